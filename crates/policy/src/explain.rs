@@ -1,0 +1,83 @@
+//! Explanations: for every amount the engine produces, the rule that made it, in two languages.
+
+use yibao_domain::Money;
+
+/// The rules an amount can come from. Stable identifiers: they are stored with settlements
+/// and shown in portals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rule {
+    /// The item is not in the catalogue, or is self-funded (丙类): the person pays it all.
+    LineSelfFunded,
+    /// The unit price exceeds the catalogue's cap: the excess is the person's.
+    LineOverLimit,
+    /// Class B (乙类): the person first pays a share of the line.
+    LineClassBFirstSelfPay,
+    /// Class A (甲类): the whole line is in scope.
+    LineClassA,
+    /// What remains of a class B line is in scope.
+    LineClassBInScope,
+    OutpatientDeductible,
+    OutpatientFundShare,
+    OutpatientBand,
+    OutpatientNoFundShare,
+    InpatientDeductible,
+    InpatientRepeatAdmission,
+    InpatientFundShare,
+    RetireeBonus,
+    SpecialOutpatientFundShare,
+    AnnualCap,
+    PersonalAccount,
+    PersonalAccountShortfall,
+    Cash,
+    EmergencyFolded,
+}
+
+impl Rule {
+    pub fn id(self) -> &'static str {
+        match self {
+            Rule::LineSelfFunded => "line.self-funded",
+            Rule::LineOverLimit => "line.over-limit",
+            Rule::LineClassBFirstSelfPay => "line.class-b-first-self-pay",
+            Rule::LineClassA => "line.class-a",
+            Rule::LineClassBInScope => "line.class-b-in-scope",
+            Rule::OutpatientDeductible => "outpatient.deductible",
+            Rule::OutpatientFundShare => "outpatient.fund-share",
+            Rule::OutpatientBand => "outpatient.band",
+            Rule::OutpatientNoFundShare => "outpatient.no-fund-share",
+            Rule::InpatientDeductible => "inpatient.deductible",
+            Rule::InpatientRepeatAdmission => "inpatient.repeat-admission",
+            Rule::InpatientFundShare => "inpatient.fund-share",
+            Rule::RetireeBonus => "inpatient.retiree-bonus",
+            Rule::SpecialOutpatientFundShare => "special-outpatient.fund-share",
+            Rule::AnnualCap => "fund.annual-cap",
+            Rule::PersonalAccount => "account.pays",
+            Rule::PersonalAccountShortfall => "account.shortfall",
+            Rule::Cash => "cash",
+            Rule::EmergencyFolded => "emergency.folded-into-admission",
+        }
+    }
+}
+
+/// One step of an explanation: the rule, the amount it concerns and a sentence in Chinese and
+/// English saying what happened, with the numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub rule: Rule,
+    /// For line steps, the line's `feedetl_sn`.
+    pub line: Option<String>,
+    pub amount: Money,
+    pub zh: String,
+    pub en: String,
+}
+
+impl Step {
+    pub(crate) fn new(rule: Rule, amount: Money, zh: String, en: String) -> Step {
+        Step {
+            rule,
+            line: None,
+            amount,
+            zh,
+            en,
+        }
+    }
+}
