@@ -686,14 +686,14 @@ fn arbitrary_case() -> impl Strategy<Value = Case> {
         "DEMO-C-001",
         "UNKNOWN",
     ];
-    let line = (0..codes.len(), 0i64..50_000_00, 1i64..5).prop_map(move |(code, fen, quantity)| {
+    let line = (0..codes.len(), 0i64..5_000_000, 1i64..5).prop_map(move |(code, fen, quantity)| {
         (
             codes[code].to_string(),
             Money::from_fen(fen).to_string(),
             quantity.to_string(),
         )
     });
-    let ytd = (0i64..3, 0i64..410_000_00, 0i64..120_00, 0i64..900_00).prop_map(
+    let ytd = (0i64..3, 0i64..41_000_000, 0i64..12_000, 0i64..90_000).prop_map(
         |(admissions, fund, band, dedc)| Accumulators {
             admissions,
             fund_paid: Money::from_fen(fund),
@@ -709,8 +709,8 @@ fn arbitrary_case() -> impl Strategy<Value = Case> {
         prop::collection::vec(line, 1..8),
         ytd,
         any::<bool>(),
-        0i64..1000_00,
-        prop::option::of((0i64..2000_00, 0i64..2000_00)),
+        0i64..100_000,
+        prop::option::of((0i64..200_000, 0i64..200_000)),
     )
         .prop_map(
             |(person, level, med_type, lines, ytd, counted, paid, account)| {

@@ -1,0 +1,837 @@
+//! Settlement (2207, 2304, 2102), its cancellation (2208, 2305, 2103), and the pharmacy
+//! purchase that opens, bills and settles in one message.
+//!
+//! A settlement is one atomic change: the settlement record, the accumulators, the ledger
+//! transfer (fund and personal account to the institution payable; cash is recorded only) and
+//! the lines marked settled. Cancelling writes a negated mirror record and restores every
+//! balance and accumulator exactly.
+
+use yibao_domain::{
+    Admdvs, DateTime, InstitutionCode, InstitutionKind, InsuranceType, MdtrtId, MedType, Money,
+    MsgId, PersonNo, SetlId,
+};
+use yibao_ledger::{AccountKey, Posting, Transfer, TransferCode, TransferId};
+use yibao_policy::{AccountBalances, Admission, PriceInput, PricingError, Rule, Step, price};
+
+use super::lines::{LineUpload, UploadLines};
+use super::visits::{
+    check_certificate, check_med_type, designated_institution, insured_person, no_policy,
+    own_visit, wrong_kind,
+};
+use super::{Command, Context, Outcome, SettlementOutcome};
+use crate::error::EngineError;
+use crate::records::{
+    Amounts, Certificate, FeeLine, LineState, Person, Settlement, SettlementStatus, Visit,
+    VisitKind, VisitStatus,
+};
+use crate::working_set::{Keys, WorkingSet};
+
+/// 2206/2207 门诊预结算/结算, 2303/2304 住院预结算/结算. Run on a throw-away working set it
+/// is the pre-settlement: the same code computes both, so they cannot disagree.
+#[derive(Debug, Clone)]
+pub struct Settle {
+    pub institution: InstitutionCode,
+    pub psn_no: PersonNo,
+    pub mdtrt_id: MdtrtId,
+    /// The visit kind the transaction is for (2207: outpatient, 2304: inpatient).
+    pub kind: VisitKind,
+    pub insurance: Option<InsuranceType>,
+    pub med_type: Option<MedType>,
+    /// `chrg_bchno`: settle only this charge batch (outpatient); `None` or `"0000"`: all.
+    pub batch: Option<String>,
+    /// `medfee_sumamt` as the institution computed it; must equal the lines' total.
+    pub declared_medfee: Option<Money>,
+    /// `acct_used_flag = 1`.
+    pub use_account: bool,
+    /// `mid_setl_flag = 1`: an inpatient settlement before discharge.
+    pub mid_stay: bool,
+    pub invoice_no: String,
+    pub certificate: Option<Certificate>,
+    pub msgid: MsgId,
+    /// Emergency visits of this person at this institution shortly before admission, found by
+    /// the caller; the command decides which the policy folds into the admission.
+    pub emergency_visits: Vec<MdtrtId>,
+}
+
+impl Command for Settle {
+    fn name(&self) -> &'static str {
+        "settle"
+    }
+
+    fn keys(&self) -> Keys {
+        let mut keys = Keys::default();
+        keys.institutions.insert(self.institution.clone());
+        keys.persons.insert(self.psn_no.clone());
+        keys.visits.insert(self.mdtrt_id.clone());
+        keys.visits.extend(self.emergency_visits.iter().cloned());
+        keys.accounts
+            .insert(AccountKey::InstitutionPayable(self.institution.clone()));
+        keys
+    }
+
+    fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
+        settle(self, ws, ctx).map(|outcome| Outcome::Settlement(Box::new(outcome)))
+    }
+}
+
+fn settle(
+    command: &Settle,
+    ws: &mut WorkingSet<'_>,
+    ctx: &Context<'_>,
+) -> Result<SettlementOutcome, EngineError> {
+    let day = ctx.now.date();
+    let institution = designated_institution(ws, &command.institution, day)?;
+    let mut visit = own_visit(ws, &command.mdtrt_id, &command.psn_no, &command.institution)?;
+    if visit.kind != command.kind {
+        return Err(wrong_kind(&visit, command.kind));
+    }
+    match (visit.kind, visit.status, command.mid_stay) {
+        (_, VisitStatus::Cancelled, _) => return Err(super::visits::cancelled(&visit)),
+        (VisitKind::Inpatient, VisitStatus::Open, false) => {
+            return Err(EngineError::refused(
+                format!(
+                    "就诊ID{}未办理出院，不能办理出院结算；中途结算请传mid_setl_flag=1",
+                    visit.mdtrt_id
+                ),
+                format!(
+                    "visit {} is not discharged: discharge first (2402), or settle mid-stay with mid_setl_flag=1",
+                    visit.mdtrt_id
+                ),
+            ));
+        }
+        (VisitKind::Inpatient, VisitStatus::Discharged, true) => {
+            return Err(EngineError::refused(
+                format!(
+                    "就诊ID{}已出院，请办理出院结算（mid_setl_flag=0）",
+                    visit.mdtrt_id
+                ),
+                format!(
+                    "visit {} is discharged: settle it finally (mid_setl_flag=0)",
+                    visit.mdtrt_id
+                ),
+            ));
+        }
+        _ => {}
+    }
+    let person = insured_person(ws, &command.psn_no)?;
+    if let Some(insurance) = command.insurance
+        && insurance != visit.insurance
+    {
+        return Err(EngineError::invalid(
+            format!("险种类型{insurance}与就诊登记险种{}不符", visit.insurance),
+            format!(
+                "insurance type {insurance} does not match the visit's {}",
+                visit.insurance
+            ),
+        ));
+    }
+    if let Some(certificate) = &command.certificate {
+        check_certificate(ws, &person, certificate)?;
+    }
+    let med_type = command.med_type.or(visit.med_type).ok_or_else(|| {
+        EngineError::invalid(
+            format!(
+                "就诊ID{}未上传医疗类别，请先上传就诊信息（2203）或传入med_type",
+                visit.mdtrt_id
+            ),
+            format!(
+                "visit {} has no medical type: upload it (2203) or send med_type",
+                visit.mdtrt_id
+            ),
+        )
+    })?;
+    check_med_type(ctx, &person, visit.kind, med_type)?;
+    let resolved = ctx
+        .policies
+        .resolve(&person.admdvs, person.insurance, day)
+        .ok_or_else(|| no_policy(&person, day))?;
+
+    let mut folded_steps = Vec::new();
+    let mut folded = Vec::new();
+    let mut lines = unsettled_lines(ws, &visit, command.batch.as_deref())?;
+    if visit.kind == VisitKind::Inpatient
+        && let Some(rule) = &resolved.policy.emergency_admission
+    {
+        for candidate in &command.emergency_visits {
+            let Some(mut emergency) = ws.visit(candidate)? else {
+                continue;
+            };
+            let window_start = visit.begin.date().plus_days(-i64::from(rule.window_days));
+            let eligible = emergency.psn_no == visit.psn_no
+                && emergency.institution == visit.institution
+                && emergency.kind == VisitKind::Outpatient
+                && emergency.status != VisitStatus::Cancelled
+                && emergency
+                    .med_type
+                    .is_some_and(|t| rule.emergency_med_types.contains(&t))
+                && (window_start..=visit.begin.date()).contains(&emergency.begin.date())
+                && emergency
+                    .folded_into
+                    .as_ref()
+                    .is_none_or(|into| into == &visit.mdtrt_id);
+            if !eligible {
+                continue;
+            }
+            if emergency.folded_into.is_none() {
+                for settlement in ws.visit_settlements(&emergency.mdtrt_id)? {
+                    if settlement.is_in_force() {
+                        let mirror = cancel(ws, ctx, &settlement, &command.msgid)?;
+                        folded_steps.push(Step {
+                            rule: Rule::EmergencyFolded,
+                            line: None,
+                            amount: settlement.amounts.medfee,
+                            zh: format!(
+                                "入院前{}日内在本院的急诊费用{}元（原结算{}）已冲销，并入本次住院结算",
+                                rule.window_days, settlement.amounts.medfee, settlement.setl_id
+                            ),
+                            en: format!(
+                                "emergency care here within {} days before admission ({} yuan, settlement {}) was reversed and is settled with this admission",
+                                rule.window_days, settlement.amounts.medfee, settlement.setl_id
+                            ),
+                        });
+                        folded.push(settlement.setl_id.clone());
+                        let _ = mirror;
+                    }
+                }
+                emergency = ws.visit(candidate)?.expect("loaded above");
+                emergency.folded_into = Some(visit.mdtrt_id.clone());
+                ws.put_visit(emergency.clone());
+            }
+            lines.extend(unsettled_lines(ws, &emergency, None)?);
+        }
+    }
+    if lines.is_empty() {
+        return Err(EngineError::refused(
+            format!("就诊ID{}没有待结算的费用明细", visit.mdtrt_id),
+            format!("visit {} has no unsettled lines", visit.mdtrt_id),
+        ));
+    }
+    let total: Money = lines.iter().map(|line| line.amount).sum();
+    if let Some(declared) = command.declared_medfee
+        && declared != total
+    {
+        return Err(EngineError::invalid(
+            format!("医疗费总额medfee_sumamt{declared}元与费用明细合计{total}元不符"),
+            format!("medfee_sumamt {declared} does not equal the lines' total {total}"),
+        ));
+    }
+    let special_disease = match resolved.scheme.special_outpatient.as_ref() {
+        Some(rule) if rule.med_types.contains(&med_type) => {
+            Some(special_disease(ws, &person, &visit, rule, ctx)?)
+        }
+        _ => None,
+    };
+    let year = day.year();
+    let year_to_date = ws.accumulators(&person.psn_no, year)?;
+    let current_key = AccountKey::PersonalCurrent(person.psn_no.clone());
+    let prior_key = AccountKey::PersonalPrior(person.psn_no.clone());
+    let balances = match person.has_personal_account() {
+        true => Some(AccountBalances {
+            current_year: ws
+                .account(&current_key)?
+                .map_or(Money::ZERO, |a| a.balance()),
+            prior_years: ws.account(&prior_key)?.map_or(Money::ZERO, |a| a.balance()),
+        }),
+        false => None,
+    };
+    let splits: Vec<_> = lines.iter().map(FeeLine::split).collect();
+    let pricing = price(&PriceInput {
+        policy: resolved.policy,
+        scheme: resolved.scheme,
+        insurance: person.insurance,
+        person_type: person.person_type,
+        level: institution.level,
+        med_type,
+        lines: &splits,
+        year_to_date: &year_to_date,
+        admission: Admission {
+            counted: visit.admission_counted,
+            deductible_paid: visit.deductible_paid,
+        },
+        special_disease: special_disease.as_ref(),
+        account: balances.filter(|_| command.use_account),
+    })
+    .map_err(|error| pricing_refusal(&error, &visit))?;
+
+    let sequence = ws.next_sequence("setl_id")?;
+    let setl_id: SetlId = format!("{}{sequence:010}", institution.admdvs)
+        .parse()
+        .expect("digits");
+    let amounts = Amounts::from_pricing(&pricing);
+    let mut postings = Vec::new();
+    let pool = AccountKey::PoolFund(person.admdvs.clone(), person.insurance);
+    let payable = AccountKey::InstitutionPayable(institution.code.clone());
+    if amounts.fund.is_positive() {
+        postings.push(Posting::debit(pool, amounts.fund));
+    }
+    if amounts.account_current_year.is_positive() {
+        postings.push(Posting::debit(
+            current_key.clone(),
+            amounts.account_current_year,
+        ));
+    }
+    if amounts.account_prior_years.is_positive() {
+        postings.push(Posting::debit(
+            prior_key.clone(),
+            amounts.account_prior_years,
+        ));
+    }
+    let insurer_part = amounts.fund + amounts.account();
+    if insurer_part.is_positive() {
+        postings.push(Posting::credit(payable, insurer_part));
+        ws.post(Transfer {
+            id: TransferId::new(format!("setl/{setl_id}")),
+            code: TransferCode::Settlement,
+            at: ctx.now,
+            reference: setl_id.to_string(),
+            postings,
+        })?;
+    }
+    ws.put_accumulators(
+        person.psn_no.clone(),
+        year,
+        year_to_date.plus(&pricing.change),
+    );
+    if visit.kind == VisitKind::Inpatient {
+        visit.admission_counted = true;
+        visit.deductible_paid += pricing.deductible;
+    }
+    visit.med_type = Some(med_type);
+    ws.put_visit(visit.clone());
+    let mut line_refs = Vec::with_capacity(lines.len());
+    for mut line in lines {
+        line_refs.push((line.mdtrt_id.clone(), line.serial.clone()));
+        line.state = LineState::Settled(setl_id.clone());
+        ws.put_line(line)?;
+    }
+    let balance_after = balance(ws, &person)?;
+    let mut steps = folded_steps;
+    steps.extend(pricing.steps);
+    let settlement = Settlement {
+        setl_id,
+        psn_no: person.psn_no.clone(),
+        mdtrt_id: visit.mdtrt_id.clone(),
+        institution: institution.code.clone(),
+        insurance: person.insurance,
+        person_type: person.person_type,
+        med_type,
+        visit_kind: visit.kind,
+        clearing_type: clearing_type(visit.kind).to_string(),
+        at: ctx.now,
+        amounts,
+        fund_share: pricing.fund_share,
+        balance_after,
+        change: pricing.change,
+        year,
+        policy: resolved.policy.label(),
+        status: SettlementStatus::Normal,
+        msgid: command.msgid.clone(),
+        lines: line_refs,
+        insured_admdvs: person.admdvs.clone(),
+        treated_admdvs: institution.admdvs.clone(),
+        certificate: command
+            .certificate
+            .clone()
+            .unwrap_or_else(|| visit.certificate.clone()),
+        invoice_no: command.invoice_no.clone(),
+        mid_stay: command.mid_stay,
+        account_used: command.use_account && person.has_personal_account(),
+        folded,
+        steps,
+    };
+    ws.put_settlement(settlement.clone())?;
+    Ok(SettlementOutcome {
+        settlement,
+        cancelled: None,
+        person,
+        visit,
+    })
+}
+
+/// `clr_type`: 11 outpatient, 21 inpatient, 41 pharmacy.
+fn clearing_type(kind: VisitKind) -> &'static str {
+    match kind {
+        VisitKind::Outpatient => "11",
+        VisitKind::Inpatient => "21",
+        VisitKind::Pharmacy => "41",
+    }
+}
+
+fn unsettled_lines(
+    ws: &mut WorkingSet<'_>,
+    visit: &Visit,
+    batch: Option<&str>,
+) -> Result<Vec<FeeLine>, EngineError> {
+    let batch = batch.filter(|batch| !batch.is_empty() && *batch != "0000");
+    let lines: Vec<FeeLine> = ws
+        .lines(&visit.mdtrt_id)?
+        .into_iter()
+        .filter(|line| line.state == LineState::Unsettled)
+        .filter(|line| batch.is_none_or(|batch| line.batch == batch))
+        .collect();
+    if let Some(batch) = batch
+        && lines.is_empty()
+    {
+        return Err(EngineError::not_found(
+            format!("收费批次号{batch}没有待结算的费用明细"),
+            format!("charge batch {batch} has no unsettled lines"),
+        ));
+    }
+    Ok(lines)
+}
+
+fn special_disease(
+    ws: &mut WorkingSet<'_>,
+    person: &Person,
+    visit: &Visit,
+    rule: &yibao_policy::SpecialOutpatientRule,
+    ctx: &Context<'_>,
+) -> Result<yibao_policy::Disease, EngineError> {
+    let day = ctx.now.date();
+    let active: Vec<_> = ws
+        .registrations(&person.psn_no)?
+        .into_iter()
+        .filter(|r| !r.revoked && r.begin <= day && day <= r.end && rule.disease(&r.code).is_some())
+        .collect();
+    let chosen = match &visit.diagnosis_code {
+        Some(code) => active.iter().find(|r| &r.code == code),
+        None if active.len() == 1 => active.first(),
+        None => None,
+    };
+    let Some(registration) = chosen else {
+        let diagnosis = visit.diagnosis_code.as_deref().unwrap_or("（未上传）");
+        return Err(EngineError::refused(
+            format!(
+                "参保人{}未备案门诊慢特病{diagnosis}，不能按门诊慢特病结算",
+                person.name
+            ),
+            format!(
+                "person {} has no special disease registration for diagnosis {diagnosis}",
+                person.psn_no
+            ),
+        ));
+    };
+    Ok(rule
+        .disease(&registration.code)
+        .expect("filtered above")
+        .clone())
+}
+
+fn pricing_refusal(error: &PricingError, visit: &Visit) -> EngineError {
+    match error {
+        PricingError::MedTypeNotCovered { med_type, .. } => EngineError::refused(
+            format!("医疗类别{med_type}不在待遇政策支付范围内"),
+            error.to_string(),
+        ),
+        PricingError::LevelNotPriced { med_type } => EngineError::refused(
+            format!("医疗类别{med_type}不能在本类机构结算"),
+            error.to_string(),
+        ),
+        PricingError::SpecialDiseaseRequired => {
+            EngineError::refused("门诊慢特病结算须有有效的病种备案", error.to_string())
+        }
+        PricingError::NegativeTotal { medfee } => EngineError::invalid(
+            format!("就诊ID{}待结算费用合计{medfee}元为负数", visit.mdtrt_id),
+            error.to_string(),
+        ),
+    }
+}
+
+/// The person's personal account balance (both parts); zero without an account.
+pub(super) fn balance(ws: &mut WorkingSet<'_>, person: &Person) -> Result<Money, EngineError> {
+    if !person.has_personal_account() {
+        return Ok(Money::ZERO);
+    }
+    let current = ws
+        .account(&AccountKey::PersonalCurrent(person.psn_no.clone()))?
+        .map_or(Money::ZERO, |a| a.balance());
+    let prior = ws
+        .account(&AccountKey::PersonalPrior(person.psn_no.clone()))?
+        .map_or(Money::ZERO, |a| a.balance());
+    Ok(current + prior)
+}
+
+/// Cancels a settlement in force: the mirror record, the reverse transfer, accumulators and
+/// the admission's deductible restored, lines back to unsettled. Returns the mirror.
+pub(super) fn cancel(
+    ws: &mut WorkingSet<'_>,
+    ctx: &Context<'_>,
+    original: &Settlement,
+    msgid: &MsgId,
+) -> Result<Settlement, EngineError> {
+    debug_assert!(original.is_in_force());
+    let treated: Admdvs = original.treated_admdvs.clone();
+    let sequence = ws.next_sequence("setl_id")?;
+    let mirror_id: SetlId = format!("{treated}{sequence:010}").parse().expect("digits");
+    let amounts = original.amounts;
+    let mut postings = Vec::new();
+    let current_key = AccountKey::PersonalCurrent(original.psn_no.clone());
+    let prior_key = AccountKey::PersonalPrior(original.psn_no.clone());
+    let insurer_part = amounts.fund + amounts.account();
+    if insurer_part.is_positive() {
+        postings.push(Posting::debit(
+            AccountKey::InstitutionPayable(original.institution.clone()),
+            insurer_part,
+        ));
+        if amounts.fund.is_positive() {
+            postings.push(Posting::credit(
+                AccountKey::PoolFund(original.insured_admdvs.clone(), original.insurance),
+                amounts.fund,
+            ));
+        }
+        if amounts.account_current_year.is_positive() {
+            postings.push(Posting::credit(current_key, amounts.account_current_year));
+        }
+        if amounts.account_prior_years.is_positive() {
+            postings.push(Posting::credit(prior_key, amounts.account_prior_years));
+        }
+        ws.post(Transfer {
+            id: TransferId::new(format!("setl-cancel/{}", original.setl_id)),
+            code: TransferCode::SettlementCancel,
+            at: ctx.now,
+            reference: original.setl_id.to_string(),
+            postings,
+        })?;
+    }
+    let accumulators = ws.accumulators(&original.psn_no, original.year)?;
+    ws.put_accumulators(
+        original.psn_no.clone(),
+        original.year,
+        accumulators.minus(&original.change),
+    );
+    if let Some(mut visit) = ws.visit(&original.mdtrt_id)?
+        && visit.kind == VisitKind::Inpatient
+    {
+        visit.deductible_paid -= original.change.inpatient_deductible_paid;
+        if original.change.admissions > 0 {
+            visit.admission_counted = false;
+        }
+        ws.put_visit(visit);
+    }
+    for (mdtrt_id, serial) in &original.lines {
+        let line = ws
+            .lines(mdtrt_id)?
+            .into_iter()
+            .find(|line| &line.serial == serial);
+        if let Some(mut line) = line
+            && line.state == LineState::Settled(original.setl_id.clone())
+        {
+            line.state = LineState::Unsettled;
+            ws.put_line(line)?;
+        }
+    }
+    let mut cancelled = original.clone();
+    cancelled.status = SettlementStatus::Cancelled {
+        by: mirror_id.clone(),
+    };
+    ws.put_settlement(cancelled)?;
+    let person = ws
+        .person(&original.psn_no)?
+        .ok_or_else(|| EngineError::internal("settled person vanished"))?;
+    let balance_after = balance(ws, &person)?;
+    let mirror = Settlement {
+        setl_id: mirror_id,
+        at: ctx.now,
+        amounts: amounts.negated(),
+        balance_after,
+        change: original.change.negated(),
+        status: SettlementStatus::Mirror {
+            of: original.setl_id.clone(),
+        },
+        msgid: msgid.clone(),
+        folded: Vec::new(),
+        steps: vec![Step {
+            rule: Rule::Cash,
+            line: None,
+            amount: -amounts.medfee,
+            zh: format!(
+                "撤销结算{}：基金、个人账户和现金支付全部冲回",
+                original.setl_id
+            ),
+            en: format!(
+                "cancels settlement {}: fund, account and cash parts are all reversed",
+                original.setl_id
+            ),
+        }],
+        ..original.clone()
+    };
+    ws.put_settlement(mirror.clone())?;
+    Ok(mirror)
+}
+
+/// 2208 门诊结算撤销, 2305 住院结算撤销, 2103 药店结算撤销.
+#[derive(Debug, Clone)]
+pub struct CancelSettlement {
+    pub institution: InstitutionCode,
+    pub psn_no: PersonNo,
+    pub setl_id: SetlId,
+    pub mdtrt_id: Option<MdtrtId>,
+    /// The kind the transaction is for; `None` accepts any (reversal).
+    pub kind: Option<VisitKind>,
+    pub msgid: MsgId,
+}
+
+impl Command for CancelSettlement {
+    fn name(&self) -> &'static str {
+        "cancel-settlement"
+    }
+
+    fn keys(&self) -> Keys {
+        let mut keys = Keys::default();
+        keys.persons.insert(self.psn_no.clone());
+        keys.settlements.insert(self.setl_id.clone());
+        keys.visits.extend(self.mdtrt_id.iter().cloned());
+        keys.accounts
+            .insert(AccountKey::InstitutionPayable(self.institution.clone()));
+        keys
+    }
+
+    fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
+        cancel_settlement(self, ws, ctx).map(|outcome| Outcome::Settlement(Box::new(outcome)))
+    }
+}
+
+pub(super) fn cancel_settlement(
+    command: &CancelSettlement,
+    ws: &mut WorkingSet<'_>,
+    ctx: &Context<'_>,
+) -> Result<SettlementOutcome, EngineError> {
+    let setl_id = &command.setl_id;
+    let original = ws.settlement(setl_id)?.ok_or_else(|| {
+        EngineError::not_found(
+            format!("结算ID{setl_id}不存在"),
+            format!("no settlement {setl_id}"),
+        )
+    })?;
+    if original.psn_no != command.psn_no {
+        return Err(EngineError::invalid(
+            format!("结算ID{setl_id}不属于人员编号{}", command.psn_no),
+            format!(
+                "settlement {setl_id} does not belong to person {}",
+                command.psn_no
+            ),
+        ));
+    }
+    if original.institution != command.institution {
+        return Err(EngineError::forbidden(
+            format!("结算ID{setl_id}不是本机构的结算"),
+            format!("settlement {setl_id} belongs to another institution"),
+        ));
+    }
+    if let Some(mdtrt_id) = &command.mdtrt_id
+        && mdtrt_id != &original.mdtrt_id
+    {
+        return Err(EngineError::invalid(
+            format!("结算ID{setl_id}不属于就诊ID{mdtrt_id}"),
+            format!("settlement {setl_id} is not of visit {mdtrt_id}"),
+        ));
+    }
+    if let Some(kind) = command.kind
+        && kind != original.visit_kind
+    {
+        return Err(EngineError::invalid(
+            format!(
+                "结算ID{setl_id}不是{}结算",
+                match kind {
+                    VisitKind::Outpatient => "门诊",
+                    VisitKind::Inpatient => "住院",
+                    VisitKind::Pharmacy => "药店",
+                }
+            ),
+            format!(
+                "settlement {setl_id} is {}, not {}",
+                original.visit_kind.as_str(),
+                kind.as_str()
+            ),
+        ));
+    }
+    match &original.status {
+        SettlementStatus::Normal => {}
+        SettlementStatus::Cancelled { by } => {
+            return Err(EngineError::conflict(
+                format!("结算ID{setl_id}已撤销（撤销记录{by}）"),
+                format!("settlement {setl_id} was already cancelled by {by}"),
+            ));
+        }
+        SettlementStatus::Mirror { of } => {
+            return Err(EngineError::invalid(
+                format!("结算ID{setl_id}是对{of}的撤销记录，不能再撤销"),
+                format!("settlement {setl_id} is the cancellation of {of}; it cannot be cancelled"),
+            ));
+        }
+    }
+    let later = ws
+        .visit_settlements(&original.mdtrt_id)?
+        .into_iter()
+        .find(|other| {
+            other.is_in_force()
+                && other.setl_id != original.setl_id
+                && other.at >= original.at
+                && other.setl_id > original.setl_id
+        });
+    if let Some(later) = later {
+        return Err(EngineError::conflict(
+            format!(
+                "就诊ID{}存在后续结算{}，请先撤销后续结算",
+                original.mdtrt_id, later.setl_id
+            ),
+            format!(
+                "visit {} has a later settlement {}; cancel it first",
+                original.mdtrt_id, later.setl_id
+            ),
+        ));
+    }
+    let mirror = cancel(ws, ctx, &original, &command.msgid)?;
+    let mut visit = ws
+        .visit(&original.mdtrt_id)?
+        .ok_or_else(|| EngineError::internal("settled visit vanished"))?;
+    if visit.kind == VisitKind::Pharmacy {
+        for mut line in ws.lines(&visit.mdtrt_id)? {
+            if line.state == LineState::Unsettled {
+                line.state = LineState::Revoked;
+                ws.put_line(line)?;
+            }
+        }
+        visit.status = VisitStatus::Cancelled;
+        ws.put_visit(visit.clone());
+    }
+    let cancelled = ws
+        .settlement(setl_id)?
+        .ok_or_else(|| EngineError::internal("cancelled settlement vanished"))?;
+    let person = ws
+        .person(&original.psn_no)?
+        .ok_or_else(|| EngineError::internal("settled person vanished"))?;
+    Ok(SettlementOutcome {
+        settlement: mirror,
+        cancelled: Some(cancelled),
+        person,
+        visit,
+    })
+}
+
+/// 2101/2102 药店预结算/结算: a pharmacy purchase opens a visit, bills its lines and settles
+/// them in one message.
+#[derive(Debug, Clone)]
+pub struct Purchase {
+    pub institution: InstitutionCode,
+    pub psn_no: PersonNo,
+    pub insurance: InsuranceType,
+    pub med_type: MedType,
+    pub certificate: Certificate,
+    pub his_no: String,
+    pub begin: DateTime,
+    pub lines: Vec<LineUpload>,
+    pub declared_medfee: Option<Money>,
+    pub use_account: bool,
+    pub invoice_no: String,
+    pub insured_admdvs: Option<Admdvs>,
+    pub msgid: MsgId,
+}
+
+impl Command for Purchase {
+    fn name(&self) -> &'static str {
+        "purchase"
+    }
+
+    fn keys(&self) -> Keys {
+        let mut keys = Keys::default();
+        keys.institutions.insert(self.institution.clone());
+        keys.persons.insert(self.psn_no.clone());
+        keys.accounts
+            .insert(AccountKey::InstitutionPayable(self.institution.clone()));
+        keys
+    }
+
+    fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
+        let institution = designated_institution(ws, &self.institution, ctx.now.date())?;
+        if institution.kind != InstitutionKind::Pharmacy {
+            return Err(EngineError::refused(
+                format!("{}不是定点零售药店，不能办理药店结算", institution.name),
+                format!(
+                    "{} is not a pharmacy; use outpatient settlement (2207)",
+                    institution.code
+                ),
+            ));
+        }
+        let person = insured_person(ws, &self.psn_no)?;
+        if person.insurance != self.insurance {
+            return Err(EngineError::invalid(
+                format!(
+                    "险种类型{}与参保人险种{}不符",
+                    self.insurance, person.insurance
+                ),
+                format!(
+                    "insurance type {} does not match the person's {}",
+                    self.insurance, person.insurance
+                ),
+            ));
+        }
+        if let Some(stated) = &self.insured_admdvs
+            && stated != &person.admdvs
+        {
+            return Err(EngineError::invalid(
+                format!("参保地医保区划{stated}与参保人参保地{}不符", person.admdvs),
+                format!(
+                    "insuplc_admdvs {stated} does not match the person's region {}",
+                    person.admdvs
+                ),
+            ));
+        }
+        check_certificate(ws, &person, &self.certificate)?;
+        check_med_type(ctx, &person, VisitKind::Pharmacy, self.med_type)?;
+        let sequence = ws.next_sequence("mdtrt_id")?;
+        let visit = Visit {
+            mdtrt_id: format!("{}{sequence:010}", institution.admdvs)
+                .parse()
+                .expect("digits"),
+            psn_no: person.psn_no.clone(),
+            institution: institution.code.clone(),
+            kind: VisitKind::Pharmacy,
+            insurance: person.insurance,
+            med_type: Some(self.med_type),
+            begin: self.begin,
+            end: Some(self.begin),
+            status: VisitStatus::Open,
+            certificate: self.certificate.clone(),
+            his_no: self.his_no.clone(),
+            dept_code: String::new(),
+            dept_name: String::new(),
+            doctor_code: String::new(),
+            doctor_name: String::new(),
+            diagnosis_code: None,
+            diagnosis_name: None,
+            insured_admdvs: person.admdvs.clone(),
+            treated_admdvs: institution.admdvs.clone(),
+            admission_counted: false,
+            deductible_paid: Money::ZERO,
+            folded_into: None,
+            created_at: ctx.now,
+        };
+        ws.insert_visit(visit.clone());
+        UploadLines {
+            institution: self.institution.clone(),
+            psn_no: self.psn_no.clone(),
+            mdtrt_id: visit.mdtrt_id.clone(),
+            kind: VisitKind::Pharmacy,
+            lines: self.lines.clone(),
+        }
+        .execute(ws, ctx)?;
+        let settle_command = Settle {
+            institution: self.institution.clone(),
+            psn_no: self.psn_no.clone(),
+            mdtrt_id: visit.mdtrt_id,
+            kind: VisitKind::Pharmacy,
+            insurance: Some(self.insurance),
+            med_type: Some(self.med_type),
+            batch: None,
+            declared_medfee: self.declared_medfee,
+            use_account: self.use_account,
+            mid_stay: false,
+            invoice_no: self.invoice_no.clone(),
+            certificate: None,
+            msgid: self.msgid.clone(),
+            emergency_visits: Vec::new(),
+        };
+        settle(&settle_command, ws, ctx).map(|outcome| Outcome::Settlement(Box::new(outcome)))
+    }
+}

@@ -1,0 +1,333 @@
+//! The demo dataset of `DEMO.md`, as the commands that create it. `yibao serve --demo`, the
+//! test suites and the benchmarks all load exactly this.
+
+use yibao_domain::{Date, InstitutionKind, InstitutionLevel, InsuranceType, Money, PersonType};
+use yibao_ledger::AccountKey;
+
+use crate::commands::{
+    Command, CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, IssueCard,
+    OpeningBalance, PutCatalogueEntry,
+};
+use crate::records::{CatalogueEntry, Employer, Institution, Region};
+
+/// The actor recorded in the audit log for demo data.
+pub const ACTOR: &str = "demo-loader";
+/// The bank holding the demo's personal accounts and funds.
+pub const BANK: &str = "BOC";
+/// The demo's portal password and operator password.
+pub const PASSWORD: &str = "Demo@2026";
+/// The demo cards' PIN.
+pub const CARD_PIN: &str = "147258";
+/// The demo's agency operator.
+pub const OPERATOR: &str = "admin";
+
+/// A demo institution: code, name, kind, level, region.
+pub const INSTITUTIONS: [(&str, &str, InstitutionKind, Option<InstitutionLevel>, &str); 5] = [
+    (
+        "H33010000001",
+        "浙江示例第一医院",
+        InstitutionKind::Hospital,
+        Some(InstitutionLevel::Tertiary),
+        "330100",
+    ),
+    (
+        "H33010000002",
+        "杭州示例区人民医院",
+        InstitutionKind::Hospital,
+        Some(InstitutionLevel::Secondary),
+        "330100",
+    ),
+    (
+        "H33010000003",
+        "示例街道社区卫生服务中心",
+        InstitutionKind::Hospital,
+        Some(InstitutionLevel::Community),
+        "330100",
+    ),
+    (
+        "P33010000001",
+        "示例大药房",
+        InstitutionKind::Pharmacy,
+        None,
+        "330100",
+    ),
+    // Not in DEMO.md ("may add more"): a Ningbo hospital, for cross-region cases both ways.
+    (
+        "H33020000001",
+        "宁波示例医院",
+        InstitutionKind::Hospital,
+        Some(InstitutionLevel::Tertiary),
+        "330200",
+    ),
+];
+
+/// The demo gateway secret of an institution: `demo-` + its code.
+pub fn gateway_secret(code: &str) -> String {
+    format!("demo-{code}")
+}
+
+/// A demo person: ID number, name, region, insurance, person type, employer, monthly
+/// contribution base, account balance (yuan), card number, whether they have logged in.
+#[derive(Debug)]
+pub struct DemoPerson {
+    pub id_number: &'static str,
+    pub name: &'static str,
+    pub admdvs: &'static str,
+    pub insurance: InsuranceType,
+    pub person_type: PersonType,
+    pub employer: Option<&'static str>,
+    pub contribution_base: Option<i64>,
+    pub balance: Option<i64>,
+    pub card_no: &'static str,
+    /// Only the initial password (ID digits 12–17) works, and only to set a new one.
+    pub never_logged_in: bool,
+}
+
+pub const PERSONS: [DemoPerson; 6] = [
+    DemoPerson {
+        id_number: "330102198503121236",
+        name: "张伟",
+        admdvs: "330100",
+        insurance: InsuranceType::EmployeeBasic,
+        person_type: PersonType::EmployeeInService,
+        employer: Some("E33010000001"),
+        contribution_base: Some(8_000),
+        balance: Some(1_000),
+        card_no: "A10000001",
+        never_logged_in: false,
+    },
+    DemoPerson {
+        id_number: "330106195207082342",
+        name: "李秀英",
+        admdvs: "330100",
+        insurance: InsuranceType::EmployeeBasic,
+        person_type: PersonType::EmployeeRetired,
+        employer: None,
+        contribution_base: None,
+        balance: Some(2_000),
+        card_no: "A10000002",
+        never_logged_in: false,
+    },
+    DemoPerson {
+        id_number: "330105199001013458",
+        name: "王强",
+        admdvs: "330100",
+        insurance: InsuranceType::EmployeeBasic,
+        person_type: PersonType::FlexibleInService,
+        employer: None,
+        contribution_base: None,
+        balance: Some(45),
+        card_no: "A10000003",
+        never_logged_in: false,
+    },
+    DemoPerson {
+        id_number: "330106200106154566",
+        name: "刘芳",
+        admdvs: "330100",
+        insurance: InsuranceType::ResidentBasic,
+        person_type: PersonType::ResidentAdult,
+        employer: None,
+        contribution_base: None,
+        balance: None,
+        card_no: "A10000004",
+        never_logged_in: false,
+    },
+    DemoPerson {
+        id_number: "330203197811205674",
+        name: "陈军",
+        admdvs: "330200",
+        insurance: InsuranceType::EmployeeBasic,
+        person_type: PersonType::EmployeeInService,
+        employer: Some("E33020000001"),
+        contribution_base: Some(6_000),
+        balance: Some(500),
+        card_no: "A10000005",
+        never_logged_in: false,
+    },
+    DemoPerson {
+        id_number: "330106199505056781",
+        name: "赵敏",
+        admdvs: "330100",
+        insurance: InsuranceType::EmployeeBasic,
+        person_type: PersonType::EmployeeInService,
+        employer: Some("E33010000001"),
+        contribution_base: Some(5_000),
+        balance: Some(300),
+        card_no: "A10000006",
+        never_logged_in: true,
+    },
+];
+
+/// `CSN` followed by the card number's digits: `CSN10000001` for `A10000001`.
+pub fn card_sn(card_no: &str) -> String {
+    format!(
+        "CSN{}",
+        card_no.trim_start_matches(|c: char| !c.is_ascii_digit())
+    )
+}
+
+/// A demo catalogue item.
+#[derive(Debug)]
+pub struct DemoItem {
+    pub code: &'static str,
+    pub name: &'static str,
+    /// `chrgitm_lv`: 01 class A, 02 class B, 03 self-funded.
+    pub class: &'static str,
+    pub first_selfpay: &'static str,
+    pub price_cap: Option<&'static str>,
+    /// `med_chrgitm_type`: 01 床位费, 02 诊察费, 03 检查费, 05 治疗费, 09 西药费.
+    pub item_type: &'static str,
+    /// `list_type`: 101 西药中成药, 201 医疗服务项目.
+    pub list_type: &'static str,
+}
+
+const fn item(
+    code: &'static str,
+    name: &'static str,
+    class: &'static str,
+    first_selfpay: &'static str,
+    price_cap: Option<&'static str>,
+    item_type: &'static str,
+    list_type: &'static str,
+) -> DemoItem {
+    DemoItem {
+        code,
+        name,
+        class,
+        first_selfpay,
+        price_cap,
+        item_type,
+        list_type,
+    }
+}
+
+/// The demo catalogue of DEMO.md.
+pub const CATALOGUE: [DemoItem; 7] = [
+    item("DEMO-A-001", "阿莫西林胶囊", "01", "0", None, "09", "101"),
+    item("DEMO-A-002", "普通门诊诊查费", "01", "0", None, "02", "201"),
+    item("DEMO-A-003", "床位费", "01", "0", None, "01", "201"),
+    item("DEMO-A-004", "血液透析", "01", "0", None, "05", "201"),
+    item("DEMO-B-001", "头孢克肟片", "02", "0.1", None, "09", "101"),
+    item(
+        "DEMO-B-002",
+        "彩色多普勒超声检查",
+        "02",
+        "0.1",
+        Some("110"),
+        "03",
+        "201",
+    ),
+    item("DEMO-C-001", "维生素C泡腾片", "03", "1", None, "09", "101"),
+];
+
+/// Opening balance of each region's pooled funds (yuan): large enough never to run dry in a
+/// demo, so fund deficits show only when a test makes them.
+pub const POOL_OPENING_YUAN: i64 = 100_000_000;
+
+/// The commands that create the demo, in order. Persons get their numbers in this order, so
+/// 张伟 is `3301000000000001`.
+pub fn commands() -> Vec<Box<dyn Command>> {
+    let actor = ACTOR.to_string();
+    let since = Date::new(2020, 1, 1).expect("valid");
+    let mut commands: Vec<Box<dyn Command>> = Vec::new();
+    for (admdvs, name) in [("330100", "杭州市"), ("330200", "宁波市")] {
+        commands.push(Box::new(CreateRegion {
+            region: Region {
+                admdvs: admdvs.parse().expect("valid"),
+                name: name.to_string(),
+            },
+            actor: actor.clone(),
+        }));
+        for insurance in [InsuranceType::EmployeeBasic, InsuranceType::ResidentBasic] {
+            commands.push(Box::new(OpeningBalance {
+                account: AccountKey::PoolFund(admdvs.parse().expect("valid"), insurance),
+                bank: BANK.parse().expect("valid"),
+                amount: Money::yuan(POOL_OPENING_YUAN),
+                actor: actor.clone(),
+            }));
+        }
+    }
+    for (code, name, kind, level, admdvs) in INSTITUTIONS {
+        commands.push(Box::new(CreateInstitution {
+            institution: Institution {
+                code: code.parse().expect("valid"),
+                name: name.to_string(),
+                kind,
+                level,
+                admdvs: admdvs.parse().expect("valid"),
+                designated_from: since,
+                designated_to: Date::FOREVER,
+                accepts_evoucher: true,
+                gateway_secret: gateway_secret(code),
+            },
+            actor: actor.clone(),
+        }));
+    }
+    for (code, name, admdvs) in [
+        ("E33010000001", "示例科技有限公司", "330100"),
+        ("E33020000001", "宁波示例贸易有限公司", "330200"),
+    ] {
+        commands.push(Box::new(CreateEmployer {
+            employer: Employer {
+                code: code.to_string(),
+                name: name.to_string(),
+                admdvs: admdvs.parse().expect("valid"),
+            },
+            actor: actor.clone(),
+        }));
+    }
+    for item in &CATALOGUE {
+        commands.push(Box::new(PutCatalogueEntry {
+            entry: CatalogueEntry {
+                code: item.code.to_string(),
+                name: item.name.to_string(),
+                class: item.class.parse().expect("valid"),
+                first_selfpay: item.first_selfpay.parse().expect("valid"),
+                price_cap: item.price_cap.map(|cap| cap.parse().expect("valid")),
+                item_type: item.item_type.to_string(),
+                list_type: item.list_type.to_string(),
+                begin: since,
+                end: Date::FOREVER,
+            },
+            actor: actor.clone(),
+        }));
+    }
+    for (index, person) in PERSONS.iter().enumerate() {
+        let psn_no = person_number(index);
+        commands.push(Box::new(CreatePerson {
+            id_number: person.id_number.parse().expect("valid"),
+            name: person.name.to_string(),
+            admdvs: person.admdvs.parse().expect("valid"),
+            insurance: person.insurance,
+            person_type: person.person_type,
+            employer: person.employer.map(str::to_string),
+            insured_since: since,
+            ethnicity: "01".to_string(),
+            custody_bank: BANK.parse().expect("valid"),
+            contribution_base: person.contribution_base.map(Money::yuan),
+            actor: actor.clone(),
+        }));
+        commands.push(Box::new(IssueCard {
+            card_no: person.card_no.parse().expect("valid"),
+            card_sn: card_sn(person.card_no).parse().expect("valid"),
+            psn_no: psn_no.parse().expect("valid"),
+            bank: BANK.parse().expect("valid"),
+            actor: actor.clone(),
+        }));
+        if let Some(balance) = person.balance {
+            commands.push(Box::new(OpeningBalance {
+                account: AccountKey::PersonalCurrent(psn_no.parse().expect("valid")),
+                bank: BANK.parse().expect("valid"),
+                amount: Money::yuan(balance),
+                actor: actor.clone(),
+            }));
+        }
+    }
+    commands
+}
+
+/// The person number the demo gives its `index`-th person (0-based). Numbers are the
+/// region of the first demo region with a deployment-wide sequence.
+pub fn person_number(index: usize) -> String {
+    format!("{}{:010}", PERSONS[index].admdvs, index + 1)
+}

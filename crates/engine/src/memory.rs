@@ -1,0 +1,246 @@
+//! An in-memory database: the reference [`Loader`] for tests and the in-process benchmark.
+//! It keeps exactly what a store keeps, in maps, and applies a [`ChangeSet`] as a commit.
+
+use std::collections::BTreeMap;
+
+use yibao_domain::{Admdvs, CardNo, InstitutionCode, MdtrtId, MsgId, PersonNo, SetlId};
+use yibao_ledger::{Account, AccountKey, Transfer, TransferId};
+use yibao_policy::Accumulators;
+
+use crate::commands::{Context, Reply, Submission, run};
+use crate::error::{EngineError, StoreFailure};
+use crate::records::{
+    AuditEntry, Card, CatalogueEntry, DiseaseRegistration, Employer, FeeLine, Institution, Message,
+    Person, Region, Settlement, SignIn, Visit,
+};
+use crate::working_set::{ChangeSet, Loader, WorkingSet};
+
+/// Everything a store holds, in memory.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryDb {
+    pub regions: BTreeMap<Admdvs, Region>,
+    pub employers: BTreeMap<String, Employer>,
+    pub institutions: BTreeMap<InstitutionCode, Institution>,
+    pub persons: BTreeMap<PersonNo, Person>,
+    pub cards: BTreeMap<CardNo, Card>,
+    pub accounts: BTreeMap<AccountKey, Account>,
+    pub accumulators: BTreeMap<(PersonNo, u16), Accumulators>,
+    pub visits: BTreeMap<MdtrtId, Visit>,
+    /// Lines with their upload order.
+    pub lines: BTreeMap<(MdtrtId, String), (u64, FeeLine)>,
+    pub settlements: BTreeMap<SetlId, Settlement>,
+    pub messages: BTreeMap<MsgId, Message>,
+    pub registrations: BTreeMap<PersonNo, Vec<DiseaseRegistration>>,
+    pub sign_ins: BTreeMap<String, SignIn>,
+    pub transfers: Vec<Transfer>,
+    pub sequences: BTreeMap<String, i64>,
+    pub catalogue: Vec<CatalogueEntry>,
+    pub audit: Vec<AuditEntry>,
+    line_order: u64,
+}
+
+fn pick<K: Ord + Clone, V: Clone>(map: &BTreeMap<K, V>, keys: &[K]) -> Vec<V> {
+    keys.iter()
+        .filter_map(|key| map.get(key).cloned())
+        .collect()
+}
+
+impl Loader for MemoryDb {
+    fn regions(&mut self, keys: &[Admdvs]) -> Result<Vec<Region>, StoreFailure> {
+        Ok(pick(&self.regions, keys))
+    }
+
+    fn employers(&mut self, keys: &[String]) -> Result<Vec<Employer>, StoreFailure> {
+        Ok(pick(&self.employers, keys))
+    }
+
+    fn institutions(&mut self, keys: &[InstitutionCode]) -> Result<Vec<Institution>, StoreFailure> {
+        Ok(pick(&self.institutions, keys))
+    }
+
+    fn persons(&mut self, keys: &[PersonNo]) -> Result<Vec<Person>, StoreFailure> {
+        Ok(pick(&self.persons, keys))
+    }
+
+    fn person_numbers(
+        &mut self,
+        id_numbers: &[String],
+    ) -> Result<Vec<(String, PersonNo)>, StoreFailure> {
+        Ok(self
+            .persons
+            .values()
+            .filter(|p| id_numbers.iter().any(|id| id == p.id_number.expose()))
+            .map(|p| (p.id_number.expose().to_string(), p.psn_no.clone()))
+            .collect())
+    }
+
+    fn cards(&mut self, keys: &[CardNo]) -> Result<Vec<Card>, StoreFailure> {
+        Ok(pick(&self.cards, keys))
+    }
+
+    fn accounts(&mut self, keys: &[AccountKey]) -> Result<Vec<Account>, StoreFailure> {
+        Ok(pick(&self.accounts, keys))
+    }
+
+    fn accumulators(
+        &mut self,
+        persons: &[PersonNo],
+    ) -> Result<Vec<(PersonNo, u16, Accumulators)>, StoreFailure> {
+        Ok(self
+            .accumulators
+            .iter()
+            .filter(|((person, _), _)| persons.contains(person))
+            .map(|((person, year), row)| (person.clone(), *year, *row))
+            .collect())
+    }
+
+    fn visits(&mut self, keys: &[MdtrtId]) -> Result<Vec<Visit>, StoreFailure> {
+        Ok(pick(&self.visits, keys))
+    }
+
+    fn lines(&mut self, visits: &[MdtrtId]) -> Result<Vec<FeeLine>, StoreFailure> {
+        let mut lines: Vec<_> = self
+            .lines
+            .iter()
+            .filter(|((visit, _), _)| visits.contains(visit))
+            .map(|(_, row)| row.clone())
+            .collect();
+        lines.sort_by_key(|(order, _)| *order);
+        Ok(lines.into_iter().map(|(_, line)| line).collect())
+    }
+
+    fn settlements(&mut self, keys: &[SetlId]) -> Result<Vec<Settlement>, StoreFailure> {
+        Ok(pick(&self.settlements, keys))
+    }
+
+    fn visit_settlements(&mut self, visits: &[MdtrtId]) -> Result<Vec<Settlement>, StoreFailure> {
+        Ok(self
+            .settlements
+            .values()
+            .filter(|s| visits.contains(&s.mdtrt_id))
+            .cloned()
+            .collect())
+    }
+
+    fn messages(&mut self, keys: &[MsgId]) -> Result<Vec<Message>, StoreFailure> {
+        Ok(pick(&self.messages, keys))
+    }
+
+    fn registrations(
+        &mut self,
+        persons: &[PersonNo],
+    ) -> Result<Vec<DiseaseRegistration>, StoreFailure> {
+        Ok(persons
+            .iter()
+            .filter_map(|p| self.registrations.get(p))
+            .flatten()
+            .cloned()
+            .collect())
+    }
+
+    fn sign_ins(&mut self, keys: &[String]) -> Result<Vec<SignIn>, StoreFailure> {
+        Ok(pick(&self.sign_ins, keys))
+    }
+
+    fn transfers(&mut self, keys: &[TransferId]) -> Result<Vec<Transfer>, StoreFailure> {
+        Ok(self
+            .transfers
+            .iter()
+            .filter(|t| keys.contains(&t.id))
+            .cloned()
+            .collect())
+    }
+
+    fn sequences(&mut self, names: &[String]) -> Result<Vec<(String, i64)>, StoreFailure> {
+        Ok(names
+            .iter()
+            .filter_map(|name| self.sequences.get(name).map(|v| (name.clone(), *v)))
+            .collect())
+    }
+}
+
+fn store<K: Ord, V>(map: &mut BTreeMap<K, V>, rows: Vec<(K, Option<V>)>) {
+    for (key, row) in rows {
+        match row {
+            Some(row) => map.insert(key, row),
+            None => map.remove(&key),
+        };
+    }
+}
+
+impl MemoryDb {
+    /// Applies a batch's changes, as a commit.
+    pub fn apply(&mut self, changes: ChangeSet) {
+        store(&mut self.regions, changes.regions);
+        store(&mut self.employers, changes.employers);
+        store(&mut self.institutions, changes.institutions);
+        store(&mut self.persons, changes.persons);
+        store(&mut self.cards, changes.cards);
+        store(&mut self.accounts, changes.accounts);
+        store(&mut self.accumulators, changes.accumulators);
+        store(&mut self.visits, changes.visits);
+        for (key, row) in changes.lines {
+            match row {
+                Some(row) => {
+                    let order = match self.lines.get(&key) {
+                        Some((order, _)) => *order,
+                        None => {
+                            self.line_order += 1;
+                            self.line_order
+                        }
+                    };
+                    self.lines.insert(key, (order, row));
+                }
+                None => {
+                    self.lines.remove(&key);
+                }
+            }
+        }
+        store(&mut self.settlements, changes.settlements);
+        store(&mut self.messages, changes.messages);
+        store(&mut self.registrations, changes.registrations);
+        store(&mut self.sign_ins, changes.sign_ins);
+        self.transfers.extend(changes.transfers);
+        store(&mut self.sequences, changes.sequences);
+        for entry in changes.catalogue {
+            self.catalogue
+                .retain(|e| !(e.code == entry.code && e.begin == entry.begin));
+            self.catalogue.push(entry);
+        }
+        self.audit.extend(changes.audit);
+    }
+
+    /// Runs one submission and commits it when it succeeds.
+    ///
+    /// # Errors
+    /// The command's refusal; nothing is changed then.
+    pub fn execute(
+        &mut self,
+        ctx: &Context<'_>,
+        submission: Submission,
+    ) -> Result<Reply, EngineError> {
+        let (reply, changes) = {
+            let mut ws = WorkingSet::new(self);
+            let reply = run(&mut ws, ctx, submission);
+            (reply, ws.changes())
+        };
+        if reply.is_ok() {
+            self.apply(changes);
+        }
+        reply
+    }
+
+    /// Runs a submission on a throw-away working set: what it would do, changing nothing
+    /// (pre-settlement).
+    ///
+    /// # Errors
+    /// The command's refusal.
+    pub fn dry_run(
+        &mut self,
+        ctx: &Context<'_>,
+        submission: Submission,
+    ) -> Result<Reply, EngineError> {
+        let mut ws = WorkingSet::new(self);
+        run(&mut ws, ctx, submission)
+    }
+}

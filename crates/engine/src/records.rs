@@ -1,0 +1,538 @@
+//! The records yibao keeps: registry entries, visits, bill lines, settlements, messages.
+//!
+//! Plain data with public fields; the commands keep them consistent and the store persists
+//! them. Records are not wire formats: the server has its own types for JSON.
+
+use yibao_domain::{
+    Admdvs, BankCode, CardNo, CardSn, CertType, ChargeClass, Date, DateTime, IdNumber,
+    InstitutionCode, InstitutionKind, InstitutionLevel, InsuranceType, MdtrtId, MedType, Money,
+    MsgId, PersonNo, PersonType, Quantity, Ratio, SetlId, UnitPrice,
+};
+use yibao_policy::{Accumulators, Step};
+
+/// A pooling region (统筹区).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region {
+    pub admdvs: Admdvs,
+    pub name: String,
+}
+
+/// A designated hospital or pharmacy (定点医药机构).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Institution {
+    pub code: InstitutionCode,
+    pub name: String,
+    pub kind: InstitutionKind,
+    /// `None` for pharmacies.
+    pub level: Option<InstitutionLevel>,
+    pub admdvs: Admdvs,
+    pub designated_from: Date,
+    pub designated_to: Date,
+    pub accepts_evoucher: bool,
+    /// The shared secret of the `x-tif-*` gateway signature. Never logged.
+    pub gateway_secret: String,
+}
+
+impl Institution {
+    pub fn is_designated_on(&self, day: Date) -> bool {
+        self.designated_from <= day && day <= self.designated_to
+    }
+}
+
+impl std::fmt::Debug for Institution {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Institution")
+            .field("code", &self.code)
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("level", &self.level)
+            .field("admdvs", &self.admdvs)
+            .field("designated_from", &self.designated_from)
+            .field("designated_to", &self.designated_to)
+            .field("accepts_evoucher", &self.accepts_evoucher)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An insured unit (参保单位).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Employer {
+    pub code: String,
+    pub name: String,
+    pub admdvs: Admdvs,
+}
+
+/// Whether a person's insurance is in force (`psn_insu_stas`: 1 normal, 2 suspended, 4 terminated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersonStatus {
+    Active,
+    Suspended,
+    Terminated,
+}
+
+impl PersonStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            PersonStatus::Active => "1",
+            PersonStatus::Suspended => "2",
+            PersonStatus::Terminated => "4",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<PersonStatus> {
+        match code {
+            "1" => Some(PersonStatus::Active),
+            "2" => Some(PersonStatus::Suspended),
+            "4" => Some(PersonStatus::Terminated),
+            _ => None,
+        }
+    }
+}
+
+/// An insured person (参保人).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub psn_no: PersonNo,
+    pub id_number: IdNumber,
+    pub name: String,
+    pub admdvs: Admdvs,
+    pub insurance: InsuranceType,
+    pub person_type: PersonType,
+    pub employer: Option<String>,
+    pub status: PersonStatus,
+    pub insured_since: Date,
+    /// 民族 code (`naty`), `01` 汉族.
+    pub ethnicity: String,
+    /// The bank holding the personal account's money.
+    pub custody_bank: BankCode,
+    /// Monthly contribution base for employees (缴费基数).
+    pub contribution_base: Option<Money>,
+}
+
+impl Person {
+    /// Whether the person's scheme has a personal account (employees do, residents do not).
+    pub fn has_personal_account(&self) -> bool {
+        !self.insurance.is_resident()
+    }
+}
+
+/// The medical insurance card's states (R4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardStatus {
+    Applied,
+    Produced,
+    Issued,
+    Active,
+    Lost,
+    Blocked,
+    Replaced,
+    Cancelled,
+}
+
+impl CardStatus {
+    pub const ALL: [CardStatus; 8] = [
+        CardStatus::Applied,
+        CardStatus::Produced,
+        CardStatus::Issued,
+        CardStatus::Active,
+        CardStatus::Lost,
+        CardStatus::Blocked,
+        CardStatus::Replaced,
+        CardStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardStatus::Applied => "applied",
+            CardStatus::Produced => "produced",
+            CardStatus::Issued => "issued",
+            CardStatus::Active => "active",
+            CardStatus::Lost => "lost",
+            CardStatus::Blocked => "blocked",
+            CardStatus::Replaced => "replaced",
+            CardStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<CardStatus> {
+        CardStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+    }
+}
+
+/// A medical insurance card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Card {
+    pub card_no: CardNo,
+    pub card_sn: CardSn,
+    pub psn_no: PersonNo,
+    pub status: CardStatus,
+    pub bank: BankCode,
+    pub issued_on: Option<Date>,
+}
+
+/// A catalogue entry (医保目录) with its validity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogueEntry {
+    pub code: String,
+    pub name: String,
+    pub class: ChargeClass,
+    pub first_selfpay: Ratio,
+    pub price_cap: Option<UnitPrice>,
+    /// 医疗收费项目类别 `med_chrgitm_type` (e.g. `09` 西药费).
+    pub item_type: String,
+    /// 目录类别 `list_type`: 101 西药中成药, 201 医疗服务项目, 301 医用耗材.
+    pub list_type: String,
+    pub begin: Date,
+    pub end: Date,
+}
+
+impl CatalogueEntry {
+    pub fn item(&self) -> yibao_policy::CatalogueItem {
+        yibao_policy::CatalogueItem {
+            code: self.code.clone(),
+            name: self.name.clone(),
+            class: self.class,
+            first_selfpay: self.first_selfpay,
+            price_cap: self.price_cap,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VisitKind {
+    Outpatient,
+    Inpatient,
+    Pharmacy,
+}
+
+impl VisitKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VisitKind::Outpatient => "outpatient",
+            VisitKind::Inpatient => "inpatient",
+            VisitKind::Pharmacy => "pharmacy",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<VisitKind> {
+        [
+            VisitKind::Outpatient,
+            VisitKind::Inpatient,
+            VisitKind::Pharmacy,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VisitStatus {
+    /// Registered or admitted; bills may be added.
+    Open,
+    /// Discharged (inpatient): no more bills, the final settlement may follow.
+    Discharged,
+    /// Registration or admission cancelled.
+    Cancelled,
+}
+
+impl VisitStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VisitStatus::Open => "open",
+            VisitStatus::Discharged => "discharged",
+            VisitStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<VisitStatus> {
+        [
+            VisitStatus::Open,
+            VisitStatus::Discharged,
+            VisitStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// The person and certificate a visit was opened with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificate {
+    pub kind: CertType,
+    /// The ID number, card number or e-voucher token as presented.
+    pub number: String,
+}
+
+/// A visit (就诊): an outpatient registration, an admission, or a pharmacy purchase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visit {
+    pub mdtrt_id: MdtrtId,
+    pub psn_no: PersonNo,
+    pub institution: InstitutionCode,
+    pub kind: VisitKind,
+    pub insurance: InsuranceType,
+    pub med_type: Option<MedType>,
+    pub begin: DateTime,
+    pub end: Option<DateTime>,
+    pub status: VisitStatus,
+    pub certificate: Certificate,
+    /// The institution's own visit number (`ipt_otp_no`, `ipt_no`).
+    pub his_no: String,
+    pub dept_code: String,
+    pub dept_name: String,
+    pub doctor_code: String,
+    pub doctor_name: String,
+    pub diagnosis_code: Option<String>,
+    pub diagnosis_name: Option<String>,
+    pub insured_admdvs: Admdvs,
+    pub treated_admdvs: Admdvs,
+    /// Inpatient: an earlier (mid-stay) settlement counted this admission.
+    pub admission_counted: bool,
+    /// Inpatient: the deductible earlier settlements of this admission paid.
+    pub deductible_paid: Money,
+    /// Emergency visit whose fees an admission absorbed (seed 004's 7-day rule).
+    pub folded_into: Option<MdtrtId>,
+    pub created_at: DateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineState {
+    Unsettled,
+    Settled(SetlId),
+    Revoked,
+}
+
+/// One bill line (费用明细) with its split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeeLine {
+    pub mdtrt_id: MdtrtId,
+    /// `feedetl_sn`, unique within the visit.
+    pub serial: String,
+    pub psn_no: PersonNo,
+    /// `chrg_bchno`, the institution's charge batch.
+    pub batch: String,
+    /// `med_list_codg`, the national catalogue code.
+    pub code: String,
+    /// `medins_list_codg`, the institution's own code.
+    pub his_code: String,
+    pub name: String,
+    pub price: UnitPrice,
+    pub quantity: Quantity,
+    pub amount: Money,
+    pub occurred_at: DateTime,
+    /// For a refund line, the line it refunds (`init_feedetl_sn`).
+    pub refund_of: Option<String>,
+    pub class: Option<ChargeClass>,
+    pub selfpay_ratio: Ratio,
+    pub price_cap: Option<UnitPrice>,
+    pub fully_selfpaid: Money,
+    pub over_limit: Money,
+    pub first_selfpay: Money,
+    pub in_scope: Money,
+    pub state: LineState,
+    pub rx_no: String,
+    pub dept_code: String,
+    pub dept_name: String,
+    pub doctor_code: String,
+    pub doctor_name: String,
+    pub steps: Vec<Step>,
+}
+
+impl FeeLine {
+    pub fn split(&self) -> yibao_policy::LineSplit {
+        yibao_policy::LineSplit {
+            serial: self.serial.clone(),
+            amount: self.amount,
+            class: self.class,
+            selfpay_ratio: self.selfpay_ratio,
+            price_cap: self.price_cap,
+            fully_selfpaid: self.fully_selfpaid,
+            over_limit: self.over_limit,
+            first_selfpay: self.first_selfpay,
+            in_scope: self.in_scope,
+            steps: self.steps.clone(),
+        }
+    }
+}
+
+/// The amounts of a settlement, in the national interface's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Amounts {
+    pub medfee: Money,
+    pub fully_selfpaid: Money,
+    pub over_limit: Money,
+    pub first_selfpay: Money,
+    pub in_scope: Money,
+    pub deductible: Money,
+    pub fund: Money,
+    pub account_current_year: Money,
+    pub account_prior_years: Money,
+    pub cash: Money,
+}
+
+impl Amounts {
+    pub fn account(&self) -> Money {
+        self.account_current_year + self.account_prior_years
+    }
+
+    pub fn negated(&self) -> Amounts {
+        Amounts {
+            medfee: -self.medfee,
+            fully_selfpaid: -self.fully_selfpaid,
+            over_limit: -self.over_limit,
+            first_selfpay: -self.first_selfpay,
+            in_scope: -self.in_scope,
+            deductible: -self.deductible,
+            fund: -self.fund,
+            account_current_year: -self.account_current_year,
+            account_prior_years: -self.account_prior_years,
+            cash: -self.cash,
+        }
+    }
+
+    pub fn from_pricing(pricing: &yibao_policy::Pricing) -> Amounts {
+        Amounts {
+            medfee: pricing.medfee,
+            fully_selfpaid: pricing.fully_selfpaid,
+            over_limit: pricing.over_limit,
+            first_selfpay: pricing.first_selfpay,
+            in_scope: pricing.in_scope,
+            deductible: pricing.deductible,
+            fund: pricing.fund,
+            account_current_year: pricing.account_current_year,
+            account_prior_years: pricing.account_prior_years,
+            cash: pricing.cash,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettlementStatus {
+    /// In force.
+    Normal,
+    /// Cancelled or reversed; `by` is the mirror settlement that undid it.
+    Cancelled { by: SetlId },
+    /// This record is the negated mirror of `of`.
+    Mirror { of: SetlId },
+}
+
+/// A settlement (结算) and everything needed to explain, clear and undo it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settlement {
+    pub setl_id: SetlId,
+    pub psn_no: PersonNo,
+    pub mdtrt_id: MdtrtId,
+    pub institution: InstitutionCode,
+    pub insurance: InsuranceType,
+    pub person_type: PersonType,
+    pub med_type: MedType,
+    pub visit_kind: VisitKind,
+    /// `clr_type`: 11 outpatient, 21 inpatient, 41 pharmacy.
+    pub clearing_type: String,
+    pub at: DateTime,
+    pub amounts: Amounts,
+    pub fund_share: Ratio,
+    /// Personal account balance right after this settlement (`balc`).
+    pub balance_after: Money,
+    /// What the settlement added to the person's accumulators of `year`.
+    pub change: Accumulators,
+    pub year: u16,
+    /// `id@version` of the policy that priced it.
+    pub policy: String,
+    pub status: SettlementStatus,
+    /// The message that made this record (`msgid` of 2207/2304/2102, or of the cancel).
+    pub msgid: MsgId,
+    pub lines: Vec<(MdtrtId, String)>,
+    pub insured_admdvs: Admdvs,
+    pub treated_admdvs: Admdvs,
+    pub certificate: Certificate,
+    pub invoice_no: String,
+    pub mid_stay: bool,
+    pub account_used: bool,
+    /// Emergency settlements this admission's settlement reversed and absorbed.
+    pub folded: Vec<SetlId>,
+    pub steps: Vec<Step>,
+}
+
+impl Settlement {
+    pub fn is_in_force(&self) -> bool {
+        self.status == SettlementStatus::Normal
+    }
+
+    pub fn is_cross_region(&self) -> bool {
+        self.insured_admdvs != self.treated_admdvs
+    }
+}
+
+/// What a stored message did, so that it can be reversed (2601) by its msgid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// A read, or a write that cannot be undone by reversal.
+    Nothing,
+    /// Opened a visit (2201, 2401, pharmacy settlement's visit).
+    OpenedVisit(MdtrtId),
+    /// Added bill lines (2204, 2301).
+    AddedLines {
+        mdtrt_id: MdtrtId,
+        serials: Vec<String>,
+    },
+    /// Made a settlement (2207, 2304, 2102).
+    Settled(SetlId),
+    /// Cancelled a settlement (2208, 2305, 2103, 2601).
+    CancelledSettlement(SetlId),
+    /// This msgid was reversed before it arrived: it must be refused if it ever does.
+    Tombstone,
+}
+
+/// A message the national interface processed: the idempotency record of its msgid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub msgid: MsgId,
+    pub institution: InstitutionCode,
+    pub infno: String,
+    /// SHA-256 (hex) of the transaction code and the canonical `input`.
+    pub request_hash: String,
+    /// The exact response body first returned.
+    pub response: Vec<u8>,
+    pub at: DateTime,
+    pub effect: Effect,
+    /// Set when a 2601 reversed this message.
+    pub reversed_by: Option<MsgId>,
+}
+
+/// A special outpatient disease registration (门诊慢特病备案, 2503).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiseaseRegistration {
+    /// `trt_dcla_detl_sn`, the registration's id (2503 returns it, 2504 names it).
+    pub serial: String,
+    pub psn_no: PersonNo,
+    pub code: String,
+    pub name: String,
+    pub begin: Date,
+    pub end: Date,
+    pub institution: InstitutionCode,
+    pub revoked: bool,
+    pub msgid: MsgId,
+}
+
+/// An operator's sign-in at an institution (9001).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    pub sign_no: String,
+    pub institution: InstitutionCode,
+    pub operator: String,
+    pub signed_in_at: DateTime,
+    pub signed_out_at: Option<DateTime>,
+}
+
+/// An entry of the audit log: who did or read what, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: DateTime,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub reason: String,
+}

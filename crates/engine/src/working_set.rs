@@ -1,0 +1,794 @@
+//! The working set: the rows one batch of commands reads and writes, loaded from the store on
+//! demand (and in bulk up front when commands declare their keys), changed in memory with
+//! per-command savepoints, and handed back to the store as one [`ChangeSet`] to commit.
+
+use std::collections::BTreeSet;
+
+use yibao_domain::{Admdvs, CardNo, InstitutionCode, MdtrtId, MsgId, PersonNo, SetlId};
+use yibao_ledger::{Account, AccountKey, Accounts, Transfer, TransferId};
+use yibao_policy::Accumulators;
+
+use crate::error::{EngineError, StoreFailure};
+use crate::records::{
+    AuditEntry, Card, CatalogueEntry, DiseaseRegistration, Employer, FeeLine, Institution, Message,
+    Person, Region, Settlement, SignIn, Visit,
+};
+use crate::table::Table;
+
+/// How the working set reads rows it does not hold yet. Each method takes many keys so the
+/// same code serves bulk prefetch and a single miss; missing rows are simply not returned.
+pub trait Loader {
+    fn regions(&mut self, keys: &[Admdvs]) -> Result<Vec<Region>, StoreFailure>;
+    fn employers(&mut self, keys: &[String]) -> Result<Vec<Employer>, StoreFailure>;
+    fn institutions(&mut self, keys: &[InstitutionCode]) -> Result<Vec<Institution>, StoreFailure>;
+    fn persons(&mut self, keys: &[PersonNo]) -> Result<Vec<Person>, StoreFailure>;
+    /// Person numbers by full ID number.
+    fn person_numbers(
+        &mut self,
+        id_numbers: &[String],
+    ) -> Result<Vec<(String, PersonNo)>, StoreFailure>;
+    fn cards(&mut self, keys: &[CardNo]) -> Result<Vec<Card>, StoreFailure>;
+    fn accounts(&mut self, keys: &[AccountKey]) -> Result<Vec<Account>, StoreFailure>;
+    /// Every year's accumulators of these persons.
+    fn accumulators(
+        &mut self,
+        persons: &[PersonNo],
+    ) -> Result<Vec<(PersonNo, u16, Accumulators)>, StoreFailure>;
+    fn visits(&mut self, keys: &[MdtrtId]) -> Result<Vec<Visit>, StoreFailure>;
+    /// Every line of these visits, in upload order.
+    fn lines(&mut self, visits: &[MdtrtId]) -> Result<Vec<FeeLine>, StoreFailure>;
+    fn settlements(&mut self, keys: &[SetlId]) -> Result<Vec<Settlement>, StoreFailure>;
+    /// Every settlement of these visits, oldest first.
+    fn visit_settlements(&mut self, visits: &[MdtrtId]) -> Result<Vec<Settlement>, StoreFailure>;
+    fn messages(&mut self, keys: &[MsgId]) -> Result<Vec<Message>, StoreFailure>;
+    /// Every registration of these persons.
+    fn registrations(
+        &mut self,
+        persons: &[PersonNo],
+    ) -> Result<Vec<DiseaseRegistration>, StoreFailure>;
+    fn sign_ins(&mut self, keys: &[String]) -> Result<Vec<SignIn>, StoreFailure>;
+    fn transfers(&mut self, keys: &[TransferId]) -> Result<Vec<Transfer>, StoreFailure>;
+    fn sequences(&mut self, names: &[String]) -> Result<Vec<(String, i64)>, StoreFailure>;
+}
+
+/// Keys a command will need, loaded in bulk before the batch runs.
+#[derive(Debug, Default, Clone)]
+pub struct Keys {
+    pub institutions: BTreeSet<InstitutionCode>,
+    pub persons: BTreeSet<PersonNo>,
+    pub accounts: BTreeSet<AccountKey>,
+    pub visits: BTreeSet<MdtrtId>,
+    pub settlements: BTreeSet<SetlId>,
+    pub messages: BTreeSet<MsgId>,
+}
+
+impl Keys {
+    pub fn merge(&mut self, other: Keys) {
+        self.institutions.extend(other.institutions);
+        self.persons.extend(other.persons);
+        self.accounts.extend(other.accounts);
+        self.visits.extend(other.visits);
+        self.settlements.extend(other.settlements);
+        self.messages.extend(other.messages);
+    }
+}
+
+/// Everything a batch changed, for the store to write in one transaction. Rows are final
+/// states (`None`: delete); transfers and audit entries are new and append-only.
+#[derive(Debug, Default)]
+pub struct ChangeSet {
+    pub regions: Vec<(Admdvs, Option<Region>)>,
+    pub employers: Vec<(String, Option<Employer>)>,
+    pub institutions: Vec<(InstitutionCode, Option<Institution>)>,
+    pub persons: Vec<(PersonNo, Option<Person>)>,
+    pub cards: Vec<(CardNo, Option<Card>)>,
+    pub accounts: Vec<(AccountKey, Option<Account>)>,
+    pub accumulators: Vec<((PersonNo, u16), Option<Accumulators>)>,
+    pub visits: Vec<(MdtrtId, Option<Visit>)>,
+    pub lines: Vec<((MdtrtId, String), Option<FeeLine>)>,
+    pub settlements: Vec<(SetlId, Option<Settlement>)>,
+    pub messages: Vec<(MsgId, Option<Message>)>,
+    pub registrations: Vec<(PersonNo, Option<Vec<DiseaseRegistration>>)>,
+    pub sign_ins: Vec<(String, Option<SignIn>)>,
+    pub transfers: Vec<Transfer>,
+    pub sequences: Vec<(String, Option<i64>)>,
+    pub catalogue: Vec<CatalogueEntry>,
+    pub audit: Vec<AuditEntry>,
+}
+
+impl ChangeSet {
+    pub fn is_empty(&self) -> bool {
+        self.regions.is_empty()
+            && self.employers.is_empty()
+            && self.institutions.is_empty()
+            && self.persons.is_empty()
+            && self.cards.is_empty()
+            && self.accounts.is_empty()
+            && self.accumulators.is_empty()
+            && self.visits.is_empty()
+            && self.lines.is_empty()
+            && self.settlements.is_empty()
+            && self.messages.is_empty()
+            && self.registrations.is_empty()
+            && self.sign_ins.is_empty()
+            && self.transfers.is_empty()
+            && self.sequences.is_empty()
+            && self.catalogue.is_empty()
+            && self.audit.is_empty()
+    }
+}
+
+/// A savepoint of every table, to undo one command's changes.
+#[derive(Debug, Clone, Copy)]
+pub struct Savepoint {
+    tables: [usize; 18],
+    new_transfers: usize,
+    catalogue: usize,
+    audit: usize,
+}
+
+/// Generates the lazy single-key getter of a table.
+macro_rules! getter {
+    ($(#[$doc:meta])* $name:ident, $table:ident, $key:ty, $row:ty, $load:ident, $key_of:expr) => {
+        $(#[$doc])*
+        ///
+        /// # Errors
+        /// When the store fails to load it.
+        pub fn $name(&mut self, key: &$key) -> Result<Option<$row>, EngineError> {
+            if !self.$table.is_loaded(key) {
+                let rows = self.loader.$load(std::slice::from_ref(key))?;
+                let key_of: fn(&$row) -> $key = $key_of;
+                for row in rows {
+                    self.$table.loaded(key_of(&row), Some(row));
+                }
+                self.$table.loaded(key.clone(), None);
+            }
+            Ok(self.$table.get(key).flatten().cloned())
+        }
+    };
+}
+
+/// The rows a batch works on. See the module documentation.
+pub struct WorkingSet<'a> {
+    loader: &'a mut dyn Loader,
+    regions: Table<Admdvs, Region>,
+    employers: Table<String, Employer>,
+    institutions: Table<InstitutionCode, Institution>,
+    persons: Table<PersonNo, Person>,
+    person_numbers: Table<String, PersonNo>,
+    cards: Table<CardNo, Card>,
+    accounts: Table<AccountKey, Account>,
+    accumulators: Table<(PersonNo, u16), Accumulators>,
+    /// Which persons' accumulators are fully loaded (all years).
+    accumulators_loaded: Table<PersonNo, ()>,
+    visits: Table<MdtrtId, Visit>,
+    lines: Table<(MdtrtId, String), FeeLine>,
+    /// Serials of each visit's lines in upload order (derived; not written back).
+    line_index: Table<MdtrtId, Vec<String>>,
+    settlements: Table<SetlId, Settlement>,
+    /// Settlement ids of each visit, oldest first (derived; not written back).
+    settlement_index: Table<MdtrtId, Vec<SetlId>>,
+    messages: Table<MsgId, Message>,
+    registrations: Table<PersonNo, Vec<DiseaseRegistration>>,
+    sign_ins: Table<String, SignIn>,
+    transfers: Table<TransferId, Transfer>,
+    sequences: Table<String, i64>,
+    new_transfers: Vec<TransferId>,
+    catalogue: Vec<CatalogueEntry>,
+    audit: Vec<AuditEntry>,
+}
+
+impl std::fmt::Debug for WorkingSet<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkingSet").finish_non_exhaustive()
+    }
+}
+
+impl<'a> WorkingSet<'a> {
+    pub fn new(loader: &'a mut dyn Loader) -> WorkingSet<'a> {
+        WorkingSet {
+            loader,
+            regions: Table::default(),
+            employers: Table::default(),
+            institutions: Table::default(),
+            persons: Table::default(),
+            person_numbers: Table::default(),
+            cards: Table::default(),
+            accounts: Table::default(),
+            accumulators: Table::default(),
+            accumulators_loaded: Table::default(),
+            visits: Table::default(),
+            lines: Table::default(),
+            line_index: Table::default(),
+            settlements: Table::default(),
+            settlement_index: Table::default(),
+            messages: Table::default(),
+            registrations: Table::default(),
+            sign_ins: Table::default(),
+            transfers: Table::default(),
+            sequences: Table::default(),
+            new_transfers: Vec::new(),
+            catalogue: Vec::new(),
+            audit: Vec::new(),
+        }
+    }
+
+    /// Loads, in bulk, whatever of `keys` is not loaded yet. Purely an optimisation: every
+    /// getter loads on a miss.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn prefetch(&mut self, keys: &Keys) -> Result<(), EngineError> {
+        let institutions: Vec<_> = keys
+            .institutions
+            .iter()
+            .filter(|k| !self.institutions.is_loaded(k))
+            .cloned()
+            .collect();
+        if !institutions.is_empty() {
+            for row in self.loader.institutions(&institutions)? {
+                self.institutions.loaded(row.code.clone(), Some(row));
+            }
+            for key in institutions {
+                self.institutions.loaded(key, None);
+            }
+        }
+        let persons: Vec<_> = keys
+            .persons
+            .iter()
+            .filter(|k| !self.persons.is_loaded(k))
+            .cloned()
+            .collect();
+        if !persons.is_empty() {
+            for row in self.loader.persons(&persons)? {
+                self.persons.loaded(row.psn_no.clone(), Some(row));
+            }
+            for key in &persons {
+                self.persons.loaded(key.clone(), None);
+            }
+            self.load_accumulators(&persons)?;
+        }
+        let mut accounts: BTreeSet<AccountKey> = keys.accounts.clone();
+        for person in &keys.persons {
+            accounts.insert(AccountKey::PersonalCurrent(person.clone()));
+            accounts.insert(AccountKey::PersonalPrior(person.clone()));
+        }
+        let accounts: Vec<_> = accounts
+            .into_iter()
+            .filter(|k| !self.accounts.is_loaded(k))
+            .collect();
+        if !accounts.is_empty() {
+            for row in self.loader.accounts(&accounts)? {
+                self.accounts.loaded(row.key.clone(), Some(row));
+            }
+            for key in accounts {
+                self.accounts.loaded(key, None);
+            }
+        }
+        let visits: Vec<_> = keys
+            .visits
+            .iter()
+            .filter(|k| !self.visits.is_loaded(k))
+            .cloned()
+            .collect();
+        if !visits.is_empty() {
+            for row in self.loader.visits(&visits)? {
+                self.visits.loaded(row.mdtrt_id.clone(), Some(row));
+            }
+            for key in &visits {
+                self.visits.loaded(key.clone(), None);
+            }
+            self.load_lines(&visits)?;
+            self.load_visit_settlements(&visits)?;
+        }
+        let settlements: Vec<_> = keys
+            .settlements
+            .iter()
+            .filter(|k| !self.settlements.is_loaded(k))
+            .cloned()
+            .collect();
+        if !settlements.is_empty() {
+            for row in self.loader.settlements(&settlements)? {
+                self.settlements.loaded(row.setl_id.clone(), Some(row));
+            }
+            for key in settlements {
+                self.settlements.loaded(key, None);
+            }
+        }
+        let messages: Vec<_> = keys
+            .messages
+            .iter()
+            .filter(|k| !self.messages.is_loaded(k))
+            .cloned()
+            .collect();
+        if !messages.is_empty() {
+            for row in self.loader.messages(&messages)? {
+                self.messages.loaded(row.msgid.clone(), Some(row));
+            }
+            for key in messages {
+                self.messages.loaded(key, None);
+            }
+        }
+        Ok(())
+    }
+
+    fn load_accumulators(&mut self, persons: &[PersonNo]) -> Result<(), EngineError> {
+        for (person, year, row) in self.loader.accumulators(persons)? {
+            self.accumulators.loaded((person, year), Some(row));
+        }
+        for person in persons {
+            self.accumulators_loaded.loaded(person.clone(), Some(()));
+        }
+        Ok(())
+    }
+
+    fn load_lines(&mut self, visits: &[MdtrtId]) -> Result<(), EngineError> {
+        let mut index: Vec<(MdtrtId, Vec<String>)> =
+            visits.iter().map(|v| (v.clone(), Vec::new())).collect();
+        for row in self.loader.lines(visits)? {
+            if let Some((_, serials)) = index.iter_mut().find(|(visit, _)| *visit == row.mdtrt_id) {
+                serials.push(row.serial.clone());
+            }
+            self.lines
+                .loaded((row.mdtrt_id.clone(), row.serial.clone()), Some(row));
+        }
+        for (visit, serials) in index {
+            self.line_index.loaded(visit, Some(serials));
+        }
+        Ok(())
+    }
+
+    fn load_visit_settlements(&mut self, visits: &[MdtrtId]) -> Result<(), EngineError> {
+        let mut index: Vec<(MdtrtId, Vec<SetlId>)> =
+            visits.iter().map(|v| (v.clone(), Vec::new())).collect();
+        for row in self.loader.visit_settlements(visits)? {
+            if let Some((_, ids)) = index.iter_mut().find(|(visit, _)| *visit == row.mdtrt_id) {
+                ids.push(row.setl_id.clone());
+            }
+            self.settlements.loaded(row.setl_id.clone(), Some(row));
+        }
+        for (visit, ids) in index {
+            self.settlement_index.loaded(visit, Some(ids));
+        }
+        Ok(())
+    }
+
+    getter!(region, regions, Admdvs, Region, regions, |row| row
+        .admdvs
+        .clone());
+    getter!(employer, employers, String, Employer, employers, |row| row
+        .code
+        .clone());
+    getter!(
+        institution,
+        institutions,
+        InstitutionCode,
+        Institution,
+        institutions,
+        |row| row.code.clone()
+    );
+    getter!(person, persons, PersonNo, Person, persons, |row| row
+        .psn_no
+        .clone());
+    getter!(card, cards, CardNo, Card, cards, |row| row.card_no.clone());
+    getter!(account, accounts, AccountKey, Account, accounts, |row| row
+        .key
+        .clone());
+    getter!(visit, visits, MdtrtId, Visit, visits, |row| row
+        .mdtrt_id
+        .clone());
+    getter!(
+        settlement,
+        settlements,
+        SetlId,
+        Settlement,
+        settlements,
+        |row| row.setl_id.clone()
+    );
+    getter!(message, messages, MsgId, Message, messages, |row| row
+        .msgid
+        .clone());
+    getter!(sign_in, sign_ins, String, SignIn, sign_ins, |row| row
+        .sign_no
+        .clone());
+    getter!(
+        transfer,
+        transfers,
+        TransferId,
+        Transfer,
+        transfers,
+        |row| row.id.clone()
+    );
+
+    /// The person number registered for a full ID number.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn person_number(&mut self, id_number: &str) -> Result<Option<PersonNo>, EngineError> {
+        let key = id_number.to_string();
+        if !self.person_numbers.is_loaded(&key) {
+            for (id, person) in self.loader.person_numbers(std::slice::from_ref(&key))? {
+                self.person_numbers.loaded(id, Some(person));
+            }
+            self.person_numbers.loaded(key.clone(), None);
+        }
+        Ok(self.person_numbers.get(&key).flatten().cloned())
+    }
+
+    /// A person's accumulators for an insurance year (zero when none are stored).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn accumulators(
+        &mut self,
+        person: &PersonNo,
+        year: u16,
+    ) -> Result<Accumulators, EngineError> {
+        if !self.accumulators_loaded.is_loaded(person) {
+            self.load_accumulators(std::slice::from_ref(person))?;
+        }
+        Ok(self
+            .accumulators
+            .get(&(person.clone(), year))
+            .flatten()
+            .copied()
+            .unwrap_or_default())
+    }
+
+    /// The lines of a visit, in upload order.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn lines(&mut self, visit: &MdtrtId) -> Result<Vec<FeeLine>, EngineError> {
+        if !self.line_index.is_loaded(visit) {
+            self.load_lines(std::slice::from_ref(visit))?;
+        }
+        let serials = self
+            .line_index
+            .get(visit)
+            .flatten()
+            .cloned()
+            .unwrap_or_default();
+        Ok(serials
+            .into_iter()
+            .filter_map(|serial| self.lines.get(&(visit.clone(), serial)).flatten().cloned())
+            .collect())
+    }
+
+    /// The settlements of a visit (including cancelled ones and mirrors), oldest first.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn visit_settlements(&mut self, visit: &MdtrtId) -> Result<Vec<Settlement>, EngineError> {
+        if !self.settlement_index.is_loaded(visit) {
+            self.load_visit_settlements(std::slice::from_ref(visit))?;
+        }
+        let ids = self
+            .settlement_index
+            .get(visit)
+            .flatten()
+            .cloned()
+            .unwrap_or_default();
+        Ok(ids
+            .into_iter()
+            .filter_map(|id| self.settlements.get(&id).flatten().cloned())
+            .collect())
+    }
+
+    /// A person's special disease registrations.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn registrations(
+        &mut self,
+        person: &PersonNo,
+    ) -> Result<Vec<DiseaseRegistration>, EngineError> {
+        if !self.registrations.is_loaded(person) {
+            let rows = self.loader.registrations(std::slice::from_ref(person))?;
+            self.registrations.loaded(person.clone(), Some(rows));
+        }
+        Ok(self
+            .registrations
+            .get(person)
+            .flatten()
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// Takes the next value of a named sequence (first value 1).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn next_sequence(&mut self, name: &str) -> Result<i64, EngineError> {
+        let key = name.to_string();
+        if !self.sequences.is_loaded(&key) {
+            for (name, value) in self.loader.sequences(std::slice::from_ref(&key))? {
+                self.sequences.loaded(name, Some(value));
+            }
+            self.sequences.loaded(key.clone(), None);
+        }
+        let next = self.sequences.get(&key).flatten().copied().unwrap_or(0) + 1;
+        self.sequences.put(key, next);
+        Ok(next)
+    }
+
+    pub fn put_region(&mut self, row: Region) {
+        self.regions.put(row.admdvs.clone(), row);
+    }
+
+    pub fn put_employer(&mut self, row: Employer) {
+        self.employers.put(row.code.clone(), row);
+    }
+
+    pub fn put_institution(&mut self, row: Institution) {
+        self.institutions.put(row.code.clone(), row);
+    }
+
+    pub fn put_person(&mut self, row: Person) {
+        self.person_numbers
+            .put(row.id_number.expose().to_string(), row.psn_no.clone());
+        self.persons.put(row.psn_no.clone(), row);
+    }
+
+    pub fn put_card(&mut self, row: Card) {
+        self.cards.put(row.card_no.clone(), row);
+    }
+
+    /// Opens an account with zero totals (nothing if it exists).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn open_account(&mut self, key: AccountKey) -> Result<(), EngineError> {
+        if self.account(&key)?.is_none() {
+            self.accounts.put(key.clone(), Account::open(key));
+        }
+        Ok(())
+    }
+
+    pub fn put_accumulators(&mut self, person: PersonNo, year: u16, row: Accumulators) {
+        self.accumulators.put((person, year), row);
+    }
+
+    /// Stores a new visit: it has no lines or settlements yet.
+    pub fn insert_visit(&mut self, row: Visit) {
+        self.line_index
+            .loaded(row.mdtrt_id.clone(), Some(Vec::new()));
+        self.settlement_index
+            .loaded(row.mdtrt_id.clone(), Some(Vec::new()));
+        self.visits.put(row.mdtrt_id.clone(), row);
+    }
+
+    /// Stores a changed visit.
+    pub fn put_visit(&mut self, row: Visit) {
+        debug_assert!(
+            self.visits.is_loaded(&row.mdtrt_id),
+            "a visit is loaded before it is changed"
+        );
+        self.visits.put(row.mdtrt_id.clone(), row);
+    }
+
+    /// Stores a line; a new serial is appended to its visit's line order.
+    ///
+    /// # Errors
+    /// When the store fails to load the visit's lines.
+    pub fn put_line(&mut self, row: FeeLine) -> Result<(), EngineError> {
+        let key = (row.mdtrt_id.clone(), row.serial.clone());
+        if self.lines.get(&key).flatten().is_none() {
+            let mut serials = self
+                .lines(&row.mdtrt_id)
+                .map(|lines| lines.into_iter().map(|l| l.serial).collect::<Vec<_>>())?;
+            serials.push(row.serial.clone());
+            self.line_index.put(row.mdtrt_id.clone(), serials);
+        }
+        self.lines.put(key, row);
+        Ok(())
+    }
+
+    /// Stores a settlement; a new one is appended to its visit's settlements.
+    ///
+    /// # Errors
+    /// When the store fails to load the visit's settlements.
+    pub fn put_settlement(&mut self, row: Settlement) -> Result<(), EngineError> {
+        if self.settlements.get(&row.setl_id).flatten().is_none() {
+            let mut ids: Vec<SetlId> = self
+                .visit_settlements(&row.mdtrt_id)?
+                .into_iter()
+                .map(|s| s.setl_id)
+                .collect();
+            ids.push(row.setl_id.clone());
+            self.settlement_index.put(row.mdtrt_id.clone(), ids);
+        }
+        self.settlements.put(row.setl_id.clone(), row);
+        Ok(())
+    }
+
+    pub fn put_message(&mut self, row: Message) {
+        self.messages.put(row.msgid.clone(), row);
+    }
+
+    pub fn put_registrations(&mut self, person: PersonNo, rows: Vec<DiseaseRegistration>) {
+        self.registrations.put(person, rows);
+    }
+
+    pub fn put_sign_in(&mut self, row: SignIn) {
+        self.sign_ins.put(row.sign_no.clone(), row);
+    }
+
+    /// Posts a transfer: checks it against the accounts (loading them), applies it, and
+    /// records it for writing. Reposting an identical transfer id changes nothing.
+    ///
+    /// # Errors
+    /// A refusal naming the ledger rule, or a store failure.
+    pub fn post(&mut self, transfer: Transfer) -> Result<(), EngineError> {
+        if let Some(existing) = self.transfer(&transfer.id)? {
+            return match existing.same_content(&transfer) {
+                true => Ok(()),
+                false => Err(EngineError::conflict(
+                    format!("记账流水{}已存在且内容不同", transfer.id),
+                    format!(
+                        "transfer {} already exists with different content",
+                        transfer.id
+                    ),
+                )),
+            };
+        }
+        for posting in &transfer.postings {
+            self.account(&posting.account)?;
+        }
+        let mut view = AccountsView {
+            accounts: &mut self.accounts,
+        };
+        yibao_ledger::apply(&mut view, &transfer).map_err(|error| ledger_refusal(&error))?;
+        self.new_transfers.push(transfer.id.clone());
+        self.transfers.put(transfer.id.clone(), transfer);
+        Ok(())
+    }
+
+    /// Adds or replaces a catalogue entry (by code and begin date).
+    pub fn put_catalogue_entry(&mut self, entry: CatalogueEntry) {
+        self.catalogue.push(entry);
+    }
+
+    pub fn audit(&mut self, entry: AuditEntry) {
+        self.audit.push(entry);
+    }
+
+    pub fn savepoint(&self) -> Savepoint {
+        Savepoint {
+            tables: [
+                self.regions.savepoint(),
+                self.employers.savepoint(),
+                self.institutions.savepoint(),
+                self.persons.savepoint(),
+                self.person_numbers.savepoint(),
+                self.cards.savepoint(),
+                self.accounts.savepoint(),
+                self.accumulators.savepoint(),
+                self.visits.savepoint(),
+                self.lines.savepoint(),
+                self.line_index.savepoint(),
+                self.settlements.savepoint(),
+                self.settlement_index.savepoint(),
+                self.messages.savepoint(),
+                self.registrations.savepoint(),
+                self.sign_ins.savepoint(),
+                self.transfers.savepoint(),
+                self.sequences.savepoint(),
+            ],
+            new_transfers: self.new_transfers.len(),
+            catalogue: self.catalogue.len(),
+            audit: self.audit.len(),
+        }
+    }
+
+    /// Undoes every change made since `savepoint` (rows loaded meanwhile stay loaded).
+    pub fn rollback(&mut self, savepoint: Savepoint) {
+        let [
+            regions,
+            employers,
+            institutions,
+            persons,
+            person_numbers,
+            cards,
+            accounts,
+            accumulators,
+            visits,
+            lines,
+            line_index,
+            settlements,
+            settlement_index,
+            messages,
+            registrations,
+            sign_ins,
+            transfers,
+            sequences,
+        ] = savepoint.tables;
+        self.regions.rollback(regions);
+        self.employers.rollback(employers);
+        self.institutions.rollback(institutions);
+        self.persons.rollback(persons);
+        self.person_numbers.rollback(person_numbers);
+        self.cards.rollback(cards);
+        self.accounts.rollback(accounts);
+        self.accumulators.rollback(accumulators);
+        self.visits.rollback(visits);
+        self.lines.rollback(lines);
+        self.line_index.rollback(line_index);
+        self.settlements.rollback(settlements);
+        self.settlement_index.rollback(settlement_index);
+        self.messages.rollback(messages);
+        self.registrations.rollback(registrations);
+        self.sign_ins.rollback(sign_ins);
+        self.transfers.rollback(transfers);
+        self.sequences.rollback(sequences);
+        self.new_transfers.truncate(savepoint.new_transfers);
+        self.catalogue.truncate(savepoint.catalogue);
+        self.audit.truncate(savepoint.audit);
+    }
+
+    /// Everything changed, for the store to write.
+    pub fn changes(&self) -> ChangeSet {
+        ChangeSet {
+            regions: self.regions.changes(),
+            employers: self.employers.changes(),
+            institutions: self.institutions.changes(),
+            persons: self.persons.changes(),
+            cards: self.cards.changes(),
+            accounts: self.accounts.changes(),
+            accumulators: self.accumulators.changes(),
+            visits: self.visits.changes(),
+            lines: self.lines.changes(),
+            settlements: self.settlements.changes(),
+            messages: self.messages.changes(),
+            registrations: self.registrations.changes(),
+            sign_ins: self.sign_ins.changes(),
+            transfers: self
+                .new_transfers
+                .iter()
+                .map(|id| {
+                    self.transfers
+                        .get(id)
+                        .flatten()
+                        .cloned()
+                        .expect("posted transfers are kept")
+                })
+                .collect(),
+            sequences: self.sequences.changes(),
+            catalogue: self.catalogue.clone(),
+            audit: self.audit.clone(),
+        }
+    }
+}
+
+struct AccountsView<'t> {
+    accounts: &'t mut Table<AccountKey, Account>,
+}
+
+impl Accounts for AccountsView<'_> {
+    fn account(&self, key: &AccountKey) -> Option<&Account> {
+        self.accounts.get(key).flatten()
+    }
+
+    fn account_mut(&mut self, key: &AccountKey) -> Option<&mut Account> {
+        self.accounts.modify(key)
+    }
+}
+
+fn ledger_refusal(error: &yibao_ledger::TransferError) -> EngineError {
+    match error {
+        yibao_ledger::TransferError::ExceedsBalance {
+            account,
+            balance,
+            debit,
+        } => EngineError::refused(
+            format!(
+                "{}余额{}元不足以支付{}元",
+                account.name_zh(),
+                balance,
+                debit
+            ),
+            error.to_string(),
+        ),
+        _ => EngineError::internal(error),
+    }
+}
