@@ -221,7 +221,7 @@ impl MemoryDb {
     ) -> Result<Reply, EngineError> {
         let (reply, changes) = {
             let mut ws = WorkingSet::new(self);
-            let reply = run(&mut ws, ctx, submission);
+            let reply = run(&mut ws, ctx, &submission);
             (reply, ws.changes())
         };
         if reply.is_ok() {
@@ -241,6 +241,6 @@ impl MemoryDb {
         submission: Submission,
     ) -> Result<Reply, EngineError> {
         let mut ws = WorkingSet::new(self);
-        run(&mut ws, ctx, submission)
+        run(&mut ws, ctx, &submission)
     }
 }

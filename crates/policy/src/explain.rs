@@ -33,6 +33,33 @@ pub enum Rule {
 }
 
 impl Rule {
+    pub const ALL: [Rule; 19] = [
+        Rule::LineSelfFunded,
+        Rule::LineOverLimit,
+        Rule::LineClassBFirstSelfPay,
+        Rule::LineClassA,
+        Rule::LineClassBInScope,
+        Rule::OutpatientDeductible,
+        Rule::OutpatientFundShare,
+        Rule::OutpatientBand,
+        Rule::OutpatientNoFundShare,
+        Rule::InpatientDeductible,
+        Rule::InpatientRepeatAdmission,
+        Rule::InpatientFundShare,
+        Rule::RetireeBonus,
+        Rule::SpecialOutpatientFundShare,
+        Rule::AnnualCap,
+        Rule::PersonalAccount,
+        Rule::PersonalAccountShortfall,
+        Rule::Cash,
+        Rule::EmergencyFolded,
+    ];
+
+    /// The rule with this [`Rule::id`].
+    pub fn parse(id: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|rule| rule.id() == id)
+    }
+
     pub fn id(self) -> &'static str {
         match self {
             Rule::LineSelfFunded => "line.self-funded",

@@ -103,7 +103,7 @@ impl Outcome {
 }
 
 /// Turns an outcome into the response body stored with the msgid (the server's renderer).
-pub type Render = Box<dyn FnOnce(&Outcome) -> Vec<u8> + Send>;
+pub type Render = Box<dyn Fn(&Outcome) -> Vec<u8> + Send + Sync>;
 
 /// The idempotency envelope of a national-interface message.
 pub struct Envelope {
@@ -172,7 +172,7 @@ pub enum Reply {
 pub fn run(
     ws: &mut WorkingSet<'_>,
     ctx: &Context<'_>,
-    submission: Submission,
+    submission: &Submission,
 ) -> Result<Reply, EngineError> {
     let savepoint = ws.savepoint();
     let result = run_inner(ws, ctx, submission);
@@ -185,10 +185,10 @@ pub fn run(
 fn run_inner(
     ws: &mut WorkingSet<'_>,
     ctx: &Context<'_>,
-    submission: Submission,
+    submission: &Submission,
 ) -> Result<Reply, EngineError> {
     let Submission { envelope, command } = submission;
-    if let Some(envelope) = &envelope
+    if let Some(envelope) = envelope
         && let Some(stored) = ws.message(&envelope.msgid)?
     {
         if stored.effect == Effect::Tombstone {
@@ -218,24 +218,16 @@ fn run_inner(
         ));
     }
     let outcome = command.execute(ws, ctx)?;
-    let body = envelope.map(|envelope| {
-        let Envelope {
-            msgid,
-            institution,
-            infno,
-            request_hash,
-            reversible,
-            render,
-        } = envelope;
-        let body = render(&outcome);
+    let body = envelope.as_ref().map(|envelope| {
+        let body = (envelope.render)(&outcome);
         ws.put_message(Message {
-            msgid,
-            institution,
-            infno,
-            request_hash,
+            msgid: envelope.msgid.clone(),
+            institution: envelope.institution.clone(),
+            infno: envelope.infno.clone(),
+            request_hash: envelope.request_hash.clone(),
             response: body.clone(),
             at: ctx.now,
-            effect: if reversible {
+            effect: if envelope.reversible {
                 outcome.effect()
             } else {
                 Effect::Nothing

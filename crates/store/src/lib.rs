@@ -1,0 +1,452 @@
+//! Storage: the one place that speaks SQL.
+//!
+//! [`Store`] opens SQLite (a file path, the embedded default) or PostgreSQL (a
+//! `postgres://` URL), migrates the schema, and offers three things: [`Store::submit`] runs a
+//! command through the single writer (batched, one commit per batch); [`Store::dry_run`] runs
+//! a command on a read-only snapshot and throws its changes away (pre-settlement);
+//! [`Store::read`] runs queries on a pooled read connection. Everything above this crate sees
+//! records and commands, never SQL.
+
+mod codec;
+mod conn;
+mod postgres;
+mod queries;
+mod schema;
+mod sqlite;
+mod value;
+mod writer;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use yibao_domain::DateTime;
+use yibao_engine::records::CatalogueEntry;
+use yibao_engine::{
+    Catalogue, Command, Context, EngineError, Outcome, Reply, StoreFailure, Submission, WorkingSet,
+    run,
+};
+use yibao_policy::PolicySet;
+
+pub use queries::{Page, Reader, SettlementFilter, Totals};
+pub use schema::Dialect;
+pub use sqlite::Synchronous;
+
+use conn::{Conn, Db};
+use writer::Job;
+
+/// What time it is: the system clock in production, a controlled one in tests.
+pub type Clock = Arc<dyn Fn() -> DateTime + Send + Sync>;
+
+/// The system clock in China Standard Time.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        let seconds = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| {
+                i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+            });
+        DateTime::from_unix(seconds)
+    })
+}
+
+/// How to open a store.
+#[derive(Clone)]
+pub struct Options {
+    pub policies: Arc<PolicySet>,
+    pub clock: Clock,
+    pub synchronous: Synchronous,
+    /// Read connections kept open.
+    pub readers: usize,
+    /// Submissions that may wait for the writer before callers wait to enqueue.
+    pub queue: usize,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("synchronous", &self.synchronous)
+            .field("readers", &self.readers)
+            .finish()
+    }
+}
+
+impl Options {
+    pub fn new(policies: Arc<PolicySet>) -> Options {
+        Options {
+            policies,
+            clock: system_clock(),
+            synchronous: Synchronous::Full,
+            readers: 8,
+            queue: 16_384,
+        }
+    }
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    batches: AtomicU64,
+    submissions: AtomicU64,
+    failures: AtomicU64,
+    write_micros: AtomicU64,
+    largest_batch: AtomicU64,
+}
+
+/// A snapshot of [`Metrics`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsSnapshot {
+    pub batches: u64,
+    pub submissions: u64,
+    pub failures: u64,
+    pub write_seconds_micros: u64,
+    pub largest_batch: u64,
+}
+
+impl Metrics {
+    fn record_batch(&self, size: usize, elapsed: Duration) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.submissions.fetch_add(size as u64, Ordering::Relaxed);
+        self.write_micros.fetch_add(
+            u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        self.largest_batch.fetch_max(size as u64, Ordering::Relaxed);
+    }
+
+    fn record_failure(&self) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        MetricsSnapshot {
+            batches: self.batches.load(Ordering::Relaxed),
+            submissions: self.submissions.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+            write_seconds_micros: self.write_micros.load(Ordering::Relaxed),
+            largest_batch: self.largest_batch.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// What the writer and the readers share.
+pub(crate) struct Shared {
+    policies: Arc<PolicySet>,
+    catalogue: RwLock<Arc<Catalogue>>,
+    clock: Clock,
+    metrics: Metrics,
+}
+
+impl Shared {
+    fn now(&self) -> DateTime {
+        (self.clock)()
+    }
+
+    fn catalogue(&self) -> Arc<Catalogue> {
+        self.catalogue
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn add_to_catalogue(&self, entries: Vec<CatalogueEntry>) {
+        let mut guard = self
+            .catalogue
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut catalogue = (**guard).clone();
+        for entry in entries {
+            catalogue.insert(entry);
+        }
+        *guard = Arc::new(catalogue);
+    }
+}
+
+type Factory = Box<dyn Fn() -> Result<Box<dyn Conn>, StoreFailure> + Send + Sync>;
+
+/// Idle read connections, and how to open another.
+struct Pool {
+    idle: Mutex<Vec<Box<dyn Conn>>>,
+    open: Factory,
+    keep: usize,
+}
+
+impl Pool {
+    fn take(&self) -> Result<Box<dyn Conn>, StoreFailure> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        match idle {
+            Some(conn) => Ok(conn),
+            None => (self.open)(),
+        }
+    }
+
+    fn give_back(&self, conn: Box<dyn Conn>) {
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if idle.len() < self.keep {
+            idle.push(conn);
+        }
+    }
+}
+
+struct Inner {
+    dialect: Dialect,
+    location: String,
+    writer: mpsc::Sender<Job>,
+    readers: Pool,
+    shared: Arc<Shared>,
+}
+
+/// The store. Cheap to clone; every clone shares the writer and the read pool.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dialect", &self.inner.dialect)
+            .field("location", &self.inner.location)
+            .finish()
+    }
+}
+
+fn stopped() -> EngineError {
+    EngineError::unavailable("the writer has stopped")
+}
+
+impl Store {
+    /// Opens `location`: a `postgres://` or `postgresql://` URL, or a SQLite file path (its
+    /// directory is created). Migrates the schema and loads the catalogue.
+    ///
+    /// # Errors
+    /// When the database cannot be opened, migrated, or (PostgreSQL) another writer holds it.
+    pub async fn open(location: &str, options: Options) -> Result<Store, StoreFailure> {
+        let location = location.to_string();
+        let is_postgres =
+            location.starts_with("postgres://") || location.starts_with("postgresql://");
+        let handle = tokio::runtime::Handle::current();
+        let synchronous = options.synchronous;
+        let (writer_conn, factory, dialect): (Box<dyn Conn>, Factory, Dialect) = if is_postgres {
+            let url = location.clone();
+            let opened = tokio::task::spawn_blocking({
+                let handle = handle.clone();
+                move || -> Result<Box<dyn Conn>, StoreFailure> {
+                    let mut conn = postgres::PgConn::connect(&url, handle)?;
+                    conn.lock_writer()?;
+                    Ok(Box::new(conn))
+                }
+            })
+            .await
+            .map_err(|error| StoreFailure(format!("cannot open the store: {error}")))??;
+            let url = location.clone();
+            let factory: Factory = Box::new(move || {
+                Ok(Box::new(postgres::PgConn::connect(&url, handle.clone())?) as Box<dyn Conn>)
+            });
+            (opened, factory, Dialect::Postgres)
+        } else {
+            let path = PathBuf::from(&location);
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|error| {
+                    StoreFailure(format!("cannot create {}: {error}", parent.display()))
+                })?;
+            }
+            let writer_path = path.clone();
+            let opened =
+                tokio::task::spawn_blocking(move || -> Result<Box<dyn Conn>, StoreFailure> {
+                    Ok(Box::new(sqlite::SqliteConn::open(
+                        &writer_path,
+                        synchronous,
+                        false,
+                    )?))
+                })
+                .await
+                .map_err(|error| StoreFailure(format!("cannot open the store: {error}")))??;
+            let factory: Factory = Box::new(move || {
+                Ok(Box::new(sqlite::SqliteConn::open(&path, synchronous, true)?) as Box<dyn Conn>)
+            });
+            (opened, factory, Dialect::Sqlite)
+        };
+        let (writer_conn, entries) = tokio::task::spawn_blocking(move || {
+            let mut conn = writer_conn;
+            conn::migrate(&mut *conn)?;
+            let entries = Reader::new(&mut *conn).catalogue_entries()?;
+            Ok::<_, StoreFailure>((conn, entries))
+        })
+        .await
+        .map_err(|error| StoreFailure(format!("cannot open the store: {error}")))??;
+        let shared = Arc::new(Shared {
+            policies: options.policies.clone(),
+            catalogue: RwLock::new(Arc::new(Catalogue::new(entries))),
+            clock: options.clock.clone(),
+            metrics: Metrics::default(),
+        });
+        let writer = writer::spawn(writer_conn, shared.clone(), options.queue)?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                dialect,
+                location: redact(&location),
+                writer,
+                readers: Pool {
+                    idle: Mutex::new(Vec::new()),
+                    open: factory,
+                    keep: options.readers,
+                },
+                shared,
+            }),
+        })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.inner.dialect
+    }
+
+    /// Where the data lives (a PostgreSQL URL without its password).
+    pub fn location(&self) -> &str {
+        &self.inner.location
+    }
+
+    pub fn now(&self) -> DateTime {
+        self.inner.shared.now()
+    }
+
+    pub fn policies(&self) -> &PolicySet {
+        &self.inner.shared.policies
+    }
+
+    pub fn catalogue(&self) -> Arc<Catalogue> {
+        self.inner.shared.catalogue()
+    }
+
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.inner.shared.metrics.snapshot()
+    }
+
+    /// Runs a submission through the writer; answers after its batch committed.
+    ///
+    /// # Errors
+    /// The command's refusal, or [`yibao_engine::ErrorKind::Unavailable`] when the store failed
+    /// (nothing was changed then).
+    pub async fn submit(&self, submission: Submission) -> Result<Reply, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .writer
+            .send(Job::Submit { submission, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Runs a command (without a message envelope) through the writer.
+    ///
+    /// # Errors
+    /// As [`Store::submit`].
+    pub async fn execute(&self, command: impl Command + 'static) -> Result<Outcome, EngineError> {
+        match self.submit(Submission::plain(command)).await? {
+            Reply::Done { outcome, .. } => Ok(outcome),
+            Reply::Replayed(_) => Err(EngineError::internal("a plain command was replayed")),
+        }
+    }
+
+    /// Runs a submission on a read-only snapshot and discards what it changed: what it would
+    /// do, now. Pre-settlement is a dry run of settlement.
+    ///
+    /// # Errors
+    /// The command's refusal, or a store failure.
+    pub async fn dry_run(&self, submission: Submission) -> Result<Reply, EngineError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.readers.take()?;
+            let catalogue = inner.shared.catalogue();
+            let ctx = Context {
+                now: inner.shared.now(),
+                policies: &inner.shared.policies,
+                catalogue: &catalogue,
+            };
+            conn.begin_read()?;
+            let result = {
+                let mut db = Db { conn: &mut *conn };
+                let mut ws = WorkingSet::new(&mut db);
+                ws.prefetch(&submission.keys())
+                    .and_then(|()| run(&mut ws, &ctx, &submission))
+            };
+            let rolled_back = conn.batch("ROLLBACK");
+            if rolled_back.is_ok() {
+                inner.readers.give_back(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|error| EngineError::internal(error))?
+    }
+
+    /// Runs queries on a pooled read connection, inside one read-only snapshot.
+    ///
+    /// # Errors
+    /// What `f` returns, or a store failure.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreFailure>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Reader<'_>) -> Result<T, StoreFailure> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.readers.take()?;
+            conn.begin_read()?;
+            let result = f(&mut Reader::new(&mut *conn));
+            let rolled_back = conn.batch("ROLLBACK");
+            if rolled_back.is_ok() {
+                inner.readers.give_back(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|error| StoreFailure(format!("read task failed: {error}")))?
+    }
+
+    /// Sets a `meta` entry through the writer.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreFailure> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Meta {
+            key: key.into(),
+            value: value.into(),
+            reply,
+        };
+        self.inner
+            .writer
+            .send(job)
+            .await
+            .map_err(|_| StoreFailure("the writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreFailure("the writer has stopped".into()))?
+    }
+}
+
+/// A PostgreSQL URL without its password, for logs.
+fn redact(location: &str) -> String {
+    match (location.find("://"), location.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &location[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => {
+                    format!("{}{user}:***{}", &location[..scheme + 3], &location[at..])
+                }
+                None => location.to_string(),
+            }
+        }
+        _ => location.to_string(),
+    }
+}

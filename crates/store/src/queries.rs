@@ -1,0 +1,516 @@
+//! Read-side queries for the server: lookups by secondary keys, lists with paging, period
+//! totals for reconciliation, the journal. Each runs inside the caller's read snapshot.
+
+use yibao_domain::{
+    CardNo, Date, DateTime, InstitutionCode, MdtrtId, Money, MsgId, PersonNo, SetlId,
+};
+use yibao_engine::records::{
+    AuditEntry, Card, CatalogueEntry, DiseaseRegistration, Employer, FeeLine, Institution, Message,
+    Person, Region, Settlement, Visit,
+};
+use yibao_engine::{Loader, StoreFailure};
+use yibao_ledger::{Account, AccountKey, Transfer};
+use yibao_policy::Accumulators;
+
+use crate::codec;
+use crate::conn::{Conn, Db};
+use crate::schema::{self, TableDef};
+use crate::value::Value;
+
+/// A page of a list: which rows and how many there are in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub total: u64,
+    pub rows: Vec<T>,
+}
+
+/// Which settlements to list or total.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SettlementFilter {
+    pub institution: Option<InstitutionCode>,
+    pub person: Option<PersonNo>,
+    pub insurance: Option<String>,
+    pub clearing_type: Option<String>,
+    /// Settlement time from (inclusive).
+    pub from: Option<DateTime>,
+    /// Settlement time until (exclusive).
+    pub until: Option<DateTime>,
+    /// Only records in force (no cancelled originals, no mirrors).
+    pub in_force_only: bool,
+}
+
+/// Sums over settlements, for reconciliation (3201) and clearing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub count: u64,
+    pub medfee: Money,
+    pub fund: Money,
+    pub account: Money,
+    pub cash: Money,
+}
+
+/// A read connection inside a snapshot: the engine's loader plus queries.
+pub struct Reader<'c> {
+    db: Db<'c>,
+}
+
+impl std::fmt::Debug for Reader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader").finish_non_exhaustive()
+    }
+}
+
+fn text(value: impl ToString) -> Value {
+    Value::Text(value.to_string())
+}
+
+fn one<T>(rows: Vec<T>) -> Option<T> {
+    rows.into_iter().next()
+}
+
+impl<'c> Reader<'c> {
+    pub(crate) fn new(conn: &'c mut dyn Conn) -> Reader<'c> {
+        Reader { db: Db { conn } }
+    }
+
+    /// The engine's loader over this snapshot (for dry runs and key lookups).
+    pub fn loader(&mut self) -> &mut dyn Loader {
+        &mut self.db
+    }
+
+    fn select<T>(
+        &mut self,
+        table: &TableDef,
+        clause: &str,
+        params: &[Value],
+        decode: fn(&[Value]) -> Result<T, StoreFailure>,
+    ) -> Result<Vec<T>, StoreFailure> {
+        let sql = format!(
+            "SELECT {} FROM {} {clause}",
+            table.column_list(),
+            table.name
+        );
+        self.db
+            .conn
+            .query(&sql, params)?
+            .iter()
+            .map(|row| decode(row))
+            .collect()
+    }
+
+    fn count(&mut self, table: &str, clause: &str, params: &[Value]) -> Result<u64, StoreFailure> {
+        let rows = self
+            .db
+            .conn
+            .query(&format!("SELECT COUNT(*) FROM {table} {clause}"), params)?;
+        match rows.first().and_then(|row| row.first()) {
+            Some(Value::Int(count)) => Ok(u64::try_from(*count).unwrap_or(0)),
+            other => Err(StoreFailure(format!(
+                "count of {table}: unexpected {other:?}"
+            ))),
+        }
+    }
+
+    /// A `meta` entry (schema version, dataset marker).
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub fn meta(&mut self, key: &str) -> Result<Option<String>, StoreFailure> {
+        let rows = self
+            .db
+            .conn
+            .query("SELECT value FROM meta WHERE key = $1", &[text(key)])?;
+        Ok(match rows.first().and_then(|row| row.first()) {
+            Some(Value::Text(value)) => Some(value.clone()),
+            _ => None,
+        })
+    }
+
+    /// Whether the database holds any registry data at all.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub fn is_empty(&mut self) -> Result<bool, StoreFailure> {
+        Ok(self.count("regions", "", &[])? == 0
+            && self.count("persons", "", &[])? == 0
+            && self.count("institutions", "", &[])? == 0)
+    }
+
+    pub fn regions(&mut self) -> Result<Vec<Region>, StoreFailure> {
+        self.select(
+            &schema::REGIONS,
+            "ORDER BY admdvs",
+            &[],
+            codec::decode_region,
+        )
+    }
+
+    pub fn employers(&mut self) -> Result<Vec<Employer>, StoreFailure> {
+        self.select(
+            &schema::EMPLOYERS,
+            "ORDER BY code",
+            &[],
+            codec::decode_employer,
+        )
+    }
+
+    pub fn institution(
+        &mut self,
+        code: &InstitutionCode,
+    ) -> Result<Option<Institution>, StoreFailure> {
+        self.db.institutions(std::slice::from_ref(code)).map(one)
+    }
+
+    /// Institutions, optionally of one region, ordered by code.
+    pub fn institutions(&mut self, admdvs: Option<&str>) -> Result<Vec<Institution>, StoreFailure> {
+        match admdvs {
+            Some(admdvs) => self.select(
+                &schema::INSTITUTIONS,
+                "WHERE admdvs = $1 ORDER BY code",
+                &[text(admdvs)],
+                codec::decode_institution,
+            ),
+            None => self.select(
+                &schema::INSTITUTIONS,
+                "ORDER BY code",
+                &[],
+                codec::decode_institution,
+            ),
+        }
+    }
+
+    pub fn person(&mut self, psn_no: &PersonNo) -> Result<Option<Person>, StoreFailure> {
+        self.db.persons(std::slice::from_ref(psn_no)).map(one)
+    }
+
+    pub fn person_by_id_number(&mut self, id_number: &str) -> Result<Option<Person>, StoreFailure> {
+        self.select(
+            &schema::PERSONS,
+            "WHERE id_number = $1",
+            &[text(id_number)],
+            codec::decode_person,
+        )
+        .map(one)
+    }
+
+    /// Persons ordered by number, optionally of one region; `offset`/`limit` page them.
+    pub fn persons(
+        &mut self,
+        admdvs: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Page<Person>, StoreFailure> {
+        let (clause, params) = match admdvs {
+            Some(admdvs) => ("WHERE admdvs = $1", vec![text(admdvs)]),
+            None => ("", Vec::new()),
+        };
+        let total = self.count("persons", clause, &params)?;
+        let n = params.len();
+        let mut paged = params.clone();
+        paged.push(Value::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
+        paged.push(Value::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
+        let rows = self.select(
+            &schema::PERSONS,
+            &format!(
+                "{clause} ORDER BY psn_no LIMIT ${} OFFSET ${}",
+                n + 1,
+                n + 2
+            ),
+            &paged,
+            codec::decode_person,
+        )?;
+        Ok(Page { total, rows })
+    }
+
+    pub fn card(&mut self, card_no: &CardNo) -> Result<Option<Card>, StoreFailure> {
+        self.db.cards(std::slice::from_ref(card_no)).map(one)
+    }
+
+    pub fn cards_of(&mut self, psn_no: &PersonNo) -> Result<Vec<Card>, StoreFailure> {
+        self.select(
+            &schema::CARDS,
+            "WHERE psn_no = $1 ORDER BY card_no",
+            &[text(psn_no)],
+            codec::decode_card,
+        )
+    }
+
+    pub fn accounts(&mut self, keys: &[AccountKey]) -> Result<Vec<Account>, StoreFailure> {
+        self.db.accounts(keys)
+    }
+
+    /// The personal account's two parts: (current year, prior years).
+    pub fn balances(&mut self, psn_no: &PersonNo) -> Result<(Money, Money), StoreFailure> {
+        let current = AccountKey::PersonalCurrent(psn_no.clone());
+        let prior = AccountKey::PersonalPrior(psn_no.clone());
+        let accounts = self.db.accounts(&[current.clone(), prior])?;
+        let part = |key: &AccountKey| {
+            accounts
+                .iter()
+                .find(|a| &a.key == key)
+                .map_or(Money::ZERO, Account::balance)
+        };
+        Ok((
+            part(&current),
+            accounts
+                .iter()
+                .find(|a| a.key != current)
+                .map_or(Money::ZERO, Account::balance),
+        ))
+    }
+
+    /// Every year's accumulators of a person, oldest first.
+    pub fn accumulators(
+        &mut self,
+        psn_no: &PersonNo,
+    ) -> Result<Vec<(u16, Accumulators)>, StoreFailure> {
+        let mut rows: Vec<(u16, Accumulators)> = self
+            .db
+            .accumulators(std::slice::from_ref(psn_no))?
+            .into_iter()
+            .map(|(_, year, row)| (year, row))
+            .collect();
+        rows.sort_by_key(|(year, _)| *year);
+        Ok(rows)
+    }
+
+    pub fn visit(&mut self, mdtrt_id: &MdtrtId) -> Result<Option<Visit>, StoreFailure> {
+        self.db.visits(std::slice::from_ref(mdtrt_id)).map(one)
+    }
+
+    /// A person's visits that began in `[from, until)`, oldest first.
+    pub fn visits_of(
+        &mut self,
+        psn_no: &PersonNo,
+        from: DateTime,
+        until: DateTime,
+    ) -> Result<Vec<Visit>, StoreFailure> {
+        self.select(
+            &schema::VISITS,
+            "WHERE psn_no = $1 AND begin_at >= $2 AND begin_at < $3 ORDER BY begin_at, mdtrt_id",
+            &[text(psn_no), text(from), text(until)],
+            codec::decode_visit,
+        )
+    }
+
+    /// Outpatient visits of a person at an institution that began on or after `since`:
+    /// candidates for the emergency-then-admission rule.
+    pub fn outpatient_visits_since(
+        &mut self,
+        psn_no: &PersonNo,
+        institution: &InstitutionCode,
+        since: Date,
+    ) -> Result<Vec<MdtrtId>, StoreFailure> {
+        let visits = self.select(
+            &schema::VISITS,
+            "WHERE psn_no = $1 AND institution = $2 AND kind = 'outpatient' AND begin_at >= $3 ORDER BY begin_at",
+            &[text(psn_no), text(institution), text(DateTime::start_of(since))],
+            codec::decode_visit,
+        )?;
+        Ok(visits.into_iter().map(|visit| visit.mdtrt_id).collect())
+    }
+
+    pub fn lines_of(&mut self, mdtrt_id: &MdtrtId) -> Result<Vec<FeeLine>, StoreFailure> {
+        self.db.lines(std::slice::from_ref(mdtrt_id))
+    }
+
+    pub fn settlement(&mut self, setl_id: &SetlId) -> Result<Option<Settlement>, StoreFailure> {
+        self.db.settlements(std::slice::from_ref(setl_id)).map(one)
+    }
+
+    pub fn settlements_of_visit(
+        &mut self,
+        mdtrt_id: &MdtrtId,
+    ) -> Result<Vec<Settlement>, StoreFailure> {
+        self.db.visit_settlements(std::slice::from_ref(mdtrt_id))
+    }
+
+    fn settlement_clause(filter: &SettlementFilter) -> (String, Vec<Value>) {
+        let mut conditions = Vec::new();
+        let mut params = Vec::new();
+        let mut add = |condition: &str, value: Value| {
+            params.push(value);
+            conditions.push(format!("{condition} ${}", params.len()));
+        };
+        if let Some(institution) = &filter.institution {
+            add("institution =", text(institution));
+        }
+        if let Some(person) = &filter.person {
+            add("psn_no =", text(person));
+        }
+        if let Some(insurance) = &filter.insurance {
+            add("insutype =", text(insurance));
+        }
+        if let Some(clearing_type) = &filter.clearing_type {
+            add("clr_type =", text(clearing_type));
+        }
+        if let Some(from) = filter.from {
+            add("at >=", text(from));
+        }
+        if let Some(until) = filter.until {
+            add("at <", text(until));
+        }
+        if filter.in_force_only {
+            conditions.push("status = 'normal'".to_string());
+        }
+        let clause = match conditions.is_empty() {
+            true => String::new(),
+            false => format!("WHERE {}", conditions.join(" AND ")),
+        };
+        (clause, params)
+    }
+
+    /// Settlements matching `filter`, oldest first, at most `limit` after skipping `offset`.
+    pub fn settlements(
+        &mut self,
+        filter: &SettlementFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Page<Settlement>, StoreFailure> {
+        let (clause, mut params) = Reader::settlement_clause(filter);
+        let total = self.count("settlements", &clause, &params)?;
+        let n = params.len();
+        params.push(Value::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
+        params.push(Value::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
+        let rows = self.select(
+            &schema::SETTLEMENTS,
+            &format!(
+                "{clause} ORDER BY at, setl_id LIMIT ${} OFFSET ${}",
+                n + 1,
+                n + 2
+            ),
+            &params,
+            codec::decode_settlement,
+        )?;
+        Ok(Page { total, rows })
+    }
+
+    /// Count and sums of the settlements matching `filter` (mirrors count negative amounts).
+    pub fn settlement_totals(&mut self, filter: &SettlementFilter) -> Result<Totals, StoreFailure> {
+        let (clause, params) = Reader::settlement_clause(filter);
+        let sql = format!(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(medfee_fen), 0) AS BIGINT), CAST(COALESCE(SUM(fund_fen), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(account_current_fen + account_prior_fen), 0) AS BIGINT), CAST(COALESCE(SUM(cash_fen), 0) AS BIGINT) \
+             FROM settlements {clause}"
+        );
+        let rows = self.db.conn.query(&sql, &params)?;
+        match rows.first().map(Vec::as_slice) {
+            Some(
+                [
+                    Value::Int(count),
+                    Value::Int(medfee),
+                    Value::Int(fund),
+                    Value::Int(account),
+                    Value::Int(cash),
+                ],
+            ) => Ok(Totals {
+                count: u64::try_from(*count).unwrap_or(0),
+                medfee: Money::from_fen(*medfee),
+                fund: Money::from_fen(*fund),
+                account: Money::from_fen(*account),
+                cash: Money::from_fen(*cash),
+            }),
+            other => Err(StoreFailure(format!(
+                "settlement totals: unexpected {other:?}"
+            ))),
+        }
+    }
+
+    pub fn message(&mut self, msgid: &MsgId) -> Result<Option<Message>, StoreFailure> {
+        self.db.messages(std::slice::from_ref(msgid)).map(one)
+    }
+
+    pub fn registrations(
+        &mut self,
+        psn_no: &PersonNo,
+    ) -> Result<Vec<DiseaseRegistration>, StoreFailure> {
+        self.db.registrations(std::slice::from_ref(psn_no))
+    }
+
+    /// The newest audit entries, optionally about one subject.
+    pub fn audit_log(
+        &mut self,
+        subject: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<AuditEntry>, StoreFailure> {
+        let order = self.db.conn.dialect().order_column();
+        let limit = Value::Int(i64::try_from(limit).unwrap_or(i64::MAX));
+        match subject {
+            Some(subject) => self.select(
+                &schema::AUDIT_LOG,
+                &format!("WHERE subject = $1 ORDER BY {order} DESC LIMIT $2"),
+                &[text(subject), limit],
+                codec::decode_audit,
+            ),
+            None => self.select(
+                &schema::AUDIT_LOG,
+                &format!("ORDER BY {order} DESC LIMIT $1"),
+                &[limit],
+                codec::decode_audit,
+            ),
+        }
+    }
+
+    pub fn catalogue_entries(&mut self) -> Result<Vec<CatalogueEntry>, StoreFailure> {
+        self.select(
+            &schema::CATALOGUE,
+            "ORDER BY code, begin_on",
+            &[],
+            codec::decode_catalogue_entry,
+        )
+    }
+
+    /// Every account.
+    pub fn all_accounts(&mut self) -> Result<Vec<Account>, StoreFailure> {
+        self.select(
+            &schema::ACCOUNTS,
+            "ORDER BY account",
+            &[],
+            codec::decode_account,
+        )
+    }
+
+    /// The whole journal, in posting order.
+    pub fn journal(&mut self) -> Result<Vec<Transfer>, StoreFailure> {
+        let order = self.db.conn.dialect().order_column();
+        let transfers = self.db.conn.query(
+            &format!(
+                "SELECT {} FROM transfers ORDER BY {order}",
+                schema::TRANSFERS.column_list()
+            ),
+            &[],
+        )?;
+        let postings = self.db.conn.query(
+            &format!(
+                "SELECT {} FROM postings ORDER BY transfer_id, idx",
+                schema::POSTINGS.column_list()
+            ),
+            &[],
+        )?;
+        let mut by_transfer: std::collections::HashMap<String, Vec<Vec<Value>>> =
+            std::collections::HashMap::new();
+        for row in postings {
+            if let Some(Value::Text(id)) = row.first() {
+                by_transfer.entry(id.clone()).or_default().push(row.clone());
+            }
+        }
+        transfers
+            .iter()
+            .map(|row| {
+                let id = match row.first() {
+                    Some(Value::Text(id)) => id.clone(),
+                    _ => return Err(StoreFailure("transfers: row without id".into())),
+                };
+                codec::decode_transfer(row, by_transfer.get(&id).map_or(&[][..], Vec::as_slice))
+            })
+            .collect()
+    }
+
+    /// Rows in a table (for diagnostics and tests).
+    pub fn row_count(&mut self, table: &str) -> Result<u64, StoreFailure> {
+        if !schema::TABLES.iter().any(|t| t.name == table) {
+            return Err(StoreFailure(format!("no table {table}")));
+        }
+        self.count(table, "", &[])
+    }
+}
