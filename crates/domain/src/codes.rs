@@ -62,19 +62,11 @@ fn token(text: &str, min: usize, max: usize) -> Result<(), String> {
     if text.len() < min || text.len() > max {
         return Err(match min {
             1 if text.is_empty() => "is empty".to_string(),
-            _ => format!(
-                "{text:?} has {} characters, expected {min} to {max}",
-                text.chars().count()
-            ),
+            _ => format!("{text:?} has {} characters, expected {min} to {max}", text.chars().count()),
         });
     }
-    if let Some(bad) = text
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
-    {
-        return Err(format!(
-            "{text:?} contains {bad:?}; only letters, digits, '-' and '_' are allowed"
-        ));
+    if let Some(bad) = text.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
+        return Err(format!("{text:?} contains {bad:?}; only letters, digits, '-' and '_' are allowed"));
     }
     Ok(())
 }

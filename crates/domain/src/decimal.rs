@@ -13,12 +13,7 @@ use crate::ParseError;
 ///
 /// Digits beyond `scale` are accepted only when they are zeros (`4.520` is 4.52 at scale 2).
 /// No exponent, no `+`, no spaces, no leading or trailing dot; `|value| <= max_abs`.
-pub(crate) fn parse_fixed(
-    text: &str,
-    scale: u32,
-    max_abs: i128,
-    what: &'static str,
-) -> Result<i128, ParseError> {
+pub(crate) fn parse_fixed(text: &str, scale: u32, max_abs: i128, what: &'static str) -> Result<i128, ParseError> {
     if text.is_empty() {
         return Err(ParseError::new(what, "empty text"));
     }
@@ -31,16 +26,9 @@ pub(crate) fn parse_fixed(
         None => (digits, None),
     };
     if whole.is_empty() || fraction.is_some_and(str::is_empty) {
-        return Err(ParseError::new(
-            what,
-            format!("{text:?} is not a decimal number"),
-        ));
+        return Err(ParseError::new(what, format!("{text:?} is not a decimal number")));
     }
-    if let Some(bad) = whole
-        .chars()
-        .chain(fraction.unwrap_or("").chars())
-        .find(|c| !c.is_ascii_digit())
-    {
+    if let Some(bad) = whole.chars().chain(fraction.unwrap_or("").chars()).find(|c| !c.is_ascii_digit()) {
         let problem = if bad == 'e' || bad == 'E' {
             format!("{text:?} uses exponent notation; write the digits out")
         } else {
@@ -92,32 +80,18 @@ pub(crate) fn write_fixed(f: &mut fmt::Formatter<'_>, value: i128, scale: u32) -
     if scale == 0 {
         return write!(f, "{sign}{magnitude}");
     }
-    write!(
-        f,
-        "{sign}{}.{:0width$}",
-        magnitude / unit,
-        magnitude % unit,
-        width = scale as usize
-    )
+    write!(f, "{sign}{}.{:0width$}", magnitude / unit, magnitude % unit, width = scale as usize)
 }
 
 /// Writes like [`write_fixed`] but drops trailing zeros of the fraction (`0.1000` → `0.1`).
-pub(crate) fn write_fixed_trimmed(
-    f: &mut fmt::Formatter<'_>,
-    value: i128,
-    scale: u32,
-) -> fmt::Result {
+pub(crate) fn write_fixed_trimmed(f: &mut fmt::Formatter<'_>, value: i128, scale: u32) -> fmt::Result {
     let sign = if value < 0 { "-" } else { "" };
     let magnitude = value.unsigned_abs();
     let unit = 10u128.pow(scale);
     let whole = magnitude / unit;
     let fraction = format!("{:0width$}", magnitude % unit, width = scale as usize);
     let fraction = fraction.trim_end_matches('0');
-    if fraction.is_empty() {
-        write!(f, "{sign}{whole}")
-    } else {
-        write!(f, "{sign}{whole}.{fraction}")
-    }
+    if fraction.is_empty() { write!(f, "{sign}{whole}") } else { write!(f, "{sign}{whole}.{fraction}") }
 }
 
 /// Divides and rounds half away from zero (四舍五入), the rounding of every computed amount.
@@ -125,11 +99,7 @@ pub(crate) fn div_round_half_away(numerator: i128, denominator: i128) -> i128 {
     assert!(denominator > 0, "denominator must be positive");
     let quotient = numerator / denominator;
     let remainder = numerator % denominator;
-    if remainder.abs() * 2 >= denominator {
-        quotient + numerator.signum()
-    } else {
-        quotient
-    }
+    if remainder.abs() * 2 >= denominator { quotient + numerator.signum() } else { quotient }
 }
 
 /// A proportion between 0 and 1 in basis points (1/10 000): a fund share, a self-pay ratio.
@@ -145,18 +115,13 @@ impl Ratio {
     /// 1/10 000 of the whole.
     pub const BASIS_POINTS_WHOLE: u16 = 10_000;
     pub const ZERO: Ratio = Ratio { basis_points: 0 };
-    pub const ONE: Ratio = Ratio {
-        basis_points: Self::BASIS_POINTS_WHOLE,
-    };
+    pub const ONE: Ratio = Ratio { basis_points: Self::BASIS_POINTS_WHOLE };
 
     /// # Errors
     /// When `basis_points` exceeds 10 000.
     pub fn from_basis_points(basis_points: u16) -> Result<Ratio, ParseError> {
         if basis_points > Self::BASIS_POINTS_WHOLE {
-            return Err(ParseError::new(
-                "ratio",
-                format!("{basis_points} basis points exceed 10000 (100%)"),
-            ));
+            return Err(ParseError::new("ratio", format!("{basis_points} basis points exceed 10000 (100%)")));
         }
         Ok(Ratio { basis_points })
     }
@@ -167,9 +132,7 @@ impl Ratio {
     /// When `percent > 100` (a programming error: literals only).
     pub const fn percent(percent: u16) -> Ratio {
         assert!(percent <= 100, "a ratio is at most 100%");
-        Ratio {
-            basis_points: percent * 100,
-        }
+        Ratio { basis_points: percent * 100 }
     }
 
     pub fn basis_points(self) -> u16 {
@@ -178,16 +141,12 @@ impl Ratio {
 
     /// The complement `1 - self`.
     pub fn complement(self) -> Ratio {
-        Ratio {
-            basis_points: Self::BASIS_POINTS_WHOLE - self.basis_points,
-        }
+        Ratio { basis_points: Self::BASIS_POINTS_WHOLE - self.basis_points }
     }
 
     /// `self + points`, capped at 100%.
     pub fn saturating_add(self, other: Ratio) -> Ratio {
-        Ratio {
-            basis_points: (self.basis_points + other.basis_points).min(Self::BASIS_POINTS_WHOLE),
-        }
+        Ratio { basis_points: (self.basis_points + other.basis_points).min(Self::BASIS_POINTS_WHOLE) }
     }
 
     /// `self * factor`, rounded half away from zero to a basis point.
@@ -196,9 +155,7 @@ impl Ratio {
             i128::from(self.basis_points) * i128::from(factor.basis_points),
             i128::from(Self::BASIS_POINTS_WHOLE),
         );
-        Ratio {
-            basis_points: u16::try_from(product).expect("product of two ratios is a ratio"),
-        }
+        Ratio { basis_points: u16::try_from(product).expect("product of two ratios is a ratio") }
     }
 }
 
@@ -206,18 +163,17 @@ impl FromStr for Ratio {
     type Err = ParseError;
 
     fn from_str(text: &str) -> Result<Ratio, ParseError> {
-        let value = parse_fixed(text, 4, i128::from(Self::BASIS_POINTS_WHOLE), "ratio").map_err(
-            |error| match error.problem().ends_with("is too large") {
-                true => ParseError::new("ratio", format!("{text} is more than 1")),
-                false => error,
-            },
-        )?;
+        let value = parse_fixed(text, 4, i128::from(Self::BASIS_POINTS_WHOLE), "ratio").map_err(|error| match error
+            .problem()
+            .ends_with("is too large")
+        {
+            true => ParseError::new("ratio", format!("{text} is more than 1")),
+            false => error,
+        })?;
         if value < 0 {
             return Err(ParseError::new("ratio", format!("{text} is negative")));
         }
-        Ok(Ratio {
-            basis_points: u16::try_from(value).expect("bounded by max_abs"),
-        })
+        Ok(Ratio { basis_points: u16::try_from(value).expect("bounded by max_abs") })
     }
 }
 
@@ -240,10 +196,7 @@ impl Quantity {
     pub const MAX_ABS: i64 = 10_000_000 * 10_000;
 
     pub fn from_ten_thousandths(ten_thousandths: i64) -> Quantity {
-        assert!(
-            ten_thousandths.abs() <= Self::MAX_ABS,
-            "quantity out of range"
-        );
+        assert!(ten_thousandths.abs() <= Self::MAX_ABS, "quantity out of range");
         Quantity { ten_thousandths }
     }
 
@@ -265,9 +218,7 @@ impl Quantity {
 
     #[must_use]
     pub fn abs(self) -> Quantity {
-        Quantity {
-            ten_thousandths: self.ten_thousandths.abs(),
-        }
+        Quantity { ten_thousandths: self.ten_thousandths.abs() }
     }
 }
 
@@ -276,9 +227,7 @@ impl FromStr for Quantity {
 
     fn from_str(text: &str) -> Result<Quantity, ParseError> {
         let value = parse_fixed(text, Self::SCALE, i128::from(Self::MAX_ABS), "quantity")?;
-        Ok(Quantity {
-            ten_thousandths: i64::try_from(value).expect("bounded by max_abs"),
-        })
+        Ok(Quantity { ten_thousandths: i64::try_from(value).expect("bounded by max_abs") })
     }
 }
 
@@ -300,10 +249,7 @@ impl UnitPrice {
     pub const MAX: i64 = 100_000_000 * 1_000_000;
 
     pub fn from_micro_yuan(micro_yuan: i64) -> UnitPrice {
-        assert!(
-            (0..=Self::MAX).contains(&micro_yuan),
-            "unit price out of range"
-        );
+        assert!((0..=Self::MAX).contains(&micro_yuan), "unit price out of range");
         UnitPrice { micro_yuan }
     }
 
@@ -331,9 +277,7 @@ impl FromStr for UnitPrice {
         if value < 0 {
             return Err(ParseError::new("unit price", format!("{text} is negative")));
         }
-        Ok(UnitPrice {
-            micro_yuan: i64::try_from(value).expect("bounded by max_abs"),
-        })
+        Ok(UnitPrice { micro_yuan: i64::try_from(value).expect("bounded by max_abs") })
     }
 }
 
@@ -358,18 +302,11 @@ mod tests {
             ("4.525", "4.525 has more than two decimals"),
             (".5", "\".5\" is not a decimal number"),
             ("5.", "\"5.\" is not a decimal number"),
-            (
-                "1e2",
-                "\"1e2\" uses exponent notation; write the digits out",
-            ),
+            ("1e2", "\"1e2\" uses exponent notation; write the digits out"),
             ("+1", "\"+1\" contains '+', which is not a digit"),
             ("1 ", "\"1 \" contains ' ', which is not a digit"),
         ] {
-            assert_eq!(
-                parse_fixed(text, 2, i128::MAX, "x").unwrap_err().problem(),
-                problem,
-                "{text}"
-            );
+            assert_eq!(parse_fixed(text, 2, i128::MAX, "x").unwrap_err().problem(), problem, "{text}");
         }
     }
 
@@ -385,20 +322,11 @@ mod tests {
     fn ratios() {
         assert_eq!("0.05".parse::<Ratio>().unwrap().basis_points(), 500);
         assert_eq!("1".parse::<Ratio>().unwrap(), Ratio::ONE);
-        assert_eq!(
-            "1.5".parse::<Ratio>().unwrap_err().problem(),
-            "1.5 is more than 1"
-        );
-        assert_eq!(
-            "-0.1".parse::<Ratio>().unwrap_err().problem(),
-            "-0.1 is negative"
-        );
+        assert_eq!("1.5".parse::<Ratio>().unwrap_err().problem(), "1.5 is more than 1");
+        assert_eq!("-0.1".parse::<Ratio>().unwrap_err().problem(), "-0.1 is negative");
         assert_eq!(Ratio::percent(85).to_string(), "0.85");
         assert_eq!(Ratio::percent(85).complement().to_string(), "0.15");
-        assert_eq!(
-            Ratio::percent(85).saturating_add(Ratio::percent(5)),
-            Ratio::percent(90)
-        );
+        assert_eq!(Ratio::percent(85).saturating_add(Ratio::percent(5)), Ratio::percent(90));
     }
 
     #[test]

@@ -15,10 +15,7 @@ pub struct ParseError {
 
 impl ParseError {
     pub fn new(what: &'static str, problem: impl Into<String>) -> Self {
-        ParseError {
-            what,
-            problem: problem.into(),
-        }
+        ParseError { what, problem: problem.into() }
     }
 
     /// The kind of value that failed to parse, e.g. `"ID number"`.

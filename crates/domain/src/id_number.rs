@@ -35,9 +35,8 @@ impl Sex {
 /// Province-level prefixes of GB/T 2260 address codes, plus 81–83 used for Hong Kong, Macao
 /// and Taiwan residents' residence permits.
 const PROVINCE_PREFIXES: [&str; 35] = [
-    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41",
-    "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71",
-    "81", "82", "83",
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42", "43", "44",
+    "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71", "81", "82", "83",
 ];
 
 const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
@@ -50,11 +49,7 @@ impl IdNumber {
     /// When `first_17` is not 17 ASCII digits (callers check first).
     pub fn check_character(first_17: &str) -> char {
         assert!(first_17.len() == 17 && first_17.bytes().all(|b| b.is_ascii_digit()));
-        let sum: u32 = first_17
-            .bytes()
-            .zip(WEIGHTS)
-            .map(|(b, w)| u32::from(b - b'0') * w)
-            .sum();
+        let sum: u32 = first_17.bytes().zip(WEIGHTS).map(|(b, w)| u32::from(b - b'0') * w).sum();
         char::from(CHECK_CHARACTERS[(sum % 11) as usize])
     }
 
@@ -101,31 +96,18 @@ impl FromStr for IdNumber {
         }
         let text = text.to_ascii_uppercase();
         let (first_17, last) = text.split_at(17);
-        if let Some((position, bad)) = first_17
-            .chars()
-            .enumerate()
-            .find(|(_, c)| !c.is_ascii_digit())
-        {
-            return Err(error(format!(
-                "character {} is {bad:?}, expected a digit",
-                position + 1
-            )));
+        if let Some((position, bad)) = first_17.chars().enumerate().find(|(_, c)| !c.is_ascii_digit()) {
+            return Err(error(format!("character {} is {bad:?}, expected a digit", position + 1)));
         }
         if !PROVINCE_PREFIXES.contains(&&first_17[..2]) {
-            return Err(error(format!(
-                "address code {} does not start with a province code",
-                &first_17[..6]
-            )));
+            return Err(error(format!("address code {} does not start with a province code", &first_17[..6])));
         }
         let birth = &first_17[6..14];
-        Date::parse_compact(birth)
-            .map_err(|e| error(format!("birth date {birth} is impossible: {}", e.problem())))?;
+        Date::parse_compact(birth).map_err(|e| error(format!("birth date {birth} is impossible: {}", e.problem())))?;
         let expected = IdNumber::check_character(first_17);
         let actual = last.chars().next().expect("18 characters");
         if actual != expected {
-            return Err(error(format!(
-                "check character is {actual}, expected {expected}"
-            )));
+            return Err(error(format!("check character is {actual}, expected {expected}")));
         }
         Ok(IdNumber { text })
     }
@@ -183,21 +165,11 @@ mod tests {
             ("330102198503121237", "check character is 7, expected 6"),
             ("33010219850312123", "has 17 characters, expected 18"),
             ("3301021985031212366", "has 19 characters, expected 18"),
-            (
-                "330102198502301236",
-                "birth date 19850230 is impossible: 1985-02-30 does not exist",
-            ),
+            ("330102198502301236", "birth date 19850230 is impossible: 1985-02-30 does not exist"),
             ("33010A198503121236", "character 6 is 'A', expected a digit"),
-            (
-                "990102198503121236",
-                "address code 990102 does not start with a province code",
-            ),
+            ("990102198503121236", "address code 990102 does not start with a province code"),
         ] {
-            assert_eq!(
-                text.parse::<IdNumber>().unwrap_err().problem(),
-                problem,
-                "{text}"
-            );
+            assert_eq!(text.parse::<IdNumber>().unwrap_err().problem(), problem, "{text}");
         }
     }
 

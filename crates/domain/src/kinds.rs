@@ -125,10 +125,7 @@ impl PersonType {
 
     /// 公务员 flag (`cvlserv_flag`).
     pub fn is_civil_servant(self) -> bool {
-        matches!(
-            self,
-            PersonType::CivilServantInService | PersonType::CivilServantRetired
-        )
+        matches!(self, PersonType::CivilServantInService | PersonType::CivilServantRetired)
     }
 }
 
@@ -244,13 +241,9 @@ impl MedType {
 impl FromStr for MedType {
     type Err = ParseError;
     fn from_str(code: &str) -> Result<MedType, ParseError> {
-        let shape_ok =
-            (code.len() == 2 || code.len() == 4) && code.bytes().all(|b| b.is_ascii_digit());
+        let shape_ok = (code.len() == 2 || code.len() == 4) && code.bytes().all(|b| b.is_ascii_digit());
         if !shape_ok || code.starts_with('0') {
-            return Err(ParseError::new(
-                "medical type",
-                format!("{code:?} is not a 2- or 4-digit code"),
-            ));
+            return Err(ParseError::new("medical type", format!("{code:?} is not a 2- or 4-digit code")));
         }
         Ok(MedType(code.parse().expect("digits")))
     }
@@ -278,14 +271,8 @@ mod tests {
             "311".parse::<InsuranceType>().unwrap_err().to_string(),
             "invalid insurance type: \"311\" is not a known code"
         );
-        assert_eq!(
-            PersonType::FlexibleInService.group(),
-            PersonTypeGroup::InService
-        );
-        assert_eq!(
-            PersonType::EmployeeRetired.group(),
-            PersonTypeGroup::Retired
-        );
+        assert_eq!(PersonType::FlexibleInService.group(), PersonTypeGroup::InService);
+        assert_eq!(PersonType::EmployeeRetired.group(), PersonTypeGroup::Retired);
         assert_eq!(PersonType::ResidentAdult.group(), PersonTypeGroup::Resident);
         assert!(InsuranceType::ResidentBasic.is_resident());
         assert_eq!("9901".parse::<MedType>().unwrap().to_string(), "9901");

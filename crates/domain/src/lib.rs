@@ -13,15 +13,13 @@ mod kinds;
 mod money;
 mod time;
 
-pub use codes::{
-    Admdvs, BankCode, CardNo, CardSn, InstitutionCode, MdtrtId, MsgId, PersonNo, SetlId,
-};
+pub use codes::{Admdvs, BankCode, CardNo, CardSn, InstitutionCode, MdtrtId, MsgId, PersonNo, SetlId};
 pub use decimal::{Quantity, Ratio, UnitPrice};
 pub use error::ParseError;
 pub use id_number::{IdNumber, Sex};
 pub use kinds::{
-    CertType, ChargeClass, FundPayType, InstitutionKind, InstitutionLevel, InsuranceType, MedType,
-    PersonType, PersonTypeGroup,
+    CertType, ChargeClass, FundPayType, InstitutionKind, InstitutionLevel, InsuranceType, MedType, PersonType,
+    PersonTypeGroup,
 };
 pub use money::Money;
 pub use time::{Date, DateTime, Month};

@@ -149,14 +149,7 @@ mod tests {
 
     #[test]
     fn parses_yuan_exactly() {
-        let cases = [
-            ("4.52", 452),
-            ("0.23", 23),
-            ("-25.1", -2510),
-            ("170", 17000),
-            ("0", 0),
-            ("4.520", 452),
-        ];
+        let cases = [("4.52", 452), ("0.23", 23), ("-25.1", -2510), ("170", 17000), ("0", 0), ("4.520", 452)];
         for (text, fen) in cases {
             assert_eq!(text.parse::<Money>(), Ok(Money::from_fen(fen)), "{text}");
         }
@@ -166,23 +159,11 @@ mod tests {
     fn refuses_what_is_not_an_amount() {
         for (text, message) in [
             ("1.234", "invalid amount: 1.234 has more than two decimals"),
-            (
-                "12345678901234567",
-                "invalid amount: 12345678901234567 is too large",
-            ),
-            (
-                "99999999999999999999999999999",
-                "invalid amount: 99999999999999999999999999999 is too large",
-            ),
-            (
-                "abc",
-                "invalid amount: \"abc\" contains 'a', which is not a digit",
-            ),
+            ("12345678901234567", "invalid amount: 12345678901234567 is too large"),
+            ("99999999999999999999999999999", "invalid amount: 99999999999999999999999999999 is too large"),
+            ("abc", "invalid amount: \"abc\" contains 'a', which is not a digit"),
             ("", "invalid amount: empty text"),
-            (
-                "1,5",
-                "invalid amount: \"1,5\" contains ',', which is not a digit",
-            ),
+            ("1,5", "invalid amount: \"1,5\" contains ',', which is not a digit"),
         ] {
             assert_eq!(text.parse::<Money>().unwrap_err().to_string(), message);
         }
@@ -190,18 +171,9 @@ mod tests {
 
     #[test]
     fn ratio_rounds_half_away_from_zero() {
-        assert_eq!(
-            Money::from_fen(452).times("0.05".parse().unwrap()),
-            Money::from_fen(23)
-        );
-        assert_eq!(
-            Money::yuan(9200).times(Ratio::percent(85)),
-            Money::yuan(7820)
-        );
-        assert_eq!(
-            Money::from_fen(-452).times("0.05".parse().unwrap()),
-            Money::from_fen(-23)
-        );
+        assert_eq!(Money::from_fen(452).times("0.05".parse().unwrap()), Money::from_fen(23));
+        assert_eq!(Money::yuan(9200).times(Ratio::percent(85)), Money::yuan(7820));
+        assert_eq!(Money::from_fen(-452).times("0.05".parse().unwrap()), Money::from_fen(-23));
     }
 
     #[test]

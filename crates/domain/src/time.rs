@@ -20,32 +20,19 @@ impl Date {
     pub const MIN_YEAR: u16 = 1900;
     pub const MAX_YEAR: u16 = 9999;
     /// The far end of an open-ended validity range.
-    pub const FOREVER: Date = Date {
-        year: 9999,
-        month: 12,
-        day: 31,
-    };
+    pub const FOREVER: Date = Date { year: 9999, month: 12, day: 31 };
 
     /// # Errors
     /// When the year is outside 1900..=9999 or the day does not exist in that month.
     pub fn new(year: u16, month: u8, day: u8) -> Result<Date, ParseError> {
         if !(Self::MIN_YEAR..=Self::MAX_YEAR).contains(&year) {
-            return Err(ParseError::new(
-                "date",
-                format!("year {year} is outside 1900..9999"),
-            ));
+            return Err(ParseError::new("date", format!("year {year} is outside 1900..9999")));
         }
         if !(1..=12).contains(&month) {
-            return Err(ParseError::new(
-                "date",
-                format!("month {month} does not exist"),
-            ));
+            return Err(ParseError::new("date", format!("month {month} does not exist")));
         }
         if day == 0 || day > days_in_month(year, month) {
-            return Err(ParseError::new(
-                "date",
-                format!("{year:04}-{month:02}-{day:02} does not exist"),
-            ));
+            return Err(ParseError::new("date", format!("{year:04}-{month:02}-{day:02} does not exist")));
         }
         Ok(Date { year, month, day })
     }
@@ -63,10 +50,7 @@ impl Date {
     }
 
     pub fn year_month(self) -> Month {
-        Month {
-            year: self.year,
-            month: self.month,
-        }
+        Month { year: self.year, month: self.month }
     }
 
     /// Days since 1970-01-01 (negative before).
@@ -76,8 +60,7 @@ impl Date {
         let era = year.div_euclid(400);
         let year_of_era = year - era * 400;
         let month = i64::from(self.month);
-        let day_of_year =
-            (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + i64::from(self.day) - 1;
+        let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + i64::from(self.day) - 1;
         let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
         era * 146_097 + day_of_era - 719_468
     }
@@ -87,32 +70,19 @@ impl Date {
         let days = days + 719_468;
         let era = days.div_euclid(146_097);
         let day_of_era = days - era * 146_097;
-        let year_of_era =
-            (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
         let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
         let month_index = (5 * day_of_year + 2) / 153;
         let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-        let month = if month_index < 10 {
-            month_index + 3
-        } else {
-            month_index - 9
-        };
+        let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
         let year = year_of_era + era * 400 + i64::from(month <= 2);
         if year < i64::from(Self::MIN_YEAR) {
-            return Date {
-                year: Self::MIN_YEAR,
-                month: 1,
-                day: 1,
-            };
+            return Date { year: Self::MIN_YEAR, month: 1, day: 1 };
         }
         if year > i64::from(Self::MAX_YEAR) {
             return Self::FOREVER;
         }
-        Date {
-            year: year as u16,
-            month: month as u8,
-            day: day as u8,
-        }
+        Date { year: year as u16, month: month as u8, day: day as u8 }
     }
 
     #[must_use]
@@ -135,23 +105,14 @@ impl Date {
     /// When the text is not eight digits or not a real date.
     pub fn parse_compact(text: &str) -> Result<Date, ParseError> {
         if text.len() != 8 || !text.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ParseError::new(
-                "date",
-                format!("{text:?} is not eight digits yyyyMMdd"),
-            ));
+            return Err(ParseError::new("date", format!("{text:?} is not eight digits yyyyMMdd")));
         }
-        Date::new(
-            number(&text[0..4]),
-            number(&text[4..6]) as u8,
-            number(&text[6..8]) as u8,
-        )
+        Date::new(number(&text[0..4]), number(&text[4..6]) as u8, number(&text[6..8]) as u8)
     }
 }
 
 fn number(digits: &str) -> u16 {
-    digits
-        .bytes()
-        .fold(0u16, |value, b| value * 10 + u16::from(b - b'0'))
+    digits.bytes().fold(0u16, |value, b| value * 10 + u16::from(b - b'0'))
 }
 
 fn is_leap_year(year: u16) -> bool {
@@ -178,20 +139,11 @@ impl FromStr for Date {
         let shape_ok = bytes.len() == 10
             && bytes[4] == b'-'
             && bytes[7] == b'-'
-            && [0, 1, 2, 3, 5, 6, 8, 9]
-                .iter()
-                .all(|&i| bytes[i].is_ascii_digit());
+            && [0, 1, 2, 3, 5, 6, 8, 9].iter().all(|&i| bytes[i].is_ascii_digit());
         if !shape_ok || (text.len() > 10 && text.parse::<DateTime>().is_err()) {
-            return Err(ParseError::new(
-                "date",
-                format!("{text:?} is not yyyy-MM-dd"),
-            ));
+            return Err(ParseError::new("date", format!("{text:?} is not yyyy-MM-dd")));
         }
-        Date::new(
-            number(&date[0..4]),
-            number(&date[5..7]) as u8,
-            number(&date[8..10]) as u8,
-        )
+        Date::new(number(&date[0..4]), number(&date[5..7]) as u8, number(&date[8..10]) as u8)
     }
 }
 
@@ -224,19 +176,11 @@ impl Month {
     }
 
     pub fn first_day(self) -> Date {
-        Date {
-            year: self.year,
-            month: self.month,
-            day: 1,
-        }
+        Date { year: self.year, month: self.month, day: 1 }
     }
 
     pub fn last_day(self) -> Date {
-        Date {
-            year: self.year,
-            month: self.month,
-            day: days_in_month(self.year, self.month),
-        }
+        Date { year: self.year, month: self.month, day: days_in_month(self.year, self.month) }
     }
 }
 
@@ -276,38 +220,25 @@ impl DateTime {
     /// When the hour, minute or second is out of range.
     pub fn new(date: Date, hour: u8, minute: u8, second: u8) -> Result<DateTime, ParseError> {
         if hour > 23 || minute > 59 || second > 59 {
-            return Err(ParseError::new(
-                "time",
-                format!("{hour:02}:{minute:02}:{second:02} does not exist"),
-            ));
+            return Err(ParseError::new("time", format!("{hour:02}:{minute:02}:{second:02} does not exist")));
         }
         let seconds_of_day = u32::from(hour) * 3600 + u32::from(minute) * 60 + u32::from(second);
-        Ok(DateTime {
-            date,
-            seconds_of_day,
-        })
+        Ok(DateTime { date, seconds_of_day })
     }
 
     pub fn start_of(date: Date) -> DateTime {
-        DateTime {
-            date,
-            seconds_of_day: 0,
-        }
+        DateTime { date, seconds_of_day: 0 }
     }
 
     /// The local time of a Unix timestamp (seconds since 1970-01-01T00:00:00Z).
     pub fn from_unix(seconds: i64) -> DateTime {
         let local = seconds + Self::OFFSET_SECONDS;
         let date = Date::from_days_since_epoch(local.div_euclid(Self::SECONDS_PER_DAY));
-        DateTime {
-            date,
-            seconds_of_day: local.rem_euclid(Self::SECONDS_PER_DAY) as u32,
-        }
+        DateTime { date, seconds_of_day: local.rem_euclid(Self::SECONDS_PER_DAY) as u32 }
     }
 
     pub fn unix(self) -> i64 {
-        self.date.days_since_epoch() * Self::SECONDS_PER_DAY + i64::from(self.seconds_of_day)
-            - Self::OFFSET_SECONDS
+        self.date.days_since_epoch() * Self::SECONDS_PER_DAY + i64::from(self.seconds_of_day) - Self::OFFSET_SECONDS
     }
 
     pub fn date(self) -> Date {
@@ -352,51 +283,28 @@ impl FromStr for DateTime {
     fn from_str(text: &str) -> Result<DateTime, ParseError> {
         let invalid = || ParseError::new("time", format!("{text:?} is not yyyy-MM-dd HH:mm:ss"));
         if text.len() == 10 {
-            return text
-                .parse::<Date>()
-                .map(DateTime::start_of)
-                .map_err(|_| invalid());
+            return text.parse::<Date>().map(DateTime::start_of).map_err(|_| invalid());
         }
         let bytes = text.as_bytes();
-        if bytes.len() != 19
-            || !(bytes[10] == b' ' || bytes[10] == b'T')
-            || bytes[13] != b':'
-            || bytes[16] != b':'
-        {
+        if bytes.len() != 19 || !(bytes[10] == b' ' || bytes[10] == b'T') || bytes[13] != b':' || bytes[16] != b':' {
             return Err(invalid());
         }
-        if ![11, 12, 14, 15, 17, 18]
-            .iter()
-            .all(|&i| bytes[i].is_ascii_digit())
-        {
+        if ![11, 12, 14, 15, 17, 18].iter().all(|&i| bytes[i].is_ascii_digit()) {
             return Err(invalid());
         }
-        let date: Date = text[..10].parse().map_err(|error: ParseError| {
-            match error.problem().contains("does not exist") {
+        let date: Date =
+            text[..10].parse().map_err(|error: ParseError| match error.problem().contains("does not exist") {
                 true => error,
                 false => invalid(),
-            }
-        })?;
-        DateTime::new(
-            date,
-            number(&text[11..13]) as u8,
-            number(&text[14..16]) as u8,
-            number(&text[17..19]) as u8,
-        )
+            })?;
+        DateTime::new(date, number(&text[11..13]) as u8, number(&text[14..16]) as u8, number(&text[17..19]) as u8)
     }
 }
 
 impl fmt::Display for DateTime {
     /// `yyyy-MM-dd HH:mm:ss`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {:02}:{:02}:{:02}",
-            self.date,
-            self.hour(),
-            self.minute(),
-            self.second()
-        )
+        write!(f, "{} {:02}:{:02}:{:02}", self.date, self.hour(), self.minute(), self.second())
     }
 }
 
@@ -407,28 +315,11 @@ mod tests {
 
     #[test]
     fn dates() {
-        assert_eq!(
-            "2024-02-29".parse::<Date>().unwrap().to_string(),
-            "2024-02-29"
-        );
-        assert_eq!(
-            "2023-02-29".parse::<Date>().unwrap_err().problem(),
-            "2023-02-29 does not exist"
-        );
-        assert_eq!(
-            "2021-11-29 18:09:52".parse::<Date>().unwrap().to_string(),
-            "2021-11-29"
-        );
-        assert_eq!(
-            Date::parse_compact("19850312").unwrap().to_string(),
-            "1985-03-12"
-        );
-        assert_eq!(
-            Date::new(1985, 3, 12)
-                .unwrap()
-                .years_until(Date::new(2026, 3, 11).unwrap()),
-            40
-        );
+        assert_eq!("2024-02-29".parse::<Date>().unwrap().to_string(), "2024-02-29");
+        assert_eq!("2023-02-29".parse::<Date>().unwrap_err().problem(), "2023-02-29 does not exist");
+        assert_eq!("2021-11-29 18:09:52".parse::<Date>().unwrap().to_string(), "2021-11-29");
+        assert_eq!(Date::parse_compact("19850312").unwrap().to_string(), "1985-03-12");
+        assert_eq!(Date::new(1985, 3, 12).unwrap().years_until(Date::new(2026, 3, 11).unwrap()), 40);
         assert_eq!(Date::new(1970, 1, 1).unwrap().days_since_epoch(), 0);
     }
 
@@ -441,18 +332,9 @@ mod tests {
         assert_eq!(DateTime::from_unix(0).to_string(), "1970-01-01 08:00:00");
         assert!("2021-09-24 24:00:00".parse::<DateTime>().is_err());
         assert!("2021-09-24 08:28".parse::<DateTime>().is_err());
-        assert_eq!(
-            "2021-09-24".parse::<DateTime>().unwrap().to_string(),
-            "2021-09-24 00:00:00"
-        );
-        assert_eq!(
-            "2026-11".parse::<Month>().unwrap().last_day().to_string(),
-            "2026-11-30"
-        );
-        assert_eq!(
-            "202402".parse::<Month>().unwrap().last_day().to_string(),
-            "2024-02-29"
-        );
+        assert_eq!("2021-09-24".parse::<DateTime>().unwrap().to_string(), "2021-09-24 00:00:00");
+        assert_eq!("2026-11".parse::<Month>().unwrap().last_day().to_string(), "2026-11-30");
+        assert_eq!("202402".parse::<Month>().unwrap().last_day().to_string(), "2024-02-29");
     }
 
     proptest! {

@@ -26,10 +26,7 @@ impl Catalogue {
     /// Adds or replaces the entry with the same code and begin date.
     pub fn insert(&mut self, entry: CatalogueEntry) {
         let versions = self.entries.entry(entry.code.clone()).or_default();
-        match versions
-            .iter_mut()
-            .find(|existing| existing.begin == entry.begin)
-        {
+        match versions.iter_mut().find(|existing| existing.begin == entry.begin) {
             Some(existing) => *existing = entry,
             None => {
                 versions.push(entry);
@@ -41,11 +38,7 @@ impl Catalogue {
 
     /// The entry for `code` valid on `day`.
     pub fn lookup(&self, code: &str, day: Date) -> Option<&CatalogueEntry> {
-        self.entries
-            .get(code)?
-            .iter()
-            .rev()
-            .find(|entry| entry.begin <= day && day <= entry.end)
+        self.entries.get(code)?.iter().rev().find(|entry| entry.begin <= day && day <= entry.end)
     }
 
     /// Every entry, ordered by code then begin date.

@@ -5,8 +5,8 @@ use yibao_domain::{Date, InstitutionKind, InstitutionLevel, InsuranceType, Money
 use yibao_ledger::AccountKey;
 
 use crate::commands::{
-    Command, CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, IssueCard,
-    OpeningBalance, PutCatalogueEntry,
+    Command, CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, IssueCard, OpeningBalance,
+    PutCatalogueEntry,
 };
 use crate::records::{CatalogueEntry, Employer, Institution, Region};
 
@@ -23,20 +23,8 @@ pub const OPERATOR: &str = "admin";
 
 /// A demo institution: code, name, kind, level, region.
 pub const INSTITUTIONS: [(&str, &str, InstitutionKind, Option<InstitutionLevel>, &str); 5] = [
-    (
-        "H33010000001",
-        "浙江示例第一医院",
-        InstitutionKind::Hospital,
-        Some(InstitutionLevel::Tertiary),
-        "330100",
-    ),
-    (
-        "H33010000002",
-        "杭州示例区人民医院",
-        InstitutionKind::Hospital,
-        Some(InstitutionLevel::Secondary),
-        "330100",
-    ),
+    ("H33010000001", "浙江示例第一医院", InstitutionKind::Hospital, Some(InstitutionLevel::Tertiary), "330100"),
+    ("H33010000002", "杭州示例区人民医院", InstitutionKind::Hospital, Some(InstitutionLevel::Secondary), "330100"),
     (
         "H33010000003",
         "示例街道社区卫生服务中心",
@@ -44,21 +32,9 @@ pub const INSTITUTIONS: [(&str, &str, InstitutionKind, Option<InstitutionLevel>,
         Some(InstitutionLevel::Community),
         "330100",
     ),
-    (
-        "P33010000001",
-        "示例大药房",
-        InstitutionKind::Pharmacy,
-        None,
-        "330100",
-    ),
+    ("P33010000001", "示例大药房", InstitutionKind::Pharmacy, None, "330100"),
     // Not in DEMO.md ("may add more"): a Ningbo hospital, for cross-region cases both ways.
-    (
-        "H33020000001",
-        "宁波示例医院",
-        InstitutionKind::Hospital,
-        Some(InstitutionLevel::Tertiary),
-        "330200",
-    ),
+    ("H33020000001", "宁波示例医院", InstitutionKind::Hospital, Some(InstitutionLevel::Tertiary), "330200"),
 ];
 
 /// The demo gateway secret of an institution: `demo-` + its code.
@@ -160,10 +136,7 @@ pub const PERSONS: [DemoPerson; 6] = [
 
 /// `CSN` followed by the card number's digits: `CSN10000001` for `A10000001`.
 pub fn card_sn(card_no: &str) -> String {
-    format!(
-        "CSN{}",
-        card_no.trim_start_matches(|c: char| !c.is_ascii_digit())
-    )
+    format!("CSN{}", card_no.trim_start_matches(|c: char| !c.is_ascii_digit()))
 }
 
 /// A demo catalogue item.
@@ -190,15 +163,7 @@ const fn item(
     item_type: &'static str,
     list_type: &'static str,
 ) -> DemoItem {
-    DemoItem {
-        code,
-        name,
-        class,
-        first_selfpay,
-        price_cap,
-        item_type,
-        list_type,
-    }
+    DemoItem { code, name, class, first_selfpay, price_cap, item_type, list_type }
 }
 
 /// The demo catalogue of DEMO.md.
@@ -208,15 +173,7 @@ pub const CATALOGUE: [DemoItem; 7] = [
     item("DEMO-A-003", "床位费", "01", "0", None, "01", "201"),
     item("DEMO-A-004", "血液透析", "01", "0", None, "05", "201"),
     item("DEMO-B-001", "头孢克肟片", "02", "0.1", None, "09", "101"),
-    item(
-        "DEMO-B-002",
-        "彩色多普勒超声检查",
-        "02",
-        "0.1",
-        Some("110"),
-        "03",
-        "201",
-    ),
+    item("DEMO-B-002", "彩色多普勒超声检查", "02", "0.1", Some("110"), "03", "201"),
     item("DEMO-C-001", "维生素C泡腾片", "03", "1", None, "09", "101"),
 ];
 
@@ -232,10 +189,7 @@ pub fn commands() -> Vec<Box<dyn Command>> {
     let mut commands: Vec<Box<dyn Command>> = Vec::new();
     for (admdvs, name) in [("330100", "杭州市"), ("330200", "宁波市")] {
         commands.push(Box::new(CreateRegion {
-            region: Region {
-                admdvs: admdvs.parse().expect("valid"),
-                name: name.to_string(),
-            },
+            region: Region { admdvs: admdvs.parse().expect("valid"), name: name.to_string() },
             actor: actor.clone(),
         }));
         for insurance in [InsuranceType::EmployeeBasic, InsuranceType::ResidentBasic] {
@@ -263,10 +217,9 @@ pub fn commands() -> Vec<Box<dyn Command>> {
             actor: actor.clone(),
         }));
     }
-    for (code, name, admdvs) in [
-        ("E33010000001", "示例科技有限公司", "330100"),
-        ("E33020000001", "宁波示例贸易有限公司", "330200"),
-    ] {
+    for (code, name, admdvs) in
+        [("E33010000001", "示例科技有限公司", "330100"), ("E33020000001", "宁波示例贸易有限公司", "330200")]
+    {
         commands.push(Box::new(CreateEmployer {
             employer: Employer {
                 code: code.to_string(),

@@ -31,11 +31,7 @@ pub struct EngineError {
 
 impl EngineError {
     pub fn new(kind: ErrorKind, zh: impl Into<String>, en: impl Into<String>) -> EngineError {
-        EngineError {
-            kind,
-            zh: zh.into(),
-            en: en.into(),
-        }
+        EngineError { kind, zh: zh.into(), en: en.into() }
     }
 
     pub fn invalid(zh: impl Into<String>, en: impl Into<String>) -> EngineError {
@@ -67,11 +63,7 @@ impl EngineError {
     }
 
     pub fn internal(detail: impl fmt::Display) -> EngineError {
-        EngineError::new(
-            ErrorKind::Internal,
-            "医保服务内部错误",
-            format!("internal error: {detail}"),
-        )
+        EngineError::new(ErrorKind::Internal, "医保服务内部错误", format!("internal error: {detail}"))
     }
 }
 

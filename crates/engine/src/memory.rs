@@ -10,8 +10,8 @@ use yibao_policy::Accumulators;
 use crate::commands::{Context, Reply, Submission, run};
 use crate::error::{EngineError, StoreFailure};
 use crate::records::{
-    AuditEntry, Card, CatalogueEntry, DiseaseRegistration, Employer, FeeLine, Institution, Message,
-    Person, Region, Settlement, SignIn, Visit,
+    AuditEntry, Card, CatalogueEntry, DiseaseRegistration, Employer, FeeLine, Institution, Message, Person, Region,
+    Settlement, SignIn, Visit,
 };
 use crate::working_set::{ChangeSet, Loader, WorkingSet};
 
@@ -40,9 +40,7 @@ pub struct MemoryDb {
 }
 
 fn pick<K: Ord + Clone, V: Clone>(map: &BTreeMap<K, V>, keys: &[K]) -> Vec<V> {
-    keys.iter()
-        .filter_map(|key| map.get(key).cloned())
-        .collect()
+    keys.iter().filter_map(|key| map.get(key).cloned()).collect()
 }
 
 impl Loader for MemoryDb {
@@ -62,10 +60,7 @@ impl Loader for MemoryDb {
         Ok(pick(&self.persons, keys))
     }
 
-    fn person_numbers(
-        &mut self,
-        id_numbers: &[String],
-    ) -> Result<Vec<(String, PersonNo)>, StoreFailure> {
+    fn person_numbers(&mut self, id_numbers: &[String]) -> Result<Vec<(String, PersonNo)>, StoreFailure> {
         Ok(self
             .persons
             .values()
@@ -82,10 +77,7 @@ impl Loader for MemoryDb {
         Ok(pick(&self.accounts, keys))
     }
 
-    fn accumulators(
-        &mut self,
-        persons: &[PersonNo],
-    ) -> Result<Vec<(PersonNo, u16, Accumulators)>, StoreFailure> {
+    fn accumulators(&mut self, persons: &[PersonNo]) -> Result<Vec<(PersonNo, u16, Accumulators)>, StoreFailure> {
         Ok(self
             .accumulators
             .iter()
@@ -99,12 +91,8 @@ impl Loader for MemoryDb {
     }
 
     fn lines(&mut self, visits: &[MdtrtId]) -> Result<Vec<FeeLine>, StoreFailure> {
-        let mut lines: Vec<_> = self
-            .lines
-            .iter()
-            .filter(|((visit, _), _)| visits.contains(visit))
-            .map(|(_, row)| row.clone())
-            .collect();
+        let mut lines: Vec<_> =
+            self.lines.iter().filter(|((visit, _), _)| visits.contains(visit)).map(|(_, row)| row.clone()).collect();
         lines.sort_by_key(|(order, _)| *order);
         Ok(lines.into_iter().map(|(_, line)| line).collect())
     }
@@ -114,28 +102,15 @@ impl Loader for MemoryDb {
     }
 
     fn visit_settlements(&mut self, visits: &[MdtrtId]) -> Result<Vec<Settlement>, StoreFailure> {
-        Ok(self
-            .settlements
-            .values()
-            .filter(|s| visits.contains(&s.mdtrt_id))
-            .cloned()
-            .collect())
+        Ok(self.settlements.values().filter(|s| visits.contains(&s.mdtrt_id)).cloned().collect())
     }
 
     fn messages(&mut self, keys: &[MsgId]) -> Result<Vec<Message>, StoreFailure> {
         Ok(pick(&self.messages, keys))
     }
 
-    fn registrations(
-        &mut self,
-        persons: &[PersonNo],
-    ) -> Result<Vec<DiseaseRegistration>, StoreFailure> {
-        Ok(persons
-            .iter()
-            .filter_map(|p| self.registrations.get(p))
-            .flatten()
-            .cloned()
-            .collect())
+    fn registrations(&mut self, persons: &[PersonNo]) -> Result<Vec<DiseaseRegistration>, StoreFailure> {
+        Ok(persons.iter().filter_map(|p| self.registrations.get(p)).flatten().cloned().collect())
     }
 
     fn sign_ins(&mut self, keys: &[String]) -> Result<Vec<SignIn>, StoreFailure> {
@@ -143,19 +118,11 @@ impl Loader for MemoryDb {
     }
 
     fn transfers(&mut self, keys: &[TransferId]) -> Result<Vec<Transfer>, StoreFailure> {
-        Ok(self
-            .transfers
-            .iter()
-            .filter(|t| keys.contains(&t.id))
-            .cloned()
-            .collect())
+        Ok(self.transfers.iter().filter(|t| keys.contains(&t.id)).cloned().collect())
     }
 
     fn sequences(&mut self, names: &[String]) -> Result<Vec<(String, i64)>, StoreFailure> {
-        Ok(names
-            .iter()
-            .filter_map(|name| self.sequences.get(name).map(|v| (name.clone(), *v)))
-            .collect())
+        Ok(names.iter().filter_map(|name| self.sequences.get(name).map(|v| (name.clone(), *v))).collect())
     }
 }
 
@@ -203,8 +170,7 @@ impl MemoryDb {
         self.transfers.extend(changes.transfers);
         store(&mut self.sequences, changes.sequences);
         for entry in changes.catalogue {
-            self.catalogue
-                .retain(|e| !(e.code == entry.code && e.begin == entry.begin));
+            self.catalogue.retain(|e| !(e.code == entry.code && e.begin == entry.begin));
             self.catalogue.push(entry);
         }
         self.audit.extend(changes.audit);
@@ -214,11 +180,7 @@ impl MemoryDb {
     ///
     /// # Errors
     /// The command's refusal; nothing is changed then.
-    pub fn execute(
-        &mut self,
-        ctx: &Context<'_>,
-        submission: Submission,
-    ) -> Result<Reply, EngineError> {
+    pub fn execute(&mut self, ctx: &Context<'_>, submission: Submission) -> Result<Reply, EngineError> {
         let (reply, changes) = {
             let mut ws = WorkingSet::new(self);
             let reply = run(&mut ws, ctx, &submission);
@@ -235,11 +197,7 @@ impl MemoryDb {
     ///
     /// # Errors
     /// The command's refusal.
-    pub fn dry_run(
-        &mut self,
-        ctx: &Context<'_>,
-        submission: Submission,
-    ) -> Result<Reply, EngineError> {
+    pub fn dry_run(&mut self, ctx: &Context<'_>, submission: Submission) -> Result<Reply, EngineError> {
         let mut ws = WorkingSet::new(self);
         run(&mut ws, ctx, &submission)
     }

@@ -4,9 +4,9 @@
 //! them. Records are not wire formats: the server has its own types for JSON.
 
 use yibao_domain::{
-    Admdvs, BankCode, CardNo, CardSn, CertType, ChargeClass, Date, DateTime, IdNumber,
-    InstitutionCode, InstitutionKind, InstitutionLevel, InsuranceType, MdtrtId, MedType, Money,
-    MsgId, PersonNo, PersonType, Quantity, Ratio, SetlId, UnitPrice,
+    Admdvs, BankCode, CardNo, CardSn, CertType, ChargeClass, Date, DateTime, IdNumber, InstitutionCode,
+    InstitutionKind, InstitutionLevel, InsuranceType, MdtrtId, MedType, Money, MsgId, PersonNo, PersonType, Quantity,
+    Ratio, SetlId, UnitPrice,
 };
 use yibao_policy::{Accumulators, Step};
 
@@ -155,9 +155,7 @@ impl CardStatus {
     }
 
     pub fn parse(text: &str) -> Option<CardStatus> {
-        CardStatus::ALL
-            .into_iter()
-            .find(|status| status.as_str() == text)
+        CardStatus::ALL.into_iter().find(|status| status.as_str() == text)
     }
 }
 
@@ -217,13 +215,7 @@ impl VisitKind {
     }
 
     pub fn parse(text: &str) -> Option<VisitKind> {
-        [
-            VisitKind::Outpatient,
-            VisitKind::Inpatient,
-            VisitKind::Pharmacy,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == text)
+        [VisitKind::Outpatient, VisitKind::Inpatient, VisitKind::Pharmacy].into_iter().find(|k| k.as_str() == text)
     }
 }
 
@@ -247,13 +239,7 @@ impl VisitStatus {
     }
 
     pub fn parse(text: &str) -> Option<VisitStatus> {
-        [
-            VisitStatus::Open,
-            VisitStatus::Discharged,
-            VisitStatus::Cancelled,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
+        [VisitStatus::Open, VisitStatus::Discharged, VisitStatus::Cancelled].into_iter().find(|s| s.as_str() == text)
     }
 }
 
@@ -361,6 +347,8 @@ impl FeeLine {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Amounts {
     pub medfee: Money,
+    /// The deductible standard that applied (`dedc_std`).
+    pub deductible_standard: Money,
     pub fully_selfpaid: Money,
     pub over_limit: Money,
     pub first_selfpay: Money,
@@ -380,6 +368,7 @@ impl Amounts {
     pub fn negated(&self) -> Amounts {
         Amounts {
             medfee: -self.medfee,
+            deductible_standard: self.deductible_standard,
             fully_selfpaid: -self.fully_selfpaid,
             over_limit: -self.over_limit,
             first_selfpay: -self.first_selfpay,
@@ -395,6 +384,7 @@ impl Amounts {
     pub fn from_pricing(pricing: &yibao_policy::Pricing) -> Amounts {
         Amounts {
             medfee: pricing.medfee,
+            deductible_standard: pricing.deductible_standard,
             fully_selfpaid: pricing.fully_selfpaid,
             over_limit: pricing.over_limit,
             first_selfpay: pricing.first_selfpay,
@@ -474,10 +464,7 @@ pub enum Effect {
     /// Opened a visit (2201, 2401, pharmacy settlement's visit).
     OpenedVisit(MdtrtId),
     /// Added bill lines (2204, 2301).
-    AddedLines {
-        mdtrt_id: MdtrtId,
-        serials: Vec<String>,
-    },
+    AddedLines { mdtrt_id: MdtrtId, serials: Vec<String> },
     /// Made a settlement (2207, 2304, 2102).
     Settled(SetlId),
     /// Cancelled a settlement (2208, 2305, 2103, 2601).

@@ -17,12 +17,7 @@ pub struct Table<K, V> {
 
 impl<K: Eq + Hash + Clone, V: Clone> Default for Table<K, V> {
     fn default() -> Self {
-        Table {
-            rows: HashMap::new(),
-            undo: Vec::new(),
-            dirty: Vec::new(),
-            dirty_set: HashSet::new(),
-        }
+        Table { rows: HashMap::new(), undo: Vec::new(), dirty: Vec::new(), dirty_set: HashSet::new() }
     }
 }
 
@@ -80,10 +75,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Table<K, V> {
             if !was_dirty {
                 self.dirty_set.remove(&key);
                 let last = self.dirty.pop();
-                debug_assert!(
-                    last.as_ref() == Some(&key),
-                    "dirty keys are undone in reverse order"
-                );
+                debug_assert!(last.as_ref() == Some(&key), "dirty keys are undone in reverse order");
             }
         }
     }
@@ -91,10 +83,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Table<K, V> {
     /// The rows changed since the table was made, in the order they were first changed, with
     /// their final state (`None`: delete).
     pub fn changes(&self) -> Vec<(K, Option<V>)> {
-        self.dirty
-            .iter()
-            .map(|key| (key.clone(), self.rows.get(key).cloned().flatten()))
-            .collect()
+        self.dirty.iter().map(|key| (key.clone(), self.rows.get(key).cloned().flatten())).collect()
     }
 }
 

@@ -10,8 +10,8 @@ use yibao_policy::Accumulators;
 
 use crate::error::{EngineError, StoreFailure};
 use crate::records::{
-    AuditEntry, Card, CatalogueEntry, DiseaseRegistration, Employer, FeeLine, Institution, Message,
-    Person, Region, Settlement, SignIn, Visit,
+    AuditEntry, Card, CatalogueEntry, DiseaseRegistration, Employer, FeeLine, Institution, Message, Person, Region,
+    Settlement, SignIn, Visit,
 };
 use crate::table::Table;
 
@@ -23,17 +23,11 @@ pub trait Loader {
     fn institutions(&mut self, keys: &[InstitutionCode]) -> Result<Vec<Institution>, StoreFailure>;
     fn persons(&mut self, keys: &[PersonNo]) -> Result<Vec<Person>, StoreFailure>;
     /// Person numbers by full ID number.
-    fn person_numbers(
-        &mut self,
-        id_numbers: &[String],
-    ) -> Result<Vec<(String, PersonNo)>, StoreFailure>;
+    fn person_numbers(&mut self, id_numbers: &[String]) -> Result<Vec<(String, PersonNo)>, StoreFailure>;
     fn cards(&mut self, keys: &[CardNo]) -> Result<Vec<Card>, StoreFailure>;
     fn accounts(&mut self, keys: &[AccountKey]) -> Result<Vec<Account>, StoreFailure>;
     /// Every year's accumulators of these persons.
-    fn accumulators(
-        &mut self,
-        persons: &[PersonNo],
-    ) -> Result<Vec<(PersonNo, u16, Accumulators)>, StoreFailure>;
+    fn accumulators(&mut self, persons: &[PersonNo]) -> Result<Vec<(PersonNo, u16, Accumulators)>, StoreFailure>;
     fn visits(&mut self, keys: &[MdtrtId]) -> Result<Vec<Visit>, StoreFailure>;
     /// Every line of these visits, in upload order.
     fn lines(&mut self, visits: &[MdtrtId]) -> Result<Vec<FeeLine>, StoreFailure>;
@@ -42,10 +36,7 @@ pub trait Loader {
     fn visit_settlements(&mut self, visits: &[MdtrtId]) -> Result<Vec<Settlement>, StoreFailure>;
     fn messages(&mut self, keys: &[MsgId]) -> Result<Vec<Message>, StoreFailure>;
     /// Every registration of these persons.
-    fn registrations(
-        &mut self,
-        persons: &[PersonNo],
-    ) -> Result<Vec<DiseaseRegistration>, StoreFailure>;
+    fn registrations(&mut self, persons: &[PersonNo]) -> Result<Vec<DiseaseRegistration>, StoreFailure>;
     fn sign_ins(&mut self, keys: &[String]) -> Result<Vec<SignIn>, StoreFailure>;
     fn transfers(&mut self, keys: &[TransferId]) -> Result<Vec<Transfer>, StoreFailure>;
     fn sequences(&mut self, names: &[String]) -> Result<Vec<(String, i64)>, StoreFailure>;
@@ -219,12 +210,8 @@ impl<'a> WorkingSet<'a> {
     /// # Errors
     /// When the store fails.
     pub fn prefetch(&mut self, keys: &Keys) -> Result<(), EngineError> {
-        let institutions: Vec<_> = keys
-            .institutions
-            .iter()
-            .filter(|k| !self.institutions.is_loaded(k))
-            .cloned()
-            .collect();
+        let institutions: Vec<_> =
+            keys.institutions.iter().filter(|k| !self.institutions.is_loaded(k)).cloned().collect();
         if !institutions.is_empty() {
             for row in self.loader.institutions(&institutions)? {
                 self.institutions.loaded(row.code.clone(), Some(row));
@@ -233,12 +220,7 @@ impl<'a> WorkingSet<'a> {
                 self.institutions.loaded(key, None);
             }
         }
-        let persons: Vec<_> = keys
-            .persons
-            .iter()
-            .filter(|k| !self.persons.is_loaded(k))
-            .cloned()
-            .collect();
+        let persons: Vec<_> = keys.persons.iter().filter(|k| !self.persons.is_loaded(k)).cloned().collect();
         if !persons.is_empty() {
             for row in self.loader.persons(&persons)? {
                 self.persons.loaded(row.psn_no.clone(), Some(row));
@@ -253,10 +235,7 @@ impl<'a> WorkingSet<'a> {
             accounts.insert(AccountKey::PersonalCurrent(person.clone()));
             accounts.insert(AccountKey::PersonalPrior(person.clone()));
         }
-        let accounts: Vec<_> = accounts
-            .into_iter()
-            .filter(|k| !self.accounts.is_loaded(k))
-            .collect();
+        let accounts: Vec<_> = accounts.into_iter().filter(|k| !self.accounts.is_loaded(k)).collect();
         if !accounts.is_empty() {
             for row in self.loader.accounts(&accounts)? {
                 self.accounts.loaded(row.key.clone(), Some(row));
@@ -265,12 +244,7 @@ impl<'a> WorkingSet<'a> {
                 self.accounts.loaded(key, None);
             }
         }
-        let visits: Vec<_> = keys
-            .visits
-            .iter()
-            .filter(|k| !self.visits.is_loaded(k))
-            .cloned()
-            .collect();
+        let visits: Vec<_> = keys.visits.iter().filter(|k| !self.visits.is_loaded(k)).cloned().collect();
         if !visits.is_empty() {
             for row in self.loader.visits(&visits)? {
                 self.visits.loaded(row.mdtrt_id.clone(), Some(row));
@@ -281,12 +255,7 @@ impl<'a> WorkingSet<'a> {
             self.load_lines(&visits)?;
             self.load_visit_settlements(&visits)?;
         }
-        let settlements: Vec<_> = keys
-            .settlements
-            .iter()
-            .filter(|k| !self.settlements.is_loaded(k))
-            .cloned()
-            .collect();
+        let settlements: Vec<_> = keys.settlements.iter().filter(|k| !self.settlements.is_loaded(k)).cloned().collect();
         if !settlements.is_empty() {
             for row in self.loader.settlements(&settlements)? {
                 self.settlements.loaded(row.setl_id.clone(), Some(row));
@@ -295,12 +264,7 @@ impl<'a> WorkingSet<'a> {
                 self.settlements.loaded(key, None);
             }
         }
-        let messages: Vec<_> = keys
-            .messages
-            .iter()
-            .filter(|k| !self.messages.is_loaded(k))
-            .cloned()
-            .collect();
+        let messages: Vec<_> = keys.messages.iter().filter(|k| !self.messages.is_loaded(k)).cloned().collect();
         if !messages.is_empty() {
             for row in self.loader.messages(&messages)? {
                 self.messages.loaded(row.msgid.clone(), Some(row));
@@ -323,14 +287,12 @@ impl<'a> WorkingSet<'a> {
     }
 
     fn load_lines(&mut self, visits: &[MdtrtId]) -> Result<(), EngineError> {
-        let mut index: Vec<(MdtrtId, Vec<String>)> =
-            visits.iter().map(|v| (v.clone(), Vec::new())).collect();
+        let mut index: Vec<(MdtrtId, Vec<String>)> = visits.iter().map(|v| (v.clone(), Vec::new())).collect();
         for row in self.loader.lines(visits)? {
             if let Some((_, serials)) = index.iter_mut().find(|(visit, _)| *visit == row.mdtrt_id) {
                 serials.push(row.serial.clone());
             }
-            self.lines
-                .loaded((row.mdtrt_id.clone(), row.serial.clone()), Some(row));
+            self.lines.loaded((row.mdtrt_id.clone(), row.serial.clone()), Some(row));
         }
         for (visit, serials) in index {
             self.line_index.loaded(visit, Some(serials));
@@ -339,8 +301,7 @@ impl<'a> WorkingSet<'a> {
     }
 
     fn load_visit_settlements(&mut self, visits: &[MdtrtId]) -> Result<(), EngineError> {
-        let mut index: Vec<(MdtrtId, Vec<SetlId>)> =
-            visits.iter().map(|v| (v.clone(), Vec::new())).collect();
+        let mut index: Vec<(MdtrtId, Vec<SetlId>)> = visits.iter().map(|v| (v.clone(), Vec::new())).collect();
         for row in self.loader.visit_settlements(visits)? {
             if let Some((_, ids)) = index.iter_mut().find(|(visit, _)| *visit == row.mdtrt_id) {
                 ids.push(row.setl_id.clone());
@@ -353,52 +314,17 @@ impl<'a> WorkingSet<'a> {
         Ok(())
     }
 
-    getter!(region, regions, Admdvs, Region, regions, |row| row
-        .admdvs
-        .clone());
-    getter!(employer, employers, String, Employer, employers, |row| row
-        .code
-        .clone());
-    getter!(
-        institution,
-        institutions,
-        InstitutionCode,
-        Institution,
-        institutions,
-        |row| row.code.clone()
-    );
-    getter!(person, persons, PersonNo, Person, persons, |row| row
-        .psn_no
-        .clone());
+    getter!(region, regions, Admdvs, Region, regions, |row| row.admdvs.clone());
+    getter!(employer, employers, String, Employer, employers, |row| row.code.clone());
+    getter!(institution, institutions, InstitutionCode, Institution, institutions, |row| row.code.clone());
+    getter!(person, persons, PersonNo, Person, persons, |row| row.psn_no.clone());
     getter!(card, cards, CardNo, Card, cards, |row| row.card_no.clone());
-    getter!(account, accounts, AccountKey, Account, accounts, |row| row
-        .key
-        .clone());
-    getter!(visit, visits, MdtrtId, Visit, visits, |row| row
-        .mdtrt_id
-        .clone());
-    getter!(
-        settlement,
-        settlements,
-        SetlId,
-        Settlement,
-        settlements,
-        |row| row.setl_id.clone()
-    );
-    getter!(message, messages, MsgId, Message, messages, |row| row
-        .msgid
-        .clone());
-    getter!(sign_in, sign_ins, String, SignIn, sign_ins, |row| row
-        .sign_no
-        .clone());
-    getter!(
-        transfer,
-        transfers,
-        TransferId,
-        Transfer,
-        transfers,
-        |row| row.id.clone()
-    );
+    getter!(account, accounts, AccountKey, Account, accounts, |row| row.key.clone());
+    getter!(visit, visits, MdtrtId, Visit, visits, |row| row.mdtrt_id.clone());
+    getter!(settlement, settlements, SetlId, Settlement, settlements, |row| row.setl_id.clone());
+    getter!(message, messages, MsgId, Message, messages, |row| row.msgid.clone());
+    getter!(sign_in, sign_ins, String, SignIn, sign_ins, |row| row.sign_no.clone());
+    getter!(transfer, transfers, TransferId, Transfer, transfers, |row| row.id.clone());
 
     /// The person number registered for a full ID number.
     ///
@@ -419,20 +345,11 @@ impl<'a> WorkingSet<'a> {
     ///
     /// # Errors
     /// When the store fails.
-    pub fn accumulators(
-        &mut self,
-        person: &PersonNo,
-        year: u16,
-    ) -> Result<Accumulators, EngineError> {
+    pub fn accumulators(&mut self, person: &PersonNo, year: u16) -> Result<Accumulators, EngineError> {
         if !self.accumulators_loaded.is_loaded(person) {
             self.load_accumulators(std::slice::from_ref(person))?;
         }
-        Ok(self
-            .accumulators
-            .get(&(person.clone(), year))
-            .flatten()
-            .copied()
-            .unwrap_or_default())
+        Ok(self.accumulators.get(&(person.clone(), year)).flatten().copied().unwrap_or_default())
     }
 
     /// The lines of a visit, in upload order.
@@ -443,12 +360,7 @@ impl<'a> WorkingSet<'a> {
         if !self.line_index.is_loaded(visit) {
             self.load_lines(std::slice::from_ref(visit))?;
         }
-        let serials = self
-            .line_index
-            .get(visit)
-            .flatten()
-            .cloned()
-            .unwrap_or_default();
+        let serials = self.line_index.get(visit).flatten().cloned().unwrap_or_default();
         Ok(serials
             .into_iter()
             .filter_map(|serial| self.lines.get(&(visit.clone(), serial)).flatten().cloned())
@@ -463,36 +375,20 @@ impl<'a> WorkingSet<'a> {
         if !self.settlement_index.is_loaded(visit) {
             self.load_visit_settlements(std::slice::from_ref(visit))?;
         }
-        let ids = self
-            .settlement_index
-            .get(visit)
-            .flatten()
-            .cloned()
-            .unwrap_or_default();
-        Ok(ids
-            .into_iter()
-            .filter_map(|id| self.settlements.get(&id).flatten().cloned())
-            .collect())
+        let ids = self.settlement_index.get(visit).flatten().cloned().unwrap_or_default();
+        Ok(ids.into_iter().filter_map(|id| self.settlements.get(&id).flatten().cloned()).collect())
     }
 
     /// A person's special disease registrations.
     ///
     /// # Errors
     /// When the store fails.
-    pub fn registrations(
-        &mut self,
-        person: &PersonNo,
-    ) -> Result<Vec<DiseaseRegistration>, EngineError> {
+    pub fn registrations(&mut self, person: &PersonNo) -> Result<Vec<DiseaseRegistration>, EngineError> {
         if !self.registrations.is_loaded(person) {
             let rows = self.loader.registrations(std::slice::from_ref(person))?;
             self.registrations.loaded(person.clone(), Some(rows));
         }
-        Ok(self
-            .registrations
-            .get(person)
-            .flatten()
-            .cloned()
-            .unwrap_or_default())
+        Ok(self.registrations.get(person).flatten().cloned().unwrap_or_default())
     }
 
     /// Takes the next value of a named sequence (first value 1).
@@ -525,8 +421,7 @@ impl<'a> WorkingSet<'a> {
     }
 
     pub fn put_person(&mut self, row: Person) {
-        self.person_numbers
-            .put(row.id_number.expose().to_string(), row.psn_no.clone());
+        self.person_numbers.put(row.id_number.expose().to_string(), row.psn_no.clone());
         self.persons.put(row.psn_no.clone(), row);
     }
 
@@ -551,19 +446,14 @@ impl<'a> WorkingSet<'a> {
 
     /// Stores a new visit: it has no lines or settlements yet.
     pub fn insert_visit(&mut self, row: Visit) {
-        self.line_index
-            .loaded(row.mdtrt_id.clone(), Some(Vec::new()));
-        self.settlement_index
-            .loaded(row.mdtrt_id.clone(), Some(Vec::new()));
+        self.line_index.loaded(row.mdtrt_id.clone(), Some(Vec::new()));
+        self.settlement_index.loaded(row.mdtrt_id.clone(), Some(Vec::new()));
         self.visits.put(row.mdtrt_id.clone(), row);
     }
 
     /// Stores a changed visit.
     pub fn put_visit(&mut self, row: Visit) {
-        debug_assert!(
-            self.visits.is_loaded(&row.mdtrt_id),
-            "a visit is loaded before it is changed"
-        );
+        debug_assert!(self.visits.is_loaded(&row.mdtrt_id), "a visit is loaded before it is changed");
         self.visits.put(row.mdtrt_id.clone(), row);
     }
 
@@ -574,9 +464,8 @@ impl<'a> WorkingSet<'a> {
     pub fn put_line(&mut self, row: FeeLine) -> Result<(), EngineError> {
         let key = (row.mdtrt_id.clone(), row.serial.clone());
         if self.lines.get(&key).flatten().is_none() {
-            let mut serials = self
-                .lines(&row.mdtrt_id)
-                .map(|lines| lines.into_iter().map(|l| l.serial).collect::<Vec<_>>())?;
+            let mut serials =
+                self.lines(&row.mdtrt_id).map(|lines| lines.into_iter().map(|l| l.serial).collect::<Vec<_>>())?;
             serials.push(row.serial.clone());
             self.line_index.put(row.mdtrt_id.clone(), serials);
         }
@@ -590,11 +479,7 @@ impl<'a> WorkingSet<'a> {
     /// When the store fails to load the visit's settlements.
     pub fn put_settlement(&mut self, row: Settlement) -> Result<(), EngineError> {
         if self.settlements.get(&row.setl_id).flatten().is_none() {
-            let mut ids: Vec<SetlId> = self
-                .visit_settlements(&row.mdtrt_id)?
-                .into_iter()
-                .map(|s| s.setl_id)
-                .collect();
+            let mut ids: Vec<SetlId> = self.visit_settlements(&row.mdtrt_id)?.into_iter().map(|s| s.setl_id).collect();
             ids.push(row.setl_id.clone());
             self.settlement_index.put(row.mdtrt_id.clone(), ids);
         }
@@ -625,19 +510,14 @@ impl<'a> WorkingSet<'a> {
                 true => Ok(()),
                 false => Err(EngineError::conflict(
                     format!("记账流水{}已存在且内容不同", transfer.id),
-                    format!(
-                        "transfer {} already exists with different content",
-                        transfer.id
-                    ),
+                    format!("transfer {} already exists with different content", transfer.id),
                 )),
             };
         }
         for posting in &transfer.postings {
             self.account(&posting.account)?;
         }
-        let mut view = AccountsView {
-            accounts: &mut self.accounts,
-        };
+        let mut view = AccountsView { accounts: &mut self.accounts };
         yibao_ledger::apply(&mut view, &transfer).map_err(|error| ledger_refusal(&error))?;
         self.new_transfers.push(transfer.id.clone());
         self.transfers.put(transfer.id.clone(), transfer);
@@ -745,13 +625,7 @@ impl<'a> WorkingSet<'a> {
             transfers: self
                 .new_transfers
                 .iter()
-                .map(|id| {
-                    self.transfers
-                        .get(id)
-                        .flatten()
-                        .cloned()
-                        .expect("posted transfers are kept")
-                })
+                .map(|id| self.transfers.get(id).flatten().cloned().expect("posted transfers are kept"))
                 .collect(),
             sequences: self.sequences.changes(),
             catalogue: self.catalogue.clone(),
@@ -776,17 +650,8 @@ impl Accounts for AccountsView<'_> {
 
 fn ledger_refusal(error: &yibao_ledger::TransferError) -> EngineError {
     match error {
-        yibao_ledger::TransferError::ExceedsBalance {
-            account,
-            balance,
-            debit,
-        } => EngineError::refused(
-            format!(
-                "{}余额{}元不足以支付{}元",
-                account.name_zh(),
-                balance,
-                debit
-            ),
+        yibao_ledger::TransferError::ExceedsBalance { account, balance, debit } => EngineError::refused(
+            format!("{}余额{}元不足以支付{}元", account.name_zh(), balance, debit),
             error.to_string(),
         ),
         _ => EngineError::internal(error),

@@ -18,35 +18,16 @@ fn worked_example_employee_outpatient() {
         TERTIARY,
         &visit,
         VisitKind::Outpatient,
-        &[
-            ("DEMO-A-001", "50", "1"),
-            ("DEMO-B-001", "100", "1"),
-            ("DEMO-C-001", "20", "1"),
-        ],
+        &[("DEMO-A-001", "50", "1"), ("DEMO-B-001", "100", "1"), ("DEMO-C-001", "20", "1")],
     );
     let command = world.settle_command("张伟", TERTIARY, &visit, VisitKind::Outpatient, true);
     let pre = world.dry(command.clone()).unwrap();
-    let Outcome::Settlement(settled) = world.exec(command).unwrap() else {
-        panic!()
-    };
-    let Outcome::Settlement(pre) = pre else {
-        panic!()
-    };
-    assert_eq!(
-        pre.settlement.amounts, settled.settlement.amounts,
-        "pre-settlement equals settlement"
-    );
+    let Outcome::Settlement(settled) = world.exec(command).unwrap() else { panic!() };
+    let Outcome::Settlement(pre) = pre else { panic!() };
+    assert_eq!(pre.settlement.amounts, settled.settlement.amounts, "pre-settlement equals settlement");
     let a = settled.settlement.amounts;
     assert_eq!(
-        [
-            a.medfee,
-            a.fully_selfpaid,
-            a.first_selfpay,
-            a.in_scope,
-            a.fund,
-            a.account(),
-            a.cash
-        ],
+        [a.medfee, a.fully_selfpaid, a.first_selfpay, a.in_scope, a.fund, a.account(), a.cash],
         ["170", "20", "10", "140", "0", "170", "0"].map(yuan)
     );
     assert_eq!(settled.settlement.balance_after, yuan("830"));
@@ -59,13 +40,7 @@ fn worked_example_employee_outpatient() {
 fn pre_settlement_changes_nothing() {
     let mut world = World::demo();
     let visit = world.register("张伟", TERTIARY, "11");
-    world.upload(
-        "张伟",
-        TERTIARY,
-        &visit,
-        VisitKind::Outpatient,
-        &[("DEMO-A-001", "50", "1")],
-    );
+    world.upload("张伟", TERTIARY, &visit, VisitKind::Outpatient, &[("DEMO-A-001", "50", "1")]);
     let before = format!("{:?}", world.db);
     let command = world.settle_command("张伟", TERTIARY, &visit, VisitKind::Outpatient, true);
     world.dry(command).unwrap();
@@ -76,33 +51,15 @@ fn pre_settlement_changes_nothing() {
 fn worked_example_resident_band_across_visits() {
     let mut world = World::demo();
     let first = world.register("刘芳", COMMUNITY, "11");
-    world.upload(
-        "刘芳",
-        COMMUNITY,
-        &first,
-        VisitKind::Outpatient,
-        &[("DEMO-A-002", "80", "1")],
-    );
+    world.upload("刘芳", COMMUNITY, &first, VisitKind::Outpatient, &[("DEMO-A-002", "80", "1")]);
     let command = world.settle_command("刘芳", COMMUNITY, &first, VisitKind::Outpatient, true);
     let settled = world.settle(command).unwrap().settlement;
-    assert_eq!(
-        (settled.amounts.fund, settled.amounts.cash),
-        (yuan("24"), yuan("56"))
-    );
+    assert_eq!((settled.amounts.fund, settled.amounts.cash), (yuan("24"), yuan("56")));
     let second = world.register("刘芳", COMMUNITY, "11");
-    world.upload(
-        "刘芳",
-        COMMUNITY,
-        &second,
-        VisitKind::Outpatient,
-        &[("DEMO-A-002", "50", "1")],
-    );
+    world.upload("刘芳", COMMUNITY, &second, VisitKind::Outpatient, &[("DEMO-A-002", "50", "1")]);
     let command = world.settle_command("刘芳", COMMUNITY, &second, VisitKind::Outpatient, true);
     let settled = world.settle(command).unwrap().settlement;
-    assert_eq!(
-        (settled.amounts.fund, settled.amounts.cash),
-        (yuan("6"), yuan("44"))
-    );
+    assert_eq!((settled.amounts.fund, settled.amounts.cash), (yuan("6"), yuan("44")));
     world.check_invariants();
 }
 
@@ -110,44 +67,23 @@ fn worked_example_resident_band_across_visits() {
 fn inpatient_first_and_second_admission() {
     let mut world = World::demo();
     let first = world.admit("张伟", TERTIARY);
-    world.upload(
-        "张伟",
-        TERTIARY,
-        &first,
-        VisitKind::Inpatient,
-        &[("DEMO-A-003", "10000", "1")],
-    );
+    world.upload("张伟", TERTIARY, &first, VisitKind::Inpatient, &[("DEMO-A-003", "10000", "1")]);
     let command = world.settle_command("张伟", TERTIARY, &first, VisitKind::Inpatient, false);
     let error = world.settle(command.clone()).unwrap_err();
     assert!(error.zh.contains("未办理出院"), "{error:?}");
     world.discharge("张伟", TERTIARY, &first);
     let settled = world.settle(command).unwrap().settlement;
     assert_eq!(
-        [
-            settled.amounts.deductible,
-            settled.amounts.fund,
-            settled.amounts.cash
-        ],
+        [settled.amounts.deductible, settled.amounts.fund, settled.amounts.cash],
         ["800", "7820", "2180"].map(yuan)
     );
     let second = world.admit("张伟", TERTIARY);
-    world.upload(
-        "张伟",
-        TERTIARY,
-        &second,
-        VisitKind::Inpatient,
-        &[("DEMO-A-003", "10000", "1")],
-    );
+    world.upload("张伟", TERTIARY, &second, VisitKind::Inpatient, &[("DEMO-A-003", "10000", "1")]);
     world.discharge("张伟", TERTIARY, &second);
     let command = world.settle_command("张伟", TERTIARY, &second, VisitKind::Inpatient, true);
     let settled = world.settle(command).unwrap().settlement;
     assert_eq!(
-        [
-            settled.amounts.deductible,
-            settled.amounts.fund,
-            settled.amounts.account(),
-            settled.amounts.cash
-        ],
+        [settled.amounts.deductible, settled.amounts.fund, settled.amounts.account(), settled.amounts.cash],
         ["400", "8160", "1000", "840"].map(yuan)
     );
     assert_eq!(world.db.accumulators[&(person("张伟"), 2026)].admissions, 2);
@@ -172,20 +108,9 @@ fn cancel_restores_every_balance_and_accumulator() {
     assert!(settled.amounts.fund.is_positive());
     let cancelled = world.cancel("李秀英", SECONDARY, &settled.setl_id).unwrap();
     assert_eq!(cancelled.settlement.amounts, settled.amounts.negated());
-    assert_eq!(
-        cancelled.settlement.status,
-        SettlementStatus::Mirror {
-            of: settled.setl_id.clone()
-        }
-    );
+    assert_eq!(cancelled.settlement.status, SettlementStatus::Mirror { of: settled.setl_id.clone() });
     assert_eq!(balances(&world), before_balances);
-    assert!(
-        world
-            .db
-            .accumulators
-            .values()
-            .all(|a| *a == Default::default())
-    );
+    assert!(world.db.accumulators.values().all(|a| *a == Default::default()));
     for ((_, _), (_, line)) in &world.db.lines {
         assert_eq!(
             line.state,
@@ -196,70 +121,39 @@ fn cancel_restores_every_balance_and_accumulator() {
             world.db.settlements.keys().collect::<Vec<_>>()
         );
     }
-    let again = world
-        .cancel("李秀英", SECONDARY, &settled.setl_id)
-        .unwrap_err();
+    let again = world.cancel("李秀英", SECONDARY, &settled.setl_id).unwrap_err();
     assert_eq!(again.kind, ErrorKind::Conflict);
     // Settling again after the cancellation gives the same amounts (the admission counts once).
     let command = world.settle_command("李秀英", SECONDARY, &visit, VisitKind::Inpatient, true);
-    assert_eq!(
-        world.settle(command).unwrap().settlement.amounts,
-        settled.amounts
-    );
+    assert_eq!(world.settle(command).unwrap().settlement.amounts, settled.amounts);
     world.check_invariants();
 }
 
 /// Every account's balance: what a cancellation must restore (the posted totals grow).
 fn balances(world: &World) -> Vec<(String, Money)> {
-    world
-        .db
-        .accounts
-        .values()
-        .map(|account| (account.key.to_string(), account.balance()))
-        .collect()
+    world.db.accounts.values().map(|account| (account.key.to_string(), account.balance())).collect()
 }
 
 #[test]
 fn mid_stay_then_final_settlement_and_cancel_order() {
     let mut world = World::demo();
     let visit = world.admit("张伟", TERTIARY);
-    world.upload(
-        "张伟",
-        TERTIARY,
-        &visit,
-        VisitKind::Inpatient,
-        &[("DEMO-A-003", "500", "1")],
-    );
+    world.upload("张伟", TERTIARY, &visit, VisitKind::Inpatient, &[("DEMO-A-003", "500", "1")]);
     let mut mid = world.settle_command("张伟", TERTIARY, &visit, VisitKind::Inpatient, false);
     mid.mid_stay = true;
     let first = world.settle(mid).unwrap().settlement;
-    assert_eq!(
-        [first.amounts.deductible, first.amounts.fund],
-        ["500", "0"].map(yuan)
-    );
-    world.upload(
-        "张伟",
-        TERTIARY,
-        &visit,
-        VisitKind::Inpatient,
-        &[("DEMO-A-003", "1000", "1")],
-    );
+    assert_eq!([first.amounts.deductible, first.amounts.fund], ["500", "0"].map(yuan));
+    world.upload("张伟", TERTIARY, &visit, VisitKind::Inpatient, &[("DEMO-A-003", "1000", "1")]);
     world.discharge("张伟", TERTIARY, &visit);
     let command = world.settle_command("张伟", TERTIARY, &visit, VisitKind::Inpatient, false);
     let last = world.settle(command).unwrap().settlement;
-    assert_eq!(
-        [last.amounts.deductible, last.amounts.fund],
-        ["300", "595"].map(yuan)
-    );
+    assert_eq!([last.amounts.deductible, last.amounts.fund], ["300", "595"].map(yuan));
     assert_eq!(world.db.accumulators[&(person("张伟"), 2026)].admissions, 1);
     let refused = world.cancel("张伟", TERTIARY, &first.setl_id).unwrap_err();
     assert!(refused.zh.contains("后续结算"), "{refused:?}");
     world.cancel("张伟", TERTIARY, &last.setl_id).unwrap();
     world.cancel("张伟", TERTIARY, &first.setl_id).unwrap();
-    assert_eq!(
-        world.db.accumulators[&(person("张伟"), 2026)],
-        Default::default()
-    );
+    assert_eq!(world.db.accumulators[&(person("张伟"), 2026)], Default::default());
     world.check_invariants();
 }
 
@@ -267,13 +161,7 @@ fn mid_stay_then_final_settlement_and_cancel_order() {
 fn refund_lines_net_out_and_cannot_exceed_the_sale() {
     let mut world = World::demo();
     let visit = world.admit("张伟", TERTIARY);
-    world.upload(
-        "张伟",
-        TERTIARY,
-        &visit,
-        VisitKind::Inpatient,
-        &[("DEMO-A-003", "100", "10")],
-    );
+    world.upload("张伟", TERTIARY, &visit, VisitKind::Inpatient, &[("DEMO-A-003", "100", "10")]);
     let sale = world.db.lines.values().next().unwrap().1.serial.clone();
     let mut refund = world.lines(&[("DEMO-A-003", "100", "-3")]);
     refund[0].refund_of = Some(sale.clone());
@@ -310,54 +198,27 @@ fn emergency_within_seven_days_is_folded_into_the_admission() {
     let mut world = World::demo();
     world.now = "2026-03-02 22:00:00".parse().unwrap();
     let emergency = world.register("张伟", TERTIARY, "13");
-    world.upload(
-        "张伟",
-        TERTIARY,
-        &emergency,
-        VisitKind::Outpatient,
-        &[("DEMO-A-001", "200", "1")],
-    );
+    world.upload("张伟", TERTIARY, &emergency, VisitKind::Outpatient, &[("DEMO-A-001", "200", "1")]);
     let command = world.settle_command("张伟", TERTIARY, &emergency, VisitKind::Outpatient, true);
     let emergency_settlement = world.settle(command).unwrap().settlement;
     assert_eq!(world.balance("张伟"), yuan("800"));
     world.now = "2026-03-05 10:00:00".parse().unwrap();
     let admission = world.admit("张伟", TERTIARY);
-    world.upload(
-        "张伟",
-        TERTIARY,
-        &admission,
-        VisitKind::Inpatient,
-        &[("DEMO-A-003", "10000", "1")],
-    );
+    world.upload("张伟", TERTIARY, &admission, VisitKind::Inpatient, &[("DEMO-A-003", "10000", "1")]);
     world.discharge("张伟", TERTIARY, &admission);
-    let mut command =
-        world.settle_command("张伟", TERTIARY, &admission, VisitKind::Inpatient, false);
+    let mut command = world.settle_command("张伟", TERTIARY, &admission, VisitKind::Inpatient, false);
     command.emergency_visits = vec![emergency.clone()];
     let pre = world.dry(command.clone()).unwrap();
     let settled = world.settle(command).unwrap().settlement;
-    let Outcome::Settlement(pre) = pre else {
-        panic!()
-    };
+    let Outcome::Settlement(pre) = pre else { panic!() };
     assert_eq!(pre.settlement.amounts, settled.amounts);
     assert_eq!(
-        [
-            settled.amounts.medfee,
-            settled.amounts.deductible,
-            settled.amounts.fund,
-            settled.amounts.cash
-        ],
+        [settled.amounts.medfee, settled.amounts.deductible, settled.amounts.fund, settled.amounts.cash],
         ["10200", "800", "7990", "2210"].map(yuan)
     );
     assert_eq!(settled.folded, vec![emergency_settlement.setl_id.clone()]);
-    assert!(matches!(
-        world.db.settlements[&emergency_settlement.setl_id].status,
-        SettlementStatus::Cancelled { .. }
-    ));
-    assert_eq!(
-        world.balance("张伟"),
-        yuan("1000"),
-        "the emergency account payment was returned"
-    );
+    assert!(matches!(world.db.settlements[&emergency_settlement.setl_id].status, SettlementStatus::Cancelled { .. }));
+    assert_eq!(world.balance("张伟"), yuan("1000"), "the emergency account payment was returned");
     assert_eq!(world.payable(TERTIARY), yuan("7990"));
     world.check_invariants();
 }
@@ -367,27 +228,14 @@ fn emergency_outside_the_window_or_elsewhere_is_not_folded() {
     let mut world = World::demo();
     world.now = "2026-03-01 22:00:00".parse().unwrap();
     let old = world.register("张伟", TERTIARY, "13");
-    world.upload(
-        "张伟",
-        TERTIARY,
-        &old,
-        VisitKind::Outpatient,
-        &[("DEMO-A-001", "200", "1")],
-    );
+    world.upload("张伟", TERTIARY, &old, VisitKind::Outpatient, &[("DEMO-A-001", "200", "1")]);
     let command = world.settle_command("张伟", TERTIARY, &old, VisitKind::Outpatient, false);
     world.settle(command).unwrap();
     world.now = "2026-03-09 10:00:00".parse().unwrap();
     let admission = world.admit("张伟", TERTIARY);
-    world.upload(
-        "张伟",
-        TERTIARY,
-        &admission,
-        VisitKind::Inpatient,
-        &[("DEMO-A-003", "1000", "1")],
-    );
+    world.upload("张伟", TERTIARY, &admission, VisitKind::Inpatient, &[("DEMO-A-003", "1000", "1")]);
     world.discharge("张伟", TERTIARY, &admission);
-    let mut command =
-        world.settle_command("张伟", TERTIARY, &admission, VisitKind::Inpatient, false);
+    let mut command = world.settle_command("张伟", TERTIARY, &admission, VisitKind::Inpatient, false);
     command.emergency_visits = vec![old];
     let settled = world.settle(command).unwrap().settlement;
     assert_eq!(settled.amounts.medfee, yuan("1000"));
@@ -397,20 +245,9 @@ fn emergency_outside_the_window_or_elsewhere_is_not_folded() {
 #[test]
 fn pharmacy_purchase_and_cancel() {
     let mut world = World::demo();
-    let purchase = world.purchase(
-        "王强",
-        &[("DEMO-A-001", "30", "2"), ("DEMO-C-001", "15", "1")],
-        true,
-    );
+    let purchase = world.purchase("王强", &[("DEMO-A-001", "30", "2"), ("DEMO-C-001", "15", "1")], true);
     let settled = world.settle_outcome(purchase);
-    assert_eq!(
-        [
-            settled.amounts.medfee,
-            settled.amounts.account(),
-            settled.amounts.cash
-        ],
-        ["75", "45", "30"].map(yuan)
-    );
+    assert_eq!([settled.amounts.medfee, settled.amounts.account(), settled.amounts.cash], ["75", "45", "30"].map(yuan));
     assert_eq!(world.balance("王强"), Money::ZERO);
     world.cancel("王强", PHARMACY, &settled.setl_id).unwrap();
     assert_eq!(world.balance("王强"), yuan("45"));
@@ -418,10 +255,7 @@ fn pharmacy_purchase_and_cancel() {
 }
 
 impl World {
-    fn settle_outcome(
-        &mut self,
-        command: yibao_engine::commands::Purchase,
-    ) -> yibao_engine::records::Settlement {
+    fn settle_outcome(&mut self, command: yibao_engine::commands::Purchase) -> yibao_engine::records::Settlement {
         match self.exec(command).unwrap() {
             Outcome::Settlement(outcome) => outcome.settlement,
             other => panic!("{other:?}"),
@@ -433,13 +267,7 @@ impl World {
 fn special_outpatient_needs_a_registration() {
     let mut world = World::demo();
     let visit = world.register("张伟", TERTIARY, "14");
-    world.upload(
-        "张伟",
-        TERTIARY,
-        &visit,
-        VisitKind::Outpatient,
-        &[("DEMO-A-004", "1000", "1")],
-    );
+    world.upload("张伟", TERTIARY, &visit, VisitKind::Outpatient, &[("DEMO-A-004", "1000", "1")]);
     let command = world.settle_command("张伟", TERTIARY, &visit, VisitKind::Outpatient, false);
     let error = world.settle(command.clone()).unwrap_err();
     assert!(error.zh.contains("未备案门诊慢特病"), "{error:?}");
@@ -456,14 +284,7 @@ fn special_outpatient_needs_a_registration() {
         .unwrap();
     world.set_diagnosis("张伟", TERTIARY, &visit, "M07800");
     let settled = world.settle(command).unwrap().settlement;
-    assert_eq!(
-        [
-            settled.amounts.deductible,
-            settled.amounts.fund,
-            settled.amounts.cash
-        ],
-        ["0", "850", "150"].map(yuan)
-    );
+    assert_eq!([settled.amounts.deductible, settled.amounts.fund, settled.amounts.cash], ["0", "850", "150"].map(yuan));
 }
 
 fn envelope(msgid: &str, hash: &str) -> Envelope {
@@ -481,40 +302,17 @@ fn envelope(msgid: &str, hash: &str) -> Envelope {
 fn a_msgid_settles_once_and_replays_its_response() {
     let mut world = World::demo();
     let visit = world.register("张伟", TERTIARY, "11");
-    world.upload(
-        "张伟",
-        TERTIARY,
-        &visit,
-        VisitKind::Outpatient,
-        &[("DEMO-A-001", "50", "1")],
-    );
+    world.upload("张伟", TERTIARY, &visit, VisitKind::Outpatient, &[("DEMO-A-001", "50", "1")]);
     let command = world.settle_command("张伟", TERTIARY, &visit, VisitKind::Outpatient, true);
-    let first = world
-        .submit(Submission {
-            envelope: Some(envelope("M1", "h")),
-            command: Box::new(command.clone()),
-        })
-        .unwrap();
-    let Reply::Done {
-        body: Some(body), ..
-    } = first
-    else {
-        panic!("{first:?}")
-    };
+    let first =
+        world.submit(Submission { envelope: Some(envelope("M1", "h")), command: Box::new(command.clone()) }).unwrap();
+    let Reply::Done { body: Some(body), .. } = first else { panic!("{first:?}") };
     let settlements = world.db.settlements.len();
-    let replay = world
-        .submit(Submission {
-            envelope: Some(envelope("M1", "h")),
-            command: Box::new(command.clone()),
-        })
-        .unwrap();
+    let replay =
+        world.submit(Submission { envelope: Some(envelope("M1", "h")), command: Box::new(command.clone()) }).unwrap();
     assert_eq!(replay, Reply::Replayed(body));
-    let changed = world
-        .submit(Submission {
-            envelope: Some(envelope("M1", "other")),
-            command: Box::new(command),
-        })
-        .unwrap_err();
+    let changed =
+        world.submit(Submission { envelope: Some(envelope("M1", "other")), command: Box::new(command) }).unwrap_err();
     assert_eq!(changed.kind, ErrorKind::Conflict);
     assert!(changed.zh.contains("重复"), "{changed:?}");
     assert_eq!(world.db.settlements.len(), settlements);
@@ -525,20 +323,9 @@ fn a_msgid_settles_once_and_replays_its_response() {
 fn reversal_by_msgid_and_tombstones() {
     let mut world = World::demo();
     let visit = world.register("张伟", TERTIARY, "11");
-    world.upload(
-        "张伟",
-        TERTIARY,
-        &visit,
-        VisitKind::Outpatient,
-        &[("DEMO-A-001", "50", "1")],
-    );
+    world.upload("张伟", TERTIARY, &visit, VisitKind::Outpatient, &[("DEMO-A-001", "50", "1")]);
     let command = world.settle_command("张伟", TERTIARY, &visit, VisitKind::Outpatient, true);
-    world
-        .submit(Submission {
-            envelope: Some(envelope("S1", "h")),
-            command: Box::new(command.clone()),
-        })
-        .unwrap();
+    world.submit(Submission { envelope: Some(envelope("S1", "h")), command: Box::new(command.clone()) }).unwrap();
     assert_eq!(world.balance("张伟"), yuan("950"));
     let reverse = |omsgid: &str, msgid: &str| Reverse {
         institution: TERTIARY.parse().unwrap(),
@@ -552,15 +339,9 @@ fn reversal_by_msgid_and_tombstones() {
     let twice = world.exec(reverse("S1", "R2")).unwrap_err();
     assert!(twice.zh.contains("已被冲正"), "{twice:?}");
     // A message reversed before it arrives is refused when it does.
-    let Outcome::Reversed { .. } = world.exec(reverse("S9", "R3")).unwrap() else {
-        panic!()
-    };
-    let late = world
-        .submit(Submission {
-            envelope: Some(envelope("S9", "h")),
-            command: Box::new(command),
-        })
-        .unwrap_err();
+    let Outcome::Reversed { .. } = world.exec(reverse("S9", "R3")).unwrap() else { panic!() };
+    let late =
+        world.submit(Submission { envelope: Some(envelope("S9", "h")), command: Box::new(command) }).unwrap_err();
     assert!(late.zh.contains("已被冲正"), "{late:?}");
     assert_eq!(world.balance("张伟"), yuan("1000"));
     world.check_invariants();
@@ -570,21 +351,11 @@ fn reversal_by_msgid_and_tombstones() {
 fn certificates_must_name_the_person() {
     let mut world = World::demo();
     let mut details = world.details("张伟", TERTIARY, "11");
-    details.certificate = Certificate {
-        kind: CertType::IdNumber,
-        number: "330106195207082342".into(),
-    };
-    let error = world
-        .exec(yibao_engine::commands::OpenVisit(details.clone()))
-        .unwrap_err();
+    details.certificate = Certificate { kind: CertType::IdNumber, number: "330106195207082342".into() };
+    let error = world.exec(yibao_engine::commands::OpenVisit(details.clone())).unwrap_err();
     assert!(error.zh.contains("不符"), "{error:?}");
-    details.certificate = Certificate {
-        kind: CertType::Card,
-        number: "A10000001".into(),
-    };
-    world
-        .exec(yibao_engine::commands::OpenVisit(details))
-        .unwrap();
+    details.certificate = Certificate { kind: CertType::Card, number: "A10000001".into() };
+    world.exec(yibao_engine::commands::OpenVisit(details)).unwrap();
 }
 
 /// One step of a random history: who (person index), where (hospital index), what kind
@@ -594,14 +365,7 @@ type Step = (usize, usize, u8, Vec<(usize, i64, i64)>, bool, bool);
 
 fn history() -> impl Strategy<Value = Vec<Step>> {
     let line = (0..7usize, 1i64..300_000, 1i64..4);
-    let step = (
-        0..6usize,
-        0..3usize,
-        0u8..3,
-        prop::collection::vec(line, 1..5),
-        any::<bool>(),
-        any::<bool>(),
-    );
+    let step = (0..6usize, 0..3usize, 0u8..3, prop::collection::vec(line, 1..5), any::<bool>(), any::<bool>());
     prop::collection::vec(step, 1..12)
 }
 

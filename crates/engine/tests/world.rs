@@ -3,12 +3,10 @@
 
 #![allow(dead_code)]
 
-use yibao_domain::{
-    CertType, DateTime, InstitutionCode, MdtrtId, MedType, Money, MsgId, PersonNo, SetlId,
-};
+use yibao_domain::{CertType, DateTime, InstitutionCode, MdtrtId, MedType, Money, MsgId, PersonNo, SetlId};
 use yibao_engine::commands::{
-    Admit, CancelSettlement, Discharge, LineUpload, OpenVisit, Purchase, Settle, SettlementOutcome,
-    UpdateVisit, UploadLines, VisitDetails,
+    Admit, CancelSettlement, Discharge, LineUpload, OpenVisit, Purchase, Settle, SettlementOutcome, UpdateVisit,
+    UploadLines, VisitDetails,
 };
 use yibao_engine::memory::MemoryDb;
 use yibao_engine::records::{Certificate, VisitKind};
@@ -32,10 +30,7 @@ pub const PHARMACY: &str = "P33010000001";
 
 /// Demo person numbers by name.
 pub fn person(name: &str) -> PersonNo {
-    let index = demo::PERSONS
-        .iter()
-        .position(|p| p.name == name)
-        .expect("a demo person");
+    let index = demo::PERSONS.iter().position(|p| p.name == name).expect("a demo person");
     demo::person_number(index).parse().unwrap()
 }
 
@@ -46,12 +41,7 @@ pub fn yuan(text: &str) -> Money {
 impl World {
     pub fn demo() -> World {
         let mut policies = PolicySet::new();
-        policies
-            .add(
-                "seed.toml",
-                parse_policy("seed.toml", SEED_POLICY_TOML).unwrap(),
-            )
-            .unwrap();
+        policies.add("seed.toml", parse_policy("seed.toml", SEED_POLICY_TOML).unwrap()).unwrap();
         let mut world = World {
             db: MemoryDb::default(),
             policies,
@@ -60,34 +50,21 @@ impl World {
             sequence: 0,
         };
         for command in demo::commands() {
-            world
-                .submit(Submission {
-                    envelope: None,
-                    command,
-                })
-                .expect("demo loads");
+            world.submit(Submission { envelope: None, command }).expect("demo loads");
         }
         world.catalogue = Catalogue::new(world.db.catalogue.clone());
         world
     }
 
     pub fn ctx(&self) -> Context<'_> {
-        Context {
-            now: self.now,
-            policies: &self.policies,
-            catalogue: &self.catalogue,
-        }
+        Context { now: self.now, policies: &self.policies, catalogue: &self.catalogue }
     }
 
     pub fn submit(&mut self, submission: Submission) -> Result<Reply, EngineError> {
         let now = self.now;
         let policies = self.policies.clone();
         let catalogue = self.catalogue.clone();
-        let ctx = Context {
-            now,
-            policies: &policies,
-            catalogue: &catalogue,
-        };
+        let ctx = Context { now, policies: &policies, catalogue: &catalogue };
         self.db.execute(&ctx, submission)
     }
 
@@ -101,11 +78,7 @@ impl World {
     pub fn dry(&mut self, command: impl Command + 'static) -> Result<Outcome, EngineError> {
         let policies = self.policies.clone();
         let catalogue = self.catalogue.clone();
-        let ctx = Context {
-            now: self.now,
-            policies: &policies,
-            catalogue: &catalogue,
-        };
+        let ctx = Context { now: self.now, policies: &policies, catalogue: &catalogue };
         match self.db.dry_run(&ctx, Submission::plain(command))? {
             Reply::Done { outcome, .. } => Ok(outcome),
             Reply::Replayed(_) => unreachable!("no envelope"),
@@ -114,9 +87,7 @@ impl World {
 
     pub fn msgid(&mut self) -> MsgId {
         self.sequence += 1;
-        format!("H33010000001{}{:04}", self.now.compact(), self.sequence)
-            .parse()
-            .unwrap()
+        format!("H33010000001{}{:04}", self.now.compact(), self.sequence).parse().unwrap()
     }
 
     pub fn details(&self, name: &str, institution: &str, med_type: &str) -> VisitDetails {
@@ -126,10 +97,7 @@ impl World {
             psn_no: person(name),
             insurance: demo::PERSONS[index].insurance,
             begin: self.now,
-            certificate: Certificate {
-                kind: CertType::IdNumber,
-                number: demo::PERSONS[index].id_number.to_string(),
-            },
+            certificate: Certificate { kind: CertType::IdNumber, number: demo::PERSONS[index].id_number.to_string() },
             his_no: "MZ0001".into(),
             dept_code: "A01".into(),
             dept_name: "内科".into(),
@@ -143,20 +111,14 @@ impl World {
     }
 
     pub fn register(&mut self, name: &str, institution: &str, med_type: &str) -> MdtrtId {
-        match self
-            .exec(OpenVisit(self.details(name, institution, med_type)))
-            .expect("registered")
-        {
+        match self.exec(OpenVisit(self.details(name, institution, med_type))).expect("registered") {
             Outcome::Visit(visit) => visit.mdtrt_id,
             other => panic!("{other:?}"),
         }
     }
 
     pub fn admit(&mut self, name: &str, institution: &str) -> MdtrtId {
-        match self
-            .exec(Admit(self.details(name, institution, "21")))
-            .expect("admitted")
-        {
+        match self.exec(Admit(self.details(name, institution, "21"))).expect("admitted") {
             Outcome::Visit(visit) => visit.mdtrt_id,
             other => panic!("{other:?}"),
         }
@@ -290,12 +252,7 @@ impl World {
         }
     }
 
-    pub fn purchase(
-        &mut self,
-        name: &str,
-        items: &[(&str, &str, &str)],
-        use_account: bool,
-    ) -> Purchase {
+    pub fn purchase(&mut self, name: &str, items: &[(&str, &str, &str)], use_account: bool) -> Purchase {
         let index = demo::PERSONS.iter().position(|p| p.name == name).unwrap();
         let lines = self.lines(items);
         Purchase {
@@ -303,10 +260,7 @@ impl World {
             psn_no: person(name),
             insurance: demo::PERSONS[index].insurance,
             med_type: MedType::PHARMACY,
-            certificate: Certificate {
-                kind: CertType::IdNumber,
-                number: demo::PERSONS[index].id_number.to_string(),
-            },
+            certificate: Certificate { kind: CertType::IdNumber, number: demo::PERSONS[index].id_number.to_string() },
             his_no: "YD1".into(),
             begin: self.now,
             lines,
@@ -320,51 +274,34 @@ impl World {
 
     pub fn balance(&self, name: &str) -> Money {
         let psn = person(name);
-        [
-            AccountKey::PersonalCurrent(psn.clone()),
-            AccountKey::PersonalPrior(psn),
-        ]
-        .iter()
-        .filter_map(|key| self.db.accounts.get(key))
-        .map(|account| account.balance())
-        .sum()
+        [AccountKey::PersonalCurrent(psn.clone()), AccountKey::PersonalPrior(psn)]
+            .iter()
+            .filter_map(|key| self.db.accounts.get(key))
+            .map(|account| account.balance())
+            .sum()
     }
 
     pub fn payable(&self, institution: &str) -> Money {
         let code: InstitutionCode = institution.parse().unwrap();
-        self.db
-            .accounts
-            .get(&AccountKey::InstitutionPayable(code))
-            .map_or(Money::ZERO, |a| a.balance())
+        self.db.accounts.get(&AccountKey::InstitutionPayable(code)).map_or(Money::ZERO, |a| a.balance())
     }
 
     /// Ledger and settlement invariants that must hold after anything.
     pub fn check_invariants(&self) {
-        let mismatches =
-            yibao_ledger::verify_replay(self.db.accounts.values(), self.db.transfers.iter());
-        assert!(
-            mismatches.is_empty(),
-            "journal replay differs: {mismatches:?}"
-        );
+        let mismatches = yibao_ledger::verify_replay(self.db.accounts.values(), self.db.transfers.iter());
+        assert!(mismatches.is_empty(), "journal replay differs: {mismatches:?}");
         let debits: Money = self.db.accounts.values().map(|a| a.debits_posted).sum();
         let credits: Money = self.db.accounts.values().map(|a| a.credits_posted).sum();
         assert_eq!(debits, credits);
         for account in self.db.accounts.values() {
             if account.key.must_not_go_negative() {
-                assert!(
-                    !account.balance().is_negative(),
-                    "{} is below zero",
-                    account.key
-                );
+                assert!(!account.balance().is_negative(), "{} is below zero", account.key);
             }
         }
         // Accumulators equal the sum of the changes of every settlement record (mirrors negate).
-        let mut expected: std::collections::BTreeMap<(PersonNo, u16), yibao_policy::Accumulators> =
-            Default::default();
+        let mut expected: std::collections::BTreeMap<(PersonNo, u16), yibao_policy::Accumulators> = Default::default();
         for settlement in self.db.settlements.values() {
-            let entry = expected
-                .entry((settlement.psn_no.clone(), settlement.year))
-                .or_default();
+            let entry = expected.entry((settlement.psn_no.clone(), settlement.year)).or_default();
             *entry = entry.plus(&settlement.change);
             let a = settlement.amounts;
             assert_eq!(
@@ -373,19 +310,10 @@ impl World {
                 "{}",
                 settlement.setl_id
             );
-            assert_eq!(
-                a.medfee,
-                a.fund + a.account() + a.cash,
-                "{}",
-                settlement.setl_id
-            );
+            assert_eq!(a.medfee, a.fund + a.account() + a.cash, "{}", settlement.setl_id);
         }
         for (key, row) in &self.db.accumulators {
-            assert_eq!(
-                expected.get(key).copied().unwrap_or_default(),
-                *row,
-                "accumulators of {key:?}"
-            );
+            assert_eq!(expected.get(key).copied().unwrap_or_default(), *row, "accumulators of {key:?}");
         }
     }
 }

@@ -39,10 +39,7 @@ impl AccountKey {
 
     /// Whether the balance may never go below zero.
     pub fn must_not_go_negative(&self) -> bool {
-        matches!(
-            self,
-            AccountKey::PersonalCurrent(_) | AccountKey::PersonalPrior(_)
-        )
+        matches!(self, AccountKey::PersonalCurrent(_) | AccountKey::PersonalPrior(_))
     }
 
     /// The person this account belongs to, for personal accounts.
@@ -93,23 +90,15 @@ impl FromStr for AccountKey {
         let key = match parts.as_slice() {
             ["personal-current", person] => AccountKey::PersonalCurrent(person.parse()?),
             ["personal-prior", person] => AccountKey::PersonalPrior(person.parse()?),
-            ["pool", region, insurance] => {
-                AccountKey::PoolFund(region.parse()?, insurance.parse()?)
-            }
+            ["pool", region, insurance] => AccountKey::PoolFund(region.parse()?, insurance.parse()?),
             ["payable", institution] => AccountKey::InstitutionPayable(institution.parse()?),
-            ["income", region, insurance] => {
-                AccountKey::ContributionIncome(region.parse()?, insurance.parse()?)
+            ["income", region, insurance] => AccountKey::ContributionIncome(region.parse()?, insurance.parse()?),
+            ["inter-region", debtor, creditor] => {
+                AccountKey::InterRegionPayable { debtor: debtor.parse()?, creditor: creditor.parse()? }
             }
-            ["inter-region", debtor, creditor] => AccountKey::InterRegionPayable {
-                debtor: debtor.parse()?,
-                creditor: creditor.parse()?,
-            },
             ["custody", bank] => AccountKey::BankCustody(bank.parse()?),
             _ => {
-                return Err(ParseError::new(
-                    "account key",
-                    format!("{text:?} is not a known account key"),
-                ));
+                return Err(ParseError::new("account key", format!("{text:?} is not a known account key")));
             }
         };
         Ok(key)
@@ -126,11 +115,7 @@ pub struct Account {
 
 impl Account {
     pub fn open(key: AccountKey) -> Account {
-        Account {
-            key,
-            debits_posted: Money::ZERO,
-            credits_posted: Money::ZERO,
-        }
+        Account { key, debits_posted: Money::ZERO, credits_posted: Money::ZERO }
     }
 
     /// The balance on the account's normal side.
@@ -154,23 +139,13 @@ mod tests {
             AccountKey::PoolFund("330100".parse().unwrap(), InsuranceType::EmployeeBasic),
             AccountKey::InstitutionPayable("H33010000001".parse().unwrap()),
             AccountKey::ContributionIncome("330100".parse().unwrap(), InsuranceType::ResidentBasic),
-            AccountKey::InterRegionPayable {
-                debtor: "330200".parse().unwrap(),
-                creditor: "330100".parse().unwrap(),
-            },
+            AccountKey::InterRegionPayable { debtor: "330200".parse().unwrap(), creditor: "330100".parse().unwrap() },
             AccountKey::BankCustody("BOC".parse().unwrap()),
         ];
         for key in keys {
-            assert_eq!(
-                key.to_string().parse::<AccountKey>(),
-                Ok(key.clone()),
-                "{key}"
-            );
+            assert_eq!(key.to_string().parse::<AccountKey>(), Ok(key.clone()), "{key}");
         }
         let error = "nonsense/1".parse::<AccountKey>().unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "invalid account key: \"nonsense/1\" is not a known account key"
-        );
+        assert_eq!(error.to_string(), "invalid account key: \"nonsense/1\" is not a known account key");
     }
 }

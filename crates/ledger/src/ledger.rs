@@ -41,9 +41,7 @@ impl Ledger {
 
     /// Opens an account with zero totals; opening an open account changes nothing.
     pub fn open(&mut self, key: AccountKey) {
-        self.accounts
-            .entry(key.clone())
-            .or_insert_with(|| Account::open(key));
+        self.accounts.entry(key.clone()).or_insert_with(|| Account::open(key));
     }
 
     /// Applies `transfer` once: a repeat of the same transfer is [`Posted::AlreadyApplied`].
@@ -77,15 +75,12 @@ impl Ledger {
 }
 
 /// Recomputes every account's totals from a journal, starting from zero.
-pub fn replay<'a>(
-    journal: impl IntoIterator<Item = &'a Transfer>,
-) -> BTreeMap<AccountKey, Account> {
+pub fn replay<'a>(journal: impl IntoIterator<Item = &'a Transfer>) -> BTreeMap<AccountKey, Account> {
     let mut accounts: BTreeMap<AccountKey, Account> = BTreeMap::new();
     for transfer in journal {
         for posting in &transfer.postings {
-            let account = accounts
-                .entry(posting.account.clone())
-                .or_insert_with(|| Account::open(posting.account.clone()));
+            let account =
+                accounts.entry(posting.account.clone()).or_insert_with(|| Account::open(posting.account.clone()));
             match posting.side {
                 Side::Debit => account.debits_posted += posting.amount,
                 Side::Credit => account.credits_posted += posting.amount,
@@ -112,21 +107,13 @@ pub fn verify_replay<'a>(
     let mut replayed = replay(journal);
     let mut mismatches = Vec::new();
     for account in stored {
-        let expected = replayed
-            .remove(&account.key)
-            .unwrap_or_else(|| Account::open(account.key.clone()));
+        let expected = replayed.remove(&account.key).unwrap_or_else(|| Account::open(account.key.clone()));
         if expected != *account {
-            mismatches.push(Mismatch {
-                stored: account.clone(),
-                replayed: expected,
-            });
+            mismatches.push(Mismatch { stored: account.clone(), replayed: expected });
         }
     }
     for (key, account) in replayed {
-        mismatches.push(Mismatch {
-            stored: Account::open(key),
-            replayed: account,
-        });
+        mismatches.push(Mismatch { stored: Account::open(key), replayed: account });
     }
     mismatches
 }
@@ -176,54 +163,26 @@ mod tests {
     fn refusals_in_order_of_precedence() {
         let mut ledger = ledger();
         let cases = [
+            (vec![Posting::debit(pool(), Money::yuan(1))], TransferError::TooFewPostings),
             (
-                vec![Posting::debit(pool(), Money::yuan(1))],
-                TransferError::TooFewPostings,
+                vec![Posting::debit(pool(), Money::ZERO), Posting::credit(payable(), Money::ZERO)],
+                TransferError::AmountNotPositive { index: 0, amount: Money::ZERO },
             ),
             (
-                vec![
-                    Posting::debit(pool(), Money::ZERO),
-                    Posting::credit(payable(), Money::ZERO),
-                ],
-                TransferError::AmountNotPositive {
-                    index: 0,
-                    amount: Money::ZERO,
-                },
+                vec![Posting::debit(pool(), Money::yuan(2)), Posting::credit(payable(), Money::yuan(1))],
+                TransferError::Unbalanced { debits: Money::yuan(2), credits: Money::yuan(1) },
             ),
             (
-                vec![
-                    Posting::debit(pool(), Money::yuan(2)),
-                    Posting::credit(payable(), Money::yuan(1)),
-                ],
-                TransferError::Unbalanced {
-                    debits: Money::yuan(2),
-                    credits: Money::yuan(1),
-                },
-            ),
-            (
-                vec![
-                    Posting::debit(person(9), Money::yuan(1)),
-                    Posting::credit(payable(), Money::yuan(1)),
-                ],
+                vec![Posting::debit(person(9), Money::yuan(1)), Posting::credit(payable(), Money::yuan(1))],
                 TransferError::AccountNotFound(person(9)),
             ),
             (
-                vec![
-                    Posting::debit(person(1), Money::yuan(1)),
-                    Posting::credit(payable(), Money::yuan(1)),
-                ],
-                TransferError::ExceedsBalance {
-                    account: person(1),
-                    balance: Money::ZERO,
-                    debit: Money::yuan(1),
-                },
+                vec![Posting::debit(person(1), Money::yuan(1)), Posting::credit(payable(), Money::yuan(1))],
+                TransferError::ExceedsBalance { account: person(1), balance: Money::ZERO, debit: Money::yuan(1) },
             ),
         ];
         for (index, (postings, expected)) in cases.into_iter().enumerate() {
-            assert_eq!(
-                ledger.post(transfer(&format!("t{index}"), postings)),
-                Err(expected)
-            );
+            assert_eq!(ledger.post(transfer(&format!("t{index}"), postings)), Err(expected));
         }
         assert!(ledger.journal().is_empty());
     }
@@ -232,44 +191,25 @@ mod tests {
     fn a_pool_may_run_a_deficit_but_a_person_may_not() {
         let mut ledger = ledger();
         let pay = |id: &str, from: AccountKey| {
-            transfer(
-                id,
-                vec![
-                    Posting::debit(from, Money::yuan(5)),
-                    Posting::credit(payable(), Money::yuan(5)),
-                ],
-            )
+            transfer(id, vec![Posting::debit(from, Money::yuan(5)), Posting::credit(payable(), Money::yuan(5))])
         };
         assert_eq!(ledger.post(pay("a", pool())), Ok(Posted::Applied));
         assert_eq!(ledger.balance(&pool()), Some(Money::yuan(-5)));
-        assert!(matches!(
-            ledger.post(pay("b", person(1))),
-            Err(TransferError::ExceedsBalance { .. })
-        ));
+        assert!(matches!(ledger.post(pay("b", person(1))), Err(TransferError::ExceedsBalance { .. })));
     }
 
     #[test]
     fn a_transfer_id_is_applied_once() {
         let mut ledger = ledger();
-        let fund = transfer(
-            "t",
-            vec![
-                Posting::debit(custody(), Money::yuan(5)),
-                Posting::credit(person(1), Money::yuan(5)),
-            ],
-        );
+        let fund =
+            transfer("t", vec![Posting::debit(custody(), Money::yuan(5)), Posting::credit(person(1), Money::yuan(5))]);
         assert_eq!(ledger.post(fund.clone()), Ok(Posted::Applied));
         assert_eq!(ledger.post(fund.clone()), Ok(Posted::AlreadyApplied));
         assert_eq!(ledger.balance(&person(1)), Some(Money::yuan(5)));
         let mut changed = fund;
         changed.postings[0].amount = Money::yuan(6);
         changed.postings[1].amount = Money::yuan(6);
-        assert_eq!(
-            ledger.post(changed),
-            Err(TransferError::ExistsWithDifferentContent(TransferId::new(
-                "t"
-            )))
-        );
+        assert_eq!(ledger.post(changed), Err(TransferError::ExistsWithDifferentContent(TransferId::new("t"))));
         assert_eq!(ledger.balance(&person(1)), Some(Money::yuan(5)));
     }
 
@@ -278,39 +218,25 @@ mod tests {
     }
 
     fn arbitrary_transfer() -> impl Strategy<Value = Transfer> {
-        let posting =
-            (0..5usize, any::<bool>(), 1i64..50_000).prop_map(|(account, debit, fen)| Posting {
-                account: accounts()[account].clone(),
-                side: if debit { Side::Debit } else { Side::Credit },
-                amount: Money::from_fen(fen),
-            });
-        (
-            0u32..40,
-            prop::collection::vec(posting, 1..5),
-            any::<bool>(),
-        )
-            .prop_map(|(id, mut postings, balance)| {
-                if balance {
-                    // Close the transfer with one posting that balances it.
-                    let debits: Money = postings
-                        .iter()
-                        .filter(|p| p.side == Side::Debit)
-                        .map(|p| p.amount)
-                        .sum();
-                    let credits: Money = postings
-                        .iter()
-                        .filter(|p| p.side == Side::Credit)
-                        .map(|p| p.amount)
-                        .sum();
-                    let gap = debits - credits;
-                    if gap.is_positive() {
-                        postings.push(Posting::credit(custody(), gap));
-                    } else if gap.is_negative() {
-                        postings.push(Posting::debit(custody(), -gap));
-                    }
+        let posting = (0..5usize, any::<bool>(), 1i64..50_000).prop_map(|(account, debit, fen)| Posting {
+            account: accounts()[account].clone(),
+            side: if debit { Side::Debit } else { Side::Credit },
+            amount: Money::from_fen(fen),
+        });
+        (0u32..40, prop::collection::vec(posting, 1..5), any::<bool>()).prop_map(|(id, mut postings, balance)| {
+            if balance {
+                // Close the transfer with one posting that balances it.
+                let debits: Money = postings.iter().filter(|p| p.side == Side::Debit).map(|p| p.amount).sum();
+                let credits: Money = postings.iter().filter(|p| p.side == Side::Credit).map(|p| p.amount).sum();
+                let gap = debits - credits;
+                if gap.is_positive() {
+                    postings.push(Posting::credit(custody(), gap));
+                } else if gap.is_negative() {
+                    postings.push(Posting::debit(custody(), -gap));
                 }
-                transfer(&format!("t{id}"), postings)
-            })
+            }
+            transfer(&format!("t{id}"), postings)
+        })
     }
 
     proptest! {

@@ -27,6 +27,5 @@ mod transfer;
 pub use account::{Account, AccountKey, NormalSide};
 pub use ledger::{Ledger, Mismatch, Posted, replay, verify_replay};
 pub use transfer::{
-    Accounts, MAX_POSTINGS, Posting, Side, Transfer, TransferCode, TransferError, TransferId,
-    apply, check,
+    Accounts, MAX_POSTINGS, Posting, Side, Transfer, TransferCode, TransferError, TransferId, apply, check,
 };

@@ -20,10 +20,7 @@ impl TransferId {
     /// When `id` is empty or longer than 128 bytes: ids are built by code, never by users.
     pub fn new(id: impl Into<String>) -> TransferId {
         let id = id.into();
-        assert!(
-            !id.is_empty() && id.len() <= 128,
-            "transfer ids are 1..=128 bytes"
-        );
+        assert!(!id.is_empty() && id.len() <= 128, "transfer ids are 1..=128 bytes");
         TransferId(id)
     }
 
@@ -93,9 +90,7 @@ impl TransferCode {
     }
 
     pub fn parse(text: &str) -> Option<TransferCode> {
-        TransferCode::ALL
-            .into_iter()
-            .find(|code| code.as_str() == text)
+        TransferCode::ALL.into_iter().find(|code| code.as_str() == text)
     }
 }
 
@@ -124,19 +119,11 @@ pub struct Posting {
 
 impl Posting {
     pub fn debit(account: AccountKey, amount: Money) -> Posting {
-        Posting {
-            account,
-            side: Side::Debit,
-            amount,
-        }
+        Posting { account, side: Side::Debit, amount }
     }
 
     pub fn credit(account: AccountKey, amount: Money) -> Posting {
-        Posting {
-            account,
-            side: Side::Credit,
-            amount,
-        }
+        Posting { account, side: Side::Credit, amount }
     }
 }
 
@@ -161,19 +148,11 @@ impl Transfer {
     }
 
     pub fn debits(&self) -> Money {
-        self.postings
-            .iter()
-            .filter(|p| p.side == Side::Debit)
-            .map(|p| p.amount)
-            .sum()
+        self.postings.iter().filter(|p| p.side == Side::Debit).map(|p| p.amount).sum()
     }
 
     pub fn credits(&self) -> Money {
-        self.postings
-            .iter()
-            .filter(|p| p.side == Side::Credit)
-            .map(|p| p.amount)
-            .sum()
+        self.postings.iter().filter(|p| p.side == Side::Credit).map(|p| p.amount).sum()
     }
 }
 
@@ -208,26 +187,16 @@ impl fmt::Display for TransferError {
         match self {
             TransferError::TooFewPostings => write!(f, "a transfer needs at least two postings"),
             TransferError::TooManyPostings { count } => {
-                write!(
-                    f,
-                    "a transfer has at most {MAX_POSTINGS} postings, this one has {count}"
-                )
+                write!(f, "a transfer has at most {MAX_POSTINGS} postings, this one has {count}")
             }
             TransferError::AmountNotPositive { index, amount } => {
-                write!(
-                    f,
-                    "posting {index} has amount {amount}; amounts must be positive"
-                )
+                write!(f, "posting {index} has amount {amount}; amounts must be positive")
             }
             TransferError::Unbalanced { debits, credits } => {
                 write!(f, "debits {debits} do not equal credits {credits}")
             }
             TransferError::AccountNotFound(key) => write!(f, "account {key} does not exist"),
-            TransferError::ExceedsBalance {
-                account,
-                balance,
-                debit,
-            } => {
+            TransferError::ExceedsBalance { account, balance, debit } => {
                 write!(f, "account {account} holds {balance}, cannot pay {debit}")
             }
             TransferError::ExistsWithDifferentContent(id) => {
@@ -258,16 +227,8 @@ pub fn check(accounts: &impl Accounts, transfer: &Transfer) -> Result<(), Transf
     if count > MAX_POSTINGS {
         return Err(TransferError::TooManyPostings { count });
     }
-    if let Some((index, posting)) = transfer
-        .postings
-        .iter()
-        .enumerate()
-        .find(|(_, p)| !p.amount.is_positive())
-    {
-        return Err(TransferError::AmountNotPositive {
-            index,
-            amount: posting.amount,
-        });
+    if let Some((index, posting)) = transfer.postings.iter().enumerate().find(|(_, p)| !p.amount.is_positive()) {
+        return Err(TransferError::AmountNotPositive { index, amount: posting.amount });
     }
     let (debits, credits) = (transfer.debits(), transfer.credits());
     if debits != credits {
@@ -308,9 +269,7 @@ pub fn check(accounts: &impl Accounts, transfer: &Transfer) -> Result<(), Transf
 pub fn apply(accounts: &mut impl Accounts, transfer: &Transfer) -> Result<(), TransferError> {
     check(accounts, transfer)?;
     for posting in &transfer.postings {
-        let account = accounts
-            .account_mut(&posting.account)
-            .expect("checked above");
+        let account = accounts.account_mut(&posting.account).expect("checked above");
         match posting.side {
             Side::Debit => account.debits_posted += posting.amount,
             Side::Credit => account.credits_posted += posting.amount,

@@ -99,12 +99,6 @@ pub struct Step {
 
 impl Step {
     pub(crate) fn new(rule: Rule, amount: Money, zh: String, en: String) -> Step {
-        Step {
-            rule,
-            line: None,
-            amount,
-            zh,
-            en,
-        }
+        Step { rule, line: None, amount, zh, en }
     }
 }

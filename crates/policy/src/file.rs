@@ -9,8 +9,8 @@ use toml::{Spanned, Value};
 use yibao_domain::{Admdvs, Date, InsuranceType, MedType, Money, Ratio};
 
 use crate::model::{
-    DeductibleRule, Disease, EmergencyAdmissionRule, InpatientRule, LevelTable, OutpatientRule,
-    Policy, Scheme, Scope, SpecialOutpatientRule,
+    DeductibleRule, Disease, EmergencyAdmissionRule, InpatientRule, LevelTable, OutpatientRule, Policy, Scheme, Scope,
+    SpecialOutpatientRule,
 };
 
 /// Why a policy file was refused: which file, which line, which field, and what is wrong.
@@ -25,11 +25,7 @@ pub struct PolicyError {
 
 impl fmt::Display for PolicyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}: {}: {}",
-            self.file, self.line, self.field, self.problem
-        )
+        write!(f, "{}:{}: {}: {}", self.file, self.line, self.field, self.problem)
     }
 }
 
@@ -182,11 +178,7 @@ impl Reader<'_> {
         match value.get_ref() {
             Value::String(text) if !text.trim().is_empty() => Ok(text.clone()),
             Value::String(_) => Err(self.error(value, field, "must not be empty")),
-            other => Err(self.error(
-                value,
-                field,
-                format!("must be a string, found {}", other.type_str()),
-            )),
+            other => Err(self.error(value, field, format!("must be a string, found {}", other.type_str()))),
         }
     }
 
@@ -195,16 +187,10 @@ impl Reader<'_> {
         match value.get_ref() {
             Value::String(text) => Ok(text.clone()),
             Value::Integer(number) => Ok(number.to_string()),
-            Value::Float(_) => Err(self.error(
-                value,
-                field,
-                "write decimals as strings (\"0.85\"), TOML floats are not exact",
-            )),
-            other => Err(self.error(
-                value,
-                field,
-                format!("must be a decimal string, found {}", other.type_str()),
-            )),
+            Value::Float(_) => {
+                Err(self.error(value, field, "write decimals as strings (\"0.85\"), TOML floats are not exact"))
+            }
+            other => Err(self.error(value, field, format!("must be a decimal string, found {}", other.type_str()))),
         }
     }
 
@@ -230,25 +216,16 @@ impl Reader<'_> {
             Value::String(text) => text.clone(),
             Value::Datetime(datetime) => datetime.to_string(),
             other => {
-                return Err(self.error(
-                    value,
-                    field,
-                    format!("must be a date, found {}", other.type_str()),
-                ));
+                return Err(self.error(value, field, format!("must be a date, found {}", other.type_str())));
             }
         };
-        text.parse()
-            .map_err(|e: yibao_domain::ParseError| self.error(value, field, e.to_string()))
+        text.parse().map_err(|e: yibao_domain::ParseError| self.error(value, field, e.to_string()))
     }
 
     fn boolean(&self, value: &Field, field: &str) -> Result<bool, PolicyError> {
         match value.get_ref() {
             Value::Boolean(flag) => Ok(*flag),
-            other => Err(self.error(
-                value,
-                field,
-                format!("must be true or false, found {}", other.type_str()),
-            )),
+            other => Err(self.error(value, field, format!("must be true or false, found {}", other.type_str()))),
         }
     }
 
@@ -267,14 +244,8 @@ impl Reader<'_> {
         items
             .iter()
             .map(|item| match item {
-                Value::String(text) => {
-                    parse(text).map_err(|e| self.error(value, field, e.to_string()))
-                }
-                other => Err(self.error(
-                    value,
-                    field,
-                    format!("must list strings, found {}", other.type_str()),
-                )),
+                Value::String(text) => parse(text).map_err(|e| self.error(value, field, e.to_string())),
+                other => Err(self.error(value, field, format!("must list strings, found {}", other.type_str()))),
             })
             .collect()
     }
@@ -290,21 +261,14 @@ impl Reader<'_> {
             secondary: read(&raw.secondary, &format!("{field}.secondary"))?,
             primary: read(&raw.primary, &format!("{field}.primary"))?,
             community: read(&raw.community, &format!("{field}.community"))?,
-            pharmacy: raw
-                .pharmacy
-                .as_ref()
-                .map(|value| read(value, &format!("{field}.pharmacy")))
-                .transpose()?,
+            pharmacy: raw.pharmacy.as_ref().map(|value| read(value, &format!("{field}.pharmacy"))).transpose()?,
         })
     }
 
     fn policy(&self, raw: RawFile) -> Result<Policy, PolicyError> {
         let header = &raw.policy;
         let id = self.text(&header.id, "policy.id")?;
-        if !id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err(self.error(
                 &header.id,
                 "policy.id",
@@ -313,18 +277,10 @@ impl Reader<'_> {
         }
         let whole_file = 0..self.text.len();
         if raw.scheme.is_empty() {
-            return Err(self.error_at(
-                whole_file.clone(),
-                "scheme",
-                "a policy needs at least one [[scheme]]",
-            ));
+            return Err(self.error_at(whole_file.clone(), "scheme", "a policy needs at least one [[scheme]]"));
         }
         if raw.scope.is_empty() {
-            return Err(self.error_at(
-                whole_file,
-                "scope",
-                "a policy needs at least one [[scope]]",
-            ));
+            return Err(self.error_at(whole_file, "scope", "a policy needs at least one [[scope]]"));
         }
         let schemes = raw
             .scheme
@@ -355,17 +311,11 @@ impl Reader<'_> {
                     format!("insurance type {missing} has no scheme in this policy"),
                 ));
             }
-            if let Some(other) = scopes
-                .iter()
-                .position(|earlier| scopes_overlap(earlier, &scope))
-            {
+            if let Some(other) = scopes.iter().position(|earlier| scopes_overlap(earlier, &scope)) {
                 return Err(self.error_at(
                     spanned.span(),
                     &field,
-                    format!(
-                        "overlaps scope[{other}] for region {} in the same dates",
-                        scope.admdvs
-                    ),
+                    format!("overlaps scope[{other}] for region {} in the same dates", scope.admdvs),
                 ));
             }
             scopes.push(scope);
@@ -408,10 +358,8 @@ impl Reader<'_> {
     }
 
     fn scope(&self, raw: &RawScope, field: &str) -> Result<Scope, PolicyError> {
-        let admdvs: Admdvs = self
-            .text(&raw.admdvs, &format!("{field}.admdvs"))?
-            .parse()
-            .map_err(|e: yibao_domain::ParseError| {
+        let admdvs: Admdvs =
+            self.text(&raw.admdvs, &format!("{field}.admdvs"))?.parse().map_err(|e: yibao_domain::ParseError| {
                 self.error(&raw.admdvs, &format!("{field}.admdvs"), e.to_string())
             })?;
         let begin = self.date(&raw.begin, &format!("{field}.begin"))?;
@@ -421,36 +369,22 @@ impl Reader<'_> {
         };
         if end < begin {
             let value = raw.end.as_ref().expect("FOREVER is never before begin");
-            return Err(self.error(
-                value,
-                &format!("{field}.end"),
-                format!("{end} is before begin {begin}"),
-            ));
+            return Err(self.error(value, &format!("{field}.end"), format!("{end} is before begin {begin}")));
         }
         Ok(Scope {
             admdvs,
-            insurance_types: self.list(
-                &raw.insutypes,
-                &format!("{field}.insutypes"),
-                str::parse,
-            )?,
+            insurance_types: self.list(&raw.insutypes, &format!("{field}.insutypes"), str::parse)?,
             begin,
             end,
         })
     }
 
     fn scheme(&self, raw: &RawScheme, field: &str) -> Result<Scheme, PolicyError> {
-        let annual_fund_cap =
-            self.money(&raw.annual_fund_cap, &format!("{field}.annual_fund_cap"))?;
+        let annual_fund_cap = self.money(&raw.annual_fund_cap, &format!("{field}.annual_fund_cap"))?;
         if annual_fund_cap.is_zero() {
-            return Err(self.error(
-                &raw.annual_fund_cap,
-                &format!("{field}.annual_fund_cap"),
-                "must be above zero",
-            ));
+            return Err(self.error(&raw.annual_fund_cap, &format!("{field}.annual_fund_cap"), "must be above zero"));
         }
-        let outpatient =
-            self.outpatient(raw.outpatient.get_ref(), &format!("{field}.outpatient"))?;
+        let outpatient = self.outpatient(raw.outpatient.get_ref(), &format!("{field}.outpatient"))?;
         let inpatient = self.inpatient(raw.inpatient.get_ref(), &format!("{field}.inpatient"))?;
         let special_outpatient = raw
             .special_outpatient
@@ -459,48 +393,27 @@ impl Reader<'_> {
             .transpose()?;
         let mut med_types = HashSet::new();
         let rules = [
-            (
-                &raw.outpatient.get_ref().med_types,
-                "outpatient",
-                &outpatient.med_types,
-            ),
-            (
-                &raw.inpatient.get_ref().med_types,
-                "inpatient",
-                &inpatient.med_types,
-            ),
+            (&raw.outpatient.get_ref().med_types, "outpatient", &outpatient.med_types),
+            (&raw.inpatient.get_ref().med_types, "inpatient", &inpatient.med_types),
         ];
         let special = raw
             .special_outpatient
             .as_ref()
             .zip(special_outpatient.as_ref())
-            .map(|(raw, checked)| {
-                (
-                    &raw.get_ref().med_types,
-                    "special_outpatient",
-                    &checked.med_types,
-                )
-            });
+            .map(|(raw, checked)| (&raw.get_ref().med_types, "special_outpatient", &checked.med_types));
         for (value, rule, types) in rules.into_iter().chain(special) {
             if let Some(twice) = types.iter().find(|t| !med_types.insert(**t)) {
                 return Err(self.error(
                     value,
                     &format!("{field}.{rule}.med_types"),
-                    format!(
-                        "medical type {twice} is already priced by another rule of this scheme"
-                    ),
+                    format!("medical type {twice} is already priced by another rule of this scheme"),
                 ));
             }
         }
         Ok(Scheme {
             name: self.text(&raw.name, &format!("{field}.name"))?,
-            insurance_types: self.list(
-                &raw.insutypes,
-                &format!("{field}.insutypes"),
-                str::parse::<InsuranceType>,
-            )?,
-            personal_account: self
-                .boolean(&raw.personal_account, &format!("{field}.personal_account"))?,
+            insurance_types: self.list(&raw.insutypes, &format!("{field}.insutypes"), str::parse::<InsuranceType>)?,
+            personal_account: self.boolean(&raw.personal_account, &format!("{field}.personal_account"))?,
             annual_fund_cap,
             outpatient,
             inpatient,
@@ -510,18 +423,9 @@ impl Reader<'_> {
 
     fn outpatient(&self, raw: &RawOutpatient, field: &str) -> Result<OutpatientRule, PolicyError> {
         Ok(OutpatientRule {
-            med_types: self.list(
-                &raw.med_types,
-                &format!("{field}.med_types"),
-                str::parse::<MedType>,
-            )?,
-            annual_deductible: self.money(
-                &raw.annual_deductible,
-                &format!("{field}.annual_deductible"),
-            )?,
-            fund_share: self.levels(&raw.fund_share, &format!("{field}.fund_share"), |v, f| {
-                self.ratio(v, f)
-            })?,
+            med_types: self.list(&raw.med_types, &format!("{field}.med_types"), str::parse::<MedType>)?,
+            annual_deductible: self.money(&raw.annual_deductible, &format!("{field}.annual_deductible"))?,
+            fund_share: self.levels(&raw.fund_share, &format!("{field}.fund_share"), |v, f| self.ratio(v, f))?,
             annual_band: raw
                 .annual_band
                 .as_ref()
@@ -542,9 +446,7 @@ impl Reader<'_> {
                         "is required with deductible_rule = \"per-admission\"",
                     ));
                 };
-                DeductibleRule::PerAdmission {
-                    repeat_factor: self.ratio(factor, &factor_field)?,
-                }
+                DeductibleRule::PerAdmission { repeat_factor: self.ratio(factor, &factor_field)? }
             }
             "annual-highest-level" => {
                 if let Some(factor) = &raw.repeat_admission_factor {
@@ -565,18 +467,10 @@ impl Reader<'_> {
             }
         };
         Ok(InpatientRule {
-            med_types: self.list(
-                &raw.med_types,
-                &format!("{field}.med_types"),
-                str::parse::<MedType>,
-            )?,
-            deductible: self.levels(&raw.deductible, &format!("{field}.deductible"), |v, f| {
-                self.money(v, f)
-            })?,
+            med_types: self.list(&raw.med_types, &format!("{field}.med_types"), str::parse::<MedType>)?,
+            deductible: self.levels(&raw.deductible, &format!("{field}.deductible"), |v, f| self.money(v, f))?,
             deductible_rule,
-            fund_share: self.levels(&raw.fund_share, &format!("{field}.fund_share"), |v, f| {
-                self.ratio(v, f)
-            })?,
+            fund_share: self.levels(&raw.fund_share, &format!("{field}.fund_share"), |v, f| self.ratio(v, f))?,
             retiree_bonus: raw
                 .retiree_bonus
                 .as_ref()
@@ -599,24 +493,13 @@ impl Reader<'_> {
                     format!("{code} is listed twice"),
                 ));
             }
-            diseases.push(Disease {
-                code,
-                name: self.text(&raw_disease.name, &format!("{disease_field}.name"))?,
-            });
+            diseases.push(Disease { code, name: self.text(&raw_disease.name, &format!("{disease_field}.name"))? });
         }
         if diseases.is_empty() {
-            return Err(self.error(
-                &raw.med_types,
-                &format!("{field}.diseases"),
-                "lists no disease",
-            ));
+            return Err(self.error(&raw.med_types, &format!("{field}.diseases"), "lists no disease"));
         }
         Ok(SpecialOutpatientRule {
-            med_types: self.list(
-                &raw.med_types,
-                &format!("{field}.med_types"),
-                str::parse::<MedType>,
-            )?,
+            med_types: self.list(&raw.med_types, &format!("{field}.med_types"), str::parse::<MedType>)?,
             diseases,
         })
     }
@@ -625,9 +508,7 @@ impl Reader<'_> {
 /// Two scopes overlap when they share a region, an insurance type and at least one day.
 pub(crate) fn scopes_overlap(a: &Scope, b: &Scope) -> bool {
     a.admdvs == b.admdvs
-        && a.insurance_types
-            .iter()
-            .any(|i| b.insurance_types.contains(i))
+        && a.insurance_types.iter().any(|i| b.insurance_types.contains(i))
         && a.begin <= b.end
         && b.begin <= a.end
 }

@@ -19,13 +19,10 @@ pub use explain::{Rule, Step};
 pub use file::{PolicyError, parse_policy};
 pub use line::{CatalogueItem, LineInput, LineSplit, split_line};
 pub use model::{
-    DeductibleRule, Disease, EmergencyAdmissionRule, InpatientRule, LevelTable, OutpatientRule,
-    Policy, Scheme, Scope, SpecialOutpatientRule,
+    DeductibleRule, Disease, EmergencyAdmissionRule, InpatientRule, LevelTable, OutpatientRule, Policy, Scheme, Scope,
+    SpecialOutpatientRule,
 };
-pub use price::{
-    AccountBalances, Accumulators, Admission, PriceInput, Pricing, PricingError, SettlementKind,
-    price,
-};
+pub use price::{AccountBalances, Accumulators, Admission, PriceInput, Pricing, PricingError, SettlementKind, price};
 pub use set::{PolicySet, Resolved};
 
 /// The seed policy as shipped in `policies/seed.toml`, embedded so `serve --demo` needs no files.

@@ -74,14 +74,8 @@ pub fn split_line(line: &LineInput, item: Option<&CatalogueItem>) -> LineSplit {
             split.steps.push(step(
                 Rule::LineSelfFunded,
                 amount,
-                format!(
-                    "{}（{}）为自费项目，{amount}元全部由个人负担",
-                    item.name, item.code
-                ),
-                format!(
-                    "{} ({}) is self-funded: the person pays all {amount} yuan",
-                    item.name, item.code
-                ),
+                format!("{}（{}）为自费项目，{amount}元全部由个人负担", item.name, item.code),
+                format!("{} ({}) is self-funded: the person pays all {amount} yuan", item.name, item.code),
             ));
             return split;
         }
@@ -91,10 +85,7 @@ pub fn split_line(line: &LineInput, item: Option<&CatalogueItem>) -> LineSplit {
                 Rule::LineSelfFunded,
                 amount,
                 format!("项目{}不在医保目录内，{amount}元按自费处理", line.code),
-                format!(
-                    "item {} is not in the catalogue: its {amount} yuan are self-paid",
-                    line.code
-                ),
+                format!("item {} is not in the catalogue: its {amount} yuan are self-paid", line.code),
             ));
             return split;
         }
@@ -175,39 +166,22 @@ mod tests {
     fn line(price: &str, quantity: &str) -> LineInput {
         let price: UnitPrice = price.parse().unwrap();
         let quantity: Quantity = quantity.parse().unwrap();
-        LineInput {
-            serial: "1".into(),
-            code: "X".into(),
-            price,
-            quantity,
-            amount: price.times(quantity),
-        }
+        LineInput { serial: "1".into(), code: "X".into(), price, quantity, amount: price.times(quantity) }
     }
 
     fn parts(split: &LineSplit) -> [i64; 4] {
-        [
-            split.fully_selfpaid.fen(),
-            split.over_limit.fen(),
-            split.first_selfpay.fen(),
-            split.in_scope.fen(),
-        ]
+        [split.fully_selfpaid.fen(), split.over_limit.fen(), split.first_selfpay.fen(), split.in_scope.fen()]
     }
 
     #[test]
     fn hebei_sample_class_b_five_percent() {
-        let split = split_line(
-            &line("4.52", "1"),
-            Some(&item(ChargeClass::ClassB, "0.05", None)),
-        );
+        let split = split_line(&line("4.52", "1"), Some(&item(ChargeClass::ClassB, "0.05", None)));
         assert_eq!(parts(&split), [0, 0, 23, 429]);
     }
 
     #[test]
     fn ultrasound_above_its_cap() {
-        let split = split_line(
-            &line("120", "1"),
-            Some(&item(ChargeClass::ClassB, "0.1", Some("110"))),
-        );
+        let split = split_line(&line("120", "1"), Some(&item(ChargeClass::ClassB, "0.1", Some("110"))));
         assert_eq!(parts(&split), [0, 1000, 1100, 9900]);
     }
 
@@ -223,9 +197,6 @@ mod tests {
     fn unknown_and_self_funded_items_are_self_paid() {
         assert_eq!(parts(&split_line(&line("20", "1"), None)), [2000, 0, 0, 0]);
         let c = item(ChargeClass::SelfFunded, "1", None);
-        assert_eq!(
-            parts(&split_line(&line("20", "1"), Some(&c))),
-            [2000, 0, 0, 0]
-        );
+        assert_eq!(parts(&split_line(&line("20", "1"), Some(&c))), [2000, 0, 0, 0]);
     }
 }

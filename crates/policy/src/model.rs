@@ -24,9 +24,7 @@ impl Policy {
 
     /// The scheme for an insurance type, if this policy covers it.
     pub fn scheme(&self, insurance: InsuranceType) -> Option<&Scheme> {
-        self.schemes
-            .iter()
-            .find(|scheme| scheme.insurance_types.contains(&insurance))
+        self.schemes.iter().find(|scheme| scheme.insurance_types.contains(&insurance))
     }
 }
 
@@ -41,10 +39,7 @@ pub struct Scope {
 
 impl Scope {
     pub fn contains(&self, admdvs: &Admdvs, insurance: InsuranceType, on: Date) -> bool {
-        &self.admdvs == admdvs
-            && self.insurance_types.contains(&insurance)
-            && self.begin <= on
-            && on <= self.end
+        &self.admdvs == admdvs && self.insurance_types.contains(&insurance) && self.begin <= on && on <= self.end
     }
 }
 

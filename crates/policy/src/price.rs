@@ -3,9 +3,7 @@
 
 use std::fmt;
 
-use yibao_domain::{
-    InstitutionLevel, InsuranceType, MedType, Money, PersonType, PersonTypeGroup, Ratio,
-};
+use yibao_domain::{InstitutionLevel, InsuranceType, MedType, Money, PersonType, PersonTypeGroup, Ratio};
 
 use crate::explain::{Rule, Step};
 use crate::line::LineSplit;
@@ -33,10 +31,8 @@ impl Accumulators {
     #[must_use]
     pub fn plus(&self, change: &Accumulators) -> Accumulators {
         Accumulators {
-            outpatient_deductible_paid: self.outpatient_deductible_paid
-                + change.outpatient_deductible_paid,
-            inpatient_deductible_paid: self.inpatient_deductible_paid
-                + change.inpatient_deductible_paid,
+            outpatient_deductible_paid: self.outpatient_deductible_paid + change.outpatient_deductible_paid,
+            inpatient_deductible_paid: self.inpatient_deductible_paid + change.inpatient_deductible_paid,
             admissions: self.admissions + change.admissions,
             outpatient_band_used: self.outpatient_band_used + change.outpatient_band_used,
             fund_paid: self.fund_paid + change.fund_paid,
@@ -52,10 +48,8 @@ impl Accumulators {
     #[must_use]
     pub fn minus(&self, change: &Accumulators) -> Accumulators {
         Accumulators {
-            outpatient_deductible_paid: self.outpatient_deductible_paid
-                - change.outpatient_deductible_paid,
-            inpatient_deductible_paid: self.inpatient_deductible_paid
-                - change.inpatient_deductible_paid,
+            outpatient_deductible_paid: self.outpatient_deductible_paid - change.outpatient_deductible_paid,
+            inpatient_deductible_paid: self.inpatient_deductible_paid - change.inpatient_deductible_paid,
             admissions: self.admissions - change.admissions,
             outpatient_band_used: self.outpatient_band_used - change.outpatient_band_used,
             fund_paid: self.fund_paid - change.fund_paid,
@@ -135,6 +129,9 @@ pub struct Pricing {
     pub in_scope: Money,
     /// The deductible paid by this settlement (`act_pay_dedc`).
     pub deductible: Money,
+    /// The deductible standard that applied (`dedc_std`): the level's, halved for a repeat
+    /// admission, or the annual outpatient one; zero where none applies.
+    pub deductible_standard: Money,
     /// The fund's share applied to the in-scope cost above the deductible.
     pub fund_share: Ratio,
     /// What the pooled fund pays (`hifp_pay`).
@@ -183,22 +180,13 @@ impl fmt::Display for PricingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PricingError::MedTypeNotCovered { med_type, policy } => {
-                write!(
-                    f,
-                    "medical type {med_type} is not priced by policy {policy}"
-                )
+                write!(f, "medical type {med_type} is not priced by policy {policy}")
             }
             PricingError::LevelNotPriced { med_type } => {
-                write!(
-                    f,
-                    "medical type {med_type} is not priced at this kind of institution"
-                )
+                write!(f, "medical type {med_type} is not priced at this kind of institution")
             }
             PricingError::SpecialDiseaseRequired => {
-                write!(
-                    f,
-                    "special outpatient care needs a registered special disease"
-                )
+                write!(f, "special outpatient care needs a registered special disease")
             }
             PricingError::NegativeTotal { medfee } => {
                 write!(f, "the lines total {medfee}, less than zero")
@@ -229,6 +217,7 @@ pub fn price(input: &PriceInput<'_>) -> Result<Pricing, PricingError> {
         first_selfpay: Money::ZERO,
         in_scope: Money::ZERO,
         deductible: Money::ZERO,
+        deductible_standard: Money::ZERO,
         fund_share: Ratio::ZERO,
         fund: Money::ZERO,
         account_current_year: Money::ZERO,
@@ -246,9 +235,7 @@ pub fn price(input: &PriceInput<'_>) -> Result<Pricing, PricingError> {
         pricing.steps.extend(line.steps.iter().cloned());
     }
     if pricing.medfee.is_negative() {
-        return Err(PricingError::NegativeTotal {
-            medfee: pricing.medfee,
-        });
+        return Err(PricingError::NegativeTotal { medfee: pricing.medfee });
     }
     let in_scope = pricing.in_scope.clamp_to_zero();
     let fund_before_cap = match pricing.kind {
@@ -279,10 +266,7 @@ pub fn price(input: &PriceInput<'_>) -> Result<Pricing, PricingError> {
         pricing.medfee,
         pricing.fully_selfpaid + pricing.over_limit + pricing.first_selfpay + pricing.in_scope
     );
-    debug_assert_eq!(
-        pricing.medfee,
-        pricing.fund + pricing.account() + pricing.cash
-    );
+    debug_assert_eq!(pricing.medfee, pricing.fund + pricing.account() + pricing.cash);
     Ok(pricing)
 }
 
@@ -295,17 +279,10 @@ fn kind_of(input: &PriceInput<'_>) -> Result<SettlementKind, PricingError> {
     if scheme.inpatient.med_types.contains(&med_type) {
         return Ok(SettlementKind::Inpatient);
     }
-    if scheme
-        .special_outpatient
-        .as_ref()
-        .is_some_and(|rule| rule.med_types.contains(&med_type))
-    {
+    if scheme.special_outpatient.as_ref().is_some_and(|rule| rule.med_types.contains(&med_type)) {
         return Ok(SettlementKind::SpecialOutpatient);
     }
-    Err(PricingError::MedTypeNotCovered {
-        med_type,
-        policy: input.policy.label(),
-    })
+    Err(PricingError::MedTypeNotCovered { med_type, policy: input.policy.label() })
 }
 
 fn level_name(level: Option<InstitutionLevel>) -> (&'static str, &'static str) {
@@ -318,18 +295,14 @@ fn level_name(level: Option<InstitutionLevel>) -> (&'static str, &'static str) {
     }
 }
 
-fn outpatient(
-    input: &PriceInput<'_>,
-    in_scope: Money,
-    pricing: &mut Pricing,
-) -> Result<Money, PricingError> {
+fn outpatient(input: &PriceInput<'_>, in_scope: Money, pricing: &mut Pricing) -> Result<Money, PricingError> {
     let rule = &input.scheme.outpatient;
     let (where_zh, where_en) = level_name(input.level);
-    let owed =
-        (rule.annual_deductible - input.year_to_date.outpatient_deductible_paid).clamp_to_zero();
+    let owed = (rule.annual_deductible - input.year_to_date.outpatient_deductible_paid).clamp_to_zero();
     let deductible = owed.min(in_scope);
     if rule.annual_deductible.is_positive() {
         pricing.deductible = deductible;
+        pricing.deductible_standard = rule.annual_deductible;
         pricing.change.outpatient_deductible_paid = deductible;
         pricing.steps.push(Step::new(
             Rule::OutpatientDeductible,
@@ -350,7 +323,10 @@ fn outpatient(
             Rule::OutpatientNoFundShare,
             Money::ZERO,
             format!("本政策下{}在{}的普通门诊费用统筹基金不予支付", input.scheme.name, where_zh),
-            format!("under this policy the pooled fund pays no share of {} outpatient care at {where_en}", input.scheme.name),
+            format!(
+                "under this policy the pooled fund pays no share of {} outpatient care at {where_en}",
+                input.scheme.name
+            ),
         ));
         return Ok(Money::ZERO);
     }
@@ -386,21 +362,13 @@ fn outpatient(
 
 fn inpatient_share(input: &PriceInput<'_>, pricing: &mut Pricing) -> Result<Ratio, PricingError> {
     let rule = &input.scheme.inpatient;
-    let base = rule
-        .fund_share
-        .get(input.level)
-        .ok_or(PricingError::LevelNotPriced {
-            med_type: input.med_type,
-        })?;
+    let base = rule.fund_share.get(input.level).ok_or(PricingError::LevelNotPriced { med_type: input.med_type })?;
     if input.person_type.group() == PersonTypeGroup::Retired && rule.retiree_bonus > Ratio::ZERO {
         let share = base.saturating_add(rule.retiree_bonus);
         pricing.steps.push(Step::new(
             Rule::RetireeBonus,
             Money::ZERO,
-            format!(
-                "退休人员统筹基金支付比例提高{}，由{}提高到{}",
-                rule.retiree_bonus, base, share
-            ),
+            format!("退休人员统筹基金支付比例提高{}，由{}提高到{}", rule.retiree_bonus, base, share),
             format!(
                 "retired persons get {} more: the fund's share rises from {} to {}",
                 rule.retiree_bonus, base, share
@@ -411,24 +379,15 @@ fn inpatient_share(input: &PriceInput<'_>, pricing: &mut Pricing) -> Result<Rati
     Ok(base)
 }
 
-fn inpatient(
-    input: &PriceInput<'_>,
-    in_scope: Money,
-    pricing: &mut Pricing,
-) -> Result<Money, PricingError> {
+fn inpatient(input: &PriceInput<'_>, in_scope: Money, pricing: &mut Pricing) -> Result<Money, PricingError> {
     let rule = &input.scheme.inpatient;
     let (where_zh, where_en) = level_name(input.level);
-    let standard = rule
-        .deductible
-        .get(input.level)
-        .ok_or(PricingError::LevelNotPriced {
-            med_type: input.med_type,
-        })?;
+    let standard = rule.deductible.get(input.level).ok_or(PricingError::LevelNotPriced { med_type: input.med_type })?;
     let earlier_admissions = input.year_to_date.admissions - i64::from(input.admission.counted);
     if !input.admission.counted {
         pricing.change.admissions = 1;
     }
-    let owed = match rule.deductible_rule {
+    let (owed, applied_standard) = match rule.deductible_rule {
         DeductibleRule::PerAdmission { repeat_factor } => {
             let this_admission = match earlier_admissions {
                 0 => standard,
@@ -456,12 +415,13 @@ fn inpatient(
                     reduced
                 }
             };
-            (this_admission - input.admission.deductible_paid).clamp_to_zero()
+            ((this_admission - input.admission.deductible_paid).clamp_to_zero(), this_admission)
         }
         DeductibleRule::AnnualHighestLevel => {
-            (standard - input.year_to_date.inpatient_deductible_paid).clamp_to_zero()
+            ((standard - input.year_to_date.inpatient_deductible_paid).clamp_to_zero(), standard)
         }
     };
+    pricing.deductible_standard = applied_standard;
     let deductible = owed.min(in_scope);
     pricing.deductible = deductible;
     pricing.change.inpatient_deductible_paid = deductible;
@@ -486,14 +446,8 @@ fn inpatient(
     Ok(fund)
 }
 
-fn special_outpatient(
-    input: &PriceInput<'_>,
-    in_scope: Money,
-    pricing: &mut Pricing,
-) -> Result<Money, PricingError> {
-    let disease = input
-        .special_disease
-        .ok_or(PricingError::SpecialDiseaseRequired)?;
+fn special_outpatient(input: &PriceInput<'_>, in_scope: Money, pricing: &mut Pricing) -> Result<Money, PricingError> {
+    let disease = input.special_disease.ok_or(PricingError::SpecialDiseaseRequired)?;
     let share = inpatient_share(input, pricing)?;
     let fund = in_scope.times(share);
     pricing.fund_share = share;
@@ -550,14 +504,8 @@ fn pay_person_part(input: &PriceInput<'_>, pricing: &mut Pricing) {
         pricing.steps.push(Step::new(
             rule,
             pricing.cash,
-            format!(
-                "个人账户余额{available}元不足，其余{}元由现金支付",
-                pricing.cash
-            ),
-            format!(
-                "the account held {available} yuan: the remaining {} yuan are paid in cash",
-                pricing.cash
-            ),
+            format!("个人账户余额{available}元不足，其余{}元由现金支付", pricing.cash),
+            format!("the account held {available} yuan: the remaining {} yuan are paid in cash", pricing.cash),
         ));
     }
 }

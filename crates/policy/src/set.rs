@@ -31,11 +31,7 @@ impl PolicySet {
     pub fn add(&mut self, file: &str, policy: Policy) -> Result<(), PolicyError> {
         for existing in &self.policies {
             for (index, scope) in policy.scopes.iter().enumerate() {
-                if let Some(clash) = existing
-                    .scopes
-                    .iter()
-                    .find(|other| scopes_overlap(scope, other))
-                {
+                if let Some(clash) = existing.scopes.iter().find(|other| scopes_overlap(scope, other)) {
                     return Err(PolicyError {
                         file: file.to_string(),
                         line: 0,
@@ -63,17 +59,9 @@ impl PolicySet {
         Ok(())
     }
 
-    pub fn resolve(
-        &self,
-        admdvs: &Admdvs,
-        insurance: InsuranceType,
-        on: Date,
-    ) -> Option<Resolved<'_>> {
+    pub fn resolve(&self, admdvs: &Admdvs, insurance: InsuranceType, on: Date) -> Option<Resolved<'_>> {
         self.policies.iter().find_map(|policy| {
-            let covered = policy
-                .scopes
-                .iter()
-                .any(|scope| scope.contains(admdvs, insurance, on));
+            let covered = policy.scopes.iter().any(|scope| scope.contains(admdvs, insurance, on));
             let scheme = policy.scheme(insurance)?;
             covered.then_some(Resolved { policy, scheme })
         })

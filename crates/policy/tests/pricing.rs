@@ -2,12 +2,10 @@
 //! covering every seed rule. Amounts in the tables are yuan, exact to the fen.
 
 use proptest::prelude::*;
-use yibao_domain::{
-    ChargeClass, InstitutionLevel, InsuranceType, MedType, Money, PersonType, Quantity, UnitPrice,
-};
+use yibao_domain::{ChargeClass, InstitutionLevel, InsuranceType, MedType, Money, PersonType, Quantity, UnitPrice};
 use yibao_policy::{
-    AccountBalances, Accumulators, Admission, CatalogueItem, LineInput, Policy, PriceInput,
-    Pricing, PricingError, Rule, SEED_POLICY_TOML, parse_policy, price, split_line,
+    AccountBalances, Accumulators, Admission, CatalogueItem, LineInput, Policy, PriceInput, Pricing, PricingError,
+    Rule, SEED_POLICY_TOML, parse_policy, price, split_line,
 };
 
 fn seed() -> Policy {
@@ -26,9 +24,7 @@ fn yuan(text: &str) -> Money {
 /// The demo catalogue of DEMO.md.
 fn catalogue(code: &str) -> Option<CatalogueItem> {
     let (class, ratio, cap) = match code {
-        "DEMO-A-001" | "DEMO-A-002" | "DEMO-A-003" | "DEMO-A-004" => {
-            (ChargeClass::ClassA, "0", None)
-        }
+        "DEMO-A-001" | "DEMO-A-002" | "DEMO-A-003" | "DEMO-A-004" => (ChargeClass::ClassA, "0", None),
         "DEMO-B-001" => (ChargeClass::ClassB, "0.1", None),
         "DEMO-B-002" => (ChargeClass::ClassB, "0.1", Some("110")),
         "DEMO-C-001" => (ChargeClass::SelfFunded, "1", None),
@@ -74,18 +70,11 @@ impl Case {
     }
 
     fn resident() -> Case {
-        Case {
-            insurance: InsuranceType::ResidentBasic,
-            person_type: PersonType::ResidentAdult,
-            ..Case::employee()
-        }
+        Case { insurance: InsuranceType::ResidentBasic, person_type: PersonType::ResidentAdult, ..Case::employee() }
     }
 
     fn retiree() -> Case {
-        Case {
-            person_type: PersonType::EmployeeRetired,
-            ..Case::employee()
-        }
+        Case { person_type: PersonType::EmployeeRetired, ..Case::employee() }
     }
 
     fn policy(self, policy: Policy) -> Case {
@@ -93,25 +82,15 @@ impl Case {
     }
 
     fn level(self, level: InstitutionLevel) -> Case {
-        Case {
-            level: Some(level),
-            ..self
-        }
+        Case { level: Some(level), ..self }
     }
 
     fn pharmacy(self) -> Case {
-        Case {
-            level: None,
-            med_type: MedType::PHARMACY,
-            ..self
-        }
+        Case { level: None, med_type: MedType::PHARMACY, ..self }
     }
 
     fn med_type(self, code: &str) -> Case {
-        Case {
-            med_type: code.parse().unwrap(),
-            ..self
-        }
+        Case { med_type: code.parse().unwrap(), ..self }
     }
 
     fn inpatient(self) -> Case {
@@ -119,8 +98,7 @@ impl Case {
     }
 
     fn line(mut self, code: &str, price: &str, quantity: &str) -> Case {
-        self.lines
-            .push((code.to_string(), price.to_string(), quantity.to_string()));
+        self.lines.push((code.to_string(), price.to_string(), quantity.to_string()));
         self
     }
 
@@ -129,30 +107,15 @@ impl Case {
     }
 
     fn admission(self, counted: bool, deductible_paid: &str) -> Case {
-        Case {
-            admission: Admission {
-                counted,
-                deductible_paid: yuan(deductible_paid),
-            },
-            ..self
-        }
+        Case { admission: Admission { counted, deductible_paid: yuan(deductible_paid) }, ..self }
     }
 
     fn disease(self, code: &str) -> Case {
-        Case {
-            disease: Some(code.to_string()),
-            ..self
-        }
+        Case { disease: Some(code.to_string()), ..self }
     }
 
     fn account(self, current: &str, prior: &str) -> Case {
-        Case {
-            account: Some(AccountBalances {
-                current_year: yuan(current),
-                prior_years: yuan(prior),
-            }),
-            ..self
-        }
+        Case { account: Some(AccountBalances { current_year: yuan(current), prior_years: yuan(prior) }), ..self }
     }
 
     fn run(&self) -> Result<Pricing, PricingError> {
@@ -175,11 +138,7 @@ impl Case {
             })
             .collect();
         let disease = self.disease.as_ref().map(|code| {
-            scheme
-                .special_outpatient
-                .as_ref()
-                .and_then(|rule| rule.disease(code))
-                .expect("listed disease")
+            scheme.special_outpatient.as_ref().and_then(|rule| rule.disease(code)).expect("listed disease")
         });
         price(&PriceInput {
             policy: &self.policy,
@@ -215,29 +174,17 @@ fn check(name: &str, case: Case, expected: Expected) {
         pricing.cash,
     ];
     let expected = expected.map(yuan);
-    assert_eq!(
-        actual, expected,
-        "{name}: [medfee, fulamt, overlmt, preselfpay, inscp, dedc, fund, acct, cash]"
-    );
+    assert_eq!(actual, expected, "{name}: [medfee, fulamt, overlmt, preselfpay, inscp, dedc, fund, acct, cash]");
     assert_identities(&pricing);
 }
 
 fn assert_identities(pricing: &Pricing) {
-    assert_eq!(
-        pricing.medfee,
-        pricing.fully_selfpaid + pricing.over_limit + pricing.first_selfpay + pricing.in_scope
-    );
-    assert_eq!(
-        pricing.medfee,
-        pricing.fund + pricing.account() + pricing.cash
-    );
+    assert_eq!(pricing.medfee, pricing.fully_selfpaid + pricing.over_limit + pricing.first_selfpay + pricing.in_scope);
+    assert_eq!(pricing.medfee, pricing.fund + pricing.account() + pricing.cash);
 }
 
 fn ytd_admissions(admissions: i64) -> Accumulators {
-    Accumulators {
-        admissions,
-        ..Accumulators::default()
-    }
+    Accumulators { admissions, ..Accumulators::default() }
 }
 
 #[test]
@@ -247,69 +194,32 @@ fn worked_example_employee_outpatient_tertiary() {
         .line("DEMO-B-001", "100", "1")
         .line("DEMO-C-001", "20", "1")
         .account("0", "1000");
-    check(
-        "employee outpatient",
-        case,
-        ["170", "20", "0", "10", "140", "0", "0", "170", "0"],
-    );
+    check("employee outpatient", case, ["170", "20", "0", "10", "140", "0", "0", "170", "0"]);
 }
 
 #[test]
 fn worked_example_resident_outpatient_band() {
-    let first = Case::resident()
-        .level(InstitutionLevel::Community)
-        .line("DEMO-A-002", "80", "1");
-    check(
-        "first visit",
-        first.clone(),
-        ["80", "0", "0", "0", "80", "0", "24", "0", "56"],
-    );
+    let first = Case::resident().level(InstitutionLevel::Community).line("DEMO-A-002", "80", "1");
+    check("first visit", first.clone(), ["80", "0", "0", "0", "80", "0", "24", "0", "56"]);
     let used = first.run().unwrap().change;
     assert_eq!(used.outpatient_band_used, yuan("80"));
-    let second = Case::resident()
-        .level(InstitutionLevel::Community)
-        .line("DEMO-A-002", "50", "1")
-        .ytd(used);
-    check(
-        "second visit",
-        second,
-        ["50", "0", "0", "0", "50", "0", "6", "0", "44"],
-    );
+    let second = Case::resident().level(InstitutionLevel::Community).line("DEMO-A-002", "50", "1").ytd(used);
+    check("second visit", second, ["50", "0", "0", "0", "50", "0", "6", "0", "44"]);
 }
 
 #[test]
 fn worked_example_employee_inpatient_first_admission() {
-    let case = Case::employee()
-        .inpatient()
-        .line("DEMO-A-003", "10000", "1");
-    check(
-        "first admission",
-        case.clone(),
-        ["10000", "0", "0", "0", "10000", "800", "7820", "0", "2180"],
-    );
+    let case = Case::employee().inpatient().line("DEMO-A-003", "10000", "1");
+    check("first admission", case.clone(), ["10000", "0", "0", "0", "10000", "800", "7820", "0", "2180"]);
     assert_eq!(case.run().unwrap().change.admissions, 1);
 }
 
 #[test]
 fn worked_examples_hangzhou_resident() {
-    let outpatient = Case::resident()
-        .policy(hangzhou())
-        .line("DEMO-A-002", "1000", "1");
-    check(
-        "hangzhou outpatient",
-        outpatient,
-        ["1000", "0", "0", "0", "1000", "300", "280", "0", "720"],
-    );
-    let inpatient =
-        Case::resident()
-            .policy(hangzhou())
-            .inpatient()
-            .line("DEMO-A-003", "10000", "1");
-    check(
-        "hangzhou inpatient",
-        inpatient,
-        ["10000", "0", "0", "0", "10000", "800", "6440", "0", "3560"],
-    );
+    let outpatient = Case::resident().policy(hangzhou()).line("DEMO-A-002", "1000", "1");
+    check("hangzhou outpatient", outpatient, ["1000", "0", "0", "0", "1000", "300", "280", "0", "720"]);
+    let inpatient = Case::resident().policy(hangzhou()).inpatient().line("DEMO-A-003", "10000", "1");
+    check("hangzhou inpatient", inpatient, ["10000", "0", "0", "0", "10000", "800", "6440", "0", "3560"]);
 }
 
 #[test]
@@ -341,11 +251,7 @@ fn seed_rules_table() {
             a10000(Case::employee()).level(InstitutionLevel::Community),
             ["10000", "0", "0", "0", "10000", "300", "8924", "0", "1076"],
         ),
-        (
-            "retiree +5 points",
-            a10000(Case::retiree()),
-            ["10000", "0", "0", "0", "10000", "800", "8280", "0", "1720"],
-        ),
+        ("retiree +5 points", a10000(Case::retiree()), ["10000", "0", "0", "0", "10000", "800", "8280", "0", "1720"]),
         (
             "resident inpatient tertiary",
             a10000(Case::resident()),
@@ -353,12 +259,8 @@ fn seed_rules_table() {
         ),
         (
             "resident 2nd admission secondary",
-            a10000(Case::resident())
-                .level(InstitutionLevel::Secondary)
-                .ytd(ytd_admissions(1)),
-            [
-                "10000", "0", "0", "0", "10000", "250", "7312.50", "0", "2687.50",
-            ],
+            a10000(Case::resident()).level(InstitutionLevel::Secondary).ytd(ytd_admissions(1)),
+            ["10000", "0", "0", "0", "10000", "250", "7312.50", "0", "2687.50"],
         ),
         (
             "emergency-to-inpatient 24 is inpatient",
@@ -367,55 +269,36 @@ fn seed_rules_table() {
         ),
         (
             "annual cap reached mid-bill",
-            a10000(Case::employee()).ytd(Accumulators {
-                fund_paid: yuan("399000"),
-                ..Accumulators::default()
-            }),
+            a10000(Case::employee()).ytd(Accumulators { fund_paid: yuan("399000"), ..Accumulators::default() }),
             ["10000", "0", "0", "0", "10000", "800", "1000", "0", "9000"],
         ),
         (
             "annual cap already reached",
-            a10000(Case::employee()).ytd(Accumulators {
-                fund_paid: yuan("400000"),
-                ..Accumulators::default()
-            }),
+            a10000(Case::employee()).ytd(Accumulators { fund_paid: yuan("400000"), ..Accumulators::default() }),
             ["10000", "0", "0", "0", "10000", "800", "0", "0", "10000"],
         ),
         (
             "resident cap is 300000",
-            a10000(Case::resident()).ytd(Accumulators {
-                fund_paid: yuan("299999.99"),
-                ..Accumulators::default()
-            }),
-            [
-                "10000", "0", "0", "0", "10000", "800", "0.01", "0", "9999.99",
-            ],
+            a10000(Case::resident()).ytd(Accumulators { fund_paid: yuan("299999.99"), ..Accumulators::default() }),
+            ["10000", "0", "0", "0", "10000", "800", "0.01", "0", "9999.99"],
         ),
         (
             "band crossed mid-bill",
             Case::resident()
                 .line("DEMO-A-002", "50", "1")
-                .ytd(Accumulators {
-                    outpatient_band_used: yuan("90"),
-                    ..Accumulators::default()
-                }),
+                .ytd(Accumulators { outpatient_band_used: yuan("90"), ..Accumulators::default() }),
             ["50", "0", "0", "0", "50", "0", "3", "0", "47"],
         ),
         (
             "band used up",
             Case::resident()
                 .line("DEMO-A-002", "50", "1")
-                .ytd(Accumulators {
-                    outpatient_band_used: yuan("100"),
-                    ..Accumulators::default()
-                }),
+                .ytd(Accumulators { outpatient_band_used: yuan("100"), ..Accumulators::default() }),
             ["50", "0", "0", "0", "50", "0", "0", "0", "50"],
         ),
         (
             "band counts in-scope cost only",
-            Case::resident()
-                .line("DEMO-B-001", "100", "1")
-                .line("DEMO-C-001", "30", "1"),
+            Case::resident().line("DEMO-B-001", "100", "1").line("DEMO-C-001", "30", "1"),
             ["130", "30", "0", "10", "90", "0", "27", "0", "103"],
         ),
         (
@@ -425,27 +308,17 @@ fn seed_rules_table() {
         ),
         (
             "employee pharmacy paid by account",
-            Case::employee()
-                .pharmacy()
-                .line("DEMO-B-001", "45.5", "2")
-                .account("0", "1000"),
+            Case::employee().pharmacy().line("DEMO-B-001", "45.5", "2").account("0", "1000"),
             ["91", "0", "0", "9.10", "81.90", "0", "0", "91", "0"],
         ),
         (
             "special outpatient dialysis",
-            Case::employee()
-                .med_type("14")
-                .line("DEMO-A-004", "1000", "1")
-                .disease("M07800"),
+            Case::employee().med_type("14").line("DEMO-A-004", "1000", "1").disease("M07800"),
             ["1000", "0", "0", "0", "1000", "0", "850", "0", "150"],
         ),
         (
             "special outpatient retiree",
-            Case::retiree()
-                .med_type("14")
-                .line("DEMO-A-004", "1000", "1")
-                .disease("M07800")
-                .account("0", "2000"),
+            Case::retiree().med_type("14").line("DEMO-A-004", "1000", "1").disease("M07800").account("0", "2000"),
             ["1000", "0", "0", "0", "1000", "0", "900", "100", "0"],
         ),
         (
@@ -459,9 +332,7 @@ fn seed_rules_table() {
         ),
         (
             "price cap: over-limit then class B",
-            Case::employee()
-                .line("DEMO-B-002", "120", "1")
-                .account("0", "1000"),
+            Case::employee().line("DEMO-B-002", "120", "1").account("0", "1000"),
             ["120", "0", "10", "11", "99", "0", "0", "120", "0"],
         ),
         (
@@ -471,16 +342,12 @@ fn seed_rules_table() {
         ),
         (
             "unknown item is self-funded",
-            Case::employee()
-                .line("HIS-LOCAL-9", "35", "1")
-                .account("0", "1000"),
+            Case::employee().line("HIS-LOCAL-9", "35", "1").account("0", "1000"),
             ["35", "35", "0", "0", "0", "0", "0", "35", "0"],
         ),
         (
             "account shortfall",
-            Case::employee()
-                .line("DEMO-A-001", "170", "1")
-                .account("0", "45"),
+            Case::employee().line("DEMO-A-001", "170", "1").account("0", "45"),
             ["170", "0", "0", "0", "170", "0", "0", "45", "125"],
         ),
         (
@@ -490,9 +357,7 @@ fn seed_rules_table() {
         ),
         (
             "resident has no account even if asked",
-            Case::resident()
-                .line("DEMO-A-001", "200", "1")
-                .account("0", "500"),
+            Case::resident().line("DEMO-A-001", "200", "1").account("0", "500"),
             ["200", "0", "0", "0", "200", "0", "30", "0", "170"],
         ),
         (
@@ -502,45 +367,27 @@ fn seed_rules_table() {
         ),
         (
             "mid-stay: the rest of the deductible",
-            Case::employee()
-                .inpatient()
-                .line("DEMO-A-003", "1000", "1")
-                .admission(true, "500")
-                .ytd(ytd_admissions(1)),
+            Case::employee().inpatient().line("DEMO-A-003", "1000", "1").admission(true, "500").ytd(ytd_admissions(1)),
             ["1000", "0", "0", "0", "1000", "300", "595", "0", "405"],
         ),
         (
             "mid-stay: deductible already paid",
-            Case::employee()
-                .inpatient()
-                .line("DEMO-A-003", "1000", "1")
-                .admission(true, "800")
-                .ytd(ytd_admissions(1)),
+            Case::employee().inpatient().line("DEMO-A-003", "1000", "1").admission(true, "800").ytd(ytd_admissions(1)),
             ["1000", "0", "0", "0", "1000", "0", "850", "0", "150"],
         ),
         (
             "class B rounding per line",
-            Case::employee()
-                .inpatient()
-                .line("DEMO-B-001", "3.33", "3")
-                .admission(true, "800")
-                .ytd(ytd_admissions(1)),
+            Case::employee().inpatient().line("DEMO-B-001", "3.33", "3").admission(true, "800").ytd(ytd_admissions(1)),
             ["9.99", "0", "0", "1", "8.99", "0", "7.64", "0", "2.35"],
         ),
         (
             "refund line nets within the bill",
-            Case::employee()
-                .inpatient()
-                .line("DEMO-A-003", "100", "10")
-                .line("DEMO-A-003", "100", "-2"),
+            Case::employee().inpatient().line("DEMO-A-003", "100", "10").line("DEMO-A-003", "100", "-2"),
             ["800", "0", "0", "0", "800", "800", "0", "0", "800"],
         ),
         (
             "fund share rounds once per settlement",
-            Case::employee()
-                .inpatient()
-                .line("DEMO-A-003", "800.01", "1")
-                .line("DEMO-A-001", "0.01", "1"),
+            Case::employee().inpatient().line("DEMO-A-003", "800.01", "1").line("DEMO-A-001", "0.01", "1"),
             ["800.02", "0", "0", "0", "800.02", "800", "0.02", "0", "800"],
         ),
         (
@@ -550,24 +397,16 @@ fn seed_rules_table() {
                 .inpatient()
                 .level(InstitutionLevel::Secondary)
                 .line("DEMO-A-003", "10000", "1")
-                .ytd(Accumulators {
-                    admissions: 1,
-                    inpatient_deductible_paid: yuan("800"),
-                    ..Accumulators::default()
-                }),
+                .ytd(Accumulators { admissions: 1, inpatient_deductible_paid: yuan("800"), ..Accumulators::default() }),
             ["10000", "0", "0", "0", "10000", "0", "7500", "0", "2500"],
         ),
         (
             "hangzhou: a higher level later pays the difference",
-            Case::resident()
-                .policy(hangzhou())
-                .inpatient()
-                .line("DEMO-A-003", "10000", "1")
-                .ytd(Accumulators {
-                    admissions: 1,
-                    inpatient_deductible_paid: yuan("500"),
-                    ..Accumulators::default()
-                }),
+            Case::resident().policy(hangzhou()).inpatient().line("DEMO-A-003", "10000", "1").ytd(Accumulators {
+                admissions: 1,
+                inpatient_deductible_paid: yuan("500"),
+                ..Accumulators::default()
+            }),
             ["10000", "0", "0", "0", "10000", "300", "6790", "0", "3210"],
         ),
         (
@@ -576,17 +415,12 @@ fn seed_rules_table() {
                 .policy(hangzhou())
                 .level(InstitutionLevel::Community)
                 .line("DEMO-A-002", "100", "1")
-                .ytd(Accumulators {
-                    outpatient_deductible_paid: yuan("300"),
-                    ..Accumulators::default()
-                }),
+                .ytd(Accumulators { outpatient_deductible_paid: yuan("300"), ..Accumulators::default() }),
             ["100", "0", "0", "0", "100", "0", "70", "0", "30"],
         ),
         (
             "employee retiree outpatient has no share",
-            Case::retiree()
-                .line("DEMO-A-002", "30", "1")
-                .account("10", "5"),
+            Case::retiree().line("DEMO-A-002", "30", "1").account("10", "5"),
             ["30", "0", "0", "0", "30", "0", "0", "15", "15"],
         ),
     ];
@@ -598,49 +432,20 @@ fn seed_rules_table() {
 
 #[test]
 fn account_pays_current_year_first() {
-    let pricing = Case::employee()
-        .line("DEMO-A-001", "50", "1")
-        .account("30", "100")
-        .run()
-        .unwrap();
-    assert_eq!(
-        (pricing.account_current_year, pricing.account_prior_years),
-        (yuan("30"), yuan("20"))
-    );
+    let pricing = Case::employee().line("DEMO-A-001", "50", "1").account("30", "100").run().unwrap();
+    assert_eq!((pricing.account_current_year, pricing.account_prior_years), (yuan("30"), yuan("20")));
 }
 
 #[test]
 fn refusals() {
-    let no_disease = Case::employee()
-        .med_type("14")
-        .line("DEMO-A-004", "10", "1");
-    assert_eq!(
-        no_disease.run().unwrap_err(),
-        PricingError::SpecialDiseaseRequired
-    );
-    let maternity = Case::employee()
-        .med_type("52")
-        .line("DEMO-A-001", "10", "1");
-    assert!(matches!(
-        maternity.run().unwrap_err(),
-        PricingError::MedTypeNotCovered { .. }
-    ));
-    let inpatient_at_pharmacy =
-        Case::employee()
-            .pharmacy()
-            .inpatient()
-            .line("DEMO-A-001", "10", "1");
-    assert!(matches!(
-        inpatient_at_pharmacy.run().unwrap_err(),
-        PricingError::LevelNotPriced { .. }
-    ));
+    let no_disease = Case::employee().med_type("14").line("DEMO-A-004", "10", "1");
+    assert_eq!(no_disease.run().unwrap_err(), PricingError::SpecialDiseaseRequired);
+    let maternity = Case::employee().med_type("52").line("DEMO-A-001", "10", "1");
+    assert!(matches!(maternity.run().unwrap_err(), PricingError::MedTypeNotCovered { .. }));
+    let inpatient_at_pharmacy = Case::employee().pharmacy().inpatient().line("DEMO-A-001", "10", "1");
+    assert!(matches!(inpatient_at_pharmacy.run().unwrap_err(), PricingError::LevelNotPriced { .. }));
     let net_refund = Case::employee().inpatient().line("DEMO-A-003", "100", "-1");
-    assert_eq!(
-        net_refund.run().unwrap_err(),
-        PricingError::NegativeTotal {
-            medfee: yuan("-100")
-        }
-    );
+    assert_eq!(net_refund.run().unwrap_err(), PricingError::NegativeTotal { medfee: yuan("-100") });
 }
 
 #[test]
@@ -650,11 +455,7 @@ fn every_amount_has_a_reason() {
         .line("DEMO-B-002", "120", "1")
         .line("DEMO-C-001", "20", "1")
         .line("NOT-LISTED", "5", "1")
-        .ytd(Accumulators {
-            admissions: 1,
-            fund_paid: yuan("399990"),
-            ..Accumulators::default()
-        })
+        .ytd(Accumulators { admissions: 1, fund_paid: yuan("399990"), ..Accumulators::default() })
         .account("1", "2")
         .run()
         .unwrap();
@@ -678,30 +479,19 @@ fn every_amount_has_a_reason() {
 }
 
 fn arbitrary_case() -> impl Strategy<Value = Case> {
-    let codes = [
-        "DEMO-A-001",
-        "DEMO-A-003",
-        "DEMO-B-001",
-        "DEMO-B-002",
-        "DEMO-C-001",
-        "UNKNOWN",
-    ];
+    let codes = ["DEMO-A-001", "DEMO-A-003", "DEMO-B-001", "DEMO-B-002", "DEMO-C-001", "UNKNOWN"];
     let line = (0..codes.len(), 0i64..5_000_000, 1i64..5).prop_map(move |(code, fen, quantity)| {
-        (
-            codes[code].to_string(),
-            Money::from_fen(fen).to_string(),
-            quantity.to_string(),
-        )
+        (codes[code].to_string(), Money::from_fen(fen).to_string(), quantity.to_string())
     });
-    let ytd = (0i64..3, 0i64..41_000_000, 0i64..12_000, 0i64..90_000).prop_map(
-        |(admissions, fund, band, dedc)| Accumulators {
+    let ytd = (0i64..3, 0i64..41_000_000, 0i64..12_000, 0i64..90_000).prop_map(|(admissions, fund, band, dedc)| {
+        Accumulators {
             admissions,
             fund_paid: Money::from_fen(fund),
             outpatient_band_used: Money::from_fen(band),
             inpatient_deductible_paid: Money::from_fen(dedc),
             ..Accumulators::default()
-        },
-    );
+        }
+    });
     (
         0..3usize,
         prop::option::of(0..4usize),
@@ -712,28 +502,24 @@ fn arbitrary_case() -> impl Strategy<Value = Case> {
         0i64..100_000,
         prop::option::of((0i64..200_000, 0i64..200_000)),
     )
-        .prop_map(
-            |(person, level, med_type, lines, ytd, counted, paid, account)| {
-                let base = [Case::employee(), Case::resident(), Case::retiree()][person].clone();
-                let level = level.map(|l| InstitutionLevel::ALL[l]);
-                let med_type = match (level, med_type) {
-                    (None, _) => "41",
-                    (Some(_), "41") => "11",
-                    (Some(_), other) => other,
-                };
-                let mut case = Case { level, ..base }.med_type(med_type).ytd(ytd);
-                case.lines = lines;
-                case.admission = Admission {
-                    counted: counted && ytd.admissions > 0,
-                    deductible_paid: Money::from_fen(paid),
-                };
-                case.account = account.map(|(current, prior)| AccountBalances {
-                    current_year: Money::from_fen(current),
-                    prior_years: Money::from_fen(prior),
-                });
-                case
-            },
-        )
+        .prop_map(|(person, level, med_type, lines, ytd, counted, paid, account)| {
+            let base = [Case::employee(), Case::resident(), Case::retiree()][person].clone();
+            let level = level.map(|l| InstitutionLevel::ALL[l]);
+            let med_type = match (level, med_type) {
+                (None, _) => "41",
+                (Some(_), "41") => "11",
+                (Some(_), other) => other,
+            };
+            let mut case = Case { level, ..base }.med_type(med_type).ytd(ytd);
+            case.lines = lines;
+            case.admission =
+                Admission { counted: counted && ytd.admissions > 0, deductible_paid: Money::from_fen(paid) };
+            case.account = account.map(|(current, prior)| AccountBalances {
+                current_year: Money::from_fen(current),
+                prior_years: Money::from_fen(prior),
+            });
+            case
+        })
 }
 
 proptest! {

@@ -5,9 +5,9 @@ use serde_json::{Value as Json, json};
 use yibao_domain::{Date, DateTime, MdtrtId, Money, Quantity, Ratio, SetlId, UnitPrice};
 use yibao_engine::StoreFailure;
 use yibao_engine::records::{
-    Amounts, AuditEntry, Card, CardStatus, CatalogueEntry, Certificate, DiseaseRegistration,
-    Effect, Employer, FeeLine, Institution, LineState, Message, Person, PersonStatus, Region,
-    Settlement, SettlementStatus, SignIn, Visit, VisitKind, VisitStatus,
+    Amounts, AuditEntry, Card, CardStatus, CatalogueEntry, Certificate, DiseaseRegistration, Effect, Employer, FeeLine,
+    Institution, LineState, Message, Person, PersonStatus, Region, Settlement, SettlementStatus, SignIn, Visit,
+    VisitKind, VisitStatus,
 };
 use yibao_ledger::{Account, Posting, Side, Transfer, TransferCode, TransferId};
 use yibao_policy::{Accumulators, Rule, Step};
@@ -47,12 +47,7 @@ fn ratio(basis_points: i64, table: &str) -> Result<Ratio, StoreFailure> {
     u16::try_from(basis_points)
         .ok()
         .and_then(|bp| Ratio::from_basis_points(bp).ok())
-        .ok_or_else(|| {
-            failure(
-                table,
-                format!("{basis_points} is not a ratio in basis points"),
-            )
-        })
+        .ok_or_else(|| failure(table, format!("{basis_points} is not a ratio in basis points")))
 }
 
 pub fn region(row: &Region) -> Vec<Value> {
@@ -61,10 +56,7 @@ pub fn region(row: &Region) -> Vec<Value> {
 
 pub fn decode_region(row: &[Value]) -> Result<Region, StoreFailure> {
     let mut c = Columns::new(&schema::REGIONS, row);
-    Ok(Region {
-        admdvs: c.parse()?,
-        name: c.text()?,
-    })
+    Ok(Region { admdvs: c.parse()?, name: c.text()? })
 }
 
 pub fn employer(row: &Employer) -> Vec<Value> {
@@ -73,11 +65,7 @@ pub fn employer(row: &Employer) -> Vec<Value> {
 
 pub fn decode_employer(row: &[Value]) -> Result<Employer, StoreFailure> {
     let mut c = Columns::new(&schema::EMPLOYERS, row);
-    Ok(Employer {
-        code: c.text()?,
-        name: c.text()?,
-        admdvs: c.parse()?,
-    })
+    Ok(Employer { code: c.text()?, name: c.text()?, admdvs: c.parse()? })
 }
 
 pub fn institution(row: &Institution) -> Vec<Value> {
@@ -174,20 +162,12 @@ pub fn decode_card(row: &[Value]) -> Result<Card, StoreFailure> {
 }
 
 pub fn account(row: &Account) -> Vec<Value> {
-    vec![
-        text(&row.key),
-        money(&row.debits_posted),
-        money(&row.credits_posted),
-    ]
+    vec![text(&row.key), money(&row.debits_posted), money(&row.credits_posted)]
 }
 
 pub fn decode_account(row: &[Value]) -> Result<Account, StoreFailure> {
     let mut c = Columns::new(&schema::ACCOUNTS, row);
-    Ok(Account {
-        key: c.parse()?,
-        debits_posted: Money::from_fen(c.int()?),
-        credits_posted: Money::from_fen(c.int()?),
-    })
+    Ok(Account { key: c.parse()?, debits_posted: Money::from_fen(c.int()?), credits_posted: Money::from_fen(c.int()?) })
 }
 
 pub fn accumulators(person: &yibao_domain::PersonNo, year: u16, row: &Accumulators) -> Vec<Value> {
@@ -203,9 +183,7 @@ pub fn accumulators(person: &yibao_domain::PersonNo, year: u16, row: &Accumulato
     ]
 }
 
-pub fn decode_accumulators(
-    row: &[Value],
-) -> Result<(yibao_domain::PersonNo, u16, Accumulators), StoreFailure> {
+pub fn decode_accumulators(row: &[Value]) -> Result<(yibao_domain::PersonNo, u16, Accumulators), StoreFailure> {
     let mut c = Columns::new(&schema::ACCUMULATORS, row);
     let person = c.parse()?;
     let year = u16::try_from(c.int()?).map_err(|e| failure("accumulators.year", e))?;
@@ -297,10 +275,7 @@ pub fn decode_visit(row: &[Value]) -> Result<Visit, StoreFailure> {
             let status = c.text()?;
             VisitStatus::parse(&status).ok_or_else(|| failure("visits.status", &status))?
         },
-        certificate: Certificate {
-            kind: c.parse()?,
-            number: c.text()?,
-        },
+        certificate: Certificate { kind: c.parse()?, number: c.text()? },
         his_no: c.text()?,
         dept_code: c.text()?,
         dept_name: c.text()?,
@@ -331,18 +306,11 @@ pub fn steps_from_json(value: &Json) -> Result<Vec<Step>, StoreFailure> {
     items
         .iter()
         .map(|item| {
-            let rule = item["rule"]
-                .as_str()
-                .and_then(Rule::parse)
-                .ok_or_else(|| failure("steps.rule", item))?;
+            let rule = item["rule"].as_str().and_then(Rule::parse).ok_or_else(|| failure("steps.rule", item))?;
             Ok(Step {
                 rule,
                 line: item["line"].as_str().map(str::to_string),
-                amount: Money::from_fen(
-                    item["amount"]
-                        .as_i64()
-                        .ok_or_else(|| failure("steps.amount", item))?,
-                ),
+                amount: Money::from_fen(item["amount"].as_i64().ok_or_else(|| failure("steps.amount", item))?),
                 zh: item["zh"].as_str().unwrap_or_default().to_string(),
                 en: item["en"].as_str().unwrap_or_default().to_string(),
             })
@@ -417,10 +385,7 @@ pub fn decode_line(row: &[Value]) -> Result<FeeLine, StoreFailure> {
         (other, _) => return Err(failure("fee_lines.state", other)),
     };
     let check_range = |micro: i64| (0..=UnitPrice::MAX).contains(&micro);
-    if !check_range(price)
-        || price_cap.is_some_and(|cap| !check_range(cap))
-        || quantity.abs() > Quantity::MAX_ABS
-    {
+    if !check_range(price) || price_cap.is_some_and(|cap| !check_range(cap)) || quantity.abs() > Quantity::MAX_ABS {
         return Err(failure("fee_lines", "price or quantity out of range"));
     }
     Ok(FeeLine {
@@ -460,11 +425,7 @@ pub fn settlement(row: &Settlement) -> Vec<Value> {
         SettlementStatus::Cancelled { by } => ("cancelled", Some(by.to_string())),
         SettlementStatus::Mirror { of } => ("mirror", Some(of.to_string())),
     };
-    let lines: Vec<Json> = row
-        .lines
-        .iter()
-        .map(|(visit, serial)| json!([visit.as_str(), serial]))
-        .collect();
+    let lines: Vec<Json> = row.lines.iter().map(|(visit, serial)| json!([visit.as_str(), serial])).collect();
     let folded: Vec<Json> = row.folded.iter().map(|id| json!(id.as_str())).collect();
     vec![
         text(&row.setl_id),
@@ -483,6 +444,7 @@ pub fn settlement(row: &Settlement) -> Vec<Value> {
         money(&a.first_selfpay),
         money(&a.in_scope),
         money(&a.deductible),
+        money(&a.deductible_standard),
         money(&a.fund),
         money(&a.account_current_year),
         money(&a.account_prior_years),
@@ -531,6 +493,7 @@ pub fn decode_settlement(row: &[Value]) -> Result<Settlement, StoreFailure> {
         first_selfpay: fen()?,
         in_scope: fen()?,
         deductible: fen()?,
+        deductible_standard: fen()?,
         fund: fen()?,
         account_current_year: fen()?,
         account_prior_years: fen()?,
@@ -558,17 +521,12 @@ pub fn decode_settlement(row: &[Value]) -> Result<Settlement, StoreFailure> {
         .map(|pair| {
             let visit = pair[0].as_str().and_then(|v| v.parse::<MdtrtId>().ok());
             let serial = pair[1].as_str();
-            visit
-                .zip(serial.map(str::to_string))
-                .ok_or_else(|| failure("settlements.lines", pair))
+            visit.zip(serial.map(str::to_string)).ok_or_else(|| failure("settlements.lines", pair))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let insured_admdvs = c.parse()?;
     let treated_admdvs = c.parse()?;
-    let certificate = Certificate {
-        kind: c.parse()?,
-        number: c.text()?,
-    };
+    let certificate = Certificate { kind: c.parse()?, number: c.text()? };
     let invoice_no = c.text()?;
     let mid_stay = c.boolean()?;
     let account_used = c.boolean()?;
@@ -577,11 +535,7 @@ pub fn decode_settlement(row: &[Value]) -> Result<Settlement, StoreFailure> {
         .as_array()
         .ok_or_else(|| failure("settlements.folded", &folded_json))?
         .iter()
-        .map(|id| {
-            id.as_str()
-                .and_then(|id| id.parse().ok())
-                .ok_or_else(|| failure("settlements.folded", id))
-        })
+        .map(|id| id.as_str().and_then(|id| id.parse().ok()).ok_or_else(|| failure("settlements.folded", id)))
         .collect::<Result<Vec<_>, _>>()?;
     let steps = steps_from_json(&parse_json("settlements.steps", &c.text()?)?)?;
     Ok(Settlement {
@@ -728,12 +682,7 @@ pub fn decode_sign_in(row: &[Value]) -> Result<SignIn, StoreFailure> {
 }
 
 pub fn transfer(row: &Transfer) -> Vec<Value> {
-    vec![
-        text(&row.id),
-        Value::Text(row.code.as_str().to_string()),
-        time(&row.at),
-        text(&row.reference),
-    ]
+    vec![text(&row.id), Value::Text(row.code.as_str().to_string()), time(&row.at), text(&row.reference)]
 }
 
 pub fn postings(row: &Transfer) -> Vec<Vec<Value>> {
@@ -757,8 +706,7 @@ pub fn decode_transfer(row: &[Value], postings: &[Vec<Value>]) -> Result<Transfe
     let mut c = Columns::new(&schema::TRANSFERS, row);
     let id = TransferId::new(c.text()?);
     let code_text = c.text()?;
-    let code =
-        TransferCode::parse(&code_text).ok_or_else(|| failure("transfers.code", &code_text))?;
+    let code = TransferCode::parse(&code_text).ok_or_else(|| failure("transfers.code", &code_text))?;
     let at = c.parse()?;
     let reference = c.text()?;
     let postings = postings
@@ -773,20 +721,10 @@ pub fn decode_transfer(row: &[Value], postings: &[Vec<Value>]) -> Result<Transfe
                 "credit" => Side::Credit,
                 other => return Err(failure("postings.side", other)),
             };
-            Ok(Posting {
-                account,
-                side,
-                amount: Money::from_fen(p.int()?),
-            })
+            Ok(Posting { account, side, amount: Money::from_fen(p.int()?) })
         })
         .collect::<Result<Vec<_>, StoreFailure>>()?;
-    Ok(Transfer {
-        id,
-        code,
-        at,
-        reference,
-        postings,
-    })
+    Ok(Transfer { id, code, at, reference, postings })
 }
 
 pub fn catalogue_entry(row: &CatalogueEntry) -> Vec<Value> {
@@ -812,9 +750,7 @@ pub fn decode_catalogue_entry(row: &[Value]) -> Result<CatalogueEntry, StoreFail
     let class = c.parse()?;
     let first_selfpay = ratio(c.int()?, "catalogue.first_selfpay_bp")?;
     let price_cap = match c.opt_int()? {
-        Some(micro) if (0..=UnitPrice::MAX).contains(&micro) => {
-            Some(UnitPrice::from_micro_yuan(micro))
-        }
+        Some(micro) if (0..=UnitPrice::MAX).contains(&micro) => Some(UnitPrice::from_micro_yuan(micro)),
         Some(micro) => return Err(failure("catalogue.price_cap_micro", micro)),
         None => None,
     };
@@ -832,22 +768,10 @@ pub fn decode_catalogue_entry(row: &[Value]) -> Result<CatalogueEntry, StoreFail
 }
 
 pub fn audit(row: &AuditEntry) -> Vec<Value> {
-    vec![
-        time(&row.at),
-        text(&row.actor),
-        text(&row.action),
-        text(&row.subject),
-        text(&row.reason),
-    ]
+    vec![time(&row.at), text(&row.actor), text(&row.action), text(&row.subject), text(&row.reason)]
 }
 
 pub fn decode_audit(row: &[Value]) -> Result<AuditEntry, StoreFailure> {
     let mut c = Columns::new(&schema::AUDIT_LOG, row);
-    Ok(AuditEntry {
-        at: c.parse()?,
-        actor: c.text()?,
-        action: c.text()?,
-        subject: c.text()?,
-        reason: c.text()?,
-    })
+    Ok(AuditEntry { at: c.parse()?, actor: c.text()?, action: c.text()?, subject: c.text()?, reason: c.text()? })
 }

@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 
 use yibao_domain::{Admdvs, CardNo, InstitutionCode, MdtrtId, MsgId, PersonNo, SetlId};
 use yibao_engine::records::{
-    Card, DiseaseRegistration, Employer, FeeLine, Institution, Message, Person, Region, Settlement,
-    SignIn, Visit,
+    Card, DiseaseRegistration, Employer, FeeLine, Institution, Message, Person, Region, Settlement, SignIn, Visit,
 };
 use yibao_engine::{ChangeSet, Loader, StoreFailure};
 use yibao_ledger::{Account, AccountKey, Transfer, TransferId};
@@ -63,18 +62,11 @@ pub fn upsert_sql(table: &TableDef, rows: usize, dialect: Dialect) -> String {
     };
     let values: Vec<String> = (0..rows)
         .map(|row| {
-            let cells: Vec<String> = (1..=width)
-                .map(|column| placeholder(row * width + column))
-                .collect();
+            let cells: Vec<String> = (1..=width).map(|column| placeholder(row * width + column)).collect();
             format!("({})", cells.join(", "))
         })
         .collect();
-    let mut sql = format!(
-        "INSERT INTO {} ({}) VALUES {}",
-        table.name,
-        table.column_list(),
-        values.join(", ")
-    );
+    let mut sql = format!("INSERT INTO {} ({}) VALUES {}", table.name, table.column_list(), values.join(", "));
     if !table.key.is_empty() {
         let updates: Vec<String> = table
             .columns
@@ -99,9 +91,7 @@ pub struct Db<'c> {
 
 impl std::fmt::Debug for Db<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db")
-            .field("dialect", &self.conn.dialect())
-            .finish()
+        f.debug_struct("Db").field("dialect", &self.conn.dialect()).finish()
     }
 }
 
@@ -121,11 +111,7 @@ impl Db<'_> {
             true => format!(" ORDER BY {}", self.conn.dialect().order_column()),
             false => String::new(),
         };
-        let sql = format!(
-            "SELECT {} FROM {} WHERE {column} = ANY($1){order}",
-            table.column_list(),
-            table.name
-        );
+        let sql = format!("SELECT {} FROM {} WHERE {column} = ANY($1){order}", table.column_list(), table.name);
         self.conn.query(&sql, &[keys])
     }
 
@@ -136,10 +122,7 @@ impl Db<'_> {
         keys: Value,
         decode: fn(&[Value]) -> Result<T, StoreFailure>,
     ) -> Result<Vec<T>, StoreFailure> {
-        self.select_where_in(table, column, keys)?
-            .iter()
-            .map(|row| decode(row))
-            .collect()
+        self.select_where_in(table, column, keys)?.iter().map(|row| decode(row)).collect()
     }
 
     /// Writes everything a batch changed. The caller holds the write transaction.
@@ -147,137 +130,72 @@ impl Db<'_> {
     /// # Errors
     /// When the database fails; the caller rolls back.
     pub fn write(&mut self, changes: ChangeSet) -> Result<(), StoreFailure> {
-        fn rows<K, V>(
-            changes: Vec<(K, Option<V>)>,
-            encode: impl Fn(&V) -> Vec<Value>,
-        ) -> Vec<Vec<Value>> {
-            changes
-                .iter()
-                .filter_map(|(_, row)| row.as_ref().map(&encode))
-                .collect()
+        fn rows<K, V>(changes: Vec<(K, Option<V>)>, encode: impl Fn(&V) -> Vec<Value>) -> Vec<Vec<Value>> {
+            changes.iter().filter_map(|(_, row)| row.as_ref().map(&encode)).collect()
         }
         let conn = &mut *self.conn;
         conn.upsert(&schema::REGIONS, rows(changes.regions, codec::region))?;
         conn.upsert(&schema::EMPLOYERS, rows(changes.employers, codec::employer))?;
-        conn.upsert(
-            &schema::INSTITUTIONS,
-            rows(changes.institutions, codec::institution),
-        )?;
+        conn.upsert(&schema::INSTITUTIONS, rows(changes.institutions, codec::institution))?;
         conn.upsert(&schema::PERSONS, rows(changes.persons, codec::person))?;
         conn.upsert(&schema::CARDS, rows(changes.cards, codec::card))?;
         conn.upsert(&schema::ACCOUNTS, rows(changes.accounts, codec::account))?;
         let accumulators: Vec<Vec<Value>> = changes
             .accumulators
             .iter()
-            .filter_map(|((person, year), row)| {
-                row.as_ref()
-                    .map(|row| codec::accumulators(person, *year, row))
-            })
+            .filter_map(|((person, year), row)| row.as_ref().map(|row| codec::accumulators(person, *year, row)))
             .collect();
         conn.upsert(&schema::ACCUMULATORS, accumulators)?;
         conn.upsert(&schema::VISITS, rows(changes.visits, codec::visit))?;
         conn.upsert(&schema::FEE_LINES, rows(changes.lines, codec::line))?;
-        conn.upsert(
-            &schema::SETTLEMENTS,
-            rows(changes.settlements, codec::settlement),
-        )?;
+        conn.upsert(&schema::SETTLEMENTS, rows(changes.settlements, codec::settlement))?;
         conn.upsert(&schema::MESSAGES, rows(changes.messages, codec::message))?;
         for (person, registrations) in changes.registrations {
-            conn.execute(
-                "DELETE FROM disease_registrations WHERE psn_no = $1",
-                &[Value::Text(person.to_string())],
-            )?;
-            let rows: Vec<Vec<Value>> = registrations
-                .iter()
-                .flatten()
-                .map(codec::registration)
-                .collect();
+            conn.execute("DELETE FROM disease_registrations WHERE psn_no = $1", &[Value::Text(person.to_string())])?;
+            let rows: Vec<Vec<Value>> = registrations.iter().flatten().map(codec::registration).collect();
             conn.upsert(&schema::REGISTRATIONS, rows)?;
         }
         conn.upsert(&schema::SIGN_INS, rows(changes.sign_ins, codec::sign_in))?;
-        conn.upsert(
-            &schema::TRANSFERS,
-            changes.transfers.iter().map(codec::transfer).collect(),
-        )?;
-        conn.upsert(
-            &schema::POSTINGS,
-            changes.transfers.iter().flat_map(codec::postings).collect(),
-        )?;
+        conn.upsert(&schema::TRANSFERS, changes.transfers.iter().map(codec::transfer).collect())?;
+        conn.upsert(&schema::POSTINGS, changes.transfers.iter().flat_map(codec::postings).collect())?;
         let sequences: Vec<Vec<Value>> = changes
             .sequences
             .iter()
-            .filter_map(|(name, value)| {
-                value.map(|value| vec![Value::Text(name.clone()), Value::Int(value)])
-            })
+            .filter_map(|(name, value)| value.map(|value| vec![Value::Text(name.clone()), Value::Int(value)]))
             .collect();
         conn.upsert(&schema::SEQUENCES, sequences)?;
-        conn.upsert(
-            &schema::CATALOGUE,
-            changes
-                .catalogue
-                .iter()
-                .map(codec::catalogue_entry)
-                .collect(),
-        )?;
-        conn.upsert(
-            &schema::AUDIT_LOG,
-            changes.audit.iter().map(codec::audit).collect(),
-        )?;
+        conn.upsert(&schema::CATALOGUE, changes.catalogue.iter().map(codec::catalogue_entry).collect())?;
+        conn.upsert(&schema::AUDIT_LOG, changes.audit.iter().map(codec::audit).collect())?;
         Ok(())
     }
 }
 
 impl Loader for Db<'_> {
     fn regions(&mut self, keys: &[Admdvs]) -> Result<Vec<Region>, StoreFailure> {
-        self.load(
-            &schema::REGIONS,
-            "admdvs",
-            strings(keys),
-            codec::decode_region,
-        )
+        self.load(&schema::REGIONS, "admdvs", strings(keys), codec::decode_region)
     }
 
     fn employers(&mut self, keys: &[String]) -> Result<Vec<Employer>, StoreFailure> {
-        self.load(
-            &schema::EMPLOYERS,
-            "code",
-            strings(keys),
-            codec::decode_employer,
-        )
+        self.load(&schema::EMPLOYERS, "code", strings(keys), codec::decode_employer)
     }
 
     fn institutions(&mut self, keys: &[InstitutionCode]) -> Result<Vec<Institution>, StoreFailure> {
-        self.load(
-            &schema::INSTITUTIONS,
-            "code",
-            strings(keys),
-            codec::decode_institution,
-        )
+        self.load(&schema::INSTITUTIONS, "code", strings(keys), codec::decode_institution)
     }
 
     fn persons(&mut self, keys: &[PersonNo]) -> Result<Vec<Person>, StoreFailure> {
-        self.load(
-            &schema::PERSONS,
-            "psn_no",
-            strings(keys),
-            codec::decode_person,
-        )
+        self.load(&schema::PERSONS, "psn_no", strings(keys), codec::decode_person)
     }
 
-    fn person_numbers(
-        &mut self,
-        id_numbers: &[String],
-    ) -> Result<Vec<(String, PersonNo)>, StoreFailure> {
-        let rows = self.conn.query(
-            "SELECT id_number, psn_no FROM persons WHERE id_number = ANY($1)",
-            &[strings(id_numbers)],
-        )?;
+    fn person_numbers(&mut self, id_numbers: &[String]) -> Result<Vec<(String, PersonNo)>, StoreFailure> {
+        let rows = self
+            .conn
+            .query("SELECT id_number, psn_no FROM persons WHERE id_number = ANY($1)", &[strings(id_numbers)])?;
         rows.into_iter()
             .map(|row| match row.as_slice() {
-                [Value::Text(id), Value::Text(psn)] => psn
-                    .parse()
-                    .map(|psn| (id.clone(), psn))
-                    .map_err(|e| StoreFailure(format!("persons.psn_no: {e}"))),
+                [Value::Text(id), Value::Text(psn)] => {
+                    psn.parse().map(|psn| (id.clone(), psn)).map_err(|e| StoreFailure(format!("persons.psn_no: {e}")))
+                }
                 other => Err(StoreFailure(format!("persons: unexpected row {other:?}"))),
             })
             .collect()
@@ -288,94 +206,43 @@ impl Loader for Db<'_> {
     }
 
     fn accounts(&mut self, keys: &[AccountKey]) -> Result<Vec<Account>, StoreFailure> {
-        self.load(
-            &schema::ACCOUNTS,
-            "account",
-            strings(keys),
-            codec::decode_account,
-        )
+        self.load(&schema::ACCOUNTS, "account", strings(keys), codec::decode_account)
     }
 
-    fn accumulators(
-        &mut self,
-        persons: &[PersonNo],
-    ) -> Result<Vec<(PersonNo, u16, Accumulators)>, StoreFailure> {
-        self.load(
-            &schema::ACCUMULATORS,
-            "psn_no",
-            strings(persons),
-            codec::decode_accumulators,
-        )
+    fn accumulators(&mut self, persons: &[PersonNo]) -> Result<Vec<(PersonNo, u16, Accumulators)>, StoreFailure> {
+        self.load(&schema::ACCUMULATORS, "psn_no", strings(persons), codec::decode_accumulators)
     }
 
     fn visits(&mut self, keys: &[MdtrtId]) -> Result<Vec<Visit>, StoreFailure> {
-        self.load(
-            &schema::VISITS,
-            "mdtrt_id",
-            strings(keys),
-            codec::decode_visit,
-        )
+        self.load(&schema::VISITS, "mdtrt_id", strings(keys), codec::decode_visit)
     }
 
     fn lines(&mut self, visits: &[MdtrtId]) -> Result<Vec<FeeLine>, StoreFailure> {
-        self.load(
-            &schema::FEE_LINES,
-            "mdtrt_id",
-            strings(visits),
-            codec::decode_line,
-        )
+        self.load(&schema::FEE_LINES, "mdtrt_id", strings(visits), codec::decode_line)
     }
 
     fn settlements(&mut self, keys: &[SetlId]) -> Result<Vec<Settlement>, StoreFailure> {
-        self.load(
-            &schema::SETTLEMENTS,
-            "setl_id",
-            strings(keys),
-            codec::decode_settlement,
-        )
+        self.load(&schema::SETTLEMENTS, "setl_id", strings(keys), codec::decode_settlement)
     }
 
     fn visit_settlements(&mut self, visits: &[MdtrtId]) -> Result<Vec<Settlement>, StoreFailure> {
-        let mut settlements = self.load(
-            &schema::SETTLEMENTS,
-            "mdtrt_id",
-            strings(visits),
-            codec::decode_settlement,
-        )?;
+        let mut settlements = self.load(&schema::SETTLEMENTS, "mdtrt_id", strings(visits), codec::decode_settlement)?;
         settlements.sort_by(|a, b| (a.at, &a.setl_id).cmp(&(b.at, &b.setl_id)));
         Ok(settlements)
     }
 
     fn messages(&mut self, keys: &[MsgId]) -> Result<Vec<Message>, StoreFailure> {
-        self.load(
-            &schema::MESSAGES,
-            "msgid",
-            strings(keys),
-            codec::decode_message,
-        )
+        self.load(&schema::MESSAGES, "msgid", strings(keys), codec::decode_message)
     }
 
-    fn registrations(
-        &mut self,
-        persons: &[PersonNo],
-    ) -> Result<Vec<DiseaseRegistration>, StoreFailure> {
-        let mut rows = self.load(
-            &schema::REGISTRATIONS,
-            "psn_no",
-            strings(persons),
-            codec::decode_registration,
-        )?;
+    fn registrations(&mut self, persons: &[PersonNo]) -> Result<Vec<DiseaseRegistration>, StoreFailure> {
+        let mut rows = self.load(&schema::REGISTRATIONS, "psn_no", strings(persons), codec::decode_registration)?;
         rows.sort_by(|a, b| a.serial.cmp(&b.serial));
         Ok(rows)
     }
 
     fn sign_ins(&mut self, keys: &[String]) -> Result<Vec<SignIn>, StoreFailure> {
-        self.load(
-            &schema::SIGN_INS,
-            "sign_no",
-            strings(keys),
-            codec::decode_sign_in,
-        )
+        self.load(&schema::SIGN_INS, "sign_no", strings(keys), codec::decode_sign_in)
     }
 
     fn transfers(&mut self, keys: &[TransferId]) -> Result<Vec<Transfer>, StoreFailure> {
@@ -386,10 +253,7 @@ impl Loader for Db<'_> {
         let mut postings: BTreeMap<String, Vec<(i64, Vec<Value>)>> = BTreeMap::new();
         for row in self.select_where_in(&schema::POSTINGS, "transfer_id", strings(keys))? {
             if let [Value::Text(id), Value::Int(index), ..] = row.as_slice() {
-                postings
-                    .entry(id.clone())
-                    .or_default()
-                    .push((*index, row.clone()));
+                postings.entry(id.clone()).or_default().push((*index, row.clone()));
             }
         }
         rows.iter()
@@ -407,10 +271,7 @@ impl Loader for Db<'_> {
     }
 
     fn sequences(&mut self, names: &[String]) -> Result<Vec<(String, i64)>, StoreFailure> {
-        let rows = self.conn.query(
-            "SELECT name, value FROM sequences WHERE name = ANY($1)",
-            &[strings(names)],
-        )?;
+        let rows = self.conn.query("SELECT name, value FROM sequences WHERE name = ANY($1)", &[strings(names)])?;
         rows.into_iter()
             .map(|row| match row.as_slice() {
                 [Value::Text(name), Value::Int(value)] => Ok((name.clone(), *value)),
@@ -431,14 +292,11 @@ pub fn migrate(conn: &mut dyn Conn) -> Result<(), StoreFailure> {
         for statement in schema::migration_v1(dialect) {
             conn.batch(&statement)?;
         }
-        let rows = conn.query(
-            "SELECT value FROM meta WHERE key = $1",
-            &[Value::Text("schema_version".into())],
-        )?;
+        let rows = conn.query("SELECT value FROM meta WHERE key = $1", &[Value::Text("schema_version".into())])?;
         let version = match rows.first().and_then(|row| row.first()) {
-            Some(Value::Text(version)) => version
-                .parse::<i64>()
-                .map_err(|e| StoreFailure(format!("meta.schema_version: {e}")))?,
+            Some(Value::Text(version)) => {
+                version.parse::<i64>().map_err(|e| StoreFailure(format!("meta.schema_version: {e}")))?
+            }
             _ => 0,
         };
         if version > schema::SCHEMA_VERSION {
@@ -449,10 +307,7 @@ pub fn migrate(conn: &mut dyn Conn) -> Result<(), StoreFailure> {
         }
         conn.upsert(
             &schema::META,
-            vec![vec![
-                Value::Text("schema_version".into()),
-                Value::Text(schema::SCHEMA_VERSION.to_string()),
-            ]],
+            vec![vec![Value::Text("schema_version".into()), Value::Text(schema::SCHEMA_VERSION.to_string())]],
         )
     })();
     match result {

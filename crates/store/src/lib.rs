@@ -25,8 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use yibao_domain::DateTime;
 use yibao_engine::records::CatalogueEntry;
 use yibao_engine::{
-    Catalogue, Command, Context, EngineError, Outcome, Reply, StoreFailure, Submission, WorkingSet,
-    run,
+    Catalogue, Command, Context, EngineError, Outcome, Reply, StoreFailure, Submission, WorkingSet, run,
 };
 use yibao_policy::PolicySet;
 
@@ -45,9 +44,7 @@ pub fn system_clock() -> Clock {
     Arc::new(|| {
         let seconds = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |elapsed| {
-                i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
-            });
+            .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX));
         DateTime::from_unix(seconds)
     })
 }
@@ -66,22 +63,13 @@ pub struct Options {
 
 impl std::fmt::Debug for Options {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Options")
-            .field("synchronous", &self.synchronous)
-            .field("readers", &self.readers)
-            .finish()
+        f.debug_struct("Options").field("synchronous", &self.synchronous).field("readers", &self.readers).finish()
     }
 }
 
 impl Options {
     pub fn new(policies: Arc<PolicySet>) -> Options {
-        Options {
-            policies,
-            clock: system_clock(),
-            synchronous: Synchronous::Full,
-            readers: 8,
-            queue: 16_384,
-        }
+        Options { policies, clock: system_clock(), synchronous: Synchronous::Full, readers: 8, queue: 16_384 }
     }
 }
 
@@ -109,10 +97,7 @@ impl Metrics {
     fn record_batch(&self, size: usize, elapsed: Duration) {
         self.batches.fetch_add(1, Ordering::Relaxed);
         self.submissions.fetch_add(size as u64, Ordering::Relaxed);
-        self.write_micros.fetch_add(
-            u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
+        self.write_micros.fetch_add(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
         self.largest_batch.fetch_max(size as u64, Ordering::Relaxed);
     }
 
@@ -145,17 +130,11 @@ impl Shared {
     }
 
     fn catalogue(&self) -> Arc<Catalogue> {
-        self.catalogue
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.catalogue.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     fn add_to_catalogue(&self, entries: Vec<CatalogueEntry>) {
-        let mut guard = self
-            .catalogue
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut guard = self.catalogue.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut catalogue = (**guard).clone();
         for entry in entries {
             catalogue.insert(entry);
@@ -175,11 +154,7 @@ struct Pool {
 
 impl Pool {
     fn take(&self) -> Result<Box<dyn Conn>, StoreFailure> {
-        let idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .pop();
+        let idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
         match idle {
             Some(conn) => Ok(conn),
             None => (self.open)(),
@@ -187,10 +162,7 @@ impl Pool {
     }
 
     fn give_back(&self, conn: Box<dyn Conn>) {
-        let mut idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if idle.len() < self.keep {
             idle.push(conn);
         }
@@ -213,10 +185,7 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("dialect", &self.inner.dialect)
-            .field("location", &self.inner.location)
-            .finish()
+        f.debug_struct("Store").field("dialect", &self.inner.dialect).field("location", &self.inner.location).finish()
     }
 }
 
@@ -232,8 +201,7 @@ impl Store {
     /// When the database cannot be opened, migrated, or (PostgreSQL) another writer holds it.
     pub async fn open(location: &str, options: Options) -> Result<Store, StoreFailure> {
         let location = location.to_string();
-        let is_postgres =
-            location.starts_with("postgres://") || location.starts_with("postgresql://");
+        let is_postgres = location.starts_with("postgres://") || location.starts_with("postgresql://");
         let handle = tokio::runtime::Handle::current();
         let synchronous = options.synchronous;
         let (writer_conn, factory, dialect): (Box<dyn Conn>, Factory, Dialect) = if is_postgres {
@@ -249,31 +217,23 @@ impl Store {
             .await
             .map_err(|error| StoreFailure(format!("cannot open the store: {error}")))??;
             let url = location.clone();
-            let factory: Factory = Box::new(move || {
-                Ok(Box::new(postgres::PgConn::connect(&url, handle.clone())?) as Box<dyn Conn>)
-            });
+            let factory: Factory =
+                Box::new(move || Ok(Box::new(postgres::PgConn::connect(&url, handle.clone())?) as Box<dyn Conn>));
             (opened, factory, Dialect::Postgres)
         } else {
             let path = PathBuf::from(&location);
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).map_err(|error| {
-                    StoreFailure(format!("cannot create {}: {error}", parent.display()))
-                })?;
+                std::fs::create_dir_all(parent)
+                    .map_err(|error| StoreFailure(format!("cannot create {}: {error}", parent.display())))?;
             }
             let writer_path = path.clone();
-            let opened =
-                tokio::task::spawn_blocking(move || -> Result<Box<dyn Conn>, StoreFailure> {
-                    Ok(Box::new(sqlite::SqliteConn::open(
-                        &writer_path,
-                        synchronous,
-                        false,
-                    )?))
-                })
-                .await
-                .map_err(|error| StoreFailure(format!("cannot open the store: {error}")))??;
-            let factory: Factory = Box::new(move || {
-                Ok(Box::new(sqlite::SqliteConn::open(&path, synchronous, true)?) as Box<dyn Conn>)
-            });
+            let opened = tokio::task::spawn_blocking(move || -> Result<Box<dyn Conn>, StoreFailure> {
+                Ok(Box::new(sqlite::SqliteConn::open(&writer_path, synchronous, false)?))
+            })
+            .await
+            .map_err(|error| StoreFailure(format!("cannot open the store: {error}")))??;
+            let factory: Factory =
+                Box::new(move || Ok(Box::new(sqlite::SqliteConn::open(&path, synchronous, true)?) as Box<dyn Conn>));
             (opened, factory, Dialect::Sqlite)
         };
         let (writer_conn, entries) = tokio::task::spawn_blocking(move || {
@@ -296,11 +256,7 @@ impl Store {
                 dialect,
                 location: redact(&location),
                 writer,
-                readers: Pool {
-                    idle: Mutex::new(Vec::new()),
-                    open: factory,
-                    keep: options.readers,
-                },
+                readers: Pool { idle: Mutex::new(Vec::new()), open: factory, keep: options.readers },
                 shared,
             }),
         })
@@ -338,11 +294,7 @@ impl Store {
     /// (nothing was changed then).
     pub async fn submit(&self, submission: Submission) -> Result<Reply, EngineError> {
         let (reply, answer) = oneshot::channel();
-        self.inner
-            .writer
-            .send(Job::Submit { submission, reply })
-            .await
-            .map_err(|_| stopped())?;
+        self.inner.writer.send(Job::Submit { submission, reply }).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 
@@ -367,17 +319,12 @@ impl Store {
         tokio::task::spawn_blocking(move || {
             let mut conn = inner.readers.take()?;
             let catalogue = inner.shared.catalogue();
-            let ctx = Context {
-                now: inner.shared.now(),
-                policies: &inner.shared.policies,
-                catalogue: &catalogue,
-            };
+            let ctx = Context { now: inner.shared.now(), policies: &inner.shared.policies, catalogue: &catalogue };
             conn.begin_read()?;
             let result = {
                 let mut db = Db { conn: &mut *conn };
                 let mut ws = WorkingSet::new(&mut db);
-                ws.prefetch(&submission.keys())
-                    .and_then(|()| run(&mut ws, &ctx, &submission))
+                ws.prefetch(&submission.keys()).and_then(|()| run(&mut ws, &ctx, &submission))
             };
             let rolled_back = conn.batch("ROLLBACK");
             if rolled_back.is_ok() {
@@ -386,7 +333,7 @@ impl Store {
             result
         })
         .await
-        .map_err(|error| EngineError::internal(error))?
+        .map_err(EngineError::internal)?
     }
 
     /// Runs queries on a pooled read connection, inside one read-only snapshot.
@@ -419,19 +366,9 @@ impl Store {
     /// When the store fails.
     pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreFailure> {
         let (reply, answer) = oneshot::channel();
-        let job = Job::Meta {
-            key: key.into(),
-            value: value.into(),
-            reply,
-        };
-        self.inner
-            .writer
-            .send(job)
-            .await
-            .map_err(|_| StoreFailure("the writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreFailure("the writer has stopped".into()))?
+        let job = Job::Meta { key: key.into(), value: value.into(), reply };
+        self.inner.writer.send(job).await.map_err(|_| StoreFailure("the writer has stopped".into()))?;
+        answer.await.map_err(|_| StoreFailure("the writer has stopped".into()))?
     }
 }
 

@@ -49,11 +49,7 @@ impl PgConn {
                 tracing::warn!(%error, "postgres connection closed");
             }
         });
-        Ok(PgConn {
-            client,
-            handle,
-            statements: HashMap::new(),
-        })
+        Ok(PgConn { client, handle, statements: HashMap::new() })
     }
 
     /// Takes the writer lock, held for the connection's life.
@@ -78,10 +74,7 @@ impl PgConn {
         if let Some(statement) = self.statements.get(sql) {
             return Ok(statement.clone());
         }
-        let statement = self
-            .handle
-            .block_on(self.client.prepare(sql))
-            .map_err(|e| failure(&e))?;
+        let statement = self.handle.block_on(self.client.prepare(sql)).map_err(|e| failure(&e))?;
         self.statements.insert(sql.to_string(), statement.clone());
         Ok(statement)
     }
@@ -91,11 +84,7 @@ impl PgConn {
 struct Param<'a>(&'a Value);
 
 impl ToSql for Param<'_> {
-    fn to_sql(
-        &self,
-        ty: &Type,
-        out: &mut BytesMut,
-    ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
         match self.0 {
             Value::Null => Ok(IsNull::Yes),
             Value::Int(number) => match *ty {
@@ -123,34 +112,24 @@ fn read_row(row: &tokio_postgres::Row) -> Result<Vec<Value>, StoreFailure> {
     (0..row.len())
         .map(|index| {
             Ok(match *row.columns()[index].type_() {
-                Type::INT8 => row
-                    .try_get::<_, Option<i64>>(index)
-                    .map_err(wrong)?
-                    .map_or(Value::Null, Value::Int),
-                Type::INT4 => row
-                    .try_get::<_, Option<i32>>(index)
-                    .map_err(wrong)?
-                    .map_or(Value::Null, |n| Value::Int(n.into())),
-                Type::INT2 => row
-                    .try_get::<_, Option<i16>>(index)
-                    .map_err(wrong)?
-                    .map_or(Value::Null, |n| Value::Int(n.into())),
-                Type::BOOL => row
-                    .try_get::<_, Option<bool>>(index)
-                    .map_err(wrong)?
-                    .map_or(Value::Null, |b| Value::Int(b.into())),
-                Type::BYTEA => row
-                    .try_get::<_, Option<Vec<u8>>>(index)
-                    .map_err(wrong)?
-                    .map_or(Value::Null, Value::Blob),
-                Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => row
-                    .try_get::<_, Option<String>>(index)
-                    .map_err(wrong)?
-                    .map_or(Value::Null, Value::Text),
+                Type::INT8 => row.try_get::<_, Option<i64>>(index).map_err(wrong)?.map_or(Value::Null, Value::Int),
+                Type::INT4 => {
+                    row.try_get::<_, Option<i32>>(index).map_err(wrong)?.map_or(Value::Null, |n| Value::Int(n.into()))
+                }
+                Type::INT2 => {
+                    row.try_get::<_, Option<i16>>(index).map_err(wrong)?.map_or(Value::Null, |n| Value::Int(n.into()))
+                }
+                Type::BOOL => {
+                    row.try_get::<_, Option<bool>>(index).map_err(wrong)?.map_or(Value::Null, |b| Value::Int(b.into()))
+                }
+                Type::BYTEA => {
+                    row.try_get::<_, Option<Vec<u8>>>(index).map_err(wrong)?.map_or(Value::Null, Value::Blob)
+                }
+                Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => {
+                    row.try_get::<_, Option<String>>(index).map_err(wrong)?.map_or(Value::Null, Value::Text)
+                }
                 ref other => {
-                    return Err(StoreFailure(format!(
-                        "postgres: unsupported column type {other}"
-                    )));
+                    return Err(StoreFailure(format!("postgres: unsupported column type {other}")));
                 }
             })
         })
@@ -165,23 +144,16 @@ impl Conn for PgConn {
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, StoreFailure> {
         let statement = self.statement(sql)?;
         let params: Vec<Param<'_>> = params.iter().map(Param).collect();
-        let params: Vec<&(dyn ToSql + Sync)> =
-            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        let rows = self
-            .handle
-            .block_on(self.client.query(&statement, &params))
-            .map_err(|e| failure(&e))?;
+        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let rows = self.handle.block_on(self.client.query(&statement, &params)).map_err(|e| failure(&e))?;
         rows.iter().map(read_row).collect()
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreFailure> {
         let statement = self.statement(sql)?;
         let params: Vec<Param<'_>> = params.iter().map(Param).collect();
-        let params: Vec<&(dyn ToSql + Sync)> =
-            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        self.handle
-            .block_on(self.client.execute(&statement, &params))
-            .map_err(|e| failure(&e))
+        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        self.handle.block_on(self.client.execute(&statement, &params)).map_err(|e| failure(&e))
     }
 
     fn upsert(&mut self, table: &TableDef, rows: Vec<Vec<Value>>) -> Result<(), StoreFailure> {
@@ -205,9 +177,7 @@ impl Conn for PgConn {
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreFailure> {
-        self.handle
-            .block_on(self.client.batch_execute(sql))
-            .map_err(|e| failure(&e))
+        self.handle.block_on(self.client.batch_execute(sql)).map_err(|e| failure(&e))
     }
 
     fn begin_write(&mut self) -> Result<(), StoreFailure> {

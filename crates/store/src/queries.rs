@@ -1,12 +1,10 @@
 //! Read-side queries for the server: lookups by secondary keys, lists with paging, period
 //! totals for reconciliation, the journal. Each runs inside the caller's read snapshot.
 
-use yibao_domain::{
-    CardNo, Date, DateTime, InstitutionCode, MdtrtId, Money, MsgId, PersonNo, SetlId,
-};
+use yibao_domain::{CardNo, Date, DateTime, InstitutionCode, MdtrtId, Money, MsgId, PersonNo, SetlId};
 use yibao_engine::records::{
-    AuditEntry, Card, CatalogueEntry, DiseaseRegistration, Employer, FeeLine, Institution, Message,
-    Person, Region, Settlement, Visit,
+    AuditEntry, Card, CatalogueEntry, DiseaseRegistration, Employer, FeeLine, Institution, Message, Person, Region,
+    Settlement, Visit,
 };
 use yibao_engine::{Loader, StoreFailure};
 use yibao_ledger::{Account, AccountKey, Transfer};
@@ -85,29 +83,15 @@ impl<'c> Reader<'c> {
         params: &[Value],
         decode: fn(&[Value]) -> Result<T, StoreFailure>,
     ) -> Result<Vec<T>, StoreFailure> {
-        let sql = format!(
-            "SELECT {} FROM {} {clause}",
-            table.column_list(),
-            table.name
-        );
-        self.db
-            .conn
-            .query(&sql, params)?
-            .iter()
-            .map(|row| decode(row))
-            .collect()
+        let sql = format!("SELECT {} FROM {} {clause}", table.column_list(), table.name);
+        self.db.conn.query(&sql, params)?.iter().map(|row| decode(row)).collect()
     }
 
     fn count(&mut self, table: &str, clause: &str, params: &[Value]) -> Result<u64, StoreFailure> {
-        let rows = self
-            .db
-            .conn
-            .query(&format!("SELECT COUNT(*) FROM {table} {clause}"), params)?;
+        let rows = self.db.conn.query(&format!("SELECT COUNT(*) FROM {table} {clause}"), params)?;
         match rows.first().and_then(|row| row.first()) {
             Some(Value::Int(count)) => Ok(u64::try_from(*count).unwrap_or(0)),
-            other => Err(StoreFailure(format!(
-                "count of {table}: unexpected {other:?}"
-            ))),
+            other => Err(StoreFailure(format!("count of {table}: unexpected {other:?}"))),
         }
     }
 
@@ -116,10 +100,7 @@ impl<'c> Reader<'c> {
     /// # Errors
     /// When the database fails.
     pub fn meta(&mut self, key: &str) -> Result<Option<String>, StoreFailure> {
-        let rows = self
-            .db
-            .conn
-            .query("SELECT value FROM meta WHERE key = $1", &[text(key)])?;
+        let rows = self.db.conn.query("SELECT value FROM meta WHERE key = $1", &[text(key)])?;
         Ok(match rows.first().and_then(|row| row.first()) {
             Some(Value::Text(value)) => Some(value.clone()),
             _ => None,
@@ -137,27 +118,14 @@ impl<'c> Reader<'c> {
     }
 
     pub fn regions(&mut self) -> Result<Vec<Region>, StoreFailure> {
-        self.select(
-            &schema::REGIONS,
-            "ORDER BY admdvs",
-            &[],
-            codec::decode_region,
-        )
+        self.select(&schema::REGIONS, "ORDER BY admdvs", &[], codec::decode_region)
     }
 
     pub fn employers(&mut self) -> Result<Vec<Employer>, StoreFailure> {
-        self.select(
-            &schema::EMPLOYERS,
-            "ORDER BY code",
-            &[],
-            codec::decode_employer,
-        )
+        self.select(&schema::EMPLOYERS, "ORDER BY code", &[], codec::decode_employer)
     }
 
-    pub fn institution(
-        &mut self,
-        code: &InstitutionCode,
-    ) -> Result<Option<Institution>, StoreFailure> {
+    pub fn institution(&mut self, code: &InstitutionCode) -> Result<Option<Institution>, StoreFailure> {
         self.db.institutions(std::slice::from_ref(code)).map(one)
     }
 
@@ -170,12 +138,7 @@ impl<'c> Reader<'c> {
                 &[text(admdvs)],
                 codec::decode_institution,
             ),
-            None => self.select(
-                &schema::INSTITUTIONS,
-                "ORDER BY code",
-                &[],
-                codec::decode_institution,
-            ),
+            None => self.select(&schema::INSTITUTIONS, "ORDER BY code", &[], codec::decode_institution),
         }
     }
 
@@ -184,22 +147,11 @@ impl<'c> Reader<'c> {
     }
 
     pub fn person_by_id_number(&mut self, id_number: &str) -> Result<Option<Person>, StoreFailure> {
-        self.select(
-            &schema::PERSONS,
-            "WHERE id_number = $1",
-            &[text(id_number)],
-            codec::decode_person,
-        )
-        .map(one)
+        self.select(&schema::PERSONS, "WHERE id_number = $1", &[text(id_number)], codec::decode_person).map(one)
     }
 
     /// Persons ordered by number, optionally of one region; `offset`/`limit` page them.
-    pub fn persons(
-        &mut self,
-        admdvs: Option<&str>,
-        offset: u64,
-        limit: u64,
-    ) -> Result<Page<Person>, StoreFailure> {
+    pub fn persons(&mut self, admdvs: Option<&str>, offset: u64, limit: u64) -> Result<Page<Person>, StoreFailure> {
         let (clause, params) = match admdvs {
             Some(admdvs) => ("WHERE admdvs = $1", vec![text(admdvs)]),
             None => ("", Vec::new()),
@@ -211,11 +163,7 @@ impl<'c> Reader<'c> {
         paged.push(Value::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
         let rows = self.select(
             &schema::PERSONS,
-            &format!(
-                "{clause} ORDER BY psn_no LIMIT ${} OFFSET ${}",
-                n + 1,
-                n + 2
-            ),
+            &format!("{clause} ORDER BY psn_no LIMIT ${} OFFSET ${}", n + 1, n + 2),
             &paged,
             codec::decode_person,
         )?;
@@ -227,12 +175,7 @@ impl<'c> Reader<'c> {
     }
 
     pub fn cards_of(&mut self, psn_no: &PersonNo) -> Result<Vec<Card>, StoreFailure> {
-        self.select(
-            &schema::CARDS,
-            "WHERE psn_no = $1 ORDER BY card_no",
-            &[text(psn_no)],
-            codec::decode_card,
-        )
+        self.select(&schema::CARDS, "WHERE psn_no = $1 ORDER BY card_no", &[text(psn_no)], codec::decode_card)
     }
 
     pub fn accounts(&mut self, keys: &[AccountKey]) -> Result<Vec<Account>, StoreFailure> {
@@ -244,32 +187,14 @@ impl<'c> Reader<'c> {
         let current = AccountKey::PersonalCurrent(psn_no.clone());
         let prior = AccountKey::PersonalPrior(psn_no.clone());
         let accounts = self.db.accounts(&[current.clone(), prior])?;
-        let part = |key: &AccountKey| {
-            accounts
-                .iter()
-                .find(|a| &a.key == key)
-                .map_or(Money::ZERO, Account::balance)
-        };
-        Ok((
-            part(&current),
-            accounts
-                .iter()
-                .find(|a| a.key != current)
-                .map_or(Money::ZERO, Account::balance),
-        ))
+        let part = |key: &AccountKey| accounts.iter().find(|a| &a.key == key).map_or(Money::ZERO, Account::balance);
+        Ok((part(&current), accounts.iter().find(|a| a.key != current).map_or(Money::ZERO, Account::balance)))
     }
 
     /// Every year's accumulators of a person, oldest first.
-    pub fn accumulators(
-        &mut self,
-        psn_no: &PersonNo,
-    ) -> Result<Vec<(u16, Accumulators)>, StoreFailure> {
-        let mut rows: Vec<(u16, Accumulators)> = self
-            .db
-            .accumulators(std::slice::from_ref(psn_no))?
-            .into_iter()
-            .map(|(_, year, row)| (year, row))
-            .collect();
+    pub fn accumulators(&mut self, psn_no: &PersonNo) -> Result<Vec<(u16, Accumulators)>, StoreFailure> {
+        let mut rows: Vec<(u16, Accumulators)> =
+            self.db.accumulators(std::slice::from_ref(psn_no))?.into_iter().map(|(_, year, row)| (year, row)).collect();
         rows.sort_by_key(|(year, _)| *year);
         Ok(rows)
     }
@@ -318,10 +243,7 @@ impl<'c> Reader<'c> {
         self.db.settlements(std::slice::from_ref(setl_id)).map(one)
     }
 
-    pub fn settlements_of_visit(
-        &mut self,
-        mdtrt_id: &MdtrtId,
-    ) -> Result<Vec<Settlement>, StoreFailure> {
+    pub fn settlements_of_visit(&mut self, mdtrt_id: &MdtrtId) -> Result<Vec<Settlement>, StoreFailure> {
         self.db.visit_settlements(std::slice::from_ref(mdtrt_id))
     }
 
@@ -374,11 +296,7 @@ impl<'c> Reader<'c> {
         params.push(Value::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
         let rows = self.select(
             &schema::SETTLEMENTS,
-            &format!(
-                "{clause} ORDER BY at, setl_id LIMIT ${} OFFSET ${}",
-                n + 1,
-                n + 2
-            ),
+            &format!("{clause} ORDER BY at, setl_id LIMIT ${} OFFSET ${}", n + 1, n + 2),
             &params,
             codec::decode_settlement,
         )?;
@@ -395,24 +313,16 @@ impl<'c> Reader<'c> {
         );
         let rows = self.db.conn.query(&sql, &params)?;
         match rows.first().map(Vec::as_slice) {
-            Some(
-                [
-                    Value::Int(count),
-                    Value::Int(medfee),
-                    Value::Int(fund),
-                    Value::Int(account),
-                    Value::Int(cash),
-                ],
-            ) => Ok(Totals {
-                count: u64::try_from(*count).unwrap_or(0),
-                medfee: Money::from_fen(*medfee),
-                fund: Money::from_fen(*fund),
-                account: Money::from_fen(*account),
-                cash: Money::from_fen(*cash),
-            }),
-            other => Err(StoreFailure(format!(
-                "settlement totals: unexpected {other:?}"
-            ))),
+            Some([Value::Int(count), Value::Int(medfee), Value::Int(fund), Value::Int(account), Value::Int(cash)]) => {
+                Ok(Totals {
+                    count: u64::try_from(*count).unwrap_or(0),
+                    medfee: Money::from_fen(*medfee),
+                    fund: Money::from_fen(*fund),
+                    account: Money::from_fen(*account),
+                    cash: Money::from_fen(*cash),
+                })
+            }
+            other => Err(StoreFailure(format!("settlement totals: unexpected {other:?}"))),
         }
     }
 
@@ -420,19 +330,12 @@ impl<'c> Reader<'c> {
         self.db.messages(std::slice::from_ref(msgid)).map(one)
     }
 
-    pub fn registrations(
-        &mut self,
-        psn_no: &PersonNo,
-    ) -> Result<Vec<DiseaseRegistration>, StoreFailure> {
+    pub fn registrations(&mut self, psn_no: &PersonNo) -> Result<Vec<DiseaseRegistration>, StoreFailure> {
         self.db.registrations(std::slice::from_ref(psn_no))
     }
 
     /// The newest audit entries, optionally about one subject.
-    pub fn audit_log(
-        &mut self,
-        subject: Option<&str>,
-        limit: u64,
-    ) -> Result<Vec<AuditEntry>, StoreFailure> {
+    pub fn audit_log(&mut self, subject: Option<&str>, limit: u64) -> Result<Vec<AuditEntry>, StoreFailure> {
         let order = self.db.conn.dialect().order_column();
         let limit = Value::Int(i64::try_from(limit).unwrap_or(i64::MAX));
         match subject {
@@ -452,43 +355,26 @@ impl<'c> Reader<'c> {
     }
 
     pub fn catalogue_entries(&mut self) -> Result<Vec<CatalogueEntry>, StoreFailure> {
-        self.select(
-            &schema::CATALOGUE,
-            "ORDER BY code, begin_on",
-            &[],
-            codec::decode_catalogue_entry,
-        )
+        self.select(&schema::CATALOGUE, "ORDER BY code, begin_on", &[], codec::decode_catalogue_entry)
     }
 
     /// Every account.
     pub fn all_accounts(&mut self) -> Result<Vec<Account>, StoreFailure> {
-        self.select(
-            &schema::ACCOUNTS,
-            "ORDER BY account",
-            &[],
-            codec::decode_account,
-        )
+        self.select(&schema::ACCOUNTS, "ORDER BY account", &[], codec::decode_account)
     }
 
     /// The whole journal, in posting order.
     pub fn journal(&mut self) -> Result<Vec<Transfer>, StoreFailure> {
         let order = self.db.conn.dialect().order_column();
-        let transfers = self.db.conn.query(
-            &format!(
-                "SELECT {} FROM transfers ORDER BY {order}",
-                schema::TRANSFERS.column_list()
-            ),
-            &[],
-        )?;
+        let transfers = self
+            .db
+            .conn
+            .query(&format!("SELECT {} FROM transfers ORDER BY {order}", schema::TRANSFERS.column_list()), &[])?;
         let postings = self.db.conn.query(
-            &format!(
-                "SELECT {} FROM postings ORDER BY transfer_id, idx",
-                schema::POSTINGS.column_list()
-            ),
+            &format!("SELECT {} FROM postings ORDER BY transfer_id, idx", schema::POSTINGS.column_list()),
             &[],
         )?;
-        let mut by_transfer: std::collections::HashMap<String, Vec<Vec<Value>>> =
-            std::collections::HashMap::new();
+        let mut by_transfer: std::collections::HashMap<String, Vec<Vec<Value>>> = std::collections::HashMap::new();
         for row in postings {
             if let Some(Value::Text(id)) = row.first() {
                 by_transfer.entry(id.clone()).or_default().push(row.clone());

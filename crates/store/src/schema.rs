@@ -19,19 +19,11 @@ pub struct Column {
 }
 
 const fn col(name: &'static str, ty: Ty) -> Column {
-    Column {
-        name,
-        ty,
-        nullable: false,
-    }
+    Column { name, ty, nullable: false }
 }
 
 const fn opt(name: &'static str, ty: Ty) -> Column {
-    Column {
-        name,
-        ty,
-        nullable: true,
-    }
+    Column { name, ty, nullable: true }
 }
 
 /// A table: its columns in codec order, its key, and whether rows keep insertion order.
@@ -48,11 +40,7 @@ pub struct TableDef {
 
 impl TableDef {
     pub fn column_list(&self) -> String {
-        self.columns
-            .iter()
-            .map(|c| c.name)
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.columns.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -138,11 +126,7 @@ pub const CARDS: TableDef = TableDef {
 
 pub const ACCOUNTS: TableDef = TableDef {
     name: "accounts",
-    columns: &[
-        col("account", Text),
-        col("debits_fen", Int),
-        col("credits_fen", Int),
-    ],
+    columns: &[col("account", Text), col("debits_fen", Int), col("credits_fen", Int)],
     key: &["account"],
     ordered: false,
     indexes: &[],
@@ -253,6 +237,7 @@ pub const SETTLEMENTS: TableDef = TableDef {
         col("first_selfpay_fen", Int),
         col("in_scope_fen", Int),
         col("deductible_fen", Int),
+        col("deductible_standard_fen", Int),
         col("fund_fen", Int),
         col("account_current_fen", Int),
         col("account_prior_fen", Int),
@@ -332,12 +317,7 @@ pub const SIGN_INS: TableDef = TableDef {
 
 pub const TRANSFERS: TableDef = TableDef {
     name: "transfers",
-    columns: &[
-        col("id", Text),
-        col("code", Text),
-        col("at", Text),
-        col("reference", Text),
-    ],
+    columns: &[col("id", Text), col("code", Text), col("at", Text), col("reference", Text)],
     key: &["id"],
     ordered: true,
     indexes: &[],
@@ -385,13 +365,7 @@ pub const CATALOGUE: TableDef = TableDef {
 
 pub const AUDIT_LOG: TableDef = TableDef {
     name: "audit_log",
-    columns: &[
-        col("at", Text),
-        col("actor", Text),
-        col("action", Text),
-        col("subject", Text),
-        col("reason", Text),
-    ],
+    columns: &[col("at", Text), col("actor", Text), col("action", Text), col("subject", Text), col("reason", Text)],
     key: &[],
     ordered: true,
     indexes: &[&["subject"]],
@@ -479,11 +453,7 @@ impl Dialect {
         } else if self == Dialect::Postgres {
             columns[0] = format!("{} PRIMARY KEY", columns[0]);
         }
-        let mut statements = vec![format!(
-            "CREATE TABLE IF NOT EXISTS {} ({})",
-            table.name,
-            columns.join(", ")
-        )];
+        let mut statements = vec![format!("CREATE TABLE IF NOT EXISTS {} ({})", table.name, columns.join(", "))];
         for index in table.indexes {
             statements.push(format!(
                 "CREATE INDEX IF NOT EXISTS {}_{} ON {} ({})",

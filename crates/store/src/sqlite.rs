@@ -49,35 +49,23 @@ impl SqliteConn {
     ///
     /// # Errors
     /// When the file cannot be opened or configured.
-    pub fn open(
-        path: &Path,
-        synchronous: Synchronous,
-        read_only: bool,
-    ) -> Result<SqliteConn, StoreFailure> {
+    pub fn open(path: &Path, synchronous: Synchronous, read_only: bool) -> Result<SqliteConn, StoreFailure> {
         let flags = match read_only {
             true => OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             false => {
-                OpenFlags::SQLITE_OPEN_READ_WRITE
-                    | OpenFlags::SQLITE_OPEN_CREATE
-                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
             }
         };
         let conn = Connection::open_with_flags(path, flags)
             .map_err(|error| StoreFailure(format!("cannot open {}: {error}", path.display())))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(failure)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(failure)?;
         if !read_only {
-            conn.pragma_update(None, "journal_mode", "WAL")
-                .map_err(failure)?;
+            conn.pragma_update(None, "journal_mode", "WAL").map_err(failure)?;
         }
-        conn.pragma_update(None, "synchronous", synchronous.pragma())
-            .map_err(failure)?;
-        conn.pragma_update(None, "cache_size", -65_536)
-            .map_err(failure)?;
-        conn.pragma_update(None, "temp_store", "MEMORY")
-            .map_err(failure)?;
-        conn.pragma_update(None, "foreign_keys", "OFF")
-            .map_err(failure)?;
+        conn.pragma_update(None, "synchronous", synchronous.pragma()).map_err(failure)?;
+        conn.pragma_update(None, "cache_size", -65_536).map_err(failure)?;
+        conn.pragma_update(None, "temp_store", "MEMORY").map_err(failure)?;
+        conn.pragma_update(None, "foreign_keys", "OFF").map_err(failure)?;
         rusqlite::vtab::array::load_module(&conn).map_err(failure)?;
         conn.set_prepared_statement_cache_capacity(256);
         Ok(SqliteConn { conn })
@@ -110,12 +98,8 @@ impl ToSql for Param<'_> {
             Value::Text(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
             Value::Blob(bytes) => ToSqlOutput::Borrowed(ValueRef::Blob(bytes)),
             Value::TextList(items) => {
-                let array: rusqlite::vtab::array::Array = Rc::new(
-                    items
-                        .iter()
-                        .map(|item| SqlValue::Text(item.clone()))
-                        .collect(),
-                );
+                let array: rusqlite::vtab::array::Array =
+                    Rc::new(items.iter().map(|item| SqlValue::Text(item.clone())).collect());
                 ToSqlOutput::from_rc(array, c"rarray")
             }
         })
@@ -127,14 +111,11 @@ fn read_value(value: ValueRef<'_>) -> Result<Value, StoreFailure> {
         ValueRef::Null => Value::Null,
         ValueRef::Integer(number) => Value::Int(number),
         ValueRef::Text(bytes) => Value::Text(
-            String::from_utf8(bytes.to_vec())
-                .map_err(|e| StoreFailure(format!("sqlite: text is not UTF-8: {e}")))?,
+            String::from_utf8(bytes.to_vec()).map_err(|e| StoreFailure(format!("sqlite: text is not UTF-8: {e}")))?,
         ),
         ValueRef::Blob(bytes) => Value::Blob(bytes.to_vec()),
         ValueRef::Real(_) => {
-            return Err(StoreFailure(
-                "sqlite: unexpected floating point value".into(),
-            ));
+            return Err(StoreFailure("sqlite: unexpected floating point value".into()));
         }
     })
 }
@@ -165,20 +146,14 @@ impl Conn for SqliteConn {
         let mut statement = self.conn.prepare_cached(&translate(sql)).map_err(failure)?;
         let params: Vec<Param<'_>> = params.iter().map(Param).collect();
         let params: Vec<&dyn ToSql> = params.iter().map(|p| p as &dyn ToSql).collect();
-        statement
-            .execute(params.as_slice())
-            .map(|n| n as u64)
-            .map_err(failure)
+        statement.execute(params.as_slice()).map(|n| n as u64).map_err(failure)
     }
 
     fn upsert(&mut self, table: &TableDef, rows: Vec<Vec<Value>>) -> Result<(), StoreFailure> {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut statement = self
-            .conn
-            .prepare_cached(&upsert_sql(table, 1, Dialect::Sqlite))
-            .map_err(failure)?;
+        let mut statement = self.conn.prepare_cached(&upsert_sql(table, 1, Dialect::Sqlite)).map_err(failure)?;
         for row in &rows {
             let params: Vec<Param<'_>> = row.iter().map(Param).collect();
             let params: Vec<&dyn ToSql> = params.iter().map(|p| p as &dyn ToSql).collect();

@@ -61,32 +61,22 @@ pub struct Columns<'r> {
 
 impl<'r> Columns<'r> {
     pub fn new(table: &'static crate::schema::TableDef, row: &'r [Value]) -> Columns<'r> {
-        Columns {
-            table: table.name,
-            names: table.columns,
-            row,
-            next: 0,
-        }
+        Columns { table: table.name, names: table.columns, row, next: 0 }
     }
 
     fn take(&mut self) -> Result<(&'r Value, &'static str), StoreFailure> {
         let index = self.next;
         self.next += 1;
         let name = self.names.get(index).map_or("?", |column| column.name);
-        let value = self.row.get(index).ok_or_else(|| {
-            StoreFailure(format!(
-                "{}: row has no column {index} ({name})",
-                self.table
-            ))
-        })?;
+        let value = self
+            .row
+            .get(index)
+            .ok_or_else(|| StoreFailure(format!("{}: row has no column {index} ({name})", self.table)))?;
         Ok((value, name))
     }
 
     fn wrong(&self, name: &str, expected: &str, value: &Value) -> StoreFailure {
-        StoreFailure(format!(
-            "{}.{name}: expected {expected}, found {value:?}",
-            self.table
-        ))
+        StoreFailure(format!("{}.{name}: expected {expected}, found {value:?}", self.table))
     }
 
     pub fn text(&mut self) -> Result<String, StoreFailure> {
@@ -138,8 +128,7 @@ impl<'r> Columns<'r> {
         let column = self.next;
         let text = self.text()?;
         let name = self.names.get(column).map_or("?", |c| c.name);
-        text.parse()
-            .map_err(|error| StoreFailure(format!("{}.{name}: {error}", self.table)))
+        text.parse().map_err(|error| StoreFailure(format!("{}.{name}: {error}", self.table)))
     }
 
     pub fn opt_parse<T: std::str::FromStr>(&mut self) -> Result<Option<T>, StoreFailure>
@@ -150,10 +139,9 @@ impl<'r> Columns<'r> {
         let name = self.names.get(column).map_or("?", |c| c.name);
         match self.opt_text()? {
             None => Ok(None),
-            Some(text) => text
-                .parse()
-                .map(Some)
-                .map_err(|error| StoreFailure(format!("{}.{name}: {error}", self.table))),
+            Some(text) => {
+                text.parse().map(Some).map_err(|error| StoreFailure(format!("{}.{name}: {error}", self.table)))
+            }
         }
     }
 }

@@ -7,9 +7,7 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 use yibao_engine::records::CatalogueEntry;
-use yibao_engine::{
-    Context, EngineError, ErrorKind, Keys, Reply, StoreFailure, Submission, WorkingSet, run,
-};
+use yibao_engine::{Context, EngineError, ErrorKind, Keys, Reply, StoreFailure, Submission, WorkingSet, run};
 
 use crate::Shared;
 use crate::conn::{Conn, Db};
@@ -32,11 +30,7 @@ pub(crate) enum Job {
     },
 }
 
-pub(crate) fn spawn(
-    conn: Box<dyn Conn>,
-    shared: Arc<Shared>,
-    queue: usize,
-) -> Result<mpsc::Sender<Job>, StoreFailure> {
+pub(crate) fn spawn(conn: Box<dyn Conn>, shared: Arc<Shared>, queue: usize) -> Result<mpsc::Sender<Job>, StoreFailure> {
     let (sender, receiver) = mpsc::channel(queue);
     std::thread::Builder::new()
         .name("yibao-writer".into())
@@ -72,10 +66,7 @@ fn run_writer(mut conn: Box<dyn Conn>, mut jobs: mpsc::Receiver<Job>, shared: &S
 
 fn set_meta(conn: &mut dyn Conn, key: &str, value: &str) -> Result<(), StoreFailure> {
     conn.begin_write()?;
-    let result = conn.upsert(
-        &schema::META,
-        vec![vec![Value::Text(key.into()), Value::Text(value.into())]],
-    );
+    let result = conn.upsert(&schema::META, vec![vec![Value::Text(key.into()), Value::Text(value.into())]]);
     finish(conn, result)
 }
 
@@ -102,9 +93,7 @@ fn process(conn: &mut dyn Conn, shared: &Shared, pending: Vec<Pending>) {
     let submissions: Vec<&Submission> = pending.iter().map(|(submission, _)| submission).collect();
     match attempt(conn, shared, &submissions) {
         Ok((results, catalogue)) => {
-            shared
-                .metrics
-                .record_batch(results.len(), started.elapsed());
+            shared.metrics.record_batch(results.len(), started.elapsed());
             if !catalogue.is_empty() {
                 shared.add_to_catalogue(catalogue);
             }
@@ -131,17 +120,9 @@ fn process(conn: &mut dyn Conn, shared: &Shared, pending: Vec<Pending>) {
 
 type Results = (Vec<Result<Reply, EngineError>>, Vec<CatalogueEntry>);
 
-fn attempt(
-    conn: &mut dyn Conn,
-    shared: &Shared,
-    submissions: &[&Submission],
-) -> Result<Results, StoreFailure> {
+fn attempt(conn: &mut dyn Conn, shared: &Shared, submissions: &[&Submission]) -> Result<Results, StoreFailure> {
     let catalogue = shared.catalogue();
-    let ctx = Context {
-        now: shared.now(),
-        policies: &shared.policies,
-        catalogue: &catalogue,
-    };
+    let ctx = Context { now: shared.now(), policies: &shared.policies, catalogue: &catalogue };
     conn.begin_write()?;
     let result = (|| {
         let mut db = Db { conn: &mut *conn };
@@ -152,14 +133,8 @@ fn attempt(
                 keys.merge(submission.keys());
             }
             ws.prefetch(&keys).map_err(|error| StoreFailure(error.en))?;
-            let results: Vec<_> = submissions
-                .iter()
-                .map(|submission| run(&mut ws, &ctx, submission))
-                .collect();
-            if let Some(Err(error)) = results
-                .iter()
-                .find(|r| matches!(r, Err(e) if e.kind == ErrorKind::Unavailable))
-            {
+            let results: Vec<_> = submissions.iter().map(|submission| run(&mut ws, &ctx, submission)).collect();
+            if let Some(Err(error)) = results.iter().find(|r| matches!(r, Err(e) if e.kind == ErrorKind::Unavailable)) {
                 return Err(StoreFailure(error.en.clone()));
             }
             (results, ws.changes())

@@ -8,9 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use yibao_domain::{CertType, DateTime, Money, PersonNo, UnitPrice};
-use yibao_engine::commands::{
-    CancelSettlement, LineUpload, OpenVisit, Purchase, Settle, UploadLines, VisitDetails,
-};
+use yibao_engine::commands::{CancelSettlement, LineUpload, OpenVisit, Purchase, Settle, UploadLines, VisitDetails};
 use yibao_engine::records::{Certificate, SettlementStatus, VisitKind};
 use yibao_engine::{Envelope, ErrorKind, Outcome, Reply, Submission, demo};
 use yibao_ledger::AccountKey;
@@ -20,24 +18,13 @@ use yibao_store::{Options, SettlementFilter, Store};
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!(
-        "{name}_{}_{}_{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    format!("{name}_{}_{}_{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 fn options() -> Options {
     let mut policies = PolicySet::new();
-    policies
-        .add(
-            "seed.toml",
-            parse_policy("seed.toml", SEED_POLICY_TOML).unwrap(),
-        )
-        .unwrap();
+    policies.add("seed.toml", parse_policy("seed.toml", SEED_POLICY_TOML).unwrap()).unwrap();
     let mut options = Options::new(Arc::new(policies));
     let now: DateTime = "2026-03-02 09:00:00".parse().unwrap();
     options.clock = Arc::new(move || now);
@@ -47,9 +34,7 @@ fn options() -> Options {
 async fn sqlite(name: &str) -> Store {
     let dir = std::env::temp_dir().join("yibao-store-tests");
     let path = dir.join(format!("{}.db", unique(name)));
-    Store::open(path.to_str().unwrap(), options())
-        .await
-        .expect("SQLite store opens")
+    Store::open(path.to_str().unwrap(), options()).await.expect("SQLite store opens")
 }
 
 async fn postgres(name: &str) -> Option<Store> {
@@ -63,21 +48,12 @@ async fn postgres(name: &str) -> Option<Store> {
         return None;
     };
     let schema = unique(name).to_lowercase();
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .expect("PostgreSQL answers");
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("PostgreSQL answers");
     tokio::spawn(connection);
-    client
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .await
-        .expect("schema created");
+    client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.expect("schema created");
     let separator = if url.contains('?') { '&' } else { '?' };
     let url = format!("{url}{separator}options=-csearch_path%3D{schema}");
-    Some(
-        Store::open(&url, options())
-            .await
-            .expect("PostgreSQL store opens"),
-    )
+    Some(Store::open(&url, options()).await.expect("PostgreSQL store opens"))
 }
 
 macro_rules! conformance {
@@ -115,13 +91,7 @@ conformance!(
 
 async fn load_demo(store: &Store) {
     for command in demo::commands() {
-        store
-            .submit(Submission {
-                envelope: None,
-                command,
-            })
-            .await
-            .expect("demo command");
+        store.submit(Submission { envelope: None, command }).await.expect("demo command");
     }
 }
 
@@ -157,10 +127,7 @@ async fn zhang_wei_visit(store: &Store) -> yibao_domain::MdtrtId {
         psn_no: person(0),
         insurance: "310".parse().unwrap(),
         begin: "2026-03-02 09:00:00".parse().unwrap(),
-        certificate: Certificate {
-            kind: CertType::IdNumber,
-            number: "330102198503121236".into(),
-        },
+        certificate: Certificate { kind: CertType::IdNumber, number: "330102198503121236".into() },
         his_no: "MZ1".into(),
         dept_code: String::new(),
         dept_name: String::new(),
@@ -171,9 +138,7 @@ async fn zhang_wei_visit(store: &Store) -> yibao_domain::MdtrtId {
         diagnosis_name: None,
         insured_admdvs: None,
     };
-    let Outcome::Visit(visit) = store.execute(OpenVisit(details)).await.unwrap() else {
-        panic!()
-    };
+    let Outcome::Visit(visit) = store.execute(OpenVisit(details)).await.unwrap() else { panic!() };
     let lines = vec![
         line("1", "DEMO-A-001", "50", "1"),
         line("2", "DEMO-B-001", "100", "1"),
@@ -221,44 +186,22 @@ async fn demo_loads_and_reads_back(store: Store) {
     assert!(store.read(|r| r.is_empty()).await.unwrap());
     load_demo(&store).await;
     store.set_meta("dataset", "demo").await.unwrap();
-    assert_eq!(
-        store.read(|r| r.meta("dataset")).await.unwrap().as_deref(),
-        Some("demo")
-    );
+    assert_eq!(store.read(|r| r.meta("dataset")).await.unwrap().as_deref(), Some("demo"));
     assert_eq!(store.read(|r| r.row_count("persons")).await.unwrap(), 6);
     assert_eq!(store.read(|r| r.regions()).await.unwrap().len(), 2);
-    let zhang = store
-        .read(|r| r.person_by_id_number("330102198503121236"))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (zhang.name.as_str(), zhang.psn_no.as_str()),
-        ("张伟", "3301000000000001")
-    );
+    let zhang = store.read(|r| r.person_by_id_number("330102198503121236")).await.unwrap().unwrap();
+    assert_eq!((zhang.name.as_str(), zhang.psn_no.as_str()), ("张伟", "3301000000000001"));
     assert_eq!(zhang.contribution_base, Some(Money::yuan(8000)));
     assert_eq!(balance(&store, 0).await, Money::yuan(1000));
     assert_eq!(balance(&store, 3).await, Money::ZERO);
-    let card = store
-        .read(|r| r.card(&"A10000004".parse().unwrap()))
-        .await
-        .unwrap()
-        .unwrap();
+    let card = store.read(|r| r.card(&"A10000004".parse().unwrap())).await.unwrap().unwrap();
     assert_eq!(card.card_sn.as_str(), "CSN10000004");
     assert_eq!(store.catalogue().len(), 7);
     assert_eq!(
-        store
-            .catalogue()
-            .lookup("DEMO-B-002", "2026-03-02".parse().unwrap())
-            .unwrap()
-            .name,
+        store.catalogue().lookup("DEMO-B-002", "2026-03-02".parse().unwrap()).unwrap().name,
         "彩色多普勒超声检查"
     );
-    let institution = store
-        .read(|r| r.institution(&"P33010000001".parse().unwrap()))
-        .await
-        .unwrap()
-        .unwrap();
+    let institution = store.read(|r| r.institution(&"P33010000001".parse().unwrap())).await.unwrap().unwrap();
     assert_eq!(institution.gateway_secret, "demo-P33010000001");
     assert_eq!(institution.level, None);
 }
@@ -266,55 +209,26 @@ async fn demo_loads_and_reads_back(store: Store) {
 async fn settlement_round_trips_and_dry_run_matches(store: Store) {
     load_demo(&store).await;
     let visit = zhang_wei_visit(&store).await;
-    let Reply::Done {
-        outcome: Outcome::Settlement(pre),
-        ..
-    } = store
-        .dry_run(Submission::plain(settle_command(&visit, "P1")))
-        .await
-        .unwrap()
+    let Reply::Done { outcome: Outcome::Settlement(pre), .. } =
+        store.dry_run(Submission::plain(settle_command(&visit, "P1"))).await.unwrap()
     else {
         panic!()
     };
-    assert_eq!(
-        balance(&store, 0).await,
-        Money::yuan(1000),
-        "a dry run changes nothing"
-    );
-    let Outcome::Settlement(settled) = store.execute(settle_command(&visit, "S1")).await.unwrap()
-    else {
-        panic!()
-    };
+    assert_eq!(balance(&store, 0).await, Money::yuan(1000), "a dry run changes nothing");
+    let Outcome::Settlement(settled) = store.execute(settle_command(&visit, "S1")).await.unwrap() else { panic!() };
     assert_eq!(pre.settlement.amounts, settled.settlement.amounts);
     let a = settled.settlement.amounts;
     assert_eq!(
         (a.medfee, a.first_selfpay, a.in_scope, a.account(), a.cash),
-        (
-            Money::yuan(170),
-            Money::yuan(10),
-            Money::yuan(140),
-            Money::yuan(170),
-            Money::ZERO
-        )
+        (Money::yuan(170), Money::yuan(10), Money::yuan(140), Money::yuan(170), Money::ZERO)
     );
     let id = settled.settlement.setl_id.clone();
-    let stored = store
-        .read(move |r| r.settlement(&id))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        stored, settled.settlement,
-        "the settlement reads back exactly as written"
-    );
+    let stored = store.read(move |r| r.settlement(&id)).await.unwrap().unwrap();
+    assert_eq!(stored, settled.settlement, "the settlement reads back exactly as written");
     let visit_id = visit.clone();
     let lines = store.read(move |r| r.lines_of(&visit_id)).await.unwrap();
     assert_eq!(lines.len(), 3);
-    assert!(
-        lines
-            .iter()
-            .all(|l| l.state == yibao_engine::records::LineState::Settled(stored.setl_id.clone()))
-    );
+    assert!(lines.iter().all(|l| l.state == yibao_engine::records::LineState::Settled(stored.setl_id.clone())));
     assert_eq!(lines[1].first_selfpay, Money::yuan(10));
     assert_eq!(balance(&store, 0).await, Money::yuan(830));
 }
@@ -323,10 +237,7 @@ async fn cancel_restores_balances(store: Store) {
     load_demo(&store).await;
     let accounts_before = store.read(|r| r.all_accounts()).await.unwrap();
     let visit = zhang_wei_visit(&store).await;
-    let Outcome::Settlement(settled) = store.execute(settle_command(&visit, "S1")).await.unwrap()
-    else {
-        panic!()
-    };
+    let Outcome::Settlement(settled) = store.execute(settle_command(&visit, "S1")).await.unwrap() else { panic!() };
     let cancel = CancelSettlement {
         institution: "H33010000001".parse().unwrap(),
         psn_no: person(0),
@@ -335,39 +246,18 @@ async fn cancel_restores_balances(store: Store) {
         kind: Some(VisitKind::Outpatient),
         msgid: "C1".parse().unwrap(),
     };
-    let Outcome::Settlement(mirror) = store.execute(cancel).await.unwrap() else {
-        panic!()
-    };
-    assert_eq!(
-        mirror.settlement.amounts,
-        settled.settlement.amounts.negated()
-    );
+    let Outcome::Settlement(mirror) = store.execute(cancel).await.unwrap() else { panic!() };
+    assert_eq!(mirror.settlement.amounts, settled.settlement.amounts.negated());
     let after = store.read(|r| r.all_accounts()).await.unwrap();
-    let balances = |accounts: &[yibao_ledger::Account]| {
-        accounts
-            .iter()
-            .map(|a| (a.key.clone(), a.balance()))
-            .collect::<Vec<_>>()
-    };
+    let balances =
+        |accounts: &[yibao_ledger::Account]| accounts.iter().map(|a| (a.key.clone(), a.balance())).collect::<Vec<_>>();
     assert_eq!(balances(&after), balances(&accounts_before));
     let id = settled.settlement.setl_id.clone();
-    let original = store
-        .read(move |r| r.settlement(&id))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        original.status,
-        SettlementStatus::Cancelled {
-            by: mirror.settlement.setl_id.clone()
-        }
-    );
+    let original = store.read(move |r| r.settlement(&id)).await.unwrap().unwrap();
+    assert_eq!(original.status, SettlementStatus::Cancelled { by: mirror.settlement.setl_id.clone() });
     let psn = person(0);
     let accumulators = store.read(move |r| r.accumulators(&psn)).await.unwrap();
-    assert!(
-        accumulators.iter().all(|(_, a)| *a == Default::default()),
-        "{accumulators:?}"
-    );
+    assert!(accumulators.iter().all(|(_, a)| *a == Default::default()), "{accumulators:?}");
 }
 
 fn envelope(msgid: &str) -> Envelope {
@@ -392,45 +282,26 @@ async fn same_msgid_twenty_times_concurrently_settles_once(store: Store) {
         let store = store.clone();
         let command = settle_command(&visit, "SAME1");
         tasks.push(tokio::spawn(async move {
-            store
-                .submit(Submission {
-                    envelope: Some(envelope("SAME1")),
-                    command: Box::new(command),
-                })
-                .await
+            store.submit(Submission { envelope: Some(envelope("SAME1")), command: Box::new(command) }).await
         }));
     }
     let mut bodies = Vec::new();
     for task in tasks {
         match task.await.unwrap().unwrap() {
-            Reply::Done {
-                body: Some(body), ..
-            }
-            | Reply::Replayed(body) => bodies.push(body),
+            Reply::Done { body: Some(body), .. } | Reply::Replayed(body) => bodies.push(body),
             Reply::Done { body: None, .. } => panic!("an envelope always renders"),
         }
     }
     bodies.dedup();
     assert_eq!(bodies.len(), 1, "every retry answers the same");
     let filter = SettlementFilter::default();
-    assert_eq!(
-        store
-            .read(move |r| r.settlement_totals(&filter))
-            .await
-            .unwrap()
-            .count,
-        1
-    );
+    assert_eq!(store.read(move |r| r.settlement_totals(&filter)).await.unwrap().count, 1);
     assert_eq!(balance(&store, 0).await, Money::yuan(830));
     // The same msgid with another input is refused and changes nothing.
     let mut changed = envelope("SAME1");
     changed.request_hash = "different".into();
-    let refused = store
-        .submit(Submission {
-            envelope: Some(changed),
-            command: Box::new(settle_command(&visit, "SAME1")),
-        })
-        .await;
+    let refused =
+        store.submit(Submission { envelope: Some(changed), command: Box::new(settle_command(&visit, "SAME1")) }).await;
     assert_eq!(refused.unwrap_err().kind, ErrorKind::Conflict);
 }
 
@@ -446,10 +317,7 @@ async fn concurrent_settlements_never_overdraw_an_account(store: Store) {
                 psn_no: person(2),
                 insurance: "310".parse().unwrap(),
                 med_type: "41".parse().unwrap(),
-                certificate: Certificate {
-                    kind: CertType::Card,
-                    number: "A10000003".into(),
-                },
+                certificate: Certificate { kind: CertType::Card, number: "A10000003".into() },
                 his_no: format!("YD{index}"),
                 begin: "2026-03-02 09:00:00".parse().unwrap(),
                 lines: vec![line("1", "DEMO-A-001", "1", "1")],
@@ -465,9 +333,7 @@ async fn concurrent_settlements_never_overdraw_an_account(store: Store) {
     let mut from_account = Money::ZERO;
     let mut cash = Money::ZERO;
     for task in tasks {
-        let Outcome::Settlement(settled) = task.await.unwrap().unwrap() else {
-            panic!()
-        };
+        let Outcome::Settlement(settled) = task.await.unwrap().unwrap() else { panic!() };
         from_account += settled.settlement.amounts.account();
         cash += settled.settlement.amounts.cash;
         assert!(!settled.settlement.balance_after.is_negative());
@@ -484,10 +350,7 @@ async fn journal_replay_equals_stored_balances(store: Store) {
     load_demo(&store).await;
     let visit = zhang_wei_visit(&store).await;
     store.execute(settle_command(&visit, "S1")).await.unwrap();
-    let (accounts, journal) = store
-        .read(|r| Ok((r.all_accounts()?, r.journal()?)))
-        .await
-        .unwrap();
+    let (accounts, journal) = store.read(|r| Ok((r.all_accounts()?, r.journal()?))).await.unwrap();
     assert!(!journal.is_empty());
     let mismatches = yibao_ledger::verify_replay(accounts.iter(), journal.iter());
     assert!(mismatches.is_empty(), "{mismatches:?}");
@@ -498,41 +361,19 @@ async fn journal_replay_equals_stored_balances(store: Store) {
 
 async fn queries_page_and_total(store: Store) {
     load_demo(&store).await;
-    let page = store
-        .read(|r| r.persons(Some("330100"), 1, 2))
-        .await
-        .unwrap();
+    let page = store.read(|r| r.persons(Some("330100"), 1, 2)).await.unwrap();
     assert_eq!(page.total, 5);
-    assert_eq!(
-        page.rows
-            .iter()
-            .map(|p| p.name.as_str())
-            .collect::<Vec<_>>(),
-        ["李秀英", "王强"]
-    );
+    assert_eq!(page.rows.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["李秀英", "王强"]);
     let visit = zhang_wei_visit(&store).await;
     store.execute(settle_command(&visit, "S1")).await.unwrap();
-    let filter = SettlementFilter {
-        institution: Some("H33010000001".parse().unwrap()),
-        ..SettlementFilter::default()
-    };
-    let totals = store
-        .read(move |r| r.settlement_totals(&filter))
-        .await
-        .unwrap();
-    assert_eq!(
-        (totals.count, totals.medfee, totals.account),
-        (1, Money::yuan(170), Money::yuan(170))
-    );
+    let filter = SettlementFilter { institution: Some("H33010000001".parse().unwrap()), ..SettlementFilter::default() };
+    let totals = store.read(move |r| r.settlement_totals(&filter)).await.unwrap();
+    assert_eq!((totals.count, totals.medfee, totals.account), (1, Money::yuan(170), Money::yuan(170)));
     let audit = store.read(|r| r.audit_log(None, 5)).await.unwrap();
     assert_eq!(audit.len(), 5);
     let candidates = store
         .read(move |r| {
-            r.outpatient_visits_since(
-                &person(0),
-                &"H33010000001".parse().unwrap(),
-                "2026-02-24".parse().unwrap(),
-            )
+            r.outpatient_visits_since(&person(0), &"H33010000001".parse().unwrap(), "2026-02-24".parse().unwrap())
         })
         .await
         .unwrap();

@@ -65,10 +65,7 @@ impl Command for UploadLines {
             return Err(cancelled(&visit));
         }
         if self.lines.is_empty() {
-            return Err(EngineError::invalid(
-                "费用明细feedetail不能为空",
-                "feedetail must hold at least one line",
-            ));
+            return Err(EngineError::invalid("费用明细feedetail不能为空", "feedetail must hold at least one line"));
         }
         let existing = ws.lines(&visit.mdtrt_id)?;
         if existing.len() + self.lines.len() > LINES_PER_VISIT_MAX {
@@ -83,10 +80,7 @@ impl Command for UploadLines {
             ws.put_line(line.clone())?;
             stored.push(line);
         }
-        Ok(Outcome::Lines {
-            visit: Box::new(visit),
-            lines: stored,
-        })
+        Ok(Outcome::Lines { visit: Box::new(visit), lines: stored })
     }
 }
 
@@ -102,18 +96,12 @@ impl UploadLines {
     ) -> Result<FeeLine, EngineError> {
         let serial = &upload.serial;
         let at = || format!("第{}条明细（feedetl_sn={serial}）", index + 1);
-        let taken = existing
-            .iter()
-            .any(|l| &l.serial == serial && l.state != LineState::Revoked)
+        let taken = existing.iter().any(|l| &l.serial == serial && l.state != LineState::Revoked)
             || earlier.iter().any(|l| &l.serial == serial);
         if taken {
             return Err(EngineError::conflict(
                 format!("{}：明细流水号已存在", at()),
-                format!(
-                    "line {}: feedetl_sn {serial} already exists in visit {}",
-                    index + 1,
-                    self.mdtrt_id
-                ),
+                format!("line {}: feedetl_sn {serial} already exists in visit {}", index + 1, self.mdtrt_id),
             ));
         }
         if upload.quantity.is_zero() {
@@ -146,28 +134,17 @@ impl UploadLines {
         match (&upload.refund_of, upload.quantity.is_negative()) {
             (None, true) => {
                 return Err(EngineError::invalid(
-                    format!(
-                        "{}：数量为负的退费明细须传原明细流水号init_feedetl_sn",
-                        at()
-                    ),
-                    format!(
-                        "line {}: a negative cnt is a refund and needs init_feedetl_sn",
-                        index + 1
-                    ),
+                    format!("{}：数量为负的退费明细须传原明细流水号init_feedetl_sn", at()),
+                    format!("line {}: a negative cnt is a refund and needs init_feedetl_sn", index + 1),
                 ));
             }
             (Some(_), false) => {
                 return Err(EngineError::invalid(
                     format!("{}：退费明细的数量cnt须为负数", at()),
-                    format!(
-                        "line {}: a refund line (init_feedetl_sn) needs a negative cnt",
-                        index + 1
-                    ),
+                    format!("line {}: a refund line (init_feedetl_sn) needs a negative cnt", index + 1),
                 ));
             }
-            (Some(original), true) => {
-                self.check_refund(upload, original, index, existing, earlier)?
-            }
+            (Some(original), true) => self.check_refund(upload, original, index, existing, earlier)?,
             (None, false) => {}
         }
         let day = upload.occurred_at.date();
@@ -220,42 +197,21 @@ impl UploadLines {
         existing: &[FeeLine],
         earlier: &[FeeLine],
     ) -> Result<(), EngineError> {
-        let all = || {
-            existing
-                .iter()
-                .chain(earlier)
-                .filter(|l| l.state != LineState::Revoked)
-        };
+        let all = || existing.iter().chain(earlier).filter(|l| l.state != LineState::Revoked);
         let Some(sale) = all().find(|l| l.serial == original && l.refund_of.is_none()) else {
             return Err(EngineError::not_found(
                 format!("第{}条明细：原明细流水号{original}不存在", index + 1),
-                format!(
-                    "line {}: init_feedetl_sn {original} is not a line of visit {}",
-                    index + 1,
-                    self.mdtrt_id
-                ),
+                format!("line {}: init_feedetl_sn {original} is not a line of visit {}", index + 1, self.mdtrt_id),
             ));
         };
         if sale.code != upload.code {
             return Err(EngineError::invalid(
-                format!(
-                    "第{}条明细：退费项目{}与原明细项目{}不一致",
-                    index + 1,
-                    upload.code,
-                    sale.code
-                ),
-                format!(
-                    "line {}: refund of {} names item {}",
-                    index + 1,
-                    sale.code,
-                    upload.code
-                ),
+                format!("第{}条明细：退费项目{}与原明细项目{}不一致", index + 1, upload.code, sale.code),
+                format!("line {}: refund of {} names item {}", index + 1, sale.code, upload.code),
             ));
         }
-        let refunded: i64 = all()
-            .filter(|l| l.refund_of.as_deref() == Some(original))
-            .map(|l| l.quantity.ten_thousandths())
-            .sum();
+        let refunded: i64 =
+            all().filter(|l| l.refund_of.as_deref() == Some(original)).map(|l| l.quantity.ten_thousandths()).sum();
         let left = sale.quantity.ten_thousandths() + refunded;
         if upload.quantity.abs().ten_thousandths() > left {
             return Err(EngineError::refused(
@@ -326,31 +282,18 @@ impl Command for RevokeLines {
             .collect();
         if chosen.is_empty() {
             let (zh, en) = match &self.scope {
-                RevokeScope::All => (
-                    "没有可撤销的未结算明细".to_string(),
-                    "no unsettled lines to revoke".to_string(),
-                ),
-                RevokeScope::Batch(batch) => (
-                    format!("收费批次号{batch}无可撤销明细"),
-                    format!("no lines in charge batch {batch}"),
-                ),
-                RevokeScope::Line(serial) => (
-                    format!("明细流水号{serial}不存在"),
-                    format!("no line {serial}"),
-                ),
+                RevokeScope::All => ("没有可撤销的未结算明细".to_string(), "no unsettled lines to revoke".to_string()),
+                RevokeScope::Batch(batch) => {
+                    (format!("收费批次号{batch}无可撤销明细"), format!("no lines in charge batch {batch}"))
+                }
+                RevokeScope::Line(serial) => (format!("明细流水号{serial}不存在"), format!("no line {serial}")),
             };
             return Err(EngineError::not_found(zh, en));
         }
-        if let Some(settled) = chosen
-            .iter()
-            .find(|line| line.state != LineState::Unsettled)
-        {
+        if let Some(settled) = chosen.iter().find(|line| line.state != LineState::Unsettled) {
             return Err(EngineError::conflict(
                 format!("明细{}已结算，请先撤销结算", settled.serial),
-                format!(
-                    "line {} is settled; cancel the settlement first",
-                    settled.serial
-                ),
+                format!("line {} is settled; cancel the settlement first", settled.serial),
             ));
         }
         let mut revoked = Vec::with_capacity(chosen.len());
@@ -359,9 +302,6 @@ impl Command for RevokeLines {
             ws.put_line(line.clone())?;
             revoked.push(line);
         }
-        Ok(Outcome::Lines {
-            visit: Box::new(visit),
-            lines: revoked,
-        })
+        Ok(Outcome::Lines { visit: Box::new(visit), lines: revoked })
     }
 }

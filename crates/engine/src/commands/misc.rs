@@ -24,11 +24,7 @@ impl Command for RecordRead {
         Keys::default()
     }
 
-    fn execute(
-        &self,
-        _ws: &mut WorkingSet<'_>,
-        _ctx: &Context<'_>,
-    ) -> Result<Outcome, EngineError> {
+    fn execute(&self, _ws: &mut WorkingSet<'_>, _ctx: &Context<'_>) -> Result<Outcome, EngineError> {
         Ok(Outcome::Done)
     }
 }
@@ -69,10 +65,7 @@ impl Command for Reverse {
                 effect: Effect::Tombstone,
                 reversed_by: Some(self.msgid.clone()),
             });
-            return Ok(Outcome::Reversed {
-                omsgid: omsgid.clone(),
-                effect: Effect::Tombstone,
-            });
+            return Ok(Outcome::Reversed { omsgid: omsgid.clone(), effect: Effect::Tombstone });
         };
         if original.institution != self.institution {
             return Err(EngineError::forbidden(
@@ -82,14 +75,8 @@ impl Command for Reverse {
         }
         if original.infno != self.oinfno {
             return Err(EngineError::invalid(
-                format!(
-                    "原交易编号{}与原报文{omsgid}的交易编号{}不符",
-                    self.oinfno, original.infno
-                ),
-                format!(
-                    "oinfno {} does not match message {omsgid}, which was {}",
-                    self.oinfno, original.infno
-                ),
+                format!("原交易编号{}与原报文{omsgid}的交易编号{}不符", self.oinfno, original.infno),
+                format!("oinfno {} does not match message {omsgid}, which was {}", self.oinfno, original.infno),
             ));
         }
         if let Some(by) = &original.reversed_by {
@@ -100,9 +87,8 @@ impl Command for Reverse {
         }
         match &original.effect {
             Effect::Settled(setl_id) => {
-                let settlement = ws
-                    .settlement(setl_id)?
-                    .ok_or_else(|| EngineError::internal("reversed settlement vanished"))?;
+                let settlement =
+                    ws.settlement(setl_id)?.ok_or_else(|| EngineError::internal("reversed settlement vanished"))?;
                 self.check_person(&settlement.psn_no)?;
                 cancel_settlement(
                     &CancelSettlement {
@@ -118,20 +104,12 @@ impl Command for Reverse {
                 )?;
             }
             Effect::OpenedVisit(mdtrt_id) => {
-                let mut visit = ws
-                    .visit(mdtrt_id)?
-                    .ok_or_else(|| EngineError::internal("reversed visit vanished"))?;
+                let mut visit = ws.visit(mdtrt_id)?.ok_or_else(|| EngineError::internal("reversed visit vanished"))?;
                 self.check_person(&visit.psn_no)?;
-                if ws
-                    .visit_settlements(mdtrt_id)?
-                    .iter()
-                    .any(|s| s.is_in_force())
-                {
+                if ws.visit_settlements(mdtrt_id)?.iter().any(|s| s.is_in_force()) {
                     return Err(EngineError::conflict(
                         format!("就诊ID{mdtrt_id}存在未撤销的结算，请先冲正或撤销结算"),
-                        format!(
-                            "visit {mdtrt_id} has a settlement in force; reverse or cancel it first"
-                        ),
+                        format!("visit {mdtrt_id} has a settlement in force; reverse or cancel it first"),
                     ));
                 }
                 for mut line in ws.lines(mdtrt_id)? {
@@ -144,24 +122,14 @@ impl Command for Reverse {
                 ws.put_visit(visit);
             }
             Effect::AddedLines { mdtrt_id, serials } => {
-                let lines: Vec<_> = ws
-                    .lines(mdtrt_id)?
-                    .into_iter()
-                    .filter(|l| serials.contains(&l.serial))
-                    .collect();
+                let lines: Vec<_> = ws.lines(mdtrt_id)?.into_iter().filter(|l| serials.contains(&l.serial)).collect();
                 if let Some(line) = lines.first() {
                     self.check_person(&line.psn_no)?;
                 }
-                if let Some(settled) = lines
-                    .iter()
-                    .find(|l| matches!(l.state, LineState::Settled(_)))
-                {
+                if let Some(settled) = lines.iter().find(|l| matches!(l.state, LineState::Settled(_))) {
                     return Err(EngineError::conflict(
                         format!("明细{}已结算，请先冲正或撤销结算", settled.serial),
-                        format!(
-                            "line {} is settled; reverse or cancel the settlement first",
-                            settled.serial
-                        ),
+                        format!("line {} is settled; reverse or cancel the settlement first", settled.serial),
                     ));
                 }
                 for mut line in lines {
@@ -179,10 +147,7 @@ impl Command for Reverse {
         original.reversed_by = Some(self.msgid.clone());
         let effect = original.effect.clone();
         ws.put_message(original);
-        Ok(Outcome::Reversed {
-            omsgid: omsgid.clone(),
-            effect,
-        })
+        Ok(Outcome::Reversed { omsgid: omsgid.clone(), effect })
     }
 }
 
@@ -191,10 +156,7 @@ impl Reverse {
         match &self.psn_no {
             Some(psn_no) if psn_no != owner => Err(EngineError::invalid(
                 format!("人员编号{psn_no}与原报文的人员不符"),
-                format!(
-                    "psn_no {psn_no} is not the person of message {}",
-                    self.omsgid
-                ),
+                format!("psn_no {psn_no} is not the person of message {}", self.omsgid),
             )),
             _ => Ok(()),
         }
@@ -243,23 +205,17 @@ impl Command for RegisterDisease {
             .ok_or_else(|| {
                 EngineError::refused(
                     format!("病种编码{}不在本统筹区门诊慢特病病种目录内", self.code),
-                    format!(
-                        "{} is not a special outpatient disease of policy {}",
-                        self.code,
-                        resolved.policy.label()
-                    ),
+                    format!("{} is not a special outpatient disease of policy {}", self.code, resolved.policy.label()),
                 )
             })?
             .clone();
         let mut registrations = ws.registrations(&person.psn_no)?;
-        if let Some(existing) = registrations.iter().find(|r| {
-            !r.revoked && r.code == self.code && r.begin <= self.end && self.begin <= r.end
-        }) {
+        if let Some(existing) = registrations
+            .iter()
+            .find(|r| !r.revoked && r.code == self.code && r.begin <= self.end && self.begin <= r.end)
+        {
             return Err(EngineError::conflict(
-                format!(
-                    "参保人已备案该病种（备案流水号{}，{}至{}）",
-                    existing.serial, existing.begin, existing.end
-                ),
+                format!("参保人已备案该病种（备案流水号{}，{}至{}）", existing.serial, existing.begin, existing.end),
                 format!(
                     "{} is already registered ({}, {} to {})",
                     self.code, existing.serial, existing.begin, existing.end
@@ -320,10 +276,7 @@ impl Command for RevokeDisease {
         if registration.institution != self.institution {
             return Err(EngineError::forbidden(
                 format!("备案流水号{}不是本机构办理的", self.serial),
-                format!(
-                    "registration {} was made by another institution",
-                    self.serial
-                ),
+                format!("registration {} was made by another institution", self.serial),
             ));
         }
         registration.revoked = true;
@@ -352,8 +305,7 @@ impl Command for SignInCommand {
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
-        let institution =
-            super::visits::designated_institution(ws, &self.institution, ctx.now.date())?;
+        let institution = super::visits::designated_institution(ws, &self.institution, ctx.now.date())?;
         let sequence = ws.next_sequence("sign_no")?;
         let sign_in = SignIn {
             sign_no: format!("{}{sequence:08}", institution.admdvs),
@@ -385,10 +337,7 @@ impl Command for SignOut {
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
         let mut sign_in = ws.sign_in(&self.sign_no)?.ok_or_else(|| {
-            EngineError::not_found(
-                format!("签到流水号{}不存在", self.sign_no),
-                format!("no sign-in {}", self.sign_no),
-            )
+            EngineError::not_found(format!("签到流水号{}不存在", self.sign_no), format!("no sign-in {}", self.sign_no))
         })?;
         if sign_in.institution != self.institution {
             return Err(EngineError::forbidden(

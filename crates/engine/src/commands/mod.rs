@@ -14,21 +14,16 @@ use yibao_policy::PolicySet;
 
 use crate::catalogue::Catalogue;
 use crate::error::EngineError;
-use crate::records::{
-    DiseaseRegistration, Effect, FeeLine, Message, Person, Settlement, SignIn, Visit,
-};
+use crate::records::{DiseaseRegistration, Effect, FeeLine, Message, Person, Settlement, SignIn, Visit};
 use crate::working_set::{Keys, WorkingSet};
 
 pub use lines::{LineUpload, RevokeLines, RevokeScope, UploadLines};
 pub use misc::{RecordRead, RegisterDisease, Reverse, RevokeDisease, SignInCommand, SignOut};
 pub use registry::{
-    CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, IssueCard, OpeningBalance,
-    PutCatalogueEntry,
+    CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, IssueCard, OpeningBalance, PutCatalogueEntry,
 };
 pub use settle::{CancelSettlement, Purchase, Settle};
-pub use visits::{
-    Admit, CancelVisit, Discharge, OpenVisit, UndoDischarge, UpdateVisit, VisitDetails,
-};
+pub use visits::{Admit, CancelVisit, Discharge, OpenVisit, UndoDischarge, UpdateVisit, VisitDetails};
 
 /// What a command sees besides the working set: the time, the policies, the catalogue.
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +53,8 @@ pub struct SettlementOutcome {
     pub cancelled: Option<Settlement>,
     pub person: Person,
     pub visit: Visit,
+    /// The lines the settlement covers, as they stand after it.
+    pub lines: Vec<FeeLine>,
 }
 
 /// What a command did.
@@ -119,10 +116,7 @@ pub struct Envelope {
 
 impl fmt::Debug for Envelope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Envelope")
-            .field("msgid", &self.msgid)
-            .field("infno", &self.infno)
-            .finish_non_exhaustive()
+        f.debug_struct("Envelope").field("msgid", &self.msgid).field("infno", &self.infno).finish_non_exhaustive()
     }
 }
 
@@ -136,10 +130,7 @@ pub struct Submission {
 
 impl Submission {
     pub fn plain(command: impl Command + 'static) -> Submission {
-        Submission {
-            envelope: None,
-            command: Box::new(command),
-        }
+        Submission { envelope: None, command: Box::new(command) }
     }
 
     pub fn keys(&self) -> Keys {
@@ -156,10 +147,7 @@ impl Submission {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
     /// Executed now; `body` is the rendered response when there was an envelope.
-    Done {
-        outcome: Outcome,
-        body: Option<Vec<u8>>,
-    },
+    Done { outcome: Outcome, body: Option<Vec<u8>> },
     /// The msgid was seen before with the same input: its stored response, nothing changed.
     Replayed(Vec<u8>),
 }
@@ -169,11 +157,7 @@ pub enum Reply {
 ///
 /// # Errors
 /// The command's refusal, or a msgid reused for a different input.
-pub fn run(
-    ws: &mut WorkingSet<'_>,
-    ctx: &Context<'_>,
-    submission: &Submission,
-) -> Result<Reply, EngineError> {
+pub fn run(ws: &mut WorkingSet<'_>, ctx: &Context<'_>, submission: &Submission) -> Result<Reply, EngineError> {
     let savepoint = ws.savepoint();
     let result = run_inner(ws, ctx, submission);
     if result.is_err() {
@@ -182,11 +166,7 @@ pub fn run(
     result
 }
 
-fn run_inner(
-    ws: &mut WorkingSet<'_>,
-    ctx: &Context<'_>,
-    submission: &Submission,
-) -> Result<Reply, EngineError> {
+fn run_inner(ws: &mut WorkingSet<'_>, ctx: &Context<'_>, submission: &Submission) -> Result<Reply, EngineError> {
     let Submission { envelope, command } = submission;
     if let Some(envelope) = envelope
         && let Some(stored) = ws.message(&envelope.msgid)?
@@ -227,11 +207,7 @@ fn run_inner(
             request_hash: envelope.request_hash.clone(),
             response: body.clone(),
             at: ctx.now,
-            effect: if envelope.reversible {
-                outcome.effect()
-            } else {
-                Effect::Nothing
-            },
+            effect: if envelope.reversible { outcome.effect() } else { Effect::Nothing },
             reversed_by: None,
         });
         body

@@ -2,22 +2,20 @@
 //! cards, catalogue entries, opening balances.
 
 use yibao_domain::{
-    Admdvs, BankCode, CardNo, CardSn, Date, IdNumber, InstitutionKind, InsuranceType, Money,
-    PersonNo, PersonType, PersonTypeGroup,
+    Admdvs, BankCode, CardNo, CardSn, Date, IdNumber, InstitutionKind, InsuranceType, Money, PersonNo, PersonType,
+    PersonTypeGroup,
 };
 use yibao_ledger::{AccountKey, Posting, Transfer, TransferCode, TransferId};
 
 use super::{Command, Context, Outcome};
 use crate::error::EngineError;
 use crate::records::{
-    AuditEntry, Card, CardStatus, CatalogueEntry, Employer, Institution, Person, PersonStatus,
-    Region,
+    AuditEntry, Card, CardStatus, CatalogueEntry, Employer, Institution, Person, PersonStatus, Region,
 };
 use crate::working_set::{Keys, WorkingSet};
 
 /// Insurance types a region opens pooled funds for.
-const POOLED_INSURANCE_TYPES: [InsuranceType; 2] =
-    [InsuranceType::EmployeeBasic, InsuranceType::ResidentBasic];
+const POOLED_INSURANCE_TYPES: [InsuranceType; 2] = [InsuranceType::EmployeeBasic, InsuranceType::ResidentBasic];
 
 /// Adds a pooling region and opens its pooled fund and contribution income accounts.
 #[derive(Debug, Clone)]
@@ -48,13 +46,7 @@ impl Command for CreateRegion {
             ws.open_account(AccountKey::PoolFund(admdvs.clone(), insurance))?;
             ws.open_account(AccountKey::ContributionIncome(admdvs.clone(), insurance))?;
         }
-        ws.audit(audit(
-            ctx,
-            &self.actor,
-            "create-region",
-            admdvs.as_str(),
-            "",
-        ));
+        ws.audit(audit(ctx, &self.actor, "create-region", admdvs.as_str(), ""));
         Ok(Outcome::Done)
     }
 }
@@ -89,25 +81,16 @@ impl Command for CreateInstitution {
         require_region(ws, &institution.admdvs)?;
         match (institution.kind, institution.level) {
             (InstitutionKind::Hospital, None) => {
-                return Err(EngineError::invalid(
-                    "定点医疗机构须有医院等级",
-                    "a hospital needs a level",
-                ));
+                return Err(EngineError::invalid("定点医疗机构须有医院等级", "a hospital needs a level"));
             }
             (InstitutionKind::Pharmacy, Some(_)) => {
-                return Err(EngineError::invalid(
-                    "定点零售药店没有医院等级",
-                    "a pharmacy has no level",
-                ));
+                return Err(EngineError::invalid("定点零售药店没有医院等级", "a pharmacy has no level"));
             }
             _ => {}
         }
         if institution.designated_to < institution.designated_from {
             return Err(EngineError::invalid(
-                format!(
-                    "定点协议结束日期{}早于开始日期{}",
-                    institution.designated_to, institution.designated_from
-                ),
+                format!("定点协议结束日期{}早于开始日期{}", institution.designated_to, institution.designated_from),
                 format!(
                     "designated_to {} is before designated_from {}",
                     institution.designated_to, institution.designated_from
@@ -115,31 +98,18 @@ impl Command for CreateInstitution {
             ));
         }
         if institution.gateway_secret.len() < 8 {
-            return Err(EngineError::invalid(
-                "接口密钥至少8个字符",
-                "the gateway secret needs at least 8 characters",
-            ));
+            return Err(EngineError::invalid("接口密钥至少8个字符", "the gateway secret needs at least 8 characters"));
         }
         ws.put_institution(institution.clone());
         ws.open_account(AccountKey::InstitutionPayable(code.clone()))?;
-        ws.audit(audit(
-            ctx,
-            &self.actor,
-            "create-institution",
-            code.as_str(),
-            "",
-        ));
+        ws.audit(audit(ctx, &self.actor, "create-institution", code.as_str(), ""));
         Ok(Outcome::Done)
     }
 }
 
 fn require_region(ws: &mut WorkingSet<'_>, admdvs: &Admdvs) -> Result<Region, EngineError> {
-    ws.region(admdvs)?.ok_or_else(|| {
-        EngineError::not_found(
-            format!("统筹区{admdvs}不存在"),
-            format!("no region {admdvs}"),
-        )
-    })
+    ws.region(admdvs)?
+        .ok_or_else(|| EngineError::not_found(format!("统筹区{admdvs}不存在"), format!("no region {admdvs}")))
 }
 
 /// Adds an employer (参保单位).
@@ -161,10 +131,7 @@ impl Command for CreateEmployer {
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
         let code = &self.employer.code;
         if code.is_empty() || code.len() > 30 {
-            return Err(EngineError::invalid(
-                "单位编号须为1至30个字符",
-                "an employer code has 1 to 30 characters",
-            ));
+            return Err(EngineError::invalid("单位编号须为1至30个字符", "an employer code has 1 to 30 characters"));
         }
         if ws.employer(code)?.is_some() {
             return Err(EngineError::conflict(
@@ -209,25 +176,16 @@ impl Command for CreatePerson {
         if let Some(existing) = ws.person_number(self.id_number.expose())? {
             return Err(EngineError::conflict(
                 format!("身份证号{}已参保（人员编号{existing}）", self.id_number),
-                format!(
-                    "ID number {} is already insured as {existing}",
-                    self.id_number
-                ),
+                format!("ID number {} is already insured as {existing}", self.id_number),
             ));
         }
         if self.name.trim().is_empty() || self.name.chars().count() > 50 {
-            return Err(EngineError::invalid(
-                "姓名须为1至50个字符",
-                "a name has 1 to 50 characters",
-            ));
+            return Err(EngineError::invalid("姓名须为1至50个字符", "a name has 1 to 50 characters"));
         }
         if self.id_number.birth_date() > ctx.now.date() {
             return Err(EngineError::invalid(
                 format!("身份证号{}的出生日期晚于今天", self.id_number),
-                format!(
-                    "ID number {} has a birth date in the future",
-                    self.id_number
-                ),
+                format!("ID number {} has a birth date in the future", self.id_number),
             ));
         }
         require_region(ws, &self.admdvs)?;
@@ -235,30 +193,17 @@ impl Command for CreatePerson {
         let resident_type = self.person_type.group() == PersonTypeGroup::Resident;
         if resident_scheme != resident_type {
             return Err(EngineError::invalid(
-                format!(
-                    "人员类别{}（{}）与险种{}不匹配",
-                    self.person_type,
-                    self.person_type.name_zh(),
-                    self.insurance
-                ),
-                format!(
-                    "person type {} does not belong to insurance type {}",
-                    self.person_type, self.insurance
-                ),
+                format!("人员类别{}（{}）与险种{}不匹配", self.person_type, self.person_type.name_zh(), self.insurance),
+                format!("person type {} does not belong to insurance type {}", self.person_type, self.insurance),
             ));
         }
         if let Some(employer) = &self.employer
             && ws.employer(employer)?.is_none()
         {
-            return Err(EngineError::not_found(
-                format!("参保单位{employer}不存在"),
-                format!("no employer {employer}"),
-            ));
+            return Err(EngineError::not_found(format!("参保单位{employer}不存在"), format!("no employer {employer}")));
         }
         let sequence = ws.next_sequence("psn_no")?;
-        let psn_no: PersonNo = format!("{}{sequence:010}", self.admdvs)
-            .parse()
-            .expect("digits");
+        let psn_no: PersonNo = format!("{}{sequence:010}", self.admdvs).parse().expect("digits");
         let person = Person {
             psn_no: psn_no.clone(),
             id_number: self.id_number.clone(),
@@ -280,13 +225,7 @@ impl Command for CreatePerson {
         }
         ws.open_account(AccountKey::PoolFund(self.admdvs.clone(), self.insurance))?;
         ws.put_person(person.clone());
-        ws.audit(audit(
-            ctx,
-            &self.actor,
-            "create-person",
-            psn_no.as_str(),
-            "",
-        ));
+        ws.audit(audit(ctx, &self.actor, "create-person", psn_no.as_str(), ""));
         Ok(Outcome::Person(Box::new(person)))
     }
 }
@@ -333,13 +272,7 @@ impl Command for IssueCard {
             bank: self.bank.clone(),
             issued_on: Some(ctx.now.date()),
         });
-        ws.audit(audit(
-            ctx,
-            &self.actor,
-            "issue-card",
-            self.card_no.as_str(),
-            "",
-        ));
+        ws.audit(audit(ctx, &self.actor, "issue-card", self.card_no.as_str(), ""));
         Ok(Outcome::Done)
     }
 }
@@ -375,13 +308,7 @@ impl Command for PutCatalogueEntry {
             ));
         }
         ws.put_catalogue_entry(entry.clone());
-        ws.audit(audit(
-            ctx,
-            &self.actor,
-            "put-catalogue-entry",
-            &entry.code,
-            "",
-        ));
+        ws.audit(audit(ctx, &self.actor, "put-catalogue-entry", &entry.code, ""));
         Ok(Outcome::Done)
     }
 }
@@ -409,10 +336,7 @@ impl Command for OpeningBalance {
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
         if !self.amount.is_positive() {
-            return Err(EngineError::invalid(
-                "期初余额须大于0",
-                "an opening balance must be positive",
-            ));
+            return Err(EngineError::invalid("期初余额须大于0", "an opening balance must be positive"));
         }
         if ws.account(&self.account)?.is_none() {
             return Err(EngineError::not_found(
@@ -427,18 +351,9 @@ impl Command for OpeningBalance {
             code: TransferCode::Opening,
             at: ctx.now,
             reference: "opening balance".to_string(),
-            postings: vec![
-                Posting::debit(custody, self.amount),
-                Posting::credit(self.account.clone(), self.amount),
-            ],
+            postings: vec![Posting::debit(custody, self.amount), Posting::credit(self.account.clone(), self.amount)],
         })?;
-        ws.audit(audit(
-            ctx,
-            &self.actor,
-            "opening-balance",
-            &self.account.to_string(),
-            &self.amount.to_string(),
-        ));
+        ws.audit(audit(ctx, &self.actor, "opening-balance", &self.account.to_string(), &self.amount.to_string()));
         Ok(Outcome::Done)
     }
 }

@@ -7,22 +7,19 @@
 //! balance and accumulator exactly.
 
 use yibao_domain::{
-    Admdvs, DateTime, InstitutionCode, InstitutionKind, InsuranceType, MdtrtId, MedType, Money,
-    MsgId, PersonNo, SetlId,
+    Admdvs, DateTime, InstitutionCode, InstitutionKind, InsuranceType, MdtrtId, MedType, Money, MsgId, PersonNo, SetlId,
 };
 use yibao_ledger::{AccountKey, Posting, Transfer, TransferCode, TransferId};
 use yibao_policy::{AccountBalances, Admission, PriceInput, PricingError, Rule, Step, price};
 
 use super::lines::{LineUpload, UploadLines};
 use super::visits::{
-    check_certificate, check_med_type, designated_institution, insured_person, no_policy,
-    own_visit, wrong_kind,
+    check_certificate, check_med_type, designated_institution, insured_person, no_policy, own_visit, wrong_kind,
 };
 use super::{Command, Context, Outcome, SettlementOutcome};
 use crate::error::EngineError;
 use crate::records::{
-    Amounts, Certificate, FeeLine, LineState, Person, Settlement, SettlementStatus, Visit,
-    VisitKind, VisitStatus,
+    Amounts, Certificate, FeeLine, LineState, Person, Settlement, SettlementStatus, Visit, VisitKind, VisitStatus,
 };
 use crate::working_set::{Keys, WorkingSet};
 
@@ -64,8 +61,7 @@ impl Command for Settle {
         keys.persons.insert(self.psn_no.clone());
         keys.visits.insert(self.mdtrt_id.clone());
         keys.visits.extend(self.emergency_visits.iter().cloned());
-        keys.accounts
-            .insert(AccountKey::InstitutionPayable(self.institution.clone()));
+        keys.accounts.insert(AccountKey::InstitutionPayable(self.institution.clone()));
         keys
     }
 
@@ -74,11 +70,7 @@ impl Command for Settle {
     }
 }
 
-fn settle(
-    command: &Settle,
-    ws: &mut WorkingSet<'_>,
-    ctx: &Context<'_>,
-) -> Result<SettlementOutcome, EngineError> {
+fn settle(command: &Settle, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<SettlementOutcome, EngineError> {
     let day = ctx.now.date();
     let institution = designated_institution(ws, &command.institution, day)?;
     let mut visit = own_visit(ws, &command.mdtrt_id, &command.psn_no, &command.institution)?;
@@ -89,10 +81,7 @@ fn settle(
         (_, VisitStatus::Cancelled, _) => return Err(super::visits::cancelled(&visit)),
         (VisitKind::Inpatient, VisitStatus::Open, false) => {
             return Err(EngineError::refused(
-                format!(
-                    "就诊ID{}未办理出院，不能办理出院结算；中途结算请传mid_setl_flag=1",
-                    visit.mdtrt_id
-                ),
+                format!("就诊ID{}未办理出院，不能办理出院结算；中途结算请传mid_setl_flag=1", visit.mdtrt_id),
                 format!(
                     "visit {} is not discharged: discharge first (2402), or settle mid-stay with mid_setl_flag=1",
                     visit.mdtrt_id
@@ -101,14 +90,8 @@ fn settle(
         }
         (VisitKind::Inpatient, VisitStatus::Discharged, true) => {
             return Err(EngineError::refused(
-                format!(
-                    "就诊ID{}已出院，请办理出院结算（mid_setl_flag=0）",
-                    visit.mdtrt_id
-                ),
-                format!(
-                    "visit {} is discharged: settle it finally (mid_setl_flag=0)",
-                    visit.mdtrt_id
-                ),
+                format!("就诊ID{}已出院，请办理出院结算（mid_setl_flag=0）", visit.mdtrt_id),
+                format!("visit {} is discharged: settle it finally (mid_setl_flag=0)", visit.mdtrt_id),
             ));
         }
         _ => {}
@@ -119,10 +102,7 @@ fn settle(
     {
         return Err(EngineError::invalid(
             format!("险种类型{insurance}与就诊登记险种{}不符", visit.insurance),
-            format!(
-                "insurance type {insurance} does not match the visit's {}",
-                visit.insurance
-            ),
+            format!("insurance type {insurance} does not match the visit's {}", visit.insurance),
         ));
     }
     if let Some(certificate) = &command.certificate {
@@ -130,21 +110,13 @@ fn settle(
     }
     let med_type = command.med_type.or(visit.med_type).ok_or_else(|| {
         EngineError::invalid(
-            format!(
-                "就诊ID{}未上传医疗类别，请先上传就诊信息（2203）或传入med_type",
-                visit.mdtrt_id
-            ),
-            format!(
-                "visit {} has no medical type: upload it (2203) or send med_type",
-                visit.mdtrt_id
-            ),
+            format!("就诊ID{}未上传医疗类别，请先上传就诊信息（2203）或传入med_type", visit.mdtrt_id),
+            format!("visit {} has no medical type: upload it (2203) or send med_type", visit.mdtrt_id),
         )
     })?;
     check_med_type(ctx, &person, visit.kind, med_type)?;
-    let resolved = ctx
-        .policies
-        .resolve(&person.admdvs, person.insurance, day)
-        .ok_or_else(|| no_policy(&person, day))?;
+    let resolved =
+        ctx.policies.resolve(&person.admdvs, person.insurance, day).ok_or_else(|| no_policy(&person, day))?;
 
     let mut folded_steps = Vec::new();
     let mut folded = Vec::new();
@@ -161,14 +133,9 @@ fn settle(
                 && emergency.institution == visit.institution
                 && emergency.kind == VisitKind::Outpatient
                 && emergency.status != VisitStatus::Cancelled
-                && emergency
-                    .med_type
-                    .is_some_and(|t| rule.emergency_med_types.contains(&t))
+                && emergency.med_type.is_some_and(|t| rule.emergency_med_types.contains(&t))
                 && (window_start..=visit.begin.date()).contains(&emergency.begin.date())
-                && emergency
-                    .folded_into
-                    .as_ref()
-                    .is_none_or(|into| into == &visit.mdtrt_id);
+                && emergency.folded_into.as_ref().is_none_or(|into| into == &visit.mdtrt_id);
             if !eligible {
                 continue;
             }
@@ -216,9 +183,7 @@ fn settle(
         ));
     }
     let special_disease = match resolved.scheme.special_outpatient.as_ref() {
-        Some(rule) if rule.med_types.contains(&med_type) => {
-            Some(special_disease(ws, &person, &visit, rule, ctx)?)
-        }
+        Some(rule) if rule.med_types.contains(&med_type) => Some(special_disease(ws, &person, &visit, rule, ctx)?),
         _ => None,
     };
     let year = day.year();
@@ -227,9 +192,7 @@ fn settle(
     let prior_key = AccountKey::PersonalPrior(person.psn_no.clone());
     let balances = match person.has_personal_account() {
         true => Some(AccountBalances {
-            current_year: ws
-                .account(&current_key)?
-                .map_or(Money::ZERO, |a| a.balance()),
+            current_year: ws.account(&current_key)?.map_or(Money::ZERO, |a| a.balance()),
             prior_years: ws.account(&prior_key)?.map_or(Money::ZERO, |a| a.balance()),
         }),
         false => None,
@@ -244,19 +207,14 @@ fn settle(
         med_type,
         lines: &splits,
         year_to_date: &year_to_date,
-        admission: Admission {
-            counted: visit.admission_counted,
-            deductible_paid: visit.deductible_paid,
-        },
+        admission: Admission { counted: visit.admission_counted, deductible_paid: visit.deductible_paid },
         special_disease: special_disease.as_ref(),
         account: balances.filter(|_| command.use_account),
     })
     .map_err(|error| pricing_refusal(&error, &visit))?;
 
     let sequence = ws.next_sequence("setl_id")?;
-    let setl_id: SetlId = format!("{}{sequence:010}", institution.admdvs)
-        .parse()
-        .expect("digits");
+    let setl_id: SetlId = format!("{}{sequence:010}", institution.admdvs).parse().expect("digits");
     let amounts = Amounts::from_pricing(&pricing);
     let mut postings = Vec::new();
     let pool = AccountKey::PoolFund(person.admdvs.clone(), person.insurance);
@@ -265,16 +223,10 @@ fn settle(
         postings.push(Posting::debit(pool, amounts.fund));
     }
     if amounts.account_current_year.is_positive() {
-        postings.push(Posting::debit(
-            current_key.clone(),
-            amounts.account_current_year,
-        ));
+        postings.push(Posting::debit(current_key.clone(), amounts.account_current_year));
     }
     if amounts.account_prior_years.is_positive() {
-        postings.push(Posting::debit(
-            prior_key.clone(),
-            amounts.account_prior_years,
-        ));
+        postings.push(Posting::debit(prior_key.clone(), amounts.account_prior_years));
     }
     let insurer_part = amounts.fund + amounts.account();
     if insurer_part.is_positive() {
@@ -287,11 +239,7 @@ fn settle(
             postings,
         })?;
     }
-    ws.put_accumulators(
-        person.psn_no.clone(),
-        year,
-        year_to_date.plus(&pricing.change),
-    );
+    ws.put_accumulators(person.psn_no.clone(), year, year_to_date.plus(&pricing.change));
     if visit.kind == VisitKind::Inpatient {
         visit.admission_counted = true;
         visit.deductible_paid += pricing.deductible;
@@ -299,10 +247,12 @@ fn settle(
     visit.med_type = Some(med_type);
     ws.put_visit(visit.clone());
     let mut line_refs = Vec::with_capacity(lines.len());
+    let mut settled_lines = Vec::with_capacity(lines.len());
     for mut line in lines {
         line_refs.push((line.mdtrt_id.clone(), line.serial.clone()));
         line.state = LineState::Settled(setl_id.clone());
-        ws.put_line(line)?;
+        ws.put_line(line.clone())?;
+        settled_lines.push(line);
     }
     let balance_after = balance(ws, &person)?;
     let mut steps = folded_steps;
@@ -329,10 +279,7 @@ fn settle(
         lines: line_refs,
         insured_admdvs: person.admdvs.clone(),
         treated_admdvs: institution.admdvs.clone(),
-        certificate: command
-            .certificate
-            .clone()
-            .unwrap_or_else(|| visit.certificate.clone()),
+        certificate: command.certificate.clone().unwrap_or_else(|| visit.certificate.clone()),
         invoice_no: command.invoice_no.clone(),
         mid_stay: command.mid_stay,
         account_used: command.use_account && person.has_personal_account(),
@@ -340,12 +287,7 @@ fn settle(
         steps,
     };
     ws.put_settlement(settlement.clone())?;
-    Ok(SettlementOutcome {
-        settlement,
-        cancelled: None,
-        person,
-        visit,
-    })
+    Ok(SettlementOutcome { settlement, cancelled: None, person, visit, lines: settled_lines })
 }
 
 /// `clr_type`: 11 outpatient, 21 inpatient, 41 pharmacy.
@@ -357,11 +299,7 @@ fn clearing_type(kind: VisitKind) -> &'static str {
     }
 }
 
-fn unsettled_lines(
-    ws: &mut WorkingSet<'_>,
-    visit: &Visit,
-    batch: Option<&str>,
-) -> Result<Vec<FeeLine>, EngineError> {
+fn unsettled_lines(ws: &mut WorkingSet<'_>, visit: &Visit, batch: Option<&str>) -> Result<Vec<FeeLine>, EngineError> {
     let batch = batch.filter(|batch| !batch.is_empty() && *batch != "0000");
     let lines: Vec<FeeLine> = ws
         .lines(&visit.mdtrt_id)?
@@ -401,39 +339,27 @@ fn special_disease(
     let Some(registration) = chosen else {
         let diagnosis = visit.diagnosis_code.as_deref().unwrap_or("（未上传）");
         return Err(EngineError::refused(
-            format!(
-                "参保人{}未备案门诊慢特病{diagnosis}，不能按门诊慢特病结算",
-                person.name
-            ),
-            format!(
-                "person {} has no special disease registration for diagnosis {diagnosis}",
-                person.psn_no
-            ),
+            format!("参保人{}未备案门诊慢特病{diagnosis}，不能按门诊慢特病结算", person.name),
+            format!("person {} has no special disease registration for diagnosis {diagnosis}", person.psn_no),
         ));
     };
-    Ok(rule
-        .disease(&registration.code)
-        .expect("filtered above")
-        .clone())
+    Ok(rule.disease(&registration.code).expect("filtered above").clone())
 }
 
 fn pricing_refusal(error: &PricingError, visit: &Visit) -> EngineError {
     match error {
-        PricingError::MedTypeNotCovered { med_type, .. } => EngineError::refused(
-            format!("医疗类别{med_type}不在待遇政策支付范围内"),
-            error.to_string(),
-        ),
-        PricingError::LevelNotPriced { med_type } => EngineError::refused(
-            format!("医疗类别{med_type}不能在本类机构结算"),
-            error.to_string(),
-        ),
+        PricingError::MedTypeNotCovered { med_type, .. } => {
+            EngineError::refused(format!("医疗类别{med_type}不在待遇政策支付范围内"), error.to_string())
+        }
+        PricingError::LevelNotPriced { med_type } => {
+            EngineError::refused(format!("医疗类别{med_type}不能在本类机构结算"), error.to_string())
+        }
         PricingError::SpecialDiseaseRequired => {
             EngineError::refused("门诊慢特病结算须有有效的病种备案", error.to_string())
         }
-        PricingError::NegativeTotal { medfee } => EngineError::invalid(
-            format!("就诊ID{}待结算费用合计{medfee}元为负数", visit.mdtrt_id),
-            error.to_string(),
-        ),
+        PricingError::NegativeTotal { medfee } => {
+            EngineError::invalid(format!("就诊ID{}待结算费用合计{medfee}元为负数", visit.mdtrt_id), error.to_string())
+        }
     }
 }
 
@@ -442,12 +368,8 @@ pub(super) fn balance(ws: &mut WorkingSet<'_>, person: &Person) -> Result<Money,
     if !person.has_personal_account() {
         return Ok(Money::ZERO);
     }
-    let current = ws
-        .account(&AccountKey::PersonalCurrent(person.psn_no.clone()))?
-        .map_or(Money::ZERO, |a| a.balance());
-    let prior = ws
-        .account(&AccountKey::PersonalPrior(person.psn_no.clone()))?
-        .map_or(Money::ZERO, |a| a.balance());
+    let current = ws.account(&AccountKey::PersonalCurrent(person.psn_no.clone()))?.map_or(Money::ZERO, |a| a.balance());
+    let prior = ws.account(&AccountKey::PersonalPrior(person.psn_no.clone()))?.map_or(Money::ZERO, |a| a.balance());
     Ok(current + prior)
 }
 
@@ -469,10 +391,7 @@ pub(super) fn cancel(
     let prior_key = AccountKey::PersonalPrior(original.psn_no.clone());
     let insurer_part = amounts.fund + amounts.account();
     if insurer_part.is_positive() {
-        postings.push(Posting::debit(
-            AccountKey::InstitutionPayable(original.institution.clone()),
-            insurer_part,
-        ));
+        postings.push(Posting::debit(AccountKey::InstitutionPayable(original.institution.clone()), insurer_part));
         if amounts.fund.is_positive() {
             postings.push(Posting::credit(
                 AccountKey::PoolFund(original.insured_admdvs.clone(), original.insurance),
@@ -494,11 +413,7 @@ pub(super) fn cancel(
         })?;
     }
     let accumulators = ws.accumulators(&original.psn_no, original.year)?;
-    ws.put_accumulators(
-        original.psn_no.clone(),
-        original.year,
-        accumulators.minus(&original.change),
-    );
+    ws.put_accumulators(original.psn_no.clone(), original.year, accumulators.minus(&original.change));
     if let Some(mut visit) = ws.visit(&original.mdtrt_id)?
         && visit.kind == VisitKind::Inpatient
     {
@@ -509,10 +424,7 @@ pub(super) fn cancel(
         ws.put_visit(visit);
     }
     for (mdtrt_id, serial) in &original.lines {
-        let line = ws
-            .lines(mdtrt_id)?
-            .into_iter()
-            .find(|line| &line.serial == serial);
+        let line = ws.lines(mdtrt_id)?.into_iter().find(|line| &line.serial == serial);
         if let Some(mut line) = line
             && line.state == LineState::Settled(original.setl_id.clone())
         {
@@ -521,13 +433,9 @@ pub(super) fn cancel(
         }
     }
     let mut cancelled = original.clone();
-    cancelled.status = SettlementStatus::Cancelled {
-        by: mirror_id.clone(),
-    };
+    cancelled.status = SettlementStatus::Cancelled { by: mirror_id.clone() };
     ws.put_settlement(cancelled)?;
-    let person = ws
-        .person(&original.psn_no)?
-        .ok_or_else(|| EngineError::internal("settled person vanished"))?;
+    let person = ws.person(&original.psn_no)?.ok_or_else(|| EngineError::internal("settled person vanished"))?;
     let balance_after = balance(ws, &person)?;
     let mirror = Settlement {
         setl_id: mirror_id,
@@ -535,23 +443,15 @@ pub(super) fn cancel(
         amounts: amounts.negated(),
         balance_after,
         change: original.change.negated(),
-        status: SettlementStatus::Mirror {
-            of: original.setl_id.clone(),
-        },
+        status: SettlementStatus::Mirror { of: original.setl_id.clone() },
         msgid: msgid.clone(),
         folded: Vec::new(),
         steps: vec![Step {
             rule: Rule::Cash,
             line: None,
             amount: -amounts.medfee,
-            zh: format!(
-                "撤销结算{}：基金、个人账户和现金支付全部冲回",
-                original.setl_id
-            ),
-            en: format!(
-                "cancels settlement {}: fund, account and cash parts are all reversed",
-                original.setl_id
-            ),
+            zh: format!("撤销结算{}：基金、个人账户和现金支付全部冲回", original.setl_id),
+            en: format!("cancels settlement {}: fund, account and cash parts are all reversed", original.setl_id),
         }],
         ..original.clone()
     };
@@ -581,8 +481,7 @@ impl Command for CancelSettlement {
         keys.persons.insert(self.psn_no.clone());
         keys.settlements.insert(self.setl_id.clone());
         keys.visits.extend(self.mdtrt_id.iter().cloned());
-        keys.accounts
-            .insert(AccountKey::InstitutionPayable(self.institution.clone()));
+        keys.accounts.insert(AccountKey::InstitutionPayable(self.institution.clone()));
         keys
     }
 
@@ -597,19 +496,13 @@ pub(super) fn cancel_settlement(
     ctx: &Context<'_>,
 ) -> Result<SettlementOutcome, EngineError> {
     let setl_id = &command.setl_id;
-    let original = ws.settlement(setl_id)?.ok_or_else(|| {
-        EngineError::not_found(
-            format!("结算ID{setl_id}不存在"),
-            format!("no settlement {setl_id}"),
-        )
-    })?;
+    let original = ws
+        .settlement(setl_id)?
+        .ok_or_else(|| EngineError::not_found(format!("结算ID{setl_id}不存在"), format!("no settlement {setl_id}")))?;
     if original.psn_no != command.psn_no {
         return Err(EngineError::invalid(
             format!("结算ID{setl_id}不属于人员编号{}", command.psn_no),
-            format!(
-                "settlement {setl_id} does not belong to person {}",
-                command.psn_no
-            ),
+            format!("settlement {setl_id} does not belong to person {}", command.psn_no),
         ));
     }
     if original.institution != command.institution {
@@ -638,11 +531,7 @@ pub(super) fn cancel_settlement(
                     VisitKind::Pharmacy => "药店",
                 }
             ),
-            format!(
-                "settlement {setl_id} is {}, not {}",
-                original.visit_kind.as_str(),
-                kind.as_str()
-            ),
+            format!("settlement {setl_id} is {}, not {}", original.visit_kind.as_str(), kind.as_str()),
         ));
     }
     match &original.status {
@@ -660,31 +549,20 @@ pub(super) fn cancel_settlement(
             ));
         }
     }
-    let later = ws
-        .visit_settlements(&original.mdtrt_id)?
-        .into_iter()
-        .find(|other| {
-            other.is_in_force()
-                && other.setl_id != original.setl_id
-                && other.at >= original.at
-                && other.setl_id > original.setl_id
-        });
+    let later = ws.visit_settlements(&original.mdtrt_id)?.into_iter().find(|other| {
+        other.is_in_force()
+            && other.setl_id != original.setl_id
+            && other.at >= original.at
+            && other.setl_id > original.setl_id
+    });
     if let Some(later) = later {
         return Err(EngineError::conflict(
-            format!(
-                "就诊ID{}存在后续结算{}，请先撤销后续结算",
-                original.mdtrt_id, later.setl_id
-            ),
-            format!(
-                "visit {} has a later settlement {}; cancel it first",
-                original.mdtrt_id, later.setl_id
-            ),
+            format!("就诊ID{}存在后续结算{}，请先撤销后续结算", original.mdtrt_id, later.setl_id),
+            format!("visit {} has a later settlement {}; cancel it first", original.mdtrt_id, later.setl_id),
         ));
     }
     let mirror = cancel(ws, ctx, &original, &command.msgid)?;
-    let mut visit = ws
-        .visit(&original.mdtrt_id)?
-        .ok_or_else(|| EngineError::internal("settled visit vanished"))?;
+    let mut visit = ws.visit(&original.mdtrt_id)?.ok_or_else(|| EngineError::internal("settled visit vanished"))?;
     if visit.kind == VisitKind::Pharmacy {
         for mut line in ws.lines(&visit.mdtrt_id)? {
             if line.state == LineState::Unsettled {
@@ -695,18 +573,13 @@ pub(super) fn cancel_settlement(
         visit.status = VisitStatus::Cancelled;
         ws.put_visit(visit.clone());
     }
-    let cancelled = ws
-        .settlement(setl_id)?
-        .ok_or_else(|| EngineError::internal("cancelled settlement vanished"))?;
-    let person = ws
-        .person(&original.psn_no)?
-        .ok_or_else(|| EngineError::internal("settled person vanished"))?;
-    Ok(SettlementOutcome {
-        settlement: mirror,
-        cancelled: Some(cancelled),
-        person,
-        visit,
-    })
+    let cancelled = ws.settlement(setl_id)?.ok_or_else(|| EngineError::internal("cancelled settlement vanished"))?;
+    let person = ws.person(&original.psn_no)?.ok_or_else(|| EngineError::internal("settled person vanished"))?;
+    let mut lines = Vec::with_capacity(original.lines.len());
+    for (mdtrt_id, serial) in &original.lines {
+        lines.extend(ws.lines(mdtrt_id)?.into_iter().filter(|line| &line.serial == serial));
+    }
+    Ok(SettlementOutcome { settlement: mirror, cancelled: Some(cancelled), person, visit, lines })
 }
 
 /// 2101/2102 药店预结算/结算: a pharmacy purchase opens a visit, bills its lines and settles
@@ -737,8 +610,7 @@ impl Command for Purchase {
         let mut keys = Keys::default();
         keys.institutions.insert(self.institution.clone());
         keys.persons.insert(self.psn_no.clone());
-        keys.accounts
-            .insert(AccountKey::InstitutionPayable(self.institution.clone()));
+        keys.accounts.insert(AccountKey::InstitutionPayable(self.institution.clone()));
         keys
     }
 
@@ -747,23 +619,14 @@ impl Command for Purchase {
         if institution.kind != InstitutionKind::Pharmacy {
             return Err(EngineError::refused(
                 format!("{}不是定点零售药店，不能办理药店结算", institution.name),
-                format!(
-                    "{} is not a pharmacy; use outpatient settlement (2207)",
-                    institution.code
-                ),
+                format!("{} is not a pharmacy; use outpatient settlement (2207)", institution.code),
             ));
         }
         let person = insured_person(ws, &self.psn_no)?;
         if person.insurance != self.insurance {
             return Err(EngineError::invalid(
-                format!(
-                    "险种类型{}与参保人险种{}不符",
-                    self.insurance, person.insurance
-                ),
-                format!(
-                    "insurance type {} does not match the person's {}",
-                    self.insurance, person.insurance
-                ),
+                format!("险种类型{}与参保人险种{}不符", self.insurance, person.insurance),
+                format!("insurance type {} does not match the person's {}", self.insurance, person.insurance),
             ));
         }
         if let Some(stated) = &self.insured_admdvs
@@ -771,19 +634,14 @@ impl Command for Purchase {
         {
             return Err(EngineError::invalid(
                 format!("参保地医保区划{stated}与参保人参保地{}不符", person.admdvs),
-                format!(
-                    "insuplc_admdvs {stated} does not match the person's region {}",
-                    person.admdvs
-                ),
+                format!("insuplc_admdvs {stated} does not match the person's region {}", person.admdvs),
             ));
         }
         check_certificate(ws, &person, &self.certificate)?;
         check_med_type(ctx, &person, VisitKind::Pharmacy, self.med_type)?;
         let sequence = ws.next_sequence("mdtrt_id")?;
         let visit = Visit {
-            mdtrt_id: format!("{}{sequence:010}", institution.admdvs)
-                .parse()
-                .expect("digits"),
+            mdtrt_id: format!("{}{sequence:010}", institution.admdvs).parse().expect("digits"),
             psn_no: person.psn_no.clone(),
             institution: institution.code.clone(),
             kind: VisitKind::Pharmacy,

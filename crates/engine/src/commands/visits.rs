@@ -2,39 +2,24 @@
 //! and discharge (2401–2405).
 
 use yibao_domain::{
-    Admdvs, CertType, Date, DateTime, InstitutionCode, InstitutionKind, InsuranceType, MdtrtId,
-    MedType, Money, PersonNo,
+    Admdvs, CertType, Date, DateTime, InstitutionCode, InstitutionKind, InsuranceType, MdtrtId, MedType, Money,
+    PersonNo,
 };
 
 use super::{Command, Context, Outcome};
 use crate::error::EngineError;
-use crate::records::{
-    Certificate, Institution, LineState, Person, PersonStatus, Visit, VisitKind, VisitStatus,
-};
+use crate::records::{Certificate, Institution, LineState, Person, PersonStatus, Visit, VisitKind, VisitStatus};
 use crate::working_set::{Keys, WorkingSet};
 
 /// The person, who must exist and be insured.
-pub(super) fn insured_person(
-    ws: &mut WorkingSet<'_>,
-    psn_no: &PersonNo,
-) -> Result<Person, EngineError> {
+pub(super) fn insured_person(ws: &mut WorkingSet<'_>, psn_no: &PersonNo) -> Result<Person, EngineError> {
     let person = ws.person(psn_no)?.ok_or_else(|| {
-        EngineError::not_found(
-            format!("人员编号{psn_no}不存在"),
-            format!("no insured person {psn_no}"),
-        )
+        EngineError::not_found(format!("人员编号{psn_no}不存在"), format!("no insured person {psn_no}"))
     })?;
     if person.status != PersonStatus::Active {
         return Err(EngineError::refused(
-            format!(
-                "参保人{}参保状态异常（{}），不能享受待遇",
-                person.name,
-                person.status.code()
-            ),
-            format!(
-                "person {psn_no} is not actively insured (status {})",
-                person.status.code()
-            ),
+            format!("参保人{}参保状态异常（{}），不能享受待遇", person.name, person.status.code()),
+            format!("person {psn_no} is not actively insured (status {})", person.status.code()),
         ));
     }
     Ok(person)
@@ -47,10 +32,7 @@ pub(super) fn designated_institution(
     day: Date,
 ) -> Result<Institution, EngineError> {
     let institution = ws.institution(code)?.ok_or_else(|| {
-        EngineError::not_found(
-            format!("定点医药机构{code}不存在"),
-            format!("no designated institution {code}"),
-        )
+        EngineError::not_found(format!("定点医药机构{code}不存在"), format!("no designated institution {code}"))
     })?;
     if !institution.is_designated_on(day) {
         return Err(EngineError::refused(
@@ -72,24 +54,13 @@ pub(super) fn check_certificate(
 ) -> Result<(), EngineError> {
     let mismatch = || {
         EngineError::refused(
-            format!(
-                "就诊凭证{}与人员编号{}不符",
-                certificate.kind.name_zh(),
-                person.psn_no
-            ),
-            format!(
-                "the {} presented does not belong to person {}",
-                certificate.kind.name_zh(),
-                person.psn_no
-            ),
+            format!("就诊凭证{}与人员编号{}不符", certificate.kind.name_zh(), person.psn_no),
+            format!("the {} presented does not belong to person {}", certificate.kind.name_zh(), person.psn_no),
         )
     };
     match certificate.kind {
         CertType::IdNumber => {
-            if !certificate
-                .number
-                .eq_ignore_ascii_case(person.id_number.expose())
-            {
+            if !certificate.number.eq_ignore_ascii_case(person.id_number.expose()) {
                 return Err(mismatch());
             }
         }
@@ -101,16 +72,8 @@ pub(super) fn check_certificate(
             }
             if card.status != crate::records::CardStatus::Active {
                 return Err(EngineError::refused(
-                    format!(
-                        "社会保障卡{}状态为{}，不能使用",
-                        card.card_no,
-                        card.status.as_str()
-                    ),
-                    format!(
-                        "card {} is {}, it cannot be used",
-                        card.card_no,
-                        card.status.as_str()
-                    ),
+                    format!("社会保障卡{}状态为{}，不能使用", card.card_no, card.status.as_str()),
+                    format!("card {} is {}, it cannot be used", card.card_no, card.status.as_str()),
                 ));
             }
         }
@@ -129,12 +92,9 @@ pub(super) fn own_visit(
     psn_no: &PersonNo,
     institution: &InstitutionCode,
 ) -> Result<Visit, EngineError> {
-    let visit = ws.visit(mdtrt_id)?.ok_or_else(|| {
-        EngineError::not_found(
-            format!("就诊ID{mdtrt_id}不存在"),
-            format!("no visit {mdtrt_id}"),
-        )
-    })?;
+    let visit = ws
+        .visit(mdtrt_id)?
+        .ok_or_else(|| EngineError::not_found(format!("就诊ID{mdtrt_id}不存在"), format!("no visit {mdtrt_id}")))?;
     if &visit.psn_no != psn_no {
         return Err(EngineError::invalid(
             format!("就诊ID{mdtrt_id}不属于人员编号{psn_no}"),
@@ -178,33 +138,19 @@ impl VisitDetails {
         keys
     }
 
-    fn open(
-        &self,
-        ws: &mut WorkingSet<'_>,
-        ctx: &Context<'_>,
-        kind: VisitKind,
-    ) -> Result<Visit, EngineError> {
+    fn open(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>, kind: VisitKind) -> Result<Visit, EngineError> {
         let institution = designated_institution(ws, &self.institution, ctx.now.date())?;
         if institution.kind != InstitutionKind::Hospital {
             return Err(EngineError::refused(
                 format!("{}为定点零售药店，不能办理挂号或入院", institution.name),
-                format!(
-                    "{} is a pharmacy: it cannot register visits or admit",
-                    institution.code
-                ),
+                format!("{} is a pharmacy: it cannot register visits or admit", institution.code),
             ));
         }
         let person = insured_person(ws, &self.psn_no)?;
         if person.insurance != self.insurance {
             return Err(EngineError::invalid(
-                format!(
-                    "险种类型{}与参保人险种{}不符",
-                    self.insurance, person.insurance
-                ),
-                format!(
-                    "insurance type {} does not match the person's {}",
-                    self.insurance, person.insurance
-                ),
+                format!("险种类型{}与参保人险种{}不符", self.insurance, person.insurance),
+                format!("insurance type {} does not match the person's {}", self.insurance, person.insurance),
             ));
         }
         if let Some(stated) = &self.insured_admdvs
@@ -212,10 +158,7 @@ impl VisitDetails {
         {
             return Err(EngineError::invalid(
                 format!("参保地医保区划{stated}与参保人参保地{}不符", person.admdvs),
-                format!(
-                    "insuplc_admdvs {stated} does not match the person's region {}",
-                    person.admdvs
-                ),
+                format!("insuplc_admdvs {stated} does not match the person's region {}", person.admdvs),
             ));
         }
         check_certificate(ws, &person, &self.certificate)?;
@@ -224,9 +167,7 @@ impl VisitDetails {
         }
         let sequence = ws.next_sequence("mdtrt_id")?;
         let visit = Visit {
-            mdtrt_id: format!("{}{sequence:010}", institution.admdvs)
-                .parse()
-                .expect("digits"),
+            mdtrt_id: format!("{}{sequence:010}", institution.admdvs).parse().expect("digits"),
             psn_no: person.psn_no.clone(),
             institution: institution.code.clone(),
             kind,
@@ -262,10 +203,7 @@ pub(super) fn check_med_type(
     kind: VisitKind,
     med_type: MedType,
 ) -> Result<(), EngineError> {
-    let Some(resolved) = ctx
-        .policies
-        .resolve(&person.admdvs, person.insurance, ctx.now.date())
-    else {
+    let Some(resolved) = ctx.policies.resolve(&person.admdvs, person.insurance, ctx.now.date()) else {
         return Err(no_policy(person, ctx.now.date()));
     };
     let scheme = resolved.scheme;
@@ -273,10 +211,7 @@ pub(super) fn check_med_type(
         VisitKind::Inpatient => scheme.inpatient.med_types.contains(&med_type),
         VisitKind::Outpatient | VisitKind::Pharmacy => {
             scheme.outpatient.med_types.contains(&med_type)
-                || scheme
-                    .special_outpatient
-                    .as_ref()
-                    .is_some_and(|rule| rule.med_types.contains(&med_type))
+                || scheme.special_outpatient.as_ref().is_some_and(|rule| rule.med_types.contains(&med_type))
         }
     };
     if !fits {
@@ -286,10 +221,7 @@ pub(super) fn check_med_type(
             VisitKind::Pharmacy => "药店购药",
         };
         return Err(EngineError::invalid(
-            format!(
-                "医疗类别{med_type}（{}）不能用于{kind_zh}",
-                med_type.name_zh()
-            ),
+            format!("医疗类别{med_type}（{}）不能用于{kind_zh}", med_type.name_zh()),
             format!(
                 "medical type {med_type} cannot be used for {} care under policy {}",
                 kind.as_str(),
@@ -302,14 +234,8 @@ pub(super) fn check_med_type(
 
 pub(super) fn no_policy(person: &Person, day: Date) -> EngineError {
     EngineError::refused(
-        format!(
-            "参保地{}险种{}在{day}无有效的待遇政策",
-            person.admdvs, person.insurance
-        ),
-        format!(
-            "no policy covers region {} insurance type {} on {day}",
-            person.admdvs, person.insurance
-        ),
+        format!("参保地{}险种{}在{day}无有效的待遇政策", person.admdvs, person.insurance),
+        format!("no policy covers region {} insurance type {} on {day}", person.admdvs, person.insurance),
     )
 }
 
@@ -327,9 +253,7 @@ impl Command for OpenVisit {
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
-        self.0
-            .open(ws, ctx, VisitKind::Outpatient)
-            .map(|visit| Outcome::Visit(Box::new(visit)))
+        self.0.open(ws, ctx, VisitKind::Outpatient).map(|visit| Outcome::Visit(Box::new(visit)))
     }
 }
 
@@ -348,14 +272,9 @@ impl Command for Admit {
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
         if self.0.med_type.is_none() {
-            return Err(EngineError::invalid(
-                "入院办理须传医疗类别med_type",
-                "admission needs med_type",
-            ));
+            return Err(EngineError::invalid("入院办理须传医疗类别med_type", "admission needs med_type"));
         }
-        self.0
-            .open(ws, ctx, VisitKind::Inpatient)
-            .map(|visit| Outcome::Visit(Box::new(visit)))
+        self.0.open(ws, ctx, VisitKind::Inpatient).map(|visit| Outcome::Visit(Box::new(visit)))
     }
 }
 
@@ -422,10 +341,7 @@ impl Command for UpdateVisit {
 }
 
 pub(super) fn cancelled(visit: &Visit) -> EngineError {
-    EngineError::conflict(
-        format!("就诊ID{}已撤销", visit.mdtrt_id),
-        format!("visit {} was cancelled", visit.mdtrt_id),
-    )
+    EngineError::conflict(format!("就诊ID{}已撤销", visit.mdtrt_id), format!("visit {} was cancelled", visit.mdtrt_id))
 }
 
 /// 2202 门诊挂号撤销 and 2404 入院办理撤销: cancels a visit that has no settlement in force;
@@ -457,17 +373,10 @@ impl Command for CancelVisit {
         if visit.status == VisitStatus::Cancelled {
             return Err(cancelled(&visit));
         }
-        if ws
-            .visit_settlements(&visit.mdtrt_id)?
-            .iter()
-            .any(|s| s.is_in_force())
-        {
+        if ws.visit_settlements(&visit.mdtrt_id)?.iter().any(|s| s.is_in_force()) {
             return Err(EngineError::conflict(
                 format!("就诊ID{}存在未撤销的结算，请先撤销结算", visit.mdtrt_id),
-                format!(
-                    "visit {} has a settlement in force; cancel it first",
-                    visit.mdtrt_id
-                ),
+                format!("visit {} has a settlement in force; cancel it first", visit.mdtrt_id),
             ));
         }
         for mut line in ws.lines(&visit.mdtrt_id)? {
@@ -489,18 +398,8 @@ pub(super) fn wrong_kind(visit: &Visit, expected: VisitKind) -> EngineError {
         VisitKind::Pharmacy => "药店购药",
     };
     EngineError::invalid(
-        format!(
-            "就诊ID{}为{}就诊，不能办理{}业务",
-            visit.mdtrt_id,
-            zh(visit.kind),
-            zh(expected)
-        ),
-        format!(
-            "visit {} is {}, not {}",
-            visit.mdtrt_id,
-            visit.kind.as_str(),
-            expected.as_str()
-        ),
+        format!("就诊ID{}为{}就诊，不能办理{}业务", visit.mdtrt_id, zh(visit.kind), zh(expected)),
+        format!("visit {} is {}, not {}", visit.mdtrt_id, visit.kind.as_str(), expected.as_str()),
     )
 }
 
@@ -544,10 +443,7 @@ impl Command for Discharge {
         if self.end < visit.begin {
             return Err(EngineError::invalid(
                 format!("出院时间{}早于入院时间{}", self.end, visit.begin),
-                format!(
-                    "discharge time {} is before admission {}",
-                    self.end, visit.begin
-                ),
+                format!("discharge time {} is before admission {}", self.end, visit.begin),
             ));
         }
         visit.end = Some(self.end);
@@ -591,17 +487,11 @@ impl Command for UndoDischarge {
                 format!("visit {} is not discharged", visit.mdtrt_id),
             ));
         }
-        let final_settled = ws
-            .visit_settlements(&visit.mdtrt_id)?
-            .iter()
-            .any(|s| s.is_in_force() && !s.mid_stay);
+        let final_settled = ws.visit_settlements(&visit.mdtrt_id)?.iter().any(|s| s.is_in_force() && !s.mid_stay);
         if final_settled {
             return Err(EngineError::conflict(
                 format!("就诊ID{}已办理出院结算，请先撤销结算", visit.mdtrt_id),
-                format!(
-                    "visit {} has a final settlement in force; cancel it first",
-                    visit.mdtrt_id
-                ),
+                format!("visit {} has a final settlement in force; cancel it first", visit.mdtrt_id),
             ));
         }
         visit.status = VisitStatus::Open;

@@ -1,0 +1,205 @@
+//! The `yibao` binary. Thin: parse arguments, read configuration, start the server.
+
+mod config;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use yibao_engine::demo;
+use yibao_policy::{PolicySet, SEED_POLICY_TOML, parse_policy};
+use yibao_server::demo::DemoState;
+use yibao_store::{Options, Store};
+
+use config::{Config, Overrides};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "yibao",
+    version,
+    about = "A city's public medical insurance platform, speaking the national interface."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the server: national interface, REST API, portal.
+    Serve {
+        /// Load the demo dataset (DEMO.md) into its own database, ./yibao-data/demo.db by default.
+        #[arg(long)]
+        demo: bool,
+        /// A SQLite file path or a postgres:// URL.
+        #[arg(long)]
+        db: Option<String>,
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<String>,
+        /// A TOML configuration file (default: ./yibao.toml when it exists).
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
+        /// Policy files to load instead of the embedded seed policy (repeatable).
+        #[arg(long = "policy")]
+        policies: Vec<std::path::PathBuf>,
+    },
+    /// Policy files.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Checks policy files: each alone and all together (no overlapping scopes).
+    Check { files: Vec<std::path::PathBuf> },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("YIBAO_LOG").unwrap_or_else(|_| "info,yibao=info".into()),
+        )
+        .with_target(false)
+        .init();
+    let result = match cli.command {
+        Command::Serve { demo, db, listen, config, policies } => {
+            let overrides = Overrides { db, listen, policies };
+            match Config::load(config.as_deref(), overrides, demo) {
+                Ok(config) => run(serve(config, demo)),
+                Err(error) => Err(error),
+            }
+        }
+        Command::Policy { command: PolicyCommand::Check { files } } => check_policies(&files),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("yibao: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(future: impl std::future::Future<Output = Result<(), String>>) -> Result<(), String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start the runtime: {error}"))?
+        .block_on(future)
+}
+
+/// Reads and checks policy files; with none, the embedded seed policy.
+fn load_policies(files: &[std::path::PathBuf]) -> Result<PolicySet, String> {
+    let mut set = PolicySet::new();
+    if files.is_empty() {
+        let seed = parse_policy("policies/seed.toml (embedded)", SEED_POLICY_TOML).map_err(|e| e.to_string())?;
+        set.add("policies/seed.toml (embedded)", seed).map_err(|e| e.to_string())?;
+        return Ok(set);
+    }
+    for file in files {
+        let name = file.display().to_string();
+        let text = std::fs::read_to_string(file).map_err(|error| format!("cannot read {name}: {error}"))?;
+        let policy = parse_policy(&name, &text).map_err(|e| e.to_string())?;
+        set.add(&name, policy).map_err(|e| e.to_string())?;
+    }
+    Ok(set)
+}
+
+fn check_policies(files: &[std::path::PathBuf]) -> Result<(), String> {
+    if files.is_empty() {
+        return Err("name at least one policy file".into());
+    }
+    let set = load_policies(files)?;
+    for policy in set.policies() {
+        println!(
+            "ok  {}  {}  ({} scopes, {} schemes)",
+            policy.label(),
+            policy.name_zh,
+            policy.scopes.len(),
+            policy.schemes.len()
+        );
+    }
+    Ok(())
+}
+
+async fn serve(config: Config, demo_mode: bool) -> Result<(), String> {
+    let policies = load_policies(&config.policies)?;
+    let mut options = Options::new(Arc::new(policies));
+    options.synchronous = config.synchronous;
+    let store =
+        Store::open(&config.db, options).await.map_err(|error| format!("cannot open {}: {error}", config.db))?;
+    if demo_mode {
+        match yibao_server::demo::ensure(&store).await? {
+            DemoState::Loaded => tracing::info!(db = %store.location(), "demo dataset loaded"),
+            DemoState::AlreadyThere => tracing::info!(db = %store.location(), "demo dataset already present"),
+        }
+    }
+    let application = yibao_server::Application::build(store.clone(), &config.listen)
+        .await
+        .map_err(|error| format!("cannot listen on {}: {error}", config.listen))?;
+    let address = application.local_addr().map_err(|error| error.to_string())?;
+    print_banner(&address.to_string(), store.location(), demo_mode);
+    application.run_until(shutdown_signal()).await.map_err(|error| format!("server failed: {error}"))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
+
+fn print_banner(address: &str, db: &str, demo_mode: bool) {
+    let base = format!("http://{address}");
+    println!("yibao {} listening on {base}", env!("CARGO_PKG_VERSION"));
+    println!("  database            {db}");
+    println!("  national interface  {base}/fsi/api/rsfComIfsService/callService");
+    println!("  health, metrics     {base}/healthz  {base}/metrics");
+    if !demo_mode {
+        return;
+    }
+    println!();
+    println!("demo institutions (x-tif-paasid = code, secret = demo-<code>):");
+    for (code, name, _, level, admdvs) in demo::INSTITUTIONS {
+        let level = level.map_or("pharmacy", |level| level.code());
+        println!("  {code}  {}  {name} ({level}, {admdvs})", demo::gateway_secret(code));
+    }
+    println!();
+    println!("demo insured persons (portal password {}, card PIN {}):", demo::PASSWORD, demo::CARD_PIN);
+    for person in &demo::PERSONS {
+        let balance = person.balance.map_or_else(|| "no account".to_string(), |yuan| format!("balance {yuan}.00"));
+        let card_sn = demo::card_sn(person.card_no);
+        println!(
+            "  {}  {}  {} {} {}  card {} / {card_sn}  {balance}{}",
+            person.id_number,
+            person.name,
+            person.admdvs,
+            person.insurance,
+            person.person_type,
+            person.card_no,
+            if person.never_logged_in { "  (initial password only)" } else { "" }
+        );
+    }
+    println!();
+    println!("agency operator: {} / {}", demo::OPERATOR, demo::PASSWORD);
+}

@@ -1,0 +1,145 @@
+//! yibao's HTTP server: the national interface for HIS clients (`/fsi/…`), the REST API
+//! (`/api/v1/…`), health and metrics. This is the only crate that knows HTTP and JSON; it
+//! turns wire input into domain types once, at the edge, and hands commands to the store.
+
+pub mod demo;
+mod metrics;
+pub mod nhsa;
+mod nonce;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use yibao_domain::InstitutionCode;
+use yibao_engine::StoreFailure;
+use yibao_engine::records::Institution;
+use yibao_store::Store;
+
+pub use metrics::Metrics;
+pub use nhsa::fields::LINES_PER_MESSAGE_MAX;
+
+/// What every handler shares.
+pub struct AppState {
+    pub store: Store,
+    pub nonces: nonce::NonceCache,
+    pub metrics: Metrics,
+    institutions: RwLock<HashMap<InstitutionCode, Institution>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("store", &self.store).finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    pub fn new(store: Store) -> AppState {
+        AppState {
+            store,
+            nonces: nonce::NonceCache::default(),
+            metrics: Metrics::default(),
+            institutions: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// An institution, from the cache or the store (cached afterwards).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn institution(&self, code: &InstitutionCode) -> Result<Option<Institution>, StoreFailure> {
+        if let Some(found) = self.institutions.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(code) {
+            return Ok(Some(found.clone()));
+        }
+        let lookup = code.clone();
+        let found = self.store.read(move |r| r.institution(&lookup)).await?;
+        if let Some(institution) = &found {
+            self.institutions
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(code.clone(), institution.clone());
+        }
+        Ok(found)
+    }
+
+    /// Forgets cached institutions (after a registry change).
+    pub fn forget_institutions(&self) {
+        self.institutions.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+    }
+}
+
+/// The whole HTTP surface.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .merge(nhsa::router())
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    match state.store.read(|r| r.meta("schema_version")).await {
+        Ok(_) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], r#"{"status":"ok"}"#).into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "health check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CONTENT_TYPE, "application/json")],
+                r#"{"status":"unavailable"}"#,
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let text = state.metrics.render(&state.store.metrics());
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// A bound server, ready to run. Tests bind port 0 and read [`Application::port`].
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    state: Arc<AppState>,
+}
+
+impl Application {
+    /// Binds `listen` (e.g. `127.0.0.1:8080`, or port 0 for any free port).
+    ///
+    /// # Errors
+    /// When the address cannot be bound.
+    pub async fn build(store: Store, listen: &str) -> std::io::Result<Application> {
+        let listener = TcpListener::bind(listen).await?;
+        Ok(Application { listener, state: Arc::new(AppState::new(store)) })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().map_or(0, |addr| addr.port())
+    }
+
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` completes.
+    ///
+    /// # Errors
+    /// When serving fails.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, app(self.state)).with_graceful_shutdown(shutdown).await
+    }
+}

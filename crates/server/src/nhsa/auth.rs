@@ -1,0 +1,100 @@
+//! The gateway signature in front of the national interface (§1.1): `x-tif-paasid` names the
+//! institution, `x-tif-signature` = hex(SHA-256(timestamp + secret + nonce + timestamp)). The
+//! timestamp must be within the window and a nonce is accepted once.
+
+use axum::http::HeaderMap;
+use sha2::{Digest, Sha256};
+use yibao_domain::InstitutionCode;
+use yibao_engine::records::Institution;
+
+use super::{NhsaError, hex};
+use crate::AppState;
+
+/// How far a request's timestamp may be from the server's clock, either way.
+pub const TIMESTAMP_WINDOW_SECONDS: i64 = 300;
+/// The longest nonce accepted.
+const NONCE_MAX: usize = 128;
+
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, NhsaError> {
+    match headers.get(name).map(|value| value.to_str()) {
+        None => Err(NhsaError::new(format!("缺少请求头{name}"))),
+        Some(Err(_)) => Err(NhsaError::new(format!("请求头{name}含有非法字符"))),
+        Some(Ok(value)) if value.trim().is_empty() => Err(NhsaError::new(format!("请求头{name}不能为空"))),
+        Some(Ok(value)) => Ok(value.trim()),
+    }
+}
+
+/// The expected signature for a timestamp, secret and nonce.
+pub fn signature(timestamp: &str, secret: &str, nonce: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(timestamp.as_bytes());
+    hasher.update(secret.as_bytes());
+    hasher.update(nonce.as_bytes());
+    hasher.update(timestamp.as_bytes());
+    hex(&hasher.finalize())
+}
+
+/// Compares without stopping at the first difference.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Checks the signature headers and returns the institution that signed.
+///
+/// # Errors
+/// Why the request is not authentic (answered with HTTP 401).
+pub async fn verify(app: &AppState, headers: &HeaderMap) -> Result<Institution, NhsaError> {
+    let paasid = header(headers, "x-tif-paasid")?;
+    let timestamp = header(headers, "x-tif-timestamp")?;
+    let nonce = header(headers, "x-tif-nonce")?;
+    let given = header(headers, "x-tif-signature")?;
+    let code: InstitutionCode = paasid.parse().map_err(|_| NhsaError::new(format!("x-tif-paasid {paasid}格式错误")))?;
+    let seconds: i64 =
+        timestamp.parse().map_err(|_| NhsaError::new(format!("x-tif-timestamp {timestamp}不是Unix时间戳（秒）")))?;
+    if nonce.len() > NONCE_MAX {
+        return Err(NhsaError::new(format!("x-tif-nonce超长：最多{NONCE_MAX}个字符")));
+    }
+    let now = unix_now();
+    if (now - seconds).abs() > TIMESTAMP_WINDOW_SECONDS {
+        return Err(NhsaError::new(format!(
+            "x-tif-timestamp {timestamp}已超出有效期（与服务器时间相差超过{TIMESTAMP_WINDOW_SECONDS}秒）"
+        )));
+    }
+    let institution = app
+        .institution(&code)
+        .await
+        .map_err(|_| NhsaError::new("认证服务暂时不可用，请稍后重试"))?
+        .ok_or_else(|| NhsaError::new(format!("x-tif-paasid {paasid}未注册为定点医药机构")))?;
+    if !same(&signature(timestamp, &institution.gateway_secret, nonce), &given.to_ascii_lowercase()) {
+        return Err(NhsaError::new("x-tif-signature签名校验失败"));
+    }
+    if !app.nonces.accept(&format!("{paasid}:{nonce}"), now, seconds + TIMESTAMP_WINDOW_SECONDS) {
+        return Err(NhsaError::new(format!("x-tif-nonce {nonce}已使用过，请求被视为重放")));
+    }
+    Ok(institution)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_is_sha256_of_timestamp_secret_nonce_timestamp() {
+        // sha256("1700000000" + "demo-H33010000001" + "abc" + "1700000000")
+        let expected = {
+            let mut hasher = Sha256::new();
+            hasher.update(b"1700000000demo-H33010000001abc1700000000");
+            hex(&hasher.finalize())
+        };
+        assert_eq!(signature("1700000000", "demo-H33010000001", "abc"), expected);
+        assert!(same("abc", "abc"));
+        assert!(!same("abc", "abd"));
+        assert!(!same("abc", "ab"));
+    }
+}

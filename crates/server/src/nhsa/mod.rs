@@ -1,0 +1,388 @@
+//! The national interface (定点医药机构接口): `POST /fsi/api/rsfComIfsService/callService`.
+//!
+//! A message is authenticated (`x-tif-*` signature), its envelope parsed, its `fixmedins_code`
+//! checked against the signer, and its `infno` dispatched to a transaction. Writes run through
+//! the store's writer with the msgid as idempotency key, the response stored in the same
+//! commit; reads are recorded too, so a repeated msgid answers exactly as before and a
+//! reused msgid with another input is refused. Business errors are HTTP 200 with
+//! `infcode: -1` and a Chinese `err_msg`; a bad signature is HTTP 401; nothing is a 500.
+
+mod auth;
+pub mod fields;
+pub mod render;
+mod tx;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use yibao_domain::{Admdvs, DateTime, InstitutionCode, MsgId};
+use yibao_engine::commands::RecordRead;
+use yibao_engine::records::Institution;
+use yibao_engine::{Command, EngineError, ErrorKind, Outcome, Reply, Submission};
+
+use crate::AppState;
+use fields::Fields;
+
+/// The largest message accepted (a 1 000-line bill is about 700 KB).
+pub const BODY_MAX_BYTES: usize = 4 * 1024 * 1024;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/fsi/api/rsfComIfsService/callService", post(call_service))
+        .route("/fsi/api/rsfComIfsService/callService/{infno}", post(call_service_with_code))
+        .layer(DefaultBodyLimit::max(BODY_MAX_BYTES))
+}
+
+/// A refusal: `infcode: -1` and this message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NhsaError {
+    pub message: String,
+}
+
+impl NhsaError {
+    pub fn new(message: impl Into<String>) -> NhsaError {
+        NhsaError { message: message.into() }
+    }
+}
+
+impl From<EngineError> for NhsaError {
+    fn from(error: EngineError) -> NhsaError {
+        match error.kind {
+            ErrorKind::Internal => {
+                tracing::error!(error = %error.en, "internal error");
+                NhsaError::new("医保服务内部错误，请联系医保经办机构")
+            }
+            ErrorKind::Unavailable => {
+                tracing::warn!(error = %error.en, "store unavailable");
+                NhsaError::new(error.zh)
+            }
+            _ => NhsaError::new(error.zh),
+        }
+    }
+}
+
+impl From<yibao_engine::StoreFailure> for NhsaError {
+    fn from(failure: yibao_engine::StoreFailure) -> NhsaError {
+        tracing::warn!(%failure, "store read failed");
+        NhsaError::new("医保服务暂时不可用，请稍后重试")
+    }
+}
+
+/// The request envelope (§1.2), parsed.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    pub infno: String,
+    pub msgid: MsgId,
+    pub mdtrtarea_admvs: Admdvs,
+    pub insuplc_admdvs: Option<Admdvs>,
+    pub opter: String,
+    pub opter_name: String,
+    pub inf_time: DateTime,
+    pub fixmedins_code: InstitutionCode,
+    pub sign_no: Option<String>,
+    pub input: Value,
+    /// SHA-256 of the transaction code and the canonical `input`: what "the same input" means.
+    pub request_hash: String,
+}
+
+impl Envelope {
+    fn parse(body: &Value) -> Result<Envelope, NhsaError> {
+        let fields = Fields::of("报文", body)?;
+        let infno = fields.required_text("infno")?;
+        let msgid = fields.required("msgid")?;
+        let mdtrtarea_admvs = fields.required("mdtrtarea_admvs")?;
+        let insuplc_admdvs = fields.parse("insuplc_admdvs")?;
+        for required in ["recer_sys_code", "infver", "opter_type"] {
+            fields.required_text(required)?;
+        }
+        let opter = fields.required_text("opter")?;
+        let opter_name = fields.required_text("opter_name")?;
+        let inf_time = fields.time("inf_time")?.ok_or_else(|| NhsaError::new("inf_time不能为空"))?;
+        let fixmedins_code = fields.required("fixmedins_code")?;
+        fields.required_text("fixmedins_name")?;
+        let sign_no = fields.text("sign_no")?;
+        let input = match body.get("input") {
+            None | Some(Value::Null) => return Err(NhsaError::new("input不能为空")),
+            Some(Value::Object(map)) => Value::Object(map.clone()),
+            // Some clients send the input as a JSON string.
+            Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
+                Ok(value @ Value::Object(_)) => value,
+                _ => return Err(NhsaError::new("input类型错误：应为JSON对象")),
+            },
+            Some(_) => return Err(NhsaError::new("input类型错误：应为JSON对象")),
+        };
+        let mut hasher = Sha256::new();
+        hasher.update(infno.as_bytes());
+        hasher.update(b"\n");
+        hasher.update(serde_json::to_vec(&input).unwrap_or_default());
+        let request_hash = hex(&hasher.finalize());
+        Ok(Envelope {
+            infno,
+            msgid,
+            mdtrtarea_admvs,
+            insuplc_admdvs,
+            opter,
+            opter_name,
+            inf_time,
+            fixmedins_code,
+            sign_no,
+            input,
+            request_hash,
+        })
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Transport metadata of one response (`inf_refmsgid`, `refmsg_time`).
+#[derive(Debug, Clone)]
+pub struct ResponseMeta {
+    pub inf_refmsgid: String,
+    pub refmsg_time: String,
+}
+
+/// `yyyyMMddHHmmssSSS` of the wall clock, China Standard Time.
+fn millis_now() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let seconds = i64::try_from(now.as_secs()).unwrap_or(0);
+    format!("{}{:03}", DateTime::from_unix(seconds).compact(), now.subsec_millis())
+}
+
+static SERIAL: AtomicU64 = AtomicU64::new(0);
+
+impl ResponseMeta {
+    fn new(region: &str) -> ResponseMeta {
+        let refmsg_time = millis_now();
+        let serial = SERIAL.fetch_add(1, Ordering::Relaxed) % 10_000_000_000;
+        ResponseMeta { inf_refmsgid: format!("{region}{}{serial:010}", &refmsg_time[..14]), refmsg_time }
+    }
+
+    pub fn success(&self, output: Value) -> Vec<u8> {
+        let body = json!({
+            "infcode": 0,
+            "inf_refmsgid": self.inf_refmsgid,
+            "refmsg_time": self.refmsg_time,
+            "respond_time": millis_now(),
+            "enctype": "",
+            "signtype": "",
+            "cainfo": "",
+            "err_msg": null,
+            "warn_msg": null,
+            "output": output,
+        });
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+
+    fn failure(&self, message: &str) -> Vec<u8> {
+        let body = json!({
+            "infcode": -1,
+            "inf_refmsgid": self.inf_refmsgid,
+            "refmsg_time": self.refmsg_time,
+            "respond_time": millis_now(),
+            "enctype": "",
+            "signtype": "",
+            "cainfo": "",
+            "err_msg": message,
+            "warn_msg": null,
+        });
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+}
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response()
+}
+
+/// One message being handled.
+#[derive(Debug)]
+pub struct Call {
+    pub app: Arc<AppState>,
+    pub institution: Institution,
+    pub envelope: Envelope,
+    pub meta: ResponseMeta,
+}
+
+/// How a transaction answered.
+#[derive(Debug)]
+pub enum Answer {
+    /// A full response body (written or replayed).
+    Body(Vec<u8>),
+    /// A file download (9102).
+    File { name: String, content: Vec<u8> },
+}
+
+/// Builds a transaction's `output` from what its command did.
+pub type Output = Box<dyn Fn(&Outcome) -> Value + Send + Sync>;
+
+type Render = yibao_engine::commands::Render;
+
+impl Call {
+    pub fn input(&self) -> Result<Fields<'_>, NhsaError> {
+        Fields::of("input", &self.envelope.input)
+    }
+
+    pub fn now(&self) -> DateTime {
+        self.app.store.now()
+    }
+
+    /// Runs `command` through the writer with the msgid as idempotency key; `render` makes the
+    /// response body, which is stored in the same commit. A repeat returns the stored body.
+    async fn submit(
+        &self,
+        command: impl Command + 'static,
+        reversible: bool,
+        render: Render,
+    ) -> Result<Vec<u8>, NhsaError> {
+        let envelope = yibao_engine::Envelope {
+            msgid: self.envelope.msgid.clone(),
+            institution: self.institution.code.clone(),
+            infno: self.envelope.infno.clone(),
+            request_hash: self.envelope.request_hash.clone(),
+            reversible,
+            render,
+        };
+        let submission = Submission { envelope: Some(envelope), command: Box::new(command) };
+        match self.app.store.submit(submission).await? {
+            Reply::Done { body: Some(body), .. } | Reply::Replayed(body) => Ok(body),
+            Reply::Done { body: None, .. } => Err(NhsaError::new("医保服务内部错误：未生成应答")),
+        }
+    }
+
+    /// A write: `output` turns what the command did into the transaction's `output`.
+    pub async fn write(
+        &self,
+        command: impl Command + 'static,
+        reversible: bool,
+        output: Output,
+    ) -> Result<Answer, NhsaError> {
+        let meta = self.meta.clone();
+        self.submit(command, reversible, Box::new(move |outcome| meta.success(output(outcome)))).await.map(Answer::Body)
+    }
+
+    /// Answers a read, recording its msgid (a repeat gets the stored answer).
+    pub async fn answer(&self, output: Value) -> Result<Answer, NhsaError> {
+        let body = self.meta.success(output);
+        self.submit(RecordRead, false, Box::new(move |_| body.clone())).await.map(Answer::Body)
+    }
+
+    /// A dry run (pre-settlement): what the command would do, recorded as a read.
+    pub async fn preview(
+        &self,
+        command: impl Command + 'static,
+        output: impl Fn(&Outcome) -> Value,
+    ) -> Result<Answer, NhsaError> {
+        if let Some(stored) = self.stored_answer().await? {
+            return Ok(Answer::Body(stored));
+        }
+        match self.app.store.dry_run(Submission::plain(command)).await? {
+            Reply::Done { outcome, .. } => self.answer(output(&outcome)).await,
+            Reply::Replayed(body) => Ok(Answer::Body(body)),
+        }
+    }
+
+    /// The stored answer to this msgid when it is a repeat of the same input.
+    async fn stored_answer(&self) -> Result<Option<Vec<u8>>, NhsaError> {
+        let msgid = self.envelope.msgid.clone();
+        let Some(stored) = self.app.store.read(move |r| r.message(&msgid)).await? else {
+            return Ok(None);
+        };
+        if stored.institution == self.institution.code
+            && stored.infno == self.envelope.infno
+            && stored.request_hash == self.envelope.request_hash
+        {
+            return Ok(Some(stored.response));
+        }
+        // Anything else is refused by the writer with the precise reason.
+        Ok(None)
+    }
+}
+
+async fn call_service(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    handle(app, None, &headers, &body).await
+}
+
+async fn call_service_with_code(
+    State(app): State<Arc<AppState>>,
+    Path(infno): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    handle(app, Some(infno), &headers, &body).await
+}
+
+async fn handle(app: Arc<AppState>, path_infno: Option<String>, headers: &HeaderMap, body: &[u8]) -> Response {
+    let started = std::time::Instant::now();
+    let institution = match auth::verify(&app, headers).await {
+        Ok(institution) => institution,
+        Err(refusal) => {
+            app.metrics.record_nhsa("auth", false, started.elapsed());
+            let meta = ResponseMeta::new("000000");
+            return json_response(StatusCode::UNAUTHORIZED, meta.failure(&refusal.message));
+        }
+    };
+    let meta = ResponseMeta::new(institution.admdvs.as_str());
+    let parsed = match serde_json::from_slice::<Value>(body) {
+        Ok(value) => Envelope::parse(&value),
+        Err(error) => Err(NhsaError::new(format!("报文不是合法的JSON：{error}"))),
+    };
+    let infno = parsed.as_ref().map_or_else(|_| "unknown".to_string(), |e| e.infno.clone());
+    let result = match parsed {
+        Err(error) => Err(error),
+        Ok(envelope) => check_and_dispatch(app.clone(), institution, envelope, meta.clone(), path_infno).await,
+    };
+    app.metrics.record_nhsa(&infno, result.is_ok(), started.elapsed());
+    match result {
+        Ok(Answer::Body(body)) => json_response(StatusCode::OK, body),
+        Ok(Answer::File { name, content }) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+            ],
+            content,
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::info!(infno = %infno, error = %error.message, "refused");
+            json_response(StatusCode::OK, meta.failure(&error.message))
+        }
+    }
+}
+
+async fn check_and_dispatch(
+    app: Arc<AppState>,
+    institution: Institution,
+    envelope: Envelope,
+    meta: ResponseMeta,
+    path_infno: Option<String>,
+) -> Result<Answer, NhsaError> {
+    if let Some(path_infno) = path_infno
+        && path_infno != envelope.infno
+    {
+        return Err(NhsaError::new(format!("地址中的交易编号{path_infno}与报文infno {}不一致", envelope.infno)));
+    }
+    if envelope.fixmedins_code != institution.code {
+        return Err(NhsaError::new(format!(
+            "定点医药机构编号fixmedins_code {}与认证的机构{}不一致",
+            envelope.fixmedins_code, institution.code
+        )));
+    }
+    if envelope.mdtrtarea_admvs != institution.admdvs {
+        return Err(NhsaError::new(format!(
+            "就医地医保区划mdtrtarea_admvs {}与机构所在统筹区{}不一致",
+            envelope.mdtrtarea_admvs, institution.admdvs
+        )));
+    }
+    let call = Call { app, institution, envelope, meta };
+    tx::dispatch(&call).await
+}

@@ -1,0 +1,258 @@
+//! Sign-in and sign-out (9001/9002), person information (1101), eligibility (2001), special
+//! disease registration (2503/2504).
+
+use serde_json::{Value, json};
+use yibao_domain::{CardNo, CertType, Date, IdNumber, InsuranceType, MedType};
+use yibao_engine::Outcome;
+use yibao_engine::commands::{RegisterDisease, RevokeDisease, SignInCommand, SignOut};
+use yibao_engine::records::{CardStatus, Person, PersonStatus};
+
+use super::{data, person_no};
+use crate::nhsa::render::{amount, person_fields};
+use crate::nhsa::{Answer, Call, NhsaError};
+
+pub async fn sign_in(call: &Call) -> Result<Answer, NhsaError> {
+    let input = call.input()?;
+    let operator = match input.opt_object("signIn")? {
+        Some(node) => node.text("opter_no")?,
+        None => None,
+    }
+    .unwrap_or_else(|| call.envelope.opter.clone());
+    let command = SignInCommand { institution: call.institution.code.clone(), operator };
+    call.write(
+        command,
+        false,
+        Box::new(|outcome| match outcome {
+            Outcome::SignIn(sign_in) => {
+                json!({"signinoutb": {"sign_no": sign_in.sign_no, "sign_time": sign_in.signed_in_at.to_string()}})
+            }
+            _ => Value::Null,
+        }),
+    )
+    .await
+}
+
+pub async fn sign_out(call: &Call) -> Result<Answer, NhsaError> {
+    let input = call.input()?;
+    let node = input.object("signOut")?;
+    let sign_no = node
+        .text("sign_no")?
+        .or_else(|| call.envelope.sign_no.clone())
+        .ok_or_else(|| NhsaError::new("input.signOut.sign_no不能为空"))?;
+    let command = SignOut { institution: call.institution.code.clone(), sign_no };
+    call.write(
+        command,
+        false,
+        Box::new(|outcome| match outcome {
+            Outcome::SignIn(sign_in) => json!({"signoutoutb": {
+                "sign_no": sign_in.sign_no,
+                "sign_time": sign_in.signed_out_at.map(|t| t.to_string()),
+            }}),
+            _ => Value::Null,
+        }),
+    )
+    .await
+}
+
+/// Who the certificate in 1101's `data` names.
+struct Lookup {
+    id_number: Option<String>,
+    card: Option<(CardNo, String)>,
+}
+
+pub async fn person_info(call: &Call) -> Result<Answer, NhsaError> {
+    let data = data(call)?;
+    let kind: Option<CertType> = data.parse("mdtrt_cert_type")?;
+    let number = data.text("mdtrt_cert_no")?;
+    let certno = data.text("certno")?;
+    let lookup = match (kind, number) {
+        (Some(CertType::IdNumber), Some(number)) => Lookup { id_number: Some(number), card: None },
+        (Some(CertType::Card), Some(number)) => {
+            let card_no: CardNo =
+                number.parse().map_err(|_| NhsaError::new(format!("社会保障卡号{number}格式错误")))?;
+            let card_sn = data
+                .text("card_sn")?
+                .ok_or_else(|| NhsaError::new("input.data.card_sn不能为空（社会保障卡须传卡识别码）"))?;
+            Lookup { id_number: None, card: Some((card_no, card_sn)) }
+        }
+        (Some(CertType::EVoucherToken), Some(_)) => {
+            return Err(NhsaError::new("医保电子凭证令牌无效或已过期，请重新扫码"));
+        }
+        (Some(_), None) => return Err(NhsaError::new("input.data.mdtrt_cert_no不能为空")),
+        (None, _) => match certno {
+            Some(certno) => Lookup { id_number: Some(certno), card: None },
+            None => return Err(NhsaError::new("input.data.mdtrt_cert_type不能为空")),
+        },
+    };
+    if let Some(id) = &lookup.id_number {
+        id.parse::<IdNumber>()
+            .map_err(|error| NhsaError::new(format!("身份证号{}格式错误：{}", mask(id), error.problem())))?;
+    }
+    let name = data.text("psn_name")?;
+    let today = call.now().date();
+    let found = call
+        .app
+        .store
+        .read(move |r| {
+            let (person, card) = match (&lookup.id_number, &lookup.card) {
+                (Some(id), _) => (r.person_by_id_number(&id.to_ascii_uppercase())?, None),
+                (None, Some((card_no, _))) => match r.card(card_no)? {
+                    Some(card) => (r.person(&card.psn_no)?, Some(card)),
+                    None => (None, None),
+                },
+                (None, None) => (None, None),
+            };
+            let Some(person) = person else { return Ok(None) };
+            let balances = r.balances(&person.psn_no)?;
+            let employer = match &person.employer {
+                Some(code) => r.employers()?.into_iter().find(|e| &e.code == code).map(|e| e.name),
+                None => None,
+            };
+            Ok(Some((person, card, balances, employer, lookup.card)))
+        })
+        .await?;
+    let Some((person, card, (current, prior), employer, presented)) = found else {
+        return Err(NhsaError::new("未查询到该证件对应的参保人员信息"));
+    };
+    if let (Some(card), Some((_, card_sn))) = (&card, &presented) {
+        if card.card_sn.as_str() != card_sn {
+            return Err(NhsaError::new("社会保障卡识别码card_sn与卡号不符"));
+        }
+        if card.status != CardStatus::Active {
+            return Err(NhsaError::new(format!(
+                "社会保障卡{}状态异常（{}），不能使用",
+                card.card_no,
+                card.status.as_str()
+            )));
+        }
+    }
+    if let Some(name) = name
+        && name != person.name
+    {
+        return Err(NhsaError::new("人员姓名psn_name与证件信息不符"));
+    }
+    call.answer(person_output(&person, current + prior, employer.as_deref(), today)).await
+}
+
+fn mask(text: &str) -> String {
+    match text.len() {
+        18 => format!("{}********{}", &text[..6], &text[14..]),
+        _ => "（已隐藏）".to_string(),
+    }
+}
+
+fn person_output(person: &Person, balance: yibao_domain::Money, employer: Option<&str>, today: Date) -> Value {
+    let mut baseinfo = person_fields(person, today);
+    baseinfo.insert("exp_content".into(), Value::Null);
+    json!({
+        "baseinfo": Value::Object(baseinfo),
+        "insuinfo": [{
+            "balc": amount(balance),
+            "insutype": person.insurance.code(),
+            "psn_type": person.person_type.code(),
+            "psn_insu_stas": person.status.code(),
+            "psn_insu_date": person.insured_since.to_string(),
+            "paus_insu_date": null,
+            "cvlserv_flag": if person.person_type.is_civil_servant() { "1" } else { "0" },
+            "insuplc_admdvs": person.admdvs.as_str(),
+            "emp_name": employer.unwrap_or(""),
+        }],
+        "idetinfo": [],
+    })
+}
+
+pub async fn eligibility(call: &Call) -> Result<Answer, NhsaError> {
+    let data = data(call)?;
+    let psn_no = person_no(&data)?;
+    let insurance: InsuranceType = data.required("insutype")?;
+    let med_type: MedType = data.required("med_type")?;
+    let begin = data.time("begntime")?.unwrap_or_else(|| call.now());
+    let disease = data.text("dise_codg")?;
+    let lookup = psn_no.clone();
+    let (person, registrations) =
+        call.app.store.read(move |r| Ok((r.person(&lookup)?, r.registrations(&lookup)?))).await?;
+    let person = person.ok_or_else(|| NhsaError::new(format!("人员编号{psn_no}不存在")))?;
+    let day = begin.date();
+    let policies = call.app.store.policies();
+    let (enjoys, result) = match policies.resolve(&person.admdvs, insurance, day) {
+        _ if person.insurance != insurance => (false, format!("参保人险种为{}，不是{insurance}", person.insurance)),
+        _ if person.status != PersonStatus::Active => (false, "参保状态异常，不享受待遇".to_string()),
+        None => (false, format!("参保地{}在{day}无有效待遇政策", person.admdvs)),
+        Some(resolved) => {
+            let scheme = resolved.scheme;
+            let special = scheme.special_outpatient.as_ref().filter(|rule| rule.med_types.contains(&med_type));
+            match special {
+                Some(rule) => {
+                    let registered = registrations.iter().any(|r| {
+                        !r.revoked
+                            && r.begin <= day
+                            && day <= r.end
+                            && rule.disease(&r.code).is_some()
+                            && disease.as_ref().is_none_or(|d| d == &r.code)
+                    });
+                    match registered {
+                        true => (true, "已备案门诊慢特病，享受门诊慢特病待遇".to_string()),
+                        false => (false, "未备案该门诊慢特病，不享受门诊慢特病待遇".to_string()),
+                    }
+                }
+                None if scheme.outpatient.med_types.contains(&med_type)
+                    || scheme.inpatient.med_types.contains(&med_type) =>
+                {
+                    (true, format!("享受{}待遇（{}）", med_type.name_zh(), resolved.policy.label()))
+                }
+                None => (false, format!("医疗类别{med_type}不在待遇政策支付范围内")),
+            }
+        }
+    };
+    let fund_pay_type = if insurance.is_resident() { "390100" } else { "310100" };
+    call.answer(json!({
+        "trtinfo": [{
+            "psn_no": person.psn_no.as_str(),
+            "trt_chk_type": "01",
+            "fund_pay_type": fund_pay_type,
+            "trt_enjymnt_flag": if enjoys { "1" } else { "0" },
+            "begndate": day.to_string(),
+            "enddate": Date::FOREVER.to_string(),
+            "trt_chk_rslt": result,
+        }]
+    }))
+    .await
+}
+
+pub async fn register_disease(call: &Call) -> Result<Answer, NhsaError> {
+    let data = data(call)?;
+    let today = call.now().date();
+    let command = RegisterDisease {
+        institution: call.institution.code.clone(),
+        psn_no: person_no(&data)?,
+        code: data.required_text("opsp_dise_code")?,
+        begin: data.time("begndate")?.map_or(today, |t| t.date()),
+        end: data.time("enddate")?.map_or(Date::FOREVER, |t| t.date()),
+        msgid: call.envelope.msgid.clone(),
+    };
+    call.write(
+        command,
+        false,
+        Box::new(|outcome| match outcome {
+            Outcome::Registration(registration) => json!({"result": {
+                "trt_dcla_detl_sn": registration.serial,
+                "opsp_dise_code": registration.code,
+                "opsp_dise_name": registration.name,
+                "begndate": registration.begin.to_string(),
+                "enddate": registration.end.to_string(),
+            }}),
+            _ => Value::Null,
+        }),
+    )
+    .await
+}
+
+pub async fn revoke_disease(call: &Call) -> Result<Answer, NhsaError> {
+    let data = data(call)?;
+    let command = RevokeDisease {
+        institution: call.institution.code.clone(),
+        psn_no: person_no(&data)?,
+        serial: data.required_text("trt_dcla_detl_sn")?,
+    };
+    call.write(command, false, Box::new(|_| json!({}))).await
+}

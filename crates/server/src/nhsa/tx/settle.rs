@@ -1,0 +1,179 @@
+//! Pre-settlement and settlement (2206/2207, 2303/2304), pharmacy purchases (2101/2102),
+//! cancellations (2208, 2305, 2103) and reversal by message id (2601).
+
+use serde_json::{Value, json};
+use yibao_domain::{InsuranceType, MedType, Money, MsgId};
+use yibao_engine::Outcome;
+use yibao_engine::commands::{CancelSettlement, Purchase, Reverse, Settle};
+use yibao_engine::records::{Effect, VisitKind};
+
+use super::visits::read_lines;
+use super::{certificate, data, person_no};
+use crate::nhsa::fields::LINES_PER_MESSAGE_MAX;
+use crate::nhsa::render::{line_result, settlement_output};
+use crate::nhsa::{Answer, Call, NhsaError, Output};
+
+fn settlement_answer(msgid: String, settled: bool) -> Output {
+    Box::new(move |outcome| match outcome {
+        Outcome::Settlement(settlement) => settlement_output(settlement, settled, &msgid),
+        _ => Value::Null,
+    })
+}
+
+/// 2206/2207 (outpatient) and 2303/2304 (inpatient); `settled` is false for the pre-settlement.
+pub async fn settle(call: &Call, kind: VisitKind, settled: bool) -> Result<Answer, NhsaError> {
+    let data = data(call)?;
+    let psn_no = person_no(&data)?;
+    let mdtrt_id: yibao_domain::MdtrtId = data.required("mdtrt_id")?;
+    let declared: Money = data.required_number("medfee_sumamt")?;
+    let use_account = data.flag("acct_used_flag", false)?;
+    let mid_stay = kind == VisitKind::Inpatient && data.flag("mid_setl_flag", false)?;
+    let emergency_visits = match kind {
+        VisitKind::Inpatient => {
+            let window = call
+                .app
+                .store
+                .policies()
+                .policies()
+                .iter()
+                .filter_map(|policy| policy.emergency_admission.as_ref())
+                .map(|rule| i64::from(rule.window_days))
+                .max();
+            match window {
+                Some(days) => {
+                    let (person, visit) = (psn_no.clone(), mdtrt_id.clone());
+                    let institution = call.institution.code.clone();
+                    call.app
+                        .store
+                        .read(move |r| match r.visit(&visit)? {
+                            Some(admission) => r.outpatient_visits_since(
+                                &person,
+                                &institution,
+                                admission.begin.date().plus_days(-days),
+                            ),
+                            None => Ok(Vec::new()),
+                        })
+                        .await?
+                }
+                None => Vec::new(),
+            }
+        }
+        _ => Vec::new(),
+    };
+    let command = Settle {
+        institution: call.institution.code.clone(),
+        psn_no,
+        mdtrt_id,
+        kind,
+        insurance: data.parse::<InsuranceType>("insutype")?,
+        med_type: data.parse::<MedType>("med_type")?,
+        batch: data.text("chrg_bchno")?,
+        declared_medfee: Some(declared),
+        use_account,
+        mid_stay,
+        invoice_no: data.text("invono")?.unwrap_or_default(),
+        certificate: certificate(&data, false)?,
+        msgid: call.envelope.msgid.clone(),
+        emergency_visits,
+    };
+    let msgid = call.envelope.msgid.to_string();
+    match settled {
+        true => call.write(command, true, settlement_answer(msgid, true)).await,
+        false => call.preview(command, settlement_answer(msgid, false)).await,
+    }
+}
+
+/// 2101/2102: the pharmacy's lines come with the message.
+pub async fn purchase(call: &Call, settled: bool) -> Result<Answer, NhsaError> {
+    let input = call.input()?;
+    let data = input.object("data")?;
+    let lines = input.list("feedetail", LINES_PER_MESSAGE_MAX)?;
+    let lines = read_lines(call, &lines, false)?;
+    let psn_no = person_no(&data)?;
+    if let Some(other) = lines.person.filter(|p| p != &psn_no) {
+        return Err(NhsaError::new(format!("input.feedetail的psn_no {other}与input.data.psn_no {psn_no}不一致")));
+    }
+    let command = Purchase {
+        institution: call.institution.code.clone(),
+        psn_no,
+        insurance: data.required("insutype")?,
+        med_type: data.parse("med_type")?.unwrap_or(MedType::PHARMACY),
+        certificate: certificate(&data, true)?.expect("required"),
+        his_no: data.text("ipt_otp_no")?.unwrap_or_default(),
+        begin: data.time("begntime")?.unwrap_or_else(|| call.now()),
+        lines: lines.uploads,
+        declared_medfee: Some(data.required_number("medfee_sumamt")?),
+        use_account: data.flag("acct_used_flag", false)?,
+        invoice_no: data.text("invono")?.unwrap_or_default(),
+        insured_admdvs: call.envelope.insuplc_admdvs.clone(),
+        msgid: call.envelope.msgid.clone(),
+    };
+    let msgid = call.envelope.msgid.to_string();
+    let catalogue = call.app.store.catalogue();
+    let output: Output = Box::new(move |outcome| match outcome {
+        Outcome::Settlement(settlement) => {
+            let mut output = settlement_output(settlement, settled, &msgid);
+            output["detlcutinfo"] = settlement.lines.iter().map(|line| line_result(line, &catalogue)).collect();
+            output
+        }
+        _ => Value::Null,
+    });
+    match settled {
+        true => call.write(command, true, output).await,
+        false => call.preview(command, output).await,
+    }
+}
+
+/// 2208, 2305, 2103.
+pub async fn cancel(call: &Call, kind: VisitKind) -> Result<Answer, NhsaError> {
+    let data = data(call)?;
+    let command = CancelSettlement {
+        institution: call.institution.code.clone(),
+        psn_no: person_no(&data)?,
+        setl_id: data.required("setl_id")?,
+        mdtrt_id: data.parse("mdtrt_id")?,
+        kind: Some(kind),
+        msgid: call.envelope.msgid.clone(),
+    };
+    call.write(command, false, settlement_answer(call.envelope.msgid.to_string(), true)).await
+}
+
+/// 2601: reverses the message `omsgid` (a settlement is cancelled, a registration or
+/// admission undone, uploaded lines revoked); an unknown `omsgid` is marked so that it is
+/// refused if it ever arrives.
+pub async fn reverse(call: &Call) -> Result<Answer, NhsaError> {
+    let data = data(call)?;
+    let omsgid: MsgId = data.required("omsgid")?;
+    let oinfno = data.required_text("oinfno")?;
+    let command = Reverse {
+        institution: call.institution.code.clone(),
+        psn_no: data.parse("psn_no")?,
+        omsgid,
+        oinfno,
+        msgid: call.envelope.msgid.clone(),
+    };
+    call.write(
+        command,
+        false,
+        Box::new(|outcome| match outcome {
+            Outcome::Reversed { omsgid, effect } => {
+                let (reversed, what) = match effect {
+                    Effect::Settled(setl_id) => ("1", json!({"setl_id": setl_id.as_str()})),
+                    Effect::OpenedVisit(mdtrt_id) => ("1", json!({"mdtrt_id": mdtrt_id.as_str()})),
+                    Effect::AddedLines { mdtrt_id, serials } => {
+                        ("1", json!({"mdtrt_id": mdtrt_id.as_str(), "feedetl_sn": serials}))
+                    }
+                    _ => ("0", Value::Null),
+                };
+                json!({"data": {
+                    "omsgid": omsgid.as_str(),
+                    "rvs_stas": reversed,
+                    "rvs_dscr": if reversed == "1" { "冲正成功" } else { "原交易未到达，已登记冲正，原报文将被拒绝" },
+                    "rvs_obj": what,
+                }})
+            }
+            _ => Value::Null,
+        }),
+    )
+    .await
+}

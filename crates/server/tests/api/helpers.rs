@@ -1,0 +1,292 @@
+//! Starting the server and talking to it.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use yibao_domain::Money;
+use yibao_policy::{PolicySet, SEED_POLICY_TOML, parse_policy};
+use yibao_store::{Options, Store};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub const TERTIARY: &str = "H33010000001";
+pub const SECONDARY: &str = "H33010000002";
+pub const COMMUNITY: &str = "H33010000003";
+pub const PHARMACY: &str = "P33010000001";
+pub const PATH: &str = "/fsi/api/rsfComIfsService/callService";
+
+pub struct TestApp {
+    pub port: u16,
+    pub store: Store,
+}
+
+/// Starts the server with the demo in a fresh SQLite file.
+pub async fn spawn_app() -> TestApp {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let path =
+        std::env::temp_dir().join("yibao-api-tests").join(format!("api-{}-{n}-{}.db", std::process::id(), unique()));
+    let mut policies = PolicySet::new();
+    policies.add("seed.toml", parse_policy("seed.toml", SEED_POLICY_TOML).unwrap()).unwrap();
+    let store = Store::open(path.to_str().unwrap(), Options::new(Arc::new(policies))).await.expect("store opens");
+    yibao_server::demo::ensure(&store).await.expect("demo loads");
+    let application = yibao_server::Application::build(store.clone(), "127.0.0.1:0").await.expect("binds");
+    let port = application.port();
+    tokio::spawn(application.run_until(std::future::pending()));
+    TestApp { port, store }
+}
+
+fn unique() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+}
+
+/// A response: HTTP status and JSON body.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub msgid: String,
+}
+
+impl Reply {
+    pub fn ok(&self) -> &Value {
+        assert_eq!(self.status, 200, "{}", self.body);
+        assert_eq!(self.body["infcode"], json!(0), "refused: {}", self.body);
+        &self.body["output"]
+    }
+
+    pub fn refused(&self) -> &str {
+        assert_eq!(self.status, 200, "{}", self.body);
+        assert_eq!(self.body["infcode"], json!(-1), "not refused: {}", self.body);
+        self.body["err_msg"].as_str().expect("err_msg is text")
+    }
+}
+
+pub fn signature(timestamp: &str, secret: &str, nonce: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(format!("{timestamp}{secret}{nonce}{timestamp}"));
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn now_seconds() -> i64 {
+    i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()).unwrap()
+}
+
+/// The signature headers an HIS sends.
+pub fn signed_headers(code: &str) -> Vec<(String, String)> {
+    let timestamp = now_seconds().to_string();
+    let nonce = format!("n{}{}", unique(), COUNTER.fetch_add(1, Ordering::Relaxed));
+    let signature = signature(&timestamp, &format!("demo-{code}"), &nonce);
+    vec![
+        ("x-tif-paasid".into(), code.into()),
+        ("x-tif-timestamp".into(), timestamp),
+        ("x-tif-nonce".into(), nonce),
+        ("x-tif-signature".into(), signature),
+    ]
+}
+
+impl TestApp {
+    /// POSTs raw bytes with the given headers.
+    pub async fn post(&self, path: &str, headers: &[(String, String)], body: Vec<u8>) -> (u16, Vec<u8>) {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.expect("connects");
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
+        tokio::spawn(connection);
+        let mut request =
+            Request::post(path).header("content-type", "text/plain; charset=utf-8").header("host", "localhost");
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let response =
+            sender.send_request(request.body(Full::new(Bytes::from(body))).unwrap()).await.expect("answered");
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes().to_vec();
+        (status, bytes)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Vec<u8>) {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.expect("connects");
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
+        tokio::spawn(connection);
+        let request = Request::get(path).header("host", "localhost").body(Full::new(Bytes::new())).unwrap();
+        let response = sender.send_request(request).await.expect("answered");
+        let status = response.status().as_u16();
+        (status, response.into_body().collect().await.expect("body").to_bytes().to_vec())
+    }
+
+    /// An envelope as the Shenzhen acceptance script builds it.
+    pub fn envelope(&self, code: &str, infno: &str, input: Value, msgid: &str) -> Value {
+        let admdvs = if code.starts_with("H3302") { "330200" } else { "330100" };
+        json!({
+            "infno": infno,
+            "msgid": msgid,
+            "mdtrtarea_admvs": admdvs,
+            "insuplc_admdvs": "330100",
+            "recer_sys_code": "YBXT",
+            "dev_no": "",
+            "dev_safe_info": "",
+            "cainfo": "",
+            "signtype": "",
+            "infver": "V1.0",
+            "opter_type": "1",
+            "opter": "001",
+            "opter_name": "收费员",
+            "inf_time": "2026-11-23 10:00:00",
+            "fixmedins_code": code,
+            "fixmedins_name": "示例机构",
+            "sign_no": "",
+            "input": input,
+        })
+    }
+
+    pub fn msgid(code: &str) -> String {
+        format!("{code}{}{:04}", "20261123100000", COUNTER.fetch_add(1, Ordering::Relaxed) % 10_000)
+            + &format!("{}", unique() % 1_000_000)
+    }
+
+    /// Sends a message to `code`'s institution endpoint with a fresh msgid.
+    pub async fn call(&self, code: &str, infno: &str, input: Value) -> Reply {
+        let msgid = TestApp::msgid(code);
+        self.call_with_msgid(code, infno, input, &msgid).await
+    }
+
+    pub async fn call_with_msgid(&self, code: &str, infno: &str, input: Value, msgid: &str) -> Reply {
+        let envelope = self.envelope(code, infno, input, msgid);
+        self.send(code, &envelope, msgid).await
+    }
+
+    pub async fn send(&self, code: &str, envelope: &Value, msgid: &str) -> Reply {
+        let (status, body) = self.post(PATH, &signed_headers(code), serde_json::to_vec(envelope).unwrap()).await;
+        let body: Value = serde_json::from_slice(&body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&body)));
+        Reply { status, body, msgid: msgid.to_string() }
+    }
+}
+
+/// An amount field as exact money (the JSON number's digits, never a float).
+pub fn money(value: &Value) -> Money {
+    match value {
+        Value::Number(number) => number.to_string().parse().unwrap_or_else(|e| panic!("{number}: {e}")),
+        other => panic!("not an amount: {other}"),
+    }
+}
+
+/// Both amount identities of §1.6.
+pub fn assert_identities(setlinfo: &Value) {
+    let m = |field: &str| money(&setlinfo[field]);
+    assert_eq!(
+        m("medfee_sumamt"),
+        m("fulamt_ownpay_amt") + m("overlmt_selfpay") + m("preselfpay_amt") + m("inscp_scp_amt"),
+        "medfee = fulamt + overlmt + preselfpay + inscp in {setlinfo}"
+    );
+    assert_eq!(
+        m("medfee_sumamt"),
+        m("fund_pay_sumamt") + m("acct_pay") + m("psn_cash_pay") + m("hosp_part_amt"),
+        "medfee = fund + acct + cash + hosp_part in {setlinfo}"
+    );
+    assert_eq!(m("psn_part_amt"), m("acct_pay") + m("psn_cash_pay"));
+}
+
+/// The demo persons' numbers.
+pub fn psn(name: &str) -> &'static str {
+    match name {
+        "张伟" => "3301000000000001",
+        "李秀英" => "3301000000000002",
+        "王强" => "3301000000000003",
+        "刘芳" => "3301000000000004",
+        "陈军" => "3302000000000005",
+        "赵敏" => "3301000000000006",
+        other => panic!("no demo person {other}"),
+    }
+}
+
+pub fn id_number(name: &str) -> &'static str {
+    match name {
+        "张伟" => "330102198503121236",
+        "李秀英" => "330106195207082342",
+        "王强" => "330105199001013458",
+        "刘芳" => "330106200106154566",
+        "陈军" => "330203197811205674",
+        "赵敏" => "330106199505056781",
+        other => panic!("no demo person {other}"),
+    }
+}
+
+pub fn insutype(name: &str) -> &'static str {
+    if name == "刘芳" { "390" } else { "310" }
+}
+
+/// A fee line as 2204/2301 send it.
+pub fn fee_line(serial: &str, mdtrt_id: &str, psn_no: &str, code: &str, price: &str, count: &str) -> Value {
+    let price_money: yibao_domain::UnitPrice = price.parse().unwrap();
+    let quantity: yibao_domain::Quantity = count.parse().unwrap();
+    let total = price_money.times(quantity);
+    json!({
+        "feedetl_sn": serial, "mdtrt_id": mdtrt_id, "psn_no": psn_no, "chrg_bchno": "B001", "rxno": "", "rx_circ_flag": "0",
+        "fee_ocur_time": "2026-11-23 10:05:00", "med_list_codg": code, "medins_list_codg": format!("HIS-{code}"),
+        "det_item_fee_sumamt": number(&total.to_string()), "cnt": number(count), "pric": number(price),
+        "bilg_dept_codg": "A01", "bilg_dept_name": "内科", "bilg_dr_codg": "D001", "bilg_dr_name": "医生", "hosp_appr_flag": "1",
+    })
+}
+
+pub fn number(text: &str) -> Value {
+    Value::Number(text.parse().unwrap())
+}
+
+/// 1101 by ID number, returning the person's `psn_no`.
+pub async fn identify(app: &TestApp, code: &str, name: &str) -> String {
+    let reply = app
+        .call(code, "1101", json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": id_number(name), "card_sn": "", "begntime": "", "psn_cert_type": "01", "certno": id_number(name), "psn_name": name}}))
+        .await;
+    reply.ok()["baseinfo"]["psn_no"].as_str().unwrap().to_string()
+}
+
+/// 2201 + 2203: an outpatient visit of `med_type`; returns its `mdtrt_id`.
+pub async fn register(app: &TestApp, code: &str, name: &str, med_type: &str) -> String {
+    let reply = app
+        .call(code, "2201", json!({"data": {
+            "psn_no": psn(name), "insutype": insutype(name), "begntime": "2026-11-23 10:00:00", "mdtrt_cert_type": "02",
+            "mdtrt_cert_no": id_number(name), "ipt_otp_no": "MZ0001", "atddr_no": "D001", "dr_name": "医生",
+            "dept_code": "A01", "dept_name": "内科", "caty": "A01"
+        }}))
+        .await;
+    let mdtrt_id = reply.ok()["data"]["mdtrt_id"].as_str().unwrap().to_string();
+    app.call(code, "2203", json!({
+        "mdtrtinfo": {"mdtrt_id": mdtrt_id, "psn_no": psn(name), "med_type": med_type, "begntime": "2026-11-23 10:00:00",
+                      "main_cond_dscr": "", "dise_codg": "J06.900", "dise_name": "上呼吸道感染", "birctrl_type": ""},
+        "diseinfo": [{"diag_type": "1", "diag_srt_no": "1", "diag_code": "J06.900", "diag_name": "上呼吸道感染",
+                      "diag_dept": "内科", "dise_dor_no": "D001", "dise_dor_name": "医生", "diag_time": "2026-11-23 10:00:00", "vali_flag": "1"}]
+    }))
+    .await
+    .ok();
+    mdtrt_id
+}
+
+/// The 2206 data for a visit, and 2207 data built from a 2206 output as HIS do.
+pub fn presettle_data(name: &str, mdtrt_id: &str, medfee: &str, account: bool) -> Value {
+    json!({"psn_no": psn(name), "mdtrt_cert_type": "02", "mdtrt_cert_no": id_number(name), "med_type": "11",
+           "medfee_sumamt": number(medfee), "psn_setlway": "01", "mdtrt_id": mdtrt_id, "chrg_bchno": "B001",
+           "acct_used_flag": if account { "1" } else { "0" }, "insutype": insutype(name)})
+}
+
+pub fn settle_data(pre: &Value, setlinfo: &Value) -> Value {
+    let mut data = pre.clone();
+    for field in ["medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt"] {
+        data[field] = setlinfo[field].clone();
+    }
+    data["invono"] = json!("INV0001");
+    data
+}
+
+/// Rows of a table, for "nothing was stored" checks.
+pub async fn count(app: &TestApp, table: &'static str) -> u64 {
+    app.store.read(move |r| r.row_count(table)).await.unwrap()
+}

@@ -1,0 +1,222 @@
+//! Refusals: malformed JSON, wrong types, missing fields, unknown infno, bad signature, stale
+//! timestamp, replayed nonce, another institution's code, a reused msgid with another body.
+//! Each is answered (never a 500) and changes nothing.
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// Row counts of every table a message could touch.
+async fn snapshot(app: &TestApp) -> Vec<u64> {
+    let mut counts = Vec::new();
+    for table in ["messages", "visits", "fee_lines", "settlements", "transfers", "sign_ins", "disease_registrations"] {
+        counts.push(count(app, table).await);
+    }
+    counts
+}
+
+#[tokio::test]
+async fn malformed_messages_are_refused_with_the_field_named() {
+    let app = spawn_app().await;
+    let visit = register(&app, TERTIARY, "张伟", "11").await;
+    let before = snapshot(&app).await;
+
+    let (status, body) = app.post(PATH, &signed_headers(TERTIARY), b"{\"infno\": \"1101\", ".to_vec()).await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((status, &body["infcode"]), (200, &json!(-1)));
+    assert!(body["err_msg"].as_str().unwrap().contains("不是合法的JSON"), "{body}");
+
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("9999", json!({"data": {}}), "不支持的交易编号infno：9999"),
+        ("2201", json!({"data": {"insutype": "310"}}), "input.data.psn_no不能为空"),
+        ("2201", json!({"data": "not an object"}), "input.data类型错误：应为JSON对象"),
+        ("2204", json!({"feedetail": "lines"}), "input.feedetail类型错误：应为数组"),
+        (
+            "2206",
+            json!({"data": {"psn_no": psn("张伟"), "mdtrt_id": visit, "medfee_sumamt": "abc", "acct_used_flag": "1"}}),
+            "input.data.medfee_sumamt数值错误：abc",
+        ),
+        (
+            "2206",
+            json!({"data": {"psn_no": psn("张伟"), "mdtrt_id": visit, "medfee_sumamt": [1], "acct_used_flag": "1"}}),
+            "input.data.medfee_sumamt类型错误：应为数值，实为数组",
+        ),
+        (
+            "2206",
+            json!({"data": {"psn_no": psn("张伟"), "mdtrt_id": visit, "medfee_sumamt": 1.234, "acct_used_flag": "1"}}),
+            "more than two decimals",
+        ),
+        (
+            "2206",
+            json!({"data": {"psn_no": psn("张伟"), "mdtrt_id": visit, "medfee_sumamt": 10, "acct_used_flag": "2"}}),
+            "input.data.acct_used_flag取值错误：2",
+        ),
+        (
+            "2207",
+            json!({"data": {"psn_no": psn("张伟"), "mdtrt_id": visit, "medfee_sumamt": 999, "acct_used_flag": "1"}}),
+            "就诊ID",
+        ),
+        (
+            "1101",
+            json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": "330102198503121237"}}),
+            "check character is 7, expected 6",
+        ),
+        (
+            "1101",
+            json!({"data": {"mdtrt_cert_type": "09", "mdtrt_cert_no": "x"}}),
+            "input.data.mdtrt_cert_type格式错误",
+        ),
+        ("2601", json!({"data": {"psn_no": psn("张伟"), "oinfno": "2207"}}), "input.data.omsgid不能为空"),
+    ];
+    for (infno, input, expected) in cases {
+        let reply = app.call(TERTIARY, infno, input).await;
+        let message = reply.refused();
+        assert!(message.contains(expected), "{infno}: {message:?} does not contain {expected:?}");
+    }
+    // Envelope fields.
+    for field in ["msgid", "infno", "fixmedins_code", "mdtrtarea_admvs", "input", "inf_time", "opter"] {
+        let msgid = TestApp::msgid(TERTIARY);
+        let mut envelope = app.envelope(
+            TERTIARY,
+            "1101",
+            json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": id_number("张伟")}}),
+            &msgid,
+        );
+        envelope.as_object_mut().unwrap().remove(field);
+        let reply = app.send(TERTIARY, &envelope, &msgid).await;
+        assert!(reply.refused().contains(&format!("{field}不能为空")), "{field}: {}", reply.body);
+    }
+    let msgid = TestApp::msgid(TERTIARY);
+    let mut envelope =
+        app.envelope(TERTIARY, "2202", json!({"data": {"psn_no": psn("张伟"), "mdtrt_id": visit}}), &msgid);
+    envelope.as_object_mut().unwrap().remove("insuplc_admdvs");
+    assert!(app.send(TERTIARY, &envelope, &msgid).await.refused().contains("insuplc_admdvs"));
+    // The refused 2207 above did not settle; nothing at all was stored.
+    assert_eq!(snapshot(&app).await, before);
+}
+
+#[tokio::test]
+async fn bad_signatures_are_401() {
+    let app = spawn_app().await;
+    let before = snapshot(&app).await;
+    let body = serde_json::to_vec(&app.envelope(
+        TERTIARY,
+        "9001",
+        json!({"signIn": {"opter_no": "1"}}),
+        &TestApp::msgid(TERTIARY),
+    ))
+    .unwrap();
+    let header = |name: &str, value: String| (name.to_string(), value);
+    let now = now_seconds().to_string();
+
+    let mut wrong = signed_headers(TERTIARY);
+    wrong[3].1 = signature(&now, "not-the-secret", "nonce-1");
+    let cases = vec![
+        (wrong, "签名校验失败"),
+        (vec![header("x-tif-paasid", TERTIARY.into())], "缺少请求头x-tif-timestamp"),
+        (
+            {
+                let stale = (now_seconds() - 3600).to_string();
+                vec![
+                    header("x-tif-paasid", TERTIARY.into()),
+                    header("x-tif-timestamp", stale.clone()),
+                    header("x-tif-nonce", "nonce-2".into()),
+                    header("x-tif-signature", signature(&stale, "demo-H33010000001", "nonce-2")),
+                ]
+            },
+            "已超出有效期",
+        ),
+        (
+            vec![
+                header("x-tif-paasid", "H99999999999".into()),
+                header("x-tif-timestamp", now.clone()),
+                header("x-tif-nonce", "nonce-3".into()),
+                header("x-tif-signature", signature(&now, "demo-H99999999999", "nonce-3")),
+            ],
+            "未注册",
+        ),
+    ];
+    for (headers, expected) in cases {
+        let (status, reply) = app.post(PATH, &headers, body.clone()).await;
+        let reply: Value = serde_json::from_slice(&reply).unwrap();
+        assert_eq!(status, 401, "{reply}");
+        assert_eq!(reply["infcode"], json!(-1));
+        assert!(reply["err_msg"].as_str().unwrap().contains(expected), "{reply}");
+    }
+    // A replayed nonce: the first request passes, the identical second one is refused.
+    let headers = signed_headers(TERTIARY);
+    let (status, _) = app
+        .post(
+            PATH,
+            &headers,
+            serde_json::to_vec(&app.envelope(
+                TERTIARY,
+                "1101",
+                json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": id_number("张伟")}}),
+                &TestApp::msgid(TERTIARY),
+            ))
+            .unwrap(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let before_replay = snapshot(&app).await;
+    let (status, reply) = app.post(PATH, &headers, body.clone()).await;
+    assert_eq!(status, 401);
+    assert!(String::from_utf8_lossy(&reply).contains("已使用过"));
+    assert_eq!(snapshot(&app).await, before_replay);
+    assert_eq!(snapshot(&app).await[1..], before[1..], "only the 1101's msgid was recorded");
+}
+
+#[tokio::test]
+async fn another_institutions_code_and_a_reused_msgid_are_refused() {
+    let app = spawn_app().await;
+    let visit = register(&app, TERTIARY, "张伟", "11").await;
+    app.call(TERTIARY, "2204", json!({"feedetail": [fee_line("1", &visit, psn("张伟"), "DEMO-A-001", "50", "1")]}))
+        .await
+        .ok();
+    // Signed by the tertiary hospital, but claiming to be the secondary one.
+    let msgid = TestApp::msgid(SECONDARY);
+    let envelope = app.envelope(SECONDARY, "2207", json!({"data": presettle_data("张伟", &visit, "50", true)}), &msgid);
+    let (status, body) = app.post(PATH, &signed_headers(TERTIARY), serde_json::to_vec(&envelope).unwrap()).await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((status, &body["infcode"]), (200, &json!(-1)));
+    assert!(body["err_msg"].as_str().unwrap().contains("与认证的机构H33010000001不一致"), "{body}");
+    // Another hospital cannot settle this hospital's visit either.
+    let foreign = app.call(SECONDARY, "2207", json!({"data": presettle_data("张伟", &visit, "50", true)})).await;
+    assert!(foreign.refused().contains("不是本机构的就诊"), "{}", foreign.body);
+
+    let msgid = TestApp::msgid(TERTIARY);
+    let settled = app
+        .call_with_msgid(TERTIARY, "2207", json!({"data": presettle_data("张伟", &visit, "50", true)}), &msgid)
+        .await;
+    settled.ok();
+    let before = snapshot(&app).await;
+    let mut changed = presettle_data("张伟", &visit, "50", false);
+    changed["invono"] = json!("changed");
+    let reused = app.call_with_msgid(TERTIARY, "2207", json!({"data": changed}), &msgid).await;
+    assert!(reused.refused().contains("重复"), "{}", reused.body);
+    assert_eq!(snapshot(&app).await, before);
+}
+
+#[tokio::test]
+async fn garbage_never_gets_a_500() {
+    let app = spawn_app().await;
+    let bodies: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        b"null".to_vec(),
+        b"[]".to_vec(),
+        b"\"text\"".to_vec(),
+        vec![0xff, 0xfe, 0x00],
+        b"{\"infno\": 1101, \"msgid\": {}, \"input\": []}".to_vec(),
+        format!("{{\"infno\": \"2204\", {}}}", "\"x\": [".repeat(200) + &"]".repeat(200)).into_bytes(),
+        b"{\"infno\":\"2206\",\"msgid\":\"M1\",\"mdtrtarea_admvs\":\"330100\",\"insuplc_admdvs\":\"330100\",\"recer_sys_code\":\"Y\",\"infver\":\"1\",\"opter_type\":\"1\",\"opter\":\"1\",\"opter_name\":\"a\",\"inf_time\":\"2026-11-23 10:00:00\",\"fixmedins_code\":\"H33010000001\",\"fixmedins_name\":\"a\",\"input\":{\"data\":{\"psn_no\":\"3301000000000001\",\"mdtrt_id\":\"1\",\"medfee_sumamt\":1e400}}}".to_vec(),
+    ];
+    for body in bodies {
+        let (status, reply) = app.post(PATH, &signed_headers(TERTIARY), body.clone()).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let reply: Value = serde_json::from_slice(&reply).unwrap();
+        assert_eq!(reply["infcode"], json!(-1), "{reply}");
+    }
+    let (status, _) = app.get("/healthz").await;
+    assert_eq!(status, 200);
+}
