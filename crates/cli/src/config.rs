@@ -18,6 +18,8 @@ pub struct Config {
     pub listen: String,
     pub policies: Vec<PathBuf>,
     pub synchronous: Synchronous,
+    /// Where the server secret (the password pepper) lives when `YIBAO_SECRET` is not set.
+    pub secret_file: Option<PathBuf>,
 }
 
 /// What the command line says.
@@ -36,6 +38,7 @@ struct File {
     policies: Option<Vec<PathBuf>>,
     /// "full" (default) or "normal".
     synchronous: Option<String>,
+    secret_file: Option<PathBuf>,
 }
 
 fn synchronous(text: &str, source: &str) -> Result<Synchronous, String> {
@@ -74,11 +77,51 @@ impl Config {
             (None, Some(text)) => synchronous(&text, "configuration file")?,
             (None, None) => Synchronous::Full,
         };
-        Ok(Config { db, listen, policies, synchronous })
+        let secret_file = env("YIBAO_SECRET_FILE").map(PathBuf::from).or(file.secret_file);
+        Ok(Config { db, listen, policies, synchronous, secret_file })
     }
 }
 
 fn read(path: &Path) -> Result<File, String> {
     let text = std::fs::read_to_string(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
     toml::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))
+}
+
+/// The server secret: `YIBAO_SECRET` (at least 32 characters), or the secret file; for a
+/// SQLite database without either, a file beside the database, created on first start.
+pub fn server_secret(config: &Config) -> Result<Vec<u8>, String> {
+    if let Some(secret) = std::env::var("YIBAO_SECRET").ok().filter(|s| !s.is_empty()) {
+        return Ok(secret.into_bytes());
+    }
+    let path = match &config.secret_file {
+        Some(path) => path.clone(),
+        None if config.db.starts_with("postgres") => {
+            return Err("set YIBAO_SECRET or secret_file: a PostgreSQL deployment needs a server secret kept outside the database".into());
+        }
+        None => Path::new(&config.db).with_file_name("secret.key"),
+    };
+    if path.exists() {
+        let text =
+            std::fs::read_to_string(&path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+        return Ok(text.trim().as_bytes().to_vec());
+    }
+    let secret: String = yibao_server::secret::token();
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|error| format!("cannot create {}: {error}", parent.display()))?;
+    }
+    write_private(&path, &secret).map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+    tracing::info!(path = %path.display(), "created a new server secret");
+    Ok(secret.into_bytes())
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(text.as_bytes())
 }

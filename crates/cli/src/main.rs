@@ -130,15 +130,16 @@ async fn serve(config: Config, demo_mode: bool) -> Result<(), String> {
     let policies = load_policies(&config.policies)?;
     let mut options = Options::new(Arc::new(policies));
     options.synchronous = config.synchronous;
+    let secrets = yibao_server::Secrets::new(config::server_secret(&config)?)?;
     let store =
         Store::open(&config.db, options).await.map_err(|error| format!("cannot open {}: {error}", config.db))?;
     if demo_mode {
-        match yibao_server::demo::ensure(&store).await? {
+        match yibao_server::demo::ensure(&store, &secrets).await? {
             DemoState::Loaded => tracing::info!(db = %store.location(), "demo dataset loaded"),
             DemoState::AlreadyThere => tracing::info!(db = %store.location(), "demo dataset already present"),
         }
     }
-    let application = yibao_server::Application::build(store.clone(), &config.listen)
+    let application = yibao_server::Application::build(store.clone(), secrets, &config.listen)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", config.listen))?;
     let address = application.local_addr().map_err(|error| error.to_string())?;
@@ -174,6 +175,7 @@ fn print_banner(address: &str, db: &str, demo_mode: bool) {
     println!("yibao {} listening on {base}", env!("CARGO_PKG_VERSION"));
     println!("  database            {db}");
     println!("  national interface  {base}/fsi/api/rsfComIfsService/callService");
+    println!("  REST API            {base}/api/v1/  (OpenAPI: {base}/api/v1/openapi.json)");
     println!("  health, metrics     {base}/healthz  {base}/metrics");
     if !demo_mode {
         return;

@@ -10,8 +10,8 @@ use yibao_policy::Accumulators;
 use crate::commands::{Context, Reply, Submission, run};
 use crate::error::{EngineError, StoreFailure};
 use crate::records::{
-    AuditEntry, Card, CatalogueEntry, DiseaseRegistration, Employer, FeeLine, Institution, Message, Person, Region,
-    Settlement, SignIn, Visit,
+    AuditEntry, Card, CatalogueEntry, Credential, CredentialKind, DiseaseRegistration, Employer, FeeLine, Institution,
+    Message, Person, Region, Settlement, SignIn, Visit,
 };
 use crate::working_set::{ChangeSet, Loader, WorkingSet};
 
@@ -34,6 +34,7 @@ pub struct MemoryDb {
     pub sign_ins: BTreeMap<String, SignIn>,
     pub transfers: Vec<Transfer>,
     pub sequences: BTreeMap<String, i64>,
+    pub credentials: BTreeMap<(String, CredentialKind), Credential>,
     pub catalogue: Vec<CatalogueEntry>,
     pub audit: Vec<AuditEntry>,
     line_order: u64,
@@ -124,6 +125,10 @@ impl Loader for MemoryDb {
     fn sequences(&mut self, names: &[String]) -> Result<Vec<(String, i64)>, StoreFailure> {
         Ok(names.iter().filter_map(|name| self.sequences.get(name).map(|v| (name.clone(), *v))).collect())
     }
+
+    fn credentials(&mut self, keys: &[(String, CredentialKind)]) -> Result<Vec<Credential>, StoreFailure> {
+        Ok(pick(&self.credentials, keys))
+    }
 }
 
 fn store<K: Ord, V>(map: &mut BTreeMap<K, V>, rows: Vec<(K, Option<V>)>) {
@@ -169,6 +174,7 @@ impl MemoryDb {
         store(&mut self.sign_ins, changes.sign_ins);
         self.transfers.extend(changes.transfers);
         store(&mut self.sequences, changes.sequences);
+        store(&mut self.credentials, changes.credentials);
         for entry in changes.catalogue {
             self.catalogue.retain(|e| !(e.code == entry.code && e.begin == entry.begin));
             self.catalogue.push(entry);

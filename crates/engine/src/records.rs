@@ -523,3 +523,59 @@ pub struct AuditEntry {
     pub subject: String,
     pub reason: String,
 }
+
+/// What a credential opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CredentialKind {
+    /// An agency operator's password.
+    Operator,
+    /// An insured person's portal password.
+    Portal,
+    /// A card's PIN.
+    CardPin,
+}
+
+impl CredentialKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::Operator => "operator",
+            CredentialKind::Portal => "portal",
+            CredentialKind::CardPin => "card-pin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<CredentialKind> {
+        [CredentialKind::Operator, CredentialKind::Portal, CredentialKind::CardPin]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+}
+
+/// A secret's Argon2id hash (PHC string, keyed with the server's secret) and its state.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// Operator name, person number or card number.
+    pub subject: String,
+    pub kind: CredentialKind,
+    pub hash: String,
+    /// The seeds' initial password: usable once, only to set a new one.
+    pub must_change: bool,
+    /// Consecutive failed attempts.
+    pub failures: u32,
+    pub locked_until: Option<DateTime>,
+    /// Operator roles (`operator`, `privileged`).
+    pub roles: Vec<String>,
+    pub updated_at: DateTime,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("subject", &self.subject)
+            .field("kind", &self.kind)
+            .field("must_change", &self.must_change)
+            .field("failures", &self.failures)
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
+}

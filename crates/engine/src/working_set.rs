@@ -10,8 +10,8 @@ use yibao_policy::Accumulators;
 
 use crate::error::{EngineError, StoreFailure};
 use crate::records::{
-    AuditEntry, Card, CatalogueEntry, DiseaseRegistration, Employer, FeeLine, Institution, Message, Person, Region,
-    Settlement, SignIn, Visit,
+    AuditEntry, Card, CatalogueEntry, Credential, CredentialKind, DiseaseRegistration, Employer, FeeLine, Institution,
+    Message, Person, Region, Settlement, SignIn, Visit,
 };
 use crate::table::Table;
 
@@ -40,6 +40,7 @@ pub trait Loader {
     fn sign_ins(&mut self, keys: &[String]) -> Result<Vec<SignIn>, StoreFailure>;
     fn transfers(&mut self, keys: &[TransferId]) -> Result<Vec<Transfer>, StoreFailure>;
     fn sequences(&mut self, names: &[String]) -> Result<Vec<(String, i64)>, StoreFailure>;
+    fn credentials(&mut self, keys: &[(String, CredentialKind)]) -> Result<Vec<Credential>, StoreFailure>;
 }
 
 /// Keys a command will need, loaded in bulk before the batch runs.
@@ -83,6 +84,7 @@ pub struct ChangeSet {
     pub sign_ins: Vec<(String, Option<SignIn>)>,
     pub transfers: Vec<Transfer>,
     pub sequences: Vec<(String, Option<i64>)>,
+    pub credentials: Vec<((String, CredentialKind), Option<Credential>)>,
     pub catalogue: Vec<CatalogueEntry>,
     pub audit: Vec<AuditEntry>,
 }
@@ -104,6 +106,7 @@ impl ChangeSet {
             && self.sign_ins.is_empty()
             && self.transfers.is_empty()
             && self.sequences.is_empty()
+            && self.credentials.is_empty()
             && self.catalogue.is_empty()
             && self.audit.is_empty()
     }
@@ -112,7 +115,7 @@ impl ChangeSet {
 /// A savepoint of every table, to undo one command's changes.
 #[derive(Debug, Clone, Copy)]
 pub struct Savepoint {
-    tables: [usize; 18],
+    tables: [usize; 19],
     new_transfers: usize,
     catalogue: usize,
     audit: usize,
@@ -164,6 +167,7 @@ pub struct WorkingSet<'a> {
     sign_ins: Table<String, SignIn>,
     transfers: Table<TransferId, Transfer>,
     sequences: Table<String, i64>,
+    credentials: Table<(String, CredentialKind), Credential>,
     new_transfers: Vec<TransferId>,
     catalogue: Vec<CatalogueEntry>,
     audit: Vec<AuditEntry>,
@@ -198,6 +202,7 @@ impl<'a> WorkingSet<'a> {
             sign_ins: Table::default(),
             transfers: Table::default(),
             sequences: Table::default(),
+            credentials: Table::default(),
             new_transfers: Vec::new(),
             catalogue: Vec::new(),
             audit: Vec::new(),
@@ -524,6 +529,25 @@ impl<'a> WorkingSet<'a> {
         Ok(())
     }
 
+    /// A credential.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn credential(&mut self, subject: &str, kind: CredentialKind) -> Result<Option<Credential>, EngineError> {
+        let key = (subject.to_string(), kind);
+        if !self.credentials.is_loaded(&key) {
+            for row in self.loader.credentials(std::slice::from_ref(&key))? {
+                self.credentials.loaded((row.subject.clone(), row.kind), Some(row));
+            }
+            self.credentials.loaded(key.clone(), None);
+        }
+        Ok(self.credentials.get(&key).flatten().cloned())
+    }
+
+    pub fn put_credential(&mut self, row: Credential) {
+        self.credentials.put((row.subject.clone(), row.kind), row);
+    }
+
     /// Adds or replaces a catalogue entry (by code and begin date).
     pub fn put_catalogue_entry(&mut self, entry: CatalogueEntry) {
         self.catalogue.push(entry);
@@ -554,6 +578,7 @@ impl<'a> WorkingSet<'a> {
                 self.sign_ins.savepoint(),
                 self.transfers.savepoint(),
                 self.sequences.savepoint(),
+                self.credentials.savepoint(),
             ],
             new_transfers: self.new_transfers.len(),
             catalogue: self.catalogue.len(),
@@ -582,6 +607,7 @@ impl<'a> WorkingSet<'a> {
             sign_ins,
             transfers,
             sequences,
+            credentials,
         ] = savepoint.tables;
         self.regions.rollback(regions);
         self.employers.rollback(employers);
@@ -601,6 +627,7 @@ impl<'a> WorkingSet<'a> {
         self.sign_ins.rollback(sign_ins);
         self.transfers.rollback(transfers);
         self.sequences.rollback(sequences);
+        self.credentials.rollback(credentials);
         self.new_transfers.truncate(savepoint.new_transfers);
         self.catalogue.truncate(savepoint.catalogue);
         self.audit.truncate(savepoint.audit);
@@ -628,6 +655,7 @@ impl<'a> WorkingSet<'a> {
                 .map(|id| self.transfers.get(id).flatten().cloned().expect("posted transfers are kept"))
                 .collect(),
             sequences: self.sequences.changes(),
+            credentials: self.credentials.changes(),
             catalogue: self.catalogue.clone(),
             audit: self.audit.clone(),
         }

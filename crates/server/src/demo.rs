@@ -1,7 +1,11 @@
 //! Loading the demo dataset (`DEMO.md`) into a fresh database, exactly once.
 
+use yibao_engine::commands::PutCredential;
+use yibao_engine::records::{Credential, CredentialKind};
 use yibao_engine::{Submission, demo};
 use yibao_store::Store;
+
+use crate::Secrets;
 
 /// The `meta` key marking which dataset a database holds.
 const DATASET_KEY: &str = "dataset";
@@ -21,7 +25,7 @@ pub enum DemoState {
 ///
 /// # Errors
 /// A sentence saying why, for the operator.
-pub async fn ensure(store: &Store) -> Result<DemoState, String> {
+pub async fn ensure(store: &Store, secrets: &Secrets) -> Result<DemoState, String> {
     let (marker, empty) = store
         .read(|r| Ok((r.meta(DATASET_KEY)?, r.is_empty()?)))
         .await
@@ -35,6 +39,12 @@ pub async fn ensure(store: &Store) -> Result<DemoState, String> {
                     .await
                     .map_err(|error| format!("cannot load the demo: {}", error.en))?;
             }
+            for credential in credentials(store, secrets).await? {
+                store
+                    .execute(PutCredential { credential, actor: demo::ACTOR.to_string() })
+                    .await
+                    .map_err(|error| format!("cannot load the demo credentials: {}", error.en))?;
+            }
             store.set_meta(DATASET_KEY, DEMO).await.map_err(|error| format!("cannot mark the demo: {error}"))?;
             Ok(DemoState::Loaded)
         }
@@ -44,4 +54,55 @@ pub async fn ensure(store: &Store) -> Result<DemoState, String> {
             other.map_or_else(|| "no dataset marker".to_string(), |marker| format!("dataset {marker:?}"))
         )),
     }
+}
+
+/// The demo's passwords and PINs (DEMO.md): every person's portal password `Demo@2026`
+/// except 赵敏, who has only the initial password (ID digits 12–17, to be changed at first
+/// use); every card's PIN `147258`; the operator `admin` with the privileged role.
+async fn credentials(store: &Store, secrets: &Secrets) -> Result<Vec<Credential>, String> {
+    let secrets = secrets.clone();
+    let now = store.now();
+    tokio::task::spawn_blocking(move || {
+        let password = secrets.hash(demo::PASSWORD);
+        let pin = secrets.hash(demo::CARD_PIN);
+        let mut credentials = Vec::new();
+        let credential = |subject: String, kind, hash: String, must_change, roles: Vec<String>| Credential {
+            subject,
+            kind,
+            hash,
+            must_change,
+            failures: 0,
+            locked_until: None,
+            roles,
+            updated_at: now,
+        };
+        for (index, person) in demo::PERSONS.iter().enumerate() {
+            let psn_no = demo::person_number(index);
+            let portal = match person.never_logged_in {
+                true => {
+                    let id: yibao_domain::IdNumber = person.id_number.parse().expect("demo ID numbers are valid");
+                    credential(psn_no, CredentialKind::Portal, secrets.hash(id.initial_password()), true, Vec::new())
+                }
+                false => credential(psn_no, CredentialKind::Portal, password.clone(), false, Vec::new()),
+            };
+            credentials.push(portal);
+            credentials.push(credential(
+                person.card_no.to_string(),
+                CredentialKind::CardPin,
+                pin.clone(),
+                false,
+                Vec::new(),
+            ));
+        }
+        credentials.push(credential(
+            demo::OPERATOR.to_string(),
+            CredentialKind::Operator,
+            password,
+            false,
+            vec!["operator".to_string(), crate::rest::PRIVILEGED.to_string()],
+        ));
+        credentials
+    })
+    .await
+    .map_err(|error| format!("cannot hash the demo credentials: {error}"))
 }

@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! yibao's HTTP server: the national interface for HIS clients (`/fsi/…`), the REST API
 //! (`/api/v1/…`), health and metrics. This is the only crate that knows HTTP and JSON; it
 //! turns wire input into domain types once, at the edge, and hands commands to the store.
@@ -6,6 +7,9 @@ pub mod demo;
 mod metrics;
 pub mod nhsa;
 mod nonce;
+pub mod rest;
+pub mod secret;
+mod sessions;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,10 +28,13 @@ use yibao_store::Store;
 
 pub use metrics::Metrics;
 pub use nhsa::fields::LINES_PER_MESSAGE_MAX;
+pub use secret::Secrets;
 
 /// What every handler shares.
 pub struct AppState {
     pub store: Store,
+    pub secrets: Secrets,
+    pub sessions: sessions::Sessions,
     pub nonces: nonce::NonceCache,
     pub metrics: Metrics,
     institutions: RwLock<HashMap<InstitutionCode, Institution>>,
@@ -40,9 +47,11 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store) -> AppState {
+    pub fn new(store: Store, secrets: Secrets) -> AppState {
         AppState {
             store,
+            secrets,
+            sessions: sessions::Sessions::default(),
             nonces: nonce::NonceCache::default(),
             metrics: Metrics::default(),
             institutions: RwLock::new(HashMap::new()),
@@ -80,6 +89,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(nhsa::router())
+        .merge(rest::router())
         .with_state(state)
 }
 
@@ -115,9 +125,9 @@ impl Application {
     ///
     /// # Errors
     /// When the address cannot be bound.
-    pub async fn build(store: Store, listen: &str) -> std::io::Result<Application> {
+    pub async fn build(store: Store, secrets: Secrets, listen: &str) -> std::io::Result<Application> {
         let listener = TcpListener::bind(listen).await?;
-        Ok(Application { listener, state: Arc::new(AppState::new(store)) })
+        Ok(Application { listener, state: Arc::new(AppState::new(store, secrets)) })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {

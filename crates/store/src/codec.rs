@@ -5,9 +5,9 @@ use serde_json::{Value as Json, json};
 use yibao_domain::{Date, DateTime, MdtrtId, Money, Quantity, Ratio, SetlId, UnitPrice};
 use yibao_engine::StoreFailure;
 use yibao_engine::records::{
-    Amounts, AuditEntry, Card, CardStatus, CatalogueEntry, Certificate, DiseaseRegistration, Effect, Employer, FeeLine,
-    Institution, LineState, Message, Person, PersonStatus, Region, Settlement, SettlementStatus, SignIn, Visit,
-    VisitKind, VisitStatus,
+    Amounts, AuditEntry, Card, CardStatus, CatalogueEntry, Certificate, Credential, CredentialKind,
+    DiseaseRegistration, Effect, Employer, FeeLine, Institution, LineState, Message, Person, PersonStatus, Region,
+    Settlement, SettlementStatus, SignIn, Visit, VisitKind, VisitStatus,
 };
 use yibao_ledger::{Account, Posting, Side, Transfer, TransferCode, TransferId};
 use yibao_policy::{Accumulators, Rule, Step};
@@ -774,4 +774,36 @@ pub fn audit(row: &AuditEntry) -> Vec<Value> {
 pub fn decode_audit(row: &[Value]) -> Result<AuditEntry, StoreFailure> {
     let mut c = Columns::new(&schema::AUDIT_LOG, row);
     Ok(AuditEntry { at: c.parse()?, actor: c.text()?, action: c.text()?, subject: c.text()?, reason: c.text()? })
+}
+
+pub fn credential(row: &Credential) -> Vec<Value> {
+    vec![
+        text(&row.subject),
+        Value::Text(row.kind.as_str().to_string()),
+        text(&row.hash),
+        row.must_change.into(),
+        Value::Int(i64::from(row.failures)),
+        row.locked_until.map(|t| t.to_string()).into(),
+        json_text(&json!(row.roles)),
+        time(&row.updated_at),
+    ]
+}
+
+pub fn decode_credential(row: &[Value]) -> Result<Credential, StoreFailure> {
+    let mut c = Columns::new(&schema::CREDENTIALS, row);
+    let subject = c.text()?;
+    let kind_text = c.text()?;
+    let kind = CredentialKind::parse(&kind_text).ok_or_else(|| failure("credentials.kind", &kind_text))?;
+    let hash = c.text()?;
+    let must_change = c.boolean()?;
+    let failures = u32::try_from(c.int()?).map_err(|e| failure("credentials.failures", e))?;
+    let locked_until = c.opt_parse()?;
+    let roles_json = parse_json("credentials.roles", &c.text()?)?;
+    let roles = roles_json
+        .as_array()
+        .ok_or_else(|| failure("credentials.roles", &roles_json))?
+        .iter()
+        .map(|role| role.as_str().map(str::to_string).ok_or_else(|| failure("credentials.roles", role)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Credential { subject, kind, hash, must_change, failures, locked_until, roles, updated_at: c.parse()? })
 }

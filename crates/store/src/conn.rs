@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use yibao_domain::{Admdvs, CardNo, InstitutionCode, MdtrtId, MsgId, PersonNo, SetlId};
 use yibao_engine::records::{
-    Card, DiseaseRegistration, Employer, FeeLine, Institution, Message, Person, Region, Settlement, SignIn, Visit,
+    Card, Credential, CredentialKind, DiseaseRegistration, Employer, FeeLine, Institution, Message, Person, Region,
+    Settlement, SignIn, Visit,
 };
 use yibao_engine::{ChangeSet, Loader, StoreFailure};
 use yibao_ledger::{Account, AccountKey, Transfer, TransferId};
@@ -164,6 +165,7 @@ impl Db<'_> {
             .filter_map(|(name, value)| value.map(|value| vec![Value::Text(name.clone()), Value::Int(value)]))
             .collect();
         conn.upsert(&schema::SEQUENCES, sequences)?;
+        conn.upsert(&schema::CREDENTIALS, rows(changes.credentials, codec::credential))?;
         conn.upsert(&schema::CATALOGUE, changes.catalogue.iter().map(codec::catalogue_entry).collect())?;
         conn.upsert(&schema::AUDIT_LOG, changes.audit.iter().map(codec::audit).collect())?;
         Ok(())
@@ -270,6 +272,10 @@ impl Loader for Db<'_> {
             .collect()
     }
 
+    fn credentials(&mut self, keys: &[(String, CredentialKind)]) -> Result<Vec<Credential>, StoreFailure> {
+        self.credentials_of(keys)
+    }
+
     fn sequences(&mut self, names: &[String]) -> Result<Vec<(String, i64)>, StoreFailure> {
         let rows = self.conn.query("SELECT name, value FROM sequences WHERE name = ANY($1)", &[strings(names)])?;
         rows.into_iter()
@@ -278,6 +284,14 @@ impl Loader for Db<'_> {
                 other => Err(StoreFailure(format!("sequences: unexpected row {other:?}"))),
             })
             .collect()
+    }
+}
+
+impl Db<'_> {
+    fn credentials_of(&mut self, keys: &[(String, CredentialKind)]) -> Result<Vec<Credential>, StoreFailure> {
+        let subjects: Vec<String> = keys.iter().map(|(subject, _)| subject.clone()).collect();
+        let rows = self.load(&schema::CREDENTIALS, "subject", Value::TextList(subjects), codec::decode_credential)?;
+        Ok(rows.into_iter().filter(|row| keys.iter().any(|(s, k)| s == &row.subject && *k == row.kind)).collect())
     }
 }
 

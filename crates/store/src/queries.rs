@@ -3,8 +3,8 @@
 
 use yibao_domain::{CardNo, Date, DateTime, InstitutionCode, MdtrtId, Money, MsgId, PersonNo, SetlId};
 use yibao_engine::records::{
-    AuditEntry, Card, CatalogueEntry, DiseaseRegistration, Employer, FeeLine, Institution, Message, Person, Region,
-    Settlement, Visit,
+    AuditEntry, Card, CatalogueEntry, Credential, CredentialKind, DiseaseRegistration, Employer, FeeLine, Institution,
+    Message, Person, Region, Settlement, Visit,
 };
 use yibao_engine::{Loader, StoreFailure};
 use yibao_ledger::{Account, AccountKey, Transfer};
@@ -352,6 +352,10 @@ impl<'c> Reader<'c> {
                 codec::decode_audit,
             ),
         }
+    }
+
+    pub fn credential(&mut self, subject: &str, kind: CredentialKind) -> Result<Option<Credential>, StoreFailure> {
+        self.db.credentials(&[(subject.to_string(), kind)]).map(one)
     }
 
     pub fn catalogue_entries(&mut self) -> Result<Vec<CatalogueEntry>, StoreFailure> {

@@ -403,6 +403,7 @@ pub const CREDENTIALS: TableDef = TableDef {
         col("hash", Text),
         col("must_change", Int),
         col("failures", Int),
+        opt("locked_until", Text),
         col("roles", Text),
         col("updated_at", Text),
     ],

@@ -1,6 +1,7 @@
 //! Commands: the only way state changes. Each declares the keys it will touch (for bulk
 //! loading), then runs against the working set; a refused command leaves no trace.
 
+mod access;
 mod lines;
 mod misc;
 mod registry;
@@ -17,6 +18,7 @@ use crate::error::EngineError;
 use crate::records::{DiseaseRegistration, Effect, FeeLine, Message, Person, Settlement, SignIn, Visit};
 use crate::working_set::{Keys, WorkingSet};
 
+pub use access::{ChangeSecret, FAILURES_MAX, LOCK_MINUTES, PutCredential, RecordAttempt, RecordAudit};
 pub use lines::{LineUpload, RevokeLines, RevokeScope, UploadLines};
 pub use misc::{RecordRead, RegisterDisease, Reverse, RevokeDisease, SignInCommand, SignOut};
 pub use registry::{
@@ -73,6 +75,7 @@ pub enum Outcome {
     Registration(DiseaseRegistration),
     SignIn(SignIn),
     Person(Box<Person>),
+    Credential(Box<crate::records::Credential>),
     /// A registry change or a recorded read: nothing to report beyond success.
     Done,
 }
@@ -94,6 +97,7 @@ impl Outcome {
             | Outcome::Registration(_)
             | Outcome::SignIn(_)
             | Outcome::Person(_)
+            | Outcome::Credential(_)
             | Outcome::Done => Effect::Nothing,
         }
     }

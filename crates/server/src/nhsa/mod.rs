@@ -140,6 +140,14 @@ impl Envelope {
     }
 }
 
+/// Checks the `x-tif-*` signature headers (the REST API accepts them too).
+///
+/// # Errors
+/// Why the request is not authentic.
+pub async fn verify_signature(app: &AppState, headers: &HeaderMap) -> Result<Institution, NhsaError> {
+    auth::verify(app, headers).await
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

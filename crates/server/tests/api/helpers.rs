@@ -36,8 +36,9 @@ pub async fn spawn_app() -> TestApp {
     let mut policies = PolicySet::new();
     policies.add("seed.toml", parse_policy("seed.toml", SEED_POLICY_TOML).unwrap()).unwrap();
     let store = Store::open(path.to_str().unwrap(), Options::new(Arc::new(policies))).await.expect("store opens");
-    yibao_server::demo::ensure(&store).await.expect("demo loads");
-    let application = yibao_server::Application::build(store.clone(), "127.0.0.1:0").await.expect("binds");
+    let secrets = yibao_server::Secrets::new(yibao_server::Secrets::generate()).unwrap();
+    yibao_server::demo::ensure(&store, &secrets).await.expect("demo loads");
+    let application = yibao_server::Application::build(store.clone(), secrets, "127.0.0.1:0").await.expect("binds");
     let port = application.port();
     tokio::spawn(application.run_until(std::future::pending()));
     TestApp { port, store }
@@ -289,4 +290,55 @@ pub fn settle_data(pre: &Value, setlinfo: &Value) -> Value {
 /// Rows of a table, for "nothing was stored" checks.
 pub async fn count(app: &TestApp, table: &'static str) -> u64 {
     app.store.read(move |r| r.row_count(table)).await.unwrap()
+}
+
+/// A REST response: status and JSON body.
+pub struct Rest {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl TestApp {
+    pub async fn rest(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        extra: &[(String, String)],
+        body: Option<Value>,
+    ) -> Rest {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.expect("connects");
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
+        tokio::spawn(connection);
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "localhost")
+            .header("content-type", "application/json");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in extra {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let bytes = body.map(|b| serde_json::to_vec(&b).unwrap()).unwrap_or_default();
+        let response =
+            sender.send_request(request.body(Full::new(Bytes::from(bytes))).unwrap()).await.expect("answered");
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| json!(String::from_utf8_lossy(&bytes)))
+        };
+        Rest { status, body }
+    }
+
+    /// Logs in and returns the token.
+    pub async fn login(&self, body: Value) -> String {
+        let reply = self.rest("POST", "/api/v1/auth/login", None, &[], Some(body)).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body["token"].as_str().unwrap().to_string()
+    }
 }

@@ -6,4 +6,5 @@ mod inpatient;
 mod negative;
 mod outpatient;
 mod pharmacy;
+mod rest;
 mod samples;

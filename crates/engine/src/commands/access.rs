@@ -1,0 +1,156 @@
+//! Credentials (operator passwords, portal passwords, card PINs), login attempts and the
+//! audit of sensitive reads. Hashing happens in the server (it holds the secret); these
+//! commands keep the hashes and the attempt counters.
+
+use yibao_domain::DateTime;
+
+use super::{Command, Context, Outcome};
+use crate::error::EngineError;
+use crate::records::{AuditEntry, Credential, CredentialKind};
+use crate::working_set::{Keys, WorkingSet};
+
+/// Consecutive failures that lock a credential.
+pub const FAILURES_MAX: u32 = 5;
+/// How long a portal or operator lock lasts (a card PIN lock lasts until reset at the bank).
+pub const LOCK_MINUTES: i64 = 15;
+
+/// Creates or replaces a credential.
+#[derive(Debug, Clone)]
+pub struct PutCredential {
+    pub credential: Credential,
+    pub actor: String,
+}
+
+impl Command for PutCredential {
+    fn name(&self) -> &'static str {
+        "put-credential"
+    }
+
+    fn keys(&self) -> Keys {
+        Keys::default()
+    }
+
+    fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
+        let mut credential = self.credential.clone();
+        credential.updated_at = ctx.now;
+        ws.put_credential(credential.clone());
+        ws.audit(AuditEntry {
+            at: ctx.now,
+            actor: self.actor.clone(),
+            action: format!("set-{}", credential.kind.as_str()),
+            subject: credential.subject.clone(),
+            reason: String::new(),
+        });
+        Ok(Outcome::Credential(Box::new(credential)))
+    }
+}
+
+/// Records the result of checking a secret: success clears the failure count; a failure adds
+/// one and locks the credential at [`FAILURES_MAX`].
+#[derive(Debug, Clone)]
+pub struct RecordAttempt {
+    pub subject: String,
+    pub kind: CredentialKind,
+    pub success: bool,
+}
+
+impl Command for RecordAttempt {
+    fn name(&self) -> &'static str {
+        "record-attempt"
+    }
+
+    fn keys(&self) -> Keys {
+        Keys::default()
+    }
+
+    fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
+        let Some(mut credential) = ws.credential(&self.subject, self.kind)? else {
+            return Err(EngineError::not_found("凭证不存在", "no such credential"));
+        };
+        match self.success {
+            true => {
+                credential.failures = 0;
+                credential.locked_until = None;
+            }
+            false => {
+                credential.failures += 1;
+                if credential.failures >= FAILURES_MAX {
+                    credential.locked_until = Some(match self.kind {
+                        CredentialKind::CardPin => DateTime::start_of(yibao_domain::Date::FOREVER),
+                        _ => ctx.now.plus_seconds(LOCK_MINUTES * 60),
+                    });
+                }
+            }
+        }
+        ws.put_credential(credential.clone());
+        Ok(Outcome::Credential(Box::new(credential)))
+    }
+}
+
+/// Replaces a secret chosen by its holder (a new password after the initial one).
+#[derive(Debug, Clone)]
+pub struct ChangeSecret {
+    pub subject: String,
+    pub kind: CredentialKind,
+    pub hash: String,
+}
+
+impl Command for ChangeSecret {
+    fn name(&self) -> &'static str {
+        "change-secret"
+    }
+
+    fn keys(&self) -> Keys {
+        Keys::default()
+    }
+
+    fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
+        let Some(mut credential) = ws.credential(&self.subject, self.kind)? else {
+            return Err(EngineError::not_found("凭证不存在", "no such credential"));
+        };
+        credential.hash.clone_from(&self.hash);
+        credential.must_change = false;
+        credential.failures = 0;
+        credential.locked_until = None;
+        credential.updated_at = ctx.now;
+        ws.put_credential(credential.clone());
+        ws.audit(AuditEntry {
+            at: ctx.now,
+            actor: self.subject.clone(),
+            action: format!("change-{}", self.kind.as_str()),
+            subject: self.subject.clone(),
+            reason: String::new(),
+        });
+        Ok(Outcome::Credential(Box::new(credential)))
+    }
+}
+
+/// Writes an audit entry (a sensitive read, a login).
+#[derive(Debug, Clone)]
+pub struct RecordAudit {
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub reason: String,
+}
+
+impl Command for RecordAudit {
+    fn name(&self) -> &'static str {
+        "record-audit"
+    }
+
+    fn keys(&self) -> Keys {
+        Keys::default()
+    }
+
+    fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
+        ws.audit(AuditEntry {
+            at: ctx.now,
+            actor: self.actor.clone(),
+            action: self.action.clone(),
+            subject: self.subject.clone(),
+            reason: self.reason.clone(),
+        });
+        Ok(Outcome::Done)
+    }
+}

@@ -1,0 +1,642 @@
+//! The REST API, `/api/v1/…`: logins, the registry (regions, institutions, employers,
+//! persons), personal records (account, accumulators, settlements with their explanation),
+//! the catalogue, the audit log and a ledger check. JSON in and out, one error shape, the
+//! OpenAPI document at `/api/v1/openapi.json`.
+//!
+//! ID numbers are masked in every response; an operator with the `privileged` role sees one
+//! whole only by asking (`?reveal=true&reason=…`), and that read is written to the audit log,
+//! as is every read of a person's records by someone other than the person.
+
+mod caller;
+mod error;
+pub mod openapi;
+mod wire;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use yibao_domain::{IdNumber, Money, PersonNo, SetlId};
+use yibao_engine::commands::{
+    ChangeSecret, CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, PutCatalogueEntry, PutCredential,
+    RecordAttempt, RecordAudit,
+};
+use yibao_engine::records::{Credential, CredentialKind, Person};
+use yibao_store::SettlementFilter;
+
+pub use caller::{Caller, PRIVILEGED};
+pub use error::ApiError;
+
+use crate::AppState;
+use crate::sessions::{SESSION_SECONDS, Session, Subject};
+
+/// The largest REST request body.
+pub const BODY_MAX_BYTES: usize = 256 * 1024;
+/// The largest page of a list.
+pub const PAGE_SIZE_MAX: u64 = 500;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/me/password", post(change_password))
+        .route("/api/v1/operators", post(create_operator))
+        .route("/api/v1/regions", get(regions).post(create_region))
+        .route("/api/v1/institutions", get(institutions).post(create_institution))
+        .route("/api/v1/employers", get(employers).post(create_employer))
+        .route("/api/v1/persons", get(persons).post(create_person))
+        .route("/api/v1/persons/{psn_no}", get(person))
+        .route("/api/v1/persons/{psn_no}/account", get(account))
+        .route("/api/v1/persons/{psn_no}/accumulators", get(accumulators))
+        .route("/api/v1/persons/{psn_no}/settlements", get(person_settlements))
+        .route("/api/v1/settlements/{setl_id}", get(settlement))
+        .route("/api/v1/catalogue", get(catalogue).post(create_catalogue_entry))
+        .route("/api/v1/audit", get(audit))
+        .route("/api/v1/ledger/verify", get(verify_ledger))
+        .layer(DefaultBodyLimit::max(BODY_MAX_BYTES))
+}
+
+/// Reads a JSON body into a wire type; every problem is a 400 naming it.
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|error| {
+        ApiError::invalid(format!("invalid JSON body: {error}"), format!("请求体不是合法的JSON：{error}"))
+    })
+}
+
+fn parse<T: std::str::FromStr<Err = yibao_domain::ParseError>>(field: &str, text: &str) -> Result<T, ApiError> {
+    text.parse().map_err(|error: yibao_domain::ParseError| {
+        ApiError::invalid(format!("{field}: {error}"), format!("{field}格式错误：{}", error.problem()))
+    })
+}
+
+fn created(value: Value) -> Response {
+    (StatusCode::CREATED, axum::Json(value)).into_response()
+}
+
+fn ok(value: Value) -> Response {
+    axum::Json(value).into_response()
+}
+
+fn now_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+}
+
+async fn audit_read(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    subject: &str,
+    reason: &str,
+) -> Result<(), ApiError> {
+    state
+        .store
+        .execute(RecordAudit {
+            actor: caller.actor(),
+            action: action.into(),
+            subject: subject.into(),
+            reason: reason.into(),
+        })
+        .await?;
+    Ok(())
+}
+
+/// The same refusal for an unknown name and a wrong password.
+fn bad_credentials() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", "unknown user or wrong password", "用户名或密码错误")
+}
+
+async fn login(State(state): State<Arc<AppState>>, bytes: Bytes) -> Result<Response, ApiError> {
+    let request: wire::Login = body(&bytes)?;
+    let (subject, kind) = match request.role.as_str() {
+        "operator" => (
+            request.username.clone().ok_or_else(|| ApiError::invalid("username is required", "用户名不能为空"))?,
+            CredentialKind::Operator,
+        ),
+        "person" => {
+            let id_text = request
+                .id_number
+                .clone()
+                .ok_or_else(|| ApiError::invalid("id_number is required", "身份证号不能为空"))?;
+            let id: IdNumber = parse("id_number", &id_text)?;
+            let person = state.store.read(move |r| r.person_by_id_number(id.expose())).await?;
+            match person {
+                Some(person) => (person.psn_no.to_string(), CredentialKind::Portal),
+                None => return Err(bad_credentials()),
+            }
+        }
+        other => {
+            return Err(ApiError::invalid(format!("role {other:?} is not \"operator\" or \"person\""), "登录角色错误"));
+        }
+    };
+    let lookup = subject.clone();
+    let credential = state.store.read(move |r| r.credential(&lookup, kind)).await?.ok_or_else(bad_credentials)?;
+    let now = state.store.now();
+    if let Some(until) = credential.locked_until.filter(|until| *until > now) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "locked",
+            format!("too many wrong passwords; locked until {until}"),
+            format!("密码错误次数过多，已锁定至{until}"),
+        ));
+    }
+    let secrets = state.secrets.clone();
+    let password = request.password.clone();
+    let hash = credential.hash.clone();
+    let matches = tokio::task::spawn_blocking(move || secrets.verify(&password, &hash)).await.unwrap_or(false);
+    state.store.execute(RecordAttempt { subject: subject.clone(), kind, success: matches }).await?;
+    if !matches {
+        return Err(bad_credentials());
+    }
+    let session_subject = match kind {
+        CredentialKind::Operator => Subject::Operator { username: subject.clone(), roles: credential.roles.clone() },
+        _ => Subject::Person { psn_no: subject.clone() },
+    };
+    let session = Session {
+        subject: session_subject,
+        change_password_only: credential.must_change,
+        expires: now_seconds() + SESSION_SECONDS,
+    };
+    let token = state.sessions.start(session, now_seconds());
+    Ok(ok(json!({
+        "token": token,
+        "role": request.role,
+        "subject": subject,
+        "roles": credential.roles,
+        "expires_in": SESSION_SECONDS,
+        "must_change_password": credential.must_change,
+    })))
+}
+
+async fn logout(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Response, ApiError> {
+    match &caller {
+        Caller::Operator { token, .. } | Caller::Person { token, .. } => state.sessions.end(token),
+        _ => return Err(ApiError::unauthenticated("no session to end")),
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn me(caller: Caller) -> Result<Response, ApiError> {
+    Ok(ok(match caller {
+        Caller::Anonymous => return Err(ApiError::unauthenticated("log in first")),
+        Caller::Operator { username, roles, .. } => json!({"role": "operator", "subject": username, "roles": roles}),
+        Caller::Person { psn_no, change_password_only, .. } => {
+            json!({"role": "person", "subject": psn_no, "must_change_password": change_password_only})
+        }
+        Caller::Institution(institution) => json!({"role": "institution", "subject": institution.code.as_str()}),
+    }))
+}
+
+/// A new password: at least 8 characters with letters and digits, not the ID-derived one.
+fn check_new_password(password: &str, person: Option<&Person>) -> Result<(), ApiError> {
+    let long = password.chars().count() >= 8 && password.chars().count() <= 128;
+    let letters = password.chars().any(|c| c.is_alphabetic());
+    let digits = password.chars().any(|c| c.is_ascii_digit());
+    if !(long && letters && digits) {
+        return Err(ApiError::invalid(
+            "a new password needs 8 to 128 characters with letters and digits",
+            "新密码须为8至128位，且同时包含字母和数字",
+        ));
+    }
+    if person.is_some_and(|person| password.contains(person.id_number.initial_password())) {
+        return Err(ApiError::invalid(
+            "a new password must not contain the initial password",
+            "新密码不能包含初始密码",
+        ));
+    }
+    Ok(())
+}
+
+async fn change_password(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let request: wire::PasswordChange = body(&bytes)?;
+    let (subject, kind, change_only) = match &caller {
+        Caller::Person { psn_no, change_password_only, .. } => {
+            (psn_no.clone(), CredentialKind::Portal, *change_password_only)
+        }
+        Caller::Operator { username, .. } => (username.clone(), CredentialKind::Operator, false),
+        _ => return Err(ApiError::unauthenticated("log in to change your password")),
+    };
+    let lookup = subject.clone();
+    let (credential, person) = state
+        .store
+        .read(move |r| {
+            let person = match kind {
+                CredentialKind::Portal => {
+                    r.person(&lookup.parse().map_err(|_| yibao_engine::StoreFailure("bad person number".into()))?)?
+                }
+                _ => None,
+            };
+            Ok((r.credential(&lookup, kind)?, person))
+        })
+        .await?;
+    let credential = credential.ok_or_else(bad_credentials)?;
+    if !change_only {
+        let old = request
+            .password
+            .clone()
+            .ok_or_else(|| ApiError::invalid("password (the current one) is required", "请提供原密码"))?;
+        let secrets = state.secrets.clone();
+        let hash = credential.hash.clone();
+        if !tokio::task::spawn_blocking(move || secrets.verify(&old, &hash)).await.unwrap_or(false) {
+            state.store.execute(RecordAttempt { subject: subject.clone(), kind, success: false }).await?;
+            return Err(bad_credentials());
+        }
+    }
+    check_new_password(&request.new_password, person.as_ref())?;
+    let secrets = state.secrets.clone();
+    let new_password = request.new_password.clone();
+    let hash = tokio::task::spawn_blocking(move || secrets.hash(&new_password))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "hashing failed", "系统内部错误"))?;
+    state.store.execute(ChangeSecret { subject: subject.clone(), kind, hash }).await?;
+    if kind == CredentialKind::Portal {
+        state.sessions.end_person(&subject);
+    }
+    Ok(ok(json!({"changed": true, "login_again": kind == CredentialKind::Portal})))
+}
+
+async fn create_operator(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let (_, roles) = caller.operator()?;
+    if !roles.iter().any(|role| role == PRIVILEGED) {
+        return Err(ApiError::forbidden("only a privileged operator may create operators"));
+    }
+    let request: wire::NewOperator = body(&bytes)?;
+    let username = wire::code("username", &request.username)?;
+    for role in &request.roles {
+        if role != "operator" && role != PRIVILEGED {
+            return Err(ApiError::invalid(
+                format!("unknown role {role:?}; roles are \"operator\" and \"{PRIVILEGED}\""),
+                "角色不存在",
+            ));
+        }
+    }
+    check_new_password(&request.password, None)?;
+    let lookup = username.clone();
+    if state.store.read(move |r| r.credential(&lookup, CredentialKind::Operator)).await?.is_some() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("operator {username} already exists"),
+            "经办人已存在",
+        ));
+    }
+    let secrets = state.secrets.clone();
+    let password = request.password.clone();
+    let hash = tokio::task::spawn_blocking(move || secrets.hash(&password))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "hashing failed", "系统内部错误"))?;
+    let mut roles = request.roles.clone();
+    if !roles.iter().any(|role| role == "operator") {
+        roles.insert(0, "operator".into());
+    }
+    let credential = Credential {
+        subject: username.clone(),
+        kind: CredentialKind::Operator,
+        hash,
+        must_change: false,
+        failures: 0,
+        locked_until: None,
+        roles: roles.clone(),
+        updated_at: state.store.now(),
+    };
+    state.store.execute(PutCredential { credential, actor: caller.actor() }).await?;
+    Ok(created(json!({"username": username, "roles": roles})))
+}
+
+async fn regions(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let regions = state.store.read(|r| r.regions()).await?;
+    Ok(ok(json!({"regions": regions.iter().map(wire::region).collect::<Vec<_>>()})))
+}
+
+async fn create_region(State(state): State<Arc<AppState>>, caller: Caller, bytes: Bytes) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let request: wire::NewRegion = body(&bytes)?;
+    let region =
+        yibao_engine::records::Region { admdvs: parse("admdvs", &request.admdvs)?, name: wire::name(&request.name)? };
+    state.store.execute(CreateRegion { region: region.clone(), actor: caller.actor() }).await?;
+    Ok(created(wire::region(&region)))
+}
+
+async fn institutions(
+    State(state): State<Arc<AppState>>,
+    Query(filter): Query<wire::InstitutionFilter>,
+) -> Result<Response, ApiError> {
+    let admdvs = filter.admdvs.clone();
+    let all = state.store.read(move |r| r.institutions(admdvs.as_deref())).await?;
+    let today = state.store.now().date();
+    let rows: Vec<Value> = all
+        .iter()
+        .filter(|i| filter.kind.as_deref().is_none_or(|kind| i.kind.code() == kind))
+        .filter(|i| filter.level.as_deref().is_none_or(|level| i.level.is_some_and(|l| l.code() == level)))
+        .filter(|i| filter.evoucher.is_none_or(|wanted| i.accepts_evoucher == wanted))
+        .filter(|i| i.is_designated_on(today))
+        .map(wire::institution)
+        .collect();
+    Ok(ok(json!({"institutions": rows})))
+}
+
+async fn create_institution(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let request: wire::NewInstitution = body(&bytes)?;
+    let institution = request.into_record()?;
+    state.store.execute(CreateInstitution { institution: institution.clone(), actor: caller.actor() }).await?;
+    state.forget_institutions();
+    Ok(created(wire::institution(&institution)))
+}
+
+async fn employers(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let employers = state.store.read(|r| r.employers()).await?;
+    Ok(ok(json!({"employers": employers.iter().map(wire::employer).collect::<Vec<_>>()})))
+}
+
+async fn create_employer(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let request: wire::NewEmployer = body(&bytes)?;
+    let employer = yibao_engine::records::Employer {
+        code: wire::code("code", &request.code)?,
+        name: wire::name(&request.name)?,
+        admdvs: parse("admdvs", &request.admdvs)?,
+    };
+    state.store.execute(CreateEmployer { employer: employer.clone(), actor: caller.actor() }).await?;
+    Ok(created(wire::employer(&employer)))
+}
+
+async fn persons(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Query(page): Query<wire::PersonPage>,
+) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let size = page.page_size.unwrap_or(50);
+    if size == 0 || size > PAGE_SIZE_MAX {
+        return Err(ApiError::invalid(format!("page_size must be 1 to {PAGE_SIZE_MAX}"), "每页条数超出范围"));
+    }
+    let number = page.page.unwrap_or(1).max(1);
+    let admdvs = page.admdvs.clone();
+    let found = state.store.read(move |r| r.persons(admdvs.as_deref(), (number - 1) * size, size)).await?;
+    audit_read(&state, &caller, "list-persons", page.admdvs.as_deref().unwrap_or("*"), "").await?;
+    Ok(ok(json!({
+        "total": found.total,
+        "page": number,
+        "page_size": size,
+        "persons": found.rows.iter().map(|p| wire::person(p, false)).collect::<Vec<_>>(),
+    })))
+}
+
+async fn create_person(State(state): State<Arc<AppState>>, caller: Caller, bytes: Bytes) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let request: wire::NewPerson = body(&bytes)?;
+    let id: IdNumber = parse("id_number", &request.id_number)?;
+    let today = state.store.now().date();
+    let command = CreatePerson {
+        id_number: id.clone(),
+        name: wire::name(&request.name)?,
+        admdvs: parse("admdvs", &request.admdvs)?,
+        insurance: parse("insutype", &request.insutype)?,
+        person_type: parse("psn_type", &request.psn_type)?,
+        employer: request.employer.clone(),
+        insured_since: match &request.insured_since {
+            Some(text) => parse("insured_since", text)?,
+            None => today,
+        },
+        ethnicity: request.naty.clone().unwrap_or_else(|| "01".into()),
+        custody_bank: parse("custody_bank", request.custody_bank.as_deref().unwrap_or("BOC"))?,
+        contribution_base: match &request.contribution_base {
+            Some(text) => Some(parse::<Money>("contribution_base", text)?),
+            None => None,
+        },
+        actor: caller.actor(),
+    };
+    let outcome = state.store.execute(command).await?;
+    let yibao_engine::Outcome::Person(person) = outcome else {
+        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unexpected outcome", "系统内部错误"));
+    };
+    // The seeds' initial web password: ID digits 12–17, usable once, to set a new one.
+    let secrets = state.secrets.clone();
+    let initial = id.initial_password().to_string();
+    let hash = tokio::task::spawn_blocking(move || secrets.hash(&initial))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "hashing failed", "系统内部错误"))?;
+    let credential = Credential {
+        subject: person.psn_no.to_string(),
+        kind: CredentialKind::Portal,
+        hash,
+        must_change: true,
+        failures: 0,
+        locked_until: None,
+        roles: Vec::new(),
+        updated_at: state.store.now(),
+    };
+    state.store.execute(PutCredential { credential, actor: caller.actor() }).await?;
+    Ok(created(wire::person(&person, false)))
+}
+
+async fn load_person(state: &AppState, psn_no: &str) -> Result<Person, ApiError> {
+    let number: PersonNo = parse("psn_no", psn_no)?;
+    state
+        .store
+        .read(move |r| r.person(&number))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no person {psn_no}")))
+}
+
+async fn person(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(psn_no): Path<String>,
+    Query(reveal): Query<wire::Reveal>,
+) -> Result<Response, ApiError> {
+    caller.may_read_person(&psn_no)?;
+    let person = load_person(&state, &psn_no).await?;
+    if reveal.reveal.unwrap_or(false) {
+        let (_, roles) = caller
+            .operator()
+            .map_err(|_| ApiError::forbidden("only a privileged operator may see a whole ID number"))?;
+        if !roles.iter().any(|role| role == PRIVILEGED) {
+            return Err(ApiError::forbidden("only a privileged operator may see a whole ID number"));
+        }
+        let reason = reveal.reason.unwrap_or_default();
+        if reason.trim().chars().count() < 4 {
+            return Err(ApiError::invalid(
+                "state the reason for seeing the whole ID number (reason=…)",
+                "查看完整身份证号须说明理由",
+            ));
+        }
+        audit_read(&state, &caller, "reveal-id-number", &psn_no, reason.trim()).await?;
+        return Ok(ok(wire::person(&person, true)));
+    }
+    if !matches!(&caller, Caller::Person { .. }) {
+        audit_read(&state, &caller, "read-person", &psn_no, "").await?;
+    }
+    Ok(ok(wire::person(&person, false)))
+}
+
+async fn account(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(psn_no): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.may_read_person(&psn_no)?;
+    let person = load_person(&state, &psn_no).await?;
+    let number = person.psn_no.clone();
+    let (current, prior) = state.store.read(move |r| r.balances(&number)).await?;
+    if !matches!(&caller, Caller::Person { .. }) {
+        audit_read(&state, &caller, "read-account", &psn_no, "").await?;
+    }
+    Ok(ok(json!({
+        "psn_no": psn_no,
+        "has_personal_account": person.has_personal_account(),
+        "balance": wire::yuan(current + prior),
+        "current_year": wire::yuan(current),
+        "prior_years": wire::yuan(prior),
+    })))
+}
+
+async fn accumulators(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(psn_no): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.may_read_person(&psn_no)?;
+    let person = load_person(&state, &psn_no).await?;
+    let number = person.psn_no.clone();
+    let years = state.store.read(move |r| r.accumulators(&number)).await?;
+    Ok(ok(
+        json!({"psn_no": psn_no, "years": years.iter().map(|(year, row)| wire::accumulators(*year, row)).collect::<Vec<_>>()}),
+    ))
+}
+
+async fn person_settlements(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(psn_no): Path<String>,
+    Query(page): Query<wire::PersonPage>,
+) -> Result<Response, ApiError> {
+    caller.may_read_person(&psn_no)?;
+    let number: PersonNo = parse("psn_no", &psn_no)?;
+    let size = page.page_size.unwrap_or(50).clamp(1, PAGE_SIZE_MAX);
+    let offset = (page.page.unwrap_or(1).max(1) - 1) * size;
+    let institution = match &caller {
+        Caller::Institution(institution) => Some(institution.code.clone()),
+        _ => None,
+    };
+    let filter = SettlementFilter { person: Some(number), institution, ..SettlementFilter::default() };
+    let found = state.store.read(move |r| r.settlements(&filter, offset, size)).await?;
+    if !matches!(&caller, Caller::Person { .. }) {
+        audit_read(&state, &caller, "read-settlements", &psn_no, "").await?;
+    }
+    Ok(ok(
+        json!({"total": found.total, "settlements": found.rows.iter().map(wire::settlement_summary).collect::<Vec<_>>()}),
+    ))
+}
+
+async fn settlement(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(setl_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id: SetlId = parse("setl_id", &setl_id)?;
+    let found = state
+        .store
+        .read(move |r| r.settlement(&id))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no settlement {setl_id}")))?;
+    caller.may_read_person(found.psn_no.as_str())?;
+    if let Caller::Institution(institution) = &caller
+        && institution.code != found.institution
+    {
+        return Err(ApiError::forbidden("an institution sees only its own settlements"));
+    }
+    if !matches!(&caller, Caller::Person { .. }) {
+        audit_read(&state, &caller, "read-settlement", found.psn_no.as_str(), &setl_id).await?;
+    }
+    Ok(ok(wire::settlement_detail(&found)))
+}
+
+async fn catalogue(
+    State(state): State<Arc<AppState>>,
+    Query(filter): Query<wire::CatalogueFilter>,
+) -> Result<Response, ApiError> {
+    let catalogue = state.store.catalogue();
+    let rows: Vec<Value> = catalogue
+        .entries()
+        .into_iter()
+        .filter(|e| filter.code.as_deref().is_none_or(|code| e.code == code))
+        .take(PAGE_SIZE_MAX as usize)
+        .map(wire::catalogue_entry)
+        .collect();
+    Ok(ok(json!({"entries": rows})))
+}
+
+async fn create_catalogue_entry(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let request: wire::NewCatalogueEntry = body(&bytes)?;
+    let entry = request.into_record()?;
+    state.store.execute(PutCatalogueEntry { entry: entry.clone(), actor: caller.actor() }).await?;
+    Ok(created(wire::catalogue_entry(&entry)))
+}
+
+async fn audit(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Query(filter): Query<wire::AuditFilter>,
+) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let limit = filter.limit.unwrap_or(100).clamp(1, PAGE_SIZE_MAX);
+    let subject = filter.subject.clone();
+    let entries = state.store.read(move |r| r.audit_log(subject.as_deref(), limit)).await?;
+    Ok(ok(json!({"entries": entries.iter().map(wire::audit_entry).collect::<Vec<_>>()})))
+}
+
+async fn verify_ledger(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let (accounts, journal) = state.store.read(|r| Ok((r.all_accounts()?, r.journal()?))).await?;
+    let mismatches = yibao_ledger::verify_replay(accounts.iter(), journal.iter());
+    let debits: Money = accounts.iter().map(|a| a.debits_posted).sum();
+    let credits: Money = accounts.iter().map(|a| a.credits_posted).sum();
+    let negative: Vec<String> = accounts
+        .iter()
+        .filter(|a| a.key.must_not_go_negative() && a.balance().is_negative())
+        .map(|a| a.key.to_string())
+        .collect();
+    Ok(ok(json!({
+        "accounts": accounts.len(),
+        "transfers": journal.len(),
+        "debits": wire::yuan(debits),
+        "credits": wire::yuan(credits),
+        "balanced": debits == credits,
+        "replay_matches": mismatches.is_empty(),
+        "mismatched_accounts": mismatches.iter().map(|m| m.stored.key.to_string()).collect::<Vec<_>>(),
+        "negative_personal_accounts": negative,
+    })))
+}

@@ -1,0 +1,218 @@
+//! The OpenAPI 3.0 document of the REST API (and a description of the national interface's
+//! single endpoint), served at `/api/v1/openapi.json`. Written by hand next to the routes it
+//! describes; the API tests check that every route is in it.
+
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+fn schema(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn error_responses(codes: &[&str]) -> serde_json::Map<String, Value> {
+    let mut map = serde_json::Map::new();
+    for code in codes {
+        let description = match *code {
+            "400" => "The request is malformed; `error.message` names the field.",
+            "401" => "Not logged in, a bad token, or a bad `x-tif-*` signature.",
+            "403" => "The caller's role may not do this.",
+            "404" => "Not found.",
+            "409" => "Conflicts with what exists.",
+            "422" => "A business rule refuses it.",
+            _ => "The store is unavailable; nothing was changed.",
+        };
+        map.insert(
+            (*code).into(),
+            json!({"description": description, "content": {"application/json": {"schema": schema("Error")}}}),
+        );
+    }
+    map
+}
+
+fn operation(summary: &str, ok_code: &str, ok_schema: Value, errors: &[&str], extra: Value) -> Value {
+    let mut responses = error_responses(errors);
+    responses.insert(
+        ok_code.into(),
+        json!({"description": "Success.", "content": {"application/json": {"schema": ok_schema}}}),
+    );
+    let mut op = json!({"summary": summary, "responses": responses});
+    if let Value::Object(extra) = extra {
+        for (key, value) in extra {
+            op[key] = value;
+        }
+    }
+    op
+}
+
+fn body(name: &str) -> Value {
+    json!({"required": true, "content": {"application/json": {"schema": schema(name)}}})
+}
+
+fn path_param(name: &str, description: &str) -> Value {
+    json!({"name": name, "in": "path", "required": true, "description": description, "schema": {"type": "string"}})
+}
+
+fn query_param(name: &str, kind: &str, description: &str) -> Value {
+    json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": kind}})
+}
+
+fn list_of(field: &str, item: &str) -> Value {
+    json!({"type": "object", "required": [field], "properties": {field: {"type": "array", "items": schema(item)}}})
+}
+
+const AMOUNT: &str = "^-?[0-9]+\\.[0-9]{2}$";
+
+fn amount() -> Value {
+    json!({"type": "string", "pattern": AMOUNT, "description": "yuan, exactly two decimals"})
+}
+
+fn nullable_amount() -> Value {
+    json!({"type": "string", "pattern": AMOUNT, "nullable": true})
+}
+
+fn text() -> Value {
+    json!({"type": "string"})
+}
+
+fn nullable_text() -> Value {
+    json!({"type": "string", "nullable": true})
+}
+
+/// The document.
+pub fn spec() -> Value {
+    let secured = json!([{"bearer": []}]);
+    let person_read = json!([{"bearer": []}, {"institution": []}]);
+    let paging = [
+        query_param("page", "integer", "1-based page"),
+        query_param("page_size", "integer", "rows per page, 1 to 500"),
+    ];
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "yibao REST API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The registry, personal records and settlements of yibao. HIS clients use the national interface (POST /fsi/api/rsfComIfsService/callService); see docs/nhsa.md. Amounts are decimal strings in yuan. ID numbers are masked unless a privileged operator asks, with a reason, and that read is audited.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": {
+            "/api/v1/auth/login": {"post": operation("Log in as an agency operator or an insured person.", "200", schema("Session"), &["400", "401", "403", "503"],
+                json!({"requestBody": body("Login"), "security": []}))},
+            "/api/v1/auth/logout": {"post": {"summary": "End the caller's session.", "security": secured,
+                "responses": {"204": {"description": "Ended."}, "401": {"description": "No session.", "content": {"application/json": {"schema": schema("Error")}}}}}},
+            "/api/v1/me": {"get": operation("Who the caller is.", "200", schema("Me"), &["401"], json!({"security": person_read}))},
+            "/api/v1/me/password": {"post": operation("Set a new password (after the initial one, or giving the current one).", "200",
+                json!({"type": "object", "required": ["changed"], "properties": {"changed": {"type": "boolean"}, "login_again": {"type": "boolean"}}}),
+                &["400", "401", "403", "404", "503"], json!({"requestBody": body("PasswordChange"), "security": secured}))},
+            "/api/v1/operators": {"post": operation("Create an agency operator (privileged operators).", "201",
+                json!({"type": "object", "required": ["username", "roles"], "properties": {"username": text(), "roles": {"type": "array", "items": text()}}}),
+                &["400", "401", "403", "409", "503"], json!({"requestBody": body("NewOperator"), "security": secured}))},
+            "/api/v1/regions": {
+                "get": operation("Pooling regions.", "200", list_of("regions", "Region"), &["503"], json!({"security": []})),
+                "post": operation("Add a pooling region (operator).", "201", schema("Region"), &["400", "401", "403", "409", "503"], json!({"requestBody": body("NewRegion"), "security": secured})),
+            },
+            "/api/v1/institutions": {
+                "get": operation("Designated hospitals and pharmacies (public lookup).", "200", list_of("institutions", "Institution"), &["400", "503"], json!({
+                    "security": [],
+                    "parameters": [query_param("admdvs", "string", "region code"), query_param("kind", "string", "hospital or pharmacy"),
+                                   query_param("level", "string", "tertiary, secondary, primary, community"), query_param("evoucher", "boolean", "accepts the e-voucher")]})),
+                "post": operation("Add a designated institution (operator).", "201", schema("Institution"), &["400", "401", "403", "404", "409", "503"], json!({"requestBody": body("NewInstitution"), "security": secured})),
+            },
+            "/api/v1/employers": {
+                "get": operation("Employers (operator).", "200", list_of("employers", "Employer"), &["401", "403", "503"], json!({"security": secured})),
+                "post": operation("Add an employer (operator).", "201", schema("Employer"), &["400", "401", "403", "404", "409", "503"], json!({"requestBody": body("NewEmployer"), "security": secured})),
+            },
+            "/api/v1/persons": {
+                "get": operation("Insured persons, paged (operator).", "200", json!({"type": "object", "required": ["total", "persons"],
+                    "properties": {"total": {"type": "integer"}, "page": {"type": "integer"}, "page_size": {"type": "integer"}, "persons": {"type": "array", "items": schema("Person")}}}),
+                    &["400", "401", "403", "503"], json!({"security": secured, "parameters": [query_param("admdvs", "string", "region code"), paging[0].clone(), paging[1].clone()]})),
+                "post": operation("Enrol an insured person (operator); their initial portal password is ID digits 12–17, usable once.", "201", schema("Person"),
+                    &["400", "401", "403", "404", "409", "503"], json!({"requestBody": body("NewPerson"), "security": secured})),
+            },
+            "/api/v1/persons/{psn_no}": {"get": operation("A person (ID number masked unless a privileged operator reveals it with a reason; audited).", "200", schema("Person"),
+                &["400", "401", "403", "404", "503"], json!({"security": person_read, "parameters": [path_param("psn_no", "person number"),
+                    query_param("reveal", "boolean", "privileged operators: show the whole ID number"), query_param("reason", "string", "why (required with reveal)")]}))},
+            "/api/v1/persons/{psn_no}/account": {"get": operation("The personal account's balance and parts.", "200", schema("Account"), &["400", "401", "403", "404", "503"],
+                json!({"security": person_read, "parameters": [path_param("psn_no", "person number")]}))},
+            "/api/v1/persons/{psn_no}/accumulators": {"get": operation("Year-to-date accumulators.", "200", json!({"type": "object", "properties": {"psn_no": text(), "years": {"type": "array", "items": schema("Accumulators")}}}),
+                &["400", "401", "403", "404", "503"], json!({"security": person_read, "parameters": [path_param("psn_no", "person number")]}))},
+            "/api/v1/persons/{psn_no}/settlements": {"get": operation("Settlement history (an institution sees only its own).", "200",
+                json!({"type": "object", "properties": {"total": {"type": "integer"}, "settlements": {"type": "array", "items": schema("SettlementSummary")}}}),
+                &["400", "401", "403", "503"], json!({"security": person_read, "parameters": [path_param("psn_no", "person number"), paging[0].clone(), paging[1].clone()]}))},
+            "/api/v1/settlements/{setl_id}": {"get": operation("A settlement with its per-line and per-step explanation.", "200", schema("SettlementDetail"),
+                &["400", "401", "403", "404", "503"], json!({"security": person_read, "parameters": [path_param("setl_id", "settlement id")]}))},
+            "/api/v1/catalogue": {
+                "get": operation("The insurance catalogue.", "200", list_of("entries", "CatalogueEntry"), &["400"], json!({"security": [], "parameters": [query_param("code", "string", "med_list_codg")]})),
+                "post": operation("Add or replace a catalogue entry (operator).", "201", schema("CatalogueEntry"), &["400", "401", "403", "503"], json!({"requestBody": body("NewCatalogueEntry"), "security": secured})),
+            },
+            "/api/v1/audit": {"get": operation("The audit log, newest first (operator).", "200", list_of("entries", "AuditEntry"), &["400", "401", "403", "503"],
+                json!({"security": secured, "parameters": [query_param("subject", "string", "only entries about this subject"), query_param("limit", "integer", "1 to 500")]}))},
+            "/api/v1/ledger/verify": {"get": operation("Replays the journal and compares it with the stored balances (operator).", "200", schema("LedgerCheck"), &["401", "403", "503"], json!({"security": secured}))},
+            "/fsi/api/rsfComIfsService/callService": {"post": {
+                "summary": "The national interface (定点医药机构接口). Body: the §1.2 envelope; `infno` chooses the transaction. Business errors are HTTP 200 with infcode -1.",
+                "security": [{"institution": []}],
+                "requestBody": {"required": true, "content": {"text/plain": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "object"}}}},
+                "responses": {"200": {"description": "infcode 0 with output, or -1 with err_msg.", "content": {"application/json": {"schema": {"type": "object", "required": ["infcode"], "properties": {"infcode": {"type": "integer"}}}}}},
+                              "401": {"description": "Bad or missing x-tif-* signature.", "content": {"application/json": {"schema": {"type": "object"}}}}},
+            }},
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "A token from /api/v1/auth/login."},
+                "institution": {"type": "apiKey", "in": "header", "name": "x-tif-paasid", "description": "With x-tif-timestamp, x-tif-nonce and x-tif-signature = hex(SHA-256(timestamp + secret + nonce + timestamp))."},
+            },
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message", "message_zh"],
+                    "properties": {"code": text(), "message": text(), "message_zh": text()}}}},
+                "Login": {"type": "object", "required": ["role", "password"], "additionalProperties": false, "properties": {
+                    "role": {"type": "string", "enum": ["operator", "person"]}, "username": text(), "id_number": text(), "password": text()}},
+                "Session": {"type": "object", "required": ["token", "role", "subject", "expires_in", "must_change_password"], "properties": {
+                    "token": text(), "role": text(), "subject": text(), "roles": {"type": "array", "items": text()}, "expires_in": {"type": "integer"}, "must_change_password": {"type": "boolean"}}},
+                "Me": {"type": "object", "required": ["role", "subject"], "properties": {"role": text(), "subject": text(), "roles": {"type": "array", "items": text()}, "must_change_password": {"type": "boolean"}}},
+                "PasswordChange": {"type": "object", "required": ["new_password"], "additionalProperties": false, "properties": {"password": text(), "new_password": text()}},
+                "NewOperator": {"type": "object", "required": ["username", "password"], "additionalProperties": false, "properties": {
+                    "username": text(), "password": text(), "roles": {"type": "array", "items": {"type": "string", "enum": ["operator", "privileged"]}}}},
+                "Region": {"type": "object", "required": ["admdvs", "name"], "properties": {"admdvs": text(), "name": text()}},
+                "NewRegion": {"type": "object", "required": ["admdvs", "name"], "additionalProperties": false, "properties": {"admdvs": {"type": "string", "pattern": "^[0-9]{6}$"}, "name": text()}},
+                "Institution": {"type": "object", "required": ["code", "name", "kind", "admdvs", "designated_from", "designated_to", "accepts_evoucher"], "properties": {
+                    "code": text(), "name": text(), "kind": {"type": "string", "enum": ["hospital", "pharmacy"]}, "level": nullable_text(), "admdvs": text(),
+                    "designated_from": text(), "designated_to": text(), "accepts_evoucher": {"type": "boolean"}}},
+                "NewInstitution": {"type": "object", "required": ["code", "name", "kind", "admdvs", "designated_from", "gateway_secret"], "additionalProperties": false, "properties": {
+                    "code": text(), "name": text(), "kind": {"type": "string", "enum": ["hospital", "pharmacy"]}, "level": {"type": "string", "enum": ["tertiary", "secondary", "primary", "community"]},
+                    "admdvs": text(), "designated_from": {"type": "string", "format": "date"}, "designated_to": {"type": "string", "format": "date"},
+                    "accepts_evoucher": {"type": "boolean"}, "gateway_secret": {"type": "string", "minLength": 8}}},
+                "Employer": {"type": "object", "required": ["code", "name", "admdvs"], "properties": {"code": text(), "name": text(), "admdvs": text()}},
+                "NewEmployer": {"type": "object", "required": ["code", "name", "admdvs"], "additionalProperties": false, "properties": {"code": text(), "name": text(), "admdvs": text()}},
+                "Person": {"type": "object", "required": ["psn_no", "name", "id_number", "id_number_masked", "admdvs", "insutype", "psn_type", "status"], "properties": {
+                    "psn_no": text(), "name": text(), "id_number": text(), "id_number_masked": {"type": "boolean"}, "sex": text(), "birth_date": text(), "admdvs": text(),
+                    "insutype": text(), "psn_type": text(), "employer": nullable_text(), "status": text(), "insured_since": text(), "custody_bank": text(), "contribution_base": nullable_amount()}},
+                "NewPerson": {"type": "object", "required": ["id_number", "name", "admdvs", "insutype", "psn_type"], "additionalProperties": false, "properties": {
+                    "id_number": text(), "name": text(), "admdvs": text(), "insutype": text(), "psn_type": text(), "employer": text(), "insured_since": {"type": "string", "format": "date"},
+                    "naty": text(), "custody_bank": text(), "contribution_base": {"type": "string", "pattern": "^[0-9]+(\\.[0-9]{1,2})?$"}}},
+                "Account": {"type": "object", "required": ["psn_no", "has_personal_account", "balance", "current_year", "prior_years"], "properties": {
+                    "psn_no": text(), "has_personal_account": {"type": "boolean"}, "balance": amount(), "current_year": amount(), "prior_years": amount()}},
+                "Accumulators": {"type": "object", "properties": {"year": {"type": "integer"}, "deductible_paid": amount(), "inpatient_deductible_paid": amount(),
+                    "outpatient_deductible_paid": amount(), "admissions": {"type": "integer"}, "outpatient_band_used": amount(), "fund_paid": amount(), "medfee_total": amount()}},
+                "SettlementSummary": {"type": "object", "required": ["setl_id", "mdtrt_id", "institution", "at", "medfee", "fund", "account", "cash"], "properties": {
+                    "setl_id": text(), "mdtrt_id": text(), "institution": text(), "med_type": text(), "kind": text(), "at": text(), "status": {"type": "object"},
+                    "medfee": amount(), "fund": amount(), "account": amount(), "cash": amount(), "balance_after": amount(), "policy": text()}},
+                "SettlementDetail": {"allOf": [schema("SettlementSummary"), {"type": "object", "properties": {"psn_no": text(), "amounts": {"type": "object"},
+                    "insured_admdvs": text(), "treated_admdvs": text(), "lines": {"type": "array", "items": {"type": "object"}},
+                    "explanation": {"type": "array", "items": {"type": "object", "properties": {"rule": text(), "feedetl_sn": nullable_text(), "amount": amount(), "zh": text(), "en": text()}}}}}]},
+                "CatalogueEntry": {"type": "object", "required": ["code", "name", "class", "first_selfpay", "item_type", "list_type", "begin", "end"], "properties": {
+                    "code": text(), "name": text(), "class": {"type": "string", "enum": ["01", "02", "03"]}, "first_selfpay": text(), "price_cap": nullable_text(),
+                    "item_type": text(), "list_type": text(), "begin": text(), "end": text()}},
+                "NewCatalogueEntry": {"type": "object", "required": ["code", "name", "class", "item_type", "list_type", "begin"], "additionalProperties": false, "properties": {
+                    "code": text(), "name": text(), "class": {"type": "string", "enum": ["01", "02", "03"]}, "first_selfpay": text(), "price_cap": text(),
+                    "item_type": text(), "list_type": text(), "begin": {"type": "string", "format": "date"}, "end": {"type": "string", "format": "date"}}},
+                "AuditEntry": {"type": "object", "required": ["at", "actor", "action", "subject", "reason"], "properties": {"at": text(), "actor": text(), "action": text(), "subject": text(), "reason": text()}},
+                "LedgerCheck": {"type": "object", "required": ["balanced", "replay_matches"], "properties": {"accounts": {"type": "integer"}, "transfers": {"type": "integer"},
+                    "debits": amount(), "credits": amount(), "balanced": {"type": "boolean"}, "replay_matches": {"type": "boolean"},
+                    "mismatched_accounts": {"type": "array", "items": text()}, "negative_personal_accounts": {"type": "array", "items": text()}}},
+            },
+        },
+    })
+}
+
+pub async fn document() -> Response {
+    axum::Json(spec()).into_response()
+}

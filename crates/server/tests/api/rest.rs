@@ -1,0 +1,255 @@
+//! The REST API: logins, roles, masked ID numbers, the audited privileged read, the initial
+//! password, the registry, the OpenAPI document.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+async fn admin(app: &TestApp) -> String {
+    app.login(json!({"role": "operator", "username": "admin", "password": "Demo@2026"})).await
+}
+
+#[tokio::test]
+async fn ids_are_masked_and_only_a_privileged_reason_reveals_one_with_an_audit_entry() {
+    let app = spawn_app().await;
+    let token = admin(&app).await;
+    let path = format!("/api/v1/persons/{}", psn("张伟"));
+    let masked = app.rest("GET", &path, Some(&token), &[], None).await;
+    assert_eq!(masked.status, 200, "{}", masked.body);
+    assert_eq!(masked.body["id_number"], json!("330102********1236"));
+    assert_eq!(masked.body["id_number_masked"], json!(true));
+
+    let institution = app.rest("GET", &path, None, &signed_headers(TERTIARY), None).await;
+    assert_eq!(institution.status, 200, "{}", institution.body);
+    assert_eq!(institution.body["id_number"], json!("330102********1236"));
+    let refused =
+        app.rest("GET", &format!("{path}?reveal=true&reason=checking"), None, &signed_headers(TERTIARY), None).await;
+    assert_eq!(refused.status, 403);
+
+    let no_reason = app.rest("GET", &format!("{path}?reveal=true"), Some(&token), &[], None).await;
+    assert_eq!(no_reason.status, 400, "{}", no_reason.body);
+    let revealed = app
+        .rest(
+            "GET",
+            &format!("{path}?reveal=true&reason=%E6%A0%B8%E5%AE%9E%E5%8F%82%E4%BF%9D%E8%BA%AB%E4%BB%BD"),
+            Some(&token),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(revealed.status, 200, "{}", revealed.body);
+    assert_eq!(revealed.body["id_number"], json!("330102198503121236"));
+
+    // An operator without the privileged role cannot reveal.
+    let created = app
+        .rest(
+            "POST",
+            "/api/v1/operators",
+            Some(&token),
+            &[],
+            Some(json!({"username": "clerk", "password": "Clerk2026pass", "roles": ["operator"]})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let clerk = app.login(json!({"role": "operator", "username": "clerk", "password": "Clerk2026pass"})).await;
+    let denied = app.rest("GET", &format!("{path}?reveal=true&reason=curiosity"), Some(&clerk), &[], None).await;
+    assert_eq!(denied.status, 403);
+    assert_eq!(denied.body["error"]["code"], json!("forbidden"));
+
+    let audit = app.rest("GET", &format!("/api/v1/audit?subject={}", psn("张伟")), Some(&token), &[], None).await;
+    let entries = audit.body["entries"].as_array().unwrap().clone();
+    let reveal = entries.iter().find(|e| e["action"] == json!("reveal-id-number")).expect("the reveal is audited");
+    assert_eq!(reveal["actor"], json!("operator:admin"));
+    assert_eq!(reveal["reason"], json!("核实参保身份"));
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["action"] == json!("read-person") && e["actor"] == json!(format!("institution:{TERTIARY}")))
+    );
+    assert_eq!(
+        entries.iter().filter(|e| e["action"] == json!("reveal-id-number")).count(),
+        1,
+        "refused reveals are not reads"
+    );
+}
+
+#[tokio::test]
+async fn a_person_sees_only_their_own_records() {
+    let app = spawn_app().await;
+    let anonymous = app.rest("GET", &format!("/api/v1/persons/{}", psn("张伟")), None, &[], None).await;
+    assert_eq!(anonymous.status, 401);
+    let wrong = app
+        .rest(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            &[],
+            Some(json!({"role": "person", "id_number": id_number("张伟"), "password": "wrong"})),
+        )
+        .await;
+    let unknown = app
+        .rest(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            &[],
+            Some(json!({"role": "person", "id_number": "11010519491231002X", "password": "wrong"})),
+        )
+        .await;
+    assert_eq!((wrong.status, unknown.status), (401, 401));
+    assert_eq!(wrong.body, unknown.body, "an unknown person and a wrong password look the same");
+    let token = app.login(json!({"role": "person", "id_number": id_number("张伟"), "password": "Demo@2026"})).await;
+    let own = app.rest("GET", &format!("/api/v1/persons/{}/account", psn("张伟")), Some(&token), &[], None).await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert_eq!(own.body["balance"], json!("1000.00"));
+    for path in [
+        format!("/api/v1/persons/{}", psn("李秀英")),
+        format!("/api/v1/persons/{}/account", psn("李秀英")),
+        format!("/api/v1/persons/{}/settlements", psn("李秀英")),
+        "/api/v1/persons".to_string(),
+        "/api/v1/audit".to_string(),
+    ] {
+        let other = app.rest("GET", &path, Some(&token), &[], None).await;
+        assert_eq!(other.status, 403, "{path}: {}", other.body);
+    }
+}
+
+#[tokio::test]
+async fn the_initial_password_only_sets_a_new_one() {
+    let app = spawn_app().await;
+    let login =
+        |password: &'static str| json!({"role": "person", "id_number": id_number("赵敏"), "password": password});
+    let refused = app.rest("POST", "/api/v1/auth/login", None, &[], Some(login("Demo@2026"))).await;
+    assert_eq!(refused.status, 401, "赵敏 has never set the demo password");
+    let first = app.rest("POST", "/api/v1/auth/login", None, &[], Some(login("505678"))).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.body["must_change_password"], json!(true));
+    let token = first.body["token"].as_str().unwrap().to_string();
+    let blocked = app.rest("GET", &format!("/api/v1/persons/{}/account", psn("赵敏")), Some(&token), &[], None).await;
+    assert_eq!(blocked.status, 403, "{}", blocked.body);
+    let weak =
+        app.rest("POST", "/api/v1/me/password", Some(&token), &[], Some(json!({"new_password": "x505678y1"}))).await;
+    assert_eq!(weak.status, 400, "the new password may not contain the initial one");
+    let changed =
+        app.rest("POST", "/api/v1/me/password", Some(&token), &[], Some(json!({"new_password": "ZhaoMin2026"}))).await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    let again = app.rest("POST", "/api/v1/auth/login", None, &[], Some(login("505678"))).await;
+    assert_eq!(again.status, 401, "the initial password works only once");
+    let token = app.login(login("ZhaoMin2026")).await;
+    let account = app.rest("GET", &format!("/api/v1/persons/{}/account", psn("赵敏")), Some(&token), &[], None).await;
+    assert_eq!(account.body["balance"], json!("300.00"));
+}
+
+#[tokio::test]
+async fn operators_keep_the_registry() {
+    let app = spawn_app().await;
+    let token = admin(&app).await;
+    let public = app.rest("GET", "/api/v1/institutions?admdvs=330100&kind=hospital", None, &[], None).await;
+    assert_eq!(public.body["institutions"].as_array().unwrap().len(), 3);
+    let pharmacies = app.rest("GET", "/api/v1/institutions?kind=pharmacy&evoucher=true", None, &[], None).await;
+    assert_eq!(pharmacies.body["institutions"][0]["code"], json!(PHARMACY));
+    let unauthorized = app.rest("GET", "/api/v1/persons", None, &[], None).await;
+    assert_eq!(unauthorized.status, 401);
+    assert_eq!(unauthorized.body["error"]["code"], json!("unauthenticated"));
+
+    let person = json!({"id_number": "330102200203041234", "name": "新参保", "admdvs": "330100", "insutype": "310", "psn_type": "1101",
+                        "employer": "E33010000001", "contribution_base": "6000"});
+    let mut bad = person.clone();
+    bad["id_number"] = json!("330102200203041233");
+    let refused = app.rest("POST", "/api/v1/persons", Some(&token), &[], Some(bad)).await;
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused.body["error"]["message"].as_str().unwrap().contains("check character is 3, expected 4"),
+        "{}",
+        refused.body
+    );
+    let created = app.rest("POST", "/api/v1/persons", Some(&token), &[], Some(person.clone())).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["id_number"], json!("330102********1234"));
+    let twice = app.rest("POST", "/api/v1/persons", Some(&token), &[], Some(person)).await;
+    assert_eq!(twice.status, 409);
+    // The new person logs in with the initial password to set their own.
+    let login = app
+        .rest(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            &[],
+            Some(json!({"role": "person", "id_number": "330102200203041234", "password": "304123"})),
+        )
+        .await;
+    assert_eq!(login.body["must_change_password"], json!(true), "{}", login.body);
+
+    let unknown_field = app
+        .rest(
+            "POST",
+            "/api/v1/regions",
+            Some(&token),
+            &[],
+            Some(json!({"admdvs": "330300", "name": "温州市", "extra": 1})),
+        )
+        .await;
+    assert_eq!(unknown_field.status, 400);
+    let region = app
+        .rest("POST", "/api/v1/regions", Some(&token), &[], Some(json!({"admdvs": "330300", "name": "温州市"})))
+        .await;
+    assert_eq!(region.status, 201);
+    let page = app.rest("GET", "/api/v1/persons?admdvs=330100&page=1&page_size=2", Some(&token), &[], None).await;
+    assert_eq!((page.body["total"].clone(), page.body["persons"].as_array().unwrap().len()), (json!(6), 2));
+    let verify = app.rest("GET", "/api/v1/ledger/verify", Some(&token), &[], None).await;
+    assert_eq!((verify.body["balanced"].clone(), verify.body["replay_matches"].clone()), (json!(true), json!(true)));
+}
+
+#[tokio::test]
+async fn settlements_carry_their_explanation_and_the_openapi_document_lists_every_route() {
+    let app = spawn_app().await;
+    let visit = register(&app, TERTIARY, "张伟", "11").await;
+    app.call(TERTIARY, "2204", json!({"feedetail": [fee_line("1", &visit, psn("张伟"), "DEMO-B-002", "120", "1")]}))
+        .await
+        .ok();
+    let settled = app.call(TERTIARY, "2207", json!({"data": presettle_data("张伟", &visit, "120", true)})).await;
+    let setl_id = settled.ok()["setlinfo"]["setl_id"].as_str().unwrap().to_string();
+    let token = app.login(json!({"role": "person", "id_number": id_number("张伟"), "password": "Demo@2026"})).await;
+    let detail = app.rest("GET", &format!("/api/v1/settlements/{setl_id}"), Some(&token), &[], None).await;
+    assert_eq!(detail.status, 200, "{}", detail.body);
+    assert_eq!(detail.body["amounts"]["over_limit"], json!("10.00"));
+    let rules: Vec<&str> =
+        detail.body["explanation"].as_array().unwrap().iter().map(|s| s["rule"].as_str().unwrap()).collect();
+    assert!(
+        rules.contains(&"line.over-limit")
+            && rules.contains(&"line.class-b-first-self-pay")
+            && rules.contains(&"account.pays"),
+        "{rules:?}"
+    );
+    let other = app.login(json!({"role": "person", "id_number": id_number("李秀英"), "password": "Demo@2026"})).await;
+    assert_eq!(app.rest("GET", &format!("/api/v1/settlements/{setl_id}"), Some(&other), &[], None).await.status, 403);
+    let foreign =
+        app.rest("GET", &format!("/api/v1/settlements/{setl_id}"), None, &signed_headers(SECONDARY), None).await;
+    assert_eq!(foreign.status, 403, "another institution cannot read it");
+
+    let spec = app.rest("GET", "/api/v1/openapi.json", None, &[], None).await;
+    assert_eq!(spec.body["openapi"], json!("3.0.3"));
+    let paths = spec.body["paths"].as_object().unwrap();
+    for route in [
+        "/api/v1/auth/login",
+        "/api/v1/auth/logout",
+        "/api/v1/me",
+        "/api/v1/me/password",
+        "/api/v1/operators",
+        "/api/v1/regions",
+        "/api/v1/institutions",
+        "/api/v1/employers",
+        "/api/v1/persons",
+        "/api/v1/persons/{psn_no}",
+        "/api/v1/persons/{psn_no}/account",
+        "/api/v1/persons/{psn_no}/accumulators",
+        "/api/v1/persons/{psn_no}/settlements",
+        "/api/v1/settlements/{setl_id}",
+        "/api/v1/catalogue",
+        "/api/v1/audit",
+        "/api/v1/ledger/verify",
+        "/fsi/api/rsfComIfsService/callService",
+    ] {
+        assert!(paths.contains_key(route), "{route} is not in the OpenAPI document");
+    }
+}
