@@ -22,8 +22,8 @@ macro_rules! code {
         impl FromStr for $name {
             type Err = ParseError;
             fn from_str(text: &str) -> Result<$name, ParseError> {
-                let check: fn(&str) -> Result<(), String> = $check;
-                check(text).map_err(|problem| ParseError::new($what, problem))?;
+                let check: fn(&str) -> Result<(), (String, String)> = $check;
+                check(text).map_err(|(problem, zh)| ParseError::bilingual($what, problem, zh))?;
                 Ok($name(text.to_string()))
             }
         }
@@ -48,25 +48,31 @@ macro_rules! code {
     };
 }
 
-fn digits(count: usize) -> impl Fn(&str) -> Result<(), String> {
+fn digits(count: usize) -> impl Fn(&str) -> Result<(), (String, String)> {
     move |text: &str| {
         if text.len() != count || !text.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("{text:?} is not {count} digits"));
+            return Err((format!("{text:?} is not {count} digits"), format!("{text}不是{count}位数字")));
         }
         Ok(())
     }
 }
 
 /// Letters, digits, `-` and `_`, between `min` and `max` characters.
-fn token(text: &str, min: usize, max: usize) -> Result<(), String> {
+fn token(text: &str, min: usize, max: usize) -> Result<(), (String, String)> {
     if text.len() < min || text.len() > max {
         return Err(match min {
-            1 if text.is_empty() => "is empty".to_string(),
-            _ => format!("{text:?} has {} characters, expected {min} to {max}", text.chars().count()),
+            1 if text.is_empty() => ("is empty".to_string(), "不能为空".to_string()),
+            _ => (
+                format!("{text:?} has {} characters, expected {min} to {max}", text.chars().count()),
+                format!("长度应为{min}至{max}位"),
+            ),
         });
     }
     if let Some(bad) = text.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
-        return Err(format!("{text:?} contains {bad:?}; only letters, digits, '-' and '_' are allowed"));
+        return Err((
+            format!("{text:?} contains {bad:?}; only letters, digits, '-' and '_' are allowed"),
+            format!("含有非法字符“{bad}”，只允许字母、数字、-和_"),
+        ));
     }
     Ok(())
 }

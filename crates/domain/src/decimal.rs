@@ -15,7 +15,7 @@ use crate::ParseError;
 /// No exponent, no `+`, no spaces, no leading or trailing dot; `|value| <= max_abs`.
 pub(crate) fn parse_fixed(text: &str, scale: u32, max_abs: i128, what: &'static str) -> Result<i128, ParseError> {
     if text.is_empty() {
-        return Err(ParseError::new(what, "empty text"));
+        return Err(ParseError::bilingual(what, "empty text", "不能为空"));
     }
     let (negative, digits) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -26,15 +26,22 @@ pub(crate) fn parse_fixed(text: &str, scale: u32, max_abs: i128, what: &'static 
         None => (digits, None),
     };
     if whole.is_empty() || fraction.is_some_and(str::is_empty) {
-        return Err(ParseError::new(what, format!("{text:?} is not a decimal number")));
+        return Err(ParseError::bilingual(
+            what,
+            format!("{text:?} is not a decimal number"),
+            format!("{text}不是合法的数值"),
+        ));
     }
     if let Some(bad) = whole.chars().chain(fraction.unwrap_or("").chars()).find(|c| !c.is_ascii_digit()) {
-        let problem = if bad == 'e' || bad == 'E' {
-            format!("{text:?} uses exponent notation; write the digits out")
+        let (problem, problem_zh) = if bad == 'e' || bad == 'E' {
+            (
+                format!("{text:?} uses exponent notation; write the digits out"),
+                format!("{text}使用了科学计数法，请直接写出数字"),
+            )
         } else {
-            format!("{text:?} contains {bad:?}, which is not a digit")
+            (format!("{text:?} contains {bad:?}, which is not a digit"), format!("{text}含有非数字字符“{bad}”"))
         };
-        return Err(ParseError::new(what, problem));
+        return Err(ParseError::bilingual(what, problem, problem_zh));
     }
     let fraction = fraction.unwrap_or("");
     let (kept, dropped) = fraction.split_at(fraction.len().min(scale as usize));
@@ -44,9 +51,9 @@ pub(crate) fn parse_fixed(text: &str, scale: u32, max_abs: i128, what: &'static 
             1 => format!("{text} has more than one decimal"),
             _ => format!("{text} has more than {} decimals", number_word(scale)),
         };
-        return Err(ParseError::new(what, problem));
+        return Err(ParseError::bilingual(what, problem, format!("{text}的小数位数超过{scale}位")));
     }
-    let too_large = || ParseError::new(what, format!("{text} is too large"));
+    let too_large = || ParseError::bilingual(what, format!("{text} is too large"), format!("{text}超出允许范围"));
     if whole.trim_start_matches('0').len() > 24 {
         return Err(too_large());
     }
@@ -167,11 +174,11 @@ impl FromStr for Ratio {
             .problem()
             .ends_with("is too large")
         {
-            true => ParseError::new("ratio", format!("{text} is more than 1")),
+            true => ParseError::bilingual("ratio", format!("{text} is more than 1"), format!("{text}大于1")),
             false => error,
         })?;
         if value < 0 {
-            return Err(ParseError::new("ratio", format!("{text} is negative")));
+            return Err(ParseError::bilingual("ratio", format!("{text} is negative"), format!("{text}不能为负数")));
         }
         Ok(Ratio { basis_points: u16::try_from(value).expect("bounded by max_abs") })
     }
@@ -275,7 +282,11 @@ impl FromStr for UnitPrice {
     fn from_str(text: &str) -> Result<UnitPrice, ParseError> {
         let value = parse_fixed(text, Self::SCALE, i128::from(Self::MAX), "unit price")?;
         if value < 0 {
-            return Err(ParseError::new("unit price", format!("{text} is negative")));
+            return Err(ParseError::bilingual(
+                "unit price",
+                format!("{text} is negative"),
+                format!("单价{text}不能为负数"),
+            ));
         }
         Ok(UnitPrice { micro_yuan: i64::try_from(value).expect("bounded by max_abs") })
     }

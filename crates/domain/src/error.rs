@@ -11,11 +11,24 @@ use std::fmt;
 pub struct ParseError {
     what: &'static str,
     problem: String,
+    problem_zh: String,
 }
 
 impl ParseError {
+    /// A problem described in English only (the Chinese rendering repeats it).
     pub fn new(what: &'static str, problem: impl Into<String>) -> Self {
-        ParseError { what, problem: problem.into() }
+        let problem = problem.into();
+        ParseError { what, problem_zh: problem.clone(), problem }
+    }
+
+    /// A problem described in English and in Chinese (for HIS operators).
+    pub fn bilingual(what: &'static str, problem: impl Into<String>, problem_zh: impl Into<String>) -> Self {
+        ParseError { what, problem: problem.into(), problem_zh: problem_zh.into() }
+    }
+
+    /// What is wrong, in Chinese, e.g. `"校验码应为6，实为7"`.
+    pub fn problem_zh(&self) -> &str {
+        &self.problem_zh
     }
 
     /// The kind of value that failed to parse, e.g. `"ID number"`.

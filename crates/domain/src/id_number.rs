@@ -89,25 +89,36 @@ impl FromStr for IdNumber {
     type Err = ParseError;
 
     fn from_str(text: &str) -> Result<IdNumber, ParseError> {
-        let error = |problem: String| ParseError::new("ID number", problem);
+        let error = |problem: String, zh: String| ParseError::bilingual("ID number", problem, zh);
         let count = text.chars().count();
         if count != 18 {
-            return Err(error(format!("has {count} characters, expected 18")));
+            return Err(error(format!("has {count} characters, expected 18"), format!("长度为{count}位，应为18位")));
         }
         let text = text.to_ascii_uppercase();
         let (first_17, last) = text.split_at(17);
         if let Some((position, bad)) = first_17.chars().enumerate().find(|(_, c)| !c.is_ascii_digit()) {
-            return Err(error(format!("character {} is {bad:?}, expected a digit", position + 1)));
+            return Err(error(
+                format!("character {} is {bad:?}, expected a digit", position + 1),
+                format!("第{}位“{bad}”不是数字", position + 1),
+            ));
         }
         if !PROVINCE_PREFIXES.contains(&&first_17[..2]) {
-            return Err(error(format!("address code {} does not start with a province code", &first_17[..6])));
+            return Err(error(
+                format!("address code {} does not start with a province code", &first_17[..6]),
+                format!("地址码{}不是有效的省级区划代码开头", &first_17[..6]),
+            ));
         }
         let birth = &first_17[6..14];
-        Date::parse_compact(birth).map_err(|e| error(format!("birth date {birth} is impossible: {}", e.problem())))?;
+        Date::parse_compact(birth).map_err(|e| {
+            error(format!("birth date {birth} is impossible: {}", e.problem()), format!("出生日期{birth}不存在"))
+        })?;
         let expected = IdNumber::check_character(first_17);
         let actual = last.chars().next().expect("18 characters");
         if actual != expected {
-            return Err(error(format!("check character is {actual}, expected {expected}")));
+            return Err(error(
+                format!("check character is {actual}, expected {expected}"),
+                format!("校验码错误：应为{expected}，实为{actual}"),
+            ));
         }
         Ok(IdNumber { text })
     }

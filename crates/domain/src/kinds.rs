@@ -38,7 +38,7 @@ macro_rules! coded {
             fn from_str(code: &str) -> Result<$name, ParseError> {
                 match code {
                     $($code => Ok($name::$variant),)+
-                    _ => Err(ParseError::new($what, format!("{code:?} is not a known code"))),
+                    _ => Err(ParseError::bilingual($what, format!("{code:?} is not a known code"), format!("{code}不是有效的代码"))),
                 }
             }
         }
@@ -243,7 +243,11 @@ impl FromStr for MedType {
     fn from_str(code: &str) -> Result<MedType, ParseError> {
         let shape_ok = (code.len() == 2 || code.len() == 4) && code.bytes().all(|b| b.is_ascii_digit());
         if !shape_ok || code.starts_with('0') {
-            return Err(ParseError::new("medical type", format!("{code:?} is not a 2- or 4-digit code")));
+            return Err(ParseError::bilingual(
+                "medical type",
+                format!("{code:?} is not a 2- or 4-digit code"),
+                format!("{code}不是2位或4位的医疗类别代码"),
+            ));
         }
         Ok(MedType(code.parse().expect("digits")))
     }

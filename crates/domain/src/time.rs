@@ -26,13 +26,25 @@ impl Date {
     /// When the year is outside 1900..=9999 or the day does not exist in that month.
     pub fn new(year: u16, month: u8, day: u8) -> Result<Date, ParseError> {
         if !(Self::MIN_YEAR..=Self::MAX_YEAR).contains(&year) {
-            return Err(ParseError::new("date", format!("year {year} is outside 1900..9999")));
+            return Err(ParseError::bilingual(
+                "date",
+                format!("year {year} is outside 1900..9999"),
+                format!("年份{year}超出1900至9999"),
+            ));
         }
         if !(1..=12).contains(&month) {
-            return Err(ParseError::new("date", format!("month {month} does not exist")));
+            return Err(ParseError::bilingual(
+                "date",
+                format!("month {month} does not exist"),
+                format!("月份{month}不存在"),
+            ));
         }
         if day == 0 || day > days_in_month(year, month) {
-            return Err(ParseError::new("date", format!("{year:04}-{month:02}-{day:02} does not exist")));
+            return Err(ParseError::bilingual(
+                "date",
+                format!("{year:04}-{month:02}-{day:02} does not exist"),
+                format!("日期{year:04}-{month:02}-{day:02}不存在"),
+            ));
         }
         Ok(Date { year, month, day })
     }
@@ -105,7 +117,11 @@ impl Date {
     /// When the text is not eight digits or not a real date.
     pub fn parse_compact(text: &str) -> Result<Date, ParseError> {
         if text.len() != 8 || !text.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ParseError::new("date", format!("{text:?} is not eight digits yyyyMMdd")));
+            return Err(ParseError::bilingual(
+                "date",
+                format!("{text:?} is not eight digits yyyyMMdd"),
+                format!("{text}不是8位yyyyMMdd日期"),
+            ));
         }
         Date::new(number(&text[0..4]), number(&text[4..6]) as u8, number(&text[6..8]) as u8)
     }
@@ -141,7 +157,11 @@ impl FromStr for Date {
             && bytes[7] == b'-'
             && [0, 1, 2, 3, 5, 6, 8, 9].iter().all(|&i| bytes[i].is_ascii_digit());
         if !shape_ok || (text.len() > 10 && text.parse::<DateTime>().is_err()) {
-            return Err(ParseError::new("date", format!("{text:?} is not yyyy-MM-dd")));
+            return Err(ParseError::bilingual(
+                "date",
+                format!("{text:?} is not yyyy-MM-dd"),
+                format!("{text}不是yyyy-MM-dd格式的日期"),
+            ));
         }
         Date::new(number(&date[0..4]), number(&date[5..7]) as u8, number(&date[8..10]) as u8)
     }
@@ -192,7 +212,11 @@ impl FromStr for Month {
         let digits: String = text.chars().filter(|&c| c != '-').collect();
         let dashes_ok = text.len() == 6 || (text.len() == 7 && text.as_bytes()[4] == b'-');
         if !dashes_ok || digits.len() != 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ParseError::new("month", format!("{text:?} is not yyyy-MM")));
+            return Err(ParseError::bilingual(
+                "month",
+                format!("{text:?} is not yyyy-MM"),
+                format!("{text}不是yyyy-MM格式的年月"),
+            ));
         }
         Month::new(number(&digits[0..4]), number(&digits[4..6]) as u8)
     }
@@ -220,7 +244,11 @@ impl DateTime {
     /// When the hour, minute or second is out of range.
     pub fn new(date: Date, hour: u8, minute: u8, second: u8) -> Result<DateTime, ParseError> {
         if hour > 23 || minute > 59 || second > 59 {
-            return Err(ParseError::new("time", format!("{hour:02}:{minute:02}:{second:02} does not exist")));
+            return Err(ParseError::bilingual(
+                "time",
+                format!("{hour:02}:{minute:02}:{second:02} does not exist"),
+                format!("时间{hour:02}:{minute:02}:{second:02}不存在"),
+            ));
         }
         let seconds_of_day = u32::from(hour) * 3600 + u32::from(minute) * 60 + u32::from(second);
         Ok(DateTime { date, seconds_of_day })
@@ -281,7 +309,13 @@ impl FromStr for DateTime {
 
     /// Parses `yyyy-MM-dd HH:mm:ss` (also with `T`), or a bare `yyyy-MM-dd` as its midnight.
     fn from_str(text: &str) -> Result<DateTime, ParseError> {
-        let invalid = || ParseError::new("time", format!("{text:?} is not yyyy-MM-dd HH:mm:ss"));
+        let invalid = || {
+            ParseError::bilingual(
+                "time",
+                format!("{text:?} is not yyyy-MM-dd HH:mm:ss"),
+                format!("{text}不是yyyy-MM-dd HH:mm:ss格式的时间"),
+            )
+        };
         if text.len() == 10 {
             return text.parse::<Date>().map(DateTime::start_of).map_err(|_| invalid());
         }

@@ -133,7 +133,7 @@ impl<'a> Fields<'a> {
         match self.text(field)? {
             None => Ok(None),
             Some(text) => text.parse().map(Some).map_err(|error: ParseError| {
-                NhsaError::new(format!("{}格式错误：{}（{}）", self.name(field), text, error.problem()))
+                NhsaError::new(format!("{}格式错误：{}（{}）", self.name(field), text, error.problem_zh()))
             }),
         }
     }
@@ -166,7 +166,7 @@ impl<'a> Fields<'a> {
         match self.decimal_text(field)? {
             None => Ok(None),
             Some(text) => text.parse().map(Some).map_err(|error: ParseError| {
-                NhsaError::new(format!("{}数值错误：{}（{}）", self.name(field), text, error.problem()))
+                NhsaError::new(format!("{}数值错误：{}（{}）", self.name(field), text, error.problem_zh()))
             }),
         }
     }
@@ -191,7 +191,7 @@ impl<'a> Fields<'a> {
                     "{}时间格式错误：{}，应为yyyy-MM-dd HH:mm:ss（{}）",
                     self.name(field),
                     text,
-                    error.problem()
+                    error.problem_zh()
                 ))
             }),
         }

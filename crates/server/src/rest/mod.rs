@@ -73,7 +73,7 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
 
 fn parse<T: std::str::FromStr<Err = yibao_domain::ParseError>>(field: &str, text: &str) -> Result<T, ApiError> {
     text.parse().map_err(|error: yibao_domain::ParseError| {
-        ApiError::invalid(format!("{field}: {error}"), format!("{field}格式错误：{}", error.problem()))
+        ApiError::invalid(format!("{field}: {error}"), format!("{field}格式错误：{}", error.problem_zh()))
     })
 }
 

@@ -44,7 +44,7 @@ async fn malformed_messages_are_refused_with_the_field_named() {
         (
             "2206",
             json!({"data": {"psn_no": psn("张伟"), "mdtrt_id": visit, "medfee_sumamt": 1.234, "acct_used_flag": "1"}}),
-            "more than two decimals",
+            "1.234的小数位数超过2位",
         ),
         (
             "2206",
@@ -59,7 +59,7 @@ async fn malformed_messages_are_refused_with_the_field_named() {
         (
             "1101",
             json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": "330102198503121237"}}),
-            "check character is 7, expected 6",
+            "校验码错误：应为6，实为7",
         ),
         (
             "1101",

@@ -86,7 +86,7 @@ pub async fn person_info(call: &Call) -> Result<Answer, NhsaError> {
     };
     if let Some(id) = &lookup.id_number {
         id.parse::<IdNumber>()
-            .map_err(|error| NhsaError::new(format!("身份证号{}格式错误：{}", mask(id), error.problem())))?;
+            .map_err(|error| NhsaError::new(format!("身份证号{}格式错误：{}", mask(id), error.problem_zh())))?;
     }
     let name = data.text("psn_name")?;
     let today = call.now().date();
