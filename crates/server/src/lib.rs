@@ -90,7 +90,23 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .merge(nhsa::router())
         .merge(rest::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+async fn not_found(uri: axum::http::Uri) -> Response {
+    rest::ApiError::not_found(format!("no route {}", uri.path())).into_response()
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    rest::ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+        "不支持该请求方法",
+    )
+    .into_response()
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {

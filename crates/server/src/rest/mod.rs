@@ -9,6 +9,7 @@
 
 mod caller;
 mod error;
+mod flows;
 pub mod openapi;
 mod wire;
 
@@ -58,6 +59,13 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/persons/{psn_no}/accumulators", get(accumulators))
         .route("/api/v1/persons/{psn_no}/settlements", get(person_settlements))
         .route("/api/v1/settlements/{setl_id}", get(settlement))
+        .route("/api/v1/visits", post(flows::open_visit))
+        .route("/api/v1/visits/{mdtrt_id}/lines", post(flows::add_lines))
+        .route("/api/v1/visits/{mdtrt_id}/discharge", post(flows::discharge))
+        .route("/api/v1/visits/{mdtrt_id}/cancel", post(flows::cancel_visit))
+        .route("/api/v1/visits/{mdtrt_id}/settlement", post(flows::settle))
+        .route("/api/v1/settlements/{setl_id}/cancel", post(flows::cancel))
+        .route("/api/v1/purchases", post(flows::purchase))
         .route("/api/v1/catalogue", get(catalogue).post(create_catalogue_entry))
         .route("/api/v1/audit", get(audit))
         .route("/api/v1/ledger/verify", get(verify_ledger))

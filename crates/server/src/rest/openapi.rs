@@ -56,6 +56,11 @@ fn query_param(name: &str, kind: &str, description: &str) -> Value {
     json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": kind}})
 }
 
+fn idempotency() -> Value {
+    json!({"name": "Idempotency-Key", "in": "header", "required": false, "description": "required for writes: 1 to 64 letters, digits, '-' or '_'; a retry with the same key and body returns the stored response",
+           "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}})
+}
+
 fn list_of(field: &str, item: &str) -> Value {
     json!({"type": "object", "required": [field], "properties": {field: {"type": "array", "items": schema(item)}}})
 }
@@ -140,6 +145,21 @@ pub fn spec() -> Value {
                 &["400", "401", "403", "503"], json!({"security": person_read, "parameters": [path_param("psn_no", "person number"), paging[0].clone(), paging[1].clone()]}))},
             "/api/v1/settlements/{setl_id}": {"get": operation("A settlement with its per-line and per-step explanation.", "200", schema("SettlementDetail"),
                 &["400", "401", "403", "404", "503"], json!({"security": person_read, "parameters": [path_param("setl_id", "settlement id")]}))},
+            "/api/v1/visits": {"post": operation("Open an outpatient visit or admit (institution; Idempotency-Key).", "201", schema("Visit"),
+                &["400", "401", "403", "404", "409", "422", "503"], json!({"requestBody": body("NewVisit"), "security": [{"institution": []}], "parameters": [idempotency()]}))},
+            "/api/v1/visits/{mdtrt_id}/lines": {"post": operation("Add bill lines; each comes back split (institution; Idempotency-Key).", "201",
+                json!({"type": "object", "properties": {"lines": {"type": "array", "items": {"type": "object"}}}}),
+                &["400", "401", "403", "404", "409", "422", "503"], json!({"requestBody": body("NewLines"), "security": [{"institution": []}], "parameters": [path_param("mdtrt_id", "visit id"), idempotency()]}))},
+            "/api/v1/visits/{mdtrt_id}/discharge": {"post": operation("Discharge an admitted patient (institution; Idempotency-Key).", "201", schema("Visit"),
+                &["400", "401", "403", "404", "409", "503"], json!({"requestBody": body("Discharge"), "security": [{"institution": []}], "parameters": [path_param("mdtrt_id", "visit id"), idempotency()]}))},
+            "/api/v1/visits/{mdtrt_id}/cancel": {"post": operation("Cancel a visit with no settlement in force (institution; Idempotency-Key).", "201", schema("Visit"),
+                &["400", "401", "403", "404", "409", "503"], json!({"requestBody": body("PersonRef"), "security": [{"institution": []}], "parameters": [path_param("mdtrt_id", "visit id"), idempotency()]}))},
+            "/api/v1/visits/{mdtrt_id}/settlement": {"post": operation("Pre-settle (dry_run) or settle a visit's unsettled lines (institution; Idempotency-Key unless dry_run).", "201", schema("SettlementDetail"),
+                &["400", "401", "403", "404", "409", "422", "503"], json!({"requestBody": body("Settle"), "security": [{"institution": []}], "parameters": [path_param("mdtrt_id", "visit id"), idempotency()]}))},
+            "/api/v1/settlements/{setl_id}/cancel": {"post": operation("Cancel a settlement: a negated mirror restores every balance (institution; Idempotency-Key).", "201", schema("SettlementDetail"),
+                &["400", "401", "403", "404", "409", "503"], json!({"requestBody": body("PersonRef"), "security": [{"institution": []}], "parameters": [path_param("setl_id", "settlement id"), idempotency()]}))},
+            "/api/v1/purchases": {"post": operation("A pharmacy purchase: lines and settlement in one (institution; Idempotency-Key unless dry_run).", "201", schema("SettlementDetail"),
+                &["400", "401", "403", "404", "409", "422", "503"], json!({"requestBody": body("Purchase"), "security": [{"institution": []}], "parameters": [idempotency()]}))},
             "/api/v1/catalogue": {
                 "get": operation("The insurance catalogue.", "200", list_of("entries", "CatalogueEntry"), &["400"], json!({"security": [], "parameters": [query_param("code", "string", "med_list_codg")]})),
                 "post": operation("Add or replace a catalogue entry (operator).", "201", schema("CatalogueEntry"), &["400", "401", "403", "503"], json!({"requestBody": body("NewCatalogueEntry"), "security": secured})),
@@ -204,6 +224,23 @@ pub fn spec() -> Value {
                 "NewCatalogueEntry": {"type": "object", "required": ["code", "name", "class", "item_type", "list_type", "begin"], "additionalProperties": false, "properties": {
                     "code": text(), "name": text(), "class": {"type": "string", "enum": ["01", "02", "03"]}, "first_selfpay": text(), "price_cap": text(),
                     "item_type": text(), "list_type": text(), "begin": {"type": "string", "format": "date"}, "end": {"type": "string", "format": "date"}}},
+                "Visit": {"type": "object", "required": ["mdtrt_id", "psn_no", "kind", "status"], "properties": {"mdtrt_id": text(), "psn_no": text(), "kind": text(),
+                    "status": text(), "med_type": nullable_text(), "begin": text(), "end": nullable_text()}},
+                "Certificate": {"type": "object", "required": ["type", "number"], "additionalProperties": false, "properties": {
+                    "type": {"type": "string", "enum": ["01", "02", "03"]}, "number": text()}},
+                "NewVisit": {"type": "object", "required": ["psn_no", "kind", "insutype", "begin", "certificate", "his_no"], "additionalProperties": false, "properties": {
+                    "psn_no": text(), "kind": {"type": "string", "enum": ["outpatient", "inpatient"]}, "insutype": text(), "begin": text(), "certificate": schema("Certificate"),
+                    "his_no": text(), "med_type": text(), "diagnosis_code": text(), "diagnosis_name": text(), "dept_name": text(), "doctor_name": text()}},
+                "Line": {"type": "object", "required": ["serial", "code", "price", "quantity", "amount"], "additionalProperties": false, "properties": {
+                    "serial": text(), "code": text(), "price": text(), "quantity": text(), "amount": text(), "batch": text(), "occurred_at": text(), "refund_of": text()}},
+                "NewLines": {"type": "object", "required": ["psn_no", "lines"], "additionalProperties": false, "properties": {"psn_no": text(), "lines": {"type": "array", "items": schema("Line")}}},
+                "Discharge": {"type": "object", "required": ["psn_no", "end"], "additionalProperties": false, "properties": {"psn_no": text(), "end": text()}},
+                "PersonRef": {"type": "object", "required": ["psn_no"], "additionalProperties": false, "properties": {"psn_no": text()}},
+                "Settle": {"type": "object", "required": ["psn_no"], "additionalProperties": false, "properties": {"psn_no": text(), "use_account": {"type": "boolean"},
+                    "mid_stay": {"type": "boolean"}, "dry_run": {"type": "boolean"}, "med_type": text(), "medfee": text()}},
+                "Purchase": {"type": "object", "required": ["psn_no", "insutype", "certificate", "lines"], "additionalProperties": false, "properties": {
+                    "psn_no": text(), "insutype": text(), "certificate": schema("Certificate"), "lines": {"type": "array", "items": schema("Line")},
+                    "use_account": {"type": "boolean"}, "dry_run": {"type": "boolean"}, "medfee": text()}},
                 "AuditEntry": {"type": "object", "required": ["at", "actor", "action", "subject", "reason"], "properties": {"at": text(), "actor": text(), "action": text(), "subject": text(), "reason": text()}},
                 "LedgerCheck": {"type": "object", "required": ["balanced", "replay_matches"], "properties": {"accounts": {"type": "integer"}, "transfers": {"type": "integer"},
                     "debits": amount(), "credits": amount(), "balanced": {"type": "boolean"}, "replay_matches": {"type": "boolean"},

@@ -253,3 +253,66 @@ async fn settlements_carry_their_explanation_and_the_openapi_document_lists_ever
         assert!(paths.contains_key(route), "{route} is not in the OpenAPI document");
     }
 }
+
+#[tokio::test]
+async fn the_rest_flow_settles_once_per_idempotency_key() {
+    let app = spawn_app().await;
+    let sign = |key: &str| {
+        let mut headers = signed_headers(TERTIARY);
+        headers.push(("idempotency-key".into(), key.into()));
+        headers
+    };
+    let visit = app
+        .rest("POST", "/api/v1/visits", None, &sign("v1"), Some(json!({"psn_no": psn("张伟"), "kind": "outpatient", "insutype": "310",
+            "begin": "2026-11-23 10:00:00", "certificate": {"type": "02", "number": id_number("张伟")}, "his_no": "MZ9", "med_type": "11"})))
+        .await;
+    assert_eq!(visit.status, 201, "{}", visit.body);
+    let mdtrt_id = visit.body["mdtrt_id"].as_str().unwrap().to_string();
+    let lines = json!({"psn_no": psn("张伟"), "lines": [
+        {"serial": "1", "code": "DEMO-A-001", "price": "50", "quantity": "1", "amount": "50.00"},
+        {"serial": "2", "code": "DEMO-B-001", "price": "100", "quantity": "1", "amount": "100.00"},
+        {"serial": "3", "code": "DEMO-C-001", "price": "20", "quantity": "1", "amount": "20.00"}]});
+    let added = app.rest("POST", &format!("/api/v1/visits/{mdtrt_id}/lines"), None, &sign("l1"), Some(lines)).await;
+    assert_eq!(added.status, 201, "{}", added.body);
+    assert_eq!(added.body["lines"][1]["first_selfpay"], json!("10.00"));
+    let path = format!("/api/v1/visits/{mdtrt_id}/settlement");
+    let dry = app
+        .rest(
+            "POST",
+            &path,
+            None,
+            &signed_headers(TERTIARY),
+            Some(json!({"psn_no": psn("张伟"), "use_account": true, "dry_run": true})),
+        )
+        .await;
+    assert_eq!(dry.status, 200, "{}", dry.body);
+    assert_eq!(dry.body["amounts"]["account_current_year"], json!("170.00"));
+    let no_key = app
+        .rest("POST", &path, None, &signed_headers(TERTIARY), Some(json!({"psn_no": psn("张伟"), "use_account": true})))
+        .await;
+    assert_eq!(no_key.status, 400);
+    let settle = json!({"psn_no": psn("张伟"), "use_account": true, "medfee": "170.00"});
+    let first = app.rest("POST", &path, None, &sign("s1"), Some(settle.clone())).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let again = app.rest("POST", &path, None, &sign("s1"), Some(settle)).await;
+    assert_eq!((again.status, &again.body), (200, &first.body), "a retry returns the stored response");
+    let changed =
+        app.rest("POST", &path, None, &sign("s1"), Some(json!({"psn_no": psn("张伟"), "use_account": false}))).await;
+    assert_eq!(changed.status, 409);
+    let setl_id = first.body["setl_id"].as_str().unwrap().to_string();
+    let cancel = app
+        .rest(
+            "POST",
+            &format!("/api/v1/settlements/{setl_id}/cancel"),
+            None,
+            &sign("c1"),
+            Some(json!({"psn_no": psn("张伟")})),
+        )
+        .await;
+    assert_eq!(cancel.status, 201, "{}", cancel.body);
+    assert_eq!(cancel.body["amounts"]["medfee"], json!("-170.00"));
+    assert_eq!(cancel.body["cancelled"], json!(setl_id));
+    assert_eq!(count(&app, "settlements").await, 2);
+    let person = app.rest("GET", "/api/v1/visits", None, &[], None).await;
+    assert_eq!(person.status, 405, "the collection only takes POST");
+}
