@@ -11,7 +11,7 @@ use crate::commands::{Context, Reply, Submission, run};
 use crate::error::{EngineError, StoreFailure};
 use crate::records::{
     AuditEntry, Card, CatalogueEntry, Credential, CredentialKind, DiseaseRegistration, Employer, FeeLine, Institution,
-    Message, Person, Region, Settlement, SignIn, Visit,
+    Message, Person, Region, Settlement, SignIn, StoredFile, Visit,
 };
 use crate::working_set::{ChangeSet, Loader, WorkingSet};
 
@@ -35,6 +35,7 @@ pub struct MemoryDb {
     pub transfers: Vec<Transfer>,
     pub sequences: BTreeMap<String, i64>,
     pub credentials: BTreeMap<(String, CredentialKind), Credential>,
+    pub files: BTreeMap<String, StoredFile>,
     pub catalogue: Vec<CatalogueEntry>,
     pub audit: Vec<AuditEntry>,
     line_order: u64,
@@ -129,6 +130,10 @@ impl Loader for MemoryDb {
     fn credentials(&mut self, keys: &[(String, CredentialKind)]) -> Result<Vec<Credential>, StoreFailure> {
         Ok(pick(&self.credentials, keys))
     }
+
+    fn files(&mut self, keys: &[String]) -> Result<Vec<StoredFile>, StoreFailure> {
+        Ok(pick(&self.files, keys))
+    }
 }
 
 fn store<K: Ord, V>(map: &mut BTreeMap<K, V>, rows: Vec<(K, Option<V>)>) {
@@ -175,6 +180,7 @@ impl MemoryDb {
         self.transfers.extend(changes.transfers);
         store(&mut self.sequences, changes.sequences);
         store(&mut self.credentials, changes.credentials);
+        store(&mut self.files, changes.files);
         for entry in changes.catalogue {
             self.catalogue.retain(|e| !(e.code == entry.code && e.begin == entry.begin));
             self.catalogue.push(entry);

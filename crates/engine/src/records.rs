@@ -579,3 +579,25 @@ impl std::fmt::Debug for Credential {
             .finish_non_exhaustive()
     }
 }
+
+/// A file exchanged through the national interface (9101 upload, 3202 results, 9102 download).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    /// `file_qury_no`, the file's id.
+    pub file_qury_no: String,
+    pub institution: InstitutionCode,
+    pub filename: String,
+    pub content: Vec<u8>,
+    pub at: DateTime,
+}
+
+impl std::fmt::Debug for StoredFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredFile")
+            .field("file_qury_no", &self.file_qury_no)
+            .field("institution", &self.institution)
+            .field("filename", &self.filename)
+            .field("bytes", &self.content.len())
+            .finish()
+    }
+}

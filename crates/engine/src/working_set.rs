@@ -11,7 +11,7 @@ use yibao_policy::Accumulators;
 use crate::error::{EngineError, StoreFailure};
 use crate::records::{
     AuditEntry, Card, CatalogueEntry, Credential, CredentialKind, DiseaseRegistration, Employer, FeeLine, Institution,
-    Message, Person, Region, Settlement, SignIn, Visit,
+    Message, Person, Region, Settlement, SignIn, StoredFile, Visit,
 };
 use crate::table::Table;
 
@@ -41,6 +41,7 @@ pub trait Loader {
     fn transfers(&mut self, keys: &[TransferId]) -> Result<Vec<Transfer>, StoreFailure>;
     fn sequences(&mut self, names: &[String]) -> Result<Vec<(String, i64)>, StoreFailure>;
     fn credentials(&mut self, keys: &[(String, CredentialKind)]) -> Result<Vec<Credential>, StoreFailure>;
+    fn files(&mut self, keys: &[String]) -> Result<Vec<StoredFile>, StoreFailure>;
 }
 
 /// Keys a command will need, loaded in bulk before the batch runs.
@@ -85,6 +86,7 @@ pub struct ChangeSet {
     pub transfers: Vec<Transfer>,
     pub sequences: Vec<(String, Option<i64>)>,
     pub credentials: Vec<((String, CredentialKind), Option<Credential>)>,
+    pub files: Vec<(String, Option<StoredFile>)>,
     pub catalogue: Vec<CatalogueEntry>,
     pub audit: Vec<AuditEntry>,
 }
@@ -107,6 +109,7 @@ impl ChangeSet {
             && self.transfers.is_empty()
             && self.sequences.is_empty()
             && self.credentials.is_empty()
+            && self.files.is_empty()
             && self.catalogue.is_empty()
             && self.audit.is_empty()
     }
@@ -115,7 +118,7 @@ impl ChangeSet {
 /// A savepoint of every table, to undo one command's changes.
 #[derive(Debug, Clone, Copy)]
 pub struct Savepoint {
-    tables: [usize; 19],
+    tables: [usize; 20],
     new_transfers: usize,
     catalogue: usize,
     audit: usize,
@@ -168,6 +171,7 @@ pub struct WorkingSet<'a> {
     transfers: Table<TransferId, Transfer>,
     sequences: Table<String, i64>,
     credentials: Table<(String, CredentialKind), Credential>,
+    files: Table<String, StoredFile>,
     new_transfers: Vec<TransferId>,
     catalogue: Vec<CatalogueEntry>,
     audit: Vec<AuditEntry>,
@@ -203,6 +207,7 @@ impl<'a> WorkingSet<'a> {
             transfers: Table::default(),
             sequences: Table::default(),
             credentials: Table::default(),
+            files: Table::default(),
             new_transfers: Vec::new(),
             catalogue: Vec::new(),
             audit: Vec::new(),
@@ -330,6 +335,11 @@ impl<'a> WorkingSet<'a> {
     getter!(message, messages, MsgId, Message, messages, |row| row.msgid.clone());
     getter!(sign_in, sign_ins, String, SignIn, sign_ins, |row| row.sign_no.clone());
     getter!(transfer, transfers, TransferId, Transfer, transfers, |row| row.id.clone());
+    getter!(file, files, String, StoredFile, files, |row| row.file_qury_no.clone());
+
+    pub fn put_file(&mut self, row: StoredFile) {
+        self.files.put(row.file_qury_no.clone(), row);
+    }
 
     /// The person number registered for a full ID number.
     ///
@@ -579,6 +589,7 @@ impl<'a> WorkingSet<'a> {
                 self.transfers.savepoint(),
                 self.sequences.savepoint(),
                 self.credentials.savepoint(),
+                self.files.savepoint(),
             ],
             new_transfers: self.new_transfers.len(),
             catalogue: self.catalogue.len(),
@@ -608,6 +619,7 @@ impl<'a> WorkingSet<'a> {
             transfers,
             sequences,
             credentials,
+            files,
         ] = savepoint.tables;
         self.regions.rollback(regions);
         self.employers.rollback(employers);
@@ -628,6 +640,7 @@ impl<'a> WorkingSet<'a> {
         self.transfers.rollback(transfers);
         self.sequences.rollback(sequences);
         self.credentials.rollback(credentials);
+        self.files.rollback(files);
         self.new_transfers.truncate(savepoint.new_transfers);
         self.catalogue.truncate(savepoint.catalogue);
         self.audit.truncate(savepoint.audit);
@@ -656,6 +669,7 @@ impl<'a> WorkingSet<'a> {
                 .collect(),
             sequences: self.sequences.changes(),
             credentials: self.credentials.changes(),
+            files: self.files.changes(),
             catalogue: self.catalogue.clone(),
             audit: self.audit.clone(),
         }

@@ -7,7 +7,7 @@ use yibao_engine::StoreFailure;
 use yibao_engine::records::{
     Amounts, AuditEntry, Card, CardStatus, CatalogueEntry, Certificate, Credential, CredentialKind,
     DiseaseRegistration, Effect, Employer, FeeLine, Institution, LineState, Message, Person, PersonStatus, Region,
-    Settlement, SettlementStatus, SignIn, Visit, VisitKind, VisitStatus,
+    Settlement, SettlementStatus, SignIn, StoredFile, Visit, VisitKind, VisitStatus,
 };
 use yibao_ledger::{Account, Posting, Side, Transfer, TransferCode, TransferId};
 use yibao_policy::{Accumulators, Rule, Step};
@@ -806,4 +806,25 @@ pub fn decode_credential(row: &[Value]) -> Result<Credential, StoreFailure> {
         .map(|role| role.as_str().map(str::to_string).ok_or_else(|| failure("credentials.roles", role)))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Credential { subject, kind, hash, must_change, failures, locked_until, roles, updated_at: c.parse()? })
+}
+
+pub fn file(row: &StoredFile) -> Vec<Value> {
+    vec![
+        text(&row.file_qury_no),
+        text(&row.institution),
+        text(&row.filename),
+        Value::Blob(row.content.clone()),
+        time(&row.at),
+    ]
+}
+
+pub fn decode_file(row: &[Value]) -> Result<StoredFile, StoreFailure> {
+    let mut c = Columns::new(&schema::FILES, row);
+    Ok(StoredFile {
+        file_qury_no: c.text()?,
+        institution: c.parse()?,
+        filename: c.text()?,
+        content: c.blob()?,
+        at: c.parse()?,
+    })
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use yibao_domain::{Admdvs, CardNo, InstitutionCode, MdtrtId, MsgId, PersonNo, SetlId};
 use yibao_engine::records::{
     Card, Credential, CredentialKind, DiseaseRegistration, Employer, FeeLine, Institution, Message, Person, Region,
-    Settlement, SignIn, Visit,
+    Settlement, SignIn, StoredFile, Visit,
 };
 use yibao_engine::{ChangeSet, Loader, StoreFailure};
 use yibao_ledger::{Account, AccountKey, Transfer, TransferId};
@@ -166,6 +166,7 @@ impl Db<'_> {
             .collect();
         conn.upsert(&schema::SEQUENCES, sequences)?;
         conn.upsert(&schema::CREDENTIALS, rows(changes.credentials, codec::credential))?;
+        conn.upsert(&schema::FILES, rows(changes.files, codec::file))?;
         conn.upsert(&schema::CATALOGUE, changes.catalogue.iter().map(codec::catalogue_entry).collect())?;
         conn.upsert(&schema::AUDIT_LOG, changes.audit.iter().map(codec::audit).collect())?;
         Ok(())
@@ -274,6 +275,10 @@ impl Loader for Db<'_> {
 
     fn credentials(&mut self, keys: &[(String, CredentialKind)]) -> Result<Vec<Credential>, StoreFailure> {
         self.credentials_of(keys)
+    }
+
+    fn files(&mut self, keys: &[String]) -> Result<Vec<StoredFile>, StoreFailure> {
+        self.load(&schema::FILES, "file_qury_no", strings(keys), codec::decode_file)
     }
 
     fn sequences(&mut self, names: &[String]) -> Result<Vec<(String, i64)>, StoreFailure> {

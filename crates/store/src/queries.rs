@@ -4,7 +4,7 @@
 use yibao_domain::{CardNo, Date, DateTime, InstitutionCode, MdtrtId, Money, MsgId, PersonNo, SetlId};
 use yibao_engine::records::{
     AuditEntry, Card, CatalogueEntry, Credential, CredentialKind, DiseaseRegistration, Employer, FeeLine, Institution,
-    Message, Person, Region, Settlement, Visit,
+    Message, Person, Region, Settlement, StoredFile, Visit,
 };
 use yibao_engine::{Loader, StoreFailure};
 use yibao_ledger::{Account, AccountKey, Transfer};
@@ -356,6 +356,10 @@ impl<'c> Reader<'c> {
 
     pub fn credential(&mut self, subject: &str, kind: CredentialKind) -> Result<Option<Credential>, StoreFailure> {
         self.db.credentials(&[(subject.to_string(), kind)]).map(one)
+    }
+
+    pub fn file(&mut self, file_qury_no: &str) -> Result<Option<StoredFile>, StoreFailure> {
+        self.db.files(&[file_qury_no.to_string()]).map(one)
     }
 
     pub fn catalogue_entries(&mut self) -> Result<Vec<CatalogueEntry>, StoreFailure> {

@@ -371,8 +371,22 @@ pub const AUDIT_LOG: TableDef = TableDef {
     indexes: &[&["subject"]],
 };
 
+pub const FILES: TableDef = TableDef {
+    name: "files",
+    columns: &[
+        col("file_qury_no", Text),
+        col("institution", Text),
+        col("filename", Text),
+        col("content", Blob),
+        col("at", Text),
+    ],
+    key: &["file_qury_no"],
+    ordered: false,
+    indexes: &[],
+};
+
 /// Every table, in creation order.
-pub const TABLES: [&TableDef; 20] = [
+pub const TABLES: [&TableDef; 21] = [
     &META,
     &REGIONS,
     &EMPLOYERS,
@@ -393,6 +407,7 @@ pub const TABLES: [&TableDef; 20] = [
     &CATALOGUE,
     &AUDIT_LOG,
     &crate::schema::CREDENTIALS,
+    &FILES,
 ];
 
 pub const CREDENTIALS: TableDef = TableDef {

@@ -7,7 +7,7 @@ use super::settle::{CancelSettlement, cancel_settlement};
 use super::visits::insured_person;
 use super::{Command, Context, Outcome};
 use crate::error::EngineError;
-use crate::records::{DiseaseRegistration, Effect, LineState, Message, SignIn, VisitStatus};
+use crate::records::{DiseaseRegistration, Effect, LineState, Message, SignIn, StoredFile, VisitStatus};
 use crate::working_set::{Keys, WorkingSet};
 
 /// Stores the msgid of a read (1101, 2206, 5xxx, …) so that a repeat returns the same
@@ -354,5 +354,54 @@ impl Command for SignOut {
         sign_in.signed_out_at = Some(ctx.now);
         ws.put_sign_in(sign_in.clone());
         Ok(Outcome::SignIn(sign_in))
+    }
+}
+
+/// The largest file kept (9101 uploads, 3202 results).
+pub const FILE_MAX_BYTES: usize = 4 * 1024 * 1024;
+
+/// Keeps a file and gives it a `file_qury_no` (9101; 3202's result file).
+#[derive(Debug, Clone)]
+pub struct StoreFile {
+    pub institution: InstitutionCode,
+    pub filename: String,
+    pub content: Vec<u8>,
+}
+
+impl Command for StoreFile {
+    fn name(&self) -> &'static str {
+        "store-file"
+    }
+
+    fn keys(&self) -> Keys {
+        Keys::default()
+    }
+
+    fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
+        if self.content.len() > FILE_MAX_BYTES {
+            return Err(EngineError::invalid(
+                format!("文件超过{}字节", FILE_MAX_BYTES),
+                format!("a file holds at most {FILE_MAX_BYTES} bytes"),
+            ));
+        }
+        let name_ok = !self.filename.is_empty()
+            && self.filename.chars().count() <= 100
+            && !self.filename.contains(['/', '\\', '\0']);
+        if !name_ok {
+            return Err(EngineError::invalid(
+                "文件名filename须为1至100个字符且不含路径",
+                "a filename has 1 to 100 characters and no path",
+            ));
+        }
+        let sequence = ws.next_sequence("file")?;
+        let file = StoredFile {
+            file_qury_no: format!("F{}{sequence:010}", ctx.now.compact()),
+            institution: self.institution.clone(),
+            filename: self.filename.clone(),
+            content: self.content.clone(),
+            at: ctx.now,
+        };
+        ws.put_file(file.clone());
+        Ok(Outcome::File(Box::new(file)))
     }
 }

@@ -20,7 +20,9 @@ use crate::working_set::{Keys, WorkingSet};
 
 pub use access::{ChangeSecret, FAILURES_MAX, LOCK_MINUTES, PutCredential, RecordAttempt, RecordAudit};
 pub use lines::{LineUpload, RevokeLines, RevokeScope, UploadLines};
-pub use misc::{RecordRead, RegisterDisease, Reverse, RevokeDisease, SignInCommand, SignOut};
+pub use misc::{
+    FILE_MAX_BYTES, RecordRead, RegisterDisease, Reverse, RevokeDisease, SignInCommand, SignOut, StoreFile,
+};
 pub use registry::{
     CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, IssueCard, OpeningBalance, PutCatalogueEntry,
 };
@@ -76,6 +78,7 @@ pub enum Outcome {
     SignIn(SignIn),
     Person(Box<Person>),
     Credential(Box<crate::records::Credential>),
+    File(Box<crate::records::StoredFile>),
     /// A registry change or a recorded read: nothing to report beyond success.
     Done,
 }
@@ -98,6 +101,7 @@ impl Outcome {
             | Outcome::SignIn(_)
             | Outcome::Person(_)
             | Outcome::Credential(_)
+            | Outcome::File(_)
             | Outcome::Done => Effect::Nothing,
         }
     }

@@ -9,8 +9,11 @@
 
 mod auth;
 pub mod fields;
+mod files;
 pub mod render;
 mod tx;
+
+pub use tx::SUPPORTED;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -218,6 +221,8 @@ pub struct Call {
     pub institution: Institution,
     pub envelope: Envelope,
     pub meta: ResponseMeta,
+    /// The file part of a multipart upload (9101).
+    pub upload: Option<(Option<String>, Vec<u8>)>,
 }
 
 /// How a transaction answered.
@@ -339,14 +344,25 @@ async fn handle(app: Arc<AppState>, path_infno: Option<String>, headers: &Header
         }
     };
     let meta = ResponseMeta::new(institution.admdvs.as_str());
-    let parsed = match serde_json::from_slice::<Value>(body) {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let (json, upload) = match files::boundary(content_type) {
+        Some(boundary) => match files::parse_multipart(body, &boundary) {
+            Ok(parts) => (parts.json.unwrap_or_default(), parts.file),
+            Err(error) => {
+                app.metrics.record_nhsa("unknown", false, started.elapsed());
+                return json_response(StatusCode::OK, meta.failure(&error.message));
+            }
+        },
+        None => (body.to_vec(), None),
+    };
+    let parsed = match serde_json::from_slice::<Value>(&json) {
         Ok(value) => Envelope::parse(&value),
         Err(error) => Err(NhsaError::new(format!("报文不是合法的JSON：{error}"))),
     };
     let infno = parsed.as_ref().map_or_else(|_| "unknown".to_string(), |e| e.infno.clone());
     let result = match parsed {
         Err(error) => Err(error),
-        Ok(envelope) => check_and_dispatch(app.clone(), institution, envelope, meta.clone(), path_infno).await,
+        Ok(envelope) => check_and_dispatch(app.clone(), institution, envelope, meta.clone(), path_infno, upload).await,
     };
     app.metrics.record_nhsa(&infno, result.is_ok(), started.elapsed());
     match result {
@@ -373,6 +389,7 @@ async fn check_and_dispatch(
     envelope: Envelope,
     meta: ResponseMeta,
     path_infno: Option<String>,
+    upload: Option<(Option<String>, Vec<u8>)>,
 ) -> Result<Answer, NhsaError> {
     if let Some(path_infno) = path_infno
         && path_infno != envelope.infno
@@ -391,6 +408,6 @@ async fn check_and_dispatch(
             envelope.mdtrtarea_admvs, institution.admdvs
         )));
     }
-    let call = Call { app, institution, envelope, meta };
+    let call = Call { app, institution, envelope, meta, upload };
     tx::dispatch(&call).await
 }

@@ -100,8 +100,10 @@ impl TestApp {
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
         tokio::spawn(connection);
-        let mut request =
-            Request::post(path).header("content-type", "text/plain; charset=utf-8").header("host", "localhost");
+        let mut request = Request::post(path).header("host", "localhost");
+        if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
+            request = request.header("content-type", "text/plain; charset=utf-8");
+        }
         for (name, value) in headers {
             request = request.header(name.as_str(), value.as_str());
         }

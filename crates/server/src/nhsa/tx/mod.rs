@@ -16,7 +16,7 @@ use super::fields::Fields;
 use super::{Answer, Call, NhsaError};
 
 /// Every transaction code this server answers, with its name (for the docs and 1901).
-pub const SUPPORTED: [(&str, &str); 44] = [
+pub const SUPPORTED: [(&str, &str); 43] = [
     ("9001", "签到"),
     ("9002", "签退"),
     ("9101", "文件上传"),
@@ -60,7 +60,6 @@ pub const SUPPORTED: [(&str, &str); 44] = [
     ("5206", "人员累计信息查询"),
     ("5301", "人员慢特病备案查询"),
     ("5302", "人员定点信息查询"),
-    ("3203", "清算申请（未开放）"),
 ];
 
 pub async fn dispatch(call: &Call) -> Result<Answer, NhsaError> {
@@ -108,10 +107,7 @@ pub async fn dispatch(call: &Call) -> Result<Answer, NhsaError> {
         "3202" => clearing::reconcile_detail(call).await,
         "9101" => clearing::upload(call).await,
         "9102" => clearing::download(call).await,
-        other => match SUPPORTED.iter().find(|(code, _)| *code == other) {
-            Some((code, name)) => Err(NhsaError::new(format!("交易{code}（{name}）暂未开放"))),
-            None => Err(NhsaError::new(format!("不支持的交易编号infno：{other}"))),
-        },
+        other => Err(NhsaError::new(format!("不支持的交易编号infno：{other}"))),
     }
 }
 

@@ -138,6 +138,7 @@ fn dictionary_entries(kind: &str, call: &Call) -> Option<Vec<(String, String)>> 
         "clr_type" => pairs(vec![("11", "门诊"), ("21", "住院"), ("41", "药店购药")]),
         "psn_setlway" => pairs(vec![("01", "按项目结算"), ("02", "按定额结算")]),
         "psn_insu_stas" => pairs(vec![("1", "正常参保"), ("2", "暂停参保"), ("4", "终止参保")]),
+        "infno" => super::SUPPORTED.iter().map(|(code, name)| (code.to_string(), name.to_string())).collect(),
         "opsp_dise_code" | "opsp_dise" => {
             let mut diseases: Vec<(String, String)> = call
                 .app
@@ -162,7 +163,7 @@ pub async fn dictionary(call: &Call) -> Result<Answer, NhsaError> {
     let kind = data.required_text("type")?;
     let entries = dictionary_entries(&kind, call).ok_or_else(|| {
         NhsaError::new(format!(
-            "字典类型{kind}不存在；可查询：insutype、psn_type、med_type、mdtrt_cert_type、chrgitm_lv、fund_pay_type、clr_type、psn_setlway、psn_insu_stas、opsp_dise_code"
+            "字典类型{kind}不存在；可查询：insutype、psn_type、med_type、mdtrt_cert_type、chrgitm_lv、fund_pay_type、clr_type、psn_setlway、psn_insu_stas、opsp_dise_code、infno"
         ))
     })?;
     let rows: Vec<Value> = entries
