@@ -411,3 +411,23 @@ async fn check_and_dispatch(
     let call = Call { app, institution, envelope, meta, upload };
     tx::dispatch(&call).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SUPPORTED;
+
+    const GUIDE: &str = include_str!("../../../../docs/nhsa.md");
+
+    #[test]
+    fn the_guide_lists_and_shows_every_supported_transaction() {
+        for (code, name) in SUPPORTED {
+            assert!(
+                GUIDE.contains(&format!("| {code}")) || GUIDE.contains(&format!(", {code} |")),
+                "docs/nhsa.md lists no {code} {name}"
+            );
+            if code != "2203A" {
+                assert!(GUIDE.contains(&format!("### {code} ")), "docs/nhsa.md has no example of {code} {name}");
+            }
+        }
+    }
+}
