@@ -299,23 +299,18 @@ fn clearing_type(kind: VisitKind) -> &'static str {
     }
 }
 
+/// The visit's unsettled lines; only those of `batch` when it names some (a batch number that
+/// matches no unsettled line means all of them: the declared total still has to match).
 fn unsettled_lines(ws: &mut WorkingSet<'_>, visit: &Visit, batch: Option<&str>) -> Result<Vec<FeeLine>, EngineError> {
+    let unsettled: Vec<FeeLine> =
+        ws.lines(&visit.mdtrt_id)?.into_iter().filter(|line| line.state == LineState::Unsettled).collect();
     let batch = batch.filter(|batch| !batch.is_empty() && *batch != "0000");
-    let lines: Vec<FeeLine> = ws
-        .lines(&visit.mdtrt_id)?
-        .into_iter()
-        .filter(|line| line.state == LineState::Unsettled)
-        .filter(|line| batch.is_none_or(|batch| line.batch == batch))
-        .collect();
-    if let Some(batch) = batch
-        && lines.is_empty()
-    {
-        return Err(EngineError::not_found(
-            format!("收费批次号{batch}没有待结算的费用明细"),
-            format!("charge batch {batch} has no unsettled lines"),
-        ));
+    match batch {
+        Some(batch) if unsettled.iter().any(|line| line.batch == batch) => {
+            Ok(unsettled.into_iter().filter(|line| line.batch == batch).collect())
+        }
+        _ => Ok(unsettled),
     }
-    Ok(lines)
 }
 
 fn special_disease(

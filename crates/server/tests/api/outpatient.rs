@@ -171,3 +171,52 @@ async fn a_repeated_msgid_returns_the_stored_response() {
     assert_eq!(money(&first.ok()["setlinfo"]["balc"]), "950".parse().unwrap());
     assert_eq!(count(&app, "settlements").await, 1);
 }
+
+#[tokio::test]
+async fn a_ningbo_person_at_a_hangzhou_hospital_is_priced_and_recorded_cross_region() {
+    let app = spawn_app().await;
+    let reply = app
+        .call(
+            TERTIARY,
+            "1101",
+            json!({"data": {"mdtrt_cert_type": "03", "mdtrt_cert_no": "A10000005", "card_sn": "CSN10000005"}}),
+        )
+        .await;
+    assert_eq!(reply.ok()["insuinfo"][0]["insuplc_admdvs"], json!("330200"));
+    let msgid = TestApp::msgid(TERTIARY);
+    let mut envelope = app.envelope(
+        TERTIARY,
+        "2201",
+        json!({"data": {"psn_no": psn("陈军"), "insutype": "310", "begntime": "2026-11-23 10:00:00",
+        "mdtrt_cert_type": "03", "mdtrt_cert_no": "A10000005", "ipt_otp_no": "MZ1"}}),
+        &msgid,
+    );
+    envelope["insuplc_admdvs"] = json!("330100");
+    let wrong_region = app.send(TERTIARY, &envelope, &msgid).await;
+    assert!(wrong_region.refused().contains("参保地医保区划330100与参保人参保地330200不符"), "{}", wrong_region.body);
+    let msgid = TestApp::msgid(TERTIARY);
+    envelope["msgid"] = json!(msgid);
+    envelope["insuplc_admdvs"] = json!("330200");
+    let visit = app.send(TERTIARY, &envelope, &msgid).await.ok()["data"]["mdtrt_id"].as_str().unwrap().to_string();
+    let with_region = |infno: &str, input: serde_json::Value| {
+        let msgid = TestApp::msgid(TERTIARY);
+        let mut envelope = app.envelope(TERTIARY, infno, input, &msgid);
+        envelope["insuplc_admdvs"] = json!("330200");
+        (envelope, msgid)
+    };
+    let (lines, id) =
+        with_region("2204", json!({"feedetail": [fee_line("1", &visit, psn("陈军"), "DEMO-A-001", "100", "1")]}));
+    app.send(TERTIARY, &lines, &id).await.ok();
+    let mut data = presettle_data("陈军", &visit, "100", true);
+    data["mdtrt_cert_type"] = json!("03");
+    data["mdtrt_cert_no"] = json!("A10000005");
+    data["chrg_bchno"] = json!("a batch the lines do not carry");
+    let (settle, id) = with_region("2207", json!({"data": data}));
+    let info = app.send(TERTIARY, &settle, &id).await.ok()["setlinfo"].clone();
+    assert_identities(&info);
+    assert_eq!((info["insu_admdvs"].clone(), info["clr_optins"].clone()), (json!("330200"), json!("330100")));
+    assert_eq!(money(&info["balc"]), "400".parse().unwrap());
+    let setl_id: yibao_domain::SetlId = info["setl_id"].as_str().unwrap().parse().unwrap();
+    let stored = app.store.read(move |r| r.settlement(&setl_id)).await.unwrap().unwrap();
+    assert!(stored.is_cross_region());
+}
