@@ -12,6 +12,9 @@ use crate::working_set::{Keys, WorkingSet};
 
 /// The most lines one visit may hold.
 pub const LINES_PER_VISIT_MAX: usize = 20_000;
+/// The largest amount of one line: one hundred million yuan. With the line limit, no sum of a
+/// visit's lines can come near overflowing.
+pub const LINE_AMOUNT_MAX: yibao_domain::Money = yibao_domain::Money::yuan(100_000_000);
 
 /// One line as the institution sends it.
 #[derive(Debug, Clone)]
@@ -108,6 +111,17 @@ impl UploadLines {
             return Err(EngineError::invalid(
                 format!("{}：数量cnt不能为0", at()),
                 format!("line {}: cnt must not be zero", index + 1),
+            ));
+        }
+        if upload.amount.abs() > LINE_AMOUNT_MAX {
+            return Err(EngineError::invalid(
+                format!("{}：明细金额{}超过单条上限{}元", at(), upload.amount, LINE_AMOUNT_MAX),
+                format!(
+                    "line {}: det_item_fee_sumamt {} exceeds the limit of {} yuan",
+                    index + 1,
+                    upload.amount,
+                    LINE_AMOUNT_MAX
+                ),
             ));
         }
         let computed = upload.price.times(upload.quantity);

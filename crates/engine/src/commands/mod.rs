@@ -167,7 +167,17 @@ pub enum Reply {
 /// The command's refusal, or a msgid reused for a different input.
 pub fn run(ws: &mut WorkingSet<'_>, ctx: &Context<'_>, submission: &Submission) -> Result<Reply, EngineError> {
     let savepoint = ws.savepoint();
-    let result = run_inner(ws, ctx, submission);
+    // A command that panics is a bug; it must not take the writer (and every other request)
+    // down with it. Its changes are rolled back like any refusal's.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_inner(ws, ctx, submission)))
+        .unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(EngineError::internal(format!("command {} panicked: {message}", submission.command.name())))
+        });
     if result.is_err() {
         ws.rollback(savepoint);
     }
