@@ -10,8 +10,9 @@ use yibao_policy::Accumulators;
 use crate::commands::{Context, Reply, Submission, run};
 use crate::error::{EngineError, StoreFailure};
 use crate::records::{
-    AuditEntry, Card, CatalogueEntry, Credential, CredentialKind, DiseaseRegistration, Employer, FeeLine, Institution,
-    Message, Person, Region, Settlement, SignIn, StoredFile, Visit,
+    AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, Credential, CredentialKind,
+    DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, Message, Person, Region, Settlement, SignIn,
+    StoredFile, Visit,
 };
 use crate::working_set::{ChangeSet, Loader, WorkingSet};
 
@@ -36,6 +37,11 @@ pub struct MemoryDb {
     pub sequences: BTreeMap<String, i64>,
     pub credentials: BTreeMap<(String, CredentialKind), Credential>,
     pub files: BTreeMap<String, StoredFile>,
+    pub card_applications: BTreeMap<String, CardApplication>,
+    pub card_transactions: BTreeMap<(CardNo, i64), CardTransaction>,
+    pub clearing_notices: BTreeMap<String, ClearingNotice>,
+    pub evouchers: BTreeMap<PersonNo, EVoucher>,
+    pub grants: BTreeMap<String, Grant>,
     pub catalogue: Vec<CatalogueEntry>,
     pub audit: Vec<AuditEntry>,
     line_order: u64,
@@ -134,6 +140,26 @@ impl Loader for MemoryDb {
     fn files(&mut self, keys: &[String]) -> Result<Vec<StoredFile>, StoreFailure> {
         Ok(pick(&self.files, keys))
     }
+
+    fn card_applications(&mut self, keys: &[String]) -> Result<Vec<CardApplication>, StoreFailure> {
+        Ok(pick(&self.card_applications, keys))
+    }
+
+    fn card_transactions(&mut self, cards: &[CardNo]) -> Result<Vec<CardTransaction>, StoreFailure> {
+        Ok(self.card_transactions.values().filter(|t| cards.contains(&t.card_no)).cloned().collect())
+    }
+
+    fn clearing_notices(&mut self, keys: &[String]) -> Result<Vec<ClearingNotice>, StoreFailure> {
+        Ok(pick(&self.clearing_notices, keys))
+    }
+
+    fn evouchers(&mut self, persons: &[PersonNo]) -> Result<Vec<EVoucher>, StoreFailure> {
+        Ok(pick(&self.evouchers, persons))
+    }
+
+    fn grants(&mut self, hashes: &[String]) -> Result<Vec<Grant>, StoreFailure> {
+        Ok(pick(&self.grants, hashes))
+    }
 }
 
 fn store<K: Ord, V>(map: &mut BTreeMap<K, V>, rows: Vec<(K, Option<V>)>) {
@@ -181,6 +207,11 @@ impl MemoryDb {
         store(&mut self.sequences, changes.sequences);
         store(&mut self.credentials, changes.credentials);
         store(&mut self.files, changes.files);
+        store(&mut self.card_applications, changes.card_applications);
+        store(&mut self.card_transactions, changes.card_transactions);
+        store(&mut self.clearing_notices, changes.clearing_notices);
+        store(&mut self.evouchers, changes.evouchers);
+        store(&mut self.grants, changes.grants);
         for entry in changes.catalogue {
             self.catalogue.retain(|e| !(e.code == entry.code && e.begin == entry.begin));
             self.catalogue.push(entry);

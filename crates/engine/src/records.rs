@@ -107,6 +107,8 @@ pub struct Person {
     pub custody_bank: BankCode,
     /// Monthly contribution base for employees (缴费基数).
     pub contribution_base: Option<Money>,
+    /// The personal account is frozen while its money moves to another bank.
+    pub account_frozen: bool,
 }
 
 impl Person {
@@ -163,11 +165,169 @@ impl CardStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Card {
     pub card_no: CardNo,
+    /// The card's identification code (卡识别码), given when the bank produces it.
     pub card_sn: CardSn,
     pub psn_no: PersonNo,
     pub status: CardStatus,
     pub bank: BankCode,
     pub issued_on: Option<Date>,
+    /// Transactions not yet printed on a statement (seed 003: at 60 the card stops paying).
+    pub unprinted: u32,
+    /// The lost card this one replaces.
+    pub replaces: Option<CardNo>,
+}
+
+/// The most unprinted transactions a card may carry; the next payment is refused (seed 003).
+pub const UNPRINTED_MAX: u32 = 60;
+
+/// An application for a card (seed 002): the employer's operator collects the photo receipt
+/// (4 yuan) by the 3rd and the forms with the card fee (20 yuan) by the 19th of the month after
+/// registration; the bank produces the card; the employer issues it within a week.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardApplication {
+    pub id: String,
+    pub psn_no: PersonNo,
+    pub employer: Option<String>,
+    /// When the person was registered for insurance: the deadlines count from here.
+    pub registered_on: Date,
+    pub bank: BankCode,
+    pub card_no: CardNo,
+    pub photo_paid_on: Option<Date>,
+    pub forms_paid_on: Option<Date>,
+    pub submitted_on: Option<Date>,
+    pub produced_on: Option<Date>,
+    /// When the employer received the produced card.
+    pub received_on: Option<Date>,
+    pub issued_on: Option<Date>,
+    /// A replacement for a lost card.
+    pub replaces: Option<CardNo>,
+    pub created_at: DateTime,
+}
+
+/// The photo receipt's fee (seed 002).
+pub const PHOTO_FEE: Money = Money::yuan(4);
+/// The card's fee (seed 002).
+pub const CARD_FEE: Money = Money::yuan(20);
+
+impl CardApplication {
+    fn next_month_day(&self, day: u8) -> Date {
+        let month = self.registered_on.year_month();
+        let (year, month) = if month.month() == 12 { (month.year() + 1, 1) } else { (month.year(), month.month() + 1) };
+        Date::new(year, month, day).expect("the 3rd and the 19th exist in every month")
+    }
+
+    /// The photo is taken by the 3rd of the month after registration.
+    pub fn photo_due(&self) -> Date {
+        self.next_month_day(3)
+    }
+
+    /// The forms and fees are collected by the 19th of the month after registration.
+    pub fn forms_due(&self) -> Date {
+        self.next_month_day(19)
+    }
+
+    /// The employer issues the card within a week of receiving it.
+    pub fn issue_due(&self) -> Option<Date> {
+        self.received_on.map(|received| received.plus_days(7))
+    }
+
+    /// Steps that are late on `today`.
+    pub fn overdue(&self, today: Date) -> Vec<&'static str> {
+        let mut late = Vec::new();
+        if self.photo_paid_on.map_or(today > self.photo_due(), |paid| paid > self.photo_due()) {
+            late.push("photo");
+        }
+        if self.forms_paid_on.map_or(today > self.forms_due(), |paid| paid > self.forms_due()) {
+            late.push("forms");
+        }
+        if let Some(due) = self.issue_due()
+            && self.issued_on.map_or(today > due, |issued| issued > due)
+        {
+            late.push("issue");
+        }
+        late
+    }
+}
+
+/// A movement on a card, for its printed statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardTransaction {
+    pub card_no: CardNo,
+    pub seq: i64,
+    pub at: DateTime,
+    pub setl_id: SetlId,
+    pub institution: InstitutionCode,
+    pub medfee: Money,
+    /// Paid from (negative: returned to) the personal account.
+    pub account: Money,
+    pub cash: Money,
+    pub balance_after: Money,
+    pub printed: bool,
+}
+
+/// A clearing notice (清户通知单): a replacement at another bank moves the account's money
+/// only after the original bank confirms it cancelled the old card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClearingNotice {
+    pub id: String,
+    pub psn_no: PersonNo,
+    pub old_card: CardNo,
+    pub old_bank: BankCode,
+    pub new_bank: BankCode,
+    pub issued_at: DateTime,
+    pub confirmed_at: Option<DateTime>,
+    /// What moved to the new bank's custody on confirmation.
+    pub moved: Option<Money>,
+}
+
+/// A person's electronic medical insurance voucher (医保电子凭证).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EVoucher {
+    pub psn_no: PersonNo,
+    /// `wechat`, `alipay` or `agency-app`.
+    pub channel: String,
+    pub activated_at: DateTime,
+    /// Codes and tokens issued before this instant are dead (a loss report sets it).
+    pub revoked_before: Option<DateTime>,
+}
+
+/// What an e-voucher grant is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GrantKind {
+    /// A dynamic QR code shown by the person: single use, short-lived.
+    QrCode,
+    /// The `ecToken` an institution got by decoding a QR code or a face authorisation.
+    EcToken,
+    /// A face authorisation number (`authNo`) from a face device.
+    FaceAuth,
+}
+
+impl GrantKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantKind::QrCode => "qr",
+            GrantKind::EcToken => "ec-token",
+            GrantKind::FaceAuth => "face-auth",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<GrantKind> {
+        [GrantKind::QrCode, GrantKind::EcToken, GrantKind::FaceAuth].into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// A QR code, an `ecToken` or a face authorisation. Only the SHA-256 of the secret is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub hash: String,
+    pub kind: GrantKind,
+    pub psn_no: PersonNo,
+    /// The institution a token or face authorisation is for.
+    pub institution: Option<InstitutionCode>,
+    pub issued_at: DateTime,
+    pub expires_at: DateTime,
+    pub used_at: Option<DateTime>,
+    pub used_by: Option<InstitutionCode>,
 }
 
 /// A catalogue entry (医保目录) with its validity.
@@ -533,6 +693,8 @@ pub enum CredentialKind {
     Portal,
     /// A card's PIN.
     CardPin,
+    /// The e-voucher's payment password, set at activation.
+    EVoucherPassword,
 }
 
 impl CredentialKind {
@@ -541,6 +703,7 @@ impl CredentialKind {
             CredentialKind::Operator => "operator",
             CredentialKind::Portal => "portal",
             CredentialKind::CardPin => "card-pin",
+            CredentialKind::EVoucherPassword => "evoucher-password",
         }
     }
 

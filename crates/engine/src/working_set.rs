@@ -10,8 +10,9 @@ use yibao_policy::Accumulators;
 
 use crate::error::{EngineError, StoreFailure};
 use crate::records::{
-    AuditEntry, Card, CatalogueEntry, Credential, CredentialKind, DiseaseRegistration, Employer, FeeLine, Institution,
-    Message, Person, Region, Settlement, SignIn, StoredFile, Visit,
+    AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, Credential, CredentialKind,
+    DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, Message, Person, Region, Settlement, SignIn,
+    StoredFile, Visit,
 };
 use crate::table::Table;
 
@@ -42,6 +43,12 @@ pub trait Loader {
     fn sequences(&mut self, names: &[String]) -> Result<Vec<(String, i64)>, StoreFailure>;
     fn credentials(&mut self, keys: &[(String, CredentialKind)]) -> Result<Vec<Credential>, StoreFailure>;
     fn files(&mut self, keys: &[String]) -> Result<Vec<StoredFile>, StoreFailure>;
+    fn card_applications(&mut self, keys: &[String]) -> Result<Vec<CardApplication>, StoreFailure>;
+    /// Every transaction of these cards, oldest first.
+    fn card_transactions(&mut self, cards: &[CardNo]) -> Result<Vec<CardTransaction>, StoreFailure>;
+    fn clearing_notices(&mut self, keys: &[String]) -> Result<Vec<ClearingNotice>, StoreFailure>;
+    fn evouchers(&mut self, persons: &[PersonNo]) -> Result<Vec<EVoucher>, StoreFailure>;
+    fn grants(&mut self, hashes: &[String]) -> Result<Vec<Grant>, StoreFailure>;
 }
 
 /// Keys a command will need, loaded in bulk before the batch runs.
@@ -87,6 +94,11 @@ pub struct ChangeSet {
     pub sequences: Vec<(String, Option<i64>)>,
     pub credentials: Vec<((String, CredentialKind), Option<Credential>)>,
     pub files: Vec<(String, Option<StoredFile>)>,
+    pub card_applications: Vec<(String, Option<CardApplication>)>,
+    pub card_transactions: Vec<((CardNo, i64), Option<CardTransaction>)>,
+    pub clearing_notices: Vec<(String, Option<ClearingNotice>)>,
+    pub evouchers: Vec<(PersonNo, Option<EVoucher>)>,
+    pub grants: Vec<(String, Option<Grant>)>,
     pub catalogue: Vec<CatalogueEntry>,
     pub audit: Vec<AuditEntry>,
 }
@@ -110,6 +122,11 @@ impl ChangeSet {
             && self.sequences.is_empty()
             && self.credentials.is_empty()
             && self.files.is_empty()
+            && self.card_applications.is_empty()
+            && self.card_transactions.is_empty()
+            && self.clearing_notices.is_empty()
+            && self.evouchers.is_empty()
+            && self.grants.is_empty()
             && self.catalogue.is_empty()
             && self.audit.is_empty()
     }
@@ -118,7 +135,7 @@ impl ChangeSet {
 /// A savepoint of every table, to undo one command's changes.
 #[derive(Debug, Clone, Copy)]
 pub struct Savepoint {
-    tables: [usize; 20],
+    tables: [usize; 26],
     new_transfers: usize,
     catalogue: usize,
     audit: usize,
@@ -172,6 +189,13 @@ pub struct WorkingSet<'a> {
     sequences: Table<String, i64>,
     credentials: Table<(String, CredentialKind), Credential>,
     files: Table<String, StoredFile>,
+    card_applications: Table<String, CardApplication>,
+    card_transactions: Table<(CardNo, i64), CardTransaction>,
+    /// Sequence numbers of each card's transactions, oldest first (derived; not written back).
+    card_transaction_index: Table<CardNo, Vec<i64>>,
+    clearing_notices: Table<String, ClearingNotice>,
+    evouchers: Table<PersonNo, EVoucher>,
+    grants: Table<String, Grant>,
     new_transfers: Vec<TransferId>,
     catalogue: Vec<CatalogueEntry>,
     audit: Vec<AuditEntry>,
@@ -208,6 +232,12 @@ impl<'a> WorkingSet<'a> {
             sequences: Table::default(),
             credentials: Table::default(),
             files: Table::default(),
+            card_applications: Table::default(),
+            card_transactions: Table::default(),
+            card_transaction_index: Table::default(),
+            clearing_notices: Table::default(),
+            evouchers: Table::default(),
+            grants: Table::default(),
             new_transfers: Vec::new(),
             catalogue: Vec::new(),
             audit: Vec::new(),
@@ -339,6 +369,62 @@ impl<'a> WorkingSet<'a> {
 
     pub fn put_file(&mut self, row: StoredFile) {
         self.files.put(row.file_qury_no.clone(), row);
+    }
+
+    getter!(card_application, card_applications, String, CardApplication, card_applications, |row| row.id.clone());
+    getter!(clearing_notice, clearing_notices, String, ClearingNotice, clearing_notices, |row| row.id.clone());
+    getter!(evoucher, evouchers, PersonNo, EVoucher, evouchers, |row| row.psn_no.clone());
+    getter!(grant, grants, String, Grant, grants, |row| row.hash.clone());
+
+    pub fn put_card_application(&mut self, row: CardApplication) {
+        self.card_applications.put(row.id.clone(), row);
+    }
+
+    pub fn put_clearing_notice(&mut self, row: ClearingNotice) {
+        self.clearing_notices.put(row.id.clone(), row);
+    }
+
+    pub fn put_evoucher(&mut self, row: EVoucher) {
+        self.evouchers.put(row.psn_no.clone(), row);
+    }
+
+    pub fn put_grant(&mut self, row: Grant) {
+        self.grants.put(row.hash.clone(), row);
+    }
+
+    /// A card's transactions, oldest first.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn card_transactions(&mut self, card: &CardNo) -> Result<Vec<CardTransaction>, EngineError> {
+        if !self.card_transaction_index.is_loaded(card) {
+            let rows = self.loader.card_transactions(std::slice::from_ref(card))?;
+            let seqs = rows.iter().map(|row| row.seq).collect();
+            for row in rows {
+                self.card_transactions.loaded((row.card_no.clone(), row.seq), Some(row));
+            }
+            self.card_transaction_index.loaded(card.clone(), Some(seqs));
+        }
+        let seqs = self.card_transaction_index.get(card).flatten().cloned().unwrap_or_default();
+        Ok(seqs
+            .into_iter()
+            .filter_map(|seq| self.card_transactions.get(&(card.clone(), seq)).flatten().cloned())
+            .collect())
+    }
+
+    /// Stores a card transaction (a new sequence number is appended to the card's order).
+    ///
+    /// # Errors
+    /// When the store fails to load the card's transactions.
+    pub fn put_card_transaction(&mut self, row: CardTransaction) -> Result<(), EngineError> {
+        let key = (row.card_no.clone(), row.seq);
+        if self.card_transactions.get(&key).flatten().is_none() {
+            let mut seqs: Vec<i64> = self.card_transactions(&row.card_no)?.into_iter().map(|t| t.seq).collect();
+            seqs.push(row.seq);
+            self.card_transaction_index.put(row.card_no.clone(), seqs);
+        }
+        self.card_transactions.put(key, row);
+        Ok(())
     }
 
     /// The person number registered for a full ID number.
@@ -590,6 +676,12 @@ impl<'a> WorkingSet<'a> {
                 self.sequences.savepoint(),
                 self.credentials.savepoint(),
                 self.files.savepoint(),
+                self.card_applications.savepoint(),
+                self.card_transactions.savepoint(),
+                self.card_transaction_index.savepoint(),
+                self.clearing_notices.savepoint(),
+                self.evouchers.savepoint(),
+                self.grants.savepoint(),
             ],
             new_transfers: self.new_transfers.len(),
             catalogue: self.catalogue.len(),
@@ -620,6 +712,12 @@ impl<'a> WorkingSet<'a> {
             sequences,
             credentials,
             files,
+            card_applications,
+            card_transactions,
+            card_transaction_index,
+            clearing_notices,
+            evouchers,
+            grants,
         ] = savepoint.tables;
         self.regions.rollback(regions);
         self.employers.rollback(employers);
@@ -641,6 +739,12 @@ impl<'a> WorkingSet<'a> {
         self.sequences.rollback(sequences);
         self.credentials.rollback(credentials);
         self.files.rollback(files);
+        self.card_applications.rollback(card_applications);
+        self.card_transactions.rollback(card_transactions);
+        self.card_transaction_index.rollback(card_transaction_index);
+        self.clearing_notices.rollback(clearing_notices);
+        self.evouchers.rollback(evouchers);
+        self.grants.rollback(grants);
         self.new_transfers.truncate(savepoint.new_transfers);
         self.catalogue.truncate(savepoint.catalogue);
         self.audit.truncate(savepoint.audit);
@@ -670,6 +774,11 @@ impl<'a> WorkingSet<'a> {
             sequences: self.sequences.changes(),
             credentials: self.credentials.changes(),
             files: self.files.changes(),
+            card_applications: self.card_applications.changes(),
+            card_transactions: self.card_transactions.changes(),
+            clearing_notices: self.clearing_notices.changes(),
+            evouchers: self.evouchers.changes(),
+            grants: self.grants.changes(),
             catalogue: self.catalogue.clone(),
             audit: self.audit.clone(),
         }

@@ -30,10 +30,12 @@ pub enum Rule {
     PersonalAccountShortfall,
     Cash,
     EmergencyFolded,
+    /// The personal account is frozen while its money moves to another bank.
+    AccountFrozen,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 19] = [
+    pub const ALL: [Rule; 20] = [
         Rule::LineSelfFunded,
         Rule::LineOverLimit,
         Rule::LineClassBFirstSelfPay,
@@ -53,6 +55,7 @@ impl Rule {
         Rule::PersonalAccountShortfall,
         Rule::Cash,
         Rule::EmergencyFolded,
+        Rule::AccountFrozen,
     ];
 
     /// The rule with this [`Rule::id`].
@@ -81,6 +84,7 @@ impl Rule {
             Rule::PersonalAccountShortfall => "account.shortfall",
             Rule::Cash => "cash",
             Rule::EmergencyFolded => "emergency.folded-into-admission",
+            Rule::AccountFrozen => "account.frozen",
         }
     }
 }

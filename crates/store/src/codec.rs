@@ -5,9 +5,10 @@ use serde_json::{Value as Json, json};
 use yibao_domain::{Date, DateTime, MdtrtId, Money, Quantity, Ratio, SetlId, UnitPrice};
 use yibao_engine::StoreFailure;
 use yibao_engine::records::{
-    Amounts, AuditEntry, Card, CardStatus, CatalogueEntry, Certificate, Credential, CredentialKind,
-    DiseaseRegistration, Effect, Employer, FeeLine, Institution, LineState, Message, Person, PersonStatus, Region,
-    Settlement, SettlementStatus, SignIn, StoredFile, Visit, VisitKind, VisitStatus,
+    Amounts, AuditEntry, Card, CardApplication, CardStatus, CardTransaction, CatalogueEntry, Certificate,
+    ClearingNotice, Credential, CredentialKind, DiseaseRegistration, EVoucher, Effect, Employer, FeeLine, Grant,
+    GrantKind, Institution, LineState, Message, Person, PersonStatus, Region, Settlement, SettlementStatus, SignIn,
+    StoredFile, Visit, VisitKind, VisitStatus,
 };
 use yibao_ledger::{Account, Posting, Side, Transfer, TransferCode, TransferId};
 use yibao_policy::{Accumulators, Rule, Step};
@@ -111,6 +112,7 @@ pub fn person(row: &Person) -> Vec<Value> {
         text(&row.ethnicity),
         text(&row.custody_bank),
         row.contribution_base.map(|m| m.fen()).into(),
+        row.account_frozen.into(),
     ]
 }
 
@@ -132,6 +134,7 @@ pub fn decode_person(row: &[Value]) -> Result<Person, StoreFailure> {
         ethnicity: c.text()?,
         custody_bank: c.parse()?,
         contribution_base: c.opt_int()?.map(Money::from_fen),
+        account_frozen: c.boolean()?,
     })
 }
 
@@ -143,6 +146,8 @@ pub fn card(row: &Card) -> Vec<Value> {
         Value::Text(row.status.as_str().to_string()),
         text(&row.bank),
         row.issued_on.map(|d| d.to_string()).into(),
+        Value::Int(i64::from(row.unprinted)),
+        row.replaces.as_ref().map(|c| c.to_string()).into(),
     ]
 }
 
@@ -158,6 +163,8 @@ pub fn decode_card(row: &[Value]) -> Result<Card, StoreFailure> {
         },
         bank: c.parse()?,
         issued_on: c.opt_parse()?,
+        unprinted: u32::try_from(c.int()?).map_err(|e| failure("cards.unprinted", e))?,
+        replaces: c.opt_parse()?,
     })
 }
 
@@ -826,5 +833,150 @@ pub fn decode_file(row: &[Value]) -> Result<StoredFile, StoreFailure> {
         filename: c.text()?,
         content: c.blob()?,
         at: c.parse()?,
+    })
+}
+
+fn opt_date(value: Option<Date>) -> Value {
+    value.map(|d| d.to_string()).into()
+}
+
+pub fn card_application(row: &CardApplication) -> Vec<Value> {
+    vec![
+        text(&row.id),
+        text(&row.psn_no),
+        row.employer.clone().into(),
+        date(&row.registered_on),
+        text(&row.bank),
+        text(&row.card_no),
+        opt_date(row.photo_paid_on),
+        opt_date(row.forms_paid_on),
+        opt_date(row.submitted_on),
+        opt_date(row.produced_on),
+        opt_date(row.received_on),
+        opt_date(row.issued_on),
+        row.replaces.as_ref().map(|c| c.to_string()).into(),
+        time(&row.created_at),
+    ]
+}
+
+pub fn decode_card_application(row: &[Value]) -> Result<CardApplication, StoreFailure> {
+    let mut c = Columns::new(&schema::CARD_APPLICATIONS, row);
+    Ok(CardApplication {
+        id: c.text()?,
+        psn_no: c.parse()?,
+        employer: c.opt_text()?,
+        registered_on: c.parse()?,
+        bank: c.parse()?,
+        card_no: c.parse()?,
+        photo_paid_on: c.opt_parse()?,
+        forms_paid_on: c.opt_parse()?,
+        submitted_on: c.opt_parse()?,
+        produced_on: c.opt_parse()?,
+        received_on: c.opt_parse()?,
+        issued_on: c.opt_parse()?,
+        replaces: c.opt_parse()?,
+        created_at: c.parse()?,
+    })
+}
+
+pub fn card_transaction(row: &CardTransaction) -> Vec<Value> {
+    vec![
+        text(&row.card_no),
+        Value::Int(row.seq),
+        time(&row.at),
+        text(&row.setl_id),
+        text(&row.institution),
+        money(&row.medfee),
+        money(&row.account),
+        money(&row.cash),
+        money(&row.balance_after),
+        row.printed.into(),
+    ]
+}
+
+pub fn decode_card_transaction(row: &[Value]) -> Result<CardTransaction, StoreFailure> {
+    let mut c = Columns::new(&schema::CARD_TRANSACTIONS, row);
+    Ok(CardTransaction {
+        card_no: c.parse()?,
+        seq: c.int()?,
+        at: c.parse()?,
+        setl_id: c.parse()?,
+        institution: c.parse()?,
+        medfee: Money::from_fen(c.int()?),
+        account: Money::from_fen(c.int()?),
+        cash: Money::from_fen(c.int()?),
+        balance_after: Money::from_fen(c.int()?),
+        printed: c.boolean()?,
+    })
+}
+
+pub fn clearing_notice(row: &ClearingNotice) -> Vec<Value> {
+    vec![
+        text(&row.id),
+        text(&row.psn_no),
+        text(&row.old_card),
+        text(&row.old_bank),
+        text(&row.new_bank),
+        time(&row.issued_at),
+        row.confirmed_at.map(|t| t.to_string()).into(),
+        row.moved.map(|m| m.fen()).into(),
+    ]
+}
+
+pub fn decode_clearing_notice(row: &[Value]) -> Result<ClearingNotice, StoreFailure> {
+    let mut c = Columns::new(&schema::CLEARING_NOTICES, row);
+    Ok(ClearingNotice {
+        id: c.text()?,
+        psn_no: c.parse()?,
+        old_card: c.parse()?,
+        old_bank: c.parse()?,
+        new_bank: c.parse()?,
+        issued_at: c.parse()?,
+        confirmed_at: c.opt_parse()?,
+        moved: c.opt_int()?.map(Money::from_fen),
+    })
+}
+
+pub fn evoucher(row: &EVoucher) -> Vec<Value> {
+    vec![
+        text(&row.psn_no),
+        text(&row.channel),
+        time(&row.activated_at),
+        row.revoked_before.map(|t| t.to_string()).into(),
+    ]
+}
+
+pub fn decode_evoucher(row: &[Value]) -> Result<EVoucher, StoreFailure> {
+    let mut c = Columns::new(&schema::EVOUCHERS, row);
+    Ok(EVoucher { psn_no: c.parse()?, channel: c.text()?, activated_at: c.parse()?, revoked_before: c.opt_parse()? })
+}
+
+pub fn grant(row: &Grant) -> Vec<Value> {
+    vec![
+        text(&row.hash),
+        Value::Text(row.kind.as_str().to_string()),
+        text(&row.psn_no),
+        row.institution.as_ref().map(|i| i.to_string()).into(),
+        time(&row.issued_at),
+        time(&row.expires_at),
+        row.used_at.map(|t| t.to_string()).into(),
+        row.used_by.as_ref().map(|i| i.to_string()).into(),
+    ]
+}
+
+pub fn decode_grant(row: &[Value]) -> Result<Grant, StoreFailure> {
+    let mut c = Columns::new(&schema::GRANTS, row);
+    let hash = c.text()?;
+    let kind_text = c.text()?;
+    let kind = GrantKind::parse(&kind_text).ok_or_else(|| failure("evoucher_grants.kind", &kind_text))?;
+    Ok(Grant {
+        hash,
+        kind,
+        psn_no: c.parse()?,
+        institution: c.opt_parse()?,
+        issued_at: c.parse()?,
+        expires_at: c.parse()?,
+        used_at: c.opt_parse()?,
+        used_by: c.opt_parse()?,
     })
 }

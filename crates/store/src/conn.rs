@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use yibao_domain::{Admdvs, CardNo, InstitutionCode, MdtrtId, MsgId, PersonNo, SetlId};
 use yibao_engine::records::{
-    Card, Credential, CredentialKind, DiseaseRegistration, Employer, FeeLine, Institution, Message, Person, Region,
-    Settlement, SignIn, StoredFile, Visit,
+    Card, CardApplication, CardTransaction, ClearingNotice, Credential, CredentialKind, DiseaseRegistration, EVoucher,
+    Employer, FeeLine, Grant, Institution, Message, Person, Region, Settlement, SignIn, StoredFile, Visit,
 };
 use yibao_engine::{ChangeSet, Loader, StoreFailure};
 use yibao_ledger::{Account, AccountKey, Transfer, TransferId};
@@ -167,6 +167,11 @@ impl Db<'_> {
         conn.upsert(&schema::SEQUENCES, sequences)?;
         conn.upsert(&schema::CREDENTIALS, rows(changes.credentials, codec::credential))?;
         conn.upsert(&schema::FILES, rows(changes.files, codec::file))?;
+        conn.upsert(&schema::CARD_APPLICATIONS, rows(changes.card_applications, codec::card_application))?;
+        conn.upsert(&schema::CARD_TRANSACTIONS, rows(changes.card_transactions, codec::card_transaction))?;
+        conn.upsert(&schema::CLEARING_NOTICES, rows(changes.clearing_notices, codec::clearing_notice))?;
+        conn.upsert(&schema::EVOUCHERS, rows(changes.evouchers, codec::evoucher))?;
+        conn.upsert(&schema::GRANTS, rows(changes.grants, codec::grant))?;
         conn.upsert(&schema::CATALOGUE, changes.catalogue.iter().map(codec::catalogue_entry).collect())?;
         conn.upsert(&schema::AUDIT_LOG, changes.audit.iter().map(codec::audit).collect())?;
         Ok(())
@@ -279,6 +284,29 @@ impl Loader for Db<'_> {
 
     fn files(&mut self, keys: &[String]) -> Result<Vec<StoredFile>, StoreFailure> {
         self.load(&schema::FILES, "file_qury_no", strings(keys), codec::decode_file)
+    }
+
+    fn card_applications(&mut self, keys: &[String]) -> Result<Vec<CardApplication>, StoreFailure> {
+        self.load(&schema::CARD_APPLICATIONS, "id", strings(keys), codec::decode_card_application)
+    }
+
+    fn card_transactions(&mut self, cards: &[CardNo]) -> Result<Vec<CardTransaction>, StoreFailure> {
+        let mut rows =
+            self.load(&schema::CARD_TRANSACTIONS, "card_no", strings(cards), codec::decode_card_transaction)?;
+        rows.sort_by_key(|row| row.seq);
+        Ok(rows)
+    }
+
+    fn clearing_notices(&mut self, keys: &[String]) -> Result<Vec<ClearingNotice>, StoreFailure> {
+        self.load(&schema::CLEARING_NOTICES, "id", strings(keys), codec::decode_clearing_notice)
+    }
+
+    fn evouchers(&mut self, persons: &[PersonNo]) -> Result<Vec<EVoucher>, StoreFailure> {
+        self.load(&schema::EVOUCHERS, "psn_no", strings(persons), codec::decode_evoucher)
+    }
+
+    fn grants(&mut self, hashes: &[String]) -> Result<Vec<Grant>, StoreFailure> {
+        self.load(&schema::GRANTS, "hash", strings(hashes), codec::decode_grant)
     }
 
     fn sequences(&mut self, names: &[String]) -> Result<Vec<(String, i64)>, StoreFailure> {

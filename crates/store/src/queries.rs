@@ -3,8 +3,9 @@
 
 use yibao_domain::{CardNo, Date, DateTime, InstitutionCode, MdtrtId, Money, MsgId, PersonNo, SetlId};
 use yibao_engine::records::{
-    AuditEntry, Card, CatalogueEntry, Credential, CredentialKind, DiseaseRegistration, Employer, FeeLine, Institution,
-    Message, Person, Region, Settlement, StoredFile, Visit,
+    AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, Credential, CredentialKind,
+    DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, Message, Person, Region, Settlement,
+    StoredFile, Visit,
 };
 use yibao_engine::{Loader, StoreFailure};
 use yibao_ledger::{Account, AccountKey, Transfer};
@@ -356,6 +357,49 @@ impl<'c> Reader<'c> {
 
     pub fn credential(&mut self, subject: &str, kind: CredentialKind) -> Result<Option<Credential>, StoreFailure> {
         self.db.credentials(&[(subject.to_string(), kind)]).map(one)
+    }
+
+    pub fn card_application(&mut self, id: &str) -> Result<Option<CardApplication>, StoreFailure> {
+        self.db.card_applications(&[id.to_string()]).map(one)
+    }
+
+    /// Applications, newest first; of one employer when given.
+    pub fn card_applications(
+        &mut self,
+        employer: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<CardApplication>, StoreFailure> {
+        let limit = Value::Int(i64::try_from(limit).unwrap_or(i64::MAX));
+        match employer {
+            Some(employer) => self.select(
+                &schema::CARD_APPLICATIONS,
+                "WHERE employer = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+                &[text(employer), limit],
+                codec::decode_card_application,
+            ),
+            None => self.select(
+                &schema::CARD_APPLICATIONS,
+                "ORDER BY created_at DESC, id DESC LIMIT $1",
+                &[limit],
+                codec::decode_card_application,
+            ),
+        }
+    }
+
+    pub fn card_transactions(&mut self, card_no: &CardNo) -> Result<Vec<CardTransaction>, StoreFailure> {
+        self.db.card_transactions(std::slice::from_ref(card_no))
+    }
+
+    pub fn clearing_notice(&mut self, id: &str) -> Result<Option<ClearingNotice>, StoreFailure> {
+        self.db.clearing_notices(&[id.to_string()]).map(one)
+    }
+
+    pub fn evoucher(&mut self, psn_no: &PersonNo) -> Result<Option<EVoucher>, StoreFailure> {
+        self.db.evouchers(std::slice::from_ref(psn_no)).map(one)
+    }
+
+    pub fn grant(&mut self, hash: &str) -> Result<Option<Grant>, StoreFailure> {
+        self.db.grants(&[hash.to_string()]).map(one)
     }
 
     pub fn file(&mut self, file_qury_no: &str) -> Result<Option<StoredFile>, StoreFailure> {

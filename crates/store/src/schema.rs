@@ -103,6 +103,7 @@ pub const PERSONS: TableDef = TableDef {
         col("ethnicity", Text),
         col("custody_bank", Text),
         opt("contribution_base_fen", Int),
+        col("account_frozen", Int),
     ],
     key: &["psn_no"],
     ordered: false,
@@ -118,6 +119,8 @@ pub const CARDS: TableDef = TableDef {
         col("status", Text),
         col("bank", Text),
         opt("issued_on", Text),
+        col("unprinted", Int),
+        opt("replaces", Text),
     ],
     key: &["card_no"],
     ordered: false,
@@ -385,8 +388,92 @@ pub const FILES: TableDef = TableDef {
     indexes: &[],
 };
 
+pub const CARD_APPLICATIONS: TableDef = TableDef {
+    name: "card_applications",
+    columns: &[
+        col("id", Text),
+        col("psn_no", Text),
+        opt("employer", Text),
+        col("registered_on", Text),
+        col("bank", Text),
+        col("card_no", Text),
+        opt("photo_paid_on", Text),
+        opt("forms_paid_on", Text),
+        opt("submitted_on", Text),
+        opt("produced_on", Text),
+        opt("received_on", Text),
+        opt("issued_on", Text),
+        opt("replaces", Text),
+        col("created_at", Text),
+    ],
+    key: &["id"],
+    ordered: false,
+    indexes: &[&["psn_no"], &["employer"]],
+};
+
+pub const CARD_TRANSACTIONS: TableDef = TableDef {
+    name: "card_transactions",
+    columns: &[
+        col("card_no", Text),
+        col("seq", Int),
+        col("at", Text),
+        col("setl_id", Text),
+        col("institution", Text),
+        col("medfee_fen", Int),
+        col("account_fen", Int),
+        col("cash_fen", Int),
+        col("balance_after_fen", Int),
+        col("printed", Int),
+    ],
+    key: &["card_no", "seq"],
+    ordered: false,
+    indexes: &[],
+};
+
+pub const CLEARING_NOTICES: TableDef = TableDef {
+    name: "clearing_notices",
+    columns: &[
+        col("id", Text),
+        col("psn_no", Text),
+        col("old_card", Text),
+        col("old_bank", Text),
+        col("new_bank", Text),
+        col("issued_at", Text),
+        opt("confirmed_at", Text),
+        opt("moved_fen", Int),
+    ],
+    key: &["id"],
+    ordered: false,
+    indexes: &[&["psn_no"]],
+};
+
+pub const EVOUCHERS: TableDef = TableDef {
+    name: "evouchers",
+    columns: &[col("psn_no", Text), col("channel", Text), col("activated_at", Text), opt("revoked_before", Text)],
+    key: &["psn_no"],
+    ordered: false,
+    indexes: &[],
+};
+
+pub const GRANTS: TableDef = TableDef {
+    name: "evoucher_grants",
+    columns: &[
+        col("hash", Text),
+        col("kind", Text),
+        col("psn_no", Text),
+        opt("institution", Text),
+        col("issued_at", Text),
+        col("expires_at", Text),
+        opt("used_at", Text),
+        opt("used_by", Text),
+    ],
+    key: &["hash"],
+    ordered: false,
+    indexes: &[&["psn_no"]],
+};
+
 /// Every table, in creation order.
-pub const TABLES: [&TableDef; 21] = [
+pub const TABLES: [&TableDef; 26] = [
     &META,
     &REGIONS,
     &EMPLOYERS,
@@ -408,6 +495,11 @@ pub const TABLES: [&TableDef; 21] = [
     &AUDIT_LOG,
     &crate::schema::CREDENTIALS,
     &FILES,
+    &CARD_APPLICATIONS,
+    &CARD_TRANSACTIONS,
+    &CLEARING_NOTICES,
+    &EVOUCHERS,
+    &GRANTS,
 ];
 
 pub const CREDENTIALS: TableDef = TableDef {

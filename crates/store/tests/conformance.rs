@@ -317,7 +317,7 @@ async fn concurrent_settlements_never_overdraw_an_account(store: Store) {
                 psn_no: person(2),
                 insurance: "310".parse().unwrap(),
                 med_type: "41".parse().unwrap(),
-                certificate: Certificate { kind: CertType::Card, number: "A10000003".into() },
+                certificate: Certificate { kind: CertType::IdNumber, number: "330105199001013458".into() },
                 his_no: format!("YD{index}"),
                 begin: "2026-03-02 09:00:00".parse().unwrap(),
                 lines: vec![line("1", "DEMO-A-001", "1", "1")],

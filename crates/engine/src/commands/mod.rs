@@ -2,6 +2,8 @@
 //! loading), then runs against the working set; a refused command leaves no trace.
 
 mod access;
+mod cards;
+mod evoucher;
 mod lines;
 mod misc;
 mod registry;
@@ -19,6 +21,14 @@ use crate::records::{DiseaseRegistration, Effect, FeeLine, Message, Person, Sett
 use crate::working_set::{Keys, WorkingSet};
 
 pub use access::{ChangeSecret, FAILURES_MAX, LOCK_MINUTES, PutCredential, RecordAttempt, RecordAudit};
+pub use cards::{
+    ApplicationStep, ApplyForCard, ChangeCardStatus, ConfirmClearing, PrintStatement, ProduceCard,
+    RecordApplicationStep, ReplaceCard, transition_allowed,
+};
+pub use evoucher::{
+    ActivateEVoucher, AuthorizeFace, CHANNELS, EC_TOKEN_SECONDS, FACE_AUTH_SECONDS, IssueQrCode, QR_SECONDS,
+    RedeemGrant, grant_hash, token_holder,
+};
 pub use lines::{LineUpload, RevokeLines, RevokeScope, UploadLines};
 pub use misc::{
     FILE_MAX_BYTES, RecordRead, RegisterDisease, Reverse, RevokeDisease, SignInCommand, SignOut, StoreFile,
@@ -79,6 +89,20 @@ pub enum Outcome {
     Person(Box<Person>),
     Credential(Box<crate::records::Credential>),
     File(Box<crate::records::StoredFile>),
+    Card(Box<crate::records::Card>),
+    CardApplication(Box<crate::records::CardApplication>),
+    Replacement {
+        application: Box<crate::records::CardApplication>,
+        notice: Option<Box<crate::records::ClearingNotice>>,
+    },
+    ClearingNotice(Box<crate::records::ClearingNotice>),
+    Statement {
+        card: Box<crate::records::Card>,
+        person: Box<Person>,
+        transactions: Vec<crate::records::CardTransaction>,
+    },
+    EVoucher(Box<crate::records::EVoucher>),
+    Grant(Box<crate::records::Grant>),
     /// A registry change or a recorded read: nothing to report beyond success.
     Done,
 }
@@ -102,6 +126,13 @@ impl Outcome {
             | Outcome::Person(_)
             | Outcome::Credential(_)
             | Outcome::File(_)
+            | Outcome::Card(_)
+            | Outcome::CardApplication(_)
+            | Outcome::Replacement { .. }
+            | Outcome::ClearingNotice(_)
+            | Outcome::Statement { .. }
+            | Outcome::EVoucher(_)
+            | Outcome::Grant(_)
             | Outcome::Done => Effect::Nothing,
         }
     }

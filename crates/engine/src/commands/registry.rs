@@ -217,6 +217,7 @@ impl Command for CreatePerson {
             ethnicity: self.ethnicity.clone(),
             custody_bank: self.custody_bank.clone(),
             contribution_base: self.contribution_base,
+            account_frozen: false,
         };
         if person.has_personal_account() {
             ws.open_account(AccountKey::PersonalCurrent(psn_no.clone()))?;
@@ -271,6 +272,8 @@ impl Command for IssueCard {
             status: CardStatus::Active,
             bank: self.bank.clone(),
             issued_on: Some(ctx.now.date()),
+            unprinted: 0,
+            replaces: None,
         });
         ws.audit(audit(ctx, &self.actor, "issue-card", self.card_no.as_str(), ""));
         Ok(Outcome::Done)

@@ -12,9 +12,11 @@ use yibao_domain::{
 use yibao_ledger::{AccountKey, Posting, Transfer, TransferCode, TransferId};
 use yibao_policy::{AccountBalances, Admission, PriceInput, PricingError, Rule, Step, price};
 
+use super::cards::record_card_transaction;
 use super::lines::{LineUpload, UploadLines};
 use super::visits::{
-    check_certificate, check_med_type, designated_institution, insured_person, no_policy, own_visit, wrong_kind,
+    check_certificate, check_med_type, designated_institution, insured_person, no_policy, own_visit, recorded,
+    wrong_kind,
 };
 use super::{Command, Context, Outcome, SettlementOutcome};
 use crate::error::EngineError;
@@ -106,7 +108,23 @@ fn settle(command: &Settle, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Resul
         ));
     }
     if let Some(certificate) = &command.certificate {
-        check_certificate(ws, &person, certificate)?;
+        check_certificate(ws, ctx, &person, certificate, &institution.code)?;
+    }
+    // The card it is paid with (seed 003): at 60 unprinted transactions it stops paying.
+    let presented = command.certificate.as_ref().map_or_else(|| visit.certificate.clone(), recorded);
+    let mut card = match presented.kind {
+        yibao_domain::CertType::Card => {
+            presented.number.parse().ok().and_then(|no| ws.card(&no).transpose()).transpose()?
+        }
+        _ => None,
+    };
+    if let Some(card) = &card
+        && card.unprinted >= crate::records::UNPRINTED_MAX
+    {
+        return Err(EngineError::refused(
+            format!("社会保障卡{}已有{}笔交易未打印，请先打印交易记录后再使用", card.card_no, card.unprinted),
+            format!("card {} has {} unprinted transactions; print its record first", card.card_no, card.unprinted),
+        ));
     }
     let med_type = command.med_type.or(visit.med_type).ok_or_else(|| {
         EngineError::invalid(
@@ -190,7 +208,7 @@ fn settle(command: &Settle, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Resul
     let year_to_date = ws.accumulators(&person.psn_no, year)?;
     let current_key = AccountKey::PersonalCurrent(person.psn_no.clone());
     let prior_key = AccountKey::PersonalPrior(person.psn_no.clone());
-    let balances = match person.has_personal_account() {
+    let balances = match person.has_personal_account() && !person.account_frozen {
         true => Some(AccountBalances {
             current_year: ws.account(&current_key)?.map_or(Money::ZERO, |a| a.balance()),
             prior_years: ws.account(&prior_key)?.map_or(Money::ZERO, |a| a.balance()),
@@ -257,6 +275,16 @@ fn settle(command: &Settle, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Resul
     let balance_after = balance(ws, &person)?;
     let mut steps = folded_steps;
     steps.extend(pricing.steps);
+    if person.account_frozen && command.use_account {
+        steps.push(Step {
+            rule: Rule::AccountFrozen,
+            line: None,
+            amount: Money::ZERO,
+            zh: "个人账户正在转移至新银行（清户通知单待原银行确认），暂停支付，个人负担以现金支付".into(),
+            en: "the personal account is frozen while it moves to another bank; the person's part is paid in cash"
+                .into(),
+        });
+    }
     let settlement = Settlement {
         setl_id,
         psn_no: person.psn_no.clone(),
@@ -279,7 +307,7 @@ fn settle(command: &Settle, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Resul
         lines: line_refs,
         insured_admdvs: person.admdvs.clone(),
         treated_admdvs: institution.admdvs.clone(),
-        certificate: command.certificate.clone().unwrap_or_else(|| visit.certificate.clone()),
+        certificate: presented,
         invoice_no: command.invoice_no.clone(),
         mid_stay: command.mid_stay,
         account_used: command.use_account && person.has_personal_account(),
@@ -287,6 +315,9 @@ fn settle(command: &Settle, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Resul
         steps,
     };
     ws.put_settlement(settlement.clone())?;
+    if let Some(card) = &mut card {
+        record_card_transaction(ws, ctx, card, &settlement)?;
+    }
     Ok(SettlementOutcome { settlement, cancelled: None, person, visit, lines: settled_lines })
 }
 
@@ -451,6 +482,12 @@ pub(super) fn cancel(
         ..original.clone()
     };
     ws.put_settlement(mirror.clone())?;
+    if mirror.certificate.kind == yibao_domain::CertType::Card
+        && let Some(mut card) =
+            mirror.certificate.number.parse().ok().and_then(|no| ws.card(&no).transpose()).transpose()?
+    {
+        record_card_transaction(ws, ctx, &mut card, &mirror)?;
+    }
     Ok(mirror)
 }
 
@@ -632,7 +669,7 @@ impl Command for Purchase {
                 format!("insuplc_admdvs {stated} does not match the person's region {}", person.admdvs),
             ));
         }
-        check_certificate(ws, &person, &self.certificate)?;
+        check_certificate(ws, ctx, &person, &self.certificate, &institution.code)?;
         check_med_type(ctx, &person, VisitKind::Pharmacy, self.med_type)?;
         let sequence = ws.next_sequence("mdtrt_id")?;
         let visit = Visit {
@@ -645,7 +682,7 @@ impl Command for Purchase {
             begin: self.begin,
             end: Some(self.begin),
             status: VisitStatus::Open,
-            certificate: self.certificate.clone(),
+            certificate: recorded(&self.certificate),
             his_no: self.his_no.clone(),
             dept_code: String::new(),
             dept_name: String::new(),

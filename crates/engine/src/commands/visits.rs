@@ -46,11 +46,13 @@ pub(super) fn designated_institution(
     Ok(institution)
 }
 
-/// Checks that the presented certificate identifies `person`.
+/// Checks that the presented certificate identifies `person` at `institution`.
 pub(super) fn check_certificate(
     ws: &mut WorkingSet<'_>,
+    ctx: &Context<'_>,
     person: &Person,
     certificate: &Certificate,
+    institution: &InstitutionCode,
 ) -> Result<(), EngineError> {
     let mismatch = || {
         EngineError::refused(
@@ -78,11 +80,23 @@ pub(super) fn check_certificate(
             }
         }
         CertType::EVoucherToken => {
-            // Tokens are resolved to the person before the command is built; a token that
-            // reached here named this person.
+            if super::evoucher::token_holder(ws, ctx, &certificate.number, institution)?.psn_no != person.psn_no {
+                return Err(mismatch());
+            }
         }
     }
     Ok(())
+}
+
+/// The certificate as kept in records: an `ecToken` is a secret, so only a prefix of its hash.
+pub(super) fn recorded(certificate: &Certificate) -> Certificate {
+    match certificate.kind {
+        CertType::EVoucherToken => Certificate {
+            kind: certificate.kind,
+            number: format!("ec:{}", &super::evoucher::grant_hash(&certificate.number)[..16]),
+        },
+        _ => certificate.clone(),
+    }
 }
 
 /// The visit, which must belong to the person and the institution.
@@ -161,7 +175,7 @@ impl VisitDetails {
                 format!("insuplc_admdvs {stated} does not match the person's region {}", person.admdvs),
             ));
         }
-        check_certificate(ws, &person, &self.certificate)?;
+        check_certificate(ws, ctx, &person, &self.certificate, &institution.code)?;
         if let Some(med_type) = self.med_type {
             check_med_type(ctx, &person, kind, med_type)?;
         }
@@ -176,7 +190,7 @@ impl VisitDetails {
             begin: self.begin,
             end: None,
             status: VisitStatus::Open,
-            certificate: self.certificate.clone(),
+            certificate: recorded(&self.certificate),
             his_no: self.his_no.clone(),
             dept_code: self.dept_code.clone(),
             dept_name: self.dept_name.clone(),
