@@ -328,6 +328,8 @@ pub struct Grant {
     pub expires_at: DateTime,
     pub used_at: Option<DateTime>,
     pub used_by: Option<InstitutionCode>,
+    /// The institution's business number for the use (`outBizNo`): a retry with it is answered again.
+    pub used_ref: Option<String>,
 }
 
 /// A catalogue entry (医保目录) with its validity.

@@ -4,9 +4,12 @@
 //! turns wire input into domain types once, at the edge, and hands commands to the store.
 
 pub mod demo;
+pub mod face;
 mod metrics;
 pub mod nhsa;
 mod nonce;
+pub mod pdf;
+pub mod qr;
 pub mod rest;
 pub mod secret;
 mod sessions;
@@ -37,6 +40,8 @@ pub struct AppState {
     pub sessions: sessions::Sessions,
     pub nonces: nonce::NonceCache,
     pub metrics: Metrics,
+    /// The face check behind e-voucher activation and face pay (see [`face`]).
+    pub face: Arc<dyn face::FaceVerifier>,
     institutions: RwLock<HashMap<InstitutionCode, Institution>>,
 }
 
@@ -54,6 +59,7 @@ impl AppState {
             sessions: sessions::Sessions::default(),
             nonces: nonce::NonceCache::default(),
             metrics: Metrics::default(),
+            face: Arc::new(face::DeterministicFaceVerifier),
             institutions: RwLock::new(HashMap::new()),
         }
     }
@@ -144,6 +150,16 @@ impl Application {
     pub async fn build(store: Store, secrets: Secrets, listen: &str) -> std::io::Result<Application> {
         let listener = TcpListener::bind(listen).await?;
         Ok(Application { listener, state: Arc::new(AppState::new(store, secrets)) })
+    }
+
+    /// Plugs in the deployment's face verifier (the default is [`face::DeterministicFaceVerifier`]).
+    ///
+    /// # Panics
+    /// When called after the server started serving.
+    #[must_use]
+    pub fn with_face_verifier(mut self, verifier: Arc<dyn face::FaceVerifier>) -> Application {
+        Arc::get_mut(&mut self.state).expect("the state is not shared before the server runs").face = verifier;
+        self
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {

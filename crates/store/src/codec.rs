@@ -961,6 +961,7 @@ pub fn grant(row: &Grant) -> Vec<Value> {
         time(&row.expires_at),
         row.used_at.map(|t| t.to_string()).into(),
         row.used_by.as_ref().map(|i| i.to_string()).into(),
+        row.used_ref.clone().into(),
     ]
 }
 
@@ -978,5 +979,6 @@ pub fn decode_grant(row: &[Value]) -> Result<Grant, StoreFailure> {
         expires_at: c.parse()?,
         used_at: c.opt_parse()?,
         used_by: c.opt_parse()?,
+        used_ref: c.opt_text()?,
     })
 }

@@ -466,6 +466,7 @@ pub const GRANTS: TableDef = TableDef {
         col("expires_at", Text),
         opt("used_at", Text),
         opt("used_by", Text),
+        opt("used_ref", Text),
     ],
     key: &["hash"],
     ordered: false,

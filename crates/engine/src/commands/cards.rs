@@ -83,6 +83,11 @@ fn revoke_codes(ws: &mut WorkingSet<'_>, psn_no: &PersonNo, ctx: &Context<'_>) -
     Ok(())
 }
 
+/// The application that replaces a card: one per card, so a retried replacement is refused.
+fn replacement_id(old: &CardNo) -> String {
+    format!("RP{old}")
+}
+
 /// Applies for a card: a new card number in state `applied`, with its application.
 #[derive(Debug, Clone)]
 pub struct ApplyForCard {
@@ -133,6 +138,15 @@ fn apply(
                 format!("card {old} belongs to someone else"),
             ));
         }
+        if let Some(existing) = ws.card_application(&replacement_id(old))? {
+            return Err(EngineError::conflict(
+                format!("卡{old}已办理补换（申领记录{}，新卡{}），不能重复办理", existing.id, existing.card_no),
+                format!(
+                    "card {old} is already being replaced (application {}, card {})",
+                    existing.id, existing.card_no
+                ),
+            ));
+        }
         if !matches!(old_card.status, CardStatus::Lost | CardStatus::Blocked) {
             return Err(EngineError::conflict(
                 format!("卡{old}状态为{}，挂失后才能补换", status_zh(old_card.status)),
@@ -152,9 +166,12 @@ fn apply(
         unprinted: 0,
         replaces: request.replaces.clone(),
     };
-    let sequence = ws.next_sequence("card_application")?;
+    let id = match &request.replaces {
+        Some(old) => replacement_id(old),
+        None => format!("CA{:010}", ws.next_sequence("card_application")?),
+    };
     let application = CardApplication {
-        id: format!("CA{sequence:010}"),
+        id,
         psn_no: person.psn_no.clone(),
         employer: request.employer.clone().or(person.employer.clone()),
         registered_on: request.registered_on,
@@ -419,9 +436,8 @@ impl Command for ReplaceCard {
         let notice = match bank != old.bank {
             false => None,
             true => {
-                let sequence = ws.next_sequence("clearing_notice")?;
                 let notice = ClearingNotice {
-                    id: format!("QH{sequence:010}"),
+                    id: format!("QH{}", old.card_no),
                     psn_no: old.psn_no.clone(),
                     old_card: old.card_no.clone(),
                     old_bank: old.bank.clone(),

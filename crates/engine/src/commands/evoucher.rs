@@ -123,6 +123,7 @@ impl Command for IssueQrCode {
             expires_at: ctx.now.plus_seconds(self.seconds.clamp(10, 600)),
             used_at: None,
             used_by: None,
+            used_ref: None,
         };
         ws.put_grant(grant.clone());
         Ok(Outcome::Grant(Box::new(grant)))
@@ -136,7 +137,11 @@ pub struct RedeemGrant {
     pub hash: String,
     pub kind: GrantKind,
     pub institution: InstitutionCode,
+    /// The token the institution gets (derived from the code, so a retry gets the same one).
     pub token_hash: String,
+    /// The institution's business number (`outBizNo`): the same code redeemed again with the
+    /// same number by the same institution is a retry and answered again.
+    pub reference: Option<String>,
 }
 
 impl Command for RedeemGrant {
@@ -162,6 +167,17 @@ impl Command for RedeemGrant {
             ),
         };
         let mut grant = ws.grant(&self.hash)?.filter(|grant| grant.kind == self.kind).ok_or_else(invalid)?;
+        let retry = grant.used_at.is_some()
+            && self.reference.is_some()
+            && grant.used_ref == self.reference
+            && grant.used_by.as_ref() == Some(&self.institution);
+        if retry {
+            let token = ws.grant(&self.token_hash)?.ok_or_else(invalid)?;
+            if token.expires_at <= ctx.now {
+                return Err(invalid());
+            }
+            return Ok(Outcome::Person(Box::new(insured_person(ws, &grant.psn_no)?)));
+        }
         if grant.used_at.is_some() || grant.expires_at <= ctx.now {
             return Err(invalid());
         }
@@ -177,6 +193,7 @@ impl Command for RedeemGrant {
         let person = insured_person(ws, &grant.psn_no)?;
         grant.used_at = Some(ctx.now);
         grant.used_by = Some(self.institution.clone());
+        grant.used_ref.clone_from(&self.reference);
         ws.put_grant(grant);
         ws.put_grant(Grant {
             hash: self.token_hash.clone(),
@@ -187,6 +204,7 @@ impl Command for RedeemGrant {
             expires_at: ctx.now.plus_seconds(EC_TOKEN_SECONDS),
             used_at: None,
             used_by: None,
+            used_ref: None,
         });
         Ok(Outcome::Person(Box::new(person)))
     }
@@ -224,6 +242,7 @@ impl Command for AuthorizeFace {
             expires_at: ctx.now.plus_seconds(FACE_AUTH_SECONDS),
             used_at: None,
             used_by: None,
+            used_ref: None,
         };
         ws.put_grant(grant.clone());
         Ok(Outcome::Grant(Box::new(grant)))

@@ -8,6 +8,7 @@
 //! `infcode: -1` and a Chinese `err_msg`; a bad signature is HTTP 401; nothing is a 500.
 
 mod auth;
+pub mod ec;
 pub mod fields;
 mod files;
 pub mod render;
@@ -42,6 +43,9 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/fsi/api/rsfComIfsService/callService", post(call_service))
         .route("/fsi/api/rsfComIfsService/callService/{infno}", post(call_service_with_code))
         .layer(DefaultBodyLimit::max(BODY_MAX_BYTES))
+        .merge(
+            Router::new().route("/fsi/api/ec/trans", post(ec::trans)).layer(DefaultBodyLimit::max(ec::BODY_MAX_BYTES)),
+        )
 }
 
 /// A refusal: `infcode: -1` and this message.

@@ -8,7 +8,9 @@
 //! as is every read of a person's records by someone other than the person.
 
 mod caller;
+mod cards;
 mod error;
+mod evoucher;
 mod flows;
 pub mod openapi;
 mod wire;
@@ -33,6 +35,7 @@ use yibao_store::SettlementFilter;
 
 pub use caller::{Caller, PRIVILEGED};
 pub use error::ApiError;
+pub use evoucher::check_face;
 
 use crate::AppState;
 use crate::sessions::{SESSION_SECONDS, Session, Subject};
@@ -43,7 +46,8 @@ pub const BODY_MAX_BYTES: usize = 256 * 1024;
 pub const PAGE_SIZE_MAX: u64 = 500;
 
 pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
+    let router = evoucher::routes(cards::routes(Router::new()));
+    router
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/logout", post(logout))

@@ -58,6 +58,8 @@ pub async fn sign_out(call: &Call) -> Result<Answer, NhsaError> {
 struct Lookup {
     id_number: Option<String>,
     card: Option<(CardNo, String)>,
+    /// The holder of a valid `ecToken` (certificate type 01).
+    holder: Option<yibao_domain::PersonNo>,
 }
 
 pub async fn person_info(call: &Call) -> Result<Answer, NhsaError> {
@@ -66,21 +68,32 @@ pub async fn person_info(call: &Call) -> Result<Answer, NhsaError> {
     let number = data.text("mdtrt_cert_no")?;
     let certno = data.text("certno")?;
     let lookup = match (kind, number) {
-        (Some(CertType::IdNumber), Some(number)) => Lookup { id_number: Some(number), card: None },
+        (Some(CertType::IdNumber), Some(number)) => Lookup { id_number: Some(number), card: None, holder: None },
         (Some(CertType::Card), Some(number)) => {
             let card_no: CardNo =
                 number.parse().map_err(|_| NhsaError::new(format!("社会保障卡号{number}格式错误")))?;
             let card_sn = data
                 .text("card_sn")?
                 .ok_or_else(|| NhsaError::new("input.data.card_sn不能为空（社会保障卡须传卡识别码）"))?;
-            Lookup { id_number: None, card: Some((card_no, card_sn)) }
+            Lookup { id_number: None, card: Some((card_no, card_sn)), holder: None }
         }
-        (Some(CertType::EVoucherToken), Some(_)) => {
-            return Err(NhsaError::new("医保电子凭证令牌无效或已过期，请重新扫码"));
+        (Some(CertType::EVoucherToken), Some(token)) => {
+            let holder = token_holder(call, &token).await?;
+            // The HIS copies idNo into certno; a whole ID number there must be the holder's.
+            if let Some(certno) = &certno
+                && let Ok(id) = certno.parse::<IdNumber>()
+            {
+                let lookup = holder.clone();
+                let person = call.app.store.read(move |r| r.person(&lookup)).await?;
+                if person.is_some_and(|person| person.id_number != id) {
+                    return Err(NhsaError::new("证件号码certno与医保电子凭证持有人不符"));
+                }
+            }
+            Lookup { id_number: None, card: None, holder: Some(holder) }
         }
         (Some(_), None) => return Err(NhsaError::new("input.data.mdtrt_cert_no不能为空")),
         (None, _) => match certno {
-            Some(certno) => Lookup { id_number: Some(certno), card: None },
+            Some(certno) => Lookup { id_number: Some(certno), card: None, holder: None },
             None => return Err(NhsaError::new("input.data.mdtrt_cert_type不能为空")),
         },
     };
@@ -94,13 +107,14 @@ pub async fn person_info(call: &Call) -> Result<Answer, NhsaError> {
         .app
         .store
         .read(move |r| {
-            let (person, card) = match (&lookup.id_number, &lookup.card) {
-                (Some(id), _) => (r.person_by_id_number(&id.to_ascii_uppercase())?, None),
-                (None, Some((card_no, _))) => match r.card(card_no)? {
+            let (person, card) = match (&lookup.id_number, &lookup.card, &lookup.holder) {
+                (Some(id), _, _) => (r.person_by_id_number(&id.to_ascii_uppercase())?, None),
+                (None, Some((card_no, _)), _) => match r.card(card_no)? {
                     Some(card) => (r.person(&card.psn_no)?, Some(card)),
                     None => (None, None),
                 },
-                (None, None) => (None, None),
+                (None, None, Some(holder)) => (r.person(holder)?, None),
+                (None, None, None) => (None, None),
             };
             let Some(person) = person else { return Ok(None) };
             let balances = r.balances(&person.psn_no)?;
@@ -132,6 +146,37 @@ pub async fn person_info(call: &Call) -> Result<Answer, NhsaError> {
         return Err(NhsaError::new("人员姓名psn_name与证件信息不符"));
     }
     call.answer(person_output(&person, current + prior, employer.as_deref(), today)).await
+}
+
+/// The holder of an `ecToken` this institution got from the e-voucher front-end, while it is
+/// valid: one refusal for an unknown, expired, revoked or another institution's token.
+async fn token_holder(call: &Call, token: &str) -> Result<yibao_domain::PersonNo, NhsaError> {
+    use yibao_engine::records::{GrantKind, PersonStatus};
+    let invalid = || NhsaError::new("医保电子凭证令牌无效或已过期，请重新扫码");
+    if token.len() > 64 {
+        return Err(invalid());
+    }
+    let hash = yibao_engine::commands::grant_hash(token);
+    let found = call
+        .app
+        .store
+        .read(move |r| {
+            let Some(grant) = r.grant(&hash)? else { return Ok(None) };
+            let voucher = r.evoucher(&grant.psn_no)?;
+            let person = r.person(&grant.psn_no)?;
+            Ok(Some((grant, voucher, person)))
+        })
+        .await?;
+    let (grant, voucher, person) = found.ok_or_else(invalid)?;
+    let valid = grant.kind == GrantKind::EcToken
+        && grant.expires_at > call.now()
+        && grant.institution.as_ref() == Some(&call.institution.code)
+        && voucher.is_some_and(|v| v.revoked_before.is_none_or(|before| grant.issued_at >= before))
+        && person.is_some_and(|p| p.status == PersonStatus::Active);
+    match valid {
+        true => Ok(grant.psn_no),
+        false => Err(invalid()),
+    }
 }
 
 fn mask(text: &str) -> String {

@@ -1,0 +1,719 @@
+//! The medical insurance card over REST (R4): applications and their steps with deadlines and
+//! overdue flags, production at the bank, state changes with actor and reason, loss reports
+//! (portal, API, agency), replacement and the clearing notice, the PIN, and the printed
+//! transaction record as a PDF.
+//!
+//! PINs: 6 digits, Argon2id with the server secret. An unknown card and a wrong PIN get the
+//! same answer; 5 wrong PINs, from any terminal, lock the card until the bank resets the PIN.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use yibao_domain::{BankCode, CardNo, Date, IdNumber, PersonNo};
+use yibao_engine::Outcome;
+use yibao_engine::commands::{
+    ApplicationStep, ApplyForCard, ChangeCardStatus, ChangeSecret, ConfirmClearing, PrintStatement, ProduceCard,
+    RecordAttempt, RecordAudit, ReplaceCard,
+};
+use yibao_engine::records::{
+    CARD_FEE, Card, CardApplication, CardStatus, CardTransaction, ClearingNotice, CredentialKind, PHOTO_FEE, Person,
+    UNPRINTED_MAX,
+};
+
+use super::error::ApiError;
+use super::{Caller, PAGE_SIZE_MAX, body, created, ok, parse, wire};
+use crate::AppState;
+use crate::pdf::{self, Text};
+
+pub fn routes(router: axum::Router<Arc<AppState>>) -> axum::Router<Arc<AppState>> {
+    use axum::routing::{get, post};
+    router
+        .route("/api/v1/card-applications", get(applications).post(apply))
+        .route("/api/v1/card-applications/{id}", get(application))
+        .route("/api/v1/card-applications/{id}/steps", post(step))
+        .route("/api/v1/card-applications/{id}/produce", post(produce))
+        .route("/api/v1/persons/{psn_no}/cards", get(person_cards))
+        .route("/api/v1/cards/{card_no}", get(card))
+        .route("/api/v1/cards/{card_no}/status", post(change_status))
+        .route("/api/v1/cards/{card_no}/loss", post(report_loss))
+        .route("/api/v1/cards/{card_no}/replacement", post(replace))
+        .route("/api/v1/cards/{card_no}/pin/verify", post(verify_pin))
+        .route("/api/v1/cards/{card_no}/pin/change", post(change_pin))
+        .route("/api/v1/cards/{card_no}/pin/reset", post(reset_pin))
+        .route("/api/v1/cards/{card_no}/statement", post(statement))
+        .route("/api/v1/clearing-notices/{id}", get(clearing_notice))
+        .route("/api/v1/clearing-notices/{id}/confirm", post(confirm_clearing))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire forms
+
+fn date(day: Option<Date>) -> Value {
+    day.map_or(Value::Null, |day| json!(day.to_string()))
+}
+
+fn application_json(application: &CardApplication, today: Date) -> Value {
+    json!({
+        "id": application.id,
+        "psn_no": application.psn_no.as_str(),
+        "employer": application.employer,
+        "registered_on": application.registered_on.to_string(),
+        "bank": application.bank.as_str(),
+        "card_no": application.card_no.as_str(),
+        "replaces": application.replaces.as_ref().map(CardNo::as_str),
+        "fees": {"photo": wire::yuan(PHOTO_FEE), "card": wire::yuan(CARD_FEE)},
+        "steps": {
+            "photo": date(application.photo_paid_on),
+            "forms": date(application.forms_paid_on),
+            "submit": date(application.submitted_on),
+            "produce": date(application.produced_on),
+            "receive": date(application.received_on),
+            "issue": date(application.issued_on),
+        },
+        "due": {
+            "photo": application.photo_due().to_string(),
+            "forms": application.forms_due().to_string(),
+            "issue": date(application.issue_due()),
+        },
+        "overdue": application.overdue(today),
+    })
+}
+
+fn card_json(card: &Card) -> Value {
+    json!({
+        "card_no": card.card_no.as_str(),
+        "card_sn": card.card_sn.as_str(),
+        "psn_no": card.psn_no.as_str(),
+        "status": card.status.as_str(),
+        "bank": card.bank.as_str(),
+        "issued_on": date(card.issued_on),
+        "unprinted": card.unprinted,
+        "unprinted_max": UNPRINTED_MAX,
+        "must_print": card.unprinted >= UNPRINTED_MAX,
+        "replaces": card.replaces.as_ref().map(CardNo::as_str),
+    })
+}
+
+fn notice_json(notice: &ClearingNotice) -> Value {
+    json!({
+        "id": notice.id,
+        "psn_no": notice.psn_no.as_str(),
+        "old_card": notice.old_card.as_str(),
+        "old_bank": notice.old_bank.as_str(),
+        "new_bank": notice.new_bank.as_str(),
+        "issued_at": notice.issued_at.to_string(),
+        "confirmed_at": notice.confirmed_at.map(|at| at.to_string()),
+        "moved": notice.moved.map(wire::yuan),
+        "account_frozen": notice.confirmed_at.is_none(),
+    })
+}
+
+fn unexpected() -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unexpected outcome", "系统内部错误")
+}
+
+fn reason(text: Option<&str>) -> Result<String, ApiError> {
+    let reason = text.unwrap_or_default().trim();
+    match reason.chars().count() {
+        2..=200 => Ok(reason.to_string()),
+        _ => Err(ApiError::invalid("reason must have 2 to 200 characters", "须填写原因（2至200个字符）")),
+    }
+}
+
+/// A PIN: exactly 6 digits.
+fn pin(field: &str, text: &str) -> Result<String, ApiError> {
+    match text.len() == 6 && text.bytes().all(|b| b.is_ascii_digit()) {
+        true => Ok(text.to_string()),
+        false => Err(ApiError::invalid(format!("{field} must be 6 digits"), format!("{field}须为6位数字"))),
+    }
+}
+
+/// A new PIN: 6 digits, not all the same, not a run like 123456 or 654321.
+fn new_pin(text: &str) -> Result<String, ApiError> {
+    let pin = pin("new_pin", text)?;
+    let digits: Vec<i16> = pin.bytes().map(|b| i16::from(b - b'0')).collect();
+    let steps: Vec<i16> = digits.windows(2).map(|w| w[1] - w[0]).collect();
+    if steps.iter().all(|step| *step == steps[0]) && steps[0].abs() <= 1 {
+        return Err(ApiError::invalid(
+            "new_pin is too simple (all one digit, or a run like 123456)",
+            "新密码过于简单（相同数字或连续数字）",
+        ));
+    }
+    Ok(pin)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading and access
+
+async fn load_card(state: &AppState, card_no: &str) -> Result<Card, ApiError> {
+    let number: CardNo = parse("card_no", card_no)?;
+    state.store.read(move |r| r.card(&number)).await?.ok_or_else(|| ApiError::not_found(format!("no card {card_no}")))
+}
+
+/// The card, when the caller may see it: an operator, or its holder.
+async fn readable_card(state: &AppState, caller: &Caller, card_no: &str) -> Result<Card, ApiError> {
+    match caller {
+        Caller::Operator { .. } => load_card(state, card_no).await,
+        Caller::Person { psn_no, .. } => {
+            caller.may_read_person(psn_no)?;
+            let card = load_card(state, card_no).await?;
+            match card.psn_no.as_str() == psn_no {
+                true => Ok(card),
+                // The same answer as for a card that does not exist.
+                false => Err(ApiError::not_found(format!("no card {card_no}"))),
+            }
+        }
+        Caller::Anonymous => Err(ApiError::unauthenticated("log in first")),
+        Caller::Institution(_) => Err(ApiError::forbidden("institutions read cards through 1101")),
+    }
+}
+
+async fn load_application(state: &AppState, id: &str) -> Result<CardApplication, ApiError> {
+    let lookup = wire::code("id", id)?;
+    state
+        .store
+        .read(move |r| r.card_application(&lookup))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no card application {id}")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Applications
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewApplication {
+    psn_no: String,
+    employer: Option<String>,
+    /// When the person was registered for insurance (default: today).
+    registered_on: Option<String>,
+    bank: Option<String>,
+}
+
+async fn apply(State(state): State<Arc<AppState>>, caller: Caller, bytes: Bytes) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let request: NewApplication = body(&bytes)?;
+    let today = state.store.now().date();
+    let command = ApplyForCard {
+        psn_no: parse("psn_no", &request.psn_no)?,
+        employer: request.employer.as_deref().map(|code| wire::code("employer", code)).transpose()?,
+        registered_on: match &request.registered_on {
+            Some(text) => parse("registered_on", text)?,
+            None => today,
+        },
+        bank: parse("bank", request.bank.as_deref().unwrap_or("BOC"))?,
+        replaces: None,
+        actor: caller.actor(),
+        reason: "new employee".into(),
+    };
+    match state.store.execute(command).await? {
+        Outcome::CardApplication(application) => Ok(created(application_json(&application, today))),
+        _ => Err(unexpected()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplicationFilter {
+    employer: Option<String>,
+    overdue: Option<bool>,
+    limit: Option<u64>,
+}
+
+async fn applications(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Query(filter): Query<ApplicationFilter>,
+) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let limit = filter.limit.unwrap_or(100).clamp(1, PAGE_SIZE_MAX);
+    let employer = filter.employer.clone();
+    let found = state.store.read(move |r| r.card_applications(employer.as_deref(), limit)).await?;
+    let today = state.store.now().date();
+    let rows: Vec<Value> = found
+        .iter()
+        .filter(|a| filter.overdue.is_none_or(|wanted| a.overdue(today).is_empty() != wanted))
+        .map(|a| application_json(a, today))
+        .collect();
+    Ok(ok(json!({"applications": rows})))
+}
+
+async fn application(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let found = load_application(&state, &id).await?;
+    Ok(ok(application_json(&found, state.store.now().date())))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepRequest {
+    step: String,
+    /// The day it happened (default: today).
+    on: Option<String>,
+}
+
+async fn step(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let request: StepRequest = body(&bytes)?;
+    let step = ApplicationStep::parse(&request.step).ok_or_else(|| {
+        ApiError::invalid(
+            format!("step {:?} is not photo, forms, submit, receive or issue", request.step),
+            "步骤须为photo、forms、submit、receive或issue",
+        )
+    })?;
+    let today = state.store.now().date();
+    let on = match &request.on {
+        Some(text) => parse("on", text)?,
+        None => today,
+    };
+    let command =
+        yibao_engine::commands::RecordApplicationStep { id: wire::code("id", &id)?, step, on, actor: caller.actor() };
+    match state.store.execute(command).await? {
+        Outcome::CardApplication(application) => Ok(ok(application_json(&application, today))),
+        _ => Err(unexpected()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProduceRequest {
+    on: Option<String>,
+    /// The PIN the bank sets on the new card (the holder changes it).
+    initial_pin: String,
+}
+
+async fn produce(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let request: ProduceRequest = body(&bytes)?;
+    let initial = pin("initial_pin", &request.initial_pin)?;
+    let today = state.store.now().date();
+    let on = match &request.on {
+        Some(text) => parse("on", text)?,
+        None => today,
+    };
+    let pin_hash = hash(&state, initial).await?;
+    let command = ProduceCard { id: wire::code("id", &id)?, on, pin_hash, actor: caller.actor() };
+    match state.store.execute(command).await? {
+        Outcome::CardApplication(application) => Ok(ok(application_json(&application, today))),
+        _ => Err(unexpected()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cards and their states
+
+async fn person_cards(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(psn_no): Path<String>,
+) -> Result<Response, ApiError> {
+    if matches!(caller, Caller::Institution(_)) {
+        return Err(ApiError::forbidden("institutions read cards through 1101"));
+    }
+    caller.may_read_person(&psn_no)?;
+    let number: PersonNo = parse("psn_no", &psn_no)?;
+    let cards = state.store.read(move |r| r.cards_of(&number)).await?;
+    Ok(ok(json!({"psn_no": psn_no, "cards": cards.iter().map(card_json).collect::<Vec<_>>()})))
+}
+
+async fn card(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(card_no): Path<String>,
+) -> Result<Response, ApiError> {
+    let card = readable_card(&state, &caller, &card_no).await?;
+    Ok(ok(card_json(&card)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusRequest {
+    status: String,
+    reason: Option<String>,
+}
+
+async fn change_status(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(card_no): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let request: StatusRequest = body(&bytes)?;
+    let to = CardStatus::parse(&request.status).ok_or_else(|| {
+        ApiError::invalid(
+            format!("status {:?} is not one of active, lost, blocked, cancelled", request.status),
+            "卡状态须为active、lost、blocked或cancelled",
+        )
+    })?;
+    let command = ChangeCardStatus {
+        card_no: parse("card_no", &card_no)?,
+        to,
+        actor: caller.actor(),
+        reason: reason(request.reason.as_deref())?,
+    };
+    match state.store.execute(command).await? {
+        Outcome::Card(card) => Ok(ok(card_json(&card))),
+        _ => Err(unexpected()),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LossRequest {
+    reason: Option<String>,
+}
+
+/// A loss report from the holder (portal) or an operator (agency); every outstanding e-voucher
+/// code is dead when this returns.
+async fn report_loss(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(card_no): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let card = readable_card(&state, &caller, &card_no).await?;
+    let request: LossRequest = if bytes.is_empty() { LossRequest::default() } else { body(&bytes)? };
+    let why = match request.reason.as_deref() {
+        Some(text) => reason(Some(text))?,
+        None => "挂失".to_string(),
+    };
+    let command = ChangeCardStatus { card_no: card.card_no, to: CardStatus::Lost, actor: caller.actor(), reason: why };
+    match state.store.execute(command).await? {
+        Outcome::Card(card) => Ok(ok(card_json(&card))),
+        _ => Err(unexpected()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplaceRequest {
+    /// The new card's bank (default: the lost card's bank).
+    bank: Option<String>,
+    reason: Option<String>,
+}
+
+async fn replace(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(card_no): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let request: ReplaceRequest = body(&bytes)?;
+    let command = ReplaceCard {
+        old_card: parse("card_no", &card_no)?,
+        new_bank: request.bank.as_deref().map(|bank| parse::<BankCode>("bank", bank)).transpose()?,
+        actor: caller.actor(),
+        reason: reason(request.reason.as_deref().or(Some("补卡")))?,
+    };
+    let today = state.store.now().date();
+    match state.store.execute(command).await? {
+        Outcome::Replacement { application, notice } => Ok(created(json!({
+            "application": application_json(&application, today),
+            "clearing_notice": notice.as_deref().map(notice_json),
+        }))),
+        _ => Err(unexpected()),
+    }
+}
+
+async fn clearing_notice(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let lookup = wire::code("id", &id)?;
+    let notice = state
+        .store
+        .read(move |r| r.clearing_notice(&lookup))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no clearing notice {id}")))?;
+    Ok(ok(notice_json(&notice)))
+}
+
+/// The original bank confirms the old card's cancellation: the money moves. Repeating it
+/// returns the same notice and moves nothing.
+async fn confirm_clearing(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let command = ConfirmClearing { notice_id: wire::code("id", &id)?, actor: caller.actor() };
+    match state.store.execute(command).await? {
+        Outcome::ClearingNotice(notice) => Ok(ok(notice_json(&notice))),
+        _ => Err(unexpected()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The PIN
+
+async fn hash(state: &AppState, secret: String) -> Result<String, ApiError> {
+    let secrets = state.secrets.clone();
+    tokio::task::spawn_blocking(move || secrets.hash(&secret))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "hashing failed", "系统内部错误"))
+}
+
+/// One answer for an unknown card and a wrong PIN.
+fn bad_pin() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "bad_pin", "unknown card or wrong PIN", "卡号或密码错误")
+}
+
+fn locked() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "locked",
+        "the card is locked after 5 wrong PINs; reset the PIN at the bank with the holder's ID",
+        "密码连续错误5次，卡已锁定，请持身份证到银行重置密码",
+    )
+}
+
+/// Checks a card's PIN, counting a failure against the card whichever terminal sent it.
+async fn check_pin(state: &AppState, card_no: &str, presented: &str) -> Result<(), ApiError> {
+    let presented = match pin("pin", presented) {
+        Ok(pin) => pin,
+        Err(_) => return Err(bad_pin()),
+    };
+    let subject = card_no.to_string();
+    let lookup = subject.clone();
+    let credential = match card_no.parse::<CardNo>() {
+        Ok(_) => state.store.read(move |r| r.credential(&lookup, CredentialKind::CardPin)).await?,
+        Err(_) => None,
+    };
+    let Some(credential) = credential else {
+        // Spend the same effort as a real check, then give the same answer.
+        let _ = hash(state, presented).await;
+        return Err(bad_pin());
+    };
+    if credential.locked_until.is_some_and(|until| until > state.store.now()) {
+        return Err(locked());
+    }
+    let secrets = state.secrets.clone();
+    let stored = credential.hash.clone();
+    let matches = tokio::task::spawn_blocking(move || secrets.verify(&presented, &stored)).await.unwrap_or(false);
+    let outcome =
+        state.store.execute(RecordAttempt { subject, kind: CredentialKind::CardPin, success: matches }).await?;
+    match (matches, outcome) {
+        (true, _) => Ok(()),
+        (false, Outcome::Credential(credential)) if credential.locked_until.is_some() => Err(locked()),
+        (false, _) => Err(bad_pin()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyPin {
+    pin: String,
+}
+
+/// A terminal (an institution, or the bank's counter) checks the PIN the holder typed.
+async fn verify_pin(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(card_no): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    if matches!(caller, Caller::Anonymous) {
+        return Err(ApiError::unauthenticated("a terminal signs its requests (x-tif-*) or logs in"));
+    }
+    let request: VerifyPin = body(&bytes)?;
+    check_pin(&state, &card_no, &request.pin).await?;
+    Ok(ok(json!({"card_no": card_no, "verified": true})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangePin {
+    old_pin: String,
+    new_pin: String,
+}
+
+/// The holder changes the PIN with the old one (at a terminal or in the portal).
+async fn change_pin(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(card_no): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    if matches!(caller, Caller::Anonymous) {
+        return Err(ApiError::unauthenticated("a terminal signs its requests (x-tif-*) or logs in"));
+    }
+    let request: ChangePin = body(&bytes)?;
+    let fresh = new_pin(&request.new_pin)?;
+    check_pin(&state, &card_no, &request.old_pin).await?;
+    let hash = hash(&state, fresh).await?;
+    state.store.execute(ChangeSecret { subject: card_no.clone(), kind: CredentialKind::CardPin, hash }).await?;
+    Ok(ok(json!({"card_no": card_no, "changed": true})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetPin {
+    /// The holder's ID number, checked by the operator against the document shown.
+    id_number: String,
+    new_pin: String,
+    reason: Option<String>,
+}
+
+/// The bank resets a forgotten (or locked) PIN after checking the holder's ID.
+async fn reset_pin(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(card_no): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let request: ResetPin = body(&bytes)?;
+    let id: IdNumber = parse("id_number", &request.id_number)?;
+    let fresh = new_pin(&request.new_pin)?;
+    let card = load_card(&state, &card_no).await?;
+    let holder = card.psn_no.clone();
+    let person: Option<Person> = state.store.read(move |r| r.person(&holder)).await?;
+    if person.is_none_or(|person| person.id_number != id) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "id_mismatch",
+            "the ID number is not the card holder's",
+            "身份证号与持卡人不符",
+        ));
+    }
+    if matches!(card.status, CardStatus::Lost | CardStatus::Replaced | CardStatus::Cancelled) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("card {card_no} is {}; its PIN cannot be reset", card.status.as_str()),
+            "该卡已挂失、补换或注销，不能重置密码",
+        ));
+    }
+    let hash = hash(&state, fresh).await?;
+    state.store.execute(ChangeSecret { subject: card_no.clone(), kind: CredentialKind::CardPin, hash }).await?;
+    state
+        .store
+        .execute(RecordAudit {
+            actor: caller.actor(),
+            action: "card-pin-reset".into(),
+            subject: card_no.clone(),
+            reason: request.reason.unwrap_or_else(|| "forgotten PIN".into()),
+        })
+        .await?;
+    Ok(ok(json!({"card_no": card_no, "reset": true})))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The printed transaction record
+
+const ROWS_PER_PAGE: usize = 40;
+
+/// Prints the card's unprinted transactions as a PDF statement; the card may pay again.
+async fn statement(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(card_no): Path<String>,
+) -> Result<Response, ApiError> {
+    let card = readable_card(&state, &caller, &card_no).await?;
+    let command = PrintStatement { card_no: card.card_no, actor: caller.actor() };
+    let Outcome::Statement { card, person, transactions } = state.store.execute(command).await? else {
+        return Err(unexpected());
+    };
+    let mut names = std::collections::HashMap::new();
+    for transaction in &transactions {
+        if !names.contains_key(&transaction.institution)
+            && let Some(found) = state.institution(&transaction.institution).await?
+        {
+            names.insert(transaction.institution.clone(), found.name);
+        }
+    }
+    let printed_at = state.store.now();
+    let pages = statement_pages(&card, &person, &transactions, &names, &printed_at.to_string());
+    let file = pdf::render(&pages, &format!("医疗保险卡交易记录 {}", card.card_no));
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (header::CONTENT_DISPOSITION, format!("inline; filename=\"statement-{}.pdf\"", card.card_no)),
+        ],
+        file,
+    )
+        .into_response())
+}
+
+fn statement_pages(
+    card: &Card,
+    person: &Person,
+    transactions: &[CardTransaction],
+    names: &std::collections::HashMap<yibao_domain::InstitutionCode, String>,
+    printed_at: &str,
+) -> Vec<Vec<Text>> {
+    let columns: [(u32, &str); 7] = [
+        (40, "序号"),
+        (70, "交易时间"),
+        (170, "医药机构"),
+        (300, "结算号"),
+        (400, "医疗费总额"),
+        (460, "个人账户"),
+        (520, "现金"),
+    ];
+    let mut pages = Vec::new();
+    let chunks: Vec<&[CardTransaction]> =
+        if transactions.is_empty() { vec![&[]] } else { transactions.chunks(ROWS_PER_PAGE).collect() };
+    let page_count = chunks.len();
+    for (page_index, chunk) in chunks.into_iter().enumerate() {
+        let mut page = vec![
+            Text::new(40, 800, 16, "医疗保险卡交易记录"),
+            Text::new(40, 778, 10, format!("持卡人：{}", person.name)),
+            Text::new(200, 778, 10, format!("卡号：{}", card.card_no)),
+            Text::new(340, 778, 10, format!("打印时间：{printed_at}")),
+            Text::new(40, 762, 10, format!("本次打印{}笔交易", transactions.len())),
+            Text::new(480, 762, 10, format!("第{}/{}页", page_index + 1, page_count)),
+        ];
+        for (x, title) in columns {
+            page.push(Text::new(x, 740, 9, title));
+        }
+        if transactions.is_empty() {
+            page.push(Text::new(40, 720, 10, "无未打印的交易"));
+        }
+        for (row, transaction) in chunk.iter().enumerate() {
+            let y = 722 - 16 * u32::try_from(row).unwrap_or(0);
+            let number = page_index * ROWS_PER_PAGE + row + 1;
+            let at = transaction.at.to_string();
+            let institution =
+                names.get(&transaction.institution).cloned().unwrap_or_else(|| transaction.institution.to_string());
+            let cells = [
+                number.to_string(),
+                at,
+                institution.chars().take(9).collect(),
+                transaction.setl_id.to_string(),
+                transaction.medfee.to_string(),
+                transaction.account.to_string(),
+                transaction.cash.to_string(),
+            ];
+            for ((x, _), cell) in columns.iter().zip(cells) {
+                page.push(Text::new(*x, y, 7, cell));
+            }
+        }
+        pages.push(page);
+    }
+    pages
+}
