@@ -98,7 +98,25 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(rest::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
+}
+
+/// One log line per request: method, path, status and time. Never a query string, a header
+/// value or a body: those carry ID numbers, passwords, PINs and QR codes.
+async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        %method,
+        path = %path,
+        status = response.status().as_u16(),
+        ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "request"
+    );
+    response
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {

@@ -513,12 +513,12 @@ async fn check_pin(state: &AppState, card_no: &str, presented: &str) -> Result<(
     let secrets = state.secrets.clone();
     let stored = credential.hash.clone();
     let matches = tokio::task::spawn_blocking(move || secrets.verify(&presented, &stored)).await.unwrap_or(false);
-    let outcome =
-        state.store.execute(RecordAttempt { subject, kind: CredentialKind::CardPin, success: matches }).await?;
-    match (matches, outcome) {
-        (true, _) => Ok(()),
-        (false, Outcome::Credential(credential)) if credential.locked_until.is_some() => Err(locked()),
-        (false, _) => Err(bad_pin()),
+    state.store.execute(RecordAttempt { subject, kind: CredentialKind::CardPin, success: matches }).await?;
+    // Even the fifth wrong PIN gets the same answer as an unknown card; the next try learns
+    // of the lock.
+    match matches {
+        true => Ok(()),
+        false => Err(bad_pin()),
     }
 }
 

@@ -85,6 +85,13 @@ fn nullable_text() -> Value {
 
 /// The document.
 pub fn spec() -> Value {
+    let mut doc = base();
+    card_paths(&mut doc);
+    doc
+}
+
+/// The registry, personal records and settlement paths.
+fn base() -> Value {
     let secured = json!([{"bearer": []}]);
     let person_read = json!([{"bearer": []}, {"institution": []}]);
     let paging = [
@@ -248,6 +255,85 @@ pub fn spec() -> Value {
             },
         },
     })
+}
+
+/// The card and e-voucher paths (R4, R5) and their schemas, added to [`spec`].
+fn card_paths(doc: &mut Value) {
+    let secured = json!([{"bearer": []}]);
+    let terminal = json!([{"bearer": []}, {"institution": []}]);
+    let card = path_param("card_no", "the card number, e.g. A10000001");
+    let id = path_param("id", "the application's id");
+    let paths = json!({
+        "/api/v1/card-applications": {
+            "get": operation("Card applications, newest first, with deadlines and overdue steps (operator).", "200", list_of("applications", "CardApplication"), &["400", "401", "403", "503"],
+                json!({"security": secured, "parameters": [query_param("employer", "string", "one employer's"), query_param("overdue", "boolean", "only late (true) or on-time (false) ones"), query_param("limit", "integer", "1 to 500")]})),
+            "post": operation("Apply for a card for a new employee (operator). Fees: photo receipt 4 yuan, card 20 yuan.", "201", schema("CardApplication"), &["400", "401", "403", "404", "503"],
+                json!({"security": secured, "requestBody": body("NewCardApplication")})),
+        },
+        "/api/v1/card-applications/{id}": {"get": operation("One application.", "200", schema("CardApplication"), &["401", "403", "404", "503"], json!({"security": secured, "parameters": [id.clone()]}))},
+        "/api/v1/card-applications/{id}/steps": {"post": operation("Record a step: photo, forms, submit, receive, issue (operator). Out of order or repeated: refused.", "200", schema("CardApplication"), &["400", "401", "403", "404", "409", "422", "503"],
+            json!({"security": secured, "parameters": [id.clone()], "requestBody": body("ApplicationStep")}))},
+        "/api/v1/card-applications/{id}/produce": {"post": operation("The bank produces the card with its initial PIN (operator).", "200", schema("CardApplication"), &["400", "401", "403", "404", "409", "422", "503"],
+            json!({"security": secured, "parameters": [id], "requestBody": body("ProduceCard")}))},
+        "/api/v1/persons/{psn_no}/cards": {"get": operation("A person's cards (operator, or the person).", "200", list_of("cards", "Card"), &["400", "401", "403", "503"],
+            json!({"security": secured, "parameters": [path_param("psn_no", "the person number")]}))},
+        "/api/v1/cards/{card_no}": {"get": operation("A card (operator, or its holder).", "200", schema("Card"), &["401", "403", "404", "503"], json!({"security": secured, "parameters": [card.clone()]}))},
+        "/api/v1/cards/{card_no}/status": {"post": operation("Change a card's state: active, lost, blocked, cancelled (operator; the reason is audited). Illegal transitions: 409.", "200", schema("Card"), &["400", "401", "403", "404", "409", "503"],
+            json!({"security": secured, "parameters": [card.clone()], "requestBody": body("CardStatusChange")}))},
+        "/api/v1/cards/{card_no}/loss": {"post": operation("Report a card lost (its holder in the portal, or an operator): it is blocked and every outstanding e-voucher code is revoked before this returns.", "200", schema("Card"), &["400", "401", "403", "404", "409", "503"],
+            json!({"security": secured, "parameters": [card.clone()]}))},
+        "/api/v1/cards/{card_no}/replacement": {"post": operation("Replace a lost card (operator). At another bank: a clearing notice, and the account stays frozen until the old bank confirms.", "201",
+            json!({"type": "object", "properties": {"application": schema("CardApplication"), "clearing_notice": schema("ClearingNotice")}}), &["400", "401", "403", "404", "409", "503"],
+            json!({"security": secured, "parameters": [card.clone()], "requestBody": body("Replacement")}))},
+        "/api/v1/cards/{card_no}/pin/verify": {"post": operation("Check the PIN a holder typed (a signed terminal or an operator). Unknown card and wrong PIN: the same 401; after 5 wrong PINs from any terminal, 403 locked until reset.", "200",
+            json!({"type": "object", "properties": {"card_no": text(), "verified": {"type": "boolean"}}}), &["400", "401", "403", "503"],
+            json!({"security": terminal, "parameters": [card.clone()], "requestBody": body("PinCheck")}))},
+        "/api/v1/cards/{card_no}/pin/change": {"post": operation("Change the PIN with the old one.", "200", json!({"type": "object"}), &["400", "401", "403", "503"],
+            json!({"security": terminal, "parameters": [card.clone()], "requestBody": body("PinChange")}))},
+        "/api/v1/cards/{card_no}/pin/reset": {"post": operation("Reset a forgotten or locked PIN at the bank, after checking the holder's ID (operator; audited).", "200", json!({"type": "object"}), &["400", "401", "403", "404", "409", "503"],
+            json!({"security": secured, "parameters": [card.clone()], "requestBody": body("PinReset")}))},
+        "/api/v1/cards/{card_no}/statement": {"post": {"summary": "Print the card's unprinted transactions as a PDF statement; the card may pay again (operator, or the holder).", "security": secured, "parameters": [card],
+            "responses": {"200": {"description": "The statement.", "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}}},
+        "/api/v1/clearing-notices/{id}": {"get": operation("A clearing notice (清户通知单) (operator).", "200", schema("ClearingNotice"), &["401", "403", "404", "503"], json!({"security": secured, "parameters": [path_param("id", "QH + the old card number")]}))},
+        "/api/v1/clearing-notices/{id}/confirm": {"post": operation("The old bank confirms the cancellation: the balance moves to the new bank's custody, once (operator).", "200", schema("ClearingNotice"), &["401", "403", "404", "409", "503"],
+            json!({"security": secured, "parameters": [path_param("id", "QH + the old card number")]}))},
+        "/api/v1/evoucher": {"get": operation("The caller's e-voucher (insured person).", "200", json!({"type": "object", "properties": {"activated": {"type": "boolean"}, "channel": nullable_text()}}), &["401", "403", "503"], json!({"security": secured}))},
+        "/api/v1/evoucher/activation": {"post": operation("Activate the e-voucher through a channel app with a payment password and a face check (insured person).", "200", json!({"type": "object"}), &["400", "401", "403", "503"],
+            json!({"security": secured, "requestBody": body("EVoucherActivation")}))},
+        "/api/v1/evoucher/qr-codes": {"post": {"summary": "A dynamic QR code `<admdvs>ec<32 hex>`, valid 60 s, for one decoding (insured person). format=json (default; with an SVG), svg or png.", "security": secured,
+            "parameters": [query_param("format", "string", "json, svg or png")],
+            "responses": {"201": {"description": "The code.", "content": {"application/json": {"schema": {"type": "object", "properties": {"qr_code": text(), "expires_at": text(), "expires_in": {"type": "integer"}, "svg": text()}}},
+                "image/svg+xml": {"schema": {"type": "string"}}, "image/png": {"schema": {"type": "string", "format": "binary"}}}}}}},
+        "/fsi/api/ec/trans": {"post": {"summary": "The e-voucher front-end (NationEcTransUrl): transType cn.nhsa.qrcode.get / ec.query (data.ecQrCode → ecToken), cn.nhsa.ec.auth (face → authNo), cn.nhsa.auth.check (authNo → ecToken). Signed like the national interface; see docs/nhsa.md.",
+            "security": [{"institution": []}],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["orgId", "transType", "data"]}}}},
+            "responses": {"200": {"description": "{code: 0, data: <JSON text>, message, orgId} or {code, message, success: false}.", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+    });
+    let schemas = json!({
+        "CardApplication": {"type": "object", "properties": {"id": text(), "psn_no": text(), "employer": nullable_text(), "registered_on": text(), "bank": text(), "card_no": text(),
+            "replaces": nullable_text(), "fees": {"type": "object", "properties": {"photo": amount(), "card": amount()}}, "steps": {"type": "object"}, "due": {"type": "object"},
+            "overdue": {"type": "array", "items": {"type": "string", "enum": ["photo", "forms", "issue"]}}}},
+        "NewCardApplication": {"type": "object", "required": ["psn_no"], "additionalProperties": false, "properties": {"psn_no": text(), "employer": text(), "registered_on": {"type": "string", "format": "date"}, "bank": text()}},
+        "ApplicationStep": {"type": "object", "required": ["step"], "additionalProperties": false, "properties": {"step": {"type": "string", "enum": ["photo", "forms", "submit", "receive", "issue"]}, "on": {"type": "string", "format": "date"}}},
+        "ProduceCard": {"type": "object", "required": ["initial_pin"], "additionalProperties": false, "properties": {"initial_pin": {"type": "string", "pattern": "^[0-9]{6}$"}, "on": {"type": "string", "format": "date"}}},
+        "Card": {"type": "object", "properties": {"card_no": text(), "card_sn": text(), "psn_no": text(), "status": {"type": "string", "enum": ["applied", "produced", "issued", "active", "lost", "blocked", "replaced", "cancelled"]},
+            "bank": text(), "issued_on": nullable_text(), "unprinted": {"type": "integer"}, "unprinted_max": {"type": "integer"}, "must_print": {"type": "boolean"}, "replaces": nullable_text()}},
+        "CardStatusChange": {"type": "object", "required": ["status", "reason"], "additionalProperties": false, "properties": {"status": {"type": "string", "enum": ["active", "lost", "blocked", "cancelled"]}, "reason": text()}},
+        "Replacement": {"type": "object", "additionalProperties": false, "properties": {"bank": text(), "reason": text()}},
+        "ClearingNotice": {"type": "object", "properties": {"id": text(), "psn_no": text(), "old_card": text(), "old_bank": text(), "new_bank": text(), "issued_at": text(),
+            "confirmed_at": nullable_text(), "moved": nullable_amount(), "account_frozen": {"type": "boolean"}}},
+        "PinCheck": {"type": "object", "required": ["pin"], "additionalProperties": false, "properties": {"pin": text()}},
+        "PinChange": {"type": "object", "required": ["old_pin", "new_pin"], "additionalProperties": false, "properties": {"old_pin": text(), "new_pin": {"type": "string", "pattern": "^[0-9]{6}$"}}},
+        "PinReset": {"type": "object", "required": ["id_number", "new_pin"], "additionalProperties": false, "properties": {"id_number": text(), "new_pin": {"type": "string", "pattern": "^[0-9]{6}$"}, "reason": text()}},
+        "EVoucherActivation": {"type": "object", "required": ["channel", "payment_password", "face_image"], "additionalProperties": false, "properties": {
+            "channel": {"type": "string", "enum": ["wechat", "alipay", "agency-app"]}, "payment_password": {"type": "string", "pattern": "^[0-9]{6}$"}, "face_image": {"type": "string", "format": "byte"}}},
+    });
+    if let (Some(target), Value::Object(extra)) = (doc["paths"].as_object_mut(), paths) {
+        target.extend(extra);
+    }
+    if let (Some(target), Value::Object(extra)) = (doc["components"]["schemas"].as_object_mut(), schemas) {
+        target.extend(extra);
+    }
 }
 
 pub async fn document() -> Response {

@@ -26,22 +26,87 @@ pub const PATH: &str = "/fsi/api/rsfComIfsService/callService";
 pub struct TestApp {
     pub port: u16,
     pub store: Store,
+    pub path: std::path::PathBuf,
+    secret: Vec<u8>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 /// Starts the server with the demo in a fresh SQLite file.
 pub async fn spawn_app() -> TestApp {
+    capture_logs();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let path =
         std::env::temp_dir().join("yibao-api-tests").join(format!("api-{}-{n}-{}.db", std::process::id(), unique()));
+    start(path, yibao_server::Secrets::generate()).await
+}
+
+async fn start(path: std::path::PathBuf, secret: Vec<u8>) -> TestApp {
     let mut policies = PolicySet::new();
     policies.add("seed.toml", parse_policy("seed.toml", SEED_POLICY_TOML).unwrap()).unwrap();
     let store = Store::open(path.to_str().unwrap(), Options::new(Arc::new(policies))).await.expect("store opens");
-    let secrets = yibao_server::Secrets::new(yibao_server::Secrets::generate()).unwrap();
+    let secrets = yibao_server::Secrets::new(secret.clone()).unwrap();
     yibao_server::demo::ensure(&store, &secrets).await.expect("demo loads");
     let application = yibao_server::Application::build(store.clone(), secrets, "127.0.0.1:0").await.expect("binds");
     let port = application.port();
-    tokio::spawn(application.run_until(std::future::pending()));
-    TestApp { port, store }
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(application.run_until(async move {
+        let _ = stopped.await;
+    }));
+    TestApp { port, store, path, secret, stop: Some(stop), task: Some(task) }
+}
+
+impl TestApp {
+    /// Stops the server, lets the store close, and starts a new one on the same file with the
+    /// same server secret: a restart.
+    pub async fn restart(mut self) -> TestApp {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("the server task ends").expect("the server stops cleanly");
+        }
+        let (path, secret) = (self.path.clone(), self.secret.clone());
+        drop(self);
+        start(path, secret).await
+    }
+}
+
+static LOGS: std::sync::OnceLock<Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+
+#[derive(Clone)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every log line of every server this test binary starts, from the first start on, at
+/// debug level and above.
+fn capture_logs() {
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = LogBuffer(buffer.clone());
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .without_time()
+            .with_writer(move || writer.clone())
+            .try_init();
+        buffer
+    });
+}
+
+/// What has been logged so far.
+pub fn logs() -> String {
+    LOGS.get().map(|buffer| String::from_utf8_lossy(&buffer.lock().unwrap()).to_string()).unwrap_or_default()
 }
 
 fn unique() -> u128 {
@@ -343,4 +408,55 @@ impl TestApp {
         assert_eq!(reply.status, 200, "{}", reply.body);
         reply.body["token"].as_str().unwrap().to_string()
     }
+}
+
+/// The e-voucher front-end's path.
+pub const EC_PATH: &str = "/fsi/api/ec/trans";
+
+impl TestApp {
+    /// A call to the e-voucher front-end, as the national SDK makes it; `data` of a success is
+    /// returned parsed (it travels as a JSON string).
+    pub async fn ec(&self, code: &str, trans_type: &str, data: Value) -> Value {
+        let body = json!({"orgId": code, "transType": trans_type, "data": data, "extra": ""});
+        let (status, bytes) = self.post(EC_PATH, &signed_headers(code), serde_json::to_vec(&body).unwrap()).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+        let mut reply: Value = serde_json::from_slice(&bytes).expect("JSON");
+        if reply["code"] == json!(0) {
+            let data: Value = serde_json::from_str(reply["data"].as_str().expect("data is a JSON string")).unwrap();
+            reply["data"] = data;
+        }
+        reply
+    }
+
+    /// A person's portal token (the demo password).
+    pub async fn person_login(&self, name: &str) -> String {
+        self.login(json!({"role": "person", "id_number": id_number(name), "password": "Demo@2026"})).await
+    }
+
+    /// Activates the person's e-voucher through WeChat with the matching face.
+    pub async fn activate_evoucher(&self, token: &str, name: &str) {
+        let face = base64_text(format!("face:{}", psn(name)).as_bytes());
+        let reply = self
+            .rest(
+                "POST",
+                "/api/v1/evoucher/activation",
+                Some(token),
+                &[],
+                Some(json!({"channel": "wechat", "payment_password": "246810", "face_image": face})),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+
+    /// A fresh QR code of the logged-in person.
+    pub async fn qr_code(&self, token: &str) -> String {
+        let reply = self.rest("POST", "/api/v1/evoucher/qr-codes", Some(token), &[], None).await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        reply.body["qr_code"].as_str().unwrap().to_string()
+    }
+}
+
+pub fn base64_text(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }

@@ -1,7 +1,9 @@
 //! Black-box tests: the real server on an ephemeral port, the demo loaded, driven over HTTP
 //! with signed headers exactly as an HIS does.
 
+mod cards;
 mod clearing;
+mod evoucher;
 mod helpers;
 mod inpatient;
 mod negative;
