@@ -44,6 +44,25 @@ enum Command {
         #[arg(long = "policy")]
         policies: Vec<std::path::PathBuf>,
     },
+    /// Credits every eligible personal account for a month (once per person and month:
+    /// running it again, or after an interruption, credits nobody twice).
+    Allocate {
+        /// The month, YYYY-MM.
+        #[arg(long)]
+        month: String,
+        /// A SQLite file path or a postgres:// URL.
+        #[arg(long)]
+        db: Option<String>,
+        /// A TOML configuration file (default: ./yibao.toml when it exists).
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
+        /// Policy files to load instead of the embedded seed policy (repeatable).
+        #[arg(long = "policy")]
+        policies: Vec<std::path::PathBuf>,
+        /// Use the demo database (./yibao-data/demo.db by default).
+        #[arg(long)]
+        demo: bool,
+    },
     /// Policy files.
     Policy {
         #[command(subcommand)]
@@ -70,6 +89,13 @@ fn main() -> ExitCode {
             let overrides = Overrides { db, listen, policies };
             match Config::load(config.as_deref(), overrides, demo) {
                 Ok(config) => run(serve(config, demo)),
+                Err(error) => Err(error),
+            }
+        }
+        Command::Allocate { month, db, config, policies, demo } => {
+            let overrides = Overrides { db, listen: None, policies };
+            match Config::load(config.as_deref(), overrides, demo) {
+                Ok(config) => run(allocate(config, month)),
                 Err(error) => Err(error),
             }
         }
@@ -146,6 +172,40 @@ async fn serve(config: Config, demo_mode: bool) -> Result<(), String> {
     print_banner(&address.to_string(), store.location(), demo_mode);
     application.run_until(shutdown_signal()).await.map_err(|error| format!("server failed: {error}"))?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+async fn allocate(config: Config, month: String) -> Result<(), String> {
+    use std::io::{IsTerminal, Write};
+    let month: yibao_domain::Month = month.parse().map_err(|error| format!("--month: {error}"))?;
+    let policies = load_policies(&config.policies)?;
+    let mut options = Options::new(Arc::new(policies));
+    options.synchronous = config.synchronous;
+    let store =
+        Store::open(&config.db, options).await.map_err(|error| format!("cannot open {}: {error}", config.db))?;
+    let terminal = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let summary = yibao_server::allocation::allocate(&store, month, "cli:allocate", |done, total| {
+        if terminal {
+            let width = 40;
+            let filled = usize::try_from(done.saturating_mul(width) / total.max(1)).unwrap_or(0);
+            eprint!("\r[{}{}] {done}/{total} persons", "#".repeat(filled), "-".repeat(40 - filled.min(40)));
+            let _ = std::io::stderr().flush();
+        }
+    })
+    .await
+    .map_err(|error| format!("allocation stopped: {}; run it again to continue", error.en))?;
+    if terminal {
+        eprintln!();
+    }
+    println!(
+        "allocated {month}: {} accounts credited {} yuan; {} already credited; {} not eligible ({:.1?})",
+        summary.credited,
+        summary.amount,
+        summary.already,
+        summary.not_eligible,
+        started.elapsed()
+    );
     Ok(())
 }
 

@@ -9,8 +9,8 @@ use toml::{Spanned, Value};
 use yibao_domain::{Admdvs, Date, InsuranceType, MedType, Money, Ratio};
 
 use crate::model::{
-    DeductibleRule, Disease, EmergencyAdmissionRule, InpatientRule, LevelTable, OutpatientRule, Policy, Scheme, Scope,
-    SpecialOutpatientRule,
+    AccountCredit, DeductibleRule, Disease, EmergencyAdmissionRule, InpatientRule, LevelTable, OutpatientRule, Policy,
+    Scheme, Scope, SpecialOutpatientRule,
 };
 
 /// Why a policy file was refused: which file, which line, which field, and what is wrong.
@@ -73,6 +73,15 @@ struct RawScheme {
     outpatient: Spanned<RawOutpatient>,
     inpatient: Spanned<RawInpatient>,
     special_outpatient: Option<Spanned<RawSpecial>>,
+    account_credit: Option<Spanned<RawAccountCredit>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccountCredit {
+    in_service_share: Field,
+    flexible_monthly: Field,
+    retiree_monthly: Field,
 }
 
 #[derive(Deserialize)]
@@ -410,10 +419,31 @@ impl Reader<'_> {
                 ));
             }
         }
+        let personal_account = self.boolean(&raw.personal_account, &format!("{field}.personal_account"))?;
+        let account_credit = match &raw.account_credit {
+            None => None,
+            Some(credit) if !personal_account => {
+                return Err(self.error_at(
+                    credit.span(),
+                    &format!("{field}.account_credit"),
+                    "needs personal_account = true",
+                ));
+            }
+            Some(credit) => {
+                let credit = credit.get_ref();
+                let field = format!("{field}.account_credit");
+                Some(AccountCredit {
+                    in_service_share: self.ratio(&credit.in_service_share, &format!("{field}.in_service_share"))?,
+                    flexible_monthly: self.money(&credit.flexible_monthly, &format!("{field}.flexible_monthly"))?,
+                    retiree_monthly: self.money(&credit.retiree_monthly, &format!("{field}.retiree_monthly"))?,
+                })
+            }
+        };
         Ok(Scheme {
             name: self.text(&raw.name, &format!("{field}.name"))?,
             insurance_types: self.list(&raw.insutypes, &format!("{field}.insutypes"), str::parse::<InsuranceType>)?,
-            personal_account: self.boolean(&raw.personal_account, &format!("{field}.personal_account"))?,
+            personal_account,
+            account_credit,
             annual_fund_cap,
             outpatient,
             inpatient,

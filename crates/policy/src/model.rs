@@ -1,6 +1,6 @@
 //! The checked policy model: what a policy file says, as types that cannot hold nonsense.
 
-use yibao_domain::{Admdvs, Date, InstitutionLevel, InsuranceType, MedType, Money, Ratio};
+use yibao_domain::{Admdvs, Date, InstitutionLevel, InsuranceType, MedType, Money, PersonType, PersonTypeGroup, Ratio};
 
 /// A checked policy file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,11 +50,36 @@ pub struct Scheme {
     pub insurance_types: Vec<InsuranceType>,
     /// Whether members have a personal account that may pay their part.
     pub personal_account: bool,
+    /// The monthly credit of members' personal accounts (seed 003: at month end).
+    pub account_credit: Option<AccountCredit>,
     /// The most the pooled fund pays for one person in an insurance year (封顶线).
     pub annual_fund_cap: Money,
     pub outpatient: OutpatientRule,
     pub inpatient: InpatientRule,
     pub special_outpatient: Option<SpecialOutpatientRule>,
+}
+
+/// What a personal account is credited each month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountCredit {
+    /// In service: this share of the monthly contribution base.
+    pub in_service_share: Ratio,
+    /// Flexible employees in service: a fixed amount.
+    pub flexible_monthly: Money,
+    /// Retirees: a fixed amount from the pooled fund.
+    pub retiree_monthly: Money,
+}
+
+impl AccountCredit {
+    /// The month's credit for a person of this type with this contribution base.
+    pub fn monthly(&self, person_type: PersonType, base: Option<Money>) -> Money {
+        match (person_type, person_type.group()) {
+            (PersonType::FlexibleInService, _) => self.flexible_monthly,
+            (_, PersonTypeGroup::InService) => base.map_or(Money::ZERO, |base| base.times(self.in_service_share)),
+            (_, PersonTypeGroup::Retired) => self.retiree_monthly,
+            (_, PersonTypeGroup::Resident) => Money::ZERO,
+        }
+    }
 }
 
 /// A value per hospital level, with an optional value for pharmacies.

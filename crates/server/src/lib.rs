@@ -3,6 +3,7 @@
 //! (`/api/v1/…`), health and metrics. This is the only crate that knows HTTP and JSON; it
 //! turns wire input into domain types once, at the edge, and hands commands to the store.
 
+pub mod allocation;
 pub mod demo;
 pub mod face;
 mod metrics;

@@ -2,6 +2,7 @@
 //! loading), then runs against the working set; a refused command leaves no trace.
 
 mod access;
+mod accounts;
 mod cards;
 mod evoucher;
 mod lines;
@@ -21,6 +22,7 @@ use crate::records::{DiseaseRegistration, Effect, FeeLine, Message, Person, Sett
 use crate::working_set::{Keys, WorkingSet};
 
 pub use access::{ChangeSecret, FAILURES_MAX, LOCK_MINUTES, PutCredential, RecordAttempt, RecordAudit};
+pub use accounts::{ALLOCATION_BATCH_MAX, AllocateMonth, AllocationSummary, allocation_id};
 pub use cards::{
     ApplicationStep, ApplyForCard, ChangeCardStatus, ConfirmClearing, PrintStatement, ProduceCard,
     RecordApplicationStep, ReplaceCard, transition_allowed,
@@ -80,6 +82,7 @@ pub enum Outcome {
         lines: Vec<FeeLine>,
     },
     Settlement(Box<SettlementOutcome>),
+    Allocation(AllocationSummary),
     Reversed {
         omsgid: MsgId,
         effect: Effect,
@@ -133,6 +136,7 @@ impl Outcome {
             | Outcome::Statement { .. }
             | Outcome::EVoucher(_)
             | Outcome::Grant(_)
+            | Outcome::Allocation(_)
             | Outcome::Done => Effect::Nothing,
         }
     }

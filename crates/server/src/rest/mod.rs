@@ -73,6 +73,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/catalogue", get(catalogue).post(create_catalogue_entry))
         .route("/api/v1/audit", get(audit))
         .route("/api/v1/ledger/verify", get(verify_ledger))
+        .route("/api/v1/allocations", post(allocate))
         .layer(DefaultBodyLimit::max(BODY_MAX_BYTES))
 }
 
@@ -650,5 +651,28 @@ async fn verify_ledger(State(state): State<Arc<AppState>>, caller: Caller) -> Re
         "replay_matches": mismatches.is_empty(),
         "mismatched_accounts": mismatches.iter().map(|m| m.stored.key.to_string()).collect::<Vec<_>>(),
         "negative_personal_accounts": negative,
+    })))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AllocationRequest {
+    /// `YYYY-MM`.
+    month: String,
+}
+
+/// Credits every eligible personal account for a month (operator); running it again credits
+/// nobody twice.
+async fn allocate(State(state): State<Arc<AppState>>, caller: Caller, bytes: Bytes) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let request: AllocationRequest = body(&bytes)?;
+    let month: yibao_domain::Month = parse("month", &request.month)?;
+    let summary = crate::allocation::allocate(&state.store, month, &caller.actor(), |_, _| {}).await?;
+    Ok(ok(json!({
+        "month": month.to_string(),
+        "credited": summary.credited,
+        "already_credited": summary.already,
+        "not_eligible": summary.not_eligible,
+        "amount": wire::yuan(summary.amount),
     })))
 }

@@ -257,13 +257,16 @@ fn base() -> Value {
     })
 }
 
-/// The card and e-voucher paths (R4, R5) and their schemas, added to [`spec`].
+/// The allocation, card and e-voucher paths (R2, R4, R5) and their schemas, added to [`spec`].
 fn card_paths(doc: &mut Value) {
     let secured = json!([{"bearer": []}]);
     let terminal = json!([{"bearer": []}, {"institution": []}]);
     let card = path_param("card_no", "the card number, e.g. A10000001");
     let id = path_param("id", "the application's id");
     let paths = json!({
+        "/api/v1/allocations": {"post": operation("Credit every eligible personal account for a month (operator). Once per person and month: running it again credits nobody twice.", "200",
+            json!({"type": "object", "properties": {"month": text(), "credited": {"type": "integer"}, "already_credited": {"type": "integer"}, "not_eligible": {"type": "integer"}, "amount": amount()}}),
+            &["400", "401", "403", "422", "503"], json!({"security": secured, "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["month"], "properties": {"month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}}}}}}}))},
         "/api/v1/card-applications": {
             "get": operation("Card applications, newest first, with deadlines and overdue steps (operator).", "200", list_of("applications", "CardApplication"), &["400", "401", "403", "503"],
                 json!({"security": secured, "parameters": [query_param("employer", "string", "one employer's"), query_param("overdue", "boolean", "only late (true) or on-time (false) ones"), query_param("limit", "integer", "1 to 500")]})),

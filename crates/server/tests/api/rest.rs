@@ -268,6 +268,7 @@ async fn settlements_carry_their_explanation_and_the_openapi_document_lists_ever
         "/api/v1/evoucher/activation",
         "/api/v1/evoucher/qr-codes",
         "/fsi/api/ec/trans",
+        "/api/v1/allocations",
     ] {
         assert!(paths.contains_key(route), "{route} is not in the OpenAPI document");
     }
@@ -334,4 +335,26 @@ async fn the_rest_flow_settles_once_per_idempotency_key() {
     assert_eq!(count(&app, "settlements").await, 2);
     let person = app.rest("GET", "/api/v1/visits", None, &[], None).await;
     assert_eq!(person.status, 405, "the collection only takes POST");
+}
+
+#[tokio::test]
+async fn the_monthly_allocation_credits_the_seed_amounts_once() {
+    let app = spawn_app().await;
+    let token = app.login(json!({"role": "operator", "username": "admin", "password": "Demo@2026"})).await;
+    let month = json!({"month": "2026-11"});
+    let person = app.person_login("张伟").await;
+    let refused = app.rest("POST", "/api/v1/allocations", Some(&person), &[], Some(month.clone())).await;
+    assert_eq!(refused.status, 403);
+    let bad = app.rest("POST", "/api/v1/allocations", Some(&token), &[], Some(json!({"month": "2026-13"}))).await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let first = app.rest("POST", "/api/v1/allocations", Some(&token), &[], Some(month.clone())).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.body["credited"], json!(5));
+    assert_eq!(first.body["amount"], json!("495.00"));
+    let again = app.rest("POST", "/api/v1/allocations", Some(&token), &[], Some(month)).await;
+    assert_eq!((again.body["credited"].clone(), again.body["already_credited"].clone()), (json!(0), json!(5)));
+    let account = app.rest("GET", &format!("/api/v1/persons/{}/account", psn("张伟")), Some(&token), &[], None).await;
+    assert_eq!(account.body["balance"], json!("1160.00"));
+    let ledger = app.rest("GET", "/api/v1/ledger/verify", Some(&token), &[], None).await;
+    assert_eq!((ledger.body["balanced"].clone(), ledger.body["replay_matches"].clone()), (json!(true), json!(true)));
 }

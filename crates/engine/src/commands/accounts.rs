@@ -1,0 +1,129 @@
+//! Money into personal accounts (R2, seed 003): the monthly credit at month end. In service and
+//! flexible employees: the month's credit arrives at the person's custody bank with the
+//! contribution; retirees: a fixed amount from the pooled fund. Once per person and month: the
+//! transfer id `allocation/<psn_no>/<YYYY-MM>` is the idempotency key, so a batch retried or
+//! interrupted and run again credits nobody twice.
+
+use yibao_domain::{Money, Month, PersonNo, PersonTypeGroup};
+use yibao_ledger::{AccountKey, Posting, Transfer, TransferCode, TransferId};
+
+use super::{Command, Context, Outcome};
+use crate::error::EngineError;
+use crate::records::{AuditEntry, PersonStatus};
+use crate::working_set::{Keys, WorkingSet};
+
+/// The most persons one allocation command credits (the CLI sends batches of this size).
+pub const ALLOCATION_BATCH_MAX: usize = 1_000;
+
+/// What an allocation batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AllocationSummary {
+    /// Accounts credited now.
+    pub credited: u64,
+    /// Accounts already credited for the month (an earlier or interrupted run).
+    pub already: u64,
+    /// Persons with no credit this month (no personal account, not active, nothing due).
+    pub not_eligible: u64,
+    /// The money credited now.
+    pub amount: Money,
+}
+
+impl AllocationSummary {
+    pub fn plus(self, other: AllocationSummary) -> AllocationSummary {
+        AllocationSummary {
+            credited: self.credited + other.credited,
+            already: self.already + other.already,
+            not_eligible: self.not_eligible + other.not_eligible,
+            amount: self.amount + other.amount,
+        }
+    }
+}
+
+/// Credits the month's amount to each person's current-year account.
+#[derive(Debug, Clone)]
+pub struct AllocateMonth {
+    pub month: Month,
+    pub persons: Vec<PersonNo>,
+    pub actor: String,
+}
+
+/// The transfer that credits a person's account for a month.
+pub fn allocation_id(psn_no: &PersonNo, month: Month) -> TransferId {
+    TransferId::new(format!("allocation/{psn_no}/{month}"))
+}
+
+impl Command for AllocateMonth {
+    fn name(&self) -> &'static str {
+        "allocate-month"
+    }
+
+    fn keys(&self) -> Keys {
+        let mut keys = Keys::default();
+        keys.persons.extend(self.persons.iter().cloned());
+        keys
+    }
+
+    fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
+        if self.persons.len() > ALLOCATION_BATCH_MAX {
+            return Err(EngineError::invalid(
+                format!("一次最多划拨{ALLOCATION_BATCH_MAX}人"),
+                format!("at most {ALLOCATION_BATCH_MAX} persons per allocation batch"),
+            ));
+        }
+        if self.month.first_day() > ctx.now.date() {
+            return Err(EngineError::refused(
+                format!("{}尚未开始，不能划拨", self.month),
+                format!("month {} has not begun", self.month),
+            ));
+        }
+        let mut summary = AllocationSummary::default();
+        for psn_no in &self.persons {
+            let Some(person) = ws.person(psn_no)? else {
+                return Err(EngineError::not_found(format!("人员编号{psn_no}不存在"), format!("no person {psn_no}")));
+            };
+            let day = self.month.last_day();
+            let credit = match ctx.policies.resolve(&person.admdvs, person.insurance, day) {
+                Some(resolved) if resolved.scheme.personal_account && person.status == PersonStatus::Active => resolved
+                    .scheme
+                    .account_credit
+                    .map_or(Money::ZERO, |rule| rule.monthly(person.person_type, person.contribution_base)),
+                _ => Money::ZERO,
+            };
+            if !credit.is_positive() || person.insured_since > day {
+                summary.not_eligible += 1;
+                continue;
+            }
+            let id = allocation_id(psn_no, self.month);
+            if ws.transfer(&id)?.is_some() {
+                summary.already += 1;
+                continue;
+            }
+            let source = match person.person_type.group() {
+                PersonTypeGroup::Retired => AccountKey::PoolFund(person.admdvs.clone(), person.insurance),
+                _ => AccountKey::BankCustody(person.custody_bank.clone()),
+            };
+            let target = AccountKey::PersonalCurrent(psn_no.clone());
+            ws.open_account(source.clone())?;
+            ws.open_account(target.clone())?;
+            ws.post(Transfer {
+                id,
+                code: TransferCode::Allocation,
+                at: ctx.now,
+                reference: format!("{} {}", self.month, person.person_type.code()),
+                postings: vec![Posting::debit(source, credit), Posting::credit(target, credit)],
+            })?;
+            summary.credited += 1;
+            summary.amount += credit;
+        }
+        if summary.credited > 0 {
+            ws.audit(AuditEntry {
+                at: ctx.now,
+                actor: self.actor.clone(),
+                action: "allocate-month".into(),
+                subject: self.month.to_string(),
+                reason: format!("{} accounts, {}", summary.credited, summary.amount),
+            });
+        }
+        Ok(Outcome::Allocation(summary))
+    }
+}
