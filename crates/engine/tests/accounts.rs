@@ -54,3 +54,58 @@ fn an_interrupted_run_continues_without_crediting_anyone_twice() {
     assert_eq!(future.unwrap_err().kind, yibao_engine::ErrorKind::Refused);
     world.check_invariants();
 }
+
+#[test]
+fn year_end_rolls_the_current_year_into_prior_years_and_the_deductible_starts_afresh() {
+    use yibao_engine::commands::CloseYear;
+    use yibao_engine::records::VisitKind;
+    let mut world = World::demo();
+    allocate(&mut world, "2026-02", everyone());
+    // An admission in 2026 pays the tertiary deductible (800); the second would pay half.
+    world.now = "2026-06-01 09:00:00".parse().unwrap();
+    let first = world.admit("张伟", TERTIARY);
+    world.upload("张伟", TERTIARY, &first, VisitKind::Inpatient, &[("DEMO-A-001", "2000.00", "1")]);
+    world.discharge("张伟", TERTIARY, &first);
+    let command = world.settle_command("张伟", TERTIARY, &first, VisitKind::Inpatient, false);
+    let paid_2026 = world.settle(command).unwrap().settlement.change.deductible_paid();
+    assert_eq!(paid_2026, yuan("800"));
+
+    let before: Vec<Money> =
+        ["张伟", "李秀英", "王强", "刘芳", "陈军", "赵敏"].iter().map(|n| world.balance(n)).collect();
+    let early = world.exec(CloseYear { year: 2026, persons: everyone(), actor: "t".into() });
+    assert_eq!(early.unwrap_err().kind, yibao_engine::ErrorKind::Refused, "2026 has not ended");
+    world.now = "2027-01-01 00:30:00".parse().unwrap();
+    let Outcome::Allocation(closed) =
+        world.exec(CloseYear { year: 2026, persons: everyone(), actor: "t".into() }).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(closed.credited, 5, "{closed:?}");
+    let Outcome::Allocation(again) =
+        world.exec(CloseYear { year: 2026, persons: everyone(), actor: "t".into() }).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!((again.credited, again.already), (0, 5));
+    let after: Vec<Money> =
+        ["张伟", "李秀英", "王强", "刘芳", "陈军", "赵敏"].iter().map(|n| world.balance(n)).collect();
+    assert_eq!(before, after, "balances conserved");
+    let psn = person("张伟");
+    let current = world
+        .db
+        .accounts
+        .get(&yibao_ledger::AccountKey::PersonalCurrent(psn.clone()))
+        .map_or(Money::ZERO, |a| a.balance());
+    assert_eq!(current, Money::ZERO, "everything moved to the prior-years part");
+
+    // The new year's first admission pays the full deductible again.
+    world.now = "2027-01-10 09:00:00".parse().unwrap();
+    let next = world.admit("张伟", TERTIARY);
+    world.upload("张伟", TERTIARY, &next, VisitKind::Inpatient, &[("DEMO-A-001", "2000.00", "1")]);
+    world.discharge("张伟", TERTIARY, &next);
+    let command = world.settle_command("张伟", TERTIARY, &next, VisitKind::Inpatient, false);
+    let outcome = world.settle(command).unwrap();
+    assert_eq!(outcome.settlement.year, 2027);
+    assert_eq!(outcome.settlement.change.deductible_paid(), yuan("800"));
+    world.check_invariants();
+}

@@ -127,3 +127,75 @@ impl Command for AllocateMonth {
         Ok(Outcome::Allocation(summary))
     }
 }
+
+/// Year end: each person's current-year account rolls into the prior-years account (the
+/// transfer id `year-end/<psn_no>/<year>` makes it once per person and year). Accumulators are
+/// kept per insurance year, so the new year starts afresh without a write.
+#[derive(Debug, Clone)]
+pub struct CloseYear {
+    pub year: u16,
+    pub persons: Vec<PersonNo>,
+    pub actor: String,
+}
+
+impl Command for CloseYear {
+    fn name(&self) -> &'static str {
+        "close-year"
+    }
+
+    fn keys(&self) -> Keys {
+        let mut keys = Keys::default();
+        keys.persons.extend(self.persons.iter().cloned());
+        keys
+    }
+
+    fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
+        if self.persons.len() > ALLOCATION_BATCH_MAX {
+            return Err(EngineError::invalid(
+                format!("一次最多结转{ALLOCATION_BATCH_MAX}人"),
+                format!("at most {ALLOCATION_BATCH_MAX} persons per year-end batch"),
+            ));
+        }
+        if ctx.now.date().year() <= self.year {
+            return Err(EngineError::refused(
+                format!("{}年尚未结束，不能结转", self.year),
+                format!("the year {} has not ended", self.year),
+            ));
+        }
+        let mut summary = AllocationSummary::default();
+        for psn_no in &self.persons {
+            let current = AccountKey::PersonalCurrent(psn_no.clone());
+            let balance = ws.account(&current)?.map_or(Money::ZERO, |account| account.balance());
+            let id = TransferId::new(format!("year-end/{psn_no}/{}", self.year));
+            if ws.transfer(&id)?.is_some() {
+                summary.already += 1;
+                continue;
+            }
+            if !balance.is_positive() {
+                summary.not_eligible += 1;
+                continue;
+            }
+            let prior = AccountKey::PersonalPrior(psn_no.clone());
+            ws.open_account(prior.clone())?;
+            ws.post(Transfer {
+                id,
+                code: TransferCode::YearEnd,
+                at: ctx.now,
+                reference: format!("year end {}", self.year),
+                postings: vec![Posting::debit(current, balance), Posting::credit(prior, balance)],
+            })?;
+            summary.credited += 1;
+            summary.amount += balance;
+        }
+        if summary.credited > 0 {
+            ws.audit(AuditEntry {
+                at: ctx.now,
+                actor: self.actor.clone(),
+                action: "close-year".into(),
+                subject: self.year.to_string(),
+                reason: format!("{} accounts, {}", summary.credited, summary.amount),
+            });
+        }
+        Ok(Outcome::Allocation(summary))
+    }
+}

@@ -22,7 +22,7 @@ use crate::records::{DiseaseRegistration, Effect, FeeLine, Message, Person, Sett
 use crate::working_set::{Keys, WorkingSet};
 
 pub use access::{ChangeSecret, FAILURES_MAX, LOCK_MINUTES, PutCredential, RecordAttempt, RecordAudit};
-pub use accounts::{ALLOCATION_BATCH_MAX, AllocateMonth, AllocationSummary, allocation_id};
+pub use accounts::{ALLOCATION_BATCH_MAX, AllocateMonth, AllocationSummary, CloseYear, allocation_id};
 pub use cards::{
     ApplicationStep, ApplyForCard, ChangeCardStatus, ConfirmClearing, PrintStatement, ProduceCard,
     RecordApplicationStep, ReplaceCard, transition_allowed,
