@@ -47,6 +47,36 @@ pub struct AllocateMonth {
     pub actor: String,
 }
 
+fn check_batch(persons: &[PersonNo], zh: &str, en: &str) -> Result<(), EngineError> {
+    match persons.len() > ALLOCATION_BATCH_MAX {
+        true => Err(EngineError::invalid(
+            format!("一次最多{zh}{ALLOCATION_BATCH_MAX}人"),
+            format!("at most {ALLOCATION_BATCH_MAX} persons per {en} batch"),
+        )),
+        false => Ok(()),
+    }
+}
+
+/// One audit entry for a batch that moved money.
+fn audit_batch(
+    ws: &mut WorkingSet<'_>,
+    ctx: &Context<'_>,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    summary: AllocationSummary,
+) {
+    if summary.credited > 0 {
+        ws.audit(AuditEntry {
+            at: ctx.now,
+            actor: actor.to_string(),
+            action: action.to_string(),
+            subject: subject.to_string(),
+            reason: format!("{} accounts, {}", summary.credited, summary.amount),
+        });
+    }
+}
+
 /// The transfer that credits a person's account for a month.
 pub fn allocation_id(psn_no: &PersonNo, month: Month) -> TransferId {
     TransferId::new(format!("allocation/{psn_no}/{month}"))
@@ -64,12 +94,7 @@ impl Command for AllocateMonth {
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
-        if self.persons.len() > ALLOCATION_BATCH_MAX {
-            return Err(EngineError::invalid(
-                format!("一次最多划拨{ALLOCATION_BATCH_MAX}人"),
-                format!("at most {ALLOCATION_BATCH_MAX} persons per allocation batch"),
-            ));
-        }
+        check_batch(&self.persons, "划拨", "allocation")?;
         if self.month.first_day() > ctx.now.date() {
             return Err(EngineError::refused(
                 format!("{}尚未开始，不能划拨", self.month),
@@ -115,15 +140,7 @@ impl Command for AllocateMonth {
             summary.credited += 1;
             summary.amount += credit;
         }
-        if summary.credited > 0 {
-            ws.audit(AuditEntry {
-                at: ctx.now,
-                actor: self.actor.clone(),
-                action: "allocate-month".into(),
-                subject: self.month.to_string(),
-                reason: format!("{} accounts, {}", summary.credited, summary.amount),
-            });
-        }
+        audit_batch(ws, ctx, &self.actor, "allocate-month", &self.month.to_string(), summary);
         Ok(Outcome::Allocation(summary))
     }
 }
@@ -150,12 +167,7 @@ impl Command for CloseYear {
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
-        if self.persons.len() > ALLOCATION_BATCH_MAX {
-            return Err(EngineError::invalid(
-                format!("一次最多结转{ALLOCATION_BATCH_MAX}人"),
-                format!("at most {ALLOCATION_BATCH_MAX} persons per year-end batch"),
-            ));
-        }
+        check_batch(&self.persons, "结转", "year-end")?;
         if ctx.now.date().year() <= self.year {
             return Err(EngineError::refused(
                 format!("{}年尚未结束，不能结转", self.year),
@@ -187,15 +199,7 @@ impl Command for CloseYear {
             summary.credited += 1;
             summary.amount += balance;
         }
-        if summary.credited > 0 {
-            ws.audit(AuditEntry {
-                at: ctx.now,
-                actor: self.actor.clone(),
-                action: "close-year".into(),
-                subject: self.year.to_string(),
-                reason: format!("{} accounts, {}", summary.credited, summary.amount),
-            });
-        }
+        audit_batch(ws, ctx, &self.actor, "close-year", &self.year.to_string(), summary);
         Ok(Outcome::Allocation(summary))
     }
 }

@@ -26,7 +26,7 @@ use yibao_engine::records::{
 };
 
 use super::error::ApiError;
-use super::{Caller, PAGE_SIZE_MAX, body, created, ok, parse, wire};
+use super::{Caller, PAGE_SIZE_MAX, body, created, hash_secret, ok, parse, unexpected, wire};
 use crate::AppState;
 use crate::pdf::{self, Text};
 
@@ -111,10 +111,6 @@ fn notice_json(notice: &ClearingNotice) -> Value {
         "moved": notice.moved.map(wire::yuan),
         "account_frozen": notice.confirmed_at.is_none(),
     })
-}
-
-fn unexpected() -> ApiError {
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unexpected outcome", "系统内部错误")
 }
 
 fn reason(text: Option<&str>) -> Result<String, ApiError> {
@@ -310,7 +306,7 @@ async fn produce(
         Some(text) => parse("on", text)?,
         None => today,
     };
-    let pin_hash = hash(&state, initial).await?;
+    let pin_hash = hash_secret(&state, initial).await?;
     let command = ProduceCard { id: wire::code("id", &id)?, on, pin_hash, actor: caller.actor() };
     match state.store.execute(command).await? {
         Outcome::CardApplication(application) => Ok(ok(application_json(&application, today))),
@@ -469,11 +465,12 @@ async fn confirm_clearing(
 // ---------------------------------------------------------------------------------------------
 // The PIN
 
-async fn hash(state: &AppState, secret: String) -> Result<String, ApiError> {
-    let secrets = state.secrets.clone();
-    tokio::task::spawn_blocking(move || secrets.hash(&secret))
-        .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "hashing failed", "系统内部错误"))
+/// A terminal must identify itself: a signed institution or a logged-in operator or holder.
+fn terminal(caller: &Caller) -> Result<(), ApiError> {
+    match caller {
+        Caller::Anonymous => Err(ApiError::unauthenticated("a terminal signs its requests (x-tif-*) or logs in")),
+        _ => Ok(()),
+    }
 }
 
 /// One answer for an unknown card and a wrong PIN.
@@ -504,7 +501,7 @@ async fn check_pin(state: &AppState, card_no: &str, presented: &str) -> Result<(
     };
     let Some(credential) = credential else {
         // Spend the same effort as a real check, then give the same answer.
-        let _ = hash(state, presented).await;
+        let _ = hash_secret(state, presented).await;
         return Err(bad_pin());
     };
     if credential.locked_until.is_some_and(|until| until > state.store.now()) {
@@ -535,9 +532,7 @@ async fn verify_pin(
     Path(card_no): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    if matches!(caller, Caller::Anonymous) {
-        return Err(ApiError::unauthenticated("a terminal signs its requests (x-tif-*) or logs in"));
-    }
+    terminal(&caller)?;
     let request: VerifyPin = body(&bytes)?;
     check_pin(&state, &card_no, &request.pin).await?;
     Ok(ok(json!({"card_no": card_no, "verified": true})))
@@ -557,13 +552,11 @@ async fn change_pin(
     Path(card_no): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    if matches!(caller, Caller::Anonymous) {
-        return Err(ApiError::unauthenticated("a terminal signs its requests (x-tif-*) or logs in"));
-    }
+    terminal(&caller)?;
     let request: ChangePin = body(&bytes)?;
     let fresh = new_pin(&request.new_pin)?;
     check_pin(&state, &card_no, &request.old_pin).await?;
-    let hash = hash(&state, fresh).await?;
+    let hash = hash_secret(&state, fresh).await?;
     state.store.execute(ChangeSecret { subject: card_no.clone(), kind: CredentialKind::CardPin, hash }).await?;
     Ok(ok(json!({"card_no": card_no, "changed": true})))
 }
@@ -607,7 +600,7 @@ async fn reset_pin(
             "该卡已挂失、补换或注销，不能重置密码",
         ));
     }
-    let hash = hash(&state, fresh).await?;
+    let hash = hash_secret(&state, fresh).await?;
     state.store.execute(ChangeSecret { subject: card_no.clone(), kind: CredentialKind::CardPin, hash }).await?;
     state
         .store

@@ -20,7 +20,7 @@ use yibao_engine::commands::{ActivateEVoucher, IssueQrCode, QR_SECONDS, grant_ha
 use yibao_engine::records::Person;
 
 use super::error::ApiError;
-use super::{Caller, body, ok, parse};
+use super::{Caller, body, hash_secret, load_person, ok, parse, unexpected};
 use crate::AppState;
 use crate::face::{FaceVerdict, PROBE_MAX_BYTES};
 
@@ -103,12 +103,7 @@ async fn activate(State(state): State<Arc<AppState>>, caller: Caller, bytes: Byt
     if password.len() != 6 || !password.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::invalid("payment_password must be 6 digits", "支付密码须为6位数字"));
     }
-    let lookup = psn_no.clone();
-    let person = state
-        .store
-        .read(move |r| r.person(&lookup))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no person {psn_no}")))?;
+    let person = load_person(&state, psn_no.as_str()).await?;
     if !yibao_engine::commands::CHANNELS.contains(&request.channel.as_str()) {
         return Err(ApiError::invalid(
             format!("channel {:?} is not wechat, alipay or agency-app", request.channel),
@@ -116,11 +111,7 @@ async fn activate(State(state): State<Arc<AppState>>, caller: Caller, bytes: Byt
         ));
     }
     check_face(&state, person, &request.face_image).await?;
-    let secrets = state.secrets.clone();
-    let password = request.payment_password.clone();
-    let password_hash = tokio::task::spawn_blocking(move || secrets.hash(&password))
-        .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "hashing failed", "系统内部错误"))?;
+    let password_hash = hash_secret(&state, request.payment_password.clone()).await?;
     let command = ActivateEVoucher { psn_no: psn_no.clone(), channel: request.channel.clone(), password_hash };
     match state.store.execute(command).await? {
         Outcome::EVoucher(voucher) => Ok(ok(json!({
@@ -129,7 +120,7 @@ async fn activate(State(state): State<Arc<AppState>>, caller: Caller, bytes: Byt
             "channel": voucher.channel,
             "activated_at": voucher.activated_at.to_string(),
         }))),
-        _ => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unexpected outcome", "系统内部错误")),
+        _ => Err(unexpected()),
     }
 }
 
@@ -155,16 +146,11 @@ async fn issue_qr(
     if !matches!(format, "json" | "svg" | "png") {
         return Err(ApiError::invalid("format must be json, svg or png", "格式须为json、svg或png"));
     }
-    let lookup = psn_no.clone();
-    let person = state
-        .store
-        .read(move |r| r.person(&lookup))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no person {psn_no}")))?;
+    let person = load_person(&state, psn_no.as_str()).await?;
     let code = new_code(person.admdvs.as_str());
     let command = IssueQrCode { psn_no, hash: grant_hash(&code), seconds: QR_SECONDS };
     let Outcome::Grant(grant) = state.store.execute(command).await? else {
-        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unexpected outcome", "系统内部错误"));
+        return Err(unexpected());
     };
     let image_error =
         |error: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", error, "系统内部错误");

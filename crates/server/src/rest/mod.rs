@@ -98,6 +98,18 @@ fn ok(value: Value) -> Response {
     axum::Json(value).into_response()
 }
 
+fn unexpected() -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unexpected outcome", "系统内部错误")
+}
+
+/// An Argon2id hash of a password or PIN, on a blocking thread.
+async fn hash_secret(state: &AppState, secret: String) -> Result<String, ApiError> {
+    let secrets = state.secrets.clone();
+    tokio::task::spawn_blocking(move || secrets.hash(&secret))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "hashing failed", "系统内部错误"))
+}
+
 fn now_seconds() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -269,11 +281,7 @@ async fn change_password(
         }
     }
     check_new_password(&request.new_password, person.as_ref())?;
-    let secrets = state.secrets.clone();
-    let new_password = request.new_password.clone();
-    let hash = tokio::task::spawn_blocking(move || secrets.hash(&new_password))
-        .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "hashing failed", "系统内部错误"))?;
+    let hash = hash_secret(&state, request.new_password.clone()).await?;
     state.store.execute(ChangeSecret { subject: subject.clone(), kind, hash }).await?;
     if kind == CredentialKind::Portal {
         state.sessions.end_person(&subject);
@@ -310,11 +318,7 @@ async fn create_operator(
             "经办人已存在",
         ));
     }
-    let secrets = state.secrets.clone();
-    let password = request.password.clone();
-    let hash = tokio::task::spawn_blocking(move || secrets.hash(&password))
-        .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "hashing failed", "系统内部错误"))?;
+    let hash = hash_secret(&state, request.password.clone()).await?;
     let mut roles = request.roles.clone();
     if !roles.iter().any(|role| role == "operator") {
         roles.insert(0, "operator".into());
@@ -448,14 +452,10 @@ async fn create_person(State(state): State<Arc<AppState>>, caller: Caller, bytes
     };
     let outcome = state.store.execute(command).await?;
     let yibao_engine::Outcome::Person(person) = outcome else {
-        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unexpected outcome", "系统内部错误"));
+        return Err(unexpected());
     };
     // The seeds' initial web password: ID digits 12–17, usable once, to set a new one.
-    let secrets = state.secrets.clone();
-    let initial = id.initial_password().to_string();
-    let hash = tokio::task::spawn_blocking(move || secrets.hash(&initial))
-        .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "hashing failed", "系统内部错误"))?;
+    let hash = hash_secret(&state, id.initial_password().to_string()).await?;
     let credential = Credential {
         subject: person.psn_no.to_string(),
         kind: CredentialKind::Portal,
