@@ -1,5 +1,6 @@
 //! The `yibao` binary. Thin: parse arguments, read configuration, start the server.
 
+mod bench;
 mod config;
 
 use std::process::ExitCode;
@@ -63,10 +64,48 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// Year end: rolls every current-year personal account of the year just ended into the
+    /// prior-years account (once per person and year: safe to run again).
+    CloseYear {
+        /// The year that ended, e.g. 2026 (run in 2027).
+        #[arg(long)]
+        year: u16,
+        /// A SQLite file path or a postgres:// URL.
+        #[arg(long)]
+        db: Option<String>,
+        /// A TOML configuration file (default: ./yibao.toml when it exists).
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
+        /// Policy files to load instead of the embedded seed policy (repeatable).
+        #[arg(long = "policy")]
+        policies: Vec<std::path::PathBuf>,
+        /// Use the demo database (./yibao-data/demo.db by default).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Benchmarks on generated data (see BENCHMARKS.md).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Policy files.
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Generates persons into a fresh database, then times the monthly allocation over all of
+    /// them (and a second run, which credits nothing).
+    Allocation {
+        /// How many persons to generate.
+        #[arg(long, default_value_t = 1_000_000)]
+        persons: u64,
+        /// A SQLite file path (replaced) or a postgres:// URL of an empty database or schema.
+        #[arg(long, default_value = "yibao-data/bench-allocation.db")]
+        db: String,
     },
 }
 
@@ -95,9 +134,19 @@ fn main() -> ExitCode {
         Command::Allocate { month, db, config, policies, demo } => {
             let overrides = Overrides { db, listen: None, policies };
             match Config::load(config.as_deref(), overrides, demo) {
-                Ok(config) => run(allocate(config, month)),
+                Ok(config) => run(over_everyone(config, Run::Allocate(month))),
                 Err(error) => Err(error),
             }
+        }
+        Command::CloseYear { year, db, config, policies, demo } => {
+            let overrides = Overrides { db, listen: None, policies };
+            match Config::load(config.as_deref(), overrides, demo) {
+                Ok(config) => run(over_everyone(config, Run::CloseYear(year))),
+                Err(error) => Err(error),
+            }
+        }
+        Command::Bench { command: BenchCommand::Allocation { persons, db } } => {
+            load_policies(&[]).and_then(|policies| run(bench::allocation(&db, persons, bench::options(policies))))
         }
         Command::Policy { command: PolicyCommand::Check { files } } => check_policies(&files),
     };
@@ -175,9 +224,14 @@ async fn serve(config: Config, demo_mode: bool) -> Result<(), String> {
     Ok(())
 }
 
-async fn allocate(config: Config, month: String) -> Result<(), String> {
+/// A run over every insured person.
+enum Run {
+    Allocate(String),
+    CloseYear(u16),
+}
+
+async fn over_everyone(config: Config, what: Run) -> Result<(), String> {
     use std::io::{IsTerminal, Write};
-    let month: yibao_domain::Month = month.parse().map_err(|error| format!("--month: {error}"))?;
     let policies = load_policies(&config.policies)?;
     let mut options = Options::new(Arc::new(policies));
     options.synchronous = config.synchronous;
@@ -185,21 +239,40 @@ async fn allocate(config: Config, month: String) -> Result<(), String> {
         Store::open(&config.db, options).await.map_err(|error| format!("cannot open {}: {error}", config.db))?;
     let terminal = std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
-    let summary = yibao_server::allocation::allocate(&store, month, "cli:allocate", |done, total| {
+    let progress = |done: u64, total: u64| {
         if terminal {
             let width = 40;
             let filled = usize::try_from(done.saturating_mul(width) / total.max(1)).unwrap_or(0);
             eprint!("\r[{}{}] {done}/{total} persons", "#".repeat(filled), "-".repeat(40 - filled.min(40)));
             let _ = std::io::stderr().flush();
         }
-    })
-    .await
-    .map_err(|error| format!("allocation stopped: {}; run it again to continue", error.en))?;
+    };
+    let stopped = |error: yibao_engine::EngineError| format!("stopped: {}; run it again to continue", error.en);
+    let (summary, done, moved, already, nothing) = match what {
+        Run::Allocate(month) => {
+            let month: yibao_domain::Month = month.parse().map_err(|error| format!("--month: {error}"))?;
+            let summary =
+                yibao_server::allocation::allocate(&store, month, "cli:allocate", progress).await.map_err(stopped)?;
+            (summary, format!("allocated {month}"), "accounts credited", "already credited", "not eligible")
+        }
+        Run::CloseYear(year) => {
+            let summary = yibao_server::allocation::close_year(&store, year, "cli:close-year", progress)
+                .await
+                .map_err(stopped)?;
+            (
+                summary,
+                format!("closed {year}"),
+                "accounts rolled over",
+                "already rolled over",
+                "with nothing to roll over",
+            )
+        }
+    };
     if terminal {
         eprintln!();
     }
     println!(
-        "allocated {month}: {} accounts credited {} yuan; {} already credited; {} not eligible ({:.1?})",
+        "{done}: {} {moved}, {} yuan; {} {already}; {} {nothing} ({:.1?})",
         summary.credited,
         summary.amount,
         summary.already,

@@ -11,6 +11,7 @@ mod catalogue;
 pub mod commands;
 pub mod demo;
 mod error;
+pub mod generate;
 pub mod memory;
 pub mod records;
 mod table;

@@ -3,16 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use yibao_domain::{Admdvs, CardNo, InstitutionCode, MdtrtId, MsgId, PersonNo, SetlId};
+use yibao_domain::{Admdvs, CardNo, Date, InstitutionCode, MdtrtId, MsgId, PersonNo, SetlId};
 use yibao_ledger::{Account, AccountKey, Transfer, TransferId};
 use yibao_policy::Accumulators;
 
 use crate::commands::{Context, Reply, Submission, run};
 use crate::error::{EngineError, StoreFailure};
 use crate::records::{
-    AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, Credential, CredentialKind,
-    DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, Message, Person, Region, Settlement, SignIn,
-    StoredFile, Visit,
+    AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, ClearingParty, Credential,
+    CredentialKind, DayTotals, DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, Message, Person,
+    Region, Settlement, SignIn, StoredFile, Visit,
 };
 use crate::working_set::{ChangeSet, Loader, WorkingSet};
 
@@ -111,6 +111,28 @@ impl Loader for MemoryDb {
 
     fn visit_settlements(&mut self, visits: &[MdtrtId]) -> Result<Vec<Settlement>, StoreFailure> {
         Ok(self.settlements.values().filter(|s| visits.contains(&s.mdtrt_id)).cloned().collect())
+    }
+
+    fn settlement_days(&mut self, party: &ClearingParty, from: Date, to: Date) -> Result<Vec<DayTotals>, StoreFailure> {
+        let mut days: BTreeMap<Date, DayTotals> = BTreeMap::new();
+        let of_party = |s: &Settlement| match party {
+            ClearingParty::Institution(code) => &s.institution == code,
+            ClearingParty::Regions { insured, treated } => &s.insured_admdvs == insured && &s.treated_admdvs == treated,
+        };
+        for settlement in self.settlements.values().filter(|s| of_party(s)) {
+            let day = settlement.at.date();
+            if day < from || day > to {
+                continue;
+            }
+            let totals = days.entry(day).or_insert_with(|| DayTotals::empty(day));
+            let amounts = &settlement.amounts;
+            totals.count += 1;
+            totals.medfee += amounts.medfee;
+            totals.fund += amounts.fund;
+            totals.account += amounts.account();
+            totals.cash += amounts.cash;
+        }
+        Ok(days.into_values().collect())
     }
 
     fn messages(&mut self, keys: &[MsgId]) -> Result<Vec<Message>, StoreFailure> {

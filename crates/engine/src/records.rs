@@ -766,3 +766,35 @@ impl std::fmt::Debug for StoredFile {
             .finish()
     }
 }
+
+/// Whose settlements a clearing covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClearingParty {
+    /// Everything a designated institution settled (it is owed the fund's and accounts' parts).
+    Institution(InstitutionCode),
+    /// What persons insured in `insured` settled at institutions of `treated` (异地就医).
+    Regions { insured: Admdvs, treated: Admdvs },
+}
+
+/// One day's settlement records of a clearing party, cancellation mirrors included (so the
+/// amounts are net, and a closed day's totals never change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayTotals {
+    pub day: Date,
+    pub count: u64,
+    pub medfee: Money,
+    pub fund: Money,
+    pub account: Money,
+    pub cash: Money,
+}
+
+impl DayTotals {
+    pub fn empty(day: Date) -> DayTotals {
+        DayTotals { day, count: 0, medfee: Money::ZERO, fund: Money::ZERO, account: Money::ZERO, cash: Money::ZERO }
+    }
+
+    /// What the fund and the personal accounts paid: what clearing moves.
+    pub fn owed(&self) -> Money {
+        self.fund + self.account
+    }
+}

@@ -4,15 +4,15 @@
 
 use std::collections::BTreeSet;
 
-use yibao_domain::{Admdvs, CardNo, InstitutionCode, MdtrtId, MsgId, PersonNo, SetlId};
+use yibao_domain::{Admdvs, CardNo, Date, InstitutionCode, MdtrtId, MsgId, PersonNo, SetlId};
 use yibao_ledger::{Account, AccountKey, Accounts, Transfer, TransferId};
 use yibao_policy::Accumulators;
 
 use crate::error::{EngineError, StoreFailure};
 use crate::records::{
-    AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, Credential, CredentialKind,
-    DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, Message, Person, Region, Settlement, SignIn,
-    StoredFile, Visit,
+    AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, ClearingParty, Credential,
+    CredentialKind, DayTotals, DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, Message, Person,
+    Region, Settlement, SignIn, StoredFile, Visit,
 };
 use crate::table::Table;
 
@@ -49,6 +49,9 @@ pub trait Loader {
     fn clearing_notices(&mut self, keys: &[String]) -> Result<Vec<ClearingNotice>, StoreFailure>;
     fn evouchers(&mut self, persons: &[PersonNo]) -> Result<Vec<EVoucher>, StoreFailure>;
     fn grants(&mut self, hashes: &[String]) -> Result<Vec<Grant>, StoreFailure>;
+    /// Per-day totals of a clearing party's settlement records on days `from..=to`, in day
+    /// order, days without records left out.
+    fn settlement_days(&mut self, party: &ClearingParty, from: Date, to: Date) -> Result<Vec<DayTotals>, StoreFailure>;
 }
 
 /// Keys a command will need, loaded in bulk before the batch runs.
@@ -60,6 +63,10 @@ pub struct Keys {
     pub visits: BTreeSet<MdtrtId>,
     pub settlements: BTreeSet<SetlId>,
     pub messages: BTreeSet<MsgId>,
+    /// Whole ID numbers whose person numbers will be looked up.
+    pub id_numbers: BTreeSet<String>,
+    /// Transfers whose existence will be checked (idempotency keys of bulk runs).
+    pub transfers: BTreeSet<TransferId>,
 }
 
 impl Keys {
@@ -70,6 +77,8 @@ impl Keys {
         self.visits.extend(other.visits);
         self.settlements.extend(other.settlements);
         self.messages.extend(other.messages);
+        self.id_numbers.extend(other.id_numbers);
+        self.transfers.extend(other.transfers);
     }
 }
 
@@ -260,6 +269,25 @@ impl<'a> WorkingSet<'a> {
                 self.institutions.loaded(key, None);
             }
         }
+        let id_numbers: Vec<_> =
+            keys.id_numbers.iter().filter(|k| !self.person_numbers.is_loaded(k)).cloned().collect();
+        if !id_numbers.is_empty() {
+            for (id_number, psn_no) in self.loader.person_numbers(&id_numbers)? {
+                self.person_numbers.loaded(id_number, Some(psn_no));
+            }
+            for key in id_numbers {
+                self.person_numbers.loaded(key, None);
+            }
+        }
+        let transfers: Vec<_> = keys.transfers.iter().filter(|k| !self.transfers.is_loaded(k)).cloned().collect();
+        if !transfers.is_empty() {
+            for row in self.loader.transfers(&transfers)? {
+                self.transfers.loaded(row.id.clone(), Some(row));
+            }
+            for key in transfers {
+                self.transfers.loaded(key, None);
+            }
+        }
         let persons: Vec<_> = keys.persons.iter().filter(|k| !self.persons.is_loaded(k)).cloned().collect();
         if !persons.is_empty() {
             for row in self.loader.persons(&persons)? {
@@ -431,6 +459,20 @@ impl<'a> WorkingSet<'a> {
     ///
     /// # Errors
     /// When the store fails.
+    /// Per-day settlement totals of a clearing party, read from committed data: only for days
+    /// that have ended, which no settlement of this or a later batch can still change.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn settlement_days(
+        &mut self,
+        party: &ClearingParty,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<DayTotals>, EngineError> {
+        Ok(self.loader.settlement_days(party, from, to)?)
+    }
+
     pub fn person_number(&mut self, id_number: &str) -> Result<Option<PersonNo>, EngineError> {
         let key = id_number.to_string();
         if !self.person_numbers.is_loaded(&key) {
@@ -519,6 +561,16 @@ impl<'a> WorkingSet<'a> {
 
     pub fn put_institution(&mut self, row: Institution) {
         self.institutions.put(row.code.clone(), row);
+    }
+
+    /// Records that a person number just drawn from its sequence has no personal accounts
+    /// yet, so opening them needs no lookup.
+    pub fn new_person_number(&mut self, psn_no: &PersonNo) {
+        for key in [AccountKey::PersonalCurrent(psn_no.clone()), AccountKey::PersonalPrior(psn_no.clone())] {
+            if !self.accounts.is_loaded(&key) {
+                self.accounts.loaded(key, None);
+            }
+        }
     }
 
     pub fn put_person(&mut self, row: Person) {

@@ -109,3 +109,72 @@ fn year_end_rolls_the_current_year_into_prior_years_and_the_deductible_starts_af
     assert_eq!(outcome.settlement.change.deductible_paid(), yuan("800"));
     world.check_invariants();
 }
+
+fn contribute(
+    world: &mut World,
+    employer: Option<&str>,
+    period: yibao_engine::commands::ContributionPeriod,
+    entries: &[(&str, Option<&str>)],
+) -> Result<yibao_engine::commands::ContributionSummary, yibao_engine::EngineError> {
+    let command = yibao_engine::commands::PayContributions {
+        employer: employer.map(str::to_string),
+        period,
+        entries: entries.iter().map(|(name, base)| (person(name), base.map(yuan))).collect(),
+        actor: "test".into(),
+    };
+    world.exec(command).map(|outcome| match outcome {
+        Outcome::Contributions(summary) => summary,
+        other => panic!("{other:?}"),
+    })
+}
+
+#[test]
+fn contributions_go_to_the_pool_once_per_person_and_period() {
+    use yibao_engine::ErrorKind;
+    use yibao_engine::commands::ContributionPeriod::{Month, Year};
+    use yibao_ledger::AccountKey;
+    let mut world = World::demo();
+    let pool = |world: &World, insurance: &str| {
+        let key = AccountKey::PoolFund("330100".parse().unwrap(), insurance.parse().unwrap());
+        world.db.accounts.get(&key).map_or(Money::ZERO, |a| a.balance())
+    };
+    let (pool_310, pool_390) = (pool(&world, "310"), pool(&world, "390"));
+    let february = Month("2026-02".parse().unwrap());
+
+    // The employer declares 张伟's base (8,000 registered; 9,000 declared for February) and
+    // 赵敏's registered one: employer 9% to the pool, the employee's 2% recorded.
+    let paid =
+        contribute(&mut world, Some("E33010000001"), february, &[("张伟", Some("9000")), ("赵敏", None)]).unwrap();
+    assert_eq!(paid.paid.len(), 2);
+    assert_eq!((paid.paid[0].pooled, paid.paid[0].employee), (yuan("810"), yuan("180")));
+    let zhao_base = paid.paid[1].base.unwrap();
+    assert_eq!(paid.total, yuan("990") + zhao_base.times("0.11".parse().unwrap()));
+    assert_eq!(pool(&world, "310"), pool_310 + yuan("810") + paid.paid[1].pooled);
+    let again = contribute(&mut world, Some("E33010000001"), february, &[("张伟", Some("9000"))]).unwrap();
+    assert_eq!((again.paid.len(), again.already.len(), again.total), (0, 1, Money::ZERO));
+
+    // Flexible employees and residents pay their own; residents per insurance year.
+    let flexible = contribute(&mut world, None, february, &[("王强", Some("5000"))]).unwrap();
+    assert_eq!(flexible.total, yuan("550"));
+    let resident = contribute(&mut world, None, Year(2026), &[("刘芳", None)]).unwrap();
+    assert_eq!(resident.total, yuan("400"));
+    assert_eq!(pool(&world, "390"), pool_390 + yuan("400"));
+
+    // Refusals store nothing: a whole declaration fails with one bad entry.
+    let transfers = world.db.transfers.len();
+    for (employer, period, entries, kind) in [
+        (Some("E33010000001"), february, vec![("张伟", None), ("李秀英", None)], ErrorKind::Refused),
+        (Some("E33020000001"), february, vec![("张伟", None)], ErrorKind::Refused),
+        (None, february, vec![("张伟", None)], ErrorKind::Refused),
+        (None, february, vec![("刘芳", None)], ErrorKind::Refused),
+        (None, Year(2026), vec![("王强", Some("5000"))], ErrorKind::Refused),
+        (None, february, vec![("王强", None)], ErrorKind::Invalid),
+        (Some("E99"), february, vec![("张伟", None)], ErrorKind::NotFound),
+        (Some("E33010000001"), february, vec![("赵敏", None), ("赵敏", None)], ErrorKind::Invalid),
+    ] {
+        let error = contribute(&mut world, employer, period, &entries).unwrap_err();
+        assert_eq!(error.kind, kind, "{entries:?}: {error:?}");
+    }
+    assert_eq!(world.db.transfers.len(), transfers);
+    world.check_invariants();
+}

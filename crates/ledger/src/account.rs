@@ -27,12 +27,23 @@ pub enum AccountKey {
         creditor: Admdvs,
     },
     BankCustody(BankCode),
+    /// What the treating region (`creditor`) is owed by the insured region (`debtor`): the
+    /// other side of [`AccountKey::InterRegionPayable`], on the treating region's books.
+    InterRegionReceivable {
+        creditor: Admdvs,
+        debtor: Admdvs,
+    },
+    /// A region's fund bank account (基金专户): contributions arrive here, institutions and
+    /// other regions are paid from here.
+    FundBank(Admdvs),
 }
 
 impl AccountKey {
     pub fn normal_side(&self) -> NormalSide {
         match self {
-            AccountKey::BankCustody(_) => NormalSide::Debit,
+            AccountKey::BankCustody(_) | AccountKey::InterRegionReceivable { .. } | AccountKey::FundBank(_) => {
+                NormalSide::Debit
+            }
             _ => NormalSide::Credit,
         }
     }
@@ -60,6 +71,8 @@ impl AccountKey {
             AccountKey::ContributionIncome(..) => "征缴收入",
             AccountKey::InterRegionPayable { .. } => "异地就医清算应付",
             AccountKey::BankCustody(_) => "银行存管",
+            AccountKey::InterRegionReceivable { .. } => "异地就医清算应收",
+            AccountKey::FundBank(_) => "基金专户",
         }
     }
 }
@@ -78,6 +91,10 @@ impl fmt::Display for AccountKey {
                 write!(f, "inter-region/{debtor}/{creditor}")
             }
             AccountKey::BankCustody(bank) => write!(f, "custody/{bank}"),
+            AccountKey::InterRegionReceivable { creditor, debtor } => {
+                write!(f, "inter-region-receivable/{creditor}/{debtor}")
+            }
+            AccountKey::FundBank(region) => write!(f, "fund-bank/{region}"),
         }
     }
 }
@@ -97,6 +114,10 @@ impl FromStr for AccountKey {
                 AccountKey::InterRegionPayable { debtor: debtor.parse()?, creditor: creditor.parse()? }
             }
             ["custody", bank] => AccountKey::BankCustody(bank.parse()?),
+            ["inter-region-receivable", creditor, debtor] => {
+                AccountKey::InterRegionReceivable { creditor: creditor.parse()?, debtor: debtor.parse()? }
+            }
+            ["fund-bank", region] => AccountKey::FundBank(region.parse()?),
             _ => {
                 return Err(ParseError::new("account key", format!("{text:?} is not a known account key")));
             }
@@ -141,6 +162,11 @@ mod tests {
             AccountKey::ContributionIncome("330100".parse().unwrap(), InsuranceType::ResidentBasic),
             AccountKey::InterRegionPayable { debtor: "330200".parse().unwrap(), creditor: "330100".parse().unwrap() },
             AccountKey::BankCustody("BOC".parse().unwrap()),
+            AccountKey::InterRegionReceivable {
+                creditor: "330100".parse().unwrap(),
+                debtor: "330200".parse().unwrap(),
+            },
+            AccountKey::FundBank("330100".parse().unwrap()),
         ];
         for key in keys {
             assert_eq!(key.to_string().parse::<AccountKey>(), Ok(key.clone()), "{key}");

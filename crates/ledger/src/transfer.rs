@@ -125,6 +125,16 @@ impl Posting {
     pub fn credit(account: AccountKey, amount: Money) -> Posting {
         Posting { account, side: Side::Credit, amount }
     }
+
+    /// The same amount on the same account, on the other side.
+    #[must_use]
+    pub fn reversed(self) -> Posting {
+        let side = match self.side {
+            Side::Debit => Side::Credit,
+            Side::Credit => Side::Debit,
+        };
+        Posting { side, ..self }
+    }
 }
 
 /// An immutable movement of money.

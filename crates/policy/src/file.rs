@@ -9,8 +9,8 @@ use toml::{Spanned, Value};
 use yibao_domain::{Admdvs, Date, InsuranceType, MedType, Money, Ratio};
 
 use crate::model::{
-    AccountCredit, DeductibleRule, Disease, EmergencyAdmissionRule, InpatientRule, LevelTable, OutpatientRule, Policy,
-    Scheme, Scope, SpecialOutpatientRule,
+    AccountCredit, ContributionRule, DeductibleRule, Disease, EmergencyAdmissionRule, InpatientRule, LevelTable,
+    OutpatientRule, Policy, Scheme, Scope, SpecialOutpatientRule,
 };
 
 /// Why a policy file was refused: which file, which line, which field, and what is wrong.
@@ -74,6 +74,16 @@ struct RawScheme {
     inpatient: Spanned<RawInpatient>,
     special_outpatient: Option<Spanned<RawSpecial>>,
     account_credit: Option<Spanned<RawAccountCredit>>,
+    contribution: Option<Spanned<RawContribution>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawContribution {
+    employer_rate: Option<Field>,
+    employee_rate: Option<Field>,
+    flexible_rate: Option<Field>,
+    annual: Option<Field>,
 }
 
 #[derive(Deserialize)]
@@ -439,8 +449,28 @@ impl Reader<'_> {
                 })
             }
         };
+        let contribution = match &raw.contribution {
+            None => None,
+            Some(rule) => {
+                let rule = rule.get_ref();
+                let field = format!("{field}.contribution");
+                let ratio = |value: &Option<Field>, name: &str| -> Result<Ratio, PolicyError> {
+                    value.as_ref().map_or(Ok(Ratio::ZERO), |value| self.ratio(value, &format!("{field}.{name}")))
+                };
+                Some(ContributionRule {
+                    employer_rate: ratio(&rule.employer_rate, "employer_rate")?,
+                    employee_rate: ratio(&rule.employee_rate, "employee_rate")?,
+                    flexible_rate: ratio(&rule.flexible_rate, "flexible_rate")?,
+                    annual: match &rule.annual {
+                        Some(value) => self.money(value, &format!("{field}.annual"))?,
+                        None => Money::ZERO,
+                    },
+                })
+            }
+        };
         Ok(Scheme {
             name: self.text(&raw.name, &format!("{field}.name"))?,
+            contribution,
             insurance_types: self.list(&raw.insutypes, &format!("{field}.insutypes"), str::parse::<InsuranceType>)?,
             personal_account,
             account_credit,

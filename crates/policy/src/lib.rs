@@ -19,8 +19,8 @@ pub use explain::{Rule, Step};
 pub use file::{PolicyError, parse_policy};
 pub use line::{CatalogueItem, LineInput, LineSplit, split_line};
 pub use model::{
-    AccountCredit, DeductibleRule, Disease, EmergencyAdmissionRule, InpatientRule, LevelTable, OutpatientRule, Policy,
-    Scheme, Scope, SpecialOutpatientRule,
+    AccountCredit, ContributionDue, ContributionRule, DeductibleRule, Disease, EmergencyAdmissionRule, InpatientRule,
+    LevelTable, OutpatientRule, Policy, Scheme, Scope, SpecialOutpatientRule,
 };
 pub use price::{AccountBalances, Accumulators, Admission, PriceInput, Pricing, PricingError, SettlementKind, price};
 pub use set::{PolicySet, Resolved};

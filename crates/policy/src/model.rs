@@ -52,6 +52,8 @@ pub struct Scheme {
     pub personal_account: bool,
     /// The monthly credit of members' personal accounts (seed 003: at month end).
     pub account_credit: Option<AccountCredit>,
+    /// What is paid in, when the scheme says (R2): rates of the monthly base, or a yearly amount.
+    pub contribution: Option<ContributionRule>,
     /// The most the pooled fund pays for one person in an insurance year (封顶线).
     pub annual_fund_cap: Money,
     pub outpatient: OutpatientRule,
@@ -78,6 +80,46 @@ impl AccountCredit {
             (_, PersonTypeGroup::InService) => base.map_or(Money::ZERO, |base| base.times(self.in_service_share)),
             (_, PersonTypeGroup::Retired) => self.retiree_monthly,
             (_, PersonTypeGroup::Resident) => Money::ZERO,
+        }
+    }
+}
+
+/// Contributions: employers and their employees pay rates of the monthly base, flexible
+/// employees pay one rate of their own, residents a yearly amount (which covers the year).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContributionRule {
+    /// Employer part (to the pooled fund).
+    pub employer_rate: Ratio,
+    /// Employee part (recorded; it is what the monthly allocation credits to the account).
+    pub employee_rate: Ratio,
+    /// Flexible employees: the whole contribution, paid by themselves (to the pooled fund).
+    pub flexible_rate: Ratio,
+    /// Residents: the yearly individual contribution (to the pooled fund).
+    pub annual: Money,
+}
+
+/// What one person's contribution for a period is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ContributionDue {
+    /// Into the pooled fund.
+    pub pooled: Money,
+    /// The employee's own part (in service only).
+    pub employee: Money,
+}
+
+impl ContributionRule {
+    /// What a person of this type owes for a month on this base (residents: for a year; the
+    /// base is then ignored). Retirees pay nothing.
+    pub fn due(&self, person_type: PersonType, base: Money) -> ContributionDue {
+        match (person_type, person_type.group()) {
+            (PersonType::FlexibleInService, _) => {
+                ContributionDue { pooled: base.times(self.flexible_rate), employee: Money::ZERO }
+            }
+            (_, PersonTypeGroup::InService) => {
+                ContributionDue { pooled: base.times(self.employer_rate), employee: base.times(self.employee_rate) }
+            }
+            (_, PersonTypeGroup::Retired) => ContributionDue::default(),
+            (_, PersonTypeGroup::Resident) => ContributionDue { pooled: self.annual, employee: Money::ZERO },
         }
     }
 }

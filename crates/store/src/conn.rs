@@ -6,10 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use yibao_domain::{Admdvs, CardNo, InstitutionCode, MdtrtId, MsgId, PersonNo, SetlId};
+use yibao_domain::{Admdvs, CardNo, Date, DateTime, InstitutionCode, MdtrtId, Money, MsgId, PersonNo, SetlId};
 use yibao_engine::records::{
-    Card, CardApplication, CardTransaction, ClearingNotice, Credential, CredentialKind, DiseaseRegistration, EVoucher,
-    Employer, FeeLine, Grant, Institution, Message, Person, Region, Settlement, SignIn, StoredFile, Visit,
+    Card, CardApplication, CardTransaction, ClearingNotice, ClearingParty, Credential, CredentialKind, DayTotals,
+    DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, Message, Person, Region, Settlement, SignIn,
+    StoredFile, Visit,
 };
 use yibao_engine::{ChangeSet, Loader, StoreFailure};
 use yibao_ledger::{Account, AccountKey, Transfer, TransferId};
@@ -307,6 +308,48 @@ impl Loader for Db<'_> {
 
     fn grants(&mut self, hashes: &[String]) -> Result<Vec<Grant>, StoreFailure> {
         self.load(&schema::GRANTS, "hash", strings(hashes), codec::decode_grant)
+    }
+
+    fn settlement_days(&mut self, party: &ClearingParty, from: Date, to: Date) -> Result<Vec<DayTotals>, StoreFailure> {
+        let (condition, mut params) = match party {
+            ClearingParty::Institution(code) => ("institution = $1", vec![Value::Text(code.to_string())]),
+            ClearingParty::Regions { insured, treated } => (
+                "insured_admdvs = $1 AND treated_admdvs = $2",
+                vec![Value::Text(insured.to_string()), Value::Text(treated.to_string())],
+            ),
+        };
+        let n = params.len();
+        params.push(Value::Text(DateTime::start_of(from).to_string()));
+        params.push(Value::Text(DateTime::start_of(to.plus_days(1)).to_string()));
+        let sql = format!(
+            "SELECT substr(at, 1, 10), COUNT(*), CAST(SUM(medfee_fen) AS BIGINT), CAST(SUM(fund_fen) AS BIGINT), \
+             CAST(SUM(account_current_fen + account_prior_fen) AS BIGINT), CAST(SUM(cash_fen) AS BIGINT) \
+             FROM settlements WHERE {condition} AND at >= ${} AND at < ${} GROUP BY substr(at, 1, 10) ORDER BY 1",
+            n + 1,
+            n + 2
+        );
+        self.conn
+            .query(&sql, &params)?
+            .into_iter()
+            .map(|row| match row.as_slice() {
+                [
+                    Value::Text(day),
+                    Value::Int(count),
+                    Value::Int(medfee),
+                    Value::Int(fund),
+                    Value::Int(account),
+                    Value::Int(cash),
+                ] => Ok(DayTotals {
+                    day: day.parse().map_err(|error| StoreFailure(format!("settlement day {day:?}: {error}")))?,
+                    count: u64::try_from(*count).unwrap_or(0),
+                    medfee: Money::from_fen(*medfee),
+                    fund: Money::from_fen(*fund),
+                    account: Money::from_fen(*account),
+                    cash: Money::from_fen(*cash),
+                }),
+                other => Err(StoreFailure(format!("settlement days: unexpected {other:?}"))),
+            })
+            .collect()
     }
 
     fn sequences(&mut self, names: &[String]) -> Result<Vec<(String, i64)>, StoreFailure> {

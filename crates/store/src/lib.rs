@@ -360,6 +360,22 @@ impl Store {
         .map_err(|error| StoreFailure(format!("read task failed: {error}")))?
     }
 
+    /// Refreshes the query planner's statistics, through the writer: after a bulk load, and on
+    /// PostgreSQL servers that run without autovacuum (whose plans otherwise stay those of an
+    /// empty database).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn refresh_statistics(&self) -> Result<(), StoreFailure> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .writer
+            .send(Job::Analyze { reply })
+            .await
+            .map_err(|_| StoreFailure("the writer has stopped".into()))?;
+        answer.await.map_err(|_| StoreFailure("the writer has stopped".into()))?
+    }
+
     /// Sets a `meta` entry through the writer.
     ///
     /// # Errors

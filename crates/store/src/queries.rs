@@ -36,6 +36,10 @@ pub struct SettlementFilter {
     pub until: Option<DateTime>,
     /// Only records in force (no cancelled originals, no mirrors).
     pub in_force_only: bool,
+    /// Persons insured in this region.
+    pub insured_admdvs: Option<String>,
+    /// Treated at institutions of this region.
+    pub treated_admdvs: Option<String>,
 }
 
 /// Sums over settlements, for reconciliation (3201) and clearing.
@@ -171,6 +175,36 @@ impl<'c> Reader<'c> {
         Ok(Page { total, rows })
     }
 
+    /// Up to `limit` person numbers after `after`, in order: keyset paging for runs over every
+    /// person (each page costs the same however far the run has gone).
+    pub fn person_numbers_after(
+        &mut self,
+        after: Option<&PersonNo>,
+        limit: u64,
+    ) -> Result<Vec<PersonNo>, StoreFailure> {
+        let limit = Value::Int(i64::try_from(limit).unwrap_or(i64::MAX));
+        let rows = match after {
+            Some(after) => self.db.conn.query(
+                "SELECT psn_no FROM persons WHERE psn_no > $1 ORDER BY psn_no LIMIT $2",
+                &[text(after), limit],
+            )?,
+            None => self.db.conn.query("SELECT psn_no FROM persons ORDER BY psn_no LIMIT $1", &[limit])?,
+        };
+        rows.iter()
+            .map(|row| match row.first() {
+                Some(Value::Text(psn_no)) => {
+                    psn_no.parse().map_err(|error| StoreFailure(format!("persons.psn_no {psn_no:?}: {error}")))
+                }
+                other => Err(StoreFailure(format!("persons.psn_no: unexpected {other:?}"))),
+            })
+            .collect()
+    }
+
+    /// How many persons there are.
+    pub fn person_count(&mut self) -> Result<u64, StoreFailure> {
+        self.count("persons", "", &[])
+    }
+
     pub fn card(&mut self, card_no: &CardNo) -> Result<Option<Card>, StoreFailure> {
         self.db.cards(std::slice::from_ref(card_no)).map(one)
     }
@@ -266,6 +300,12 @@ impl<'c> Reader<'c> {
         }
         if let Some(clearing_type) = &filter.clearing_type {
             add("clr_type =", text(clearing_type));
+        }
+        if let Some(insured) = &filter.insured_admdvs {
+            add("insured_admdvs =", text(insured));
+        }
+        if let Some(treated) = &filter.treated_admdvs {
+            add("treated_admdvs =", text(treated));
         }
         if let Some(from) = filter.from {
             add("at >=", text(from));

@@ -266,7 +266,7 @@ pub const SETTLEMENTS: TableDef = TableDef {
     ],
     key: &["setl_id"],
     ordered: false,
-    indexes: &[&["psn_no", "at"], &["mdtrt_id"], &["institution", "at"]],
+    indexes: &[&["psn_no", "at"], &["mdtrt_id"], &["institution", "at"], &["treated_admdvs", "insured_admdvs", "at"]],
 };
 
 pub const MESSAGES: TableDef = TableDef {

@@ -28,6 +28,10 @@ pub(crate) enum Job {
         value: String,
         reply: oneshot::Sender<Result<(), StoreFailure>>,
     },
+    /// Refreshes the query planner's statistics (after a bulk load).
+    Analyze {
+        reply: oneshot::Sender<Result<(), StoreFailure>>,
+    },
 }
 
 pub(crate) fn spawn(conn: Box<dyn Conn>, shared: Arc<Shared>, queue: usize) -> Result<mpsc::Sender<Job>, StoreFailure> {
@@ -54,6 +58,13 @@ fn run_writer(mut conn: Box<dyn Conn>, mut jobs: mpsc::Receiver<Job>, shared: &S
                 Job::Submit { submission, reply } => submissions.push((submission, reply)),
                 Job::Meta { key, value, reply } => {
                     let _ = reply.send(set_meta(&mut *conn, &key, &value));
+                }
+                Job::Analyze { reply } => {
+                    let statement = match conn.dialect() {
+                        schema::Dialect::Postgres => "ANALYZE",
+                        schema::Dialect::Sqlite => "PRAGMA optimize",
+                    };
+                    let _ = reply.send(conn.batch(statement));
                 }
             }
         }

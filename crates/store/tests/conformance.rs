@@ -23,21 +23,43 @@ fn unique(name: &str) -> String {
 }
 
 fn options() -> Options {
+    options_with(Days::default())
+}
+
+/// Whole days added to the fixed test time, for tests that need time to pass.
+#[derive(Debug, Clone, Default)]
+struct Days(Arc<std::sync::atomic::AtomicI64>);
+
+impl Days {
+    fn advance(&self, days: i64) {
+        self.0.fetch_add(days, Ordering::Relaxed);
+    }
+}
+
+fn options_with(days: Days) -> Options {
     let mut policies = PolicySet::new();
     policies.add("seed.toml", parse_policy("seed.toml", SEED_POLICY_TOML).unwrap()).unwrap();
     let mut options = Options::new(Arc::new(policies));
     let now: DateTime = "2026-03-02 09:00:00".parse().unwrap();
-    options.clock = Arc::new(move || now);
+    options.clock = Arc::new(move || now.plus_seconds(days.0.load(Ordering::Relaxed) * 86_400));
     options
 }
 
 async fn sqlite(name: &str) -> Store {
+    sqlite_with(name, options()).await
+}
+
+async fn sqlite_with(name: &str, options: Options) -> Store {
     let dir = std::env::temp_dir().join("yibao-store-tests");
     let path = dir.join(format!("{}.db", unique(name)));
-    Store::open(path.to_str().unwrap(), options()).await.expect("SQLite store opens")
+    Store::open(path.to_str().unwrap(), options).await.expect("SQLite store opens")
 }
 
 async fn postgres(name: &str) -> Option<Store> {
+    postgres_with(name, options()).await
+}
+
+async fn postgres_with(name: &str, options: Options) -> Option<Store> {
     let Ok(url) = std::env::var("YIBAO_TEST_POSTGRES_URL") else {
         if std::env::var("YIBAO_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
             panic!("YIBAO_REQUIRE_POSTGRES=1 but YIBAO_TEST_POSTGRES_URL is not set");
@@ -53,7 +75,7 @@ async fn postgres(name: &str) -> Option<Store> {
     client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.expect("schema created");
     let separator = if url.contains('?') { '&' } else { '?' };
     let url = format!("{url}{separator}options=-csearch_path%3D{schema}");
-    Some(Store::open(&url, options()).await.expect("PostgreSQL store opens"))
+    Some(Store::open(&url, options).await.expect("PostgreSQL store opens"))
 }
 
 macro_rules! conformance {
@@ -88,6 +110,52 @@ conformance!(
     journal_replay_equals_stored_balances,
     queries_page_and_total,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clearing_pays_ended_days_once_on_sqlite() {
+    let days = Days::default();
+    clearing_pays_ended_days_once(sqlite_with("clearing", options_with(days.clone())).await, days).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clearing_pays_ended_days_once_on_postgres() {
+    let days = Days::default();
+    if let Some(store) = postgres_with("clearing", options_with(days.clone())).await {
+        clearing_pays_ended_days_once(store, days).await;
+    }
+}
+
+/// Per-day totals and clearing read committed data the same way on both backends; keyset
+/// paging over persons too.
+async fn clearing_pays_ended_days_once(store: Store, days: Days) {
+    use yibao_engine::commands::PayInstitution;
+    use yibao_engine::records::ClearingParty;
+    load_demo(&store).await;
+    let visit = zhang_wei_visit(&store).await;
+    store.execute(settle_command(&visit, "S1")).await.unwrap();
+    let day: yibao_domain::Date = "2026-03-02".parse().unwrap();
+    let party = ClearingParty::Institution("H33010000001".parse().unwrap());
+    let totals = store.read(move |r| r.loader().settlement_days(&party, day, day)).await.unwrap();
+    assert_eq!(totals.len(), 1);
+    assert_eq!((totals[0].day, totals[0].count, totals[0].owed()), (day, 1, Money::yuan(170)));
+    let pay = || PayInstitution { institution: "H33010000001".parse().unwrap(), from: day, to: day, actor: "t".into() };
+    assert_eq!(store.execute(pay()).await.unwrap_err().kind, ErrorKind::Refused, "the day has not ended");
+    days.advance(1);
+    let Outcome::Clearing(paid) = store.execute(pay()).await.unwrap() else { panic!() };
+    assert_eq!(paid.amount, Money::yuan(170));
+    let Outcome::Clearing(again) = store.execute(pay()).await.unwrap() else { panic!() };
+    assert_eq!((again.amount, again.already.len()), (Money::ZERO, 1));
+    let payable = AccountKey::InstitutionPayable("H33010000001".parse().unwrap());
+    let accounts = store.read(move |r| r.accounts(&[payable])).await.unwrap();
+    assert_eq!(accounts[0].balance(), Money::ZERO);
+
+    let first = store.read(|r| r.person_numbers_after(None, 4)).await.unwrap();
+    let last = first.last().cloned();
+    let rest = store.read(move |r| r.person_numbers_after(last.as_ref(), 4)).await.unwrap();
+    assert_eq!((first.len(), rest.len()), (4, 2));
+    assert!(first.last().unwrap() < rest.first().unwrap());
+    assert_eq!(store.read(|r| r.person_count()).await.unwrap(), 6);
+}
 
 async fn load_demo(store: &Store) {
     for command in demo::commands() {

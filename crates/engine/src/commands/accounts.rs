@@ -90,6 +90,7 @@ impl Command for AllocateMonth {
     fn keys(&self) -> Keys {
         let mut keys = Keys::default();
         keys.persons.extend(self.persons.iter().cloned());
+        keys.transfers.extend(self.persons.iter().map(|psn_no| allocation_id(psn_no, self.month)));
         keys
     }
 
@@ -145,6 +146,11 @@ impl Command for AllocateMonth {
     }
 }
 
+/// The transfer that rolls a person's current-year account over at the end of `year`.
+pub fn year_end_id(psn_no: &PersonNo, year: u16) -> TransferId {
+    TransferId::new(format!("year-end/{psn_no}/{year}"))
+}
+
 /// Year end: each person's current-year account rolls into the prior-years account (the
 /// transfer id `year-end/<psn_no>/<year>` makes it once per person and year). Accumulators are
 /// kept per insurance year, so the new year starts afresh without a write.
@@ -163,22 +169,32 @@ impl Command for CloseYear {
     fn keys(&self) -> Keys {
         let mut keys = Keys::default();
         keys.persons.extend(self.persons.iter().cloned());
+        keys.transfers.extend(self.persons.iter().map(|psn_no| year_end_id(psn_no, self.year)));
         keys
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
         check_batch(&self.persons, "结转", "year-end")?;
-        if ctx.now.date().year() <= self.year {
+        let this_year = ctx.now.date().year();
+        if this_year <= self.year {
             return Err(EngineError::refused(
                 format!("{}年尚未结束，不能结转", self.year),
                 format!("the year {} has not ended", self.year),
+            ));
+        }
+        if self.year + 1 != this_year {
+            // The current-year account now holds a later year's money: rolling it over under
+            // an older year would move money that year never had.
+            return Err(EngineError::refused(
+                format!("只能结转上一年度（{}年），不能结转{}年", this_year - 1, self.year),
+                format!("only the year just ended ({}) can be closed, not {}", this_year - 1, self.year),
             ));
         }
         let mut summary = AllocationSummary::default();
         for psn_no in &self.persons {
             let current = AccountKey::PersonalCurrent(psn_no.clone());
             let balance = ws.account(&current)?.map_or(Money::ZERO, |account| account.balance());
-            let id = TransferId::new(format!("year-end/{psn_no}/{}", self.year));
+            let id = year_end_id(psn_no, self.year);
             if ws.transfer(&id)?.is_some() {
                 summary.already += 1;
                 continue;

@@ -4,6 +4,8 @@
 mod access;
 mod accounts;
 mod cards;
+mod clearing;
+mod contributions;
 mod evoucher;
 mod lines;
 mod misc;
@@ -26,6 +28,14 @@ pub use accounts::{ALLOCATION_BATCH_MAX, AllocateMonth, AllocationSummary, Close
 pub use cards::{
     ApplicationStep, ApplyForCard, ChangeCardStatus, ConfirmClearing, PrintStatement, ProduceCard,
     RecordApplicationStep, ReplaceCard, transition_allowed,
+};
+pub use clearing::{
+    CLEARING_DAYS_MAX, ClearingSummary, PayInstitution, PayInterRegion, institution_clearing_id,
+    inter_region_clearing_id,
+};
+pub use contributions::{
+    CONTRIBUTION_BATCH_MAX, ContributionLine, ContributionPeriod, ContributionSummary, PayContributions,
+    contribution_id,
 };
 pub use evoucher::{
     ActivateEVoucher, AuthorizeFace, CHANNELS, EC_TOKEN_SECONDS, FACE_AUTH_SECONDS, IssueQrCode, QR_SECONDS,
@@ -83,6 +93,8 @@ pub enum Outcome {
     },
     Settlement(Box<SettlementOutcome>),
     Allocation(AllocationSummary),
+    Clearing(ClearingSummary),
+    Contributions(ContributionSummary),
     Reversed {
         omsgid: MsgId,
         effect: Effect,
@@ -137,6 +149,8 @@ impl Outcome {
             | Outcome::EVoucher(_)
             | Outcome::Grant(_)
             | Outcome::Allocation(_)
+            | Outcome::Clearing(_)
+            | Outcome::Contributions(_)
             | Outcome::Done => Effect::Nothing,
         }
     }

@@ -169,7 +169,9 @@ impl Command for CreatePerson {
     }
 
     fn keys(&self) -> Keys {
-        Keys::default()
+        let mut keys = Keys::default();
+        keys.id_numbers.insert(self.id_number.expose().to_string());
+        keys
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
@@ -204,6 +206,7 @@ impl Command for CreatePerson {
         }
         let sequence = ws.next_sequence("psn_no")?;
         let psn_no: PersonNo = format!("{}{sequence:010}", self.admdvs).parse().expect("digits");
+        ws.new_person_number(&psn_no);
         let person = Person {
             psn_no: psn_no.clone(),
             id_number: self.id_number.clone(),

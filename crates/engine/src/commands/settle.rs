@@ -249,6 +249,7 @@ fn settle(command: &Settle, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Resul
     let insurer_part = amounts.fund + amounts.account();
     if insurer_part.is_positive() {
         postings.push(Posting::credit(payable, insurer_part));
+        postings.extend(inter_region(ws, &person.admdvs, &institution.admdvs, insurer_part, false)?);
         ws.post(Transfer {
             id: TransferId::new(format!("setl/{setl_id}")),
             code: TransferCode::Settlement,
@@ -430,6 +431,7 @@ pub(super) fn cancel(
         if amounts.account_prior_years.is_positive() {
             postings.push(Posting::credit(prior_key, amounts.account_prior_years));
         }
+        postings.extend(inter_region(ws, &original.insured_admdvs, &treated, insurer_part, true)?);
         ws.post(Transfer {
             id: TransferId::new(format!("setl-cancel/{}", original.setl_id)),
             code: TransferCode::SettlementCancel,
@@ -724,4 +726,28 @@ impl Command for Purchase {
         };
         settle(&settle_command, ws, ctx).map(|outcome| Outcome::Settlement(Box::new(outcome)))
     }
+}
+
+/// Cross-region treatment (异地就医): the insured region owes the treating region what its fund
+/// and its personal accounts paid the treating region's institution. Both sides, so each
+/// region's books show it (in two deployments each posts its own side). Reversed for a
+/// cancellation.
+fn inter_region(
+    ws: &mut WorkingSet<'_>,
+    insured: &Admdvs,
+    treated: &Admdvs,
+    amount: Money,
+    reverse: bool,
+) -> Result<Vec<Posting>, EngineError> {
+    if insured == treated || !amount.is_positive() {
+        return Ok(Vec::new());
+    }
+    let receivable = AccountKey::InterRegionReceivable { creditor: treated.clone(), debtor: insured.clone() };
+    let payable = AccountKey::InterRegionPayable { debtor: insured.clone(), creditor: treated.clone() };
+    ws.open_account(receivable.clone())?;
+    ws.open_account(payable.clone())?;
+    Ok(match reverse {
+        false => vec![Posting::debit(receivable, amount), Posting::credit(payable, amount)],
+        true => vec![Posting::credit(receivable, amount), Posting::debit(payable, amount)],
+    })
 }

@@ -9,6 +9,8 @@
 
 mod caller;
 mod cards;
+mod clearing;
+mod contributions;
 mod error;
 mod evoucher;
 mod flows;
@@ -46,7 +48,7 @@ pub const BODY_MAX_BYTES: usize = 256 * 1024;
 pub const PAGE_SIZE_MAX: u64 = 500;
 
 pub fn router() -> Router<Arc<AppState>> {
-    let router = evoucher::routes(cards::routes(Router::new()));
+    let router = contributions::routes(clearing::routes(evoucher::routes(cards::routes(Router::new()))));
     router
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/auth/login", post(login))
@@ -74,6 +76,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/audit", get(audit))
         .route("/api/v1/ledger/verify", get(verify_ledger))
         .route("/api/v1/allocations", post(allocate))
+        .route("/api/v1/year-ends", post(close_year))
         .layer(DefaultBodyLimit::max(BODY_MAX_BYTES))
 }
 
@@ -673,6 +676,27 @@ async fn allocate(State(state): State<Arc<AppState>>, caller: Caller, bytes: Byt
         "credited": summary.credited,
         "already_credited": summary.already,
         "not_eligible": summary.not_eligible,
+        "amount": wire::yuan(summary.amount),
+    })))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct YearEndRequest {
+    year: u16,
+}
+
+/// Rolls every current-year account of a past year into the prior-years account (operator);
+/// running it again moves nothing twice.
+async fn close_year(State(state): State<Arc<AppState>>, caller: Caller, bytes: Bytes) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let request: YearEndRequest = body(&bytes)?;
+    let summary = crate::allocation::close_year(&state.store, request.year, &caller.actor(), |_, _| {}).await?;
+    Ok(ok(json!({
+        "year": request.year,
+        "rolled_over": summary.credited,
+        "already_rolled_over": summary.already,
+        "nothing_to_roll": summary.not_eligible,
         "amount": wire::yuan(summary.amount),
     })))
 }

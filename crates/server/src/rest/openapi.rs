@@ -87,7 +87,68 @@ fn nullable_text() -> Value {
 pub fn spec() -> Value {
     let mut doc = base();
     card_paths(&mut doc);
+    clearing_paths(&mut doc);
     doc
+}
+
+/// Clearing statements and payments (R8).
+fn clearing_paths(doc: &mut Value) {
+    let secured = json!([{"bearer": []}]);
+    let readers = json!([{"bearer": []}, {"institution": []}]);
+    let period = [
+        json!({"name": "from", "in": "query", "required": true, "description": "first day, YYYY-MM-DD", "schema": {"type": "string", "format": "date"}}),
+        json!({"name": "to", "in": "query", "required": true, "description": "last day, YYYY-MM-DD (at most 366 days after from)", "schema": {"type": "string", "format": "date"}}),
+        json!({"name": "format", "in": "query", "required": false, "description": "json (default), csv or pdf", "schema": {"type": "string", "enum": ["json", "csv", "pdf"]}}),
+    ];
+    let totals = json!({"type": "object", "properties": {"count": {"type": "integer"}, "medfee": amount(), "fund": amount(), "account": amount(), "cash": amount(), "owed": amount()}});
+    let statement = json!({"type": "object", "properties": {
+        "from": text(), "to": text(), "totals": totals, "paid": amount(), "unpaid": amount(),
+        "days": {"type": "array", "items": {"type": "object", "properties": {"day": text(), "paid": {"type": "boolean"}, "count": {"type": "integer"}, "owed": amount()}}},
+        "balances": {"type": "object", "additionalProperties": amount()},
+        "settlements": {"type": "array", "items": {"type": "object"}}, "settlements_total": {"type": "integer"}}});
+    let payment = json!({"type": "object", "properties": {"paid_days": {"type": "array", "items": {"type": "object"}}, "already_paid_days": {"type": "array", "items": text()}, "amount": amount(), "payable_balance": amount()}});
+    let pay_body = |regions: bool| {
+        let mut properties =
+            json!({"from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"}});
+        let mut required = json!(["from", "to"]);
+        if regions {
+            properties["insured"] = json!({"type": "string", "pattern": "^[0-9]{6}$"});
+            properties["treated"] = json!({"type": "string", "pattern": "^[0-9]{6}$"});
+            required = json!(["from", "to", "insured", "treated"]);
+        }
+        json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": required, "additionalProperties": false, "properties": properties}}}})
+    };
+    let mut inter_params = period.to_vec();
+    inter_params.push(json!({"name": "insured", "in": "query", "required": true, "description": "the insured (owing) region", "schema": {"type": "string"}}));
+    inter_params.push(json!({"name": "treated", "in": "query", "required": true, "description": "the treating (owed) region", "schema": {"type": "string"}}));
+    let mut institution_params = vec![path_param("code", "the institution's code, e.g. H33010000001")];
+    institution_params.extend(period.iter().cloned());
+    let contribution_body = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["persons"], "additionalProperties": false, "properties": {
+        "employer": {"type": "string", "description": "the paying employer (in-service employees); absent when persons pay their own"},
+        "month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$", "description": "employees: the month paid for"},
+        "year": {"type": "integer", "minimum": 2000, "maximum": 2200, "description": "residents: the insurance year paid for"},
+        "persons": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"type": "object", "required": ["psn_no"], "additionalProperties": false, "properties": {"psn_no": text(), "base": {"type": "string", "description": "the month's base, yuan; the registered one when absent"}}}}}}}}});
+    let contribution_paid = json!({"type": "object", "properties": {"period": text(), "total": amount(), "already_paid": {"type": "array", "items": text()},
+        "paid": {"type": "array", "items": {"type": "object", "properties": {"psn_no": text(), "base": nullable_amount(), "pooled": amount(), "employee": amount()}}}}});
+    let contribution_history = json!({"type": "object", "properties": {"psn_no": text(), "contributions": {"type": "array", "items": {"type": "object", "properties": {
+        "period": text(), "paid_at": text(), "reference": text(), "pooled": amount(), "employee": amount(), "total": amount()}}}}});
+    let paths = json!({
+        "/api/v1/contributions": {"post": operation("Pay contributions (operator): an employer's monthly declaration for its in-service employees (employer part to the pooled fund, employee part recorded), a flexible employee's month or a resident's insurance year. Once per person and period; all or nothing.", "200", contribution_paid, &["400", "401", "403", "404", "422", "503"],
+            json!({"security": secured, "requestBody": contribution_body}))},
+        "/api/v1/persons/{psn_no}/contributions": {"get": operation("A person's contributions of the last five years, this year and the next, oldest first.", "200", contribution_history, &["400", "401", "403", "404", "503"],
+            json!({"security": readers.clone(), "parameters": [path_param("psn_no", "the person number")]}))},
+        "/api/v1/clearing/institutions/{code}": {"get": operation("An institution's clearing statement for a period: per-day totals (paid or not), the settlement records (cancellations as negative mirrors) and its payable balance. JSON, CSV or PDF. Operators, or the institution itself.", "200", statement.clone(), &["400", "401", "403", "404", "503"],
+            json!({"security": readers.clone(), "parameters": institution_params}))},
+        "/api/v1/clearing/institutions/{code}/payments": {"post": operation("Pay an institution for the ended days of a period (operator): one transfer a day, once; days paid before are reported, not paid again.", "200", payment.clone(), &["400", "401", "403", "404", "422", "503"],
+            json!({"security": secured, "parameters": [path_param("code", "the institution's code")], "requestBody": pay_body(false)}))},
+        "/api/v1/clearing/inter-region": {"get": operation("What the insured region owes the treating region for its persons treated there (异地就医), for a period (operator). JSON, CSV or PDF.", "200", statement, &["400", "401", "403", "503"],
+            json!({"security": secured, "parameters": inter_params}))},
+        "/api/v1/clearing/inter-region/payments": {"post": operation("Settle what the insured region owes the treating region for the ended days of a period (operator), once a day.", "200", payment, &["400", "401", "403", "404", "422", "503"],
+            json!({"security": secured, "requestBody": pay_body(true)}))},
+    });
+    if let (Some(target), Value::Object(paths)) = (doc["paths"].as_object_mut(), paths) {
+        target.extend(paths);
+    }
 }
 
 /// The registry, personal records and settlement paths.
@@ -267,6 +328,9 @@ fn card_paths(doc: &mut Value) {
         "/api/v1/allocations": {"post": operation("Credit every eligible personal account for a month (operator). Once per person and month: running it again credits nobody twice.", "200",
             json!({"type": "object", "properties": {"month": text(), "credited": {"type": "integer"}, "already_credited": {"type": "integer"}, "not_eligible": {"type": "integer"}, "amount": amount()}}),
             &["400", "401", "403", "422", "503"], json!({"security": secured, "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["month"], "properties": {"month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}}}}}}}))},
+        "/api/v1/year-ends": {"post": operation("Year end (operator): every current-year personal account of a past year rolls into the prior-years account. Once per person and year.", "200",
+            json!({"type": "object", "properties": {"year": {"type": "integer"}, "rolled_over": {"type": "integer"}, "already_rolled_over": {"type": "integer"}, "nothing_to_roll": {"type": "integer"}, "amount": amount()}}),
+            &["400", "401", "403", "422", "503"], json!({"security": secured, "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["year"], "additionalProperties": false, "properties": {"year": {"type": "integer", "minimum": 2000, "maximum": 2200}}}}}}}))},
         "/api/v1/card-applications": {
             "get": operation("Card applications, newest first, with deadlines and overdue steps (operator).", "200", list_of("applications", "CardApplication"), &["400", "401", "403", "503"],
                 json!({"security": secured, "parameters": [query_param("employer", "string", "one employer's"), query_param("overdue", "boolean", "only late (true) or on-time (false) ones"), query_param("limit", "integer", "1 to 500")]})),

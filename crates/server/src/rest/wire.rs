@@ -253,6 +253,15 @@ pub fn accumulators(year: u16, row: &Accumulators) -> Value {
     })
 }
 
+/// A settlement record's state in one word: `normal`, `cancelled` or `cancellation`.
+pub fn status_word(settlement: &Settlement) -> &'static str {
+    match &settlement.status {
+        SettlementStatus::Normal => "normal",
+        SettlementStatus::Cancelled { .. } => "cancelled",
+        SettlementStatus::Mirror { .. } => "cancellation",
+    }
+}
+
 fn status(settlement: &Settlement) -> Value {
     match &settlement.status {
         SettlementStatus::Normal => json!({"status": "normal"}),

@@ -27,6 +27,8 @@ pub struct TestApp {
     pub port: u16,
     pub store: Store,
     pub path: std::path::PathBuf,
+    /// Seconds added to the system clock for business time (signatures keep real time).
+    pub clock_offset: Arc<std::sync::atomic::AtomicI64>,
     secret: Vec<u8>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -44,7 +46,12 @@ pub async fn spawn_app() -> TestApp {
 async fn start(path: std::path::PathBuf, secret: Vec<u8>) -> TestApp {
     let mut policies = PolicySet::new();
     policies.add("seed.toml", parse_policy("seed.toml", SEED_POLICY_TOML).unwrap()).unwrap();
-    let store = Store::open(path.to_str().unwrap(), Options::new(Arc::new(policies))).await.expect("store opens");
+    let clock_offset = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let mut options = Options::new(Arc::new(policies));
+    let offset = clock_offset.clone();
+    let system = yibao_store::system_clock();
+    options.clock = Arc::new(move || system().plus_seconds(offset.load(Ordering::Relaxed)));
+    let store = Store::open(path.to_str().unwrap(), options).await.expect("store opens");
     let secrets = yibao_server::Secrets::new(secret.clone()).unwrap();
     yibao_server::demo::ensure(&store, &secrets).await.expect("demo loads");
     let application = yibao_server::Application::build(store.clone(), secrets, "127.0.0.1:0").await.expect("binds");
@@ -53,10 +60,15 @@ async fn start(path: std::path::PathBuf, secret: Vec<u8>) -> TestApp {
     let task = tokio::spawn(application.run_until(async move {
         let _ = stopped.await;
     }));
-    TestApp { port, store, path, secret, stop: Some(stop), task: Some(task) }
+    TestApp { port, store, path, clock_offset, secret, stop: Some(stop), task: Some(task) }
 }
 
 impl TestApp {
+    /// Moves business time on by whole days (settlement times, "today" for clearing).
+    pub fn advance_days(&self, days: i64) {
+        self.clock_offset.fetch_add(days * 86_400, Ordering::Relaxed);
+    }
+
     /// Stops the server, lets the store close, and starts a new one on the same file with the
     /// same server secret: a restart.
     pub async fn restart(mut self) -> TestApp {
@@ -193,11 +205,14 @@ impl TestApp {
     /// An envelope as the Shenzhen acceptance script builds it.
     pub fn envelope(&self, code: &str, infno: &str, input: Value, msgid: &str) -> Value {
         let admdvs = if code.starts_with("H3302") { "330200" } else { "330100" };
+        // As an HIS does: the insured region comes from the person's 1101 answer; demo person
+        // numbers begin with it.
+        let insured = find_psn_no(&input).map_or("330100".to_string(), |psn_no| psn_no[..6].to_string());
         json!({
             "infno": infno,
             "msgid": msgid,
             "mdtrtarea_admvs": admdvs,
-            "insuplc_admdvs": "330100",
+            "insuplc_admdvs": insured,
             "recer_sys_code": "YBXT",
             "dev_no": "",
             "dev_safe_info": "",
@@ -352,6 +367,20 @@ pub fn settle_data(pre: &Value, setlinfo: &Value) -> Value {
     }
     data["invono"] = json!("INV0001");
     data
+}
+
+/// The first `psn_no` anywhere in a message input.
+fn find_psn_no(value: &Value) -> Option<String> {
+    match value {
+        Value::Object(map) => map
+            .get("psn_no")
+            .and_then(Value::as_str)
+            .filter(|text| text.len() >= 6 && text.bytes().all(|b| b.is_ascii_digit()))
+            .map(str::to_string)
+            .or_else(|| map.values().find_map(find_psn_no)),
+        Value::Array(items) => items.iter().find_map(find_psn_no),
+        _ => None,
+    }
 }
 
 /// Rows of a table, for "nothing was stored" checks.

@@ -269,6 +269,13 @@ async fn settlements_carry_their_explanation_and_the_openapi_document_lists_ever
         "/api/v1/evoucher/qr-codes",
         "/fsi/api/ec/trans",
         "/api/v1/allocations",
+        "/api/v1/year-ends",
+        "/api/v1/contributions",
+        "/api/v1/persons/{psn_no}/contributions",
+        "/api/v1/clearing/institutions/{code}",
+        "/api/v1/clearing/institutions/{code}/payments",
+        "/api/v1/clearing/inter-region",
+        "/api/v1/clearing/inter-region/payments",
     ] {
         assert!(paths.contains_key(route), "{route} is not in the OpenAPI document");
     }
@@ -357,4 +364,77 @@ async fn the_monthly_allocation_credits_the_seed_amounts_once() {
     assert_eq!(account.body["balance"], json!("1160.00"));
     let ledger = app.rest("GET", "/api/v1/ledger/verify", Some(&token), &[], None).await;
     assert_eq!((ledger.body["balanced"].clone(), ledger.body["replay_matches"].clone()), (json!(true), json!(true)));
+}
+
+#[tokio::test]
+async fn the_year_end_rolls_accounts_over_once_and_only_for_the_year_just_ended() {
+    let app = spawn_app().await;
+    let token = app.login(json!({"role": "operator", "username": "admin", "password": "Demo@2026"})).await;
+    let this_year = app.store.now().date().year();
+    let early = app.rest("POST", "/api/v1/year-ends", Some(&token), &[], Some(json!({"year": this_year}))).await;
+    assert_eq!(early.status, 422, "{}", early.body);
+    let today = app.store.now().date();
+    let next_year = yibao_domain::Date::new(this_year + 1, 1, 2).unwrap();
+    app.advance_days(next_year.days_since_epoch() - today.days_since_epoch());
+    let person = app.person_login("张伟").await;
+    let refused = app.rest("POST", "/api/v1/year-ends", Some(&person), &[], Some(json!({"year": this_year}))).await;
+    assert_eq!(refused.status, 403);
+    for bad in [json!({"year": "2026"}), json!({"year": 2026, "extra": 1}), json!({})] {
+        let reply = app.rest("POST", "/api/v1/year-ends", Some(&token), &[], Some(bad.clone())).await;
+        assert_eq!(reply.status, 400, "{bad}: {}", reply.body);
+    }
+    let older = app.rest("POST", "/api/v1/year-ends", Some(&token), &[], Some(json!({"year": this_year - 1}))).await;
+    assert_eq!(older.status, 422, "{}", older.body);
+    let closed = app.rest("POST", "/api/v1/year-ends", Some(&token), &[], Some(json!({"year": this_year}))).await;
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    // Demo balances 1000 + 2000 + 45 + 500 + 300; 刘芳 has no personal account.
+    assert_eq!((closed.body["rolled_over"].clone(), closed.body["amount"].clone()), (json!(5), json!("3845.00")));
+    let again = app.rest("POST", "/api/v1/year-ends", Some(&token), &[], Some(json!({"year": this_year}))).await;
+    assert_eq!((again.body["rolled_over"].clone(), again.body["already_rolled_over"].clone()), (json!(0), json!(5)));
+    let account = app.rest("GET", &format!("/api/v1/persons/{}/account", psn("张伟")), Some(&token), &[], None).await;
+    assert_eq!(account.body["balance"], json!("1000.00"), "{}", account.body);
+    assert_eq!(account.body["prior_years"], json!("1000.00"), "{}", account.body);
+}
+
+#[tokio::test]
+async fn contributions_are_paid_once_and_listed_for_the_person() {
+    let app = spawn_app().await;
+    let token = app.login(json!({"role": "operator", "username": "admin", "password": "Demo@2026"})).await;
+    let month = app.store.now().date().year_month().to_string();
+    let year = app.store.now().date().year();
+    let declaration = json!({"employer": "E33010000001", "month": month, "persons": [{"psn_no": psn("张伟"), "base": "9000.00"}, {"psn_no": psn("赵敏")}]});
+    let paid = app.rest("POST", "/api/v1/contributions", Some(&token), &[], Some(declaration.clone())).await;
+    assert_eq!(paid.status, 200, "{}", paid.body);
+    assert_eq!(paid.body["paid"][0]["pooled"], json!("810.00"));
+    assert_eq!(paid.body["paid"][0]["employee"], json!("180.00"));
+    let again = app.rest("POST", "/api/v1/contributions", Some(&token), &[], Some(declaration)).await;
+    assert_eq!((again.body["total"].clone(), again.body["already_paid"].as_array().unwrap().len()), (json!("0.00"), 2));
+    let resident = json!({"year": year, "persons": [{"psn_no": psn("刘芳")}]});
+    let paid = app.rest("POST", "/api/v1/contributions", Some(&token), &[], Some(resident)).await;
+    assert_eq!(paid.body["total"], json!("400.00"), "{}", paid.body);
+
+    let before = count(&app, "transfers").await;
+    for (bad, status) in [
+        (json!({"month": month, "year": year, "persons": [{"psn_no": psn("王强"), "base": "5000"}]}), 400),
+        (json!({"month": month, "persons": []}), 400),
+        (json!({"month": month, "persons": [{"psn_no": psn("王强"), "base": "5000元"}]}), 400),
+        (json!({"month": month, "persons": [{"psn_no": psn("李秀英")}]}), 422),
+        (json!({"employer": "E33020000001", "month": month, "persons": [{"psn_no": psn("张伟")}]}), 422),
+        (json!({"month": month, "persons": [{"psn_no": "3301009999999999"}]}), 404),
+    ] {
+        let reply = app.rest("POST", "/api/v1/contributions", Some(&token), &[], Some(bad.clone())).await;
+        assert_eq!(reply.status, status, "{bad}: {}", reply.body);
+    }
+    assert_eq!(count(&app, "transfers").await, before);
+
+    let person = app.person_login("张伟").await;
+    let own =
+        app.rest("GET", &format!("/api/v1/persons/{}/contributions", psn("张伟")), Some(&person), &[], None).await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    let rows = own.body["contributions"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0]["period"].clone(), rows[0]["total"].clone()), (json!(month), json!("990.00")));
+    let other =
+        app.rest("GET", &format!("/api/v1/persons/{}/contributions", psn("赵敏")), Some(&person), &[], None).await;
+    assert_eq!(other.status, 403);
 }

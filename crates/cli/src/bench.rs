@@ -1,0 +1,104 @@
+//! `yibao bench …`: measurements that need a database of realistic size. Timings are printed,
+//! never asserted; BENCHMARKS.md records them with the command that produced them.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use yibao_domain::{Admdvs, Month};
+use yibao_engine::{Submission, demo, generate};
+use yibao_store::{Options, Store};
+
+/// Generated persons are submitted this many at a time (the writer commits them in batches).
+const IN_FLIGHT: usize = 4_096;
+
+/// Opens a fresh database for a benchmark: a SQLite file is replaced, a PostgreSQL database
+/// (or schema) must hold no yibao data yet.
+async fn fresh_store(db: &str, options: Options) -> Result<Store, String> {
+    if !db.starts_with("postgres") {
+        for suffix in ["", "-wal", "-shm"] {
+            let path = format!("{db}{suffix}");
+            if std::path::Path::new(&path).exists() {
+                std::fs::remove_file(&path).map_err(|error| format!("cannot remove {path}: {error}"))?;
+            }
+        }
+        if let Some(parent) = std::path::Path::new(db).parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|error| format!("cannot create {}: {error}", parent.display()))?;
+        }
+    }
+    let store = Store::open(db, options).await.map_err(|error| format!("cannot open {db}: {error}"))?;
+    if !store.read(|r| r.is_empty()).await.map_err(|error| error.to_string())? {
+        return Err(format!("{db} already holds data; a benchmark needs an empty database (or a fresh schema)"));
+    }
+    Ok(store)
+}
+
+/// Loads the demo registry, then `persons` generated persons; returns how long generation took.
+pub async fn populate(store: &Store, persons: u64) -> Result<std::time::Duration, String> {
+    for command in demo::commands() {
+        store.submit(Submission { envelope: None, command }).await.map_err(|error| error.en)?;
+    }
+    let admdvs: Admdvs = demo::PERSONS[0].admdvs.parse().expect("a demo region");
+    let started = Instant::now();
+    let mut tasks: tokio::task::JoinSet<Result<(), yibao_engine::EngineError>> = tokio::task::JoinSet::new();
+    for n in 0..persons {
+        if tasks.len() >= IN_FLIGHT
+            && let Some(joined) = tasks.join_next().await
+        {
+            joined.map_err(|error| error.to_string())?.map_err(|error| error.en)?;
+        }
+        let handle = store.clone();
+        let command = generate::person(n, &admdvs, "bench");
+        tasks.spawn(async move { handle.execute(command).await.map(drop) });
+        if n > 0 && (n == 10_000 || n % 100_000 == 0) {
+            // The planner's statistics follow the growing tables (some servers run without
+            // autovacuum).
+            store.refresh_statistics().await.map_err(|error| error.to_string())?;
+            eprintln!("  {n} persons generated ({:.0?})", started.elapsed());
+        }
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined.map_err(|error| error.to_string())?.map_err(|error| error.en)?;
+    }
+    store.refresh_statistics().await.map_err(|error| error.to_string())?;
+    Ok(started.elapsed())
+}
+
+/// `yibao bench allocation`: a fresh database with `persons` generated persons, then the monthly
+/// allocation over all of them, then the same month again (which must credit nothing).
+pub async fn allocation(db: &str, persons: u64, options: Options) -> Result<(), String> {
+    let store = fresh_store(db, options).await?;
+    eprintln!("generating {persons} persons into {} …", store.location());
+    let generation = populate(&store, persons).await?;
+    let total = store.read(|r| r.person_count()).await.map_err(|error| error.to_string())?;
+    println!(
+        "generated {persons} persons in {generation:.1?} ({}/s); {total} persons in all",
+        per_second(persons, generation)
+    );
+    let month: Month = store.now().date().year_month();
+    for run in ["first run", "second run"] {
+        let started = Instant::now();
+        let summary =
+            yibao_server::allocation::allocate(&store, month, "bench", |_, _| {}).await.map_err(|error| error.en)?;
+        let elapsed = started.elapsed();
+        println!(
+            "allocation {month} ({run}) over {total} persons on {:?}: {elapsed:.1?} ({} persons/s); {} credited {} yuan, {} already, {} not eligible",
+            store.dialect(),
+            per_second(total, elapsed),
+            summary.credited,
+            summary.amount,
+            summary.already,
+            summary.not_eligible
+        );
+    }
+    Ok(())
+}
+
+/// A rate in whole units a second (no floating point anywhere).
+fn per_second(count: u64, elapsed: std::time::Duration) -> u128 {
+    u128::from(count) * 1_000_000 / elapsed.as_micros().max(1)
+}
+
+/// Options for a benchmark run: the seed policy, durable commits.
+pub fn options(policies: yibao_policy::PolicySet) -> Options {
+    Options::new(Arc::new(policies))
+}
