@@ -20,6 +20,27 @@ pub struct Config {
     pub synchronous: Synchronous,
     /// Where the server secret (the password pepper) lives when `YIBAO_SECRET` is not set.
     pub secret_file: Option<PathBuf>,
+    /// Other deployments (cross-region treatment), from `[[peers]]`.
+    pub peers: Vec<PeerConfig>,
+}
+
+/// A peer deployment: the region it holds, its URL, the secret shared with it.
+#[derive(Debug, Clone)]
+pub struct PeerConfig {
+    pub admdvs: String,
+    pub url: Option<String>,
+    pub secret: Vec<u8>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PeerFile {
+    admdvs: String,
+    url: Option<String>,
+    /// The shared secret itself, or
+    secret: Option<String>,
+    /// the name of an environment variable holding it.
+    secret_env: Option<String>,
 }
 
 /// What the command line says.
@@ -39,6 +60,7 @@ struct File {
     /// "full" (default) or "normal".
     synchronous: Option<String>,
     secret_file: Option<PathBuf>,
+    peers: Option<Vec<PeerFile>>,
 }
 
 fn synchronous(text: &str, source: &str) -> Result<Synchronous, String> {
@@ -78,7 +100,16 @@ impl Config {
             (None, None) => Synchronous::Full,
         };
         let secret_file = env("YIBAO_SECRET_FILE").map(PathBuf::from).or(file.secret_file);
-        Ok(Config { db, listen, policies, synchronous, secret_file })
+        let mut peers = Vec::new();
+        for peer in file.peers.unwrap_or_default() {
+            let secret = match (peer.secret, peer.secret_env) {
+                (Some(secret), None) => secret,
+                (None, Some(name)) => env(&name).ok_or_else(|| format!("peer {}: {name} is not set", peer.admdvs))?,
+                _ => return Err(format!("peer {}: give exactly one of secret and secret_env", peer.admdvs)),
+            };
+            peers.push(PeerConfig { admdvs: peer.admdvs, url: peer.url, secret: secret.into_bytes() });
+        }
+        Ok(Config { db, listen, policies, synchronous, secret_file, peers })
     }
 }
 

@@ -44,6 +44,10 @@ enum Command {
         /// Policy files to load instead of the embedded seed policy (repeatable).
         #[arg(long = "policy")]
         policies: Vec<std::path::PathBuf>,
+        /// With --demo: load only this region's institutions and persons, as one deployment of
+        /// two (the other region's deployment is configured as a peer).
+        #[arg(long, requires = "demo")]
+        region: Option<String>,
     },
     /// Credits every eligible personal account for a month (once per person and month:
     /// running it again, or after an interruption, credits nobody twice).
@@ -124,10 +128,10 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
     let result = match cli.command {
-        Command::Serve { demo, db, listen, config, policies } => {
+        Command::Serve { demo, db, listen, config, policies, region } => {
             let overrides = Overrides { db, listen, policies };
             match Config::load(config.as_deref(), overrides, demo) {
-                Ok(config) => run(serve(config, demo)),
+                Ok(config) => run(serve(config, demo, region)),
                 Err(error) => Err(error),
             }
         }
@@ -201,7 +205,17 @@ fn check_policies(files: &[std::path::PathBuf]) -> Result<(), String> {
     Ok(())
 }
 
-async fn serve(config: Config, demo_mode: bool) -> Result<(), String> {
+async fn serve(config: Config, demo_mode: bool, region: Option<String>) -> Result<(), String> {
+    if let Some(region) = &region
+        && !["330100", "330200"].contains(&region.as_str())
+    {
+        return Err(format!("--region {region}: the demo holds 330100 and 330200"));
+    }
+    let mut peers = Vec::new();
+    for peer in &config.peers {
+        let admdvs = peer.admdvs.parse().map_err(|error| format!("peer {}: {error}", peer.admdvs))?;
+        peers.push(yibao_server::peer::Peer::new(admdvs, peer.url.clone(), peer.secret.clone())?);
+    }
     let policies = load_policies(&config.policies)?;
     let mut options = Options::new(Arc::new(policies));
     options.synchronous = config.synchronous;
@@ -209,14 +223,15 @@ async fn serve(config: Config, demo_mode: bool) -> Result<(), String> {
     let store =
         Store::open(&config.db, options).await.map_err(|error| format!("cannot open {}: {error}", config.db))?;
     if demo_mode {
-        match yibao_server::demo::ensure(&store, &secrets).await? {
+        match yibao_server::demo::ensure_region(&store, &secrets, region.as_deref()).await? {
             DemoState::Loaded => tracing::info!(db = %store.location(), "demo dataset loaded"),
             DemoState::AlreadyThere => tracing::info!(db = %store.location(), "demo dataset already present"),
         }
     }
     let application = yibao_server::Application::build(store.clone(), secrets, &config.listen)
         .await
-        .map_err(|error| format!("cannot listen on {}: {error}", config.listen))?;
+        .map_err(|error| format!("cannot listen on {}: {error}", config.listen))?
+        .with_peers(yibao_server::peer::Peers::new(peers));
     let address = application.local_addr().map_err(|error| error.to_string())?;
     print_banner(&address.to_string(), store.location(), demo_mode);
     application.run_until(shutdown_signal()).await.map_err(|error| format!("server failed: {error}"))?;

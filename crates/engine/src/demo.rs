@@ -184,6 +184,14 @@ pub const POOL_OPENING_YUAN: i64 = 100_000_000;
 /// The commands that create the demo, in order. Persons get their numbers in this order, so
 /// 张伟 is `3301000000000001`.
 pub fn commands() -> Vec<Box<dyn Command>> {
+    commands_for(None)
+}
+
+/// The demo as one deployment of two sees it (cross-region treatment across deployments):
+/// both regions, but only `region`'s institutions and insured persons. Person numbers stay
+/// those of the whole demo.
+pub fn commands_for(region: Option<&str>) -> Vec<Box<dyn Command>> {
+    let ours = |admdvs: &str| region.is_none_or(|region| region == admdvs);
     let actor = ACTOR.to_string();
     let since = Date::new(2020, 1, 1).expect("valid");
     let mut commands: Vec<Box<dyn Command>> = Vec::new();
@@ -202,6 +210,9 @@ pub fn commands() -> Vec<Box<dyn Command>> {
         }
     }
     for (code, name, kind, level, admdvs) in INSTITUTIONS {
+        if !ours(admdvs) {
+            continue;
+        }
         commands.push(Box::new(CreateInstitution {
             institution: Institution {
                 code: code.parse().expect("valid"),
@@ -247,6 +258,10 @@ pub fn commands() -> Vec<Box<dyn Command>> {
     }
     for (index, person) in PERSONS.iter().enumerate() {
         let psn_no = person_number(index);
+        if !ours(person.admdvs) {
+            commands.push(Box::new(SkipSequence { name: "psn_no" }));
+            continue;
+        }
         commands.push(Box::new(CreatePerson {
             id_number: person.id_number.parse().expect("valid"),
             name: person.name.to_string(),
@@ -283,4 +298,30 @@ pub fn commands() -> Vec<Box<dyn Command>> {
 /// region of the first demo region with a deployment-wide sequence.
 pub fn person_number(index: usize) -> String {
     format!("{}{:010}", PERSONS[index].admdvs, index + 1)
+}
+
+/// Draws a number from a sequence and leaves it unused (a demo person another deployment holds
+/// keeps their number there).
+#[derive(Debug, Clone)]
+struct SkipSequence {
+    name: &'static str,
+}
+
+impl Command for SkipSequence {
+    fn name(&self) -> &'static str {
+        "skip-sequence"
+    }
+
+    fn keys(&self) -> crate::Keys {
+        crate::Keys::default()
+    }
+
+    fn execute(
+        &self,
+        ws: &mut crate::WorkingSet<'_>,
+        _ctx: &crate::Context<'_>,
+    ) -> Result<crate::Outcome, crate::EngineError> {
+        ws.next_sequence(self.name)?;
+        Ok(crate::Outcome::Done)
+    }
 }

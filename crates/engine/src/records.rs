@@ -68,6 +68,9 @@ pub enum PersonStatus {
     Active,
     Suspended,
     Terminated,
+    /// Insured in a region another deployment holds (a peer): known here only to be treated
+    /// here; the peer prices and pays (异地就医 across deployments).
+    Guest,
 }
 
 impl PersonStatus {
@@ -76,6 +79,7 @@ impl PersonStatus {
             PersonStatus::Active => "1",
             PersonStatus::Suspended => "2",
             PersonStatus::Terminated => "4",
+            PersonStatus::Guest => "guest",
         }
     }
 
@@ -84,6 +88,7 @@ impl PersonStatus {
             "1" => Some(PersonStatus::Active),
             "2" => Some(PersonStatus::Suspended),
             "4" => Some(PersonStatus::Terminated),
+            "guest" => Some(PersonStatus::Guest),
             _ => None,
         }
     }

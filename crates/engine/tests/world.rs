@@ -222,6 +222,7 @@ impl World {
             certificate: None,
             msgid: self.msgid(),
             emergency_visits: Vec::new(),
+            treated_by_peer: false,
         }
     }
 

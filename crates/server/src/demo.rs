@@ -26,26 +26,39 @@ pub enum DemoState {
 /// # Errors
 /// A sentence saying why, for the operator.
 pub async fn ensure(store: &Store, secrets: &Secrets) -> Result<DemoState, String> {
+    ensure_region(store, secrets, None).await
+}
+
+/// As [`ensure`], for one deployment of two: only `region`'s institutions and persons (see
+/// [`demo::commands_for`]).
+///
+/// # Errors
+/// A sentence saying why, for the operator.
+pub async fn ensure_region(store: &Store, secrets: &Secrets, region: Option<&str>) -> Result<DemoState, String> {
+    let dataset = match region {
+        None => DEMO.to_string(),
+        Some(region) => format!("{DEMO}-{region}"),
+    };
     let (marker, empty) = store
         .read(|r| Ok((r.meta(DATASET_KEY)?, r.is_empty()?)))
         .await
         .map_err(|error| format!("cannot read the database: {error}"))?;
     match (marker.as_deref(), empty) {
-        (Some(DEMO), _) => Ok(DemoState::AlreadyThere),
+        (Some(marker), _) if marker == dataset => Ok(DemoState::AlreadyThere),
         (_, true) => {
-            for command in demo::commands() {
+            for command in demo::commands_for(region) {
                 store
                     .submit(Submission { envelope: None, command })
                     .await
                     .map_err(|error| format!("cannot load the demo: {}", error.en))?;
             }
-            for credential in credentials(store, secrets).await? {
+            for credential in credentials(store, secrets, region).await? {
                 store
                     .execute(PutCredential { credential, actor: demo::ACTOR.to_string() })
                     .await
                     .map_err(|error| format!("cannot load the demo credentials: {}", error.en))?;
             }
-            store.set_meta(DATASET_KEY, DEMO).await.map_err(|error| format!("cannot mark the demo: {error}"))?;
+            store.set_meta(DATASET_KEY, &dataset).await.map_err(|error| format!("cannot mark the demo: {error}"))?;
             Ok(DemoState::Loaded)
         }
         (other, false) => Err(format!(
@@ -59,8 +72,9 @@ pub async fn ensure(store: &Store, secrets: &Secrets) -> Result<DemoState, Strin
 /// The demo's passwords and PINs (DEMO.md): every person's portal password `Demo@2026`
 /// except 赵敏, who has only the initial password (ID digits 12–17, to be changed at first
 /// use); every card's PIN `147258`; the operator `admin` with the privileged role.
-async fn credentials(store: &Store, secrets: &Secrets) -> Result<Vec<Credential>, String> {
+async fn credentials(store: &Store, secrets: &Secrets, region: Option<&str>) -> Result<Vec<Credential>, String> {
     let secrets = secrets.clone();
+    let region = region.map(str::to_string);
     let now = store.now();
     tokio::task::spawn_blocking(move || {
         let password = secrets.hash(demo::PASSWORD);
@@ -77,6 +91,9 @@ async fn credentials(store: &Store, secrets: &Secrets) -> Result<Vec<Credential>
             updated_at: now,
         };
         for (index, person) in demo::PERSONS.iter().enumerate() {
+            if region.as_deref().is_some_and(|region| region != person.admdvs) {
+                continue;
+            }
             let psn_no = demo::person_number(index);
             let portal = match person.never_logged_in {
                 true => {

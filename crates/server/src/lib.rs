@@ -10,6 +10,7 @@ mod metrics;
 pub mod nhsa;
 mod nonce;
 pub mod pdf;
+pub mod peer;
 pub mod qr;
 pub mod rest;
 pub mod secret;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The face check behind e-voucher activation and face pay (see [`face`]).
     pub face: Arc<dyn face::FaceVerifier>,
+    /// Other deployments, by the region each holds (see [`peer`]).
+    pub peers: peer::Peers,
     institutions: RwLock<HashMap<InstitutionCode, Institution>>,
 }
 
@@ -61,6 +64,7 @@ impl AppState {
             nonces: nonce::NonceCache::default(),
             metrics: Metrics::default(),
             face: Arc::new(face::DeterministicFaceVerifier),
+            peers: peer::Peers::default(),
             institutions: RwLock::new(HashMap::new()),
         }
     }
@@ -97,6 +101,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .merge(nhsa::router())
         .merge(rest::router())
+        .merge(peer::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(log_request))
@@ -178,6 +183,16 @@ impl Application {
     #[must_use]
     pub fn with_face_verifier(mut self, verifier: Arc<dyn face::FaceVerifier>) -> Application {
         Arc::get_mut(&mut self.state).expect("the state is not shared before the server runs").face = verifier;
+        self
+    }
+
+    /// The other deployments this one settles cross-region treatment with.
+    ///
+    /// # Panics
+    /// When called after the server started serving.
+    #[must_use]
+    pub fn with_peers(mut self, peers: peer::Peers) -> Application {
+        Arc::get_mut(&mut self.state).expect("the state is not shared before the server runs").peers = peers;
         self
     }
 

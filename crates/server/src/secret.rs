@@ -59,17 +59,22 @@ impl Secrets {
     /// HMAC-SHA256 (RFC 2104) of `message` under the server secret: values only this server
     /// can derive (an `ecToken` from the QR code it was decoded from).
     pub fn mac(&self, message: &[u8]) -> [u8; 32] {
-        use sha2::{Digest, Sha256};
-        let mut key = [0u8; 64];
-        if self.pepper.len() > 64 {
-            key[..32].copy_from_slice(&Sha256::digest(&self.pepper));
-        } else {
-            key[..self.pepper.len()].copy_from_slice(&self.pepper);
-        }
-        let pad = |byte: u8| key.iter().map(|k| k ^ byte).collect::<Vec<u8>>();
-        let inner = Sha256::new().chain_update(pad(0x36)).chain_update(message).finalize();
-        Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize().into()
+        hmac_sha256(&self.pepper, message)
     }
+}
+
+/// HMAC-SHA256 (RFC 2104).
+pub fn hmac_sha256(secret: &[u8], message: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut key = [0u8; 64];
+    if secret.len() > 64 {
+        key[..32].copy_from_slice(&Sha256::digest(secret));
+    } else {
+        key[..secret.len()].copy_from_slice(secret);
+    }
+    let pad = |byte: u8| key.iter().map(|k| k ^ byte).collect::<Vec<u8>>();
+    let inner = Sha256::new().chain_update(pad(0x36)).chain_update(message).finalize();
+    Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize().into()
 }
 
 pub fn random_bytes<const N: usize>() -> [u8; N] {

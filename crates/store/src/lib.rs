@@ -9,6 +9,7 @@
 
 mod codec;
 mod conn;
+pub mod exchange;
 mod postgres;
 mod queries;
 mod schema;

@@ -241,6 +241,7 @@ fn settle_command(mdtrt_id: &yibao_domain::MdtrtId, msgid: &str) -> Settle {
         certificate: None,
         msgid: msgid.parse().unwrap(),
         emergency_visits: Vec::new(),
+        treated_by_peer: false,
     }
 }
 

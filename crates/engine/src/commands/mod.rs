@@ -9,6 +9,7 @@ mod contributions;
 mod evoucher;
 mod lines;
 mod misc;
+mod peer;
 mod registry;
 mod settle;
 mod visits;
@@ -45,6 +46,7 @@ pub use lines::{LineUpload, RevokeLines, RevokeScope, UploadLines};
 pub use misc::{
     FILE_MAX_BYTES, RecordRead, RegisterDisease, Reverse, RevokeDisease, SignInCommand, SignOut, StoreFile,
 };
+pub use peer::{PeerSettle, RecordPeerCancellation, RecordPeerSettlement, RegisterGuest};
 pub use registry::{
     CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, IssueCard, OpeningBalance, PutCatalogueEntry,
 };

@@ -21,7 +21,8 @@ use super::visits::{
 use super::{Command, Context, Outcome, SettlementOutcome};
 use crate::error::EngineError;
 use crate::records::{
-    Amounts, Certificate, FeeLine, LineState, Person, Settlement, SettlementStatus, Visit, VisitKind, VisitStatus,
+    Amounts, Certificate, FeeLine, LineState, Person, PersonStatus, Settlement, SettlementStatus, Visit, VisitKind,
+    VisitStatus,
 };
 use crate::working_set::{Keys, WorkingSet};
 
@@ -50,6 +51,10 @@ pub struct Settle {
     /// Emergency visits of this person at this institution shortly before admission, found by
     /// the caller; the command decides which the policy folds into the admission.
     pub emergency_visits: Vec<MdtrtId>,
+    /// The treating region runs its own deployment (a peer) and asked us, the insured region:
+    /// we post only our side (fund and account to what we owe that region), and the
+    /// settlement id carries our region so it never meets the peer's own ids.
+    pub treated_by_peer: bool,
 }
 
 impl Command for Settle {
@@ -72,7 +77,11 @@ impl Command for Settle {
     }
 }
 
-fn settle(command: &Settle, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<SettlementOutcome, EngineError> {
+pub(super) fn settle(
+    command: &Settle,
+    ws: &mut WorkingSet<'_>,
+    ctx: &Context<'_>,
+) -> Result<SettlementOutcome, EngineError> {
     let day = ctx.now.date();
     let institution = designated_institution(ws, &command.institution, day)?;
     let mut visit = own_visit(ws, &command.mdtrt_id, &command.psn_no, &command.institution)?;
@@ -99,6 +108,12 @@ fn settle(command: &Settle, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Resul
         _ => {}
     }
     let person = insured_person(ws, &command.psn_no)?;
+    if person.status == PersonStatus::Guest {
+        return Err(EngineError::refused(
+            format!("参保人{}的参保地为{}，须由参保地医保系统结算", person.name, person.admdvs),
+            format!("person {} is insured in {}, whose deployment settles for them", person.psn_no, person.admdvs),
+        ));
+    }
     if let Some(insurance) = command.insurance
         && insurance != visit.insurance
     {
@@ -232,7 +247,8 @@ fn settle(command: &Settle, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Resul
     .map_err(|error| pricing_refusal(&error, &visit))?;
 
     let sequence = ws.next_sequence("setl_id")?;
-    let setl_id: SetlId = format!("{}{sequence:010}", institution.admdvs).parse().expect("digits");
+    let id_region = if command.treated_by_peer { &person.admdvs } else { &institution.admdvs };
+    let setl_id: SetlId = format!("{id_region}{sequence:010}").parse().expect("digits");
     let amounts = Amounts::from_pricing(&pricing);
     let mut postings = Vec::new();
     let pool = AccountKey::PoolFund(person.admdvs.clone(), person.insurance);
@@ -248,8 +264,15 @@ fn settle(command: &Settle, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Resul
     }
     let insurer_part = amounts.fund + amounts.account();
     if insurer_part.is_positive() {
-        postings.push(Posting::credit(payable, insurer_part));
-        postings.extend(inter_region(ws, &person.admdvs, &institution.admdvs, insurer_part, false)?);
+        if command.treated_by_peer && person.admdvs != institution.admdvs {
+            let owed =
+                AccountKey::InterRegionPayable { debtor: person.admdvs.clone(), creditor: institution.admdvs.clone() };
+            ws.open_account(owed.clone())?;
+            postings.push(Posting::credit(owed, insurer_part));
+        } else {
+            postings.push(Posting::credit(payable, insurer_part));
+            postings.extend(inter_region(ws, &person.admdvs, &institution.admdvs, insurer_part, false)?);
+        }
         ws.post(Transfer {
             id: TransferId::new(format!("setl/{setl_id}")),
             code: TransferCode::Settlement,
@@ -409,35 +432,21 @@ pub(super) fn cancel(
     msgid: &MsgId,
 ) -> Result<Settlement, EngineError> {
     debug_assert!(original.is_in_force());
-    let treated: Admdvs = original.treated_admdvs.clone();
+    // The mirror's id carries the same region as the original's (the treating region's, or
+    // ours when a peer treated the person).
+    let prefix = original.setl_id.as_str().get(..6).unwrap_or(original.treated_admdvs.as_str()).to_string();
     let sequence = ws.next_sequence("setl_id")?;
-    let mirror_id: SetlId = format!("{treated}{sequence:010}").parse().expect("digits");
+    let mirror_id: SetlId = format!("{prefix}{sequence:010}").parse().expect("digits");
     let amounts = original.amounts;
-    let mut postings = Vec::new();
-    let current_key = AccountKey::PersonalCurrent(original.psn_no.clone());
-    let prior_key = AccountKey::PersonalPrior(original.psn_no.clone());
-    let insurer_part = amounts.fund + amounts.account();
-    if insurer_part.is_positive() {
-        postings.push(Posting::debit(AccountKey::InstitutionPayable(original.institution.clone()), insurer_part));
-        if amounts.fund.is_positive() {
-            postings.push(Posting::credit(
-                AccountKey::PoolFund(original.insured_admdvs.clone(), original.insurance),
-                amounts.fund,
-            ));
-        }
-        if amounts.account_current_year.is_positive() {
-            postings.push(Posting::credit(current_key, amounts.account_current_year));
-        }
-        if amounts.account_prior_years.is_positive() {
-            postings.push(Posting::credit(prior_key, amounts.account_prior_years));
-        }
-        postings.extend(inter_region(ws, &original.insured_admdvs, &treated, insurer_part, true)?);
+    // The reverse of exactly what the settlement posted, whichever side of a cross-region
+    // treatment this deployment holds.
+    if let Some(posted) = ws.transfer(&TransferId::new(format!("setl/{}", original.setl_id)))? {
         ws.post(Transfer {
             id: TransferId::new(format!("setl-cancel/{}", original.setl_id)),
             code: TransferCode::SettlementCancel,
             at: ctx.now,
             reference: original.setl_id.to_string(),
-            postings,
+            postings: posted.postings.into_iter().map(Posting::reversed).collect(),
         })?;
     }
     let accumulators = ws.accumulators(&original.psn_no, original.year)?;
@@ -723,6 +732,7 @@ impl Command for Purchase {
             certificate: None,
             msgid: self.msgid.clone(),
             emergency_visits: Vec::new(),
+            treated_by_peer: false,
         };
         settle(&settle_command, ws, ctx).map(|outcome| Outcome::Settlement(Box::new(outcome)))
     }

@@ -16,7 +16,7 @@ pub(super) fn insured_person(ws: &mut WorkingSet<'_>, psn_no: &PersonNo) -> Resu
     let person = ws.person(psn_no)?.ok_or_else(|| {
         EngineError::not_found(format!("人员编号{psn_no}不存在"), format!("no insured person {psn_no}"))
     })?;
-    if person.status != PersonStatus::Active {
+    if !matches!(person.status, PersonStatus::Active | PersonStatus::Guest) {
         return Err(EngineError::refused(
             format!("参保人{}参保状态异常（{}），不能享受待遇", person.name, person.status.code()),
             format!("person {psn_no} is not actively insured (status {})", person.status.code()),

@@ -308,7 +308,7 @@ impl Call {
     }
 
     /// The stored answer to this msgid when it is a repeat of the same input.
-    async fn stored_answer(&self) -> Result<Option<Vec<u8>>, NhsaError> {
+    pub(crate) async fn stored_answer(&self) -> Result<Option<Vec<u8>>, NhsaError> {
         let msgid = self.envelope.msgid.clone();
         let Some(stored) = self.app.store.read(move |r| r.message(&msgid)).await? else {
             return Ok(None);

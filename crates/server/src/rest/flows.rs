@@ -394,6 +394,7 @@ pub async fn settle(
         certificate: None,
         msgid: key.unwrap_or_else(|| "dry-run".parse().expect("valid")),
         emergency_visits: candidates,
+        treated_by_peer: false,
     };
     if request.dry_run {
         return match state.store.dry_run(Submission::plain(command)).await? {

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use yibao_domain::{CardNo, CertType, Date, IdNumber, InsuranceType, MedType};
 use yibao_engine::Outcome;
 use yibao_engine::commands::{RegisterDisease, RevokeDisease, SignInCommand, SignOut};
-use yibao_engine::records::{CardStatus, Person, PersonStatus};
+use yibao_engine::records::{CardStatus, Certificate, Person, PersonStatus};
 
 use super::{data, person_no};
 use crate::nhsa::render::{amount, person_fields};
@@ -103,6 +103,13 @@ pub async fn person_info(call: &Call) -> Result<Answer, NhsaError> {
     }
     let name = data.text("psn_name")?;
     let today = call.now().date();
+    let for_peers = match (&lookup.id_number, &lookup.card) {
+        (Some(id), _) => Some((Certificate { kind: CertType::IdNumber, number: id.to_ascii_uppercase() }, None)),
+        (None, Some((card_no, card_sn))) => {
+            Some((Certificate { kind: CertType::Card, number: card_no.to_string() }, Some(card_sn.clone())))
+        }
+        _ => None,
+    };
     let found = call
         .app
         .store
@@ -125,6 +132,24 @@ pub async fn person_info(call: &Call) -> Result<Answer, NhsaError> {
             Ok(Some((person, card, balances, employer, lookup.card)))
         })
         .await?;
+    // Insured by another deployment (异地就医): its answer, and the person kept here as a guest.
+    let guest_or_unknown = found.as_ref().is_none_or(|(person, ..)| person.status == PersonStatus::Guest);
+    if guest_or_unknown
+        && !call.app.peers.is_empty()
+        && let Some((certificate, card_sn)) = for_peers
+    {
+        let region = call.envelope.insuplc_admdvs.as_ref();
+        let answer =
+            crate::peer::find_person(&call.app, &call.institution.admdvs, region, &certificate, card_sn.as_deref())
+                .await
+                .map_err(NhsaError::new)?;
+        if let Some((person, balance, employer)) = answer {
+            if name.as_ref().is_some_and(|name| name != &person.name) {
+                return Err(NhsaError::new("人员姓名psn_name与证件信息不符"));
+            }
+            return call.answer(person_output(&person, balance, employer.as_deref(), today)).await;
+        }
+    }
     let Some((person, card, (current, prior), employer, presented)) = found else {
         return Err(NhsaError::new("未查询到该证件对应的参保人员信息"));
     };

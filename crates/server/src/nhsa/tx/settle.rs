@@ -4,8 +4,10 @@
 use serde_json::{Value, json};
 use yibao_domain::{InsuranceType, MedType, Money, MsgId};
 use yibao_engine::Outcome;
-use yibao_engine::commands::{CancelSettlement, Purchase, Reverse, Settle};
-use yibao_engine::records::{Effect, VisitKind};
+use yibao_engine::commands::{
+    CancelSettlement, Purchase, RecordPeerCancellation, RecordPeerSettlement, Reverse, Settle,
+};
+use yibao_engine::records::{Effect, Person, PersonStatus, VisitKind};
 
 use super::visits::read_lines;
 use super::{certificate, data, person_no};
@@ -75,11 +77,50 @@ pub async fn settle(call: &Call, kind: VisitKind, settled: bool) -> Result<Answe
         certificate: certificate(&data, false)?,
         msgid: call.envelope.msgid.clone(),
         emergency_visits,
+        treated_by_peer: false,
     };
     let msgid = call.envelope.msgid.to_string();
+    if let Some(guest) = guest(call, &command.psn_no).await? {
+        return settle_with_peer(call, &command, &guest, settled).await;
+    }
     match settled {
         true => call.write(command, true, settlement_answer(msgid, true)).await,
         false => call.preview(command, settlement_answer(msgid, false)).await,
+    }
+}
+
+/// The person, when a peer deployment insures them (a guest here).
+async fn guest(call: &Call, psn_no: &yibao_domain::PersonNo) -> Result<Option<Person>, NhsaError> {
+    if call.app.peers.is_empty() {
+        return Ok(None);
+    }
+    let lookup = psn_no.clone();
+    let person = call.app.store.read(move |r| r.person(&lookup)).await?;
+    Ok(person.filter(|person| person.status == PersonStatus::Guest))
+}
+
+/// A guest's bill: the insured region's deployment prices and pays it; this side records the
+/// settlement (2207) or only shows it (2206). A peer that does not answer leaves nothing here.
+async fn settle_with_peer(call: &Call, command: &Settle, guest: &Person, settled: bool) -> Result<Answer, NhsaError> {
+    if let Some(stored) = call.stored_answer().await? {
+        return Ok(Answer::Body(stored));
+    }
+    let remote = crate::peer::RemoteSettle {
+        command,
+        guest,
+        dry_run: !settled,
+        infno: &call.envelope.infno,
+        request_hash: &call.envelope.request_hash,
+    };
+    let settlement = crate::peer::settle(&call.app, &call.institution, remote).await.map_err(NhsaError::new)?;
+    let msgid = call.envelope.msgid.to_string();
+    if settled {
+        return call.write(RecordPeerSettlement { settlement }, false, settlement_answer(msgid, true)).await;
+    }
+    // The pre-settlement: shown as this side would record it, nothing stored.
+    match call.app.store.dry_run(yibao_engine::Submission::plain(RecordPeerSettlement { settlement })).await? {
+        yibao_engine::Reply::Done { outcome, .. } => call.answer(settlement_answer(msgid, false)(&outcome)).await,
+        yibao_engine::Reply::Replayed(body) => Ok(Answer::Body(body)),
     }
 }
 
@@ -135,7 +176,31 @@ pub async fn cancel(call: &Call, kind: VisitKind) -> Result<Answer, NhsaError> {
         kind: Some(kind),
         msgid: call.envelope.msgid.clone(),
     };
+    if guest(call, &command.psn_no).await?.is_some() {
+        return cancel_with_peer(call, &command).await;
+    }
     call.write(command, false, settlement_answer(call.envelope.msgid.to_string(), true)).await
+}
+
+/// A guest's cancellation: the insured region's deployment cancels first, then this side
+/// records the mirror and reverses its half.
+async fn cancel_with_peer(call: &Call, command: &CancelSettlement) -> Result<Answer, NhsaError> {
+    if let Some(stored) = call.stored_answer().await? {
+        return Ok(Answer::Body(stored));
+    }
+    let setl_id = command.setl_id.clone();
+    let original = call.app.store.read(move |r| r.settlement(&setl_id)).await?;
+    let original = original
+        .filter(|s| s.institution == call.institution.code && s.psn_no == command.psn_no)
+        .ok_or_else(|| NhsaError::new(format!("结算ID{}不存在", command.setl_id)))?;
+    if !original.is_in_force() {
+        return Err(NhsaError::new(format!("结算ID{}已撤销", original.setl_id)));
+    }
+    let mirror =
+        crate::peer::cancel(&call.app, &call.institution, &original, &command.msgid, &call.envelope.request_hash)
+            .await
+            .map_err(NhsaError::new)?;
+    call.write(RecordPeerCancellation { mirror }, false, settlement_answer(call.envelope.msgid.to_string(), true)).await
 }
 
 /// 2601: reverses the message `omsgid` (a settlement is cancelled, a registration or

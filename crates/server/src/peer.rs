@@ -1,0 +1,600 @@
+//! Peers: other yibao deployments, each holding the persons of its own regions (异地就医 across
+//! deployments, R8). When a person insured in a peer's region is treated here, this server asks
+//! the peer for the person (1101) and, at settlement, sends it the visit and its lines; the
+//! peer prices them by its own policy, pays from its fund and the person's account, and
+//! answers with the settlement, which this server then records with its own half of the
+//! inter-region claim. A peer that does not answer means no settlement on either side.
+//!
+//! Calls are JSON over HTTP, `POST /peer/v1/…`, signed with a secret the two deployments
+//! share: `x-yibao-peer` (the caller's region), `x-yibao-timestamp` (Unix seconds, within five
+//! minutes) and `x-yibao-signature` = hex(HMAC-SHA256(secret, timestamp + "\n" + path + "\n" +
+//! body)). Run peers over a private network or a TLS tunnel: the exchange carries ID numbers.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use http_body_util::{BodyExt, Full};
+use serde_json::{Value, json};
+use yibao_domain::{Admdvs, CertType, InstitutionCode, Money, MsgId, PersonNo, SetlId};
+use yibao_engine::commands::{CancelSettlement, PeerSettle, Settle};
+use yibao_engine::records::{Certificate, Person, PersonStatus, Settlement, VisitKind};
+use yibao_engine::{EngineError, ErrorKind, Outcome, Reply, Submission};
+use yibao_store::exchange;
+
+use crate::AppState;
+
+/// The largest peer request (a bill of 20 000 lines is well under it).
+pub const BODY_MAX_BYTES: usize = 16 * 1024 * 1024;
+/// How far a peer request's timestamp may be from our clock.
+const WINDOW_SECONDS: i64 = 300;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Another deployment: the region it holds, where it answers, the secret shared with it.
+#[derive(Clone)]
+pub struct Peer {
+    pub admdvs: Admdvs,
+    /// `http://host:port`; a peer that only calls us needs none.
+    pub url: Option<String>,
+    secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Peer").field("admdvs", &self.admdvs).field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+impl Peer {
+    /// # Errors
+    /// A secret shorter than 16 bytes, or a URL that is not `http://host:port`.
+    pub fn new(admdvs: Admdvs, url: Option<String>, secret: Vec<u8>) -> Result<Peer, String> {
+        if secret.len() < 16 {
+            return Err(format!("the secret shared with peer {admdvs} must be at least 16 bytes"));
+        }
+        if let Some(url) = &url {
+            address(url).map_err(|problem| format!("peer {admdvs}: {problem}"))?;
+        }
+        Ok(Peer { admdvs, url, secret })
+    }
+}
+
+/// The configured peers, by the region each holds.
+#[derive(Debug, Clone, Default)]
+pub struct Peers {
+    by_region: BTreeMap<Admdvs, Peer>,
+}
+
+impl Peers {
+    pub fn new(peers: Vec<Peer>) -> Peers {
+        Peers { by_region: peers.into_iter().map(|peer| (peer.admdvs.clone(), peer)).collect() }
+    }
+
+    pub fn get(&self, admdvs: &Admdvs) -> Option<&Peer> {
+        self.by_region.get(admdvs)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_region.is_empty()
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Peer> {
+        self.by_region.values()
+    }
+}
+
+/// `host:port` of an `http://host:port` URL.
+fn address(url: &str) -> Result<String, String> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| format!("{url}: only http://host:port URLs are supported"))?;
+    let host_port = rest.trim_end_matches('/');
+    if host_port.is_empty() || host_port.contains('/') || !host_port.contains(':') {
+        return Err(format!("{url}: expected http://host:port"));
+    }
+    Ok(host_port.to_string())
+}
+
+fn signature(secret: &[u8], timestamp: &str, path: &str, body: &[u8]) -> String {
+    let mut message = Vec::with_capacity(timestamp.len() + path.len() + body.len() + 2);
+    message.extend_from_slice(timestamp.as_bytes());
+    message.push(b'\n');
+    message.extend_from_slice(path.as_bytes());
+    message.push(b'\n');
+    message.extend_from_slice(body);
+    crate::nhsa::hex(&crate::secret::hmac_sha256(secret, &message))
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Why a peer call did not give an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerError {
+    /// It could not be reached, or did not answer in time: nothing was done there.
+    Unavailable(String),
+    /// It answered with a refusal (its Chinese message).
+    Refused(String),
+}
+
+impl PeerError {
+    /// The message for an HIS.
+    pub fn message(&self, admdvs: &Admdvs) -> String {
+        match self {
+            PeerError::Unavailable(_) => {
+                format!("参保地{admdvs}医保系统暂时无法连接，本次业务未办理，请稍后重试")
+            }
+            PeerError::Refused(message) => message.clone(),
+        }
+    }
+}
+
+/// Calls a peer: `POST url + path` with a signed JSON body, as the deployment of `caller`.
+///
+/// # Errors
+/// Unreachable, timed out, or refused.
+pub async fn call(peer: &Peer, caller: &Admdvs, path: &str, body: &Value) -> Result<Value, PeerError> {
+    let Some(url) = &peer.url else {
+        return Err(PeerError::Unavailable(format!("no URL configured for peer {}", peer.admdvs)));
+    };
+    let host = address(url).map_err(PeerError::Unavailable)?;
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let timestamp = unix_now().to_string();
+    let signed = signature(&peer.secret, &timestamp, path, &bytes);
+    let connect = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(&host)).await;
+    let stream = match connect {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(error)) => return Err(PeerError::Unavailable(format!("{host}: {error}"))),
+        Err(_) => return Err(PeerError::Unavailable(format!("{host}: no connection within {CONNECT_TIMEOUT:?}"))),
+    };
+    let exchange = async {
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
+        let request = hyper::Request::builder()
+            .method("POST")
+            .uri(path)
+            .header(header::HOST, host.as_str())
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-yibao-peer", caller.as_str())
+            .header("x-yibao-timestamp", timestamp.as_str())
+            .header("x-yibao-signature", signed.as_str())
+            .body(Full::new(Bytes::from(bytes)))
+            .expect("a valid request");
+        let response = sender.send_request(request).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok::<_, hyper::Error>((status, body))
+    };
+    let (status, body) = match tokio::time::timeout(ANSWER_TIMEOUT, exchange).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(error)) => return Err(PeerError::Unavailable(format!("{host}: {error}"))),
+        Err(_) => return Err(PeerError::Unavailable(format!("{host}: no answer within {ANSWER_TIMEOUT:?}"))),
+    };
+    let parsed: Value =
+        serde_json::from_slice(&body).map_err(|error| PeerError::Unavailable(format!("{host}: not JSON ({error})")))?;
+    match status {
+        StatusCode::OK => Ok(parsed),
+        status if status.is_client_error() => Err(PeerError::Refused(
+            parsed["error"].as_str().map_or_else(|| format!("参保地医保系统拒绝了请求（{status}）"), str::to_string),
+        )),
+        status => Err(PeerError::Unavailable(format!("{host}: {status}"))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The treating side: what the national interface asks of a peer.
+
+/// The person a certificate names, from the peer holding `admdvs` (or from every peer when
+/// that is not known), with their account balance there; registered here as a guest.
+///
+/// # Errors
+/// The message for the HIS when a peer is unreachable or refuses; `Ok(None)` when no peer knows
+/// the person.
+pub async fn find_person(
+    app: &AppState,
+    caller: &Admdvs,
+    region: Option<&Admdvs>,
+    certificate: &Certificate,
+    card_sn: Option<&str>,
+) -> Result<Option<(Person, Money, Option<String>)>, String> {
+    let candidates: Vec<&Peer> = match region.and_then(|region| app.peers.get(region)) {
+        Some(peer) => vec![peer],
+        None => app.peers.all().collect(),
+    };
+    let request = json!({"cert_type": certificate.kind.code(), "cert_no": certificate.number, "card_sn": card_sn});
+    let mut unavailable = None;
+    for peer in candidates {
+        match call(peer, caller, "/peer/v1/person", &request).await {
+            Ok(answer) if answer["person"].is_null() => continue,
+            Ok(answer) => {
+                let person = exchange::decode_person(&answer["person"])
+                    .map_err(|error| format!("参保地{}返回的人员信息无法识别：{error}", peer.admdvs))?;
+                if person.admdvs != peer.admdvs {
+                    return Err(format!("参保地{}返回了其他统筹区的人员", peer.admdvs));
+                }
+                let balance: Money =
+                    answer["balance"].as_str().and_then(|text| text.parse().ok()).unwrap_or(Money::ZERO);
+                let employer = answer["employer_name"].as_str().map(str::to_string);
+                app.store
+                    .execute(yibao_engine::commands::RegisterGuest { person: person.clone() })
+                    .await
+                    .map_err(|error| error.zh)?;
+                return Ok(Some((person, balance, employer)));
+            }
+            Err(PeerError::Refused(message)) => return Err(message),
+            Err(error @ PeerError::Unavailable(_)) => {
+                tracing::warn!(peer = %peer.admdvs, ?error, "peer unavailable");
+                unavailable = Some(error.message(&peer.admdvs));
+            }
+        }
+    }
+    match unavailable {
+        Some(message) => Err(message),
+        None => Ok(None),
+    }
+}
+
+/// What the treating side sends with a settlement.
+#[derive(Debug)]
+pub struct RemoteSettle<'a> {
+    pub command: &'a Settle,
+    pub guest: &'a Person,
+    pub dry_run: bool,
+    pub infno: &'a str,
+    pub request_hash: &'a str,
+}
+
+/// Asks the insured region's deployment to price and pay a guest's bill; its settlement.
+///
+/// # Errors
+/// The message for the HIS.
+pub async fn settle(
+    app: &AppState,
+    institution: &yibao_engine::records::Institution,
+    remote: RemoteSettle<'_>,
+) -> Result<Settlement, String> {
+    let command = remote.command;
+    let peer = app
+        .peers
+        .get(&remote.guest.admdvs)
+        .ok_or_else(|| format!("参保地{}的医保系统未接入本系统，不能结算", remote.guest.admdvs))?;
+    let mdtrt_id = command.mdtrt_id.clone();
+    let (visit, lines) = app
+        .store
+        .read(move |r| Ok((r.visit(&mdtrt_id)?, r.lines_of(&mdtrt_id)?)))
+        .await
+        .map_err(|_| "医保服务暂时不可用，请稍后重试".to_string())?;
+    let visit = visit.ok_or_else(|| format!("就诊ID{}不存在", command.mdtrt_id))?;
+    if visit.kind != VisitKind::Outpatient || command.kind != VisitKind::Outpatient {
+        return Err("跨系统异地就医目前只办理门诊结算（2206/2207）".to_string());
+    }
+    let shared = yibao_engine::records::Institution { gateway_secret: String::new(), ..institution.clone() };
+    let request = json!({
+        "dry_run": remote.dry_run,
+        "msgid": command.msgid.as_str(),
+        "infno": remote.infno,
+        "request_hash": remote.request_hash,
+        "institution": exchange::institution(&shared),
+        "visit": exchange::visit(&visit),
+        "lines": lines.iter().map(exchange::line).collect::<Vec<_>>(),
+        "settle": {
+            "psn_no": command.psn_no.as_str(),
+            "insutype": command.insurance.map(|i| i.to_string()),
+            "med_type": command.med_type.map(|m| m.to_string()),
+            "chrg_bchno": command.batch,
+            "medfee_sumamt": command.declared_medfee.map(|m| m.to_string()),
+            "acct_used_flag": command.use_account,
+            "invono": command.invoice_no,
+            "cert_type": command.certificate.as_ref().map(|c| c.kind.code()),
+            "cert_no": command.certificate.as_ref().map(|c| c.number.clone()),
+        },
+    });
+    let caller = institution.admdvs.clone();
+    let answer = call(peer, &caller, "/peer/v1/settle", &request).await.map_err(|error| error.message(&peer.admdvs))?;
+    let settlement = exchange::decode_settlement(&answer["settlement"])
+        .map_err(|error| format!("参保地{}返回的结算结果无法识别：{error}", peer.admdvs))?;
+    if settlement.psn_no != command.psn_no || settlement.mdtrt_id != command.mdtrt_id {
+        return Err(format!("参保地{}返回的结算结果与本次结算不符", peer.admdvs));
+    }
+    Ok(settlement)
+}
+
+/// Asks the insured region's deployment to cancel a guest's settlement; the cancelling mirror.
+///
+/// # Errors
+/// The message for the HIS.
+pub async fn cancel(
+    app: &AppState,
+    institution: &yibao_engine::records::Institution,
+    original: &Settlement,
+    msgid: &MsgId,
+    request_hash: &str,
+) -> Result<Settlement, String> {
+    let peer = app
+        .peers
+        .get(&original.insured_admdvs)
+        .ok_or_else(|| format!("参保地{}的医保系统未接入本系统，不能撤销", original.insured_admdvs))?;
+    let request = json!({
+        "msgid": msgid.as_str(),
+        "request_hash": request_hash,
+        "institution": institution.code.as_str(),
+        "psn_no": original.psn_no.as_str(),
+        "setl_id": original.setl_id.as_str(),
+    });
+    let answer = call(peer, &institution.admdvs, "/peer/v1/cancel", &request)
+        .await
+        .map_err(|error| error.message(&peer.admdvs))?;
+    let mirror = exchange::decode_settlement(&answer["mirror"])
+        .map_err(|error| format!("参保地{}返回的撤销结果无法识别：{error}", peer.admdvs))?;
+    match &mirror.status {
+        yibao_engine::records::SettlementStatus::Mirror { of } if of == &original.setl_id => Ok(mirror),
+        _ => Err(format!("参保地{}返回的撤销结果与原结算不符", peer.admdvs)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The insured side: answering peers.
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/peer/v1/person", post(person))
+        .route("/peer/v1/settle", post(peer_settle))
+        .route("/peer/v1/cancel", post(peer_cancel))
+        .layer(DefaultBodyLimit::max(BODY_MAX_BYTES))
+}
+
+/// A refused peer request: its status and Chinese message.
+#[derive(Debug)]
+struct Refusal {
+    status: StatusCode,
+    message: String,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(json!({"error": self.message}))).into_response()
+    }
+}
+
+fn refuse(status: StatusCode, message: impl Into<String>) -> Refusal {
+    Refusal { status, message: message.into() }
+}
+
+fn engine_refusal(error: &EngineError) -> Refusal {
+    match error.kind {
+        ErrorKind::Internal | ErrorKind::Unavailable => {
+            tracing::warn!(error = %error.en, "peer request failed");
+            refuse(StatusCode::SERVICE_UNAVAILABLE, "参保地医保服务暂时不可用")
+        }
+        _ => refuse(StatusCode::UNPROCESSABLE_ENTITY, error.zh.clone()),
+    }
+}
+
+/// The calling peer, when its signature holds.
+fn authenticate<'a>(app: &'a AppState, headers: &HeaderMap, path: &str, body: &[u8]) -> Result<&'a Peer, Refusal> {
+    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or("");
+    let unauthorized = || refuse(StatusCode::UNAUTHORIZED, "对端系统认证失败");
+    let region: Admdvs = text("x-yibao-peer").parse().map_err(|_| unauthorized())?;
+    let peer = app.peers.get(&region).ok_or_else(unauthorized)?;
+    let timestamp = text("x-yibao-timestamp");
+    let fresh = timestamp.parse::<i64>().is_ok_and(|at| (unix_now() - at).abs() <= WINDOW_SECONDS);
+    let expected = signature(&peer.secret, timestamp, path, body);
+    let given = text("x-yibao-signature");
+    let equal = expected.len() == given.len()
+        && expected.bytes().zip(given.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    match fresh && equal {
+        true => Ok(peer),
+        false => Err(unauthorized()),
+    }
+}
+
+fn parse_body(body: &[u8]) -> Result<Value, Refusal> {
+    serde_json::from_slice(body)
+        .map_err(|error| refuse(StatusCode::BAD_REQUEST, format!("请求不是合法的JSON：{error}")))
+}
+
+fn field<T: std::str::FromStr>(value: &Value, name: &str) -> Result<T, Refusal> {
+    value[name]
+        .as_str()
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| refuse(StatusCode::BAD_REQUEST, format!("{name}缺失或格式错误")))
+}
+
+fn optional<T: std::str::FromStr>(value: &Value, name: &str) -> Result<Option<T>, Refusal> {
+    match &value[name] {
+        Value::Null => Ok(None),
+        Value::String(text) => {
+            text.parse().map(Some).map_err(|_| refuse(StatusCode::BAD_REQUEST, format!("{name}格式错误")))
+        }
+        _ => Err(refuse(StatusCode::BAD_REQUEST, format!("{name}格式错误"))),
+    }
+}
+
+async fn person(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, Refusal> {
+    let peer = authenticate(&app, &headers, "/peer/v1/person", &body)?.admdvs.clone();
+    let request = parse_body(&body)?;
+    let kind = request["cert_type"].as_str().and_then(|code| code.parse::<CertType>().ok());
+    let number = request["cert_no"].as_str().unwrap_or("").to_string();
+    let card_sn = request["card_sn"].as_str().map(str::to_string);
+    let found = app
+        .store
+        .read(move |r| {
+            let person = match kind {
+                Some(CertType::IdNumber) => r.person_by_id_number(&number.to_ascii_uppercase())?,
+                Some(CertType::Card) => {
+                    match number.parse().ok().map(|card_no| r.card(&card_no)).transpose()?.flatten() {
+                        Some(card) if card_sn.as_deref() == Some(card.card_sn.as_str()) => r.person(&card.psn_no)?,
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            let Some(person) = person.filter(|person| person.status == PersonStatus::Active) else {
+                return Ok(None);
+            };
+            let (current, prior) = r.balances(&person.psn_no)?;
+            let employer = match &person.employer {
+                Some(code) => r.employers()?.into_iter().find(|e| &e.code == code).map(|e| e.name),
+                None => None,
+            };
+            Ok(Some((person, current + prior, employer)))
+        })
+        .await
+        .map_err(|failure| {
+            tracing::warn!(%failure, "peer person lookup failed");
+            refuse(StatusCode::SERVICE_UNAVAILABLE, "参保地医保服务暂时不可用")
+        })?;
+    let Some((person, balance, employer)) = found else {
+        return Ok(axum::Json(json!({"person": null})).into_response());
+    };
+    let audit = yibao_engine::commands::RecordAudit {
+        actor: format!("peer:{peer}"),
+        action: "peer-read-person".to_string(),
+        subject: person.psn_no.to_string(),
+        reason: "异地就医人员信息查询".to_string(),
+    };
+    app.store.execute(audit).await.map_err(|error| engine_refusal(&error))?;
+    Ok(axum::Json(json!({
+        "person": exchange::person(&person),
+        "balance": balance.to_string(),
+        "employer_name": employer,
+    }))
+    .into_response())
+}
+
+/// The request hash a peer's message is stored under: the treating side's, so a retry is
+/// recognised as the same business and anything else under that msgid is refused.
+fn envelope(
+    request: &Value,
+    institution: &InstitutionCode,
+    infno: &str,
+    render: yibao_engine::commands::Render,
+) -> Result<yibao_engine::Envelope, Refusal> {
+    let request_hash = request["request_hash"].as_str().unwrap_or("").to_string();
+    if request_hash.is_empty() || request_hash.len() > 128 {
+        return Err(refuse(StatusCode::BAD_REQUEST, "request_hash缺失"));
+    }
+    Ok(yibao_engine::Envelope {
+        msgid: field(request, "msgid")?,
+        institution: institution.clone(),
+        infno: format!("peer-{infno}"),
+        request_hash,
+        reversible: false,
+        render,
+    })
+}
+
+async fn peer_settle(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, Refusal> {
+    let peer = authenticate(&app, &headers, "/peer/v1/settle", &body)?.admdvs.clone();
+    let request = parse_body(&body)?;
+    let command = peer_settle_command(&request, &peer)?;
+    let render: yibao_engine::commands::Render = Box::new(|outcome| match outcome {
+        Outcome::Settlement(outcome) => {
+            serde_json::to_vec(&json!({"settlement": exchange::settlement(&outcome.settlement)})).unwrap_or_default()
+        }
+        _ => Vec::new(),
+    });
+    let institution = command.institution.code.clone();
+    let infno = request["infno"].as_str().unwrap_or("2207").to_string();
+    if request["dry_run"].as_bool() == Some(true) {
+        return match app.store.dry_run(Submission::plain(command)).await {
+            Ok(Reply::Done { outcome, .. }) => Ok(answer_bytes(render(&outcome))),
+            Ok(Reply::Replayed(body)) => Ok(answer_bytes(body)),
+            Err(error) => Err(engine_refusal(&error)),
+        };
+    }
+    let envelope = envelope(&request, &institution, &infno, render)?;
+    submitted(&app, envelope, Box::new(command)).await
+}
+
+/// Runs a peer's write under its msgid: the stored answer for a retry.
+async fn submitted(
+    app: &AppState,
+    envelope: yibao_engine::Envelope,
+    command: Box<dyn yibao_engine::Command>,
+) -> Result<Response, Refusal> {
+    match app.store.submit(Submission { envelope: Some(envelope), command }).await {
+        Ok(Reply::Done { body: Some(body), .. } | Reply::Replayed(body)) => Ok(answer_bytes(body)),
+        Ok(Reply::Done { body: None, .. }) => Err(refuse(StatusCode::SERVICE_UNAVAILABLE, "未生成应答")),
+        Err(error) => Err(engine_refusal(&error)),
+    }
+}
+
+fn answer_bytes(body: Vec<u8>) -> Response {
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn peer_settle_command(request: &Value, peer: &Admdvs) -> Result<PeerSettle, Refusal> {
+    let bad = |what: &str, error: yibao_engine::StoreFailure| {
+        refuse(StatusCode::BAD_REQUEST, format!("{what}无法识别：{error}"))
+    };
+    let mut institution = exchange::decode_institution(&request["institution"]).map_err(|e| bad("institution", e))?;
+    if &institution.admdvs != peer {
+        return Err(refuse(StatusCode::FORBIDDEN, format!("机构{}不属于对端统筹区{peer}", institution.code)));
+    }
+    // Nobody signs as this institution here: it talks to its own region's deployment.
+    institution.gateway_secret = crate::secret::token();
+    let visit = exchange::decode_visit(&request["visit"]).map_err(|e| bad("visit", e))?;
+    let lines = match &request["lines"] {
+        Value::Array(lines) if lines.len() <= 20_000 => lines
+            .iter()
+            .map(|line| exchange::decode_line(line).map_err(|e| bad("lines", e)))
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => return Err(refuse(StatusCode::BAD_REQUEST, "lines缺失或超过20000条")),
+    };
+    let settle = &request["settle"];
+    let certificate = match (optional::<CertType>(settle, "cert_type")?, settle["cert_no"].as_str()) {
+        (Some(kind), Some(number)) => Some(Certificate { kind, number: number.to_string() }),
+        _ => None,
+    };
+    let command = Settle {
+        institution: institution.code.clone(),
+        psn_no: field::<PersonNo>(settle, "psn_no")?,
+        mdtrt_id: visit.mdtrt_id.clone(),
+        kind: visit.kind,
+        insurance: optional(settle, "insutype")?,
+        med_type: optional(settle, "med_type")?,
+        batch: settle["chrg_bchno"].as_str().map(str::to_string),
+        declared_medfee: optional(settle, "medfee_sumamt")?,
+        use_account: settle["acct_used_flag"].as_bool().unwrap_or(false),
+        mid_stay: false,
+        invoice_no: settle["invono"].as_str().unwrap_or_default().to_string(),
+        certificate,
+        msgid: field(request, "msgid")?,
+        emergency_visits: Vec::new(),
+        treated_by_peer: true,
+    };
+    Ok(PeerSettle { institution, visit, lines, settle: command })
+}
+
+async fn peer_cancel(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, Refusal> {
+    let peer = authenticate(&app, &headers, "/peer/v1/cancel", &body)?.admdvs.clone();
+    let request = parse_body(&body)?;
+    let institution: InstitutionCode = field(&request, "institution")?;
+    let psn_no: PersonNo = field(&request, "psn_no")?;
+    let setl_id: SetlId = field(&request, "setl_id")?;
+    let msgid: MsgId = field(&request, "msgid")?;
+    match app.institution(&institution).await {
+        Ok(Some(known)) if known.admdvs == peer => {}
+        Ok(_) => return Err(refuse(StatusCode::FORBIDDEN, format!("机构{institution}不属于对端统筹区{peer}"))),
+        Err(_) => return Err(refuse(StatusCode::SERVICE_UNAVAILABLE, "参保地医保服务暂时不可用")),
+    }
+    let render: yibao_engine::commands::Render = Box::new(|outcome| match outcome {
+        Outcome::Settlement(outcome) => {
+            serde_json::to_vec(&json!({"mirror": exchange::settlement(&outcome.settlement)})).unwrap_or_default()
+        }
+        _ => Vec::new(),
+    });
+    let envelope = envelope(&request, &institution, "2208", render)?;
+    let command = CancelSettlement { institution, psn_no, setl_id, mdtrt_id: None, kind: None, msgid };
+    submitted(&app, envelope, Box::new(command)).await
+}
