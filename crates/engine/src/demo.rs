@@ -1,7 +1,7 @@
 //! The demo dataset of `DEMO.md`, as the commands that create it. `yibao serve --demo`, the
 //! test suites and the benchmarks all load exactly this.
 
-use yibao_domain::{Date, InstitutionKind, InstitutionLevel, InsuranceType, Money, PersonType};
+use yibao_domain::{Date, InstitutionKind, InstitutionLevel, InsuranceType, Money, PersonType, PersonTypeGroup};
 use yibao_ledger::AccountKey;
 
 use crate::commands::{
@@ -282,6 +282,9 @@ pub fn commands_for(region: Option<&str>) -> Vec<Box<dyn Command>> {
             bank: BANK.parse().expect("valid"),
             actor: actor.clone(),
         }));
+        if person.person_type.group() == PersonTypeGroup::Resident {
+            commands.push(Box::new(CoverResident { psn_no: psn_no.parse().expect("valid"), actor: actor.clone() }));
+        }
         if let Some(balance) = person.balance {
             commands.push(Box::new(OpeningBalance {
                 account: AccountKey::PersonalCurrent(psn_no.parse().expect("valid")),
@@ -292,6 +295,21 @@ pub fn commands_for(region: Option<&str>) -> Vec<Box<dyn Command>> {
         }
     }
     commands
+}
+
+/// What a demo database needs each time it starts: its residents' contributions for this year
+/// and the next (so a demo loaded last year still covers them). Paying twice is impossible.
+pub fn upkeep(region: Option<&str>) -> Vec<Box<dyn Command>> {
+    PERSONS
+        .iter()
+        .enumerate()
+        .filter(|(_, person)| region.is_none_or(|region| region == person.admdvs))
+        .filter(|(_, person)| person.person_type.group() == PersonTypeGroup::Resident)
+        .map(|(index, _)| {
+            Box::new(CoverResident { psn_no: person_number(index).parse().expect("valid"), actor: ACTOR.to_string() })
+                as Box<dyn Command>
+        })
+        .collect()
 }
 
 /// The person number the demo gives its `index`-th person (0-based). Numbers are the
@@ -322,6 +340,55 @@ impl Command for SkipSequence {
         _ctx: &crate::Context<'_>,
     ) -> Result<crate::Outcome, crate::EngineError> {
         ws.next_sequence(self.name)?;
+        Ok(crate::Outcome::Done)
+    }
+}
+
+/// A demo resident has paid this insurance year's contribution and the next one's (whenever
+/// the demo is loaded), so they are covered as DEMO.md describes.
+#[derive(Debug, Clone)]
+struct CoverResident {
+    psn_no: yibao_domain::PersonNo,
+    actor: String,
+}
+
+impl Command for CoverResident {
+    fn name(&self) -> &'static str {
+        "cover-resident"
+    }
+
+    fn keys(&self) -> crate::Keys {
+        crate::Keys::default()
+    }
+
+    fn execute(
+        &self,
+        ws: &mut crate::WorkingSet<'_>,
+        ctx: &crate::Context<'_>,
+    ) -> Result<crate::Outcome, crate::EngineError> {
+        let Some(person) = ws.person(&self.psn_no)? else {
+            return Ok(crate::Outcome::Done);
+        };
+        let year = ctx.now.date().year();
+        for year in [year, year + 1] {
+            // Only where the policy in force sets a yearly contribution.
+            let day = Date::new(year, 1, 1).expect("a valid year");
+            let annual = ctx
+                .policies
+                .resolve(&person.admdvs, person.insurance, day)
+                .and_then(|resolved| resolved.scheme.contribution)
+                .map_or(Money::ZERO, |rule| rule.annual);
+            if !annual.is_positive() {
+                continue;
+            }
+            crate::commands::PayContributions {
+                employer: None,
+                period: crate::commands::ContributionPeriod::Year(year),
+                entries: vec![(self.psn_no.clone(), None)],
+                actor: self.actor.clone(),
+            }
+            .execute(ws, ctx)?;
+        }
         Ok(crate::Outcome::Done)
     }
 }

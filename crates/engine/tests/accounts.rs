@@ -156,7 +156,10 @@ fn contributions_go_to_the_pool_once_per_person_and_period() {
     // Flexible employees and residents pay their own; residents per insurance year.
     let flexible = contribute(&mut world, None, february, &[("王强", Some("5000"))]).unwrap();
     assert_eq!(flexible.total, yuan("550"));
-    let resident = contribute(&mut world, None, Year(2026), &[("刘芳", None)]).unwrap();
+    // The demo paid 刘芳's 2026 and 2027; 2025 is a back payment.
+    let covered = contribute(&mut world, None, Year(2026), &[("刘芳", None)]).unwrap();
+    assert_eq!((covered.total, covered.already.len()), (Money::ZERO, 1));
+    let resident = contribute(&mut world, None, Year(2025), &[("刘芳", None)]).unwrap();
     assert_eq!(resident.total, yuan("400"));
     assert_eq!(pool(&world, "390"), pool_390 + yuan("400"));
 
@@ -176,5 +179,25 @@ fn contributions_go_to_the_pool_once_per_person_and_period() {
         assert_eq!(error.kind, kind, "{entries:?}: {error:?}");
     }
     assert_eq!(world.db.transfers.len(), transfers);
+    world.check_invariants();
+}
+
+#[test]
+fn a_resident_is_covered_only_for_paid_insurance_years() {
+    use yibao_engine::commands::ContributionPeriod::Year;
+    use yibao_engine::records::VisitKind;
+    let mut world = World::demo();
+    // The demo paid 2026 and 2027; in 2028 刘芳 is not covered until she pays.
+    world.now = "2028-02-01 09:00:00".parse().unwrap();
+    let visit = world.register("刘芳", COMMUNITY, "11");
+    world.upload("刘芳", COMMUNITY, &visit, VisitKind::Outpatient, &[("DEMO-A-002", "80.00", "1")]);
+    let command = world.settle_command("刘芳", COMMUNITY, &visit, VisitKind::Outpatient, false);
+    let refused = world.settle(command.clone()).unwrap_err();
+    assert_eq!(refused.kind, yibao_engine::ErrorKind::Refused);
+    assert!(refused.zh.contains("2028年度"), "{refused:?}");
+    contribute(&mut world, None, Year(2028), &[("刘芳", None)]).unwrap();
+    let command = world.settle_command("刘芳", COMMUNITY, &visit, VisitKind::Outpatient, false);
+    let settled = world.settle(command).unwrap();
+    assert!(settled.settlement.amounts.fund.is_positive());
     world.check_invariants();
 }

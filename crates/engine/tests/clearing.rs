@@ -75,6 +75,9 @@ fn an_institution_is_paid_for_ended_days_once_and_its_payable_is_then_zero() {
 #[test]
 fn cross_region_treatment_is_owed_by_the_insured_region_and_settled_once() {
     let mut world = World::demo();
+    // The fund banks hold what the demo paid in (its resident's contributions).
+    let bank = |world: &World, region: &str| balance(world, &AccountKey::FundBank(region.parse().unwrap()));
+    let (ningbo, hangzhou) = (bank(&world, "330200"), bank(&world, "330100"));
     // 陈军 is insured in 330200 and treated at a 330100 hospital.
     let setl_id = outpatient(&mut world, "陈军", TERTIARY, "400.00");
     let settlement = world.db.settlements.get(&setl_id).unwrap().clone();
@@ -101,14 +104,14 @@ fn cross_region_treatment_is_owed_by_the_insured_region_and_settled_once() {
     assert_eq!(paid.amount, owed);
     assert_eq!(balance(&world, &payable), Money::ZERO);
     assert_eq!(balance(&world, &receivable), Money::ZERO);
-    assert_eq!(balance(&world, &AccountKey::FundBank("330200".parse().unwrap())), -owed);
-    assert_eq!(balance(&world, &AccountKey::FundBank("330100".parse().unwrap())), owed);
+    assert_eq!(bank(&world, "330200"), ningbo - owed);
+    assert_eq!(bank(&world, "330100"), hangzhou + owed);
     let Outcome::Clearing(again) = world.exec(command).unwrap() else { panic!() };
     assert_eq!((again.amount, again.already.len()), (Money::ZERO, 1));
 
     pay(&mut world, TERTIARY, "2026-03-02", "2026-03-02").unwrap();
     assert_eq!(world.payable(TERTIARY), Money::ZERO);
-    assert_eq!(balance(&world, &AccountKey::FundBank("330100".parse().unwrap())), Money::ZERO);
+    assert_eq!(bank(&world, "330100"), hangzhou);
     world.check_invariants();
 }
 

@@ -44,7 +44,15 @@ pub async fn ensure_region(store: &Store, secrets: &Secrets, region: Option<&str
         .await
         .map_err(|error| format!("cannot read the database: {error}"))?;
     match (marker.as_deref(), empty) {
-        (Some(marker), _) if marker == dataset => Ok(DemoState::AlreadyThere),
+        (Some(marker), _) if marker == dataset => {
+            for command in demo::upkeep(region) {
+                store
+                    .submit(Submission { envelope: None, command })
+                    .await
+                    .map_err(|error| format!("cannot keep the demo up to date: {}", error.en))?;
+            }
+            Ok(DemoState::AlreadyThere)
+        }
         (_, true) => {
             for command in demo::commands_for(region) {
                 store

@@ -109,7 +109,19 @@ impl Db<'_> {
         column: &str,
         keys: Value,
     ) -> Result<Vec<Vec<Value>>, StoreFailure> {
-        let order = match table.ordered {
+        self.select_where_in_ordered(table, column, keys, table.ordered)
+    }
+
+    /// As [`Db::select_where_in`]; `ordered` false leaves the order to the database, which then
+    /// looks the keys up by index instead of walking a large table in insertion order.
+    pub fn select_where_in_ordered(
+        &mut self,
+        table: &TableDef,
+        column: &str,
+        keys: Value,
+        ordered: bool,
+    ) -> Result<Vec<Vec<Value>>, StoreFailure> {
+        let order = match ordered {
             true => format!(" ORDER BY {}", self.conn.dialect().order_column()),
             false => String::new(),
         };
@@ -255,7 +267,8 @@ impl Loader for Db<'_> {
     }
 
     fn transfers(&mut self, keys: &[TransferId]) -> Result<Vec<Transfer>, StoreFailure> {
-        let rows = self.select_where_in(&schema::TRANSFERS, "id", strings(keys))?;
+        // By key: the journal's order does not matter here.
+        let rows = self.select_where_in_ordered(&schema::TRANSFERS, "id", strings(keys), false)?;
         if rows.is_empty() {
             return Ok(Vec::new());
         }

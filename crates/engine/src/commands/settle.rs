@@ -150,6 +150,7 @@ pub(super) fn settle(
     check_med_type(ctx, &person, visit.kind, med_type)?;
     let resolved =
         ctx.policies.resolve(&person.admdvs, person.insurance, day).ok_or_else(|| no_policy(&person, day))?;
+    check_resident_year(ws, &person, resolved.scheme, day)?;
 
     let mut folded_steps = Vec::new();
     let mut folded = Vec::new();
@@ -760,4 +761,30 @@ fn inter_region(
         false => vec![Posting::debit(receivable, amount), Posting::credit(payable, amount)],
         true => vec![Posting::credit(receivable, amount), Posting::debit(payable, amount)],
     })
+}
+
+/// A resident is covered for an insurance year by paying its contribution, where the policy
+/// sets one (seed 002, R2): without it, no benefits that year.
+fn check_resident_year(
+    ws: &mut WorkingSet<'_>,
+    person: &Person,
+    scheme: &yibao_policy::Scheme,
+    day: yibao_domain::Date,
+) -> Result<(), EngineError> {
+    let annual = scheme.contribution.map_or(Money::ZERO, |rule| rule.annual);
+    if person.person_type.group() != yibao_domain::PersonTypeGroup::Resident || !annual.is_positive() {
+        return Ok(());
+    }
+    let period = super::contributions::ContributionPeriod::Year(day.year());
+    if ws.transfer(&super::contributions::contribution_id(&person.psn_no, period))?.is_some() {
+        return Ok(());
+    }
+    Err(EngineError::refused(
+        format!("居民{}未缴纳{}年度城乡居民医保费（{}元），本年度不享受待遇", person.name, day.year(), annual),
+        format!(
+            "resident {} has not paid the {} contribution ({annual} yuan): not covered this year",
+            person.psn_no,
+            day.year()
+        ),
+    ))
 }
