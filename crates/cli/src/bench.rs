@@ -11,9 +11,21 @@ use yibao_store::{Options, Store};
 /// Generated persons are submitted this many at a time (the writer commits them in batches).
 const IN_FLIGHT: usize = 4_096;
 
-/// Opens a fresh database for a benchmark: a SQLite file is replaced, a PostgreSQL database
-/// (or schema) must hold no yibao data yet.
+/// The `meta` dataset marker of a benchmark database.
+const BENCH_DATASET: &str = "bench";
+
+/// Opens a fresh database for a benchmark: a SQLite file that an earlier benchmark made is
+/// replaced (any other existing file is refused, never deleted); a PostgreSQL database (or
+/// schema) must hold no yibao data yet.
 async fn fresh_store(db: &str, options: Options) -> Result<Store, String> {
+    if !db.starts_with("postgres") && std::path::Path::new(db).exists() {
+        let existing = Store::open(db, options.clone()).await.map_err(|error| format!("cannot open {db}: {error}"))?;
+        let marker = existing.read(|r| r.meta("dataset")).await.map_err(|error| error.to_string())?;
+        drop(existing);
+        if marker.as_deref() != Some(BENCH_DATASET) {
+            return Err(format!("{db} exists and is not a benchmark database; name a new file"));
+        }
+    }
     if !db.starts_with("postgres") {
         for suffix in ["", "-wal", "-shm"] {
             let path = format!("{db}{suffix}");
@@ -29,6 +41,7 @@ async fn fresh_store(db: &str, options: Options) -> Result<Store, String> {
     if !store.read(|r| r.is_empty()).await.map_err(|error| error.to_string())? {
         return Err(format!("{db} already holds data; a benchmark needs an empty database (or a fresh schema)"));
     }
+    store.set_meta("dataset", BENCH_DATASET).await.map_err(|error| error.to_string())?;
     Ok(store)
 }
 

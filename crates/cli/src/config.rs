@@ -25,11 +25,17 @@ pub struct Config {
 }
 
 /// A peer deployment: the region it holds, its URL, the secret shared with it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PeerConfig {
     pub admdvs: String,
     pub url: Option<String>,
     pub secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for PeerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerConfig").field("admdvs", &self.admdvs).field("url", &self.url).finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -55,18 +55,8 @@ enum Command {
         /// The month, YYYY-MM.
         #[arg(long)]
         month: String,
-        /// A SQLite file path or a postgres:// URL.
-        #[arg(long)]
-        db: Option<String>,
-        /// A TOML configuration file (default: ./yibao.toml when it exists).
-        #[arg(long)]
-        config: Option<std::path::PathBuf>,
-        /// Policy files to load instead of the embedded seed policy (repeatable).
-        #[arg(long = "policy")]
-        policies: Vec<std::path::PathBuf>,
-        /// Use the demo database (./yibao-data/demo.db by default).
-        #[arg(long)]
-        demo: bool,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Year end: rolls every current-year personal account of the year just ended into the
     /// prior-years account (once per person and year: safe to run again).
@@ -74,18 +64,8 @@ enum Command {
         /// The year that ended, e.g. 2026 (run in 2027).
         #[arg(long)]
         year: u16,
-        /// A SQLite file path or a postgres:// URL.
-        #[arg(long)]
-        db: Option<String>,
-        /// A TOML configuration file (default: ./yibao.toml when it exists).
-        #[arg(long)]
-        config: Option<std::path::PathBuf>,
-        /// Policy files to load instead of the embedded seed policy (repeatable).
-        #[arg(long = "policy")]
-        policies: Vec<std::path::PathBuf>,
-        /// Use the demo database (./yibao-data/demo.db by default).
-        #[arg(long)]
-        demo: bool,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Benchmarks on generated data (see BENCHMARKS.md).
     Bench {
@@ -97,6 +77,30 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+}
+
+/// Which database a batch command works on.
+#[derive(Debug, clap::Args)]
+struct StoreArgs {
+    /// A SQLite file path or a postgres:// URL.
+    #[arg(long)]
+    db: Option<String>,
+    /// A TOML configuration file (default: ./yibao.toml when it exists).
+    #[arg(long)]
+    config: Option<std::path::PathBuf>,
+    /// Policy files to load instead of the embedded seed policy (repeatable).
+    #[arg(long = "policy")]
+    policies: Vec<std::path::PathBuf>,
+    /// Use the demo database (./yibao-data/demo.db by default).
+    #[arg(long)]
+    demo: bool,
+}
+
+impl StoreArgs {
+    fn config(self) -> Result<Config, String> {
+        let overrides = Overrides { db: self.db, listen: None, policies: self.policies };
+        Config::load(self.config.as_deref(), overrides, self.demo)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,19 +139,11 @@ fn main() -> ExitCode {
                 Err(error) => Err(error),
             }
         }
-        Command::Allocate { month, db, config, policies, demo } => {
-            let overrides = Overrides { db, listen: None, policies };
-            match Config::load(config.as_deref(), overrides, demo) {
-                Ok(config) => run(over_everyone(config, Run::Allocate(month))),
-                Err(error) => Err(error),
-            }
+        Command::Allocate { month, store } => {
+            store.config().and_then(|config| run(over_everyone(config, Run::Allocate(month))))
         }
-        Command::CloseYear { year, db, config, policies, demo } => {
-            let overrides = Overrides { db, listen: None, policies };
-            match Config::load(config.as_deref(), overrides, demo) {
-                Ok(config) => run(over_everyone(config, Run::CloseYear(year))),
-                Err(error) => Err(error),
-            }
+        Command::CloseYear { year, store } => {
+            store.config().and_then(|config| run(over_everyone(config, Run::CloseYear(year))))
         }
         Command::Bench { command: BenchCommand::Allocation { persons, db } } => {
             load_policies(&[]).and_then(|policies| run(bench::allocation(&db, persons, bench::options(policies))))
@@ -262,7 +258,12 @@ async fn over_everyone(config: Config, what: Run) -> Result<(), String> {
             let _ = std::io::stderr().flush();
         }
     };
-    let stopped = |error: yibao_engine::EngineError| format!("stopped: {}; run it again to continue", error.en);
+    let stopped = |error: yibao_engine::EngineError| match error.kind {
+        yibao_engine::ErrorKind::Internal | yibao_engine::ErrorKind::Unavailable => {
+            format!("stopped: {}; run it again to continue where it stopped", error.en)
+        }
+        _ => format!("refused: {}", error.en),
+    };
     let (summary, done, moved, already, nothing) = match what {
         Run::Allocate(month) => {
             let month: yibao_domain::Month = month.parse().map_err(|error| format!("--month: {error}"))?;

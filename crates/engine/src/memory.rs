@@ -115,8 +115,17 @@ impl Loader for MemoryDb {
 
     fn settlement_days(&mut self, party: &ClearingParty, from: Date, to: Date) -> Result<Vec<DayTotals>, StoreFailure> {
         let mut days: BTreeMap<Date, DayTotals> = BTreeMap::new();
+        let guests: std::collections::BTreeSet<&PersonNo> = self
+            .persons
+            .values()
+            .filter(|person| person.status == crate::records::PersonStatus::Guest)
+            .map(|person| &person.psn_no)
+            .collect();
         let of_party = |s: &Settlement| match party {
-            ClearingParty::Institution(code) => &s.institution == code,
+            ClearingParty::Institution(code) => {
+                &s.institution == code
+                    && (s.setl_id.as_str().get(..6) == Some(s.treated_admdvs.as_str()) || guests.contains(&s.psn_no))
+            }
             ClearingParty::Regions { insured, treated } => &s.insured_admdvs == insured && &s.treated_admdvs == treated,
         };
         for settlement in self.settlements.values().filter(|s| of_party(s)) {

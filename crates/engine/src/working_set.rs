@@ -50,7 +50,8 @@ pub trait Loader {
     fn evouchers(&mut self, persons: &[PersonNo]) -> Result<Vec<EVoucher>, StoreFailure>;
     fn grants(&mut self, hashes: &[String]) -> Result<Vec<Grant>, StoreFailure>;
     /// Per-day totals of a clearing party's settlement records on days `from..=to`, in day
-    /// order, days without records left out.
+    /// order, days without records left out. For an institution, only the records whose
+    /// institution side this deployment holds (see `commands::clearing`).
     fn settlement_days(&mut self, party: &ClearingParty, from: Date, to: Date) -> Result<Vec<DayTotals>, StoreFailure>;
 }
 

@@ -40,6 +40,15 @@ pub fn yuan(text: &str) -> Money {
 
 impl World {
     pub fn demo() -> World {
+        World::demo_of(None)
+    }
+
+    /// One deployment of two: only `region`'s institutions and persons.
+    pub fn demo_region(region: &str) -> World {
+        World::demo_of(Some(region))
+    }
+
+    fn demo_of(region: Option<&str>) -> World {
         let mut policies = PolicySet::new();
         policies.add("seed.toml", parse_policy("seed.toml", SEED_POLICY_TOML).unwrap()).unwrap();
         let mut world = World {
@@ -49,7 +58,7 @@ impl World {
             now: "2026-03-02 09:00:00".parse().unwrap(),
             sequence: 0,
         };
-        for command in demo::commands() {
+        for command in demo::commands_for(region) {
             world.submit(Submission { envelope: None, command }).expect("demo loads");
         }
         world.catalogue = Catalogue::new(world.db.catalogue.clone());

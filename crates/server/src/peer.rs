@@ -119,8 +119,11 @@ fn unix_now() -> i64 {
 /// Why a peer call did not give an answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PeerError {
-    /// It could not be reached, or did not answer in time: nothing was done there.
+    /// It could not be reached: the request never arrived, nothing was done there.
     Unavailable(String),
+    /// The request went out but no answer came back (timeout, broken connection): it may or
+    /// may not have been done; the same request again gets the stored result.
+    Unknown(String),
     /// It answered with a refusal (its Chinese message).
     Refused(String),
 }
@@ -132,6 +135,9 @@ impl PeerError {
             PeerError::Unavailable(_) => {
                 format!("参保地{admdvs}医保系统暂时无法连接，本次业务未办理，请稍后重试")
             }
+            PeerError::Unknown(_) => format!(
+                "参保地{admdvs}医保系统未及时应答，办理结果未知：请用同一报文ID（msgid）重发本报文以取得结果，不要换用新的报文ID"
+            ),
             PeerError::Refused(message) => message.clone(),
         }
     }
@@ -176,17 +182,17 @@ pub async fn call(peer: &Peer, caller: &Admdvs, path: &str, body: &Value) -> Res
     };
     let (status, body) = match tokio::time::timeout(ANSWER_TIMEOUT, exchange).await {
         Ok(Ok(answer)) => answer,
-        Ok(Err(error)) => return Err(PeerError::Unavailable(format!("{host}: {error}"))),
-        Err(_) => return Err(PeerError::Unavailable(format!("{host}: no answer within {ANSWER_TIMEOUT:?}"))),
+        Ok(Err(error)) => return Err(PeerError::Unknown(format!("{host}: {error}"))),
+        Err(_) => return Err(PeerError::Unknown(format!("{host}: no answer within {ANSWER_TIMEOUT:?}"))),
     };
     let parsed: Value =
-        serde_json::from_slice(&body).map_err(|error| PeerError::Unavailable(format!("{host}: not JSON ({error})")))?;
+        serde_json::from_slice(&body).map_err(|error| PeerError::Unknown(format!("{host}: not JSON ({error})")))?;
     match status {
         StatusCode::OK => Ok(parsed),
         status if status.is_client_error() => Err(PeerError::Refused(
             parsed["error"].as_str().map_or_else(|| format!("参保地医保系统拒绝了请求（{status}）"), str::to_string),
         )),
-        status => Err(PeerError::Unavailable(format!("{host}: {status}"))),
+        status => Err(PeerError::Unknown(format!("{host}: {status}"))),
     }
 }
 
@@ -231,7 +237,7 @@ pub async fn find_person(
                 return Ok(Some((person, balance, employer)));
             }
             Err(PeerError::Refused(message)) => return Err(message),
-            Err(error @ PeerError::Unavailable(_)) => {
+            Err(error @ (PeerError::Unavailable(_) | PeerError::Unknown(_))) => {
                 tracing::warn!(peer = %peer.admdvs, ?error, "peer unavailable");
                 unavailable = Some(error.message(&peer.admdvs));
             }
@@ -386,7 +392,7 @@ fn authenticate<'a>(app: &'a AppState, headers: &HeaderMap, path: &str, body: &[
     let region: Admdvs = text("x-yibao-peer").parse().map_err(|_| unauthorized())?;
     let peer = app.peers.get(&region).ok_or_else(unauthorized)?;
     let timestamp = text("x-yibao-timestamp");
-    let fresh = timestamp.parse::<i64>().is_ok_and(|at| (unix_now() - at).abs() <= WINDOW_SECONDS);
+    let fresh = timestamp.parse::<i64>().is_ok_and(|at| unix_now().abs_diff(at) <= WINDOW_SECONDS.unsigned_abs());
     let expected = signature(&peer.secret, timestamp, path, body);
     let given = text("x-yibao-signature");
     let equal = expected.len() == given.len()
@@ -513,17 +519,44 @@ async fn peer_settle(State(app): State<Arc<AppState>>, headers: HeaderMap, body:
         };
     }
     let envelope = envelope(&request, &institution, &infno, render)?;
-    submitted(&app, envelope, Box::new(command)).await
+    let answer = submitted(&app, envelope, Box::new(command)).await?;
+    still_in_force(&app, answer).await
 }
 
-/// Runs a peer's write under its msgid: the stored answer for a retry.
+/// A settlement answer, unless (replayed for a retry) its settlement has been cancelled since:
+/// the treating side must never record a payment that no longer stands.
+async fn still_in_force(app: &AppState, answer: (Vec<u8>, bool)) -> Result<Response, Refusal> {
+    let (body, replayed) = answer;
+    if replayed {
+        let stored: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        if let Ok(settlement) = exchange::decode_settlement(&stored["settlement"]) {
+            let setl_id = settlement.setl_id.clone();
+            let now = app
+                .store
+                .read(move |r| r.settlement(&setl_id))
+                .await
+                .map_err(|_| refuse(StatusCode::SERVICE_UNAVAILABLE, "参保地医保服务暂时不可用"))?;
+            if !now.is_some_and(|settlement| settlement.is_in_force()) {
+                return Err(refuse(
+                    StatusCode::CONFLICT,
+                    format!("结算{}已在参保地撤销，请用新的报文ID重新结算", settlement.setl_id),
+                ));
+            }
+        }
+    }
+    Ok(answer_bytes(body))
+}
+
+/// Runs a peer's write under its msgid: the answer, and whether it is the stored one of an
+/// earlier try.
 async fn submitted(
     app: &AppState,
     envelope: yibao_engine::Envelope,
     command: Box<dyn yibao_engine::Command>,
-) -> Result<Response, Refusal> {
+) -> Result<(Vec<u8>, bool), Refusal> {
     match app.store.submit(Submission { envelope: Some(envelope), command }).await {
-        Ok(Reply::Done { body: Some(body), .. } | Reply::Replayed(body)) => Ok(answer_bytes(body)),
+        Ok(Reply::Done { body: Some(body), .. }) => Ok((body, false)),
+        Ok(Reply::Replayed(body)) => Ok((body, true)),
         Ok(Reply::Done { body: None, .. }) => Err(refuse(StatusCode::SERVICE_UNAVAILABLE, "未生成应答")),
         Err(error) => Err(engine_refusal(&error)),
     }
@@ -596,5 +629,5 @@ async fn peer_cancel(State(app): State<Arc<AppState>>, headers: HeaderMap, body:
     });
     let envelope = envelope(&request, &institution, "2208", render)?;
     let command = CancelSettlement { institution, psn_no, setl_id, mdtrt_id: None, kind: None, msgid };
-    submitted(&app, envelope, Box::new(command)).await
+    submitted(&app, envelope, Box::new(command)).await.map(|(body, _)| answer_bytes(body))
 }

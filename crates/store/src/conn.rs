@@ -325,7 +325,14 @@ impl Loader for Db<'_> {
 
     fn settlement_days(&mut self, party: &ClearingParty, from: Date, to: Date) -> Result<Vec<DayTotals>, StoreFailure> {
         let (condition, mut params) = match party {
-            ClearingParty::Institution(code) => ("institution = $1", vec![Value::Text(code.to_string())]),
+            // Only what this deployment owes the institution: not the settlements it priced for
+            // a peer's institution (their id carries the insured region), but the ones it
+            // recorded for a peer's insured guests.
+            ClearingParty::Institution(code) => (
+                "institution = $1 AND (substr(setl_id, 1, 6) = treated_admdvs \
+                 OR psn_no IN (SELECT psn_no FROM persons WHERE status = 'guest'))",
+                vec![Value::Text(code.to_string())],
+            ),
             ClearingParty::Regions { insured, treated } => (
                 "insured_admdvs = $1 AND treated_admdvs = $2",
                 vec![Value::Text(insured.to_string()), Value::Text(treated.to_string())],

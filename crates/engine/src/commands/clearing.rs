@@ -196,6 +196,15 @@ impl Command for PayInterRegion {
         let (insured, treated) = (self.insured.clone(), self.treated.clone());
         let payable = AccountKey::InterRegionPayable { debtor: insured.clone(), creditor: treated.clone() };
         let receivable = AccountKey::InterRegionReceivable { creditor: treated.clone(), debtor: insured.clone() };
+        // Each deployment pays or receives only the half it booked: both in one deployment, the
+        // insured side's or the treating side's when the regions run apart.
+        let (ours_owes, ours_is_owed) = (ws.account(&payable)?.is_some(), ws.account(&receivable)?.is_some());
+        if !ours_owes && !ours_is_owed {
+            return Err(EngineError::not_found(
+                format!("{insured}与{treated}之间没有异地就医结算"),
+                format!("no cross-region settlements between {insured} and {treated} here"),
+            ));
+        }
         let summary = pay_days(
             ws,
             ctx,
@@ -204,12 +213,16 @@ impl Command for PayInterRegion {
             TransferCode::InterRegionClearing,
             |day| inter_region_clearing_id(&insured, &treated, day),
             |amount| {
-                vec![
-                    Posting::debit(payable.clone(), amount),
-                    Posting::credit(AccountKey::FundBank(insured.clone()), amount),
-                    Posting::debit(AccountKey::FundBank(treated.clone()), amount),
-                    Posting::credit(receivable.clone(), amount),
-                ]
+                let mut postings = Vec::new();
+                if ours_owes {
+                    postings.push(Posting::debit(payable.clone(), amount));
+                    postings.push(Posting::credit(AccountKey::FundBank(insured.clone()), amount));
+                }
+                if ours_is_owed {
+                    postings.push(Posting::debit(AccountKey::FundBank(treated.clone()), amount));
+                    postings.push(Posting::credit(receivable.clone(), amount));
+                }
+                postings
             },
         )?;
         audit(ws, ctx, &self.actor, "pay-inter-region", format!("{insured}->{treated}"), &summary);

@@ -108,15 +108,38 @@ impl Command for PeerSettle {
                 ws.put_institution(self.institution.clone());
             }
         }
+        // Our copies of the visit and its lines, once made, are ours: a line we settled stays
+        // settled whatever the treating side still shows (a second 2207 under another msgid
+        // finds nothing left to pay). New lines are added; a changed one is refused.
         match ws.visit(&self.visit.mdtrt_id)? {
             Some(known) if known.psn_no != self.visit.psn_no || known.institution != self.visit.institution => {
                 return Err(EngineError::conflict("就诊ID已被占用", "the visit id is taken by another visit"));
             }
-            Some(_) => ws.put_visit(self.visit.clone()),
+            Some(_) => {}
             None => ws.insert_visit(self.visit.clone()),
         }
+        let ours = ws.lines(&self.visit.mdtrt_id)?;
         for line in &self.lines {
-            ws.put_line(line.clone())?;
+            match ours.iter().find(|known| known.serial == line.serial) {
+                None => ws.put_line(line.clone())?,
+                Some(known)
+                    if known.code == line.code && known.price == line.price && known.quantity == line.quantity =>
+                {
+                    if known.state != LineState::Revoked && line.state == LineState::Revoked {
+                        let mut revoked = known.clone();
+                        revoked.state = LineState::Revoked;
+                        if known.state == LineState::Unsettled {
+                            ws.put_line(revoked)?;
+                        }
+                    }
+                }
+                Some(_) => {
+                    return Err(EngineError::conflict(
+                        format!("费用明细{}与已结算的记录不一致", line.serial),
+                        format!("line {} differs from the copy settled before", line.serial),
+                    ));
+                }
+            }
         }
         let command = Settle { treated_by_peer: true, ..self.settle.clone() };
         settle(&command, ws, ctx).map(|outcome| Outcome::Settlement(Box::new(outcome)))
@@ -219,8 +242,9 @@ impl Command for RecordPeerSettlement {
             }
             ws.post(transfer)?;
         }
-        // The person's year-to-date lives with the insured region.
-        let recorded = Settlement { change: Default::default(), ..settlement.clone() };
+        // The person's year-to-date lives with the insured region; the record is dated when it
+        // lands here, so it always falls on a day not yet cleared.
+        let recorded = Settlement { change: Default::default(), at: ctx.now, ..settlement.clone() };
         ws.put_settlement(recorded.clone())?;
         Ok(Outcome::Settlement(Box::new(SettlementOutcome {
             settlement: recorded,
@@ -274,7 +298,11 @@ impl Command for RecordPeerCancellation {
             ));
         }
         if let Some(transfer) = settlement_transfer(&original, ctx, true) {
-            ws.post(Transfer { id: TransferId::new(format!("setl-cancel/{}", original.setl_id)), ..transfer })?;
+            ws.post(Transfer {
+                id: TransferId::new(format!("setl-cancel/{}", original.setl_id)),
+                code: TransferCode::SettlementCancel,
+                ..transfer
+            })?;
         }
         let mut lines = Vec::new();
         for (mdtrt_id, serial) in &original.lines {
@@ -290,7 +318,7 @@ impl Command for RecordPeerCancellation {
         let mut cancelled = original.clone();
         cancelled.status = SettlementStatus::Cancelled { by: mirror.setl_id.clone() };
         ws.put_settlement(cancelled.clone())?;
-        let recorded = Settlement { change: Default::default(), ..mirror.clone() };
+        let recorded = Settlement { change: Default::default(), at: ctx.now, ..mirror.clone() };
         ws.put_settlement(recorded.clone())?;
         let visit = ws.visit(&original.mdtrt_id)?.ok_or_else(|| EngineError::internal("settled visit vanished"))?;
         Ok(Outcome::Settlement(Box::new(SettlementOutcome {

@@ -555,6 +555,13 @@ pub(super) fn cancel_settlement(
             format!("settlement {setl_id} belongs to another institution"),
         ));
     }
+    if ws.person(&original.psn_no)?.is_some_and(|person| person.status == PersonStatus::Guest) {
+        // The insured region paid it; only it can undo that (the national interface asks it).
+        return Err(EngineError::refused(
+            format!("结算ID{setl_id}由参保地{}结算，须经参保地医保系统撤销", original.insured_admdvs),
+            format!("settlement {setl_id} was paid by {}; its deployment must cancel it", original.insured_admdvs),
+        ));
+    }
     if let Some(mdtrt_id) = &command.mdtrt_id
         && mdtrt_id != &original.mdtrt_id
     {

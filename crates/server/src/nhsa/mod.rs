@@ -198,7 +198,7 @@ impl ResponseMeta {
         serde_json::to_vec(&body).unwrap_or_default()
     }
 
-    fn failure(&self, message: &str) -> Vec<u8> {
+    pub(crate) fn failure(&self, message: &str) -> Vec<u8> {
         let body = json!({
             "infcode": -1,
             "inf_refmsgid": self.inf_refmsgid,
@@ -254,7 +254,7 @@ impl Call {
 
     /// Runs `command` through the writer with the msgid as idempotency key; `render` makes the
     /// response body, which is stored in the same commit. A repeat returns the stored body.
-    async fn submit(
+    pub(crate) async fn submit(
         &self,
         command: impl Command + 'static,
         reversible: bool,

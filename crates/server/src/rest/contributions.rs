@@ -91,12 +91,16 @@ async fn pay(State(state): State<Arc<AppState>>, caller: Caller, bytes: Bytes) -
 /// The years whose contributions a history lists: the five before this one, this one, the next.
 const HISTORY_YEARS_BEFORE: u16 = 5;
 
-/// A person's contributions, oldest first (the person, an operator or an institution).
+/// A person's contributions, oldest first: the person or an operator (the declared base is the
+/// person's wage; institutions have no business with it).
 async fn history(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(psn_no): Path<String>,
 ) -> Result<Response, ApiError> {
+    if matches!(caller, Caller::Institution(_)) {
+        return Err(ApiError::forbidden("institutions may not read contributions"));
+    }
     caller.may_read_person(&psn_no)?;
     let person = load_person(&state, &psn_no).await?;
     let this_year = state.store.now().date().year();

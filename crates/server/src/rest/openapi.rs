@@ -135,8 +135,8 @@ fn clearing_paths(doc: &mut Value) {
     let paths = json!({
         "/api/v1/contributions": {"post": operation("Pay contributions (operator): an employer's monthly declaration for its in-service employees (employer part to the pooled fund, employee part recorded), a flexible employee's month or a resident's insurance year. Once per person and period; all or nothing.", "200", contribution_paid, &["400", "401", "403", "404", "422", "503"],
             json!({"security": secured, "requestBody": contribution_body}))},
-        "/api/v1/persons/{psn_no}/contributions": {"get": operation("A person's contributions of the last five years, this year and the next, oldest first.", "200", contribution_history, &["400", "401", "403", "404", "503"],
-            json!({"security": readers.clone(), "parameters": [path_param("psn_no", "the person number")]}))},
+        "/api/v1/persons/{psn_no}/contributions": {"get": operation("A person's contributions of the last five years, this year and the next, oldest first (the person or an operator).", "200", contribution_history, &["400", "401", "403", "404", "503"],
+            json!({"security": secured.clone(), "parameters": [path_param("psn_no", "the person number")]}))},
         "/api/v1/clearing/institutions/{code}": {"get": operation("An institution's clearing statement for a period: per-day totals (paid or not), the settlement records (cancellations as negative mirrors) and its payable balance. JSON, CSV or PDF. Operators, or the institution itself.", "200", statement.clone(), &["400", "401", "403", "404", "503"],
             json!({"security": readers.clone(), "parameters": institution_params}))},
         "/api/v1/clearing/institutions/{code}/payments": {"post": operation("Pay an institution for the ended days of a period (operator): one transfer a day, once; days paid before are reported, not paid again.", "200", payment.clone(), &["400", "401", "403", "404", "422", "503"],

@@ -115,7 +115,13 @@ async fn settle_with_peer(call: &Call, command: &Settle, guest: &Person, settled
     let settlement = crate::peer::settle(&call.app, &call.institution, remote).await.map_err(NhsaError::new)?;
     let msgid = call.envelope.msgid.to_string();
     if settled {
-        return call.write(RecordPeerSettlement { settlement }, false, settlement_answer(msgid, true)).await;
+        let paid = settlement.clone();
+        let refusal = match call.write(RecordPeerSettlement { settlement }, false, settlement_answer(msgid, true)).await
+        {
+            Ok(answer) => return Ok(answer),
+            Err(refusal) => refusal,
+        };
+        return undo_at_peer(call, &paid, refusal).await;
     }
     // The pre-settlement: shown as this side would record it, nothing stored.
     match call.app.store.dry_run(yibao_engine::Submission::plain(RecordPeerSettlement { settlement })).await? {
@@ -180,6 +186,42 @@ pub async fn cancel(call: &Call, kind: VisitKind) -> Result<Answer, NhsaError> {
         return cancel_with_peer(call, &command).await;
     }
     call.write(command, false, settlement_answer(call.envelope.msgid.to_string(), true)).await
+}
+
+/// The insured side paid but this side could not record it (the lines changed meanwhile, the
+/// msgid was taken, the store failed): the insured side cancels its payment, under a msgid of
+/// its own, and this msgid keeps the refusal, so a retry of it can never record a settlement
+/// that no longer exists. If even that fails, the outcome stays open and a retry of the same
+/// msgid finishes it.
+async fn undo_at_peer(
+    call: &Call,
+    paid: &yibao_engine::records::Settlement,
+    refusal: NhsaError,
+) -> Result<Answer, NhsaError> {
+    let original = call.envelope.msgid.as_str();
+    let undo: MsgId = match original.len() < 64 {
+        true => format!("U{original}"),
+        false => format!("U{}", &call.envelope.request_hash[..32]),
+    }
+    .parse()
+    .map_err(|_| NhsaError::new("医保服务内部错误：无法生成撤销报文ID"))?;
+    let hash = format!("undo-{}", call.envelope.request_hash);
+    match crate::peer::cancel(&call.app, &call.institution, paid, &undo, &hash).await {
+        Ok(_) => {
+            let message = format!("{}；参保地已撤销其结算，本次结算未办理，请用新的报文ID重新结算", refusal.message);
+            let body = call.meta.failure(&message);
+            let stored = body.clone();
+            call.submit(yibao_engine::commands::RecordRead, false, Box::new(move |_| stored.clone())).await?;
+            Ok(Answer::Body(body))
+        }
+        Err(problem) => {
+            tracing::error!(setl_id = %paid.setl_id, %problem, "a peer settlement is recorded there but not here");
+            Err(NhsaError::new(format!(
+                "{}；参保地已结算而本地未能记录，撤销也未成功，请用同一报文ID重发以完成办理",
+                refusal.message
+            )))
+        }
+    }
 }
 
 /// A guest's cancellation: the insured region's deployment cancels first, then this side
