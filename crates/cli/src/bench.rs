@@ -106,6 +106,30 @@ pub async fn allocation(db: &str, persons: u64, options: Options) -> Result<(), 
     Ok(())
 }
 
+/// `yibao bench load`: a fresh database with `persons` generated persons (their accounts
+/// credited for the month), a server on it in this process, and the national-interface load.
+pub async fn load(db: &str, options: crate::load::LoadOptions, store_options: Options) -> Result<(), String> {
+    let store = fresh_store(db, store_options).await?;
+    eprintln!("generating {} persons into {} …", options.persons, store.location());
+    populate(&store, options.persons).await?;
+    let month: Month = store.now().date().year_month();
+    yibao_server::allocation::allocate(&store, month, "bench", |_, _| {}).await.map_err(|error| error.en)?;
+    let secrets = yibao_server::Secrets::new(yibao_server::Secrets::generate())?;
+    let application = yibao_server::Application::build(store.clone(), secrets, "127.0.0.1:0")
+        .await
+        .map_err(|error| format!("cannot listen: {error}"))?;
+    let address = application.local_addr().map_err(|error| error.to_string())?.to_string();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(application.run_until(async move {
+        let _ = stopped.await;
+    }));
+    eprintln!("driving {address} for {} s with {} connections …", options.seconds, options.concurrency);
+    let result = crate::load::run(&store, &address, options).await;
+    let _ = stop.send(());
+    let _ = server.await;
+    result
+}
+
 /// A rate in whole units a second (no floating point anywhere).
 fn per_second(count: u64, elapsed: std::time::Duration) -> u128 {
     u128::from(count) * 1_000_000 / elapsed.as_micros().max(1)

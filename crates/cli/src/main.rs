@@ -2,6 +2,7 @@
 
 mod bench;
 mod config;
+mod load;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -115,6 +116,22 @@ enum BenchCommand {
         #[arg(long, default_value = "yibao-data/bench-allocation.db")]
         db: String,
     },
+    /// Starts a server on a fresh database with generated persons and drives it through the
+    /// national interface (outpatient 2201+2204+2207, pharmacy 2102, 1101, some 2208).
+    Load {
+        /// How many persons to generate.
+        #[arg(long, default_value_t = 10_000)]
+        persons: u64,
+        /// How long to drive it, in seconds.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// Connections, each sending one message at a time.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// A SQLite file path (replaced) or a postgres:// URL of an empty database or schema.
+        #[arg(long, default_value = "yibao-data/bench-load.db")]
+        db: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,6 +164,10 @@ fn main() -> ExitCode {
         }
         Command::Bench { command: BenchCommand::Allocation { persons, db } } => {
             load_policies(&[]).and_then(|policies| run(bench::allocation(&db, persons, bench::options(policies))))
+        }
+        Command::Bench { command: BenchCommand::Load { persons, seconds, concurrency, db } } => {
+            let options = load::LoadOptions { persons, seconds, concurrency: concurrency.clamp(1, 4096) };
+            load_policies(&[]).and_then(|policies| run(bench::load(&db, options, bench::options(policies))))
         }
         Command::Policy { command: PolicyCommand::Check { files } } => check_policies(&files),
     };

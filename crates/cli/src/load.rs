@@ -1,0 +1,350 @@
+//! `yibao bench load`: drives real settlements through the national interface, signed as an
+//! HIS signs them, against a server started in this process on a fresh database with generated
+//! persons. The mix: outpatient visits (2201 + 2204 + 2207), pharmacy purchases (2102), person
+//! queries (1101) and some cancellations (2208). Prints throughput, latency percentiles, errors
+//! and the process's peak memory. Timings are printed, never asserted.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use yibao_engine::records::PersonStatus;
+use yibao_store::Store;
+
+const HOSPITAL: &str = "H33010000001";
+const PHARMACY: &str = "P33010000001";
+
+/// What one run is asked to do.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadOptions {
+    pub persons: u64,
+    pub seconds: u64,
+    pub concurrency: usize,
+}
+
+/// One insured person the load uses.
+#[derive(Debug, Clone)]
+struct Insured {
+    psn_no: String,
+    id_number: String,
+    insutype: String,
+}
+
+/// What the workers saw.
+#[derive(Debug, Default)]
+struct Tally {
+    /// Per message: (transaction, microseconds, answered with infcode 0).
+    calls: Vec<(&'static str, u32, bool)>,
+    settlements: u64,
+    errors: Vec<String>,
+}
+
+/// A tiny deterministic generator (xorshift), so runs are comparable.
+struct Dice(u64);
+
+impl Dice {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+struct Client {
+    address: String,
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    worker: usize,
+    serial: u64,
+}
+
+impl Client {
+    async fn connect(address: &str, worker: usize) -> Result<Client, String> {
+        let stream = tokio::net::TcpStream::connect(address).await.map_err(|error| error.to_string())?;
+        stream.set_nodelay(true).map_err(|error| error.to_string())?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|error| error.to_string())?;
+        tokio::spawn(connection);
+        Ok(Client { address: address.to_string(), sender, worker, serial: 0 })
+    }
+
+    /// Sends one signed message as `code`; its `output`, or the refusal.
+    async fn call(
+        &mut self,
+        code: &str,
+        infno: &'static str,
+        input: Value,
+        tally: &mut Tally,
+    ) -> Result<Value, String> {
+        self.serial += 1;
+        let timestamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs())
+            .to_string();
+        let nonce = format!("w{}n{}", self.worker, self.serial);
+        let digest = Sha256::digest(format!("{timestamp}demo-{code}{nonce}{timestamp}"));
+        let signature: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let msgid = format!("{code}B{:04}{:012}", self.worker, self.serial);
+        let envelope = json!({
+            "infno": infno, "msgid": msgid, "mdtrtarea_admvs": "330100", "insuplc_admdvs": "330100",
+            "recer_sys_code": "YBXT", "dev_no": "", "dev_safe_info": "", "cainfo": "", "signtype": "", "infver": "V1.0",
+            "opter_type": "1", "opter": "001", "opter_name": "bench", "inf_time": "2026-11-23 10:00:00",
+            "fixmedins_code": code, "fixmedins_name": "bench", "sign_no": "", "input": input,
+        });
+        let request = hyper::Request::builder()
+            .method("POST")
+            .uri("/fsi/api/rsfComIfsService/callService")
+            .header("host", self.address.as_str())
+            .header("content-type", "application/json")
+            .header("x-tif-paasid", code)
+            .header("x-tif-timestamp", timestamp)
+            .header("x-tif-nonce", nonce)
+            .header("x-tif-signature", signature)
+            .body(Full::new(Bytes::from(serde_json::to_vec(&envelope).unwrap_or_default())))
+            .map_err(|error| error.to_string())?;
+        let started = Instant::now();
+        let response = self.sender.send_request(request).await.map_err(|error| error.to_string())?;
+        let body = response.into_body().collect().await.map_err(|error| error.to_string())?.to_bytes();
+        let micros = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+        let answer: Value = serde_json::from_slice(&body).map_err(|error| error.to_string())?;
+        let ok = answer["infcode"] == json!(0);
+        tally.calls.push((infno, micros, ok));
+        match ok {
+            true => Ok(answer["output"].clone()),
+            false => Err(format!("{infno}: {}", answer["err_msg"].as_str().unwrap_or("?"))),
+        }
+    }
+}
+
+fn line(serial: u64, mdtrt_id: &str, psn_no: &str, code: &str, price: &str) -> Value {
+    json!({
+        "feedetl_sn": format!("{serial}"), "mdtrt_id": mdtrt_id, "psn_no": psn_no, "chrg_bchno": "B001", "rxno": "",
+        "rx_circ_flag": "0", "fee_ocur_time": "2026-11-23 10:05:00", "med_list_codg": code,
+        "medins_list_codg": format!("HIS-{code}"), "det_item_fee_sumamt": number(price), "cnt": 1,
+        "pric": number(price), "bilg_dept_codg": "A01", "bilg_dept_name": "内科", "bilg_dr_codg": "D001",
+        "bilg_dr_name": "医生", "hosp_appr_flag": "1"
+    })
+}
+
+fn number(text: &str) -> Value {
+    text.parse::<serde_json::Number>().map_or(Value::Null, Value::Number)
+}
+
+/// An outpatient visit: register, one line, settle. The settlement id.
+async fn outpatient(client: &mut Client, person: &Insured, price: &str, tally: &mut Tally) -> Result<String, String> {
+    let registered = client
+        .call(
+            HOSPITAL,
+            "2201",
+            json!({"data": {"psn_no": person.psn_no, "insutype": person.insutype, "begntime": "2026-11-23 10:00:00",
+                "mdtrt_cert_type": "02", "mdtrt_cert_no": person.id_number, "ipt_otp_no": "MZ1", "atddr_no": "D001",
+                "dr_name": "医生", "dept_code": "A01", "dept_name": "内科", "caty": "A01"}}),
+            tally,
+        )
+        .await?;
+    let mdtrt_id = registered["data"]["mdtrt_id"].as_str().unwrap_or_default().to_string();
+    let serial = client.serial;
+    client
+        .call(
+            HOSPITAL,
+            "2204",
+            json!({"feedetail": [line(serial, &mdtrt_id, &person.psn_no, "DEMO-A-002", price)]}),
+            tally,
+        )
+        .await?;
+    let settled = client
+        .call(
+            HOSPITAL,
+            "2207",
+            json!({"data": {"psn_no": person.psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": person.id_number,
+                "med_type": "11", "medfee_sumamt": number(price), "psn_setlway": "01", "mdtrt_id": mdtrt_id,
+                "chrg_bchno": "B001", "acct_used_flag": "1", "insutype": person.insutype}}),
+            tally,
+        )
+        .await?;
+    tally.settlements += 1;
+    Ok(format!("{}|{mdtrt_id}", settled["setlinfo"]["setl_id"].as_str().unwrap_or_default()))
+}
+
+async fn pharmacy(client: &mut Client, person: &Insured, price: &str, tally: &mut Tally) -> Result<(), String> {
+    let serial = client.serial;
+    client
+        .call(
+            PHARMACY,
+            "2102",
+            json!({"data": {"psn_no": person.psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": person.id_number,
+                "begntime": "2026-11-23 11:00:00", "medfee_sumamt": number(price), "ipt_otp_no": "YD1", "med_type": "41",
+                "insutype": person.insutype, "psn_setlway": "01", "acct_used_flag": "1", "invono": "",
+                "fulamt_ownpay_amt": 0, "overlmt_selfpay": 0, "preselfpay_amt": 0, "inscp_scp_amt": 0},
+                "feedetail": [line(serial, "", &person.psn_no, "DEMO-A-001", price)]}),
+            tally,
+        )
+        .await?;
+    tally.settlements += 1;
+    Ok(())
+}
+
+async fn worker(address: String, worker: usize, persons: Arc<Vec<Insured>>, until: Instant) -> Result<Tally, String> {
+    let mut client = Client::connect(&address, worker).await?;
+    let mut dice = Dice(0x9E37_79B9_7F4A_7C15 ^ (worker as u64 + 1));
+    let mut tally = Tally::default();
+    let mut last: Option<(Insured, String)> = None;
+    while Instant::now() < until {
+        let person = persons[usize::try_from(dice.below(persons.len() as u64)).unwrap_or(0)].clone();
+        let price = format!("{}.{:02}", 20 + dice.below(300), dice.below(100));
+        let roll = dice.below(100);
+        let result = match roll {
+            0..60 => outpatient(&mut client, &person, &price, &mut tally).await.map(|settled| {
+                last = Some((person.clone(), settled));
+            }),
+            60..80 => pharmacy(&mut client, &person, &price, &mut tally).await,
+            80..95 => client
+                .call(
+                    HOSPITAL,
+                    "1101",
+                    json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": person.id_number, "psn_cert_type": "01",
+                        "certno": person.id_number}}),
+                    &mut tally,
+                )
+                .await
+                .map(drop),
+            _ => match last.take() {
+                Some((owner, settled)) => {
+                    let (setl_id, mdtrt_id) = settled.split_once('|').unwrap_or_default();
+                    client
+                        .call(
+                            HOSPITAL,
+                            "2208",
+                            json!({"data": {"setl_id": setl_id, "mdtrt_id": mdtrt_id, "psn_no": owner.psn_no}}),
+                            &mut tally,
+                        )
+                        .await
+                        .map(drop)
+                }
+                None => Ok(()),
+            },
+        };
+        if let Err(error) = result
+            && tally.errors.len() < 20
+        {
+            tally.errors.push(error);
+        }
+    }
+    Ok(tally)
+}
+
+/// The process's peak resident memory (`VmHWM`), in MiB, where Linux tells it.
+fn peak_memory_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+fn percentile(sorted: &[u32], per_mille: usize) -> String {
+    match sorted.is_empty() {
+        true => "-".to_string(),
+        false => {
+            let index = (sorted.len() * per_mille / 1000).min(sorted.len() - 1);
+            let micros = sorted[index];
+            format!("{}.{:02} ms", micros / 1000, micros % 1000 / 10)
+        }
+    }
+}
+
+/// Runs the load against a server on `store` (already populated) at `address`.
+///
+/// # Errors
+/// When the server cannot be reached or the persons cannot be read.
+pub async fn run(store: &Store, address: &str, options: LoadOptions) -> Result<(), String> {
+    let mut persons = Vec::new();
+    let mut after = None;
+    loop {
+        let from = after.clone();
+        let page = store.read(move |r| r.person_numbers_after(from.as_ref(), 1000)).await.map_err(|e| e.to_string())?;
+        let Some(last) = page.last().cloned() else { break };
+        let rows = store
+            .read(move |r| page.iter().map(|psn_no| r.person(psn_no)).collect::<Result<Vec<_>, _>>())
+            .await
+            .map_err(|e| e.to_string())?;
+        for person in rows.into_iter().flatten() {
+            // Residents are covered only for paid years; the load uses employees.
+            if person.status == PersonStatus::Active
+                && !person.insurance.is_resident()
+                && person.admdvs.as_str() == "330100"
+            {
+                persons.push(Insured {
+                    psn_no: person.psn_no.to_string(),
+                    id_number: person.id_number.expose().to_string(),
+                    insutype: person.insurance.to_string(),
+                });
+            }
+        }
+        after = Some(last);
+        if persons.len() as u64 >= options.persons {
+            break;
+        }
+    }
+    let persons = Arc::new(persons);
+    let started = Instant::now();
+    let until = started + Duration::from_secs(options.seconds);
+    let mut workers = tokio::task::JoinSet::new();
+    for index in 0..options.concurrency {
+        workers.spawn(worker(address.to_string(), index, persons.clone(), until));
+    }
+    let mut all = Tally::default();
+    while let Some(joined) = workers.join_next().await {
+        let tally = joined.map_err(|error| error.to_string())??;
+        all.calls.extend(tally.calls);
+        all.settlements += tally.settlements;
+        all.errors.extend(tally.errors.into_iter().take(3));
+    }
+    let elapsed = started.elapsed();
+    let micros = elapsed.as_micros().max(1);
+    let mut latencies: Vec<u32> = all.calls.iter().map(|(_, micros, _)| *micros).collect();
+    latencies.sort_unstable();
+    let failed = all.calls.iter().filter(|(_, _, ok)| !ok).count();
+    println!(
+        "load: {} persons, {} connections, {:.1?}: {} messages ({}/s), {} settlements ({}/s), {failed} refused",
+        persons.len(),
+        options.concurrency,
+        elapsed,
+        all.calls.len(),
+        u128::from(all.calls.len() as u64) * 1_000_000 / micros,
+        all.settlements,
+        u128::from(all.settlements) * 1_000_000 / micros,
+    );
+    println!(
+        "latency per message: p50 {}  p99 {}  p99.9 {}  max {}",
+        percentile(&latencies, 500),
+        percentile(&latencies, 990),
+        percentile(&latencies, 999),
+        percentile(&latencies, 1000),
+    );
+    for infno in ["1101", "2201", "2204", "2207", "2102", "2208"] {
+        let mut these: Vec<u32> =
+            all.calls.iter().filter(|(code, _, _)| *code == infno).map(|(_, micros, _)| *micros).collect();
+        these.sort_unstable();
+        println!(
+            "  {infno}: {:>8} calls  p50 {}  p99 {}",
+            these.len(),
+            percentile(&these, 500),
+            percentile(&these, 990)
+        );
+    }
+    if let Some(peak) = peak_memory_mib() {
+        println!("peak memory of this process (server and load generator): {peak} MiB");
+    }
+    for error in all.errors.iter().take(5) {
+        println!("  e.g. refused: {error}");
+    }
+    Ok(())
+}
