@@ -28,10 +28,6 @@ pub(crate) enum Job {
         value: String,
         reply: oneshot::Sender<Result<(), StoreFailure>>,
     },
-    /// Refreshes the query planner's statistics (after a bulk load).
-    Analyze {
-        reply: oneshot::Sender<Result<(), StoreFailure>>,
-    },
 }
 
 pub(crate) fn spawn(conn: Box<dyn Conn>, shared: Arc<Shared>, queue: usize) -> Result<mpsc::Sender<Job>, StoreFailure> {
@@ -58,14 +54,6 @@ fn run_writer(mut conn: Box<dyn Conn>, mut jobs: mpsc::Receiver<Job>, shared: &S
                 Job::Submit { submission, reply } => submissions.push((submission, reply)),
                 Job::Meta { key, value, reply } => {
                     let _ = reply.send(set_meta(&mut *conn, &key, &value));
-                }
-                Job::Analyze { reply } => {
-                    // SQLite plans these queries well without statistics (and gathering them
-                    // scans whole tables); PostgreSQL's plans follow them.
-                    let _ = reply.send(match conn.dialect() {
-                        schema::Dialect::Postgres => conn.batch("ANALYZE"),
-                        schema::Dialect::Sqlite => Ok(()),
-                    });
                 }
             }
         }
