@@ -220,3 +220,24 @@ async fn a_ningbo_person_at_a_hangzhou_hospital_is_priced_and_recorded_cross_reg
     let stored = app.store.read(move |r| r.settlement(&setl_id)).await.unwrap().unwrap();
     assert!(stored.is_cross_region());
 }
+
+#[tokio::test]
+async fn eligibility_2001_says_who_enjoys_benefits_and_a_resident_needs_a_paid_year() {
+    let app = spawn_app().await;
+    let year = app.store.now().date().year();
+    let check = |name: &str, begin: String| json!({"data": {"psn_no": psn(name), "insutype": insutype(name), "med_type": "11", "begntime": begin}});
+    let now = format!("{year}-06-01 09:00:00");
+    let employee = app.call(TERTIARY, "2001", check("张伟", now.clone())).await;
+    assert_eq!(employee.ok()["trtinfo"][0]["trt_enjymnt_flag"], json!("1"), "{}", employee.body);
+    let resident = app.call(COMMUNITY, "2001", check("刘芳", now)).await;
+    assert_eq!(
+        resident.ok()["trtinfo"][0]["trt_enjymnt_flag"],
+        json!("1"),
+        "the demo paid this year: {}",
+        resident.body
+    );
+    let later = app.call(COMMUNITY, "2001", check("刘芳", format!("{}-06-01 09:00:00", year + 2))).await;
+    let info = later.ok()["trtinfo"][0].clone();
+    assert_eq!(info["trt_enjymnt_flag"], json!("0"), "{info}");
+    assert!(info.to_string().contains("未缴纳"), "{info}");
+}

@@ -239,14 +239,31 @@ pub async fn eligibility(call: &Call) -> Result<Answer, NhsaError> {
     let begin = data.time("begntime")?.unwrap_or_else(|| call.now());
     let disease = data.text("dise_codg")?;
     let lookup = psn_no.clone();
-    let (person, registrations) =
-        call.app.store.read(move |r| Ok((r.person(&lookup)?, r.registrations(&lookup)?))).await?;
-    let person = person.ok_or_else(|| NhsaError::new(format!("人员编号{psn_no}不存在")))?;
     let day = begin.date();
+    // A resident's insurance year is covered by its contribution (where the policy sets one).
+    let year_paid =
+        yibao_engine::commands::contribution_id(&psn_no, yibao_engine::commands::ContributionPeriod::Year(day.year()));
+    let (person, registrations, paid) = call
+        .app
+        .store
+        .read(move |r| {
+            let paid = !r.loader().transfers(std::slice::from_ref(&year_paid))?.is_empty();
+            Ok((r.person(&lookup)?, r.registrations(&lookup)?, paid))
+        })
+        .await?;
+    let person = person.ok_or_else(|| NhsaError::new(format!("人员编号{psn_no}不存在")))?;
     let policies = call.app.store.policies();
-    let (enjoys, result) = match policies.resolve(&person.admdvs, insurance, day) {
+    let resolved = policies.resolve(&person.admdvs, insurance, day);
+    let annual = resolved
+        .and_then(|resolved| resolved.scheme.contribution)
+        .map_or(yibao_domain::Money::ZERO, |rule| rule.annual);
+    let unpaid_resident = insurance.is_resident() && annual.is_positive() && !paid;
+    let (enjoys, result) = match resolved {
         _ if person.insurance != insurance => (false, format!("参保人险种为{}，不是{insurance}", person.insurance)),
         _ if person.status != PersonStatus::Active => (false, "参保状态异常，不享受待遇".to_string()),
+        _ if unpaid_resident => {
+            (false, format!("未缴纳{}年度城乡居民医保费（{annual}元），本年度不享受待遇", day.year()))
+        }
         None => (false, format!("参保地{}在{day}无有效待遇政策", person.admdvs)),
         Some(resolved) => {
             let scheme = resolved.scheme;
