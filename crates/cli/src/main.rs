@@ -2,6 +2,11 @@
 
 mod bench;
 mod config;
+
+/// A faster allocator than glibc's for many small short-lived allocations (JSON in and out,
+/// working sets): about a quarter of the server's time under load went to malloc and free.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod load;
 
 use std::process::ExitCode;

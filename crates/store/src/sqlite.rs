@@ -63,7 +63,7 @@ impl SqliteConn {
             conn.pragma_update(None, "journal_mode", "WAL").map_err(failure)?;
         }
         conn.pragma_update(None, "synchronous", synchronous.pragma()).map_err(failure)?;
-        conn.pragma_update(None, "cache_size", -65_536).map_err(failure)?;
+        conn.pragma_update(None, "cache_size", if read_only { -16_384 } else { -8_192 }).map_err(failure)?;
         conn.pragma_update(None, "temp_store", "MEMORY").map_err(failure)?;
         conn.pragma_update(None, "foreign_keys", "OFF").map_err(failure)?;
         rusqlite::vtab::array::load_module(&conn).map_err(failure)?;
