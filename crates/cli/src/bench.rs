@@ -139,3 +139,90 @@ fn per_second(count: u64, elapsed: std::time::Duration) -> u128 {
 pub fn options(policies: yibao_policy::PolicySet) -> Options {
     Options::new(Arc::new(policies))
 }
+
+/// `yibao bench pricing`: the policy engine alone, on one core: bills of `lines` lines (class A,
+/// class B with a first self-pay and a price cap, self-funded), each line split and the bill
+/// priced as an inpatient settlement of an in-service employee at a tertiary hospital with a
+/// personal account. Prints lines priced per second.
+///
+/// # Errors
+/// When the seed policy does not price the bill (a bug).
+pub fn pricing(policies: &yibao_policy::PolicySet, lines: usize, seconds: u64) -> Result<(), String> {
+    use yibao_domain::{ChargeClass, InstitutionLevel, InsuranceType, MedType, Money, PersonType};
+    use yibao_policy::{
+        AccountBalances, Accumulators, Admission, CatalogueItem, LineInput, PriceInput, price, split_line,
+    };
+    let day = yibao_domain::Date::new(2026, 6, 1).expect("valid");
+    let region: Admdvs = "330100".parse().expect("valid");
+    let resolved = policies.resolve(&region, InsuranceType::EmployeeBasic, day).ok_or("no policy for 330100 310")?;
+    let items = [
+        CatalogueItem {
+            code: "A".into(),
+            name: "甲".into(),
+            class: ChargeClass::ClassA,
+            first_selfpay: "0".parse().expect("valid"),
+            price_cap: None,
+        },
+        CatalogueItem {
+            code: "B".into(),
+            name: "乙".into(),
+            class: ChargeClass::ClassB,
+            first_selfpay: "0.1".parse().expect("valid"),
+            price_cap: Some("80".parse().expect("valid")),
+        },
+        CatalogueItem {
+            code: "C".into(),
+            name: "丙".into(),
+            class: ChargeClass::SelfFunded,
+            first_selfpay: "0".parse().expect("valid"),
+            price_cap: None,
+        },
+    ];
+    let bill: Vec<LineInput> = (0..lines)
+        .map(|n| {
+            let price: yibao_domain::UnitPrice =
+                format!("{}.{:02}", 10 + n * 7 % 190, n * 13 % 100).parse().expect("valid");
+            let quantity: yibao_domain::Quantity = format!("{}", 1 + n % 3).parse().expect("valid");
+            LineInput {
+                serial: n.to_string(),
+                code: items[n % 3].code.clone(),
+                price,
+                quantity,
+                amount: price.times(quantity),
+            }
+        })
+        .collect();
+    let year_to_date = Accumulators::default();
+    let started = Instant::now();
+    let mut priced = 0u64;
+    let mut fund = Money::ZERO;
+    while started.elapsed().as_secs() < seconds {
+        for _ in 0..100 {
+            let splits: Vec<_> =
+                bill.iter().enumerate().map(|(n, line)| split_line(line, Some(&items[n % 3]))).collect();
+            let pricing = price(&PriceInput {
+                policy: resolved.policy,
+                scheme: resolved.scheme,
+                insurance: InsuranceType::EmployeeBasic,
+                person_type: PersonType::EmployeeInService,
+                level: Some(InstitutionLevel::Tertiary),
+                med_type: MedType::GENERAL_INPATIENT,
+                lines: &splits,
+                year_to_date: &year_to_date,
+                admission: Admission { counted: false, deductible_paid: Money::ZERO },
+                special_disease: None,
+                account: Some(AccountBalances { current_year: Money::yuan(1_000), prior_years: Money::ZERO }),
+            })
+            .map_err(|error| format!("{error:?}"))?;
+            fund += pricing.fund;
+            priced += lines as u64;
+        }
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "pricing: {priced} lines in {elapsed:.1?} on one core: {} lines/s ({} bills of {lines} lines/s); fund total {fund}",
+        per_second(priced, elapsed),
+        per_second(priced / lines.max(1) as u64, elapsed),
+    );
+    Ok(())
+}

@@ -121,6 +121,15 @@ enum BenchCommand {
         #[arg(long, default_value = "yibao-data/bench-allocation.db")]
         db: String,
     },
+    /// The policy engine alone on one core: lines split and priced per second.
+    Pricing {
+        /// Lines per bill.
+        #[arg(long, default_value_t = 20)]
+        lines: usize,
+        /// How long, in seconds.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
     /// Starts a server on a fresh database with generated persons and drives it through the
     /// national interface (outpatient 2201+2204+2207, pharmacy 2102, 1101, some 2208).
     Load {
@@ -170,6 +179,8 @@ fn main() -> ExitCode {
         Command::Bench { command: BenchCommand::Allocation { persons, db } } => {
             load_policies(&[]).and_then(|policies| run(bench::allocation(&db, persons, bench::options(policies))))
         }
+        Command::Bench { command: BenchCommand::Pricing { lines, seconds } } => load_policies(&[])
+            .and_then(|policies| bench::pricing(&policies, lines.clamp(1, 20_000), seconds.clamp(1, 600))),
         Command::Bench { command: BenchCommand::Load { persons, seconds, concurrency, db } } => {
             let options = load::LoadOptions { persons, seconds, concurrency: concurrency.clamp(1, 4096) };
             load_policies(&[]).and_then(|policies| run(bench::load(&db, options, bench::options(policies))))
