@@ -226,3 +226,130 @@ pub fn pricing(policies: &yibao_policy::PolicySet, lines: usize, seconds: u64) -
     );
     Ok(())
 }
+
+/// `yibao bench inprocess`: settlements straight into the store, no HTTP and no JSON: pharmacy
+/// purchases (open a visit, bill one line, settle; one command) submitted with their msgid
+/// envelope by `concurrency` tasks for `seconds`, on a fresh database with generated persons.
+///
+/// # Errors
+/// When the database cannot be prepared.
+pub async fn inprocess(db: &str, options: crate::load::LoadOptions, store_options: Options) -> Result<(), String> {
+    use yibao_domain::{CertType, InsuranceType, MedType};
+    use yibao_engine::commands::{LineUpload, Purchase};
+    use yibao_engine::records::Certificate;
+    let store = fresh_store(db, store_options).await?;
+    eprintln!("generating {} persons into {} …", options.persons, store.location());
+    populate(&store, options.persons).await?;
+    let month: Month = store.now().date().year_month();
+    yibao_server::allocation::allocate(&store, month, "bench", |_, _| {}).await.map_err(|error| error.en)?;
+    let mut persons = Vec::new();
+    let mut after = None;
+    while (persons.len() as u64) < options.persons {
+        let from = after.clone();
+        let page = store.read(move |r| r.person_numbers_after(from.as_ref(), 1000)).await.map_err(|e| e.to_string())?;
+        let Some(last) = page.last().cloned() else { break };
+        let rows = store
+            .read(move |r| page.iter().map(|psn_no| r.person(psn_no)).collect::<Result<Vec<_>, _>>())
+            .await
+            .map_err(|e| e.to_string())?;
+        persons.extend(
+            rows.into_iter()
+                .flatten()
+                .filter(|p| p.insurance == InsuranceType::EmployeeBasic && p.admdvs.as_str() == "330100"),
+        );
+        after = Some(last);
+    }
+    let persons = Arc::new(persons);
+    eprintln!("settling for {} s with {} tasks …", options.seconds, options.concurrency);
+    let started = Instant::now();
+    let until = started + std::time::Duration::from_secs(options.seconds);
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..options.concurrency {
+        let (store, persons) = (store.clone(), persons.clone());
+        tasks.spawn(async move {
+            let mut latencies = Vec::new();
+            let mut refused = 0u64;
+            let mut n = 0u64;
+            while Instant::now() < until {
+                n += 1;
+                let person =
+                    &persons[usize::try_from((n * 7919 + worker as u64 * 104_729) % persons.len() as u64).unwrap_or(0)];
+                let now = store.now();
+                let price: yibao_domain::UnitPrice = format!("{}.{:02}", 10 + n % 90, n % 100).parse().expect("valid");
+                let quantity: yibao_domain::Quantity = "1".parse().expect("valid");
+                let msgid: yibao_domain::MsgId = format!("P33010000001I{worker:04}{n:012}").parse().expect("valid");
+                let command = Purchase {
+                    institution: "P33010000001".parse().expect("valid"),
+                    psn_no: person.psn_no.clone(),
+                    insurance: person.insurance,
+                    med_type: MedType::PHARMACY,
+                    certificate: Certificate {
+                        kind: CertType::IdNumber,
+                        number: person.id_number.expose().to_string(),
+                    },
+                    his_no: "YD1".into(),
+                    begin: now,
+                    lines: vec![LineUpload {
+                        serial: "1".into(),
+                        batch: "B1".into(),
+                        code: "DEMO-A-001".into(),
+                        his_code: "DEMO-A-001".into(),
+                        price,
+                        quantity,
+                        amount: price.times(quantity),
+                        occurred_at: now,
+                        refund_of: None,
+                        rx_no: String::new(),
+                        dept_code: String::new(),
+                        dept_name: String::new(),
+                        doctor_code: String::new(),
+                        doctor_name: String::new(),
+                    }],
+                    declared_medfee: None,
+                    use_account: true,
+                    invoice_no: String::new(),
+                    insured_admdvs: None,
+                    msgid: msgid.clone(),
+                };
+                let envelope = yibao_engine::Envelope {
+                    msgid,
+                    institution: "P33010000001".parse().expect("valid"),
+                    infno: "2102".into(),
+                    request_hash: format!("bench-{worker}-{n}"),
+                    reversible: true,
+                    render: Box::new(|_| b"{}".to_vec()),
+                };
+                let sent = Instant::now();
+                match store.submit(Submission { envelope: Some(envelope), command: Box::new(command) }).await {
+                    Ok(_) => latencies.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX)),
+                    Err(_) => refused += 1,
+                }
+            }
+            (latencies, refused)
+        });
+    }
+    let mut latencies = Vec::new();
+    let mut refused = 0;
+    while let Some(joined) = tasks.join_next().await {
+        let (these, failed) = joined.map_err(|error| error.to_string())?;
+        latencies.extend(these);
+        refused += failed;
+    }
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    let at = |per_mille: usize| {
+        latencies
+            .get((latencies.len() * per_mille / 1000).min(latencies.len().saturating_sub(1)))
+            .map_or_else(|| "-".to_string(), |micros| format!("{}.{:02} ms", micros / 1000, micros % 1000 / 10))
+    };
+    println!(
+        "in-process on {:?}: {} settlements in {elapsed:.1?} ({}/s), {refused} refused; latency p50 {} p99 {} p99.9 {}",
+        store.dialect(),
+        latencies.len(),
+        per_second(latencies.len() as u64, elapsed),
+        at(500),
+        at(990),
+        at(999)
+    );
+    Ok(())
+}

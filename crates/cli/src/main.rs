@@ -121,6 +121,22 @@ enum BenchCommand {
         #[arg(long, default_value = "yibao-data/bench-allocation.db")]
         db: String,
     },
+    /// Settlements straight into the store (no HTTP, no JSON): pharmacy purchases with their
+    /// msgid, from many tasks, on a fresh database with generated persons.
+    Inprocess {
+        /// How many persons to generate.
+        #[arg(long, default_value_t = 10_000)]
+        persons: u64,
+        /// How long, in seconds.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// Concurrent tasks, each submitting one settlement at a time.
+        #[arg(long, default_value_t = 256)]
+        concurrency: usize,
+        /// A SQLite file path (replaced) or a postgres:// URL of an empty database or schema.
+        #[arg(long, default_value = "yibao-data/bench-inprocess.db")]
+        db: String,
+    },
     /// The policy engine alone on one core: lines split and priced per second.
     Pricing {
         /// Lines per bill.
@@ -178,6 +194,10 @@ fn main() -> ExitCode {
         }
         Command::Bench { command: BenchCommand::Allocation { persons, db } } => {
             load_policies(&[]).and_then(|policies| run(bench::allocation(&db, persons, bench::options(policies))))
+        }
+        Command::Bench { command: BenchCommand::Inprocess { persons, seconds, concurrency, db } } => {
+            let options = load::LoadOptions { persons, seconds, concurrency: concurrency.clamp(1, 16_384) };
+            load_policies(&[]).and_then(|policies| run(bench::inprocess(&db, options, bench::options(policies))))
         }
         Command::Bench { command: BenchCommand::Pricing { lines, seconds } } => load_policies(&[])
             .and_then(|policies| bench::pricing(&policies, lines.clamp(1, 20_000), seconds.clamp(1, 600))),
