@@ -106,14 +106,43 @@ pub async fn allocation(db: &str, persons: u64, options: Options) -> Result<(), 
     Ok(())
 }
 
+/// A fresh database with `persons` generated persons, their accounts credited for this month.
+async fn prepared(db: &str, persons: u64, options: Options) -> Result<Store, String> {
+    let store = fresh_store(db, options).await?;
+    eprintln!("generating {persons} persons into {} …", store.location());
+    populate(&store, persons).await?;
+    let month: Month = store.now().date().year_month();
+    yibao_server::allocation::allocate(&store, month, "bench", |_, _| {}).await.map_err(|error| error.en)?;
+    Ok(store)
+}
+
+/// Up to `wanted` insured employees of 330100 (residents are covered only for paid years, and
+/// the load's institutions are in 330100), in person-number order.
+pub async fn employees(store: &Store, wanted: u64) -> Result<Vec<yibao_engine::records::Person>, String> {
+    let mut persons = Vec::new();
+    let mut after = None;
+    while (persons.len() as u64) < wanted {
+        let from = after.clone();
+        let page = store.read(move |r| r.person_numbers_after(from.as_ref(), 1000)).await.map_err(|e| e.to_string())?;
+        let Some(last) = page.last().cloned() else { break };
+        let rows = store
+            .read(move |r| page.iter().map(|psn_no| r.person(psn_no)).collect::<Result<Vec<_>, _>>())
+            .await
+            .map_err(|e| e.to_string())?;
+        persons.extend(rows.into_iter().flatten().filter(|person| {
+            person.status == yibao_engine::records::PersonStatus::Active
+                && !person.insurance.is_resident()
+                && person.admdvs.as_str() == "330100"
+        }));
+        after = Some(last);
+    }
+    Ok(persons)
+}
+
 /// `yibao bench load`: a fresh database with `persons` generated persons (their accounts
 /// credited for the month), a server on it in this process, and the national-interface load.
 pub async fn load(db: &str, options: crate::load::LoadOptions, store_options: Options) -> Result<(), String> {
-    let store = fresh_store(db, store_options).await?;
-    eprintln!("generating {} persons into {} …", options.persons, store.location());
-    populate(&store, options.persons).await?;
-    let month: Month = store.now().date().year_month();
-    yibao_server::allocation::allocate(&store, month, "bench", |_, _| {}).await.map_err(|error| error.en)?;
+    let store = prepared(db, options.persons, store_options).await?;
     let secrets = yibao_server::Secrets::new(yibao_server::Secrets::generate())?;
     let application = yibao_server::Application::build(store.clone(), secrets, "127.0.0.1:0")
         .await
@@ -234,31 +263,11 @@ pub fn pricing(policies: &yibao_policy::PolicySet, lines: usize, seconds: u64) -
 /// # Errors
 /// When the database cannot be prepared.
 pub async fn inprocess(db: &str, options: crate::load::LoadOptions, store_options: Options) -> Result<(), String> {
-    use yibao_domain::{CertType, InsuranceType, MedType};
+    use yibao_domain::{CertType, MedType};
     use yibao_engine::commands::{LineUpload, Purchase};
     use yibao_engine::records::Certificate;
-    let store = fresh_store(db, store_options).await?;
-    eprintln!("generating {} persons into {} …", options.persons, store.location());
-    populate(&store, options.persons).await?;
-    let month: Month = store.now().date().year_month();
-    yibao_server::allocation::allocate(&store, month, "bench", |_, _| {}).await.map_err(|error| error.en)?;
-    let mut persons = Vec::new();
-    let mut after = None;
-    while (persons.len() as u64) < options.persons {
-        let from = after.clone();
-        let page = store.read(move |r| r.person_numbers_after(from.as_ref(), 1000)).await.map_err(|e| e.to_string())?;
-        let Some(last) = page.last().cloned() else { break };
-        let rows = store
-            .read(move |r| page.iter().map(|psn_no| r.person(psn_no)).collect::<Result<Vec<_>, _>>())
-            .await
-            .map_err(|e| e.to_string())?;
-        persons.extend(
-            rows.into_iter()
-                .flatten()
-                .filter(|p| p.insurance == InsuranceType::EmployeeBasic && p.admdvs.as_str() == "330100"),
-        );
-        after = Some(last);
-    }
+    let store = prepared(db, options.persons, store_options).await?;
+    let persons = employees(&store, options.persons).await?;
     let persons = Arc::new(persons);
     eprintln!("settling for {} s with {} tasks …", options.seconds, options.concurrency);
     let started = Instant::now();

@@ -11,7 +11,6 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use yibao_engine::records::PersonStatus;
 use yibao_store::Store;
 
 const HOSPITAL: &str = "H33010000001";
@@ -265,34 +264,15 @@ fn percentile(sorted: &[u32], per_mille: usize) -> String {
 /// # Errors
 /// When the server cannot be reached or the persons cannot be read.
 pub async fn run(store: &Store, address: &str, options: LoadOptions) -> Result<(), String> {
-    let mut persons = Vec::new();
-    let mut after = None;
-    loop {
-        let from = after.clone();
-        let page = store.read(move |r| r.person_numbers_after(from.as_ref(), 1000)).await.map_err(|e| e.to_string())?;
-        let Some(last) = page.last().cloned() else { break };
-        let rows = store
-            .read(move |r| page.iter().map(|psn_no| r.person(psn_no)).collect::<Result<Vec<_>, _>>())
-            .await
-            .map_err(|e| e.to_string())?;
-        for person in rows.into_iter().flatten() {
-            // Residents are covered only for paid years; the load uses employees.
-            if person.status == PersonStatus::Active
-                && !person.insurance.is_resident()
-                && person.admdvs.as_str() == "330100"
-            {
-                persons.push(Insured {
-                    psn_no: person.psn_no.to_string(),
-                    id_number: person.id_number.expose().to_string(),
-                    insutype: person.insurance.to_string(),
-                });
-            }
-        }
-        after = Some(last);
-        if persons.len() as u64 >= options.persons {
-            break;
-        }
-    }
+    let persons: Vec<Insured> = crate::bench::employees(store, options.persons)
+        .await?
+        .into_iter()
+        .map(|person| Insured {
+            psn_no: person.psn_no.to_string(),
+            id_number: person.id_number.expose().to_string(),
+            insutype: person.insurance.to_string(),
+        })
+        .collect();
     let persons = Arc::new(persons);
     let started = Instant::now();
     let until = started + Duration::from_secs(options.seconds);
