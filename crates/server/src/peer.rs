@@ -8,7 +8,9 @@
 //! Calls are JSON over HTTP, `POST /peer/v1/…`, signed with a secret the two deployments
 //! share: `x-yibao-peer` (the caller's region), `x-yibao-timestamp` (Unix seconds, within five
 //! minutes) and `x-yibao-signature` = hex(HMAC-SHA256(secret, timestamp + "\n" + path + "\n" +
-//! body)). Run peers over a private network or a TLS tunnel: the exchange carries ID numbers.
+//! body)); answers are signed the same way over `answer:` + the path, and an answer whose
+//! signature does not hold counts as no answer. Run peers over a private network or a TLS
+//! tunnel all the same: the exchange carries ID numbers.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -110,6 +112,10 @@ fn signature(secret: &[u8], timestamp: &str, path: &str, body: &[u8]) -> String 
     crate::nhsa::hex(&crate::secret::hmac_sha256(secret, &message))
 }
 
+fn constant_time_equal(expected: &str, given: &str) -> bool {
+    expected.len() == given.len() && expected.bytes().zip(given.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -177,10 +183,13 @@ pub async fn call(peer: &Peer, caller: &Admdvs, path: &str, body: &Value) -> Res
             .expect("a valid request");
         let response = sender.send_request(request).await?;
         let status = response.status();
+        let text =
+            |name: &str| response.headers().get(name).and_then(|value| value.to_str().ok()).unwrap_or("").to_string();
+        let (answered_at, answer_signature) = (text("x-yibao-timestamp"), text("x-yibao-signature"));
         let body = response.into_body().collect().await?.to_bytes();
-        Ok::<_, hyper::Error>((status, body))
+        Ok::<_, hyper::Error>((status, body, answered_at, answer_signature))
     };
-    let (status, body) = match tokio::time::timeout(ANSWER_TIMEOUT, exchange).await {
+    let (status, body, answered_at, answer_signature) = match tokio::time::timeout(ANSWER_TIMEOUT, exchange).await {
         Ok(Ok(answer)) => answer,
         Ok(Err(error)) => return Err(PeerError::Unknown(format!("{host}: {error}"))),
         Err(_) => return Err(PeerError::Unknown(format!("{host}: no answer within {ANSWER_TIMEOUT:?}"))),
@@ -188,7 +197,15 @@ pub async fn call(peer: &Peer, caller: &Admdvs, path: &str, body: &Value) -> Res
     let parsed: Value =
         serde_json::from_slice(&body).map_err(|error| PeerError::Unknown(format!("{host}: not JSON ({error})")))?;
     match status {
-        StatusCode::OK => Ok(parsed),
+        StatusCode::OK => {
+            let expected = signature(&peer.secret, &answered_at, &format!("answer:{path}"), &body);
+            let fresh =
+                answered_at.parse::<i64>().is_ok_and(|at| unix_now().abs_diff(at) <= WINDOW_SECONDS.unsigned_abs());
+            match fresh && constant_time_equal(&expected, &answer_signature) {
+                true => Ok(parsed),
+                false => Err(PeerError::Unknown(format!("{host}: the answer's signature does not hold"))),
+            }
+        }
         status if status.is_client_error() => Err(PeerError::Refused(
             parsed["error"].as_str().map_or_else(|| format!("参保地医保系统拒绝了请求（{status}）"), str::to_string),
         )),
@@ -394,10 +411,7 @@ fn authenticate<'a>(app: &'a AppState, headers: &HeaderMap, path: &str, body: &[
     let timestamp = text("x-yibao-timestamp");
     let fresh = timestamp.parse::<i64>().is_ok_and(|at| unix_now().abs_diff(at) <= WINDOW_SECONDS.unsigned_abs());
     let expected = signature(&peer.secret, timestamp, path, body);
-    let given = text("x-yibao-signature");
-    let equal = expected.len() == given.len()
-        && expected.bytes().zip(given.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-    match fresh && equal {
+    match fresh && constant_time_equal(&expected, text("x-yibao-signature")) {
         true => Ok(peer),
         false => Err(unauthorized()),
     }
@@ -426,7 +440,8 @@ fn optional<T: std::str::FromStr>(value: &Value, name: &str) -> Result<Option<T>
 }
 
 async fn person(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, Refusal> {
-    let peer = authenticate(&app, &headers, "/peer/v1/person", &body)?.admdvs.clone();
+    let caller = authenticate(&app, &headers, PERSON_PATH, &body)?.clone();
+    let peer = caller.admdvs.clone();
     let request = parse_body(&body)?;
     let kind = request["cert_type"].as_str().and_then(|code| code.parse::<CertType>().ok());
     let number = request["cert_no"].as_str().unwrap_or("").to_string();
@@ -460,7 +475,7 @@ async fn person(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Byte
             refuse(StatusCode::SERVICE_UNAVAILABLE, "参保地医保服务暂时不可用")
         })?;
     let Some((person, balance, employer)) = found else {
-        return Ok(axum::Json(json!({"person": null})).into_response());
+        return Ok(answer_bytes(&caller, PERSON_PATH, json!({"person": null}).to_string().into_bytes()));
     };
     let audit = yibao_engine::commands::RecordAudit {
         actor: format!("peer:{peer}"),
@@ -469,12 +484,12 @@ async fn person(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Byte
         reason: "异地就医人员信息查询".to_string(),
     };
     app.store.execute(audit).await.map_err(|error| engine_refusal(&error))?;
-    Ok(axum::Json(json!({
+    let answer = json!({
         "person": exchange::person(&person),
         "balance": balance.to_string(),
         "employer_name": employer,
-    }))
-    .into_response())
+    });
+    Ok(answer_bytes(&caller, PERSON_PATH, answer.to_string().into_bytes()))
 }
 
 /// The request hash a peer's message is stored under: the treating side's, so a retry is
@@ -500,7 +515,8 @@ fn envelope(
 }
 
 async fn peer_settle(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, Refusal> {
-    let peer = authenticate(&app, &headers, "/peer/v1/settle", &body)?.admdvs.clone();
+    let caller = authenticate(&app, &headers, SETTLE_PATH, &body)?.clone();
+    let peer = caller.admdvs.clone();
     let request = parse_body(&body)?;
     let command = peer_settle_command(&request, &peer)?;
     let render: yibao_engine::commands::Render = Box::new(|outcome| match outcome {
@@ -513,19 +529,19 @@ async fn peer_settle(State(app): State<Arc<AppState>>, headers: HeaderMap, body:
     let infno = request["infno"].as_str().unwrap_or("2207").to_string();
     if request["dry_run"].as_bool() == Some(true) {
         return match app.store.dry_run(Submission::plain(command)).await {
-            Ok(Reply::Done { outcome, .. }) => Ok(answer_bytes(render(&outcome))),
-            Ok(Reply::Replayed(body)) => Ok(answer_bytes(body)),
+            Ok(Reply::Done { outcome, .. }) => Ok(answer_bytes(&caller, SETTLE_PATH, render(&outcome))),
+            Ok(Reply::Replayed(body)) => Ok(answer_bytes(&caller, SETTLE_PATH, body)),
             Err(error) => Err(engine_refusal(&error)),
         };
     }
     let envelope = envelope(&request, &institution, &infno, render)?;
     let answer = submitted(&app, envelope, Box::new(command)).await?;
-    still_in_force(&app, answer).await
+    still_in_force(&app, &caller, answer).await
 }
 
 /// A settlement answer, unless (replayed for a retry) its settlement has been cancelled since:
 /// the treating side must never record a payment that no longer stands.
-async fn still_in_force(app: &AppState, answer: (Vec<u8>, bool)) -> Result<Response, Refusal> {
+async fn still_in_force(app: &AppState, caller: &Peer, answer: (Vec<u8>, bool)) -> Result<Response, Refusal> {
     let (body, replayed) = answer;
     if replayed {
         let stored: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -544,7 +560,7 @@ async fn still_in_force(app: &AppState, answer: (Vec<u8>, bool)) -> Result<Respo
             }
         }
     }
-    Ok(answer_bytes(body))
+    Ok(answer_bytes(caller, SETTLE_PATH, body))
 }
 
 /// Runs a peer's write under its msgid: the answer, and whether it is the stored one of an
@@ -562,8 +578,25 @@ async fn submitted(
     }
 }
 
-fn answer_bytes(body: Vec<u8>) -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+const PERSON_PATH: &str = "/peer/v1/person";
+const SETTLE_PATH: &str = "/peer/v1/settle";
+const CANCEL_PATH: &str = "/peer/v1/cancel";
+
+/// An answer to a peer, signed like its request (over `answer:` + the path), so a forged or
+/// altered answer on the way back is refused.
+fn answer_bytes(peer: &Peer, path: &str, body: Vec<u8>) -> Response {
+    let timestamp = unix_now().to_string();
+    let signed = signature(&peer.secret, &timestamp, &format!("answer:{path}"), &body);
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json".to_string()),
+            (header::HeaderName::from_static("x-yibao-timestamp"), timestamp),
+            (header::HeaderName::from_static("x-yibao-signature"), signed),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 fn peer_settle_command(request: &Value, peer: &Admdvs) -> Result<PeerSettle, Refusal> {
@@ -610,7 +643,8 @@ fn peer_settle_command(request: &Value, peer: &Admdvs) -> Result<PeerSettle, Ref
 }
 
 async fn peer_cancel(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, Refusal> {
-    let peer = authenticate(&app, &headers, "/peer/v1/cancel", &body)?.admdvs.clone();
+    let caller = authenticate(&app, &headers, CANCEL_PATH, &body)?.clone();
+    let peer = caller.admdvs.clone();
     let request = parse_body(&body)?;
     let institution: InstitutionCode = field(&request, "institution")?;
     let psn_no: PersonNo = field(&request, "psn_no")?;
@@ -629,5 +663,5 @@ async fn peer_cancel(State(app): State<Arc<AppState>>, headers: HeaderMap, body:
     });
     let envelope = envelope(&request, &institution, "2208", render)?;
     let command = CancelSettlement { institution, psn_no, setl_id, mdtrt_id: None, kind: None, msgid };
-    submitted(&app, envelope, Box::new(command)).await.map(|(body, _)| answer_bytes(body))
+    submitted(&app, envelope, Box::new(command)).await.map(|(body, _)| answer_bytes(&caller, CANCEL_PATH, body))
 }

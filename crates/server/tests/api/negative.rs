@@ -220,3 +220,21 @@ async fn garbage_never_gets_a_500() {
     let (status, _) = app.get("/healthz").await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn peer_endpoints_refuse_callers_that_are_not_configured_peers() {
+    let app = spawn_app().await;
+    for (region, timestamp) in
+        [("330200", now_seconds().to_string()), ("330200", i64::MIN.to_string()), ("x", "0".into())]
+    {
+        let headers = vec![
+            ("x-yibao-peer".to_string(), region.to_string()),
+            ("x-yibao-timestamp".to_string(), timestamp),
+            ("x-yibao-signature".to_string(), "00".repeat(32)),
+        ];
+        for path in ["/peer/v1/person", "/peer/v1/settle", "/peer/v1/cancel"] {
+            let (status, body) = app.post(path, &headers, b"{}".to_vec()).await;
+            assert_eq!(status, 401, "{path}: {}", String::from_utf8_lossy(&body));
+        }
+    }
+}
