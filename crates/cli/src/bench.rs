@@ -160,7 +160,7 @@ pub async fn load(db: &str, options: crate::load::LoadOptions, store_options: Op
 }
 
 /// A rate in whole units a second (no floating point anywhere).
-fn per_second(count: u64, elapsed: std::time::Duration) -> u128 {
+pub(crate) fn per_second(count: u64, elapsed: std::time::Duration) -> u128 {
     u128::from(count) * 1_000_000 / elapsed.as_micros().max(1)
 }
 
@@ -346,11 +346,7 @@ pub async fn inprocess(db: &str, options: crate::load::LoadOptions, store_option
     }
     let elapsed = started.elapsed();
     latencies.sort_unstable();
-    let at = |per_mille: usize| {
-        latencies
-            .get((latencies.len() * per_mille / 1000).min(latencies.len().saturating_sub(1)))
-            .map_or_else(|| "-".to_string(), |micros| format!("{}.{:02} ms", micros / 1000, micros % 1000 / 10))
-    };
+    let at = |per_mille| crate::load::percentile(&latencies, per_mille);
     println!(
         "in-process on {:?}: {} settlements in {elapsed:.1?} ({}/s), {refused} refused; latency p50 {} p99 {} p99.9 {}",
         store.dialect(),

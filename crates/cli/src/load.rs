@@ -248,7 +248,8 @@ fn peak_memory_mib() -> Option<u64> {
     Some(kib / 1024)
 }
 
-fn percentile(sorted: &[u32], per_mille: usize) -> String {
+/// The `per_mille` percentile of sorted microsecond latencies, in milliseconds.
+pub(crate) fn percentile(sorted: &[u32], per_mille: usize) -> String {
     match sorted.is_empty() {
         true => "-".to_string(),
         false => {
@@ -288,7 +289,6 @@ pub async fn run(store: &Store, address: &str, options: LoadOptions) -> Result<(
         all.errors.extend(tally.errors.into_iter().take(3));
     }
     let elapsed = started.elapsed();
-    let micros = elapsed.as_micros().max(1);
     let mut latencies: Vec<u32> = all.calls.iter().map(|(_, micros, _)| *micros).collect();
     latencies.sort_unstable();
     let failed = all.calls.iter().filter(|(_, _, ok)| !ok).count();
@@ -298,9 +298,9 @@ pub async fn run(store: &Store, address: &str, options: LoadOptions) -> Result<(
         options.concurrency,
         elapsed,
         all.calls.len(),
-        u128::from(all.calls.len() as u64) * 1_000_000 / micros,
+        crate::bench::per_second(all.calls.len() as u64, elapsed),
         all.settlements,
-        u128::from(all.settlements) * 1_000_000 / micros,
+        crate::bench::per_second(all.settlements, elapsed),
     );
     println!(
         "latency per message: p50 {}  p99 {}  p99.9 {}  max {}",

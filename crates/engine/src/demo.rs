@@ -376,8 +376,7 @@ impl Command for CoverResident {
             let annual = ctx
                 .policies
                 .resolve(&person.admdvs, person.insurance, day)
-                .and_then(|resolved| resolved.scheme.contribution)
-                .map_or(Money::ZERO, |rule| rule.annual);
+                .map_or(Money::ZERO, |resolved| resolved.scheme.annual_contribution());
             if !annual.is_positive() {
                 continue;
             }

@@ -61,6 +61,14 @@ pub struct Scheme {
     pub special_outpatient: Option<SpecialOutpatientRule>,
 }
 
+impl Scheme {
+    /// The yearly contribution that covers a resident for an insurance year (zero where the
+    /// scheme sets none, and then coverage does not depend on paying).
+    pub fn annual_contribution(&self) -> Money {
+        self.contribution.map_or(Money::ZERO, |rule| rule.annual)
+    }
+}
+
 /// What a personal account is credited each month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AccountCredit {

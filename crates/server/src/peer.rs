@@ -464,7 +464,7 @@ async fn person(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Byte
             };
             let (current, prior) = r.balances(&person.psn_no)?;
             let employer = match &person.employer {
-                Some(code) => r.employers()?.into_iter().find(|e| &e.code == code).map(|e| e.name),
+                Some(code) => r.employer(code)?.map(|e| e.name),
                 None => None,
             };
             Ok(Some((person, current + prior, employer)))

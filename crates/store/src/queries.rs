@@ -130,6 +130,11 @@ impl<'c> Reader<'c> {
         self.select(&schema::EMPLOYERS, "ORDER BY code", &[], codec::decode_employer)
     }
 
+    /// One employer, by its code.
+    pub fn employer(&mut self, code: &str) -> Result<Option<Employer>, StoreFailure> {
+        self.db.employers(&[code.to_string()]).map(one)
+    }
+
     pub fn institution(&mut self, code: &InstitutionCode) -> Result<Option<Institution>, StoreFailure> {
         self.db.institutions(std::slice::from_ref(code)).map(one)
     }

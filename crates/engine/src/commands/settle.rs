@@ -778,7 +778,7 @@ fn check_resident_year(
     scheme: &yibao_policy::Scheme,
     day: yibao_domain::Date,
 ) -> Result<(), EngineError> {
-    let annual = scheme.contribution.map_or(Money::ZERO, |rule| rule.annual);
+    let annual = scheme.annual_contribution();
     if person.person_type.group() != yibao_domain::PersonTypeGroup::Resident || !annual.is_positive() {
         return Ok(());
     }

@@ -148,19 +148,14 @@ async fn read_statement(
     (from, to): (Date, Date),
     balances: Vec<(&'static str, AccountKey)>,
 ) -> Result<(Vec<(DayTotals, bool)>, Vec<(&'static str, Money)>, Vec<Settlement>, u64), ApiError> {
+    let (institution, insured_admdvs, treated_admdvs) = match &party {
+        ClearingParty::Institution(code) => (Some(code.clone()), None, None),
+        ClearingParty::Regions { insured, treated } => (None, Some(insured.to_string()), Some(treated.to_string())),
+    };
     let filter = SettlementFilter {
-        institution: match &party {
-            ClearingParty::Institution(code) => Some(code.clone()),
-            ClearingParty::Regions { .. } => None,
-        },
-        insured_admdvs: match &party {
-            ClearingParty::Regions { insured, .. } => Some(insured.to_string()),
-            ClearingParty::Institution(_) => None,
-        },
-        treated_admdvs: match &party {
-            ClearingParty::Regions { treated, .. } => Some(treated.to_string()),
-            ClearingParty::Institution(_) => None,
-        },
+        institution,
+        insured_admdvs,
+        treated_admdvs,
         from: Some(yibao_domain::DateTime::start_of(from)),
         until: Some(yibao_domain::DateTime::start_of(to.plus_days(1))),
         ..SettlementFilter::default()
@@ -470,6 +465,14 @@ fn pdf_pages(statement: &Statement) -> Vec<Vec<Text>> {
     pages
 }
 
+/// A payment's answer: what it paid and what the payable account holds afterwards.
+async fn paid(state: &AppState, summary: &ClearingSummary, payable: AccountKey) -> Result<Response, ApiError> {
+    let accounts = state.store.read(move |r| r.accounts(std::slice::from_ref(&payable))).await?;
+    let mut value = summary_json(summary);
+    value["payable_balance"] = wire::yuan(accounts.first().map_or(Money::ZERO, |a| a.balance()));
+    Ok(ok(value))
+}
+
 fn summary_json(summary: &ClearingSummary) -> Value {
     json!({
         "paid_days": summary.paid.iter().map(|day| {
@@ -503,11 +506,7 @@ async fn pay_institution(
     let Outcome::Clearing(summary) = state.store.execute(command).await? else {
         return Err(unexpected());
     };
-    let key = AccountKey::InstitutionPayable(code);
-    let balance = state.store.read(move |r| r.accounts(std::slice::from_ref(&key))).await?;
-    let mut value = summary_json(&summary);
-    value["payable_balance"] = wire::yuan(balance.first().map_or(Money::ZERO, |a| a.balance()));
-    Ok(ok(value))
+    paid(&state, &summary, AccountKey::InstitutionPayable(code)).await
 }
 
 /// Settles what the insured region owes the treating region for the ended days of a period.
@@ -525,9 +524,5 @@ async fn pay_inter_region(
     let Outcome::Clearing(summary) = state.store.execute(command).await? else {
         return Err(unexpected());
     };
-    let key = AccountKey::InterRegionPayable { debtor: insured, creditor: treated };
-    let balance = state.store.read(move |r| r.accounts(std::slice::from_ref(&key))).await?;
-    let mut value = summary_json(&summary);
-    value["payable_balance"] = wire::yuan(balance.first().map_or(Money::ZERO, |a| a.balance()));
-    Ok(ok(value))
+    paid(&state, &summary, AccountKey::InterRegionPayable { debtor: insured, creditor: treated }).await
 }

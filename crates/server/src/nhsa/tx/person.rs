@@ -126,7 +126,7 @@ pub async fn person_info(call: &Call) -> Result<Answer, NhsaError> {
             let Some(person) = person else { return Ok(None) };
             let balances = r.balances(&person.psn_no)?;
             let employer = match &person.employer {
-                Some(code) => r.employers()?.into_iter().find(|e| &e.code == code).map(|e| e.name),
+                Some(code) => r.employer(code)?.map(|e| e.name),
                 None => None,
             };
             Ok(Some((person, card, balances, employer, lookup.card)))
@@ -254,9 +254,7 @@ pub async fn eligibility(call: &Call) -> Result<Answer, NhsaError> {
     let person = person.ok_or_else(|| NhsaError::new(format!("人员编号{psn_no}不存在")))?;
     let policies = call.app.store.policies();
     let resolved = policies.resolve(&person.admdvs, insurance, day);
-    let annual = resolved
-        .and_then(|resolved| resolved.scheme.contribution)
-        .map_or(yibao_domain::Money::ZERO, |rule| rule.annual);
+    let annual = resolved.map_or(yibao_domain::Money::ZERO, |resolved| resolved.scheme.annual_contribution());
     let unpaid_resident = insurance.is_resident() && annual.is_positive() && !paid;
     let (enjoys, result) = match resolved {
         _ if person.insurance != insurance => (false, format!("参保人险种为{}，不是{insurance}", person.insurance)),
