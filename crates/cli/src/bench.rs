@@ -21,7 +21,8 @@ async fn fresh_store(db: &str, options: Options) -> Result<Store, String> {
     if !db.starts_with("postgres") && std::path::Path::new(db).exists() {
         let existing = Store::open(db, options.clone()).await.map_err(|error| format!("cannot open {db}: {error}"))?;
         let marker = existing.read(|r| r.meta("dataset")).await.map_err(|error| error.to_string())?;
-        drop(existing);
+        // Closed before its files go: a connection still open on a deleted WAL fails later.
+        existing.close().await;
         if marker.as_deref() != Some(BENCH_DATASET) {
             return Err(format!("{db} exists and is not a benchmark database; name a new file"));
         }
@@ -107,7 +108,7 @@ pub async fn allocation(db: &str, persons: u64, options: Options) -> Result<(), 
 }
 
 /// A fresh database with `persons` generated persons, their accounts credited for this month.
-async fn prepared(db: &str, persons: u64, options: Options) -> Result<Store, String> {
+pub(crate) async fn prepared(db: &str, persons: u64, options: Options) -> Result<Store, String> {
     let store = fresh_store(db, options).await?;
     eprintln!("generating {persons} persons into {} …", store.location());
     populate(&store, persons).await?;

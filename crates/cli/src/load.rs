@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use yibao_store::Store;
 
-const HOSPITAL: &str = "H33010000001";
-const PHARMACY: &str = "P33010000001";
+pub(crate) const HOSPITAL: &str = "H33010000001";
+pub(crate) const PHARMACY: &str = "P33010000001";
 
 /// What one run is asked to do.
 #[derive(Debug, Clone, Copy)]
@@ -42,30 +42,30 @@ struct Tally {
 }
 
 /// A tiny deterministic generator (xorshift), so runs are comparable.
-struct Dice(u64);
+pub(crate) struct Dice(pub(crate) u64);
 
 impl Dice {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
 }
 
-struct Client {
+pub(crate) struct Client {
     address: String,
     sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
     worker: usize,
-    serial: u64,
+    pub(crate) serial: u64,
 }
 
 impl Client {
-    async fn connect(address: &str, worker: usize) -> Result<Client, String> {
+    pub(crate) async fn connect(address: &str, worker: usize) -> Result<Client, String> {
         let stream = tokio::net::TcpStream::connect(address).await.map_err(|error| error.to_string())?;
         stream.set_nodelay(true).map_err(|error| error.to_string())?;
         let (sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
@@ -75,14 +75,16 @@ impl Client {
         Ok(Client { address: address.to_string(), sender, worker, serial: 0 })
     }
 
-    /// Sends one signed message as `code`; its `output`, or the refusal.
-    async fn call(
+    /// Sends one message as institution `code`, signed as an HIS signs it (a fresh nonce and
+    /// timestamp each time, so the same msgid can be sent again); the answer's exact bytes. An
+    /// error means no answer arrived (the message is in doubt).
+    pub(crate) async fn exchange(
         &mut self,
         code: &str,
-        infno: &'static str,
-        input: Value,
-        tally: &mut Tally,
-    ) -> Result<Value, String> {
+        infno: &str,
+        msgid: &str,
+        input: &Value,
+    ) -> Result<Bytes, String> {
         self.serial += 1;
         let timestamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -91,7 +93,6 @@ impl Client {
         let nonce = format!("w{}n{}", self.worker, self.serial);
         let digest = Sha256::digest(format!("{timestamp}demo-{code}{nonce}{timestamp}"));
         let signature: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        let msgid = format!("{code}B{:04}{:012}", self.worker, self.serial);
         let envelope = json!({
             "infno": infno, "msgid": msgid, "mdtrtarea_admvs": "330100", "insuplc_admdvs": "330100",
             "recer_sys_code": "YBXT", "dev_no": "", "dev_safe_info": "", "cainfo": "", "signtype": "", "infver": "V1.0",
@@ -109,9 +110,24 @@ impl Client {
             .header("x-tif-signature", signature)
             .body(Full::new(Bytes::from(serde_json::to_vec(&envelope).unwrap_or_default())))
             .map_err(|error| error.to_string())?;
-        let started = Instant::now();
+        // The connection takes the next request only once it is ready again (sending earlier
+        // fails at once with "operation was canceled").
+        self.sender.ready().await.map_err(|error| error.to_string())?;
         let response = self.sender.send_request(request).await.map_err(|error| error.to_string())?;
-        let body = response.into_body().collect().await.map_err(|error| error.to_string())?.to_bytes();
+        Ok(response.into_body().collect().await.map_err(|error| error.to_string())?.to_bytes())
+    }
+
+    /// Sends one signed message as `code`; its `output`, or the refusal.
+    async fn call(
+        &mut self,
+        code: &str,
+        infno: &'static str,
+        input: Value,
+        tally: &mut Tally,
+    ) -> Result<Value, String> {
+        let msgid = format!("{code}B{:04}{:012}", self.worker, self.serial + 1);
+        let started = Instant::now();
+        let body = self.exchange(code, infno, &msgid, &input).await?;
         let micros = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
         let answer: Value = serde_json::from_slice(&body).map_err(|error| error.to_string())?;
         let ok = answer["infcode"] == json!(0);
@@ -123,7 +139,7 @@ impl Client {
     }
 }
 
-fn line(serial: u64, mdtrt_id: &str, psn_no: &str, code: &str, price: &str) -> Value {
+pub(crate) fn line(serial: u64, mdtrt_id: &str, psn_no: &str, code: &str, price: &str) -> Value {
     json!({
         "feedetl_sn": format!("{serial}"), "mdtrt_id": mdtrt_id, "psn_no": psn_no, "chrg_bchno": "B001", "rxno": "",
         "rx_circ_flag": "0", "fee_ocur_time": "2026-11-23 10:05:00", "med_list_codg": code,
@@ -133,7 +149,7 @@ fn line(serial: u64, mdtrt_id: &str, psn_no: &str, code: &str, price: &str) -> V
     })
 }
 
-fn number(text: &str) -> Value {
+pub(crate) fn number(text: &str) -> Value {
     text.parse::<serde_json::Number>().map_or(Value::Null, Value::Number)
 }
 

@@ -2,6 +2,7 @@
 
 mod bench;
 mod config;
+mod crash;
 
 /// A faster allocator than glibc's for many small short-lived allocations (JSON in and out,
 /// working sets): about a quarter of the server's time under load went to malloc and free.
@@ -137,6 +138,31 @@ enum BenchCommand {
         #[arg(long, default_value = "yibao-data/bench-inprocess.db")]
         db: String,
     },
+    /// The crash harness: a `yibao serve` child under load, killed with SIGKILL at random
+    /// moments and restarted, cycle after cycle; then every answered settlement must exist
+    /// exactly once, every in-doubt msgid sent again must return the stored answer, and the
+    /// ledger's invariants must hold. Fails (exit 1) on the first broken promise.
+    Crash {
+        /// Kill-and-restart cycles.
+        #[arg(long, default_value_t = 20)]
+        cycles: u32,
+        /// How many persons to generate.
+        #[arg(long, default_value_t = 5_000)]
+        persons: u64,
+        /// Client connections, each sending one message at a time.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// The longest the server runs under load before the kill, in milliseconds (each cycle
+        /// picks a random moment from 0 to this).
+        #[arg(long, default_value_t = 1_500)]
+        max_uptime_ms: u64,
+        /// Seed of the random moments and the load (default: from the clock; printed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// A SQLite file path (replaced) or a postgres:// URL of an empty database or schema.
+        #[arg(long, default_value = "yibao-data/bench-crash.db")]
+        db: String,
+    },
     /// The policy engine alone on one core: lines split and priced per second.
     Pricing {
         /// Lines per bill.
@@ -198,6 +224,20 @@ fn main() -> ExitCode {
         Command::Bench { command: BenchCommand::Inprocess { persons, seconds, concurrency, db } } => {
             let options = load::LoadOptions { persons, seconds, concurrency: concurrency.clamp(1, 16_384) };
             load_policies(&[]).and_then(|policies| run(bench::inprocess(&db, options, bench::options(policies))))
+        }
+        Command::Bench { command: BenchCommand::Crash { cycles, persons, clients, max_uptime_ms, seed, db } } => {
+            let seed = seed.unwrap_or_else(|| {
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs())
+            });
+            let options = crash::CrashOptions {
+                db,
+                persons: persons.max(1),
+                cycles: cycles.clamp(1, 100_000),
+                clients: clients.clamp(1, 1_024),
+                max_uptime_ms: max_uptime_ms.min(600_000),
+                seed,
+            };
+            load_policies(&[]).and_then(|policies| run(crash::run(options, bench::options(policies))))
         }
         Command::Bench { command: BenchCommand::Pricing { lines, seconds } } => load_policies(&[])
             .and_then(|policies| bench::pricing(&policies, lines.clamp(1, 20_000), seconds.clamp(1, 600))),

@@ -34,6 +34,24 @@ fn the_benchmarks_run_briefly_without_errors() {
     let load =
         yibao(&["bench", "load", "--persons", "300", "--seconds", "1", "--concurrency", "4", "--db", &db("load.db")]);
     assert!(load.contains(", 0 refused"), "{load}");
+    // Two kill -9 cycles of the crash harness (CI runs twenty: bench/crash.sh).
+    let crash = yibao(&[
+        "bench",
+        "crash",
+        "--cycles",
+        "2",
+        "--persons",
+        "300",
+        "--clients",
+        "4",
+        "--max-uptime-ms",
+        "300",
+        "--seed",
+        "7",
+        "--db",
+        &db("crash.db"),
+    ]);
+    assert!(crash.contains("crash harness passed") && crash.contains("replays exactly"), "{crash}");
     // A file that is not a benchmark database is never replaced.
     std::fs::write(dir.join("precious.db"), b"not a database of ours").unwrap();
     let refused = Command::new(env!("CARGO_BIN_EXE_yibao"))

@@ -7,6 +7,7 @@
 
 mod codes;
 mod decimal;
+mod ec_code;
 mod error;
 mod id_number;
 mod kinds;
@@ -15,6 +16,7 @@ mod time;
 
 pub use codes::{Admdvs, BankCode, CardNo, CardSn, InstitutionCode, MdtrtId, MsgId, PersonNo, SetlId};
 pub use decimal::{Quantity, Ratio, UnitPrice};
+pub use ec_code::EcCode;
 pub use error::ParseError;
 pub use id_number::{IdNumber, Sex};
 pub use kinds::{

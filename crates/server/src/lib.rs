@@ -6,6 +6,8 @@
 pub mod allocation;
 pub mod demo;
 pub mod face;
+#[doc(hidden)]
+pub mod fuzz;
 mod metrics;
 pub mod nhsa;
 mod nonce;

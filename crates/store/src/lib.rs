@@ -286,6 +286,18 @@ impl Store {
         self.inner.dialect
     }
 
+    /// Closes the database: the writer finishes what was submitted before, closes its
+    /// connection (releasing PostgreSQL's writer lock) and stops; idle read connections close.
+    /// Another process may open the database once this returns. Writes through any clone of
+    /// this store fail from then on (as unavailable).
+    pub async fn close(self) {
+        let (reply, closed) = oneshot::channel();
+        if self.inner.writer.send(writer::Job::Close { reply }).await.is_ok() {
+            let _ = closed.await;
+        }
+        self.inner.readers.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+    }
+
     /// Where the data lives (a PostgreSQL URL without its password).
     pub fn location(&self) -> &str {
         &self.inner.location

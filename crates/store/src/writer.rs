@@ -28,6 +28,10 @@ pub(crate) enum Job {
         value: String,
         reply: oneshot::Sender<Result<(), StoreFailure>>,
     },
+    /// Stops the writer after the jobs before it and closes its connection, then answers.
+    Close {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 pub(crate) fn spawn(conn: Box<dyn Conn>, shared: Arc<Shared>, queue: usize) -> Result<mpsc::Sender<Job>, StoreFailure> {
@@ -40,6 +44,7 @@ pub(crate) fn spawn(conn: Box<dyn Conn>, shared: Arc<Shared>, queue: usize) -> R
 }
 
 fn run_writer(mut conn: Box<dyn Conn>, mut jobs: mpsc::Receiver<Job>, shared: &Shared) {
+    let mut closing = Vec::new();
     while let Some(first) = jobs.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < BATCH_MAX {
@@ -55,13 +60,21 @@ fn run_writer(mut conn: Box<dyn Conn>, mut jobs: mpsc::Receiver<Job>, shared: &S
                 Job::Meta { key, value, reply } => {
                     let _ = reply.send(set_meta(&mut *conn, &key, &value));
                 }
+                Job::Close { reply } => closing.push(reply),
             }
         }
         if !submissions.is_empty() {
             process(&mut *conn, shared, submissions);
         }
+        if !closing.is_empty() {
+            break;
+        }
     }
-    tracing::info!("writer stopped: every store handle was dropped");
+    drop(conn);
+    for reply in closing {
+        let _ = reply.send(());
+    }
+    tracing::info!("writer stopped");
 }
 
 fn set_meta(conn: &mut dyn Conn, key: &str, value: &str) -> Result<(), StoreFailure> {

@@ -129,9 +129,6 @@ async fn handle(app: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) -> Result
     let answer = match trans_type {
         "cn.nhsa.qrcode.get" | "ec.query" => {
             let code = required(&data, "ecQrCode")?;
-            if code.len() > 128 {
-                return Err(refuse(INVALID_CODE, "请使用医保电子凭证二维码"));
-            }
             redeem(app, &institution, code, GrantKind::QrCode, text(&data, "outBizNo")?).await?
         }
         "cn.nhsa.auth.check" => {
@@ -168,6 +165,10 @@ async fn redeem(
         GrantKind::FaceAuth => refuse(INVALID_AUTH, "刷脸授权无效或已过期，请重新刷脸"),
         _ => refuse(INVALID_CODE, "请使用有效的医保电子凭证二维码（二维码无效、已使用或已过期）"),
     };
+    // A QR code that is not even shaped like one is refused like any other bad code.
+    if kind == GrantKind::QrCode && code.parse::<yibao_domain::EcCode>().is_err() {
+        return Err(invalid());
+    }
     // The token carries the holder's region: find the holder first (a grant's holder never
     // changes; whether the code is still good is decided by the writer).
     let hash = grant_hash(code);

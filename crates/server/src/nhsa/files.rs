@@ -52,7 +52,9 @@ pub fn parse_multipart(body: &[u8], boundary: &str) -> Result<Multipart, NhsaErr
         let headers = String::from_utf8_lossy(&body[headers_start..headers_end]).to_string();
         let content_start = headers_end + 4;
         let next = find(body, &delimiter, content_start).ok_or_else(malformed)?;
-        let content_end = if body[..next].ends_with(b"\r\n") { next - 2 } else { next };
+        // The line break before the delimiter belongs to it, unless it is the blank line that
+        // ended the headers (an empty part).
+        let content_end = if next >= content_start + 2 && body[..next].ends_with(b"\r\n") { next - 2 } else { next };
         let content = body[content_start..content_end].to_vec();
         let disposition =
             headers.lines().find(|line| line.to_ascii_lowercase().starts_with("content-disposition")).unwrap_or("");

@@ -10,7 +10,7 @@
 mod auth;
 pub mod ec;
 pub mod fields;
-mod files;
+pub(crate) mod files;
 pub mod render;
 mod tx;
 
@@ -101,7 +101,7 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    fn parse(body: &Value) -> Result<Envelope, NhsaError> {
+    pub(crate) fn parse(body: &Value) -> Result<Envelope, NhsaError> {
         let fields = Fields::of("报文", body)?;
         let infno = fields.required_text("infno")?;
         let msgid = fields.required("msgid")?;

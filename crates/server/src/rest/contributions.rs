@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
+use super::error::Path;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;

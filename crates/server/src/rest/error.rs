@@ -76,3 +76,48 @@ impl IntoResponse for ApiError {
         (self.status, axum::Json(body)).into_response()
     }
 }
+
+/// `axum`'s query extractor, refusing in the API's error shape (axum's own answers in plain text).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Query<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Query(value)),
+            Err(rejection) => {
+                let problem = rejection.body_text();
+                let problem = problem.strip_prefix("Failed to deserialize query string: ").unwrap_or(&problem);
+                Err(ApiError::invalid(format!("query: {problem}"), format!("查询参数错误：{problem}")))
+            }
+        }
+    }
+}
+
+/// `axum`'s path extractor, refusing in the API's error shape.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Path<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(rejection) => {
+                let problem = rejection.body_text();
+                Err(ApiError::invalid(format!("path: {problem}"), format!("路径参数错误：{problem}")))
+            }
+        }
+    }
+}

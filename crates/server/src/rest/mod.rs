@@ -21,10 +21,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use error::{Path, Query};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use yibao_domain::{IdNumber, Money, PersonNo, SetlId};

@@ -88,7 +88,33 @@ pub fn spec() -> Value {
     let mut doc = base();
     card_paths(&mut doc);
     clearing_paths(&mut doc);
+    common_errors(&mut doc);
     doc
+}
+
+/// The errors any operation can answer, added where an operation does not name them: 400 (a
+/// malformed query, path or body) and 503 always, 401 and 403 when it needs a caller, 404 when
+/// its path names something.
+fn common_errors(doc: &mut Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else { return };
+    for (path, item) in paths.iter_mut() {
+        let names_something = path.contains('{');
+        let Some(operations) = item.as_object_mut() else { continue };
+        for operation in operations.values_mut() {
+            let secured = operation["security"].as_array().is_some_and(|schemes| !schemes.is_empty());
+            let mut codes = vec!["400", "503"];
+            if secured {
+                codes.extend(["401", "403"]);
+            }
+            if names_something {
+                codes.push("404");
+            }
+            let Some(responses) = operation["responses"].as_object_mut() else { continue };
+            for (code, response) in error_responses(&codes) {
+                responses.entry(code).or_insert(response);
+            }
+        }
+    }
 }
 
 /// Clearing statements and payments (R8).
@@ -350,7 +376,7 @@ fn card_paths(doc: &mut Value) {
         "/api/v1/cards/{card_no}/loss": {"post": operation("Report a card lost (its holder in the portal, or an operator): it is blocked and every outstanding e-voucher code is revoked before this returns.", "200", schema("Card"), &["400", "401", "403", "404", "409", "503"],
             json!({"security": secured, "parameters": [card.clone()]}))},
         "/api/v1/cards/{card_no}/replacement": {"post": operation("Replace a lost card (operator). At another bank: a clearing notice, and the account stays frozen until the old bank confirms.", "201",
-            json!({"type": "object", "properties": {"application": schema("CardApplication"), "clearing_notice": schema("ClearingNotice")}}), &["400", "401", "403", "404", "409", "503"],
+            json!({"type": "object", "properties": {"application": schema("CardApplication"), "clearing_notice": {"nullable": true, "allOf": [schema("ClearingNotice")], "description": "null when the old card held no balance to move"}}}), &["400", "401", "403", "404", "409", "503"],
             json!({"security": secured, "parameters": [card.clone()], "requestBody": body("Replacement")}))},
         "/api/v1/cards/{card_no}/pin/verify": {"post": operation("Check the PIN a holder typed (a signed terminal or an operator). Unknown card and wrong PIN: the same 401; after 5 wrong PINs from any terminal, 403 locked until reset.", "200",
             json!({"type": "object", "properties": {"card_no": text(), "verified": {"type": "boolean"}}}), &["400", "401", "403", "503"],
@@ -370,7 +396,8 @@ fn card_paths(doc: &mut Value) {
         "/api/v1/evoucher/qr-codes": {"post": {"summary": "A dynamic QR code `<admdvs>ec<32 hex>`, valid 60 s, for one decoding (insured person). format=json (default; with an SVG), svg or png.", "security": secured,
             "parameters": [query_param("format", "string", "json, svg or png")],
             "responses": {"201": {"description": "The code.", "content": {"application/json": {"schema": {"type": "object", "properties": {"qr_code": text(), "expires_at": text(), "expires_in": {"type": "integer"}, "svg": text()}}},
-                "image/svg+xml": {"schema": {"type": "string"}}, "image/png": {"schema": {"type": "string", "format": "binary"}}}}}}},
+                "image/svg+xml": {"schema": {"type": "string"}}, "image/png": {"schema": {"type": "string", "format": "binary"}}}},
+                "422": {"description": "The e-voucher is not activated, or revoked.", "content": {"application/json": {"schema": schema("Error")}}}}}},
         "/fsi/api/ec/trans": {"post": {"summary": "The e-voucher front-end (NationEcTransUrl): transType cn.nhsa.qrcode.get / ec.query (data.ecQrCode → ecToken), cn.nhsa.ec.auth (face → authNo), cn.nhsa.auth.check (authNo → ecToken). Signed like the national interface; see docs/nhsa.md.",
             "security": [{"institution": []}],
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["orgId", "transType", "data"]}}}},

@@ -178,10 +178,8 @@ pub async fn person_info(call: &Call) -> Result<Answer, NhsaError> {
 async fn token_holder(call: &Call, token: &str) -> Result<yibao_domain::PersonNo, NhsaError> {
     use yibao_engine::records::{GrantKind, PersonStatus};
     let invalid = || NhsaError::new("医保电子凭证令牌无效或已过期，请重新扫码");
-    if token.len() > 64 {
-        return Err(invalid());
-    }
-    let hash = yibao_engine::commands::grant_hash(token);
+    let token: yibao_domain::EcCode = token.parse().map_err(|_| invalid())?;
+    let hash = yibao_engine::commands::grant_hash(token.as_str());
     let found = call
         .app
         .store

@@ -1,0 +1,520 @@
+//! `yibao bench crash`: the crash harness. Starts `yibao serve` as a child process on a
+//! database with generated persons, drives settlements through the national interface from
+//! several connections, and `kill -9`s the server at a random moment, cycle after cycle. Then it
+//! checks what the clients saw against what the database holds:
+//!
+//! - every message answered with `infcode 0` is stored exactly once, with the very bytes the
+//!   client received, and every settlement it reported exists (cancelled where a 2208 said so);
+//! - every message left without an answer (in doubt), sent again with the same msgid, returns
+//!   the stored answer where the first attempt had been applied, and is applied now where not;
+//! - no settlement is half-applied (each record has its `setl/<id>` transfer and each such
+//!   transfer its record), no msgid made two settlements, and the ledger's invariants hold
+//!   (every account equals the replay of the journal, debits equal credits, no personal
+//!   account below zero).
+//!
+//! Prints what it saw; returns an error (non-zero exit) on the first broken promise.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hyper::body::Bytes;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use yibao_domain::{MsgId, SetlId};
+use yibao_engine::records::SettlementStatus;
+use yibao_store::{SettlementFilter, Store};
+
+use crate::load::{Client, Dice, HOSPITAL, PHARMACY, line, number};
+
+/// What one run is asked to do.
+#[derive(Debug, Clone)]
+pub struct CrashOptions {
+    pub db: String,
+    pub persons: u64,
+    pub cycles: u32,
+    pub clients: usize,
+    /// The longest a server lives under load before it is killed, in milliseconds.
+    pub max_uptime_ms: u64,
+    pub seed: u64,
+}
+
+/// One message sent, and what came of it.
+#[derive(Debug, Clone)]
+struct Sent {
+    institution: &'static str,
+    infno: &'static str,
+    msgid: String,
+    input: Value,
+    outcome: Outcome,
+}
+
+#[derive(Debug, Clone)]
+enum Outcome {
+    /// Answered (infcode 0 or a refusal): the exact bytes.
+    Answered(Bytes),
+    /// No answer: the connection died with the server.
+    InDoubt,
+}
+
+fn infcode(body: &[u8]) -> Option<i64> {
+    serde_json::from_slice::<Value>(body).ok()?["infcode"].as_i64()
+}
+
+/// An insured person the clients use.
+#[derive(Debug, Clone)]
+struct Insured {
+    psn_no: String,
+    id_number: String,
+    insutype: String,
+}
+
+/// One client connection's life: sends until its server dies; returns what it sent.
+struct Worker {
+    index: usize,
+    serial: u64,
+    dice: Dice,
+    /// The last outpatient settlement this client made and nobody cancelled: (setl_id, mdtrt_id, psn_no).
+    last: Option<(String, String, String)>,
+}
+
+impl Worker {
+    fn msgid(&mut self, code: &str) -> String {
+        self.serial += 1;
+        format!("{code}K{:04}{:012}", self.index, self.serial)
+    }
+
+    /// Sends one message; `None` when no answer came (the server is gone).
+    async fn send(
+        &mut self,
+        client: &mut Client,
+        sent: &mut Vec<Sent>,
+        institution: &'static str,
+        infno: &'static str,
+        input: Value,
+    ) -> Option<Value> {
+        let msgid = self.msgid(institution);
+        let answer = client.exchange(institution, infno, &msgid, &input).await.ok();
+        let outcome = answer.clone().map_or(Outcome::InDoubt, Outcome::Answered);
+        sent.push(Sent { institution, infno, msgid, input, outcome });
+        let answer: Value = serde_json::from_slice(&answer?).ok()?;
+        Some(answer)
+    }
+
+    /// Runs against `address` until the connection breaks.
+    async fn run(mut self, address: String, persons: Arc<Vec<Insured>>) -> (Worker, Vec<Sent>) {
+        let mut sent = Vec::new();
+        let Ok(mut client) = Client::connect(&address, self.index).await else { return (self, sent) };
+        loop {
+            let person = persons[usize::try_from(self.dice.below(persons.len() as u64)).unwrap_or(0)].clone();
+            let price = format!("{}.{:02}", 5 + self.dice.below(200), self.dice.below(100));
+            let roll = self.dice.below(100);
+            let alive = match roll {
+                0..50 => {
+                    let input = json!({"data": {"psn_no": person.psn_no, "mdtrt_cert_type": "02",
+                        "mdtrt_cert_no": person.id_number, "begntime": "2026-11-23 11:00:00",
+                        "medfee_sumamt": number(&price), "ipt_otp_no": "YD1", "med_type": "41",
+                        "insutype": person.insutype, "psn_setlway": "01", "acct_used_flag": "1", "invono": "",
+                        "fulamt_ownpay_amt": 0, "overlmt_selfpay": 0, "preselfpay_amt": 0, "inscp_scp_amt": 0},
+                        "feedetail": [line(self.serial + 1, "", &person.psn_no, "DEMO-A-001", &price)]});
+                    self.send(&mut client, &mut sent, PHARMACY, "2102", input).await.is_some()
+                }
+                50..90 => self.outpatient(&mut client, &mut sent, &person, &price).await,
+                90..97 => match self.last.take() {
+                    Some((setl_id, mdtrt_id, psn_no)) => {
+                        let input = json!({"data": {"setl_id": setl_id, "mdtrt_id": mdtrt_id, "psn_no": psn_no}});
+                        self.send(&mut client, &mut sent, HOSPITAL, "2208", input).await.is_some()
+                    }
+                    None => true,
+                },
+                _ => {
+                    let input = json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": person.id_number,
+                        "psn_cert_type": "01", "certno": person.id_number}});
+                    self.send(&mut client, &mut sent, HOSPITAL, "1101", input).await.is_some()
+                }
+            };
+            if !alive {
+                return (self, sent);
+            }
+        }
+    }
+
+    /// 2201, 2204, 2207 for one visit; false when the server stopped answering.
+    async fn outpatient(&mut self, client: &mut Client, sent: &mut Vec<Sent>, person: &Insured, price: &str) -> bool {
+        let input = json!({"data": {"psn_no": person.psn_no, "insutype": person.insutype,
+            "begntime": "2026-11-23 10:00:00", "mdtrt_cert_type": "02", "mdtrt_cert_no": person.id_number,
+            "ipt_otp_no": "MZ1", "atddr_no": "D001", "dr_name": "医生", "dept_code": "A01", "dept_name": "内科",
+            "caty": "A01"}});
+        let Some(registered) = self.send(client, sent, HOSPITAL, "2201", input).await else { return false };
+        let Some(mdtrt_id) = registered["output"]["data"]["mdtrt_id"].as_str().map(str::to_string) else {
+            return true;
+        };
+        let input = json!({"feedetail": [line(self.serial + 1, &mdtrt_id, &person.psn_no, "DEMO-A-002", price)]});
+        let Some(uploaded) = self.send(client, sent, HOSPITAL, "2204", input).await else { return false };
+        if uploaded["infcode"] != json!(0) {
+            return true;
+        }
+        let input = json!({"data": {"psn_no": person.psn_no, "mdtrt_cert_type": "02",
+            "mdtrt_cert_no": person.id_number, "med_type": "11", "medfee_sumamt": number(price),
+            "psn_setlway": "01", "mdtrt_id": mdtrt_id, "chrg_bchno": "B001", "acct_used_flag": "1",
+            "insutype": person.insutype}});
+        let Some(settled) = self.send(client, sent, HOSPITAL, "2207", input).await else { return false };
+        if let Some(setl_id) = settled["output"]["setlinfo"]["setl_id"].as_str() {
+            self.last = Some((setl_id.to_string(), mdtrt_id, person.psn_no.clone()));
+        }
+        true
+    }
+}
+
+/// A running `yibao serve` child and the address it listens on.
+struct Server {
+    child: tokio::process::Child,
+    address: String,
+}
+
+impl Server {
+    async fn start(db: &str, log: &std::path::Path) -> Result<Server, String> {
+        let exe = std::env::current_exe().map_err(|error| format!("cannot find this program: {error}"))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(|error| format!("cannot open {}: {error}", log.display()))?;
+        let mut child = tokio::process::Command::new(exe)
+            .args(["serve", "--db", db, "--listen", "127.0.0.1:0"])
+            .env(
+                "YIBAO_SECRET",
+                std::env::var("YIBAO_SECRET").unwrap_or_else(|_| "crash-harness-server-secret-0123456789abcdef".into()),
+            )
+            .env("YIBAO_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|error| format!("cannot start the server: {error}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout from the server")?;
+        let mut lines = BufReader::new(stdout).lines();
+        // The banner's first line names the address (the port is chosen by the system).
+        let address = loop {
+            match lines.next_line().await.map_err(|error| error.to_string())? {
+                Some(text) => {
+                    if let Some((_, url)) = text.split_once("listening on http://") {
+                        break url.trim().to_string();
+                    }
+                }
+                None => {
+                    let status = child.wait().await.map_err(|error| error.to_string())?;
+                    return Err(format!("the server exited before listening ({status}); see the log"));
+                }
+            }
+        };
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Server { child, address })
+    }
+
+    /// `kill -9`, and wait until the process is gone.
+    async fn kill(mut self) -> Result<(), String> {
+        self.child.kill().await.map_err(|error| format!("cannot kill the server: {error}"))
+    }
+}
+
+/// Runs the harness.
+///
+/// # Errors
+/// On the first broken promise (or when the harness itself cannot run).
+pub async fn run(options: CrashOptions, store_options: yibao_store::Options) -> Result<(), String> {
+    let started = Instant::now();
+    let persons: Vec<Insured> = {
+        let store = crate::bench::prepared(&options.db, options.persons, store_options.clone()).await?;
+        let persons = crate::bench::employees(&store, options.persons)
+            .await?
+            .into_iter()
+            .map(|person| Insured {
+                psn_no: person.psn_no.to_string(),
+                id_number: person.id_number.expose().to_string(),
+                insutype: person.insurance.to_string(),
+            })
+            .collect();
+        store.close().await;
+        persons
+    };
+    let persons = Arc::new(persons);
+    let log = match options.db.starts_with("postgres") {
+        true => std::path::PathBuf::from("yibao-data/crash-server.log"),
+        false => std::path::Path::new(&options.db).with_extension("log"),
+    };
+    println!(
+        "crash harness: {} persons, {} clients, {} cycles, seed {} (server log {})",
+        persons.len(),
+        options.clients,
+        options.cycles,
+        options.seed,
+        log.display()
+    );
+    let mut chaos = Dice(options.seed | 1);
+    let mut workers: Vec<Worker> = (0..options.clients)
+        .map(|index| Worker {
+            index,
+            serial: 0,
+            dice: Dice((options.seed ^ ((index as u64 + 1) * 0x9E37_79B9)) | 1),
+            last: None,
+        })
+        .collect();
+    let mut sent: Vec<Sent> = Vec::new();
+    for cycle in 1..=options.cycles {
+        let server = Server::start(&options.db, &log).await?;
+        let mut running = tokio::task::JoinSet::new();
+        for worker in workers.drain(..) {
+            running.spawn(worker.run(server.address.clone(), persons.clone()));
+        }
+        // A random moment: sometimes at once, mostly somewhere in the middle of the load.
+        let uptime = chaos.below(options.max_uptime_ms + 1);
+        tokio::time::sleep(Duration::from_millis(uptime)).await;
+        server.kill().await?;
+        let before = sent.len();
+        while let Some(joined) = running.join_next().await {
+            let (worker, these) = joined.map_err(|error| format!("a client failed: {error}"))?;
+            workers.push(worker);
+            sent.extend(these);
+        }
+        workers.sort_by_key(|worker| worker.index);
+        let in_doubt = sent[before..].iter().filter(|s| matches!(s.outcome, Outcome::InDoubt)).count();
+        println!(
+            "  cycle {cycle:>3}: killed after {uptime:>4} ms; {} messages, {in_doubt} in doubt",
+            sent.len() - before
+        );
+    }
+    check(&options, store_options, &log, &mut sent).await?;
+    println!("crash harness passed in {:.1?}", started.elapsed());
+    Ok(())
+}
+
+/// Retries what is in doubt, then compares everything the clients saw with the database.
+async fn check(
+    options: &CrashOptions,
+    store_options: yibao_store::Options,
+    log: &std::path::Path,
+    sent: &mut [Sent],
+) -> Result<(), String> {
+    // What the database holds for each in-doubt msgid before anything is sent again.
+    let store = Store::open(&options.db, store_options.clone()).await.map_err(|error| error.to_string())?;
+    let mut stored_before: HashMap<String, Option<Vec<u8>>> = HashMap::new();
+    for item in sent.iter().filter(|s| matches!(s.outcome, Outcome::InDoubt)) {
+        let msgid: MsgId = item.msgid.parse().map_err(|error| format!("{}: {error:?}", item.msgid))?;
+        let message = store.read(move |r| r.message(&msgid)).await.map_err(|error| error.to_string())?;
+        stored_before.insert(item.msgid.clone(), message.map(|m| m.response));
+    }
+    store.close().await;
+    let applied = stored_before.values().filter(|m| m.is_some()).count();
+    println!(
+        "in doubt: {} messages ({applied} had been applied before the kill, {} had not)",
+        stored_before.len(),
+        stored_before.len() - applied
+    );
+
+    // Send each in-doubt message again (in the order first sent), and a sample of answered ones.
+    let server = Server::start(&options.db, log).await?;
+    let mut client = Client::connect(&server.address, 9_999).await?;
+    let mut replayed = 0;
+    for item in sent.iter_mut() {
+        let answered = match &item.outcome {
+            Outcome::Answered(bytes) => Some(bytes.clone()),
+            Outcome::InDoubt => None,
+        };
+        let sample = answered.is_some() && replayed < 500 && item.infno != "1101";
+        if answered.is_some() && !sample {
+            continue;
+        }
+        let again = match client.exchange(item.institution, item.infno, &item.msgid, &item.input).await {
+            Ok(again) => again,
+            Err(error) => return Err(format!("{} {} sent again: no answer: {error}", item.infno, item.msgid)),
+        };
+        match (answered, stored_before.get(&item.msgid)) {
+            (Some(first), _) => {
+                replayed += 1;
+                if again != first {
+                    return Err(format!(
+                        "{} {}: sent again, answered differently:\n  first {}\n  again {}",
+                        item.infno,
+                        item.msgid,
+                        String::from_utf8_lossy(&first),
+                        String::from_utf8_lossy(&again)
+                    ));
+                }
+            }
+            (None, Some(Some(stored))) if again.as_ref() != stored.as_slice() => {
+                return Err(format!(
+                    "{} {}: applied before the kill, but sending it again did not return the stored answer:\n  stored {}\n  again  {}",
+                    item.infno,
+                    item.msgid,
+                    String::from_utf8_lossy(stored),
+                    String::from_utf8_lossy(&again)
+                ));
+            }
+            (None, _) => item.outcome = Outcome::Answered(again),
+        }
+    }
+    server.kill().await?;
+    println!("sent again: every in-doubt message, and {replayed} answered ones (same bytes)");
+
+    // Refusals: none expected (the load only asks for what the policy allows).
+    let refused: Vec<&Sent> =
+        sent.iter().filter(|s| matches!(&s.outcome, Outcome::Answered(body) if infcode(body) != Some(0))).collect();
+    if let Some(first) = refused.first() {
+        let Outcome::Answered(body) = &first.outcome else { unreachable!("filtered") };
+        return Err(format!(
+            "{} of {} messages refused, e.g. {} {}: {}",
+            refused.len(),
+            sent.len(),
+            first.infno,
+            first.msgid,
+            String::from_utf8_lossy(body)
+        ));
+    }
+
+    // The database against the answers.
+    let store = Store::open(&options.db, store_options).await.map_err(|error| error.to_string())?;
+    let mut settled: HashMap<String, String> = HashMap::new();
+    let mut cancelled: HashSet<String> = HashSet::new();
+    for item in sent.iter() {
+        let Outcome::Answered(body) = &item.outcome else { unreachable!("all answered now") };
+        if item.infno == "1101" {
+            continue;
+        }
+        let msgid: MsgId = item.msgid.parse().map_err(|error| format!("{}: {error:?}", item.msgid))?;
+        let message = store
+            .read(move |r| r.message(&msgid))
+            .await
+            .map_err(|error| error.to_string())?
+            .ok_or_else(|| format!("{} {}: answered, but not stored", item.infno, item.msgid))?;
+        if message.response.as_slice() != body.as_ref() {
+            return Err(format!(
+                "{} {}: the stored answer differs from the one the client got",
+                item.infno, item.msgid
+            ));
+        }
+        let answer: Value = serde_json::from_slice(body).map_err(|error| error.to_string())?;
+        match item.infno {
+            "2102" | "2207" => {
+                let setl_id = answer["output"]["setlinfo"]["setl_id"]
+                    .as_str()
+                    .ok_or_else(|| format!("{} {}: no setl_id in the answer", item.infno, item.msgid))?;
+                settled.insert(setl_id.to_string(), item.msgid.clone());
+            }
+            "2208" => {
+                cancelled.insert(item.input["data"]["setl_id"].as_str().unwrap_or_default().to_string());
+            }
+            _ => {}
+        }
+    }
+    let (settlements, journal, accounts) = store
+        .read(|r| {
+            let mut all = Vec::new();
+            loop {
+                let page = r.settlements(&SettlementFilter::default(), all.len() as u64, 1_000)?;
+                let done = page.rows.len() < 1_000;
+                all.extend(page.rows);
+                if done {
+                    break;
+                }
+            }
+            Ok((all, r.journal()?, r.all_accounts()?))
+        })
+        .await
+        .map_err(|error| error.to_string())?;
+    store.close().await;
+
+    let mut by_msgid: HashMap<&str, &SetlId> = HashMap::new();
+    let records: HashMap<&str, &yibao_engine::records::Settlement> =
+        settlements.iter().map(|s| (s.setl_id.as_str(), s)).collect();
+    for record in &settlements {
+        if let Some(other) = by_msgid.insert(record.msgid.as_str(), &record.setl_id) {
+            return Err(format!("msgid {} made two settlement records: {other} and {}", record.msgid, record.setl_id));
+        }
+    }
+    for (setl_id, msgid) in &settled {
+        let record = records
+            .get(setl_id.as_str())
+            .ok_or_else(|| format!("{msgid}: settlement {setl_id} answered but missing"))?;
+        if record.msgid.as_str() != msgid {
+            return Err(format!("settlement {setl_id}: made by {}, answered to {msgid}", record.msgid));
+        }
+        let should_be_cancelled = cancelled.contains(setl_id);
+        if record.is_in_force() == should_be_cancelled {
+            return Err(format!(
+                "settlement {setl_id}: status {:?}, the clients saw cancelled = {should_be_cancelled}",
+                record.status
+            ));
+        }
+    }
+    // Not half-applied: an original with an insurer part has its `setl/<id>` transfer, a
+    // cancelled one its mirror record and its `setl-cancel/<id>` transfer; no transfer without
+    // its record.
+    let transfers: HashSet<&str> = journal.iter().map(|t| t.id.as_str()).collect();
+    for record in &settlements {
+        let id = record.setl_id.as_str();
+        let insurer_part = record.amounts.fund + record.amounts.account();
+        match &record.status {
+            SettlementStatus::Mirror { of } => {
+                let original = records.get(of.as_str()).ok_or_else(|| format!("mirror {id} of a missing {of}"))?;
+                if original.status != (SettlementStatus::Cancelled { by: record.setl_id.clone() }) {
+                    return Err(format!("mirror {id} of {of}, which is {:?}", original.status));
+                }
+            }
+            status => {
+                if insurer_part.is_positive() != transfers.contains(format!("setl/{id}").as_str()) {
+                    return Err(format!(
+                        "settlement {id} (insurer part {insurer_part}) and its transfer disagree: half-applied"
+                    ));
+                }
+                if let SettlementStatus::Cancelled { by } = status {
+                    if !records.contains_key(by.as_str()) {
+                        return Err(format!("settlement {id} cancelled by a missing mirror {by}"));
+                    }
+                    if insurer_part.is_positive() != transfers.contains(format!("setl-cancel/{id}").as_str()) {
+                        return Err(format!(
+                            "cancelled settlement {id} and its reversing transfer disagree: half-applied"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    for transfer in &journal {
+        let id = transfer.id.as_str();
+        let record = match (id.strip_prefix("setl/"), id.strip_prefix("setl-cancel/")) {
+            (Some(setl_id), _) => records.get(setl_id).filter(|r| !matches!(r.status, SettlementStatus::Mirror { .. })),
+            (_, Some(setl_id)) => {
+                records.get(setl_id).filter(|r| matches!(r.status, SettlementStatus::Cancelled { .. }))
+            }
+            _ => continue,
+        };
+        if record.is_none() {
+            return Err(format!("transfer {id} has no settlement record to match: half-applied"));
+        }
+    }
+    let mismatches = yibao_ledger::verify_replay(accounts.iter(), journal.iter());
+    if let Some(first) = mismatches.first() {
+        return Err(format!("{} accounts differ from the journal's replay, e.g. {:?}", mismatches.len(), first));
+    }
+    let debits: yibao_domain::Money = accounts.iter().map(|a| a.debits_posted).sum();
+    let credits: yibao_domain::Money = accounts.iter().map(|a| a.credits_posted).sum();
+    if debits != credits {
+        return Err(format!("debits {debits} differ from credits {credits}"));
+    }
+    if let Some(negative) = accounts.iter().find(|a| a.key.must_not_go_negative() && a.balance().is_negative()) {
+        return Err(format!("{} went below zero: {}", negative.key, negative.balance()));
+    }
+    println!(
+        "checked: {} messages answered and stored once with the same bytes; {} settlements ({} cancelled) all present; \
+         {} settlement records, none half-applied; ledger of {} accounts and {} transfers replays exactly, debits = credits = {debits}",
+        sent.len(),
+        settled.len(),
+        cancelled.len(),
+        settlements.len(),
+        accounts.len(),
+        journal.len()
+    );
+    Ok(())
+}
