@@ -103,6 +103,12 @@ pub async fn allocation(db: &str, persons: u64, options: Options) -> Result<(), 
             summary.already,
             summary.not_eligible
         );
+        println!(
+            "result {}",
+            serde_json::json!({"bench": "allocation", "run": run, "dialect": format!("{:?}", store.dialect()).to_lowercase(),
+                "persons": total, "millis": elapsed.as_millis() as u64, "persons_per_s": per_second(total, elapsed) as u64,
+                "generation_millis": generation.as_millis() as u64})
+        );
     }
     Ok(())
 }
@@ -141,23 +147,77 @@ pub async fn employees(store: &Store, wanted: u64) -> Result<Vec<yibao_engine::r
 }
 
 /// `yibao bench load`: a fresh database with `persons` generated persons (their accounts
-/// credited for the month), a server on it in this process, and the national-interface load.
+/// credited for the month), a `yibao serve` child process on it, and the national-interface load
+/// from this process. Prints the server's own peak memory, and a `result` line.
 pub async fn load(db: &str, options: crate::load::LoadOptions, store_options: Options) -> Result<(), String> {
     let store = prepared(db, options.persons, store_options).await?;
-    let secrets = yibao_server::Secrets::new(yibao_server::Secrets::generate())?;
-    let application = yibao_server::Application::build(store.clone(), secrets, "127.0.0.1:0")
-        .await
-        .map_err(|error| format!("cannot listen: {error}"))?;
-    let address = application.local_addr().map_err(|error| error.to_string())?.to_string();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(application.run_until(async move {
-        let _ = stopped.await;
-    }));
-    eprintln!("driving {address} for {} s with {} connections …", options.seconds, options.concurrency);
-    let result = crate::load::run(&store, &address, options).await;
-    let _ = stop.send(());
-    let _ = server.await;
-    result
+    let persons = employees(&store, options.persons).await?;
+    let total = store.read(|r| r.person_count()).await.map_err(|error| error.to_string())?;
+    let dialect = store.dialect();
+    store.close().await;
+    let log = log_beside(db, "load");
+    let server = crate::child::Server::start(db, &log).await?;
+    eprintln!(
+        "driving {} ({total} persons) for {} s with {} connections …",
+        server.address, options.seconds, options.concurrency
+    );
+    let measured = crate::load::run(persons, &server.address, options).await;
+    let peak = server.peak_memory_mib();
+    server.kill().await?;
+    let measured = measured?;
+    match peak {
+        Some(peak) => println!("peak memory of the server process: {peak} MiB ({total} persons in the database)"),
+        None => println!("peak memory of the server process: unknown here"),
+    }
+    println!(
+        "result {}",
+        serde_json::json!({
+            "bench": "load", "mix": format!("{:?}", options.mix).to_lowercase(), "dialect": format!("{dialect:?}").to_lowercase(),
+            "persons": total, "settlements_per_s": measured.settlements_per_second as u64,
+            "messages_per_s": measured.messages_per_second as u64, "p50_us": measured.p50_micros,
+            "p99_us": measured.p99_micros, "p999_us": measured.p999_micros, "refused": measured.refused,
+            "server_peak_mib": peak,
+        })
+    );
+    Ok(())
+}
+
+/// A log file for a benchmark's server child: beside a SQLite file, in ./yibao-data for PostgreSQL.
+pub(crate) fn log_beside(db: &str, name: &str) -> std::path::PathBuf {
+    match db.starts_with("postgres") {
+        true => std::path::PathBuf::from(format!("yibao-data/bench-{name}-server.log")),
+        false => std::path::Path::new(db).with_extension("log"),
+    }
+}
+
+/// `yibao bench reference-sqlite`: the raw ceiling of durable batched inserts (see
+/// [`yibao_store::reference`]). Refuses to replace a file that does not end in `.sqlite`.
+///
+/// # Errors
+/// When the file cannot be written.
+pub fn reference_sqlite(db: &str, rows_per_commit: usize, seconds: u64) -> Result<(), String> {
+    if !db.ends_with(".sqlite") {
+        return Err(format!("{db}: the reference file must end in .sqlite (it is replaced)"));
+    }
+    if let Some(parent) = std::path::Path::new(db).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|error| format!("cannot create {}: {error}", parent.display()))?;
+    }
+    let ceiling = yibao_store::reference::sqlite_batched_inserts(std::path::Path::new(db), rows_per_commit, seconds)
+        .map_err(|error| error.to_string())?;
+    let rows = per_second(ceiling.rows, ceiling.elapsed);
+    let commits = per_second(ceiling.commits, ceiling.elapsed);
+    println!(
+        "reference: rusqlite, WAL, synchronous=FULL, {rows_per_commit} rows a commit: {} rows in {:.1?}: {rows} rows/s, {commits} durable commits/s",
+        ceiling.rows, ceiling.elapsed
+    );
+    println!(
+        "result {}",
+        serde_json::json!({"bench": "reference-sqlite", "rows_per_commit": rows_per_commit, "rows_per_s": rows as u64, "commits_per_s": commits as u64})
+    );
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{db}{suffix}"));
+    }
+    Ok(())
 }
 
 /// A rate in whole units a second (no floating point anywhere).
@@ -253,6 +313,11 @@ pub fn pricing(policies: &yibao_policy::PolicySet, lines: usize, seconds: u64) -
         "pricing: {priced} lines in {elapsed:.1?} on one core: {} lines/s ({} bills of {lines} lines/s); fund total {fund}",
         per_second(priced, elapsed),
         per_second(priced / lines.max(1) as u64, elapsed),
+    );
+    println!(
+        "result {}",
+        serde_json::json!({"bench": "pricing", "lines": lines, "lines_per_s": per_second(priced, elapsed) as u64,
+            "bills_per_s": per_second(priced / lines.max(1) as u64, elapsed) as u64})
     );
     Ok(())
 }
@@ -356,6 +421,13 @@ pub async fn inprocess(db: &str, options: crate::load::LoadOptions, store_option
         at(500),
         at(990),
         at(999)
+    );
+    let micros = |per_mille| crate::load::percentile_micros(&latencies, per_mille);
+    println!(
+        "result {}",
+        serde_json::json!({"bench": "inprocess", "dialect": format!("{:?}", store.dialect()).to_lowercase(),
+            "settlements_per_s": per_second(latencies.len() as u64, elapsed) as u64, "p50_us": micros(500),
+            "p99_us": micros(990), "p999_us": micros(999), "refused": refused})
     );
     Ok(())
 }

@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 
 use hyper::body::Bytes;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use yibao_domain::{MsgId, SetlId};
 use yibao_engine::records::SettlementStatus;
 use yibao_store::{SettlementFilter, Store};
 
+use crate::child::Server;
 use crate::load::{Client, Dice, HOSPITAL, PHARMACY, line, number};
 
 /// What one run is asked to do.
@@ -166,59 +166,6 @@ impl Worker {
     }
 }
 
-/// A running `yibao serve` child and the address it listens on.
-struct Server {
-    child: tokio::process::Child,
-    address: String,
-}
-
-impl Server {
-    async fn start(db: &str, log: &std::path::Path) -> Result<Server, String> {
-        let exe = std::env::current_exe().map_err(|error| format!("cannot find this program: {error}"))?;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .map_err(|error| format!("cannot open {}: {error}", log.display()))?;
-        let mut child = tokio::process::Command::new(exe)
-            .args(["serve", "--db", db, "--listen", "127.0.0.1:0"])
-            .env(
-                "YIBAO_SECRET",
-                std::env::var("YIBAO_SECRET").unwrap_or_else(|_| "crash-harness-server-secret-0123456789abcdef".into()),
-            )
-            .env("YIBAO_LOG", "warn")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|error| format!("cannot start the server: {error}"))?;
-        let stdout = child.stdout.take().ok_or("no stdout from the server")?;
-        let mut lines = BufReader::new(stdout).lines();
-        // The banner's first line names the address (the port is chosen by the system).
-        let address = loop {
-            match lines.next_line().await.map_err(|error| error.to_string())? {
-                Some(text) => {
-                    if let Some((_, url)) = text.split_once("listening on http://") {
-                        break url.trim().to_string();
-                    }
-                }
-                None => {
-                    let status = child.wait().await.map_err(|error| error.to_string())?;
-                    return Err(format!("the server exited before listening ({status}); see the log"));
-                }
-            }
-        };
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(Server { child, address })
-    }
-
-    /// `kill -9`, and wait until the process is gone.
-    async fn kill(mut self) -> Result<(), String> {
-        self.child.kill().await.map_err(|error| format!("cannot kill the server: {error}"))
-    }
-}
-
 /// Runs the harness.
 ///
 /// # Errors
@@ -240,10 +187,7 @@ pub async fn run(options: CrashOptions, store_options: yibao_store::Options) -> 
         persons
     };
     let persons = Arc::new(persons);
-    let log = match options.db.starts_with("postgres") {
-        true => std::path::PathBuf::from("yibao-data/crash-server.log"),
-        false => std::path::Path::new(&options.db).with_extension("log"),
-    };
+    let log = crate::bench::log_beside(&options.db, "crash");
     println!(
         "crash harness: {} persons, {} clients, {} cycles, seed {} (server log {})",
         persons.len(),

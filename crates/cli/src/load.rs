@@ -11,7 +11,6 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use yibao_store::Store;
 
 pub(crate) const HOSPITAL: &str = "H33010000001";
 pub(crate) const PHARMACY: &str = "P33010000001";
@@ -22,6 +21,17 @@ pub struct LoadOptions {
     pub persons: u64,
     pub seconds: u64,
     pub concurrency: usize,
+    pub mix: Mix,
+}
+
+/// What the connections send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mix {
+    /// 60% outpatient visits (2201 + 2204 + 2207), 20% pharmacy purchases (2102), 15% person
+    /// queries (1101), 5% cancellations (2208).
+    Settlements,
+    /// Person queries (1101) only.
+    Queries,
 }
 
 /// One insured person the load uses.
@@ -207,7 +217,13 @@ async fn pharmacy(client: &mut Client, person: &Insured, price: &str, tally: &mu
     Ok(())
 }
 
-async fn worker(address: String, worker: usize, persons: Arc<Vec<Insured>>, until: Instant) -> Result<Tally, String> {
+async fn worker(
+    address: String,
+    worker: usize,
+    persons: Arc<Vec<Insured>>,
+    until: Instant,
+    mix: Mix,
+) -> Result<Tally, String> {
     let mut client = Client::connect(&address, worker).await?;
     let mut dice = Dice(0x9E37_79B9_7F4A_7C15 ^ (worker as u64 + 1));
     let mut tally = Tally::default();
@@ -215,7 +231,10 @@ async fn worker(address: String, worker: usize, persons: Arc<Vec<Insured>>, unti
     while Instant::now() < until {
         let person = persons[usize::try_from(dice.below(persons.len() as u64)).unwrap_or(0)].clone();
         let price = format!("{}.{:02}", 20 + dice.below(300), dice.below(100));
-        let roll = dice.below(100);
+        let roll = match mix {
+            Mix::Settlements => dice.below(100),
+            Mix::Queries => 80,
+        };
         let result = match roll {
             0..60 => outpatient(&mut client, &person, &price, &mut tally).await.map(|settled| {
                 last = Some((person.clone(), settled));
@@ -256,33 +275,46 @@ async fn worker(address: String, worker: usize, persons: Arc<Vec<Insured>>, unti
     Ok(tally)
 }
 
-/// The process's peak resident memory (`VmHWM`), in MiB, where Linux tells it.
-fn peak_memory_mib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024)
-}
-
 /// The `per_mille` percentile of sorted microsecond latencies, in milliseconds.
 pub(crate) fn percentile(sorted: &[u32], per_mille: usize) -> String {
     match sorted.is_empty() {
         true => "-".to_string(),
         false => {
-            let index = (sorted.len() * per_mille / 1000).min(sorted.len() - 1);
-            let micros = sorted[index];
+            let micros = percentile_micros(sorted, per_mille);
             format!("{}.{:02} ms", micros / 1000, micros % 1000 / 10)
         }
     }
 }
 
-/// Runs the load against a server on `store` (already populated) at `address`.
+/// Microseconds at the `per_mille` percentile of sorted latencies (0 when there are none).
+pub(crate) fn percentile_micros(sorted: &[u32], per_mille: usize) -> u32 {
+    match sorted.is_empty() {
+        true => 0,
+        false => sorted[(sorted.len() * per_mille / 1000).min(sorted.len() - 1)],
+    }
+}
+
+/// What a run measured, for the one-line `result` summary.
+#[derive(Debug, Clone, Copy)]
+pub struct Measured {
+    pub settlements_per_second: u128,
+    pub messages_per_second: u128,
+    pub p50_micros: u32,
+    pub p99_micros: u32,
+    pub p999_micros: u32,
+    pub refused: usize,
+}
+
+/// Runs the load against the server at `address`, over `persons` (insured employees).
 ///
 /// # Errors
-/// When the server cannot be reached or the persons cannot be read.
-pub async fn run(store: &Store, address: &str, options: LoadOptions) -> Result<(), String> {
-    let persons: Vec<Insured> = crate::bench::employees(store, options.persons)
-        .await?
+/// When the server cannot be reached.
+pub async fn run(
+    persons: Vec<yibao_engine::records::Person>,
+    address: &str,
+    options: LoadOptions,
+) -> Result<Measured, String> {
+    let persons: Vec<Insured> = persons
         .into_iter()
         .map(|person| Insured {
             psn_no: person.psn_no.to_string(),
@@ -295,7 +327,7 @@ pub async fn run(store: &Store, address: &str, options: LoadOptions) -> Result<(
     let until = started + Duration::from_secs(options.seconds);
     let mut workers = tokio::task::JoinSet::new();
     for index in 0..options.concurrency {
-        workers.spawn(worker(address.to_string(), index, persons.clone(), until));
+        workers.spawn(worker(address.to_string(), index, persons.clone(), until, options.mix));
     }
     let mut all = Tally::default();
     while let Some(joined) = workers.join_next().await {
@@ -336,11 +368,15 @@ pub async fn run(store: &Store, address: &str, options: LoadOptions) -> Result<(
             percentile(&these, 990)
         );
     }
-    if let Some(peak) = peak_memory_mib() {
-        println!("peak memory of this process (server and load generator): {peak} MiB");
-    }
     for error in all.errors.iter().take(5) {
         println!("  e.g. refused: {error}");
     }
-    Ok(())
+    Ok(Measured {
+        settlements_per_second: crate::bench::per_second(all.settlements, elapsed),
+        messages_per_second: crate::bench::per_second(all.calls.len() as u64, elapsed),
+        p50_micros: percentile_micros(&latencies, 500),
+        p99_micros: percentile_micros(&latencies, 990),
+        p999_micros: percentile_micros(&latencies, 999),
+        refused: failed,
+    })
 }

@@ -1,6 +1,7 @@
 //! The `yibao` binary. Thin: parse arguments, read configuration, start the server.
 
 mod bench;
+mod child;
 mod config;
 mod crash;
 
@@ -172,8 +173,21 @@ enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         seconds: u64,
     },
-    /// Starts a server on a fresh database with generated persons and drives it through the
-    /// national interface (outpatient 2201+2204+2207, pharmacy 2102, 1101, some 2208).
+    /// The reference beside the settlement numbers: the raw ceiling of durable batched inserts
+    /// with rusqlite on the same disk (WAL, synchronous=FULL, one writer), rows and commits/s.
+    ReferenceSqlite {
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 100)]
+        rows_per_commit: usize,
+        /// How long, in seconds.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// The file (replaced).
+        #[arg(long, default_value = "yibao-data/bench-reference.sqlite")]
+        db: String,
+    },
+    /// Starts a `yibao serve` child on a fresh database with generated persons and drives it
+    /// through the national interface (outpatient 2201+2204+2207, pharmacy 2102, 1101, some 2208).
     Load {
         /// How many persons to generate.
         #[arg(long, default_value_t = 10_000)]
@@ -184,6 +198,9 @@ enum BenchCommand {
         /// Connections, each sending one message at a time.
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
+        /// What the connections send.
+        #[arg(long, value_enum, default_value_t = load::Mix::Settlements)]
+        mix: load::Mix,
         /// A SQLite file path (replaced) or a postgres:// URL of an empty database or schema.
         #[arg(long, default_value = "yibao-data/bench-load.db")]
         db: String,
@@ -222,7 +239,12 @@ fn main() -> ExitCode {
             load_policies(&[]).and_then(|policies| run(bench::allocation(&db, persons, bench::options(policies))))
         }
         Command::Bench { command: BenchCommand::Inprocess { persons, seconds, concurrency, db } } => {
-            let options = load::LoadOptions { persons, seconds, concurrency: concurrency.clamp(1, 16_384) };
+            let options = load::LoadOptions {
+                persons,
+                seconds,
+                concurrency: concurrency.clamp(1, 16_384),
+                mix: load::Mix::Settlements,
+            };
             load_policies(&[]).and_then(|policies| run(bench::inprocess(&db, options, bench::options(policies))))
         }
         Command::Bench { command: BenchCommand::Crash { cycles, persons, clients, max_uptime_ms, seed, db } } => {
@@ -239,10 +261,13 @@ fn main() -> ExitCode {
             };
             load_policies(&[]).and_then(|policies| run(crash::run(options, bench::options(policies))))
         }
+        Command::Bench { command: BenchCommand::ReferenceSqlite { rows_per_commit, seconds, db } } => {
+            bench::reference_sqlite(&db, rows_per_commit.clamp(1, 100_000), seconds.clamp(1, 600))
+        }
         Command::Bench { command: BenchCommand::Pricing { lines, seconds } } => load_policies(&[])
             .and_then(|policies| bench::pricing(&policies, lines.clamp(1, 20_000), seconds.clamp(1, 600))),
-        Command::Bench { command: BenchCommand::Load { persons, seconds, concurrency, db } } => {
-            let options = load::LoadOptions { persons, seconds, concurrency: concurrency.clamp(1, 4096) };
+        Command::Bench { command: BenchCommand::Load { persons, seconds, concurrency, mix, db } } => {
+            let options = load::LoadOptions { persons, seconds, concurrency: concurrency.clamp(1, 4096), mix };
             load_policies(&[]).and_then(|policies| run(bench::load(&db, options, bench::options(policies))))
         }
         Command::Policy { command: PolicyCommand::Check { files } } => check_policies(&files),

@@ -12,6 +12,7 @@ mod conn;
 pub mod exchange;
 mod postgres;
 mod queries;
+pub mod reference;
 mod schema;
 mod sqlite;
 mod value;
@@ -60,6 +61,9 @@ pub struct Options {
     pub readers: usize,
     /// Submissions that may wait for the writer before callers wait to enqueue.
     pub queue: usize,
+    /// PostgreSQL: how long opening waits for another writer's lock to be released (a server
+    /// killed a moment ago holds it until PostgreSQL notices its connection is gone).
+    pub writer_lock_wait: Duration,
 }
 
 impl std::fmt::Debug for Options {
@@ -70,7 +74,14 @@ impl std::fmt::Debug for Options {
 
 impl Options {
     pub fn new(policies: Arc<PolicySet>) -> Options {
-        Options { policies, clock: system_clock(), synchronous: Synchronous::Full, readers: 8, queue: 16_384 }
+        Options {
+            policies,
+            clock: system_clock(),
+            synchronous: Synchronous::Full,
+            readers: 8,
+            queue: 16_384,
+            writer_lock_wait: Duration::from_secs(15),
+        }
     }
 }
 
@@ -208,13 +219,14 @@ impl Store {
         let is_postgres = location.starts_with("postgres://") || location.starts_with("postgresql://");
         let handle = tokio::runtime::Handle::current();
         let synchronous = options.synchronous;
+        let lock_wait = options.writer_lock_wait;
         let (writer_conn, factory, dialect): (Box<dyn Conn>, Factory, Dialect) = if is_postgres {
             let url = location.clone();
             let opened = tokio::task::spawn_blocking({
                 let handle = handle.clone();
                 move || -> Result<Box<dyn Conn>, StoreFailure> {
                     let mut conn = postgres::PgConn::connect(&url, handle)?;
-                    conn.lock_writer()?;
+                    conn.lock_writer(lock_wait)?;
                     Ok(Box::new(conn))
                 }
             })

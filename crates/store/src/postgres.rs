@@ -56,17 +56,31 @@ impl PgConn {
     ///
     /// # Errors
     /// When another process holds it.
-    pub fn lock_writer(&mut self) -> Result<(), StoreFailure> {
+    /// Takes the one-writer lock of this database and schema, waiting up to `wait` for it: the
+    /// holder may be a server that was just killed, whose connection PostgreSQL has not yet
+    /// noticed is gone.
+    pub fn lock_writer(&mut self, wait: std::time::Duration) -> Result<(), StoreFailure> {
         // One writer per database and schema: two writers could lose each other's updates.
-        let rows = self.query(
-            "SELECT pg_try_advisory_lock(hashtext('yibao-writer:' || current_database() || '.' || current_schema()))",
-            &[],
-        )?;
-        match rows.first().and_then(|row| row.first()) {
-            Some(Value::Int(1)) => Ok(()),
-            _ => Err(StoreFailure(
-                "another yibao server is writing to this PostgreSQL database; one writer per database (shard by region to scale out)".into(),
-            )),
+        let started = std::time::Instant::now();
+        let mut announced = false;
+        loop {
+            let rows = self.query(
+                "SELECT pg_try_advisory_lock(hashtext('yibao-writer:' || current_database() || '.' || current_schema()))",
+                &[],
+            )?;
+            if let Some(Value::Int(1)) = rows.first().and_then(|row| row.first()) {
+                return Ok(());
+            }
+            if started.elapsed() >= wait {
+                return Err(StoreFailure(
+                    "another yibao server is writing to this PostgreSQL database; one writer per database (shard by region to scale out)".into(),
+                ));
+            }
+            if !announced {
+                tracing::warn!(?wait, "another writer holds this database; waiting for it to go");
+                announced = true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
         }
     }
 

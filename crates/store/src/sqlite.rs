@@ -70,6 +70,11 @@ impl SqliteConn {
         conn.set_prepared_statement_cache_capacity(256);
         Ok(SqliteConn { conn })
     }
+
+    /// The connection itself (for the reference measurements).
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
 }
 
 /// Rewrites the PostgreSQL-flavoured SQL of the shared code: `= ANY($1)` → `IN rarray(?1)`,

@@ -448,3 +448,23 @@ async fn queries_page_and_total(store: Store) {
         .unwrap();
     assert_eq!(candidates, vec![visit]);
 }
+
+/// PostgreSQL admits one writer per database and schema; a closed store releases it, and an
+/// opening store waits for a writer that goes away (a server killed a moment ago).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_admits_one_writer_and_a_closed_store_releases_it() {
+    let Some(first) = postgres("one_writer").await else { return };
+    let url = first.location().to_string();
+    let mut impatient = options();
+    impatient.writer_lock_wait = std::time::Duration::from_millis(300);
+    let refused = Store::open(&url, impatient).await.map(drop);
+    assert!(refused.as_ref().is_err_and(|failure| failure.0.contains("another yibao server")), "{refused:?}");
+    first.close().await;
+    let second = Store::open(&url, options()).await.expect("the closed store released the lock");
+    let waiting = tokio::spawn({
+        let url = url.clone();
+        async move { Store::open(&url, options()).await.map(drop) }
+    });
+    second.close().await;
+    waiting.await.expect("joined").expect("waited until the writer went");
+}
