@@ -715,7 +715,7 @@ impl CredentialKind {
     }
 
     pub fn parse(text: &str) -> Option<CredentialKind> {
-        [CredentialKind::Operator, CredentialKind::Portal, CredentialKind::CardPin]
+        [CredentialKind::Operator, CredentialKind::Portal, CredentialKind::CardPin, CredentialKind::EVoucherPassword]
             .into_iter()
             .find(|k| k.as_str() == text)
     }
@@ -801,5 +801,22 @@ impl DayTotals {
     /// What the fund and the personal accounts paid: what clearing moves.
     pub fn owed(&self) -> Money {
         self.fund + self.account
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CredentialKind;
+
+    #[test]
+    fn every_credential_kind_reads_back() {
+        for kind in [
+            CredentialKind::Operator,
+            CredentialKind::Portal,
+            CredentialKind::CardPin,
+            CredentialKind::EVoucherPassword,
+        ] {
+            assert_eq!(CredentialKind::parse(kind.as_str()), Some(kind));
+        }
     }
 }

@@ -13,6 +13,7 @@ pub mod nhsa;
 mod nonce;
 pub mod pdf;
 pub mod peer;
+pub mod portal;
 pub mod qr;
 pub mod rest;
 pub mod secret;
@@ -104,6 +105,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(nhsa::router())
         .merge(rest::router())
         .merge(peer::router())
+        .merge(portal::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(log_request))

@@ -144,18 +144,28 @@ fn bad_credentials() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", "unknown user or wrong password", "用户名或密码错误")
 }
 
-async fn login(State(state): State<Arc<AppState>>, bytes: Bytes) -> Result<Response, ApiError> {
-    let request: wire::Login = body(&bytes)?;
-    let (subject, kind) = match request.role.as_str() {
-        "operator" => (
-            request.username.clone().ok_or_else(|| ApiError::invalid("username is required", "用户名不能为空"))?,
-            CredentialKind::Operator,
-        ),
+/// A successful login: its session token and who it is.
+pub(crate) struct Login {
+    pub subject: String,
+    pub token: String,
+    pub must_change: bool,
+    pub roles: Vec<String>,
+}
+
+/// Checks a login (an operator by username, a person by ID number), records the attempt, and
+/// starts a session. The REST API and the portal share it.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    role: &str,
+    who: Option<String>,
+    password: String,
+) -> Result<Login, ApiError> {
+    let (subject, kind) = match role {
+        "operator" => {
+            (who.ok_or_else(|| ApiError::invalid("username is required", "用户名不能为空"))?, CredentialKind::Operator)
+        }
         "person" => {
-            let id_text = request
-                .id_number
-                .clone()
-                .ok_or_else(|| ApiError::invalid("id_number is required", "身份证号不能为空"))?;
+            let id_text = who.ok_or_else(|| ApiError::invalid("id_number is required", "身份证号不能为空"))?;
             let id: IdNumber = parse("id_number", &id_text)?;
             let person = state.store.read(move |r| r.person_by_id_number(id.expose())).await?;
             match person {
@@ -179,7 +189,6 @@ async fn login(State(state): State<Arc<AppState>>, bytes: Bytes) -> Result<Respo
         ));
     }
     let secrets = state.secrets.clone();
-    let password = request.password.clone();
     let hash = credential.hash.clone();
     let matches = tokio::task::spawn_blocking(move || secrets.verify(&password, &hash)).await.unwrap_or(false);
     state.store.execute(RecordAttempt { subject: subject.clone(), kind, success: matches }).await?;
@@ -196,13 +205,23 @@ async fn login(State(state): State<Arc<AppState>>, bytes: Bytes) -> Result<Respo
         expires: now_seconds() + SESSION_SECONDS,
     };
     let token = state.sessions.start(session, now_seconds());
+    Ok(Login { subject, token, must_change: credential.must_change, roles: credential.roles })
+}
+
+async fn login(State(state): State<Arc<AppState>>, bytes: Bytes) -> Result<Response, ApiError> {
+    let request: wire::Login = body(&bytes)?;
+    let who = match request.role.as_str() {
+        "person" => request.id_number.clone(),
+        _ => request.username.clone(),
+    };
+    let login = authenticate(&state, &request.role, who, request.password.clone()).await?;
     Ok(ok(json!({
-        "token": token,
+        "token": login.token,
         "role": request.role,
-        "subject": subject,
-        "roles": credential.roles,
+        "subject": login.subject,
+        "roles": login.roles,
         "expires_in": SESSION_SECONDS,
-        "must_change_password": credential.must_change,
+        "must_change_password": login.must_change,
     })))
 }
 
@@ -251,7 +270,20 @@ async fn change_password(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let request: wire::PasswordChange = body(&bytes)?;
-    let (subject, kind, change_only) = match &caller {
+    let kind = set_password(&state, &caller, request.password.clone(), request.new_password.clone()).await?;
+    Ok(ok(json!({"changed": true, "login_again": kind == CredentialKind::Portal})))
+}
+
+/// Changes the caller's own password (the current one is needed unless the session is the
+/// initial password's, which allows only this). A person's sessions all end. The REST API and
+/// the portal share it.
+pub(crate) async fn set_password(
+    state: &AppState,
+    caller: &Caller,
+    current: Option<String>,
+    new_password: String,
+) -> Result<CredentialKind, ApiError> {
+    let (subject, kind, change_only) = match caller {
         Caller::Person { psn_no, change_password_only, .. } => {
             (psn_no.clone(), CredentialKind::Portal, *change_password_only)
         }
@@ -273,10 +305,7 @@ async fn change_password(
         .await?;
     let credential = credential.ok_or_else(bad_credentials)?;
     if !change_only {
-        let old = request
-            .password
-            .clone()
-            .ok_or_else(|| ApiError::invalid("password (the current one) is required", "请提供原密码"))?;
+        let old = current.ok_or_else(|| ApiError::invalid("password (the current one) is required", "请提供原密码"))?;
         let secrets = state.secrets.clone();
         let hash = credential.hash.clone();
         if !tokio::task::spawn_blocking(move || secrets.verify(&old, &hash)).await.unwrap_or(false) {
@@ -284,13 +313,13 @@ async fn change_password(
             return Err(bad_credentials());
         }
     }
-    check_new_password(&request.new_password, person.as_ref())?;
-    let hash = hash_secret(&state, request.new_password.clone()).await?;
+    check_new_password(&new_password, person.as_ref())?;
+    let hash = hash_secret(state, new_password).await?;
     state.store.execute(ChangeSecret { subject: subject.clone(), kind, hash }).await?;
     if kind == CredentialKind::Portal {
         state.sessions.end_person(&subject);
     }
-    Ok(ok(json!({"changed": true, "login_again": kind == CredentialKind::Portal})))
+    Ok(kind)
 }
 
 async fn create_operator(

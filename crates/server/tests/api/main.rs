@@ -9,5 +9,6 @@ mod inpatient;
 mod negative;
 mod outpatient;
 mod pharmacy;
+mod portal;
 mod rest;
 mod samples;

@@ -1,0 +1,757 @@
+//! The web portal for insured persons (R7): server-rendered pages under `/portal`, in Chinese
+//! with an English switch, for a phone first. Log in with ID number and password (the initial
+//! password opens only the password change), see the personal account with its current-year
+//! and prior-years parts, the year-to-date accumulators, the card, every settlement with its
+//! explanation line by line, the live e-voucher QR code, and find designated institutions.
+//!
+//! A session is the same as the REST API's, carried in an `HttpOnly`, `SameSite=Strict` cookie
+//! (so no other site can post a form with it). No page takes a person number: whose data a page
+//! shows comes from the session alone, and a settlement that is not the caller's is "not found".
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Form, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use yibao_domain::{InstitutionKind, Money, PersonNo, SetlId};
+use yibao_engine::commands::{IssueQrCode, QR_SECONDS, grant_hash};
+use yibao_engine::records::{CardStatus, Settlement, SettlementStatus};
+use yibao_engine::{ErrorKind, Outcome};
+use yibao_store::SettlementFilter;
+
+use crate::AppState;
+use crate::rest::{ApiError, Caller};
+use crate::sessions::Subject;
+
+const SESSION_COOKIE: &str = "yibao_portal";
+const LANG_COOKIE: &str = "yibao_lang";
+/// Settlements listed on the overview (the newest).
+const RECENT: u64 = 20;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/portal", get(|| async { Redirect::to("/portal/me") }))
+        .route("/portal/login", get(login_page).post(login))
+        .route("/portal/logout", post(logout))
+        .route("/portal/password", get(password_page).post(change_password))
+        .route("/portal/me", get(overview))
+        .route("/portal/settlements/{setl_id}", get(settlement_page))
+        .route("/portal/qr", get(qr_page))
+        .route("/portal/institutions", get(institutions_page))
+        .route("/portal/lang/{lang}", get(switch_language))
+}
+
+/// The page language: the `yibao_lang` cookie, Chinese unless it says `en`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    fn t<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Lang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Lang, Self::Rejection> {
+        Ok(match cookie(&parts.headers, LANG_COOKIE) {
+            Some("en") => Lang::En,
+            _ => Lang::Zh,
+        })
+    }
+}
+
+/// The logged-in person of a portal request, or nobody.
+struct Visitor(Option<Caller>);
+
+fn now_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl FromRequestParts<Arc<AppState>> for Visitor {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Visitor, Self::Rejection> {
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Ok(Visitor(None)) };
+        Ok(Visitor(state.sessions.find(token, now_seconds()).and_then(|session| match session.subject {
+            Subject::Person { psn_no } => Some(Caller::Person {
+                psn_no,
+                change_password_only: session.change_password_only,
+                token: token.to_string(),
+            }),
+            Subject::Operator { .. } => None,
+        })))
+    }
+}
+
+/// Text made safe for HTML content and attribute values.
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "
+*{box-sizing:border-box}body{margin:0;font:16px/1.6 system-ui,-apple-system,'PingFang SC','Noto Sans CJK SC','Microsoft YaHei',sans-serif;color:#1a1a1a;background:#f4f6f8}
+header{background:#0b5394;color:#fff;padding:.6rem 1rem;display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;justify-content:space-between}
+header a,header button{color:#fff}.brand{font-weight:700;text-decoration:none;font-size:1.1rem}
+nav{display:flex;gap:.75rem;align-items:center;flex-wrap:wrap}nav form{margin:0}
+main{max-width:56rem;margin:0 auto;padding:1rem}
+h1{font-size:1.4rem;margin:.5rem 0 1rem}h2{font-size:1.15rem;margin:1.5rem 0 .5rem}
+.card{background:#fff;border:1px solid #d0d7de;border-radius:.5rem;padding:1rem;margin:0 0 1rem}
+.figures{display:grid;grid-template-columns:repeat(auto-fit,minmax(10rem,1fr));gap:.75rem}
+.figure b{display:block;font-size:1.35rem}.muted{color:#4a5560}
+table{width:100%;border-collapse:collapse;background:#fff}th,td{text-align:left;padding:.45rem .5rem;border-bottom:1px solid #d0d7de;vertical-align:top}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.scroll{overflow-x:auto}
+label{display:block;font-weight:600;margin:.75rem 0 .25rem}
+input,select{width:100%;max-width:24rem;font:inherit;padding:.55rem;border:1px solid #6b7580;border-radius:.35rem}
+button,.button{display:inline-block;font:inherit;padding:.55rem 1.1rem;border-radius:.35rem;border:1px solid #0b5394;background:#0b5394;color:#fff;cursor:pointer;text-decoration:none;margin-top:1rem}
+nav button{background:transparent;border-color:#fff;margin:0;padding:.2rem .7rem}
+a{color:#0b5394}a:focus,button:focus,input:focus,select:focus{outline:3px solid #f1c232;outline-offset:2px}
+.error{background:#fde8e8;border:1px solid #b42318;color:#7a1010;padding:.75rem;border-radius:.35rem}
+.notice{background:#e8f1fb;border:1px solid #0b5394;padding:.75rem;border-radius:.35rem}
+.qr{display:flex;justify-content:center;padding:1rem;background:#fff}.qr svg{width:min(18rem,80vw);height:auto}
+.skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem}
+";
+
+/// A whole page: header with the language switch (and logout when logged in), then `body`.
+fn page(lang: Lang, title: &str, logged_in: bool, body: &str) -> Response {
+    let other = match lang {
+        Lang::Zh => "<a href=\"/portal/lang/en\" lang=\"en\">English</a>",
+        Lang::En => "<a href=\"/portal/lang/zh\" lang=\"zh-CN\">中文</a>",
+    };
+    let logout = match logged_in {
+        true => format!(
+            "<form method=\"post\" action=\"/portal/logout\"><button type=\"submit\">{}</button></form>",
+            lang.t("退出", "Log out")
+        ),
+        false => String::new(),
+    };
+    let html = format!(
+        "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · {brand}</title><style>{STYLE}</style></head><body>\
+         <a class=\"skip\" href=\"#main\">{skip}</a>\
+         <header><a class=\"brand\" href=\"/portal/me\">{brand}</a><nav aria-label=\"{navlabel}\">\
+         <a href=\"/portal/institutions\">{find}</a>{other}{logout}</nav></header>\
+         <main id=\"main\"><h1>{title}</h1>{body}</main></body></html>",
+        code = lang.code(),
+        title = esc(title),
+        brand = lang.t("医保服务", "Medical insurance"),
+        skip = lang.t("跳到正文", "Skip to content"),
+        navlabel = lang.t("导航", "Navigation"),
+        find = lang.t("定点机构", "Institutions"),
+    );
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], html).into_response()
+}
+
+fn error_box(lang: Lang, error: &ApiError) -> String {
+    format!("<p class=\"error\" role=\"alert\">{}</p>", esc(lang.t(&error.message_zh, &error.message)))
+}
+
+fn yuan(amount: Money) -> String {
+    format!("¥{amount}")
+}
+
+/// A failure while rendering a page for a logged-in person: the error page.
+fn failure(lang: Lang, error: &ApiError) -> Response {
+    let mut response = page(lang, lang.t("出错了", "Something went wrong"), true, &error_box(lang, error));
+    *response.status_mut() = error.status;
+    response
+}
+
+fn not_logged_in() -> Response {
+    Redirect::to("/portal/login").into_response()
+}
+
+/// The person behind a page, or where to go instead (login, or the initial password's change).
+fn person(visitor: &Visitor) -> Result<PersonNo, Redirect> {
+    match &visitor.0 {
+        Some(Caller::Person { change_password_only: true, .. }) => Err(Redirect::to("/portal/password")),
+        Some(Caller::Person { psn_no, .. }) => psn_no.parse().map_err(|_| Redirect::to("/portal/login")),
+        _ => Err(Redirect::to("/portal/login")),
+    }
+}
+
+async fn login_page(lang: Lang, visitor: Visitor) -> Response {
+    if visitor.0.is_some() {
+        return Redirect::to("/portal/me").into_response();
+    }
+    login_form(lang, None, "")
+}
+
+fn login_form(lang: Lang, error: Option<&ApiError>, id_number: &str) -> Response {
+    let body = format!(
+        "{error}<form class=\"card\" method=\"post\" action=\"/portal/login\">\
+         <label for=\"id_number\">{id_label}</label><input id=\"id_number\" name=\"id_number\" autocomplete=\"username\" required maxlength=\"18\" value=\"{id}\">\
+         <label for=\"password\">{pw_label}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"128\">\
+         <button type=\"submit\">{submit}</button></form>\
+         <p class=\"muted\">{hint}</p>",
+        error = error.map(|error| error_box(lang, error)).unwrap_or_default(),
+        id_label = lang.t("身份证号", "ID number"),
+        id = esc(id_number),
+        pw_label = lang.t("密码", "Password"),
+        submit = lang.t("登录", "Log in"),
+        hint = lang.t(
+            "首次登录请使用初始密码（身份证号第12至17位），登录后须设置新密码。",
+            "The first time, use the initial password (characters 12 to 17 of your ID number); you will then set a new one."
+        ),
+    );
+    let mut response = page(lang, lang.t("参保人登录", "Insured person login"), false, &body);
+    if error.is_some() {
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    id_number: String,
+    password: String,
+}
+
+fn session_cookie(token: &str, seconds: i64) -> String {
+    format!("{SESSION_COOKIE}={token}; Path=/portal; HttpOnly; SameSite=Strict; Max-Age={seconds}")
+}
+
+async fn login(State(state): State<Arc<AppState>>, lang: Lang, Form(form): Form<LoginForm>) -> Response {
+    let id_number = form.id_number.trim().to_ascii_uppercase();
+    match crate::rest::authenticate(&state, "person", Some(id_number.clone()), form.password).await {
+        Ok(login) => {
+            let next = if login.must_change { "/portal/password" } else { "/portal/me" };
+            let cookie = session_cookie(&login.token, crate::sessions::SESSION_SECONDS);
+            ([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response()
+        }
+        Err(error) => login_form(lang, Some(&error), &id_number),
+    }
+}
+
+async fn logout(State(state): State<Arc<AppState>>, visitor: Visitor) -> Response {
+    if let Some(Caller::Person { token, .. }) = &visitor.0 {
+        state.sessions.end(token);
+    }
+    ([(header::SET_COOKIE, session_cookie("", 0))], Redirect::to("/portal/login")).into_response()
+}
+
+async fn switch_language(axum::extract::Path(lang): axum::extract::Path<String>, headers: HeaderMap) -> Response {
+    let lang = if lang == "en" { "en" } else { "zh" };
+    // Back to the page the switch was on, when it is one of ours.
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|referer| referer.find("/portal/").map(|at| referer[at..].to_string()))
+        .filter(|path| !path.starts_with("/portal/lang/") && !path.contains("//"))
+        .unwrap_or_else(|| "/portal/me".to_string());
+    let cookie = format!("{LANG_COOKIE}={lang}; Path=/portal; SameSite=Lax; Max-Age=31536000");
+    ([(header::SET_COOKIE, cookie)], Redirect::to(&back)).into_response()
+}
+
+async fn password_page(lang: Lang, visitor: Visitor) -> Response {
+    match &visitor.0 {
+        Some(Caller::Person { change_password_only, .. }) => password_form(lang, *change_password_only, None),
+        _ => not_logged_in(),
+    }
+}
+
+fn password_form(lang: Lang, initial: bool, error: Option<&ApiError>) -> Response {
+    let current = match initial {
+        true => format!(
+            "<p class=\"notice\">{}</p>",
+            lang.t(
+                "您正在使用初始密码登录，请先设置新密码，之后才能查询个人信息。",
+                "You logged in with the initial password: set a new password before anything else."
+            )
+        ),
+        false => format!(
+            "<label for=\"password\">{}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"128\">",
+            lang.t("原密码", "Current password")
+        ),
+    };
+    let body = format!(
+        "{error}<form class=\"card\" method=\"post\" action=\"/portal/password\">{current}\
+         <label for=\"new_password\">{new}</label><input id=\"new_password\" name=\"new_password\" type=\"password\" autocomplete=\"new-password\" required minlength=\"8\" maxlength=\"128\" aria-describedby=\"rule\">\
+         <p id=\"rule\" class=\"muted\">{rule}</p>\
+         <label for=\"confirm\">{confirm}</label><input id=\"confirm\" name=\"confirm\" type=\"password\" autocomplete=\"new-password\" required maxlength=\"128\">\
+         <button type=\"submit\">{submit}</button></form>",
+        error = error.map(|error| error_box(lang, error)).unwrap_or_default(),
+        new = lang.t("新密码", "New password"),
+        rule = lang.t(
+            "8至128位，须同时包含字母和数字，不能包含初始密码。",
+            "8 to 128 characters with letters and digits, not containing the initial password."
+        ),
+        confirm = lang.t("再次输入新密码", "New password again"),
+        submit = lang.t("设置新密码", "Set the new password"),
+    );
+    let mut response = page(lang, lang.t("设置密码", "Set your password"), true, &body);
+    if let Some(error) = error {
+        *response.status_mut() = error.status;
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+struct PasswordForm {
+    password: Option<String>,
+    new_password: String,
+    confirm: String,
+}
+
+async fn change_password(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    visitor: Visitor,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let Some(caller) = visitor.0 else { return not_logged_in() };
+    let initial = matches!(caller, Caller::Person { change_password_only: true, .. });
+    if form.new_password != form.confirm {
+        let error = ApiError::invalid("the two new passwords differ", "两次输入的新密码不一致");
+        return password_form(lang, initial, Some(&error));
+    }
+    match crate::rest::set_password(&state, &caller, form.password.filter(|p| !p.is_empty()), form.new_password).await {
+        // Every session of the person ended: log in again with the new password.
+        Ok(_) => ([(header::SET_COOKIE, session_cookie("", 0))], Redirect::to("/portal/login")).into_response(),
+        Err(error) => password_form(lang, initial, Some(&error)),
+    }
+}
+
+fn card_status(lang: Lang, status: CardStatus) -> &'static str {
+    match status {
+        CardStatus::Applied => lang.t("已申请", "applied for"),
+        CardStatus::Produced => lang.t("已制卡", "produced"),
+        CardStatus::Issued => lang.t("已发放", "issued"),
+        CardStatus::Active => lang.t("正常", "active"),
+        CardStatus::Lost => lang.t("已挂失", "reported lost"),
+        CardStatus::Blocked => lang.t("已冻结", "blocked"),
+        CardStatus::Replaced => lang.t("已补换", "replaced"),
+        CardStatus::Cancelled => lang.t("已注销", "cancelled"),
+    }
+}
+
+fn status_text(lang: Lang, settlement: &Settlement) -> &'static str {
+    match settlement.status {
+        SettlementStatus::Normal => lang.t("已结算", "settled"),
+        SettlementStatus::Cancelled { .. } => lang.t("已撤销", "cancelled"),
+        SettlementStatus::Mirror { .. } => lang.t("撤销冲正", "cancellation"),
+    }
+}
+
+async fn overview(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visitor) -> Response {
+    let psn_no = match person(&visitor) {
+        Ok(psn_no) => psn_no,
+        Err(redirect) => return redirect.into_response(),
+    };
+    let number = psn_no.clone();
+    let read = state
+        .store
+        .read(move |r| {
+            let person = r.person(&number)?;
+            let balances = r.balances(&number)?;
+            let accumulators = r.accumulators(&number)?;
+            let cards = r.cards_of(&number)?;
+            let filter = SettlementFilter { person: Some(number.clone()), ..SettlementFilter::default() };
+            let total = r.settlement_totals(&filter)?.count;
+            let recent = r.settlements(&filter, total.saturating_sub(RECENT), RECENT)?;
+            let voucher = r.evoucher(&number)?;
+            Ok((person, balances, accumulators, cards, recent, voucher))
+        })
+        .await;
+    let (person, (current, prior), accumulators, cards, recent, voucher) = match read {
+        Ok((Some(person), balances, accumulators, cards, recent, voucher)) => {
+            (person, balances, accumulators, cards, recent, voucher)
+        }
+        Ok((None, ..)) => return not_logged_in(),
+        Err(failure_) => return failure(lang, &ApiError::from(failure_)),
+    };
+    let year = state.store.now().date().year();
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        "<section class=\"card\" aria-labelledby=\"who\"><h2 id=\"who\">{name}</h2><p class=\"muted\">{idl} {id} · {ins} · {region}</p></section>",
+        name = esc(&person.name),
+        idl = lang.t("身份证号", "ID number"),
+        id = esc(&person.id_number.masked()),
+        ins = esc(person.insurance.name_zh()),
+        region = esc(person.admdvs.as_str()),
+    );
+    let _ = write!(
+        body,
+        "<section class=\"card\" aria-labelledby=\"acct\"><h2 id=\"acct\">{title}</h2><div class=\"figures\">\
+         <p class=\"figure\">{total_l}<b>{total}</b></p><p class=\"figure\">{cur_l}<b>{cur}</b></p><p class=\"figure\">{prior_l}<b>{prior}</b></p></div>{frozen}</section>",
+        title = lang.t("个人账户", "Personal account"),
+        total_l = lang.t("余额", "Balance"),
+        total = yuan(current + prior),
+        cur_l = lang.t("当年账户", "Current year"),
+        cur = yuan(current),
+        prior_l = lang.t("历年账户", "Prior years"),
+        prior = yuan(prior),
+        frozen = match person.account_frozen {
+            true => format!(
+                "<p class=\"notice\">{}</p>",
+                lang.t(
+                    "账户资金正在转移至新银行，暂时冻结。",
+                    "The account is frozen while its money moves to the new bank."
+                )
+            ),
+            false => String::new(),
+        },
+    );
+    let this_year =
+        accumulators.iter().find(|(y, _)| i32::from(*y) == i32::from(year)).map(|(_, row)| *row).unwrap_or_default();
+    let _ = write!(
+        body,
+        "<section class=\"card\" aria-labelledby=\"ytd\"><h2 id=\"ytd\">{year} {title}</h2><div class=\"figures\">\
+         <p class=\"figure\">{ded_l}<b>{ded}</b></p><p class=\"figure\">{adm_l}<b>{adm}</b></p>\
+         <p class=\"figure\">{band_l}<b>{band}</b></p><p class=\"figure\">{fund_l}<b>{fund}</b></p></div></section>",
+        title = lang.t("年度累计", "year to date"),
+        ded_l = lang.t("已付起付线", "Deductible paid"),
+        ded = yuan(this_year.deductible_paid()),
+        adm_l = lang.t("住院次数", "Admissions"),
+        adm = this_year.admissions,
+        band_l = lang.t("门诊统筹已用", "Outpatient band used"),
+        band = yuan(this_year.outpatient_band_used),
+        fund_l = lang.t("统筹基金已付", "Paid by the fund"),
+        fund = yuan(this_year.fund_paid),
+    );
+    let card_rows: String = cards
+        .iter()
+        .map(|card| {
+            format!(
+                "<li>{} {} · {} · {}</li>",
+                lang.t("卡号", "Card"),
+                esc(card.card_no.as_str()),
+                card_status(lang, card.status),
+                esc(card.bank.as_str())
+            )
+        })
+        .collect();
+    let voucher_line = match &voucher {
+        Some(_) => {
+            format!("<a class=\"button\" href=\"/portal/qr\">{}</a>", lang.t("出示医保码", "Show my e-voucher QR code"))
+        }
+        None => format!(
+            "<p class=\"muted\">{}</p>",
+            lang.t(
+                "医保电子凭证未激活（请在渠道应用中激活）。",
+                "The e-voucher is not activated (activate it in a channel app)."
+            )
+        ),
+    };
+    let _ = write!(
+        body,
+        "<section class=\"card\" aria-labelledby=\"cards\"><h2 id=\"cards\">{title}</h2><ul>{rows}</ul>{voucher_line}</section>",
+        title = lang.t("社保卡与医保电子凭证", "Card and e-voucher"),
+        rows = if card_rows.is_empty() {
+            format!("<li>{}</li>", lang.t("暂无社保卡", "No card yet"))
+        } else {
+            card_rows
+        },
+    );
+    let rows: String = recent
+        .rows
+        .iter()
+        .rev()
+        .map(|s| {
+            format!(
+                "<tr><td><a href=\"/portal/settlements/{id}\">{at}</a></td><td>{inst}</td><td>{kind}</td><td class=\"num\">{fee}</td><td class=\"num\">{fund}</td><td class=\"num\">{acct}</td><td class=\"num\">{cash}</td><td>{status}</td></tr>",
+                id = esc(s.setl_id.as_str()),
+                at = esc(&s.at.to_string()),
+                inst = esc(s.institution.as_str()),
+                kind = esc(s.med_type.name_zh()),
+                fee = yuan(s.amounts.medfee),
+                fund = yuan(s.amounts.fund),
+                acct = yuan(s.amounts.account()),
+                cash = yuan(s.amounts.cash),
+                status = status_text(lang, s),
+            )
+        })
+        .collect();
+    let _ = write!(
+        body,
+        "<section aria-labelledby=\"history\"><h2 id=\"history\">{title}</h2>{content}</section>",
+        title = lang.t("结算记录", "Settlements"),
+        content = if rows.is_empty() {
+            format!("<p class=\"muted\">{}</p>", lang.t("暂无结算记录。", "No settlements yet."))
+        } else {
+            format!(
+                "<div class=\"scroll\"><table><caption class=\"muted\">{cap}</caption><thead><tr><th scope=\"col\">{t}</th><th scope=\"col\">{i}</th><th scope=\"col\">{k}</th><th scope=\"col\" class=\"num\">{f}</th><th scope=\"col\" class=\"num\">{fu}</th><th scope=\"col\" class=\"num\">{a}</th><th scope=\"col\" class=\"num\">{c}</th><th scope=\"col\">{s}</th></tr></thead><tbody>{rows}</tbody></table></div>",
+                cap = lang.t(
+                    "最近的结算，点击时间查看明细与说明",
+                    "The latest settlements; open one for its details and explanation"
+                ),
+                t = lang.t("时间", "Time"),
+                i = lang.t("机构", "Institution"),
+                k = lang.t("类别", "Kind"),
+                f = lang.t("总费用", "Total"),
+                fu = lang.t("统筹", "Fund"),
+                a = lang.t("个人账户", "Account"),
+                c = lang.t("现金", "Cash"),
+                s = lang.t("状态", "Status"),
+            )
+        },
+    );
+    page(lang, lang.t("我的医保", "My medical insurance"), true, &body)
+}
+
+async fn settlement_page(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    visitor: Visitor,
+    axum::extract::Path(setl_id): axum::extract::Path<String>,
+) -> Response {
+    let psn_no = match person(&visitor) {
+        Ok(psn_no) => psn_no,
+        Err(redirect) => return redirect.into_response(),
+    };
+    let not_found = || failure(lang, &ApiError::not_found(format!("no settlement {setl_id} of yours")));
+    let Ok(id) = setl_id.parse::<SetlId>() else { return not_found() };
+    let found = match state.store.read(move |r| r.settlement(&id)).await {
+        Ok(found) => found,
+        Err(failure_) => return failure(lang, &ApiError::from(failure_)),
+    };
+    // Another person's settlement is not found: no page tells whether it exists.
+    let Some(s) = found.filter(|s| s.psn_no == psn_no) else { return not_found() };
+    let a = &s.amounts;
+    let figures = [
+        (lang.t("总费用", "Total"), a.medfee),
+        (lang.t("全自费", "Fully self-paid"), a.fully_selfpaid),
+        (lang.t("超限价自付", "Over the price cap"), a.over_limit),
+        (lang.t("先行自付", "First self-pay"), a.first_selfpay),
+        (lang.t("符合范围", "In scope"), a.in_scope),
+        (lang.t("起付线", "Deductible"), a.deductible),
+        (lang.t("统筹基金支付", "Paid by the fund"), a.fund),
+        (lang.t("当年账户支付", "Current-year account"), a.account_current_year),
+        (lang.t("历年账户支付", "Prior-years account"), a.account_prior_years),
+        (lang.t("现金支付", "Cash"), a.cash),
+    ];
+    let rows: String = figures
+        .iter()
+        .map(|(label, amount)| {
+            format!("<tr><th scope=\"row\">{label}</th><td class=\"num\">{}</td></tr>", yuan(*amount))
+        })
+        .collect();
+    let steps: String = s
+        .steps
+        .iter()
+        .map(|step| {
+            format!(
+                "<tr><td>{line}</td><td>{text}</td><td class=\"num\">{amount}</td></tr>",
+                line = esc(step.line.as_deref().unwrap_or("—")),
+                text = esc(lang.t(&step.zh, &step.en)),
+                amount = yuan(step.amount),
+            )
+        })
+        .collect();
+    let body = format!(
+        "<p class=\"muted\">{id_l} {id} · {at} · {inst} · {kind} · {status} · {policy_l} {policy}</p>\
+         <div class=\"scroll\"><table><caption class=\"muted\">{split}</caption><tbody>{rows}</tbody></table></div>\
+         <h2>{why}</h2><div class=\"scroll\"><table><thead><tr><th scope=\"col\">{line_l}</th><th scope=\"col\">{rule_l}</th><th scope=\"col\" class=\"num\">{amount_l}</th></tr></thead><tbody>{steps}</tbody></table></div>\
+         <p><a href=\"/portal/me\">{back}</a></p>",
+        id_l = lang.t("结算号", "Settlement"),
+        id = esc(s.setl_id.as_str()),
+        at = esc(&s.at.to_string()),
+        inst = esc(s.institution.as_str()),
+        kind = esc(s.med_type.name_zh()),
+        status = status_text(lang, &s),
+        policy_l = lang.t("政策", "policy"),
+        policy = esc(&s.policy),
+        split = lang.t("谁付了多少", "Who paid what"),
+        why = lang.t("每一步的说明", "Why, step by step"),
+        line_l = lang.t("明细号", "Line"),
+        rule_l = lang.t("规则", "Rule"),
+        amount_l = lang.t("金额", "Amount"),
+        back = lang.t("返回我的医保", "Back to my medical insurance"),
+    );
+    page(lang, lang.t("结算明细", "Settlement"), true, &body)
+}
+
+async fn qr_page(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visitor) -> Response {
+    let psn_no = match person(&visitor) {
+        Ok(psn_no) => psn_no,
+        Err(redirect) => return redirect.into_response(),
+    };
+    let number = psn_no.clone();
+    let admdvs = match state.store.read(move |r| r.person(&number)).await {
+        Ok(Some(person)) => person.admdvs,
+        Ok(None) => return not_logged_in(),
+        Err(failure_) => return failure(lang, &ApiError::from(failure_)),
+    };
+    let code = format!("{admdvs}ec{}", crate::nhsa::hex(&crate::secret::random_bytes::<16>()));
+    let issued = state.store.execute(IssueQrCode { psn_no, hash: grant_hash(&code), seconds: QR_SECONDS }).await;
+    match issued {
+        Ok(Outcome::Grant(_)) => {}
+        Ok(_) => {
+            return failure(
+                lang,
+                &ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error", "系统内部错误"),
+            );
+        }
+        Err(error) if error.kind == ErrorKind::Refused => {
+            let body = format!(
+                "<p class=\"notice\">{}</p><p><a href=\"/portal/me\">{}</a></p>",
+                esc(lang.t(&error.zh, &error.en)),
+                lang.t("返回", "Back")
+            );
+            return page(lang, lang.t("医保码", "E-voucher QR code"), true, &body);
+        }
+        Err(error) => return failure(lang, &ApiError::from(error)),
+    }
+    let svg = match crate::qr::svg(&code, 6) {
+        Ok(svg) => svg,
+        Err(error) => {
+            return failure(lang, &ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", error, "系统内部错误"));
+        }
+    };
+    // The page reloads itself before the code expires: a fresh code each time, a screenshot
+    // is useless a minute later.
+    let refresh = QR_SECONDS.saturating_sub(5).max(5);
+    let body = format!(
+        "<div class=\"qr\" role=\"img\" aria-label=\"{label}\" data-code=\"{code}\">{svg}</div>\
+         <p class=\"notice\" aria-live=\"polite\">{valid}</p><p><a href=\"/portal/me\">{back}</a></p>\
+         <script>setTimeout(function(){{location.reload()}},{refresh}000)</script>",
+        label = lang.t("医保电子凭证二维码", "E-voucher QR code"),
+        code = esc(&code),
+        valid = esc(&match lang {
+            Lang::Zh => format!("请向医院或药店出示。此码{QR_SECONDS}秒内有效、只能使用一次，页面会自动刷新。"),
+            Lang::En => format!(
+                "Show it at the counter. Valid for {QR_SECONDS} seconds and once only; this page refreshes itself."
+            ),
+        }),
+        back = lang.t("返回我的医保", "Back to my medical insurance"),
+    );
+    page(lang, lang.t("医保码", "E-voucher QR code"), true, &body)
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct InstitutionFilter {
+    admdvs: Option<String>,
+    kind: Option<String>,
+    level: Option<String>,
+    evoucher: Option<String>,
+}
+
+async fn institutions_page(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    visitor: Visitor,
+    uri: axum::http::Uri,
+) -> Response {
+    // A query that does not parse is no filter at all (this is a public search page).
+    let filter: InstitutionFilter = axum::extract::Query::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();
+    let admdvs = filter.admdvs.clone().filter(|a| !a.is_empty());
+    let read = state.store.read(move |r| Ok((r.regions()?, r.institutions(admdvs.as_deref())?))).await;
+    let (regions, institutions) = match read {
+        Ok(read) => read,
+        Err(failure_) => return failure(lang, &ApiError::from(failure_)),
+    };
+    let today = state.store.now().date();
+    let selected = |value: &Option<String>, option: &str| {
+        if value.as_deref() == Some(option) { " selected" } else { "" }
+    };
+    let region_options: String = regions
+        .iter()
+        .map(|region| {
+            format!(
+                "<option value=\"{code}\"{sel}>{name} ({code})</option>",
+                code = esc(region.admdvs.as_str()),
+                name = esc(&region.name),
+                sel = selected(&filter.admdvs, region.admdvs.as_str())
+            )
+        })
+        .collect();
+    let rows: String = institutions
+        .iter()
+        .filter(|i| i.designated_from <= today && today <= i.designated_to)
+        .filter(|i| match filter.kind.as_deref() {
+            Some("hospital") => i.kind == InstitutionKind::Hospital,
+            Some("pharmacy") => i.kind == InstitutionKind::Pharmacy,
+            _ => true,
+        })
+        .filter(|i| match filter.level.as_deref().filter(|l| !l.is_empty()) {
+            Some(level) => i.level.is_some_and(|l| l.code() == level),
+            None => true,
+        })
+        .filter(|i| filter.evoucher.as_deref() != Some("1") || i.accepts_evoucher)
+        .map(|i| {
+            format!(
+                "<tr><td>{name}</td><td>{code}</td><td>{kind}</td><td>{level}</td><td>{admdvs}</td><td>{ev}</td></tr>",
+                name = esc(&i.name),
+                code = esc(i.code.as_str()),
+                kind = match i.kind {
+                    InstitutionKind::Hospital => lang.t("医院", "hospital"),
+                    InstitutionKind::Pharmacy => lang.t("药店", "pharmacy"),
+                },
+                level = i.level.map_or("—", |l| l.name_zh()),
+                admdvs = esc(i.admdvs.as_str()),
+                ev = if i.accepts_evoucher { lang.t("支持", "yes") } else { lang.t("不支持", "no") },
+            )
+        })
+        .collect();
+    let body = format!(
+        "<form class=\"card\" method=\"get\" action=\"/portal/institutions\">\
+         <label for=\"admdvs\">{region_l}</label><select id=\"admdvs\" name=\"admdvs\"><option value=\"\">{all}</option>{region_options}</select>\
+         <label for=\"kind\">{kind_l}</label><select id=\"kind\" name=\"kind\"><option value=\"\">{all}</option><option value=\"hospital\"{h}>{hosp}</option><option value=\"pharmacy\"{p}>{pharm}</option></select>\
+         <label for=\"level\">{level_l}</label><select id=\"level\" name=\"level\"><option value=\"\">{all}</option><option value=\"3\"{l3}>三级</option><option value=\"2\"{l2}>二级</option><option value=\"1\"{l1}>一级</option><option value=\"9\"{l9}>社区</option></select>\
+         <label><input type=\"checkbox\" name=\"evoucher\" value=\"1\" style=\"width:auto\"{ev}> {ev_l}</label>\
+         <button type=\"submit\">{search}</button></form>\
+         <div class=\"scroll\"><table><thead><tr><th scope=\"col\">{name_l}</th><th scope=\"col\">{code_l}</th><th scope=\"col\">{kind_l}</th><th scope=\"col\">{level_l}</th><th scope=\"col\">{region_l}</th><th scope=\"col\">{evc}</th></tr></thead><tbody>{rows}</tbody></table></div>",
+        region_l = lang.t("统筹区", "Region"),
+        all = lang.t("全部", "All"),
+        kind_l = lang.t("类型", "Kind"),
+        h = selected(&filter.kind, "hospital"),
+        p = selected(&filter.kind, "pharmacy"),
+        hosp = lang.t("医院", "Hospital"),
+        pharm = lang.t("药店", "Pharmacy"),
+        level_l = lang.t("等级", "Level"),
+        l3 = selected(&filter.level, "3"),
+        l2 = selected(&filter.level, "2"),
+        l1 = selected(&filter.level, "1"),
+        l9 = selected(&filter.level, "9"),
+        ev = if filter.evoucher.as_deref() == Some("1") { " checked" } else { "" },
+        ev_l = lang.t("只看支持医保电子凭证的", "Only those accepting the e-voucher"),
+        search = lang.t("查找", "Find"),
+        name_l = lang.t("名称", "Name"),
+        code_l = lang.t("编码", "Code"),
+        evc = lang.t("医保码", "E-voucher"),
+    );
+    page(lang, lang.t("定点医药机构", "Designated institutions"), visitor.0.is_some(), &body)
+}

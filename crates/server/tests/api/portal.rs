@@ -1,0 +1,193 @@
+//! The web portal as a browser uses it: forms, redirects and the session cookie.
+
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+
+use crate::helpers::*;
+
+/// One answer of the portal: status, `Location`, the session cookie it set (if any), the page.
+struct Page {
+    status: u16,
+    location: String,
+    cookie: Option<String>,
+    html: String,
+}
+
+/// A browser's request: `cookies` as the browser holds them, `form` URL-encoded for a POST.
+async fn browse(app: &TestApp, path: &str, cookies: &str, form: Option<&[(&str, &str)]>) -> Page {
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.expect("connects");
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
+    tokio::spawn(connection);
+    let mut request = Request::builder().uri(path).header("host", "localhost").header("cookie", cookies);
+    let body = match form {
+        Some(fields) => {
+            request = request.method("POST").header("content-type", "application/x-www-form-urlencoded");
+            fields.iter().map(|(name, value)| format!("{name}={}", utf8_percent(value))).collect::<Vec<_>>().join("&")
+        }
+        None => String::new(),
+    };
+    let response = sender.send_request(request.body(Full::new(Bytes::from(body))).unwrap()).await.expect("answered");
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let status = response.status().as_u16();
+    let location = header("location").unwrap_or_default();
+    let cookie = header("set-cookie")
+        .and_then(|set| set.split(';').next().map(str::to_string))
+        .filter(|pair| pair.starts_with("yibao_portal="));
+    let html = String::from_utf8(response.into_body().collect().await.expect("body").to_bytes().to_vec()).unwrap();
+    Page { status, location, cookie, html }
+}
+
+fn utf8_percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn log_in(app: &TestApp, name: &str, password: &str) -> Page {
+    browse(app, "/portal/login", "", Some(&[("id_number", id_number(name)), ("password", password)])).await
+}
+
+/// Logged in as the demo person: the session cookie.
+async fn session(app: &TestApp, name: &str) -> String {
+    let page = log_in(app, name, "Demo@2026").await;
+    assert_eq!((page.status, page.location.as_str()), (303, "/portal/me"), "{}\n{}", page.html, logs());
+    page.cookie.expect("a session cookie")
+}
+
+fn pharmacy_purchase(name: &str, price: &str) -> serde_json::Value {
+    json!({
+        "data": {"psn_no": psn(name), "mdtrt_cert_type": "02", "mdtrt_cert_no": id_number(name),
+                 "begntime": "2026-11-23 11:00:00", "medfee_sumamt": number(price), "ipt_otp_no": "YD0001", "med_type": "41",
+                 "insutype": insutype(name), "psn_setlway": "01", "acct_used_flag": "1", "invono": "", "fulamt_ownpay_amt": 0,
+                 "overlmt_selfpay": 0, "preselfpay_amt": 0, "inscp_scp_amt": 0},
+        "feedetail": [fee_line("1", "", psn(name), "DEMO-A-001", price, "1")],
+    })
+}
+
+#[tokio::test]
+async fn zhao_min_can_only_set_a_new_password_then_logs_in_with_it() {
+    let app = spawn_app().await;
+    // The initial password: characters 12 to 17 of her ID number.
+    let initial = &id_number("赵敏")[11..17];
+    let wrong = log_in(&app, "赵敏", "Demo@2026").await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.html.contains("role=\"alert\""), "{}", wrong.html);
+    let first = log_in(&app, "赵敏", initial).await;
+    assert_eq!((first.status, first.location.as_str()), (303, "/portal/password"));
+    let cookie = first.cookie.expect("a session");
+    // Every other page sends her back to the password change; no data shows.
+    for path in ["/portal/me", "/portal/qr", "/portal/settlements/3301000000000001"] {
+        let page = browse(&app, path, &cookie, None).await;
+        assert_eq!((page.status, page.location.as_str()), (303, "/portal/password"), "{path}");
+        assert!(!page.html.contains("赵敏"));
+    }
+    let form = browse(&app, "/portal/password", &cookie, None).await;
+    assert!(form.html.contains("初始密码") && !form.html.contains("id=\"password\""), "no current password asked");
+    // The new password is checked (letters and digits, not the initial one) and confirmed.
+    let weak =
+        browse(&app, "/portal/password", &cookie, Some(&[("new_password", "short"), ("confirm", "short")])).await;
+    assert_eq!(weak.status, 400);
+    let differ =
+        browse(&app, "/portal/password", &cookie, Some(&[("new_password", "Better2026"), ("confirm", "Better2027")]))
+            .await;
+    assert!(differ.html.contains("不一致"), "{}", differ.html);
+    let set =
+        browse(&app, "/portal/password", &cookie, Some(&[("new_password", "Better2026"), ("confirm", "Better2026")]))
+            .await;
+    assert_eq!((set.status, set.location.as_str()), (303, "/portal/login"));
+    // The old session ended; the new password opens her pages.
+    assert_eq!(browse(&app, "/portal/me", &cookie, None).await.location, "/portal/login");
+    assert_eq!(log_in(&app, "赵敏", initial).await.status, 401);
+    let again = log_in(&app, "赵敏", "Better2026").await;
+    assert_eq!(again.location, "/portal/me");
+    let me = browse(&app, "/portal/me", &again.cookie.unwrap(), None).await;
+    assert_eq!(me.status, 200);
+    assert!(me.html.contains("赵敏") && me.html.contains("¥300.00"), "{}", me.html);
+}
+
+#[tokio::test]
+async fn a_person_sees_their_settlement_explained_and_never_another_persons() {
+    let app = spawn_app().await;
+    let own = app.call(PHARMACY, "2102", pharmacy_purchase("张伟", "35.50")).await;
+    let own_id = own.ok()["setlinfo"]["setl_id"].as_str().unwrap().to_string();
+    let other = app.call(PHARMACY, "2102", pharmacy_purchase("李秀英", "12.00")).await;
+    let other_id = other.ok()["setlinfo"]["setl_id"].as_str().unwrap().to_string();
+
+    let cookie = session(&app, "张伟").await;
+    let me = browse(&app, "/portal/me", &cookie, None).await;
+    assert_eq!(me.status, 200);
+    assert!(me.html.contains("张伟") && me.html.contains("330102********1236"), "masked ID: {}", me.html);
+    assert!(!me.html.contains(id_number("张伟")), "the whole ID number never shows");
+    assert!(me.html.contains(&format!("/portal/settlements/{own_id}")));
+    assert!(me.html.contains("¥964.50"), "balance after paying 35.50 from 1000.00: {}", me.html);
+    assert!(!me.html.contains(&other_id) && !me.html.contains("李秀英"));
+
+    let detail = browse(&app, &format!("/portal/settlements/{own_id}"), &cookie, None).await;
+    assert_eq!(detail.status, 200);
+    assert!(detail.html.contains("个人账户支付35.50元"), "the explanation: {}", detail.html);
+
+    // Someone else's settlement, an unknown one and a malformed id all look the same.
+    for id in [other_id.as_str(), "3301999999999999", "../../api/v1/persons"] {
+        let page = browse(&app, &format!("/portal/settlements/{id}"), &cookie, None).await;
+        assert!(page.status == 404 || page.status == 400, "{id}: {}", page.status);
+        assert!(!page.html.contains("李秀英") && !page.html.contains("12.00"), "{id}: {}", page.html);
+    }
+    // No page takes a person: a psn_no in the query changes nothing.
+    let probe = browse(&app, &format!("/portal/me?psn_no={}", psn("李秀英")), &cookie, None).await;
+    assert!(probe.html.contains("张伟") && !probe.html.contains("李秀英"));
+    // A forged or foreign cookie is no session; an operator's REST token is not a portal session.
+    let admin = app.login(json!({"role": "operator", "username": "admin", "password": "Demo@2026"})).await;
+    for cookies in ["yibao_portal=forged".to_string(), format!("yibao_portal={admin}")] {
+        let page = browse(&app, "/portal/me", &cookies, None).await;
+        assert_eq!(page.location, "/portal/login", "{cookies}");
+    }
+    // Logging out ends the session.
+    let out = browse(&app, "/portal/logout", &cookie, Some(&[])).await;
+    assert_eq!(out.location, "/portal/login");
+    assert_eq!(browse(&app, "/portal/me", &cookie, None).await.location, "/portal/login");
+}
+
+#[tokio::test]
+async fn the_qr_page_shows_a_fresh_code_an_institution_can_decode() {
+    let app = spawn_app().await;
+    let token = app.person_login("张伟").await;
+    app.activate_evoucher(&token, "张伟").await;
+    let cookie = session(&app, "张伟").await;
+    let page = browse(&app, "/portal/qr", &cookie, None).await;
+    assert_eq!(page.status, 200);
+    assert!(page.html.contains("<svg") && page.html.contains("location.reload"), "{}", page.html);
+    let code = page.html.split("data-code=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap().to_string();
+    assert!(code.starts_with("330100ec") && code.len() == 40, "{code}");
+    let again = browse(&app, "/portal/qr", &cookie, None).await;
+    assert!(!again.html.contains(&code), "a new code at every refresh");
+    let decoded = app
+        .ec(TERTIARY, "cn.nhsa.qrcode.get", json!({"businessType": "01301", "ecQrCode": code, "outBizNo": "P1"}))
+        .await;
+    assert_eq!(decoded["code"], json!(0), "{decoded}");
+    assert_eq!(decoded["data"]["userName"], json!("张伟"));
+}
+
+#[tokio::test]
+async fn pages_speak_english_on_request_and_the_institution_search_filters() {
+    let app = spawn_app().await;
+    let cookie = session(&app, "张伟").await;
+    let switch = browse(&app, "/portal/lang/en", &cookie, None).await;
+    assert_eq!(switch.status, 303);
+    let english = browse(&app, "/portal/me", &format!("{cookie}; yibao_lang=en"), None).await;
+    assert!(english.html.contains("<html lang=\"en\">") && english.html.contains("Personal account"));
+    let all = browse(&app, "/portal/institutions", "", None).await;
+    assert_eq!(all.status, 200);
+    assert!(all.html.contains(TERTIARY) && all.html.contains(PHARMACY));
+    let pharmacies = browse(&app, "/portal/institutions?kind=pharmacy&admdvs=330100", "", None).await;
+    assert!(pharmacies.html.contains(PHARMACY) && !pharmacies.html.contains(TERTIARY));
+    let nonsense = browse(&app, "/portal/institutions?kind=%FF&level=%3Cscript%3E", "", None).await;
+    assert_eq!(nonsense.status, 200);
+    assert!(!nonsense.html.contains("<script>"));
+}

@@ -1,0 +1,190 @@
+// Browser tests of the portal: Debian's chromium driven by playwright-core, against
+// `yibao serve --demo` on a database of its own. Screenshots of every page at phone and desktop
+// widths land in yibao-data/screenshots/. Usage: node e2e/portal.mjs [path-to-yibao]
+// (CI: .ci/run). Exits non-zero on the first failed check.
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const yibao = process.argv[2] ?? "target/debug/yibao";
+const shots = "yibao-data/screenshots";
+mkdirSync(shots, { recursive: true });
+const work = mkdtempSync(join(tmpdir(), "yibao-e2e-"));
+const ZHANG_WEI = { id: "330102198503121236", psn: "3301000000000001" };
+const LI_XIUYING = { id: "330106195207082342", psn: "3301000000000002" };
+const ZHAO_MIN = { id: "330106199505056781" };
+const PHARMACY = "P33010000001";
+const HOSPITAL = "H33010000001";
+
+function check(condition, message) {
+  if (!condition) throw new Error(`check failed: ${message}`);
+  console.log(`  ok  ${message}`);
+}
+
+// The server, on a port of its own choosing.
+const server = spawn(yibao, ["serve", "--demo", "--db", join(work, "demo.db"), "--listen", "127.0.0.1:0"], {
+  stdio: ["ignore", "pipe", "inherit"],
+  env: { ...process.env, YIBAO_LOG: "warn" },
+});
+const base = await new Promise((resolve, reject) => {
+  const lines = createInterface({ input: server.stdout });
+  lines.on("line", (line) => {
+    const found = line.match(/listening on (http:\/\/\S+)/);
+    if (found) resolve(found[1]);
+  });
+  server.on("exit", (code) => reject(new Error(`the server exited (${code})`)));
+});
+console.log(`portal at ${base}/portal`);
+
+// What a channel app and an HIS do, beside the browser.
+async function rest(method, path, token, body) {
+  const response = await fetch(base + path, {
+    method,
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: response.status, body: await response.json().catch(() => null) };
+}
+let serial = 0;
+function signed(code) {
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const nonce = `e2e${++serial}`;
+  const signature = createHash("sha256").update(`${timestamp}demo-${code}${nonce}${timestamp}`).digest("hex");
+  return { "content-type": "application/json", "x-tif-paasid": code, "x-tif-timestamp": timestamp, "x-tif-nonce": nonce, "x-tif-signature": signature };
+}
+async function nhsa(code, infno, input) {
+  const envelope = {
+    infno, msgid: `${code}E${String(Date.now()).slice(-9)}${String(++serial).padStart(8, "0")}`, mdtrtarea_admvs: "330100",
+    insuplc_admdvs: "330100", recer_sys_code: "YBXT", dev_no: "", dev_safe_info: "", cainfo: "", signtype: "", infver: "V1.0",
+    opter_type: "1", opter: "001", opter_name: "收费员", inf_time: "2026-11-23 10:00:00", fixmedins_code: code,
+    fixmedins_name: "e2e", sign_no: "", input,
+  };
+  const response = await fetch(`${base}/fsi/api/rsfComIfsService/callService`, { method: "POST", headers: signed(code), body: JSON.stringify(envelope) });
+  const answer = await response.json();
+  if (answer.infcode !== 0) throw new Error(`${infno}: ${answer.err_msg}`);
+  return answer.output;
+}
+async function ec(code, transType, data) {
+  const response = await fetch(`${base}/fsi/api/ec/trans`, { method: "POST", headers: signed(code), body: JSON.stringify({ orgId: code, transType, data, extra: "" }) });
+  const answer = await response.json();
+  if (answer.code !== 0) throw new Error(`${transType}: ${answer.message}`);
+  return JSON.parse(answer.data);
+}
+function purchase(person, certType, certNo, price) {
+  return {
+    data: { psn_no: person.psn, mdtrt_cert_type: certType, mdtrt_cert_no: certNo, begntime: "2026-11-23 11:00:00", medfee_sumamt: price,
+      ipt_otp_no: `YD${serial}`, med_type: "41", insutype: "310", psn_setlway: "01", acct_used_flag: "1", invono: "",
+      fulamt_ownpay_amt: 0, overlmt_selfpay: 0, preselfpay_amt: 0, inscp_scp_amt: 0 },
+    feedetail: [{ feedetl_sn: "1", mdtrt_id: "", psn_no: person.psn, chrg_bchno: "B001", rxno: "", rx_circ_flag: "0",
+      fee_ocur_time: "2026-11-23 11:00:00", med_list_codg: "DEMO-A-001", medins_list_codg: "HIS-A-001", det_item_fee_sumamt: price,
+      cnt: 1, pric: price, bilg_dept_codg: "A01", bilg_dept_name: "药房", bilg_dr_codg: "D001", bilg_dr_name: "医生", hosp_appr_flag: "1" }],
+  };
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const widths = { phone: { width: 390, height: 844 }, desktop: { width: 1280, height: 900 } };
+async function screenshots(page, name) {
+  for (const [label, size] of Object.entries(widths)) {
+    await page.setViewportSize(size);
+    await page.screenshot({ path: `${shots}/${name}-${label}.png`, fullPage: true });
+    // Nothing wider than the screen (a broken layout scrolls sideways).
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    check(overflow <= 0, `${name} at ${label} width fits the screen`);
+  }
+}
+async function logIn(page, idNumber, password) {
+  await page.goto(`${base}/portal/login`);
+  await page.getByLabel("身份证号").fill(idNumber);
+  await page.getByLabel("密码").fill(password);
+  await page.getByRole("button", { name: "登录" }).click();
+}
+
+let failed = false;
+try {
+  const context = await browser.newContext({ viewport: widths.phone, locale: "zh-CN" });
+  const page = await context.newPage();
+
+  console.log("an insured person logs in and shows the QR code");
+  await page.goto(`${base}/portal/login`);
+  await screenshots(page, "login");
+  await logIn(page, ZHANG_WEI.id, "Demo@2026");
+  check(page.url().endsWith("/portal/me"), "张伟 lands on his overview");
+  check(await page.getByText("¥1000.00").first().isVisible(), "the balance shows 1000.00");
+  check(!(await page.content()).includes(ZHANG_WEI.id), "the whole ID number never shows");
+  await screenshots(page, "overview");
+  // The channel app activates the e-voucher (face check and payment password).
+  const token = (await rest("POST", "/api/v1/auth/login", null, { role: "person", id_number: ZHANG_WEI.id, password: "Demo@2026" })).body.token;
+  const activation = await rest("POST", "/api/v1/evoucher/activation", token, { channel: "wechat", payment_password: "246810", face_image: Buffer.from(`face:${ZHANG_WEI.psn}`).toString("base64") });
+  check(activation.status === 200, "the e-voucher is activated");
+  await page.goto(`${base}/portal/me`);
+  await page.getByRole("link", { name: "出示医保码" }).click();
+  check(await page.locator(".qr svg").isVisible(), "the QR code shows");
+  const code = await page.locator(".qr").getAttribute("data-code");
+  check(/^330100ec[0-9a-f]{32}$/.test(code), `the code is an opaque e-voucher code`);
+  await screenshots(page, "qr");
+
+  console.log("the pharmacy scans it and settles; the person sees the settlement explained");
+  const decoded = await ec(PHARMACY, "cn.nhsa.qrcode.get", { businessType: "01301", ecQrCode: code, outBizNo: "E2E-1" });
+  check(decoded.userName === "张伟", "the scanned code names 张伟");
+  const settled = await nhsa(PHARMACY, "2102", purchase(ZHANG_WEI, "01", decoded.ecToken, 35.5));
+  const setlId = settled.setlinfo.setl_id;
+  check(settled.setlinfo.acct_pay === 35.5, "the account paid 35.50");
+  await page.goto(`${base}/portal/me`);
+  check(await page.getByText("¥964.50").first().isVisible(), "the balance is now 964.50");
+  await page.locator(`a[href="/portal/settlements/${setlId}"]`).click();
+  check(await page.getByText("个人账户支付35.50元").isVisible(), "the settlement's explanation shows");
+  await screenshots(page, "settlement");
+
+  console.log("English, the institution search");
+  await page.getByRole("link", { name: "English" }).click();
+  check(await page.getByRole("heading", { name: "Settlement" }).isVisible(), "the page switched to English");
+  await screenshots(page, "settlement-en");
+  await page.getByRole("link", { name: "中文" }).click();
+  await page.goto(`${base}/portal/institutions`);
+  await page.getByLabel("类型").selectOption("pharmacy");
+  await page.getByRole("button", { name: "查找" }).click();
+  check(await page.getByText(PHARMACY).isVisible() && !(await page.getByText(HOSPITAL).count()), "the search finds the pharmacy only");
+  await screenshots(page, "institutions");
+
+  console.log("nobody reaches another person's pages");
+  const other = await nhsa(PHARMACY, "2102", purchase(LI_XIUYING, "02", LI_XIUYING.id, 12));
+  const foreign = await page.goto(`${base}/portal/settlements/${other.setlinfo.setl_id}`);
+  check(foreign.status() === 404 && !(await page.content()).includes("李秀英"), "李秀英's settlement is not found for 张伟");
+  await page.goto(`${base}/portal/me?psn_no=${LI_XIUYING.psn}`);
+  check(!(await page.content()).includes("李秀英"), "a psn_no in the URL changes nothing");
+  // Keyboard only: the skip link is the first stop.
+  await page.keyboard.press("Tab");
+  check(await page.evaluate(() => document.activeElement?.className === "skip"), "the first Tab reaches the skip link");
+  await page.getByRole("button", { name: "退出" }).click();
+  check(page.url().endsWith("/portal/login"), "logged out");
+
+  console.log("赵敏 with the initial password can only set a new one");
+  await logIn(page, ZHAO_MIN.id, ZHAO_MIN.id.slice(11, 17));
+  check(page.url().endsWith("/portal/password"), "the initial password leads to the password change");
+  await screenshots(page, "password");
+  await page.goto(`${base}/portal/me`);
+  check(page.url().endsWith("/portal/password"), "no other page opens");
+  await page.getByLabel("新密码", { exact: true }).fill("Better2026");
+  await page.getByLabel("再次输入新密码").fill("Better2026");
+  await page.getByRole("button", { name: "设置新密码" }).click();
+  check(page.url().endsWith("/portal/login"), "then she logs in again");
+  await logIn(page, ZHAO_MIN.id, "Better2026");
+  check(page.url().endsWith("/portal/me") && (await page.getByText("赵敏").first().isVisible()), "with the new password she sees her pages");
+  await context.close();
+  console.log(`screenshots in ${shots}/`);
+} catch (error) {
+  failed = true;
+  console.error(error);
+} finally {
+  await browser.close();
+  server.kill();
+  rmSync(work, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
