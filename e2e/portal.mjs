@@ -68,12 +68,6 @@ async function nhsa(code, infno, input) {
   if (answer.infcode !== 0) throw new Error(`${infno}: ${answer.err_msg}`);
   return answer.output;
 }
-async function ec(code, transType, data) {
-  const response = await fetch(`${base}/fsi/api/ec/trans`, { method: "POST", headers: signed(code), body: JSON.stringify({ orgId: code, transType, data, extra: "" }) });
-  const answer = await response.json();
-  if (answer.code !== 0) throw new Error(`${transType}: ${answer.message}`);
-  return JSON.parse(answer.data);
-}
 function purchase(person, certType, certNo, price) {
   return {
     data: { psn_no: person.psn, mdtrt_cert_type: certType, mdtrt_cert_no: certNo, begntime: "2026-11-23 11:00:00", medfee_sumamt: price,
@@ -130,12 +124,39 @@ try {
   check(/^330100ec[0-9a-f]{32}$/.test(code), `the code is an opaque e-voucher code`);
   await screenshots(page, "qr");
 
-  console.log("the pharmacy scans it and settles; the person sees the settlement explained");
-  const decoded = await ec(PHARMACY, "cn.nhsa.qrcode.get", { businessType: "01301", ecQrCode: code, outBizNo: "E2E-1" });
-  check(decoded.userName === "张伟", "the scanned code names 张伟");
-  const settled = await nhsa(PHARMACY, "2102", purchase(ZHANG_WEI, "01", decoded.ecToken, 35.5));
-  const setlId = settled.setlinfo.setl_id;
-  check(settled.setlinfo.acct_pay === 35.5, "the account paid 35.50");
+  console.log("the pharmacy counter scans it, pre-settles, settles and prints the receipt");
+  const till = await context.newPage();
+  await till.goto(`${base}/counter`);
+  check(till.url().endsWith("/counter/login"), "the counter asks to sign in");
+  await screenshots(till, "counter-login");
+  await till.getByLabel("定点机构编码").fill(PHARMACY);
+  await till.getByLabel("接口密钥").fill(`demo-${PHARMACY}`);
+  await till.getByRole("button", { name: "签到" }).click();
+  await till.getByLabel("凭证类型").selectOption("01");
+  await till.getByLabel("二维码、身份证号或卡号").fill(code);
+  await screenshots(till, "counter-identify");
+  await till.getByRole("button", { name: "识别参保人" }).click();
+  check(await till.getByRole("heading", { name: "张伟" }).isVisible(), "the scanned code identifies 张伟");
+  await till.locator("#code0").selectOption("DEMO-A-001");
+  await till.locator("#price0").fill("35.50");
+  await till.locator("#qty0").fill("1");
+  await screenshots(till, "counter-bill");
+  await till.getByRole("button", { name: "预结算" }).click();
+  check(await till.getByText("个人账户支付35.50元").isVisible(), "the pre-settlement explains the split");
+  await screenshots(till, "counter-presettle");
+  await till.getByRole("button", { name: "结算", exact: true }).click();
+  check(/\/counter\/receipts\/\d+$/.test(till.url()), "settled: the receipt shows");
+  const setlId = till.url().split("/").pop();
+  check(await till.getByRole("button", { name: "打印收据" }).isVisible(), "the receipt can be printed");
+  await screenshots(till, "counter-receipt");
+  // The same code cannot be used twice.
+  await till.goto(`${base}/counter`);
+  await till.getByLabel("凭证类型").selectOption("01");
+  await till.getByLabel("二维码、身份证号或卡号").fill(code);
+  await till.getByRole("button", { name: "识别参保人" }).click();
+  check(await till.getByRole("alert").isVisible(), "a used code is refused");
+
+  console.log("the person sees the settlement explained");
   await page.goto(`${base}/portal/me`);
   check(await page.getByText("¥964.50").first().isVisible(), "the balance is now 964.50");
   await page.locator(`a[href="/portal/settlements/${setlId}"]`).click();

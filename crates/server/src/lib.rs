@@ -4,6 +4,7 @@
 //! turns wire input into domain types once, at the edge, and hands commands to the store.
 
 pub mod allocation;
+pub mod counter;
 pub mod demo;
 pub mod face;
 #[doc(hidden)]
@@ -106,6 +107,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(rest::router())
         .merge(peer::router())
         .merge(portal::router())
+        .merge(counter::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(log_request))

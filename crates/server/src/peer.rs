@@ -112,7 +112,7 @@ fn signature(secret: &[u8], timestamp: &str, path: &str, body: &[u8]) -> String 
     crate::nhsa::hex(&crate::secret::hmac_sha256(secret, &message))
 }
 
-fn constant_time_equal(expected: &str, given: &str) -> bool {
+pub(crate) fn constant_time_equal(expected: &str, given: &str) -> bool {
     expected.len() == given.len() && expected.bytes().zip(given.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 

@@ -54,7 +54,7 @@ pub enum Lang {
 }
 
 impl Lang {
-    fn t<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+    pub(crate) fn t<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
         match self {
             Lang::Zh => zh,
             Lang::En => en,
@@ -69,7 +69,7 @@ impl Lang {
     }
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -92,7 +92,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
 /// The logged-in person of a portal request, or nobody.
 struct Visitor(Option<Caller>);
 
-fn now_seconds() -> i64 {
+pub(crate) fn now_seconds() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
@@ -109,13 +109,13 @@ impl FromRequestParts<Arc<AppState>> for Visitor {
                 change_password_only: session.change_password_only,
                 token: token.to_string(),
             }),
-            Subject::Operator { .. } => None,
+            Subject::Operator { .. } | Subject::Institution { .. } => None,
         })))
     }
 }
 
 /// Text made safe for HTML content and attribute values.
-fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -151,15 +151,12 @@ a{color:#0b5394}a:focus,button:focus,input:focus,select:focus{outline:3px solid 
 .error{background:#fde8e8;border:1px solid #b42318;color:#7a1010;padding:.75rem;border-radius:.35rem}
 .notice{background:#e8f1fb;border:1px solid #0b5394;padding:.75rem;border-radius:.35rem}
 .qr{display:flex;justify-content:center;padding:1rem;background:#fff}.qr svg{width:min(18rem,80vw);height:auto}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem}
 ";
 
 /// A whole page: header with the language switch (and logout when logged in), then `body`.
 fn page(lang: Lang, title: &str, logged_in: bool, body: &str) -> Response {
-    let other = match lang {
-        Lang::Zh => "<a href=\"/portal/lang/en\" lang=\"en\">English</a>",
-        Lang::En => "<a href=\"/portal/lang/zh\" lang=\"zh-CN\">中文</a>",
-    };
     let logout = match logged_in {
         true => format!(
             "<form method=\"post\" action=\"/portal/logout\"><button type=\"submit\">{}</button></form>",
@@ -167,28 +164,45 @@ fn page(lang: Lang, title: &str, logged_in: bool, body: &str) -> Response {
         ),
         false => String::new(),
     };
+    let nav = format!(
+        "<a href=\"/portal/institutions\">{}</a>{}{logout}",
+        lang.t("定点机构", "Institutions"),
+        language_switch(lang)
+    );
+    shell(lang, title, ("/portal/me", lang.t("医保服务", "Medical insurance")), &nav, body)
+}
+
+/// The link to the other language (the switch returns to the page it was on).
+pub(crate) fn language_switch(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Zh => "<a href=\"/portal/lang/en\" lang=\"en\">English</a>",
+        Lang::En => "<a href=\"/portal/lang/zh\" lang=\"zh-CN\">中文</a>",
+    }
+}
+
+/// The frame every page shares: the brand (link and name), the navigation, the title, `body`.
+pub(crate) fn shell(lang: Lang, title: &str, brand: (&str, &str), nav: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · {brand}</title><style>{STYLE}</style></head><body>\
+         <title>{title} · {name}</title><style>{STYLE}</style></head><body>\
          <a class=\"skip\" href=\"#main\">{skip}</a>\
-         <header><a class=\"brand\" href=\"/portal/me\">{brand}</a><nav aria-label=\"{navlabel}\">\
-         <a href=\"/portal/institutions\">{find}</a>{other}{logout}</nav></header>\
+         <header><a class=\"brand\" href=\"{home}\">{name}</a><nav aria-label=\"{navlabel}\">{nav}</nav></header>\
          <main id=\"main\"><h1>{title}</h1>{body}</main></body></html>",
         code = lang.code(),
         title = esc(title),
-        brand = lang.t("医保服务", "Medical insurance"),
+        home = brand.0,
+        name = esc(brand.1),
         skip = lang.t("跳到正文", "Skip to content"),
         navlabel = lang.t("导航", "Navigation"),
-        find = lang.t("定点机构", "Institutions"),
     );
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], html).into_response()
 }
 
-fn error_box(lang: Lang, error: &ApiError) -> String {
+pub(crate) fn error_box(lang: Lang, error: &ApiError) -> String {
     format!("<p class=\"error\" role=\"alert\">{}</p>", esc(lang.t(&error.message_zh, &error.message)))
 }
 
-fn yuan(amount: Money) -> String {
+pub(crate) fn yuan(amount: Money) -> String {
     format!("¥{amount}")
 }
 
@@ -278,10 +292,14 @@ async fn switch_language(axum::extract::Path(lang): axum::extract::Path<String>,
     let back = headers
         .get(header::REFERER)
         .and_then(|value| value.to_str().ok())
-        .and_then(|referer| referer.find("/portal/").map(|at| referer[at..].to_string()))
+        .and_then(|referer| {
+            let path =
+                referer.split_once("://").map_or(referer, |(_, rest)| rest.find('/').map_or("/", |at| &rest[at..]));
+            (path.starts_with("/portal/") || path.starts_with("/counter")).then(|| path.to_string())
+        })
         .filter(|path| !path.starts_with("/portal/lang/") && !path.contains("//"))
         .unwrap_or_else(|| "/portal/me".to_string());
-    let cookie = format!("{LANG_COOKIE}={lang}; Path=/portal; SameSite=Lax; Max-Age=31536000");
+    let cookie = format!("{LANG_COOKIE}={lang}; Path=/; SameSite=Lax; Max-Age=31536000");
     ([(header::SET_COOKIE, cookie)], Redirect::to(&back)).into_response()
 }
 

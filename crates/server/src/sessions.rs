@@ -14,8 +14,18 @@ const SESSIONS_MAX: usize = 100_000;
 /// Who a session is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {
-    Operator { username: String, roles: Vec<String> },
-    Person { psn_no: String },
+    Operator {
+        username: String,
+        roles: Vec<String>,
+    },
+    Person {
+        psn_no: String,
+    },
+    /// A designated institution's counter (signed in with its gateway secret): the counter
+    /// pages only.
+    Institution {
+        code: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -247,3 +247,19 @@ async fn face_auth(app: &Arc<AppState>, institution: &Institution, data: &Value)
         json!({"authNo": auth_no, "expiresIn": FACE_AUTH_SECONDS, "userName": person.name, "idNo": person.id_number.masked()}),
     )
 }
+
+/// Decodes a QR code scanned at `institution`'s counter, as `cn.nhsa.qrcode.get` does (the code
+/// is then used): the holder's person number and the `ecToken` for this visit, or why not.
+pub(crate) async fn decode_at_counter(
+    app: &Arc<AppState>,
+    institution: &Institution,
+    code: &str,
+) -> Result<(String, String), String> {
+    if !institution.accepts_evoucher {
+        return Err(format!("定点医药机构{}未开通医保电子凭证", institution.code));
+    }
+    let identity = redeem(app, institution, code, GrantKind::QrCode, None).await.map_err(|refusal| refusal.message)?;
+    let psn_no = identity["extData"]["psn_no"].as_str().unwrap_or_default().to_string();
+    let token = identity["ecToken"].as_str().unwrap_or_default().to_string();
+    Ok((psn_no, token))
+}

@@ -84,6 +84,11 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                     change_password_only: session.change_password_only,
                     token: token.to_string(),
                 },
+                Subject::Institution { .. } => {
+                    return Err(ApiError::unauthenticated(
+                        "a counter session opens the counter pages only; sign API calls with x-tif-* headers",
+                    ));
+                }
             });
         }
         if parts.headers.contains_key("x-tif-paasid") {

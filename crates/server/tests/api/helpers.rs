@@ -489,3 +489,45 @@ pub fn base64_text(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+/// One answer of a web page (portal, counter): status, `Location`, the session cookie it set (if any), the page.
+pub struct Page {
+    pub status: u16,
+    pub location: String,
+    pub cookie: Option<String>,
+    pub html: String,
+}
+
+/// A browser's request: `cookies` as the browser holds them, `form` URL-encoded for a POST.
+pub async fn browse(app: &TestApp, path: &str, cookies: &str, form: Option<&[(&str, &str)]>) -> Page {
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.expect("connects");
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
+    tokio::spawn(connection);
+    let mut request = Request::builder().uri(path).header("host", "localhost").header("cookie", cookies);
+    let body = match form {
+        Some(fields) => {
+            request = request.method("POST").header("content-type", "application/x-www-form-urlencoded");
+            fields.iter().map(|(name, value)| format!("{name}={}", utf8_percent(value))).collect::<Vec<_>>().join("&")
+        }
+        None => String::new(),
+    };
+    let response = sender.send_request(request.body(Full::new(Bytes::from(body))).unwrap()).await.expect("answered");
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let status = response.status().as_u16();
+    let location = header("location").unwrap_or_default();
+    let cookie = header("set-cookie")
+        .and_then(|set| set.split(';').next().map(str::to_string))
+        .filter(|pair| pair.starts_with("yibao_portal=") || pair.starts_with("yibao_counter="));
+    let html = String::from_utf8(response.into_body().collect().await.expect("body").to_bytes().to_vec()).unwrap();
+    Page { status, location, cookie, html }
+}
+
+pub fn utf8_percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -3,6 +3,7 @@
 
 mod cards;
 mod clearing;
+mod counter;
 mod evoucher;
 mod helpers;
 mod inpatient;

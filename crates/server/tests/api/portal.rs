@@ -1,54 +1,8 @@
 //! The web portal as a browser uses it: forms, redirects and the session cookie.
 
-use http_body_util::{BodyExt, Full};
-use hyper::Request;
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 use serde_json::json;
 
 use crate::helpers::*;
-
-/// One answer of the portal: status, `Location`, the session cookie it set (if any), the page.
-struct Page {
-    status: u16,
-    location: String,
-    cookie: Option<String>,
-    html: String,
-}
-
-/// A browser's request: `cookies` as the browser holds them, `form` URL-encoded for a POST.
-async fn browse(app: &TestApp, path: &str, cookies: &str, form: Option<&[(&str, &str)]>) -> Page {
-    let stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.expect("connects");
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
-    tokio::spawn(connection);
-    let mut request = Request::builder().uri(path).header("host", "localhost").header("cookie", cookies);
-    let body = match form {
-        Some(fields) => {
-            request = request.method("POST").header("content-type", "application/x-www-form-urlencoded");
-            fields.iter().map(|(name, value)| format!("{name}={}", utf8_percent(value))).collect::<Vec<_>>().join("&")
-        }
-        None => String::new(),
-    };
-    let response = sender.send_request(request.body(Full::new(Bytes::from(body))).unwrap()).await.expect("answered");
-    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let status = response.status().as_u16();
-    let location = header("location").unwrap_or_default();
-    let cookie = header("set-cookie")
-        .and_then(|set| set.split(';').next().map(str::to_string))
-        .filter(|pair| pair.starts_with("yibao_portal="));
-    let html = String::from_utf8(response.into_body().collect().await.expect("body").to_bytes().to_vec()).unwrap();
-    Page { status, location, cookie, html }
-}
-
-fn utf8_percent(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 async fn log_in(app: &TestApp, name: &str, password: &str) -> Page {
     browse(app, "/portal/login", "", Some(&[("id_number", id_number(name)), ("password", password)])).await

@@ -1,0 +1,663 @@
+//! The counter of a designated pharmacy (R6, R7): server-rendered pages under `/counter` for the
+//! person at the till. Sign in with the institution's code and gateway secret; identify the
+//! patient by ID number, card (number and identification code) or a scanned or pasted e-voucher
+//! QR code; bill lines from the catalogue; pre-settle to see who pays what and why; settle;
+//! print the receipt; cancel.
+//!
+//! The settlement is the national interface's pharmacy purchase (2101/2102) through the same
+//! engine command: the pre-settlement is its dry run, and the settlement carries a message id
+//! made when the pre-settlement was shown, so pressing "settle" twice settles once.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Form, FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use yibao_domain::{
+    CardNo, CertType, IdNumber, InstitutionCode, InstitutionKind, MedType, MsgId, Quantity, SetlId, UnitPrice,
+};
+use yibao_engine::commands::{CancelSettlement, LineUpload, Purchase};
+use yibao_engine::records::{Certificate, Institution, Settlement};
+use yibao_engine::{Outcome, Reply, Submission};
+
+use crate::AppState;
+use crate::portal::{Lang, error_box, esc, language_switch, now_seconds, shell, yuan};
+use crate::rest::ApiError;
+use crate::sessions::{Session, Subject};
+
+const COOKIE: &str = "yibao_counter";
+/// Bill lines the form offers.
+const LINES: usize = 5;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/counter", get(identify_page))
+        .route("/counter/login", get(login_page).post(login))
+        .route("/counter/logout", post(logout))
+        .route("/counter/identify", post(identify))
+        .route("/counter/bill", post(bill))
+        .route("/counter/receipts/{setl_id}", get(receipt))
+        .route("/counter/receipts/{setl_id}/cancel", post(cancel))
+}
+
+/// The signed-in institution of a counter request.
+struct Till(Option<(Institution, String)>);
+
+impl FromRequestParts<Arc<AppState>> for Till {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Till, Self::Rejection> {
+        let Some(token) = crate::portal::cookie(&parts.headers, COOKIE) else { return Ok(Till(None)) };
+        let Some(Subject::Institution { code }) = state.sessions.find(token, now_seconds()).map(|s| s.subject) else {
+            return Ok(Till(None));
+        };
+        let Ok(code) = code.parse::<InstitutionCode>() else { return Ok(Till(None)) };
+        let institution = state.institution(&code).await.ok().flatten();
+        Ok(Till(institution.map(|institution| (institution, token.to_string()))))
+    }
+}
+
+fn page(lang: Lang, title: &str, till: Option<&Institution>, body: &str) -> Response {
+    let nav = match till {
+        Some(institution) => format!(
+            "<span>{}</span>{}<form method=\"post\" action=\"/counter/logout\"><button type=\"submit\">{}</button></form>",
+            esc(&institution.name),
+            language_switch(lang),
+            lang.t("签退", "Sign out")
+        ),
+        None => language_switch(lang).to_string(),
+    };
+    shell(lang, title, ("/counter", lang.t("医保结算窗口", "Insurance counter")), &nav, body)
+}
+
+fn refused(lang: Lang, till: &Institution, status: StatusCode, message: &str, back: bool) -> Response {
+    let back =
+        if back { format!("<p><a href=\"/counter\">{}</a></p>", lang.t("返回", "Back")) } else { String::new() };
+    let mut response = page(
+        lang,
+        lang.t("未能办理", "Not done"),
+        Some(till),
+        &format!("<p class=\"error\" role=\"alert\">{}</p>{back}", esc(message)),
+    );
+    *response.status_mut() = status;
+    response
+}
+
+fn engine_message(lang: Lang, error: &yibao_engine::EngineError) -> String {
+    lang.t(&error.zh, &error.en).to_string()
+}
+
+async fn login_page(lang: Lang, till: Till) -> Response {
+    match till.0 {
+        Some(_) => Redirect::to("/counter").into_response(),
+        None => login_form(lang, None),
+    }
+}
+
+fn login_form(lang: Lang, error: Option<&ApiError>) -> Response {
+    let body = format!(
+        "{error}<form class=\"card\" method=\"post\" action=\"/counter/login\">\
+         <label for=\"code\">{code_l}</label><input id=\"code\" name=\"code\" required maxlength=\"12\" autocomplete=\"username\">\
+         <label for=\"secret\">{secret_l}</label><input id=\"secret\" name=\"secret\" type=\"password\" required maxlength=\"128\" autocomplete=\"current-password\">\
+         <button type=\"submit\">{submit}</button></form>",
+        error = error.map(|error| error_box(lang, error)).unwrap_or_default(),
+        code_l = lang.t("定点机构编码", "Institution code"),
+        secret_l = lang.t("接口密钥", "Gateway secret"),
+        submit = lang.t("签到", "Sign in"),
+    );
+    let mut response = page(lang, lang.t("窗口签到", "Counter sign-in"), None, &body);
+    if error.is_some() {
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    code: String,
+    secret: String,
+}
+
+fn cookie_for(token: &str, seconds: i64) -> String {
+    format!("{COOKIE}={token}; Path=/counter; HttpOnly; SameSite=Strict; Max-Age={seconds}")
+}
+
+async fn login(State(state): State<Arc<AppState>>, lang: Lang, Form(form): Form<LoginForm>) -> Response {
+    let refused = || ApiError::unauthenticated("unknown institution code or wrong secret");
+    let institution = match form.code.trim().parse::<InstitutionCode>() {
+        Ok(code) => state.institution(&code).await.ok().flatten(),
+        Err(_) => None,
+    };
+    let today = state.store.now().date();
+    let Some(institution) = institution
+        .filter(|i| crate::peer::constant_time_equal(&i.gateway_secret, &form.secret))
+        .filter(|i| i.designated_from <= today && today <= i.designated_to)
+    else {
+        let mut error = refused();
+        error.message_zh = "机构编码或密钥错误（或机构不在定点期内）".into();
+        return login_form(lang, Some(&error));
+    };
+    if institution.kind != InstitutionKind::Pharmacy {
+        let error = ApiError::forbidden("the counter pages serve pharmacies; hospitals settle through their HIS");
+        let mut error = error;
+        error.message_zh = "窗口页面目前服务定点药店；医院请通过HIS结算".into();
+        return login_form(lang, Some(&error));
+    }
+    let session = Session {
+        subject: Subject::Institution { code: institution.code.to_string() },
+        change_password_only: false,
+        expires: now_seconds() + crate::sessions::SESSION_SECONDS,
+    };
+    let token = state.sessions.start(session, now_seconds());
+    ([(header::SET_COOKIE, cookie_for(&token, crate::sessions::SESSION_SECONDS))], Redirect::to("/counter"))
+        .into_response()
+}
+
+async fn logout(State(state): State<Arc<AppState>>, till: Till) -> Response {
+    if let Some((_, token)) = &till.0 {
+        state.sessions.end(token);
+    }
+    ([(header::SET_COOKIE, cookie_for("", 0))], Redirect::to("/counter/login")).into_response()
+}
+
+async fn identify_page(lang: Lang, till: Till) -> Response {
+    let Some((institution, _)) = till.0 else { return Redirect::to("/counter/login").into_response() };
+    let body = format!(
+        "<form class=\"card\" method=\"post\" action=\"/counter/identify\">\
+         <label for=\"kind\">{kind_l}</label><select id=\"kind\" name=\"kind\">\
+         <option value=\"01\">{qr}</option><option value=\"02\">{id}</option><option value=\"03\">{card}</option></select>\
+         <label for=\"number\">{number_l}</label><input id=\"number\" name=\"number\" required maxlength=\"64\" autocomplete=\"off\" autofocus>\
+         <label for=\"card_sn\">{sn_l}</label><input id=\"card_sn\" name=\"card_sn\" maxlength=\"32\" autocomplete=\"off\">\
+         <button type=\"submit\">{submit}</button></form>",
+        kind_l = lang.t("凭证类型", "Certificate"),
+        qr = lang.t("医保电子凭证（扫码或粘贴）", "E-voucher QR code (scanned or pasted)"),
+        id = lang.t("身份证号", "ID number"),
+        card = lang.t("社保卡", "Social security card"),
+        number_l = lang.t("二维码、身份证号或卡号", "QR code, ID number or card number"),
+        sn_l = lang.t("卡识别码（刷卡时）", "Card identification code (cards only)"),
+        submit = lang.t("识别参保人", "Identify"),
+    );
+    page(lang, lang.t("识别参保人", "Identify the patient"), Some(&institution), &body)
+}
+
+#[derive(Debug, Deserialize)]
+struct IdentifyForm {
+    kind: String,
+    number: String,
+    card_sn: Option<String>,
+}
+
+async fn identify(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    till: Till,
+    Form(form): Form<IdentifyForm>,
+) -> Response {
+    let Some((institution, _)) = till.0 else { return Redirect::to("/counter/login").into_response() };
+    let number = form.number.trim().to_string();
+    let not_found = |zh: &str, en: &str| refused(lang, &institution, StatusCode::NOT_FOUND, lang.t(zh, en), true);
+    let (person, certificate) = match form.kind.as_str() {
+        "01" => match crate::nhsa::ec::decode_at_counter(&state, &institution, &number).await {
+            Ok((psn_no, token)) => {
+                let Ok(psn_no) = psn_no.parse() else { return not_found("二维码无效", "Invalid code") };
+                match state.store.read(move |r| r.person(&psn_no)).await {
+                    Ok(Some(person)) => (person, Certificate { kind: CertType::EVoucherToken, number: token }),
+                    _ => return not_found("未找到参保人", "No such insured person"),
+                }
+            }
+            Err(message) => return refused(lang, &institution, StatusCode::UNPROCESSABLE_ENTITY, &message, true),
+        },
+        "02" => {
+            let Ok(id) = number.to_ascii_uppercase().parse::<IdNumber>() else {
+                return refused(
+                    lang,
+                    &institution,
+                    StatusCode::BAD_REQUEST,
+                    lang.t("身份证号格式错误", "Malformed ID number"),
+                    true,
+                );
+            };
+            let lookup = id.clone();
+            match state.store.read(move |r| r.person_by_id_number(lookup.expose())).await {
+                // The form carries no ID number: it is read again when the bill is priced.
+                Ok(Some(person)) => (person, Certificate { kind: CertType::IdNumber, number: String::new() }),
+                _ => return not_found("未找到参保人", "No such insured person"),
+            }
+        }
+        "03" => {
+            let Ok(card_no) = number.parse::<CardNo>() else { return not_found("未找到该卡", "No such card") };
+            let sn = form.card_sn.unwrap_or_default();
+            let found = state
+                .store
+                .read(move |r| match r.card(&card_no)? {
+                    Some(card) if card.card_sn.as_str() == sn.trim() => Ok(r.person(&card.psn_no)?.map(|p| (p, card))),
+                    _ => Ok(None),
+                })
+                .await;
+            match found {
+                Ok(Some((person, card))) => {
+                    (person, Certificate { kind: CertType::Card, number: card.card_no.to_string() })
+                }
+                // A wrong identification code looks like an unknown card.
+                _ => {
+                    return not_found(
+                        "未找到该卡（卡号或卡识别码不符）",
+                        "No such card (number or identification code)",
+                    );
+                }
+            }
+        }
+        _ => {
+            return refused(
+                lang,
+                &institution,
+                StatusCode::BAD_REQUEST,
+                lang.t("凭证类型错误", "Unknown certificate type"),
+                true,
+            );
+        }
+    };
+    let number = person.psn_no.clone();
+    let (current, prior) = state.store.read(move |r| r.balances(&number)).await.unwrap_or_default();
+    let bill = Bill {
+        psn_no: person.psn_no.to_string(),
+        insutype: person.insurance.code().to_string(),
+        cert_type: certificate.kind.code().to_string(),
+        cert_no: certificate.number,
+        use_account: true,
+        msgid: None,
+        lines: Vec::new(),
+    };
+    let header = format!(
+        "<section class=\"card\"><h2>{name}</h2><p class=\"muted\">{idl} {id} · {ins} · {bal_l} {bal}</p></section>",
+        name = esc(&person.name),
+        idl = lang.t("身份证号", "ID number"),
+        id = esc(&person.id_number.masked()),
+        ins = esc(person.insurance.name_zh()),
+        bal_l = lang.t("个人账户余额", "account balance"),
+        bal = yuan(current + prior),
+    );
+    bill_page(&state, lang, &institution, &header, &bill, None)
+}
+
+/// A bill as the form carries it between pages.
+#[derive(Debug, Clone)]
+struct Bill {
+    psn_no: String,
+    insutype: String,
+    cert_type: String,
+    cert_no: String,
+    use_account: bool,
+    msgid: Option<String>,
+    /// (catalogue code, unit price, quantity) as typed.
+    lines: Vec<(String, String, String)>,
+}
+
+impl Bill {
+    /// The bill of a submitted form (its fields as sent; checked when priced).
+    fn of(fields: &std::collections::HashMap<String, String>) -> Bill {
+        let field = |name: &str| fields.get(name).map(|v| v.trim().to_string()).unwrap_or_default();
+        let lines = (0..LINES)
+            .map(|n| (field(&format!("code{n}")), field(&format!("price{n}")), field(&format!("qty{n}"))))
+            .filter(|(code, _, _)| !code.is_empty())
+            .collect();
+        Bill {
+            psn_no: field("psn_no"),
+            insutype: field("insutype"),
+            cert_type: field("cert_type"),
+            cert_no: field("cert_no"),
+            use_account: field("use_account") == "true",
+            msgid: fields.get("msgid").cloned(),
+            lines,
+        }
+    }
+}
+
+fn hidden(name: &str, value: &str) -> String {
+    format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", esc(value))
+}
+
+fn bill_page(
+    state: &AppState,
+    lang: Lang,
+    till: &Institution,
+    header: &str,
+    bill: &Bill,
+    error: Option<&str>,
+) -> Response {
+    let catalogue = state.store.catalogue();
+    let today = state.store.now().date();
+    let entries: Vec<_> =
+        catalogue.entries().into_iter().filter(|e| e.begin <= today && today <= e.end).cloned().collect();
+    let mut rows = String::new();
+    for n in 0..LINES {
+        let (code, price, quantity) = bill.lines.get(n).cloned().unwrap_or_default();
+        let options: String = entries
+            .iter()
+            .map(|e| {
+                format!(
+                    "<option value=\"{c}\"{sel}>{name} ({c})</option>",
+                    c = esc(&e.code),
+                    name = esc(&e.name),
+                    sel = if e.code == code { " selected" } else { "" }
+                )
+            })
+            .collect();
+        let _ = write!(
+            rows,
+            "<tr><td><label class=\"sr\" for=\"code{n}\">{item_l} {k}</label><select id=\"code{n}\" name=\"code{n}\"><option value=\"\">—</option>{options}</select></td>\
+             <td><label class=\"sr\" for=\"price{n}\">{price_l} {k}</label><input id=\"price{n}\" name=\"price{n}\" inputmode=\"decimal\" maxlength=\"12\" value=\"{price}\"></td>\
+             <td><label class=\"sr\" for=\"qty{n}\">{qty_l} {k}</label><input id=\"qty{n}\" name=\"qty{n}\" inputmode=\"decimal\" maxlength=\"8\" value=\"{quantity}\"></td></tr>",
+            k = n + 1,
+            item_l = lang.t("项目", "Item"),
+            price_l = lang.t("单价", "Unit price"),
+            qty_l = lang.t("数量", "Quantity"),
+            price = esc(&price),
+            quantity = esc(&quantity),
+        );
+    }
+    let body = format!(
+        "{header}{error}<form class=\"card\" method=\"post\" action=\"/counter/bill\">{h}\
+         <div class=\"scroll\"><table><thead><tr><th scope=\"col\">{item_l}</th><th scope=\"col\">{price_l}</th><th scope=\"col\">{qty_l}</th></tr></thead><tbody>{rows}</tbody></table></div>\
+         <label><input type=\"checkbox\" name=\"use_account\" value=\"true\" style=\"width:auto\"{checked}> {acct}</label>\
+         <button type=\"submit\" name=\"action\" value=\"presettle\">{pre}</button></form>",
+        error = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e))).unwrap_or_default(),
+        h = [
+            hidden("psn_no", &bill.psn_no),
+            hidden("insutype", &bill.insutype),
+            hidden("cert_type", &bill.cert_type),
+            hidden("cert_no", &bill.cert_no)
+        ]
+        .concat(),
+        item_l = lang.t("项目", "Item"),
+        price_l = lang.t("单价（元）", "Unit price (yuan)"),
+        qty_l = lang.t("数量", "Quantity"),
+        checked = if bill.use_account { " checked" } else { "" },
+        acct = lang.t("使用个人账户支付", "Pay from the personal account"),
+        pre = lang.t("预结算", "Pre-settle"),
+    );
+    page(lang, lang.t("收费", "Bill"), Some(till), &body)
+}
+
+/// The purchase the form describes, with `msgid`.
+fn purchase(state: &AppState, till: &Institution, bill: &Bill, msgid: MsgId) -> Result<Purchase, String> {
+    let now = state.store.now();
+    let mut lines = Vec::new();
+    for (n, (code, price, quantity)) in bill.lines.iter().enumerate() {
+        let price: UnitPrice = price.parse().map_err(|_| format!("第{}行单价格式错误", n + 1))?;
+        let quantity: Quantity = quantity.parse().map_err(|_| format!("第{}行数量格式错误", n + 1))?;
+        lines.push(LineUpload {
+            serial: (n + 1).to_string(),
+            batch: "COUNTER".into(),
+            code: code.clone(),
+            his_code: code.clone(),
+            price,
+            quantity,
+            amount: price.times(quantity),
+            occurred_at: now,
+            refund_of: None,
+            rx_no: String::new(),
+            dept_code: String::new(),
+            dept_name: String::new(),
+            doctor_code: String::new(),
+            doctor_name: String::new(),
+        });
+    }
+    if lines.is_empty() {
+        return Err("请至少录入一项收费项目".into());
+    }
+    Ok(Purchase {
+        institution: till.code.clone(),
+        psn_no: bill.psn_no.parse().map_err(|_| "参保人编号错误".to_string())?,
+        insurance: bill.insutype.parse().map_err(|_| "险种错误".to_string())?,
+        med_type: MedType::PHARMACY,
+        certificate: Certificate {
+            kind: bill.cert_type.parse().map_err(|_| "凭证类型错误".to_string())?,
+            number: bill.cert_no.clone(),
+        },
+        his_no: String::new(),
+        begin: now,
+        lines,
+        declared_medfee: None,
+        use_account: bill.use_account,
+        invoice_no: String::new(),
+        insured_admdvs: None,
+        msgid,
+    })
+}
+
+fn split_table(lang: Lang, s: &Settlement) -> String {
+    let a = &s.amounts;
+    let rows: String = [
+        (lang.t("总费用", "Total"), a.medfee),
+        (lang.t("全自费", "Fully self-paid"), a.fully_selfpaid),
+        (lang.t("先行自付", "First self-pay"), a.first_selfpay),
+        (lang.t("超限价自付", "Over the price cap"), a.over_limit),
+        (lang.t("统筹基金支付", "Paid by the fund"), a.fund),
+        (lang.t("个人账户支付", "Personal account"), a.account()),
+        (lang.t("现金支付", "Cash"), a.cash),
+    ]
+    .iter()
+    .map(|(label, amount)| format!("<tr><th scope=\"row\">{label}</th><td class=\"num\">{}</td></tr>", yuan(*amount)))
+    .collect();
+    let steps: String = s
+        .steps
+        .iter()
+        .map(|step| {
+            format!("<li>{} <span class=\"muted\">({})</span></li>", esc(lang.t(&step.zh, &step.en)), yuan(step.amount))
+        })
+        .collect();
+    format!(
+        "<div class=\"scroll\"><table><tbody>{rows}</tbody></table></div><h2>{why}</h2><ol>{steps}</ol>",
+        why = lang.t("说明", "Explanation")
+    )
+}
+
+async fn bill(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    till: Till,
+    Form(fields): Form<std::collections::HashMap<String, String>>,
+) -> Response {
+    let Some((institution, _)) = till.0 else { return Redirect::to("/counter/login").into_response() };
+    if fields.len() > 64 {
+        return refused(lang, &institution, StatusCode::BAD_REQUEST, "too many fields", true);
+    }
+    let mut bill = Bill::of(&fields);
+    if bill.cert_type == CertType::IdNumber.code() {
+        let Ok(psn_no) = bill.psn_no.parse() else {
+            return refused(
+                lang,
+                &institution,
+                StatusCode::BAD_REQUEST,
+                lang.t("参保人编号错误", "Bad person number"),
+                true,
+            );
+        };
+        match state.store.read(move |r| r.person(&psn_no)).await {
+            Ok(Some(person)) => bill.cert_no = person.id_number.expose().to_string(),
+            _ => {
+                return refused(
+                    lang,
+                    &institution,
+                    StatusCode::NOT_FOUND,
+                    lang.t("未找到参保人", "No such insured person"),
+                    true,
+                );
+            }
+        }
+    }
+    let header = String::new();
+    match fields.get("action").map(String::as_str).unwrap_or_default() {
+        "presettle" => {
+            let dry_id: MsgId = "counter-dry-run".parse().expect("valid");
+            let command = match purchase(&state, &institution, &bill, dry_id) {
+                Ok(command) => command,
+                Err(message) => return bill_page(&state, lang, &institution, &header, &bill, Some(&message)),
+            };
+            let priced = match state.store.dry_run(Submission::plain(command)).await {
+                Ok(Reply::Done { outcome: Outcome::Settlement(outcome), .. }) => outcome.settlement,
+                Ok(_) => return refused(lang, &institution, StatusCode::INTERNAL_SERVER_ERROR, "unexpected", true),
+                Err(error) => {
+                    return bill_page(&state, lang, &institution, &header, &bill, Some(&engine_message(lang, &error)));
+                }
+            };
+            // The settlement's message id is made now: settling twice from this page settles once.
+            let msgid = format!("{}C{}", institution.code, crate::nhsa::hex(&crate::secret::random_bytes::<8>()));
+            let mut fields = [
+                hidden("psn_no", &bill.psn_no),
+                hidden("insutype", &bill.insutype),
+                hidden("cert_type", &bill.cert_type),
+                hidden("cert_no", if bill.cert_type == CertType::IdNumber.code() { "" } else { &bill.cert_no }),
+                hidden("msgid", &msgid),
+                hidden("action", "settle"),
+            ]
+            .concat();
+            if bill.use_account {
+                fields.push_str(&hidden("use_account", "true"));
+            }
+            for (n, (code, price, quantity)) in bill.lines.iter().enumerate() {
+                fields.push_str(&hidden(&format!("code{n}"), code));
+                fields.push_str(&hidden(&format!("price{n}"), price));
+                fields.push_str(&hidden(&format!("qty{n}"), quantity));
+            }
+            let body = format!(
+                "<p class=\"notice\">{note}</p>{split}<form method=\"post\" action=\"/counter/bill\">{fields}<button type=\"submit\">{settle}</button></form>\
+                 <p><a href=\"/counter\">{back}</a></p>",
+                note = lang.t(
+                    "预结算：尚未扣款。确认后点击“结算”。",
+                    "Pre-settlement: nothing is paid yet. Confirm, then settle."
+                ),
+                split = split_table(lang, &priced),
+                settle = lang.t("结算", "Settle"),
+                back = lang.t("放弃", "Abandon"),
+            );
+            page(lang, lang.t("预结算", "Pre-settlement"), Some(&institution), &body)
+        }
+        "settle" => {
+            let Some(msgid) = bill.msgid.clone().and_then(|m| m.parse::<MsgId>().ok()) else {
+                return refused(
+                    lang,
+                    &institution,
+                    StatusCode::BAD_REQUEST,
+                    lang.t("请先预结算", "Pre-settle first"),
+                    true,
+                );
+            };
+            let command = match purchase(&state, &institution, &bill, msgid.clone()) {
+                Ok(command) => command,
+                Err(message) => return refused(lang, &institution, StatusCode::BAD_REQUEST, &message, true),
+            };
+            let envelope = yibao_engine::Envelope {
+                msgid,
+                institution: institution.code.clone(),
+                infno: "counter-2102".into(),
+                // The same message id with another bill is refused, not replayed.
+                request_hash: {
+                    use sha2::Digest as _;
+                    let text = format!(
+                        "{}|{}|{}|{}|{:?}",
+                        bill.psn_no, bill.cert_type, bill.cert_no, bill.use_account, bill.lines
+                    );
+                    crate::nhsa::hex(&sha2::Sha256::digest(text.as_bytes()))
+                },
+                reversible: true,
+                render: Box::new(|outcome| match outcome {
+                    Outcome::Settlement(s) => s.settlement.setl_id.as_str().as_bytes().to_vec(),
+                    _ => Vec::new(),
+                }),
+            };
+            match state.store.submit(Submission { envelope: Some(envelope), command: Box::new(command) }).await {
+                Ok(Reply::Done { outcome: Outcome::Settlement(outcome), .. }) => {
+                    Redirect::to(&format!("/counter/receipts/{}", outcome.settlement.setl_id)).into_response()
+                }
+                // Pressed twice: the stored answer is the settlement id.
+                Ok(Reply::Replayed(body)) => {
+                    Redirect::to(&format!("/counter/receipts/{}", String::from_utf8_lossy(&body))).into_response()
+                }
+                Ok(_) => refused(lang, &institution, StatusCode::INTERNAL_SERVER_ERROR, "unexpected", true),
+                Err(error) => {
+                    refused(lang, &institution, StatusCode::UNPROCESSABLE_ENTITY, &engine_message(lang, &error), true)
+                }
+            }
+        }
+        _ => refused(lang, &institution, StatusCode::BAD_REQUEST, "action", true),
+    }
+}
+
+/// This institution's settlement, or none (another's is "not found").
+async fn own_settlement(state: &AppState, till: &Institution, setl_id: &str) -> Option<Settlement> {
+    let id: SetlId = setl_id.parse().ok()?;
+    let found = state.store.read(move |r| r.settlement(&id)).await.ok()??;
+    (found.institution == till.code).then_some(found)
+}
+
+async fn receipt(State(state): State<Arc<AppState>>, lang: Lang, till: Till, Path(setl_id): Path<String>) -> Response {
+    let Some((institution, _)) = till.0 else { return Redirect::to("/counter/login").into_response() };
+    let Some(s) = own_settlement(&state, &institution, &setl_id).await else {
+        return refused(
+            lang,
+            &institution,
+            StatusCode::NOT_FOUND,
+            lang.t("未找到本机构的该笔结算", "No such settlement of this institution"),
+            true,
+        );
+    };
+    let psn_no = s.psn_no.clone();
+    let name = state.store.read(move |r| r.person(&psn_no)).await.ok().flatten().map(|p| p.name).unwrap_or_default();
+    let cancel = match s.is_in_force() {
+        true => format!(
+            "<form method=\"post\" action=\"/counter/receipts/{id}/cancel\"><button type=\"submit\">{label}</button></form>",
+            id = esc(s.setl_id.as_str()),
+            label = lang.t("撤销结算", "Cancel the settlement")
+        ),
+        false => format!("<p class=\"notice\">{}</p>", lang.t("本笔结算已撤销。", "This settlement is cancelled.")),
+    };
+    let body = format!(
+        "<section class=\"card\" id=\"receipt\"><p>{inst}</p><p class=\"muted\">{id_l} {id} · {at} · {name}</p>{split}</section>\
+         <p><button type=\"button\" onclick=\"window.print()\">{print}</button> <a class=\"button\" href=\"/counter\">{next}</a></p>{cancel}",
+        inst = esc(&institution.name),
+        id_l = lang.t("结算号", "Settlement"),
+        id = esc(s.setl_id.as_str()),
+        at = esc(&s.at.to_string()),
+        name = esc(&name),
+        split = split_table(lang, &s),
+        print = lang.t("打印收据", "Print the receipt"),
+        next = lang.t("下一位", "Next patient"),
+    );
+    page(lang, lang.t("结算收据", "Receipt"), Some(&institution), &body)
+}
+
+async fn cancel(State(state): State<Arc<AppState>>, lang: Lang, till: Till, Path(setl_id): Path<String>) -> Response {
+    let Some((institution, _)) = till.0 else { return Redirect::to("/counter/login").into_response() };
+    let Some(s) = own_settlement(&state, &institution, &setl_id).await else {
+        return refused(
+            lang,
+            &institution,
+            StatusCode::NOT_FOUND,
+            lang.t("未找到本机构的该笔结算", "No such settlement of this institution"),
+            true,
+        );
+    };
+    // One cancellation per settlement: its message id is derived from the settlement.
+    let msgid: MsgId = format!("{}X{}", institution.code, s.setl_id).parse().expect("valid");
+    let command = CancelSettlement {
+        institution: institution.code.clone(),
+        psn_no: s.psn_no.clone(),
+        setl_id: s.setl_id.clone(),
+        mdtrt_id: Some(s.mdtrt_id.clone()),
+        kind: Some(s.visit_kind),
+        msgid,
+    };
+    match state.store.execute(command).await {
+        Ok(_) => Redirect::to(&format!("/counter/receipts/{}", s.setl_id)).into_response(),
+        Err(error) => {
+            refused(lang, &institution, StatusCode::UNPROCESSABLE_ENTITY, &engine_message(lang, &error), true)
+        }
+    }
+}
