@@ -163,6 +163,24 @@ try {
   check(await page.getByText("个人账户支付35.50元").isVisible(), "the settlement's explanation shows");
   await screenshots(page, "settlement");
 
+  console.log("the agency dashboard's charts include it");
+  const desk = await context.newPage();
+  await desk.goto(`${base}/agency`);
+  check(desk.url().endsWith("/agency/login"), "the agency asks to log in");
+  await desk.getByLabel("用户名").fill("admin");
+  await desk.getByLabel("密码").fill("Demo@2026");
+  await desk.getByRole("button", { name: "登录" }).click();
+  check((await desk.locator("svg.chart").count()) === 3, "the dashboard draws three charts");
+  const pharmacyRow = desk.locator("#levels ~ div tr", { hasText: "药店" });
+  check((await pharmacyRow.textContent()).includes("¥35.50"), "the level chart's figures include the counter's settlement");
+  check((await desk.locator("#balances ~ div tr", { hasText: "500–1,000" }).textContent()).includes("1"), "张伟's 964.50 is among the balances");
+  await screenshots(desk, "agency-dashboard");
+  for (const [path, name] of [["/agency/persons", "agency-registry"], ["/agency/card-applications", "agency-cards"], ["/agency/clearing", "agency-clearing"], ["/agency/audit", "agency-audit"]]) {
+    await desk.goto(base + path);
+    await screenshots(desk, name);
+  }
+  check(!(await desk.content()).includes(ZHANG_WEI.id), "no whole ID number on the agency pages");
+
   console.log("English, the institution search");
   await page.getByRole("link", { name: "English" }).click();
   check(await page.getByRole("heading", { name: "Settlement" }).isVisible(), "the page switched to English");

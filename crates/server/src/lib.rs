@@ -3,6 +3,7 @@
 //! (`/api/v1/…`), health and metrics. This is the only crate that knows HTTP and JSON; it
 //! turns wire input into domain types once, at the edge, and hands commands to the store.
 
+pub mod agency;
 pub mod allocation;
 pub mod counter;
 pub mod demo;
@@ -108,6 +109,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(peer::router())
         .merge(portal::router())
         .merge(counter::router())
+        .merge(agency::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(log_request))

@@ -489,6 +489,80 @@ impl<'c> Reader<'c> {
             .collect()
     }
 
+    /// The pooled funds' outlay (fund share of settlements, cancellations netted) per day and
+    /// insurance type from `from` on: `(YYYY-MM-DD, insutype, fen)`, by day.
+    pub fn fund_outlay_by_day(&mut self, from: DateTime) -> Result<Vec<(String, String, Money)>, StoreFailure> {
+        let rows = self.db.conn.query(
+            "SELECT substr(at, 1, 10) AS day, insutype, CAST(SUM(fund_fen) AS BIGINT) FROM settlements \
+             WHERE at >= $1 GROUP BY substr(at, 1, 10), insutype ORDER BY 1, 2",
+            &[text(from)],
+        )?;
+        rows.into_iter()
+            .map(|row| match row.as_slice() {
+                [Value::Text(day), Value::Text(insutype), Value::Int(fen)] => {
+                    Ok((day.clone(), insutype.clone(), Money::from_fen(*fen)))
+                }
+                other => Err(StoreFailure(format!("fund outlay: unexpected {other:?}"))),
+            })
+            .collect()
+    }
+
+    /// Settlements in force by the treating institution's level (`None`: pharmacies), with
+    /// their medical fees.
+    pub fn settlements_by_level(&mut self) -> Result<Vec<(Option<String>, u64, Money)>, StoreFailure> {
+        let rows = self.db.conn.query(
+            "SELECT i.level, CAST(COUNT(*) AS BIGINT), CAST(SUM(s.medfee_fen) AS BIGINT) FROM settlements s \
+             JOIN institutions i ON i.code = s.institution WHERE s.status = 'normal' GROUP BY i.level ORDER BY 1",
+            &[],
+        )?;
+        rows.into_iter()
+            .map(|row| match row.as_slice() {
+                [level, Value::Int(count), Value::Int(fen)] => Ok((
+                    match level {
+                        Value::Text(level) => Some(level.clone()),
+                        _ => None,
+                    },
+                    u64::try_from(*count).unwrap_or(0),
+                    Money::from_fen(*fen),
+                )),
+                other => Err(StoreFailure(format!("settlements by level: unexpected {other:?}"))),
+            })
+            .collect()
+    }
+
+    /// How many persons' personal accounts (current and prior years together) hold a balance
+    /// below each bound (in fen, ascending), and how many hold more: `bounds.len() + 1` counts.
+    pub fn balance_distribution(&mut self, bounds: &[i64]) -> Result<Vec<u64>, StoreFailure> {
+        let mut case = String::from("CASE");
+        for (n, bound) in bounds.iter().enumerate() {
+            case.push_str(&format!(" WHEN balance < {bound} THEN {n}"));
+        }
+        case.push_str(&format!(" ELSE {} END", bounds.len()));
+        let rows = self.db.conn.query(
+            &format!(
+                "SELECT CAST({case} AS BIGINT) AS bucket, CAST(COUNT(*) AS BIGINT) FROM (\
+                 SELECT CASE WHEN account LIKE 'personal-current/%' THEN substr(account, 18) ELSE substr(account, 16) END AS psn, \
+                 CAST(SUM(credits_fen - debits_fen) AS BIGINT) AS balance FROM accounts \
+                 WHERE account LIKE 'personal-current/%' OR account LIKE 'personal-prior/%' \
+                 GROUP BY CASE WHEN account LIKE 'personal-current/%' THEN substr(account, 18) ELSE substr(account, 16) END) per_person \
+                 GROUP BY 1 ORDER BY 1"
+            ),
+            &[],
+        )?;
+        let mut counts = vec![0u64; bounds.len() + 1];
+        for row in rows {
+            match row.as_slice() {
+                [Value::Int(bucket), Value::Int(count)] => {
+                    if let Some(slot) = usize::try_from(*bucket).ok().and_then(|b| counts.get_mut(b)) {
+                        *slot = u64::try_from(*count).unwrap_or(0);
+                    }
+                }
+                other => return Err(StoreFailure(format!("balance distribution: unexpected {other:?}"))),
+            }
+        }
+        Ok(counts)
+    }
+
     /// Rows in a table (for diagnostics and tests).
     pub fn row_count(&mut self, table: &str) -> Result<u64, StoreFailure> {
         if !schema::TABLES.iter().any(|t| t.name == table) {

@@ -109,6 +109,7 @@ conformance!(
     concurrent_settlements_never_overdraw_an_account,
     journal_replay_equals_stored_balances,
     queries_page_and_total,
+    dashboard_aggregates,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -467,4 +468,24 @@ async fn postgres_admits_one_writer_and_a_closed_store_releases_it() {
     });
     second.close().await;
     waiting.await.expect("joined").expect("waited until the writer went");
+}
+
+/// The agency dashboard's aggregates: fund outlay by day and insurance type, settlements by
+/// institution level, the distribution of personal account balances.
+async fn dashboard_aggregates(store: Store) {
+    load_demo(&store).await;
+    let bounds = [Money::yuan(100).fen(), Money::yuan(1_000).fen(), Money::yuan(5_000).fen()];
+    // 王强 45; 陈军 500, 赵敏 300; 张伟 1,000, 李秀英 2,000 (刘芳 has no personal account).
+    assert_eq!(store.read(move |r| r.balance_distribution(&bounds)).await.unwrap(), vec![1, 2, 2, 0]);
+    let visit = zhang_wei_visit(&store).await;
+    store.execute(settle_command(&visit, "S1")).await.unwrap();
+    assert_eq!(store.read(move |r| r.balance_distribution(&bounds)).await.unwrap(), vec![1, 3, 1, 0], "张伟 830");
+    let from: DateTime = "2026-03-01 00:00:00".parse().unwrap();
+    let outlay = store.read(move |r| r.fund_outlay_by_day(from)).await.unwrap();
+    assert_eq!(outlay, vec![("2026-03-02".to_string(), "310".to_string(), Money::ZERO)], "an account-paid visit");
+    let later: DateTime = "2026-03-03 00:00:00".parse().unwrap();
+    assert!(store.read(move |r| r.fund_outlay_by_day(later)).await.unwrap().is_empty());
+    let levels = store.read(|r| r.settlements_by_level()).await.unwrap();
+    assert_eq!(levels.len(), 1);
+    assert!(levels[0].0.is_some() && levels[0].1 == 1 && levels[0].2 == Money::yuan(170), "{levels:?}");
 }

@@ -518,7 +518,7 @@ pub async fn browse(app: &TestApp, path: &str, cookies: &str, form: Option<&[(&s
     let location = header("location").unwrap_or_default();
     let cookie = header("set-cookie")
         .and_then(|set| set.split(';').next().map(str::to_string))
-        .filter(|pair| pair.starts_with("yibao_portal=") || pair.starts_with("yibao_counter="));
+        .filter(|pair| ["yibao_portal=", "yibao_counter=", "yibao_agency="].iter().any(|name| pair.starts_with(name)));
     let html = String::from_utf8(response.into_body().collect().await.expect("body").to_bytes().to_vec()).unwrap();
     Page { status, location, cookie, html }
 }

@@ -1,6 +1,7 @@
 //! Black-box tests: the real server on an ephemeral port, the demo loaded, driven over HTTP
 //! with signed headers exactly as an HIS does.
 
+mod agency;
 mod cards;
 mod clearing;
 mod counter;

@@ -1,0 +1,53 @@
+//! The agency's pages: login, the dashboard's charts, the registry, card applications,
+//! clearing totals and the audit log.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn the_dashboard_charts_what_happened_and_only_operators_see_it() {
+    let app = spawn_app().await;
+    assert_eq!(browse(&app, "/agency", "", None).await.location, "/agency/login");
+    let wrong = browse(&app, "/agency/login", "", Some(&[("username", "admin"), ("password", "nope")])).await;
+    assert_eq!(wrong.status, 401);
+    // A person's session is no operator's, whatever cookie carries it.
+    let person = app.person_login("张伟").await;
+    assert_eq!(browse(&app, "/agency", &format!("yibao_agency={person}"), None).await.location, "/agency/login");
+
+    let purchase = json!({
+        "data": {"psn_no": psn("王强"), "mdtrt_cert_type": "02", "mdtrt_cert_no": id_number("王强"),
+                 "begntime": "2026-11-23 11:00:00", "medfee_sumamt": number("20"), "ipt_otp_no": "YD1", "med_type": "41",
+                 "insutype": "310", "psn_setlway": "01", "acct_used_flag": "1", "invono": "", "fulamt_ownpay_amt": 0,
+                 "overlmt_selfpay": 0, "preselfpay_amt": 0, "inscp_scp_amt": 0},
+        "feedetail": [fee_line("1", "", psn("王强"), "DEMO-A-001", "20", "1")],
+    });
+    app.call(PHARMACY, "2102", purchase).await.ok();
+
+    let login = browse(&app, "/agency/login", "", Some(&[("username", "admin"), ("password", "Demo@2026")])).await;
+    assert_eq!((login.status, login.location.as_str()), (303, "/agency"));
+    let cookie = login.cookie.expect("a session");
+    let dashboard = browse(&app, "/agency", &cookie, None).await;
+    assert_eq!(dashboard.status, 200);
+    assert_eq!(dashboard.html.matches("<svg class=\"chart\"").count(), 3, "three charts");
+    // The pharmacy purchase is in the level chart's table; 王强's 45.00 became 25.00 (under 100).
+    assert!(
+        dashboard.html.contains("<tr><td>药店</td><td class=\"num\">1</td><td class=\"num\">¥20.00</td></tr>"),
+        "{}",
+        dashboard.html
+    );
+    assert!(dashboard.html.contains("<tr><td>100元以下</td><td class=\"num\">1</td></tr>"));
+
+    let registry = browse(&app, "/agency/persons", &cookie, None).await;
+    assert!(registry.html.contains("张伟") && registry.html.contains("330102********1236"));
+    assert!(!registry.html.contains(id_number("张伟")), "masked");
+    assert_eq!(browse(&app, "/agency/card-applications", &cookie, None).await.status, 200);
+    let clearing = browse(&app, "/agency/clearing?from=2020-01-01&to=2030-12-31", &cookie, None).await;
+    assert!(clearing.html.contains(PHARMACY) && clearing.html.contains("¥20.00"));
+    let audit = browse(&app, "/agency/audit", &cookie, None).await;
+    assert_eq!(audit.status, 200);
+    // Nonsense in a query is ignored, never a failure.
+    assert_eq!(browse(&app, "/agency/persons?page=-1&admdvs=%3Cx%3E", &cookie, None).await.status, 200);
+    browse(&app, "/agency/logout", &cookie, Some(&[])).await;
+    assert_eq!(browse(&app, "/agency", &cookie, None).await.location, "/agency/login");
+}
