@@ -42,6 +42,9 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/portal/me", get(overview))
         .route("/portal/settlements/{setl_id}", get(settlement_page))
         .route("/portal/qr", get(qr_page))
+        .route("/portal/cards/{card_no}/loss", post(report_loss))
+        .route("/portal/cards/{card_no}/pin", get(pin_page).post(change_pin))
+        .route("/portal/cards/{card_no}/statement", post(statement))
         .route("/portal/institutions", get(institutions_page))
         .route("/portal/lang/{lang}", get(switch_language))
 }
@@ -424,12 +427,13 @@ async fn overview(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visit
     let mut body = String::new();
     let _ = write!(
         body,
-        "<section class=\"card\" aria-labelledby=\"who\"><h2 id=\"who\">{name}</h2><p class=\"muted\">{idl} {id} · {ins} · {region}</p></section>",
+        "<section class=\"card\" aria-labelledby=\"who\"><h2 id=\"who\">{name}</h2><p class=\"muted\">{idl} {id} · {ins} · {region}</p><p><a href=\"/portal/password\">{pw}</a></p></section>",
         name = esc(&person.name),
         idl = lang.t("身份证号", "ID number"),
         id = esc(&person.id_number.masked()),
         ins = esc(person.insurance.name_zh()),
         region = esc(person.admdvs.as_str()),
+        pw = lang.t("修改登录密码", "Change the login password"),
     );
     let _ = write!(
         body,
@@ -473,12 +477,26 @@ async fn overview(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visit
     let card_rows: String = cards
         .iter()
         .map(|card| {
+            let number = esc(card.card_no.as_str());
+            let actions = match card.status {
+                CardStatus::Active => format!(
+                    "<form method=\"post\" action=\"/portal/cards/{number}/loss\" onsubmit=\"return confirm('{confirm}')\" style=\"display:inline\"><button type=\"submit\">{loss}</button></form> \
+                     <a class=\"button\" href=\"/portal/cards/{number}/pin\">{pin}</a> \
+                     <form method=\"post\" action=\"/portal/cards/{number}/statement\" style=\"display:inline\"><button type=\"submit\">{pdf}</button></form>",
+                    confirm = lang.t("确认挂失这张卡？挂失后卡不能再支付。", "Report this card lost? It will no longer pay."),
+                    loss = lang.t("挂失", "Report lost"),
+                    pin = lang.t("修改卡密码", "Change the PIN"),
+                    pdf = lang.t("打印交易记录（PDF）", "Transaction record (PDF)"),
+                ),
+                _ => String::new(),
+            };
             format!(
-                "<li>{} {} · {} · {}</li>",
+                "<li>{} {number} · {} · {} · {} {}<div>{actions}</div></li>",
                 lang.t("卡号", "Card"),
-                esc(card.card_no.as_str()),
                 card_status(lang, card.status),
-                esc(card.bank.as_str())
+                esc(card.bank.as_str()),
+                lang.t("未打印交易", "unprinted"),
+                card.unprinted,
             )
         })
         .collect();
@@ -772,4 +790,126 @@ async fn institutions_page(
         evc = lang.t("医保码", "E-voucher"),
     );
     page(lang, lang.t("定点医药机构", "Designated institutions"), visitor.0.is_some(), &body)
+}
+
+/// The logged-in person's caller (for the shared card functions), or where to go instead.
+fn holder(visitor: &Visitor) -> Result<Caller, Redirect> {
+    person(visitor)?;
+    visitor.0.clone().ok_or_else(|| Redirect::to("/portal/login"))
+}
+
+async fn report_loss(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    visitor: Visitor,
+    axum::extract::Path(card_no): axum::extract::Path<String>,
+) -> Response {
+    let caller = match holder(&visitor) {
+        Ok(caller) => caller,
+        Err(redirect) => return redirect.into_response(),
+    };
+    match crate::rest::cards::lose(&state, &caller, &card_no, Some("参保人网上挂失")).await {
+        Ok(_) => Redirect::to("/portal/me").into_response(),
+        Err(error) => failure(lang, &error),
+    }
+}
+
+async fn pin_page(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    visitor: Visitor,
+    axum::extract::Path(card_no): axum::extract::Path<String>,
+) -> Response {
+    let psn_no = match person(&visitor) {
+        Ok(psn_no) => psn_no,
+        Err(redirect) => return redirect.into_response(),
+    };
+    if !owns_card(&state, &psn_no, &card_no).await {
+        return failure(lang, &ApiError::not_found(format!("no card {card_no}")));
+    }
+    pin_form(lang, &card_no, None, false)
+}
+
+fn pin_form(lang: Lang, card_no: &str, error: Option<&ApiError>, done: bool) -> Response {
+    let body = format!(
+        "{notice}<form class=\"card\" method=\"post\" action=\"/portal/cards/{card}/pin\">\
+         <label for=\"old_pin\">{old}</label><input id=\"old_pin\" name=\"old_pin\" type=\"password\" inputmode=\"numeric\" required maxlength=\"6\" autocomplete=\"off\">\
+         <label for=\"new_pin\">{new}</label><input id=\"new_pin\" name=\"new_pin\" type=\"password\" inputmode=\"numeric\" required minlength=\"6\" maxlength=\"6\" autocomplete=\"off\">\
+         <label for=\"confirm_pin\">{again}</label><input id=\"confirm_pin\" name=\"confirm_pin\" type=\"password\" inputmode=\"numeric\" required maxlength=\"6\" autocomplete=\"off\">\
+         <button type=\"submit\">{submit}</button></form><p><a href=\"/portal/me\">{back}</a></p>",
+        notice = match (error, done) {
+            (Some(error), _) => error_box(lang, error),
+            (None, true) =>
+                format!("<p class=\"notice\" role=\"status\">{}</p>", lang.t("卡密码已修改。", "The PIN is changed.")),
+            (None, false) => String::new(),
+        },
+        card = esc(card_no),
+        old = lang.t("原卡密码", "Current PIN"),
+        new = lang.t("新卡密码（6位数字）", "New PIN (6 digits)"),
+        again = lang.t("再次输入新卡密码", "New PIN again"),
+        submit = lang.t("修改", "Change"),
+        back = lang.t("返回我的医保", "Back to my medical insurance"),
+    );
+    let mut response = page(lang, lang.t("修改卡密码", "Change the card PIN"), true, &body);
+    if let Some(error) = error {
+        *response.status_mut() = error.status;
+    }
+    response
+}
+
+async fn owns_card(state: &AppState, psn_no: &PersonNo, card_no: &str) -> bool {
+    let Ok(number) = card_no.parse::<yibao_domain::CardNo>() else { return false };
+    let owner = psn_no.clone();
+    matches!(state.store.read(move |r| r.card(&number)).await, Ok(Some(card)) if card.psn_no == owner)
+}
+
+#[derive(Debug, Deserialize)]
+struct PinForm {
+    old_pin: String,
+    new_pin: String,
+    confirm_pin: String,
+}
+
+async fn change_pin(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    visitor: Visitor,
+    axum::extract::Path(card_no): axum::extract::Path<String>,
+    Form(form): Form<PinForm>,
+) -> Response {
+    let psn_no = match person(&visitor) {
+        Ok(psn_no) => psn_no,
+        Err(redirect) => return redirect.into_response(),
+    };
+    if !owns_card(&state, &psn_no, &card_no).await {
+        return failure(lang, &ApiError::not_found(format!("no card {card_no}")));
+    }
+    if form.new_pin != form.confirm_pin {
+        return pin_form(
+            lang,
+            &card_no,
+            Some(&ApiError::invalid("the two new PINs differ", "两次输入的新卡密码不一致")),
+            false,
+        );
+    }
+    match crate::rest::cards::set_pin(&state, &card_no, &form.old_pin, &form.new_pin).await {
+        Ok(()) => pin_form(lang, &card_no, None, true),
+        Err(error) => pin_form(lang, &card_no, Some(&error), false),
+    }
+}
+
+async fn statement(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    visitor: Visitor,
+    axum::extract::Path(card_no): axum::extract::Path<String>,
+) -> Response {
+    let caller = match holder(&visitor) {
+        Ok(caller) => caller,
+        Err(redirect) => return redirect.into_response(),
+    };
+    match crate::rest::cards::statement_pdf(&state, &caller, &card_no).await {
+        Ok(pdf) => pdf,
+        Err(error) => failure(lang, &error),
+    }
 }

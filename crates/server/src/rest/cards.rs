@@ -388,15 +388,27 @@ async fn report_loss(
     Path(card_no): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let card = readable_card(&state, &caller, &card_no).await?;
     let request: LossRequest = if bytes.is_empty() { LossRequest::default() } else { body(&bytes)? };
-    let why = match request.reason.as_deref() {
+    let card = lose(&state, &caller, &card_no, request.reason.as_deref()).await?;
+    Ok(ok(card_json(&card)))
+}
+
+/// Reports the caller's card (or, for an operator, any card) lost. The REST API and the portal
+/// share it.
+pub(crate) async fn lose(
+    state: &AppState,
+    caller: &Caller,
+    card_no: &str,
+    why: Option<&str>,
+) -> Result<Card, ApiError> {
+    let card = readable_card(state, caller, card_no).await?;
+    let why = match why {
         Some(text) => reason(Some(text))?,
         None => "挂失".to_string(),
     };
     let command = ChangeCardStatus { card_no: card.card_no, to: CardStatus::Lost, actor: caller.actor(), reason: why };
     match state.store.execute(command).await? {
-        Outcome::Card(card) => Ok(ok(card_json(&card))),
+        Outcome::Card(card) => Ok(*card),
         _ => Err(unexpected()),
     }
 }
@@ -555,11 +567,17 @@ async fn change_pin(
 ) -> Result<Response, ApiError> {
     terminal(&caller)?;
     let request: ChangePin = body(&bytes)?;
-    let fresh = new_pin(&request.new_pin)?;
-    check_pin(&state, &card_no, &request.old_pin).await?;
-    let hash = hash_secret(&state, fresh).await?;
-    state.store.execute(ChangeSecret { subject: card_no.clone(), kind: CredentialKind::CardPin, hash }).await?;
+    set_pin(&state, &card_no, &request.old_pin, &request.new_pin).await?;
     Ok(ok(json!({"card_no": card_no, "changed": true})))
+}
+
+/// Changes a card's PIN, given the current one. The REST API and the portal share it.
+pub(crate) async fn set_pin(state: &AppState, card_no: &str, old: &str, new: &str) -> Result<(), ApiError> {
+    let fresh = new_pin(new)?;
+    check_pin(state, card_no, old).await?;
+    let hash = hash_secret(state, fresh).await?;
+    state.store.execute(ChangeSecret { subject: card_no.to_string(), kind: CredentialKind::CardPin, hash }).await?;
+    Ok(())
 }
 
 #[derive(Debug, Deserialize)]
@@ -626,7 +644,13 @@ async fn statement(
     caller: Caller,
     Path(card_no): Path<String>,
 ) -> Result<Response, ApiError> {
-    let card = readable_card(&state, &caller, &card_no).await?;
+    statement_pdf(&state, &caller, &card_no).await
+}
+
+/// Prints the card's unprinted transactions as a PDF (the card may pay again). The REST API and
+/// the portal share it.
+pub(crate) async fn statement_pdf(state: &AppState, caller: &Caller, card_no: &str) -> Result<Response, ApiError> {
+    let card = readable_card(state, caller, card_no).await?;
     let command = PrintStatement { card_no: card.card_no, actor: caller.actor() };
     let Outcome::Statement { card, person, transactions } = state.store.execute(command).await? else {
         return Err(unexpected());

@@ -8,7 +8,7 @@
 //! as is every read of a person's records by someone other than the person.
 
 mod caller;
-mod cards;
+pub(crate) mod cards;
 mod clearing;
 mod contributions;
 mod error;

@@ -519,7 +519,7 @@ pub async fn browse(app: &TestApp, path: &str, cookies: &str, form: Option<&[(&s
     let cookie = header("set-cookie")
         .and_then(|set| set.split(';').next().map(str::to_string))
         .filter(|pair| ["yibao_portal=", "yibao_counter=", "yibao_agency="].iter().any(|name| pair.starts_with(name)));
-    let html = String::from_utf8(response.into_body().collect().await.expect("body").to_bytes().to_vec()).unwrap();
+    let html = String::from_utf8_lossy(&response.into_body().collect().await.expect("body").to_bytes()).to_string();
     Page { status, location, cookie, html }
 }
 

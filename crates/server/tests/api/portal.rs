@@ -145,3 +145,33 @@ async fn pages_speak_english_on_request_and_the_institution_search_filters() {
     assert_eq!(nonsense.status, 200);
     assert!(!nonsense.html.contains("<script>"));
 }
+
+#[tokio::test]
+async fn a_person_changes_the_pin_prints_the_record_and_reports_the_card_lost_but_never_anothers() {
+    let app = spawn_app().await;
+    let cookie = session(&app, "张伟").await;
+    let me = browse(&app, "/portal/me", &cookie, None).await;
+    assert!(me.html.contains("/portal/cards/A10000001/loss") && me.html.contains("正常"), "{}", me.html);
+    // 李秀英's card: no page, no action.
+    assert_eq!(browse(&app, "/portal/cards/A10000002/pin", &cookie, None).await.status, 404);
+    let pin = [("old_pin", "147258"), ("new_pin", "258369"), ("confirm_pin", "258369")];
+    assert_eq!(browse(&app, "/portal/cards/A10000002/pin", &cookie, Some(&pin)).await.status, 404);
+    assert_eq!(browse(&app, "/portal/cards/A10000002/loss", &cookie, Some(&[])).await.status, 404);
+    assert_eq!(browse(&app, "/portal/cards/A10000002/statement", &cookie, Some(&[])).await.status, 404);
+
+    let wrong = [("old_pin", "000000"), ("new_pin", "258369"), ("confirm_pin", "258369")];
+    assert_ne!(browse(&app, "/portal/cards/A10000001/pin", &cookie, Some(&wrong)).await.status, 200);
+    let changed = browse(&app, "/portal/cards/A10000001/pin", &cookie, Some(&pin)).await;
+    assert_eq!(changed.status, 200);
+    assert!(changed.html.contains("卡密码已修改"));
+    let statement = browse(&app, "/portal/cards/A10000001/statement", &cookie, Some(&[])).await;
+    assert_eq!(statement.status, 200);
+    assert!(statement.html.starts_with("%PDF"), "a PDF");
+
+    let lost = browse(&app, "/portal/cards/A10000001/loss", &cookie, Some(&[])).await;
+    assert_eq!(lost.location, "/portal/me");
+    let after = browse(&app, "/portal/me", &cookie, None).await;
+    assert!(after.html.contains("已挂失") && !after.html.contains("/portal/cards/A10000001/loss"));
+    let card = app.rest("GET", "/api/v1/cards/A10000001", Some(&app.person_login("张伟").await), &[], None).await;
+    assert_eq!(card.body["status"], serde_json::json!("lost"));
+}
