@@ -25,7 +25,7 @@ use yibao_engine::records::SettlementStatus;
 use yibao_store::{SettlementFilter, Store};
 
 use crate::child::Server;
-use crate::load::{Client, Dice, HOSPITAL, PHARMACY, line, number};
+use crate::load::{Client, Dice, HOSPITAL, Insured, PHARMACY, cancellation};
 
 /// What one run is asked to do.
 #[derive(Debug, Clone)]
@@ -59,14 +59,6 @@ enum Outcome {
 
 fn infcode(body: &[u8]) -> Option<i64> {
     serde_json::from_slice::<Value>(body).ok()?["infcode"].as_i64()
-}
-
-/// An insured person the clients use.
-#[derive(Debug, Clone)]
-struct Insured {
-    psn_no: String,
-    id_number: String,
-    insutype: String,
 }
 
 /// One client connection's life: sends until its server dies; returns what it sent.
@@ -111,25 +103,19 @@ impl Worker {
             let roll = self.dice.below(100);
             let alive = match roll {
                 0..50 => {
-                    let input = json!({"data": {"psn_no": person.psn_no, "mdtrt_cert_type": "02",
-                        "mdtrt_cert_no": person.id_number, "begntime": "2026-11-23 11:00:00",
-                        "medfee_sumamt": number(&price), "ipt_otp_no": "YD1", "med_type": "41",
-                        "insutype": person.insutype, "psn_setlway": "01", "acct_used_flag": "1", "invono": "",
-                        "fulamt_ownpay_amt": 0, "overlmt_selfpay": 0, "preselfpay_amt": 0, "inscp_scp_amt": 0},
-                        "feedetail": [line(self.serial + 1, "", &person.psn_no, "DEMO-A-001", &price)]});
+                    let input = person.purchase(self.serial + 1, &price);
                     self.send(&mut client, &mut sent, PHARMACY, "2102", input).await.is_some()
                 }
                 50..90 => self.outpatient(&mut client, &mut sent, &person, &price).await,
                 90..97 => match self.last.take() {
                     Some((setl_id, mdtrt_id, psn_no)) => {
-                        let input = json!({"data": {"setl_id": setl_id, "mdtrt_id": mdtrt_id, "psn_no": psn_no}});
+                        let input = cancellation(&setl_id, &mdtrt_id, &psn_no);
                         self.send(&mut client, &mut sent, HOSPITAL, "2208", input).await.is_some()
                     }
                     None => true,
                 },
                 _ => {
-                    let input = json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": person.id_number,
-                        "psn_cert_type": "01", "certno": person.id_number}});
+                    let input = person.query();
                     self.send(&mut client, &mut sent, HOSPITAL, "1101", input).await.is_some()
                 }
             };
@@ -141,23 +127,17 @@ impl Worker {
 
     /// 2201, 2204, 2207 for one visit; false when the server stopped answering.
     async fn outpatient(&mut self, client: &mut Client, sent: &mut Vec<Sent>, person: &Insured, price: &str) -> bool {
-        let input = json!({"data": {"psn_no": person.psn_no, "insutype": person.insutype,
-            "begntime": "2026-11-23 10:00:00", "mdtrt_cert_type": "02", "mdtrt_cert_no": person.id_number,
-            "ipt_otp_no": "MZ1", "atddr_no": "D001", "dr_name": "医生", "dept_code": "A01", "dept_name": "内科",
-            "caty": "A01"}});
+        let input = person.registration();
         let Some(registered) = self.send(client, sent, HOSPITAL, "2201", input).await else { return false };
         let Some(mdtrt_id) = registered["output"]["data"]["mdtrt_id"].as_str().map(str::to_string) else {
             return true;
         };
-        let input = json!({"feedetail": [line(self.serial + 1, &mdtrt_id, &person.psn_no, "DEMO-A-002", price)]});
+        let input = person.visit_line(self.serial + 1, &mdtrt_id, price);
         let Some(uploaded) = self.send(client, sent, HOSPITAL, "2204", input).await else { return false };
         if uploaded["infcode"] != json!(0) {
             return true;
         }
-        let input = json!({"data": {"psn_no": person.psn_no, "mdtrt_cert_type": "02",
-            "mdtrt_cert_no": person.id_number, "med_type": "11", "medfee_sumamt": number(price),
-            "psn_setlway": "01", "mdtrt_id": mdtrt_id, "chrg_bchno": "B001", "acct_used_flag": "1",
-            "insutype": person.insutype}});
+        let input = person.settlement(&mdtrt_id, price);
         let Some(settled) = self.send(client, sent, HOSPITAL, "2207", input).await else { return false };
         if let Some(setl_id) = settled["output"]["setlinfo"]["setl_id"].as_str() {
             self.last = Some((setl_id.to_string(), mdtrt_id, person.psn_no.clone()));
@@ -174,15 +154,7 @@ pub async fn run(options: CrashOptions, store_options: yibao_store::Options) -> 
     let started = Instant::now();
     let persons: Vec<Insured> = {
         let store = crate::bench::prepared(&options.db, options.persons, store_options.clone()).await?;
-        let persons = crate::bench::employees(&store, options.persons)
-            .await?
-            .into_iter()
-            .map(|person| Insured {
-                psn_no: person.psn_no.to_string(),
-                id_number: person.id_number.expose().to_string(),
-                insutype: person.insurance.to_string(),
-            })
-            .collect();
+        let persons = crate::bench::employees(&store, options.persons).await?.iter().map(Insured::of).collect();
         store.close().await;
         persons
     };

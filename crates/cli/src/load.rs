@@ -34,12 +34,61 @@ pub enum Mix {
     Queries,
 }
 
-/// One insured person the load uses.
+/// One insured person the load uses, and the national-interface inputs that name them.
 #[derive(Debug, Clone)]
-struct Insured {
-    psn_no: String,
+pub(crate) struct Insured {
+    pub(crate) psn_no: String,
     id_number: String,
     insutype: String,
+}
+
+impl Insured {
+    pub(crate) fn of(person: &yibao_engine::records::Person) -> Insured {
+        Insured {
+            psn_no: person.psn_no.to_string(),
+            id_number: person.id_number.expose().to_string(),
+            insutype: person.insurance.to_string(),
+        }
+    }
+
+    /// 2102: a pharmacy purchase of one line (`serial`) at `price`.
+    pub(crate) fn purchase(&self, serial: u64, price: &str) -> Value {
+        json!({"data": {"psn_no": self.psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": self.id_number,
+            "begntime": "2026-11-23 11:00:00", "medfee_sumamt": number(price), "ipt_otp_no": "YD1", "med_type": "41",
+            "insutype": self.insutype, "psn_setlway": "01", "acct_used_flag": "1", "invono": "",
+            "fulamt_ownpay_amt": 0, "overlmt_selfpay": 0, "preselfpay_amt": 0, "inscp_scp_amt": 0},
+            "feedetail": [line(serial, "", &self.psn_no, "DEMO-A-001", price)]})
+    }
+
+    /// 2201: an outpatient registration.
+    pub(crate) fn registration(&self) -> Value {
+        json!({"data": {"psn_no": self.psn_no, "insutype": self.insutype, "begntime": "2026-11-23 10:00:00",
+            "mdtrt_cert_type": "02", "mdtrt_cert_no": self.id_number, "ipt_otp_no": "MZ1", "atddr_no": "D001",
+            "dr_name": "医生", "dept_code": "A01", "dept_name": "内科", "caty": "A01"}})
+    }
+
+    /// 2204: one consultation line (`serial`) of the visit.
+    pub(crate) fn visit_line(&self, serial: u64, mdtrt_id: &str, price: &str) -> Value {
+        json!({"feedetail": [line(serial, mdtrt_id, &self.psn_no, "DEMO-A-002", price)]})
+    }
+
+    /// 2207: the visit's settlement.
+    pub(crate) fn settlement(&self, mdtrt_id: &str, price: &str) -> Value {
+        json!({"data": {"psn_no": self.psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": self.id_number,
+            "med_type": "11", "medfee_sumamt": number(price), "psn_setlway": "01", "mdtrt_id": mdtrt_id,
+            "chrg_bchno": "B001", "acct_used_flag": "1", "insutype": self.insutype}})
+    }
+
+    /// 1101: who the person is.
+    pub(crate) fn query(&self) -> Value {
+        json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": self.id_number, "psn_cert_type": "01",
+            "certno": self.id_number}})
+    }
+}
+
+/// 2208: cancel a settlement.
+pub(crate) fn cancellation(setl_id: &str, mdtrt_id: &str, psn_no: &str) -> Value {
+    json!({"data": {"setl_id": setl_id, "mdtrt_id": mdtrt_id, "psn_no": psn_no}})
 }
 
 /// What the workers saw.
@@ -165,54 +214,18 @@ pub(crate) fn number(text: &str) -> Value {
 
 /// An outpatient visit: register, one line, settle. The settlement id.
 async fn outpatient(client: &mut Client, person: &Insured, price: &str, tally: &mut Tally) -> Result<String, String> {
-    let registered = client
-        .call(
-            HOSPITAL,
-            "2201",
-            json!({"data": {"psn_no": person.psn_no, "insutype": person.insutype, "begntime": "2026-11-23 10:00:00",
-                "mdtrt_cert_type": "02", "mdtrt_cert_no": person.id_number, "ipt_otp_no": "MZ1", "atddr_no": "D001",
-                "dr_name": "医生", "dept_code": "A01", "dept_name": "内科", "caty": "A01"}}),
-            tally,
-        )
-        .await?;
+    let registered = client.call(HOSPITAL, "2201", person.registration(), tally).await?;
     let mdtrt_id = registered["data"]["mdtrt_id"].as_str().unwrap_or_default().to_string();
     let serial = client.serial;
-    client
-        .call(
-            HOSPITAL,
-            "2204",
-            json!({"feedetail": [line(serial, &mdtrt_id, &person.psn_no, "DEMO-A-002", price)]}),
-            tally,
-        )
-        .await?;
-    let settled = client
-        .call(
-            HOSPITAL,
-            "2207",
-            json!({"data": {"psn_no": person.psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": person.id_number,
-                "med_type": "11", "medfee_sumamt": number(price), "psn_setlway": "01", "mdtrt_id": mdtrt_id,
-                "chrg_bchno": "B001", "acct_used_flag": "1", "insutype": person.insutype}}),
-            tally,
-        )
-        .await?;
+    client.call(HOSPITAL, "2204", person.visit_line(serial, &mdtrt_id, price), tally).await?;
+    let settled = client.call(HOSPITAL, "2207", person.settlement(&mdtrt_id, price), tally).await?;
     tally.settlements += 1;
     Ok(format!("{}|{mdtrt_id}", settled["setlinfo"]["setl_id"].as_str().unwrap_or_default()))
 }
 
 async fn pharmacy(client: &mut Client, person: &Insured, price: &str, tally: &mut Tally) -> Result<(), String> {
     let serial = client.serial;
-    client
-        .call(
-            PHARMACY,
-            "2102",
-            json!({"data": {"psn_no": person.psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": person.id_number,
-                "begntime": "2026-11-23 11:00:00", "medfee_sumamt": number(price), "ipt_otp_no": "YD1", "med_type": "41",
-                "insutype": person.insutype, "psn_setlway": "01", "acct_used_flag": "1", "invono": "",
-                "fulamt_ownpay_amt": 0, "overlmt_selfpay": 0, "preselfpay_amt": 0, "inscp_scp_amt": 0},
-                "feedetail": [line(serial, "", &person.psn_no, "DEMO-A-001", price)]}),
-            tally,
-        )
-        .await?;
+    client.call(PHARMACY, "2102", person.purchase(serial, price), tally).await?;
     tally.settlements += 1;
     Ok(())
 }
@@ -240,26 +253,12 @@ async fn worker(
                 last = Some((person.clone(), settled));
             }),
             60..80 => pharmacy(&mut client, &person, &price, &mut tally).await,
-            80..95 => client
-                .call(
-                    HOSPITAL,
-                    "1101",
-                    json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": person.id_number, "psn_cert_type": "01",
-                        "certno": person.id_number}}),
-                    &mut tally,
-                )
-                .await
-                .map(drop),
+            80..95 => client.call(HOSPITAL, "1101", person.query(), &mut tally).await.map(drop),
             _ => match last.take() {
                 Some((owner, settled)) => {
                     let (setl_id, mdtrt_id) = settled.split_once('|').unwrap_or_default();
                     client
-                        .call(
-                            HOSPITAL,
-                            "2208",
-                            json!({"data": {"setl_id": setl_id, "mdtrt_id": mdtrt_id, "psn_no": owner.psn_no}}),
-                            &mut tally,
-                        )
+                        .call(HOSPITAL, "2208", cancellation(setl_id, mdtrt_id, &owner.psn_no), &mut tally)
                         .await
                         .map(drop)
                 }
@@ -314,14 +313,7 @@ pub async fn run(
     address: &str,
     options: LoadOptions,
 ) -> Result<Measured, String> {
-    let persons: Vec<Insured> = persons
-        .into_iter()
-        .map(|person| Insured {
-            psn_no: person.psn_no.to_string(),
-            id_number: person.id_number.expose().to_string(),
-            insutype: person.insurance.to_string(),
-        })
-        .collect();
+    let persons: Vec<Insured> = persons.iter().map(Insured::of).collect();
     let persons = Arc::new(persons);
     let started = Instant::now();
     let until = started + Duration::from_secs(options.seconds);

@@ -590,23 +590,28 @@ async fn bill(
     }
 }
 
-/// This institution's settlement, or none (another's is "not found").
-async fn own_settlement(state: &AppState, till: &Institution, setl_id: &str) -> Option<Settlement> {
-    let id: SetlId = setl_id.parse().ok()?;
-    let found = state.store.read(move |r| r.settlement(&id)).await.ok()??;
-    (found.institution == till.code).then_some(found)
+/// This institution's settlement, or the "not found" page (another's is not found either).
+async fn own_settlement(
+    state: &AppState,
+    lang: Lang,
+    till: &Institution,
+    setl_id: &str,
+) -> Result<Settlement, Response> {
+    let found = match setl_id.parse::<SetlId>() {
+        Ok(id) => state.store.read(move |r| r.settlement(&id)).await.ok().flatten(),
+        Err(_) => None,
+    };
+    found.filter(|s| s.institution == till.code).ok_or_else(|| {
+        let message = lang.t("未找到本机构的该笔结算", "No such settlement of this institution");
+        refused(lang, till, StatusCode::NOT_FOUND, message, true)
+    })
 }
 
 async fn receipt(State(state): State<Arc<AppState>>, lang: Lang, till: Till, Path(setl_id): Path<String>) -> Response {
     let Some((institution, _)) = till.0 else { return Redirect::to("/counter/login").into_response() };
-    let Some(s) = own_settlement(&state, &institution, &setl_id).await else {
-        return refused(
-            lang,
-            &institution,
-            StatusCode::NOT_FOUND,
-            lang.t("未找到本机构的该笔结算", "No such settlement of this institution"),
-            true,
-        );
+    let s = match own_settlement(&state, lang, &institution, &setl_id).await {
+        Ok(s) => s,
+        Err(page) => return page,
     };
     let psn_no = s.psn_no.clone();
     let name = state.store.read(move |r| r.person(&psn_no)).await.ok().flatten().map(|p| p.name).unwrap_or_default();
@@ -635,14 +640,9 @@ async fn receipt(State(state): State<Arc<AppState>>, lang: Lang, till: Till, Pat
 
 async fn cancel(State(state): State<Arc<AppState>>, lang: Lang, till: Till, Path(setl_id): Path<String>) -> Response {
     let Some((institution, _)) = till.0 else { return Redirect::to("/counter/login").into_response() };
-    let Some(s) = own_settlement(&state, &institution, &setl_id).await else {
-        return refused(
-            lang,
-            &institution,
-            StatusCode::NOT_FOUND,
-            lang.t("未找到本机构的该笔结算", "No such settlement of this institution"),
-            true,
-        );
+    let s = match own_settlement(&state, lang, &institution, &setl_id).await {
+        Ok(s) => s,
+        Err(page) => return page,
     };
     // One cancellation per settlement: its message id is derived from the settlement.
     let msgid: MsgId = format!("{}X{}", institution.code, s.setl_id).parse().expect("valid");
