@@ -1,12 +1,14 @@
-//! The counter of a designated pharmacy (R6, R7): server-rendered pages under `/counter` for the
-//! person at the till. Sign in with the institution's code and gateway secret; identify the
+//! The counter of a designated hospital or pharmacy (R6, R7): server-rendered pages under
+//! `/counter` for the person at the till. Sign in with the institution's code and gateway secret; identify the
 //! patient by ID number, card (number and identification code) or a scanned or pasted e-voucher
 //! QR code; bill lines from the catalogue; pre-settle to see who pays what and why; settle;
 //! print the receipt; cancel.
 //!
-//! The settlement is the national interface's pharmacy purchase (2101/2102) through the same
-//! engine command: the pre-settlement is its dry run, and the settlement carries a message id
-//! made when the pre-settlement was shown, so pressing "settle" twice settles once.
+//! The settlement is the national interface's, through the same engine commands: at a pharmacy
+//! the purchase (2101/2102), at a hospital an outpatient visit opened and billed at
+//! pre-settlement (2201, 2204) and settled (2206/2207). The pre-settlement is the settlement's
+//! dry run, and the settlement carries a message id made when the pre-settlement was shown, so
+//! pressing "settle" twice settles once.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -19,10 +21,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use yibao_domain::{
-    CardNo, CertType, IdNumber, InstitutionCode, InstitutionKind, MedType, MsgId, Quantity, SetlId, UnitPrice,
+    CardNo, CertType, IdNumber, InstitutionCode, InstitutionKind, InsuranceType, MdtrtId, MedType, MsgId, PersonNo,
+    Quantity, SetlId, UnitPrice,
 };
-use yibao_engine::commands::{CancelSettlement, LineUpload, Purchase};
-use yibao_engine::records::{Certificate, Institution, Settlement};
+use yibao_engine::commands::{CancelSettlement, LineUpload, OpenVisit, Purchase, Settle, UploadLines, VisitDetails};
+use yibao_engine::records::{Certificate, Institution, Settlement, VisitKind};
 use yibao_engine::{Outcome, Reply, Submission};
 
 use crate::AppState;
@@ -142,12 +145,6 @@ async fn login(State(state): State<Arc<AppState>>, lang: Lang, Form(form): Form<
         error.message_zh = "机构编码或密钥错误（或机构不在定点期内）".into();
         return login_form(lang, Some(&error));
     };
-    if institution.kind != InstitutionKind::Pharmacy {
-        let error = ApiError::forbidden("the counter pages serve pharmacies; hospitals settle through their HIS");
-        let mut error = error;
-        error.message_zh = "窗口页面目前服务定点药店；医院请通过HIS结算".into();
-        return login_form(lang, Some(&error));
-    }
     let session = Session {
         subject: Subject::Institution { code: institution.code.to_string() },
         change_password_only: false,
@@ -385,8 +382,8 @@ fn bill_page(
 }
 
 /// The purchase the form describes, with `msgid`.
-fn purchase(state: &AppState, till: &Institution, bill: &Bill, msgid: MsgId) -> Result<Purchase, String> {
-    let now = state.store.now();
+/// The bill's lines, checked.
+fn lines_of(bill: &Bill, now: yibao_domain::DateTime) -> Result<Vec<LineUpload>, String> {
     let mut lines = Vec::new();
     for (n, (code, price, quantity)) in bill.lines.iter().enumerate() {
         let price: UnitPrice = price.parse().map_err(|_| format!("第{}行单价格式错误", n + 1))?;
@@ -408,26 +405,106 @@ fn purchase(state: &AppState, till: &Institution, bill: &Bill, msgid: MsgId) -> 
             doctor_name: String::new(),
         });
     }
-    if lines.is_empty() {
-        return Err("请至少录入一项收费项目".into());
+    match lines.is_empty() {
+        true => Err("请至少录入一项收费项目".into()),
+        false => Ok(lines),
     }
-    Ok(Purchase {
-        institution: till.code.clone(),
-        psn_no: bill.psn_no.parse().map_err(|_| "参保人编号错误".to_string())?,
-        insurance: bill.insutype.parse().map_err(|_| "险种错误".to_string())?,
-        med_type: MedType::PHARMACY,
-        certificate: Certificate {
+}
+
+/// Who the bill is for, as the engine reads it.
+fn parties(bill: &Bill) -> Result<(PersonNo, InsuranceType, Certificate), String> {
+    Ok((
+        bill.psn_no.parse().map_err(|_| "参保人编号错误".to_string())?,
+        bill.insutype.parse().map_err(|_| "险种错误".to_string())?,
+        Certificate {
             kind: bill.cert_type.parse().map_err(|_| "凭证类型错误".to_string())?,
             number: bill.cert_no.clone(),
         },
-        his_no: String::new(),
+    ))
+}
+
+/// A hospital's outpatient visit for the bill, opened and billed as an HIS does with 2201 and
+/// 2204 (at pre-settlement; the settlement then settles it).
+async fn open_outpatient(state: &AppState, lang: Lang, till: &Institution, bill: &Bill) -> Result<MdtrtId, String> {
+    let now = state.store.now();
+    let lines = lines_of(bill, now)?;
+    let (psn_no, insurance, certificate) = parties(bill)?;
+    let details = VisitDetails {
+        institution: till.code.clone(),
+        psn_no: psn_no.clone(),
+        insurance,
         begin: now,
-        lines,
-        declared_medfee: None,
-        use_account: bill.use_account,
-        invoice_no: String::new(),
+        certificate,
+        his_no: String::new(),
+        dept_code: String::new(),
+        dept_name: String::new(),
+        doctor_code: String::new(),
+        doctor_name: String::new(),
+        med_type: Some(MedType::GENERAL_OUTPATIENT),
+        diagnosis_code: None,
+        diagnosis_name: None,
         insured_admdvs: None,
-        msgid,
+    };
+    let visit = match state.store.execute(OpenVisit(details)).await {
+        Ok(Outcome::Visit(visit)) => visit,
+        Ok(_) => return Err("unexpected".into()),
+        Err(error) => return Err(engine_message(lang, &error)),
+    };
+    let upload = UploadLines {
+        institution: till.code.clone(),
+        psn_no,
+        mdtrt_id: visit.mdtrt_id.clone(),
+        kind: VisitKind::Outpatient,
+        lines,
+    };
+    state.store.execute(upload).await.map_err(|error| engine_message(lang, &error))?;
+    Ok(visit.mdtrt_id)
+}
+
+/// The command that settles the bill: a pharmacy purchase (2102), or the settlement of the
+/// hospital visit `mdtrt_id` (2207).
+fn settlement_command(
+    state: &AppState,
+    till: &Institution,
+    bill: &Bill,
+    mdtrt_id: Option<&MdtrtId>,
+    msgid: MsgId,
+) -> Result<Box<dyn yibao_engine::Command>, String> {
+    let (psn_no, insurance, certificate) = parties(bill)?;
+    Ok(match (till.kind, mdtrt_id) {
+        (InstitutionKind::Pharmacy, _) => Box::new(Purchase {
+            institution: till.code.clone(),
+            psn_no,
+            insurance,
+            med_type: MedType::PHARMACY,
+            certificate,
+            his_no: String::new(),
+            begin: state.store.now(),
+            lines: lines_of(bill, state.store.now())?,
+            declared_medfee: None,
+            use_account: bill.use_account,
+            invoice_no: String::new(),
+            insured_admdvs: None,
+            msgid,
+        }),
+        (InstitutionKind::Hospital, Some(mdtrt_id)) => Box::new(Settle {
+            institution: till.code.clone(),
+            psn_no,
+            mdtrt_id: mdtrt_id.clone(),
+            kind: VisitKind::Outpatient,
+            insurance: Some(insurance),
+            med_type: Some(MedType::GENERAL_OUTPATIENT),
+            batch: None,
+            declared_medfee: None,
+            use_account: bill.use_account,
+            mid_stay: false,
+            invoice_no: String::new(),
+            certificate: Some(certificate),
+            msgid,
+            emergency_visits: Vec::new(),
+            treated_by_peer: false,
+        }),
+        (InstitutionKind::Hospital, None) => return Err("请先预结算".into()),
     })
 }
 
@@ -496,11 +573,18 @@ async fn bill(
     match fields.get("action").map(String::as_str).unwrap_or_default() {
         "presettle" => {
             let dry_id: MsgId = "counter-dry-run".parse().expect("valid");
-            let command = match purchase(&state, &institution, &bill, dry_id) {
+            let visit = match institution.kind {
+                InstitutionKind::Hospital => match open_outpatient(&state, lang, &institution, &bill).await {
+                    Ok(mdtrt_id) => Some(mdtrt_id),
+                    Err(message) => return bill_page(&state, lang, &institution, &header, &bill, Some(&message)),
+                },
+                InstitutionKind::Pharmacy => None,
+            };
+            let command = match settlement_command(&state, &institution, &bill, visit.as_ref(), dry_id) {
                 Ok(command) => command,
                 Err(message) => return bill_page(&state, lang, &institution, &header, &bill, Some(&message)),
             };
-            let priced = match state.store.dry_run(Submission::plain(command)).await {
+            let priced = match state.store.dry_run(Submission { envelope: None, command }).await {
                 Ok(Reply::Done { outcome: Outcome::Settlement(outcome), .. }) => outcome.settlement,
                 Ok(_) => return refused(lang, &institution, StatusCode::INTERNAL_SERVER_ERROR, "unexpected", true),
                 Err(error) => {
@@ -516,6 +600,7 @@ async fn bill(
                 hidden("cert_no", if bill.cert_type == CertType::IdNumber.code() { "" } else { &bill.cert_no }),
                 hidden("msgid", &msgid),
                 hidden("action", "settle"),
+                visit.as_ref().map(|mdtrt_id| hidden("mdtrt_id", mdtrt_id.as_str())).unwrap_or_default(),
             ]
             .concat();
             if bill.use_account {
@@ -549,20 +634,21 @@ async fn bill(
                     true,
                 );
             };
-            let command = match purchase(&state, &institution, &bill, msgid.clone()) {
+            let visit = fields.get("mdtrt_id").and_then(|id| id.parse::<MdtrtId>().ok());
+            let command = match settlement_command(&state, &institution, &bill, visit.as_ref(), msgid.clone()) {
                 Ok(command) => command,
                 Err(message) => return refused(lang, &institution, StatusCode::BAD_REQUEST, &message, true),
             };
             let envelope = yibao_engine::Envelope {
                 msgid,
                 institution: institution.code.clone(),
-                infno: "counter-2102".into(),
+                infno: format!("counter-{}", if visit.is_some() { "2207" } else { "2102" }),
                 // The same message id with another bill is refused, not replayed.
                 request_hash: {
                     use sha2::Digest as _;
                     let text = format!(
-                        "{}|{}|{}|{}|{:?}",
-                        bill.psn_no, bill.cert_type, bill.cert_no, bill.use_account, bill.lines
+                        "{}|{}|{}|{}|{:?}|{:?}",
+                        bill.psn_no, bill.cert_type, bill.cert_no, bill.use_account, bill.lines, visit
                     );
                     crate::nhsa::hex(&sha2::Sha256::digest(text.as_bytes()))
                 },
@@ -572,7 +658,7 @@ async fn bill(
                     _ => Vec::new(),
                 }),
             };
-            match state.store.submit(Submission { envelope: Some(envelope), command: Box::new(command) }).await {
+            match state.store.submit(Submission { envelope: Some(envelope), command }).await {
                 Ok(Reply::Done { outcome: Outcome::Settlement(outcome), .. }) => {
                     Redirect::to(&format!("/counter/receipts/{}", outcome.settlement.setl_id)).into_response()
                 }

@@ -17,7 +17,6 @@ async fn balance(app: &TestApp, name: &str) -> String {
 async fn a_pharmacy_counter_presettles_settles_once_prints_and_cancels() {
     let app = spawn_app().await;
     assert_eq!(sign_in(&app, PHARMACY, "wrong").await.status, 401);
-    assert_eq!(sign_in(&app, TERTIARY, &format!("demo-{TERTIARY}")).await.status, 401, "hospitals use their HIS");
     let signed = sign_in(&app, PHARMACY, &format!("demo-{PHARMACY}")).await;
     assert_eq!((signed.status, signed.location.as_str()), (303, "/counter"));
     let cookie = signed.cookie.unwrap();
@@ -94,4 +93,49 @@ async fn a_pharmacy_counter_presettles_settles_once_prints_and_cancels() {
     // Signed out, the pages ask to sign in again.
     browse(&app, "/counter/logout", &cookie, Some(&[])).await;
     assert_eq!(browse(&app, "/counter", &cookie, None).await.location, "/counter/login");
+}
+
+#[tokio::test]
+async fn a_hospital_counter_settles_an_outpatient_visit() {
+    let app = spawn_app().await;
+    let cookie = sign_in(&app, TERTIARY, &format!("demo-{TERTIARY}")).await.cookie.expect("signed in");
+    let fields = [
+        ("psn_no", psn("张伟")),
+        ("insutype", "310"),
+        ("cert_type", "02"),
+        ("cert_no", ""),
+        ("use_account", "true"),
+        ("code0", "DEMO-A-002"),
+        ("price0", "25.00"),
+        ("qty0", "1"),
+        ("code1", "DEMO-A-001"),
+        ("price1", "10.00"),
+        ("qty1", "2"),
+    ];
+    let mut presettle = fields.to_vec();
+    presettle.push(("action", "presettle"));
+    let pre = browse(&app, "/counter/bill", &cookie, Some(&presettle)).await;
+    assert_eq!(pre.status, 200, "{}", pre.html);
+    assert!(pre.html.contains("¥45.00") && pre.html.contains("name=\"mdtrt_id\""), "{}", pre.html);
+    assert_eq!(balance(&app, "张伟").await, "1000.00", "the pre-settlement paid nothing");
+    let hidden = |name: &str| {
+        pre.html
+            .split(&format!("name=\"{name}\" value=\""))
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap()
+            .to_string()
+    };
+    let (msgid, mdtrt_id) = (hidden("msgid"), hidden("mdtrt_id"));
+    let mut settle = fields.to_vec();
+    settle.extend([("action", "settle"), ("msgid", msgid.as_str()), ("mdtrt_id", mdtrt_id.as_str())]);
+    let settled = browse(&app, "/counter/bill", &cookie, Some(&settle)).await;
+    assert_eq!(settled.status, 303, "{}", settled.html);
+    assert_eq!(browse(&app, "/counter/bill", &cookie, Some(&settle)).await.location, settled.location, "once");
+    assert_eq!(balance(&app, "张伟").await, "955.00");
+    let receipt = browse(&app, &settled.location, &cookie, None).await;
+    assert!(receipt.html.contains("浙江示例第一医院") && receipt.html.contains("¥45.00"));
+    let setl_id = settled.location.rsplit('/').next().unwrap().to_string();
+    browse(&app, &format!("/counter/receipts/{setl_id}/cancel"), &cookie, Some(&[])).await;
+    assert_eq!(balance(&app, "张伟").await, "1000.00");
 }
