@@ -95,13 +95,14 @@ impl FromStr for IdNumber {
             return Err(error(format!("has {count} characters, expected 18"), format!("长度为{count}位，应为18位")));
         }
         let text = text.to_ascii_uppercase();
-        let (first_17, last) = text.split_at(17);
-        if let Some((position, bad)) = first_17.chars().enumerate().find(|(_, c)| !c.is_ascii_digit()) {
+        // Characters, not bytes: the first 17 must be digits before the text is cut.
+        if let Some((position, bad)) = text.chars().take(17).enumerate().find(|(_, c)| !c.is_ascii_digit()) {
             return Err(error(
                 format!("character {} is {bad:?}, expected a digit", position + 1),
                 format!("第{}位“{bad}”不是数字", position + 1),
             ));
         }
+        let (first_17, last) = text.split_at(17);
         if !PROVINCE_PREFIXES.contains(&&first_17[..2]) {
             return Err(error(
                 format!("address code {} does not start with a province code", &first_17[..6]),
@@ -168,6 +169,15 @@ mod tests {
         assert_eq!(id.initial_password(), "312123");
         let id: IdNumber = "330106195207082342".parse().unwrap();
         assert_eq!(id.sex(), Sex::Female);
+    }
+
+    #[test]
+    fn eighteen_characters_with_wide_ones_are_refused_not_cut_mid_character() {
+        // Found by the fuzzer: 18 characters, more than 18 bytes.
+        for text in ["11010\u{7f}5199491115Յ0", "3301021985031212Յ6", "33010219850312123Յ", "三30102198503121236"] {
+            assert_eq!(text.chars().count(), 18);
+            assert!(text.parse::<IdNumber>().is_err(), "{text}");
+        }
     }
 
     #[test]
