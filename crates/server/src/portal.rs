@@ -396,11 +396,22 @@ fn status_text(lang: Lang, settlement: &Settlement) -> &'static str {
     }
 }
 
-async fn overview(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visitor) -> Response {
+#[derive(Debug, Deserialize, Default)]
+struct HistoryPage {
+    page: Option<u64>,
+}
+
+async fn overview(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visitor, uri: axum::http::Uri) -> Response {
     let psn_no = match person(&visitor) {
         Ok(psn_no) => psn_no,
         Err(redirect) => return redirect.into_response(),
     };
+    // Settlements newest first, RECENT a page; `?page=2` and on go back in time.
+    let page_number = axum::extract::Query::<HistoryPage>::try_from_uri(&uri)
+        .ok()
+        .and_then(|q| q.0.page)
+        .unwrap_or(1)
+        .clamp(1, 1_000_000);
     let number = psn_no.clone();
     let read = state
         .store
@@ -411,7 +422,8 @@ async fn overview(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visit
             let cards = r.cards_of(&number)?;
             let filter = SettlementFilter { person: Some(number.clone()), ..SettlementFilter::default() };
             let total = r.settlement_totals(&filter)?.count;
-            let recent = r.settlements(&filter, total.saturating_sub(RECENT), RECENT)?;
+            let newest = total.saturating_sub(RECENT * (page_number - 1));
+            let recent = r.settlements(&filter, newest.saturating_sub(RECENT), newest.min(RECENT))?;
             let voucher = r.evoucher(&number)?;
             Ok((person, balances, accumulators, cards, recent, voucher))
         })
@@ -543,8 +555,26 @@ async fn overview(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visit
         .collect();
     let _ = write!(
         body,
-        "<section aria-labelledby=\"history\"><h2 id=\"history\">{title}</h2>{content}</section>",
+        "<section aria-labelledby=\"history\"><h2 id=\"history\">{title}</h2>{content}<p>{newer} {older}</p></section>",
         title = lang.t("结算记录", "Settlements"),
+        newer = if page_number > 1 {
+            format!(
+                "<a href=\"/portal/me?page={}#history\">{}</a>",
+                page_number - 1,
+                lang.t("较新的结算", "Newer settlements")
+            )
+        } else {
+            String::new()
+        },
+        older = if recent.total > RECENT * page_number {
+            format!(
+                "<a href=\"/portal/me?page={}#history\">{}</a>",
+                page_number + 1,
+                lang.t("更早的结算", "Older settlements")
+            )
+        } else {
+            String::new()
+        },
         content = if rows.is_empty() {
             format!("<p class=\"muted\">{}</p>", lang.t("暂无结算记录。", "No settlements yet."))
         } else {

@@ -175,3 +175,21 @@ async fn a_person_changes_the_pin_prints_the_record_and_reports_the_card_lost_bu
     let card = app.rest("GET", "/api/v1/cards/A10000001", Some(&app.person_login("张伟").await), &[], None).await;
     assert_eq!(card.body["status"], serde_json::json!("lost"));
 }
+
+#[tokio::test]
+async fn the_whole_history_pages_back_in_time() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for n in 1..=23 {
+        let reply = app.call(PHARMACY, "2102", pharmacy_purchase("李秀英", &format!("{n}.00"))).await;
+        ids.push(reply.ok()["setlinfo"]["setl_id"].as_str().unwrap().to_string());
+    }
+    let cookie = session(&app, "李秀英").await;
+    let first = browse(&app, "/portal/me", &cookie, None).await;
+    assert!(first.html.contains(&ids[22]) && first.html.contains(&ids[3]) && !first.html.contains(&ids[2]));
+    assert!(first.html.contains("/portal/me?page=2") && !first.html.contains("page=0"));
+    let second = browse(&app, "/portal/me?page=2", &cookie, None).await;
+    assert!(second.html.contains(&ids[0]) && second.html.contains(&ids[2]) && !second.html.contains(&ids[3]));
+    assert!(second.html.contains("/portal/me?page=1") && !second.html.contains("page=3"));
+    assert!(browse(&app, "/portal/me?page=99", &cookie, None).await.html.contains("暂无结算记录"));
+}
