@@ -169,22 +169,7 @@ impl World {
                 self.sequence += 1;
                 let price = price.parse().unwrap();
                 let quantity = quantity.parse().unwrap();
-                LineUpload {
-                    serial: format!("L{}", self.sequence),
-                    batch: "B1".into(),
-                    code: code.to_string(),
-                    his_code: code.to_string(),
-                    price,
-                    quantity,
-                    amount: yibao_domain::UnitPrice::times(price, quantity),
-                    occurred_at: self.now,
-                    refund_of: None,
-                    rx_no: String::new(),
-                    dept_code: String::new(),
-                    dept_name: String::new(),
-                    doctor_code: String::new(),
-                    doctor_name: String::new(),
-                }
+                LineUpload::plain(format!("L{}", self.sequence), "B1", code, price, quantity, self.now)
             })
             .collect()
     }

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Form, FromRequestParts, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -19,11 +19,11 @@ use yibao_domain::{InsuranceType, Money};
 use yibao_store::SettlementFilter;
 
 use crate::AppState;
-use crate::portal::{Lang, error_box, esc, language_switch, now_seconds, shell, yuan};
+use crate::portal::{Lang, SessionCookie, error_box, esc, language_switch, shell, yuan};
 use crate::rest::ApiError;
-use crate::sessions::Subject;
+use crate::sessions::{Session, Subject};
 
-const COOKIE: &str = "yibao_agency";
+const COOKIE: SessionCookie = SessionCookie { name: "yibao_agency", path: "/agency" };
 /// Days the outlay chart covers.
 const DAYS: i64 = 14;
 /// Rows on list pages.
@@ -47,9 +47,8 @@ impl FromRequestParts<Arc<AppState>> for Desk {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Desk, Self::Rejection> {
-        let Some(token) = crate::portal::cookie(&parts.headers, COOKIE) else { return Ok(Desk(None)) };
-        Ok(Desk(match state.sessions.find(token, now_seconds()).map(|session| session.subject) {
-            Some(Subject::Operator { username, .. }) => Some((username, token.to_string())),
+        Ok(Desk(match COOKIE.session(&parts.headers, state) {
+            Some((Session { subject: Subject::Operator { username, .. }, .. }, token)) => Some((username, token)),
             _ => None,
         }))
     }
@@ -114,26 +113,15 @@ struct LoginForm {
     password: String,
 }
 
-fn cookie_for(token: &str, seconds: i64) -> String {
-    format!("{COOKIE}={token}; Path=/agency; HttpOnly; SameSite=Strict; Max-Age={seconds}")
-}
-
 async fn login(State(state): State<Arc<AppState>>, lang: Lang, Form(form): Form<LoginForm>) -> Response {
     match crate::rest::authenticate(&state, "operator", Some(form.username.trim().to_string()), form.password).await {
-        Ok(login) => (
-            [(header::SET_COOKIE, cookie_for(&login.token, crate::sessions::SESSION_SECONDS))],
-            Redirect::to("/agency"),
-        )
-            .into_response(),
+        Ok(login) => COOKIE.logged_in(&login.token, "/agency"),
         Err(error) => login_form(lang, Some(&error)),
     }
 }
 
 async fn logout(State(state): State<Arc<AppState>>, desk: Desk) -> Response {
-    if let Some((_, token)) = &desk.0 {
-        state.sessions.end(token);
-    }
-    ([(header::SET_COOKIE, cookie_for("", 0))], Redirect::to("/agency/login")).into_response()
+    COOKIE.logged_out(&state, desk.0.as_ref().map(|(_, token)| token.as_str()))
 }
 
 /// A bar chart as SVG: `bars` of (label, stacked parts), each part (value, colour); values in

@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Form, FromRequestParts, Path, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -29,11 +29,11 @@ use yibao_engine::records::{Certificate, Institution, Settlement, VisitKind};
 use yibao_engine::{Outcome, Reply, Submission};
 
 use crate::AppState;
-use crate::portal::{Lang, error_box, esc, language_switch, now_seconds, shell, yuan};
+use crate::portal::{Lang, SessionCookie, error_box, esc, language_switch, shell, yuan};
 use crate::rest::ApiError;
 use crate::sessions::{Session, Subject};
 
-const COOKIE: &str = "yibao_counter";
+const COOKIE: SessionCookie = SessionCookie { name: "yibao_counter", path: "/counter" };
 /// Bill lines the form offers.
 const LINES: usize = 5;
 
@@ -55,13 +55,14 @@ impl FromRequestParts<Arc<AppState>> for Till {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Till, Self::Rejection> {
-        let Some(token) = crate::portal::cookie(&parts.headers, COOKIE) else { return Ok(Till(None)) };
-        let Some(Subject::Institution { code }) = state.sessions.find(token, now_seconds()).map(|s| s.subject) else {
+        let Some((Session { subject: Subject::Institution { code }, .. }, token)) =
+            COOKIE.session(&parts.headers, state)
+        else {
             return Ok(Till(None));
         };
         let Ok(code) = code.parse::<InstitutionCode>() else { return Ok(Till(None)) };
         let institution = state.institution(&code).await.ok().flatten();
-        Ok(Till(institution.map(|institution| (institution, token.to_string()))))
+        Ok(Till(institution.map(|institution| (institution, token))))
     }
 }
 
@@ -126,10 +127,6 @@ struct LoginForm {
     secret: String,
 }
 
-fn cookie_for(token: &str, seconds: i64) -> String {
-    format!("{COOKIE}={token}; Path=/counter; HttpOnly; SameSite=Strict; Max-Age={seconds}")
-}
-
 async fn login(State(state): State<Arc<AppState>>, lang: Lang, Form(form): Form<LoginForm>) -> Response {
     let refused = || ApiError::unauthenticated("unknown institution code or wrong secret");
     let institution = match form.code.trim().parse::<InstitutionCode>() {
@@ -138,7 +135,7 @@ async fn login(State(state): State<Arc<AppState>>, lang: Lang, Form(form): Form<
     };
     let today = state.store.now().date();
     let Some(institution) = institution
-        .filter(|i| crate::peer::constant_time_equal(&i.gateway_secret, &form.secret))
+        .filter(|i| crate::secret::constant_time_equal(&i.gateway_secret, &form.secret))
         .filter(|i| i.designated_from <= today && today <= i.designated_to)
     else {
         let mut error = refused();
@@ -148,18 +145,14 @@ async fn login(State(state): State<Arc<AppState>>, lang: Lang, Form(form): Form<
     let session = Session {
         subject: Subject::Institution { code: institution.code.to_string() },
         change_password_only: false,
-        expires: now_seconds() + crate::sessions::SESSION_SECONDS,
+        expires: crate::unix_now() + crate::sessions::SESSION_SECONDS,
     };
-    let token = state.sessions.start(session, now_seconds());
-    ([(header::SET_COOKIE, cookie_for(&token, crate::sessions::SESSION_SECONDS))], Redirect::to("/counter"))
-        .into_response()
+    let token = state.sessions.start(session, crate::unix_now());
+    COOKIE.logged_in(&token, "/counter")
 }
 
 async fn logout(State(state): State<Arc<AppState>>, till: Till) -> Response {
-    if let Some((_, token)) = &till.0 {
-        state.sessions.end(token);
-    }
-    ([(header::SET_COOKIE, cookie_for("", 0))], Redirect::to("/counter/login")).into_response()
+    COOKIE.logged_out(&state, till.0.as_ref().map(|(_, token)| token.as_str()))
 }
 
 async fn identify_page(lang: Lang, till: Till) -> Response {
@@ -388,22 +381,7 @@ fn lines_of(bill: &Bill, now: yibao_domain::DateTime) -> Result<Vec<LineUpload>,
     for (n, (code, price, quantity)) in bill.lines.iter().enumerate() {
         let price: UnitPrice = price.parse().map_err(|_| format!("第{}行单价格式错误", n + 1))?;
         let quantity: Quantity = quantity.parse().map_err(|_| format!("第{}行数量格式错误", n + 1))?;
-        lines.push(LineUpload {
-            serial: (n + 1).to_string(),
-            batch: "COUNTER".into(),
-            code: code.clone(),
-            his_code: code.clone(),
-            price,
-            quantity,
-            amount: price.times(quantity),
-            occurred_at: now,
-            refund_of: None,
-            rx_no: String::new(),
-            dept_code: String::new(),
-            dept_name: String::new(),
-            doctor_code: String::new(),
-            doctor_name: String::new(),
-        });
+        lines.push(LineUpload::plain((n + 1).to_string(), "COUNTER", code, price, quantity, now));
     }
     match lines.is_empty() {
         true => Err("请至少录入一项收费项目".into()),

@@ -167,6 +167,13 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
+/// Seconds since the Unix epoch, by the system clock (signature timestamps, session expiry).
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+}
+
 /// A bound server, ready to run. Tests bind port 0 and read [`Application::port`].
 #[derive(Debug)]
 pub struct Application {

@@ -112,16 +112,6 @@ fn signature(secret: &[u8], timestamp: &str, path: &str, body: &[u8]) -> String 
     crate::nhsa::hex(&crate::secret::hmac_sha256(secret, &message))
 }
 
-pub(crate) fn constant_time_equal(expected: &str, given: &str) -> bool {
-    expected.len() == given.len() && expected.bytes().zip(given.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
-}
-
 /// Why a peer call did not give an answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PeerError {
@@ -159,7 +149,7 @@ pub async fn call(peer: &Peer, caller: &Admdvs, path: &str, body: &Value) -> Res
     };
     let host = address(url).map_err(PeerError::Unavailable)?;
     let bytes = serde_json::to_vec(body).unwrap_or_default();
-    let timestamp = unix_now().to_string();
+    let timestamp = crate::unix_now().to_string();
     let signed = signature(&peer.secret, &timestamp, path, &bytes);
     let connect = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(&host)).await;
     let stream = match connect {
@@ -199,9 +189,10 @@ pub async fn call(peer: &Peer, caller: &Admdvs, path: &str, body: &Value) -> Res
     match status {
         StatusCode::OK => {
             let expected = signature(&peer.secret, &answered_at, &format!("answer:{path}"), &body);
-            let fresh =
-                answered_at.parse::<i64>().is_ok_and(|at| unix_now().abs_diff(at) <= WINDOW_SECONDS.unsigned_abs());
-            match fresh && constant_time_equal(&expected, &answer_signature) {
+            let fresh = answered_at
+                .parse::<i64>()
+                .is_ok_and(|at| crate::unix_now().abs_diff(at) <= WINDOW_SECONDS.unsigned_abs());
+            match fresh && crate::secret::constant_time_equal(&expected, &answer_signature) {
                 true => Ok(parsed),
                 false => Err(PeerError::Unknown(format!("{host}: the answer's signature does not hold"))),
             }
@@ -409,9 +400,10 @@ fn authenticate<'a>(app: &'a AppState, headers: &HeaderMap, path: &str, body: &[
     let region: Admdvs = text("x-yibao-peer").parse().map_err(|_| unauthorized())?;
     let peer = app.peers.get(&region).ok_or_else(unauthorized)?;
     let timestamp = text("x-yibao-timestamp");
-    let fresh = timestamp.parse::<i64>().is_ok_and(|at| unix_now().abs_diff(at) <= WINDOW_SECONDS.unsigned_abs());
+    let fresh =
+        timestamp.parse::<i64>().is_ok_and(|at| crate::unix_now().abs_diff(at) <= WINDOW_SECONDS.unsigned_abs());
     let expected = signature(&peer.secret, timestamp, path, body);
-    match fresh && constant_time_equal(&expected, text("x-yibao-signature")) {
+    match fresh && crate::secret::constant_time_equal(&expected, text("x-yibao-signature")) {
         true => Ok(peer),
         false => Err(unauthorized()),
     }
@@ -585,7 +577,7 @@ const CANCEL_PATH: &str = "/peer/v1/cancel";
 /// An answer to a peer, signed like its request (over `answer:` + the path), so a forged or
 /// altered answer on the way back is refused.
 fn answer_bytes(peer: &Peer, path: &str, body: Vec<u8>) -> Response {
-    let timestamp = unix_now().to_string();
+    let timestamp = crate::unix_now().to_string();
     let signed = signature(&peer.secret, &timestamp, &format!("answer:{path}"), &body);
     (
         StatusCode::OK,

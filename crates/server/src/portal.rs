@@ -28,7 +28,6 @@ use crate::AppState;
 use crate::rest::{ApiError, Caller};
 use crate::sessions::Subject;
 
-const SESSION_COOKIE: &str = "yibao_portal";
 const LANG_COOKIE: &str = "yibao_lang";
 /// Settlements listed on the overview (the newest).
 const RECENT: u64 = 20;
@@ -72,13 +71,50 @@ impl Lang {
     }
 }
 
-pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
+}
+
+/// The login cookie of a family of pages (portal, counter, agency): the REST API's session
+/// token, `HttpOnly`, `SameSite=Strict` (no other site can post a form with it), scoped to the
+/// family's path, whose login page is `<path>/login`.
+pub(crate) struct SessionCookie {
+    pub(crate) name: &'static str,
+    pub(crate) path: &'static str,
+}
+
+const PORTAL: SessionCookie = SessionCookie { name: "yibao_portal", path: "/portal" };
+
+impl SessionCookie {
+    fn header(&self, token: &str, seconds: i64) -> String {
+        format!("{}={token}; Path={}; HttpOnly; SameSite=Strict; Max-Age={seconds}", self.name, self.path)
+    }
+
+    /// The live session the request's cookie names, and its token.
+    pub(crate) fn session(&self, headers: &HeaderMap, state: &AppState) -> Option<(crate::sessions::Session, String)> {
+        let token = cookie(headers, self.name)?;
+        state.sessions.find(token, crate::unix_now()).map(|session| (session, token.to_string()))
+    }
+
+    /// Logged in: the cookie holds `token`, and the browser goes on to `next`.
+    pub(crate) fn logged_in(&self, token: &str, next: &str) -> Response {
+        ([(header::SET_COOKIE, self.header(token, crate::sessions::SESSION_SECONDS))], Redirect::to(next))
+            .into_response()
+    }
+
+    /// Ends the session `token` (when there is one), clears the cookie, back to the login page.
+    pub(crate) fn logged_out(&self, state: &AppState, token: Option<&str>) -> Response {
+        if let Some(token) = token {
+            state.sessions.end(token);
+        }
+        let login = format!("{}/login", self.path);
+        ([(header::SET_COOKIE, self.header("", 0))], Redirect::to(&login)).into_response()
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Lang {
@@ -95,23 +131,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
 /// The logged-in person of a portal request, or nobody.
 struct Visitor(Option<Caller>);
 
-pub(crate) fn now_seconds() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
-}
-
 impl FromRequestParts<Arc<AppState>> for Visitor {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Visitor, Self::Rejection> {
-        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Ok(Visitor(None)) };
-        Ok(Visitor(state.sessions.find(token, now_seconds()).and_then(|session| match session.subject {
-            Subject::Person { psn_no } => Some(Caller::Person {
-                psn_no,
-                change_password_only: session.change_password_only,
-                token: token.to_string(),
-            }),
+        Ok(Visitor(PORTAL.session(&parts.headers, state).and_then(|(session, token)| match session.subject {
+            Subject::Person { psn_no } => {
+                Some(Caller::Person { psn_no, change_password_only: session.change_password_only, token })
+            }
             Subject::Operator { .. } | Subject::Institution { .. } => None,
         })))
     }
@@ -266,27 +293,23 @@ struct LoginForm {
     password: String,
 }
 
-fn session_cookie(token: &str, seconds: i64) -> String {
-    format!("{SESSION_COOKIE}={token}; Path=/portal; HttpOnly; SameSite=Strict; Max-Age={seconds}")
-}
-
 async fn login(State(state): State<Arc<AppState>>, lang: Lang, Form(form): Form<LoginForm>) -> Response {
     let id_number = form.id_number.trim().to_ascii_uppercase();
     match crate::rest::authenticate(&state, "person", Some(id_number.clone()), form.password).await {
         Ok(login) => {
             let next = if login.must_change { "/portal/password" } else { "/portal/me" };
-            let cookie = session_cookie(&login.token, crate::sessions::SESSION_SECONDS);
-            ([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response()
+            PORTAL.logged_in(&login.token, next)
         }
         Err(error) => login_form(lang, Some(&error), &id_number),
     }
 }
 
 async fn logout(State(state): State<Arc<AppState>>, visitor: Visitor) -> Response {
-    if let Some(Caller::Person { token, .. }) = &visitor.0 {
-        state.sessions.end(token);
-    }
-    ([(header::SET_COOKIE, session_cookie("", 0))], Redirect::to("/portal/login")).into_response()
+    let token = match &visitor.0 {
+        Some(Caller::Person { token, .. }) => Some(token.as_str()),
+        _ => None,
+    };
+    PORTAL.logged_out(&state, token)
 }
 
 async fn switch_language(axum::extract::Path(lang): axum::extract::Path<String>, headers: HeaderMap) -> Response {
@@ -370,7 +393,7 @@ async fn change_password(
     }
     match crate::rest::set_password(&state, &caller, form.password.filter(|p| !p.is_empty()), form.new_password).await {
         // Every session of the person ended: log in again with the new password.
-        Ok(_) => ([(header::SET_COOKIE, session_cookie("", 0))], Redirect::to("/portal/login")).into_response(),
+        Ok(_) => PORTAL.logged_out(&state, None),
         Err(error) => password_form(lang, initial, Some(&error)),
     }
 }

@@ -88,6 +88,12 @@ pub fn token() -> String {
     crate::nhsa::hex(&random_bytes::<32>())
 }
 
+/// Whether two secrets (signatures, shared secrets) are equal, in time that does not depend on
+/// where they first differ.
+pub fn constant_time_equal(expected: &str, given: &str) -> bool {
+    expected.len() == given.len() && expected.bytes().zip(given.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

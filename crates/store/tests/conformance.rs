@@ -171,22 +171,7 @@ fn person(index: usize) -> PersonNo {
 fn line(serial: &str, code: &str, price: &str, quantity: &str) -> LineUpload {
     let price: UnitPrice = price.parse().unwrap();
     let quantity = quantity.parse().unwrap();
-    LineUpload {
-        serial: serial.into(),
-        batch: "B1".into(),
-        code: code.into(),
-        his_code: code.into(),
-        price,
-        quantity,
-        amount: price.times(quantity),
-        occurred_at: "2026-03-02 09:00:00".parse().unwrap(),
-        refund_of: None,
-        rx_no: String::new(),
-        dept_code: String::new(),
-        dept_name: String::new(),
-        doctor_code: String::new(),
-        doctor_name: String::new(),
-    }
+    LineUpload::plain(serial, "B1", code, price, quantity, "2026-03-02 09:00:00".parse().unwrap())
 }
 
 /// Registers 张伟 at the tertiary hospital and bills the worked example's lines.

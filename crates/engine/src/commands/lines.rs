@@ -35,6 +35,36 @@ pub struct LineUpload {
     pub doctor_name: String,
 }
 
+impl LineUpload {
+    /// A line billed at a counter: `quantity` of catalogue item `code` at `price` (the HIS code
+    /// is the catalogue code), no prescription, department or doctor.
+    pub fn plain(
+        serial: impl Into<String>,
+        batch: impl Into<String>,
+        code: &str,
+        price: UnitPrice,
+        quantity: Quantity,
+        occurred_at: DateTime,
+    ) -> LineUpload {
+        LineUpload {
+            serial: serial.into(),
+            batch: batch.into(),
+            code: code.to_string(),
+            his_code: code.to_string(),
+            price,
+            quantity,
+            amount: price.times(quantity),
+            occurred_at,
+            refund_of: None,
+            rx_no: String::new(),
+            dept_code: String::new(),
+            dept_name: String::new(),
+            doctor_code: String::new(),
+            doctor_name: String::new(),
+        }
+    }
+}
+
 /// 2204 门诊费用明细信息上传 / 2301 住院费用明细上传.
 #[derive(Debug, Clone)]
 pub struct UploadLines {

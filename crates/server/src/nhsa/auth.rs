@@ -35,16 +35,6 @@ pub fn signature(timestamp: &str, secret: &str, nonce: &str) -> String {
 }
 
 /// Compares without stopping at the first difference.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
-}
-
 /// Checks the signature headers and returns the institution that signed.
 ///
 /// # Errors
@@ -60,7 +50,7 @@ pub async fn verify(app: &AppState, headers: &HeaderMap) -> Result<Institution, 
     if nonce.len() > NONCE_MAX {
         return Err(NhsaError::new(format!("x-tif-nonce超长：最多{NONCE_MAX}个字符")));
     }
-    let now = unix_now();
+    let now = crate::unix_now();
     if (now - seconds).abs() > TIMESTAMP_WINDOW_SECONDS {
         return Err(NhsaError::new(format!(
             "x-tif-timestamp {timestamp}已超出有效期（与服务器时间相差超过{TIMESTAMP_WINDOW_SECONDS}秒）"
@@ -71,7 +61,10 @@ pub async fn verify(app: &AppState, headers: &HeaderMap) -> Result<Institution, 
         .await
         .map_err(|_| NhsaError::new("认证服务暂时不可用，请稍后重试"))?
         .ok_or_else(|| NhsaError::new(format!("x-tif-paasid {paasid}未注册为定点医药机构")))?;
-    if !same(&signature(timestamp, &institution.gateway_secret, nonce), &given.to_ascii_lowercase()) {
+    if !crate::secret::constant_time_equal(
+        &signature(timestamp, &institution.gateway_secret, nonce),
+        &given.to_ascii_lowercase(),
+    ) {
         return Err(NhsaError::new("x-tif-signature签名校验失败"));
     }
     if !app.nonces.accept(&format!("{paasid}:{nonce}"), now, seconds + TIMESTAMP_WINDOW_SECONDS) {
@@ -93,8 +86,8 @@ mod tests {
             hex(&hasher.finalize())
         };
         assert_eq!(signature("1700000000", "demo-H33010000001", "abc"), expected);
-        assert!(same("abc", "abc"));
-        assert!(!same("abc", "abd"));
-        assert!(!same("abc", "ab"));
+        assert!(crate::secret::constant_time_equal("abc", "abc"));
+        assert!(!crate::secret::constant_time_equal("abc", "abd"));
+        assert!(!crate::secret::constant_time_equal("abc", "ab"));
     }
 }

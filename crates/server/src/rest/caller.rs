@@ -57,12 +57,6 @@ impl Caller {
     }
 }
 
-fn now_seconds() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
-}
-
 impl FromRequestParts<Arc<AppState>> for Caller {
     type Rejection = ApiError;
 
@@ -75,7 +69,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 .trim();
             let session = state
                 .sessions
-                .find(token, now_seconds())
+                .find(token, crate::unix_now())
                 .ok_or_else(|| ApiError::unauthenticated("the token is unknown or expired; log in again"))?;
             return Ok(match session.subject {
                 Subject::Operator { username, roles } => Caller::Operator { username, roles, token: token.to_string() },

@@ -114,12 +114,6 @@ async fn hash_secret(state: &AppState, secret: String) -> Result<String, ApiErro
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "hashing failed", "系统内部错误"))
 }
 
-fn now_seconds() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
-}
-
 async fn audit_read(
     state: &AppState,
     caller: &Caller,
@@ -202,9 +196,9 @@ pub(crate) async fn authenticate(
     let session = Session {
         subject: session_subject,
         change_password_only: credential.must_change,
-        expires: now_seconds() + SESSION_SECONDS,
+        expires: crate::unix_now() + SESSION_SECONDS,
     };
-    let token = state.sessions.start(session, now_seconds());
+    let token = state.sessions.start(session, crate::unix_now());
     Ok(Login { subject, token, must_change: credential.must_change, roles: credential.roles })
 }
 
