@@ -104,7 +104,7 @@ struct Tally {
 pub(crate) struct Dice(pub(crate) u64);
 
 impl Dice {
-    pub(crate) fn next(&mut self) -> u64 {
+    fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -198,7 +198,7 @@ impl Client {
     }
 }
 
-pub(crate) fn line(serial: u64, mdtrt_id: &str, psn_no: &str, code: &str, price: &str) -> Value {
+fn line(serial: u64, mdtrt_id: &str, psn_no: &str, code: &str, price: &str) -> Value {
     json!({
         "feedetl_sn": format!("{serial}"), "mdtrt_id": mdtrt_id, "psn_no": psn_no, "chrg_bchno": "B001", "rxno": "",
         "rx_circ_flag": "0", "fee_ocur_time": "2026-11-23 10:05:00", "med_list_codg": code,
@@ -208,7 +208,7 @@ pub(crate) fn line(serial: u64, mdtrt_id: &str, psn_no: &str, code: &str, price:
     })
 }
 
-pub(crate) fn number(text: &str) -> Value {
+fn number(text: &str) -> Value {
     text.parse::<serde_json::Number>().map_or(Value::Null, Value::Number)
 }
 
