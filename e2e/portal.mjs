@@ -118,6 +118,8 @@ try {
   const activation = await rest("POST", "/api/v1/evoucher/activation", token, { channel: "wechat", payment_password: "246810", face_image: Buffer.from(`face:${ZHANG_WEI.psn}`).toString("base64") });
   check(activation.status === 200, "the e-voucher is activated");
   await page.goto(`${base}/portal/me`);
+  check(await page.getByRole("button", { name: "手机丢失：暂停医保码" }).isVisible(), "a lost phone can suspend the e-voucher");
+  await screenshots(page, "overview-evoucher");
   await page.getByRole("link", { name: "出示医保码" }).click();
   check(await page.locator(".qr svg").isVisible(), "the QR code shows");
   const code = await page.locator(".qr").getAttribute("data-code");
@@ -212,6 +214,13 @@ try {
   check(page.url().endsWith("/portal/password"), "no other page opens");
   await page.getByLabel("新密码", { exact: true }).fill("Better2026");
   await page.getByLabel("再次输入新密码").fill("Better2026");
+  await page.getByRole("button", { name: "设置新密码" }).click();
+  check(await page.getByRole("alert").isVisible(), "the initial password alone is not enough (anyone knowing her ID number has it)");
+  await page.getByLabel("社保卡号").fill("A10000006");
+  await page.getByLabel("社保卡密码（6位数字）").fill("147258");
+  await page.getByLabel("新密码", { exact: true }).fill("Better2026");
+  await page.getByLabel("再次输入新密码").fill("Better2026");
+  await screenshots(page, "password-proof");
   await page.getByRole("button", { name: "设置新密码" }).click();
   check(page.url().endsWith("/portal/login"), "then she logs in again");
   await logIn(page, ZHAO_MIN.id, "Better2026");

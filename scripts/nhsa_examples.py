@@ -119,6 +119,7 @@ def main():
     example("2601", "冲正交易 reversal of a message by its msgid", {"data": {"psn_no": psn, "omsgid": env["msgid"], "oinfno": "2207"}})
     again = example("2207", "门诊结算 (settled again after the reversal)", {"data": settle})["setlinfo"]
     example("5201", "就诊信息查询 visits", {"data": {"psn_no": psn, "begntime": today + " 00:00:00", "endtime": now, "med_type": "", "mdtrt_id": ""}})
+    example("5202", "诊断信息查询 a visit's diagnoses (as 2203/2401–2403 uploaded them)", {"data": {"psn_no": psn, "mdtrt_id": mdtrt}})
     example("5203", "结算信息查询 a settlement", {"data": {"psn_no": psn, "setl_id": again["setl_id"], "mdtrt_id": mdtrt}})
     example("5204", "费用明细查询 lines of a settlement", {"data": {"psn_no": psn, "setl_id": again["setl_id"], "mdtrt_id": mdtrt}})
     example("5206", "人员累计信息查询 accumulators", {"data": {"psn_no": psn, "cum_ym": datetime.date.today().strftime("%Y%m")}})

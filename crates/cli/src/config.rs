@@ -22,6 +22,9 @@ pub struct Config {
     pub secret_file: Option<PathBuf>,
     /// Other deployments (cross-region treatment), from `[[peers]]`.
     pub peers: Vec<PeerConfig>,
+    /// Where the public reaches the server (`https://…` behind a TLS proxy: secure cookies,
+    /// HSTS).
+    pub public_url: Option<String>,
 }
 
 /// A peer deployment: the region it holds, its URL, the secret shared with it.
@@ -67,6 +70,7 @@ struct File {
     synchronous: Option<String>,
     secret_file: Option<PathBuf>,
     peers: Option<Vec<PeerFile>>,
+    public_url: Option<String>,
 }
 
 fn synchronous(text: &str, source: &str) -> Result<Synchronous, String> {
@@ -115,7 +119,13 @@ impl Config {
             };
             peers.push(PeerConfig { admdvs: peer.admdvs, url: peer.url, secret: secret.into_bytes() });
         }
-        Ok(Config { db, listen, policies, synchronous, secret_file, peers })
+        let public_url = env("YIBAO_PUBLIC_URL").or(file.public_url);
+        if let Some(url) = &public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(format!("public_url {url:?} must start with https:// or http://"));
+        }
+        Ok(Config { db, listen, policies, synchronous, secret_file, peers, public_url })
     }
 }
 

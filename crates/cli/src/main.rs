@@ -350,6 +350,10 @@ async fn serve(config: Config, demo_mode: bool, region: Option<String>) -> Resul
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", config.listen))?
         .with_peers(yibao_server::peer::Peers::new(peers));
+    let application = match &config.public_url {
+        Some(url) => application.with_public_url(url),
+        None => application,
+    };
     let address = application.local_addr().map_err(|error| error.to_string())?;
     print_banner(&address.to_string(), store.location(), demo_mode);
     application.run_until(shutdown_signal()).await.map_err(|error| format!("server failed: {error}"))?;

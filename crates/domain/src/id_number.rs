@@ -63,6 +63,26 @@ impl IdNumber {
         format!("{}********{}", &self.text[..6], &self.text[14..])
     }
 
+    /// Whether `presented` names this number: the number itself (an `x` check character in
+    /// either case), or a mask of it such as [`IdNumber::masked`] gives, where every visible
+    /// character matches and at least the address code and the last four are visible. HIS
+    /// clients copy 1101's `certno` into later messages, masked or not.
+    pub fn is_presented_by(&self, presented: &str) -> bool {
+        let presented = presented.trim();
+        if presented.eq_ignore_ascii_case(&self.text) {
+            return true;
+        }
+        let bytes = presented.as_bytes();
+        bytes.len() == 18
+            && bytes.contains(&b'*')
+            && !bytes[..6].contains(&b'*')
+            && !bytes[14..].contains(&b'*')
+            && bytes
+                .iter()
+                .zip(self.text.as_bytes())
+                .all(|(given, own)| *given == b'*' || given.eq_ignore_ascii_case(own))
+    }
+
     /// The 6-digit address code of the place of first registration.
     pub fn address_code(&self) -> &str {
         &self.text[..6]
@@ -169,6 +189,21 @@ mod tests {
         assert_eq!(id.initial_password(), "312123");
         let id: IdNumber = "330106195207082342".parse().unwrap();
         assert_eq!(id.sex(), Sex::Female);
+    }
+
+    #[test]
+    fn a_number_is_presented_whole_or_masked_but_not_by_another() {
+        let id: IdNumber = "330106199505056781".parse().unwrap();
+        let text = id.expose().to_string();
+        assert!(id.is_presented_by(&text));
+        assert!(id.is_presented_by(&text.to_ascii_lowercase()));
+        assert!(id.is_presented_by(&id.masked()));
+        assert!(id.is_presented_by(&format!("{}****{}", &text[..10], &text[14..])), "a mask hiding less");
+        assert!(!id.is_presented_by(&format!("{}**********{}", &text[..6], &text[16..])), "or more than the mask");
+        assert!(!id.is_presented_by("02"), "the certificate type copied into the number");
+        assert!(!id.is_presented_by("330102********1236"), "another person's mask");
+        assert!(!id.is_presented_by("******************"), "a mask hides the address code and the last four");
+        assert!(!id.is_presented_by(&format!("{}********{}", &text[..6], "0000")));
     }
 
     #[test]

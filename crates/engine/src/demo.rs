@@ -273,6 +273,7 @@ pub fn commands_for(region: Option<&str>) -> Vec<Box<dyn Command>> {
             ethnicity: "01".to_string(),
             custody_bank: BANK.parse().expect("valid"),
             contribution_base: person.contribution_base.map(Money::yuan),
+            number: crate::commands::PersonNumber::Next,
             actor: actor.clone(),
         }));
         commands.push(Box::new(IssueCard {

@@ -42,6 +42,7 @@ pub fn person(n: u64, admdvs: &Admdvs, actor: &str) -> CreatePerson {
         ethnicity: "01".to_string(),
         custody_bank: demo::BANK.parse().expect("valid"),
         contribution_base: base,
+        number: crate::commands::PersonNumber::Next,
         actor: actor.to_string(),
     }
 }

@@ -12,7 +12,7 @@ use crate::error::{EngineError, StoreFailure};
 use crate::records::{
     AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, ClearingParty, Credential,
     CredentialKind, DayTotals, DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, Message, Person,
-    Region, Settlement, SignIn, StoredFile, Visit,
+    Region, Settlement, SignIn, StoredFile, Visit, VisitDiagnoses,
 };
 use crate::working_set::{ChangeSet, Loader, WorkingSet};
 
@@ -42,6 +42,7 @@ pub struct MemoryDb {
     pub clearing_notices: BTreeMap<String, ClearingNotice>,
     pub evouchers: BTreeMap<PersonNo, EVoucher>,
     pub grants: BTreeMap<String, Grant>,
+    pub diagnoses: BTreeMap<MdtrtId, VisitDiagnoses>,
     pub catalogue: Vec<CatalogueEntry>,
     pub audit: Vec<AuditEntry>,
     line_order: u64,
@@ -81,6 +82,10 @@ impl Loader for MemoryDb {
         Ok(pick(&self.cards, keys))
     }
 
+    fn person_cards(&mut self, persons: &[PersonNo]) -> Result<Vec<Card>, StoreFailure> {
+        Ok(self.cards.values().filter(|card| persons.contains(&card.psn_no)).cloned().collect())
+    }
+
     fn accounts(&mut self, keys: &[AccountKey]) -> Result<Vec<Account>, StoreFailure> {
         Ok(pick(&self.accounts, keys))
     }
@@ -103,6 +108,14 @@ impl Loader for MemoryDb {
             self.lines.iter().filter(|((visit, _), _)| visits.contains(visit)).map(|(_, row)| row.clone()).collect();
         lines.sort_by_key(|(order, _)| *order);
         Ok(lines.into_iter().map(|(_, line)| line).collect())
+    }
+
+    fn line_keys(&mut self, keys: &[(MdtrtId, String)]) -> Result<Vec<FeeLine>, StoreFailure> {
+        Ok(keys.iter().filter_map(|key| self.lines.get(key).map(|(_, line)| line.clone())).collect())
+    }
+
+    fn line_counts(&mut self, visits: &[MdtrtId]) -> Result<Vec<(MdtrtId, usize)>, StoreFailure> {
+        Ok(visits.iter().map(|visit| (visit.clone(), self.lines.keys().filter(|(v, _)| v == visit).count())).collect())
     }
 
     fn settlements(&mut self, keys: &[SetlId]) -> Result<Vec<Settlement>, StoreFailure> {
@@ -191,6 +204,10 @@ impl Loader for MemoryDb {
     fn grants(&mut self, hashes: &[String]) -> Result<Vec<Grant>, StoreFailure> {
         Ok(pick(&self.grants, hashes))
     }
+
+    fn diagnoses(&mut self, visits: &[MdtrtId]) -> Result<Vec<VisitDiagnoses>, StoreFailure> {
+        Ok(pick(&self.diagnoses, visits))
+    }
 }
 
 fn store<K: Ord, V>(map: &mut BTreeMap<K, V>, rows: Vec<(K, Option<V>)>) {
@@ -243,6 +260,7 @@ impl MemoryDb {
         store(&mut self.clearing_notices, changes.clearing_notices);
         store(&mut self.evouchers, changes.evouchers);
         store(&mut self.grants, changes.grants);
+        store(&mut self.diagnoses, changes.diagnoses);
         for entry in changes.catalogue {
             self.catalogue.retain(|e| !(e.code == entry.code && e.begin == entry.begin));
             self.catalogue.push(entry);

@@ -231,6 +231,30 @@ impl CardApplication {
         self.next_month_day(19)
     }
 
+    /// The employer hands forms and fees over at the agency after the 19th of the month after
+    /// registration, when the bank has notified it (seed 002, step 4).
+    pub fn submit_from(&self) -> Date {
+        self.next_month_day(19).plus_days(1)
+    }
+
+    /// What a clerk should know about the application as it stands: a submission before the
+    /// agency takes it.
+    pub fn warnings(&self) -> Vec<(String, String)> {
+        let mut warnings = Vec::new();
+        if let Some(submitted) = self.submitted_on
+            && submitted < self.submit_from()
+        {
+            warnings.push((
+                format!("交表日期{submitted}早于规定的{}（次月19日后凭银行通知交表）", self.submit_from()),
+                format!(
+                    "submitted on {submitted}, before {} (hand over after the 19th of the next month, when the bank notifies)",
+                    self.submit_from()
+                ),
+            ));
+        }
+        warnings
+    }
+
     /// The employer issues the card within a week of receiving it.
     pub fn issue_due(&self) -> Option<Date> {
         self.received_on.map(|received| received.plus_days(7))
@@ -292,8 +316,21 @@ pub struct EVoucher {
     /// `wechat`, `alipay` or `agency-app`.
     pub channel: String,
     pub activated_at: DateTime,
-    /// Codes and tokens issued before this instant are dead (a loss report sets it).
+    /// Codes and tokens issued before this instant are dead: re-activation sets it to the
+    /// moment of activation, a suspension (a lost phone) to the end of time.
     pub revoked_before: Option<DateTime>,
+}
+
+impl EVoucher {
+    /// The instant a suspension revokes every code before: the end of time.
+    pub fn suspended_marker() -> DateTime {
+        DateTime::start_of(Date::FOREVER)
+    }
+
+    /// Suspended by its holder or the agency (a lost phone): no codes until re-activated.
+    pub fn is_suspended(&self) -> bool {
+        self.revoked_before == Some(EVoucher::suspended_marker())
+    }
 }
 
 /// What an e-voucher grant is.
@@ -656,6 +693,61 @@ pub struct Message {
     pub reversed_by: Option<MsgId>,
 }
 
+/// When in a visit a diagnosis was made (`inout_diag_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiagnosisStage {
+    /// 1 门诊诊断: an outpatient visit (2203).
+    Outpatient,
+    /// 2 入院诊断: at admission (2401, 2403).
+    Admission,
+    /// 3 出院诊断: at discharge (2402).
+    Discharge,
+}
+
+impl DiagnosisStage {
+    pub fn code(self) -> &'static str {
+        match self {
+            DiagnosisStage::Outpatient => "1",
+            DiagnosisStage::Admission => "2",
+            DiagnosisStage::Discharge => "3",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<DiagnosisStage> {
+        [DiagnosisStage::Outpatient, DiagnosisStage::Admission, DiagnosisStage::Discharge]
+            .into_iter()
+            .find(|stage| stage.code() == code)
+    }
+}
+
+/// One diagnosis of a visit as the institution uploaded it (a row of `diseinfo`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnosis {
+    pub stage: DiagnosisStage,
+    /// `diag_type`: 1 西医主要诊断, 2 西医其他诊断, 3 中医主病诊断, 4 中医主证诊断.
+    pub diag_type: String,
+    /// `maindiag_flag`.
+    pub main: bool,
+    /// `diag_srt_no`.
+    pub order: u32,
+    pub code: String,
+    pub name: String,
+    /// `adm_cond` (入院病情), for admissions.
+    pub admission_condition: String,
+    pub dept: String,
+    pub doctor_code: String,
+    pub doctor_name: String,
+    pub at: Option<DateTime>,
+}
+
+/// Every diagnosis of a visit (5202 answers them); an upload replaces those of its stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisitDiagnoses {
+    pub mdtrt_id: MdtrtId,
+    pub psn_no: PersonNo,
+    pub entries: Vec<Diagnosis>,
+}
+
 /// A special outpatient disease registration (门诊慢特病备案, 2503).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiseaseRegistration {
@@ -702,7 +794,13 @@ pub enum CredentialKind {
     CardPin,
     /// The e-voucher's payment password, set at activation.
     EVoucherPassword,
+    /// A one-time code an operator gives a person to open their portal account (proof of
+    /// possession with the initial password); valid [`ACTIVATION_CODE_SECONDS`], used once.
+    ActivationCode,
 }
+
+/// How long a portal activation code is valid.
+pub const ACTIVATION_CODE_SECONDS: i64 = 3 * 24 * 3600;
 
 impl CredentialKind {
     pub fn as_str(self) -> &'static str {
@@ -711,13 +809,20 @@ impl CredentialKind {
             CredentialKind::Portal => "portal",
             CredentialKind::CardPin => "card-pin",
             CredentialKind::EVoucherPassword => "evoucher-password",
+            CredentialKind::ActivationCode => "activation-code",
         }
     }
 
     pub fn parse(text: &str) -> Option<CredentialKind> {
-        [CredentialKind::Operator, CredentialKind::Portal, CredentialKind::CardPin, CredentialKind::EVoucherPassword]
-            .into_iter()
-            .find(|k| k.as_str() == text)
+        [
+            CredentialKind::Operator,
+            CredentialKind::Portal,
+            CredentialKind::CardPin,
+            CredentialKind::EVoucherPassword,
+            CredentialKind::ActivationCode,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
     }
 }
 

@@ -12,7 +12,7 @@ use crate::error::{EngineError, StoreFailure};
 use crate::records::{
     AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, ClearingParty, Credential,
     CredentialKind, DayTotals, DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, Message, Person,
-    Region, Settlement, SignIn, StoredFile, Visit,
+    Region, Settlement, SignIn, StoredFile, Visit, VisitDiagnoses,
 };
 use crate::table::Table;
 
@@ -26,12 +26,18 @@ pub trait Loader {
     /// Person numbers by full ID number.
     fn person_numbers(&mut self, id_numbers: &[String]) -> Result<Vec<(String, PersonNo)>, StoreFailure>;
     fn cards(&mut self, keys: &[CardNo]) -> Result<Vec<Card>, StoreFailure>;
+    /// Every card of these persons.
+    fn person_cards(&mut self, persons: &[PersonNo]) -> Result<Vec<Card>, StoreFailure>;
     fn accounts(&mut self, keys: &[AccountKey]) -> Result<Vec<Account>, StoreFailure>;
     /// Every year's accumulators of these persons.
     fn accumulators(&mut self, persons: &[PersonNo]) -> Result<Vec<(PersonNo, u16, Accumulators)>, StoreFailure>;
     fn visits(&mut self, keys: &[MdtrtId]) -> Result<Vec<Visit>, StoreFailure>;
     /// Every line of these visits, in upload order.
     fn lines(&mut self, visits: &[MdtrtId]) -> Result<Vec<FeeLine>, StoreFailure>;
+    /// The lines with these keys (visit, serial), in any order.
+    fn line_keys(&mut self, keys: &[(MdtrtId, String)]) -> Result<Vec<FeeLine>, StoreFailure>;
+    /// How many lines each of these visits holds (visits without lines may be left out).
+    fn line_counts(&mut self, visits: &[MdtrtId]) -> Result<Vec<(MdtrtId, usize)>, StoreFailure>;
     fn settlements(&mut self, keys: &[SetlId]) -> Result<Vec<Settlement>, StoreFailure>;
     /// Every settlement of these visits, oldest first.
     fn visit_settlements(&mut self, visits: &[MdtrtId]) -> Result<Vec<Settlement>, StoreFailure>;
@@ -49,6 +55,7 @@ pub trait Loader {
     fn clearing_notices(&mut self, keys: &[String]) -> Result<Vec<ClearingNotice>, StoreFailure>;
     fn evouchers(&mut self, persons: &[PersonNo]) -> Result<Vec<EVoucher>, StoreFailure>;
     fn grants(&mut self, hashes: &[String]) -> Result<Vec<Grant>, StoreFailure>;
+    fn diagnoses(&mut self, visits: &[MdtrtId]) -> Result<Vec<VisitDiagnoses>, StoreFailure>;
     /// Per-day totals of a clearing party's settlement records on days `from..=to`, in day
     /// order, days without records left out. For an institution, only the records whose
     /// institution side this deployment holds (see `commands::clearing`).
@@ -61,7 +68,13 @@ pub struct Keys {
     pub institutions: BTreeSet<InstitutionCode>,
     pub persons: BTreeSet<PersonNo>,
     pub accounts: BTreeSet<AccountKey>,
+    /// Visits with all their lines and settlements.
     pub visits: BTreeSet<MdtrtId>,
+    /// Visits whose row alone will be read (an upload of lines, which must not cost more for
+    /// a visit that already holds many).
+    pub visit_rows: BTreeSet<MdtrtId>,
+    /// Lines looked up by key (visit, serial).
+    pub lines: BTreeSet<(MdtrtId, String)>,
     pub settlements: BTreeSet<SetlId>,
     pub messages: BTreeSet<MsgId>,
     /// Whole ID numbers whose person numbers will be looked up.
@@ -76,6 +89,8 @@ impl Keys {
         self.persons.extend(other.persons);
         self.accounts.extend(other.accounts);
         self.visits.extend(other.visits);
+        self.visit_rows.extend(other.visit_rows);
+        self.lines.extend(other.lines);
         self.settlements.extend(other.settlements);
         self.messages.extend(other.messages);
         self.id_numbers.extend(other.id_numbers);
@@ -109,6 +124,7 @@ pub struct ChangeSet {
     pub clearing_notices: Vec<(String, Option<ClearingNotice>)>,
     pub evouchers: Vec<(PersonNo, Option<EVoucher>)>,
     pub grants: Vec<(String, Option<Grant>)>,
+    pub diagnoses: Vec<(MdtrtId, Option<VisitDiagnoses>)>,
     pub catalogue: Vec<CatalogueEntry>,
     pub audit: Vec<AuditEntry>,
 }
@@ -137,6 +153,7 @@ impl ChangeSet {
             && self.clearing_notices.is_empty()
             && self.evouchers.is_empty()
             && self.grants.is_empty()
+            && self.diagnoses.is_empty()
             && self.catalogue.is_empty()
             && self.audit.is_empty()
     }
@@ -145,7 +162,7 @@ impl ChangeSet {
 /// A savepoint of every table, to undo one command's changes.
 #[derive(Debug, Clone, Copy)]
 pub struct Savepoint {
-    tables: [usize; 26],
+    tables: [usize; 27],
     new_transfers: usize,
     catalogue: usize,
     audit: usize,
@@ -181,6 +198,11 @@ pub struct WorkingSet<'a> {
     persons: Table<PersonNo, Person>,
     person_numbers: Table<String, PersonNo>,
     cards: Table<CardNo, Card>,
+    /// The card numbers of each person whose cards were loaded (and of cards made since);
+    /// derived, not written back.
+    card_owners: std::collections::HashMap<PersonNo, BTreeSet<CardNo>>,
+    /// Card numbers stored (made or changed) by this batch, by holder.
+    cards_made: std::collections::HashMap<PersonNo, BTreeSet<CardNo>>,
     accounts: Table<AccountKey, Account>,
     accumulators: Table<(PersonNo, u16), Accumulators>,
     /// Which persons' accumulators are fully loaded (all years).
@@ -188,7 +210,7 @@ pub struct WorkingSet<'a> {
     visits: Table<MdtrtId, Visit>,
     lines: Table<(MdtrtId, String), FeeLine>,
     /// Serials of each visit's lines in upload order (derived; not written back).
-    line_index: Table<MdtrtId, Vec<String>>,
+    line_index: LineIndex,
     settlements: Table<SetlId, Settlement>,
     /// Settlement ids of each visit, oldest first (derived; not written back).
     settlement_index: Table<MdtrtId, Vec<SetlId>>,
@@ -206,6 +228,7 @@ pub struct WorkingSet<'a> {
     clearing_notices: Table<String, ClearingNotice>,
     evouchers: Table<PersonNo, EVoucher>,
     grants: Table<String, Grant>,
+    diagnoses: Table<MdtrtId, VisitDiagnoses>,
     new_transfers: Vec<TransferId>,
     catalogue: Vec<CatalogueEntry>,
     audit: Vec<AuditEntry>,
@@ -227,12 +250,14 @@ impl<'a> WorkingSet<'a> {
             persons: Table::default(),
             person_numbers: Table::default(),
             cards: Table::default(),
+            card_owners: std::collections::HashMap::new(),
+            cards_made: std::collections::HashMap::new(),
             accounts: Table::default(),
             accumulators: Table::default(),
             accumulators_loaded: Table::default(),
             visits: Table::default(),
             lines: Table::default(),
-            line_index: Table::default(),
+            line_index: LineIndex::default(),
             settlements: Table::default(),
             settlement_index: Table::default(),
             messages: Table::default(),
@@ -248,6 +273,7 @@ impl<'a> WorkingSet<'a> {
             clearing_notices: Table::default(),
             evouchers: Table::default(),
             grants: Table::default(),
+            diagnoses: Table::default(),
             new_transfers: Vec::new(),
             catalogue: Vec::new(),
             audit: Vec::new(),
@@ -313,16 +339,29 @@ impl<'a> WorkingSet<'a> {
                 self.accounts.loaded(key, None);
             }
         }
-        let visits: Vec<_> = keys.visits.iter().filter(|k| !self.visits.is_loaded(k)).cloned().collect();
-        if !visits.is_empty() {
-            for row in self.loader.visits(&visits)? {
+        let rows: Vec<_> =
+            keys.visits.iter().chain(&keys.visit_rows).filter(|k| !self.visits.is_loaded(k)).cloned().collect();
+        if !rows.is_empty() {
+            for row in self.loader.visits(&rows)? {
                 self.visits.loaded(row.mdtrt_id.clone(), Some(row));
             }
-            for key in &visits {
+            for key in &rows {
                 self.visits.loaded(key.clone(), None);
             }
+        }
+        let visits: Vec<_> = keys.visits.iter().filter(|k| !self.line_index.is_loaded(k)).cloned().collect();
+        if !visits.is_empty() {
             self.load_lines(&visits)?;
             self.load_visit_settlements(&visits)?;
+        }
+        let lines: Vec<_> = keys
+            .lines
+            .iter()
+            .filter(|key| !self.lines.is_loaded(key) && !self.line_index.is_loaded(&key.0))
+            .cloned()
+            .collect();
+        if !lines.is_empty() {
+            self.load_line_keys(&lines)?;
         }
         let settlements: Vec<_> = keys.settlements.iter().filter(|k| !self.settlements.is_loaded(k)).cloned().collect();
         if !settlements.is_empty() {
@@ -356,15 +395,27 @@ impl<'a> WorkingSet<'a> {
     }
 
     fn load_lines(&mut self, visits: &[MdtrtId]) -> Result<(), EngineError> {
-        let mut index: Vec<(MdtrtId, Vec<String>)> = visits.iter().map(|v| (v.clone(), Vec::new())).collect();
+        let mut index: std::collections::HashMap<MdtrtId, Vec<String>> =
+            visits.iter().map(|v| (v.clone(), Vec::new())).collect();
         for row in self.loader.lines(visits)? {
-            if let Some((_, serials)) = index.iter_mut().find(|(visit, _)| *visit == row.mdtrt_id) {
+            if let Some(serials) = index.get_mut(&row.mdtrt_id) {
                 serials.push(row.serial.clone());
             }
             self.lines.loaded((row.mdtrt_id.clone(), row.serial.clone()), Some(row));
         }
         for (visit, serials) in index {
-            self.line_index.loaded(visit, Some(serials));
+            // The store's lines are all loaded now: a serial not among them is absent.
+            self.line_index.loaded(visit, serials);
+        }
+        Ok(())
+    }
+
+    fn load_line_keys(&mut self, keys: &[(MdtrtId, String)]) -> Result<(), EngineError> {
+        for row in self.loader.line_keys(keys)? {
+            self.lines.loaded((row.mdtrt_id.clone(), row.serial.clone()), Some(row));
+        }
+        for key in keys {
+            self.lines.loaded(key.clone(), None);
         }
         Ok(())
     }
@@ -388,6 +439,28 @@ impl<'a> WorkingSet<'a> {
     getter!(institution, institutions, InstitutionCode, Institution, institutions, |row| row.code.clone());
     getter!(person, persons, PersonNo, Person, persons, |row| row.psn_no.clone());
     getter!(card, cards, CardNo, Card, cards, |row| row.card_no.clone());
+
+    /// Every card of a person, as this batch sees them.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn person_cards(&mut self, person: &PersonNo) -> Result<Vec<Card>, EngineError> {
+        if !self.card_owners.contains_key(person) {
+            let rows = self.loader.person_cards(std::slice::from_ref(person))?;
+            let numbers = rows.iter().map(|card| card.card_no.clone()).collect();
+            for row in rows {
+                self.cards.loaded(row.card_no.clone(), Some(row));
+            }
+            self.card_owners.insert(person.clone(), numbers);
+        }
+        let numbers: BTreeSet<CardNo> =
+            self.card_owners.get(person).into_iter().chain(self.cards_made.get(person)).flatten().cloned().collect();
+        // A card made by a command that was rolled back is gone again: its row says so.
+        Ok(numbers
+            .iter()
+            .filter_map(|number| self.cards.get(number).flatten().filter(|card| &card.psn_no == person).cloned())
+            .collect())
+    }
     getter!(account, accounts, AccountKey, Account, accounts, |row| row.key.clone());
     getter!(visit, visits, MdtrtId, Visit, visits, |row| row.mdtrt_id.clone());
     getter!(settlement, settlements, SetlId, Settlement, settlements, |row| row.setl_id.clone());
@@ -404,6 +477,11 @@ impl<'a> WorkingSet<'a> {
     getter!(clearing_notice, clearing_notices, String, ClearingNotice, clearing_notices, |row| row.id.clone());
     getter!(evoucher, evouchers, PersonNo, EVoucher, evouchers, |row| row.psn_no.clone());
     getter!(grant, grants, String, Grant, grants, |row| row.hash.clone());
+    getter!(diagnoses, diagnoses, MdtrtId, VisitDiagnoses, diagnoses, |row| row.mdtrt_id.clone());
+
+    pub fn put_diagnoses(&mut self, row: VisitDiagnoses) {
+        self.diagnoses.put(row.mdtrt_id.clone(), row);
+    }
 
     pub fn put_card_application(&mut self, row: CardApplication) {
         self.card_applications.put(row.id.clone(), row);
@@ -504,11 +582,40 @@ impl<'a> WorkingSet<'a> {
         if !self.line_index.is_loaded(visit) {
             self.load_lines(std::slice::from_ref(visit))?;
         }
-        let serials = self.line_index.get(visit).flatten().cloned().unwrap_or_default();
-        Ok(serials
-            .into_iter()
-            .filter_map(|serial| self.lines.get(&(visit.clone(), serial)).flatten().cloned())
+        Ok(self
+            .line_index
+            .serials(visit)
+            .filter_map(|serial| self.lines.get(&(visit.clone(), serial.clone())).flatten().cloned())
             .collect())
+    }
+
+    /// One line of a visit, by its serial (`feedetl_sn`), without loading the others.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn line(&mut self, visit: &MdtrtId, serial: &str) -> Result<Option<FeeLine>, EngineError> {
+        let key = (visit.clone(), serial.to_string());
+        if !self.lines.is_loaded(&key) {
+            match self.line_index.is_loaded(visit) {
+                // Every stored line of the visit is loaded: this one is not among them.
+                true => self.lines.loaded(key.clone(), None),
+                false => self.load_line_keys(std::slice::from_ref(&key))?,
+            }
+        }
+        Ok(self.lines.get(&key).flatten().cloned())
+    }
+
+    /// How many lines a visit holds (revoked ones included), without loading them.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn line_count(&mut self, visit: &MdtrtId) -> Result<usize, EngineError> {
+        if !self.line_index.is_counted(visit) {
+            let stored = self.loader.line_counts(std::slice::from_ref(visit))?;
+            let count = stored.into_iter().find(|(v, _)| v == visit).map_or(0, |(_, count)| count);
+            self.line_index.counted(visit.clone(), count);
+        }
+        Ok(self.line_index.count(visit))
     }
 
     /// The settlements of a visit (including cancelled ones and mirrors), oldest first.
@@ -580,6 +687,7 @@ impl<'a> WorkingSet<'a> {
     }
 
     pub fn put_card(&mut self, row: Card) {
+        self.cards_made.entry(row.psn_no.clone()).or_default().insert(row.card_no.clone());
         self.cards.put(row.card_no.clone(), row);
     }
 
@@ -600,7 +708,7 @@ impl<'a> WorkingSet<'a> {
 
     /// Stores a new visit: it has no lines or settlements yet.
     pub fn insert_visit(&mut self, row: Visit) {
-        self.line_index.loaded(row.mdtrt_id.clone(), Some(Vec::new()));
+        self.line_index.loaded(row.mdtrt_id.clone(), Vec::new());
         self.settlement_index.loaded(row.mdtrt_id.clone(), Some(Vec::new()));
         self.visits.put(row.mdtrt_id.clone(), row);
     }
@@ -616,14 +724,10 @@ impl<'a> WorkingSet<'a> {
     /// # Errors
     /// When the store fails to load the visit's lines.
     pub fn put_line(&mut self, row: FeeLine) -> Result<(), EngineError> {
-        let key = (row.mdtrt_id.clone(), row.serial.clone());
-        if self.lines.get(&key).flatten().is_none() {
-            let mut serials =
-                self.lines(&row.mdtrt_id).map(|lines| lines.into_iter().map(|l| l.serial).collect::<Vec<_>>())?;
-            serials.push(row.serial.clone());
-            self.line_index.put(row.mdtrt_id.clone(), serials);
+        if self.line(&row.mdtrt_id, &row.serial)?.is_none() {
+            self.line_index.append(row.mdtrt_id.clone(), row.serial.clone());
         }
-        self.lines.put(key, row);
+        self.lines.put((row.mdtrt_id.clone(), row.serial.clone()), row);
         Ok(())
     }
 
@@ -735,6 +839,7 @@ impl<'a> WorkingSet<'a> {
                 self.clearing_notices.savepoint(),
                 self.evouchers.savepoint(),
                 self.grants.savepoint(),
+                self.diagnoses.savepoint(),
             ],
             new_transfers: self.new_transfers.len(),
             catalogue: self.catalogue.len(),
@@ -771,6 +876,7 @@ impl<'a> WorkingSet<'a> {
             clearing_notices,
             evouchers,
             grants,
+            diagnoses,
         ] = savepoint.tables;
         self.regions.rollback(regions);
         self.employers.rollback(employers);
@@ -798,6 +904,7 @@ impl<'a> WorkingSet<'a> {
         self.clearing_notices.rollback(clearing_notices);
         self.evouchers.rollback(evouchers);
         self.grants.rollback(grants);
+        self.diagnoses.rollback(diagnoses);
         self.new_transfers.truncate(savepoint.new_transfers);
         self.catalogue.truncate(savepoint.catalogue);
         self.audit.truncate(savepoint.audit);
@@ -832,6 +939,7 @@ impl<'a> WorkingSet<'a> {
             clearing_notices: self.clearing_notices.changes(),
             evouchers: self.evouchers.changes(),
             grants: self.grants.changes(),
+            diagnoses: self.diagnoses.changes(),
             catalogue: self.catalogue.clone(),
             audit: self.audit.clone(),
         }
@@ -859,5 +967,68 @@ fn ledger_refusal(error: &yibao_ledger::TransferError) -> EngineError {
             error.to_string(),
         ),
         _ => EngineError::internal(error),
+    }
+}
+
+/// The order of each visit's lines: the serials the store holds (once they are loaded), then
+/// those added by this batch. Adding a line is O(1) and so is undoing it, whatever the visit
+/// already holds; the count of a visit's lines can be known without loading them.
+#[derive(Debug, Default)]
+struct LineIndex {
+    /// Serials the store holds, in upload order, for visits loaded whole.
+    stored: std::collections::HashMap<MdtrtId, Vec<String>>,
+    /// How many lines the store holds, for visits loaded whole or counted.
+    stored_counts: std::collections::HashMap<MdtrtId, usize>,
+    /// Serials added in this batch, in order.
+    added: std::collections::HashMap<MdtrtId, Vec<String>>,
+    /// One entry per serial added, newest last: the visit it was added to.
+    undo: Vec<MdtrtId>,
+}
+
+impl LineIndex {
+    fn is_loaded(&self, visit: &MdtrtId) -> bool {
+        self.stored.contains_key(visit)
+    }
+
+    /// Records the store's serials of a visit (a visit loaded twice keeps the first).
+    fn loaded(&mut self, visit: MdtrtId, serials: Vec<String>) {
+        self.stored_counts.insert(visit.clone(), serials.len());
+        self.stored.entry(visit).or_insert(serials);
+    }
+
+    fn is_counted(&self, visit: &MdtrtId) -> bool {
+        self.stored_counts.contains_key(visit)
+    }
+
+    fn counted(&mut self, visit: MdtrtId, count: usize) {
+        self.stored_counts.entry(visit).or_insert(count);
+    }
+
+    /// Stored plus added; the visit must be counted.
+    fn count(&self, visit: &MdtrtId) -> usize {
+        self.stored_counts.get(visit).copied().unwrap_or(0) + self.added.get(visit).map_or(0, Vec::len)
+    }
+
+    /// Every serial of a loaded visit, in upload order.
+    fn serials<'s>(&'s self, visit: &MdtrtId) -> impl Iterator<Item = &'s String> + 's {
+        self.stored.get(visit).into_iter().flatten().chain(self.added.get(visit).into_iter().flatten())
+    }
+
+    fn append(&mut self, visit: MdtrtId, serial: String) {
+        self.added.entry(visit.clone()).or_default().push(serial);
+        self.undo.push(visit);
+    }
+
+    fn savepoint(&self) -> usize {
+        self.undo.len()
+    }
+
+    fn rollback(&mut self, savepoint: usize) {
+        while self.undo.len() > savepoint {
+            let visit = self.undo.pop().expect("len > savepoint");
+            if let Some(added) = self.added.get_mut(&visit) {
+                added.pop();
+            }
+        }
     }
 }

@@ -8,7 +8,7 @@ use world::*;
 use yibao_domain::{CardNo, CertType, Date, Money};
 use yibao_engine::commands::{
     ActivateEVoucher, ApplicationStep, ApplyForCard, ChangeCardStatus, ConfirmClearing, IssueQrCode, PrintStatement,
-    ProduceCard, RecordApplicationStep, RedeemGrant, ReplaceCard, grant_hash, transition_allowed,
+    ProduceCard, RecordApplicationStep, RedeemGrant, ReplaceCard, SuspendEVoucher, grant_hash, transition_allowed,
 };
 use yibao_engine::records::{CardStatus, Certificate, GrantKind};
 use yibao_engine::{ErrorKind, Outcome};
@@ -117,9 +117,72 @@ fn produce(world: &mut World, id: &str, on: &str) -> Result<Outcome, yibao_engin
     world.exec(ProduceCard { id: id.into(), on: day(on), pin_hash: "$argon2id$test".into(), actor: "bank:BOC".into() })
 }
 
+fn cancel_card(world: &mut World, number: &str) {
+    world
+        .exec(ChangeCardStatus {
+            card_no: card_no(number),
+            to: CardStatus::Cancelled,
+            actor: "operator:clerk".into(),
+            reason: "注销".into(),
+        })
+        .unwrap();
+}
+
+#[test]
+fn issue_14_one_live_card_per_person_a_new_one_only_as_a_replacement() {
+    let mut world = World::demo();
+    let second = ApplyForCard {
+        psn_no: person("张伟"),
+        employer: None,
+        registered_on: day("2026-01-10"),
+        bank: "BOC".parse().unwrap(),
+        replaces: None,
+        actor: "operator:hr".into(),
+        reason: "a second card".into(),
+    };
+    let before = world.db.clone();
+    assert_eq!(world.exec(second.clone()).unwrap_err().kind, ErrorKind::Conflict, "张伟 holds A10000001");
+    assert_eq!(world.db.cards, before.cards, "nothing was made");
+    // Lost: still his card until it is replaced, and only a replacement replaces it.
+    lose(&mut world, "A10000001");
+    assert_eq!(world.exec(second.clone()).unwrap_err().kind, ErrorKind::Conflict);
+    world
+        .exec(ReplaceCard {
+            old_card: card_no("A10000001"),
+            new_bank: None,
+            actor: "operator:clerk".into(),
+            reason: "补卡".into(),
+        })
+        .unwrap();
+    // While the replacement is under way, nothing else.
+    assert_eq!(world.exec(second.clone()).unwrap_err().kind, ErrorKind::Conflict);
+    // A cancelled card leaves room for a new one.
+    let mut world = World::demo();
+    cancel_card(&mut world, "A10000001");
+    world.exec(second.clone()).unwrap();
+    assert_eq!(world.exec(second).unwrap_err().kind, ErrorKind::Conflict, "and only one");
+}
+
+#[test]
+fn issue_14_steps_come_in_order_and_an_early_hand_over_is_remarked_on() {
+    let mut world = World::demo();
+    cancel_card(&mut world, "A10000004");
+    let (id, _) = apply(&mut world, "刘芳", "2026-01-10");
+    let forms_first = step(&mut world, &id, ApplicationStep::Forms, "2026-01-20").unwrap_err();
+    assert_eq!(forms_first.kind, ErrorKind::Conflict, "the photo receipt is pasted on the form: {forms_first}");
+    step(&mut world, &id, ApplicationStep::Photo, "2026-01-20").unwrap();
+    step(&mut world, &id, ApplicationStep::Forms, "2026-01-21").unwrap();
+    step(&mut world, &id, ApplicationStep::Submit, "2026-02-10").unwrap();
+    let application = &world.db.card_applications[&id];
+    assert_eq!(application.submit_from(), day("2026-02-20"));
+    assert_eq!(application.warnings().len(), 1, "handed over before the 19th of the next month");
+    assert!(application.warnings()[0].0.contains("2026-02-20"));
+}
+
 #[test]
 fn an_application_goes_applied_produced_issued_active_with_its_deadlines() {
     let mut world = World::demo();
+    cancel_card(&mut world, "A10000004");
     let (id, number) = apply(&mut world, "刘芳", "2026-01-10");
     assert_eq!(world.db.cards[&number].status, CardStatus::Applied);
     let application = world.db.card_applications[&id].clone();
@@ -150,6 +213,7 @@ fn an_application_goes_applied_produced_issued_active_with_its_deadlines() {
     let application = world.db.card_applications[&id].clone();
     assert_eq!(application.overdue(day("2026-02-26")), vec!["forms"], "the forms came late");
     step(&mut world, &id, ApplicationStep::Submit, "2026-02-26").unwrap();
+    assert!(world.db.card_applications[&id].warnings().is_empty(), "handed over after the 19th");
     produce(&mut world, &id, "2026-03-01").unwrap();
     assert_eq!(world.db.cards[&number].status, CardStatus::Produced);
     assert_eq!(produce(&mut world, &id, "2026-03-01").unwrap_err().kind, ErrorKind::Conflict, "produced once");
@@ -350,7 +414,7 @@ fn redeem(
 }
 
 #[test]
-fn a_qr_code_is_good_once_within_its_minute_and_dies_with_a_loss_report() {
+fn a_qr_code_is_good_once_within_its_minute_and_dies_with_a_suspension_not_a_card_loss() {
     let mut world = World::demo();
     let code = "330100ec00000000000000000000000000000001";
     assert_eq!(
@@ -378,14 +442,25 @@ fn a_qr_code_is_good_once_within_its_minute_and_dies_with_a_loss_report() {
     world.now = world.now.plus_seconds(59);
     redeem(&mut world, fresh, TERTIARY, "t6", None).unwrap();
 
-    // A loss report kills every outstanding code and token at once.
+    // The e-voucher is a credential of its own (issue 14): a lost card does not stop it.
     let outstanding = ["330100ec00000000000000000000000000000004", "330100ec00000000000000000000000000000005"];
     for code in outstanding {
         issue(&mut world, "张伟", code);
     }
     lose(&mut world, "A10000001");
-    for (n, code) in outstanding.iter().enumerate() {
-        assert_eq!(redeem(&mut world, code, TERTIARY, &format!("u{n}"), None).unwrap_err().kind, ErrorKind::Refused);
-    }
+    redeem(&mut world, outstanding[0], TERTIARY, "u0", None).unwrap();
+    // A lost phone: the suspension kills every outstanding code and token at once, and no new
+    // code comes until the e-voucher is activated again.
+    world
+        .exec(SuspendEVoucher { psn_no: person("张伟"), actor: "person:x".into(), reason: "手机丢失".into() })
+        .unwrap();
+    assert_eq!(redeem(&mut world, outstanding[1], TERTIARY, "u1", None).unwrap_err().kind, ErrorKind::Refused);
+    let suspended = "330100ec00000000000000000000000000000006";
+    let refused = world.exec(IssueQrCode { psn_no: person("张伟"), hash: grant_hash(suspended), seconds: 60 });
+    assert_eq!(refused.unwrap_err().kind, ErrorKind::Conflict);
+    activate_evoucher(&mut world, "张伟");
+    let after = "330100ec00000000000000000000000000000007";
+    issue(&mut world, "张伟", after);
+    redeem(&mut world, after, TERTIARY, "u2", None).unwrap();
     world.check_invariants();
 }

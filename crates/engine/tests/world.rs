@@ -115,6 +115,7 @@ impl World {
             med_type: Some(med_type.parse().unwrap()),
             diagnosis_code: None,
             diagnosis_name: None,
+            diagnoses: Vec::new(),
             insured_admdvs: None,
         }
     }
@@ -141,6 +142,7 @@ impl World {
             end: self.now,
             diagnosis_code: None,
             diagnosis_name: None,
+            diagnoses: Vec::new(),
         })
         .expect("discharged");
     }
@@ -154,6 +156,7 @@ impl World {
             begin: None,
             diagnosis_code: Some(code.into()),
             diagnosis_name: Some("诊断".into()),
+            diagnoses: Vec::new(),
             dept_code: None,
             dept_name: None,
             doctor_code: None,

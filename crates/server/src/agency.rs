@@ -113,9 +113,15 @@ struct LoginForm {
     password: String,
 }
 
-async fn login(State(state): State<Arc<AppState>>, lang: Lang, Form(form): Form<LoginForm>) -> Response {
-    match crate::rest::authenticate(&state, "operator", Some(form.username.trim().to_string()), form.password).await {
-        Ok(login) => COOKIE.logged_in(&login.token, "/agency"),
+async fn login(
+    State(state): State<Arc<AppState>>,
+    client: crate::guard::ClientAddr,
+    lang: Lang,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let username = Some(form.username.trim().to_string());
+    match crate::rest::authenticate(&state, client, "operator", username, form.password).await {
+        Ok(login) => COOKIE.logged_in(&state, &login.token, "/agency"),
         Err(error) => login_form(lang, Some(&error)),
     }
 }
@@ -132,7 +138,7 @@ fn bar_chart(title: &str, bars: &[(String, Vec<(i64, &'static str)>)]) -> String
         bars.iter().map(|(_, parts)| parts.iter().map(|(v, _)| (*v).max(0)).sum::<i64>()).max().unwrap_or(0).max(1);
     let slot = (width - left) / i64::try_from(bars.len().max(1)).unwrap_or(1);
     let mut svg = format!(
-        "<svg class=\"chart\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"{}\" preserveAspectRatio=\"none\" style=\"width:100%;height:auto\">",
+        "<svg class=\"chart\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"{}\" preserveAspectRatio=\"none\">",
         esc(title)
     );
     for (n, (label, parts)) in bars.iter().enumerate() {
@@ -250,7 +256,7 @@ async fn dashboard(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk) -
         .collect();
 
     let legend = format!(
-        "<span style=\"color:{EMPLOYEE_COLOUR}\">■</span> {} <span style=\"color:{RESIDENT_COLOUR}\">■</span> {}",
+        "<span class=\"swatch-employee\">■</span> {} <span class=\"swatch-resident\">■</span> {}",
         lang.t("职工", "employees"),
         lang.t("城乡居民", "residents")
     );

@@ -115,8 +115,8 @@ fn login_form(lang: Lang, error: Option<&ApiError>) -> Response {
         submit = lang.t("签到", "Sign in"),
     );
     let mut response = page(lang, lang.t("窗口签到", "Counter sign-in"), None, &body);
-    if error.is_some() {
-        *response.status_mut() = StatusCode::UNAUTHORIZED;
+    if let Some(error) = error {
+        *response.status_mut() = error.status;
     }
     response
 }
@@ -127,20 +127,40 @@ struct LoginForm {
     secret: String,
 }
 
-async fn login(State(state): State<Arc<AppState>>, lang: Lang, Form(form): Form<LoginForm>) -> Response {
-    let refused = || ApiError::unauthenticated("unknown institution code or wrong secret");
-    let institution = match form.code.trim().parse::<InstitutionCode>() {
+/// Signs a counter in with the institution's code and gateway secret. Attempts are counted
+/// per code and per source address before the secret is compared (see [`crate::guard`]); an
+/// unknown code is counted like a real one.
+async fn login(
+    State(state): State<Arc<AppState>>,
+    client: crate::guard::ClientAddr,
+    lang: Lang,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let refused = || {
+        let mut error = ApiError::unauthenticated("unknown institution code or wrong secret");
+        error.message_zh = "机构编码或密钥错误（或机构不在定点期内）".into();
+        error
+    };
+    let code = form.code.trim().to_ascii_uppercase();
+    if code.is_empty() || code.chars().count() > 30 {
+        return login_form(lang, Some(&refused()));
+    }
+    let institution = match code.parse::<InstitutionCode>() {
         Ok(code) => state.institution(&code).await.ok().flatten(),
         Err(_) => None,
     };
     let today = state.store.now().date();
-    let Some(institution) = institution
-        .filter(|i| crate::secret::constant_time_equal(&i.gateway_secret, &form.secret))
-        .filter(|i| i.designated_from <= today && today <= i.designated_to)
-    else {
-        let mut error = refused();
-        error.message_zh = "机构编码或密钥错误（或机构不在定点期内）".into();
-        return login_form(lang, Some(&error));
+    let institution = institution.filter(|i| i.designated_from <= today && today <= i.designated_to);
+    let verdict = crate::guard::try_plain(&state, client, "counter", &code, || {
+        institution.as_ref().is_some_and(|i| crate::secret::constant_time_equal(&i.gateway_secret, &form.secret))
+    });
+    let institution = match (verdict, institution) {
+        (Ok(()), Some(institution)) => institution,
+        (Err(verdict), _) => {
+            let error = crate::guard::refusal(&verdict).unwrap_or_else(refused);
+            return login_form(lang, Some(&error));
+        }
+        (Ok(()), None) => return login_form(lang, Some(&refused())),
     };
     let session = Session {
         subject: Subject::Institution { code: institution.code.to_string() },
@@ -148,7 +168,7 @@ async fn login(State(state): State<Arc<AppState>>, lang: Lang, Form(form): Form<
         expires: crate::unix_now() + crate::sessions::SESSION_SECONDS,
     };
     let token = state.sessions.start(session, crate::unix_now());
-    COOKIE.logged_in(&token, "/counter")
+    COOKIE.logged_in(&state, &token, "/counter")
 }
 
 async fn logout(State(state): State<Arc<AppState>>, till: Till) -> Response {
@@ -354,7 +374,7 @@ fn bill_page(
     let body = format!(
         "{header}{error}<form class=\"card\" method=\"post\" action=\"/counter/bill\">{h}\
          <div class=\"scroll\"><table><thead><tr><th scope=\"col\">{item_l}</th><th scope=\"col\">{price_l}</th><th scope=\"col\">{qty_l}</th></tr></thead><tbody>{rows}</tbody></table></div>\
-         <label><input type=\"checkbox\" name=\"use_account\" value=\"true\" style=\"width:auto\"{checked}> {acct}</label>\
+         <label><input class=\"check\" type=\"checkbox\" name=\"use_account\" value=\"true\"{checked}> {acct}</label>\
          <button type=\"submit\" name=\"action\" value=\"presettle\">{pre}</button></form>",
         error = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e))).unwrap_or_default(),
         h = [
@@ -421,6 +441,7 @@ async fn open_outpatient(state: &AppState, lang: Lang, till: &Institution, bill:
         med_type: Some(MedType::GENERAL_OUTPATIENT),
         diagnosis_code: None,
         diagnosis_name: None,
+        diagnoses: Vec::new(),
         insured_admdvs: None,
     };
     let visit = match state.store.execute(OpenVisit(details)).await {
@@ -689,7 +710,7 @@ async fn receipt(State(state): State<Arc<AppState>>, lang: Lang, till: Till, Pat
     };
     let body = format!(
         "<section class=\"card\" id=\"receipt\"><p>{inst}</p><p class=\"muted\">{id_l} {id} · {at} · {name}</p>{split}</section>\
-         <p><button type=\"button\" onclick=\"window.print()\">{print}</button> <a class=\"button\" href=\"/counter\">{next}</a></p>{cancel}",
+         <p><button type=\"button\" data-print>{print}</button> <a class=\"button\" href=\"/counter\">{next}</a></p>{cancel}",
         inst = esc(&institution.name),
         id_l = lang.t("结算号", "Settlement"),
         id = esc(s.setl_id.as_str()),

@@ -7,9 +7,11 @@ pub mod agency;
 pub mod allocation;
 pub mod counter;
 pub mod demo;
+pub mod edge;
 pub mod face;
 #[doc(hidden)]
 pub mod fuzz;
+pub mod guard;
 mod metrics;
 pub mod nhsa;
 mod nonce;
@@ -51,6 +53,23 @@ pub struct AppState {
     pub face: Arc<dyn face::FaceVerifier>,
     /// Other deployments, by the region each holds (see [`peer`]).
     pub peers: peer::Peers,
+    /// Attempts at secrets, per source and per unknown name (see [`guard`]).
+    pub guard: guard::Guard,
+    /// Reads of personal records by institutions, per minute.
+    pub reads: guard::Quota,
+    /// When this process started (Unix seconds).
+    pub started_at: i64,
+    /// Signatures with a timestamp at or before this are refused: when another process served
+    /// this database before, its nonces are gone, so a header it accepted must not be accepted
+    /// again. (`i64::MIN` for a database served for the first time.)
+    pub replay_floor: i64,
+    /// Request body bytes held in memory at once (see [`edge`]).
+    pub body_budget: edge::BodyBudget,
+    /// Reached over TLS (the public URL is `https://`): session cookies are `Secure` and
+    /// answers carry HSTS.
+    pub https: bool,
+    /// The public origin (`https://host[:port]`), when configured: pages' forms may come from it.
+    pub public_origin: Option<String>,
     institutions: RwLock<HashMap<InstitutionCode, Institution>>,
 }
 
@@ -70,6 +89,13 @@ impl AppState {
             metrics: Metrics::default(),
             face: Arc::new(face::DeterministicFaceVerifier),
             peers: peer::Peers::default(),
+            guard: guard::Guard::default(),
+            reads: guard::Quota::default(),
+            started_at: unix_now(),
+            replay_floor: i64::MIN,
+            body_budget: edge::BodyBudget::default(),
+            https: false,
+            public_origin: None,
             institutions: RwLock::new(HashMap::new()),
         }
     }
@@ -93,44 +119,44 @@ impl AppState {
         Ok(found)
     }
 
+    pub fn public_origin(&self) -> Option<&str> {
+        self.public_origin.as_deref()
+    }
+
     /// Forgets cached institutions (after a registry change).
     pub fn forget_institutions(&self) {
         self.institutions.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
     }
 }
 
-/// The whole HTTP surface.
+/// The whole HTTP surface. The peer exchange is there only when peers are configured.
 pub fn app(state: Arc<AppState>) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/assets/app.css", get(|| asset("text/css; charset=utf-8", portal::STYLESHEET)))
+        .route("/assets/app.js", get(|| asset("text/javascript; charset=utf-8", portal::SCRIPT)))
         .merge(nhsa::router())
         .merge(rest::router())
-        .merge(peer::router())
         .merge(portal::router())
         .merge(counter::router())
-        .merge(agency::router())
+        .merge(agency::router());
+    if !state.peers.is_empty() {
+        router = router.merge(peer::router(state.clone()));
+    }
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn(log_request))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), edge::same_origin_forms))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), edge::body_budget))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), edge::security_headers))
+        .layer(axum::middleware::from_fn(edge::log_request))
         .with_state(state)
 }
 
-/// One log line per request: method, path, status and time. Never a query string, a header
-/// value or a body: those carry ID numbers, passwords, PINs and QR codes.
-async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    let started = std::time::Instant::now();
-    let response = next.run(request).await;
-    tracing::info!(
-        %method,
-        path = %path,
-        status = response.status().as_u16(),
-        ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        "request"
-    );
-    response
+async fn asset(content_type: &'static str, text: &'static str) -> Response {
+    (StatusCode::OK, [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "max-age=3600")], text)
+        .into_response()
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {
@@ -174,11 +200,15 @@ pub(crate) fn unix_now() -> i64 {
         .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// The `meta` key saying a server has served this database (and when it last started).
+const SERVED_KEY: &str = "served_since";
+
 /// A bound server, ready to run. Tests bind port 0 and read [`Application::port`].
 #[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
     state: Arc<AppState>,
+    header_read_timeout: std::time::Duration,
 }
 
 impl Application {
@@ -186,9 +216,25 @@ impl Application {
     ///
     /// # Errors
     /// When the address cannot be bound.
+    ///
+    /// When another process served the database before, this waits for the next second (at most
+    /// one) before it returns, and refuses every signature made up to the second it started in:
+    /// the nonces that process saw are gone, and a header captured from it must not be replayed
+    /// (an honest client signs after the server is up, so in a later second).
     pub async fn build(store: Store, secrets: Secrets, listen: &str) -> std::io::Result<Application> {
         let listener = TcpListener::bind(listen).await?;
-        Ok(Application { listener, state: Arc::new(AppState::new(store, secrets)) })
+        let served_before = store.read(|r| r.meta(SERVED_KEY)).await.map_or(true, |served| served.is_some());
+        let mut state = AppState::new(store, secrets);
+        if served_before {
+            state.replay_floor = state.started_at;
+            while unix_now() <= state.started_at {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+        if let Err(failure) = state.store.set_meta(SERVED_KEY, &state.started_at.to_string()).await {
+            return Err(std::io::Error::other(failure.to_string()));
+        }
+        Ok(Application { listener, state: Arc::new(state), header_read_timeout: edge::HEADER_READ_TIMEOUT })
     }
 
     /// Plugs in the deployment's face verifier (the default is [`face::DeterministicFaceVerifier`]).
@@ -198,6 +244,30 @@ impl Application {
     #[must_use]
     pub fn with_face_verifier(mut self, verifier: Arc<dyn face::FaceVerifier>) -> Application {
         Arc::get_mut(&mut self.state).expect("the state is not shared before the server runs").face = verifier;
+        self
+    }
+
+    /// The address the public reaches this server at (e.g. `https://yibao.example.gov.cn`,
+    /// behind a TLS-terminating proxy): with `https://`, cookies are `Secure` and answers carry
+    /// HSTS; the pages accept forms posted from it.
+    ///
+    /// # Panics
+    /// When called after the server started serving.
+    #[must_use]
+    pub fn with_public_url(mut self, url: &str) -> Application {
+        let state = Arc::get_mut(&mut self.state).expect("the state is not shared before the server runs");
+        let url = url.trim().trim_end_matches('/');
+        state.https = url.starts_with("https://");
+        state.public_origin =
+            url.split_once("://").map(|(scheme, rest)| format!("{scheme}://{}", rest.split('/').next().unwrap_or("")));
+        self
+    }
+
+    /// How long a client may take to send a request's headers, and an idle kept-alive
+    /// connection stays open (default [`edge::HEADER_READ_TIMEOUT`]).
+    #[must_use]
+    pub fn with_header_read_timeout(mut self, timeout: std::time::Duration) -> Application {
+        self.header_read_timeout = timeout;
         self
     }
 
@@ -231,6 +301,6 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, app(self.state)).with_graceful_shutdown(shutdown).await
+        edge::serve(self.listener, app(self.state), self.header_read_timeout, shutdown).await
     }
 }

@@ -358,12 +358,35 @@ pub async fn cancel(
 // ---------------------------------------------------------------------------------------------
 // The insured side: answering peers.
 
-pub fn router() -> Router<Arc<AppState>> {
+/// The peer exchange (mounted only when peers are configured). A request that does not claim
+/// a configured peer with a fresh timestamp and a well-formed signature is refused before its
+/// body is read; the signature over the body is checked once it is.
+pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/peer/v1/person", post(person))
         .route("/peer/v1/settle", post(peer_settle))
         .route("/peer/v1/cancel", post(peer_cancel))
         .layer(DefaultBodyLimit::max(BODY_MAX_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state, precheck))
+}
+
+async fn precheck(
+    State(app): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let headers = request.headers();
+    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or("");
+    let known = text("x-yibao-peer").parse::<Admdvs>().is_ok_and(|region| app.peers.get(&region).is_some());
+    let fresh = text("x-yibao-timestamp")
+        .parse::<i64>()
+        .is_ok_and(|at| crate::unix_now().abs_diff(at) <= WINDOW_SECONDS.unsigned_abs());
+    let signed =
+        text("x-yibao-signature").len() == 64 && text("x-yibao-signature").bytes().all(|b| b.is_ascii_hexdigit());
+    match known && fresh && signed {
+        true => next.run(request).await,
+        false => refuse(StatusCode::UNAUTHORIZED, "对端系统认证失败").into_response(),
+    }
 }
 
 /// A refused peer request: its status and Chinese message.

@@ -25,6 +25,7 @@ use yibao_engine::{ErrorKind, Outcome};
 use yibao_store::SettlementFilter;
 
 use crate::AppState;
+use crate::guard::ClientAddr;
 use crate::rest::{ApiError, Caller};
 use crate::sessions::Subject;
 
@@ -41,6 +42,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/portal/me", get(overview))
         .route("/portal/settlements/{setl_id}", get(settlement_page))
         .route("/portal/qr", get(qr_page))
+        .route("/portal/evoucher/suspension", post(suspend_evoucher))
         .route("/portal/cards/{card_no}/loss", post(report_loss))
         .route("/portal/cards/{card_no}/pin", get(pin_page).post(change_pin))
         .route("/portal/cards/{card_no}/statement", post(statement))
@@ -91,8 +93,10 @@ pub(crate) struct SessionCookie {
 const PORTAL: SessionCookie = SessionCookie { name: "yibao_portal", path: "/portal" };
 
 impl SessionCookie {
-    fn header(&self, token: &str, seconds: i64) -> String {
-        format!("{}={token}; Path={}; HttpOnly; SameSite=Strict; Max-Age={seconds}", self.name, self.path)
+    /// `Secure` when the server is reached over TLS.
+    fn header(&self, token: &str, seconds: i64, secure: bool) -> String {
+        let secure = if secure { "; Secure" } else { "" };
+        format!("{}={token}; Path={}; HttpOnly; SameSite=Strict; Max-Age={seconds}{secure}", self.name, self.path)
     }
 
     /// The live session the request's cookie names, and its token.
@@ -102,9 +106,9 @@ impl SessionCookie {
     }
 
     /// Logged in: the cookie holds `token`, and the browser goes on to `next`.
-    pub(crate) fn logged_in(&self, token: &str, next: &str) -> Response {
-        ([(header::SET_COOKIE, self.header(token, crate::sessions::SESSION_SECONDS))], Redirect::to(next))
-            .into_response()
+    pub(crate) fn logged_in(&self, state: &AppState, token: &str, next: &str) -> Response {
+        let cookie = self.header(token, crate::sessions::SESSION_SECONDS, state.https);
+        ([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response()
     }
 
     /// Ends the session `token` (when there is one), clears the cookie, back to the login page.
@@ -113,7 +117,7 @@ impl SessionCookie {
             state.sessions.end(token);
         }
         let login = format!("{}/login", self.path);
-        ([(header::SET_COOKIE, self.header("", 0))], Redirect::to(&login)).into_response()
+        ([(header::SET_COOKIE, self.header("", 0, state.https))], Redirect::to(&login)).into_response()
     }
 }
 
@@ -182,8 +186,21 @@ a{color:#0b5394}a:focus,button:focus,input:focus,select:focus{outline:3px solid 
 .notice{background:#e8f1fb;border:1px solid #0b5394;padding:.75rem;border-radius:.35rem}
 .qr{display:flex;justify-content:center;padding:1rem;background:#fff}.qr svg{width:min(18rem,80vw);height:auto}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+form.inline{display:inline}input.check{width:auto}svg.chart{width:100%;height:auto}
+.swatch-employee{color:#0b5394}.swatch-resident{color:#e69138}
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem}
 ";
+
+/// The pages' style sheet, served as `/assets/app.css` (no inline style: the pages' content
+/// security policy allows style and script from this server only).
+pub(crate) const STYLESHEET: &str = STYLE;
+
+/// The pages' script, served as `/assets/app.js`: asks before a form marked `data-confirm` is
+/// sent, prints from a button marked `data-print`, reloads a page holding `data-refresh`
+/// (seconds). No page needs it to work.
+pub(crate) const SCRIPT: &str = "document.addEventListener('submit',function(e){var m=e.target.getAttribute('data-confirm');if(m&&!window.confirm(m)){e.preventDefault()}});\n\
+document.addEventListener('click',function(e){var b=e.target.closest&&e.target.closest('[data-print]');if(b){window.print()}});\n\
+(function(){var r=document.querySelector('[data-refresh]');if(r){setTimeout(function(){location.reload()},1000*parseInt(r.getAttribute('data-refresh'),10))}})();\n";
 
 /// A whole page: header with the language switch (and logout when logged in), then `body`.
 fn page(lang: Lang, title: &str, logged_in: bool, body: &str) -> Response {
@@ -214,7 +231,7 @@ pub(crate) fn language_switch(lang: Lang) -> &'static str {
 pub(crate) fn shell(lang: Lang, title: &str, brand: (&str, &str), nav: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · {name}</title><style>{STYLE}</style></head><body>\
+         <title>{title} · {name}</title><link rel=\"stylesheet\" href=\"/assets/app.css\"><script src=\"/assets/app.js\" defer></script></head><body>\
          <a class=\"skip\" href=\"#main\">{skip}</a>\
          <header><a class=\"brand\" href=\"{home}\">{name}</a><nav aria-label=\"{navlabel}\">{nav}</nav></header>\
          <main id=\"main\"><h1>{title}</h1>{body}</main></body></html>",
@@ -281,8 +298,8 @@ fn login_form(lang: Lang, error: Option<&ApiError>, id_number: &str) -> Response
         ),
     );
     let mut response = page(lang, lang.t("参保人登录", "Insured person login"), false, &body);
-    if error.is_some() {
-        *response.status_mut() = StatusCode::UNAUTHORIZED;
+    if let Some(error) = error {
+        *response.status_mut() = error.status;
     }
     response
 }
@@ -293,12 +310,17 @@ struct LoginForm {
     password: String,
 }
 
-async fn login(State(state): State<Arc<AppState>>, lang: Lang, Form(form): Form<LoginForm>) -> Response {
+async fn login(
+    State(state): State<Arc<AppState>>,
+    client: ClientAddr,
+    lang: Lang,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let id_number = form.id_number.trim().to_ascii_uppercase();
-    match crate::rest::authenticate(&state, "person", Some(id_number.clone()), form.password).await {
+    match crate::rest::authenticate(&state, client, "person", Some(id_number.clone()), form.password).await {
         Ok(login) => {
             let next = if login.must_change { "/portal/password" } else { "/portal/me" };
-            PORTAL.logged_in(&login.token, next)
+            PORTAL.logged_in(&state, &login.token, next)
         }
         Err(error) => login_form(lang, Some(&error), &id_number),
     }
@@ -339,11 +361,22 @@ async fn password_page(lang: Lang, visitor: Visitor) -> Response {
 fn password_form(lang: Lang, initial: bool, error: Option<&ApiError>) -> Response {
     let current = match initial {
         true => format!(
-            "<p class=\"notice\">{}</p>",
-            lang.t(
-                "您正在使用初始密码登录，请先设置新密码，之后才能查询个人信息。",
-                "You logged in with the initial password: set a new password before anything else."
-            )
+            "<p class=\"notice\">{notice}</p>\
+             <fieldset><legend>{proof}</legend>\
+             <label for=\"card_no\">{card_l}</label><input id=\"card_no\" name=\"card_no\" autocomplete=\"off\" maxlength=\"20\">\
+             <label for=\"pin\">{pin_l}</label><input id=\"pin\" name=\"pin\" type=\"password\" inputmode=\"numeric\" maxlength=\"6\" autocomplete=\"off\">\
+             <p class=\"muted\">{or}</p>\
+             <label for=\"activation_code\">{code_l}</label><input id=\"activation_code\" name=\"activation_code\" inputmode=\"numeric\" maxlength=\"8\" autocomplete=\"one-time-code\">\
+             </fieldset>",
+            notice = lang.t(
+                "您正在使用初始密码登录。初始密码可由身份证号推得，请先证明是本人，再设置新密码。",
+                "You logged in with the initial password, which anyone who knows your ID number can work out: prove it is you, then set a new password."
+            ),
+            proof = lang.t("证明是本人（二选一）", "Prove it is you (one of the two)"),
+            card_l = lang.t("社保卡号", "Card number"),
+            pin_l = lang.t("社保卡密码（6位数字）", "Card PIN (6 digits)"),
+            or = lang.t("或者，输入医保经办机构给您的激活码：", "or the activation code the agency gave you:"),
+            code_l = lang.t("激活码（8位数字）", "Activation code (8 digits)"),
         ),
         false => format!(
             "<label for=\"password\">{}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"128\">",
@@ -377,10 +410,14 @@ struct PasswordForm {
     password: Option<String>,
     new_password: String,
     confirm: String,
+    card_no: Option<String>,
+    pin: Option<String>,
+    activation_code: Option<String>,
 }
 
 async fn change_password(
     State(state): State<Arc<AppState>>,
+    client: ClientAddr,
     lang: Lang,
     visitor: Visitor,
     Form(form): Form<PasswordForm>,
@@ -391,7 +428,18 @@ async fn change_password(
         let error = ApiError::invalid("the two new passwords differ", "两次输入的新密码不一致");
         return password_form(lang, initial, Some(&error));
     }
-    match crate::rest::set_password(&state, &caller, form.password.filter(|p| !p.is_empty()), form.new_password).await {
+    let given = |field: Option<String>| field.map(|text| text.trim().to_string()).filter(|text| !text.is_empty());
+    let proof = match (given(form.card_no), given(form.pin), given(form.activation_code)) {
+        (_, _, Some(code)) => Some(crate::rest::Proof::Code(code)),
+        (Some(card_no), Some(pin), None) => Some(crate::rest::Proof::Card { card_no, pin }),
+        _ => None,
+    };
+    let change = crate::rest::PasswordUpdate {
+        current: form.password.filter(|p| !p.is_empty()),
+        proof,
+        new_password: form.new_password,
+    };
+    match crate::rest::set_password(&state, client, &caller, change).await {
         // Every session of the person ended: log in again with the new password.
         Ok(_) => PORTAL.logged_out(&state, None),
         Err(error) => password_form(lang, initial, Some(&error)),
@@ -515,10 +563,13 @@ async fn overview(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visit
             let number = esc(card.card_no.as_str());
             let actions = match card.status {
                 CardStatus::Active => format!(
-                    "<form method=\"post\" action=\"/portal/cards/{number}/loss\" onsubmit=\"return confirm('{confirm}')\" style=\"display:inline\"><button type=\"submit\">{loss}</button></form> \
+                    "<form class=\"inline\" method=\"post\" action=\"/portal/cards/{number}/loss\" data-confirm=\"{confirm}\"><button type=\"submit\">{loss}</button></form> \
                      <a class=\"button\" href=\"/portal/cards/{number}/pin\">{pin}</a> \
-                     <form method=\"post\" action=\"/portal/cards/{number}/statement\" style=\"display:inline\"><button type=\"submit\">{pdf}</button></form>",
-                    confirm = lang.t("确认挂失这张卡？挂失后卡不能再支付。", "Report this card lost? It will no longer pay."),
+                     <form class=\"inline\" method=\"post\" action=\"/portal/cards/{number}/statement\"><button type=\"submit\">{pdf}</button></form>",
+                    confirm = esc(lang.t(
+                        "确认挂失这张卡？挂失后卡不能再支付（医保电子凭证不受影响）。",
+                        "Report this card lost? It will no longer pay (the e-voucher is not affected)."
+                    )),
                     loss = lang.t("挂失", "Report lost"),
                     pin = lang.t("修改卡密码", "Change the PIN"),
                     pdf = lang.t("打印交易记录（PDF）", "Transaction record (PDF)"),
@@ -536,9 +587,23 @@ async fn overview(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visit
         })
         .collect();
     let voucher_line = match &voucher {
-        Some(_) => {
-            format!("<a class=\"button\" href=\"/portal/qr\">{}</a>", lang.t("出示医保码", "Show my e-voucher QR code"))
-        }
+        Some(voucher) if voucher.is_suspended() => format!(
+            "<p class=\"notice\">{}</p>",
+            lang.t(
+                "医保电子凭证已暂停使用。找回或更换手机后，请在渠道应用中重新激活（人脸核验）。",
+                "The e-voucher is suspended. Activate it again in a channel app (face check) on your phone."
+            )
+        ),
+        Some(_) => format!(
+            "<a class=\"button\" href=\"/portal/qr\">{show}</a> \
+             <form class=\"inline\" method=\"post\" action=\"/portal/evoucher/suspension\" data-confirm=\"{confirm}\"><button type=\"submit\">{suspend}</button></form>",
+            show = lang.t("出示医保码", "Show my e-voucher QR code"),
+            confirm = esc(lang.t(
+                "确认暂停医保电子凭证？所有已生成的医保码立即失效，重新激活后才能使用。",
+                "Suspend the e-voucher? Every code already shown stops working until you activate it again."
+            )),
+            suspend = lang.t("手机丢失：暂停医保码", "Lost phone: suspend the e-voucher"),
+        ),
         None => format!(
             "<p class=\"muted\">{}</p>",
             lang.t(
@@ -714,7 +779,7 @@ async fn qr_page(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visito
                 &ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error", "系统内部错误"),
             );
         }
-        Err(error) if error.kind == ErrorKind::Refused => {
+        Err(error) if matches!(error.kind, ErrorKind::Refused | ErrorKind::Conflict) => {
             let body = format!(
                 "<p class=\"notice\">{}</p><p><a href=\"/portal/me\">{}</a></p>",
                 esc(lang.t(&error.zh, &error.en)),
@@ -734,9 +799,8 @@ async fn qr_page(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visito
     // is useless a minute later.
     let refresh = QR_SECONDS.saturating_sub(5).max(5);
     let body = format!(
-        "<div class=\"qr\" role=\"img\" aria-label=\"{label}\" data-code=\"{code}\">{svg}</div>\
-         <p class=\"notice\" aria-live=\"polite\">{valid}</p><p><a href=\"/portal/me\">{back}</a></p>\
-         <script>setTimeout(function(){{location.reload()}},{refresh}000)</script>",
+        "<div class=\"qr\" role=\"img\" aria-label=\"{label}\" data-code=\"{code}\" data-refresh=\"{refresh}\">{svg}</div>\
+         <p class=\"notice\" aria-live=\"polite\">{valid}</p><p><a href=\"/portal/me\">{back}</a></p>",
         label = lang.t("医保电子凭证二维码", "E-voucher QR code"),
         code = esc(&code),
         valid = esc(&match lang {
@@ -820,7 +884,7 @@ async fn institutions_page(
          <label for=\"admdvs\">{region_l}</label><select id=\"admdvs\" name=\"admdvs\"><option value=\"\">{all}</option>{region_options}</select>\
          <label for=\"kind\">{kind_l}</label><select id=\"kind\" name=\"kind\"><option value=\"\">{all}</option><option value=\"hospital\"{h}>{hosp}</option><option value=\"pharmacy\"{p}>{pharm}</option></select>\
          <label for=\"level\">{level_l}</label><select id=\"level\" name=\"level\"><option value=\"\">{all}</option><option value=\"3\"{l3}>三级</option><option value=\"2\"{l2}>二级</option><option value=\"1\"{l1}>一级</option><option value=\"9\"{l9}>社区</option></select>\
-         <label><input type=\"checkbox\" name=\"evoucher\" value=\"1\" style=\"width:auto\"{ev}> {ev_l}</label>\
+         <label><input class=\"check\" type=\"checkbox\" name=\"evoucher\" value=\"1\"{ev}> {ev_l}</label>\
          <button type=\"submit\">{search}</button></form>\
          <div class=\"scroll\"><table><thead><tr><th scope=\"col\">{name_l}</th><th scope=\"col\">{code_l}</th><th scope=\"col\">{kind_l}</th><th scope=\"col\">{level_l}</th><th scope=\"col\">{region_l}</th><th scope=\"col\">{evc}</th></tr></thead><tbody>{rows}</tbody></table></div>",
         region_l = lang.t("统筹区", "Region"),
@@ -925,6 +989,7 @@ struct PinForm {
 
 async fn change_pin(
     State(state): State<Arc<AppState>>,
+    client: ClientAddr,
     lang: Lang,
     visitor: Visitor,
     axum::extract::Path(card_no): axum::extract::Path<String>,
@@ -945,9 +1010,27 @@ async fn change_pin(
             false,
         );
     }
-    match crate::rest::cards::set_pin(&state, &card_no, &form.old_pin, &form.new_pin).await {
+    let Some(caller) = visitor.0.as_ref() else { return not_logged_in() };
+    match crate::rest::cards::set_pin(&state, client, caller, &card_no, &form.old_pin, &form.new_pin).await {
         Ok(()) => pin_form(lang, &card_no, None, true),
         Err(error) => pin_form(lang, &card_no, Some(&error), false),
+    }
+}
+
+/// A lost phone: the person suspends the e-voucher (every code shown so far dies).
+async fn suspend_evoucher(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visitor) -> Response {
+    let psn_no = match person(&visitor) {
+        Ok(psn_no) => psn_no,
+        Err(redirect) => return redirect.into_response(),
+    };
+    let command = yibao_engine::commands::SuspendEVoucher {
+        psn_no: psn_no.clone(),
+        actor: format!("person:{psn_no}"),
+        reason: "参保人网上暂停（手机丢失）".into(),
+    };
+    match state.store.execute(command).await {
+        Ok(_) => Redirect::to("/portal/me").into_response(),
+        Err(error) => failure(lang, &ApiError::from(error)),
     }
 }
 

@@ -6,9 +6,9 @@ use yibao_domain::{Date, DateTime, MdtrtId, Money, Quantity, Ratio, SetlId, Unit
 use yibao_engine::StoreFailure;
 use yibao_engine::records::{
     Amounts, AuditEntry, Card, CardApplication, CardStatus, CardTransaction, CatalogueEntry, Certificate,
-    ClearingNotice, Credential, CredentialKind, DiseaseRegistration, EVoucher, Effect, Employer, FeeLine, Grant,
-    GrantKind, Institution, LineState, Message, Person, PersonStatus, Region, Settlement, SettlementStatus, SignIn,
-    StoredFile, Visit, VisitKind, VisitStatus,
+    ClearingNotice, Credential, CredentialKind, Diagnosis, DiagnosisStage, DiseaseRegistration, EVoucher, Effect,
+    Employer, FeeLine, Grant, GrantKind, Institution, LineState, Message, Person, PersonStatus, Region, Settlement,
+    SettlementStatus, SignIn, StoredFile, Visit, VisitDiagnoses, VisitKind, VisitStatus,
 };
 use yibao_ledger::{Account, Posting, Side, Transfer, TransferCode, TransferId};
 use yibao_policy::{Accumulators, Rule, Step};
@@ -981,4 +981,61 @@ pub fn decode_grant(row: &[Value]) -> Result<Grant, StoreFailure> {
         used_by: c.opt_parse()?,
         used_ref: c.opt_text()?,
     })
+}
+
+pub fn diagnoses(row: &VisitDiagnoses) -> Vec<Value> {
+    let entries: Vec<Json> = row
+        .entries
+        .iter()
+        .map(|entry| {
+            json!({
+                "stage": entry.stage.code(),
+                "diag_type": entry.diag_type,
+                "main": entry.main,
+                "order": entry.order,
+                "code": entry.code,
+                "name": entry.name,
+                "adm_cond": entry.admission_condition,
+                "dept": entry.dept,
+                "doctor_code": entry.doctor_code,
+                "doctor_name": entry.doctor_name,
+                "at": entry.at.map(|at| at.to_string()),
+            })
+        })
+        .collect();
+    vec![text(&row.mdtrt_id), text(&row.psn_no), json_text(&Json::Array(entries))]
+}
+
+pub fn decode_diagnoses(row: &[Value]) -> Result<VisitDiagnoses, StoreFailure> {
+    let mut c = Columns::new(&schema::DIAGNOSES, row);
+    let mdtrt_id = c.parse()?;
+    let psn_no = c.parse()?;
+    let entries = parse_json("visit_diagnoses", &c.text()?)?;
+    let items = entries.as_array().ok_or_else(|| failure("visit_diagnoses.entries", &entries))?;
+    let text_of = |item: &Json, key: &str| item[key].as_str().unwrap_or_default().to_string();
+    let entries = items
+        .iter()
+        .map(|item| {
+            Ok(Diagnosis {
+                stage: item["stage"]
+                    .as_str()
+                    .and_then(DiagnosisStage::parse)
+                    .ok_or_else(|| failure("visit_diagnoses.stage", item))?,
+                diag_type: text_of(item, "diag_type"),
+                main: item["main"].as_bool().unwrap_or(false),
+                order: item["order"].as_u64().and_then(|order| u32::try_from(order).ok()).unwrap_or(0),
+                code: text_of(item, "code"),
+                name: text_of(item, "name"),
+                admission_condition: text_of(item, "adm_cond"),
+                dept: text_of(item, "dept"),
+                doctor_code: text_of(item, "doctor_code"),
+                doctor_name: text_of(item, "doctor_name"),
+                at: match item["at"].as_str() {
+                    Some(at) => Some(at.parse().map_err(|error| failure("visit_diagnoses.at", error))?),
+                    None => None,
+                },
+            })
+        })
+        .collect::<Result<Vec<_>, StoreFailure>>()?;
+    Ok(VisitDiagnoses { mdtrt_id, psn_no, entries })
 }

@@ -10,7 +10,7 @@ use yibao_domain::{Admdvs, CardNo, Date, DateTime, InstitutionCode, MdtrtId, Mon
 use yibao_engine::records::{
     Card, CardApplication, CardTransaction, ClearingNotice, ClearingParty, Credential, CredentialKind, DayTotals,
     DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, Message, Person, Region, Settlement, SignIn,
-    StoredFile, Visit,
+    StoredFile, Visit, VisitDiagnoses,
 };
 use yibao_engine::{ChangeSet, Loader, StoreFailure};
 use yibao_ledger::{Account, AccountKey, Transfer, TransferId};
@@ -185,6 +185,7 @@ impl Db<'_> {
         conn.upsert(&schema::CLEARING_NOTICES, rows(changes.clearing_notices, codec::clearing_notice))?;
         conn.upsert(&schema::EVOUCHERS, rows(changes.evouchers, codec::evoucher))?;
         conn.upsert(&schema::GRANTS, rows(changes.grants, codec::grant))?;
+        conn.upsert(&schema::DIAGNOSES, rows(changes.diagnoses, codec::diagnoses))?;
         conn.upsert(&schema::CATALOGUE, changes.catalogue.iter().map(codec::catalogue_entry).collect())?;
         conn.upsert(&schema::AUDIT_LOG, changes.audit.iter().map(codec::audit).collect())?;
         Ok(())
@@ -226,6 +227,10 @@ impl Loader for Db<'_> {
         self.load(&schema::CARDS, "card_no", strings(keys), codec::decode_card)
     }
 
+    fn person_cards(&mut self, persons: &[PersonNo]) -> Result<Vec<Card>, StoreFailure> {
+        self.load(&schema::CARDS, "psn_no", strings(persons), codec::decode_card)
+    }
+
     fn accounts(&mut self, keys: &[AccountKey]) -> Result<Vec<Account>, StoreFailure> {
         self.load(&schema::ACCOUNTS, "account", strings(keys), codec::decode_account)
     }
@@ -240,6 +245,43 @@ impl Loader for Db<'_> {
 
     fn lines(&mut self, visits: &[MdtrtId]) -> Result<Vec<FeeLine>, StoreFailure> {
         self.load(&schema::FEE_LINES, "mdtrt_id", strings(visits), codec::decode_line)
+    }
+
+    fn line_keys(&mut self, keys: &[(MdtrtId, String)]) -> Result<Vec<FeeLine>, StoreFailure> {
+        let mut by_visit: BTreeMap<&MdtrtId, Vec<String>> = BTreeMap::new();
+        for (visit, serial) in keys {
+            by_visit.entry(visit).or_default().push(serial.clone());
+        }
+        let sql = format!(
+            "SELECT {} FROM {} WHERE mdtrt_id = $1 AND serial = ANY($2)",
+            schema::FEE_LINES.column_list(),
+            schema::FEE_LINES.name
+        );
+        let mut lines = Vec::with_capacity(keys.len());
+        for (visit, serials) in by_visit {
+            for row in self.conn.query(&sql, &[Value::Text(visit.to_string()), Value::TextList(serials)])? {
+                lines.push(codec::decode_line(&row)?);
+            }
+        }
+        Ok(lines)
+    }
+
+    fn line_counts(&mut self, visits: &[MdtrtId]) -> Result<Vec<(MdtrtId, usize)>, StoreFailure> {
+        let sql = format!(
+            "SELECT mdtrt_id, COUNT(*) FROM {} WHERE mdtrt_id = ANY($1) GROUP BY mdtrt_id",
+            schema::FEE_LINES.name
+        );
+        self.conn
+            .query(&sql, &[strings(visits)])?
+            .into_iter()
+            .map(|row| match row.as_slice() {
+                [Value::Text(visit), Value::Int(count)] => Ok((
+                    visit.parse().map_err(|error| StoreFailure(format!("fee_lines.mdtrt_id {visit:?}: {error}")))?,
+                    usize::try_from(*count).unwrap_or(0),
+                )),
+                other => Err(StoreFailure(format!("line counts: unexpected row {other:?}"))),
+            })
+            .collect()
     }
 
     fn settlements(&mut self, keys: &[SetlId]) -> Result<Vec<Settlement>, StoreFailure> {
@@ -321,6 +363,10 @@ impl Loader for Db<'_> {
 
     fn grants(&mut self, hashes: &[String]) -> Result<Vec<Grant>, StoreFailure> {
         self.load(&schema::GRANTS, "hash", strings(hashes), codec::decode_grant)
+    }
+
+    fn diagnoses(&mut self, visits: &[MdtrtId]) -> Result<Vec<VisitDiagnoses>, StoreFailure> {
+        self.load(&schema::DIAGNOSES, "mdtrt_id", strings(visits), codec::decode_diagnoses)
     }
 
     fn settlement_days(&mut self, party: &ClearingParty, from: Date, to: Date) -> Result<Vec<DayTotals>, StoreFailure> {

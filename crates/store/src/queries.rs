@@ -5,7 +5,7 @@ use yibao_domain::{CardNo, Date, DateTime, InstitutionCode, MdtrtId, Money, MsgI
 use yibao_engine::records::{
     AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, Credential, CredentialKind,
     DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, Message, Person, Region, Settlement,
-    StoredFile, Visit,
+    StoredFile, Visit, VisitDiagnoses,
 };
 use yibao_engine::{Loader, StoreFailure};
 use yibao_ledger::{Account, AccountKey, Transfer};
@@ -275,6 +275,53 @@ impl<'c> Reader<'c> {
         Ok(visits.into_iter().map(|visit| visit.mdtrt_id).collect())
     }
 
+    /// Whether an institution has this person as its patient: it treated them (a visit there),
+    /// identified them with their certificate (1101, recorded in the audit log as
+    /// `identify-person`) or registered a special disease for them (2503).
+    pub fn institution_knows(
+        &mut self,
+        institution: &InstitutionCode,
+        psn_no: &PersonNo,
+    ) -> Result<bool, StoreFailure> {
+        let treated = self.count(
+            schema::VISITS.name,
+            "WHERE psn_no = $1 AND institution = $2",
+            &[text(psn_no), text(institution)],
+        )?;
+        if treated > 0 {
+            return Ok(true);
+        }
+        let identified = self.count(
+            schema::AUDIT_LOG.name,
+            "WHERE subject = $1 AND actor = $2 AND action = 'identify-person'",
+            &[text(psn_no), Value::Text(format!("institution:{institution}"))],
+        )?;
+        if identified > 0 {
+            return Ok(true);
+        }
+        let registered = self.count(
+            schema::REGISTRATIONS.name,
+            "WHERE psn_no = $1 AND institution = $2",
+            &[text(psn_no), text(institution)],
+        )?;
+        Ok(registered > 0)
+    }
+
+    /// The lines a settlement covers, in its order; each visit is read once.
+    pub fn settlement_lines(&mut self, settlement: &Settlement) -> Result<Vec<FeeLine>, StoreFailure> {
+        let mut by_visit: std::collections::HashMap<MdtrtId, std::collections::HashMap<String, FeeLine>> =
+            std::collections::HashMap::new();
+        let mut lines = Vec::with_capacity(settlement.lines.len());
+        for (visit, serial) in &settlement.lines {
+            if !by_visit.contains_key(visit) {
+                let all = self.lines_of(visit)?.into_iter().map(|line| (line.serial.clone(), line)).collect();
+                by_visit.insert(visit.clone(), all);
+            }
+            lines.extend(by_visit.get(visit).and_then(|all| all.get(serial)).cloned());
+        }
+        Ok(lines)
+    }
+
     pub fn lines_of(&mut self, mdtrt_id: &MdtrtId) -> Result<Vec<FeeLine>, StoreFailure> {
         self.db.lines(std::slice::from_ref(mdtrt_id))
     }
@@ -445,6 +492,11 @@ impl<'c> Reader<'c> {
 
     pub fn grant(&mut self, hash: &str) -> Result<Option<Grant>, StoreFailure> {
         self.db.grants(&[hash.to_string()]).map(one)
+    }
+
+    /// A visit's uploaded diagnoses (none when nothing was uploaded).
+    pub fn diagnoses(&mut self, visit: &MdtrtId) -> Result<Option<VisitDiagnoses>, StoreFailure> {
+        self.db.diagnoses(std::slice::from_ref(visit)).map(one)
     }
 
     pub fn file(&mut self, file_qury_no: &str) -> Result<Option<StoredFile>, StoreFailure> {

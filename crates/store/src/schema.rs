@@ -473,8 +473,17 @@ pub const GRANTS: TableDef = TableDef {
     indexes: &[&["psn_no"]],
 };
 
+/// A visit's diagnoses as uploaded (2203, 2401–2403): one row per visit, the list as JSON.
+pub const DIAGNOSES: TableDef = TableDef {
+    name: "visit_diagnoses",
+    columns: &[col("mdtrt_id", Text), col("psn_no", Text), col("entries", Text)],
+    key: &["mdtrt_id"],
+    ordered: false,
+    indexes: &[],
+};
+
 /// Every table, in creation order.
-pub const TABLES: [&TableDef; 26] = [
+pub const TABLES: [&TableDef; 27] = [
     &META,
     &REGIONS,
     &EMPLOYERS,
@@ -501,6 +510,7 @@ pub const TABLES: [&TableDef; 26] = [
     &CLEARING_NOTICES,
     &EVOUCHERS,
     &GRANTS,
+    &DIAGNOSES,
 ];
 
 pub const CREDENTIALS: TableDef = TableDef {

@@ -190,6 +190,7 @@ async fn zhang_wei_visit(store: &Store) -> yibao_domain::MdtrtId {
         med_type: Some("11".parse().unwrap()),
         diagnosis_code: None,
         diagnosis_name: None,
+        diagnoses: Vec::new(),
         insured_admdvs: None,
     };
     let Outcome::Visit(visit) = store.execute(OpenVisit(details)).await.unwrap() else { panic!() };

@@ -45,8 +45,66 @@ impl Command for PutCredential {
     }
 }
 
+/// Counts an attempt at a secret *before* the secret is checked, so that many attempts at once
+/// cannot each see a count below the limit: the writer runs these one after another. The
+/// attempt that reaches [`FAILURES_MAX`] locks the credential at once (it is still checked; if
+/// it is right, [`RecordAttempt`] with success clears the lock). A locked credential refuses
+/// further attempts, unless `despite_lock` (a password tried from a source with no recent
+/// failures: one attacker must not lock the owner out everywhere). A lock that has run out is
+/// cleared here.
+#[derive(Debug, Clone)]
+pub struct BeginAttempt {
+    pub subject: String,
+    pub kind: CredentialKind,
+    pub despite_lock: bool,
+}
+
+/// When a lock taken now ends: a card PIN's lasts until the bank resets it.
+pub fn lock_end(kind: CredentialKind, now: DateTime) -> DateTime {
+    match kind {
+        CredentialKind::CardPin => DateTime::start_of(yibao_domain::Date::FOREVER),
+        _ => now.plus_seconds(LOCK_MINUTES * 60),
+    }
+}
+
+impl Command for BeginAttempt {
+    fn name(&self) -> &'static str {
+        "begin-attempt"
+    }
+
+    fn keys(&self) -> Keys {
+        Keys::default()
+    }
+
+    fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
+        let Some(mut credential) = ws.credential(&self.subject, self.kind)? else {
+            return Err(EngineError::not_found("凭证不存在", "no such credential"));
+        };
+        match credential.locked_until {
+            Some(until) if until > ctx.now => {
+                let may_try = self.despite_lock && self.kind != CredentialKind::CardPin;
+                if !may_try {
+                    return Ok(Outcome::Attempt { credential: Box::new(credential), allowed: false });
+                }
+            }
+            Some(_) => {
+                credential.failures = 0;
+                credential.locked_until = None;
+            }
+            None => {}
+        }
+        credential.failures = credential.failures.saturating_add(1);
+        if credential.failures >= FAILURES_MAX && credential.locked_until.is_none() {
+            credential.locked_until = Some(lock_end(self.kind, ctx.now));
+        }
+        ws.put_credential(credential.clone());
+        Ok(Outcome::Attempt { credential: Box::new(credential), allowed: true })
+    }
+}
+
 /// Records the result of checking a secret: success clears the failure count; a failure adds
-/// one and locks the credential at [`FAILURES_MAX`].
+/// one and locks the credential at [`FAILURES_MAX`]. (Attempts counted first with
+/// [`BeginAttempt`] need only the success recorded.)
 #[derive(Debug, Clone)]
 pub struct RecordAttempt {
     pub subject: String,
@@ -75,10 +133,7 @@ impl Command for RecordAttempt {
             false => {
                 credential.failures += 1;
                 if credential.failures >= FAILURES_MAX {
-                    credential.locked_until = Some(match self.kind {
-                        CredentialKind::CardPin => DateTime::start_of(yibao_domain::Date::FOREVER),
-                        _ => ctx.now.plus_seconds(LOCK_MINUTES * 60),
-                    });
+                    credential.locked_until = Some(lock_end(self.kind, ctx.now));
                 }
             }
         }
@@ -93,6 +148,9 @@ pub struct ChangeSecret {
     pub subject: String,
     pub kind: CredentialKind,
     pub hash: String,
+    /// Who changed it (`person:…`, `operator:…`), for the audit log; the subject is the
+    /// credential's holder (a person number, a card number, an operator name).
+    pub actor: String,
 }
 
 impl Command for ChangeSecret {
@@ -116,7 +174,7 @@ impl Command for ChangeSecret {
         ws.put_credential(credential.clone());
         ws.audit(AuditEntry {
             at: ctx.now,
-            actor: self.subject.clone(),
+            actor: self.actor.clone(),
             action: format!("change-{}", self.kind.as_str()),
             subject: self.subject.clone(),
             reason: String::new(),

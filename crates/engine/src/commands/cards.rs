@@ -74,15 +74,6 @@ fn transition(card: &mut Card, to: CardStatus) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// Kills every outstanding QR code and token of the person's e-voucher (a loss report).
-fn revoke_codes(ws: &mut WorkingSet<'_>, psn_no: &PersonNo, ctx: &Context<'_>) -> Result<(), EngineError> {
-    if let Some(mut voucher) = ws.evoucher(psn_no)? {
-        voucher.revoked_before = Some(ctx.now.plus_seconds(1));
-        ws.put_evoucher(voucher);
-    }
-    Ok(())
-}
-
 /// The application that replaces a card: one per card, so a retried replacement is refused.
 fn replacement_id(old: &CardNo) -> String {
     format!("RP{old}")
@@ -129,6 +120,26 @@ fn apply(
         && ws.employer(employer)?.is_none()
     {
         return Err(EngineError::not_found(format!("参保单位{employer}不存在"), format!("no employer {employer}")));
+    }
+    // One live card per person (seed 001: a card is replaced, never doubled): a new one only
+    // as the replacement of a lost or blocked one.
+    let live = |card: &Card| !matches!(card.status, CardStatus::Replaced | CardStatus::Cancelled);
+    for card in ws.person_cards(&person.psn_no)? {
+        let replaced = request.replaces.as_ref() == Some(&card.card_no);
+        if live(&card) && !replaced {
+            return Err(EngineError::conflict(
+                format!(
+                    "参保人已有社保卡{}（{}），不能重复申领；卡遗失或损坏请挂失后办理补换",
+                    card.card_no,
+                    status_zh(card.status)
+                ),
+                format!(
+                    "the person already has card {} ({}); a lost or damaged card is reported and replaced",
+                    card.card_no,
+                    card.status.as_str()
+                ),
+            ));
+        }
     }
     if let Some(old) = &request.replaces {
         let old_card = load_card(ws, old)?;
@@ -265,6 +276,12 @@ impl Command for RecordApplicationStep {
             }
             ApplicationStep::Forms => {
                 done(application.forms_paid_on, "申领表和工本费", "the forms and fee")?;
+                if application.photo_paid_on.is_none() {
+                    return Err(EngineError::conflict(
+                        "尚未交照片回执：申领表须贴照片回执后收取",
+                        "the photo receipt comes first: it is pasted on the form",
+                    ));
+                }
                 application.forms_paid_on = Some(self.on);
             }
             ApplicationStep::Submit => {
@@ -349,7 +366,8 @@ impl Command for ProduceCard {
 }
 
 /// Changes a card's state: activation (medical insurance information written), loss report,
-/// block and unblock, cancellation. A loss report also kills every outstanding e-voucher code.
+/// block and unblock, cancellation. The e-voucher is a credential of its own: a lost card does
+/// not stop it (suspending it is [`crate::commands::SuspendEVoucher`]).
 /// Activating a replacement at the same bank marks the lost card replaced.
 #[derive(Debug, Clone)]
 pub struct ChangeCardStatus {
@@ -387,9 +405,6 @@ impl Command for ChangeCardStatus {
             }
         }
         transition(&mut card, self.to)?;
-        if self.to == CardStatus::Lost {
-            revoke_codes(ws, &card.psn_no, ctx)?;
-        }
         ws.put_card(card.clone());
         audit(ws, ctx, &self.actor, &format!("card-{}", self.to.as_str()), card.card_no.as_str(), &self.reason);
         Ok(Outcome::Card(Box::new(card)))

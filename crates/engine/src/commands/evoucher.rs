@@ -4,7 +4,7 @@
 //! SHA-256 of every code, token and authorisation number is stored.
 
 use sha2::{Digest, Sha256};
-use yibao_domain::{InstitutionCode, PersonNo};
+use yibao_domain::{DateTime, InstitutionCode, PersonNo};
 
 use super::visits::insured_person;
 use super::{Command, Context, Outcome};
@@ -54,7 +54,10 @@ impl Command for ActivateEVoucher {
                 format!("channel {:?} is not wechat, alipay or agency-app", self.channel),
             ));
         }
-        let revoked_before = ws.evoucher(&person.psn_no)?.and_then(|v| v.revoked_before);
+        // Activating again (a new phone, or after a suspension) kills every code made before:
+        // up to the next second, since times are whole seconds (codes made from now on are
+        // dated no earlier, see `issued_at`).
+        let revoked_before = ws.evoucher(&person.psn_no)?.map(|_| ctx.now.plus_seconds(1));
         let voucher = EVoucher {
             psn_no: person.psn_no.clone(),
             channel: self.channel.clone(),
@@ -83,13 +86,66 @@ impl Command for ActivateEVoucher {
     }
 }
 
+/// When a code made now is dated: now, or the voucher's revocation instant when that is still
+/// ahead (a re-activation within this second), so that a code made after the revocation is
+/// never taken for one made before it.
+fn issued_at(voucher: &EVoucher, now: DateTime) -> DateTime {
+    match voucher.revoked_before {
+        Some(before) if !voucher.is_suspended() && before > now => before,
+        _ => now,
+    }
+}
+
 fn active_voucher(ws: &mut WorkingSet<'_>, psn_no: &PersonNo) -> Result<EVoucher, EngineError> {
-    ws.evoucher(psn_no)?.ok_or_else(|| {
+    let voucher = ws.evoucher(psn_no)?.ok_or_else(|| {
         EngineError::refused(
             "医保电子凭证未激活，请先在渠道应用中激活",
             format!("person {psn_no} has not activated the e-voucher"),
         )
-    })
+    })?;
+    if voucher.is_suspended() {
+        return Err(EngineError::conflict(
+            "医保电子凭证已暂停使用，请在渠道应用中重新激活（人脸核验）",
+            format!("person {psn_no}'s e-voucher is suspended; activate it again (face check)"),
+        ));
+    }
+    Ok(voucher)
+}
+
+/// Suspends a person's e-voucher (a lost phone): every outstanding QR code and token dies at
+/// once and no new code is issued until the holder activates it again with a face check. The
+/// card is not touched: it is a credential of its own.
+#[derive(Debug, Clone)]
+pub struct SuspendEVoucher {
+    pub psn_no: PersonNo,
+    pub actor: String,
+    pub reason: String,
+}
+
+impl Command for SuspendEVoucher {
+    fn name(&self) -> &'static str {
+        "suspend-evoucher"
+    }
+
+    fn keys(&self) -> Keys {
+        let mut keys = Keys::default();
+        keys.persons.insert(self.psn_no.clone());
+        keys
+    }
+
+    fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
+        let mut voucher = active_voucher(ws, &self.psn_no)?;
+        voucher.revoked_before = Some(EVoucher::suspended_marker());
+        ws.put_evoucher(voucher.clone());
+        ws.audit(AuditEntry {
+            at: ctx.now,
+            actor: self.actor.clone(),
+            action: "evoucher-suspend".into(),
+            subject: self.psn_no.to_string(),
+            reason: self.reason.clone(),
+        });
+        Ok(Outcome::EVoucher(Box::new(voucher)))
+    }
 }
 
 /// Issues a dynamic QR code (the server made the random token and gives its hash).
@@ -113,13 +169,13 @@ impl Command for IssueQrCode {
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
         insured_person(ws, &self.psn_no)?;
-        active_voucher(ws, &self.psn_no)?;
+        let voucher = active_voucher(ws, &self.psn_no)?;
         let grant = Grant {
             hash: self.hash.clone(),
             kind: GrantKind::QrCode,
             psn_no: self.psn_no.clone(),
             institution: None,
-            issued_at: ctx.now,
+            issued_at: issued_at(&voucher, ctx.now),
             expires_at: ctx.now.plus_seconds(self.seconds.clamp(10, 600)),
             used_at: None,
             used_by: None,
@@ -186,7 +242,8 @@ impl Command for RedeemGrant {
         {
             return Err(invalid());
         }
-        let voucher = active_voucher(ws, &grant.psn_no)?;
+        // A suspended voucher revokes every code: the same refusal as any dead code.
+        let voucher = ws.evoucher(&grant.psn_no)?.ok_or_else(invalid)?;
         if voucher.revoked_before.is_some_and(|before| grant.issued_at < before) {
             return Err(invalid());
         }
@@ -200,7 +257,7 @@ impl Command for RedeemGrant {
             kind: GrantKind::EcToken,
             psn_no: person.psn_no.clone(),
             institution: Some(self.institution.clone()),
-            issued_at: ctx.now,
+            issued_at: issued_at(&voucher, ctx.now),
             expires_at: ctx.now.plus_seconds(EC_TOKEN_SECONDS),
             used_at: None,
             used_by: None,
@@ -232,13 +289,13 @@ impl Command for AuthorizeFace {
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
         insured_person(ws, &self.psn_no)?;
-        active_voucher(ws, &self.psn_no)?;
+        let voucher = active_voucher(ws, &self.psn_no)?;
         let grant = Grant {
             hash: self.hash.clone(),
             kind: GrantKind::FaceAuth,
             psn_no: self.psn_no.clone(),
             institution: Some(self.institution.clone()),
-            issued_at: ctx.now,
+            issued_at: issued_at(&voucher, ctx.now),
             expires_at: ctx.now.plus_seconds(FACE_AUTH_SECONDS),
             used_at: None,
             used_by: None,

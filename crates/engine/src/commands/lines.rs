@@ -10,8 +10,22 @@ use crate::error::EngineError;
 use crate::records::{FeeLine, LineState, VisitKind, VisitStatus};
 use crate::working_set::{Keys, WorkingSet};
 
-/// The most lines one visit may hold.
-pub const LINES_PER_VISIT_MAX: usize = 20_000;
+/// The most lines an outpatient visit (or a pharmacy purchase) may hold: one message's worth.
+/// A visit at a clinic is one prescription round; a hundred lines is already a long bill.
+pub const OUTPATIENT_LINES_MAX: usize = 1_000;
+/// The most lines an inpatient stay may hold: 90 days at 55 lines a day (drugs, nursing, bed,
+/// tests), about what a long stay in intensive care bills. Longer stays settle mid-stay
+/// (中途结算) and go on in a new stay. Every settlement prices the whole unsettled bill, so
+/// this bounds the work of the largest settlement a writer batch can meet.
+pub const INPATIENT_LINES_MAX: usize = 5_000;
+
+/// The most lines a visit of this kind may hold.
+pub fn lines_max(kind: VisitKind) -> usize {
+    match kind {
+        VisitKind::Inpatient => INPATIENT_LINES_MAX,
+        VisitKind::Outpatient | VisitKind::Pharmacy => OUTPATIENT_LINES_MAX,
+    }
+}
 /// The largest amount of one line: one hundred million yuan. With the line limit, no sum of a
 /// visit's lines can come near overflowing.
 pub const LINE_AMOUNT_MAX: yibao_domain::Money = yibao_domain::Money::yuan(100_000_000);
@@ -80,9 +94,14 @@ impl Command for UploadLines {
         "upload-lines"
     }
 
+    /// The visit's row and the lines this upload names, never the visit's other lines: the
+    /// work of an upload does not grow with what the visit already holds.
     fn keys(&self) -> Keys {
         let mut keys = Keys::default();
-        keys.visits.insert(self.mdtrt_id.clone());
+        keys.visit_rows.insert(self.mdtrt_id.clone());
+        for upload in &self.lines {
+            keys.lines.insert((self.mdtrt_id.clone(), upload.serial.clone()));
+        }
         keys
     }
 
@@ -100,16 +119,30 @@ impl Command for UploadLines {
         if self.lines.is_empty() {
             return Err(EngineError::invalid("费用明细feedetail不能为空", "feedetail must hold at least one line"));
         }
-        let existing = ws.lines(&visit.mdtrt_id)?;
-        if existing.len() + self.lines.len() > LINES_PER_VISIT_MAX {
+        let max = lines_max(visit.kind);
+        let held = ws.line_count(&visit.mdtrt_id)?;
+        if held + self.lines.len() > max {
+            let (kind_zh, kind_en) = match visit.kind {
+                VisitKind::Inpatient => ("住院", "an inpatient stay"),
+                _ => ("门诊", "an outpatient visit"),
+            };
             return Err(EngineError::refused(
-                format!("单次就诊费用明细不能超过{LINES_PER_VISIT_MAX}条"),
-                format!("a visit holds at most {LINES_PER_VISIT_MAX} lines"),
+                format!("单次{kind_zh}就诊费用明细不能超过{max}条（已上传{held}条，本次{}条）", self.lines.len()),
+                format!("{kind_en} holds at most {max} lines ({held} held, {} sent)", self.lines.len()),
             ));
         }
+        // A refund is checked against the lines it refunds and the refunds before it: only then
+        // is the whole visit read (bounded by the limit above).
+        let existing = match self.lines.iter().any(|upload| upload.refund_of.is_some()) {
+            true => ws.lines(&visit.mdtrt_id)?,
+            false => Vec::new(),
+        };
+        let mut seen = std::collections::HashSet::with_capacity(self.lines.len());
         let mut stored = Vec::with_capacity(self.lines.len());
         for (index, upload) in self.lines.iter().enumerate() {
-            let line = self.line(ws, ctx, upload, index, &existing, &stored)?;
+            let taken = !seen.insert(upload.serial.as_str())
+                || ws.line(&visit.mdtrt_id, &upload.serial)?.is_some_and(|line| line.state != LineState::Revoked);
+            let line = self.line(ctx, upload, index, taken, &existing, &stored)?;
             ws.put_line(line.clone())?;
             stored.push(line);
         }
@@ -120,17 +153,15 @@ impl Command for UploadLines {
 impl UploadLines {
     fn line(
         &self,
-        _ws: &mut WorkingSet<'_>,
         ctx: &Context<'_>,
         upload: &LineUpload,
         index: usize,
+        taken: bool,
         existing: &[FeeLine],
         earlier: &[FeeLine],
     ) -> Result<FeeLine, EngineError> {
         let serial = &upload.serial;
         let at = || format!("第{}条明细（feedetl_sn={serial}）", index + 1);
-        let taken = existing.iter().any(|l| &l.serial == serial && l.state != LineState::Revoked)
-            || earlier.iter().any(|l| &l.serial == serial);
         if taken {
             return Err(EngineError::conflict(
                 format!("{}：明细流水号已存在", at()),

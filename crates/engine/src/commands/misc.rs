@@ -29,6 +29,38 @@ impl Command for RecordRead {
     }
 }
 
+/// Records an institution's identification of a person (1101 with a certificate) as a read
+/// is recorded, and writes it to the audit log: a sensitive read, and what later lets the
+/// institution read the person's records as its patient.
+#[derive(Debug, Clone)]
+pub struct RecordIdentification {
+    pub institution: InstitutionCode,
+    pub psn_no: PersonNo,
+    /// The certificate type it was presented with (`mdtrt_cert_type`).
+    pub certificate: String,
+}
+
+impl Command for RecordIdentification {
+    fn name(&self) -> &'static str {
+        "record-identification"
+    }
+
+    fn keys(&self) -> Keys {
+        Keys::default()
+    }
+
+    fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
+        ws.audit(crate::records::AuditEntry {
+            at: ctx.now,
+            actor: format!("institution:{}", self.institution),
+            action: "identify-person".into(),
+            subject: self.psn_no.to_string(),
+            reason: format!("1101 mdtrt_cert_type {}", self.certificate),
+        });
+        Ok(Outcome::Done)
+    }
+}
+
 /// 2601 冲正交易: undoes the message `omsgid` as if it had not happened. A message not (yet)
 /// received is marked so that it is refused if it ever arrives.
 #[derive(Debug, Clone)]
@@ -122,7 +154,10 @@ impl Command for Reverse {
                 ws.put_visit(visit);
             }
             Effect::AddedLines { mdtrt_id, serials } => {
-                let lines: Vec<_> = ws.lines(mdtrt_id)?.into_iter().filter(|l| serials.contains(&l.serial)).collect();
+                let mut lines = Vec::with_capacity(serials.len());
+                for serial in serials {
+                    lines.extend(ws.line(mdtrt_id, serial)?);
+                }
                 if let Some(line) = lines.first() {
                     self.check_person(&line.psn_no)?;
                 }

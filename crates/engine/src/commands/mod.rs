@@ -24,7 +24,9 @@ use crate::error::EngineError;
 use crate::records::{DiseaseRegistration, Effect, FeeLine, Message, Person, Settlement, SignIn, Visit};
 use crate::working_set::{Keys, WorkingSet};
 
-pub use access::{ChangeSecret, FAILURES_MAX, LOCK_MINUTES, PutCredential, RecordAttempt, RecordAudit};
+pub use access::{
+    BeginAttempt, ChangeSecret, FAILURES_MAX, LOCK_MINUTES, PutCredential, RecordAttempt, RecordAudit, lock_end,
+};
 pub use accounts::{ALLOCATION_BATCH_MAX, AllocateMonth, AllocationSummary, CloseYear, allocation_id};
 pub use cards::{
     ApplicationStep, ApplyForCard, ChangeCardStatus, ConfirmClearing, PrintStatement, ProduceCard,
@@ -40,15 +42,17 @@ pub use contributions::{
 };
 pub use evoucher::{
     ActivateEVoucher, AuthorizeFace, CHANNELS, EC_TOKEN_SECONDS, FACE_AUTH_SECONDS, IssueQrCode, QR_SECONDS,
-    RedeemGrant, grant_hash, token_holder,
+    RedeemGrant, SuspendEVoucher, grant_hash, token_holder,
 };
 pub use lines::{LineUpload, RevokeLines, RevokeScope, UploadLines};
 pub use misc::{
-    FILE_MAX_BYTES, RecordRead, RegisterDisease, Reverse, RevokeDisease, SignInCommand, SignOut, StoreFile,
+    FILE_MAX_BYTES, RecordIdentification, RecordRead, RegisterDisease, Reverse, RevokeDisease, SignInCommand, SignOut,
+    StoreFile,
 };
 pub use peer::{PeerSettle, RecordPeerCancellation, RecordPeerSettlement, RegisterGuest};
 pub use registry::{
-    CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, IssueCard, OpeningBalance, PutCatalogueEntry,
+    CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, DRAWN_MIN, IssueCard, OpeningBalance,
+    PERSON_NUMBER_MAX, PersonNumber, PutCatalogueEntry,
 };
 pub use settle::{CancelSettlement, Purchase, Settle};
 pub use visits::{Admit, CancelVisit, Discharge, OpenVisit, UndoDischarge, UpdateVisit, VisitDetails};
@@ -83,6 +87,21 @@ pub struct SettlementOutcome {
     pub visit: Visit,
     /// The lines the settlement covers, as they stand after it.
     pub lines: Vec<FeeLine>,
+    /// What the institution should know but that did not stop the settlement (`warn_msg`).
+    pub warnings: Vec<Warning>,
+}
+
+/// A remark on a message that went through: answered as `warn_msg` on the national interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub zh: String,
+    pub en: String,
+}
+
+impl Warning {
+    pub fn new(zh: impl Into<String>, en: impl Into<String>) -> Warning {
+        Warning { zh: zh.into(), en: en.into() }
+    }
 }
 
 /// What a command did.
@@ -105,6 +124,11 @@ pub enum Outcome {
     SignIn(SignIn),
     Person(Box<Person>),
     Credential(Box<crate::records::Credential>),
+    /// An attempt at a secret, counted: whether it may go on to be checked.
+    Attempt {
+        credential: Box<crate::records::Credential>,
+        allowed: bool,
+    },
     File(Box<crate::records::StoredFile>),
     Card(Box<crate::records::Card>),
     CardApplication(Box<crate::records::CardApplication>),
@@ -142,6 +166,7 @@ impl Outcome {
             | Outcome::SignIn(_)
             | Outcome::Person(_)
             | Outcome::Credential(_)
+            | Outcome::Attempt { .. }
             | Outcome::File(_)
             | Outcome::Card(_)
             | Outcome::CardApplication(_)

@@ -223,7 +223,7 @@ impl Command for RecordPeerSettlement {
         }
         let mut lines = Vec::with_capacity(settlement.lines.len());
         for (mdtrt_id, serial) in &settlement.lines {
-            let found = ws.lines(mdtrt_id)?.into_iter().find(|line| &line.serial == serial);
+            let found = ws.line(mdtrt_id, serial)?;
             let Some(mut line) = found.filter(|line| line.state == LineState::Unsettled) else {
                 return Err(EngineError::conflict(
                     format!("费用明细{serial}不存在或已结算"),
@@ -252,6 +252,7 @@ impl Command for RecordPeerSettlement {
             person,
             visit,
             lines,
+            warnings: Vec::new(),
         })))
     }
 }
@@ -306,7 +307,7 @@ impl Command for RecordPeerCancellation {
         }
         let mut lines = Vec::new();
         for (mdtrt_id, serial) in &original.lines {
-            let found = ws.lines(mdtrt_id)?.into_iter().find(|line| &line.serial == serial);
+            let found = ws.line(mdtrt_id, serial)?;
             if let Some(mut line) = found
                 && line.state == LineState::Settled(original.setl_id.clone())
             {
@@ -327,6 +328,7 @@ impl Command for RecordPeerCancellation {
             person,
             visit,
             lines,
+            warnings: Vec::new(),
         })))
     }
 }

@@ -160,8 +160,25 @@ pub struct CreatePerson {
     pub ethnicity: String,
     pub custody_bank: BankCode,
     pub contribution_base: Option<Money>,
+    pub number: PersonNumber,
     pub actor: String,
 }
+
+/// How a new person's number (`psn_no`: the region, then ten digits) is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersonNumber {
+    /// The region's next sequence number: reproducible, for the demo and generated persons.
+    Next,
+    /// Digits drawn at random by the caller (enrolment), so that knowing one person's number
+    /// says nothing about another's. Drawn numbers are at least [`DRAWN_MIN`], above any
+    /// sequence number, and a number already taken is refused (draw again).
+    Drawn(u64),
+}
+
+/// The least drawn person number (the ten digits after the region).
+pub const DRAWN_MIN: u64 = 1_000_000_000;
+/// The greatest person number.
+pub const PERSON_NUMBER_MAX: u64 = 9_999_999_999;
 
 impl Command for CreatePerson {
     fn name(&self) -> &'static str {
@@ -204,8 +221,17 @@ impl Command for CreatePerson {
         {
             return Err(EngineError::not_found(format!("参保单位{employer}不存在"), format!("no employer {employer}")));
         }
-        let sequence = ws.next_sequence("psn_no")?;
-        let psn_no: PersonNo = format!("{}{sequence:010}", self.admdvs).parse().expect("digits");
+        let digits = match self.number {
+            PersonNumber::Next => u64::try_from(ws.next_sequence("psn_no")?).unwrap_or(0),
+            PersonNumber::Drawn(drawn) => drawn.clamp(DRAWN_MIN, PERSON_NUMBER_MAX),
+        };
+        let psn_no: PersonNo = format!("{}{digits:010}", self.admdvs).parse().expect("digits");
+        if ws.person(&psn_no)?.is_some() {
+            return Err(EngineError::conflict(
+                format!("人员编号{psn_no}已被占用，请重试"),
+                format!("person number {psn_no} is taken; draw another"),
+            ));
+        }
         ws.new_person_number(&psn_no);
         let person = Person {
             psn_no: psn_no.clone(),
@@ -266,6 +292,16 @@ impl Command for IssueCard {
             return Err(EngineError::not_found(
                 format!("人员编号{}不存在", self.psn_no),
                 format!("no person {}", self.psn_no),
+            ));
+        }
+        if let Some(live) = ws
+            .person_cards(&self.psn_no)?
+            .into_iter()
+            .find(|card| !matches!(card.status, CardStatus::Replaced | CardStatus::Cancelled))
+        {
+            return Err(EngineError::conflict(
+                format!("参保人已有社保卡{}，不能再发一张", live.card_no),
+                format!("the person already has card {}", live.card_no),
             ));
         }
         ws.put_card(Card {

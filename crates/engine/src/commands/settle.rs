@@ -18,7 +18,7 @@ use super::visits::{
     check_certificate, check_med_type, designated_institution, insured_person, no_policy, own_visit, recorded,
     wrong_kind,
 };
-use super::{Command, Context, Outcome, SettlementOutcome};
+use super::{Command, Context, Outcome, SettlementOutcome, Warning};
 use crate::error::EngineError;
 use crate::records::{
     Amounts, Certificate, FeeLine, LineState, Person, PersonStatus, Settlement, SettlementStatus, Visit, VisitKind,
@@ -122,11 +122,36 @@ pub(super) fn settle(
             format!("insurance type {insurance} does not match the visit's {}", visit.insurance),
         ));
     }
-    if let Some(certificate) = &command.certificate {
-        check_certificate(ws, ctx, &person, certificate, &institution.code)?;
-    }
+    let mut warnings = Vec::new();
+    // The visit (mdtrt_id and psn_no) already says who is paid for. An ID number is no secret:
+    // a wrong one is remarked on, not refused (HIS clients copy odd values into it); a QR
+    // token or a card is a secret and must hold.
+    let presented = match &command.certificate {
+        Some(certificate) if certificate.kind == yibao_domain::CertType::IdNumber => {
+            match person.id_number.is_presented_by(&certificate.number) {
+                true => recorded(certificate, &person),
+                false => {
+                    warnings.push(Warning::new(
+                        format!(
+                            "就诊凭证编号mdtrt_cert_no与参保人{}的身份证号不符，已按就诊ID{}登记的凭证结算",
+                            person.psn_no, visit.mdtrt_id
+                        ),
+                        format!(
+                            "mdtrt_cert_no is not person {}'s ID number; settled with the certificate visit {} was registered with",
+                            person.psn_no, visit.mdtrt_id
+                        ),
+                    ));
+                    visit.certificate.clone()
+                }
+            }
+        }
+        Some(certificate) => {
+            check_certificate(ws, ctx, &person, certificate, &institution.code)?;
+            recorded(certificate, &person)
+        }
+        None => visit.certificate.clone(),
+    };
     // The card it is paid with (seed 003): at 60 unprinted transactions it stops paying.
-    let presented = command.certificate.as_ref().map_or_else(|| visit.certificate.clone(), recorded);
     let mut card = match presented.kind {
         yibao_domain::CertType::Card => {
             presented.number.parse().ok().and_then(|no| ws.card(&no).transpose()).transpose()?
@@ -343,7 +368,7 @@ pub(super) fn settle(
     if let Some(card) = &mut card {
         record_card_transaction(ws, ctx, card, &settlement)?;
     }
-    Ok(SettlementOutcome { settlement, cancelled: None, person, visit, lines: settled_lines })
+    Ok(SettlementOutcome { settlement, cancelled: None, person, visit, lines: settled_lines, warnings })
 }
 
 /// `clr_type`: 11 outpatient, 21 inpatient, 41 pharmacy.
@@ -462,7 +487,7 @@ pub(super) fn cancel(
         ws.put_visit(visit);
     }
     for (mdtrt_id, serial) in &original.lines {
-        let line = ws.lines(mdtrt_id)?.into_iter().find(|line| &line.serial == serial);
+        let line = ws.line(mdtrt_id, serial)?;
         if let Some(mut line) = line
             && line.state == LineState::Settled(original.setl_id.clone())
         {
@@ -628,9 +653,9 @@ pub(super) fn cancel_settlement(
     let person = ws.person(&original.psn_no)?.ok_or_else(|| EngineError::internal("settled person vanished"))?;
     let mut lines = Vec::with_capacity(original.lines.len());
     for (mdtrt_id, serial) in &original.lines {
-        lines.extend(ws.lines(mdtrt_id)?.into_iter().filter(|line| &line.serial == serial));
+        lines.extend(ws.line(mdtrt_id, serial)?);
     }
-    Ok(SettlementOutcome { settlement: mirror, cancelled: Some(cancelled), person, visit, lines })
+    Ok(SettlementOutcome { settlement: mirror, cancelled: Some(cancelled), person, visit, lines, warnings: Vec::new() })
 }
 
 /// 2101/2102 药店预结算/结算: a pharmacy purchase opens a visit, bills its lines and settles
@@ -701,7 +726,7 @@ impl Command for Purchase {
             begin: self.begin,
             end: Some(self.begin),
             status: VisitStatus::Open,
-            certificate: recorded(&self.certificate),
+            certificate: recorded(&self.certificate, &person),
             his_no: self.his_no.clone(),
             dept_code: String::new(),
             dept_name: String::new(),

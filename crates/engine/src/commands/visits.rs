@@ -8,7 +8,10 @@ use yibao_domain::{
 
 use super::{Command, Context, Outcome};
 use crate::error::EngineError;
-use crate::records::{Certificate, Institution, LineState, Person, PersonStatus, Visit, VisitKind, VisitStatus};
+use crate::records::{
+    Certificate, Diagnosis, DiagnosisStage, Institution, LineState, Person, PersonStatus, Visit, VisitDiagnoses,
+    VisitKind, VisitStatus,
+};
 use crate::working_set::{Keys, WorkingSet};
 
 /// The person, who must exist and be insured.
@@ -62,7 +65,8 @@ pub(super) fn check_certificate(
     };
     match certificate.kind {
         CertType::IdNumber => {
-            if !certificate.number.eq_ignore_ascii_case(person.id_number.expose()) {
+            // Whole, or masked as 1101 may have answered it.
+            if !person.id_number.is_presented_by(&certificate.number) {
                 return Err(mismatch());
             }
         }
@@ -88,14 +92,16 @@ pub(super) fn check_certificate(
     Ok(())
 }
 
-/// The certificate as kept in records: an `ecToken` is a secret, so only a prefix of its hash.
-pub(super) fn recorded(certificate: &Certificate) -> Certificate {
+/// The certificate as kept in records (after it was checked against `person`): an `ecToken`
+/// is a secret, so only a prefix of its hash; an ID number whole, however it was presented.
+pub(super) fn recorded(certificate: &Certificate, person: &Person) -> Certificate {
     match certificate.kind {
         CertType::EVoucherToken => Certificate {
             kind: certificate.kind,
             number: format!("ec:{}", &super::evoucher::grant_hash(&certificate.number)[..16]),
         },
-        _ => certificate.clone(),
+        CertType::IdNumber => Certificate { kind: certificate.kind, number: person.id_number.expose().to_string() },
+        CertType::Card => certificate.clone(),
     }
 }
 
@@ -140,6 +146,8 @@ pub struct VisitDetails {
     pub med_type: Option<MedType>,
     pub diagnosis_code: Option<String>,
     pub diagnosis_name: Option<String>,
+    /// The `diseinfo` rows (an admission's).
+    pub diagnoses: Vec<Diagnosis>,
     /// `insuplc_admdvs` as the institution stated it, checked against the person.
     pub insured_admdvs: Option<Admdvs>,
 }
@@ -190,7 +198,7 @@ impl VisitDetails {
             begin: self.begin,
             end: None,
             status: VisitStatus::Open,
-            certificate: recorded(&self.certificate),
+            certificate: recorded(&self.certificate, &person),
             his_no: self.his_no.clone(),
             dept_code: self.dept_code.clone(),
             dept_name: self.dept_name.clone(),
@@ -206,8 +214,31 @@ impl VisitDetails {
             created_at: ctx.now,
         };
         ws.insert_visit(visit.clone());
+        record_diagnoses(ws, &visit, DiagnosisStage::Admission, &self.diagnoses)?;
         Ok(visit)
     }
+}
+
+/// Keeps a visit's uploaded diagnoses: those of `stage` are replaced by `entries` (when there
+/// are any), the other stages' stay.
+fn record_diagnoses(
+    ws: &mut WorkingSet<'_>,
+    visit: &Visit,
+    stage: DiagnosisStage,
+    entries: &[Diagnosis],
+) -> Result<(), EngineError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut record = ws.diagnoses(&visit.mdtrt_id)?.unwrap_or_else(|| VisitDiagnoses {
+        mdtrt_id: visit.mdtrt_id.clone(),
+        psn_no: visit.psn_no.clone(),
+        entries: Vec::new(),
+    });
+    record.entries.retain(|entry| entry.stage != stage);
+    record.entries.extend(entries.iter().map(|entry| Diagnosis { stage, ..entry.clone() }));
+    ws.put_diagnoses(record);
+    Ok(())
 }
 
 /// Checks that the person's policy prices `med_type` as this kind of visit.
@@ -302,6 +333,8 @@ pub struct UpdateVisit {
     pub begin: Option<DateTime>,
     pub diagnosis_code: Option<String>,
     pub diagnosis_name: Option<String>,
+    /// The `diseinfo` rows: an outpatient visit's diagnoses (2203), an admission's (2403).
+    pub diagnoses: Vec<Diagnosis>,
     pub dept_code: Option<String>,
     pub dept_name: Option<String>,
     pub doctor_code: Option<String>,
@@ -315,7 +348,7 @@ impl Command for UpdateVisit {
 
     fn keys(&self) -> Keys {
         let mut keys = Keys::default();
-        keys.visits.insert(self.mdtrt_id.clone());
+        keys.visit_rows.insert(self.mdtrt_id.clone());
         keys.persons.insert(self.psn_no.clone());
         keys
     }
@@ -325,6 +358,11 @@ impl Command for UpdateVisit {
         if visit.status == VisitStatus::Cancelled {
             return Err(cancelled(&visit));
         }
+        let stage = match visit.kind {
+            VisitKind::Inpatient => DiagnosisStage::Admission,
+            VisitKind::Outpatient | VisitKind::Pharmacy => DiagnosisStage::Outpatient,
+        };
+        record_diagnoses(ws, &visit, stage, &self.diagnoses)?;
         if let Some(med_type) = self.med_type {
             let person = insured_person(ws, &self.psn_no)?;
             check_med_type(ctx, &person, visit.kind, med_type)?;
@@ -426,6 +464,8 @@ pub struct Discharge {
     pub end: DateTime,
     pub diagnosis_code: Option<String>,
     pub diagnosis_name: Option<String>,
+    /// The `diseinfo` rows: the discharge diagnoses.
+    pub diagnoses: Vec<Diagnosis>,
 }
 
 impl Command for Discharge {
@@ -435,7 +475,7 @@ impl Command for Discharge {
 
     fn keys(&self) -> Keys {
         let mut keys = Keys::default();
-        keys.visits.insert(self.mdtrt_id.clone());
+        keys.visit_rows.insert(self.mdtrt_id.clone());
         keys
     }
 
@@ -444,6 +484,7 @@ impl Command for Discharge {
         if visit.kind != VisitKind::Inpatient {
             return Err(wrong_kind(&visit, VisitKind::Inpatient));
         }
+        record_diagnoses(ws, &visit, DiagnosisStage::Discharge, &self.diagnoses)?;
         match visit.status {
             VisitStatus::Open => {}
             VisitStatus::Discharged => {

@@ -1,6 +1,11 @@
 //! The gateway signature in front of the national interface (§1.1): `x-tif-paasid` names the
 //! institution, `x-tif-signature` = hex(SHA-256(timestamp + secret + nonce + timestamp)). The
-//! timestamp must be within the window and a nonce is accepted once.
+//! timestamp must be within the window and not before this process started, and a signature
+//! (institution, timestamp, nonce) is accepted once: a replay is refused, while an honest client
+//! whose short nonces repeat with a new timestamp is not.
+//!
+//! The signature covers the headers, not the body: whoever can read a request in transit can
+//! replace its body within the same second. Run the national interface behind TLS (docs/nhsa.md).
 
 use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
@@ -56,6 +61,12 @@ pub async fn verify(app: &AppState, headers: &HeaderMap) -> Result<Institution, 
             "x-tif-timestamp {timestamp}已超出有效期（与服务器时间相差超过{TIMESTAMP_WINDOW_SECONDS}秒）"
         )));
     }
+    // The nonces seen before a restart are gone: a signature made before it could be replayed.
+    if seconds <= app.replay_floor {
+        return Err(NhsaError::new(format!(
+            "x-tif-timestamp {timestamp}早于医保服务本次启动时间，请用当前时间重新签名"
+        )));
+    }
     let institution = app
         .institution(&code)
         .await
@@ -67,8 +78,8 @@ pub async fn verify(app: &AppState, headers: &HeaderMap) -> Result<Institution, 
     ) {
         return Err(NhsaError::new("x-tif-signature签名校验失败"));
     }
-    if !app.nonces.accept(&format!("{paasid}:{nonce}"), now, seconds + TIMESTAMP_WINDOW_SECONDS) {
-        return Err(NhsaError::new(format!("x-tif-nonce {nonce}已使用过，请求被视为重放")));
+    if !app.nonces.accept(&format!("{paasid}:{seconds}:{nonce}"), now, seconds + TIMESTAMP_WINDOW_SECONDS) {
+        return Err(NhsaError::new("x-tif-nonce与x-tif-timestamp的组合已使用过，请求被视为重放"));
     }
     Ok(institution)
 }

@@ -201,11 +201,14 @@ async fn redeem(
     Ok(identity(app, &person, &token, &channel))
 }
 
+/// Who the decoded code names, for the institution that will treat them: the whole ID number
+/// (its HIS copies `idNo` into 1101's `certno`, as it would 1101's own answer; a mask beside the
+/// birthday would hide nothing).
 fn identity(app: &AppState, person: &Person, token: &str, channel: &str) -> Value {
     let birth = person.id_number.birth_date();
     let index = super::hex(&app.secrets.mac(format!("ecIndexNo\n{}", person.psn_no).as_bytes()))[..32].to_uppercase();
     json!({
-        "idNo": person.id_number.masked(),
+        "idNo": person.id_number.expose(),
         "idType": "01",
         "userName": person.name,
         "ecToken": token,

@@ -14,7 +14,44 @@ pub struct Multipart {
     pub file: Option<(Option<String>, Vec<u8>)>,
 }
 
-/// The boundary of a `multipart/form-data` content type.
+/// The longest multipart boundary (RFC 2046 allows 1 to 70 characters).
+pub const BOUNDARY_MAX: usize = 70;
+/// The longest file name (9101 `filename`).
+pub const FILE_NAME_MAX: usize = 200;
+
+/// A file name as 9101 may store it: 1 to [`FILE_NAME_MAX`] characters, no control characters
+/// (a line break would end up in a download's headers), no quotes, backslashes or slashes.
+///
+/// # Errors
+/// What is wrong with the name.
+pub fn check_file_name(name: &str) -> Result<(), NhsaError> {
+    let count = name.chars().count();
+    if count == 0 || count > FILE_NAME_MAX {
+        return Err(NhsaError::new(format!("文件名filename须为1至{FILE_NAME_MAX}个字符")));
+    }
+    if let Some(bad) = name.chars().find(|c| c.is_control() || matches!(c, '"' | '\\' | '/' | ';')) {
+        return Err(NhsaError::new(format!("文件名filename含有非法字符{:?}", bad)));
+    }
+    Ok(())
+}
+
+/// A `Content-Disposition` for a download: an ASCII fallback name and the whole name encoded
+/// (RFC 6266 / RFC 5987), so no name can break the header.
+pub fn content_disposition(name: &str) -> String {
+    let fallback: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' }).collect();
+    let mut encoded = String::with_capacity(name.len() * 3);
+    for byte in name.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' | b'~' => encoded.push(char::from(byte)),
+            _ => encoded.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+}
+
+/// The boundary of a `multipart/form-data` content type (`None` when it is not one; an
+/// over-long boundary is returned as it is and refused by [`parse_multipart`]).
 pub fn boundary(content_type: &str) -> Option<String> {
     let (kind, params) = content_type.split_once(';')?;
     if !kind.trim().eq_ignore_ascii_case("multipart/form-data") {
@@ -24,6 +61,56 @@ pub fn boundary(content_type: &str) -> Option<String> {
         let (name, value) = param.split_once('=')?;
         (name.trim().eq_ignore_ascii_case("boundary")).then(|| value.trim().trim_matches('"').to_string())
     })
+}
+
+/// Whether a content type is `application/x-www-form-urlencoded` (jQuery's default: HIS pages
+/// post `data: {"": JSON.stringify(envelope)}`, i.e. `=<the envelope, percent-encoded>`).
+pub fn is_form(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|kind| kind.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+}
+
+/// The envelope of a form-encoded body: the value named `""`, `jsonStr`, `json` or `data`, or
+/// the only one.
+///
+/// # Errors
+/// When no field holds it, or its percent-encoding is broken.
+pub fn form_envelope(body: &[u8]) -> Result<Vec<u8>, NhsaError> {
+    let pairs: Vec<(&[u8], &[u8])> = body
+        .split(|b| *b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.iter().position(|b| *b == b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &pair[pair.len()..]),
+        })
+        .collect();
+    let chosen = pairs
+        .iter()
+        .find(|(key, _)| matches!(*key, b"" | b"jsonStr" | b"json" | b"data"))
+        .or(if pairs.len() == 1 { pairs.first() } else { None })
+        .ok_or_else(|| NhsaError::new("表单报文中未找到JSON报文（应为jsonStr=…或=…）"))?;
+    percent_decode(chosen.1).ok_or_else(|| NhsaError::new("表单报文的百分号编码错误"))
+}
+
+fn percent_decode(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut index = 0;
+    while index < text.len() {
+        match text[index] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = text.get(index + 1..index + 3)?;
+                let value = std::str::from_utf8(hex).ok().and_then(|hex| u8::from_str_radix(hex, 16).ok())?;
+                out.push(value);
+                index += 2;
+            }
+            byte => out.push(byte),
+        }
+        index += 1;
+    }
+    Some(out)
 }
 
 fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
@@ -39,6 +126,9 @@ fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
 /// # Errors
 /// When the body is not multipart with this boundary.
 pub fn parse_multipart(body: &[u8], boundary: &str) -> Result<Multipart, NhsaError> {
+    if boundary.is_empty() || boundary.len() > BOUNDARY_MAX {
+        return Err(NhsaError::new(format!("multipart报文的boundary须为1至{BOUNDARY_MAX}个字符")));
+    }
     let delimiter = format!("--{boundary}").into_bytes();
     let malformed = || NhsaError::new("multipart报文格式错误");
     let mut parts = Multipart::default();

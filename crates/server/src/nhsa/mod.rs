@@ -147,6 +147,36 @@ impl Envelope {
     }
 }
 
+/// The fewest characters after the institution code in a msgid (the spec's 14 of the time).
+pub const MSGID_SUFFIX_MIN: usize = 14;
+/// The most (the spec's 14 + 4 is 18; clients add a few).
+pub const MSGID_SUFFIX_MAX: usize = 28;
+
+/// A msgid is the sender's: `fixmedins_code` + time (14) + serial (4) as the spec defines it
+/// (§1.2; real clients vary the serial's length). The prefix ties it to its sender, so one
+/// institution can neither reuse nor reverse another's, and the form keeps ids like `ZZZ` out.
+///
+/// # Errors
+/// What is wrong with the msgid.
+pub fn check_msgid_form(msgid: &MsgId, institution: &InstitutionCode) -> Result<(), NhsaError> {
+    let text = msgid.as_str();
+    let wrong = |why: &str| {
+        NhsaError::new(format!(
+            "报文ID msgid {text}格式错误：{why}（应为定点医药机构编号{institution}+时间yyyyMMddHHmmss+顺序号）"
+        ))
+    };
+    let Some(rest) = text.strip_prefix(institution.as_str()) else {
+        return Err(wrong("不是以本机构编号开头"));
+    };
+    if rest.len() < MSGID_SUFFIX_MIN || rest.len() > MSGID_SUFFIX_MAX {
+        return Err(wrong(&format!("机构编号后应有{MSGID_SUFFIX_MIN}至{MSGID_SUFFIX_MAX}位")));
+    }
+    if !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(wrong("只能包含字母和数字"));
+    }
+    Ok(())
+}
+
 /// Checks the `x-tif-*` signature headers (the REST API accepts them too).
 ///
 /// # Errors
@@ -183,6 +213,16 @@ impl ResponseMeta {
     }
 
     pub fn success(&self, output: Value) -> Vec<u8> {
+        self.success_warned(output, &[])
+    }
+
+    /// A success with remarks (`warn_msg`, joined with "；"), as real platforms answer
+    /// something the institution should know that did not stop the transaction.
+    pub fn success_warned(&self, output: Value, warnings: &[String]) -> Vec<u8> {
+        let warn_msg = match warnings.is_empty() {
+            true => Value::Null,
+            false => Value::String(warnings.join("；")),
+        };
         let body = json!({
             "infcode": 0,
             "inf_refmsgid": self.inf_refmsgid,
@@ -192,7 +232,7 @@ impl ResponseMeta {
             "signtype": "",
             "cainfo": "",
             "err_msg": null,
-            "warn_msg": null,
+            "warn_msg": warn_msg,
             "output": output,
         });
         serde_json::to_vec(&body).unwrap_or_default()
@@ -241,6 +281,9 @@ pub enum Answer {
 /// Builds a transaction's `output` from what its command did.
 pub type Output = Box<dyn Fn(&Outcome) -> Value + Send + Sync>;
 
+/// Builds a transaction's `output` and its remarks (`warn_msg`) from what its command did.
+pub type WarnedOutput = Box<dyn Fn(&Outcome) -> (Value, Vec<String>) + Send + Sync>;
+
 type Render = yibao_engine::commands::Render;
 
 impl Call {
@@ -288,21 +331,54 @@ impl Call {
 
     /// Answers a read, recording its msgid (a repeat gets the stored answer).
     pub async fn answer(&self, output: Value) -> Result<Answer, NhsaError> {
-        let body = self.meta.success(output);
-        self.submit(RecordRead, false, Box::new(move |_| body.clone())).await.map(Answer::Body)
+        self.answer_warned(output, &[]).await
+    }
+
+    /// As [`Call::answer`], with remarks in `warn_msg`.
+    pub async fn answer_warned(&self, output: Value, warnings: &[String]) -> Result<Answer, NhsaError> {
+        self.answer_recorded(RecordRead, output, warnings).await
+    }
+
+    /// Answers a read whose msgid is recorded by `command` (which may also audit the read).
+    pub async fn answer_recorded(
+        &self,
+        command: impl Command + 'static,
+        output: Value,
+        warnings: &[String],
+    ) -> Result<Answer, NhsaError> {
+        let body = self.meta.success_warned(output, warnings);
+        self.submit(command, false, Box::new(move |_| body.clone())).await.map(Answer::Body)
+    }
+
+    /// A write whose `output` comes with remarks for `warn_msg`.
+    pub async fn write_warned(
+        &self,
+        command: impl Command + 'static,
+        reversible: bool,
+        output: WarnedOutput,
+    ) -> Result<Answer, NhsaError> {
+        let meta = self.meta.clone();
+        let render: Render = Box::new(move |outcome| {
+            let (value, warnings) = output(outcome);
+            meta.success_warned(value, &warnings)
+        });
+        self.submit(command, reversible, render).await.map(Answer::Body)
     }
 
     /// A dry run (pre-settlement): what the command would do, recorded as a read.
     pub async fn preview(
         &self,
         command: impl Command + 'static,
-        output: impl Fn(&Outcome) -> Value,
+        output: impl Fn(&Outcome) -> (Value, Vec<String>),
     ) -> Result<Answer, NhsaError> {
         if let Some(stored) = self.stored_answer().await? {
             return Ok(Answer::Body(stored));
         }
         match self.app.store.dry_run(Submission::plain(command)).await? {
-            Reply::Done { outcome, .. } => self.answer(output(&outcome)).await,
+            Reply::Done { outcome, .. } => {
+                let (value, warnings) = output(&outcome);
+                self.answer_warned(value, &warnings).await
+            }
             Reply::Replayed(body) => Ok(Answer::Body(body)),
         }
     }
@@ -349,15 +425,19 @@ async fn handle(app: Arc<AppState>, path_infno: Option<String>, headers: &Header
     };
     let meta = ResponseMeta::new(institution.admdvs.as_str());
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let (json, upload) = match files::boundary(content_type) {
-        Some(boundary) => match files::parse_multipart(body, &boundary) {
-            Ok(parts) => (parts.json.unwrap_or_default(), parts.file),
-            Err(error) => {
-                app.metrics.record_nhsa("unknown", false, started.elapsed());
-                return json_response(StatusCode::OK, meta.failure(&error.message));
-            }
-        },
-        None => (body.to_vec(), None),
+    let unpacked = match files::boundary(content_type) {
+        Some(boundary) => {
+            files::parse_multipart(body, &boundary).map(|parts| (parts.json.unwrap_or_default(), parts.file))
+        }
+        None if files::is_form(content_type) => files::form_envelope(body).map(|json| (json, None)),
+        None => Ok((body.to_vec(), None)),
+    };
+    let (json, upload) = match unpacked {
+        Ok(unpacked) => unpacked,
+        Err(error) => {
+            app.metrics.record_nhsa("unknown", false, started.elapsed());
+            return json_response(StatusCode::OK, meta.failure(&error.message));
+        }
     };
     let parsed = match serde_json::from_slice::<Value>(&json) {
         Ok(value) => Envelope::parse(&value),
@@ -375,13 +455,17 @@ async fn handle(app: Arc<AppState>, path_infno: Option<String>, headers: &Header
             StatusCode::OK,
             [
                 (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+                (header::CONTENT_DISPOSITION, files::content_disposition(&name)),
             ],
             content,
         )
             .into_response(),
         Err(error) => {
-            tracing::info!(infno = %infno, error = %error.message, "refused");
+            tracing::info!(
+                infno = %crate::edge::loggable(&infno),
+                error = %crate::edge::loggable(&error.message),
+                "refused"
+            );
             json_response(StatusCode::OK, meta.failure(&error.message))
         }
     }
@@ -406,6 +490,7 @@ async fn check_and_dispatch(
             envelope.fixmedins_code, institution.code
         )));
     }
+    check_msgid_form(&envelope.msgid, &institution.code)?;
     if envelope.mdtrtarea_admvs != institution.admdvs {
         return Err(NhsaError::new(format!(
             "就医地医保区划mdtrtarea_admvs {}与机构所在统筹区{}不一致",

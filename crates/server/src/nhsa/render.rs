@@ -36,14 +36,17 @@ pub fn age(birth: Date, on: Date) -> Value {
     number(format!("{}.{}", tenths / 10, tenths % 10))
 }
 
-/// The person fields every settlement and person output carries.
+/// The person fields every settlement and person output carries. The national interface
+/// answers the institution that identified the person (its patient) with the whole ID number,
+/// as the national platform does: HIS clients copy `certno` into later messages. (The samples
+/// in the reference were masked for publication; logs, the REST API and pages keep masking.)
 pub fn person_fields(person: &Person, on: Date) -> Map<String, Value> {
     let id = &person.id_number;
     let mut map = Map::new();
     map.insert("psn_no".into(), json!(person.psn_no.as_str()));
     map.insert("psn_name".into(), json!(person.name));
     map.insert("psn_cert_type".into(), json!("01"));
-    map.insert("certno".into(), json!(id.masked()));
+    map.insert("certno".into(), json!(id.expose()));
     map.insert("gend".into(), json!(id.sex().code()));
     map.insert("naty".into(), json!(person.ethnicity));
     map.insert("brdy".into(), json!(id.birth_date().to_string()));

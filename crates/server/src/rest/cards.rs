@@ -19,7 +19,7 @@ use yibao_domain::{BankCode, CardNo, Date, IdNumber, PersonNo};
 use yibao_engine::Outcome;
 use yibao_engine::commands::{
     ApplicationStep, ApplyForCard, ChangeCardStatus, ChangeSecret, ConfirmClearing, PrintStatement, ProduceCard,
-    RecordAttempt, RecordAudit, ReplaceCard,
+    RecordAudit, ReplaceCard,
 };
 use yibao_engine::records::{
     CARD_FEE, Card, CardApplication, CardStatus, CardTransaction, ClearingNotice, CredentialKind, PHOTO_FEE, Person,
@@ -29,6 +29,7 @@ use yibao_engine::records::{
 use super::error::ApiError;
 use super::{Caller, PAGE_SIZE_MAX, body, created, hash_secret, ok, parse, unexpected, wire};
 use crate::AppState;
+use crate::guard::{self, ClientAddr, Holder, Sources, Verdict};
 use crate::pdf::{self, Text};
 
 pub fn routes(router: axum::Router<Arc<AppState>>) -> axum::Router<Arc<AppState>> {
@@ -82,6 +83,11 @@ fn application_json(application: &CardApplication, today: Date) -> Value {
             "issue": date(application.issue_due()),
         },
         "overdue": application.overdue(today),
+        "warnings": application
+            .warnings()
+            .into_iter()
+            .map(|(zh, en)| json!({"message": en, "message_zh": zh}))
+            .collect::<Vec<_>>(),
     })
 }
 
@@ -478,14 +484,6 @@ async fn confirm_clearing(
 // ---------------------------------------------------------------------------------------------
 // The PIN
 
-/// A terminal must identify itself: a signed institution or a logged-in operator or holder.
-fn terminal(caller: &Caller) -> Result<(), ApiError> {
-    match caller {
-        Caller::Anonymous => Err(ApiError::unauthenticated("a terminal signs its requests (x-tif-*) or logs in")),
-        _ => Ok(()),
-    }
-}
-
 /// One answer for an unknown card and a wrong PIN.
 fn bad_pin() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "bad_pin", "unknown card or wrong PIN", "卡号或密码错误")
@@ -500,36 +498,81 @@ fn locked() -> ApiError {
     )
 }
 
-/// Checks a card's PIN, counting a failure against the card whichever terminal sent it.
-async fn check_pin(state: &AppState, card_no: &str, presented: &str) -> Result<(), ApiError> {
-    let presented = match pin("pin", presented) {
-        Ok(pin) => pin,
-        Err(_) => return Err(bad_pin()),
-    };
-    let subject = card_no.to_string();
-    let lookup = subject.clone();
-    let credential = match card_no.parse::<CardNo>() {
-        Ok(_) => state.store.read(move |r| r.credential(&lookup, CredentialKind::CardPin)).await?,
-        Err(_) => None,
-    };
-    let Some(credential) = credential else {
-        // Spend the same effort as a real check, then give the same answer.
-        let _ = hash_secret(state, presented).await;
-        return Err(bad_pin());
-    };
-    if credential.locked_until.is_some_and(|until| until > state.store.now()) {
-        return Err(locked());
+fn not_the_holder(action: &str) -> ApiError {
+    ApiError::forbidden(format!("only the card's holder may {action} its PIN (and only their own card)"))
+}
+
+/// Who may have a card's PIN checked: its holder (logged in with their own password), a
+/// designated institution's signed terminal, or an agency operator. A person asking about any
+/// other card is refused the same way whether or not it exists, and their guesses never count
+/// against it.
+async fn may_verify(state: &AppState, caller: &Caller, card_no: &str) -> Result<(), ApiError> {
+    match caller {
+        Caller::Anonymous => Err(ApiError::unauthenticated("a terminal signs its requests (x-tif-*) or logs in")),
+        Caller::Operator { .. } => Ok(()),
+        Caller::Institution(institution) => match institution.is_designated_on(state.store.now().date()) {
+            true => Ok(()),
+            false => Err(ApiError::forbidden("the institution is not designated today")),
+        },
+        Caller::Person { change_password_only: true, .. } => {
+            Err(ApiError::forbidden("the initial password only allows setting a new password"))
+        }
+        Caller::Person { psn_no, .. } => match holder_of(state, card_no).await?.as_deref() == Some(psn_no.as_str()) {
+            true => Ok(()),
+            false => Err(not_the_holder("verify")),
+        },
     }
-    let secrets = state.secrets.clone();
-    let stored = credential.hash.clone();
-    let matches = tokio::task::spawn_blocking(move || secrets.verify(&presented, &stored)).await.unwrap_or(false);
-    state.store.execute(RecordAttempt { subject, kind: CredentialKind::CardPin, success: matches }).await?;
-    // Even the fifth wrong PIN gets the same answer as an unknown card; the next try learns
-    // of the lock.
-    match matches {
-        true => Ok(()),
-        false => Err(bad_pin()),
+}
+
+/// The person number of a card's holder, when the card exists.
+async fn holder_of(state: &AppState, card_no: &str) -> Result<Option<String>, ApiError> {
+    let Ok(number) = card_no.parse::<CardNo>() else { return Ok(None) };
+    Ok(state.store.read(move |r| r.card(&number)).await?.map(|card| card.psn_no.to_string()))
+}
+
+/// Checks a card's PIN, counting the attempt against the card (whichever terminal sent it)
+/// before it is checked, and writes who checked which card to the audit log.
+async fn check_pin(
+    state: &AppState,
+    client: ClientAddr,
+    caller: &Caller,
+    card_no: &str,
+    presented: &str,
+) -> Result<(), ApiError> {
+    let exists = match card_no.parse::<CardNo>() {
+        Ok(_) => {
+            let lookup = card_no.to_string();
+            state.store.read(move |r| r.credential(&lookup, CredentialKind::CardPin)).await?.is_some()
+        }
+        Err(_) => false,
+    };
+    let holder = match exists {
+        true => Holder::Stored { subject: card_no.to_string(), kind: CredentialKind::CardPin },
+        false => Holder::Unknown { kind: CredentialKind::CardPin, name: card_no.to_string() },
+    };
+    // A PIN that is not 6 digits is checked (and counted) like any wrong one.
+    let presented = pin("pin", presented).unwrap_or_default();
+    let verdict = guard::try_secret(state, client, holder, presented, Sources::Unlimited).await?;
+    let (outcome, result) = match verdict {
+        Verdict::Right(_) => ("right", Ok(())),
+        // Even the fifth wrong PIN gets the same answer as an unknown card; the next try
+        // learns of the lock.
+        Verdict::Wrong => ("wrong", Err(bad_pin())),
+        Verdict::Locked(_) => ("locked", Err(locked())),
+        Verdict::BackedOff(_) => ("backed-off", Err(guard::refusal(&verdict).unwrap_or_else(bad_pin))),
+    };
+    if exists {
+        state
+            .store
+            .execute(RecordAudit {
+                actor: caller.actor(),
+                action: "card-pin-verify".into(),
+                subject: card_no.to_string(),
+                reason: outcome.into(),
+            })
+            .await?;
     }
+    result
 }
 
 #[derive(Debug, Deserialize)]
@@ -541,13 +584,14 @@ struct VerifyPin {
 /// A terminal (an institution, or the bank's counter) checks the PIN the holder typed.
 async fn verify_pin(
     State(state): State<Arc<AppState>>,
+    client: ClientAddr,
     caller: Caller,
     Path(card_no): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    terminal(&caller)?;
+    may_verify(&state, &caller, &card_no).await?;
     let request: VerifyPin = body(&bytes)?;
-    check_pin(&state, &card_no, &request.pin).await?;
+    check_pin(&state, client, &caller, &card_no, &request.pin).await?;
     Ok(ok(json!({"card_no": card_no, "verified": true})))
 }
 
@@ -558,25 +602,43 @@ struct ChangePin {
     new_pin: String,
 }
 
-/// The holder changes the PIN with the old one (at a terminal or in the portal).
+/// The holder changes the PIN with the old one (in the portal, or a channel app).
 async fn change_pin(
     State(state): State<Arc<AppState>>,
+    client: ClientAddr,
     caller: Caller,
     Path(card_no): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    terminal(&caller)?;
     let request: ChangePin = body(&bytes)?;
-    set_pin(&state, &card_no, &request.old_pin, &request.new_pin).await?;
+    set_pin(&state, client, &caller, &card_no, &request.old_pin, &request.new_pin).await?;
     Ok(ok(json!({"card_no": card_no, "changed": true})))
 }
 
-/// Changes a card's PIN, given the current one. The REST API and the portal share it.
-pub(crate) async fn set_pin(state: &AppState, card_no: &str, old: &str, new: &str) -> Result<(), ApiError> {
+/// Changes a card's PIN, given the current one: its holder only (logged in with their own
+/// password; the bank resets a forgotten PIN). The REST API and the portal share it.
+pub(crate) async fn set_pin(
+    state: &AppState,
+    client: ClientAddr,
+    caller: &Caller,
+    card_no: &str,
+    old: &str,
+    new: &str,
+) -> Result<(), ApiError> {
+    match caller {
+        Caller::Anonymous => return Err(ApiError::unauthenticated("log in as the card's holder")),
+        Caller::Person { change_password_only: true, .. } => {
+            return Err(ApiError::forbidden("the initial password only allows setting a new password"));
+        }
+        Caller::Person { psn_no, .. } if holder_of(state, card_no).await?.as_deref() == Some(psn_no.as_str()) => {}
+        _ => return Err(not_the_holder("change")),
+    }
     let fresh = new_pin(new)?;
-    check_pin(state, card_no, old).await?;
+    check_pin(state, client, caller, card_no, old).await?;
     let hash = hash_secret(state, fresh).await?;
-    state.store.execute(ChangeSecret { subject: card_no.to_string(), kind: CredentialKind::CardPin, hash }).await?;
+    let change =
+        ChangeSecret { subject: card_no.to_string(), kind: CredentialKind::CardPin, hash, actor: caller.actor() };
+    state.store.execute(change).await?;
     Ok(())
 }
 
@@ -620,7 +682,8 @@ async fn reset_pin(
         ));
     }
     let hash = hash_secret(&state, fresh).await?;
-    state.store.execute(ChangeSecret { subject: card_no.clone(), kind: CredentialKind::CardPin, hash }).await?;
+    let change = ChangeSecret { subject: card_no.clone(), kind: CredentialKind::CardPin, hash, actor: caller.actor() };
+    state.store.execute(change).await?;
     state
         .store
         .execute(RecordAudit {

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::error::Query;
+use super::error::{Path, Query};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 use yibao_domain::PersonNo;
 use yibao_engine::Outcome;
-use yibao_engine::commands::{ActivateEVoucher, IssueQrCode, QR_SECONDS, grant_hash};
+use yibao_engine::commands::{ActivateEVoucher, IssueQrCode, QR_SECONDS, SuspendEVoucher, grant_hash};
 use yibao_engine::records::Person;
 
 use super::error::ApiError;
@@ -31,6 +31,8 @@ pub fn routes(router: axum::Router<Arc<AppState>>) -> axum::Router<Arc<AppState>
         .route("/api/v1/evoucher", get(status))
         .route("/api/v1/evoucher/activation", post(activate))
         .route("/api/v1/evoucher/qr-codes", post(issue_qr))
+        .route("/api/v1/evoucher/suspension", post(suspend))
+        .route("/api/v1/persons/{psn_no}/evoucher/suspension", post(suspend_for))
 }
 
 /// The insured person behind the session (not one still limited to changing the password).
@@ -81,9 +83,54 @@ async fn status(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Re
     Ok(ok(json!({
         "psn_no": psn_no.as_str(),
         "activated": voucher.is_some(),
+        "suspended": voucher.as_ref().is_some_and(yibao_engine::records::EVoucher::is_suspended),
         "channel": voucher.as_ref().map(|v| v.channel.clone()),
         "activated_at": voucher.as_ref().map(|v| v.activated_at.to_string()),
     })))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Suspension {
+    reason: Option<String>,
+}
+
+fn suspension_reason(bytes: &Bytes) -> Result<String, ApiError> {
+    let request: Suspension = if bytes.is_empty() { Suspension::default() } else { body(bytes)? };
+    let reason = request.reason.unwrap_or_else(|| "lost phone".into());
+    match reason.trim().chars().count() {
+        1..=200 => Ok(reason.trim().to_string()),
+        _ => Err(ApiError::invalid("reason must have 1 to 200 characters", "原因须为1至200个字符")),
+    }
+}
+
+/// The holder suspends their e-voucher (a lost phone): every code dies at once, no new one is
+/// issued until it is activated again with a face check. The card is not touched.
+async fn suspend(State(state): State<Arc<AppState>>, caller: Caller, bytes: Bytes) -> Result<Response, ApiError> {
+    let psn_no = holder(&caller)?;
+    let reason = suspension_reason(&bytes)?;
+    suspended(&state, psn_no, caller.actor(), reason).await
+}
+
+/// The agency suspends a person's e-voucher (the person called in).
+async fn suspend_for(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(psn_no): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let psn_no: PersonNo = parse("psn_no", &psn_no)?;
+    let reason = suspension_reason(&bytes)?;
+    suspended(&state, psn_no, caller.actor(), reason).await
+}
+
+async fn suspended(state: &AppState, psn_no: PersonNo, actor: String, reason: String) -> Result<Response, ApiError> {
+    let command = SuspendEVoucher { psn_no: psn_no.clone(), actor, reason };
+    match state.store.execute(command).await? {
+        Outcome::EVoucher(_) => Ok(ok(json!({"psn_no": psn_no.as_str(), "suspended": true}))),
+        _ => Err(unexpected()),
+    }
 }
 
 #[derive(Debug, Deserialize)]

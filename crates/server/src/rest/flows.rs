@@ -151,6 +151,7 @@ pub async fn open_visit(
         med_type: request.med_type.as_deref().map(|t| parse::<MedType>("med_type", t)).transpose()?,
         diagnosis_code: request.diagnosis_code.clone(),
         diagnosis_name: request.diagnosis_name.clone(),
+        diagnoses: Vec::new(),
         insured_admdvs: None,
     };
     match request.kind.as_str() {
@@ -288,6 +289,7 @@ pub async fn discharge(
         end: parse("end", &request.end)?,
         diagnosis_code: None,
         diagnosis_name: None,
+        diagnoses: Vec::new(),
     };
     write(&state, institution, &headers, "discharge", &bytes, command, visit_json).await
 }

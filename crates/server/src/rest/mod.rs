@@ -30,10 +30,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use yibao_domain::{IdNumber, Money, PersonNo, SetlId};
 use yibao_engine::commands::{
-    ChangeSecret, CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, PutCatalogueEntry, PutCredential,
-    RecordAttempt, RecordAudit,
+    ChangeSecret, CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, DRAWN_MIN, PERSON_NUMBER_MAX,
+    PersonNumber, PutCatalogueEntry, PutCredential, RecordAudit,
 };
-use yibao_engine::records::{Credential, CredentialKind, Person};
+use yibao_engine::records::{ACTIVATION_CODE_SECONDS, Credential, CredentialKind, Person};
 use yibao_store::SettlementFilter;
 
 pub use caller::{Caller, PRIVILEGED};
@@ -41,6 +41,7 @@ pub use error::ApiError;
 pub use evoucher::check_face;
 
 use crate::AppState;
+use crate::guard::{self, ClientAddr, Holder, Sources, Verdict};
 use crate::sessions::{SESSION_SECONDS, Session, Subject};
 
 /// The largest REST request body.
@@ -62,6 +63,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/employers", get(employers).post(create_employer))
         .route("/api/v1/persons", get(persons).post(create_person))
         .route("/api/v1/persons/{psn_no}", get(person))
+        .route("/api/v1/persons/{psn_no}/activation-code", post(issue_activation_code))
         .route("/api/v1/persons/{psn_no}/account", get(account))
         .route("/api/v1/persons/{psn_no}/accumulators", get(accumulators))
         .route("/api/v1/persons/{psn_no}/settlements", get(person_settlements))
@@ -79,6 +81,12 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/allocations", post(allocate))
         .route("/api/v1/year-ends", post(close_year))
         .layer(DefaultBodyLimit::max(BODY_MAX_BYTES))
+}
+
+/// Ten random digits for a new person number, from [`DRAWN_MIN`] to [`PERSON_NUMBER_MAX`].
+fn draw_person_number() -> u64 {
+    let span = PERSON_NUMBER_MAX - DRAWN_MIN + 1;
+    DRAWN_MIN + u64::from_le_bytes(crate::secret::random_bytes::<8>()) % span
 }
 
 /// Reads a JSON body into a wire type; every problem is a 400 naming it.
@@ -146,50 +154,45 @@ pub(crate) struct Login {
     pub roles: Vec<String>,
 }
 
-/// Checks a login (an operator by username, a person by ID number), records the attempt, and
-/// starts a session. The REST API and the portal share it.
+/// Checks a login (an operator by username, a person by ID number) and starts a session. The
+/// attempt is counted before the password is checked, per account and per source address, and
+/// an unknown name is treated exactly like a known one (see [`crate::guard`]). The REST API,
+/// the portal and the agency pages share it.
 pub(crate) async fn authenticate(
     state: &AppState,
+    client: ClientAddr,
     role: &str,
     who: Option<String>,
     password: String,
 ) -> Result<Login, ApiError> {
-    let (subject, kind) = match role {
+    let holder = match role {
         "operator" => {
-            (who.ok_or_else(|| ApiError::invalid("username is required", "用户名不能为空"))?, CredentialKind::Operator)
+            let name = who.ok_or_else(|| ApiError::invalid("username is required", "用户名不能为空"))?;
+            if name.is_empty() || name.chars().count() > 64 {
+                return Err(bad_credentials());
+            }
+            Holder::Stored { subject: name, kind: CredentialKind::Operator }
         }
         "person" => {
             let id_text = who.ok_or_else(|| ApiError::invalid("id_number is required", "身份证号不能为空"))?;
             let id: IdNumber = parse("id_number", &id_text)?;
-            let person = state.store.read(move |r| r.person_by_id_number(id.expose())).await?;
-            match person {
-                Some(person) => (person.psn_no.to_string(), CredentialKind::Portal),
-                None => return Err(bad_credentials()),
+            let lookup = id.clone();
+            match state.store.read(move |r| r.person_by_id_number(lookup.expose())).await? {
+                Some(person) => Holder::Stored { subject: person.psn_no.to_string(), kind: CredentialKind::Portal },
+                None => Holder::Unknown { kind: CredentialKind::Portal, name: id.expose().to_string() },
             }
         }
         other => {
             return Err(ApiError::invalid(format!("role {other:?} is not \"operator\" or \"person\""), "登录角色错误"));
         }
     };
-    let lookup = subject.clone();
-    let credential = state.store.read(move |r| r.credential(&lookup, kind)).await?.ok_or_else(bad_credentials)?;
-    let now = state.store.now();
-    if let Some(until) = credential.locked_until.filter(|until| *until > now) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "locked",
-            format!("too many wrong passwords; locked until {until}"),
-            format!("密码错误次数过多，已锁定至{until}"),
-        ));
-    }
-    let secrets = state.secrets.clone();
-    let hash = credential.hash.clone();
-    let matches = tokio::task::spawn_blocking(move || secrets.verify(&password, &hash)).await.unwrap_or(false);
-    state.store.execute(RecordAttempt { subject: subject.clone(), kind, success: matches }).await?;
-    if !matches {
-        return Err(bad_credentials());
-    }
-    let session_subject = match kind {
+    let credential = match guard::try_secret(state, client, holder, password, Sources::Limited).await? {
+        Verdict::Right(credential) => credential,
+        Verdict::Wrong => return Err(bad_credentials()),
+        other => return Err(guard::refusal(&other).unwrap_or_else(bad_credentials)),
+    };
+    let subject = credential.subject.clone();
+    let session_subject = match credential.kind {
         CredentialKind::Operator => Subject::Operator { username: subject.clone(), roles: credential.roles.clone() },
         _ => Subject::Person { psn_no: subject.clone() },
     };
@@ -199,16 +202,16 @@ pub(crate) async fn authenticate(
         expires: crate::unix_now() + SESSION_SECONDS,
     };
     let token = state.sessions.start(session, crate::unix_now());
-    Ok(Login { subject, token, must_change: credential.must_change, roles: credential.roles })
+    Ok(Login { subject, token, must_change: credential.must_change, roles: credential.roles.clone() })
 }
 
-async fn login(State(state): State<Arc<AppState>>, bytes: Bytes) -> Result<Response, ApiError> {
+async fn login(State(state): State<Arc<AppState>>, client: ClientAddr, bytes: Bytes) -> Result<Response, ApiError> {
     let request: wire::Login = body(&bytes)?;
     let who = match request.role.as_str() {
         "person" => request.id_number.clone(),
         _ => request.username.clone(),
     };
-    let login = authenticate(&state, &request.role, who, request.password.clone()).await?;
+    let login = authenticate(&state, client, &request.role, who, request.password.clone()).await?;
     Ok(ok(json!({
         "token": login.token,
         "role": request.role,
@@ -260,22 +263,121 @@ fn check_new_password(password: &str, person: Option<&Person>) -> Result<(), Api
 
 async fn change_password(
     State(state): State<Arc<AppState>>,
+    client: ClientAddr,
     caller: Caller,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let request: wire::PasswordChange = body(&bytes)?;
-    let kind = set_password(&state, &caller, request.password.clone(), request.new_password.clone()).await?;
+    let proof = match (&request.card_no, &request.pin, &request.activation_code) {
+        (Some(card_no), Some(pin), None) => Some(Proof::Card { card_no: card_no.clone(), pin: pin.clone() }),
+        (None, None, Some(code)) => Some(Proof::Code(code.clone())),
+        (None, None, None) => None,
+        _ => {
+            return Err(ApiError::invalid(
+                "prove possession with card_no and pin, or with activation_code",
+                "请提供社保卡号和密码，或激活码（二选一）",
+            ));
+        }
+    };
+    let change =
+        PasswordUpdate { current: request.password.clone(), proof, new_password: request.new_password.clone() };
+    let kind = set_password(&state, client, &caller, change).await?;
     Ok(ok(json!({"changed": true, "login_again": kind == CredentialKind::Portal})))
 }
 
-/// Changes the caller's own password (the current one is needed unless the session is the
-/// initial password's, which allows only this). A person's sessions all end. The REST API and
-/// the portal share it.
+/// What proves that the person using the initial password (which anyone who knows the ID
+/// number can work out) is the person: their card and its PIN, or a one-time code from the
+/// agency.
+#[derive(Debug, Clone)]
+pub(crate) enum Proof {
+    Card { card_no: String, pin: String },
+    Code(String),
+}
+
+/// A password change as asked for.
+#[derive(Debug, Clone)]
+pub(crate) struct PasswordUpdate {
+    /// The current password (not asked right after logging in with the initial one).
+    pub current: Option<String>,
+    /// Needed with the initial password.
+    pub proof: Option<Proof>,
+    pub new_password: String,
+}
+
+fn proof_required() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "proof_required",
+        "the initial password can be worked out from the ID number: prove it is you with your card number and PIN, or with an activation code from the agency",
+        "初始密码可由身份证号推得：请输入社保卡号和密码，或经办机构提供的激活码，证明是本人",
+    )
+}
+
+fn proof_failed() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "proof_failed",
+        "the card number and PIN, or the activation code, are not right",
+        "社保卡号与密码不符，或激活码错误、已失效",
+    )
+}
+
+/// Checks the proof of possession a person gives with the initial password.
+async fn check_proof(state: &AppState, client: ClientAddr, psn_no: &str, proof: Option<Proof>) -> Result<(), ApiError> {
+    let verdict = match proof.ok_or_else(proof_required)? {
+        Proof::Card { card_no, pin } => {
+            let own = match card_no.trim().parse::<yibao_domain::CardNo>() {
+                Ok(number) => state.store.read(move |r| r.card(&number)).await?.filter(|card| {
+                    card.psn_no.as_str() == psn_no
+                        && !matches!(
+                            card.status,
+                            yibao_engine::records::CardStatus::Lost
+                                | yibao_engine::records::CardStatus::Replaced
+                                | yibao_engine::records::CardStatus::Cancelled
+                        )
+                }),
+                Err(_) => None,
+            };
+            // Someone else's card (or none) is checked like a wrong PIN: counted, same answer.
+            let holder = match own {
+                Some(card) => Holder::Stored { subject: card.card_no.to_string(), kind: CredentialKind::CardPin },
+                None => Holder::Unknown { kind: CredentialKind::CardPin, name: format!("{psn_no}/{}", card_no.trim()) },
+            };
+            guard::try_secret(state, client, holder, pin, Sources::Limited).await?
+        }
+        Proof::Code(code) => {
+            let holder = Holder::Stored { subject: psn_no.to_string(), kind: CredentialKind::ActivationCode };
+            let verdict = guard::try_secret(state, client, holder, code.trim().to_string(), Sources::Limited).await?;
+            match verdict {
+                Verdict::Right(credential) => {
+                    let valid_until = credential.updated_at.plus_seconds(ACTIVATION_CODE_SECONDS);
+                    if valid_until <= state.store.now() {
+                        return Err(proof_failed());
+                    }
+                    // Used once: the stored hash is replaced by one nothing matches.
+                    let used = Credential { hash: String::new(), ..*credential };
+                    state.store.execute(PutCredential { credential: used, actor: format!("person:{psn_no}") }).await?;
+                    return Ok(());
+                }
+                other => other,
+            }
+        }
+    };
+    match verdict {
+        Verdict::Right(_) => Ok(()),
+        Verdict::Wrong => Err(proof_failed()),
+        other => Err(guard::refusal(&other).unwrap_or_else(proof_failed)),
+    }
+}
+
+/// Changes the caller's own password. The current one is needed, except right after logging
+/// in with the initial password, which instead needs proof of possession (card and PIN, or
+/// an activation code). A person's sessions all end. The REST API and the portal share it.
 pub(crate) async fn set_password(
     state: &AppState,
+    client: ClientAddr,
     caller: &Caller,
-    current: Option<String>,
-    new_password: String,
+    change: PasswordUpdate,
 ) -> Result<CredentialKind, ApiError> {
     let (subject, kind, change_only) = match caller {
         Caller::Person { psn_no, change_password_only, .. } => {
@@ -285,31 +387,34 @@ pub(crate) async fn set_password(
         _ => return Err(ApiError::unauthenticated("log in to change your password")),
     };
     let lookup = subject.clone();
-    let (credential, person) = state
-        .store
-        .read(move |r| {
-            let person = match kind {
-                CredentialKind::Portal => {
-                    r.person(&lookup.parse().map_err(|_| yibao_engine::StoreFailure("bad person number".into()))?)?
-                }
-                _ => None,
-            };
-            Ok((r.credential(&lookup, kind)?, person))
-        })
-        .await?;
-    let credential = credential.ok_or_else(bad_credentials)?;
-    if !change_only {
-        let old = current.ok_or_else(|| ApiError::invalid("password (the current one) is required", "请提供原密码"))?;
-        let secrets = state.secrets.clone();
-        let hash = credential.hash.clone();
-        if !tokio::task::spawn_blocking(move || secrets.verify(&old, &hash)).await.unwrap_or(false) {
-            state.store.execute(RecordAttempt { subject: subject.clone(), kind, success: false }).await?;
-            return Err(bad_credentials());
+    let person = match kind {
+        CredentialKind::Portal => {
+            state
+                .store
+                .read(move |r| {
+                    r.person(&lookup.parse().map_err(|_| yibao_engine::StoreFailure("bad person number".into()))?)
+                })
+                .await?
+        }
+        _ => None,
+    };
+    check_new_password(&change.new_password, person.as_ref())?;
+    match change_only {
+        true => check_proof(state, client, &subject, change.proof).await?,
+        false => {
+            let old = change
+                .current
+                .ok_or_else(|| ApiError::invalid("password (the current one) is required", "请提供原密码"))?;
+            let holder = Holder::Stored { subject: subject.clone(), kind };
+            match guard::try_secret(state, client, holder, old, Sources::Limited).await? {
+                Verdict::Right(_) => {}
+                Verdict::Wrong => return Err(bad_credentials()),
+                other => return Err(guard::refusal(&other).unwrap_or_else(bad_credentials)),
+            }
         }
     }
-    check_new_password(&new_password, person.as_ref())?;
-    let hash = hash_secret(state, new_password).await?;
-    state.store.execute(ChangeSecret { subject: subject.clone(), kind, hash }).await?;
+    let hash = hash_secret(state, change.new_password).await?;
+    state.store.execute(ChangeSecret { subject: subject.clone(), kind, hash, actor: caller.actor() }).await?;
     if kind == CredentialKind::Portal {
         state.sessions.end_person(&subject);
     }
@@ -475,11 +580,23 @@ async fn create_person(State(state): State<Arc<AppState>>, caller: Caller, bytes
             Some(text) => Some(parse::<Money>("contribution_base", text)?),
             None => None,
         },
+        number: PersonNumber::Next,
         actor: caller.actor(),
     };
-    let outcome = state.store.execute(command).await?;
-    let yibao_engine::Outcome::Person(person) = outcome else {
-        return Err(unexpected());
+    // A person number says nothing about another: drawn at random (again, should one be taken).
+    let mut attempt = 0;
+    let person = loop {
+        attempt += 1;
+        let command = CreatePerson { number: PersonNumber::Drawn(draw_person_number()), ..command.clone() };
+        match state.store.execute(command).await {
+            Ok(yibao_engine::Outcome::Person(person)) => break person,
+            Ok(_) => return Err(unexpected()),
+            Err(error)
+                if error.kind == yibao_engine::ErrorKind::Conflict
+                    && attempt < 5
+                    && error.en.ends_with("draw another") => {}
+            Err(error) => return Err(error.into()),
+        }
     };
     // The seeds' initial web password: ID digits 12–17, usable once, to set a new one.
     let hash = hash_secret(&state, id.initial_password().to_string()).await?;
@@ -497,6 +614,49 @@ async fn create_person(State(state): State<Arc<AppState>>, caller: Caller, bytes
     Ok(created(wire::person(&person, false)))
 }
 
+/// Lets a read of a person's records through, or says why not, and audits it when someone other
+/// than the person reads. The person reads their own records; an operator any; an institution
+/// only its patients (persons it treated, or identified with their certificate at 1101), a
+/// limited number a minute, and any other person number is "not found", whether it exists or
+/// not (person numbers cannot be enumerated).
+///
+/// # Errors
+/// 401/403/404/429 as above; a store failure.
+pub(crate) async fn admit_person_read(
+    state: &AppState,
+    caller: &Caller,
+    psn_no: &str,
+    action: &str,
+    detail: &str,
+) -> Result<(), ApiError> {
+    caller.may_read_person(psn_no)?;
+    if let Caller::Institution(institution) = caller {
+        let now = crate::unix_now();
+        if let Err(wait) = state.reads.take(institution.code.as_str(), now, guard::INSTITUTION_READS_PER_MINUTE) {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_reads",
+                format!(
+                    "an institution reads at most {} personal records a minute; try again in {wait} s",
+                    guard::INSTITUTION_READS_PER_MINUTE
+                ),
+                format!("机构每分钟最多查询{}次个人信息，请{wait}秒后再试", guard::INSTITUTION_READS_PER_MINUTE),
+            ));
+        }
+        let not_found = || ApiError::not_found(format!("no person {psn_no} among this institution's patients"));
+        let number: PersonNo = psn_no.parse().map_err(|_| not_found())?;
+        let code = institution.code.clone();
+        if !state.store.read(move |r| r.institution_knows(&code, &number)).await? {
+            audit_read(state, caller, &format!("{action}-refused"), psn_no, detail).await?;
+            return Err(not_found());
+        }
+    }
+    if !matches!(caller, Caller::Person { .. }) {
+        audit_read(state, caller, action, psn_no, detail).await?;
+    }
+    Ok(())
+}
+
 async fn load_person(state: &AppState, psn_no: &str) -> Result<Person, ApiError> {
     let number: PersonNo = parse("psn_no", psn_no)?;
     state
@@ -512,6 +672,9 @@ async fn person(
     Path(psn_no): Path<String>,
     Query(reveal): Query<wire::Reveal>,
 ) -> Result<Response, ApiError> {
+    if !reveal.reveal.unwrap_or(false) {
+        admit_person_read(&state, &caller, &psn_no, "read-person", "").await?;
+    }
     caller.may_read_person(&psn_no)?;
     let person = load_person(&state, &psn_no).await?;
     if reveal.reveal.unwrap_or(false) {
@@ -531,10 +694,39 @@ async fn person(
         audit_read(&state, &caller, "reveal-id-number", &psn_no, reason.trim()).await?;
         return Ok(ok(wire::person(&person, true)));
     }
-    if !matches!(&caller, Caller::Person { .. }) {
-        audit_read(&state, &caller, "read-person", &psn_no, "").await?;
-    }
     Ok(ok(wire::person(&person, false)))
+}
+
+/// An operator gives a person a one-time code that opens their portal account with the initial
+/// password (for persons without a card to prove possession with). Audited; a new code
+/// replaces an unused one.
+async fn issue_activation_code(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(psn_no): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let person = load_person(&state, &psn_no).await?;
+    let digits = u64::from_le_bytes(crate::secret::random_bytes::<8>()) % 100_000_000;
+    let code = format!("{digits:08}");
+    let hash = hash_secret(&state, code.clone()).await?;
+    let now = state.store.now();
+    let credential = Credential {
+        subject: person.psn_no.to_string(),
+        kind: CredentialKind::ActivationCode,
+        hash,
+        must_change: false,
+        failures: 0,
+        locked_until: None,
+        roles: Vec::new(),
+        updated_at: now,
+    };
+    state.store.execute(PutCredential { credential, actor: caller.actor() }).await?;
+    Ok(created(json!({
+        "psn_no": person.psn_no.as_str(),
+        "code": code,
+        "expires_at": now.plus_seconds(ACTIVATION_CODE_SECONDS).to_string(),
+    })))
 }
 
 async fn account(
@@ -542,13 +734,10 @@ async fn account(
     caller: Caller,
     Path(psn_no): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.may_read_person(&psn_no)?;
+    admit_person_read(&state, &caller, &psn_no, "read-account", "").await?;
     let person = load_person(&state, &psn_no).await?;
     let number = person.psn_no.clone();
     let (current, prior) = state.store.read(move |r| r.balances(&number)).await?;
-    if !matches!(&caller, Caller::Person { .. }) {
-        audit_read(&state, &caller, "read-account", &psn_no, "").await?;
-    }
     Ok(ok(json!({
         "psn_no": psn_no,
         "has_personal_account": person.has_personal_account(),
@@ -563,7 +752,7 @@ async fn accumulators(
     caller: Caller,
     Path(psn_no): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.may_read_person(&psn_no)?;
+    admit_person_read(&state, &caller, &psn_no, "read-accumulators", "").await?;
     let person = load_person(&state, &psn_no).await?;
     let number = person.psn_no.clone();
     let years = state.store.read(move |r| r.accumulators(&number)).await?;
@@ -578,7 +767,7 @@ async fn person_settlements(
     Path(psn_no): Path<String>,
     Query(page): Query<wire::PersonPage>,
 ) -> Result<Response, ApiError> {
-    caller.may_read_person(&psn_no)?;
+    admit_person_read(&state, &caller, &psn_no, "read-settlements", "").await?;
     let number: PersonNo = parse("psn_no", &psn_no)?;
     let size = page.page_size.unwrap_or(50).clamp(1, PAGE_SIZE_MAX);
     let offset = (page.page.unwrap_or(1).max(1) - 1) * size;
@@ -588,9 +777,6 @@ async fn person_settlements(
     };
     let filter = SettlementFilter { person: Some(number), institution, ..SettlementFilter::default() };
     let found = state.store.read(move |r| r.settlements(&filter, offset, size)).await?;
-    if !matches!(&caller, Caller::Person { .. }) {
-        audit_read(&state, &caller, "read-settlements", &psn_no, "").await?;
-    }
     Ok(ok(
         json!({"total": found.total, "settlements": found.rows.iter().map(wire::settlement_summary).collect::<Vec<_>>()}),
     ))
@@ -601,17 +787,26 @@ async fn settlement(
     caller: Caller,
     Path(setl_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id: SetlId = parse("setl_id", &setl_id)?;
-    let found = state
-        .store
-        .read(move |r| r.settlement(&id))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no settlement {setl_id}")))?;
-    caller.may_read_person(found.psn_no.as_str())?;
-    if let Caller::Institution(institution) = &caller
-        && institution.code != found.institution
-    {
-        return Err(ApiError::forbidden("an institution sees only its own settlements"));
+    // Who asks comes first: before logging in, an existing, a missing and a malformed id all
+    // get the same 401; afterwards, someone else's settlement is "not found" like a missing one.
+    match &caller {
+        Caller::Anonymous => return Err(ApiError::unauthenticated("log in to read settlements")),
+        Caller::Person { change_password_only: true, .. } => {
+            return Err(ApiError::forbidden("the initial password only allows setting a new password"));
+        }
+        _ => {}
+    }
+    let not_found = || ApiError::not_found(format!("no settlement {setl_id}"));
+    let id: SetlId = setl_id.parse().map_err(|_| not_found())?;
+    let found = state.store.read(move |r| r.settlement(&id)).await?.ok_or_else(not_found)?;
+    let visible = match &caller {
+        Caller::Person { psn_no, .. } => found.psn_no.as_str() == psn_no,
+        Caller::Institution(institution) => institution.code == found.institution,
+        Caller::Operator { .. } => true,
+        Caller::Anonymous => false,
+    };
+    if !visible {
+        return Err(not_found());
     }
     if !matches!(&caller, Caller::Person { .. }) {
         audit_read(&state, &caller, "read-settlement", found.psn_no.as_str(), &setl_id).await?;

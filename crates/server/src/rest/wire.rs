@@ -51,6 +51,11 @@ pub struct PasswordChange {
     /// The current password (not needed right after logging in with the initial one).
     pub password: Option<String>,
     pub new_password: String,
+    /// With the initial password: the person's card number and its PIN…
+    pub card_no: Option<String>,
+    pub pin: Option<String>,
+    /// …or a one-time activation code from the agency.
+    pub activation_code: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -222,7 +227,7 @@ pub fn employer(employer: &Employer) -> Value {
 /// A person; the ID number whole only when `reveal` (a privileged, audited read).
 pub fn person(person: &Person, reveal: bool) -> Value {
     let id = &person.id_number;
-    json!({
+    let mut value = json!({
         "psn_no": person.psn_no.as_str(),
         "name": person.name,
         "id_number": if reveal { id.expose().to_string() } else { id.masked() },
@@ -237,7 +242,12 @@ pub fn person(person: &Person, reveal: bool) -> Value {
         "insured_since": person.insured_since.to_string(),
         "custody_bank": person.custody_bank.as_str(),
         "contribution_base": person.contribution_base.map(yuan),
-    })
+    });
+    // The mask hides the birth date, so the birth date is shown only beside the whole number.
+    if !reveal && let Some(map) = value.as_object_mut() {
+        map.remove("birth_date");
+    }
+    value
 }
 
 pub fn accumulators(year: u16, row: &Accumulators) -> Value {

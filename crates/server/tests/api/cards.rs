@@ -23,6 +23,16 @@ async fn an_application_walks_its_steps_with_deadlines_overdue_flags_and_audited
         let app = &app;
         async move { app.rest("POST", &path, Some(&token), &[], Some(body)).await }
     };
+    // One live card per person (issue 14): 刘芳 holds A10000004.
+    let second = post(
+        "/api/v1/card-applications".into(),
+        json!({"psn_no": psn("刘芳"), "registered_on": "2026-01-10", "bank": "BOC"}),
+    )
+    .await;
+    assert_eq!((second.status, second.body["error"]["code"].clone()), (409, json!("conflict")), "{}", second.body);
+    let cancelled =
+        post("/api/v1/cards/A10000004/status".into(), json!({"status": "cancelled", "reason": "测试：注销旧卡"})).await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
     let created = post(
         "/api/v1/card-applications".into(),
         json!({"psn_no": psn("刘芳"), "registered_on": "2026-01-10", "bank": "BOC"}),
@@ -46,12 +56,15 @@ async fn an_application_walks_its_steps_with_deadlines_overdue_flags_and_audited
     let not_yet = post(steps.clone(), json!({"step": "issue", "on": "2026-02-01"})).await;
     assert_eq!(not_yet.status, 422, "{}", not_yet.body);
 
+    let forms_first = post(steps.clone(), json!({"step": "forms", "on": "2026-02-01"})).await;
+    assert_eq!(forms_first.status, 409, "the forms need the photo receipt: {}", forms_first.body);
     assert_eq!(post(steps.clone(), json!({"step": "photo", "on": "2026-02-02"})).await.status, 200);
     let twice = post(steps.clone(), json!({"step": "photo", "on": "2026-02-02"})).await;
     assert_eq!(twice.status, 409, "{}", twice.body);
     let forms = post(steps.clone(), json!({"step": "forms", "on": "2026-02-25"})).await;
     assert_eq!(overdue(&forms.body), ["forms"], "{}", forms.body);
-    assert_eq!(post(steps.clone(), json!({"step": "submit", "on": "2026-02-26"})).await.status, 200);
+    let submitted = post(steps.clone(), json!({"step": "submit", "on": "2026-02-26"})).await;
+    assert_eq!((submitted.status, submitted.body["warnings"].clone()), (200, json!([])), "after the 19th");
     let bad_pin = post(produce.clone(), json!({"initial_pin": "12ab56"})).await;
     assert_eq!(bad_pin.status, 400);
     let produced = post(produce.clone(), json!({"initial_pin": "135790", "on": "2026-03-01"})).await;

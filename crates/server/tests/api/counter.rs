@@ -71,9 +71,7 @@ async fn a_pharmacy_counter_presettles_settles_once_prints_and_cancels() {
     assert_eq!(browse(&app, "/counter/bill", &cookie, Some(&tampered)).await.status, 422);
 
     let receipt = browse(&app, &first.location, &cookie, None).await;
-    assert!(
-        receipt.html.contains("window.print()") && receipt.html.contains("张伟") && receipt.html.contains("¥24.60")
-    );
+    assert!(receipt.html.contains("data-print") && receipt.html.contains("张伟") && receipt.html.contains("¥24.60"));
     let setl_id = first.location.rsplit('/').next().unwrap().to_string();
     // Another pharmacy's counter does not see it.
     let admin = app.login(serde_json::json!({"role": "operator", "username": "admin", "password": "Demo@2026"})).await;

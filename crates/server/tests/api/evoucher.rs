@@ -85,7 +85,8 @@ async fn a_qr_code_decodes_once_into_an_ec_token_that_1101_accepts() {
     let data = &first["data"];
     assert_eq!(data["userName"], json!("张伟"));
     assert_eq!(data["insuOrg"], json!("330100"));
-    assert_eq!(data["idNo"], json!("330102********1236"), "masked");
+    // Whole, for the institution about to treat him (a mask beside the birthday hides nothing).
+    assert_eq!(data["idNo"], json!(id_number("张伟")));
     assert_eq!(data["gender"], json!("男"));
     assert_eq!(data["birthday"], json!("1985.03.12"));
     let ec_token = data["ecToken"].as_str().unwrap().to_string();
@@ -182,8 +183,11 @@ async fn a_code_survives_a_restart_unused_and_stays_used_after_one() {
     assert_eq!(retry["data"]["ecToken"], json!(ec_token));
 }
 
+/// Issue 14: the e-voucher is a credential of its own. A lost card does not stop it (the portal
+/// would otherwise offer codes every hospital refuses); suspending it (a lost phone) is its own
+/// action, and that kills every outstanding code and token before it returns.
 #[tokio::test]
-async fn a_loss_report_revokes_every_outstanding_code_and_token_before_it_returns() {
+async fn issue_14_a_card_loss_leaves_the_e_voucher_working_and_a_suspension_kills_every_code() {
     let app = spawn_app().await;
     let token = app.person_login("张伟").await;
     app.activate_evoucher(&token, "张伟").await;
@@ -197,11 +201,11 @@ async fn a_loss_report_revokes_every_outstanding_code_and_token_before_it_return
     let lost =
         app.rest("POST", "/api/v1/cards/A10000001/loss", Some(&token), &[], Some(json!({"reason": "钱包丢失"}))).await;
     assert_eq!(lost.status, 200, "{}", lost.body);
-    for (n, code) in outstanding.iter().enumerate() {
-        let refused = app.ec(TERTIARY, "cn.nhsa.qrcode.get", decode(code, &format!("L-{}", n + 1))).await;
-        assert_eq!(refused["code"], json!(500_159), "{refused}");
-    }
-    assert!(person_info_by_token(&app, TERTIARY, &ec_token).await.refused().contains("令牌"));
+    let still = app.ec(TERTIARY, "cn.nhsa.qrcode.get", decode(&outstanding[0], "L-1")).await;
+    assert_eq!(still["code"], json!(0), "a lost card leaves the e-voucher alone: {still}");
+    person_info_by_token(&app, TERTIARY, &ec_token).await.ok();
+    let status = app.rest("GET", "/api/v1/evoucher", Some(&token), &[], None).await;
+    assert_eq!((status.body["activated"].clone(), status.body["suspended"].clone()), (json!(true), json!(false)));
     // The lost card itself is refused by 1101.
     let card = app
         .call(
@@ -214,6 +218,32 @@ async fn a_loss_report_revokes_every_outstanding_code_and_token_before_it_return
     assert!(card.refused().contains("lost"), "{}", card.body);
     let twice = app.rest("POST", "/api/v1/cards/A10000001/loss", Some(&token), &[], None).await;
     assert_eq!(twice.status, 409);
+
+    // A lost phone: the holder suspends the e-voucher.
+    let suspended =
+        app.rest("POST", "/api/v1/evoucher/suspension", Some(&token), &[], Some(json!({"reason": "手机丢失"}))).await;
+    assert_eq!(suspended.status, 200, "{}", suspended.body);
+    for (n, code) in outstanding.iter().enumerate().skip(1) {
+        let refused = app.ec(TERTIARY, "cn.nhsa.qrcode.get", decode(code, &format!("L-{}", n + 1))).await;
+        assert_eq!(refused["code"], json!(500_159), "{refused}");
+    }
+    assert!(person_info_by_token(&app, TERTIARY, &ec_token).await.refused().contains("令牌"));
+    let no_more = app.rest("POST", "/api/v1/evoucher/qr-codes", Some(&token), &[], None).await;
+    assert_eq!(no_more.status, 409, "no code until activated again: {}", no_more.body);
+    let status = app.rest("GET", "/api/v1/evoucher", Some(&token), &[], None).await;
+    assert_eq!(status.body["suspended"], json!(true));
+    // Activated again (with the face check), it issues codes; the old ones stay dead.
+    app.activate_evoucher(&token, "张伟").await;
+    let fresh = app.qr_code(&token).await;
+    assert_eq!(app.ec(TERTIARY, "cn.nhsa.qrcode.get", decode(&fresh, "L-9")).await["code"], json!(0));
+    let old = app.ec(TERTIARY, "cn.nhsa.qrcode.get", decode(&outstanding[2], "L-10")).await;
+    assert_eq!(old["code"], json!(500_159));
+    // The agency can suspend it too (the person called in); another person cannot.
+    let other = app.person_login("李秀英").await;
+    let path = format!("/api/v1/persons/{}/evoucher/suspension", psn("张伟"));
+    assert_eq!(app.rest("POST", &path, Some(&other), &[], None).await.status, 403);
+    let admin = app.login(json!({"role": "operator", "username": "admin", "password": "Demo@2026"})).await;
+    assert_eq!(app.rest("POST", &path, Some(&admin), &[], None).await.status, 200);
 }
 
 #[tokio::test]

@@ -40,10 +40,28 @@ pub async fn spawn_app() -> TestApp {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let path =
         std::env::temp_dir().join("yibao-api-tests").join(format!("api-{}-{n}-{}.db", std::process::id(), unique()));
-    start(path, yibao_server::Secrets::generate()).await
+    start(path, yibao_server::Secrets::generate(), |application| application).await
 }
 
-async fn start(path: std::path::PathBuf, secret: Vec<u8>) -> TestApp {
+/// As [`spawn_app`], with peer deployments configured (none of them answering).
+pub async fn spawn_app_with_peers(peers: yibao_server::peer::Peers) -> TestApp {
+    spawn_app_with(move |application| application.with_peers(peers)).await
+}
+
+/// As [`spawn_app`], the application configured by `configure` before it serves.
+pub async fn spawn_app_with(configure: impl FnOnce(yibao_server::Application) -> yibao_server::Application) -> TestApp {
+    capture_logs();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let path =
+        std::env::temp_dir().join("yibao-api-tests").join(format!("api-{}-{n}-{}.db", std::process::id(), unique()));
+    start(path, yibao_server::Secrets::generate(), configure).await
+}
+
+async fn start(
+    path: std::path::PathBuf,
+    secret: Vec<u8>,
+    configure: impl FnOnce(yibao_server::Application) -> yibao_server::Application,
+) -> TestApp {
     let mut policies = PolicySet::new();
     policies.add("seed.toml", parse_policy("seed.toml", SEED_POLICY_TOML).unwrap()).unwrap();
     let clock_offset = Arc::new(std::sync::atomic::AtomicI64::new(0));
@@ -54,7 +72,8 @@ async fn start(path: std::path::PathBuf, secret: Vec<u8>) -> TestApp {
     let store = Store::open(path.to_str().unwrap(), options).await.expect("store opens");
     let secrets = yibao_server::Secrets::new(secret.clone()).unwrap();
     yibao_server::demo::ensure(&store, &secrets).await.expect("demo loads");
-    let application = yibao_server::Application::build(store.clone(), secrets, "127.0.0.1:0").await.expect("binds");
+    let application =
+        configure(yibao_server::Application::build(store.clone(), secrets, "127.0.0.1:0").await.expect("binds"));
     let port = application.port();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(application.run_until(async move {
@@ -80,7 +99,7 @@ impl TestApp {
         }
         let (path, secret) = (self.path.clone(), self.secret.clone());
         drop(self);
-        start(path, secret).await
+        start(path, secret, |application| application).await
     }
 }
 
@@ -173,7 +192,7 @@ pub fn signed_headers(code: &str) -> Vec<(String, String)> {
 impl TestApp {
     /// POSTs raw bytes with the given headers.
     pub async fn post(&self, path: &str, headers: &[(String, String)], body: Vec<u8>) -> (u16, Vec<u8>) {
-        let stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.expect("connects");
+        let stream = self.connect(None).await;
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
         tokio::spawn(connection);
@@ -403,7 +422,33 @@ impl TestApp {
         extra: &[(String, String)],
         body: Option<Value>,
     ) -> Rest {
-        let stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.expect("connects");
+        self.rest_from(None, method, path, token, extra, body).await
+    }
+
+    /// A connection to the server, from `source` (another loopback address: another client to
+    /// the server's per-source limits) or the default one.
+    pub async fn connect(&self, source: Option<[u8; 4]>) -> tokio::net::TcpStream {
+        match source {
+            None => tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.expect("connects"),
+            Some(address) => {
+                let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+                socket.bind((std::net::Ipv4Addr::from(address), 0).into()).expect("binds a loopback address");
+                socket.connect(([127, 0, 0, 1], self.port).into()).await.expect("connects")
+            }
+        }
+    }
+
+    /// [`TestApp::rest`] from a given source address.
+    pub async fn rest_from(
+        &self,
+        source: Option<[u8; 4]>,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        extra: &[(String, String)],
+        body: Option<Value>,
+    ) -> Rest {
+        let stream = self.connect(source).await;
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
         tokio::spawn(connection);
@@ -496,15 +541,38 @@ pub struct Page {
     pub location: String,
     pub cookie: Option<String>,
     pub html: String,
+    /// Every header, names in lower case.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Page {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
 }
 
 /// A browser's request: `cookies` as the browser holds them, `form` URL-encoded for a POST.
 pub async fn browse(app: &TestApp, path: &str, cookies: &str, form: Option<&[(&str, &str)]>) -> Page {
-    let stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.expect("connects");
+    browse_from(app, None, path, cookies, form, &[]).await
+}
+
+/// [`browse`] from a given source address, with extra headers (`Origin`).
+pub async fn browse_from(
+    app: &TestApp,
+    source: Option<[u8; 4]>,
+    path: &str,
+    cookies: &str,
+    form: Option<&[(&str, &str)]>,
+    extra: &[(&str, &str)],
+) -> Page {
+    let stream = app.connect(source).await;
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
     tokio::spawn(connection);
     let mut request = Request::builder().uri(path).header("host", "localhost").header("cookie", cookies);
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
     let body = match form {
         Some(fields) => {
             request = request.method("POST").header("content-type", "application/x-www-form-urlencoded");
@@ -516,11 +584,16 @@ pub async fn browse(app: &TestApp, path: &str, cookies: &str, form: Option<&[(&s
     let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let status = response.status().as_u16();
     let location = header("location").unwrap_or_default();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str().to_string(), value.to_str().unwrap_or("").to_string()))
+        .collect();
     let cookie = header("set-cookie")
         .and_then(|set| set.split(';').next().map(str::to_string))
         .filter(|pair| ["yibao_portal=", "yibao_counter=", "yibao_agency="].iter().any(|name| pair.starts_with(name)));
     let html = String::from_utf8_lossy(&response.into_body().collect().await.expect("body").to_bytes()).to_string();
-    Page { status, location, cookie, html }
+    Page { status, location, cookie, html, headers }
 }
 
 pub fn utf8_percent(text: &str) -> String {

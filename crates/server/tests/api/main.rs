@@ -2,6 +2,7 @@
 //! with signed headers exactly as an HIS does.
 
 mod agency;
+mod attacks;
 mod cards;
 mod clearing;
 mod counter;
@@ -14,3 +15,4 @@ mod pharmacy;
 mod portal;
 mod rest;
 mod samples;
+mod shenzhen;

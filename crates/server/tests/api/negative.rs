@@ -221,16 +221,33 @@ async fn garbage_never_gets_a_500() {
     assert_eq!(status, 200);
 }
 
+/// Issue 14: without configured peers there is no peer exchange at all (it read 16 MiB bodies
+/// unauthenticated); with peers, a caller that is not one is refused before its body is read.
 #[tokio::test]
-async fn peer_endpoints_refuse_callers_that_are_not_configured_peers() {
+async fn issue_14_peer_endpoints_exist_only_for_configured_peers_and_check_them_first() {
     let app = spawn_app().await;
-    for (region, timestamp) in
-        [("330200", now_seconds().to_string()), ("330200", i64::MIN.to_string()), ("x", "0".into())]
-    {
+    let headers = vec![
+        ("x-yibao-peer".to_string(), "330200".to_string()),
+        ("x-yibao-timestamp".to_string(), now_seconds().to_string()),
+        ("x-yibao-signature".to_string(), "00".repeat(32)),
+    ];
+    for path in ["/peer/v1/person", "/peer/v1/settle", "/peer/v1/cancel"] {
+        let (status, body) = app.post(path, &headers, vec![b' '; 2 * 1024 * 1024]).await;
+        assert_eq!(status, 404, "{path}: {}", String::from_utf8_lossy(&body));
+    }
+    let peer = yibao_server::peer::Peer::new("330200".parse().unwrap(), None, vec![7; 32]).unwrap();
+    let app = spawn_app_with_peers(yibao_server::peer::Peers::new(vec![peer])).await;
+    for (region, timestamp, signature) in [
+        ("330200", now_seconds().to_string(), "00".repeat(32)),
+        ("330200", i64::MIN.to_string(), "00".repeat(32)),
+        ("330200", now_seconds().to_string(), "not hex".to_string()),
+        ("330300", now_seconds().to_string(), "00".repeat(32)),
+        ("x", "0".into(), String::new()),
+    ] {
         let headers = vec![
             ("x-yibao-peer".to_string(), region.to_string()),
             ("x-yibao-timestamp".to_string(), timestamp),
-            ("x-yibao-signature".to_string(), "00".repeat(32)),
+            ("x-yibao-signature".to_string(), signature),
         ];
         for path in ["/peer/v1/person", "/peer/v1/settle", "/peer/v1/cancel"] {
             let (status, body) = app.post(path, &headers, b"{}".to_vec()).await;

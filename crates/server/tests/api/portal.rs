@@ -52,10 +52,22 @@ async fn zhao_min_can_only_set_a_new_password_then_logs_in_with_it() {
         browse(&app, "/portal/password", &cookie, Some(&[("new_password", "Better2026"), ("confirm", "Better2027")]))
             .await;
     assert!(differ.html.contains("不一致"), "{}", differ.html);
-    let set =
+    // The initial password can be worked out from the ID number (issue 14): proof of
+    // possession first, her card and its PIN.
+    let unproven =
         browse(&app, "/portal/password", &cookie, Some(&[("new_password", "Better2026"), ("confirm", "Better2026")]))
             .await;
-    assert_eq!((set.status, set.location.as_str()), (303, "/portal/login"));
+    assert_eq!(unproven.status, 403, "{}", unproven.html);
+    let someone_elses =
+        [("new_password", "Better2026"), ("confirm", "Better2026"), ("card_no", "A10000001"), ("pin", "147258")];
+    assert_eq!(browse(&app, "/portal/password", &cookie, Some(&someone_elses)).await.status, 403);
+    let wrong_pin =
+        [("new_password", "Better2026"), ("confirm", "Better2026"), ("card_no", "A10000006"), ("pin", "000000")];
+    assert_eq!(browse(&app, "/portal/password", &cookie, Some(&wrong_pin)).await.status, 403);
+    let proven =
+        [("new_password", "Better2026"), ("confirm", "Better2026"), ("card_no", "A10000006"), ("pin", "147258")];
+    let set = browse(&app, "/portal/password", &cookie, Some(&proven)).await;
+    assert_eq!((set.status, set.location.as_str()), (303, "/portal/login"), "{}", set.html);
     // The old session ended; the new password opens her pages.
     assert_eq!(browse(&app, "/portal/me", &cookie, None).await.location, "/portal/login");
     assert_eq!(log_in(&app, "赵敏", initial).await.status, 401);
@@ -116,7 +128,8 @@ async fn the_qr_page_shows_a_fresh_code_an_institution_can_decode() {
     let cookie = session(&app, "张伟").await;
     let page = browse(&app, "/portal/qr", &cookie, None).await;
     assert_eq!(page.status, 200);
-    assert!(page.html.contains("<svg") && page.html.contains("location.reload"), "{}", page.html);
+    assert!(page.html.contains("<svg") && page.html.contains("data-refresh=\""), "{}", page.html);
+    assert!(!page.html.contains("<script>"), "no inline script: the pages' policy forbids it");
     let code = page.html.split("data-code=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap().to_string();
     assert!(code.starts_with("330100ec") && code.len() == 40, "{code}");
     let again = browse(&app, "/portal/qr", &cookie, None).await;

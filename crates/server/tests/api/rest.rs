@@ -18,7 +18,26 @@ async fn ids_are_masked_and_only_a_privileged_reason_reveals_one_with_an_audit_e
     assert_eq!(masked.status, 200, "{}", masked.body);
     assert_eq!(masked.body["id_number"], json!("330102********1236"));
     assert_eq!(masked.body["id_number_masked"], json!(true));
+    // Issue 14: what the mask hides (the birth date) is not given beside it.
+    assert!(
+        masked.body.get("birth_date").is_none() && !masked.body.to_string().contains("19850312"),
+        "{}",
+        masked.body
+    );
+    assert!(!masked.body.to_string().contains("1985-03-12"), "{}", masked.body);
 
+    // An institution reads only its patients: 张伟 is not yet one of the tertiary hospital's.
+    let stranger = app.rest("GET", &path, None, &signed_headers(TERTIARY), None).await;
+    assert_eq!(stranger.status, 404, "{}", stranger.body);
+    let missing = app.rest("GET", "/api/v1/persons/3301009999999999", None, &signed_headers(TERTIARY), None).await;
+    assert_eq!(
+        (missing.status, missing.body["error"]["code"].clone()),
+        (stranger.status, stranger.body["error"]["code"].clone())
+    );
+    // Once it identified him (1101 with his ID number), he is.
+    app.call(TERTIARY, "1101", json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": id_number("张伟"), "psn_cert_type": "01", "certno": id_number("张伟")}}))
+        .await
+        .ok();
     let institution = app.rest("GET", &path, None, &signed_headers(TERTIARY), None).await;
     assert_eq!(institution.status, 200, "{}", institution.body);
     assert_eq!(institution.body["id_number"], json!("330102********1236"));
@@ -130,8 +149,16 @@ async fn the_initial_password_only_sets_a_new_one() {
     let weak =
         app.rest("POST", "/api/v1/me/password", Some(&token), &[], Some(json!({"new_password": "x505678y1"}))).await;
     assert_eq!(weak.status, 400, "the new password may not contain the initial one");
-    let changed =
+    // Issue 14: anyone who knows her ID number knows the initial password; it takes proof of
+    // possession (her card and its PIN) to set a new one.
+    let unproven =
         app.rest("POST", "/api/v1/me/password", Some(&token), &[], Some(json!({"new_password": "ZhaoMin2026"}))).await;
+    assert_eq!((unproven.status, unproven.body["error"]["code"].clone()), (403, json!("proof_required")));
+    let someone_elses = json!({"new_password": "ZhaoMin2026", "card_no": "A10000001", "pin": "147258"});
+    let refused = app.rest("POST", "/api/v1/me/password", Some(&token), &[], Some(someone_elses)).await;
+    assert_eq!((refused.status, refused.body["error"]["code"].clone()), (403, json!("proof_failed")));
+    let proven = json!({"new_password": "ZhaoMin2026", "card_no": "A10000006", "pin": "147258"});
+    let changed = app.rest("POST", "/api/v1/me/password", Some(&token), &[], Some(proven)).await;
     assert_eq!(changed.status, 200, "{}", changed.body);
     let again = app.rest("POST", "/api/v1/auth/login", None, &[], Some(login("505678"))).await;
     assert_eq!(again.status, 401, "the initial password works only once");
@@ -222,10 +249,21 @@ async fn settlements_carry_their_explanation_and_the_openapi_document_lists_ever
         "{rules:?}"
     );
     let other = app.login(json!({"role": "person", "id_number": id_number("李秀英"), "password": "Demo@2026"})).await;
-    assert_eq!(app.rest("GET", &format!("/api/v1/settlements/{setl_id}"), Some(&other), &[], None).await.status, 403);
+    // Someone else's settlement is "not found", like a missing one (issue 14: no oracle).
+    assert_eq!(app.rest("GET", &format!("/api/v1/settlements/{setl_id}"), Some(&other), &[], None).await.status, 404);
     let foreign =
         app.rest("GET", &format!("/api/v1/settlements/{setl_id}"), None, &signed_headers(SECONDARY), None).await;
-    assert_eq!(foreign.status, 403, "another institution cannot read it");
+    assert_eq!(foreign.status, 404, "another institution cannot read it");
+    // Before logging in, an existing, a missing and a malformed id all get the same 401.
+    let missing = format!("{}9", &setl_id[..setl_id.len() - 1]);
+    for id in [setl_id.as_str(), missing.as_str(), "bad%20id"] {
+        let anonymous = app.rest("GET", &format!("/api/v1/settlements/{id}"), None, &[], None).await;
+        assert_eq!(
+            (anonymous.status, anonymous.body["error"]["code"].clone()),
+            (401, json!("unauthenticated")),
+            "{id}"
+        );
+    }
 
     let spec = app.rest("GET", "/api/v1/openapi.json", None, &[], None).await;
     assert_eq!(spec.body["openapi"], json!("3.0.3"));
@@ -267,6 +305,9 @@ async fn settlements_carry_their_explanation_and_the_openapi_document_lists_ever
         "/api/v1/evoucher",
         "/api/v1/evoucher/activation",
         "/api/v1/evoucher/qr-codes",
+        "/api/v1/evoucher/suspension",
+        "/api/v1/persons/{psn_no}/evoucher/suspension",
+        "/api/v1/persons/{psn_no}/activation-code",
         "/fsi/api/ec/trans",
         "/api/v1/allocations",
         "/api/v1/year-ends",

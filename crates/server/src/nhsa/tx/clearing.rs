@@ -292,6 +292,7 @@ pub async fn upload(call: &Call) -> Result<Answer, NhsaError> {
         }
     };
     let filename = filename.ok_or_else(|| NhsaError::new("input.fsUploadIn.filename不能为空"))?;
+    crate::nhsa::files::check_file_name(&filename)?;
     let command = yibao_engine::commands::StoreFile { institution: call.institution.code.clone(), filename, content };
     call.write(
         command,

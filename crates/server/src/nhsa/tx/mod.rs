@@ -16,7 +16,7 @@ use super::fields::Fields;
 use super::{Answer, Call, NhsaError};
 
 /// Every transaction code this server answers, with its name (for the docs and 1901).
-pub const SUPPORTED: [(&str, &str); 43] = [
+pub const SUPPORTED: [(&str, &str); 44] = [
     ("9001", "签到"),
     ("9002", "签退"),
     ("9101", "文件上传"),
@@ -54,6 +54,7 @@ pub const SUPPORTED: [(&str, &str); 43] = [
     ("3201", "医药机构费用结算对总账"),
     ("3202", "医药机构费用结算对明细账"),
     ("5201", "就诊信息查询"),
+    ("5202", "诊断信息查询"),
     ("5203", "结算信息查询"),
     ("5204", "费用明细查询"),
     ("5205", "人员慢特病用药记录查询"),
@@ -97,6 +98,7 @@ pub async fn dispatch(call: &Call) -> Result<Answer, NhsaError> {
         "2503" => person::register_disease(call).await,
         "2504" => person::revoke_disease(call).await,
         "5201" => queries::visits(call).await,
+        "5202" => queries::diagnoses(call).await,
         "5203" => queries::settlement(call).await,
         "5204" => queries::lines(call).await,
         "5205" => queries::special_disease_drugs(call).await,
@@ -136,6 +138,19 @@ pub(super) fn data<'a>(call: &'a Call) -> Result<Fields<'a>, NhsaError> {
 
 pub(super) fn person_no(fields: &Fields<'_>) -> Result<PersonNo, NhsaError> {
     fields.required("psn_no")
+}
+
+/// A person's records are read only by an institution that has them as its patient: it
+/// identified them with their certificate (1101) or treated them. Any other person number is
+/// refused the same way whether it exists or not.
+pub(super) async fn own_patient(call: &Call, psn_no: &PersonNo) -> Result<(), NhsaError> {
+    let (institution, person) = (call.institution.code.clone(), psn_no.clone());
+    match call.app.store.read(move |r| r.institution_knows(&institution, &person)).await? {
+        true => Ok(()),
+        false => Err(NhsaError::new(format!(
+            "人员编号{psn_no}不是本机构的就诊人员：请先以1101（人员信息获取）凭就诊凭证读取人员信息"
+        ))),
+    }
 }
 
 /// The certificate a visit or settlement is presented with (`mdtrt_cert_type`, `mdtrt_cert_no`).

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use yibao_domain::{CardNo, CertType, Date, IdNumber, InsuranceType, MedType};
 use yibao_engine::Outcome;
-use yibao_engine::commands::{RegisterDisease, RevokeDisease, SignInCommand, SignOut};
+use yibao_engine::commands::{RecordIdentification, RegisterDisease, RevokeDisease, SignInCommand, SignOut};
 use yibao_engine::records::{CardStatus, Certificate, Person, PersonStatus};
 
 use super::{data, person_no};
@@ -129,7 +129,8 @@ pub async fn person_info(call: &Call) -> Result<Answer, NhsaError> {
                 Some(code) => r.employer(code)?.map(|e| e.name),
                 None => None,
             };
-            Ok(Some((person, card, balances, employer, lookup.card)))
+            let cards = r.cards_of(&person.psn_no)?;
+            Ok(Some((person, card, balances, employer, lookup.card, cards)))
         })
         .await?;
     // Insured by another deployment (异地就医): its answer, and the person kept here as a guest.
@@ -147,10 +148,12 @@ pub async fn person_info(call: &Call) -> Result<Answer, NhsaError> {
             if name.as_ref().is_some_and(|name| name != &person.name) {
                 return Err(NhsaError::new("人员姓名psn_name与证件信息不符"));
             }
-            return call.answer(person_output(&person, balance, employer.as_deref(), today)).await;
+            let identified = identification(call, &person, kind);
+            let output = person_output(&person, balance, employer.as_deref(), today);
+            return call.answer_recorded(identified, output, &[]).await;
         }
     }
-    let Some((person, card, (current, prior), employer, presented)) = found else {
+    let Some((person, card, (current, prior), employer, presented, cards)) = found else {
         return Err(NhsaError::new("未查询到该证件对应的参保人员信息"));
     };
     if let (Some(card), Some((_, card_sn))) = (&card, &presented) {
@@ -170,7 +173,39 @@ pub async fn person_info(call: &Call) -> Result<Answer, NhsaError> {
     {
         return Err(NhsaError::new("人员姓名psn_name与证件信息不符"));
     }
-    call.answer(person_output(&person, current + prior, employer.as_deref(), today)).await
+    let warnings = warnings(&person, &cards);
+    let identified = identification(call, &person, kind);
+    call.answer_recorded(identified, person_output(&person, current + prior, employer.as_deref(), today), &warnings)
+        .await
+}
+
+/// The audit entry of 1101: which institution identified whom, with which certificate.
+fn identification(call: &Call, person: &Person, kind: Option<CertType>) -> RecordIdentification {
+    RecordIdentification {
+        institution: call.institution.code.clone(),
+        psn_no: person.psn_no.clone(),
+        certificate: kind.map_or_else(|| "certno".to_string(), |kind| kind.code().to_string()),
+    }
+}
+
+/// What the counter should know before it bills: the card must first be printed (seed 003:
+/// at 60 unprinted transactions it stops paying), the personal account is frozen (a
+/// replacement card at another bank, until the old bank confirms). `warn_msg`, as real
+/// platforms answer it.
+fn warnings(person: &Person, cards: &[yibao_engine::records::Card]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for card in cards.iter().filter(|card| card.status == CardStatus::Active) {
+        if card.unprinted >= yibao_engine::records::UNPRINTED_MAX {
+            warnings.push(format!(
+                "社会保障卡{}已有{}笔交易未打印，须先到银行打印交易记录，否则不能刷卡支付",
+                card.card_no, card.unprinted
+            ));
+        }
+    }
+    if person.account_frozen {
+        warnings.push("个人账户资金正在转至新卡银行（待原银行确认清户），暂时冻结，个人账户不能支付".to_string());
+    }
+    warnings
 }
 
 /// The holder of an `ecToken` this institution got from the e-voucher front-end, while it is

@@ -1,14 +1,14 @@
-//! Queries: visits (5201), settlements (5203), lines (5204), special disease drug records
+//! Queries: visits (5201), diagnoses (5202), settlements (5203), lines (5204), special disease drug records
 //! (5205), accumulators (5206), special disease registrations (5301), designations (5302).
 //! An institution sees only its own visits and settlements.
 
 use serde_json::{Value, json};
 use yibao_domain::{DateTime, MdtrtId, Month, SetlId};
 use yibao_engine::commands::SettlementOutcome;
-use yibao_engine::records::{FeeLine, LineState, Settlement, SettlementStatus};
+use yibao_engine::records::{Diagnosis, DiagnosisStage, FeeLine, LineState, Settlement, SettlementStatus, VisitKind};
 use yibao_store::SettlementFilter;
 
-use super::{data, person_no};
+use super::{data, own_patient, person_no};
 use crate::nhsa::render::{amount, line_result, price, quantity, settlement_output, visit};
 use crate::nhsa::{Answer, Call, NhsaError};
 
@@ -72,16 +72,14 @@ async fn find_settlement(call: &Call) -> Result<SettlementOutcome, NhsaError> {
             };
             let person = r.person(&settlement.psn_no)?;
             let visit = r.visit(&settlement.mdtrt_id)?;
-            let mut lines = Vec::new();
-            for (visit_id, serial) in &settlement.lines {
-                lines.extend(r.lines_of(visit_id)?.into_iter().filter(|l| &l.serial == serial));
-            }
+            let lines = r.settlement_lines(&settlement)?;
             Ok(person.zip(visit).map(|(person, visit)| SettlementOutcome {
                 settlement,
                 cancelled: None,
                 person,
                 visit,
                 lines,
+                warnings: Vec::new(),
             }))
         })
         .await?;
@@ -117,6 +115,73 @@ fn line_row(line: &FeeLine, settlement: Option<&Settlement>, catalogue: &yibao_e
     });
     row["hilist_name"] = json!(line.name);
     row
+}
+
+/// 5202 诊断信息查询: a visit's diagnoses as 2203 (outpatient), 2401/2403 (admission) and
+/// 2402 (discharge) uploaded them; a visit with none uploaded answers its recorded main
+/// diagnosis, if any. Only the institution's own visits.
+pub async fn diagnoses(call: &Call) -> Result<Answer, NhsaError> {
+    let data = data(call)?;
+    let psn_no = person_no(&data)?;
+    let mdtrt_id: MdtrtId = data.required("mdtrt_id")?;
+    let institution = call.institution.code.clone();
+    let found = call
+        .app
+        .store
+        .read(move |r| match r.visit(&mdtrt_id)? {
+            Some(visit) if visit.psn_no == psn_no && visit.institution == institution => {
+                Ok(Some((r.diagnoses(&mdtrt_id)?, visit)))
+            }
+            _ => Ok(None),
+        })
+        .await?;
+    let Some((uploaded, visit)) = found else {
+        return Err(NhsaError::new("未查询到该人员在本机构的就诊信息"));
+    };
+    let entries = match uploaded {
+        Some(record) if !record.entries.is_empty() => record.entries,
+        _ => match &visit.diagnosis_code {
+            Some(code) => vec![Diagnosis {
+                stage: match visit.kind {
+                    VisitKind::Inpatient => DiagnosisStage::Admission,
+                    _ => DiagnosisStage::Outpatient,
+                },
+                diag_type: "1".into(),
+                main: true,
+                order: 1,
+                code: code.clone(),
+                name: visit.diagnosis_name.clone().unwrap_or_default(),
+                admission_condition: String::new(),
+                dept: visit.dept_name.clone(),
+                doctor_code: visit.doctor_code.clone(),
+                doctor_name: visit.doctor_name.clone(),
+                at: None,
+            }],
+            None => Vec::new(),
+        },
+    };
+    let rows: Vec<Value> = entries
+        .iter()
+        .map(|entry| {
+            json!({
+                "mdtrt_id": visit.mdtrt_id.as_str(),
+                "psn_no": visit.psn_no.as_str(),
+                "inout_diag_type": entry.stage.code(),
+                "diag_type": entry.diag_type,
+                "maindiag_flag": if entry.main { "1" } else { "0" },
+                "diag_srt_no": entry.order,
+                "diag_code": entry.code,
+                "diag_name": entry.name,
+                "adm_cond": entry.admission_condition,
+                "diag_dept": entry.dept,
+                "dise_dor_no": entry.doctor_code,
+                "dise_dor_name": entry.doctor_name,
+                "diag_time": entry.at.map(|at| at.to_string()),
+                "vali_flag": "1",
+            })
+        })
+        .collect();
+    call.answer(json!({"diseinfo": rows})).await
 }
 
 pub async fn lines(call: &Call) -> Result<Answer, NhsaError> {
@@ -165,19 +230,17 @@ pub async fn special_disease_drugs(call: &Call) -> Result<Answer, NhsaError> {
             let settlements = r.settlements(&filter, 0, ROWS_MAX)?.rows;
             let mut rows = Vec::new();
             for settlement in settlements.iter().filter(|s| s.med_type == yibao_domain::MedType::SPECIAL_OUTPATIENT) {
-                for (visit, serial) in &settlement.lines {
-                    for line in r.lines_of(visit)?.into_iter().filter(|l| &l.serial == serial) {
-                        rows.push(json!({
-                            "setl_id": settlement.setl_id.as_str(),
-                            "mdtrt_id": line.mdtrt_id.as_str(),
-                            "med_list_codg": line.code,
-                            "hilist_name": line.name,
-                            "cnt": quantity(line.quantity),
-                            "pric": price(line.price),
-                            "det_item_fee_sumamt": amount(line.amount),
-                            "fee_ocur_time": line.occurred_at.to_string(),
-                        }));
-                    }
+                for line in r.settlement_lines(settlement)? {
+                    rows.push(json!({
+                        "setl_id": settlement.setl_id.as_str(),
+                        "mdtrt_id": line.mdtrt_id.as_str(),
+                        "med_list_codg": line.code,
+                        "hilist_name": line.name,
+                        "cnt": quantity(line.quantity),
+                        "pric": price(line.price),
+                        "det_item_fee_sumamt": amount(line.amount),
+                        "fee_ocur_time": line.occurred_at.to_string(),
+                    }));
                 }
             }
             Ok(rows)
@@ -189,6 +252,7 @@ pub async fn special_disease_drugs(call: &Call) -> Result<Answer, NhsaError> {
 pub async fn accumulators(call: &Call) -> Result<Answer, NhsaError> {
     let data = data(call)?;
     let psn_no = person_no(&data)?;
+    own_patient(call, &psn_no).await?;
     let month: Month = match data.text("cum_ym")? {
         Some(text) => {
             text.parse().map_err(|_| NhsaError::new(format!("input.data.cum_ym格式错误：{text}，应为yyyyMM")))?
@@ -217,6 +281,7 @@ pub async fn accumulators(call: &Call) -> Result<Answer, NhsaError> {
 pub async fn registrations(call: &Call) -> Result<Answer, NhsaError> {
     let data = data(call)?;
     let psn_no = person_no(&data)?;
+    own_patient(call, &psn_no).await?;
     let registrations = call.app.store.read(move |r| r.registrations(&psn_no)).await?;
     let rows: Vec<Value> = registrations
         .iter()

@@ -13,12 +13,16 @@ use super::visits::read_lines;
 use super::{certificate, data, person_no};
 use crate::nhsa::fields::LINES_PER_MESSAGE_MAX;
 use crate::nhsa::render::{line_result, settlement_output};
-use crate::nhsa::{Answer, Call, NhsaError, Output};
+use crate::nhsa::{Answer, Call, NhsaError, WarnedOutput};
 
-fn settlement_answer(msgid: String, settled: bool) -> Output {
+/// The settlement's output, with what the engine remarked on as `warn_msg`.
+fn settlement_answer(msgid: String, settled: bool) -> WarnedOutput {
     Box::new(move |outcome| match outcome {
-        Outcome::Settlement(settlement) => settlement_output(settlement, settled, &msgid),
-        _ => Value::Null,
+        Outcome::Settlement(settlement) => (
+            settlement_output(settlement, settled, &msgid),
+            settlement.warnings.iter().map(|warning| warning.zh.clone()).collect(),
+        ),
+        _ => (Value::Null, Vec::new()),
     })
 }
 
@@ -84,7 +88,7 @@ pub async fn settle(call: &Call, kind: VisitKind, settled: bool) -> Result<Answe
         return settle_with_peer(call, &command, &guest, settled).await;
     }
     match settled {
-        true => call.write(command, true, settlement_answer(msgid, true)).await,
+        true => call.write_warned(command, true, settlement_answer(msgid, true)).await,
         false => call.preview(command, settlement_answer(msgid, false)).await,
     }
 }
@@ -116,16 +120,19 @@ async fn settle_with_peer(call: &Call, command: &Settle, guest: &Person, settled
     let msgid = call.envelope.msgid.to_string();
     if settled {
         let paid = settlement.clone();
-        let refusal = match call.write(RecordPeerSettlement { settlement }, false, settlement_answer(msgid, true)).await
-        {
-            Ok(answer) => return Ok(answer),
-            Err(refusal) => refusal,
-        };
+        let refusal =
+            match call.write_warned(RecordPeerSettlement { settlement }, false, settlement_answer(msgid, true)).await {
+                Ok(answer) => return Ok(answer),
+                Err(refusal) => refusal,
+            };
         return undo_at_peer(call, &paid, refusal).await;
     }
     // The pre-settlement: shown as this side would record it, nothing stored.
     match call.app.store.dry_run(yibao_engine::Submission::plain(RecordPeerSettlement { settlement })).await? {
-        yibao_engine::Reply::Done { outcome, .. } => call.answer(settlement_answer(msgid, false)(&outcome)).await,
+        yibao_engine::Reply::Done { outcome, .. } => {
+            let (value, warnings) = settlement_answer(msgid, false)(&outcome);
+            call.answer_warned(value, &warnings).await
+        }
         yibao_engine::Reply::Replayed(body) => Ok(Answer::Body(body)),
     }
 }
@@ -157,16 +164,16 @@ pub async fn purchase(call: &Call, settled: bool) -> Result<Answer, NhsaError> {
     };
     let msgid = call.envelope.msgid.to_string();
     let catalogue = call.app.store.catalogue();
-    let output: Output = Box::new(move |outcome| match outcome {
+    let output: WarnedOutput = Box::new(move |outcome| match outcome {
         Outcome::Settlement(settlement) => {
             let mut output = settlement_output(settlement, settled, &msgid);
             output["detlcutinfo"] = settlement.lines.iter().map(|line| line_result(line, &catalogue)).collect();
-            output
+            (output, settlement.warnings.iter().map(|warning| warning.zh.clone()).collect())
         }
-        _ => Value::Null,
+        _ => (Value::Null, Vec::new()),
     });
     match settled {
-        true => call.write(command, true, output).await,
+        true => call.write_warned(command, true, output).await,
         false => call.preview(command, output).await,
     }
 }
@@ -185,7 +192,7 @@ pub async fn cancel(call: &Call, kind: VisitKind) -> Result<Answer, NhsaError> {
     if guest(call, &command.psn_no).await?.is_some() {
         return cancel_with_peer(call, &command).await;
     }
-    call.write(command, false, settlement_answer(call.envelope.msgid.to_string(), true)).await
+    call.write_warned(command, false, settlement_answer(call.envelope.msgid.to_string(), true)).await
 }
 
 /// The insured side paid but this side could not record it (the lines changed meanwhile, the
@@ -242,7 +249,12 @@ async fn cancel_with_peer(call: &Call, command: &CancelSettlement) -> Result<Ans
         crate::peer::cancel(&call.app, &call.institution, &original, &command.msgid, &call.envelope.request_hash)
             .await
             .map_err(NhsaError::new)?;
-    call.write(RecordPeerCancellation { mirror }, false, settlement_answer(call.envelope.msgid.to_string(), true)).await
+    call.write_warned(
+        RecordPeerCancellation { mirror },
+        false,
+        settlement_answer(call.envelope.msgid.to_string(), true),
+    )
+    .await
 }
 
 /// 2601: reverses the message `omsgid` (a settlement is cancelled, a registration or
@@ -251,6 +263,10 @@ async fn cancel_with_peer(call: &Call, command: &CancelSettlement) -> Result<Ans
 pub async fn reverse(call: &Call) -> Result<Answer, NhsaError> {
     let data = data(call)?;
     let omsgid: MsgId = data.required("omsgid")?;
+    // A message id names its sender: another institution's message is not this one's to reverse
+    // (nor to block before it arrives).
+    crate::nhsa::check_msgid_form(&omsgid, &call.institution.code)
+        .map_err(|_| NhsaError::new(format!("原报文ID omsgid {omsgid}不是本机构{}的报文ID", call.institution.code)))?;
     let oinfno = data.required_text("oinfno")?;
     let command = Reverse {
         institution: call.institution.code.clone(),

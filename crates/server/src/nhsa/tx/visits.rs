@@ -8,7 +8,7 @@ use yibao_engine::commands::{
     Admit, CancelVisit, Discharge, LineUpload, OpenVisit, RevokeLines, RevokeScope, UndoDischarge, UpdateVisit,
     UploadLines, VisitDetails,
 };
-use yibao_engine::records::VisitKind;
+use yibao_engine::records::{Diagnosis, DiagnosisStage, VisitKind};
 
 use super::{certificate, data, person_no};
 use crate::nhsa::fields::{Fields, LINES_PER_MESSAGE_MAX};
@@ -43,6 +43,7 @@ pub async fn register(call: &Call) -> Result<Answer, NhsaError> {
         med_type: data.parse("med_type")?,
         diagnosis_code: None,
         diagnosis_name: None,
+        diagnoses: Vec::new(),
         insured_admdvs: call.envelope.insuplc_admdvs.clone(),
     };
     call.write(OpenVisit(details), true, Box::new(|outcome| opened(outcome, "data"))).await
@@ -67,6 +68,7 @@ pub async fn admit(call: &Call) -> Result<Answer, NhsaError> {
         med_type: Some(info.required("med_type")?),
         diagnosis_code,
         diagnosis_name,
+        diagnoses: diagnosis_rows(&diseases)?,
         insured_admdvs: call.envelope.insuplc_admdvs.clone(),
     };
     call.write(Admit(details), true, Box::new(|outcome| opened(outcome, "result"))).await
@@ -91,6 +93,43 @@ fn diagnosis(info: &Fields<'_>, diseases: &[Fields<'_>]) -> Result<(Option<Strin
     Ok(chosen.unwrap_or((None, None)))
 }
 
+/// The `diseinfo` rows as they were sent (5202 answers them). The stage (outpatient,
+/// admission, discharge) is the transaction's; a row needs at least a code or a name.
+fn diagnosis_rows(diseases: &[Fields<'_>]) -> Result<Vec<Diagnosis>, NhsaError> {
+    let mut rows = Vec::with_capacity(diseases.len());
+    for (index, disease) in diseases.iter().enumerate() {
+        let code = disease.text("diag_code")?.unwrap_or_default();
+        let name = disease.text("diag_name")?.unwrap_or_default();
+        if code.is_empty() && name.is_empty() {
+            continue;
+        }
+        let order = match disease.text("diag_srt_no")? {
+            Some(text) => text.parse::<u32>().map_err(|_| {
+                NhsaError::new(format!("diseinfo第{}条：诊断排序号diag_srt_no {text}应为正整数", index + 1))
+            })?,
+            None => u32::try_from(index + 1).unwrap_or(u32::MAX),
+        };
+        rows.push(Diagnosis {
+            stage: DiagnosisStage::Outpatient,
+            diag_type: disease.text("diag_type")?.unwrap_or_default(),
+            // `maindiag_flag` where sent (2401/2402); otherwise the first in order is the main one.
+            main: match disease.text("maindiag_flag")? {
+                Some(flag) => flag == "1",
+                None => order == 1,
+            },
+            order,
+            code,
+            name,
+            admission_condition: disease.text("adm_cond")?.unwrap_or_default(),
+            dept: disease.text("diag_dept")?.unwrap_or_default(),
+            doctor_code: disease.text("dise_dor_no")?.unwrap_or_default(),
+            doctor_name: disease.text("dise_dor_name")?.unwrap_or_default(),
+            at: disease.time("diag_time")?,
+        });
+    }
+    Ok(rows)
+}
+
 pub async fn upload_visit_info(call: &Call) -> Result<Answer, NhsaError> {
     let input = call.input()?;
     let info = input.object("mdtrtinfo")?;
@@ -104,6 +143,7 @@ pub async fn upload_visit_info(call: &Call) -> Result<Answer, NhsaError> {
         begin: info.time("begntime")?,
         diagnosis_code,
         diagnosis_name,
+        diagnoses: diagnosis_rows(&diseases)?,
         dept_code: None,
         dept_name: None,
         doctor_code: None,
@@ -128,6 +168,7 @@ pub async fn change_admission(call: &Call) -> Result<Answer, NhsaError> {
         begin: info.time("begntime")?,
         diagnosis_code,
         diagnosis_name,
+        diagnoses: diagnosis_rows(&diseases)?,
         dept_code: info.text("adm_dept_codg")?,
         dept_name: info.text("adm_dept_name")?,
         doctor_code: info.text("atddr_no")?,
@@ -159,6 +200,7 @@ pub async fn discharge(call: &Call) -> Result<Answer, NhsaError> {
         end: info.time("endtime")?.ok_or_else(|| NhsaError::new("input.dscginfo.endtime不能为空"))?,
         diagnosis_code,
         diagnosis_name,
+        diagnoses: diagnosis_rows(&diseases)?,
     };
     call.write(command, false, Box::new(|_| json!({}))).await
 }

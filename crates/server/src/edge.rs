@@ -1,0 +1,319 @@
+//! The edge every request crosses before a handler sees it: the connection loop with its
+//! timeouts and cap, the cap on request bytes held in memory at once, the deadline for
+//! receiving a body, the headers every browser-facing page carries, the same-origin check on
+//! the pages' forms, and one log line per request with attacker text made harmless.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http_body::Frame;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::AppState;
+
+/// Connections held open at once; more are closed as they arrive.
+pub const CONNECTIONS_MAX: usize = 8_192;
+/// How long a client may take to send a request's headers, and how long an idle kept-alive
+/// connection stays open.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's body.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Request body bytes held in memory at once, across all requests (1 KiB units).
+pub const BODY_BYTES_IN_FLIGHT_MAX: usize = 64 * 1024 * 1024;
+/// The largest body any route accepts (the peer exchange's); anything declaring more is refused
+/// before a byte of it is read.
+pub const BODY_MAX_BYTES: usize = 16 * 1024 * 1024;
+/// What a body of unknown length is assumed to need until it is read.
+const UNKNOWN_LENGTH_BYTES: usize = 4 * 1024 * 1024;
+/// How long a request waits for room among the bytes in flight before it is turned away.
+const ROOM_WAIT: Duration = Duration::from_secs(5);
+
+/// The bytes of request bodies in memory, in KiB permits.
+#[derive(Debug)]
+pub struct BodyBudget(Arc<Semaphore>);
+
+impl Default for BodyBudget {
+    fn default() -> BodyBudget {
+        BodyBudget(Arc::new(Semaphore::new(BODY_BYTES_IN_FLIGHT_MAX / 1024)))
+    }
+}
+
+fn plain(status: StatusCode, text: &str) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text.to_string()).into_response()
+}
+
+/// Holds room for a request's body among the bytes in flight until its answer is made: a
+/// declared length over [`BODY_MAX_BYTES`] is refused unread, and when the room is taken the
+/// request waits a moment and is then turned away with 503.
+pub async fn body_budget(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    let has_body = declared.is_some_and(|length| length > 0)
+        || (declared.is_none() && request.headers().contains_key(header::TRANSFER_ENCODING));
+    if !has_body {
+        return next.run(request).await;
+    }
+    let bytes = declared.unwrap_or(UNKNOWN_LENGTH_BYTES);
+    if bytes > BODY_MAX_BYTES {
+        return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+    }
+    let permits = u32::try_from(bytes.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+    let semaphore = state.body_budget.0.clone();
+    let Ok(Ok(_room)) = tokio::time::timeout(ROOM_WAIT, semaphore.acquire_many_owned(permits)).await else {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "the server is busy receiving other requests; try again");
+    };
+    next.run(request.map(|body| Body::new(DeadlineBody::new(body, BODY_READ_TIMEOUT)))).await
+}
+
+/// A request body that fails once its deadline passes: a client sending a byte now and then
+/// cannot hold a handler (and its room among the bytes in flight) for long.
+struct DeadlineBody {
+    inner: Body,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl DeadlineBody {
+    fn new(inner: Body, within: Duration) -> DeadlineBody {
+        DeadlineBody { inner, deadline: Box::pin(tokio::time::sleep(within)) }
+    }
+}
+
+impl http_body::Body for DeadlineBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        match self.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(axum::Error::new("the request body was not received in time")))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The content security policy of the pages: their own style sheet and script only, no
+/// framing, forms posted only to this server.
+pub const PAGE_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Headers on every answer (`nosniff`, the referrer policy, HSTS behind TLS) and, on pages, the
+/// content security policy and a refusal to be framed.
+pub async fn security_headers(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/html"));
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    if html {
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_POLICY));
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    if state.https {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
+    response
+}
+
+/// The pages' forms are posted from the pages only: a POST to `/portal`, `/counter` or
+/// `/agency` whose `Origin` (or, without one, `Referer`) names another site is refused, so no
+/// other site can log a browser in or act with its cookie. (Requests without either header are
+/// not from a browser form.)
+pub async fn same_origin_forms(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let page = ["/portal", "/counter", "/agency"].iter().any(|prefix| path.starts_with(prefix));
+    if request.method() != Method::GET && request.method() != Method::HEAD && page {
+        let headers = request.headers();
+        let claimed = headers
+            .get(header::ORIGIN)
+            .or_else(|| headers.get(header::REFERER))
+            .map(|value| value.to_str().unwrap_or("\u{0}").to_string());
+        if let Some(claimed) = claimed
+            && !same_origin(&claimed, headers.get(header::HOST).and_then(|h| h.to_str().ok()), state.public_origin())
+        {
+            return plain(StatusCode::FORBIDDEN, "forms are accepted only from this site's own pages");
+        }
+    }
+    next.run(request).await
+}
+
+/// Whether `claimed` (an origin or a referring URL) is this server: the host the request was
+/// sent to, or the configured public origin.
+fn same_origin(claimed: &str, host: Option<&str>, public: Option<&str>) -> bool {
+    let Some((_, rest)) = claimed.split_once("://") else { return false };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    host.is_some_and(|host| authority.eq_ignore_ascii_case(host))
+        || public
+            .is_some_and(|public| claimed.get(..public.len()).is_some_and(|head| head.eq_ignore_ascii_case(public)))
+}
+
+/// Text from outside made fit for one log line: control characters escaped (no forged lines),
+/// and anything shaped like a whole ID number masked (an HIS may put one in any field).
+pub fn loggable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(512));
+    for c in text.chars().take(500) {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    mask_id_numbers(&out)
+}
+
+/// Masks every run of exactly 18 characters (17 digits and a digit or X: an ID number) or
+/// exactly 15 digits (an old one), keeping the first six and last four characters. Longer runs
+/// (a msgid's time and serial) are not ID numbers and stay readable.
+fn mask_id_numbers(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut index = 0;
+    while index < chars.len() {
+        let run = chars[index..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let with_check = run == 17 && chars.get(index + 17).is_some_and(|c| *c == 'X' || *c == 'x');
+        let length = if with_check { 18 } else { run };
+        let alone = !chars.get(index + length).is_some_and(char::is_ascii_alphanumeric)
+            && !index.checked_sub(1).and_then(|before| chars.get(before)).is_some_and(char::is_ascii_digit);
+        if (length == 18 || length == 15) && alone {
+            let run: String = chars[index..index + length].iter().collect();
+            out.push_str(&run[..6]);
+            out.push_str(&"*".repeat(length - 10));
+            out.push_str(&run[length - 4..]);
+            index += length;
+        } else if run > 0 {
+            out.extend(&chars[index..index + run]);
+            index += run;
+        } else {
+            out.push(chars[index]);
+            index += 1;
+        }
+    }
+    out
+}
+
+/// One log line per request: method, path (made loggable), status and time. Never a query
+/// string, a header value or a body: those carry ID numbers, passwords, PINs and QR codes.
+pub async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = loggable(request.uri().path());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        %method,
+        path = %path,
+        status = response.status().as_u16(),
+        ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "request"
+    );
+    response
+}
+
+/// Serves `router` on `listener` until `shutdown`: HTTP/1.1 with a deadline for every request's
+/// headers, `header_read_timeout` (which also closes idle kept-alive connections), at most [`CONNECTIONS_MAX`]
+/// connections, each request knowing its peer's address. On shutdown it stops accepting and
+/// gives the requests in progress up to ten seconds.
+///
+/// # Errors
+/// When accepting fails for good.
+pub async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    header_read_timeout: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper::service::Service as _;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let connections = Arc::new(Semaphore::new(CONNECTIONS_MAX));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout).keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait a moment rather than spin.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let router = TowerToHyperService::new(router.clone());
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+            router.call(request)
+        });
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_text_cannot_forge_lines_or_carry_id_numbers() {
+        assert_eq!(loggable("2207\n2026-12-01 INFO forged"), "2207\\n2026-12-01 INFO forged");
+        assert_eq!(loggable("a\u{1b}[31m"), "a\\u{1b}[31m");
+        assert_eq!(loggable("psn 330102198503121236 x"), "psn 330102********1236 x");
+        assert_eq!(loggable("33010619950505678X"), "330106********678X");
+        assert_eq!(loggable("H33010000001202612011000000001"), "H33010000001202612011000000001", "a msgid stays");
+        assert_eq!(loggable("id=330102198503121236&x"), "id=330102********1236&x");
+        assert_eq!(loggable("330102850312123"), "330102*****2123", "an old 15-digit number");
+        assert_eq!(loggable("12345678901234"), "12345678901234", "shorter runs are left alone");
+    }
+
+    #[test]
+    fn same_origin_is_the_host_asked_or_the_public_origin() {
+        assert!(same_origin("http://127.0.0.1:8080", Some("127.0.0.1:8080"), None));
+        assert!(same_origin("http://127.0.0.1:8080/portal/login", Some("127.0.0.1:8080"), None));
+        assert!(!same_origin("https://evil.example", Some("127.0.0.1:8080"), None));
+        assert!(!same_origin("http://127.0.0.1:8080.evil.example", Some("127.0.0.1:8080"), None));
+        assert!(same_origin("https://yibao.example.cn", Some("10.0.0.5:8080"), Some("https://yibao.example.cn")));
+        assert!(!same_origin("null", Some("127.0.0.1:8080"), None));
+    }
+}
