@@ -723,6 +723,11 @@ def pin_endpoints(ctx: Context, chk: Checks) -> None:
              body={"id_number": DEMO["李秀英"][0], "new_pin": DEMO_PIN, "reason": "probe restore"})
     resp = rest("POST", verify, src=src, token=admin, body={"pin": DEMO_PIN})
     chk.expect(resp.status == 200, f"admin's verify with the right PIN afterwards (card locked?): {resp.brief()}")
+    # A terminal checks only the cards of its institution's patients: first a stranger's, then,
+    # once it identified 李秀英 (1101), hers.
+    resp = rest("POST", verify, src=src, sign=TERTIARY, body={"pin": DEMO_PIN})
+    chk.expect(resp.status == 403, f"a signed institution verifying a stranger's card: {resp.brief()}")
+    identify(TERTIARY, DEMO["李秀英"][0], src=src)
     resp = rest("POST", verify, src=src, sign=TERTIARY, body={"pin": DEMO_PIN})
     chk.expect(resp.status == 200, f"a signed institution's verify with the right PIN: {resp.brief()}")
     # The holder changes the PIN and back: audited with the holder as actor.
@@ -768,8 +773,10 @@ def concurrent_lockouts(ctx: Context, chk: Checks) -> None:
     chk.expect((right.status == 403 and right.code == "locked") or right.status == 429,
                f"(a) the right password from the attacking source afterwards: {right.brief()}")
 
-    # (b) card PINs, as a signed institution; the right PIN last in submission order
+    # (b) card PINs, as a signed institution (王强 is its patient); the right PIN last in
+    # submission order
     src, clean = source(2, 1), source(2, 2)
+    identify(TERTIARY, DEMO["王强"][0], src=clean)
     barrier = threading.Barrier(40)
     pins = [f"{n:06d}" for n in range(100001, 100040)] + [DEMO_PIN]
     verify = "/api/v1/cards/A10000003/pin/verify"

@@ -25,6 +25,8 @@ pub struct Config {
     /// Where the public reaches the server (`https://…` behind a TLS proxy: secure cookies,
     /// HSTS).
     pub public_url: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// A peer deployment: the region it holds, its URL, the secret shared with it.
@@ -71,6 +73,7 @@ struct File {
     secret_file: Option<PathBuf>,
     peers: Option<Vec<PeerFile>>,
     public_url: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 fn synchronous(text: &str, source: &str) -> Result<Synchronous, String> {
@@ -125,7 +128,15 @@ impl Config {
         {
             return Err(format!("public_url {url:?} must start with https:// or http://"));
         }
-        Ok(Config { db, listen, policies, synchronous, secret_file, peers, public_url })
+        let proxies = match env("YIBAO_TRUSTED_PROXIES") {
+            Some(list) => list.split(',').map(|item| item.trim().to_string()).filter(|item| !item.is_empty()).collect(),
+            None => file.trusted_proxies.unwrap_or_default(),
+        };
+        let trusted_proxies = proxies
+            .iter()
+            .map(|text| text.parse().map_err(|_| format!("trusted_proxies: {text:?} is not an IP address")))
+            .collect::<Result<Vec<std::net::IpAddr>, String>>()?;
+        Ok(Config { db, listen, policies, synchronous, secret_file, peers, public_url, trusted_proxies })
     }
 }
 

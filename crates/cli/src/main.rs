@@ -353,7 +353,8 @@ async fn serve(config: Config, demo_mode: bool, region: Option<String>) -> Resul
     let application = match &config.public_url {
         Some(url) => application.with_public_url(url),
         None => application,
-    };
+    }
+    .with_trusted_proxies(config.trusted_proxies.clone());
     let address = application.local_addr().map_err(|error| error.to_string())?;
     print_banner(&address.to_string(), store.location(), demo_mode);
     application.run_until(shutdown_signal()).await.map_err(|error| format!("server failed: {error}"))?;

@@ -464,3 +464,30 @@ fn a_qr_code_is_good_once_within_its_minute_and_dies_with_a_suspension_not_a_car
     redeem(&mut world, after, TERTIARY, "u2", None).unwrap();
     world.check_invariants();
 }
+
+#[test]
+fn issue_14_a_blocked_card_being_replaced_stays_blocked() {
+    let mut world = World::demo();
+    let block = |world: &mut World, to: CardStatus| {
+        world.exec(ChangeCardStatus {
+            card_no: card_no("A10000001"),
+            to,
+            actor: "operator:clerk".into(),
+            reason: "单位申请".into(),
+        })
+    };
+    block(&mut world, CardStatus::Blocked).unwrap();
+    world
+        .exec(ReplaceCard {
+            old_card: card_no("A10000001"),
+            new_bank: None,
+            actor: "operator:clerk".into(),
+            reason: "补卡".into(),
+        })
+        .unwrap();
+    assert_eq!(
+        block(&mut world, CardStatus::Active).unwrap_err().kind,
+        ErrorKind::Conflict,
+        "two live cards otherwise"
+    );
+}

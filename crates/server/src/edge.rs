@@ -3,7 +3,7 @@
 //! receiving a body, the headers every browser-facing page carries, the same-origin check on
 //! the pages' forms, and one log line per request with attacker text made harmless.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -30,21 +30,77 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Request body bytes held in memory at once, across all requests (1 KiB units).
 pub const BODY_BYTES_IN_FLIGHT_MAX: usize = 64 * 1024 * 1024;
-/// The largest body any route accepts (the peer exchange's); anything declaring more is refused
-/// before a byte of it is read.
-pub const BODY_MAX_BYTES: usize = 16 * 1024 * 1024;
-/// What a body of unknown length is assumed to need until it is read.
-const UNKNOWN_LENGTH_BYTES: usize = 4 * 1024 * 1024;
 /// How long a request waits for room among the bytes in flight before it is turned away.
 const ROOM_WAIT: Duration = Duration::from_secs(5);
 
-/// The bytes of request bodies in memory, in KiB permits.
+/// Request body bytes one source may hold in memory at once: a quarter of the whole, so that a
+/// few connections from one address cannot take every POST's room.
+pub const BODY_BYTES_PER_SOURCE_MAX: usize = BODY_BYTES_IN_FLIGHT_MAX / 4;
+/// The largest body of the server's pages' forms.
+pub const FORM_MAX_BYTES: usize = 256 * 1024;
+
+/// The bytes of request bodies in memory, in KiB permits, and each source's share of them.
 #[derive(Debug)]
-pub struct BodyBudget(Arc<Semaphore>);
+pub struct BodyBudget {
+    room: Arc<Semaphore>,
+    by_source: std::sync::Mutex<std::collections::HashMap<IpAddr, usize>>,
+}
 
 impl Default for BodyBudget {
     fn default() -> BodyBudget {
-        BodyBudget(Arc::new(Semaphore::new(BODY_BYTES_IN_FLIGHT_MAX / 1024)))
+        BodyBudget {
+            room: Arc::new(Semaphore::new(BODY_BYTES_IN_FLIGHT_MAX / 1024)),
+            by_source: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+}
+
+/// A source's share of the bytes in flight, given back when the request is answered.
+struct Share<'b> {
+    budget: &'b BodyBudget,
+    source: Option<IpAddr>,
+    bytes: usize,
+}
+
+impl BodyBudget {
+    fn share(&self, source: Option<IpAddr>, bytes: usize) -> Option<Share<'_>> {
+        if let Some(ip) = source {
+            let mut by_source = self.by_source.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let held = by_source.entry(ip).or_insert(0);
+            if *held + bytes > BODY_BYTES_PER_SOURCE_MAX {
+                return None;
+            }
+            *held += bytes;
+        }
+        Some(Share { budget: self, source, bytes })
+    }
+}
+
+impl Drop for Share<'_> {
+    fn drop(&mut self) {
+        let Some(ip) = self.source else { return };
+        let mut by_source = self.budget.by_source.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(held) = by_source.get_mut(&ip) {
+            *held = held.saturating_sub(self.bytes);
+            if *held == 0 {
+                by_source.remove(&ip);
+            }
+        }
+    }
+}
+
+/// The largest body the route of `path` takes.
+fn route_limit(path: &str) -> usize {
+    if path.starts_with("/fsi/api/rsfComIfsService") {
+        crate::nhsa::BODY_MAX_BYTES
+    } else if path.starts_with("/fsi/api/ec") {
+        crate::nhsa::ec::BODY_MAX_BYTES
+    } else if path.starts_with("/peer/") {
+        crate::peer::BODY_MAX_BYTES
+    } else if path.starts_with("/api/") {
+        crate::rest::BODY_MAX_BYTES
+    } else {
+        FORM_MAX_BYTES
     }
 }
 
@@ -53,8 +109,10 @@ fn plain(status: StatusCode, text: &str) -> Response {
 }
 
 /// Holds room for a request's body among the bytes in flight until its answer is made: a
-/// declared length over [`BODY_MAX_BYTES`] is refused unread, and when the room is taken the
-/// request waits a moment and is then turned away with 503.
+/// declared length over the route's limit is refused unread, a source holding its share
+/// ([`BODY_BYTES_PER_SOURCE_MAX`]) is turned away at once, and when the room is taken the
+/// request waits a moment and is then turned away with 503. A body of unknown length (chunked)
+/// is counted at the route's limit.
 pub async fn body_budget(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let declared = request
         .headers()
@@ -66,12 +124,19 @@ pub async fn body_budget(State(state): State<Arc<AppState>>, request: Request, n
     if !has_body {
         return next.run(request).await;
     }
-    let bytes = declared.unwrap_or(UNKNOWN_LENGTH_BYTES);
-    if bytes > BODY_MAX_BYTES {
-        return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+    let limit = route_limit(request.uri().path());
+    let bytes = declared.unwrap_or(limit);
+    if bytes > limit {
+        return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large for this route");
     }
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+    let forwarded = request.headers().get("x-forwarded-for").and_then(|value| value.to_str().ok());
+    let source = crate::guard::ClientAddr::of(peer, forwarded, &state.trusted_proxies).0;
+    let Some(_share) = state.body_budget.share(source, bytes) else {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "too many request bodies from this address at once; try again");
+    };
     let permits = u32::try_from(bytes.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
-    let semaphore = state.body_budget.0.clone();
+    let semaphore = state.body_budget.room.clone();
     let Ok(Ok(_room)) = tokio::time::timeout(ROOM_WAIT, semaphore.acquire_many_owned(permits)).await else {
         return plain(StatusCode::SERVICE_UNAVAILABLE, "the server is busy receiving other requests; try again");
     };
@@ -166,18 +231,19 @@ pub async fn same_origin_forms(State(state): State<Arc<AppState>>, request: Requ
 /// Whether `claimed` (an origin or a referring URL) is this server: the host the request was
 /// sent to, or the configured public origin.
 fn same_origin(claimed: &str, host: Option<&str>, public: Option<&str>) -> bool {
-    let Some((_, rest)) = claimed.split_once("://") else { return false };
+    let Some((scheme, rest)) = claimed.split_once("://") else { return false };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let origin = format!("{scheme}://{authority}");
     host.is_some_and(|host| authority.eq_ignore_ascii_case(host))
-        || public
-            .is_some_and(|public| claimed.get(..public.len()).is_some_and(|head| head.eq_ignore_ascii_case(public)))
+        || public.is_some_and(|public| origin.eq_ignore_ascii_case(public))
 }
 
 /// Text from outside made fit for one log line: control characters escaped (no forged lines),
 /// and anything shaped like a whole ID number masked (an HIS may put one in any field).
 pub fn loggable(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(512));
-    for c in text.chars().take(500) {
+    let masked = mask_id_numbers(text);
+    let mut out = String::with_capacity(masked.len().min(512));
+    for c in masked.chars().take(500) {
         match c {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
@@ -185,7 +251,7 @@ pub fn loggable(text: &str) -> String {
             c => out.push(c),
         }
     }
-    mask_id_numbers(&out)
+    out
 }
 
 /// Masks every run of exactly 18 characters (17 digits and a digit or X: an ID number) or
@@ -199,7 +265,7 @@ fn mask_id_numbers(text: &str) -> String {
         let run = chars[index..].iter().take_while(|c| c.is_ascii_digit()).count();
         let with_check = run == 17 && chars.get(index + 17).is_some_and(|c| *c == 'X' || *c == 'x');
         let length = if with_check { 18 } else { run };
-        let alone = !chars.get(index + length).is_some_and(char::is_ascii_alphanumeric)
+        let alone = !chars.get(index + length).is_some_and(char::is_ascii_digit)
             && !index.checked_sub(1).and_then(|before| chars.get(before)).is_some_and(char::is_ascii_digit);
         if (length == 18 || length == 15) && alone {
             let run: String = chars[index..index + length].iter().collect();
@@ -235,17 +301,32 @@ pub async fn log_request(request: Request, next: Next) -> Response {
     response
 }
 
+/// Connections one address may hold open at once (a trusted proxy's are not capped).
+pub const CONNECTIONS_PER_SOURCE_MAX: usize = 256;
+/// How long writing an answer may stall (a client that does not read) before the connection is
+/// dropped.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How the connection loop treats clients.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub header_read_timeout: Duration,
+    /// Addresses exempt from the per-address connection cap (reverse proxies).
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
 /// Serves `router` on `listener` until `shutdown`: HTTP/1.1 with a deadline for every request's
-/// headers, `header_read_timeout` (which also closes idle kept-alive connections), at most [`CONNECTIONS_MAX`]
-/// connections, each request knowing its peer's address. On shutdown it stops accepting and
-/// gives the requests in progress up to ten seconds.
+/// headers (which also closes idle kept-alive connections) and for every stalled write, at most
+/// [`CONNECTIONS_MAX`] connections and [`CONNECTIONS_PER_SOURCE_MAX`] from one address, each
+/// request knowing its peer's address. On shutdown it stops accepting and gives the requests in
+/// progress up to ten seconds.
 ///
 /// # Errors
 /// When accepting fails for good.
 pub async fn serve(
     listener: TcpListener,
     router: axum::Router,
-    header_read_timeout: Duration,
+    options: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use hyper::service::Service as _;
@@ -253,9 +334,10 @@ pub async fn serve(
     use hyper_util::service::TowerToHyperService;
 
     let connections = Arc::new(Semaphore::new(CONNECTIONS_MAX));
+    let per_source: Arc<std::sync::Mutex<std::collections::HashMap<IpAddr, usize>>> = Arc::default();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout).keep_alive(true);
+    builder.timer(TokioTimer::new()).header_read_timeout(options.header_read_timeout).keep_alive(true);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -274,21 +356,123 @@ pub async fn serve(
             drop(stream);
             continue;
         };
+        let ip = peer.ip();
+        let capped = !options.trusted_proxies.contains(&ip);
+        if capped {
+            let mut held = per_source.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let count = held.entry(ip).or_insert(0);
+            if *count >= CONNECTIONS_PER_SOURCE_MAX {
+                drop(stream);
+                continue;
+            }
+            *count += 1;
+        }
         let _ = stream.set_nodelay(true);
         let router = TowerToHyperService::new(router.clone());
         let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
             router.call(request)
         });
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let io = TokioIo::new(WriteDeadline::new(stream, WRITE_TIMEOUT));
+        let connection = graceful.watch(builder.serve_connection(io, service));
+        let per_source = per_source.clone();
         tokio::spawn(async move {
             let _ = connection.await;
             drop(permit);
+            if capped {
+                let mut held = per_source.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(count) = held.get_mut(&ip) {
+                    *count -= 1;
+                    if *count == 0 {
+                        held.remove(&ip);
+                    }
+                }
+            }
         });
     }
     drop(listener);
     let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
     Ok(())
+}
+
+/// A connection whose writes may not stall longer than a limit: a client that stops reading an
+/// answer (a PDF, say) cannot hold its connection forever.
+struct WriteDeadline<S> {
+    inner: S,
+    limit: Duration,
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> WriteDeadline<S> {
+    fn new(inner: S, limit: Duration) -> WriteDeadline<S> {
+        WriteDeadline { inner, limit, stalled: None }
+    }
+
+    /// After a write that did not go through: the deadline's verdict.
+    fn stall(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Error> {
+        let limit = self.limit;
+        let timer = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                Poll::Ready(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client stopped reading"))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for WriteDeadline<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for WriteDeadline<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write(cx, buf) {
+            Poll::Ready(result) => {
+                self.stalled = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => self.stall(cx).map(Err),
+        }
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
+            Poll::Ready(result) => {
+                self.stalled = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => self.stall(cx).map(Err),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match Pin::new(&mut self.inner).poll_flush(cx) {
+            Poll::Ready(result) => {
+                self.stalled = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => self.stall(cx).map(Err),
+        }
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 #[cfg(test)]
@@ -305,6 +489,9 @@ mod tests {
         assert_eq!(loggable("id=330102198503121236&x"), "id=330102********1236&x");
         assert_eq!(loggable("330102850312123"), "330102*****2123", "an old 15-digit number");
         assert_eq!(loggable("12345678901234"), "12345678901234", "shorter runs are left alone");
+        assert_eq!(loggable("330102198503121236abc"), "330102********1236abc", "letters may follow");
+        let long = format!("{}330102198503121236", "x".repeat(490));
+        assert!(!loggable(&long).contains("3301021985"), "masked before it is cut");
     }
 
     #[test]
@@ -314,6 +501,14 @@ mod tests {
         assert!(!same_origin("https://evil.example", Some("127.0.0.1:8080"), None));
         assert!(!same_origin("http://127.0.0.1:8080.evil.example", Some("127.0.0.1:8080"), None));
         assert!(same_origin("https://yibao.example.cn", Some("10.0.0.5:8080"), Some("https://yibao.example.cn")));
+        assert!(same_origin(
+            "https://yibao.example.cn/portal/login",
+            Some("10.0.0.5"),
+            Some("https://yibao.example.cn")
+        ));
+        for other in ["https://yibao.example.cn.evil.com", "https://yibao.example.cn:8443", "http://yibao.example.cn"] {
+            assert!(!same_origin(other, Some("10.0.0.5:8080"), Some("https://yibao.example.cn")), "{other}");
+        }
         assert!(!same_origin("null", Some("127.0.0.1:8080"), None));
     }
 }

@@ -23,7 +23,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 use yibao_domain::DateTime;
-use yibao_engine::commands::{BeginAttempt, FAILURES_MAX, LOCK_MINUTES, RecordAttempt};
+use yibao_engine::commands::{BeginAttempt, DESPITE_LOCK_FAILURES_MAX, FAILURES_MAX, LOCK_MINUTES, RecordAttempt};
 use yibao_engine::records::{Credential, CredentialKind};
 use yibao_engine::{ErrorKind, Outcome};
 
@@ -41,15 +41,52 @@ const BACKOFF_MAX_SECONDS: i64 = 15 * 60;
 /// Sources and unknown names remembered at most (the oldest are forgotten first).
 const ENTRIES_MAX: usize = 100_000;
 
-/// The address a request came from (the TCP peer), when the server knows it.
+/// The address a request came from: the TCP peer, or, when the peer is a configured trusted
+/// proxy, the nearest address in `X-Forwarded-For` that is not one. An IPv6 address counts as
+/// its /64 (one host has them all). `None` when the server does not know.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl ClientAddr {
+    /// The address from the peer and the headers, given the trusted proxies.
+    pub fn of(peer: Option<IpAddr>, forwarded: Option<&str>, trusted: &[IpAddr]) -> ClientAddr {
+        let mut client = peer;
+        if let (Some(address), Some(forwarded)) = (peer, forwarded)
+            && trusted.contains(&address)
+        {
+            // Right to left: each trusted proxy appended the address it received from.
+            for hop in forwarded.rsplit(',') {
+                match hop.trim().parse::<IpAddr>() {
+                    Ok(hop) if trusted.contains(&hop) => client = Some(hop),
+                    Ok(hop) => {
+                        client = Some(hop);
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        ClientAddr(client.map(|address| match address {
+            IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(std::net::Ipv6Addr::from(prefix))
+            }
+            IpAddr::V6(v6) => IpAddr::V4(v6.to_ipv4_mapped().expect("checked")),
+            v4 => v4,
+        }))
+    }
+}
+
+impl FromRequestParts<std::sync::Arc<AppState>> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<ClientAddr, Self::Rejection> {
-        Ok(ClientAddr(parts.extensions.get::<ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip())))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &std::sync::Arc<AppState>,
+    ) -> Result<ClientAddr, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip());
+        let forwarded = parts.headers.get("x-forwarded-for").and_then(|value| value.to_str().ok());
+        Ok(ClientAddr::of(peer, forwarded, &state.trusted_proxies))
     }
 }
 
@@ -133,9 +170,12 @@ impl Guard {
         };
         let mut sources = lock(&self.sources);
         if sources.len() >= ENTRIES_MAX && !sources.contains_key(&ip) {
+            // Forget what no longer matters; never a source still in flight or backed off.
             sources.retain(|_, s| s.pending > 0 || now - s.last_failure <= WINDOW_SECONDS);
             if sources.len() >= ENTRIES_MAX {
-                sources.retain(|_, s| s.pending > 0);
+                // Full of live back-offs: a new source is let through untracked rather than
+                // wiping the others.
+                return Ok(Ticket { guard: self, source: None, clean: false, decided: false });
             }
         }
         let source = sources.entry(ip).or_default();
@@ -163,26 +203,37 @@ impl Guard {
         hasher.finalize().into()
     }
 
-    /// Counts an attempt at a name without a stored credential, as [`BeginAttempt`] counts one
-    /// with: whether it may go on, and when its lock (if any) ends.
+    /// Counts an attempt at a name counted in memory (no stored credential, or a count of its
+    /// own), as [`BeginAttempt`] counts one with a credential, and with the same rules for its
+    /// kind: whether it may go on, and when its lock (if any) ends. A card PIN's lock does not
+    /// run out and no source may try past it.
     fn phantom_begin(&self, kind: &str, name: &str, despite_lock: bool, now: i64) -> (bool, Option<i64>) {
+        let pin = kind == CredentialKind::CardPin.as_str();
         let mut phantoms = lock(&self.phantoms);
-        if phantoms.len() >= ENTRIES_MAX {
-            phantoms.retain(|_, p| now - p.last <= WINDOW_SECONDS);
+        let key = Guard::phantom_key(kind, name);
+        if phantoms.len() >= ENTRIES_MAX && !phantoms.contains_key(&key) {
+            phantoms.retain(|_, p| now - p.last <= WINDOW_SECONDS || p.locked_until.is_some_and(|until| until > now));
             if phantoms.len() >= ENTRIES_MAX {
-                phantoms.clear();
+                // Full of live locks: an unknown name is let through uncounted rather than
+                // wiping the locks of the others (it has no account to protect).
+                return (true, None);
             }
         }
-        let phantom = phantoms.entry(Guard::phantom_key(kind, name)).or_default();
+        let phantom = phantoms.entry(key).or_default();
         phantom.last = now;
         match phantom.locked_until {
-            Some(until) if until > now && !despite_lock => return (false, Some(until)),
-            Some(until) if until <= now => *phantom = Phantom { last: now, ..Phantom::default() },
-            _ => {}
+            Some(until) if until > now => {
+                let may_try = despite_lock && !pin && phantom.failures < DESPITE_LOCK_FAILURES_MAX;
+                if !may_try {
+                    return (false, Some(until));
+                }
+            }
+            Some(_) => *phantom = Phantom { last: now, ..Phantom::default() },
+            None => {}
         }
         phantom.failures = phantom.failures.saturating_add(1);
         if phantom.failures >= FAILURES_MAX && phantom.locked_until.is_none() {
-            phantom.locked_until = Some(now + WINDOW_SECONDS);
+            phantom.locked_until = Some(if pin { i64::MAX } else { now + WINDOW_SECONDS });
         }
         (true, phantom.locked_until)
     }
@@ -205,6 +256,11 @@ pub enum Holder {
     Stored { subject: String, kind: CredentialKind },
     /// A name with no credential: an unknown user, ID number or card.
     Unknown { kind: CredentialKind, name: String },
+    /// A stored hash whose attempts are counted apart from its credential, in memory under
+    /// `name` with the rules of a password (a card's PIN given as proof of possession: those
+    /// guesses must not lock the card itself).
+    /// No hash: nothing matches (the name's owner has no such secret), counted all the same.
+    Apart { name: String, hash: Option<String> },
 }
 
 /// How a check came out.
@@ -265,27 +321,47 @@ pub async fn try_secret(
                 Err(error) => return Err(error.into()),
             }
         }
-        Holder::Unknown { .. } => None,
+        Holder::Unknown { .. } | Holder::Apart { .. } => None,
     };
-    if let Holder::Unknown { kind, name } = &holder {
-        let (allowed, until) = state.guard.phantom_begin(kind.as_str(), name, despite_lock, now);
+    let counted_apart = match &holder {
+        Holder::Unknown { kind, name } => Some((kind.as_str(), name.clone())),
+        Holder::Apart { name, .. } => Some(("apart", name.clone())),
+        Holder::Stored { .. } => None,
+    };
+    if let Some((kind, name)) = &counted_apart {
+        let (allowed, until) = state.guard.phantom_begin(kind, name, despite_lock, now);
         if !allowed {
             ticket.decide(true, now);
-            return Ok(Verdict::Locked(until.map(DateTime::from_unix)));
+            return Ok(Verdict::Locked(until.filter(|until| *until < i64::MAX).map(DateTime::from_unix)));
         }
     }
-    let hash = match &credential {
-        Some(credential) => credential.hash.clone(),
-        None => state.guard.dummy_hash(state),
+    let hash = match (&credential, &holder) {
+        (Some(credential), _) => credential.hash.clone(),
+        (None, Holder::Apart { hash: Some(hash), .. }) => hash.clone(),
+        (None, _) => state.guard.dummy_hash(state),
     };
     let secrets = state.secrets.clone();
     let matches = tokio::task::spawn_blocking(move || secrets.verify(&presented, &hash)).await.unwrap_or(false);
-    match (matches, credential) {
-        (true, Some(credential)) => {
+    match (matches, credential, &holder) {
+        (true, Some(credential), _) => {
             let kind = credential.kind;
             state.store.execute(RecordAttempt { subject: credential.subject.clone(), kind, success: true }).await?;
             ticket.decide(false, now);
             Ok(Verdict::Right(credential))
+        }
+        (true, None, Holder::Apart { name, hash: Some(hash) }) => {
+            state.guard.phantom_succeeded("apart", name);
+            ticket.decide(false, now);
+            Ok(Verdict::Right(Box::new(Credential {
+                subject: name.clone(),
+                kind: CredentialKind::CardPin,
+                hash: hash.clone(),
+                must_change: false,
+                failures: 0,
+                locked_until: None,
+                roles: Vec::new(),
+                updated_at: DateTime::from_unix(now),
+            })))
         }
         _ => {
             ticket.decide(true, now);
@@ -408,6 +484,44 @@ mod tests {
         drop(after);
         assert_eq!(guard.admit(ip(2), 1_031).unwrap_err(), 2 * BACKOFF_FIRST_SECONDS - 1, "and doubles");
         assert!(guard.admit(ip(2), 1_030 + WINDOW_SECONDS + 1).is_ok_and(|t| t.clean), "forgotten after the window");
+    }
+
+    #[test]
+    fn the_client_is_the_peer_unless_a_trusted_proxy_says_who_it_forwarded() {
+        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+        let peer = Some(proxy);
+        assert_eq!(ClientAddr::of(peer, Some("1.2.3.4"), &[]).0, peer, "an untrusted peer's header is ignored");
+        assert_eq!(ClientAddr::of(peer, Some("9.9.9.9, 1.2.3.4"), &[proxy]).0, Some("1.2.3.4".parse().unwrap()));
+        let inner: IpAddr = "10.0.0.6".parse().unwrap();
+        assert_eq!(
+            ClientAddr::of(peer, Some("1.2.3.4, 10.0.0.6"), &[proxy, inner]).0,
+            Some("1.2.3.4".parse().unwrap())
+        );
+        let v6: IpAddr = "2001:db8:1:2:aaaa:bbbb:cccc:dddd".parse().unwrap();
+        assert_eq!(
+            ClientAddr::of(Some(v6), None, &[]).0,
+            Some("2001:db8:1:2::".parse().unwrap()),
+            "a /64 is one source"
+        );
+    }
+
+    #[test]
+    fn an_unknown_card_locks_for_good_and_no_source_tries_past_it() {
+        let guard = Guard::default();
+        for _ in 0..FAILURES_MAX {
+            assert!(guard.phantom_begin("card-pin", "A1", false, 100).0);
+        }
+        assert!(!guard.phantom_begin("card-pin", "A1", true, 100 + 10 * WINDOW_SECONDS).0);
+    }
+
+    #[test]
+    fn a_clean_source_gets_a_few_more_tries_at_a_lock_not_unbounded_ones() {
+        let guard = Guard::default();
+        for _ in 0..FAILURES_MAX {
+            guard.phantom_begin("portal", "y", false, 100);
+        }
+        let extra = (0..20).filter(|_| guard.phantom_begin("portal", "y", true, 101).0).count();
+        assert_eq!(u32::try_from(extra).unwrap(), DESPITE_LOCK_FAILURES_MAX - FAILURES_MAX);
     }
 
     #[test]

@@ -70,6 +70,8 @@ pub struct AppState {
     pub https: bool,
     /// The public origin (`https://host[:port]`), when configured: pages' forms may come from it.
     pub public_origin: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (see [`guard::ClientAddr`]).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     institutions: RwLock<HashMap<InstitutionCode, Institution>>,
 }
 
@@ -96,6 +98,7 @@ impl AppState {
             body_budget: edge::BodyBudget::default(),
             https: false,
             public_origin: None,
+            trusted_proxies: Vec::new(),
             institutions: RwLock::new(HashMap::new()),
         }
     }
@@ -144,11 +147,12 @@ pub fn app(state: Arc<AppState>) -> Router {
     if !state.peers.is_empty() {
         router = router.merge(peer::router(state.clone()));
     }
+    // Room for a body only on a route that exists: anything else is answered unread.
     router
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), edge::body_budget))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), edge::same_origin_forms))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), edge::body_budget))
         .layer(axum::middleware::from_fn_with_state(state.clone(), edge::security_headers))
         .layer(axum::middleware::from_fn(edge::log_request))
         .with_state(state)
@@ -223,7 +227,8 @@ impl Application {
     /// (an honest client signs after the server is up, so in a later second).
     pub async fn build(store: Store, secrets: Secrets, listen: &str) -> std::io::Result<Application> {
         let listener = TcpListener::bind(listen).await?;
-        let served_before = store.read(|r| r.meta(SERVED_KEY)).await.map_or(true, |served| served.is_some());
+        let served_before =
+            store.read(|r| Ok(r.meta(SERVED_KEY)?.is_some() || r.has_messages()?)).await.unwrap_or(true);
         let mut state = AppState::new(store, secrets);
         if served_before {
             state.replay_floor = state.started_at;
@@ -271,6 +276,18 @@ impl Application {
         self
     }
 
+    /// The reverse proxies in front of this server: for requests from them, the client is the
+    /// address they forwarded (`X-Forwarded-For`), so limits per source hold per client.
+    ///
+    /// # Panics
+    /// When called after the server started serving.
+    #[must_use]
+    pub fn with_trusted_proxies(mut self, proxies: Vec<std::net::IpAddr>) -> Application {
+        Arc::get_mut(&mut self.state).expect("the state is not shared before the server runs").trusted_proxies =
+            proxies;
+        self
+    }
+
     /// The other deployments this one settles cross-region treatment with.
     ///
     /// # Panics
@@ -301,6 +318,10 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        edge::serve(self.listener, app(self.state), self.header_read_timeout, shutdown).await
+        let options = edge::ServeOptions {
+            header_read_timeout: self.header_read_timeout,
+            trusted_proxies: self.state.trusted_proxies.clone(),
+        };
+        edge::serve(self.listener, app(self.state), options, shutdown).await
     }
 }

@@ -100,6 +100,11 @@ impl<'c> Reader<'c> {
         }
     }
 
+    /// Whether any national-interface message was ever stored (a server served this database).
+    pub fn has_messages(&mut self) -> Result<bool, StoreFailure> {
+        Ok(!self.db.conn.query("SELECT msgid FROM messages LIMIT 1", &[])?.is_empty())
+    }
+
     /// A `meta` entry (schema version, dataset marker).
     ///
     /// # Errors

@@ -13,6 +13,9 @@ use crate::working_set::{Keys, WorkingSet};
 pub const FAILURES_MAX: u32 = 5;
 /// How long a portal or operator lock lasts (a card PIN lock lasts until reset at the bank).
 pub const LOCK_MINUTES: i64 = 15;
+/// The failures after which a locked password refuses even a source with no failures of its
+/// own (see [`BeginAttempt`]).
+pub const DESPITE_LOCK_FAILURES_MAX: u32 = 2 * FAILURES_MAX;
 
 /// Creates or replaces a credential.
 #[derive(Debug, Clone)]
@@ -82,7 +85,11 @@ impl Command for BeginAttempt {
         };
         match credential.locked_until {
             Some(until) if until > ctx.now => {
-                let may_try = self.despite_lock && self.kind != CredentialKind::CardPin;
+                // A clean source gets a few more tries at a locked password, never unbounded: a
+                // crowd of fresh addresses must not make the lock count for nothing.
+                let may_try = self.despite_lock
+                    && self.kind != CredentialKind::CardPin
+                    && credential.failures < DESPITE_LOCK_FAILURES_MAX;
                 if !may_try {
                     return Ok(Outcome::Attempt { credential: Box::new(credential), allowed: false });
                 }
@@ -176,6 +183,50 @@ impl Command for ChangeSecret {
             at: ctx.now,
             actor: self.actor.clone(),
             action: format!("change-{}", self.kind.as_str()),
+            subject: self.subject.clone(),
+            reason: String::new(),
+        });
+        Ok(Outcome::Credential(Box::new(credential)))
+    }
+}
+
+/// Uses up a one-time secret (an activation code) the server just checked: only if it is still
+/// the one checked (`expected_hash`), so of two requests that checked it at once, one wins.
+/// The hash is replaced by one nothing matches.
+#[derive(Debug, Clone)]
+pub struct ConsumeCredential {
+    pub subject: String,
+    pub kind: CredentialKind,
+    pub expected_hash: String,
+    pub replacement_hash: String,
+    pub actor: String,
+}
+
+impl Command for ConsumeCredential {
+    fn name(&self) -> &'static str {
+        "consume-credential"
+    }
+
+    fn keys(&self) -> Keys {
+        Keys::default()
+    }
+
+    fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
+        let Some(mut credential) = ws.credential(&self.subject, self.kind)? else {
+            return Err(EngineError::not_found("凭证不存在", "no such credential"));
+        };
+        if credential.hash != self.expected_hash {
+            return Err(EngineError::conflict("该凭证已被使用", "the secret was used already"));
+        }
+        credential.hash.clone_from(&self.replacement_hash);
+        credential.failures = 0;
+        credential.locked_until = None;
+        credential.updated_at = ctx.now;
+        ws.put_credential(credential.clone());
+        ws.audit(AuditEntry {
+            at: ctx.now,
+            actor: self.actor.clone(),
+            action: format!("use-{}", self.kind.as_str()),
             subject: self.subject.clone(),
             reason: String::new(),
         });

@@ -394,6 +394,16 @@ impl Command for ChangeCardStatus {
             ));
         }
         let mut card = load_card(ws, &self.card_no)?;
+        // A blocked card that is being (or was) replaced stays blocked: one live card per person.
+        if self.to == CardStatus::Active
+            && card.status == CardStatus::Blocked
+            && let Some(replacement) = ws.card_application(&replacement_id(&card.card_no))?
+        {
+            return Err(EngineError::conflict(
+                format!("卡{}已办理补换（新卡{}），不能解除冻结", card.card_no, replacement.card_no),
+                format!("card {} is replaced by {}; it cannot be unblocked", card.card_no, replacement.card_no),
+            ));
+        }
         if self.to == CardStatus::Active
             && card.status == CardStatus::Issued
             && let Some(old) = card.replaces.clone()

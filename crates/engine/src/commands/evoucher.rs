@@ -57,7 +57,11 @@ impl Command for ActivateEVoucher {
         // Activating again (a new phone, or after a suspension) kills every code made before:
         // up to the next second, since times are whole seconds (codes made from now on are
         // dated no earlier, see `issued_at`).
-        let revoked_before = ws.evoucher(&person.psn_no)?.map(|_| ctx.now.plus_seconds(1));
+        // Two activations within one second: the later one still kills what came between.
+        let revoked_before = ws.evoucher(&person.psn_no)?.map(|old| match old.revoked_before {
+            Some(before) if !old.is_suspended() && before >= ctx.now.plus_seconds(1) => before.plus_seconds(1),
+            _ => ctx.now.plus_seconds(1),
+        });
         let voucher = EVoucher {
             psn_no: person.psn_no.clone(),
             channel: self.channel.clone(),

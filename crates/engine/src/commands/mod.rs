@@ -25,7 +25,8 @@ use crate::records::{DiseaseRegistration, Effect, FeeLine, Message, Person, Sett
 use crate::working_set::{Keys, WorkingSet};
 
 pub use access::{
-    BeginAttempt, ChangeSecret, FAILURES_MAX, LOCK_MINUTES, PutCredential, RecordAttempt, RecordAudit, lock_end,
+    BeginAttempt, ChangeSecret, ConsumeCredential, DESPITE_LOCK_FAILURES_MAX, FAILURES_MAX, LOCK_MINUTES,
+    PutCredential, RecordAttempt, RecordAudit, lock_end,
 };
 pub use accounts::{ALLOCATION_BATCH_MAX, AllocateMonth, AllocationSummary, CloseYear, allocation_id};
 pub use cards::{

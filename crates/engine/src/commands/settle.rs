@@ -124,12 +124,18 @@ pub(super) fn settle(
     }
     let mut warnings = Vec::new();
     // The visit (mdtrt_id and psn_no) already says who is paid for. An ID number is no secret:
-    // a wrong one is remarked on, not refused (HIS clients copy odd values into it); a QR
-    // token or a card is a secret and must hold.
+    // on a visit registered with one, a wrong one is remarked on, not refused (HIS clients copy
+    // odd values into it); a QR token or a card is a secret and must hold, and a visit
+    // registered with one is not settled on an ID number that does not hold either.
+    let registered_by_id = visit.certificate.kind == yibao_domain::CertType::IdNumber;
     let presented = match &command.certificate {
         Some(certificate) if certificate.kind == yibao_domain::CertType::IdNumber => {
             match person.id_number.is_presented_by(&certificate.number) {
                 true => recorded(certificate, &person),
+                false if !registered_by_id => {
+                    check_certificate(ws, ctx, &person, certificate, &institution.code)?;
+                    recorded(certificate, &person)
+                }
                 false => {
                     warnings.push(Warning::new(
                         format!(
@@ -151,13 +157,35 @@ pub(super) fn settle(
         }
         None => visit.certificate.clone(),
     };
-    // The card it is paid with (seed 003): at 60 unprinted transactions it stops paying.
+    // The card it is paid with (seed 003): at 60 unprinted transactions it stops paying; a card
+    // lost or blocked since the visit was registered with it does not pay at all.
     let mut card = match presented.kind {
         yibao_domain::CertType::Card => {
             presented.number.parse().ok().and_then(|no| ws.card(&no).transpose()).transpose()?
         }
         _ => None,
     };
+    if let Some(card) = &card
+        && card.status != crate::records::CardStatus::Active
+    {
+        return Err(EngineError::refused(
+            format!("社会保障卡{}状态为{}，不能使用", card.card_no, card.status.as_str()),
+            format!("card {} is {}, it cannot be used", card.card_no, card.status.as_str()),
+        ));
+    }
+    // A visit registered with the e-voucher is not settled on it once the e-voucher was
+    // suspended or activated again since.
+    if presented.kind == yibao_domain::CertType::EVoucherToken
+        && command.certificate.is_none()
+        && ws
+            .evoucher(&person.psn_no)?
+            .is_none_or(|voucher| voucher.revoked_before.is_some_and(|before| before > visit.created_at))
+    {
+        return Err(EngineError::refused(
+            "医保电子凭证已暂停或重新激活，请重新扫码",
+            "the e-voucher was suspended or activated again since the visit: scan a new code",
+        ));
+    }
     if let Some(card) = &card
         && card.unprinted >= crate::records::UNPRINTED_MAX
     {

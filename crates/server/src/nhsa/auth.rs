@@ -56,7 +56,7 @@ pub async fn verify(app: &AppState, headers: &HeaderMap) -> Result<Institution, 
         return Err(NhsaError::new(format!("x-tif-nonce超长：最多{NONCE_MAX}个字符")));
     }
     let now = crate::unix_now();
-    if (now - seconds).abs() > TIMESTAMP_WINDOW_SECONDS {
+    if now.abs_diff(seconds) > TIMESTAMP_WINDOW_SECONDS.unsigned_abs() {
         return Err(NhsaError::new(format!(
             "x-tif-timestamp {timestamp}已超出有效期（与服务器时间相差超过{TIMESTAMP_WINDOW_SECONDS}秒）"
         )));

@@ -484,6 +484,9 @@ async fn confirm_clearing(
 // ---------------------------------------------------------------------------------------------
 // The PIN
 
+/// PINs one institution's terminals may have checked in a minute.
+const PIN_CHECKS_PER_MINUTE: u32 = 120;
+
 /// One answer for an unknown card and a wrong PIN.
 fn bad_pin() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "bad_pin", "unknown card or wrong PIN", "卡号或密码错误")
@@ -510,10 +513,32 @@ async fn may_verify(state: &AppState, caller: &Caller, card_no: &str) -> Result<
     match caller {
         Caller::Anonymous => Err(ApiError::unauthenticated("a terminal signs its requests (x-tif-*) or logs in")),
         Caller::Operator { .. } => Ok(()),
-        Caller::Institution(institution) => match institution.is_designated_on(state.store.now().date()) {
-            true => Ok(()),
-            false => Err(ApiError::forbidden("the institution is not designated today")),
-        },
+        Caller::Institution(institution) => {
+            if !institution.is_designated_on(state.store.now().date()) {
+                return Err(ApiError::forbidden("the institution is not designated today"));
+            }
+            let now = crate::unix_now();
+            if state.reads.take(&format!("pin/{}", institution.code), now, PIN_CHECKS_PER_MINUTE).is_err() {
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_reads",
+                    format!("an institution checks at most {PIN_CHECKS_PER_MINUTE} PINs a minute"),
+                    format!("机构每分钟最多校验{PIN_CHECKS_PER_MINUTE}次卡密码"),
+                ));
+            }
+            // Only its patients' cards (read at 1101, or treated there): no one else's to lock.
+            let patient = match holder_of(state, card_no).await?.and_then(|psn| psn.parse().ok()) {
+                Some(psn_no) => {
+                    let code = institution.code.clone();
+                    state.store.read(move |r| r.institution_knows(&code, &psn_no)).await?
+                }
+                None => false,
+            };
+            match patient {
+                true => Ok(()),
+                false => Err(ApiError::forbidden("a terminal checks only the cards of the institution's patients")),
+            }
+        }
         Caller::Person { change_password_only: true, .. } => {
             Err(ApiError::forbidden("the initial password only allows setting a new password"))
         }

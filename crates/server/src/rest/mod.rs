@@ -30,8 +30,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use yibao_domain::{IdNumber, Money, PersonNo, SetlId};
 use yibao_engine::commands::{
-    ChangeSecret, CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, DRAWN_MIN, PERSON_NUMBER_MAX,
-    PersonNumber, PutCatalogueEntry, PutCredential, RecordAudit,
+    ChangeSecret, ConsumeCredential, CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, DRAWN_MIN,
+    PERSON_NUMBER_MAX, PersonNumber, PutCatalogueEntry, PutCredential, RecordAudit,
 };
 use yibao_engine::records::{ACTIVATION_CODE_SECONDS, Credential, CredentialKind, Person};
 use yibao_store::SettlementFilter;
@@ -322,7 +322,11 @@ fn proof_failed() -> ApiError {
     )
 }
 
-/// Checks the proof of possession a person gives with the initial password.
+/// Checks the proof of possession a person gives with the initial password. Guesses are
+/// counted per person and per source, apart from the card's own PIN count: whoever knows an ID
+/// number (and so the initial password) and a card number must not be able to lock the card.
+/// An activation code is used up in the same step that checks it is still the one checked, so
+/// it opens one account once, however many requests carry it at once.
 async fn check_proof(state: &AppState, client: ClientAddr, psn_no: &str, proof: Option<Proof>) -> Result<(), ApiError> {
     let verdict = match proof.ok_or_else(proof_required)? {
         Proof::Card { card_no, pin } => {
@@ -339,10 +343,14 @@ async fn check_proof(state: &AppState, client: ClientAddr, psn_no: &str, proof: 
                 Err(_) => None,
             };
             // Someone else's card (or none) is checked like a wrong PIN: counted, same answer.
-            let holder = match own {
-                Some(card) => Holder::Stored { subject: card.card_no.to_string(), kind: CredentialKind::CardPin },
-                None => Holder::Unknown { kind: CredentialKind::CardPin, name: format!("{psn_no}/{}", card_no.trim()) },
+            let hash = match own {
+                Some(card) => {
+                    let number = card.card_no.to_string();
+                    state.store.read(move |r| r.credential(&number, CredentialKind::CardPin)).await?.map(|c| c.hash)
+                }
+                None => None,
             };
+            let holder = Holder::Apart { name: format!("proof/{psn_no}"), hash };
             guard::try_secret(state, client, holder, pin, Sources::Limited).await?
         }
         Proof::Code(code) => {
@@ -354,10 +362,19 @@ async fn check_proof(state: &AppState, client: ClientAddr, psn_no: &str, proof: 
                     if valid_until <= state.store.now() {
                         return Err(proof_failed());
                     }
-                    // Used once: the stored hash is replaced by one nothing matches.
-                    let used = Credential { hash: String::new(), ..*credential };
-                    state.store.execute(PutCredential { credential: used, actor: format!("person:{psn_no}") }).await?;
-                    return Ok(());
+                    let replacement_hash = hash_secret(state, crate::secret::token()).await?;
+                    let consume = ConsumeCredential {
+                        subject: psn_no.to_string(),
+                        kind: CredentialKind::ActivationCode,
+                        expected_hash: credential.hash.clone(),
+                        replacement_hash,
+                        actor: format!("person:{psn_no}"),
+                    };
+                    return match state.store.execute(consume).await {
+                        Ok(_) => Ok(()),
+                        Err(error) if error.kind == yibao_engine::ErrorKind::Conflict => Err(proof_failed()),
+                        Err(error) => Err(error.into()),
+                    };
                 }
                 other => other,
             }
@@ -509,6 +526,20 @@ async fn create_institution(
     caller.operator()?;
     let request: wire::NewInstitution = body(&bytes)?;
     let institution = request.into_record()?;
+    // A msgid begins with its sender's code: no code may begin another.
+    let code = institution.code.clone();
+    let clash = state.store.read(move |r| r.institutions(None)).await?.into_iter().find(|other| {
+        other.code != code
+            && (other.code.as_str().starts_with(code.as_str()) || code.as_str().starts_with(other.code.as_str()))
+    });
+    if let Some(other) = clash {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("code {} and {} begin one another (message ids begin with the code)", institution.code, other.code),
+            "机构编码不能是另一机构编码的前缀（报文ID以机构编码开头）",
+        ));
+    }
     state.store.execute(CreateInstitution { institution: institution.clone(), actor: caller.actor() }).await?;
     state.forget_institutions();
     Ok(created(wire::institution(&institution)))
@@ -674,27 +705,25 @@ async fn person(
 ) -> Result<Response, ApiError> {
     if !reveal.reveal.unwrap_or(false) {
         admit_person_read(&state, &caller, &psn_no, "read-person", "").await?;
+        let person = load_person(&state, &psn_no).await?;
+        return Ok(ok(wire::person(&person, false)));
     }
-    caller.may_read_person(&psn_no)?;
+    // Who may ask comes before whether the person exists: no one else learns that.
+    match &caller {
+        Caller::Anonymous => return Err(ApiError::unauthenticated("log in as a privileged operator")),
+        Caller::Operator { roles, .. } if roles.iter().any(|role| role == PRIVILEGED) => {}
+        _ => return Err(ApiError::forbidden("only a privileged operator may see a whole ID number")),
+    }
+    let reason = reveal.reason.unwrap_or_default();
+    if reason.trim().chars().count() < 4 {
+        return Err(ApiError::invalid(
+            "state the reason for seeing the whole ID number (reason=…)",
+            "查看完整身份证号须说明理由",
+        ));
+    }
     let person = load_person(&state, &psn_no).await?;
-    if reveal.reveal.unwrap_or(false) {
-        let (_, roles) = caller
-            .operator()
-            .map_err(|_| ApiError::forbidden("only a privileged operator may see a whole ID number"))?;
-        if !roles.iter().any(|role| role == PRIVILEGED) {
-            return Err(ApiError::forbidden("only a privileged operator may see a whole ID number"));
-        }
-        let reason = reveal.reason.unwrap_or_default();
-        if reason.trim().chars().count() < 4 {
-            return Err(ApiError::invalid(
-                "state the reason for seeing the whole ID number (reason=…)",
-                "查看完整身份证号须说明理由",
-            ));
-        }
-        audit_read(&state, &caller, "reveal-id-number", &psn_no, reason.trim()).await?;
-        return Ok(ok(wire::person(&person, true)));
-    }
-    Ok(ok(wire::person(&person, false)))
+    audit_read(&state, &caller, "reveal-id-number", &psn_no, reason.trim()).await?;
+    Ok(ok(wire::person(&person, true)))
 }
 
 /// An operator gives a person a one-time code that opens their portal account with the initial

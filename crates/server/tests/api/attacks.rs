@@ -63,6 +63,11 @@ async fn issue_14_01_pin_endpoints_answer_only_the_holder_a_designated_terminal_
         let guess = app.rest("POST", &verify("A10000002"), Some(&zhang), &[], Some(json!({"pin": "000000"}))).await;
         assert_eq!(guess.status, 403);
     }
+    // A terminal checks only its patients' cards: not before it identified 李秀英.
+    let stranger =
+        app.rest("POST", &verify("A10000002"), None, &signed_headers(TERTIARY), Some(json!({"pin": "147258"}))).await;
+    assert_eq!(stranger.status, 403, "{}", stranger.body);
+    identify(&app, TERTIARY, "李秀英").await;
     let terminal =
         app.rest("POST", &verify("A10000002"), None, &signed_headers(TERTIARY), Some(json!({"pin": "147258"}))).await;
     assert_eq!(terminal.status, 200, "not locked: {}", terminal.body);
@@ -174,6 +179,7 @@ async fn issue_14_02_many_wrong_passwords_at_once_are_counted_before_any_is_chec
 #[tokio::test]
 async fn issue_14_02_many_wrong_pins_at_once_lock_the_card_after_five() {
     let app = Arc::new(spawn_app().await);
+    identify(&app, SECONDARY, "王强").await;
     let answers = at_once(40, |index| {
         let app = app.clone();
         let pin = if index == 39 { "147258" } else { "000000" };
@@ -577,4 +583,116 @@ async fn issue_14_23_a_short_nonce_may_repeat_with_a_new_timestamp_but_not_be_re
         let (status, _) = app.post(PATH, &headers_at(timestamp), serde_json::to_vec(&envelope).unwrap()).await;
         assert_eq!(status, expected, "timestamp {timestamp}");
     }
+}
+
+#[tokio::test]
+async fn issue_14_review_a_visit_registered_with_a_secret_is_not_settled_on_a_wrong_id_number_nor_a_lost_card() {
+    let app = spawn_app().await;
+    let opened = app
+        .call(
+            TERTIARY,
+            "2201",
+            json!({"data": {"psn_no": psn("张伟"), "insutype": "310", "begntime": "2026-11-23 10:00:00",
+            "mdtrt_cert_type": "03", "mdtrt_cert_no": "A10000001", "ipt_otp_no": "MZ7"}}),
+        )
+        .await;
+    let visit = opened.ok()["data"]["mdtrt_id"].as_str().unwrap().to_string();
+    app.call(TERTIARY, "2204", json!({"feedetail": [fee_line("1", &visit, psn("张伟"), "DEMO-A-001", "10", "1")]}))
+        .await
+        .ok();
+    let mut wrong = presettle_data("张伟", &visit, "10", true);
+    wrong["mdtrt_cert_no"] = json!("02");
+    assert!(app.call(TERTIARY, "2206", json!({"data": wrong})).await.refused().contains("不符"));
+    let zhang = app.person_login("张伟").await;
+    let lost =
+        app.rest("POST", "/api/v1/cards/A10000001/loss", Some(&zhang), &[], Some(json!({"reason": "丢失"}))).await;
+    assert_eq!(lost.status, 200);
+    let mut bare = presettle_data("张伟", &visit, "10", true);
+    bare.as_object_mut().unwrap().remove("mdtrt_cert_type");
+    bare.as_object_mut().unwrap().remove("mdtrt_cert_no");
+    assert!(app.call(TERTIARY, "2207", json!({"data": bare})).await.refused().contains("A10000001"), "the lost card");
+}
+
+#[tokio::test]
+async fn issue_14_review_an_activation_code_opens_an_account_once_even_at_once() {
+    let app = Arc::new(spawn_app().await);
+    let token = admin(&app).await;
+    let person = json!({"id_number": "110101199003074514", "name": "新参保", "admdvs": "330100", "insutype": "310", "psn_type": "1101"});
+    let created = app.rest("POST", "/api/v1/persons", Some(&token), &[], Some(person)).await;
+    let psn_no = created.body["psn_no"].as_str().unwrap().to_string();
+    let issued = app.rest("POST", &format!("/api/v1/persons/{psn_no}/activation-code"), Some(&token), &[], None).await;
+    assert_eq!(issued.status, 201, "{}", issued.body);
+    let code = issued.body["code"].as_str().unwrap().to_string();
+    let mut sessions = Vec::new();
+    for source in 0..8u8 {
+        let login = app
+            .rest_from(
+                Some([127, 0, 1, 10 + source]),
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                &[],
+                Some(json!({"role": "person", "id_number": "110101199003074514", "password": "307451"})),
+            )
+            .await;
+        assert_eq!(login.status, 200, "{}", login.body);
+        sessions.push(login.body["token"].as_str().unwrap().to_string());
+    }
+    let sessions = Arc::new(sessions);
+    let answers = at_once(8, |index| {
+        let (app, sessions, code) = (app.clone(), sessions.clone(), code.clone());
+        async move {
+            let body = json!({"new_password": format!("Mine{index}pass2026"), "activation_code": code});
+            app.rest_from(
+                Some([127, 0, 1, 10 + u8::try_from(index).unwrap()]),
+                "POST",
+                "/api/v1/me/password",
+                Some(&sessions[index]),
+                &[],
+                Some(body),
+            )
+            .await
+        }
+    })
+    .await;
+    assert_eq!(answers.iter().filter(|(status, _)| *status == 200).count(), 1, "{answers:?}");
+}
+
+#[tokio::test]
+async fn issue_14_review_reveal_refuses_before_it_looks_and_1101_misses_are_limited() {
+    let app = spawn_app().await;
+    for psn_no in [psn("张伟"), "3301009999999999"] {
+        let asked = app
+            .rest(
+                "GET",
+                &format!("/api/v1/persons/{psn_no}?reveal=true&reason=xxxx"),
+                None,
+                &signed_headers(TERTIARY),
+                None,
+            )
+            .await;
+        assert_eq!((asked.status, code_of(&asked)), (403, "forbidden".into()), "{psn_no}");
+    }
+    let mut last = String::new();
+    for n in 0..61u32 {
+        let id = format!("11010119900307{:03}", n);
+        let check = "10X98765432".as_bytes();
+        let weights = [7u32, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+        let sum: u32 = id.bytes().zip(weights).map(|(digit, weight)| u32::from(digit - b'0') * weight).sum();
+        let id = format!("{id}{}", char::from(check[usize::try_from(sum % 11).unwrap()]));
+        let reply = app.call(SECONDARY, "1101", json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": id}})).await;
+        last = reply.refused().to_string();
+    }
+    assert!(last.contains("稍后再试"), "{last}");
+    identify(&app, SECONDARY, "张伟").await;
+}
+
+#[tokio::test]
+async fn issue_14_review_no_institution_code_begins_another() {
+    let app = spawn_app().await;
+    let token = admin(&app).await;
+    let institution = json!({"code": "H3301000000", "name": "前缀医院", "kind": "hospital", "level": "secondary", "admdvs": "330100",
+                             "designated_from": "2020-01-01", "gateway_secret": "a-long-enough-secret-1234"});
+    let refused = app.rest("POST", "/api/v1/institutions", Some(&token), &[], Some(institution)).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
 }

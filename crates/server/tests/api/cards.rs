@@ -133,15 +133,21 @@ async fn five_wrong_pins_from_any_terminal_lock_the_card_and_unknown_cards_look_
             }
         }
     };
+    // A terminal checks its patients' cards only (issue 14): 王强 becomes one at each.
+    let stranger = verify("A10000003", "147258", TERTIARY).await;
+    assert_eq!((stranger.status, stranger.body["error"]["code"].clone()), (403, json!("forbidden")));
+    for code in [TERTIARY, SECONDARY, PHARMACY] {
+        identify(&app, code, "王强").await;
+    }
     let right = verify("A10000003", "147258", TERTIARY).await;
     assert_eq!((right.status, right.body["verified"].clone()), (200, json!(true)), "{}", right.body);
     assert_eq!(verify("A10000003", "147258", "anonymous").await.status, 401, "a terminal identifies itself");
 
-    let unknown = verify("A99999999", "111222", PHARMACY).await;
+    let unknown = verify("A99999999", "111222", "agency").await;
     let wrong = verify("A10000003", "111222", PHARMACY).await;
     assert_eq!(unknown.status, 401);
     assert_eq!((unknown.status, &unknown.body), (wrong.status, &wrong.body), "the same refusal");
-    let malformed = verify("not-a-card", "111222", PHARMACY).await;
+    let malformed = verify("not-a-card", "111222", "agency").await;
     assert_eq!((malformed.status, &malformed.body), (wrong.status, &wrong.body));
 
     // Four more wrong PINs, from three terminals: five in all.

@@ -299,6 +299,7 @@ async fn the_logs_of_a_full_scenario_hold_no_secret() {
         )
         .await;
     assert_eq!(initial.status, 200);
+    identify(&app, TERTIARY, "张伟").await;
     let pin = app
         .rest(
             "POST",
