@@ -158,13 +158,26 @@ impl Shared {
 type Factory = Box<dyn Fn() -> Result<Box<dyn Conn>, StoreFailure> + Send + Sync>;
 
 /// Idle read connections, and how to open another.
+/// The read connections: at most `keep` at once (a read waits for a permit rather than opening
+/// one more connection, which on SQLite would parse the schema anew and be dropped after).
 struct Pool {
     idle: Mutex<Vec<Box<dyn Conn>>>,
     open: Factory,
     keep: usize,
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl Pool {
+    fn new(open: Factory, keep: usize) -> Pool {
+        let keep = keep.max(1);
+        Pool { idle: Mutex::new(Vec::new()), open, keep, permits: Arc::new(tokio::sync::Semaphore::new(keep)) }
+    }
+
+    /// Waits for a turn on a read connection (held until the permit drops).
+    async fn turn(&self) -> Result<tokio::sync::OwnedSemaphorePermit, StoreFailure> {
+        self.permits.clone().acquire_owned().await.map_err(|_| StoreFailure("the store is closed".into()))
+    }
+
     fn take(&self) -> Result<Box<dyn Conn>, StoreFailure> {
         let idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
         match idle {
@@ -272,7 +285,7 @@ impl Store {
                 dialect,
                 location: redact(&location),
                 writer,
-                readers: Pool { idle: Mutex::new(Vec::new()), open: factory, keep: options.readers },
+                readers: Pool::new(factory, options.readers),
                 shared,
             }),
         };
@@ -360,7 +373,9 @@ impl Store {
     /// The command's refusal, or a store failure.
     pub async fn dry_run(&self, submission: Submission) -> Result<Reply, EngineError> {
         let inner = self.inner.clone();
+        let turn = inner.readers.turn().await?;
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             let mut conn = inner.readers.take()?;
             let catalogue = inner.shared.catalogue();
             let ctx = Context { now: inner.shared.now(), policies: &inner.shared.policies, catalogue: &catalogue };
@@ -390,7 +405,9 @@ impl Store {
         F: FnOnce(&mut Reader<'_>) -> Result<T, StoreFailure> + Send + 'static,
     {
         let inner = self.inner.clone();
+        let turn = inner.readers.turn().await?;
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             let mut conn = inner.readers.take()?;
             conn.begin_read()?;
             let result = f(&mut Reader::new(&mut *conn));
@@ -416,7 +433,9 @@ impl Store {
             return Ok(());
         }
         let inner = self.inner.clone();
+        let turn = inner.readers.turn().await?;
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             let mut conn = inner.readers.take()?;
             let result = conn.batch("ANALYZE");
             if result.is_ok() {
