@@ -17,6 +17,7 @@ const work = mkdtempSync(join(tmpdir(), "yibao-e2e-"));
 const ZHANG_WEI = { id: "330102198503121236", psn: "3301000000000001" };
 const LI_XIUYING = { id: "330106195207082342", psn: "3301000000000002" };
 const ZHAO_MIN = { id: "330106199505056781" };
+const WANG_QIANG = { id: "330105199001013458", psn: "3301000000000003" };
 const PHARMACY = "P33010000001";
 const HOSPITAL = "H33010000001";
 
@@ -205,6 +206,47 @@ try {
   check(await page.evaluate(() => document.activeElement?.className === "skip"), "the first Tab reaches the skip link");
   await page.getByRole("button", { name: "退出" }).click();
   check(page.url().endsWith("/portal/login"), "logged out");
+
+  console.log("the hospital's counter settles 王强's stay at discharge");
+  const diag = { psn_no: WANG_QIANG.psn, diag_type: "1", maindiag_flag: "1", diag_srt_no: "1", diag_code: "J18.900", diag_name: "肺炎",
+    diag_dept: "呼吸科", dise_dor_no: "D001", dise_dor_name: "主诊医生", diag_time: "2026-11-20 09:00:00" };
+  const admitted = await nhsa(HOSPITAL, "2401", {
+    mdtrtinfo: { psn_no: WANG_QIANG.psn, insutype: "310", begntime: "2026-11-20 09:00:00", mdtrt_cert_type: "02", mdtrt_cert_no: WANG_QIANG.id,
+      med_type: "21", ipt_no: "ZY0001", atddr_no: "D001", chfpdr_name: "主诊医生", adm_diag_dscr: "肺炎", adm_dept_codg: "B01",
+      adm_dept_name: "呼吸科", adm_bed: "12", dscg_maindiag_code: "J18.900", dscg_maindiag_name: "肺炎" },
+    diseinfo: [diag],
+  });
+  const stay = admitted.result.mdtrt_id;
+  await nhsa(HOSPITAL, "2301", { feedetail: [{ feedetl_sn: "Z1", mdtrt_id: stay, psn_no: WANG_QIANG.psn, chrg_bchno: "B001", rxno: "",
+    rx_circ_flag: "0", fee_ocur_time: "2026-11-21 10:00:00", med_list_codg: "DEMO-A-003", medins_list_codg: "HIS-A-003",
+    det_item_fee_sumamt: 3000, cnt: 1, pric: 3000, bilg_dept_codg: "B01", bilg_dept_name: "呼吸科", bilg_dr_codg: "D001",
+    bilg_dr_name: "医生", hosp_appr_flag: "1" }] });
+  await nhsa(HOSPITAL, "2402", { dscginfo: { mdtrt_id: stay, psn_no: WANG_QIANG.psn, insutype: "310", endtime: "2026-11-23 09:00:00",
+    dise_codg: "J18.900", dise_name: "肺炎", dscg_dept_codg: "B01", dscg_dept_name: "呼吸科", dscg_way: "1" }, diseinfo: [diag] });
+  // Another terminal: the hospital's, with a session of its own.
+  const wardContext = await browser.newContext({ viewport: widths.phone, locale: "zh-CN" });
+  const ward = await wardContext.newPage();
+  await ward.goto(`${base}/counter/login`);
+  await ward.getByLabel("定点机构编码").fill(HOSPITAL);
+  await ward.getByLabel("接口密钥").fill(`demo-${HOSPITAL}`);
+  await ward.getByRole("button", { name: "签到" }).click();
+  await ward.getByLabel("凭证类型").selectOption("02");
+  await ward.getByLabel("二维码、身份证号或卡号").fill(WANG_QIANG.id);
+  await ward.getByRole("button", { name: "识别参保人" }).click();
+  check(await ward.getByRole("heading", { name: "住院待结算" }).isVisible(), "the stay waits for settlement");
+  check((await ward.locator("li", { hasText: stay }).textContent()).includes("¥3000.00"), "with its unsettled 3,000 yuan");
+  await screenshots(ward, "counter-stays");
+  await ward.getByRole("button", { name: "出院结算预结算" }).click();
+  check(await ward.getByText("¥3000.00").first().isVisible(), "the stay is pre-settled");
+  await screenshots(ward, "counter-stay-presettle");
+  await ward.getByRole("button", { name: "结算", exact: true }).click();
+  check(/\/counter\/receipts\/\d+$/.test(ward.url()), "the stay is settled: the receipt shows");
+  await ward.goto(`${base}/counter`);
+  await ward.getByLabel("凭证类型").selectOption("02");
+  await ward.getByLabel("二维码、身份证号或卡号").fill(WANG_QIANG.id);
+  await ward.getByRole("button", { name: "识别参保人" }).click();
+  check(!(await ward.getByRole("heading", { name: "住院待结算" }).count()), "a settled stay is no longer offered");
+  await wardContext.close();
 
   console.log("赵敏 with the initial password can only set a new one");
   await logIn(page, ZHAO_MIN.id, ZHAO_MIN.id.slice(11, 17));

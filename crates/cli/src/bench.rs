@@ -371,16 +371,16 @@ pub async fn inprocess(db: &str, options: crate::load::LoadOptions, store_option
                     insured_admdvs: None,
                     msgid: msgid.clone(),
                 };
-                let envelope = yibao_engine::Envelope {
-                    msgid,
+                let idempotency = yibao_app::Idempotency {
+                    key: msgid,
                     institution: "P33010000001".parse().expect("valid"),
-                    infno: "2102".into(),
+                    channel: "2102".into(),
                     request_hash: format!("bench-{worker}-{n}"),
                     reversible: true,
-                    render: Box::new(|_| b"{}".to_vec()),
                 };
+                let run = yibao_app::Run::Commit(idempotency.envelope(Box::new(|_| b"{}".to_vec())));
                 let sent = Instant::now();
-                match store.submit(Submission { envelope: Some(envelope), command: Box::new(command) }).await {
+                match yibao_app::run(&store, Box::new(command), run).await {
                     Ok(_) => latencies.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX)),
                     Err(_) => refused += 1,
                 }

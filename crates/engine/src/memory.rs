@@ -103,6 +103,20 @@ impl Loader for MemoryDb {
         Ok(pick(&self.visits, keys))
     }
 
+    fn outpatient_visits_since(
+        &mut self,
+        psn_no: &PersonNo,
+        institution: &InstitutionCode,
+        since: Date,
+    ) -> Result<Vec<Visit>, StoreFailure> {
+        Ok(self
+            .visits
+            .values()
+            .filter(|visit| visit.is_outpatient_since(psn_no, institution, since))
+            .cloned()
+            .collect())
+    }
+
     fn lines(&mut self, visits: &[MdtrtId]) -> Result<Vec<FeeLine>, StoreFailure> {
         let mut lines: Vec<_> =
             self.lines.iter().filter(|((visit, _), _)| visits.contains(visit)).map(|(_, row)| row.clone()).collect();

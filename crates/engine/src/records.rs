@@ -487,6 +487,17 @@ pub struct Visit {
     pub created_at: DateTime,
 }
 
+impl Visit {
+    /// Whether it is an outpatient visit of `person` at `institution` begun on `since` or later
+    /// (a candidate for the emergency care an admission absorbs).
+    pub fn is_outpatient_since(&self, person: &PersonNo, institution: &InstitutionCode, since: Date) -> bool {
+        &self.psn_no == person
+            && &self.institution == institution
+            && self.kind == VisitKind::Outpatient
+            && self.begin.date() >= since
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LineState {
     Unsettled,

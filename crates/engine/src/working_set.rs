@@ -32,6 +32,13 @@ pub trait Loader {
     /// Every year's accumulators of these persons.
     fn accumulators(&mut self, persons: &[PersonNo]) -> Result<Vec<(PersonNo, u16, Accumulators)>, StoreFailure>;
     fn visits(&mut self, keys: &[MdtrtId]) -> Result<Vec<Visit>, StoreFailure>;
+    /// The outpatient visits of a person at an institution that began on `since` or later.
+    fn outpatient_visits_since(
+        &mut self,
+        psn_no: &PersonNo,
+        institution: &InstitutionCode,
+        since: Date,
+    ) -> Result<Vec<Visit>, StoreFailure>;
     /// Every line of these visits, in upload order.
     fn lines(&mut self, visits: &[MdtrtId]) -> Result<Vec<FeeLine>, StoreFailure>;
     /// The lines with these keys (visit, serial), in any order.
@@ -203,6 +210,8 @@ pub struct WorkingSet<'a> {
     card_owners: std::collections::HashMap<PersonNo, BTreeSet<CardNo>>,
     /// Card numbers stored (made or changed) by this batch, by holder.
     cards_made: std::collections::HashMap<PersonNo, BTreeSet<CardNo>>,
+    /// Visits inserted by this batch (a rolled-back one has no row any more).
+    visits_made: BTreeSet<MdtrtId>,
     accounts: Table<AccountKey, Account>,
     accumulators: Table<(PersonNo, u16), Accumulators>,
     /// Which persons' accumulators are fully loaded (all years).
@@ -252,6 +261,7 @@ impl<'a> WorkingSet<'a> {
             cards: Table::default(),
             card_owners: std::collections::HashMap::new(),
             cards_made: std::collections::HashMap::new(),
+            visits_made: BTreeSet::new(),
             accounts: Table::default(),
             accumulators: Table::default(),
             accumulators_loaded: Table::default(),
@@ -462,6 +472,32 @@ impl<'a> WorkingSet<'a> {
             .collect())
     }
     getter!(account, accounts, AccountKey, Account, accounts, |row| row.key.clone());
+
+    /// The outpatient visits of a person at an institution that began on `since` or later,
+    /// as this batch has them (its own new visits included), oldest first.
+    ///
+    /// # Errors
+    /// When the store fails to load them.
+    pub fn outpatient_visits_since(
+        &mut self,
+        person: &PersonNo,
+        institution: &InstitutionCode,
+        since: Date,
+    ) -> Result<Vec<Visit>, EngineError> {
+        let mut ids: BTreeSet<MdtrtId> = self.visits_made.clone();
+        for row in self.loader.outpatient_visits_since(person, institution, since)? {
+            ids.insert(row.mdtrt_id.clone());
+            self.visits.loaded(row.mdtrt_id.clone(), Some(row));
+        }
+        let mut visits: Vec<Visit> = ids
+            .iter()
+            .filter_map(|id| self.visits.get(id).flatten())
+            .filter(|visit| visit.is_outpatient_since(person, institution, since))
+            .cloned()
+            .collect();
+        visits.sort_by(|a, b| (a.begin, &a.mdtrt_id).cmp(&(b.begin, &b.mdtrt_id)));
+        Ok(visits)
+    }
     getter!(visit, visits, MdtrtId, Visit, visits, |row| row.mdtrt_id.clone());
     getter!(settlement, settlements, SetlId, Settlement, settlements, |row| row.setl_id.clone());
     getter!(message, messages, MsgId, Message, messages, |row| row.msgid.clone());
@@ -708,6 +744,7 @@ impl<'a> WorkingSet<'a> {
 
     /// Stores a new visit: it has no lines or settlements yet.
     pub fn insert_visit(&mut self, row: Visit) {
+        self.visits_made.insert(row.mdtrt_id.clone());
         self.line_index.loaded(row.mdtrt_id.clone(), Vec::new());
         self.settlement_index.loaded(row.mdtrt_id.clone(), Some(Vec::new()));
         self.visits.put(row.mdtrt_id.clone(), row);

@@ -148,7 +148,7 @@ fn mid_stay_then_final_settlement_and_cancel_order() {
     let visit = world.admit("张伟", TERTIARY);
     world.upload("张伟", TERTIARY, &visit, VisitKind::Inpatient, &[("DEMO-A-003", "500", "1")]);
     let mut mid = world.settle_command("张伟", TERTIARY, &visit, VisitKind::Inpatient, false);
-    mid.mid_stay = true;
+    mid.request.mid_stay = true;
     let first = world.settle(mid).unwrap().settlement;
     assert_eq!([first.amounts.deductible, first.amounts.fund], ["500", "0"].map(yuan));
     world.upload("张伟", TERTIARY, &visit, VisitKind::Inpatient, &[("DEMO-A-003", "1000", "1")]);
@@ -214,8 +214,8 @@ fn emergency_within_seven_days_is_folded_into_the_admission() {
     let admission = world.admit("张伟", TERTIARY);
     world.upload("张伟", TERTIARY, &admission, VisitKind::Inpatient, &[("DEMO-A-003", "10000", "1")]);
     world.discharge("张伟", TERTIARY, &admission);
-    let mut command = world.settle_command("张伟", TERTIARY, &admission, VisitKind::Inpatient, false);
-    command.emergency_visits = vec![emergency.clone()];
+    // The settlement finds the emergency visit itself.
+    let command = world.settle_command("张伟", TERTIARY, &admission, VisitKind::Inpatient, false);
     let pre = world.dry(command.clone()).unwrap();
     let settled = world.settle(command).unwrap().settlement;
     let Outcome::Settlement(pre) = pre else { panic!() };
@@ -239,12 +239,17 @@ fn emergency_outside_the_window_or_elsewhere_is_not_folded() {
     world.upload("张伟", TERTIARY, &old, VisitKind::Outpatient, &[("DEMO-A-001", "200", "1")]);
     let command = world.settle_command("张伟", TERTIARY, &old, VisitKind::Outpatient, false);
     world.settle(command).unwrap();
+    // Emergency care within the window, but at another hospital.
+    world.now = "2026-03-07 22:00:00".parse().unwrap();
+    let elsewhere = world.register("张伟", SECONDARY, "13");
+    world.upload("张伟", SECONDARY, &elsewhere, VisitKind::Outpatient, &[("DEMO-A-001", "100", "1")]);
+    let command = world.settle_command("张伟", SECONDARY, &elsewhere, VisitKind::Outpatient, false);
+    world.settle(command).unwrap();
     world.now = "2026-03-09 10:00:00".parse().unwrap();
     let admission = world.admit("张伟", TERTIARY);
     world.upload("张伟", TERTIARY, &admission, VisitKind::Inpatient, &[("DEMO-A-003", "1000", "1")]);
     world.discharge("张伟", TERTIARY, &admission);
-    let mut command = world.settle_command("张伟", TERTIARY, &admission, VisitKind::Inpatient, false);
-    command.emergency_visits = vec![old];
+    let command = world.settle_command("张伟", TERTIARY, &admission, VisitKind::Inpatient, false);
     let settled = world.settle(command).unwrap().settlement;
     assert_eq!(settled.amounts.medfee, yuan("1000"));
     assert!(settled.folded.is_empty());

@@ -8,7 +8,7 @@ use world::*;
 use yibao_domain::Money;
 use yibao_engine::commands::{
     CancelSettlement, PayInstitution, PayInterRegion, PeerSettle, RecordPeerCancellation, RecordPeerSettlement,
-    RegisterGuest, Settle,
+    RegisterGuest,
 };
 use yibao_engine::records::VisitKind;
 use yibao_engine::{ErrorKind, Outcome};
@@ -41,11 +41,8 @@ fn each_side_posts_its_half_and_only_the_insured_side_undoes_a_payment() {
         institution: institution.clone(),
         visit: visit_row.clone(),
         lines: lines.clone(),
-        settle: Settle {
-            msgid,
-            treated_by_peer: true,
-            ..ningbo.settle_command("陈军", TERTIARY, &visit, VisitKind::Outpatient, true)
-        },
+        settle: ningbo.settle_command("陈军", TERTIARY, &visit, VisitKind::Outpatient, true).request,
+        msgid,
     };
     let command = peer_settle(&mut ningbo, "M1".parse().unwrap());
     let Outcome::Settlement(paid) = ningbo.exec(command).unwrap() else { panic!() };

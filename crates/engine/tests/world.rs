@@ -5,8 +5,8 @@
 
 use yibao_domain::{CertType, DateTime, InstitutionCode, MdtrtId, MedType, Money, MsgId, PersonNo, SetlId};
 use yibao_engine::commands::{
-    Admit, CancelSettlement, Discharge, LineUpload, OpenVisit, Purchase, Settle, SettlementOutcome, UpdateVisit,
-    UploadLines, VisitDetails,
+    Admit, CancelSettlement, Discharge, LineUpload, OpenVisit, Purchase, Settle, SettleRequest, SettlementOutcome,
+    Treated, UpdateVisit, UploadLines, VisitDetails,
 };
 use yibao_engine::memory::MemoryDb;
 use yibao_engine::records::{Certificate, VisitKind};
@@ -204,23 +204,12 @@ impl World {
         kind: VisitKind,
         use_account: bool,
     ) -> Settle {
-        Settle {
-            institution: institution.parse().unwrap(),
-            psn_no: person(name),
-            mdtrt_id: mdtrt_id.clone(),
-            kind,
-            insurance: None,
-            med_type: None,
-            batch: None,
-            declared_medfee: None,
+        let request = SettleRequest {
+            kind: Some(kind),
             use_account,
-            mid_stay: false,
-            invoice_no: String::new(),
-            certificate: None,
-            msgid: self.msgid(),
-            emergency_visits: Vec::new(),
-            treated_by_peer: false,
-        }
+            ..SettleRequest::new(institution.parse().unwrap(), person(name), mdtrt_id.clone())
+        };
+        Settle::new(request, self.msgid(), Treated::Here)
     }
 
     pub fn settle(&mut self, command: Settle) -> Result<SettlementOutcome, EngineError> {

@@ -20,13 +20,16 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
+use yibao_app::{Idempotency, Run};
 use yibao_domain::{
-    CardNo, CertType, IdNumber, InstitutionCode, InstitutionKind, InsuranceType, MdtrtId, MedType, MsgId, PersonNo,
-    Quantity, SetlId, UnitPrice,
+    CardNo, CertType, IdNumber, InstitutionCode, InstitutionKind, InsuranceType, MdtrtId, MedType, Money, MsgId,
+    PersonNo, Quantity, SetlId, UnitPrice,
 };
-use yibao_engine::commands::{CancelSettlement, LineUpload, OpenVisit, Purchase, Settle, UploadLines, VisitDetails};
-use yibao_engine::records::{Certificate, Institution, Settlement, VisitKind};
-use yibao_engine::{Outcome, Reply, Submission};
+use yibao_engine::commands::{
+    CancelSettlement, LineUpload, OpenVisit, Purchase, SettleRequest, Treated, UploadLines, VisitDetails,
+};
+use yibao_engine::records::{Certificate, Institution, Settlement, Visit, VisitKind, VisitStatus};
+use yibao_engine::{Outcome, Reply};
 
 use crate::AppState;
 use crate::portal::{Lang, SessionCookie, error_box, esc, language_switch, shell, yuan};
@@ -36,6 +39,8 @@ use crate::sessions::{Session, Subject};
 const COOKIE: SessionCookie = SessionCookie { name: "yibao_counter", path: "/counter" };
 /// Bill lines the form offers.
 const LINES: usize = 5;
+/// Stays shown for settlement at most (newest first).
+const STAYS_SHOWN: u64 = 10;
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -274,12 +279,21 @@ async fn identify(
     };
     let number = person.psn_no.clone();
     let (current, prior) = state.store.read(move |r| r.balances(&number)).await.unwrap_or_default();
+    // A hospital's settlement desk also settles the patient's stays here (出院结算).
+    let stays = match institution.kind {
+        InstitutionKind::Hospital => {
+            let (number, code) = (person.psn_no.clone(), institution.code.clone());
+            state.store.read(move |r| r.stays_to_settle(&number, &code, STAYS_SHOWN)).await.unwrap_or_default()
+        }
+        InstitutionKind::Pharmacy => Vec::new(),
+    };
     let bill = Bill {
         psn_no: person.psn_no.to_string(),
         insutype: person.insurance.code().to_string(),
         cert_type: certificate.kind.code().to_string(),
         cert_no: certificate.number,
         use_account: true,
+        mid_stay: false,
         msgid: None,
         lines: Vec::new(),
     };
@@ -292,7 +306,57 @@ async fn identify(
         bal_l = lang.t("个人账户余额", "account balance"),
         bal = yuan(current + prior),
     );
+    let header = header + &stays_section(lang, &bill, &stays);
     bill_page(&state, lang, &institution, &header, &bill, None)
+}
+
+/// The patient's stays here that still hold unsettled lines, each with the button that
+/// pre-settles it: at discharge, or mid-stay while the patient is still in.
+fn stays_section(lang: Lang, bill: &Bill, stays: &[(Visit, Money)]) -> String {
+    if stays.is_empty() {
+        return String::new();
+    }
+    let parties = [
+        hidden("psn_no", &bill.psn_no),
+        hidden("insutype", &bill.insutype),
+        hidden("cert_type", &bill.cert_type),
+        hidden("cert_no", &bill.cert_no),
+        hidden("action", "presettle_stay"),
+    ]
+    .concat();
+    let items: String = stays
+        .iter()
+        .map(|(stay, unsettled)| {
+            let discharged = stay.status == VisitStatus::Discharged;
+            format!(
+                "<li><p><strong>{id_l} {id}</strong><br><span class=\"muted\">{begin_l} {begin} · {status}</span><br>\
+                 {amount_l} {amount}</p><form method=\"post\" action=\"/counter/bill\">{parties}{visit}{mid}\
+                 <label><input class=\"check\" type=\"checkbox\" name=\"use_account\" value=\"true\" checked> {acct}</label>\
+                 <button type=\"submit\">{pre}</button></form></li>",
+                id_l = lang.t("就诊ID", "Visit"),
+                id = esc(stay.mdtrt_id.as_str()),
+                begin_l = lang.t("入院", "admitted"),
+                begin = stay.begin.date(),
+                status = match discharged {
+                    true => lang.t("已出院", "discharged"),
+                    false => lang.t("在院", "in hospital"),
+                },
+                amount_l = lang.t("未结算费用", "Unsettled"),
+                amount = yuan(*unsettled),
+                visit = hidden("mdtrt_id", stay.mdtrt_id.as_str()),
+                mid = if discharged { String::new() } else { hidden("mid_stay", "true") },
+                acct = lang.t("使用个人账户支付", "Pay from the personal account"),
+                pre = match discharged {
+                    true => lang.t("出院结算预结算", "Pre-settle the stay"),
+                    false => lang.t("中途结算预结算", "Pre-settle mid-stay"),
+                },
+            )
+        })
+        .collect();
+    format!(
+        "<section class=\"card\"><h2>{title}</h2><ul class=\"items\">{items}</ul></section>",
+        title = lang.t("住院待结算", "Stays to settle"),
+    )
 }
 
 /// A bill as the form carries it between pages.
@@ -303,6 +367,8 @@ struct Bill {
     cert_type: String,
     cert_no: String,
     use_account: bool,
+    /// A stay settled before discharge.
+    mid_stay: bool,
     msgid: Option<String>,
     /// (catalogue code, unit price, quantity) as typed.
     lines: Vec<(String, String, String)>,
@@ -322,6 +388,7 @@ impl Bill {
             cert_type: field("cert_type"),
             cert_no: field("cert_no"),
             use_account: field("use_account") == "true",
+            mid_stay: field("mid_stay") == "true",
             msgid: fields.get("msgid").cloned(),
             lines,
         }
@@ -460,18 +527,33 @@ async fn open_outpatient(state: &AppState, lang: Lang, till: &Institution, bill:
     Ok(visit.mdtrt_id)
 }
 
-/// The command that settles the bill: a pharmacy purchase (2102), or the settlement of the
-/// hospital visit `mdtrt_id` (2207).
-fn settlement_command(
+/// What settles the bill: a pharmacy purchase (2102), or the settlement of the hospital
+/// visit `mdtrt_id` (2207 for the counter's own outpatient visit, 2304 for a stay).
+enum Charge {
+    Purchase(Purchase),
+    Visit(SettleRequest),
+}
+
+impl Charge {
+    /// Runs it as `run` says, through the application layer.
+    async fn run(self, state: &AppState, run: Run) -> Result<Reply, yibao_engine::EngineError> {
+        match self {
+            Charge::Purchase(purchase) => yibao_app::run(&state.store, Box::new(purchase), run).await,
+            Charge::Visit(request) => yibao_app::settle(&state.store, request, Treated::Here, run).await,
+        }
+    }
+}
+
+fn charge(
     state: &AppState,
     till: &Institution,
     bill: &Bill,
     mdtrt_id: Option<&MdtrtId>,
     msgid: MsgId,
-) -> Result<Box<dyn yibao_engine::Command>, String> {
+) -> Result<Charge, String> {
     let (psn_no, insurance, certificate) = parties(bill)?;
     Ok(match (till.kind, mdtrt_id) {
-        (InstitutionKind::Pharmacy, _) => Box::new(Purchase {
+        (InstitutionKind::Pharmacy, _) => Charge::Purchase(Purchase {
             institution: till.code.clone(),
             psn_no,
             insurance,
@@ -486,22 +568,14 @@ fn settlement_command(
             insured_admdvs: None,
             msgid,
         }),
-        (InstitutionKind::Hospital, Some(mdtrt_id)) => Box::new(Settle {
-            institution: till.code.clone(),
-            psn_no,
-            mdtrt_id: mdtrt_id.clone(),
-            kind: VisitKind::Outpatient,
+        // The visit's own kind: the counter's outpatient visit, or a stay settled at discharge
+        // (or mid-stay while the patient is still in).
+        (InstitutionKind::Hospital, Some(mdtrt_id)) => Charge::Visit(SettleRequest {
             insurance: Some(insurance),
-            med_type: Some(MedType::GENERAL_OUTPATIENT),
-            batch: None,
-            declared_medfee: None,
             use_account: bill.use_account,
-            mid_stay: false,
-            invoice_no: String::new(),
+            mid_stay: bill.mid_stay,
             certificate: Some(certificate),
-            msgid,
-            emergency_visits: Vec::new(),
-            treated_by_peer: false,
+            ..SettleRequest::new(till.code.clone(), psn_no, mdtrt_id.clone())
         }),
         (InstitutionKind::Hospital, None) => return Err("请先预结算".into()),
     })
@@ -571,7 +645,6 @@ async fn bill(
     let header = String::new();
     match fields.get("action").map(String::as_str).unwrap_or_default() {
         "presettle" => {
-            let dry_id: MsgId = "counter-dry-run".parse().expect("valid");
             let visit = match institution.kind {
                 InstitutionKind::Hospital => match open_outpatient(&state, lang, &institution, &bill).await {
                     Ok(mdtrt_id) => Some(mdtrt_id),
@@ -579,49 +652,26 @@ async fn bill(
                 },
                 InstitutionKind::Pharmacy => None,
             };
-            let command = match settlement_command(&state, &institution, &bill, visit.as_ref(), dry_id) {
-                Ok(command) => command,
-                Err(message) => return bill_page(&state, lang, &institution, &header, &bill, Some(&message)),
-            };
-            let priced = match state.store.dry_run(Submission { envelope: None, command }).await {
-                Ok(Reply::Done { outcome: Outcome::Settlement(outcome), .. }) => outcome.settlement,
-                Ok(_) => return refused(lang, &institution, StatusCode::INTERNAL_SERVER_ERROR, "unexpected", true),
-                Err(error) => {
-                    return bill_page(&state, lang, &institution, &header, &bill, Some(&engine_message(lang, &error)));
-                }
-            };
-            // The settlement's message id is made now: settling twice from this page settles once.
-            let msgid = format!("{}C{}", institution.code, crate::nhsa::hex(&crate::secret::random_bytes::<8>()));
-            let mut fields = [
-                hidden("psn_no", &bill.psn_no),
-                hidden("insutype", &bill.insutype),
-                hidden("cert_type", &bill.cert_type),
-                hidden("cert_no", if bill.cert_type == CertType::IdNumber.code() { "" } else { &bill.cert_no }),
-                hidden("msgid", &msgid),
-                hidden("action", "settle"),
-                visit.as_ref().map(|mdtrt_id| hidden("mdtrt_id", mdtrt_id.as_str())).unwrap_or_default(),
-            ]
-            .concat();
-            if bill.use_account {
-                fields.push_str(&hidden("use_account", "true"));
+            match presettled(&state, lang, &institution, &bill, visit).await {
+                Ok(page) => page,
+                Err(message) => bill_page(&state, lang, &institution, &header, &bill, Some(&message)),
             }
-            for (n, (code, price, quantity)) in bill.lines.iter().enumerate() {
-                fields.push_str(&hidden(&format!("code{n}"), code));
-                fields.push_str(&hidden(&format!("price{n}"), price));
-                fields.push_str(&hidden(&format!("qty{n}"), quantity));
+        }
+        // A stay of this hospital settled at discharge (or mid-stay): its lines are the ward's.
+        "presettle_stay" => {
+            let Some(visit) = fields.get("mdtrt_id").and_then(|id| id.parse::<MdtrtId>().ok()) else {
+                return refused(
+                    lang,
+                    &institution,
+                    StatusCode::BAD_REQUEST,
+                    lang.t("就诊ID错误", "Bad visit id"),
+                    true,
+                );
+            };
+            match presettled(&state, lang, &institution, &bill, Some(visit)).await {
+                Ok(page) => page,
+                Err(message) => refused(lang, &institution, StatusCode::UNPROCESSABLE_ENTITY, &message, true),
             }
-            let body = format!(
-                "<p class=\"notice\">{note}</p>{split}<form method=\"post\" action=\"/counter/bill\">{fields}<button type=\"submit\">{settle}</button></form>\
-                 <p><a href=\"/counter\">{back}</a></p>",
-                note = lang.t(
-                    "预结算：尚未扣款。确认后点击“结算”。",
-                    "Pre-settlement: nothing is paid yet. Confirm, then settle."
-                ),
-                split = split_table(lang, &priced),
-                settle = lang.t("结算", "Settle"),
-                back = lang.t("放弃", "Abandon"),
-            );
-            page(lang, lang.t("预结算", "Pre-settlement"), Some(&institution), &body)
         }
         "settle" => {
             let Some(msgid) = bill.msgid.clone().and_then(|m| m.parse::<MsgId>().ok()) else {
@@ -634,30 +684,23 @@ async fn bill(
                 );
             };
             let visit = fields.get("mdtrt_id").and_then(|id| id.parse::<MdtrtId>().ok());
-            let command = match settlement_command(&state, &institution, &bill, visit.as_ref(), msgid.clone()) {
-                Ok(command) => command,
+            let charge = match charge(&state, &institution, &bill, visit.as_ref(), msgid.clone()) {
+                Ok(charge) => charge,
                 Err(message) => return refused(lang, &institution, StatusCode::BAD_REQUEST, &message, true),
             };
-            let envelope = yibao_engine::Envelope {
-                msgid,
-                institution: institution.code.clone(),
-                infno: format!("counter-{}", if visit.is_some() { "2207" } else { "2102" }),
-                // The same message id with another bill is refused, not replayed.
-                request_hash: {
-                    use sha2::Digest as _;
-                    let text = format!(
-                        "{}|{}|{}|{}|{:?}|{:?}",
-                        bill.psn_no, bill.cert_type, bill.cert_no, bill.use_account, bill.lines, visit
-                    );
-                    crate::nhsa::hex(&sha2::Sha256::digest(text.as_bytes()))
-                },
-                reversible: true,
-                render: Box::new(|outcome| match outcome {
-                    Outcome::Settlement(s) => s.settlement.setl_id.as_str().as_bytes().to_vec(),
-                    _ => Vec::new(),
-                }),
-            };
-            match state.store.submit(Submission { envelope: Some(envelope), command }).await {
+            // The same message id with another bill is refused, not replayed.
+            let request = format!(
+                "{}|{}|{}|{}|{}|{:?}|{:?}",
+                bill.psn_no, bill.cert_type, bill.cert_no, bill.use_account, bill.mid_stay, bill.lines, visit
+            );
+            let channel = format!("counter-{}", if visit.is_some() { "2207" } else { "2102" });
+            let idempotency =
+                Idempotency::of_request(msgid, institution.code.clone(), channel, request.as_bytes(), true);
+            let run = Run::Commit(idempotency.envelope(Box::new(|outcome| match outcome {
+                Outcome::Settlement(s) => s.settlement.setl_id.as_str().as_bytes().to_vec(),
+                _ => Vec::new(),
+            })));
+            match charge.run(&state, run).await {
                 Ok(Reply::Done { outcome: Outcome::Settlement(outcome), .. }) => {
                     Redirect::to(&format!("/counter/receipts/{}", outcome.settlement.setl_id)).into_response()
                 }
@@ -673,6 +716,56 @@ async fn bill(
         }
         _ => refused(lang, &institution, StatusCode::BAD_REQUEST, "action", true),
     }
+}
+
+/// The pre-settlement of a bill (of the hospital visit `visit`): who would pay what and why,
+/// with the form that settles it. Its message id is made now: settling twice from this page
+/// settles once.
+async fn presettled(
+    state: &AppState,
+    lang: Lang,
+    institution: &Institution,
+    bill: &Bill,
+    visit: Option<MdtrtId>,
+) -> Result<Response, String> {
+    let charge = charge(state, institution, bill, visit.as_ref(), Run::Preview.key())?;
+    let priced = match charge.run(state, Run::Preview).await {
+        Ok(Reply::Done { outcome: Outcome::Settlement(outcome), .. }) => outcome.settlement,
+        Ok(_) => return Err("unexpected".into()),
+        Err(error) => return Err(engine_message(lang, &error)),
+    };
+    let msgid = format!("{}C{}", institution.code, yibao_app::hex(&crate::secret::random_bytes::<8>()));
+    let mut fields = [
+        hidden("psn_no", &bill.psn_no),
+        hidden("insutype", &bill.insutype),
+        hidden("cert_type", &bill.cert_type),
+        hidden("cert_no", if bill.cert_type == CertType::IdNumber.code() { "" } else { &bill.cert_no }),
+        hidden("msgid", &msgid),
+        hidden("action", "settle"),
+        visit.as_ref().map(|mdtrt_id| hidden("mdtrt_id", mdtrt_id.as_str())).unwrap_or_default(),
+    ]
+    .concat();
+    if bill.use_account {
+        fields.push_str(&hidden("use_account", "true"));
+    }
+    if bill.mid_stay {
+        fields.push_str(&hidden("mid_stay", "true"));
+    }
+    for (n, (code, price, quantity)) in bill.lines.iter().enumerate() {
+        fields.push_str(&hidden(&format!("code{n}"), code));
+        fields.push_str(&hidden(&format!("price{n}"), price));
+        fields.push_str(&hidden(&format!("qty{n}"), quantity));
+    }
+    let body = format!(
+        "<p class=\"notice\">{note}</p>{split}<form method=\"post\" action=\"/counter/bill\">{fields}<button type=\"submit\">{settle}</button></form>\
+         <p><a href=\"/counter\">{back}</a></p>",
+        note = lang
+            .t("预结算：尚未扣款。确认后点击“结算”。", "Pre-settlement: nothing is paid yet. Confirm, then settle."),
+        split = split_table(lang, &priced),
+        settle = lang.t("结算", "Settle"),
+        back = lang.t("放弃", "Abandon"),
+    );
+    Ok(page(lang, lang.t("预结算", "Pre-settlement"), Some(institution), &body))
 }
 
 /// This institution's settlement, or the "not found" page (another's is not found either).

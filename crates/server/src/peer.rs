@@ -25,9 +25,9 @@ use axum::routing::post;
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 use yibao_domain::{Admdvs, CertType, InstitutionCode, Money, MsgId, PersonNo, SetlId};
-use yibao_engine::commands::{CancelSettlement, PeerSettle, Settle};
+use yibao_engine::commands::{CancelSettlement, PeerSettle, SettleRequest};
 use yibao_engine::records::{Certificate, Person, PersonStatus, Settlement, VisitKind};
-use yibao_engine::{EngineError, ErrorKind, Outcome, Reply, Submission};
+use yibao_engine::{EngineError, ErrorKind, Outcome, Reply};
 use yibao_store::exchange;
 
 use crate::AppState;
@@ -109,7 +109,7 @@ fn signature(secret: &[u8], timestamp: &str, path: &str, body: &[u8]) -> String 
     message.extend_from_slice(path.as_bytes());
     message.push(b'\n');
     message.extend_from_slice(body);
-    crate::nhsa::hex(&crate::secret::hmac_sha256(secret, &message))
+    yibao_app::hex(&crate::secret::hmac_sha256(secret, &message))
 }
 
 /// Why a peer call did not give an answer.
@@ -260,7 +260,8 @@ pub async fn find_person(
 /// What the treating side sends with a settlement.
 #[derive(Debug)]
 pub struct RemoteSettle<'a> {
-    pub command: &'a Settle,
+    pub request: &'a SettleRequest,
+    pub msgid: &'a MsgId,
     pub guest: &'a Person,
     pub dry_run: bool,
     pub infno: &'a str,
@@ -276,7 +277,7 @@ pub async fn settle(
     institution: &yibao_engine::records::Institution,
     remote: RemoteSettle<'_>,
 ) -> Result<Settlement, String> {
-    let command = remote.command;
+    let command = remote.request;
     let peer = app
         .peers
         .get(&remote.guest.admdvs)
@@ -288,13 +289,13 @@ pub async fn settle(
         .await
         .map_err(|_| "医保服务暂时不可用，请稍后重试".to_string())?;
     let visit = visit.ok_or_else(|| format!("就诊ID{}不存在", command.mdtrt_id))?;
-    if visit.kind != VisitKind::Outpatient || command.kind != VisitKind::Outpatient {
+    if visit.kind != VisitKind::Outpatient || command.kind.is_some_and(|kind| kind != VisitKind::Outpatient) {
         return Err("跨系统异地就医目前只办理门诊结算（2206/2207）".to_string());
     }
     let shared = yibao_engine::records::Institution { gateway_secret: String::new(), ..institution.clone() };
     let request = json!({
         "dry_run": remote.dry_run,
-        "msgid": command.msgid.as_str(),
+        "msgid": remote.msgid.as_str(),
         "infno": remote.infno,
         "request_hash": remote.request_hash,
         "institution": exchange::institution(&shared),
@@ -519,14 +520,14 @@ fn envelope(
     if request_hash.is_empty() || request_hash.len() > 128 {
         return Err(refuse(StatusCode::BAD_REQUEST, "request_hash缺失"));
     }
-    Ok(yibao_engine::Envelope {
-        msgid: field(request, "msgid")?,
+    let idempotency = yibao_app::Idempotency {
+        key: field(request, "msgid")?,
         institution: institution.clone(),
-        infno: format!("peer-{infno}"),
+        channel: format!("peer-{infno}"),
         request_hash,
         reversible: false,
-        render,
-    })
+    };
+    Ok(idempotency.envelope(render))
 }
 
 async fn peer_settle(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, Refusal> {
@@ -543,7 +544,7 @@ async fn peer_settle(State(app): State<Arc<AppState>>, headers: HeaderMap, body:
     let institution = command.institution.code.clone();
     let infno = request["infno"].as_str().unwrap_or("2207").to_string();
     if request["dry_run"].as_bool() == Some(true) {
-        return match app.store.dry_run(Submission::plain(command)).await {
+        return match yibao_app::run(&app.store, Box::new(command), yibao_app::Run::Preview).await {
             Ok(Reply::Done { outcome, .. }) => Ok(answer_bytes(&caller, SETTLE_PATH, render(&outcome))),
             Ok(Reply::Replayed(body)) => Ok(answer_bytes(&caller, SETTLE_PATH, body)),
             Err(error) => Err(engine_refusal(&error)),
@@ -585,7 +586,7 @@ async fn submitted(
     envelope: yibao_engine::Envelope,
     command: Box<dyn yibao_engine::Command>,
 ) -> Result<(Vec<u8>, bool), Refusal> {
-    match app.store.submit(Submission { envelope: Some(envelope), command }).await {
+    match yibao_app::run(&app.store, command, yibao_app::Run::Commit(envelope)).await {
         Ok(Reply::Done { body: Some(body), .. }) => Ok((body, false)),
         Ok(Reply::Replayed(body)) => Ok((body, true)),
         Ok(Reply::Done { body: None, .. }) => Err(refuse(StatusCode::SERVICE_UNAVAILABLE, "未生成应答")),
@@ -637,24 +638,18 @@ fn peer_settle_command(request: &Value, peer: &Admdvs) -> Result<PeerSettle, Ref
         (Some(kind), Some(number)) => Some(Certificate { kind, number: number.to_string() }),
         _ => None,
     };
-    let command = Settle {
-        institution: institution.code.clone(),
-        psn_no: field::<PersonNo>(settle, "psn_no")?,
-        mdtrt_id: visit.mdtrt_id.clone(),
-        kind: visit.kind,
+    let bill = SettleRequest {
+        kind: Some(visit.kind),
         insurance: optional(settle, "insutype")?,
         med_type: optional(settle, "med_type")?,
         batch: settle["chrg_bchno"].as_str().map(str::to_string),
         declared_medfee: optional(settle, "medfee_sumamt")?,
         use_account: settle["acct_used_flag"].as_bool().unwrap_or(false),
-        mid_stay: false,
         invoice_no: settle["invono"].as_str().unwrap_or_default().to_string(),
         certificate,
-        msgid: field(request, "msgid")?,
-        emergency_visits: Vec::new(),
-        treated_by_peer: true,
+        ..SettleRequest::new(institution.code.clone(), field::<PersonNo>(settle, "psn_no")?, visit.mdtrt_id.clone())
     };
-    Ok(PeerSettle { institution, visit, lines, settle: command })
+    Ok(PeerSettle { institution, visit, lines, settle: bill, msgid: field(request, "msgid")? })
 }
 
 async fn peer_cancel(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, Refusal> {

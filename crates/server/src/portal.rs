@@ -187,6 +187,7 @@ a{color:#0b5394}a:focus,button:focus,input:focus,select:focus{outline:3px solid 
 .qr{display:flex;justify-content:center;padding:1rem;background:#fff}.qr svg{width:min(18rem,80vw);height:auto}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 form.inline{display:inline}input.check{width:auto}svg.chart{width:100%;height:auto}
+ul.items{list-style:none;padding:0;margin:0}ul.items li{border-top:1px solid #d0d7de;padding:.5rem 0}
 .swatch-employee{color:#0b5394}.swatch-resident{color:#e69138}
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem}
 ";
@@ -769,7 +770,7 @@ async fn qr_page(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visito
         Ok(None) => return not_logged_in(),
         Err(failure_) => return failure(lang, &ApiError::from(failure_)),
     };
-    let code = format!("{admdvs}ec{}", crate::nhsa::hex(&crate::secret::random_bytes::<16>()));
+    let code = format!("{admdvs}ec{}", yibao_app::hex(&crate::secret::random_bytes::<16>()));
     let issued = state.store.execute(IssueQrCode { psn_no, hash: grant_hash(&code), seconds: QR_SECONDS }).await;
     match issued {
         Ok(Outcome::Grant(_)) => {}

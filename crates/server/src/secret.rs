@@ -85,7 +85,7 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 
 /// A random token, 64 hex characters.
 pub fn token() -> String {
-    crate::nhsa::hex(&random_bytes::<32>())
+    yibao_app::hex(&random_bytes::<32>())
 }
 
 /// Whether two secrets (signatures, shared secrets) are equal, in time that does not depend on
@@ -104,7 +104,7 @@ mod tests {
         // test case 6 (a 131-byte key, hashed first).
         let secrets = Secrets::new(vec![0xaa; 131]).unwrap();
         let mac = secrets.mac(b"Test Using Larger Than Block-Size Key - Hash Key First");
-        assert_eq!(crate::nhsa::hex(&mac), "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+        assert_eq!(yibao_app::hex(&mac), "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
     }
 
     #[test]

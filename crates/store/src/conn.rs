@@ -243,6 +243,26 @@ impl Loader for Db<'_> {
         self.load(&schema::VISITS, "mdtrt_id", strings(keys), codec::decode_visit)
     }
 
+    fn outpatient_visits_since(
+        &mut self,
+        psn_no: &PersonNo,
+        institution: &InstitutionCode,
+        since: Date,
+    ) -> Result<Vec<Visit>, StoreFailure> {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE psn_no = $1 AND institution = $2 AND kind = 'outpatient' AND begin_at >= $3 \
+             ORDER BY begin_at",
+            schema::VISITS.column_list(),
+            schema::VISITS.name
+        );
+        let params = [
+            Value::Text(psn_no.to_string()),
+            Value::Text(institution.to_string()),
+            Value::Text(DateTime::start_of(since).to_string()),
+        ];
+        self.conn.query(&sql, &params)?.iter().map(|row| codec::decode_visit(row)).collect()
+    }
+
     fn lines(&mut self, visits: &[MdtrtId]) -> Result<Vec<FeeLine>, StoreFailure> {
         self.load(&schema::FEE_LINES, "mdtrt_id", strings(visits), codec::decode_line)
     }

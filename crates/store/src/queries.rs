@@ -264,20 +264,48 @@ impl<'c> Reader<'c> {
     }
 
     /// Outpatient visits of a person at an institution that began on or after `since`:
-    /// candidates for the emergency-then-admission rule.
+    /// candidates for the emergency-then-admission rule (the settlement finds them itself).
     pub fn outpatient_visits_since(
         &mut self,
         psn_no: &PersonNo,
         institution: &InstitutionCode,
         since: Date,
     ) -> Result<Vec<MdtrtId>, StoreFailure> {
-        let visits = self.select(
+        let visits = self.db.outpatient_visits_since(psn_no, institution, since)?;
+        Ok(visits.into_iter().map(|visit| visit.mdtrt_id).collect())
+    }
+
+    /// A person's inpatient stays at an institution that still hold unsettled lines, newest
+    /// first, at most `limit`: what the hospital's settlement desk may settle.
+    pub fn stays_to_settle(
+        &mut self,
+        psn_no: &PersonNo,
+        institution: &InstitutionCode,
+        limit: u64,
+    ) -> Result<Vec<(Visit, Money)>, StoreFailure> {
+        let stays = self.select(
             &schema::VISITS,
-            "WHERE psn_no = $1 AND institution = $2 AND kind = 'outpatient' AND begin_at >= $3 ORDER BY begin_at",
-            &[text(psn_no), text(institution), text(DateTime::start_of(since))],
+            &format!(
+                "WHERE psn_no = $1 AND institution = $2 AND kind = 'inpatient' AND status <> 'cancelled' \
+                 AND EXISTS (SELECT 1 FROM {lines} WHERE {lines}.mdtrt_id = {visits}.mdtrt_id AND {lines}.state = 'unsettled') \
+                 ORDER BY begin_at DESC, mdtrt_id LIMIT {limit}",
+                lines = schema::FEE_LINES.name,
+                visits = schema::VISITS.name,
+            ),
+            &[text(psn_no), text(institution)],
             codec::decode_visit,
         )?;
-        Ok(visits.into_iter().map(|visit| visit.mdtrt_id).collect())
+        let mut out = Vec::with_capacity(stays.len());
+        for stay in stays {
+            let lines = self.lines_of(&stay.mdtrt_id)?;
+            let unsettled: Money = lines
+                .iter()
+                .filter(|line| line.state == yibao_engine::records::LineState::Unsettled)
+                .map(|line| line.amount)
+                .sum();
+            out.push((stay, unsettled));
+        }
+        Ok(out)
     }
 
     /// Whether an institution has this person as its patient: it treated them (a visit there),

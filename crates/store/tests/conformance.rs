@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use yibao_domain::{CertType, DateTime, Money, PersonNo, UnitPrice};
-use yibao_engine::commands::{CancelSettlement, LineUpload, OpenVisit, Purchase, Settle, UploadLines, VisitDetails};
+use yibao_engine::commands::{
+    CancelSettlement, LineUpload, OpenVisit, Purchase, Settle, SettleRequest, Treated, UploadLines, VisitDetails,
+};
 use yibao_engine::records::{Certificate, SettlementStatus, VisitKind};
 use yibao_engine::{Envelope, ErrorKind, Outcome, Reply, Submission, demo};
 use yibao_ledger::AccountKey;
@@ -213,23 +215,13 @@ async fn zhang_wei_visit(store: &Store) -> yibao_domain::MdtrtId {
 }
 
 fn settle_command(mdtrt_id: &yibao_domain::MdtrtId, msgid: &str) -> Settle {
-    Settle {
-        institution: "H33010000001".parse().unwrap(),
-        psn_no: person(0),
-        mdtrt_id: mdtrt_id.clone(),
-        kind: VisitKind::Outpatient,
-        insurance: None,
-        med_type: None,
-        batch: None,
+    let request = SettleRequest {
+        kind: Some(VisitKind::Outpatient),
         declared_medfee: Some("170".parse().unwrap()),
         use_account: true,
-        mid_stay: false,
-        invoice_no: String::new(),
-        certificate: None,
-        msgid: msgid.parse().unwrap(),
-        emergency_visits: Vec::new(),
-        treated_by_peer: false,
-    }
+        ..SettleRequest::new("H33010000001".parse().unwrap(), person(0), mdtrt_id.clone())
+    };
+    Settle::new(request, msgid.parse().unwrap(), Treated::Here)
 }
 
 async fn balance(store: &Store, index: usize) -> Money {

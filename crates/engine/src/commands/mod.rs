@@ -55,7 +55,7 @@ pub use registry::{
     CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, DRAWN_MIN, IssueCard, OpeningBalance,
     PERSON_NUMBER_MAX, PersonNumber, PutCatalogueEntry,
 };
-pub use settle::{CancelSettlement, Purchase, Settle};
+pub use settle::{CancelSettlement, Purchase, Settle, SettleRequest, Treated};
 pub use visits::{Admit, CancelVisit, Discharge, OpenVisit, UndoDischarge, UpdateVisit, VisitDetails};
 
 /// What a command sees besides the working set: the time, the policies, the catalogue.

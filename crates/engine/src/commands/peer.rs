@@ -6,7 +6,7 @@
 
 use yibao_ledger::{AccountKey, Posting, Transfer, TransferCode, TransferId};
 
-use super::settle::{Settle, settle};
+use super::settle::{Settle, SettleRequest, Treated, settle};
 use super::{Command, Context, Outcome, SettlementOutcome};
 use crate::error::EngineError;
 use crate::records::{FeeLine, Institution, LineState, Person, PersonStatus, Settlement, SettlementStatus, Visit};
@@ -61,8 +61,15 @@ pub struct PeerSettle {
     pub institution: Institution,
     pub visit: Visit,
     pub lines: Vec<FeeLine>,
-    /// `treated_by_peer` is forced on.
-    pub settle: Settle,
+    /// The bill, settled as treated by a peer.
+    pub settle: SettleRequest,
+    pub msgid: yibao_domain::MsgId,
+}
+
+impl PeerSettle {
+    fn command(&self) -> Settle {
+        Settle::new(self.settle.clone(), self.msgid.clone(), Treated::ByPeer)
+    }
 }
 
 impl Command for PeerSettle {
@@ -71,7 +78,7 @@ impl Command for PeerSettle {
     }
 
     fn keys(&self) -> Keys {
-        let mut keys = self.settle.keys();
+        let mut keys = self.command().keys();
         keys.institutions.insert(self.institution.code.clone());
         keys
     }
@@ -141,8 +148,7 @@ impl Command for PeerSettle {
                 }
             }
         }
-        let command = Settle { treated_by_peer: true, ..self.settle.clone() };
-        settle(&command, ws, ctx).map(|outcome| Outcome::Settlement(Box::new(outcome)))
+        settle(&self.command(), ws, ctx).map(|outcome| Outcome::Settlement(Box::new(outcome)))
     }
 }
 

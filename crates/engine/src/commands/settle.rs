@@ -26,15 +26,27 @@ use crate::records::{
 };
 use crate::working_set::{Keys, WorkingSet};
 
-/// 2206/2207 门诊预结算/结算, 2303/2304 住院预结算/结算. Run on a throw-away working set it
-/// is the pre-settlement: the same code computes both, so they cannot disagree.
+/// Which deployment treated the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Treated {
+    /// At an institution of this deployment.
+    Here,
+    /// At a peer region's institution, whose deployment asked us (the insured region) to price
+    /// and pay: we post only our side (fund and account to what we owe that region), and the
+    /// settlement id carries our region so it never meets the peer's own ids.
+    ByPeer,
+}
+
+/// A bill to settle, as every edge states it (2206/2207, 2303/2304, REST, the counter, a
+/// peer's request, the pharmacy purchase).
 #[derive(Debug, Clone)]
-pub struct Settle {
+pub struct SettleRequest {
     pub institution: InstitutionCode,
     pub psn_no: PersonNo,
     pub mdtrt_id: MdtrtId,
-    /// The visit kind the transaction is for (2207: outpatient, 2304: inpatient).
-    pub kind: VisitKind,
+    /// The kind the caller's transaction is for (2207: outpatient, 2304: inpatient); `None`:
+    /// whatever the visit is.
+    pub kind: Option<VisitKind>,
     pub insurance: Option<InsuranceType>,
     pub med_type: Option<MedType>,
     /// `chrg_bchno`: settle only this charge batch (outpatient); `None` or `"0000"`: all.
@@ -47,14 +59,45 @@ pub struct Settle {
     pub mid_stay: bool,
     pub invoice_no: String,
     pub certificate: Option<Certificate>,
+}
+
+impl SettleRequest {
+    /// A request with only what every edge knows; the rest as the visit has it.
+    pub fn new(institution: InstitutionCode, psn_no: PersonNo, mdtrt_id: MdtrtId) -> SettleRequest {
+        SettleRequest {
+            institution,
+            psn_no,
+            mdtrt_id,
+            kind: None,
+            insurance: None,
+            med_type: None,
+            batch: None,
+            declared_medfee: None,
+            use_account: false,
+            mid_stay: false,
+            invoice_no: String::new(),
+            certificate: None,
+        }
+    }
+}
+
+/// 2206/2207 门诊预结算/结算, 2303/2304 住院预结算/结算. Run on a throw-away working set it
+/// is the pre-settlement: the same code computes both, so they cannot disagree. Emergency care
+/// at the same institution shortly before an admission (the policy's own window) is found and
+/// folded in by the command itself.
+#[derive(Debug, Clone)]
+pub struct Settle {
+    pub request: SettleRequest,
+    /// The message id the settlement (and the cancellation of a folded emergency settlement)
+    /// is recorded with.
     pub msgid: MsgId,
-    /// Emergency visits of this person at this institution shortly before admission, found by
-    /// the caller; the command decides which the policy folds into the admission.
-    pub emergency_visits: Vec<MdtrtId>,
-    /// The treating region runs its own deployment (a peer) and asked us, the insured region:
-    /// we post only our side (fund and account to what we owe that region), and the
-    /// settlement id carries our region so it never meets the peer's own ids.
-    pub treated_by_peer: bool,
+    pub treated: Treated,
+}
+
+impl Settle {
+    pub fn new(request: SettleRequest, msgid: MsgId, treated: Treated) -> Settle {
+        Settle { request, msgid, treated }
+    }
 }
 
 impl Command for Settle {
@@ -64,11 +107,11 @@ impl Command for Settle {
 
     fn keys(&self) -> Keys {
         let mut keys = Keys::default();
-        keys.institutions.insert(self.institution.clone());
-        keys.persons.insert(self.psn_no.clone());
-        keys.visits.insert(self.mdtrt_id.clone());
-        keys.visits.extend(self.emergency_visits.iter().cloned());
-        keys.accounts.insert(AccountKey::InstitutionPayable(self.institution.clone()));
+        let request = &self.request;
+        keys.institutions.insert(request.institution.clone());
+        keys.persons.insert(request.psn_no.clone());
+        keys.visits.insert(request.mdtrt_id.clone());
+        keys.accounts.insert(AccountKey::InstitutionPayable(request.institution.clone()));
         keys
     }
 
@@ -82,13 +125,17 @@ pub(super) fn settle(
     ws: &mut WorkingSet<'_>,
     ctx: &Context<'_>,
 ) -> Result<SettlementOutcome, EngineError> {
+    let request = &command.request;
+    let by_peer = command.treated == Treated::ByPeer;
     let day = ctx.now.date();
-    let institution = designated_institution(ws, &command.institution, day)?;
-    let mut visit = own_visit(ws, &command.mdtrt_id, &command.psn_no, &command.institution)?;
-    if visit.kind != command.kind {
-        return Err(wrong_kind(&visit, command.kind));
+    let institution = designated_institution(ws, &request.institution, day)?;
+    let mut visit = own_visit(ws, &request.mdtrt_id, &request.psn_no, &request.institution)?;
+    if let Some(kind) = request.kind
+        && visit.kind != kind
+    {
+        return Err(wrong_kind(&visit, kind));
     }
-    match (visit.kind, visit.status, command.mid_stay) {
+    match (visit.kind, visit.status, request.mid_stay) {
         (_, VisitStatus::Cancelled, _) => return Err(super::visits::cancelled(&visit)),
         (VisitKind::Inpatient, VisitStatus::Open, false) => {
             return Err(EngineError::refused(
@@ -107,14 +154,14 @@ pub(super) fn settle(
         }
         _ => {}
     }
-    let person = insured_person(ws, &command.psn_no)?;
+    let person = insured_person(ws, &request.psn_no)?;
     if person.status == PersonStatus::Guest {
         return Err(EngineError::refused(
             format!("参保人{}的参保地为{}，须由参保地医保系统结算", person.name, person.admdvs),
             format!("person {} is insured in {}, whose deployment settles for them", person.psn_no, person.admdvs),
         ));
     }
-    if let Some(insurance) = command.insurance
+    if let Some(insurance) = request.insurance
         && insurance != visit.insurance
     {
         return Err(EngineError::invalid(
@@ -128,7 +175,7 @@ pub(super) fn settle(
     // odd values into it); a QR token or a card is a secret and must hold, and a visit
     // registered with one is not settled on an ID number that does not hold either.
     let registered_by_id = visit.certificate.kind == yibao_domain::CertType::IdNumber;
-    let presented = match &command.certificate {
+    let presented = match &request.certificate {
         Some(certificate) if certificate.kind == yibao_domain::CertType::IdNumber => {
             match person.id_number.is_presented_by(&certificate.number) {
                 true => recorded(certificate, &person),
@@ -176,7 +223,7 @@ pub(super) fn settle(
     // A visit registered with the e-voucher is not settled on it once the e-voucher was
     // suspended or activated again since.
     if presented.kind == yibao_domain::CertType::EVoucherToken
-        && command.certificate.is_none()
+        && request.certificate.is_none()
         && ws
             .evoucher(&person.psn_no)?
             .is_none_or(|voucher| voucher.revoked_before.is_some_and(|before| before > visit.created_at))
@@ -194,7 +241,7 @@ pub(super) fn settle(
             format!("card {} has {} unprinted transactions; print its record first", card.card_no, card.unprinted),
         ));
     }
-    let med_type = command.med_type.or(visit.med_type).ok_or_else(|| {
+    let med_type = request.med_type.or(visit.med_type).ok_or_else(|| {
         EngineError::invalid(
             format!("就诊ID{}未上传医疗类别，请先上传就诊信息（2203）或传入med_type", visit.mdtrt_id),
             format!("visit {} has no medical type: upload it (2203) or send med_type", visit.mdtrt_id),
@@ -207,15 +254,19 @@ pub(super) fn settle(
 
     let mut folded_steps = Vec::new();
     let mut folded = Vec::new();
-    let mut lines = unsettled_lines(ws, &visit, command.batch.as_deref())?;
+    let mut lines = unsettled_lines(ws, &visit, request.batch.as_deref())?;
     if visit.kind == VisitKind::Inpatient
         && let Some(rule) = &resolved.policy.emergency_admission
     {
-        for candidate in &command.emergency_visits {
-            let Some(mut emergency) = ws.visit(candidate)? else {
-                continue;
-            };
-            let window_start = visit.begin.date().plus_days(-i64::from(rule.window_days));
+        // Emergency care here shortly before admission (the policy's own window) is settled
+        // with the admission. A peer's admission is folded by the peer, which holds its visits.
+        let window_start = visit.begin.date().plus_days(-i64::from(rule.window_days));
+        let candidates = match by_peer {
+            true => Vec::new(),
+            false => ws.outpatient_visits_since(&visit.psn_no, &visit.institution, window_start)?,
+        };
+        for mut emergency in candidates {
+            let candidate = emergency.mdtrt_id.clone();
             let eligible = emergency.psn_no == visit.psn_no
                 && emergency.institution == visit.institution
                 && emergency.kind == VisitKind::Outpatient
@@ -247,7 +298,7 @@ pub(super) fn settle(
                         let _ = mirror;
                     }
                 }
-                emergency = ws.visit(candidate)?.expect("loaded above");
+                emergency = ws.visit(&candidate)?.expect("loaded above");
                 emergency.folded_into = Some(visit.mdtrt_id.clone());
                 ws.put_visit(emergency.clone());
             }
@@ -261,7 +312,7 @@ pub(super) fn settle(
         ));
     }
     let total: Money = lines.iter().map(|line| line.amount).sum();
-    if let Some(declared) = command.declared_medfee
+    if let Some(declared) = request.declared_medfee
         && declared != total
     {
         return Err(EngineError::invalid(
@@ -296,12 +347,12 @@ pub(super) fn settle(
         year_to_date: &year_to_date,
         admission: Admission { counted: visit.admission_counted, deductible_paid: visit.deductible_paid },
         special_disease: special_disease.as_ref(),
-        account: balances.filter(|_| command.use_account),
+        account: balances.filter(|_| request.use_account),
     })
     .map_err(|error| pricing_refusal(&error, &visit))?;
 
     let sequence = ws.next_sequence("setl_id")?;
-    let id_region = if command.treated_by_peer { &person.admdvs } else { &institution.admdvs };
+    let id_region = if by_peer { &person.admdvs } else { &institution.admdvs };
     let setl_id: SetlId = format!("{id_region}{sequence:010}").parse().expect("digits");
     let amounts = Amounts::from_pricing(&pricing);
     let mut postings = Vec::new();
@@ -318,7 +369,7 @@ pub(super) fn settle(
     }
     let insurer_part = amounts.fund + amounts.account();
     if insurer_part.is_positive() {
-        if command.treated_by_peer && person.admdvs != institution.admdvs {
+        if by_peer && person.admdvs != institution.admdvs {
             let owed =
                 AccountKey::InterRegionPayable { debtor: person.admdvs.clone(), creditor: institution.admdvs.clone() };
             ws.open_account(owed.clone())?;
@@ -353,7 +404,7 @@ pub(super) fn settle(
     let balance_after = balance(ws, &person)?;
     let mut steps = folded_steps;
     steps.extend(pricing.steps);
-    if person.account_frozen && command.use_account {
+    if person.account_frozen && request.use_account {
         steps.push(Step {
             rule: Rule::AccountFrozen,
             line: None,
@@ -386,9 +437,9 @@ pub(super) fn settle(
         insured_admdvs: person.admdvs.clone(),
         treated_admdvs: institution.admdvs.clone(),
         certificate: presented,
-        invoice_no: command.invoice_no.clone(),
-        mid_stay: command.mid_stay,
-        account_used: command.use_account && person.has_personal_account(),
+        invoice_no: request.invoice_no.clone(),
+        mid_stay: request.mid_stay,
+        account_used: request.use_account && person.has_personal_account(),
         folded,
         steps,
     };
@@ -778,23 +829,16 @@ impl Command for Purchase {
             lines: self.lines.clone(),
         }
         .execute(ws, ctx)?;
-        let settle_command = Settle {
-            institution: self.institution.clone(),
-            psn_no: self.psn_no.clone(),
-            mdtrt_id: visit.mdtrt_id,
-            kind: VisitKind::Pharmacy,
+        let request = SettleRequest {
+            kind: Some(VisitKind::Pharmacy),
             insurance: Some(self.insurance),
             med_type: Some(self.med_type),
-            batch: None,
             declared_medfee: self.declared_medfee,
             use_account: self.use_account,
-            mid_stay: false,
             invoice_no: self.invoice_no.clone(),
-            certificate: None,
-            msgid: self.msgid.clone(),
-            emergency_visits: Vec::new(),
-            treated_by_peer: false,
+            ..SettleRequest::new(self.institution.clone(), self.psn_no.clone(), visit.mdtrt_id)
         };
+        let settle_command = Settle::new(request, self.msgid.clone(), Treated::Here);
         settle(&settle_command, ws, ctx).map(|outcome| Outcome::Settlement(Box::new(outcome)))
     }
 }

@@ -12,8 +12,9 @@ use sha2::{Digest, Sha256};
 use yibao_domain::InstitutionCode;
 use yibao_engine::records::Institution;
 
-use super::{NhsaError, hex};
+use super::NhsaError;
 use crate::AppState;
+use yibao_app::hex;
 
 /// How far a request's timestamp may be from the server's clock, either way.
 pub const TIMESTAMP_WINDOW_SECONDS: i64 = 300;

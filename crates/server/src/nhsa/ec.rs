@@ -151,7 +151,7 @@ async fn handle(app: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) -> Result
 /// nothing but the token's hash is stored.
 fn ec_token(app: &AppState, region: &str, code: &str, institution: &Institution) -> String {
     let mac = app.secrets.mac(format!("ecToken\n{code}\n{}", institution.code).as_bytes());
-    format!("{region}ec{}", &super::hex(&mac)[..32])
+    format!("{region}ec{}", &yibao_app::hex(&mac)[..32])
 }
 
 async fn redeem(
@@ -206,7 +206,8 @@ async fn redeem(
 /// birthday would hide nothing).
 fn identity(app: &AppState, person: &Person, token: &str, channel: &str) -> Value {
     let birth = person.id_number.birth_date();
-    let index = super::hex(&app.secrets.mac(format!("ecIndexNo\n{}", person.psn_no).as_bytes()))[..32].to_uppercase();
+    let index =
+        yibao_app::hex(&app.secrets.mac(format!("ecIndexNo\n{}", person.psn_no).as_bytes()))[..32].to_uppercase();
     json!({
         "idNo": person.id_number.expose(),
         "idType": "01",
@@ -236,7 +237,7 @@ async fn face_auth(app: &Arc<AppState>, institution: &Institution, data: &Value)
         StatusCode::BAD_REQUEST => refuse(BAD_REQUEST, error.message_zh),
         _ => refused(),
     })?;
-    let auth_no = super::hex(&crate::secret::random_bytes::<16>());
+    let auth_no = yibao_app::hex(&crate::secret::random_bytes::<16>());
     let command = AuthorizeFace {
         psn_no: person.psn_no.clone(),
         institution: institution.code.clone(),

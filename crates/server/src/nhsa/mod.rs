@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 use yibao_domain::{Admdvs, DateTime, InstitutionCode, MsgId};
 use yibao_engine::commands::RecordRead;
 use yibao_engine::records::Institution;
-use yibao_engine::{Command, EngineError, ErrorKind, Outcome, Reply, Submission};
+use yibao_engine::{Command, EngineError, ErrorKind, Outcome, Reply};
 
 use crate::AppState;
 use fields::Fields;
@@ -130,7 +130,7 @@ impl Envelope {
         hasher.update(infno.as_bytes());
         hasher.update(b"\n");
         hasher.update(serde_json::to_vec(&input).unwrap_or_default());
-        let request_hash = hex(&hasher.finalize());
+        let request_hash = yibao_app::hex(&hasher.finalize());
         Ok(Envelope {
             infno,
             msgid,
@@ -183,10 +183,6 @@ pub fn check_msgid_form(msgid: &MsgId, institution: &InstitutionCode) -> Result<
 /// Why the request is not authentic.
 pub async fn verify_signature(app: &AppState, headers: &HeaderMap) -> Result<Institution, NhsaError> {
     auth::verify(app, headers).await
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Transport metadata of one response (`inf_refmsgid`, `refmsg_time`).
@@ -295,27 +291,37 @@ impl Call {
         self.app.store.now()
     }
 
-    /// Runs `command` through the writer with the msgid as idempotency key; `render` makes the
-    /// response body, which is stored in the same commit. A repeat returns the stored body.
+    /// How a write of this message runs: committed under its msgid, scoped to the institution,
+    /// with the envelope's request hash; `render` makes the response body, which is stored in
+    /// the same commit (a repeat returns the stored body).
+    pub(crate) fn commit(&self, reversible: bool, render: Render) -> yibao_app::Run {
+        let idempotency = yibao_app::Idempotency {
+            key: self.envelope.msgid.clone(),
+            institution: self.institution.code.clone(),
+            channel: self.envelope.infno.clone(),
+            request_hash: self.envelope.request_hash.clone(),
+            reversible,
+        };
+        yibao_app::Run::Commit(idempotency.envelope(render))
+    }
+
+    /// The response body of a committed write (or of its repeat).
+    pub(crate) fn body(reply: Reply) -> Result<Vec<u8>, NhsaError> {
+        match reply {
+            Reply::Done { body: Some(body), .. } | Reply::Replayed(body) => Ok(body),
+            Reply::Done { body: None, .. } => Err(NhsaError::new("医保服务内部错误：未生成应答")),
+        }
+    }
+
+    /// Runs `command` through the writer with the msgid as idempotency key (see [`Call::commit`]).
     pub(crate) async fn submit(
         &self,
         command: impl Command + 'static,
         reversible: bool,
         render: Render,
     ) -> Result<Vec<u8>, NhsaError> {
-        let envelope = yibao_engine::Envelope {
-            msgid: self.envelope.msgid.clone(),
-            institution: self.institution.code.clone(),
-            infno: self.envelope.infno.clone(),
-            request_hash: self.envelope.request_hash.clone(),
-            reversible,
-            render,
-        };
-        let submission = Submission { envelope: Some(envelope), command: Box::new(command) };
-        match self.app.store.submit(submission).await? {
-            Reply::Done { body: Some(body), .. } | Reply::Replayed(body) => Ok(body),
-            Reply::Done { body: None, .. } => Err(NhsaError::new("医保服务内部错误：未生成应答")),
-        }
+        let run = self.commit(reversible, render);
+        Call::body(yibao_app::run(&self.app.store, Box::new(command), run).await?)
     }
 
     /// A write: `output` turns what the command did into the transaction's `output`.
@@ -357,12 +363,16 @@ impl Call {
         reversible: bool,
         output: WarnedOutput,
     ) -> Result<Answer, NhsaError> {
+        self.submit(command, reversible, self.warned_render(output)).await.map(Answer::Body)
+    }
+
+    /// The stored response of a write whose `output` comes with remarks for `warn_msg`.
+    pub(crate) fn warned_render(&self, output: WarnedOutput) -> Render {
         let meta = self.meta.clone();
-        let render: Render = Box::new(move |outcome| {
+        Box::new(move |outcome| {
             let (value, warnings) = output(outcome);
             meta.success_warned(value, &warnings)
-        });
-        self.submit(command, reversible, render).await.map(Answer::Body)
+        })
     }
 
     /// A dry run (pre-settlement): what the command would do, recorded as a read.
@@ -374,7 +384,17 @@ impl Call {
         if let Some(stored) = self.stored_answer().await? {
             return Ok(Answer::Body(stored));
         }
-        match self.app.store.dry_run(Submission::plain(command)).await? {
+        let reply = yibao_app::run(&self.app.store, Box::new(command), yibao_app::Run::Preview).await?;
+        self.previewed(reply, output).await
+    }
+
+    /// Answers a dry run's `reply`, recording the msgid as a read's.
+    pub(crate) async fn previewed(
+        &self,
+        reply: Reply,
+        output: impl Fn(&Outcome) -> (Value, Vec<String>),
+    ) -> Result<Answer, NhsaError> {
+        match reply {
             Reply::Done { outcome, .. } => {
                 let (value, warnings) = output(&outcome);
                 self.answer_warned(value, &warnings).await

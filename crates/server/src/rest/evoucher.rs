@@ -181,7 +181,7 @@ struct QrFormat {
 
 /// A fresh dynamic QR code: `<admdvs>ec<32 hex>`.
 fn new_code(admdvs: &str) -> String {
-    format!("{admdvs}ec{}", crate::nhsa::hex(&crate::secret::random_bytes::<16>()))
+    format!("{admdvs}ec{}", yibao_app::hex(&crate::secret::random_bytes::<16>()))
 }
 
 async fn issue_qr(

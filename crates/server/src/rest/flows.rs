@@ -13,13 +13,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use yibao_app::{Idempotency, Run};
 use yibao_domain::{CertType, DateTime, MdtrtId, MedType, Money, MsgId, Quantity, SetlId, UnitPrice};
 use yibao_engine::commands::{
-    Admit, CancelSettlement, CancelVisit, Discharge, LineUpload, OpenVisit, Purchase, Settle, UploadLines, VisitDetails,
+    Admit, CancelSettlement, CancelVisit, Discharge, LineUpload, OpenVisit, Purchase, SettleRequest, Treated,
+    UploadLines, VisitDetails,
 };
-use yibao_engine::records::{Certificate, FeeLine, Institution, VisitKind};
-use yibao_engine::{Command, Envelope, Outcome, Reply, Submission};
+use yibao_engine::records::{Certificate, FeeLine, Institution};
+use yibao_engine::{Command, Outcome, Reply};
 
 use super::error::ApiError;
 use super::{Caller, body, parse, wire};
@@ -44,7 +45,39 @@ fn idempotency_key(headers: &HeaderMap) -> Result<MsgId, ApiError> {
     parse("Idempotency-Key", value)
 }
 
-/// Runs a write under its idempotency key; the stored body is the JSON response.
+/// How a write runs: under its idempotency key, fingerprinted by what it is and its body; the
+/// stored answer is the JSON response.
+fn commit(
+    institution: &Institution,
+    headers: &HeaderMap,
+    what: &str,
+    bytes: &Bytes,
+    render: impl Fn(&Outcome) -> Value + Send + Sync + 'static,
+) -> Result<Run, ApiError> {
+    let idempotency = Idempotency::of_request(
+        idempotency_key(headers)?,
+        institution.code.clone(),
+        format!("rest:{what}"),
+        bytes,
+        true,
+    );
+    Ok(Run::Commit(
+        idempotency.envelope(Box::new(move |outcome| serde_json::to_vec(&render(outcome)).unwrap_or_default())),
+    ))
+}
+
+/// The response to a committed write: 201 with its body, or 200 with the stored one of a repeat.
+fn replied(reply: Reply) -> Result<Response, ApiError> {
+    match reply {
+        Reply::Done { body: Some(body), .. } => Ok((StatusCode::CREATED, json_body(body)).into_response()),
+        Reply::Replayed(body) => Ok((StatusCode::OK, json_body(body)).into_response()),
+        Reply::Done { body: None, .. } => {
+            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no response rendered", "系统内部错误"))
+        }
+    }
+}
+
+/// Runs a write under its idempotency key (see [`commit`]).
 async fn write(
     state: &AppState,
     institution: &Institution,
@@ -54,26 +87,8 @@ async fn write(
     command: impl Command + 'static,
     render: impl Fn(&Outcome) -> Value + Send + Sync + 'static,
 ) -> Result<Response, ApiError> {
-    let key = idempotency_key(headers)?;
-    let mut hasher = Sha256::new();
-    hasher.update(what.as_bytes());
-    hasher.update(b"\n");
-    hasher.update(bytes);
-    let envelope = Envelope {
-        msgid: key,
-        institution: institution.code.clone(),
-        infno: format!("rest:{what}"),
-        request_hash: crate::nhsa::hex(&hasher.finalize()),
-        reversible: true,
-        render: Box::new(move |outcome| serde_json::to_vec(&render(outcome)).unwrap_or_default()),
-    };
-    match state.store.submit(Submission { envelope: Some(envelope), command: Box::new(command) }).await? {
-        Reply::Done { body: Some(body), .. } => Ok((StatusCode::CREATED, json_body(body)).into_response()),
-        Reply::Replayed(body) => Ok((StatusCode::OK, json_body(body)).into_response()),
-        Reply::Done { body: None, .. } => {
-            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no response rendered", "系统内部错误"))
-        }
-    }
+    let run = commit(institution, headers, what, bytes, render)?;
+    replied(yibao_app::run(&state.store, Box::new(command), run).await?)
 }
 
 fn json_body(body: Vec<u8>) -> ([(axum::http::header::HeaderName, &'static str); 1], Vec<u8>) {
@@ -363,49 +378,21 @@ pub async fn settle(
     let request: SettleWire = body(&bytes)?;
     let visit_id: MdtrtId = parse("mdtrt_id", &mdtrt_id)?;
     let psn_no: yibao_domain::PersonNo = parse("psn_no", &request.psn_no)?;
-    let lookup = visit_id.clone();
-    let owner = psn_no.clone();
-    let code = institution.code.clone();
-    let (kind, candidates) = state
-        .store
-        .read(move |r| match r.visit(&lookup)? {
-            Some(visit) if visit.kind == VisitKind::Inpatient => {
-                let since = visit.begin.date().plus_days(-31);
-                Ok(Some((visit.kind, r.outpatient_visits_since(&owner, &code, since)?)))
-            }
-            Some(visit) => Ok(Some((visit.kind, Vec::new()))),
-            None => Ok(None),
-        })
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no visit {mdtrt_id}")))?;
-    let key = match request.dry_run {
-        true => headers.get("idempotency-key").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()),
-        false => Some(idempotency_key(&headers)?),
-    };
-    let command = Settle {
-        institution: institution.code.clone(),
-        psn_no,
-        mdtrt_id: visit_id,
-        kind,
-        insurance: None,
+    let bill = SettleRequest {
         med_type: request.med_type.as_deref().map(|t| parse("med_type", t)).transpose()?,
-        batch: None,
         declared_medfee: request.medfee.as_deref().map(|m| parse("medfee", m)).transpose()?,
         use_account: request.use_account,
         mid_stay: request.mid_stay,
-        invoice_no: String::new(),
-        certificate: None,
-        msgid: key.unwrap_or_else(|| "dry-run".parse().expect("valid")),
-        emergency_visits: candidates,
-        treated_by_peer: false,
+        ..SettleRequest::new(institution.code.clone(), psn_no, visit_id)
     };
     if request.dry_run {
-        return match state.store.dry_run(Submission::plain(command)).await? {
+        return match yibao_app::settle(&state.store, bill, Treated::Here, Run::Preview).await? {
             Reply::Done { outcome, .. } => Ok(axum::Json(settlement_json(&outcome)).into_response()),
             Reply::Replayed(body) => Ok(json_body(body).into_response()),
         };
     }
-    write(&state, institution, &headers, "settle", &bytes, command, settlement_json).await
+    let run = commit(institution, &headers, "settle", &bytes, settlement_json)?;
+    replied(yibao_app::settle(&state.store, bill, Treated::Here, run).await?)
 }
 
 #[derive(Debug, Deserialize)]
@@ -477,7 +464,7 @@ pub async fn purchase(
         msgid: key,
     };
     if request.dry_run {
-        return match state.store.dry_run(Submission::plain(command)).await? {
+        return match yibao_app::run(&state.store, Box::new(command), Run::Preview).await? {
             Reply::Done { outcome, .. } => Ok(axum::Json(settlement_json(&outcome)).into_response()),
             Reply::Replayed(body) => Ok(json_body(body).into_response()),
         };

@@ -30,6 +30,8 @@ pub struct TestApp {
     /// Seconds added to the system clock for business time (signatures keep real time).
     pub clock_offset: Arc<std::sync::atomic::AtomicI64>,
     secret: Vec<u8>,
+    /// The policy file it prices with.
+    policy: &'static str,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -40,7 +42,7 @@ pub async fn spawn_app() -> TestApp {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let path =
         std::env::temp_dir().join("yibao-api-tests").join(format!("api-{}-{n}-{}.db", std::process::id(), unique()));
-    start(path, yibao_server::Secrets::generate(), |application| application).await
+    start(path, yibao_server::Secrets::generate(), SEED_POLICY_TOML, |application| application).await
 }
 
 /// As [`spawn_app`], with peer deployments configured (none of them answering).
@@ -50,20 +52,29 @@ pub async fn spawn_app_with_peers(peers: yibao_server::peer::Peers) -> TestApp {
 
 /// As [`spawn_app`], the application configured by `configure` before it serves.
 pub async fn spawn_app_with(configure: impl FnOnce(yibao_server::Application) -> yibao_server::Application) -> TestApp {
+    spawn_app_with_policy(SEED_POLICY_TOML, configure).await
+}
+
+/// As [`spawn_app_with`], priced by the policy file `policy` instead of the seed's.
+pub async fn spawn_app_with_policy(
+    policy: &'static str,
+    configure: impl FnOnce(yibao_server::Application) -> yibao_server::Application,
+) -> TestApp {
     capture_logs();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let path =
         std::env::temp_dir().join("yibao-api-tests").join(format!("api-{}-{n}-{}.db", std::process::id(), unique()));
-    start(path, yibao_server::Secrets::generate(), configure).await
+    start(path, yibao_server::Secrets::generate(), policy, configure).await
 }
 
 async fn start(
     path: std::path::PathBuf,
     secret: Vec<u8>,
+    policy: &'static str,
     configure: impl FnOnce(yibao_server::Application) -> yibao_server::Application,
 ) -> TestApp {
     let mut policies = PolicySet::new();
-    policies.add("seed.toml", parse_policy("seed.toml", SEED_POLICY_TOML).unwrap()).unwrap();
+    policies.add("seed.toml", parse_policy("seed.toml", policy).unwrap()).unwrap();
     let clock_offset = Arc::new(std::sync::atomic::AtomicI64::new(0));
     let mut options = Options::new(Arc::new(policies));
     let offset = clock_offset.clone();
@@ -79,7 +90,7 @@ async fn start(
     let task = tokio::spawn(application.run_until(async move {
         let _ = stopped.await;
     }));
-    TestApp { port, store, path, clock_offset, secret, stop: Some(stop), task: Some(task) }
+    TestApp { port, store, path, clock_offset, secret, policy, stop: Some(stop), task: Some(task) }
 }
 
 impl TestApp {
@@ -97,9 +108,9 @@ impl TestApp {
         if let Some(task) = self.task.take() {
             task.await.expect("the server task ends").expect("the server stops cleanly");
         }
-        let (path, secret) = (self.path.clone(), self.secret.clone());
+        let (path, secret, policy) = (self.path.clone(), self.secret.clone(), self.policy);
         drop(self);
-        start(path, secret, |application| application).await
+        start(path, secret, policy, |application| application).await
     }
 }
 
@@ -353,23 +364,52 @@ pub async fn identify(app: &TestApp, code: &str, name: &str) -> String {
 
 /// 2201 + 2203: an outpatient visit of `med_type`; returns its `mdtrt_id`.
 pub async fn register(app: &TestApp, code: &str, name: &str, med_type: &str) -> String {
+    register_at(app, code, name, med_type, "2026-11-23 10:00:00").await
+}
+
+/// As [`register`], the visit begun at `begin`.
+pub async fn register_at(app: &TestApp, code: &str, name: &str, med_type: &str, begin: &str) -> String {
     let reply = app
-        .call(code, "2201", json!({"data": {
-            "psn_no": psn(name), "insutype": insutype(name), "begntime": "2026-11-23 10:00:00", "mdtrt_cert_type": "02",
-            "mdtrt_cert_no": id_number(name), "ipt_otp_no": "MZ0001", "atddr_no": "D001", "dr_name": "医生",
-            "dept_code": "A01", "dept_name": "内科", "caty": "A01"
-        }}))
+        .call(
+            code,
+            "2201",
+            json!({"data": {
+                "psn_no": psn(name), "insutype": insutype(name), "begntime": begin, "mdtrt_cert_type": "02",
+                "mdtrt_cert_no": id_number(name), "ipt_otp_no": "MZ0001", "atddr_no": "D001", "dr_name": "医生",
+                "dept_code": "A01", "dept_name": "内科", "caty": "A01"
+            }}),
+        )
         .await;
     let mdtrt_id = reply.ok()["data"]["mdtrt_id"].as_str().unwrap().to_string();
     app.call(code, "2203", json!({
-        "mdtrtinfo": {"mdtrt_id": mdtrt_id, "psn_no": psn(name), "med_type": med_type, "begntime": "2026-11-23 10:00:00",
+        "mdtrtinfo": {"mdtrt_id": mdtrt_id, "psn_no": psn(name), "med_type": med_type, "begntime": begin,
                       "main_cond_dscr": "", "dise_codg": "J06.900", "dise_name": "上呼吸道感染", "birctrl_type": ""},
         "diseinfo": [{"diag_type": "1", "diag_srt_no": "1", "diag_code": "J06.900", "diag_name": "上呼吸道感染",
-                      "diag_dept": "内科", "dise_dor_no": "D001", "dise_dor_name": "医生", "diag_time": "2026-11-23 10:00:00", "vali_flag": "1"}]
+                      "diag_dept": "内科", "dise_dor_no": "D001", "dise_dor_name": "医生", "diag_time": begin, "vali_flag": "1"}]
     }))
     .await
     .ok();
     mdtrt_id
+}
+
+/// 2401: admits `name` to the tertiary hospital at `begin`; returns the stay's `mdtrt_id`.
+pub async fn admit_at(app: &TestApp, name: &str, begin: &str) -> String {
+    let reply = app
+        .call(TERTIARY, "2401", json!({
+            "mdtrtinfo": {"psn_no": psn(name), "insutype": insutype(name), "coner_name": "家属", "tel": "13800000000",
+                          "begntime": begin, "mdtrt_cert_type": "02", "mdtrt_cert_no": id_number(name),
+                          "med_type": "21", "ipt_no": "ZY0001", "medrcdno": "BA0001", "atddr_no": "D001", "chfpdr_name": "主诊医生",
+                          "adm_diag_dscr": "肺炎", "adm_dept_codg": "B01", "adm_dept_name": "呼吸科", "adm_bed": "12",
+                          "dscg_maindiag_code": "J18.900", "dscg_maindiag_name": "肺炎", "main_cond_dscr": "", "dise_codg": "J18.900",
+                          "dise_name": "肺炎", "oprn_oprt_code": "", "oprn_oprt_name": "", "fpsc_no": "", "matn_type": "", "birctrl_type": "",
+                          "latechb_flag": "0", "geso_val": "", "fetts": "", "fetus_cnt": "", "pret_flag": "0", "birctrl_matn_date": "",
+                          "dise_type_code": ""},
+            "diseinfo": [{"psn_no": psn(name), "diag_type": "1", "maindiag_flag": "1", "diag_srt_no": "1", "diag_code": "J18.900",
+                          "diag_name": "肺炎", "adm_cond": "", "diag_dept": "呼吸科", "dise_dor_no": "D001", "dise_dor_name": "主诊医生",
+                          "diag_time": begin}]
+        }))
+        .await;
+    reply.ok()["result"]["mdtrt_id"].as_str().unwrap().to_string()
 }
 
 /// The 2206 data for a visit, and 2207 data built from a 2206 output as HIS do.

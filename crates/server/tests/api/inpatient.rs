@@ -6,22 +6,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 async fn admit(app: &TestApp, name: &str) -> String {
-    let reply = app
-        .call(TERTIARY, "2401", json!({
-            "mdtrtinfo": {"psn_no": psn(name), "insutype": insutype(name), "coner_name": "家属", "tel": "13800000000",
-                          "begntime": "2026-11-20 09:00:00", "mdtrt_cert_type": "02", "mdtrt_cert_no": id_number(name),
-                          "med_type": "21", "ipt_no": "ZY0001", "medrcdno": "BA0001", "atddr_no": "D001", "chfpdr_name": "主诊医生",
-                          "adm_diag_dscr": "肺炎", "adm_dept_codg": "B01", "adm_dept_name": "呼吸科", "adm_bed": "12",
-                          "dscg_maindiag_code": "J18.900", "dscg_maindiag_name": "肺炎", "main_cond_dscr": "", "dise_codg": "J18.900",
-                          "dise_name": "肺炎", "oprn_oprt_code": "", "oprn_oprt_name": "", "fpsc_no": "", "matn_type": "", "birctrl_type": "",
-                          "latechb_flag": "0", "geso_val": "", "fetts": "", "fetus_cnt": "", "pret_flag": "0", "birctrl_matn_date": "",
-                          "dise_type_code": ""},
-            "diseinfo": [{"psn_no": psn(name), "diag_type": "1", "maindiag_flag": "1", "diag_srt_no": "1", "diag_code": "J18.900",
-                          "diag_name": "肺炎", "adm_cond": "", "diag_dept": "呼吸科", "dise_dor_no": "D001", "dise_dor_name": "主诊医生",
-                          "diag_time": "2026-11-20 09:00:00"}]
-        }))
-        .await;
-    reply.ok()["result"]["mdtrt_id"].as_str().unwrap().to_string()
+    admit_at(app, name, "2026-11-20 09:00:00").await
 }
 
 async fn discharge(app: &TestApp, name: &str, visit: &str) {

@@ -2,6 +2,7 @@
 //! with signed headers exactly as an HIS does.
 
 mod agency;
+mod application;
 mod attacks;
 mod cards;
 mod clearing;

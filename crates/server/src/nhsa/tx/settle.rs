@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use yibao_domain::{InsuranceType, MedType, Money, MsgId};
 use yibao_engine::Outcome;
 use yibao_engine::commands::{
-    CancelSettlement, Purchase, RecordPeerCancellation, RecordPeerSettlement, Reverse, Settle,
+    CancelSettlement, Purchase, RecordPeerCancellation, RecordPeerSettlement, Reverse, SettleRequest, Treated,
 };
 use yibao_engine::records::{Effect, Person, PersonStatus, VisitKind};
 
@@ -34,43 +34,8 @@ pub async fn settle(call: &Call, kind: VisitKind, settled: bool) -> Result<Answe
     let declared: Money = data.required_number("medfee_sumamt")?;
     let use_account = data.flag("acct_used_flag", false)?;
     let mid_stay = kind == VisitKind::Inpatient && data.flag("mid_setl_flag", false)?;
-    let emergency_visits = match kind {
-        VisitKind::Inpatient => {
-            let window = call
-                .app
-                .store
-                .policies()
-                .policies()
-                .iter()
-                .filter_map(|policy| policy.emergency_admission.as_ref())
-                .map(|rule| i64::from(rule.window_days))
-                .max();
-            match window {
-                Some(days) => {
-                    let (person, visit) = (psn_no.clone(), mdtrt_id.clone());
-                    let institution = call.institution.code.clone();
-                    call.app
-                        .store
-                        .read(move |r| match r.visit(&visit)? {
-                            Some(admission) => r.outpatient_visits_since(
-                                &person,
-                                &institution,
-                                admission.begin.date().plus_days(-days),
-                            ),
-                            None => Ok(Vec::new()),
-                        })
-                        .await?
-                }
-                None => Vec::new(),
-            }
-        }
-        _ => Vec::new(),
-    };
-    let command = Settle {
-        institution: call.institution.code.clone(),
-        psn_no,
-        mdtrt_id,
-        kind,
+    let request = SettleRequest {
+        kind: Some(kind),
         insurance: data.parse::<InsuranceType>("insutype")?,
         med_type: data.parse::<MedType>("med_type")?,
         batch: data.text("chrg_bchno")?,
@@ -79,17 +44,26 @@ pub async fn settle(call: &Call, kind: VisitKind, settled: bool) -> Result<Answe
         mid_stay,
         invoice_no: data.text("invono")?.unwrap_or_default(),
         certificate: certificate(&data, false)?,
-        msgid: call.envelope.msgid.clone(),
-        emergency_visits,
-        treated_by_peer: false,
+        ..SettleRequest::new(call.institution.code.clone(), psn_no, mdtrt_id)
     };
     let msgid = call.envelope.msgid.to_string();
-    if let Some(guest) = guest(call, &command.psn_no).await? {
-        return settle_with_peer(call, &command, &guest, settled).await;
+    if let Some(guest) = guest(call, &request.psn_no).await? {
+        return settle_with_peer(call, &request, &guest, settled).await;
     }
+    let store = &call.app.store;
     match settled {
-        true => call.write_warned(command, true, settlement_answer(msgid, true)).await,
-        false => call.preview(command, settlement_answer(msgid, false)).await,
+        true => {
+            let run = call.commit(true, call.warned_render(settlement_answer(msgid, true)));
+            let reply = yibao_app::settle(store, request, Treated::Here, run).await?;
+            Call::body(reply).map(Answer::Body)
+        }
+        false => {
+            if let Some(stored) = call.stored_answer().await? {
+                return Ok(Answer::Body(stored));
+            }
+            let reply = yibao_app::settle(store, request, Treated::Here, yibao_app::Run::Preview).await?;
+            call.previewed(reply, settlement_answer(msgid, false)).await
+        }
     }
 }
 
@@ -105,12 +79,18 @@ async fn guest(call: &Call, psn_no: &yibao_domain::PersonNo) -> Result<Option<Pe
 
 /// A guest's bill: the insured region's deployment prices and pays it; this side records the
 /// settlement (2207) or only shows it (2206). A peer that does not answer leaves nothing here.
-async fn settle_with_peer(call: &Call, command: &Settle, guest: &Person, settled: bool) -> Result<Answer, NhsaError> {
+async fn settle_with_peer(
+    call: &Call,
+    request: &SettleRequest,
+    guest: &Person,
+    settled: bool,
+) -> Result<Answer, NhsaError> {
     if let Some(stored) = call.stored_answer().await? {
         return Ok(Answer::Body(stored));
     }
     let remote = crate::peer::RemoteSettle {
-        command,
+        request,
+        msgid: &call.envelope.msgid,
         guest,
         dry_run: !settled,
         infno: &call.envelope.infno,
