@@ -9,13 +9,13 @@ pub use yibao_engine::commands::{SettleRequest, Treated};
 use yibao_engine::{EngineError, Reply};
 use yibao_store::Store;
 
-use crate::Run;
+use crate::run::{Run, run};
 
 /// Settles (or, previewed, prices) a bill.
 ///
 /// # Errors
 /// The engine's refusal, or the store's failure.
-pub async fn settle(store: &Store, request: SettleRequest, treated: Treated, run: Run) -> Result<Reply, EngineError> {
-    let command = Settle::new(request, run.key(), treated);
-    crate::run(store, Box::new(command), run).await
+pub async fn settle(store: &Store, request: SettleRequest, treated: Treated, how: Run) -> Result<Reply, EngineError> {
+    let command = Settle::new(request, how.key(), treated);
+    run(store, Box::new(command), how).await
 }
