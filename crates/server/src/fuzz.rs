@@ -41,8 +41,12 @@ pub fn money(data: &[u8]) -> bool {
 /// describes itself without panicking.
 pub fn id_number(data: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(data) else { return false };
+    // Any text may be presented as someone's ID number (whole or masked, as 1101 answers it).
+    let known: IdNumber = "330102198503121236".parse().expect("a valid ID number");
+    let _ = known.is_presented_by(text);
     let Ok(id) = text.parse::<IdNumber>() else { return false };
     let exposed = id.expose();
+    assert!(id.is_presented_by(exposed) && id.is_presented_by(&id.masked()), "its own number, whole or masked");
     assert_eq!(exposed.len(), 18);
     assert_eq!(exposed.parse::<IdNumber>().expect("its own text parses"), id);
     assert_eq!(exposed.chars().last(), Some(IdNumber::check_character(&exposed[..17])));
