@@ -32,7 +32,13 @@ pub fn sha256_hex(parts: &[&[u8]]) -> String {
     hex(&hasher.finalize())
 }
 
-/// Who asks for a write, under which key, with which request.
+/// Who asks for a write, under which key, with which request. Each edge fingerprints its
+/// request its own way (the national interface its canonical envelope, REST the route and the
+/// body, the counter the bill), and must keep doing so: a retry after an upgrade is recognised
+/// only by the same fingerprint. Each edge fingerprints its
+/// request its own way (the national interface its canonical envelope, REST the route and the
+/// body, the counter the bill), and must keep doing so: a retry after an upgrade is recognised
+/// only by the same fingerprint.
 #[derive(Debug, Clone)]
 pub struct Idempotency {
     pub key: MsgId,
@@ -46,19 +52,6 @@ pub struct Idempotency {
 }
 
 impl Idempotency {
-    /// A write whose fingerprint is the channel and the request's bytes.
-    pub fn of_request(
-        key: MsgId,
-        institution: InstitutionCode,
-        channel: impl Into<String>,
-        request: &[u8],
-        reversible: bool,
-    ) -> Idempotency {
-        let channel = channel.into();
-        let request_hash = sha256_hex(&[channel.as_bytes(), request]);
-        Idempotency { key, institution, channel, request_hash, reversible }
-    }
-
     /// The envelope the writer stores the answer under; `render` makes the stored answer.
     pub fn envelope(self, render: Render) -> Envelope {
         Envelope {

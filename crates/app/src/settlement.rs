@@ -1,6 +1,6 @@
 //! Settlement: 2206/2207 and 2303/2304 over the national interface, `POST
-//! /api/v1/visits/{id}/settle`, the counter's bill all settle through [`settle`], the one
-//! place an edge's bill becomes a [`Settle`]. The emergency care folded into an admission is
+//! /api/v1/visits/{id}/settlement` and the counter's bill all settle through [`settle`], the
+//! one place an edge's bill becomes a [`Settle`]. The emergency care folded into an admission is
 //! found by the command itself, from the policy's own window, so every edge prices an
 //! inpatient bill the same way.
 

@@ -438,3 +438,124 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn emergency_folded_at_mid_stay_is_not_folded_again_and_a_cancelled_emergency_never() {
+    let mut world = World::demo();
+    world.now = "2026-03-02 22:00:00".parse().unwrap();
+    let emergency = world.register("张伟", TERTIARY, "13");
+    world.upload("张伟", TERTIARY, &emergency, VisitKind::Outpatient, &[("DEMO-A-001", "200", "1")]);
+    let command = world.settle_command("张伟", TERTIARY, &emergency, VisitKind::Outpatient, false);
+    world.settle(command).unwrap();
+    // A second emergency visit, registered and billed but cancelled: never folded.
+    let cancelled = world.register("张伟", TERTIARY, "13");
+    world.upload("张伟", TERTIARY, &cancelled, VisitKind::Outpatient, &[("DEMO-A-001", "70", "1")]);
+    world
+        .exec(yibao_engine::commands::CancelVisit {
+            institution: TERTIARY.parse().unwrap(),
+            psn_no: person("张伟"),
+            mdtrt_id: cancelled.clone(),
+            kind: VisitKind::Outpatient,
+        })
+        .unwrap();
+    world.now = "2026-03-05 10:00:00".parse().unwrap();
+    let admission = world.admit("张伟", TERTIARY);
+    world.upload("张伟", TERTIARY, &admission, VisitKind::Inpatient, &[("DEMO-A-003", "1000", "1")]);
+    let mut mid = world.settle_command("张伟", TERTIARY, &admission, VisitKind::Inpatient, false);
+    mid.request.mid_stay = true;
+    let first = world.settle(mid).unwrap().settlement;
+    assert_eq!(first.amounts.medfee, yuan("1200"), "the emergency bill is folded into the first settlement");
+    assert_eq!(first.folded.len(), 1);
+    world.upload("张伟", TERTIARY, &admission, VisitKind::Inpatient, &[("DEMO-A-003", "500", "1")]);
+    world.discharge("张伟", TERTIARY, &admission);
+    let command = world.settle_command("张伟", TERTIARY, &admission, VisitKind::Inpatient, false);
+    let last = world.settle(command).unwrap().settlement;
+    assert_eq!(last.amounts.medfee, yuan("500"), "and not again into the final one");
+    assert!(last.folded.is_empty());
+    assert_eq!(world.db.visits[&emergency].folded_into.as_ref(), Some(&admission));
+    assert_eq!(world.db.visits[&cancelled].folded_into, None);
+    world.check_invariants();
+}
+
+#[test]
+fn only_a_stay_is_settled_mid_stay() {
+    let mut world = World::demo();
+    let visit = world.register("张伟", TERTIARY, "11");
+    world.upload("张伟", TERTIARY, &visit, VisitKind::Outpatient, &[("DEMO-A-001", "50", "1")]);
+    let mut command = world.settle_command("张伟", TERTIARY, &visit, VisitKind::Outpatient, false);
+    command.request.mid_stay = true;
+    let refused = world.settle(command).unwrap_err();
+    assert_eq!(refused.kind, ErrorKind::Invalid, "{refused:?}");
+    assert!(refused.zh.contains("不是住院就诊"), "{}", refused.zh);
+}
+
+/// The writer runs many commands on one working set: an emergency visit opened and settled
+/// earlier in the same batch is found by the admission's settlement (it is not in the store
+/// yet), and one whose opening was refused and rolled back is not.
+#[test]
+fn an_emergency_visit_opened_earlier_in_the_same_batch_is_folded() {
+    use yibao_engine::commands::{Admit, Discharge, OpenVisit};
+    let mut world = World::demo();
+    world.now = "2026-03-05 10:00:00".parse().unwrap();
+    let (policies, catalogue) = (world.policies.clone(), world.catalogue.clone());
+    let ctx = yibao_engine::Context { now: world.now, policies: &policies, catalogue: &catalogue };
+    let emergency_details = world.details("张伟", TERTIARY, "13");
+    let admission_details = world.details("张伟", TERTIARY, "21");
+    let emergency_lines = world.lines(&[("DEMO-A-001", "200", "1")]);
+    let stay_lines = world.lines(&[("DEMO-A-003", "1000", "1")]);
+    let (emergency_msgid, stay_msgid) = (world.msgid(), world.msgid());
+    let mut db = std::mem::take(&mut world.db);
+    let changes = {
+        let mut ws = yibao_engine::WorkingSet::new(&mut db);
+        let mut exec = |command: Box<dyn yibao_engine::Command>| -> Result<Outcome, yibao_engine::EngineError> {
+            match yibao_engine::run(&mut ws, &ctx, &Submission { envelope: None, command })? {
+                Reply::Done { outcome, .. } => Ok(outcome),
+                Reply::Replayed(_) => unreachable!("no envelope"),
+            }
+        };
+        let Outcome::Visit(emergency) = exec(Box::new(OpenVisit(emergency_details))).unwrap() else { panic!() };
+        let upload = |mdtrt_id: &yibao_domain::MdtrtId, kind, lines| UploadLines {
+            institution: TERTIARY.parse().unwrap(),
+            psn_no: person("张伟"),
+            mdtrt_id: mdtrt_id.clone(),
+            kind,
+            lines,
+        };
+        exec(Box::new(upload(&emergency.mdtrt_id, VisitKind::Outpatient, emergency_lines))).unwrap();
+        let request = |mdtrt_id: &yibao_domain::MdtrtId, kind| yibao_engine::commands::SettleRequest {
+            kind: Some(kind),
+            ..yibao_engine::commands::SettleRequest::new(TERTIARY.parse().unwrap(), person("张伟"), mdtrt_id.clone())
+        };
+        let settle = |request, msgid| {
+            Box::new(yibao_engine::commands::Settle::new(request, msgid, yibao_engine::commands::Treated::Here))
+        };
+        exec(settle(request(&emergency.mdtrt_id, VisitKind::Outpatient), emergency_msgid)).unwrap();
+        // Refused (a person who does not exist) and rolled back: leaves nothing behind.
+        let mut nobody = world.details("张伟", TERTIARY, "13");
+        nobody.psn_no = "3301009999999999".parse().unwrap();
+        assert!(exec(Box::new(OpenVisit(nobody))).is_err());
+        let Outcome::Visit(stay) = exec(Box::new(Admit(admission_details))).unwrap() else { panic!() };
+        exec(Box::new(upload(&stay.mdtrt_id, VisitKind::Inpatient, stay_lines))).unwrap();
+        exec(Box::new(Discharge {
+            institution: TERTIARY.parse().unwrap(),
+            psn_no: person("张伟"),
+            mdtrt_id: stay.mdtrt_id.clone(),
+            end: ctx.now,
+            diagnosis_code: None,
+            diagnosis_name: None,
+            diagnoses: Vec::new(),
+        }))
+        .unwrap();
+        let Outcome::Settlement(settled) =
+            exec(settle(request(&stay.mdtrt_id, VisitKind::Inpatient), stay_msgid)).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(settled.settlement.amounts.medfee, yuan("1200"), "the same batch's emergency bill is folded in");
+        assert_eq!(settled.settlement.folded.len(), 1);
+        ws.changes()
+    };
+    db.apply(changes);
+    world.db = db;
+    world.check_invariants();
+}

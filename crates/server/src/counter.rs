@@ -295,8 +295,11 @@ async fn identify(
         use_account: true,
         mid_stay: false,
         msgid: None,
+        medfee: None,
+        proof: String::new(),
         lines: Vec::new(),
     };
+    let bill = Bill { proof: party_proof(&state, &institution.code, &bill), ..bill };
     let header = format!(
         "<section class=\"card\"><h2>{name}</h2><p class=\"muted\">{idl} {id} · {ins} · {bal_l} {bal}</p></section>",
         name = esc(&person.name),
@@ -316,14 +319,7 @@ fn stays_section(lang: Lang, bill: &Bill, stays: &[(Visit, Money)]) -> String {
     if stays.is_empty() {
         return String::new();
     }
-    let parties = [
-        hidden("psn_no", &bill.psn_no),
-        hidden("insutype", &bill.insutype),
-        hidden("cert_type", &bill.cert_type),
-        hidden("cert_no", &bill.cert_no),
-        hidden("action", "presettle_stay"),
-    ]
-    .concat();
+    let parties = bill.parties_hidden() + &hidden("action", "presettle_stay");
     let items: String = stays
         .iter()
         .map(|(stay, unsettled)| {
@@ -370,6 +366,11 @@ struct Bill {
     /// A stay settled before discharge.
     mid_stay: bool,
     msgid: Option<String>,
+    /// The total the pre-settlement showed: the settlement must come to the same.
+    medfee: Option<String>,
+    /// The server's MAC over the institution and the identified person's fields (see
+    /// [`party_proof`]): the form cannot be turned to another person.
+    proof: String,
     /// (catalogue code, unit price, quantity) as typed.
     lines: Vec<(String, String, String)>,
 }
@@ -390,9 +391,35 @@ impl Bill {
             use_account: field("use_account") == "true",
             mid_stay: field("mid_stay") == "true",
             msgid: fields.get("msgid").cloned(),
+            medfee: fields.get("medfee").map(|m| m.trim().to_string()),
+            proof: field("proof"),
             lines,
         }
     }
+
+    /// The hidden fields naming whom the bill is for, with their proof. The ID number is never
+    /// in a form: it is read again from the person when the bill is priced.
+    fn parties_hidden(&self) -> String {
+        let cert_no = if self.cert_type == CertType::IdNumber.code() { "" } else { &self.cert_no };
+        [
+            hidden("psn_no", &self.psn_no),
+            hidden("insutype", &self.insutype),
+            hidden("cert_type", &self.cert_type),
+            hidden("cert_no", cert_no),
+            hidden("proof", &self.proof),
+        ]
+        .concat()
+    }
+}
+
+/// A MAC (the server secret's) over the counter's institution and the fields naming the person
+/// it identified: the forms carry them from page to page, and a form changed to name another
+/// person (or brought from another institution's counter) is refused.
+fn party_proof(state: &AppState, institution: &InstitutionCode, bill: &Bill) -> String {
+    let cert_no = if bill.cert_type == CertType::IdNumber.code() { "" } else { &bill.cert_no };
+    let message =
+        format!("counter-party\n{institution}\n{}\n{}\n{}\n{cert_no}", bill.psn_no, bill.insutype, bill.cert_type);
+    yibao_app::hex(&state.secrets.mac(message.as_bytes()))
 }
 
 fn hidden(name: &str, value: &str) -> String {
@@ -444,13 +471,7 @@ fn bill_page(
          <label><input class=\"check\" type=\"checkbox\" name=\"use_account\" value=\"true\"{checked}> {acct}</label>\
          <button type=\"submit\" name=\"action\" value=\"presettle\">{pre}</button></form>",
         error = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e))).unwrap_or_default(),
-        h = [
-            hidden("psn_no", &bill.psn_no),
-            hidden("insutype", &bill.insutype),
-            hidden("cert_type", &bill.cert_type),
-            hidden("cert_no", &bill.cert_no)
-        ]
-        .concat(),
+        h = bill.parties_hidden(),
         item_l = lang.t("项目", "Item"),
         price_l = lang.t("单价（元）", "Unit price (yuan)"),
         qty_l = lang.t("数量", "Quantity"),
@@ -552,6 +573,10 @@ fn charge(
     msgid: MsgId,
 ) -> Result<Charge, String> {
     let (psn_no, insurance, certificate) = parties(bill)?;
+    let declared_medfee = match &bill.medfee {
+        Some(medfee) => Some(medfee.parse::<Money>().map_err(|_| "费用总额格式错误".to_string())?),
+        None => None,
+    };
     Ok(match (till.kind, mdtrt_id) {
         (InstitutionKind::Pharmacy, _) => Charge::Purchase(Purchase {
             institution: till.code.clone(),
@@ -562,7 +587,7 @@ fn charge(
             his_no: String::new(),
             begin: state.store.now(),
             lines: lines_of(bill, state.store.now())?,
-            declared_medfee: None,
+            declared_medfee,
             use_account: bill.use_account,
             invoice_no: String::new(),
             insured_admdvs: None,
@@ -572,6 +597,7 @@ fn charge(
         // (or mid-stay while the patient is still in).
         (InstitutionKind::Hospital, Some(mdtrt_id)) => Charge::Visit(SettleRequest {
             insurance: Some(insurance),
+            declared_medfee,
             use_account: bill.use_account,
             mid_stay: bill.mid_stay,
             certificate: Some(certificate),
@@ -619,6 +645,15 @@ async fn bill(
         return refused(lang, &institution, StatusCode::BAD_REQUEST, "too many fields", true);
     }
     let mut bill = Bill::of(&fields);
+    if !crate::secret::constant_time_equal(&party_proof(&state, &institution.code, &bill), &bill.proof) {
+        return refused(
+            lang,
+            &institution,
+            StatusCode::BAD_REQUEST,
+            lang.t("请重新识别参保人", "Identify the patient again"),
+            true,
+        );
+    }
     if bill.cert_type == CertType::IdNumber.code() {
         let Ok(psn_no) = bill.psn_no.parse() else {
             return refused(
@@ -659,6 +694,10 @@ async fn bill(
         }
         // A stay of this hospital settled at discharge (or mid-stay): its lines are the ward's.
         "presettle_stay" => {
+            if institution.kind != InstitutionKind::Hospital {
+                let message = lang.t("药店没有住院", "A pharmacy has no stays");
+                return refused(lang, &institution, StatusCode::BAD_REQUEST, message, true);
+            }
             let Some(visit) = fields.get("mdtrt_id").and_then(|id| id.parse::<MdtrtId>().ok()) else {
                 return refused(
                     lang,
@@ -668,6 +707,20 @@ async fn bill(
                     true,
                 );
             };
+            // Only a stay the page offers for this person: this hospital's, theirs, not settled.
+            let offered = match bill.psn_no.parse::<PersonNo>() {
+                Ok(psn_no) => {
+                    let code = institution.code.clone();
+                    let stays = state.store.read(move |r| r.stays_to_settle(&psn_no, &code, STAYS_SHOWN)).await;
+                    stays.is_ok_and(|stays| stays.iter().any(|(stay, _)| stay.mdtrt_id == visit))
+                }
+                Err(_) => false,
+            };
+            if !offered {
+                let message =
+                    lang.t("该参保人在本院没有待结算的该次住院", "No such stay to settle for this patient here");
+                return refused(lang, &institution, StatusCode::NOT_FOUND, message, true);
+            }
             match presettled(&state, lang, &institution, &bill, Some(visit)).await {
                 Ok(page) => page,
                 Err(message) => refused(lang, &institution, StatusCode::UNPROCESSABLE_ENTITY, &message, true),
@@ -689,13 +742,31 @@ async fn bill(
                 Err(message) => return refused(lang, &institution, StatusCode::BAD_REQUEST, &message, true),
             };
             // The same message id with another bill is refused, not replayed.
+            let infno = match (fields.get("infno").map(String::as_str), &visit) {
+                (Some(infno @ ("2207" | "2304")), Some(_)) | (Some(infno @ "2102"), None) => infno,
+                _ => {
+                    let message = lang.t("请先预结算", "Pre-settle first");
+                    return refused(lang, &institution, StatusCode::BAD_REQUEST, message, true);
+                }
+            };
             let request = format!(
-                "{}|{}|{}|{}|{}|{:?}|{:?}",
-                bill.psn_no, bill.cert_type, bill.cert_no, bill.use_account, bill.mid_stay, bill.lines, visit
+                "{}|{}|{}|{}|{}|{:?}|{:?}|{:?}",
+                bill.psn_no,
+                bill.cert_type,
+                bill.cert_no,
+                bill.use_account,
+                bill.mid_stay,
+                bill.medfee,
+                bill.lines,
+                visit
             );
-            let channel = format!("counter-{}", if visit.is_some() { "2207" } else { "2102" });
-            let idempotency =
-                Idempotency::of_request(msgid, institution.code.clone(), channel, request.as_bytes(), true);
+            let idempotency = Idempotency {
+                key: msgid,
+                institution: institution.code.clone(),
+                channel: format!("counter-{infno}"),
+                request_hash: yibao_app::sha256_hex(&[request.as_bytes()]),
+                reversible: true,
+            };
             let run = Run::Commit(idempotency.envelope(Box::new(|outcome| match outcome {
                 Outcome::Settlement(s) => s.settlement.setl_id.as_str().as_bytes().to_vec(),
                 _ => Vec::new(),
@@ -735,12 +806,17 @@ async fn presettled(
         Err(error) => return Err(engine_message(lang, &error)),
     };
     let msgid = format!("{}C{}", institution.code, yibao_app::hex(&crate::secret::random_bytes::<8>()));
+    // What the settlement is recorded as: the transaction an HIS would have sent.
+    let infno = match priced.visit_kind {
+        VisitKind::Pharmacy => "2102",
+        VisitKind::Outpatient => "2207",
+        VisitKind::Inpatient => "2304",
+    };
     let mut fields = [
-        hidden("psn_no", &bill.psn_no),
-        hidden("insutype", &bill.insutype),
-        hidden("cert_type", &bill.cert_type),
-        hidden("cert_no", if bill.cert_type == CertType::IdNumber.code() { "" } else { &bill.cert_no }),
+        bill.parties_hidden(),
         hidden("msgid", &msgid),
+        hidden("medfee", &priced.amounts.medfee.to_string()),
+        hidden("infno", infno),
         hidden("action", "settle"),
         visit.as_ref().map(|mdtrt_id| hidden("mdtrt_id", mdtrt_id.as_str())).unwrap_or_default(),
     ]

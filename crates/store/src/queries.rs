@@ -1,7 +1,7 @@
 //! Read-side queries for the server: lookups by secondary keys, lists with paging, period
 //! totals for reconciliation, the journal. Each runs inside the caller's read snapshot.
 
-use yibao_domain::{CardNo, Date, DateTime, InstitutionCode, MdtrtId, Money, MsgId, PersonNo, SetlId};
+use yibao_domain::{CardNo, DateTime, InstitutionCode, MdtrtId, Money, MsgId, PersonNo, SetlId};
 use yibao_engine::records::{
     AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, Credential, CredentialKind,
     DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, Message, Person, Region, Settlement,
@@ -263,49 +263,54 @@ impl<'c> Reader<'c> {
         )
     }
 
-    /// Outpatient visits of a person at an institution that began on or after `since`:
-    /// candidates for the emergency-then-admission rule (the settlement finds them itself).
-    pub fn outpatient_visits_since(
-        &mut self,
-        psn_no: &PersonNo,
-        institution: &InstitutionCode,
-        since: Date,
-    ) -> Result<Vec<MdtrtId>, StoreFailure> {
-        let visits = self.db.outpatient_visits_since(psn_no, institution, since)?;
-        Ok(visits.into_iter().map(|visit| visit.mdtrt_id).collect())
-    }
-
     /// A person's inpatient stays at an institution that still hold unsettled lines, newest
-    /// first, at most `limit`: what the hospital's settlement desk may settle.
+    /// first, at most `limit`, each with what its unsettled lines come to: what the hospital's
+    /// settlement desk may settle.
     pub fn stays_to_settle(
         &mut self,
         psn_no: &PersonNo,
         institution: &InstitutionCode,
         limit: u64,
     ) -> Result<Vec<(Visit, Money)>, StoreFailure> {
+        let unsettled = format!(
+            "SELECT 1 FROM {lines} WHERE {lines}.mdtrt_id = {visits}.mdtrt_id AND {lines}.state = 'unsettled'",
+            lines = schema::FEE_LINES.name,
+            visits = schema::VISITS.name,
+        );
         let stays = self.select(
             &schema::VISITS,
             &format!(
                 "WHERE psn_no = $1 AND institution = $2 AND kind = 'inpatient' AND status <> 'cancelled' \
-                 AND EXISTS (SELECT 1 FROM {lines} WHERE {lines}.mdtrt_id = {visits}.mdtrt_id AND {lines}.state = 'unsettled') \
-                 ORDER BY begin_at DESC, mdtrt_id LIMIT {limit}",
-                lines = schema::FEE_LINES.name,
-                visits = schema::VISITS.name,
+                 AND EXISTS ({unsettled}) ORDER BY begin_at DESC, mdtrt_id LIMIT {limit}"
             ),
             &[text(psn_no), text(institution)],
             codec::decode_visit,
         )?;
-        let mut out = Vec::with_capacity(stays.len());
-        for stay in stays {
-            let lines = self.lines_of(&stay.mdtrt_id)?;
-            let unsettled: Money = lines
-                .iter()
-                .filter(|line| line.state == yibao_engine::records::LineState::Unsettled)
-                .map(|line| line.amount)
-                .sum();
-            out.push((stay, unsettled));
+        if stays.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let ids = Value::TextList(stays.iter().map(|stay| stay.mdtrt_id.to_string()).collect());
+        let sql = format!(
+            "SELECT mdtrt_id, CAST(SUM(amount_fen) AS BIGINT) FROM {} WHERE mdtrt_id = ANY($1) AND state = 'unsettled' \
+             GROUP BY mdtrt_id",
+            schema::FEE_LINES.name
+        );
+        let mut sums = std::collections::HashMap::new();
+        for row in self.db.conn.query(&sql, &[ids])? {
+            match row.as_slice() {
+                [Value::Text(id), Value::Int(fen)] => {
+                    sums.insert(id.clone(), Money::from_fen(*fen));
+                }
+                other => return Err(StoreFailure(format!("unsettled sums: unexpected {other:?}"))),
+            }
+        }
+        Ok(stays
+            .into_iter()
+            .map(|stay| {
+                let sum = sums.get(stay.mdtrt_id.as_str()).copied().unwrap_or(Money::ZERO);
+                (stay, sum)
+            })
+            .collect())
     }
 
     /// Whether an institution has this person as its patient: it treated them (a visit there),

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use yibao_domain::{CertType, DateTime, Money, PersonNo, UnitPrice};
 use yibao_engine::commands::{
-    CancelSettlement, LineUpload, OpenVisit, Purchase, Settle, SettleRequest, Treated, UploadLines, VisitDetails,
+    Admit, CancelSettlement, LineUpload, OpenVisit, Purchase, Settle, SettleRequest, Treated, UploadLines, VisitDetails,
 };
 use yibao_engine::records::{Certificate, SettlementStatus, VisitKind};
 use yibao_engine::{Envelope, ErrorKind, Outcome, Reply, Submission, demo};
@@ -112,6 +112,7 @@ conformance!(
     journal_replay_equals_stored_balances,
     queries_page_and_total,
     dashboard_aggregates,
+    stays_to_settle_sum_unsettled_lines,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -421,11 +422,76 @@ async fn queries_page_and_total(store: Store) {
     assert_eq!(audit.len(), 5);
     let candidates = store
         .read(move |r| {
-            r.outpatient_visits_since(&person(0), &"H33010000001".parse().unwrap(), "2026-02-24".parse().unwrap())
+            r.loader().outpatient_visits_since(
+                &person(0),
+                &"H33010000001".parse().unwrap(),
+                "2026-02-24".parse().unwrap(),
+            )
         })
         .await
         .unwrap();
-    assert_eq!(candidates, vec![visit]);
+    assert_eq!(candidates.into_iter().map(|v| v.mdtrt_id).collect::<Vec<_>>(), vec![visit]);
+    let later = store
+        .read(move |r| {
+            r.loader().outpatient_visits_since(
+                &person(0),
+                &"H33010000001".parse().unwrap(),
+                "2026-03-03".parse().unwrap(),
+            )
+        })
+        .await
+        .unwrap();
+    assert!(later.is_empty(), "a visit before `since` is not a candidate");
+}
+
+/// The hospital counter's stays: inpatient, of this person here, with unsettled lines, summed.
+async fn stays_to_settle_sum_unsettled_lines(store: Store) {
+    load_demo(&store).await;
+    let details = |begin: &str| VisitDetails {
+        institution: "H33010000001".parse().unwrap(),
+        psn_no: person(0),
+        insurance: "310".parse().unwrap(),
+        begin: begin.parse().unwrap(),
+        certificate: Certificate { kind: CertType::IdNumber, number: "330102198503121236".into() },
+        his_no: "ZY1".into(),
+        dept_code: String::new(),
+        dept_name: String::new(),
+        doctor_code: String::new(),
+        doctor_name: String::new(),
+        med_type: Some("21".parse().unwrap()),
+        diagnosis_code: None,
+        diagnosis_name: None,
+        diagnoses: Vec::new(),
+        insured_admdvs: None,
+    };
+    let mut stays = Vec::new();
+    for begin in ["2026-03-01 09:00:00", "2026-03-05 09:00:00", "2026-03-09 09:00:00"] {
+        let Outcome::Visit(stay) = store.execute(Admit(details(begin))).await.unwrap() else { panic!() };
+        stays.push(stay.mdtrt_id);
+    }
+    let upload = |stay: &yibao_domain::MdtrtId, lines| UploadLines {
+        institution: "H33010000001".parse().unwrap(),
+        psn_no: person(0),
+        mdtrt_id: stay.clone(),
+        kind: VisitKind::Inpatient,
+        lines,
+    };
+    store.execute(upload(&stays[0], vec![line("1", "DEMO-A-003", "300", "1")])).await.unwrap();
+    store
+        .execute(upload(&stays[1], vec![line("1", "DEMO-A-003", "300", "2"), line("2", "DEMO-A-001", "12.5", "2")]))
+        .await
+        .unwrap();
+    // The third stay has no lines: nothing to settle.
+    let (psn, code) = (person(0), "H33010000001".parse().unwrap());
+    let found = store.read(move |r| r.stays_to_settle(&psn, &code, 10)).await.unwrap();
+    let found: Vec<_> = found.into_iter().map(|(stay, sum)| (stay.mdtrt_id, sum)).collect();
+    assert_eq!(found, vec![(stays[1].clone(), Money::yuan(625)), (stays[0].clone(), Money::yuan(300))], "newest first");
+    let (psn, code) = (person(0), "H33010000001".parse().unwrap());
+    assert_eq!(store.read(move |r| r.stays_to_settle(&psn, &code, 1)).await.unwrap().len(), 1, "at most the limit");
+    let (psn, elsewhere) = (person(0), "H33010000002".parse().unwrap());
+    assert!(store.read(move |r| r.stays_to_settle(&psn, &elsewhere, 10)).await.unwrap().is_empty(), "only here");
+    let (other, code) = (person(1), "H33010000001".parse().unwrap());
+    assert!(store.read(move |r| r.stays_to_settle(&other, &code, 10)).await.unwrap().is_empty(), "only this person");
 }
 
 /// PostgreSQL admits one writer per database and schema; a closed store releases it, and an

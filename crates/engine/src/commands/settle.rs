@@ -137,6 +137,12 @@ pub(super) fn settle(
     }
     match (visit.kind, visit.status, request.mid_stay) {
         (_, VisitStatus::Cancelled, _) => return Err(super::visits::cancelled(&visit)),
+        (VisitKind::Outpatient | VisitKind::Pharmacy, _, true) => {
+            return Err(EngineError::invalid(
+                format!("就诊ID{}不是住院就诊，不能中途结算", visit.mdtrt_id),
+                format!("visit {} is not a stay: only a stay is settled mid-stay", visit.mdtrt_id),
+            ));
+        }
         (VisitKind::Inpatient, VisitStatus::Open, false) => {
             return Err(EngineError::refused(
                 format!("就诊ID{}未办理出院，不能办理出院结算；中途结算请传mid_setl_flag=1", visit.mdtrt_id),

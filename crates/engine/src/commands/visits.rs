@@ -112,19 +112,18 @@ pub(super) fn own_visit(
     psn_no: &PersonNo,
     institution: &InstitutionCode,
 ) -> Result<Visit, EngineError> {
-    let visit = ws
-        .visit(mdtrt_id)?
-        .ok_or_else(|| EngineError::not_found(format!("就诊ID{mdtrt_id}不存在"), format!("no visit {mdtrt_id}")))?;
+    // Another institution's visit is answered like a missing one: whether it exists, and whose
+    // it is, is not this institution's to learn.
+    let visit = ws.visit(mdtrt_id)?.filter(|visit| &visit.institution == institution).ok_or_else(|| {
+        EngineError::not_found(
+            format!("就诊ID{mdtrt_id}不存在或不是本机构的就诊"),
+            format!("no visit {mdtrt_id} at this institution"),
+        )
+    })?;
     if &visit.psn_no != psn_no {
         return Err(EngineError::invalid(
             format!("就诊ID{mdtrt_id}不属于人员编号{psn_no}"),
             format!("visit {mdtrt_id} does not belong to person {psn_no}"),
-        ));
-    }
-    if &visit.institution != institution {
-        return Err(EngineError::forbidden(
-            format!("就诊ID{mdtrt_id}不是本机构的就诊"),
-            format!("visit {mdtrt_id} belongs to another institution"),
         ));
     }
     Ok(visit)

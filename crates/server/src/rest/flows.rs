@@ -54,13 +54,14 @@ fn commit(
     bytes: &Bytes,
     render: impl Fn(&Outcome) -> Value + Send + Sync + 'static,
 ) -> Result<Run, ApiError> {
-    let idempotency = Idempotency::of_request(
-        idempotency_key(headers)?,
-        institution.code.clone(),
-        format!("rest:{what}"),
-        bytes,
-        true,
-    );
+    let idempotency = Idempotency {
+        key: idempotency_key(headers)?,
+        institution: institution.code.clone(),
+        channel: format!("rest:{what}"),
+        // SHA-256 of the route's name, a newline and the body, as since the first release.
+        request_hash: yibao_app::sha256_hex(&[what.as_bytes(), bytes]),
+        reversible: true,
+    };
     Ok(Run::Commit(
         idempotency.envelope(Box::new(move |outcome| serde_json::to_vec(&render(outcome)).unwrap_or_default())),
     ))

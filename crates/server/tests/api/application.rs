@@ -113,10 +113,17 @@ async fn an_emergency_40_days_before_admission_folds_the_same_over_2304_rest_and
     assert_eq!(priced.status, 200, "{}", priced.body);
     let mut headers = signed_headers(TERTIARY);
     headers.push(("idempotency-key".into(), "STAY-SETTLE-1".into()));
-    let settled = app.rest("POST", &path, None, &headers, Some(body)).await;
+    let settled = app.rest("POST", &path, None, &headers, Some(body.clone())).await;
     assert_eq!(settled.status, 201, "{}", settled.body);
     let setl_id = settled.body["setl_id"].as_str().unwrap().to_string();
     let over_rest = assert_folded(&app, "REST", &setl_id, &emergency).await;
+    // The idempotency fingerprint is what it always was (SHA-256 of the route's name, a newline
+    // and the body): a retry stored before an upgrade is still recognised after it.
+    let stored = app.store.read(|r| r.message(&"STAY-SETTLE-1".parse().unwrap())).await.unwrap().unwrap();
+    let mut request = b"settle\n".to_vec();
+    request.extend(serde_json::to_vec(&body).unwrap());
+    assert_eq!(stored.request_hash, yibao_app::hex(&<sha2::Sha256 as sha2::Digest>::digest(&request)));
+    assert_eq!(stored.infno, "rest:settle");
 
     // The hospital's counter: the stay is offered for settlement once the patient is identified.
     let app = spawn_app_with_policy(policy, |application| application).await;

@@ -1,7 +1,18 @@
 //! The pharmacy counter's pages: sign-in, identification, pre-settlement, settlement, receipt,
 //! cancellation.
 
+use serde_json::json;
+
 use crate::helpers::*;
+
+/// The value of the first hidden (or any) input named `name` on a page.
+fn hidden_value(html: &str, name: &str) -> String {
+    html.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        .to_string()
+}
 
 async fn sign_in(app: &TestApp, code: &str, secret: &str) -> Page {
     browse(app, "/counter/login", "", Some(&[("code", code), ("secret", secret)])).await
@@ -28,6 +39,7 @@ async fn a_pharmacy_counter_presettles_settles_once_prints_and_cancels() {
         browse(&app, "/counter/identify", &cookie, Some(&[("kind", "02"), ("number", id_number("张伟"))])).await;
     assert_eq!(found.status, 200);
     assert!(found.html.contains("张伟") && found.html.contains("¥1000.00") && !found.html.contains(id_number("张伟")));
+    let proof = hidden_value(&found.html, "proof");
     let unknown = browse(
         &app,
         "/counter/identify",
@@ -46,6 +58,7 @@ async fn a_pharmacy_counter_presettles_settles_once_prints_and_cancels() {
         ("code0", "DEMO-A-001"),
         ("price0", "12.30"),
         ("qty0", "2"),
+        ("proof", proof.as_str()),
     ];
     let mut presettle = lines.to_vec();
     presettle.push(("action", "presettle"));
@@ -54,10 +67,17 @@ async fn a_pharmacy_counter_presettles_settles_once_prints_and_cancels() {
     assert!(pre.html.contains("¥24.60") && pre.html.contains("个人账户支付24.60元"), "{}", pre.html);
     assert!(!pre.html.contains(id_number("张伟")), "the form never carries the ID number");
     assert_eq!(balance(&app, "张伟").await, "1000.00", "a pre-settlement pays nothing");
-    let msgid = pre.html.split("name=\"msgid\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().to_string();
+    let (msgid, medfee, infno) =
+        (hidden_value(&pre.html, "msgid"), hidden_value(&pre.html, "medfee"), hidden_value(&pre.html, "infno"));
+    assert_eq!((medfee.as_str(), infno.as_str()), ("24.60", "2102"));
 
     let mut settle = lines.to_vec();
-    settle.extend([("action", "settle"), ("msgid", msgid.as_str())]);
+    settle.extend([
+        ("action", "settle"),
+        ("msgid", msgid.as_str()),
+        ("medfee", medfee.as_str()),
+        ("infno", infno.as_str()),
+    ]);
     let first = browse(&app, "/counter/bill", &cookie, Some(&settle)).await;
     assert_eq!(first.status, 303, "{}", first.html);
     assert!(first.location.starts_with("/counter/receipts/"));
@@ -97,6 +117,9 @@ async fn a_pharmacy_counter_presettles_settles_once_prints_and_cancels() {
 async fn a_hospital_counter_settles_an_outpatient_visit() {
     let app = spawn_app().await;
     let cookie = sign_in(&app, TERTIARY, &format!("demo-{TERTIARY}")).await.cookie.expect("signed in");
+    let found =
+        browse(&app, "/counter/identify", &cookie, Some(&[("kind", "02"), ("number", id_number("张伟"))])).await;
+    let proof = hidden_value(&found.html, "proof");
     let fields = [
         ("psn_no", psn("张伟")),
         ("insutype", "310"),
@@ -109,6 +132,7 @@ async fn a_hospital_counter_settles_an_outpatient_visit() {
         ("code1", "DEMO-A-001"),
         ("price1", "10.00"),
         ("qty1", "2"),
+        ("proof", proof.as_str()),
     ];
     let mut presettle = fields.to_vec();
     presettle.push(("action", "presettle"));
@@ -116,17 +140,17 @@ async fn a_hospital_counter_settles_an_outpatient_visit() {
     assert_eq!(pre.status, 200, "{}", pre.html);
     assert!(pre.html.contains("¥45.00") && pre.html.contains("name=\"mdtrt_id\""), "{}", pre.html);
     assert_eq!(balance(&app, "张伟").await, "1000.00", "the pre-settlement paid nothing");
-    let hidden = |name: &str| {
-        pre.html
-            .split(&format!("name=\"{name}\" value=\""))
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap()
-            .to_string()
-    };
-    let (msgid, mdtrt_id) = (hidden("msgid"), hidden("mdtrt_id"));
+    let hidden = |name: &str| hidden_value(&pre.html, name);
+    let (msgid, mdtrt_id, medfee, infno) = (hidden("msgid"), hidden("mdtrt_id"), hidden("medfee"), hidden("infno"));
+    assert_eq!(infno, "2207");
     let mut settle = fields.to_vec();
-    settle.extend([("action", "settle"), ("msgid", msgid.as_str()), ("mdtrt_id", mdtrt_id.as_str())]);
+    settle.extend([
+        ("action", "settle"),
+        ("msgid", msgid.as_str()),
+        ("mdtrt_id", mdtrt_id.as_str()),
+        ("medfee", medfee.as_str()),
+        ("infno", infno.as_str()),
+    ]);
     let settled = browse(&app, "/counter/bill", &cookie, Some(&settle)).await;
     assert_eq!(settled.status, 303, "{}", settled.html);
     assert_eq!(browse(&app, "/counter/bill", &cookie, Some(&settle)).await.location, settled.location, "once");
@@ -136,4 +160,75 @@ async fn a_hospital_counter_settles_an_outpatient_visit() {
     let setl_id = settled.location.rsplit('/').next().unwrap().to_string();
     browse(&app, &format!("/counter/receipts/{setl_id}/cancel"), &cookie, Some(&[])).await;
     assert_eq!(balance(&app, "张伟").await, "1000.00");
+}
+
+#[tokio::test]
+async fn counter_forms_cannot_be_turned_to_another_person_nor_settle_more_than_they_showed() {
+    let app = spawn_app().await;
+    let cookie = sign_in(&app, TERTIARY, &format!("demo-{TERTIARY}")).await.cookie.expect("signed in");
+    // 李秀英 has a stay here; the counter identified 张伟.
+    let stay = admit_at(&app, "李秀英", "2026-11-20 09:00:00").await;
+    app.call(TERTIARY, "2301", json!({"feedetail": [fee_line("Z1", &stay, psn("李秀英"), "DEMO-A-003", "1000", "1")]}))
+        .await
+        .ok();
+    let found =
+        browse(&app, "/counter/identify", &cookie, Some(&[("kind", "02"), ("number", id_number("张伟"))])).await;
+    let offered = |html: &str| html.contains(&format!("name=\"mdtrt_id\" value=\"{stay}\""));
+    assert!(!offered(&found.html), "another person's stay is not offered");
+    let proof = hidden_value(&found.html, "proof");
+    let stay_form = |psn_no: &'static str, proof: String| {
+        vec![
+            ("psn_no", psn_no.to_string()),
+            ("insutype", "310".to_string()),
+            ("cert_type", "02".to_string()),
+            ("cert_no", String::new()),
+            ("proof", proof),
+            ("action", "presettle_stay".to_string()),
+            ("mdtrt_id", stay.clone()),
+            // Still in hospital: settled mid-stay.
+            ("mid_stay", "true".to_string()),
+        ]
+    };
+    let post = |form: Vec<(&'static str, String)>| {
+        let app = &app;
+        let cookie = cookie.clone();
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            browse(app, "/counter/bill", &cookie, Some(&form)).await
+        }
+    };
+    // 张伟's proof with 李秀英's person number: refused before anything is read.
+    assert_eq!(post(stay_form(psn("李秀英"), proof.clone())).await.status, 400);
+    // 张伟's own form naming 李秀英's stay: not a stay of his.
+    assert_eq!(post(stay_form(psn("张伟"), proof.clone())).await.status, 404);
+    // A proof made up by hand is refused too.
+    assert_eq!(post(stay_form(psn("李秀英"), "00".repeat(32))).await.status, 400);
+
+    // Identified properly, 李秀英's stay is pre-settled; then the ward adds a line: the settlement
+    // shown no longer holds, and settling refuses rather than charge what was not shown.
+    let found =
+        browse(&app, "/counter/identify", &cookie, Some(&[("kind", "02"), ("number", id_number("李秀英"))])).await;
+    assert!(offered(&found.html));
+    let pre = post(stay_form(psn("李秀英"), hidden_value(&found.html, "proof"))).await;
+    assert_eq!(pre.status, 200, "{}", pre.html);
+    app.call(TERTIARY, "2301", json!({"feedetail": [fee_line("Z2", &stay, psn("李秀英"), "DEMO-A-001", "50", "1")]}))
+        .await
+        .ok();
+    let settle: Vec<(&'static str, String)> =
+        ["psn_no", "insutype", "cert_type", "cert_no", "proof", "msgid", "medfee", "infno", "mdtrt_id", "mid_stay"]
+            .into_iter()
+            .map(|name| (name, hidden_value(&pre.html, name)))
+            .chain([("action", "settle".to_string())])
+            .collect();
+    let refused = post(settle).await;
+    assert_eq!(refused.status, 422, "{}", refused.html);
+    assert!(refused.html.contains("1050.00") && refused.html.contains("1000.00"), "{}", refused.html);
+
+    // A pharmacy has no stays to settle.
+    let pharmacy = sign_in(&app, PHARMACY, &format!("demo-{PHARMACY}")).await.cookie.expect("signed in");
+    let found =
+        browse(&app, "/counter/identify", &pharmacy, Some(&[("kind", "02"), ("number", id_number("李秀英"))])).await;
+    let form = stay_form(psn("李秀英"), hidden_value(&found.html, "proof"));
+    let form: Vec<(&str, &str)> = form.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    assert_eq!(browse(&app, "/counter/bill", &pharmacy, Some(&form)).await.status, 400);
 }

@@ -183,7 +183,16 @@ async fn another_institutions_code_and_a_reused_msgid_are_refused() {
     assert!(body["err_msg"].as_str().unwrap().contains("与认证的机构H33010000001不一致"), "{body}");
     // Another hospital cannot settle this hospital's visit either.
     let foreign = app.call(SECONDARY, "2207", json!({"data": presettle_data("张伟", &visit, "50", true)})).await;
-    assert!(foreign.refused().contains("不是本机构的就诊"), "{}", foreign.body);
+    assert!(foreign.refused().contains("不存在或不是本机构的就诊"), "{}", foreign.body);
+    // Answered exactly like a visit that does not exist (no existence oracle).
+    let missing = app.call(SECONDARY, "2207", json!({"data": presettle_data("张伟", "999999999", "50", true)})).await;
+    assert_eq!(
+        foreign.refused().replace(visit.as_str(), "ID"),
+        missing.refused().replace("999999999", "ID"),
+        "{} / {}",
+        foreign.body,
+        missing.body
+    );
 
     let msgid = TestApp::msgid(TERTIARY);
     let settled = app
