@@ -169,3 +169,67 @@ async fn outside_the_seed_window_the_emergency_keeps_its_own_settlement() {
     assert!(stay.folded.is_empty());
     assert!(settlement(&app, &emergency).await.is_in_force());
 }
+
+/// The REST settlement of a stay, as every other role and many times at once: only the
+/// treating hospital settles it, once.
+#[tokio::test]
+async fn a_stay_is_settled_over_rest_by_its_hospital_alone_and_once_however_many_ask_at_once() {
+    let app =
+        std::sync::Arc::new(spawn_app_with_policy(yibao_policy::SEED_POLICY_TOML, |application| application).await);
+    let (_, stay) = emergency_then_stay(&app).await;
+    let path = format!("/api/v1/visits/{stay}/settlement");
+    let body = json!({"psn_no": psn("张伟"), "medfee": "10000"});
+    let keyed = |code: &str, key: &str| {
+        let mut headers = signed_headers(code);
+        headers.push(("idempotency-key".into(), key.into()));
+        headers
+    };
+    assert_eq!(
+        app.rest("POST", &path, None, &[("idempotency-key".into(), "K0".into())], Some(body.clone())).await.status,
+        401
+    );
+    let person = app.person_login("张伟").await;
+    let as_person =
+        app.rest("POST", &path, Some(&person), &[("idempotency-key".into(), "K0".into())], Some(body.clone())).await;
+    assert_eq!(as_person.status, 403, "{}", as_person.body);
+    let clerk = app.login(json!({"role": "operator", "username": "admin", "password": "Demo@2026"})).await;
+    let as_clerk =
+        app.rest("POST", &path, Some(&clerk), &[("idempotency-key".into(), "K0".into())], Some(body.clone())).await;
+    assert_eq!(as_clerk.status, 403, "{}", as_clerk.body);
+    // Another hospital learns nothing: its answer is that of a visit that does not exist.
+    let elsewhere = app.rest("POST", &path, None, &keyed(SECONDARY, "K0"), Some(body.clone())).await;
+    let missing = app
+        .rest("POST", "/api/v1/visits/3301009999999999/settlement", None, &keyed(SECONDARY, "K00"), Some(body.clone()))
+        .await;
+    assert_eq!((elsewhere.status, missing.status), (404, 404), "{} / {}", elsewhere.body, missing.body);
+    assert_eq!(count(&app, "settlements").await, 1, "only the emergency visit's so far");
+
+    // Twelve at once: six retries of one key, six keys of their own.
+    let mut set = tokio::task::JoinSet::new();
+    for index in 0..12 {
+        let (app, path, body) = (app.clone(), path.clone(), body.clone());
+        let key = if index % 2 == 0 { "SAME".to_string() } else { format!("OWN{index}") };
+        set.spawn(async move {
+            let mut headers = signed_headers(TERTIARY);
+            headers.push(("idempotency-key".into(), key.clone()));
+            (key, app.rest("POST", &path, None, &headers, Some(body)).await)
+        });
+    }
+    let mut settled = std::collections::BTreeSet::new();
+    let mut refused = 0;
+    while let Some(joined) = set.join_next().await {
+        let (key, reply) = joined.unwrap();
+        match reply.status {
+            200 | 201 => {
+                settled.insert(reply.body["setl_id"].as_str().unwrap().to_string());
+            }
+            status => {
+                assert_eq!(status, 422, "{key}: {}", reply.body);
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(settled.len(), 1, "one settlement of the stay: {settled:?}");
+    assert_eq!(count(&app, "settlements").await, 2);
+    assert!(refused >= 6, "the other keys find nothing left to settle ({refused} refused)");
+}

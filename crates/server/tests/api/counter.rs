@@ -232,3 +232,91 @@ async fn counter_forms_cannot_be_turned_to_another_person_nor_settle_more_than_t
     let form: Vec<(&str, &str)> = form.iter().map(|(n, v)| (*n, v.as_str())).collect();
     assert_eq!(browse(&app, "/counter/bill", &pharmacy, Some(&form)).await.status, 400);
 }
+
+/// A stay's settlement at the counter, pressed many times at once and from two pre-settlement
+/// pages at once, settles once; nobody without the hospital's counter session gets anywhere.
+#[tokio::test]
+async fn a_stay_settles_once_however_many_press_settle_at_once_and_only_from_its_counter() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    let stay = admit_at(&app, "王强", "2026-11-20 09:00:00").await;
+    app.call(TERTIARY, "2301", json!({"feedetail": [fee_line("Z1", &stay, psn("王强"), "DEMO-A-003", "800", "1")]}))
+        .await
+        .ok();
+    let cookie = sign_in(&app, TERTIARY, &format!("demo-{TERTIARY}")).await.cookie.expect("signed in");
+    let found =
+        browse(&app, "/counter/identify", &cookie, Some(&[("kind", "02"), ("number", id_number("王强"))])).await;
+    let offered = |html: &str| {
+        let marker = format!("name=\"mdtrt_id\" value=\"{stay}\"");
+        html.split("<form").find(|form| form.contains(&marker)).map(|form| {
+            form.split("<input")
+                .skip(1)
+                .filter_map(|input| {
+                    let name = input.split("name=\"").nth(1)?.split('"').next()?.to_string();
+                    let value = input.split("value=\"").nth(1)?.split('"').next()?.to_string();
+                    Some((name, value))
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let stay_form = offered(&found.html).expect("the stay is offered");
+    let as_pairs = |fields: &[(String, String)]| -> Vec<(String, String)> { fields.to_vec() };
+    let post = |cookie: String, fields: Vec<(String, String)>| {
+        let app = app.clone();
+        async move {
+            let form: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            browse(&app, "/counter/bill", &cookie, Some(&form)).await
+        }
+    };
+    // Two pre-settlement pages of the same stay: two message ids.
+    let first = post(cookie.clone(), as_pairs(&stay_form)).await;
+    let second = post(cookie.clone(), as_pairs(&stay_form)).await;
+    let settle_form = |page: &Page| -> Vec<(String, String)> {
+        let form = page.html.split("<form").find(|form| form.contains("value=\"settle\"")).expect("a settle form");
+        form.split("<input")
+            .skip(1)
+            .filter_map(|input| {
+                let name = input.split("name=\"").nth(1)?.split('"').next()?.to_string();
+                let value = input.split("value=\"").nth(1)?.split('"').next()?.to_string();
+                Some((name, value))
+            })
+            .collect()
+    };
+    let (one, other) = (settle_form(&first), settle_form(&second));
+    assert_ne!(one, other, "each pre-settlement page has its own message id");
+
+    // Nobody, a person's portal session and another hospital's counter get nothing done.
+    assert_eq!(post(String::new(), one.clone()).await.location, "/counter/login");
+    // A person's or an operator's session token under the counter's cookie is no counter session.
+    let person = app.person_login("王强").await;
+    assert_eq!(post(format!("yibao_counter={person}"), one.clone()).await.location, "/counter/login");
+    let clerk = app.login(json!({"role": "operator", "username": "admin", "password": "Demo@2026"})).await;
+    assert_eq!(post(format!("yibao_counter={clerk}"), one.clone()).await.location, "/counter/login");
+    let secondary = sign_in(&app, SECONDARY, &format!("demo-{SECONDARY}")).await.cookie.expect("signed in");
+    assert_eq!(post(secondary, one.clone()).await.status, 400, "the form's proof is the tertiary hospital's");
+
+    // Twenty presses at once of each page.
+    let mut set = tokio::task::JoinSet::new();
+    for index in 0..40 {
+        let form = if index % 2 == 0 { one.clone() } else { other.clone() };
+        set.spawn(post(cookie.clone(), form));
+    }
+    let mut receipts = std::collections::BTreeSet::new();
+    let mut refused = 0;
+    while let Some(page) = set.join_next().await {
+        let page = page.unwrap();
+        match page.status {
+            303 => {
+                receipts.insert(page.location);
+            }
+            422 => refused += 1,
+            other => panic!("{other}: {}", page.html),
+        }
+    }
+    assert_eq!(receipts.len(), 1, "one settlement, every press of the winning page shows it: {receipts:?}");
+    assert_eq!(refused, 20, "the other page's presses find nothing left to settle");
+    let settled = count(&app, "settlements").await;
+    assert_eq!(settled, 1);
+    let again =
+        browse(&app, "/counter/identify", &cookie, Some(&[("kind", "02"), ("number", id_number("王强"))])).await;
+    assert!(offered(&again.html).is_none(), "a settled stay is no longer offered");
+}
