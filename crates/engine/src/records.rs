@@ -164,6 +164,12 @@ impl CardStatus {
     pub fn parse(text: &str) -> Option<CardStatus> {
         CardStatus::ALL.into_iter().find(|status| status.as_str() == text)
     }
+
+    /// Whether a card in this state still counts as the person's card (a person holds one live
+    /// card at most: a new one only replaces a lost or blocked one).
+    pub fn is_live(self) -> bool {
+        !matches!(self, CardStatus::Replaced | CardStatus::Cancelled)
+    }
 }
 
 /// A medical insurance card.

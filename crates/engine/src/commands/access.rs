@@ -62,6 +62,11 @@ pub struct BeginAttempt {
     pub despite_lock: bool,
 }
 
+/// The stored credential of `subject`, which must exist.
+fn stored(ws: &mut WorkingSet<'_>, subject: &str, kind: CredentialKind) -> Result<Credential, EngineError> {
+    ws.credential(subject, kind)?.ok_or_else(|| EngineError::not_found("凭证不存在", "no such credential"))
+}
+
 /// When a lock taken now ends: a card PIN's lasts until the bank resets it.
 pub fn lock_end(kind: CredentialKind, now: DateTime) -> DateTime {
     match kind {
@@ -80,9 +85,7 @@ impl Command for BeginAttempt {
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
-        let Some(mut credential) = ws.credential(&self.subject, self.kind)? else {
-            return Err(EngineError::not_found("凭证不存在", "no such credential"));
-        };
+        let mut credential = stored(ws, &self.subject, self.kind)?;
         match credential.locked_until {
             Some(until) if until > ctx.now => {
                 // A clean source gets a few more tries at a locked password, never unbounded: a
@@ -129,9 +132,7 @@ impl Command for RecordAttempt {
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
-        let Some(mut credential) = ws.credential(&self.subject, self.kind)? else {
-            return Err(EngineError::not_found("凭证不存在", "no such credential"));
-        };
+        let mut credential = stored(ws, &self.subject, self.kind)?;
         match self.success {
             true => {
                 credential.failures = 0;
@@ -170,9 +171,7 @@ impl Command for ChangeSecret {
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
-        let Some(mut credential) = ws.credential(&self.subject, self.kind)? else {
-            return Err(EngineError::not_found("凭证不存在", "no such credential"));
-        };
+        let mut credential = stored(ws, &self.subject, self.kind)?;
         credential.hash.clone_from(&self.hash);
         credential.must_change = false;
         credential.failures = 0;
@@ -212,9 +211,7 @@ impl Command for ConsumeCredential {
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
-        let Some(mut credential) = ws.credential(&self.subject, self.kind)? else {
-            return Err(EngineError::not_found("凭证不存在", "no such credential"));
-        };
+        let mut credential = stored(ws, &self.subject, self.kind)?;
         if credential.hash != self.expected_hash {
             return Err(EngineError::conflict("该凭证已被使用", "the secret was used already"));
         }

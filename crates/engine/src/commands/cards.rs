@@ -123,10 +123,9 @@ fn apply(
     }
     // One live card per person (seed 001: a card is replaced, never doubled): a new one only
     // as the replacement of a lost or blocked one.
-    let live = |card: &Card| !matches!(card.status, CardStatus::Replaced | CardStatus::Cancelled);
     for card in ws.person_cards(&person.psn_no)? {
         let replaced = request.replaces.as_ref() == Some(&card.card_no);
-        if live(&card) && !replaced {
+        if card.status.is_live() && !replaced {
             return Err(EngineError::conflict(
                 format!(
                     "参保人已有社保卡{}（{}），不能重复申领；卡遗失或损坏请挂失后办理补换",

@@ -294,11 +294,7 @@ impl Command for IssueCard {
                 format!("no person {}", self.psn_no),
             ));
         }
-        if let Some(live) = ws
-            .person_cards(&self.psn_no)?
-            .into_iter()
-            .find(|card| !matches!(card.status, CardStatus::Replaced | CardStatus::Cancelled))
-        {
+        if let Some(live) = ws.person_cards(&self.psn_no)?.into_iter().find(|card| card.status.is_live()) {
             return Err(EngineError::conflict(
                 format!("参保人已有社保卡{}，不能再发一张", live.card_no),
                 format!("the person already has card {}", live.card_no),

@@ -273,12 +273,10 @@ pub(super) fn settle(
         };
         for mut emergency in candidates {
             let candidate = emergency.mdtrt_id.clone();
-            let eligible = emergency.psn_no == visit.psn_no
-                && emergency.institution == visit.institution
-                && emergency.kind == VisitKind::Outpatient
-                && emergency.status != VisitStatus::Cancelled
+            // The candidates are this person's outpatient visits here since the window opened.
+            let eligible = emergency.status != VisitStatus::Cancelled
                 && emergency.med_type.is_some_and(|t| rule.emergency_med_types.contains(&t))
-                && (window_start..=visit.begin.date()).contains(&emergency.begin.date())
+                && emergency.begin.date() <= visit.begin.date()
                 && emergency.folded_into.as_ref().is_none_or(|into| into == &visit.mdtrt_id);
             if !eligible {
                 continue;
