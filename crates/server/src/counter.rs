@@ -549,7 +549,7 @@ async fn open_outpatient(state: &AppState, lang: Lang, till: &Institution, bill:
 }
 
 /// What settles the bill: a pharmacy purchase (2102), or the settlement of the hospital
-/// visit `mdtrt_id` (2207 for the counter's own outpatient visit, 2304 for a stay).
+/// visit (2207 for the counter's own outpatient visit, 2304 for a stay).
 enum Charge {
     Purchase(Purchase),
     Visit(SettleRequest),
@@ -565,12 +565,13 @@ impl Charge {
     }
 }
 
+/// The charge of the bill (of the hospital visit `mdtrt_id`), made to be run as `run` says.
 fn charge(
     state: &AppState,
     till: &Institution,
     bill: &Bill,
     mdtrt_id: Option<&MdtrtId>,
-    msgid: MsgId,
+    run: &Run,
 ) -> Result<Charge, String> {
     let (psn_no, insurance, certificate) = parties(bill)?;
     let declared_medfee = match &bill.medfee {
@@ -591,7 +592,8 @@ fn charge(
             use_account: bill.use_account,
             invoice_no: String::new(),
             insured_admdvs: None,
-            msgid,
+            // The message id it will run under (a settlement's, or a preview's).
+            msgid: run.key(),
         }),
         // The visit's own kind: the counter's outpatient visit, or a stay settled at discharge
         // (or mid-stay while the patient is still in).
@@ -737,11 +739,6 @@ async fn bill(
                 );
             };
             let visit = fields.get("mdtrt_id").and_then(|id| id.parse::<MdtrtId>().ok());
-            let charge = match charge(&state, &institution, &bill, visit.as_ref(), msgid.clone()) {
-                Ok(charge) => charge,
-                Err(message) => return refused(lang, &institution, StatusCode::BAD_REQUEST, &message, true),
-            };
-            // The same message id with another bill is refused, not replayed.
             let infno = match (fields.get("infno").map(String::as_str), &visit) {
                 (Some(infno @ ("2207" | "2304")), Some(_)) | (Some(infno @ "2102"), None) => infno,
                 _ => {
@@ -749,6 +746,7 @@ async fn bill(
                     return refused(lang, &institution, StatusCode::BAD_REQUEST, message, true);
                 }
             };
+            // The same message id with another bill is refused, not replayed.
             let request = format!(
                 "{}|{}|{}|{}|{}|{:?}|{:?}|{:?}",
                 bill.psn_no,
@@ -771,6 +769,10 @@ async fn bill(
                 Outcome::Settlement(s) => s.settlement.setl_id.as_str().as_bytes().to_vec(),
                 _ => Vec::new(),
             })));
+            let charge = match charge(&state, &institution, &bill, visit.as_ref(), &run) {
+                Ok(charge) => charge,
+                Err(message) => return refused(lang, &institution, StatusCode::BAD_REQUEST, &message, true),
+            };
             match charge.run(&state, run).await {
                 Ok(Reply::Done { outcome: Outcome::Settlement(outcome), .. }) => {
                     Redirect::to(&format!("/counter/receipts/{}", outcome.settlement.setl_id)).into_response()
@@ -799,7 +801,7 @@ async fn presettled(
     bill: &Bill,
     visit: Option<MdtrtId>,
 ) -> Result<Response, String> {
-    let charge = charge(state, institution, bill, visit.as_ref(), Run::Preview.key())?;
+    let charge = charge(state, institution, bill, visit.as_ref(), &Run::Preview)?;
     let priced = match charge.run(state, Run::Preview).await {
         Ok(Reply::Done { outcome: Outcome::Settlement(outcome), .. }) => outcome.settlement,
         Ok(_) => return Err("unexpected".into()),
