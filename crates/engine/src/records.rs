@@ -170,6 +170,12 @@ impl CardStatus {
     pub fn is_live(self) -> bool {
         !matches!(self, CardStatus::Replaced | CardStatus::Cancelled)
     }
+
+    /// Whether the holder still has the card in hand (live and not reported lost): only then
+    /// does its PIN stand for them.
+    pub fn is_in_hand(self) -> bool {
+        self.is_live() && self != CardStatus::Lost
+    }
 }
 
 /// A medical insurance card.

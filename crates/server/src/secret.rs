@@ -83,6 +83,12 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
+/// A random number below `bound` (not zero); the bias of taking a 64-bit draw modulo a bound
+/// this small is below one in 10^9.
+pub fn random_below(bound: u64) -> u64 {
+    u64::from_le_bytes(random_bytes::<8>()) % bound
+}
+
 /// A random token, 64 hex characters.
 pub fn token() -> String {
     yibao_app::hex(&random_bytes::<32>())

@@ -47,9 +47,7 @@ impl Caller {
     pub fn may_read_person(&self, psn_no: &str) -> Result<(), ApiError> {
         match self {
             Caller::Person { psn_no: own, change_password_only: false, .. } if own == psn_no => Ok(()),
-            Caller::Person { change_password_only: true, .. } => {
-                Err(ApiError::forbidden("the initial password only allows setting a new password"))
-            }
+            Caller::Person { change_password_only: true, .. } => Err(initial_password_only()),
             Caller::Person { .. } => Err(ApiError::forbidden("a person may read only their own records")),
             Caller::Operator { .. } | Caller::Institution(_) => Ok(()),
             Caller::Anonymous => Err(ApiError::unauthenticated("log in to read personal records")),
@@ -93,4 +91,9 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         }
         Ok(Caller::Anonymous)
     }
+}
+
+/// The refusal of anything but the password change to a session of the initial password.
+pub fn initial_password_only() -> ApiError {
+    ApiError::forbidden("the initial password only allows setting a new password")
 }

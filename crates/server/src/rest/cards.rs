@@ -539,9 +539,7 @@ async fn may_verify(state: &AppState, caller: &Caller, card_no: &str) -> Result<
                 false => Err(ApiError::forbidden("a terminal checks only the cards of the institution's patients")),
             }
         }
-        Caller::Person { change_password_only: true, .. } => {
-            Err(ApiError::forbidden("the initial password only allows setting a new password"))
-        }
+        Caller::Person { change_password_only: true, .. } => Err(super::caller::initial_password_only()),
         Caller::Person { psn_no, .. } => match holder_of(state, card_no).await?.as_deref() == Some(psn_no.as_str()) {
             true => Ok(()),
             false => Err(not_the_holder("verify")),
@@ -653,7 +651,7 @@ pub(crate) async fn set_pin(
     match caller {
         Caller::Anonymous => return Err(ApiError::unauthenticated("log in as the card's holder")),
         Caller::Person { change_password_only: true, .. } => {
-            return Err(ApiError::forbidden("the initial password only allows setting a new password"));
+            return Err(super::caller::initial_password_only());
         }
         Caller::Person { psn_no, .. } if holder_of(state, card_no).await?.as_deref() == Some(psn_no.as_str()) => {}
         _ => return Err(not_the_holder("change")),
@@ -698,7 +696,7 @@ async fn reset_pin(
             "身份证号与持卡人不符",
         ));
     }
-    if matches!(card.status, CardStatus::Lost | CardStatus::Replaced | CardStatus::Cancelled) {
+    if !card.status.is_in_hand() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "conflict",

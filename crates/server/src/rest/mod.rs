@@ -86,7 +86,7 @@ pub fn router() -> Router<Arc<AppState>> {
 /// Ten random digits for a new person number, from [`DRAWN_MIN`] to [`PERSON_NUMBER_MAX`].
 fn draw_person_number() -> u64 {
     let span = PERSON_NUMBER_MAX - DRAWN_MIN + 1;
-    DRAWN_MIN + u64::from_le_bytes(crate::secret::random_bytes::<8>()) % span
+    DRAWN_MIN + crate::secret::random_below(span)
 }
 
 /// Reads a JSON body into a wire type; every problem is a 400 naming it.
@@ -331,15 +331,11 @@ async fn check_proof(state: &AppState, client: ClientAddr, psn_no: &str, proof: 
     let verdict = match proof.ok_or_else(proof_required)? {
         Proof::Card { card_no, pin } => {
             let own = match card_no.trim().parse::<yibao_domain::CardNo>() {
-                Ok(number) => state.store.read(move |r| r.card(&number)).await?.filter(|card| {
-                    card.psn_no.as_str() == psn_no
-                        && !matches!(
-                            card.status,
-                            yibao_engine::records::CardStatus::Lost
-                                | yibao_engine::records::CardStatus::Replaced
-                                | yibao_engine::records::CardStatus::Cancelled
-                        )
-                }),
+                Ok(number) => state
+                    .store
+                    .read(move |r| r.card(&number))
+                    .await?
+                    .filter(|card| card.psn_no.as_str() == psn_no && card.status.is_in_hand()),
                 Err(_) => None,
             };
             // Someone else's card (or none) is checked like a wrong PIN: counted, same answer.
@@ -736,7 +732,7 @@ async fn issue_activation_code(
 ) -> Result<Response, ApiError> {
     caller.operator()?;
     let person = load_person(&state, &psn_no).await?;
-    let digits = u64::from_le_bytes(crate::secret::random_bytes::<8>()) % 100_000_000;
+    let digits = crate::secret::random_below(100_000_000);
     let code = format!("{digits:08}");
     let hash = hash_secret(&state, code.clone()).await?;
     let now = state.store.now();
@@ -821,7 +817,7 @@ async fn settlement(
     match &caller {
         Caller::Anonymous => return Err(ApiError::unauthenticated("log in to read settlements")),
         Caller::Person { change_password_only: true, .. } => {
-            return Err(ApiError::forbidden("the initial password only allows setting a new password"));
+            return Err(caller::initial_password_only());
         }
         _ => {}
     }
