@@ -12,8 +12,9 @@ stdout and stderr in <tmpdir>/server.log), runs every probe, and prints one line
 
 (optionally followed by indented detail lines), then `N held, M failed` (", K skipped" when
 some were). It exits 1 when a probe
-failed. Each probe attacks one finding of the security review and checks the behaviour the
-server has once that finding is fixed.
+failed. Probes 1 to 23 each attack one finding of the security review (issue 14) and check the
+behaviour the server has once that finding is fixed; later probes attack routes added since
+(24: the hospital counter's stay settlement).
 
 Brute-force back-off is keyed on the client's IP address, so every probe talks from its own
 loopback address (127.0.0.<10 + id>, and 127.0.<k>.<10 + id> when it needs a k-th one: an
@@ -30,6 +31,7 @@ import base64
 import concurrent.futures
 import datetime
 import hashlib
+import html as html_lib
 import http.client
 import json
 import os
@@ -1644,6 +1646,70 @@ def short_nonces(ctx: Context, chk: Checks) -> None:
     replay = post_nhsa(COMMUNITY, json.dumps(envelope(COMMUNITY, "1101", person), ensure_ascii=False).encode(),
                        src=src, headers=first_headers)
     chk.expect(replay.status == 401, f"the same timestamp, nonce and signature again: {replay.brief()}")
+
+
+def form_fields(html: str, marker: str) -> dict | None:
+    """The inputs (name → value) of the first form on a page whose text holds `marker`;
+    unchecked checkboxes left out, as a browser sends it."""
+    for form_html in html.split("<form")[1:]:
+        form_html = form_html.split("</form>")[0]
+        if marker not in form_html:
+            continue
+        fields = {}
+        for tag in re.findall(r"<input[^>]*>", form_html):
+            name, value = re.search(r'name="([^"]*)"', tag), re.search(r'value="([^"]*)"', tag)
+            if name and value and ('type="checkbox"' not in tag or " checked" in tag):
+                fields[html_lib.unescape(name.group(1))] = html_lib.unescape(value.group(1))
+        return fields
+    return None
+
+
+@probe(24, "The counter's forms name only the person identified; a stay settles once, however many press")
+def counter_stays(ctx: Context, chk: Checks) -> None:
+    """Admits 王强 with a bill, then at the tertiary hospital's counter turns 张伟's form to 王强's
+    stay, and presses "settle" of two pre-settlement pages 30 times at once."""
+    src = source(24)
+    wang_id = DEMO["王强"][0]
+    wang, _ = identify(TERTIARY, wang_id, src=src)
+    stay = accepted(nhsa(TERTIARY, "2401", admission(wang, wang_id), src=src), "2401")["result"]["mdtrt_id"]
+    accepted(nhsa(TERTIARY, "2301", {"feedetail": fee_lines(stay, wang, "S", 1, 1, "300.00")}, src=src), "2301")
+    signed_in = form("/counter/login", {"code": TERTIARY, "secret": f"demo-{TERTIARY}"}, src=src)
+    cookie = (session_cookie(signed_in, "yibao_counter") or "").split(";", 1)[0]
+    if not cookie:
+        raise Failed(f"the counter did not sign in: {signed_in.brief()}")
+
+    def identified(id_number: str) -> Resp:
+        return form("/counter/identify", {"kind": "02", "number": id_number}, src=src, cookies=cookie)
+
+    zhang_page = identified(DEMO["张伟"][0]).text
+    marker = f'name="mdtrt_id" value="{stay}"'
+    chk.expect(marker not in zhang_page, "another person's stay is offered on 张伟's page")
+    zhang_form = form_fields(zhang_page, 'value="presettle"') or {}
+    turned = {**zhang_form, "action": "presettle_stay", "mdtrt_id": stay, "mid_stay": "true", "psn_no": wang}
+    resp = form("/counter/bill", turned, src=src, cookies=cookie)
+    chk.expect(resp.status == 400, f"张伟's form turned to 王强's stay: {resp.brief()} (expected 400)")
+    own = {**zhang_form, "action": "presettle_stay", "mdtrt_id": stay, "mid_stay": "true"}
+    resp = form("/counter/bill", own, src=src, cookies=cookie)
+    chk.expect(resp.status == 404, f"张伟's own form naming 王强's stay: {resp.brief()} (expected 404)")
+
+    stay_form = form_fields(identified(wang_id).text, marker)
+    if stay_form is None:
+        raise Failed("王强's stay is not offered on his page")
+    pages = [form("/counter/bill", stay_form, src=src, cookies=cookie) for _ in range(2)]
+    settles = [form_fields(page.text, 'value="settle"') for page in pages]
+    if None in settles:
+        raise Failed(f"no pre-settlement: {pages[0].brief()}")
+    barrier = threading.Barrier(30)
+    answers = parallel([
+        (lambda fields=settles[n % 2]: form("/counter/bill", fields, src=src, cookies=cookie, barrier=barrier))
+        for n in range(30)
+    ])
+    receipts = {a.header("Location") for a in answers if isinstance(a, Resp) and a.status == 303}
+    refused = sum(1 for a in answers if isinstance(a, Resp) and a.status == 422)
+    chk.note(f"30 presses of two pages: {len(receipts)} receipt(s), {refused} refused")
+    chk.expect(len(receipts) == 1, f"{len(receipts)} different settlements of one stay")
+    chk.expect(refused == 15, f"{refused} presses of the other page refused (expected 15)")
+    chk.expect(marker not in identified(wang_id).text, "the settled stay is still offered")
 
 
 # ---------------------------------------------------------------------------------------------
