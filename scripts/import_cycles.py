@@ -70,13 +70,13 @@ def analyse(src_root):
         if head == "crate":
             here = []
         elif head == "super":
-            here = base_of(m)[:-1]
+            here = list(m)[:-1]
             while rest and rest[0] == "super":
                 here, rest = here[:-1], rest[1:]
         elif head == "self":
-            here = base_of(m)
+            here = list(m)
         else:
-            here = base_of(m)
+            here = list(m)
             rest = segments
         current = tuple(here)
         if current not in files:
@@ -99,6 +99,8 @@ def analyse(src_root):
         for found in re.finditer(r"\buse\s+([^;]+);", t):
             paths.extend(path for path, _ in expand(found.group(1)))
         for found in re.finditer(r"(?<![\w:])((?:crate|super|self)(?:::[A-Za-z_]\w*)+)", t):
+            if t.startswith("::{", found.end()):
+                continue  # a `use` group's prefix: its members are counted from the `use`
             paths.append(found.group(1).split("::"))
         if is_dir_module(files[m]):
             for found in re.finditer(r"(?<![\w:])([a-z_]\w*)::", t):
@@ -106,7 +108,7 @@ def analyse(src_root):
                     paths.append(["self", found.group(1)] + [])
         for path in paths:
             if path and path[0] not in ("crate", "super", "self"):
-                if tuple(base_of(m) + [path[0]]) not in files:
+                if tuple(list(m) + [path[0]]) not in files:
                     continue
                 path = ["self"] + path
             target = resolve(m, path)

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use yibao_domain::{Admdvs, Month};
+
+use crate::load::per_second;
 use yibao_engine::{Submission, demo, generate};
 use yibao_store::{Options, Store};
 
@@ -218,11 +220,6 @@ pub fn reference_sqlite(db: &str, rows_per_commit: usize, seconds: u64) -> Resul
         let _ = std::fs::remove_file(format!("{db}{suffix}"));
     }
     Ok(())
-}
-
-/// A rate in whole units a second (no floating point anywhere).
-pub(crate) fn per_second(count: u64, elapsed: std::time::Duration) -> u128 {
-    u128::from(count) * 1_000_000 / elapsed.as_micros().max(1)
 }
 
 /// Options for a benchmark run: the seed policy, durable commits.

@@ -338,9 +338,9 @@ pub async fn run(
         options.concurrency,
         elapsed,
         all.calls.len(),
-        crate::bench::per_second(all.calls.len() as u64, elapsed),
+        per_second(all.calls.len() as u64, elapsed),
         all.settlements,
-        crate::bench::per_second(all.settlements, elapsed),
+        per_second(all.settlements, elapsed),
     );
     println!(
         "latency per message: p50 {}  p99 {}  p99.9 {}  max {}",
@@ -364,11 +364,16 @@ pub async fn run(
         println!("  e.g. refused: {error}");
     }
     Ok(Measured {
-        settlements_per_second: crate::bench::per_second(all.settlements, elapsed),
-        messages_per_second: crate::bench::per_second(all.calls.len() as u64, elapsed),
+        settlements_per_second: per_second(all.settlements, elapsed),
+        messages_per_second: per_second(all.calls.len() as u64, elapsed),
         p50_micros: percentile_micros(&latencies, 500),
         p99_micros: percentile_micros(&latencies, 990),
         p999_micros: percentile_micros(&latencies, 999),
         refused: failed,
     })
+}
+
+/// A rate in whole units a second (no floating point anywhere).
+pub(crate) fn per_second(count: u64, elapsed: std::time::Duration) -> u128 {
+    u128::from(count) * 1_000_000 / elapsed.as_micros().max(1)
 }

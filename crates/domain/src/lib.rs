@@ -9,6 +9,7 @@ mod codes;
 mod decimal;
 mod ec_code;
 mod error;
+mod fixed;
 mod id_number;
 mod kinds;
 mod money;

@@ -5,8 +5,8 @@ use std::iter::Sum;
 use std::ops::{Add, AddAssign, Neg, Sub, SubAssign};
 use std::str::FromStr;
 
-use crate::decimal::{div_round_half_away, parse_fixed, write_fixed};
-use crate::{ParseError, Ratio};
+use crate::fixed::{div_round_half_away, parse_fixed, write_fixed};
+use crate::{ParseError, Quantity, Ratio, UnitPrice};
 
 /// An amount of money in fen. Negative amounts appear in cancellations and refunds.
 ///
@@ -139,6 +139,19 @@ impl Sum for Money {
 impl<'a> Sum<&'a Money> for Money {
     fn sum<I: Iterator<Item = &'a Money>>(iter: I) -> Money {
         iter.copied().sum()
+    }
+}
+
+impl UnitPrice {
+    pub fn from_money(money: Money) -> UnitPrice {
+        UnitPrice::from_micro_yuan(money.fen() * 10_000)
+    }
+
+    /// `self × quantity`, rounded half away from zero to the fen.
+    pub fn times(self, quantity: Quantity) -> Money {
+        let ten_billionths = i128::from(self.micro_yuan()) * i128::from(quantity.ten_thousandths());
+        let fen = div_round_half_away(ten_billionths, 100_000_000);
+        Money::from_fen(i64::try_from(fen).expect("bounded by price and quantity limits"))
     }
 }
 

@@ -18,10 +18,10 @@ use serde::Deserialize;
 use yibao_domain::{InsuranceType, Money};
 use yibao_store::SettlementFilter;
 
-use crate::AppState;
+use crate::kit::sessions::{Session, Subject};
 use crate::portal::{Lang, SessionCookie, error_box, esc, language_switch, shell, yuan};
 use crate::rest::ApiError;
-use crate::sessions::{Session, Subject};
+use crate::state::AppState;
 
 const COOKIE: SessionCookie = SessionCookie { name: "yibao_agency", path: "/agency" };
 /// Days the outlay chart covers.

@@ -31,10 +31,10 @@ use yibao_engine::commands::{
 use yibao_engine::records::{Certificate, Institution, Settlement, Visit, VisitKind, VisitStatus};
 use yibao_engine::{Outcome, Reply};
 
-use crate::AppState;
+use crate::kit::sessions::{Session, Subject};
 use crate::portal::{Lang, SessionCookie, error_box, esc, language_switch, shell, yuan};
 use crate::rest::ApiError;
-use crate::sessions::{Session, Subject};
+use crate::state::AppState;
 
 const COOKIE: SessionCookie = SessionCookie { name: "yibao_counter", path: "/counter" };
 /// Bill lines the form offers.
@@ -157,7 +157,7 @@ async fn login(
     let today = state.store.now().date();
     let institution = institution.filter(|i| i.designated_from <= today && today <= i.designated_to);
     let verdict = crate::guard::try_plain(&state, client, "counter", &code, || {
-        institution.as_ref().is_some_and(|i| crate::secret::constant_time_equal(&i.gateway_secret, &form.secret))
+        institution.as_ref().is_some_and(|i| crate::kit::secret::constant_time_equal(&i.gateway_secret, &form.secret))
     });
     let institution = match (verdict, institution) {
         (Ok(()), Some(institution)) => institution,
@@ -170,9 +170,9 @@ async fn login(
     let session = Session {
         subject: Subject::Institution { code: institution.code.to_string() },
         change_password_only: false,
-        expires: crate::unix_now() + crate::sessions::SESSION_SECONDS,
+        expires: crate::kit::clock::unix_now() + crate::kit::sessions::SESSION_SECONDS,
     };
-    let token = state.sessions.start(session, crate::unix_now());
+    let token = state.sessions.start(session, crate::kit::clock::unix_now());
     COOKIE.logged_in(&state, &token, "/counter")
 }
 
@@ -647,7 +647,7 @@ async fn bill(
         return refused(lang, &institution, StatusCode::BAD_REQUEST, "too many fields", true);
     }
     let mut bill = Bill::of(&fields);
-    if !crate::secret::constant_time_equal(&party_proof(&state, &institution.code, &bill), &bill.proof) {
+    if !crate::kit::secret::constant_time_equal(&party_proof(&state, &institution.code, &bill), &bill.proof) {
         return refused(
             lang,
             &institution,
@@ -807,7 +807,7 @@ async fn presettled(
         Ok(_) => return Err("unexpected".into()),
         Err(error) => return Err(engine_message(lang, &error)),
     };
-    let msgid = format!("{}C{}", institution.code, yibao_app::hex(&crate::secret::random_bytes::<8>()));
+    let msgid = format!("{}C{}", institution.code, yibao_app::hex(&crate::kit::secret::random_bytes::<8>()));
     // What the settlement is recorded as: the transaction an HIS would have sent.
     let infno = match priced.visit_kind {
         VisitKind::Pharmacy => "2102",

@@ -19,7 +19,9 @@ use http_body::Frame;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::AppState;
+use crate::kit::budget::ROOM_WAIT;
+use crate::kit::logtext::loggable;
+use crate::state::AppState;
 
 /// Connections held open at once; more are closed as they arrive.
 pub const CONNECTIONS_MAX: usize = 8_192;
@@ -28,66 +30,8 @@ pub const CONNECTIONS_MAX: usize = 8_192;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a client may take to send a request's body.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// Request body bytes held in memory at once, across all requests (1 KiB units).
-pub const BODY_BYTES_IN_FLIGHT_MAX: usize = 64 * 1024 * 1024;
-/// How long a request waits for room among the bytes in flight before it is turned away.
-const ROOM_WAIT: Duration = Duration::from_secs(5);
-
-/// Request body bytes one source may hold in memory at once: a quarter of the whole, so that a
-/// few connections from one address cannot take every POST's room.
-pub const BODY_BYTES_PER_SOURCE_MAX: usize = BODY_BYTES_IN_FLIGHT_MAX / 4;
 /// The largest body of the server's pages' forms.
 pub const FORM_MAX_BYTES: usize = 256 * 1024;
-
-/// The bytes of request bodies in memory, in KiB permits, and each source's share of them.
-#[derive(Debug)]
-pub struct BodyBudget {
-    room: Arc<Semaphore>,
-    by_source: std::sync::Mutex<std::collections::HashMap<IpAddr, usize>>,
-}
-
-impl Default for BodyBudget {
-    fn default() -> BodyBudget {
-        BodyBudget {
-            room: Arc::new(Semaphore::new(BODY_BYTES_IN_FLIGHT_MAX / 1024)),
-            by_source: std::sync::Mutex::new(std::collections::HashMap::new()),
-        }
-    }
-}
-
-/// A source's share of the bytes in flight, given back when the request is answered.
-struct Share<'b> {
-    budget: &'b BodyBudget,
-    source: Option<IpAddr>,
-    bytes: usize,
-}
-
-impl BodyBudget {
-    fn share(&self, source: Option<IpAddr>, bytes: usize) -> Option<Share<'_>> {
-        if let Some(ip) = source {
-            let mut by_source = self.by_source.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let held = by_source.entry(ip).or_insert(0);
-            if *held + bytes > BODY_BYTES_PER_SOURCE_MAX {
-                return None;
-            }
-            *held += bytes;
-        }
-        Some(Share { budget: self, source, bytes })
-    }
-}
-
-impl Drop for Share<'_> {
-    fn drop(&mut self) {
-        let Some(ip) = self.source else { return };
-        let mut by_source = self.budget.by_source.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(held) = by_source.get_mut(&ip) {
-            *held = held.saturating_sub(self.bytes);
-            if *held == 0 {
-                by_source.remove(&ip);
-            }
-        }
-    }
-}
 
 /// The largest body the route of `path` takes.
 fn route_limit(path: &str) -> usize {
@@ -110,7 +54,7 @@ fn plain(status: StatusCode, text: &str) -> Response {
 
 /// Holds room for a request's body among the bytes in flight until its answer is made: a
 /// declared length over the route's limit is refused unread, a source holding its share
-/// ([`BODY_BYTES_PER_SOURCE_MAX`]) is turned away at once, and when the room is taken the
+/// ([`crate::kit::budget::BODY_BYTES_PER_SOURCE_MAX`]) is turned away at once, and when the room is taken the
 /// request waits a moment and is then turned away with 503. A body of unknown length (chunked)
 /// is counted at the route's limit.
 pub async fn body_budget(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
@@ -236,52 +180,6 @@ fn same_origin(claimed: &str, host: Option<&str>, public: Option<&str>) -> bool 
     let origin = format!("{scheme}://{authority}");
     host.is_some_and(|host| authority.eq_ignore_ascii_case(host))
         || public.is_some_and(|public| origin.eq_ignore_ascii_case(public))
-}
-
-/// Text from outside made fit for one log line: control characters escaped (no forged lines),
-/// and anything shaped like a whole ID number masked (an HIS may put one in any field).
-pub fn loggable(text: &str) -> String {
-    let masked = mask_id_numbers(text);
-    let mut out = String::with_capacity(masked.len().min(512));
-    for c in masked.chars().take(500) {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Masks every run of exactly 18 characters (17 digits and a digit or X: an ID number) or
-/// exactly 15 digits (an old one), keeping the first six and last four characters. Longer runs
-/// (a msgid's time and serial) are not ID numbers and stay readable.
-fn mask_id_numbers(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
-    let mut index = 0;
-    while index < chars.len() {
-        let run = chars[index..].iter().take_while(|c| c.is_ascii_digit()).count();
-        let with_check = run == 17 && chars.get(index + 17).is_some_and(|c| *c == 'X' || *c == 'x');
-        let length = if with_check { 18 } else { run };
-        let alone = !chars.get(index + length).is_some_and(char::is_ascii_digit)
-            && !index.checked_sub(1).and_then(|before| chars.get(before)).is_some_and(char::is_ascii_digit);
-        if (length == 18 || length == 15) && alone {
-            let run: String = chars[index..index + length].iter().collect();
-            out.push_str(&run[..6]);
-            out.push_str(&"*".repeat(length - 10));
-            out.push_str(&run[length - 4..]);
-            index += length;
-        } else if run > 0 {
-            out.extend(&chars[index..index + run]);
-            index += run;
-        } else {
-            out.push(chars[index]);
-            index += 1;
-        }
-    }
-    out
 }
 
 /// One log line per request: method, path (made loggable), status and time. Never a query

@@ -8,24 +8,18 @@ pub mod allocation;
 pub mod counter;
 pub mod demo;
 pub mod edge;
-pub mod face;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod guard;
-mod metrics;
+mod kit;
 pub mod nhsa;
-mod nonce;
-pub mod pdf;
 pub mod peer;
 pub mod portal;
-pub mod qr;
 pub mod rest;
-pub mod secret;
-mod sessions;
+pub mod state;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
@@ -33,104 +27,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
-use yibao_domain::InstitutionCode;
-use yibao_engine::StoreFailure;
-use yibao_engine::records::Institution;
 use yibao_store::Store;
 
-pub use metrics::Metrics;
+use kit::clock::unix_now;
+pub use kit::metrics::Metrics;
+pub use kit::secret::Secrets;
+pub use kit::{face, pdf, qr, secret};
 pub use nhsa::fields::LINES_PER_MESSAGE_MAX;
-pub use secret::Secrets;
-
-/// What every handler shares.
-pub struct AppState {
-    pub store: Store,
-    pub secrets: Secrets,
-    pub sessions: sessions::Sessions,
-    pub nonces: nonce::NonceCache,
-    pub metrics: Metrics,
-    /// The face check behind e-voucher activation and face pay (see [`face`]).
-    pub face: Arc<dyn face::FaceVerifier>,
-    /// Other deployments, by the region each holds (see [`peer`]).
-    pub peers: peer::Peers,
-    /// Attempts at secrets, per source and per unknown name (see [`guard`]).
-    pub guard: guard::Guard,
-    /// Reads of personal records by institutions, per minute.
-    pub reads: guard::Quota,
-    /// When this process started (Unix seconds).
-    pub started_at: i64,
-    /// Signatures with a timestamp at or before this are refused: when another process served
-    /// this database before, its nonces are gone, so a header it accepted must not be accepted
-    /// again. (`i64::MIN` for a database served for the first time.)
-    pub replay_floor: i64,
-    /// Request body bytes held in memory at once (see [`edge`]).
-    pub body_budget: edge::BodyBudget,
-    /// Reached over TLS (the public URL is `https://`): session cookies are `Secure` and
-    /// answers carry HSTS.
-    pub https: bool,
-    /// The public origin (`https://host[:port]`), when configured: pages' forms may come from it.
-    pub public_origin: Option<String>,
-    /// Reverse proxies whose `X-Forwarded-For` names the client (see [`guard::ClientAddr`]).
-    pub trusted_proxies: Vec<std::net::IpAddr>,
-    institutions: RwLock<HashMap<InstitutionCode, Institution>>,
-}
-
-impl std::fmt::Debug for AppState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("store", &self.store).finish_non_exhaustive()
-    }
-}
-
-impl AppState {
-    pub fn new(store: Store, secrets: Secrets) -> AppState {
-        AppState {
-            store,
-            secrets,
-            sessions: sessions::Sessions::default(),
-            nonces: nonce::NonceCache::default(),
-            metrics: Metrics::default(),
-            face: Arc::new(face::DeterministicFaceVerifier),
-            peers: peer::Peers::default(),
-            guard: guard::Guard::default(),
-            reads: guard::Quota::default(),
-            started_at: unix_now(),
-            replay_floor: i64::MIN,
-            body_budget: edge::BodyBudget::default(),
-            https: false,
-            public_origin: None,
-            trusted_proxies: Vec::new(),
-            institutions: RwLock::new(HashMap::new()),
-        }
-    }
-
-    /// An institution, from the cache or the store (cached afterwards).
-    ///
-    /// # Errors
-    /// When the store fails.
-    pub async fn institution(&self, code: &InstitutionCode) -> Result<Option<Institution>, StoreFailure> {
-        if let Some(found) = self.institutions.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(code) {
-            return Ok(Some(found.clone()));
-        }
-        let lookup = code.clone();
-        let found = self.store.read(move |r| r.institution(&lookup)).await?;
-        if let Some(institution) = &found {
-            self.institutions
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(code.clone(), institution.clone());
-        }
-        Ok(found)
-    }
-
-    pub fn public_origin(&self) -> Option<&str> {
-        self.public_origin.as_deref()
-    }
-
-    /// Forgets cached institutions (after a registry change).
-    pub fn forget_institutions(&self) {
-        self.institutions.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
-    }
-}
+pub use state::AppState;
 
 /// The whole HTTP surface. The peer exchange is there only when peers are configured.
 pub fn app(state: Arc<AppState>) -> Router {
@@ -195,13 +99,6 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let text = state.metrics.render(&state.store.metrics());
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
-}
-
-/// Seconds since the Unix epoch, by the system clock (signature timestamps, session expiry).
-pub(crate) fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// The `meta` key saying a server has served this database (and when it last started).

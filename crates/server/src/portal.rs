@@ -24,10 +24,10 @@ use yibao_engine::records::{CardStatus, Settlement, SettlementStatus};
 use yibao_engine::{ErrorKind, Outcome};
 use yibao_store::SettlementFilter;
 
-use crate::AppState;
 use crate::guard::ClientAddr;
+use crate::kit::sessions::Subject;
 use crate::rest::{ApiError, Caller};
-use crate::sessions::Subject;
+use crate::state::AppState;
 
 const LANG_COOKIE: &str = "yibao_lang";
 /// Settlements listed on the overview (the newest).
@@ -100,14 +100,18 @@ impl SessionCookie {
     }
 
     /// The live session the request's cookie names, and its token.
-    pub(crate) fn session(&self, headers: &HeaderMap, state: &AppState) -> Option<(crate::sessions::Session, String)> {
+    pub(crate) fn session(
+        &self,
+        headers: &HeaderMap,
+        state: &AppState,
+    ) -> Option<(crate::kit::sessions::Session, String)> {
         let token = cookie(headers, self.name)?;
-        state.sessions.find(token, crate::unix_now()).map(|session| (session, token.to_string()))
+        state.sessions.find(token, crate::kit::clock::unix_now()).map(|session| (session, token.to_string()))
     }
 
     /// Logged in: the cookie holds `token`, and the browser goes on to `next`.
     pub(crate) fn logged_in(&self, state: &AppState, token: &str, next: &str) -> Response {
-        let cookie = self.header(token, crate::sessions::SESSION_SECONDS, state.https);
+        let cookie = self.header(token, crate::kit::sessions::SESSION_SECONDS, state.https);
         ([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response()
     }
 
@@ -770,7 +774,7 @@ async fn qr_page(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visito
         Ok(None) => return not_logged_in(),
         Err(failure_) => return failure(lang, &ApiError::from(failure_)),
     };
-    let code = format!("{admdvs}ec{}", yibao_app::hex(&crate::secret::random_bytes::<16>()));
+    let code = format!("{admdvs}ec{}", yibao_app::hex(&crate::kit::secret::random_bytes::<16>()));
     let issued = state.store.execute(IssueQrCode { psn_no, hash: grant_hash(&code), seconds: QR_SECONDS }).await;
     match issued {
         Ok(Outcome::Grant(_)) => {}
@@ -790,7 +794,7 @@ async fn qr_page(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visito
         }
         Err(error) => return failure(lang, &ApiError::from(error)),
     }
-    let svg = match crate::qr::svg(&code, 6) {
+    let svg = match crate::kit::qr::svg(&code, 6) {
         Ok(svg) => svg,
         Err(error) => {
             return failure(lang, &ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", error, "系统内部错误"));

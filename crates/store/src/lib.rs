@@ -14,18 +14,17 @@ mod postgres;
 mod queries;
 pub mod reference;
 mod schema;
+mod shared;
 mod sqlite;
 mod value;
 mod writer;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use yibao_domain::DateTime;
-use yibao_engine::records::CatalogueEntry;
 use yibao_engine::{
     Catalogue, Command, Context, EngineError, Outcome, Reply, StoreFailure, Submission, WorkingSet, run,
 };
@@ -33,23 +32,12 @@ use yibao_policy::PolicySet;
 
 pub use queries::{Page, Reader, SettlementFilter, Totals};
 pub use schema::Dialect;
+pub use shared::{Clock, Metrics, MetricsSnapshot, system_clock};
 pub use sqlite::Synchronous;
 
 use conn::{Conn, Db};
+use shared::Shared;
 use writer::Job;
-
-/// What time it is: the system clock in production, a controlled one in tests.
-pub type Clock = Arc<dyn Fn() -> DateTime + Send + Sync>;
-
-/// The system clock in China Standard Time.
-pub fn system_clock() -> Clock {
-    Arc::new(|| {
-        let seconds = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX));
-        DateTime::from_unix(seconds)
-    })
-}
 
 /// How to open a store.
 #[derive(Clone)]
@@ -82,76 +70,6 @@ impl Options {
             queue: 16_384,
             writer_lock_wait: Duration::from_secs(15),
         }
-    }
-}
-
-/// Counters for `/metrics`.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    batches: AtomicU64,
-    submissions: AtomicU64,
-    failures: AtomicU64,
-    write_micros: AtomicU64,
-    largest_batch: AtomicU64,
-}
-
-/// A snapshot of [`Metrics`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MetricsSnapshot {
-    pub batches: u64,
-    pub submissions: u64,
-    pub failures: u64,
-    pub write_seconds_micros: u64,
-    pub largest_batch: u64,
-}
-
-impl Metrics {
-    fn record_batch(&self, size: usize, elapsed: Duration) {
-        self.batches.fetch_add(1, Ordering::Relaxed);
-        self.submissions.fetch_add(size as u64, Ordering::Relaxed);
-        self.write_micros.fetch_add(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
-        self.largest_batch.fetch_max(size as u64, Ordering::Relaxed);
-    }
-
-    fn record_failure(&self) {
-        self.failures.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn snapshot(&self) -> MetricsSnapshot {
-        MetricsSnapshot {
-            batches: self.batches.load(Ordering::Relaxed),
-            submissions: self.submissions.load(Ordering::Relaxed),
-            failures: self.failures.load(Ordering::Relaxed),
-            write_seconds_micros: self.write_micros.load(Ordering::Relaxed),
-            largest_batch: self.largest_batch.load(Ordering::Relaxed),
-        }
-    }
-}
-
-/// What the writer and the readers share.
-pub(crate) struct Shared {
-    policies: Arc<PolicySet>,
-    catalogue: RwLock<Arc<Catalogue>>,
-    clock: Clock,
-    metrics: Metrics,
-}
-
-impl Shared {
-    fn now(&self) -> DateTime {
-        (self.clock)()
-    }
-
-    fn catalogue(&self) -> Arc<Catalogue> {
-        self.catalogue.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
-    }
-
-    fn add_to_catalogue(&self, entries: Vec<CatalogueEntry>) {
-        let mut guard = self.catalogue.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut catalogue = (**guard).clone();
-        for entry in entries {
-            catalogue.insert(entry);
-        }
-        *guard = Arc::new(catalogue);
     }
 }
 

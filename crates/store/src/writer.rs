@@ -9,9 +9,9 @@ use tokio::sync::{mpsc, oneshot};
 use yibao_engine::records::CatalogueEntry;
 use yibao_engine::{Context, EngineError, ErrorKind, Keys, Reply, StoreFailure, Submission, WorkingSet, run};
 
-use crate::Shared;
 use crate::conn::{Conn, Db};
 use crate::schema;
+use crate::shared::Shared;
 use crate::value::Value;
 
 /// The most submissions committed together.

@@ -7,6 +7,7 @@
 use yibao_domain::{Money, Month, PersonNo, PersonTypeGroup};
 use yibao_ledger::{AccountKey, Posting, Transfer, TransferCode, TransferId};
 
+use super::summary::AllocationSummary;
 use super::{Command, Context, Outcome};
 use crate::error::EngineError;
 use crate::records::{AuditEntry, PersonStatus};
@@ -14,30 +15,6 @@ use crate::working_set::{Keys, WorkingSet};
 
 /// The most persons one allocation command credits (the CLI sends batches of this size).
 pub const ALLOCATION_BATCH_MAX: usize = 1_000;
-
-/// What an allocation batch did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AllocationSummary {
-    /// Accounts credited now.
-    pub credited: u64,
-    /// Accounts already credited for the month (an earlier or interrupted run).
-    pub already: u64,
-    /// Persons with no credit this month (no personal account, not active, nothing due).
-    pub not_eligible: u64,
-    /// The money credited now.
-    pub amount: Money,
-}
-
-impl AllocationSummary {
-    pub fn plus(self, other: AllocationSummary) -> AllocationSummary {
-        AllocationSummary {
-            credited: self.credited + other.credited,
-            already: self.already + other.already,
-            not_eligible: self.not_eligible + other.not_eligible,
-            amount: self.amount + other.amount,
-        }
-    }
-}
 
 /// Credits the month's amount to each person's current-year account.
 #[derive(Debug, Clone)]

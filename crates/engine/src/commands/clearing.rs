@@ -11,24 +11,14 @@
 use yibao_domain::{Admdvs, Date, InstitutionCode, Money};
 use yibao_ledger::{AccountKey, Posting, Transfer, TransferCode, TransferId};
 
+use super::summary::ClearingSummary;
 use super::{Command, Context, Outcome};
 use crate::error::EngineError;
-use crate::records::{AuditEntry, ClearingParty, DayTotals};
+use crate::records::{AuditEntry, ClearingParty};
 use crate::working_set::{Keys, WorkingSet};
 
 /// The longest period one clearing command pays.
 pub const CLEARING_DAYS_MAX: i64 = 366;
-
-/// What a clearing did.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ClearingSummary {
-    /// Days paid now, with their totals.
-    pub paid: Vec<DayTotals>,
-    /// Days of the period paid before.
-    pub already: Vec<Date>,
-    /// The net amount paid now (negative: money comes back).
-    pub amount: Money,
-}
 
 /// Pays a designated institution for its settlements of the days `from..=to` (all ended).
 #[derive(Debug, Clone)]

@@ -7,6 +7,7 @@
 use yibao_domain::{Money, Month, PersonNo, PersonTypeGroup};
 use yibao_ledger::{AccountKey, Posting, Transfer, TransferCode, TransferId};
 
+use super::summary::{ContributionLine, ContributionSummary};
 use super::{Command, Context, Outcome};
 use crate::error::EngineError;
 use crate::records::{AuditEntry, PersonStatus};
@@ -36,28 +37,6 @@ impl std::fmt::Display for ContributionPeriod {
 /// The transfer of a person's contribution for a period.
 pub fn contribution_id(psn_no: &PersonNo, period: ContributionPeriod) -> TransferId {
     TransferId::new(format!("contribution/{psn_no}/{period}"))
-}
-
-/// One person's paid contribution.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContributionLine {
-    pub psn_no: PersonNo,
-    /// The base it was computed on (residents: none).
-    pub base: Option<Money>,
-    /// Into the pooled fund.
-    pub pooled: Money,
-    /// The employee part.
-    pub employee: Money,
-}
-
-/// What a contribution command did.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ContributionSummary {
-    pub paid: Vec<ContributionLine>,
-    /// Persons whose contribution for the period was paid before.
-    pub already: Vec<PersonNo>,
-    /// The money paid now.
-    pub total: Money,
 }
 
 /// Contributions of one or more persons for a period, paid by their employer (in service:

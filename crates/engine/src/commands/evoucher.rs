@@ -6,7 +6,7 @@
 use sha2::{Digest, Sha256};
 use yibao_domain::{DateTime, InstitutionCode, PersonNo};
 
-use super::visits::insured_person;
+use super::lookup::insured_person;
 use super::{Command, Context, Outcome};
 use crate::error::EngineError;
 use crate::records::{AuditEntry, Credential, CredentialKind, EVoucher, Grant, GrantKind, Person, PersonStatus};

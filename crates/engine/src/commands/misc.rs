@@ -3,8 +3,8 @@
 
 use yibao_domain::{Date, InstitutionCode, MsgId, PersonNo};
 
+use super::lookup::insured_person;
 use super::settle::{CancelSettlement, cancel_settlement};
-use super::visits::insured_person;
 use super::{Command, Context, Outcome};
 use crate::error::EngineError;
 use crate::records::{DiseaseRegistration, Effect, LineState, Message, SignIn, StoredFile, VisitStatus};
@@ -340,7 +340,7 @@ impl Command for SignInCommand {
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
-        let institution = super::visits::designated_institution(ws, &self.institution, ctx.now.date())?;
+        let institution = super::lookup::designated_institution(ws, &self.institution, ctx.now.date())?;
         let sequence = ws.next_sequence("sign_no")?;
         let sign_in = SignIn {
             sign_no: format!("{}{sequence:08}", institution.admdvs),

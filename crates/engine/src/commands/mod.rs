@@ -1,46 +1,40 @@
 //! Commands: the only way state changes. Each declares the keys it will touch (for bulk
 //! loading), then runs against the working set; a refused command leaves no trace.
+//!
+//! This file only names the commands' modules and re-exports them; what every command shares
+//! (the `Command` trait, its `Context`, `Outcome`, the `Submission` and `run`) is in `command`,
+//! which imports no command module, so no two files here import each other in a loop.
 
 mod access;
 mod accounts;
 mod cards;
 mod clearing;
+mod command;
 mod contributions;
 mod evoucher;
 mod lines;
+mod lookup;
 mod misc;
 mod peer;
 mod registry;
 mod settle;
+mod summary;
 mod visits;
-
-use std::fmt;
-
-use yibao_domain::{DateTime, InstitutionCode, MsgId};
-use yibao_policy::PolicySet;
-
-use crate::catalogue::Catalogue;
-use crate::error::EngineError;
-use crate::records::{DiseaseRegistration, Effect, FeeLine, Message, Person, Settlement, SignIn, Visit};
-use crate::working_set::{Keys, WorkingSet};
 
 pub use access::{
     BeginAttempt, ChangeSecret, ConsumeCredential, DESPITE_LOCK_FAILURES_MAX, FAILURES_MAX, LOCK_MINUTES,
     PutCredential, RecordAttempt, RecordAudit, lock_end,
 };
-pub use accounts::{ALLOCATION_BATCH_MAX, AllocateMonth, AllocationSummary, CloseYear, allocation_id};
+pub use accounts::{ALLOCATION_BATCH_MAX, AllocateMonth, CloseYear, allocation_id};
 pub use cards::{
     ApplicationStep, ApplyForCard, ChangeCardStatus, ConfirmClearing, PrintStatement, ProduceCard,
     RecordApplicationStep, ReplaceCard, transition_allowed,
 };
 pub use clearing::{
-    CLEARING_DAYS_MAX, ClearingSummary, PayInstitution, PayInterRegion, institution_clearing_id,
-    inter_region_clearing_id,
+    CLEARING_DAYS_MAX, PayInstitution, PayInterRegion, institution_clearing_id, inter_region_clearing_id,
 };
-pub use contributions::{
-    CONTRIBUTION_BATCH_MAX, ContributionLine, ContributionPeriod, ContributionSummary, PayContributions,
-    contribution_id,
-};
+pub use command::{Command, Context, Envelope, Outcome, Render, Reply, SettlementOutcome, Submission, Warning, run};
+pub use contributions::{CONTRIBUTION_BATCH_MAX, ContributionPeriod, PayContributions, contribution_id};
 pub use evoucher::{
     ActivateEVoucher, AuthorizeFace, CHANNELS, EC_TOKEN_SECONDS, FACE_AUTH_SECONDS, IssueQrCode, QR_SECONDS,
     RedeemGrant, SuspendEVoucher, grant_hash, token_holder,
@@ -56,256 +50,5 @@ pub use registry::{
     PERSON_NUMBER_MAX, PersonNumber, PutCatalogueEntry,
 };
 pub use settle::{CancelSettlement, Purchase, Settle, SettleRequest, Treated};
+pub use summary::{AllocationSummary, ClearingSummary, ContributionLine, ContributionSummary};
 pub use visits::{Admit, CancelVisit, Discharge, OpenVisit, UndoDischarge, UpdateVisit, VisitDetails};
-
-/// What a command sees besides the working set: the time, the policies, the catalogue.
-#[derive(Debug, Clone, Copy)]
-pub struct Context<'c> {
-    pub now: DateTime,
-    pub policies: &'c PolicySet,
-    pub catalogue: &'c Catalogue,
-}
-
-/// A state change. Implementations validate everything they can before changing anything,
-/// but need not: a refused command is rolled back to its savepoint.
-pub trait Command: Send + fmt::Debug {
-    /// A short name for logs and metrics.
-    fn name(&self) -> &'static str;
-    /// The rows it will need, loaded in bulk for the whole batch.
-    fn keys(&self) -> Keys;
-    /// # Errors
-    /// Why the command is refused; the working set is then rolled back by the caller.
-    fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError>;
-}
-
-/// A settlement (or its cancelling mirror) with what a response needs about the person.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SettlementOutcome {
-    pub settlement: Settlement,
-    /// For a cancellation, the settlement it cancelled.
-    pub cancelled: Option<Settlement>,
-    pub person: Person,
-    pub visit: Visit,
-    /// The lines the settlement covers, as they stand after it.
-    pub lines: Vec<FeeLine>,
-    /// What the institution should know but that did not stop the settlement (`warn_msg`).
-    pub warnings: Vec<Warning>,
-}
-
-/// A remark on a message that went through: answered as `warn_msg` on the national interface.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
-    pub zh: String,
-    pub en: String,
-}
-
-impl Warning {
-    pub fn new(zh: impl Into<String>, en: impl Into<String>) -> Warning {
-        Warning { zh: zh.into(), en: en.into() }
-    }
-}
-
-/// What a command did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Visit(Box<Visit>),
-    Lines {
-        visit: Box<Visit>,
-        lines: Vec<FeeLine>,
-    },
-    Settlement(Box<SettlementOutcome>),
-    Allocation(AllocationSummary),
-    Clearing(ClearingSummary),
-    Contributions(ContributionSummary),
-    Reversed {
-        omsgid: MsgId,
-        effect: Effect,
-    },
-    Registration(DiseaseRegistration),
-    SignIn(SignIn),
-    Person(Box<Person>),
-    Credential(Box<crate::records::Credential>),
-    /// An attempt at a secret, counted: whether it may go on to be checked.
-    Attempt {
-        credential: Box<crate::records::Credential>,
-        allowed: bool,
-    },
-    File(Box<crate::records::StoredFile>),
-    Card(Box<crate::records::Card>),
-    CardApplication(Box<crate::records::CardApplication>),
-    Replacement {
-        application: Box<crate::records::CardApplication>,
-        notice: Option<Box<crate::records::ClearingNotice>>,
-    },
-    ClearingNotice(Box<crate::records::ClearingNotice>),
-    Statement {
-        card: Box<crate::records::Card>,
-        person: Box<Person>,
-        transactions: Vec<crate::records::CardTransaction>,
-    },
-    EVoucher(Box<crate::records::EVoucher>),
-    Grant(Box<crate::records::Grant>),
-    /// A registry change or a recorded read: nothing to report beyond success.
-    Done,
-}
-
-impl Outcome {
-    /// What a message with this outcome did, for a later reversal.
-    pub fn effect(&self) -> Effect {
-        match self {
-            Outcome::Visit(visit) => Effect::OpenedVisit(visit.mdtrt_id.clone()),
-            Outcome::Lines { visit, lines } => Effect::AddedLines {
-                mdtrt_id: visit.mdtrt_id.clone(),
-                serials: lines.iter().map(|line| line.serial.clone()).collect(),
-            },
-            Outcome::Settlement(outcome) => match &outcome.cancelled {
-                Some(cancelled) => Effect::CancelledSettlement(cancelled.setl_id.clone()),
-                None => Effect::Settled(outcome.settlement.setl_id.clone()),
-            },
-            Outcome::Reversed { .. }
-            | Outcome::Registration(_)
-            | Outcome::SignIn(_)
-            | Outcome::Person(_)
-            | Outcome::Credential(_)
-            | Outcome::Attempt { .. }
-            | Outcome::File(_)
-            | Outcome::Card(_)
-            | Outcome::CardApplication(_)
-            | Outcome::Replacement { .. }
-            | Outcome::ClearingNotice(_)
-            | Outcome::Statement { .. }
-            | Outcome::EVoucher(_)
-            | Outcome::Grant(_)
-            | Outcome::Allocation(_)
-            | Outcome::Clearing(_)
-            | Outcome::Contributions(_)
-            | Outcome::Done => Effect::Nothing,
-        }
-    }
-}
-
-/// Turns an outcome into the response body stored with the msgid (the server's renderer).
-pub type Render = Box<dyn Fn(&Outcome) -> Vec<u8> + Send + Sync>;
-
-/// The idempotency envelope of a national-interface message.
-pub struct Envelope {
-    pub msgid: MsgId,
-    pub institution: InstitutionCode,
-    pub infno: String,
-    /// SHA-256 (hex) of the transaction code and canonical input.
-    pub request_hash: String,
-    /// Whether the command's outcome may be undone later by 2601 (false for reads).
-    pub reversible: bool,
-    pub render: Render,
-}
-
-impl fmt::Debug for Envelope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Envelope").field("msgid", &self.msgid).field("infno", &self.infno).finish_non_exhaustive()
-    }
-}
-
-/// One unit of work for the writer: a command, with its message envelope when it came
-/// through the national interface.
-#[derive(Debug)]
-pub struct Submission {
-    pub envelope: Option<Envelope>,
-    pub command: Box<dyn Command>,
-}
-
-impl Submission {
-    pub fn plain(command: impl Command + 'static) -> Submission {
-        Submission { envelope: None, command: Box::new(command) }
-    }
-
-    pub fn keys(&self) -> Keys {
-        let mut keys = self.command.keys();
-        if let Some(envelope) = &self.envelope {
-            keys.messages.insert(envelope.msgid.clone());
-            keys.institutions.insert(envelope.institution.clone());
-        }
-        keys
-    }
-}
-
-/// What running a submission produced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reply {
-    /// Executed now; `body` is the rendered response when there was an envelope.
-    Done { outcome: Outcome, body: Option<Vec<u8>> },
-    /// The msgid was seen before with the same input: its stored response, nothing changed.
-    Replayed(Vec<u8>),
-}
-
-/// Runs one submission on the working set: a repeat of a stored msgid replays its response,
-/// a refused command is rolled back, a successful one stores its msgid with its response.
-///
-/// # Errors
-/// The command's refusal, or a msgid reused for a different input.
-pub fn run(ws: &mut WorkingSet<'_>, ctx: &Context<'_>, submission: &Submission) -> Result<Reply, EngineError> {
-    let savepoint = ws.savepoint();
-    // A command that panics is a bug; it must not take the writer (and every other request)
-    // down with it. Its changes are rolled back like any refusal's.
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_inner(ws, ctx, submission)))
-        .unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            Err(EngineError::internal(format!("command {} panicked: {message}", submission.command.name())))
-        });
-    if result.is_err() {
-        ws.rollback(savepoint);
-    }
-    result
-}
-
-fn run_inner(ws: &mut WorkingSet<'_>, ctx: &Context<'_>, submission: &Submission) -> Result<Reply, EngineError> {
-    let Submission { envelope, command } = submission;
-    if let Some(envelope) = envelope
-        && let Some(stored) = ws.message(&envelope.msgid)?
-    {
-        if stored.effect == Effect::Tombstone {
-            return Err(EngineError::conflict(
-                format!("报文{}已被冲正，不能再办理", envelope.msgid),
-                format!(
-                    "message {} was reversed before it arrived; send the business again with a new msgid",
-                    envelope.msgid
-                ),
-            ));
-        }
-        if stored.institution != envelope.institution {
-            return Err(EngineError::conflict(
-                format!("报文ID{}已被其他机构使用", envelope.msgid),
-                format!("msgid {} was used by another institution", envelope.msgid),
-            ));
-        }
-        if stored.infno == envelope.infno && stored.request_hash == envelope.request_hash {
-            return Ok(Reply::Replayed(stored.response));
-        }
-        return Err(EngineError::conflict(
-            format!("报文ID{}重复，且交易内容与原报文不一致", envelope.msgid),
-            format!(
-                "msgid {} was already used for a different {} message; a retry must repeat the input exactly",
-                envelope.msgid, stored.infno
-            ),
-        ));
-    }
-    let outcome = command.execute(ws, ctx)?;
-    let body = envelope.as_ref().map(|envelope| {
-        let body = (envelope.render)(&outcome);
-        ws.put_message(Message {
-            msgid: envelope.msgid.clone(),
-            institution: envelope.institution.clone(),
-            infno: envelope.infno.clone(),
-            request_hash: envelope.request_hash.clone(),
-            response: body.clone(),
-            at: ctx.now,
-            effect: if envelope.reversible { outcome.effect() } else { Effect::Nothing },
-            reversed_by: None,
-        });
-        body
-    });
-    Ok(Reply::Done { outcome, body })
-}

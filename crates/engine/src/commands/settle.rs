@@ -14,10 +14,8 @@ use yibao_policy::{AccountBalances, Admission, PriceInput, PricingError, Rule, S
 
 use super::cards::record_card_transaction;
 use super::lines::{LineUpload, UploadLines};
-use super::visits::{
-    check_certificate, check_med_type, designated_institution, insured_person, no_policy, own_visit, recorded,
-    wrong_kind,
-};
+use super::lookup::{designated_institution, insured_person};
+use super::visits::{check_certificate, check_med_type, no_policy, own_visit, recorded, wrong_kind};
 use super::{Command, Context, Outcome, SettlementOutcome, Warning};
 use crate::error::EngineError;
 use crate::records::{

@@ -13,7 +13,7 @@ use yibao_domain::InstitutionCode;
 use yibao_engine::records::Institution;
 
 use super::NhsaError;
-use crate::AppState;
+use crate::state::AppState;
 use yibao_app::hex;
 
 /// How far a request's timestamp may be from the server's clock, either way.
@@ -56,7 +56,7 @@ pub async fn verify(app: &AppState, headers: &HeaderMap) -> Result<Institution, 
     if nonce.len() > NONCE_MAX {
         return Err(NhsaError::new(format!("x-tif-nonce超长：最多{NONCE_MAX}个字符")));
     }
-    let now = crate::unix_now();
+    let now = crate::kit::clock::unix_now();
     if now.abs_diff(seconds) > TIMESTAMP_WINDOW_SECONDS.unsigned_abs() {
         return Err(NhsaError::new(format!(
             "x-tif-timestamp {timestamp}已超出有效期（与服务器时间相差超过{TIMESTAMP_WINDOW_SECONDS}秒）"
@@ -73,7 +73,7 @@ pub async fn verify(app: &AppState, headers: &HeaderMap) -> Result<Institution, 
         .await
         .map_err(|_| NhsaError::new("认证服务暂时不可用，请稍后重试"))?
         .ok_or_else(|| NhsaError::new(format!("x-tif-paasid {paasid}未注册为定点医药机构")))?;
-    if !crate::secret::constant_time_equal(
+    if !crate::kit::secret::constant_time_equal(
         &signature(timestamp, &institution.gateway_secret, nonce),
         &given.to_ascii_lowercase(),
     ) {
@@ -98,8 +98,8 @@ mod tests {
             hex(&hasher.finalize())
         };
         assert_eq!(signature("1700000000", "demo-H33010000001", "abc"), expected);
-        assert!(crate::secret::constant_time_equal("abc", "abc"));
-        assert!(!crate::secret::constant_time_equal("abc", "abd"));
-        assert!(!crate::secret::constant_time_equal("abc", "ab"));
+        assert!(crate::kit::secret::constant_time_equal("abc", "abc"));
+        assert!(!crate::kit::secret::constant_time_equal("abc", "abd"));
+        assert!(!crate::kit::secret::constant_time_equal("abc", "ab"));
     }
 }

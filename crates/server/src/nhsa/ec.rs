@@ -24,7 +24,7 @@ use yibao_engine::Outcome;
 use yibao_engine::commands::{AuthorizeFace, FACE_AUTH_SECONDS, RedeemGrant, grant_hash};
 use yibao_engine::records::{GrantKind, Institution, Person};
 
-use crate::AppState;
+use crate::state::AppState;
 
 /// The largest request (a face image of up to 2 MiB, base64).
 pub const BODY_MAX_BYTES: usize = 3 * 1024 * 1024;
@@ -237,7 +237,7 @@ async fn face_auth(app: &Arc<AppState>, institution: &Institution, data: &Value)
         StatusCode::BAD_REQUEST => refuse(BAD_REQUEST, error.message_zh),
         _ => refused(),
     })?;
-    let auth_no = yibao_app::hex(&crate::secret::random_bytes::<16>());
+    let auth_no = yibao_app::hex(&crate::kit::secret::random_bytes::<16>());
     let command = AuthorizeFace {
         psn_no: person.psn_no.clone(),
         institution: institution.code.clone(),

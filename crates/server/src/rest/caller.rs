@@ -8,8 +8,8 @@ use axum::http::request::Parts;
 use yibao_engine::records::Institution;
 
 use super::error::ApiError;
-use crate::AppState;
-use crate::sessions::Subject;
+use crate::kit::sessions::Subject;
+use crate::state::AppState;
 
 /// The privileged operator role: may see whole ID numbers (with a stated reason).
 pub const PRIVILEGED: &str = "privileged";
@@ -67,7 +67,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 .trim();
             let session = state
                 .sessions
-                .find(token, crate::unix_now())
+                .find(token, crate::kit::clock::unix_now())
                 .ok_or_else(|| ApiError::unauthenticated("the token is unknown or expired; log in again"))?;
             return Ok(match session.subject {
                 Subject::Operator { username, roles } => Caller::Operator { username, roles, token: token.to_string() },

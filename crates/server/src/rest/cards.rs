@@ -26,11 +26,13 @@ use yibao_engine::records::{
     UNPRINTED_MAX,
 };
 
+use super::caller::Caller;
+use super::common::{PAGE_SIZE_MAX, body, created, hash_secret, ok, parse, unexpected};
 use super::error::ApiError;
-use super::{Caller, PAGE_SIZE_MAX, body, created, hash_secret, ok, parse, unexpected, wire};
-use crate::AppState;
+use super::wire;
 use crate::guard::{self, ClientAddr, Holder, Sources, Verdict};
-use crate::pdf::{self, Text};
+use crate::kit::pdf::{self, Text};
+use crate::state::AppState;
 
 pub fn routes(router: axum::Router<Arc<AppState>>) -> axum::Router<Arc<AppState>> {
     use axum::routing::{get, post};
@@ -517,7 +519,7 @@ async fn may_verify(state: &AppState, caller: &Caller, card_no: &str) -> Result<
             if !institution.is_designated_on(state.store.now().date()) {
                 return Err(ApiError::forbidden("the institution is not designated today"));
             }
-            let now = crate::unix_now();
+            let now = crate::kit::clock::unix_now();
             if state.reads.take(&format!("pin/{}", institution.code), now, PIN_CHECKS_PER_MINUTE).is_err() {
                 return Err(ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,

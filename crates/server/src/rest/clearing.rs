@@ -22,9 +22,12 @@ use yibao_engine::records::{ClearingParty, DayTotals, Settlement};
 use yibao_ledger::{AccountKey, TransferId};
 use yibao_store::SettlementFilter;
 
-use super::{ApiError, Caller, body, ok, parse, unexpected, wire};
-use crate::AppState;
-use crate::pdf::{self, Text};
+use super::caller::Caller;
+use super::common::{body, ok, parse, unexpected};
+use super::error::ApiError;
+use super::wire;
+use crate::kit::pdf::{self, Text};
+use crate::state::AppState;
 
 /// The most settlement records a statement lists (its totals always cover the whole period).
 pub const STATEMENT_ROWS_MAX: u64 = 20_000;

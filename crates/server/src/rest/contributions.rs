@@ -14,8 +14,11 @@ use yibao_engine::Outcome;
 use yibao_engine::commands::{CONTRIBUTION_BATCH_MAX, ContributionPeriod, PayContributions, contribution_id};
 use yibao_ledger::{AccountKey, Side, TransferId};
 
-use super::{ApiError, Caller, audit_read, body, load_person, ok, parse, unexpected, wire};
-use crate::AppState;
+use super::caller::Caller;
+use super::common::{audit_read, body, load_person, ok, parse, unexpected};
+use super::error::ApiError;
+use super::wire;
+use crate::state::AppState;
 
 pub fn routes(router: axum::Router<Arc<AppState>>) -> axum::Router<Arc<AppState>> {
     use axum::routing::{get, post};

@@ -20,10 +20,11 @@ use yibao_engine::Outcome;
 use yibao_engine::commands::{ActivateEVoucher, IssueQrCode, QR_SECONDS, SuspendEVoucher, grant_hash};
 use yibao_engine::records::Person;
 
+use super::caller::Caller;
+use super::common::{body, hash_secret, load_person, ok, parse, unexpected};
 use super::error::ApiError;
-use super::{Caller, body, hash_secret, load_person, ok, parse, unexpected};
-use crate::AppState;
-use crate::face::{FaceVerdict, PROBE_MAX_BYTES};
+use crate::kit::face::{FaceVerdict, PROBE_MAX_BYTES};
+use crate::state::AppState;
 
 pub fn routes(router: axum::Router<Arc<AppState>>) -> axum::Router<Arc<AppState>> {
     use axum::routing::{get, post};
@@ -181,7 +182,7 @@ struct QrFormat {
 
 /// A fresh dynamic QR code: `<admdvs>ec<32 hex>`.
 fn new_code(admdvs: &str) -> String {
-    format!("{admdvs}ec{}", yibao_app::hex(&crate::secret::random_bytes::<16>()))
+    format!("{admdvs}ec{}", yibao_app::hex(&crate::kit::secret::random_bytes::<16>()))
 }
 
 async fn issue_qr(
@@ -208,13 +209,13 @@ async fn issue_qr(
         "svg" => Ok((
             StatusCode::CREATED,
             [(header::CONTENT_TYPE, "image/svg+xml".to_string()), no_store, (header::EXPIRES, expires)],
-            crate::qr::svg(&code, 6).map_err(image_error)?,
+            crate::kit::qr::svg(&code, 6).map_err(image_error)?,
         )
             .into_response()),
         "png" => Ok((
             StatusCode::CREATED,
             [(header::CONTENT_TYPE, "image/png".to_string()), no_store, (header::EXPIRES, expires)],
-            crate::qr::png(&code, 6).map_err(image_error)?,
+            crate::kit::qr::png(&code, 6).map_err(image_error)?,
         )
             .into_response()),
         _ => Ok((
@@ -224,7 +225,7 @@ async fn issue_qr(
                 "qr_code": code,
                 "expires_at": expires,
                 "expires_in": QR_SECONDS,
-                "svg": crate::qr::svg(&code, 6).map_err(image_error)?,
+                "svg": crate::kit::qr::svg(&code, 6).map_err(image_error)?,
             })),
         )
             .into_response()),

@@ -22,9 +22,11 @@ use yibao_engine::commands::{
 use yibao_engine::records::{Certificate, FeeLine, Institution};
 use yibao_engine::{Command, Outcome, Reply};
 
+use super::caller::Caller;
+use super::common::{body, parse};
 use super::error::ApiError;
-use super::{Caller, body, parse, wire};
-use crate::AppState;
+use super::wire;
+use crate::state::AppState;
 
 fn institution(caller: &Caller) -> Result<&Institution, ApiError> {
     match caller {

@@ -9,8 +9,8 @@ use yibao_engine::records::{
 };
 use yibao_policy::Accumulators;
 
+use super::common::parse;
 use super::error::ApiError;
-use super::parse;
 
 /// Amounts in the REST API are decimal strings in yuan (`"170.00"`): exact in every language.
 pub fn yuan(money: Money) -> Value {

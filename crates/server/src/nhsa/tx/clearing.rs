@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use yibao_domain::{DateTime, Money};
 use yibao_store::SettlementFilter;
 
-use super::data;
+use super::input::data;
 use crate::nhsa::render::amount;
 use crate::nhsa::{Answer, Call, NhsaError};
 

@@ -2,66 +2,19 @@
 //! or queries (read), and builds its `output` in the shapes of the real samples.
 
 mod clearing;
+mod input;
 mod person;
 mod queries;
 mod reference;
 mod settle;
 mod visits;
 
+pub use reference::SUPPORTED;
+
 use serde_json::Value;
-use yibao_domain::{CertType, PersonNo};
-use yibao_engine::records::{Certificate, VisitKind};
+use yibao_engine::records::VisitKind;
 
-use super::fields::Fields;
 use super::{Answer, Call, NhsaError};
-
-/// Every transaction code this server answers, with its name (for the docs and 1901).
-pub const SUPPORTED: [(&str, &str); 44] = [
-    ("9001", "签到"),
-    ("9002", "签退"),
-    ("9101", "文件上传"),
-    ("9102", "文件下载"),
-    ("1101", "人员信息获取"),
-    ("1312", "医保目录信息查询"),
-    ("1319", "医保目录先自付比例信息查询"),
-    ("1901", "字典表查询"),
-    ("2001", "人员待遇享受检查"),
-    ("2101", "药店预结算"),
-    ("2102", "药店结算"),
-    ("2103", "药店结算撤销"),
-    ("2201", "门诊挂号"),
-    ("2202", "门诊挂号撤销"),
-    ("2203", "门诊就诊信息上传"),
-    ("2203A", "门诊就诊信息上传（A）"),
-    ("2204", "门诊费用明细信息上传"),
-    ("2205", "门诊费用明细信息撤销"),
-    ("2206", "门诊预结算"),
-    ("2207", "门诊结算"),
-    ("2208", "门诊结算撤销"),
-    ("2301", "住院费用明细上传"),
-    ("2302", "住院费用明细撤销"),
-    ("2303", "住院预结算"),
-    ("2304", "住院结算"),
-    ("2305", "住院结算撤销"),
-    ("2401", "入院办理"),
-    ("2402", "出院办理"),
-    ("2403", "住院信息变更"),
-    ("2404", "入院办理撤销"),
-    ("2405", "出院办理撤销"),
-    ("2503", "人员慢特病备案"),
-    ("2504", "人员慢特病备案撤销"),
-    ("2601", "冲正交易"),
-    ("3201", "医药机构费用结算对总账"),
-    ("3202", "医药机构费用结算对明细账"),
-    ("5201", "就诊信息查询"),
-    ("5202", "诊断信息查询"),
-    ("5203", "结算信息查询"),
-    ("5204", "费用明细查询"),
-    ("5205", "人员慢特病用药记录查询"),
-    ("5206", "人员累计信息查询"),
-    ("5301", "人员慢特病备案查询"),
-    ("5302", "人员定点信息查询"),
-];
 
 pub async fn dispatch(call: &Call) -> Result<Answer, NhsaError> {
     check_insured_region(call)?;
@@ -128,40 +81,5 @@ fn check_insured_region(call: &Call) -> Result<(), NhsaError> {
     match names {
         true => Err(NhsaError::new("insuplc_admdvs参保地医保区划不能为空（入参含人员编号psn_no时必填）")),
         false => Ok(()),
-    }
-}
-
-/// `input.data`.
-pub(super) fn data<'a>(call: &'a Call) -> Result<Fields<'a>, NhsaError> {
-    Fields::of("input", &call.envelope.input)?.object("data")
-}
-
-pub(super) fn person_no(fields: &Fields<'_>) -> Result<PersonNo, NhsaError> {
-    fields.required("psn_no")
-}
-
-/// A person's records are read only by an institution that has them as its patient: it
-/// identified them with their certificate (1101) or treated them. Any other person number is
-/// refused the same way whether it exists or not.
-pub(super) async fn own_patient(call: &Call, psn_no: &PersonNo) -> Result<(), NhsaError> {
-    let (institution, person) = (call.institution.code.clone(), psn_no.clone());
-    match call.app.store.read(move |r| r.institution_knows(&institution, &person)).await? {
-        true => Ok(()),
-        false => Err(NhsaError::new(format!(
-            "人员编号{psn_no}不是本机构的就诊人员：请先以1101（人员信息获取）凭就诊凭证读取人员信息"
-        ))),
-    }
-}
-
-/// The certificate a visit or settlement is presented with (`mdtrt_cert_type`, `mdtrt_cert_no`).
-pub(super) fn certificate(fields: &Fields<'_>, required: bool) -> Result<Option<Certificate>, NhsaError> {
-    let kind: Option<CertType> = fields.parse("mdtrt_cert_type")?;
-    let number = fields.text("mdtrt_cert_no")?;
-    match (kind, number) {
-        (Some(kind), Some(number)) => Ok(Some(Certificate { kind, number })),
-        (Some(_), None) => Err(NhsaError::new(format!("{}.mdtrt_cert_no不能为空", fields.path))),
-        (None, Some(_)) => Err(NhsaError::new(format!("{}.mdtrt_cert_type不能为空", fields.path))),
-        (None, None) if required => Err(NhsaError::new(format!("{}.mdtrt_cert_type不能为空", fields.path))),
-        (None, None) => Ok(None),
     }
 }

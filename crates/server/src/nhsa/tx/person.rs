@@ -7,7 +7,7 @@ use yibao_engine::Outcome;
 use yibao_engine::commands::{RecordIdentification, RegisterDisease, RevokeDisease, SignInCommand, SignOut};
 use yibao_engine::records::{CardStatus, Certificate, Person, PersonStatus};
 
-use super::{data, person_no};
+use super::input::{data, person_no};
 use crate::nhsa::render::{amount, person_fields};
 use crate::nhsa::{Answer, Call, NhsaError};
 
@@ -160,7 +160,7 @@ pub async fn person_info(call: &Call) -> Result<Answer, NhsaError> {
     let Some((person, card, (current, prior), employer, presented, cards)) = found else {
         // Trying ID numbers to find persons misses far more than a hospital ever does.
         let harvest = format!("1101-miss/{}", call.institution.code);
-        if call.app.reads.take(&harvest, crate::unix_now(), MISSES_PER_MINUTE).is_err() {
+        if call.app.reads.take(&harvest, crate::kit::clock::unix_now(), MISSES_PER_MINUTE).is_err() {
             return Err(NhsaError::new(format!(
                 "本机构每分钟未查询到人员的1101请求已超过{MISSES_PER_MINUTE}次，请稍后再试"
             )));

@@ -8,7 +8,7 @@ use yibao_engine::commands::SettlementOutcome;
 use yibao_engine::records::{Diagnosis, DiagnosisStage, FeeLine, LineState, Settlement, SettlementStatus, VisitKind};
 use yibao_store::SettlementFilter;
 
-use super::{data, own_patient, person_no};
+use super::input::{data, own_patient, person_no};
 use crate::nhsa::render::{amount, line_result, price, quantity, settlement_output, visit};
 use crate::nhsa::{Answer, Call, NhsaError};
 

@@ -9,8 +9,8 @@ use yibao_engine::commands::{
 };
 use yibao_engine::records::{Effect, Person, PersonStatus, VisitKind};
 
+use super::input::{certificate, data, person_no};
 use super::visits::read_lines;
-use super::{certificate, data, person_no};
 use crate::nhsa::fields::LINES_PER_MESSAGE_MAX;
 use crate::nhsa::render::{line_result, settlement_output};
 use crate::nhsa::{Answer, Call, NhsaError, WarnedOutput};

@@ -10,7 +10,7 @@ use yibao_engine::commands::{
 };
 use yibao_engine::records::{Diagnosis, DiagnosisStage, VisitKind};
 
-use super::{certificate, data, person_no};
+use super::input::{certificate, data, person_no};
 use crate::nhsa::fields::{Fields, LINES_PER_MESSAGE_MAX};
 use crate::nhsa::render::line_result;
 use crate::nhsa::{Answer, Call, NhsaError};

@@ -48,7 +48,7 @@ fn digest(token: &str) -> [u8; 32] {
 impl Sessions {
     /// Starts a session and returns its token.
     pub fn start(&self, session: Session, now: i64) -> String {
-        let token = crate::secret::token();
+        let token = crate::kit::secret::token();
         let mut sessions = self.by_token.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if sessions.len() >= SESSIONS_MAX {
             sessions.retain(|_, s| s.expires > now);

@@ -1,0 +1,82 @@
+//! What the REST handlers share: reading a body and a field, answering, hashing a secret,
+//! auditing a read, loading a person.
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use yibao_domain::PersonNo;
+use yibao_engine::commands::RecordAudit;
+use yibao_engine::records::Person;
+
+use super::caller::Caller;
+use super::error::ApiError;
+use crate::state::AppState;
+
+/// The largest page of a list.
+pub const PAGE_SIZE_MAX: u64 = 500;
+
+/// Reads a JSON body into a wire type; every problem is a 400 naming it.
+pub(crate) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|error| {
+        ApiError::invalid(format!("invalid JSON body: {error}"), format!("请求体不是合法的JSON：{error}"))
+    })
+}
+
+pub(crate) fn parse<T: std::str::FromStr<Err = yibao_domain::ParseError>>(
+    field: &str,
+    text: &str,
+) -> Result<T, ApiError> {
+    text.parse().map_err(|error: yibao_domain::ParseError| {
+        ApiError::invalid(format!("{field}: {error}"), format!("{field}格式错误：{}", error.problem_zh()))
+    })
+}
+
+pub(crate) fn created(value: Value) -> Response {
+    (StatusCode::CREATED, axum::Json(value)).into_response()
+}
+
+pub(crate) fn ok(value: Value) -> Response {
+    axum::Json(value).into_response()
+}
+
+pub(crate) fn unexpected() -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unexpected outcome", "系统内部错误")
+}
+
+/// An Argon2id hash of a password or PIN, on a blocking thread.
+pub(crate) async fn hash_secret(state: &AppState, secret: String) -> Result<String, ApiError> {
+    let secrets = state.secrets.clone();
+    tokio::task::spawn_blocking(move || secrets.hash(&secret))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "hashing failed", "系统内部错误"))
+}
+
+pub(crate) async fn audit_read(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    subject: &str,
+    reason: &str,
+) -> Result<(), ApiError> {
+    state
+        .store
+        .execute(RecordAudit {
+            actor: caller.actor(),
+            action: action.into(),
+            subject: subject.into(),
+            reason: reason.into(),
+        })
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn load_person(state: &AppState, psn_no: &str) -> Result<Person, ApiError> {
+    let number: PersonNo = parse("psn_no", psn_no)?;
+    state
+        .store
+        .read(move |r| r.person(&number))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no person {psn_no}")))
+}
