@@ -7,13 +7,20 @@
 //! differently. The engine's commands do the deciding inside the writer's transaction; this
 //! crate knows neither HTTP nor SQL.
 //!
-//! Moved here so far: settlement ([`settlement`]) and the idempotency envelope of every write
-//! ([`idempotency`]). The other actions follow the same shape.
+//! Every command more than one edge (or place) issues is built here, once: settlement and
+//! purchase and their cancellation ([`settlement`]), visits and their lines ([`visits`]), the
+//! e-voucher's QR code and suspension ([`evoucher`]), credentials and the audit log
+//! ([`access`]); and the idempotency envelope of every write ([`idempotency`]). An edge runs what
+//! it gets back through [`run`] under its envelope.
 
+pub mod access;
+pub mod evoucher;
 pub mod idempotency;
 pub mod run;
 pub mod settlement;
+pub mod visits;
 
 pub use idempotency::{Idempotency, hex, sha256_hex};
 pub use run::{Run, run};
-pub use settlement::{SettleRequest, Treated, settle};
+pub use settlement::{PurchaseRequest, SettleRequest, SettlementRef, Treated, settle};
+pub use visits::{Diagnosed, VisitRef};

@@ -326,8 +326,8 @@ pub fn pricing(policies: &yibao_policy::PolicySet, lines: usize, seconds: u64) -
 /// # Errors
 /// When the database cannot be prepared.
 pub async fn inprocess(db: &str, options: crate::load::LoadOptions, store_options: Options) -> Result<(), String> {
-    use yibao_domain::{CertType, MedType};
-    use yibao_engine::commands::{LineUpload, Purchase};
+    use yibao_domain::CertType;
+    use yibao_engine::commands::{LineUpload, PurchaseRequest};
     use yibao_engine::records::Certificate;
     let store = prepared(db, options.persons, store_options).await?;
     let persons = employees(&store, options.persons).await?;
@@ -350,24 +350,19 @@ pub async fn inprocess(db: &str, options: crate::load::LoadOptions, store_option
                 let price: yibao_domain::UnitPrice = format!("{}.{:02}", 10 + n % 90, n % 100).parse().expect("valid");
                 let quantity: yibao_domain::Quantity = "1".parse().expect("valid");
                 let msgid: yibao_domain::MsgId = format!("P33010000001I{worker:04}{n:012}").parse().expect("valid");
-                let command = Purchase {
-                    institution: "P33010000001".parse().expect("valid"),
-                    psn_no: person.psn_no.clone(),
-                    insurance: person.insurance,
-                    med_type: MedType::PHARMACY,
-                    certificate: Certificate {
-                        kind: CertType::IdNumber,
-                        number: person.id_number.expose().to_string(),
-                    },
+                let request = PurchaseRequest {
                     his_no: "YD1".into(),
-                    begin: now,
-                    lines: vec![LineUpload::plain("1", "B1", "DEMO-A-001", price, quantity, now)],
-                    declared_medfee: None,
                     use_account: true,
-                    invoice_no: String::new(),
-                    insured_admdvs: None,
-                    msgid: msgid.clone(),
+                    ..PurchaseRequest::new(
+                        "P33010000001".parse().expect("valid"),
+                        person.psn_no.clone(),
+                        person.insurance,
+                        Certificate { kind: CertType::IdNumber, number: person.id_number.expose().to_string() },
+                        vec![LineUpload::plain("1", "B1", "DEMO-A-001", price, quantity, now)],
+                        now,
+                    )
                 };
+                let command = yibao_app::settlement::purchase(request, msgid.clone());
                 let idempotency = yibao_app::Idempotency {
                     key: msgid,
                     institution: "P33010000001".parse().expect("valid"),

@@ -301,11 +301,14 @@ fn replacement_at_the_same_bank_keeps_the_balance_and_repeats_change_nothing() {
     assert_eq!(total(&world), money, "total money before = after");
 
     // The new card pays; the old one does not.
-    let mut purchase = world.purchase("张伟", &[("DEMO-A-001", "10.00", "1")], true);
-    purchase.certificate = Certificate { kind: CertType::Card, number: application.card_no.to_string() };
+    let card_no = application.card_no.to_string();
+    let purchase = world.purchase_with("张伟", &[("DEMO-A-001", "10.00", "1")], true, |request| {
+        request.certificate = Certificate { kind: CertType::Card, number: card_no };
+    });
     world.exec(purchase).unwrap();
-    let mut purchase = world.purchase("张伟", &[("DEMO-A-001", "10.00", "1")], true);
-    purchase.certificate = Certificate { kind: CertType::Card, number: "A10000001".into() };
+    let purchase = world.purchase_with("张伟", &[("DEMO-A-001", "10.00", "1")], true, |request| {
+        request.certificate = Certificate { kind: CertType::Card, number: "A10000001".into() };
+    });
     assert_eq!(world.exec(purchase).unwrap_err().kind, ErrorKind::Refused);
     world.check_invariants();
 }
@@ -364,8 +367,9 @@ fn replacement_at_another_bank_moves_money_only_after_confirmation_and_only_once
 fn the_sixtieth_unprinted_transaction_pays_the_sixty_first_waits_for_the_printout() {
     let mut world = World::demo();
     let buy = |world: &mut World| {
-        let mut purchase = world.purchase("张伟", &[("DEMO-A-001", "1.00", "1")], true);
-        purchase.certificate = Certificate { kind: CertType::Card, number: "A10000001".into() };
+        let purchase = world.purchase_with("张伟", &[("DEMO-A-001", "1.00", "1")], true, |request| {
+            request.certificate = Certificate { kind: CertType::Card, number: "A10000001".into() };
+        });
         world.exec(purchase)
     };
     for n in 1..=60 {

@@ -178,7 +178,7 @@ fn refund_lines_net_out_and_cannot_exceed_the_sale() {
             institution: TERTIARY.parse().unwrap(),
             psn_no: person("张伟"),
             mdtrt_id: visit.clone(),
-            kind: VisitKind::Inpatient,
+            kind: Some(VisitKind::Inpatient),
             lines: refund,
         })
         .unwrap();
@@ -189,7 +189,7 @@ fn refund_lines_net_out_and_cannot_exceed_the_sale() {
             institution: TERTIARY.parse().unwrap(),
             psn_no: person("张伟"),
             mdtrt_id: visit.clone(),
-            kind: VisitKind::Inpatient,
+            kind: Some(VisitKind::Inpatient),
             lines: too_much,
         })
         .unwrap_err();
@@ -455,7 +455,7 @@ fn emergency_folded_at_mid_stay_is_not_folded_again_and_a_cancelled_emergency_ne
             institution: TERTIARY.parse().unwrap(),
             psn_no: person("张伟"),
             mdtrt_id: cancelled.clone(),
-            kind: VisitKind::Outpatient,
+            kind: Some(VisitKind::Outpatient),
         })
         .unwrap();
     world.now = "2026-03-05 10:00:00".parse().unwrap();
@@ -521,7 +521,7 @@ fn an_emergency_visit_opened_earlier_in_the_same_batch_is_folded() {
             kind,
             lines,
         };
-        exec(Box::new(upload(&emergency.mdtrt_id, VisitKind::Outpatient, emergency_lines))).unwrap();
+        exec(Box::new(upload(&emergency.mdtrt_id, Some(VisitKind::Outpatient), emergency_lines))).unwrap();
         let request = |mdtrt_id: &yibao_domain::MdtrtId, kind| yibao_engine::commands::SettleRequest {
             kind: Some(kind),
             ..yibao_engine::commands::SettleRequest::new(TERTIARY.parse().unwrap(), person("张伟"), mdtrt_id.clone())
@@ -535,7 +535,7 @@ fn an_emergency_visit_opened_earlier_in_the_same_batch_is_folded() {
         nobody.psn_no = "3301009999999999".parse().unwrap();
         assert!(exec(Box::new(OpenVisit(nobody))).is_err());
         let Outcome::Visit(stay) = exec(Box::new(Admit(admission_details))).unwrap() else { panic!() };
-        exec(Box::new(upload(&stay.mdtrt_id, VisitKind::Inpatient, stay_lines))).unwrap();
+        exec(Box::new(upload(&stay.mdtrt_id, Some(VisitKind::Inpatient), stay_lines))).unwrap();
         exec(Box::new(Discharge {
             institution: TERTIARY.parse().unwrap(),
             psn_no: person("张伟"),

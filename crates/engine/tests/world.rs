@@ -3,10 +3,10 @@
 
 #![allow(dead_code)]
 
-use yibao_domain::{CertType, DateTime, InstitutionCode, MdtrtId, MedType, Money, MsgId, PersonNo, SetlId};
+use yibao_domain::{CertType, DateTime, InstitutionCode, MdtrtId, Money, MsgId, PersonNo, SetlId};
 use yibao_engine::commands::{
-    Admit, CancelSettlement, Discharge, LineUpload, OpenVisit, Purchase, Settle, SettleRequest, SettlementOutcome,
-    Treated, UpdateVisit, UploadLines, VisitDetails,
+    Admit, CancelSettlement, Discharge, LineUpload, OpenVisit, Purchase, PurchaseRequest, Settle, SettleRequest,
+    SettlementOutcome, Treated, UpdateVisit, UploadLines, VisitDetails,
 };
 use yibao_engine::memory::MemoryDb;
 use yibao_engine::records::{Certificate, VisitKind};
@@ -190,7 +190,7 @@ impl World {
             institution: institution.parse().unwrap(),
             psn_no: person(name),
             mdtrt_id: mdtrt_id.clone(),
-            kind,
+            kind: Some(kind),
             lines,
         })
         .expect("uploaded");
@@ -240,23 +240,33 @@ impl World {
     }
 
     pub fn purchase(&mut self, name: &str, items: &[(&str, &str, &str)], use_account: bool) -> Purchase {
+        self.purchase_with(name, items, use_account, |_| {})
+    }
+
+    /// A purchase whose request `change` adjusts first (another certificate, say).
+    pub fn purchase_with(
+        &mut self,
+        name: &str,
+        items: &[(&str, &str, &str)],
+        use_account: bool,
+        change: impl FnOnce(&mut PurchaseRequest),
+    ) -> Purchase {
         let index = demo::PERSONS.iter().position(|p| p.name == name).unwrap();
         let lines = self.lines(items);
-        Purchase {
-            institution: PHARMACY.parse().unwrap(),
-            psn_no: person(name),
-            insurance: demo::PERSONS[index].insurance,
-            med_type: MedType::PHARMACY,
-            certificate: Certificate { kind: CertType::IdNumber, number: demo::PERSONS[index].id_number.to_string() },
+        let mut request = PurchaseRequest {
             his_no: "YD1".into(),
-            begin: self.now,
-            lines,
-            declared_medfee: None,
             use_account,
-            invoice_no: String::new(),
-            insured_admdvs: None,
-            msgid: self.msgid(),
-        }
+            ..PurchaseRequest::new(
+                PHARMACY.parse().unwrap(),
+                person(name),
+                demo::PERSONS[index].insurance,
+                Certificate { kind: CertType::IdNumber, number: demo::PERSONS[index].id_number.to_string() },
+                lines,
+                self.now,
+            )
+        };
+        change(&mut request);
+        Purchase::new(request, self.msgid())
     }
 
     pub fn balance(&self, name: &str) -> Money {

@@ -20,14 +20,12 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use yibao_app::{Idempotency, Run};
+use yibao_app::{Idempotency, PurchaseRequest, Run, SettlementRef, VisitRef};
 use yibao_domain::{
     CardNo, CertType, IdNumber, InstitutionCode, InstitutionKind, InsuranceType, MdtrtId, MedType, Money, MsgId,
     PersonNo, Quantity, SetlId, UnitPrice,
 };
-use yibao_engine::commands::{
-    CancelSettlement, LineUpload, OpenVisit, Purchase, SettleRequest, Treated, UploadLines, VisitDetails,
-};
+use yibao_engine::commands::{LineUpload, Purchase, SettleRequest, Treated, VisitDetails};
 use yibao_engine::records::{Certificate, Institution, Settlement, Visit, VisitKind, VisitStatus};
 use yibao_engine::{Outcome, Reply};
 
@@ -532,18 +530,14 @@ async fn open_outpatient(state: &AppState, lang: Lang, till: &Institution, bill:
         diagnoses: Vec::new(),
         insured_admdvs: None,
     };
-    let visit = match state.store.execute(OpenVisit(details)).await {
+    let open = yibao_app::visits::open(details, VisitKind::Outpatient).map_err(|error| engine_message(lang, &error))?;
+    let visit = match state.store.execute(open).await {
         Ok(Outcome::Visit(visit)) => visit,
         Ok(_) => return Err("unexpected".into()),
         Err(error) => return Err(engine_message(lang, &error)),
     };
-    let upload = UploadLines {
-        institution: till.code.clone(),
-        psn_no,
-        mdtrt_id: visit.mdtrt_id.clone(),
-        kind: VisitKind::Outpatient,
-        lines,
-    };
+    let opened = VisitRef { institution: till.code.clone(), psn_no, mdtrt_id: visit.mdtrt_id.clone() };
+    let upload = yibao_app::visits::upload_lines(opened, Some(VisitKind::Outpatient), lines);
     state.store.execute(upload).await.map_err(|error| engine_message(lang, &error))?;
     Ok(visit.mdtrt_id)
 }
@@ -579,22 +573,16 @@ fn charge(
         None => None,
     };
     Ok(match (till.kind, mdtrt_id) {
-        (InstitutionKind::Pharmacy, _) => Charge::Purchase(Purchase {
-            institution: till.code.clone(),
-            psn_no,
-            insurance,
-            med_type: MedType::PHARMACY,
-            certificate,
-            his_no: String::new(),
-            begin: state.store.now(),
-            lines: lines_of(bill, state.store.now())?,
-            declared_medfee,
-            use_account: bill.use_account,
-            invoice_no: String::new(),
-            insured_admdvs: None,
-            // The message id it will run under (a settlement's, or a preview's).
-            msgid: run.key(),
-        }),
+        (InstitutionKind::Pharmacy, _) => {
+            let now = state.store.now();
+            let request = PurchaseRequest {
+                declared_medfee,
+                use_account: bill.use_account,
+                ..PurchaseRequest::new(till.code.clone(), psn_no, insurance, certificate, lines_of(bill, now)?, now)
+            };
+            // Recorded under the message id it will run under (a settlement's, or a preview's).
+            Charge::Purchase(yibao_app::settlement::purchase(request, run.key()))
+        }
         // The visit's own kind: the counter's outpatient visit, or a stay settled at discharge
         // (or mid-stay while the patient is still in).
         (InstitutionKind::Hospital, Some(mdtrt_id)) => Charge::Visit(SettleRequest {
@@ -902,14 +890,9 @@ async fn cancel(State(state): State<Arc<AppState>>, lang: Lang, till: Till, Path
     };
     // One cancellation per settlement: its message id is derived from the settlement.
     let msgid: MsgId = format!("{}X{}", institution.code, s.setl_id).parse().expect("valid");
-    let command = CancelSettlement {
-        institution: institution.code.clone(),
-        psn_no: s.psn_no.clone(),
-        setl_id: s.setl_id.clone(),
-        mdtrt_id: Some(s.mdtrt_id.clone()),
-        kind: Some(s.visit_kind),
-        msgid,
-    };
+    let settlement =
+        SettlementRef { institution: institution.code.clone(), psn_no: s.psn_no.clone(), setl_id: s.setl_id.clone() };
+    let command = yibao_app::settlement::cancel(settlement, Some(s.mdtrt_id.clone()), Some(s.visit_kind), msgid);
     match state.store.execute(command).await {
         Ok(_) => Redirect::to(&format!("/counter/receipts/{}", s.setl_id)).into_response(),
         Err(error) => {

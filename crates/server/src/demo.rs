@@ -1,6 +1,5 @@
 //! Loading the demo dataset (`DEMO.md`) into a fresh database, exactly once.
 
-use yibao_engine::commands::PutCredential;
 use yibao_engine::records::{Credential, CredentialKind};
 use yibao_engine::{Submission, demo};
 use yibao_store::Store;
@@ -62,7 +61,7 @@ pub async fn ensure_region(store: &Store, secrets: &Secrets, region: Option<&str
             }
             for credential in credentials(store, secrets, region).await? {
                 store
-                    .execute(PutCredential { credential, actor: demo::ACTOR.to_string() })
+                    .execute(yibao_app::access::put_credential(credential, demo::ACTOR.to_string()))
                     .await
                     .map_err(|error| format!("cannot load the demo credentials: {}", error.en))?;
             }

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use yibao_domain::{InstitutionKind, Money, PersonNo, SetlId};
-use yibao_engine::commands::{IssueQrCode, QR_SECONDS, grant_hash};
+use yibao_engine::commands::QR_SECONDS;
 use yibao_engine::records::{CardStatus, Settlement, SettlementStatus};
 use yibao_engine::{ErrorKind, Outcome};
 use yibao_store::SettlementFilter;
@@ -774,8 +774,8 @@ async fn qr_page(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visito
         Ok(None) => return not_logged_in(),
         Err(failure_) => return failure(lang, &ApiError::from(failure_)),
     };
-    let code = format!("{admdvs}ec{}", yibao_app::hex(&crate::kit::secret::random_bytes::<16>()));
-    let issued = state.store.execute(IssueQrCode { psn_no, hash: grant_hash(&code), seconds: QR_SECONDS }).await;
+    let (code, command) = yibao_app::evoucher::qr_code(&admdvs, psn_no, crate::kit::secret::random_bytes());
+    let issued = state.store.execute(command).await;
     match issued {
         Ok(Outcome::Grant(_)) => {}
         Ok(_) => {
@@ -1028,11 +1028,8 @@ async fn suspend_evoucher(State(state): State<Arc<AppState>>, lang: Lang, visito
         Ok(psn_no) => psn_no,
         Err(redirect) => return redirect.into_response(),
     };
-    let command = yibao_engine::commands::SuspendEVoucher {
-        psn_no: psn_no.clone(),
-        actor: format!("person:{psn_no}"),
-        reason: "参保人网上暂停（手机丢失）".into(),
-    };
+    let command =
+        yibao_app::evoucher::suspend(psn_no.clone(), format!("person:{psn_no}"), "参保人网上暂停（手机丢失）".into());
     match state.store.execute(command).await {
         Ok(_) => Redirect::to("/portal/me").into_response(),
         Err(error) => failure(lang, &ApiError::from(error)),

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use yibao_domain::{CertType, DateTime, Money, PersonNo, UnitPrice};
 use yibao_engine::commands::{
-    Admit, CancelSettlement, LineUpload, OpenVisit, Purchase, Settle, SettleRequest, Treated, UploadLines, VisitDetails,
+    Admit, CancelSettlement, LineUpload, OpenVisit, Purchase, PurchaseRequest, Settle, SettleRequest, Treated,
+    UploadLines, VisitDetails,
 };
 use yibao_engine::records::{Certificate, SettlementStatus, VisitKind};
 use yibao_engine::{Envelope, ErrorKind, Outcome, Reply, Submission, demo};
@@ -207,7 +208,7 @@ async fn zhang_wei_visit(store: &Store) -> yibao_domain::MdtrtId {
             institution: "H33010000001".parse().unwrap(),
             psn_no: person(0),
             mdtrt_id: visit.mdtrt_id.clone(),
-            kind: VisitKind::Outpatient,
+            kind: Some(VisitKind::Outpatient),
             lines,
         })
         .await
@@ -361,21 +362,20 @@ async fn concurrent_settlements_never_overdraw_an_account(store: Store) {
     for index in 0..200 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            let purchase = Purchase {
-                institution: "P33010000001".parse().unwrap(),
-                psn_no: person(2),
-                insurance: "310".parse().unwrap(),
-                med_type: "41".parse().unwrap(),
-                certificate: Certificate { kind: CertType::IdNumber, number: "330105199001013458".into() },
+            let request = PurchaseRequest {
                 his_no: format!("YD{index}"),
-                begin: "2026-03-02 09:00:00".parse().unwrap(),
-                lines: vec![line("1", "DEMO-A-001", "1", "1")],
                 declared_medfee: Some(Money::yuan(1)),
                 use_account: true,
-                invoice_no: String::new(),
-                insured_admdvs: None,
-                msgid: format!("BUY{index}").parse().unwrap(),
+                ..PurchaseRequest::new(
+                    "P33010000001".parse().unwrap(),
+                    person(2),
+                    "310".parse().unwrap(),
+                    Certificate { kind: CertType::IdNumber, number: "330105199001013458".into() },
+                    vec![line("1", "DEMO-A-001", "1", "1")],
+                    "2026-03-02 09:00:00".parse().unwrap(),
+                )
             };
+            let purchase = Purchase::new(request, format!("BUY{index}").parse().unwrap());
             store.execute(purchase).await
         }));
     }
@@ -473,7 +473,7 @@ async fn stays_to_settle_sum_unsettled_lines(store: Store) {
         institution: "H33010000001".parse().unwrap(),
         psn_no: person(0),
         mdtrt_id: stay.clone(),
-        kind: VisitKind::Inpatient,
+        kind: Some(VisitKind::Inpatient),
         lines,
     };
     store.execute(upload(&stays[0], vec![line("1", "DEMO-A-003", "300", "1")])).await.unwrap();

@@ -32,6 +32,21 @@ pub trait Command: Send + fmt::Debug {
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError>;
 }
 
+/// A command chosen at run time (an outpatient visit or an admission) runs like any other.
+impl Command for Box<dyn Command> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+
+    fn keys(&self) -> Keys {
+        (**self).keys()
+    }
+
+    fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
+        (**self).execute(ws, ctx)
+    }
+}
+
 /// A settlement (or its cancelling mirror) with what a response needs about the person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettlementOutcome {

@@ -85,7 +85,9 @@ pub struct UploadLines {
     pub institution: InstitutionCode,
     pub psn_no: PersonNo,
     pub mdtrt_id: MdtrtId,
-    pub kind: VisitKind,
+    /// The kind of visit the caller means (2204 outpatient, 2301 inpatient), or `None`: the
+    /// visit's own kind.
+    pub kind: Option<VisitKind>,
     pub lines: Vec<LineUpload>,
 }
 
@@ -107,8 +109,10 @@ impl Command for UploadLines {
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
         let visit = own_visit(ws, &self.mdtrt_id, &self.psn_no, &self.institution)?;
-        if visit.kind != self.kind {
-            return Err(wrong_kind(&visit, self.kind));
+        if let Some(kind) = self.kind
+            && visit.kind != kind
+        {
+            return Err(wrong_kind(&visit, kind));
         }
         if visit.status == VisitStatus::Cancelled {
             return Err(cancelled(&visit));

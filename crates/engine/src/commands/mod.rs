@@ -49,6 +49,6 @@ pub use registry::{
     CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, DRAWN_MIN, IssueCard, OpeningBalance,
     PERSON_NUMBER_MAX, PersonNumber, PutCatalogueEntry,
 };
-pub use settle::{CancelSettlement, Purchase, Settle, SettleRequest, Treated};
+pub use settle::{CancelSettlement, Purchase, PurchaseRequest, Settle, SettleRequest, Treated};
 pub use summary::{AllocationSummary, ClearingSummary, ContributionLine, ContributionSummary};
 pub use visits::{Admit, CancelVisit, Discharge, OpenVisit, UndoDischarge, UpdateVisit, VisitDetails};

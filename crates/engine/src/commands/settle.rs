@@ -739,10 +739,9 @@ pub(super) fn cancel_settlement(
     Ok(SettlementOutcome { settlement: mirror, cancelled: Some(cancelled), person, visit, lines, warnings: Vec::new() })
 }
 
-/// 2101/2102 药店预结算/结算: a pharmacy purchase opens a visit, bills its lines and settles
-/// them in one message.
+/// What a pharmacy's purchase asks for (2101/2102, `POST /api/v1/purchases`, the counter).
 #[derive(Debug, Clone)]
-pub struct Purchase {
+pub struct PurchaseRequest {
     pub institution: InstitutionCode,
     pub psn_no: PersonNo,
     pub insurance: InsuranceType,
@@ -755,7 +754,49 @@ pub struct Purchase {
     pub use_account: bool,
     pub invoice_no: String,
     pub insured_admdvs: Option<Admdvs>,
-    pub msgid: MsgId,
+}
+
+impl PurchaseRequest {
+    /// A purchase of `lines` at `begin`, presented with `certificate`: a pharmacy purchase
+    /// (med_type 41), no HIS or invoice number, no declared total, the account not used.
+    pub fn new(
+        institution: InstitutionCode,
+        psn_no: PersonNo,
+        insurance: InsuranceType,
+        certificate: Certificate,
+        lines: Vec<LineUpload>,
+        begin: DateTime,
+    ) -> PurchaseRequest {
+        PurchaseRequest {
+            institution,
+            psn_no,
+            insurance,
+            med_type: MedType::PHARMACY,
+            certificate,
+            his_no: String::new(),
+            begin,
+            lines,
+            declared_medfee: None,
+            use_account: false,
+            invoice_no: String::new(),
+            insured_admdvs: None,
+        }
+    }
+}
+
+/// 2101/2102 药店预结算/结算: a pharmacy purchase opens a visit, bills its lines and settles
+/// them in one message. Built only by the application layer (`yibao_app::settlement::purchase`).
+#[derive(Debug, Clone)]
+pub struct Purchase {
+    request: PurchaseRequest,
+    /// The message id the purchase is recorded with.
+    msgid: MsgId,
+}
+
+impl Purchase {
+    pub fn new(request: PurchaseRequest, msgid: MsgId) -> Purchase {
+        Purchase { request, msgid }
+    }
 }
 
 impl Command for Purchase {
@@ -765,28 +806,28 @@ impl Command for Purchase {
 
     fn keys(&self) -> Keys {
         let mut keys = Keys::default();
-        keys.institutions.insert(self.institution.clone());
-        keys.persons.insert(self.psn_no.clone());
-        keys.accounts.insert(AccountKey::InstitutionPayable(self.institution.clone()));
+        keys.institutions.insert(self.request.institution.clone());
+        keys.persons.insert(self.request.psn_no.clone());
+        keys.accounts.insert(AccountKey::InstitutionPayable(self.request.institution.clone()));
         keys
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
-        let institution = designated_institution(ws, &self.institution, ctx.now.date())?;
+        let institution = designated_institution(ws, &self.request.institution, ctx.now.date())?;
         if institution.kind != InstitutionKind::Pharmacy {
             return Err(EngineError::refused(
                 format!("{}不是定点零售药店，不能办理药店结算", institution.name),
                 format!("{} is not a pharmacy; use outpatient settlement (2207)", institution.code),
             ));
         }
-        let person = insured_person(ws, &self.psn_no)?;
-        if person.insurance != self.insurance {
+        let person = insured_person(ws, &self.request.psn_no)?;
+        if person.insurance != self.request.insurance {
             return Err(EngineError::invalid(
-                format!("险种类型{}与参保人险种{}不符", self.insurance, person.insurance),
-                format!("insurance type {} does not match the person's {}", self.insurance, person.insurance),
+                format!("险种类型{}与参保人险种{}不符", self.request.insurance, person.insurance),
+                format!("insurance type {} does not match the person's {}", self.request.insurance, person.insurance),
             ));
         }
-        if let Some(stated) = &self.insured_admdvs
+        if let Some(stated) = &self.request.insured_admdvs
             && stated != &person.admdvs
         {
             return Err(EngineError::invalid(
@@ -794,8 +835,8 @@ impl Command for Purchase {
                 format!("insuplc_admdvs {stated} does not match the person's region {}", person.admdvs),
             ));
         }
-        check_certificate(ws, ctx, &person, &self.certificate, &institution.code)?;
-        check_med_type(ctx, &person, VisitKind::Pharmacy, self.med_type)?;
+        check_certificate(ws, ctx, &person, &self.request.certificate, &institution.code)?;
+        check_med_type(ctx, &person, VisitKind::Pharmacy, self.request.med_type)?;
         let sequence = ws.next_sequence("mdtrt_id")?;
         let visit = Visit {
             mdtrt_id: format!("{}{sequence:010}", institution.admdvs).parse().expect("digits"),
@@ -803,12 +844,12 @@ impl Command for Purchase {
             institution: institution.code.clone(),
             kind: VisitKind::Pharmacy,
             insurance: person.insurance,
-            med_type: Some(self.med_type),
-            begin: self.begin,
-            end: Some(self.begin),
+            med_type: Some(self.request.med_type),
+            begin: self.request.begin,
+            end: Some(self.request.begin),
             status: VisitStatus::Open,
-            certificate: recorded(&self.certificate, &person),
-            his_no: self.his_no.clone(),
+            certificate: recorded(&self.request.certificate, &person),
+            his_no: self.request.his_no.clone(),
             dept_code: String::new(),
             dept_name: String::new(),
             doctor_code: String::new(),
@@ -824,21 +865,21 @@ impl Command for Purchase {
         };
         ws.insert_visit(visit.clone());
         UploadLines {
-            institution: self.institution.clone(),
-            psn_no: self.psn_no.clone(),
+            institution: self.request.institution.clone(),
+            psn_no: self.request.psn_no.clone(),
             mdtrt_id: visit.mdtrt_id.clone(),
-            kind: VisitKind::Pharmacy,
-            lines: self.lines.clone(),
+            kind: Some(VisitKind::Pharmacy),
+            lines: self.request.lines.clone(),
         }
         .execute(ws, ctx)?;
         let request = SettleRequest {
             kind: Some(VisitKind::Pharmacy),
-            insurance: Some(self.insurance),
-            med_type: Some(self.med_type),
-            declared_medfee: self.declared_medfee,
-            use_account: self.use_account,
-            invoice_no: self.invoice_no.clone(),
-            ..SettleRequest::new(self.institution.clone(), self.psn_no.clone(), visit.mdtrt_id)
+            insurance: Some(self.request.insurance),
+            med_type: Some(self.request.med_type),
+            declared_medfee: self.request.declared_medfee,
+            use_account: self.request.use_account,
+            invoice_no: self.request.invoice_no.clone(),
+            ..SettleRequest::new(self.request.institution.clone(), self.request.psn_no.clone(), visit.mdtrt_id)
         };
         let settle_command = Settle::new(request, self.msgid.clone(), Treated::Here);
         settle(&settle_command, ws, ctx).map(|outcome| Outcome::Settlement(Box::new(outcome)))

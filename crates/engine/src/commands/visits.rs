@@ -367,7 +367,9 @@ pub struct CancelVisit {
     pub institution: InstitutionCode,
     pub psn_no: PersonNo,
     pub mdtrt_id: MdtrtId,
-    pub kind: VisitKind,
+    /// The kind of visit the caller means (2202 outpatient, 2404 inpatient), or `None`: the
+    /// visit's own kind.
+    pub kind: Option<VisitKind>,
 }
 
 impl Command for CancelVisit {
@@ -383,8 +385,10 @@ impl Command for CancelVisit {
 
     fn execute(&self, ws: &mut WorkingSet<'_>, _ctx: &Context<'_>) -> Result<Outcome, EngineError> {
         let mut visit = own_visit(ws, &self.mdtrt_id, &self.psn_no, &self.institution)?;
-        if visit.kind != self.kind {
-            return Err(wrong_kind(&visit, self.kind));
+        if let Some(kind) = self.kind
+            && visit.kind != kind
+        {
+            return Err(wrong_kind(&visit, kind));
         }
         if visit.status == VisitStatus::Cancelled {
             return Err(cancelled(&visit));

@@ -9,8 +9,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
+use yibao_app::SettlementRef;
 use yibao_domain::{Admdvs, CertType, InstitutionCode, MsgId, PersonNo, SetlId};
-use yibao_engine::commands::{CancelSettlement, PeerSettle, SettleRequest};
+use yibao_engine::commands::{PeerSettle, SettleRequest};
 use yibao_engine::records::{Certificate, PersonStatus};
 use yibao_engine::{EngineError, ErrorKind, Outcome, Reply};
 use yibao_store::exchange;
@@ -153,12 +154,12 @@ async fn person(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Byte
     let Some((person, balance, employer)) = found else {
         return Ok(answer_bytes(&caller, PERSON_PATH, json!({"person": null}).to_string().into_bytes()));
     };
-    let audit = yibao_engine::commands::RecordAudit {
-        actor: format!("peer:{peer}"),
-        action: "peer-read-person".to_string(),
-        subject: person.psn_no.to_string(),
-        reason: "异地就医人员信息查询".to_string(),
-    };
+    let audit = yibao_app::access::audit(
+        format!("peer:{peer}"),
+        "peer-read-person",
+        person.psn_no.to_string(),
+        "异地就医人员信息查询".to_string(),
+    );
     app.store.execute(audit).await.map_err(|error| engine_refusal(&error))?;
     let answer = json!({
         "person": exchange::person(&person),
@@ -332,6 +333,6 @@ async fn peer_cancel(State(app): State<Arc<AppState>>, headers: HeaderMap, body:
         _ => Vec::new(),
     });
     let envelope = envelope(&request, &institution, "2208", render)?;
-    let command = CancelSettlement { institution, psn_no, setl_id, mdtrt_id: None, kind: None, msgid };
+    let command = yibao_app::settlement::cancel(SettlementRef { institution, psn_no, setl_id }, None, None, msgid);
     submitted(&app, envelope, Box::new(command)).await.map(|(body, _)| answer_bytes(&caller, CANCEL_PATH, body))
 }

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use yibao_domain::IdNumber;
-use yibao_engine::commands::{ChangeSecret, ConsumeCredential, PutCredential};
+use yibao_engine::commands::ConsumeCredential;
 use yibao_engine::records::{ACTIVATION_CODE_SECONDS, Credential, CredentialKind, Person};
 
 use super::caller::Caller;
@@ -311,7 +311,7 @@ pub(crate) async fn set_password(
         }
     }
     let hash = hash_secret(state, change.new_password).await?;
-    state.store.execute(ChangeSecret { subject: subject.clone(), kind, hash, actor: caller.actor() }).await?;
+    state.store.execute(yibao_app::access::change_secret(subject.clone(), kind, hash, caller.actor())).await?;
     if kind == CredentialKind::Portal {
         state.sessions.end_person(&subject);
     }
@@ -362,6 +362,6 @@ pub(super) async fn create_operator(
         roles: roles.clone(),
         updated_at: state.store.now(),
     };
-    state.store.execute(PutCredential { credential, actor: caller.actor() }).await?;
+    state.store.execute(yibao_app::access::put_credential(credential, caller.actor())).await?;
     Ok(created(json!({"username": username, "roles": roles})))
 }

@@ -18,8 +18,7 @@ use serde_json::{Value, json};
 use yibao_domain::{BankCode, CardNo, Date, IdNumber, PersonNo};
 use yibao_engine::Outcome;
 use yibao_engine::commands::{
-    ApplicationStep, ApplyForCard, ChangeCardStatus, ChangeSecret, ConfirmClearing, PrintStatement, ProduceCard,
-    RecordAudit, ReplaceCard,
+    ApplicationStep, ApplyForCard, ChangeCardStatus, ConfirmClearing, PrintStatement, ProduceCard, ReplaceCard,
 };
 use yibao_engine::records::{
     CARD_FEE, Card, CardApplication, CardStatus, CardTransaction, ClearingNotice, CredentialKind, PHOTO_FEE, Person,
@@ -589,12 +588,7 @@ async fn check_pin(
     if exists {
         state
             .store
-            .execute(RecordAudit {
-                actor: caller.actor(),
-                action: "card-pin-verify".into(),
-                subject: card_no.to_string(),
-                reason: outcome.into(),
-            })
+            .execute(yibao_app::access::audit(caller.actor(), "card-pin-verify", card_no.to_string(), outcome.into()))
             .await?;
     }
     result
@@ -661,8 +655,7 @@ pub(crate) async fn set_pin(
     let fresh = new_pin(new)?;
     check_pin(state, client, caller, card_no, old).await?;
     let hash = hash_secret(state, fresh).await?;
-    let change =
-        ChangeSecret { subject: card_no.to_string(), kind: CredentialKind::CardPin, hash, actor: caller.actor() };
+    let change = yibao_app::access::change_secret(card_no.to_string(), CredentialKind::CardPin, hash, caller.actor());
     state.store.execute(change).await?;
     Ok(())
 }
@@ -707,16 +700,16 @@ async fn reset_pin(
         ));
     }
     let hash = hash_secret(&state, fresh).await?;
-    let change = ChangeSecret { subject: card_no.clone(), kind: CredentialKind::CardPin, hash, actor: caller.actor() };
+    let change = yibao_app::access::change_secret(card_no.clone(), CredentialKind::CardPin, hash, caller.actor());
     state.store.execute(change).await?;
     state
         .store
-        .execute(RecordAudit {
-            actor: caller.actor(),
-            action: "card-pin-reset".into(),
-            subject: card_no.clone(),
-            reason: request.reason.unwrap_or_else(|| "forgotten PIN".into()),
-        })
+        .execute(yibao_app::access::audit(
+            caller.actor(),
+            "card-pin-reset",
+            card_no.clone(),
+            request.reason.unwrap_or_else(|| "forgotten PIN".into()),
+        ))
         .await?;
     Ok(ok(json!({"card_no": card_no, "reset": true})))
 }

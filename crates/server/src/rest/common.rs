@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use yibao_domain::PersonNo;
-use yibao_engine::commands::RecordAudit;
 use yibao_engine::records::Person;
 
 use super::caller::Caller;
@@ -60,15 +59,7 @@ pub(crate) async fn audit_read(
     subject: &str,
     reason: &str,
 ) -> Result<(), ApiError> {
-    state
-        .store
-        .execute(RecordAudit {
-            actor: caller.actor(),
-            action: action.into(),
-            subject: subject.into(),
-            reason: reason.into(),
-        })
-        .await?;
+    state.store.execute(yibao_app::access::audit(caller.actor(), action, subject.into(), reason.into())).await?;
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 use yibao_domain::PersonNo;
 use yibao_engine::Outcome;
-use yibao_engine::commands::{ActivateEVoucher, IssueQrCode, QR_SECONDS, SuspendEVoucher, grant_hash};
+use yibao_engine::commands::{ActivateEVoucher, QR_SECONDS};
 use yibao_engine::records::Person;
 
 use super::caller::Caller;
@@ -127,7 +127,7 @@ async fn suspend_for(
 }
 
 async fn suspended(state: &AppState, psn_no: PersonNo, actor: String, reason: String) -> Result<Response, ApiError> {
-    let command = SuspendEVoucher { psn_no: psn_no.clone(), actor, reason };
+    let command = yibao_app::evoucher::suspend(psn_no.clone(), actor, reason);
     match state.store.execute(command).await? {
         Outcome::EVoucher(_) => Ok(ok(json!({"psn_no": psn_no.as_str(), "suspended": true}))),
         _ => Err(unexpected()),
@@ -180,11 +180,6 @@ struct QrFormat {
     format: Option<String>,
 }
 
-/// A fresh dynamic QR code: `<admdvs>ec<32 hex>`.
-fn new_code(admdvs: &str) -> String {
-    format!("{admdvs}ec{}", yibao_app::hex(&crate::kit::secret::random_bytes::<16>()))
-}
-
 async fn issue_qr(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -196,8 +191,7 @@ async fn issue_qr(
         return Err(ApiError::invalid("format must be json, svg or png", "格式须为json、svg或png"));
     }
     let person = load_person(&state, psn_no.as_str()).await?;
-    let code = new_code(person.admdvs.as_str());
-    let command = IssueQrCode { psn_no, hash: grant_hash(&code), seconds: QR_SECONDS };
+    let (code, command) = yibao_app::evoucher::qr_code(&person.admdvs, psn_no, crate::kit::secret::random_bytes());
     let Outcome::Grant(grant) = state.store.execute(command).await? else {
         return Err(unexpected());
     };

@@ -6,25 +6,21 @@
 
 use std::sync::Arc;
 
-use super::error::Path;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use yibao_app::{Idempotency, Run};
+use yibao_app::{Diagnosed, Idempotency, PurchaseRequest, Run, SettlementRef, VisitRef};
 use yibao_domain::{CertType, DateTime, MdtrtId, MedType, Money, MsgId, Quantity, SetlId, UnitPrice};
-use yibao_engine::commands::{
-    Admit, CancelSettlement, CancelVisit, Discharge, LineUpload, OpenVisit, Purchase, SettleRequest, Treated,
-    UploadLines, VisitDetails,
-};
-use yibao_engine::records::{Certificate, FeeLine, Institution};
+use yibao_engine::commands::{LineUpload, SettleRequest, Treated, VisitDetails};
+use yibao_engine::records::{Certificate, FeeLine, Institution, VisitKind};
 use yibao_engine::{Command, Outcome, Reply};
 
 use super::caller::Caller;
 use super::common::{body, parse};
-use super::error::ApiError;
+use super::error::{ApiError, Path};
 use super::wire;
 use crate::state::AppState;
 
@@ -174,9 +170,13 @@ pub async fn open_visit(
     };
     match request.kind.as_str() {
         "outpatient" => {
-            write(&state, institution, &headers, "open-visit", &bytes, OpenVisit(details), visit_json).await
+            let command = yibao_app::visits::open(details, VisitKind::Outpatient)?;
+            write(&state, institution, &headers, "open-visit", &bytes, command, visit_json).await
         }
-        "inpatient" => write(&state, institution, &headers, "admit", &bytes, Admit(details), visit_json).await,
+        "inpatient" => {
+            let command = yibao_app::visits::open(details, VisitKind::Inpatient)?;
+            write(&state, institution, &headers, "admit", &bytes, command, visit_json).await
+        }
         other => Err(ApiError::invalid(
             format!("kind {other:?} is not \"outpatient\" or \"inpatient\""),
             "就诊类型应为outpatient或inpatient",
@@ -262,21 +262,12 @@ pub async fn add_lines(
 ) -> Result<Response, ApiError> {
     let institution = institution(&caller)?;
     let request: NewLines = body(&bytes)?;
-    let visit_id: MdtrtId = parse("mdtrt_id", &mdtrt_id)?;
-    let lookup = visit_id.clone();
-    let kind = state
-        .store
-        .read(move |r| r.visit(&lookup))
-        .await?
-        .map(|visit| visit.kind)
-        .ok_or_else(|| ApiError::not_found(format!("no visit {mdtrt_id}")))?;
-    let command = UploadLines {
+    let visit = VisitRef {
         institution: institution.code.clone(),
         psn_no: parse("psn_no", &request.psn_no)?,
-        mdtrt_id: visit_id,
-        kind,
-        lines: parse_lines(&request.lines, state.store.now())?,
+        mdtrt_id: parse("mdtrt_id", &mdtrt_id)?,
     };
+    let command = yibao_app::visits::upload_lines(visit, None, parse_lines(&request.lines, state.store.now())?);
     write(&state, institution, &headers, "add-lines", &bytes, command, |outcome| match outcome {
         Outcome::Lines { lines, .. } => json!({"lines": lines.iter().map(line_json).collect::<Vec<_>>()}),
         _ => Value::Null,
@@ -300,15 +291,12 @@ pub async fn discharge(
 ) -> Result<Response, ApiError> {
     let institution = institution(&caller)?;
     let request: DischargeWire = body(&bytes)?;
-    let command = Discharge {
+    let visit = VisitRef {
         institution: institution.code.clone(),
         psn_no: parse("psn_no", &request.psn_no)?,
         mdtrt_id: parse("mdtrt_id", &mdtrt_id)?,
-        end: parse("end", &request.end)?,
-        diagnosis_code: None,
-        diagnosis_name: None,
-        diagnoses: Vec::new(),
     };
+    let command = yibao_app::visits::discharge(visit, parse("end", &request.end)?, Diagnosed::default());
     write(&state, institution, &headers, "discharge", &bytes, command, visit_json).await
 }
 
@@ -327,20 +315,12 @@ pub async fn cancel_visit(
 ) -> Result<Response, ApiError> {
     let institution = institution(&caller)?;
     let request: CancelVisitWire = body(&bytes)?;
-    let visit_id: MdtrtId = parse("mdtrt_id", &mdtrt_id)?;
-    let lookup = visit_id.clone();
-    let kind = state
-        .store
-        .read(move |r| r.visit(&lookup))
-        .await?
-        .map(|v| v.kind)
-        .ok_or_else(|| ApiError::not_found(format!("no visit {mdtrt_id}")))?;
-    let command = CancelVisit {
+    let visit = VisitRef {
         institution: institution.code.clone(),
         psn_no: parse("psn_no", &request.psn_no)?,
-        mdtrt_id: visit_id,
-        kind,
+        mdtrt_id: parse("mdtrt_id", &mdtrt_id)?,
     };
+    let command = yibao_app::visits::cancel(visit, None);
     write(&state, institution, &headers, "cancel-visit", &bytes, command, visit_json).await
 }
 
@@ -413,14 +393,12 @@ pub async fn cancel(
 ) -> Result<Response, ApiError> {
     let institution = institution(&caller)?;
     let request: CancelWire = body(&bytes)?;
-    let command = CancelSettlement {
+    let settlement = SettlementRef {
         institution: institution.code.clone(),
         psn_no: parse("psn_no", &request.psn_no)?,
         setl_id: parse::<SetlId>("setl_id", &setl_id)?,
-        mdtrt_id: None,
-        kind: None,
-        msgid: idempotency_key(&headers)?,
     };
+    let command = yibao_app::settlement::cancel(settlement, None, None, idempotency_key(&headers)?);
     write(&state, institution, &headers, "cancel-settlement", &bytes, command, settlement_json).await
 }
 
@@ -451,21 +429,19 @@ pub async fn purchase(
         true => "dry-run".parse().expect("valid"),
         false => idempotency_key(&headers)?,
     };
-    let command = Purchase {
-        institution: institution.code.clone(),
-        psn_no: parse("psn_no", &request.psn_no)?,
-        insurance: parse("insutype", &request.insutype)?,
-        med_type: MedType::PHARMACY,
-        certificate: request.certificate.parse()?,
-        his_no: String::new(),
-        begin: now,
-        lines: parse_lines(&request.lines, now)?,
+    let purchase = PurchaseRequest {
         declared_medfee: request.medfee.as_deref().map(|m| parse("medfee", m)).transpose()?,
         use_account: request.use_account,
-        invoice_no: String::new(),
-        insured_admdvs: None,
-        msgid: key,
+        ..PurchaseRequest::new(
+            institution.code.clone(),
+            parse("psn_no", &request.psn_no)?,
+            parse("insutype", &request.insutype)?,
+            request.certificate.parse()?,
+            parse_lines(&request.lines, now)?,
+            now,
+        )
     };
+    let command = yibao_app::settlement::purchase(purchase, key);
     if request.dry_run {
         return match yibao_app::run(&state.store, Box::new(command), Run::Preview).await? {
             Reply::Done { outcome, .. } => Ok(axum::Json(settlement_json(&outcome)).into_response()),

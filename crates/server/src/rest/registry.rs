@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use yibao_domain::{IdNumber, Money, PersonNo, SetlId};
 use yibao_engine::commands::{
     CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, DRAWN_MIN, PERSON_NUMBER_MAX, PersonNumber,
-    PutCatalogueEntry, PutCredential,
+    PutCatalogueEntry,
 };
 use yibao_engine::records::{ACTIVATION_CODE_SECONDS, Credential, CredentialKind};
 use yibao_store::SettlementFilter;
@@ -195,7 +195,7 @@ pub(super) async fn create_person(
         roles: Vec::new(),
         updated_at: state.store.now(),
     };
-    state.store.execute(PutCredential { credential, actor: caller.actor() }).await?;
+    state.store.execute(yibao_app::access::put_credential(credential, caller.actor())).await?;
     Ok(created(wire::person(&person, false)))
 }
 
@@ -295,7 +295,7 @@ pub(super) async fn issue_activation_code(
         roles: Vec::new(),
         updated_at: now,
     };
-    state.store.execute(PutCredential { credential, actor: caller.actor() }).await?;
+    state.store.execute(yibao_app::access::put_credential(credential, caller.actor())).await?;
     Ok(created(json!({
         "psn_no": person.psn_no.as_str(),
         "code": code,

@@ -2,11 +2,10 @@
 //! cancellations (2208, 2305, 2103) and reversal by message id (2601).
 
 use serde_json::{Value, json};
+use yibao_app::{PurchaseRequest, SettlementRef};
 use yibao_domain::{InsuranceType, MedType, Money, MsgId};
 use yibao_engine::Outcome;
-use yibao_engine::commands::{
-    CancelSettlement, Purchase, RecordPeerCancellation, RecordPeerSettlement, Reverse, SettleRequest, Treated,
-};
+use yibao_engine::commands::{RecordPeerCancellation, RecordPeerSettlement, Reverse, SettleRequest, Treated};
 use yibao_engine::records::{Effect, Person, PersonStatus, VisitKind};
 
 use super::input::{certificate, data, person_no};
@@ -127,21 +126,23 @@ pub async fn purchase(call: &Call, settled: bool) -> Result<Answer, NhsaError> {
     if let Some(other) = lines.person.filter(|p| p != &psn_no) {
         return Err(NhsaError::new(format!("input.feedetail的psn_no {other}与input.data.psn_no {psn_no}不一致")));
     }
-    let command = Purchase {
-        institution: call.institution.code.clone(),
-        psn_no,
-        insurance: data.required("insutype")?,
+    let request = PurchaseRequest {
         med_type: data.parse("med_type")?.unwrap_or(MedType::PHARMACY),
-        certificate: certificate(&data, true)?.expect("required"),
         his_no: data.text("ipt_otp_no")?.unwrap_or_default(),
-        begin: data.time("begntime")?.unwrap_or_else(|| call.now()),
-        lines: lines.uploads,
         declared_medfee: Some(data.required_number("medfee_sumamt")?),
         use_account: data.flag("acct_used_flag", false)?,
         invoice_no: data.text("invono")?.unwrap_or_default(),
         insured_admdvs: call.envelope.insuplc_admdvs.clone(),
-        msgid: call.envelope.msgid.clone(),
+        ..PurchaseRequest::new(
+            call.institution.code.clone(),
+            psn_no,
+            data.required("insutype")?,
+            certificate(&data, true)?.expect("required"),
+            lines.uploads,
+            data.time("begntime")?.unwrap_or_else(|| call.now()),
+        )
     };
+    let command = yibao_app::settlement::purchase(request, call.envelope.msgid.clone());
     let msgid = call.envelope.msgid.to_string();
     let catalogue = call.app.store.catalogue();
     let output: WarnedOutput = Box::new(move |outcome| match outcome {
@@ -161,17 +162,16 @@ pub async fn purchase(call: &Call, settled: bool) -> Result<Answer, NhsaError> {
 /// 2208, 2305, 2103.
 pub async fn cancel(call: &Call, kind: VisitKind) -> Result<Answer, NhsaError> {
     let data = data(call)?;
-    let command = CancelSettlement {
+    let settlement = SettlementRef {
         institution: call.institution.code.clone(),
         psn_no: person_no(&data)?,
         setl_id: data.required("setl_id")?,
-        mdtrt_id: data.parse("mdtrt_id")?,
-        kind: Some(kind),
-        msgid: call.envelope.msgid.clone(),
     };
-    if guest(call, &command.psn_no).await?.is_some() {
-        return cancel_with_peer(call, &command).await;
+    let visit = data.parse("mdtrt_id")?;
+    if guest(call, &settlement.psn_no).await?.is_some() {
+        return cancel_with_peer(call, &settlement).await;
     }
+    let command = yibao_app::settlement::cancel(settlement, visit, Some(kind), call.envelope.msgid.clone());
     call.write_warned(command, false, settlement_answer(call.envelope.msgid.to_string(), true)).await
 }
 
@@ -213,20 +213,20 @@ async fn undo_at_peer(
 
 /// A guest's cancellation: the insured region's deployment cancels first, then this side
 /// records the mirror and reverses its half.
-async fn cancel_with_peer(call: &Call, command: &CancelSettlement) -> Result<Answer, NhsaError> {
+async fn cancel_with_peer(call: &Call, settlement: &SettlementRef) -> Result<Answer, NhsaError> {
     if let Some(stored) = call.stored_answer().await? {
         return Ok(Answer::Body(stored));
     }
-    let setl_id = command.setl_id.clone();
+    let setl_id = settlement.setl_id.clone();
     let original = call.app.store.read(move |r| r.settlement(&setl_id)).await?;
     let original = original
-        .filter(|s| s.institution == call.institution.code && s.psn_no == command.psn_no)
-        .ok_or_else(|| NhsaError::new(format!("结算ID{}不存在", command.setl_id)))?;
+        .filter(|s| s.institution == settlement.institution && s.psn_no == settlement.psn_no)
+        .ok_or_else(|| NhsaError::new(format!("结算ID{}不存在", settlement.setl_id)))?;
     if !original.is_in_force() {
         return Err(NhsaError::new(format!("结算ID{}已撤销", original.setl_id)));
     }
     let mirror =
-        crate::peer::cancel(&call.app, &call.institution, &original, &command.msgid, &call.envelope.request_hash)
+        crate::peer::cancel(&call.app, &call.institution, &original, &call.envelope.msgid, &call.envelope.request_hash)
             .await
             .map_err(NhsaError::new)?;
     call.write_warned(

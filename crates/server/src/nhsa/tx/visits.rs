@@ -2,12 +2,10 @@
 //! (2401–2405), inpatient bill lines (2301/2302).
 
 use serde_json::{Value, json};
+use yibao_app::{Diagnosed, VisitRef};
 use yibao_domain::{InsuranceType, MdtrtId, Money, Quantity, UnitPrice};
 use yibao_engine::Outcome;
-use yibao_engine::commands::{
-    Admit, CancelVisit, Discharge, LineUpload, OpenVisit, RevokeLines, RevokeScope, UndoDischarge, UpdateVisit,
-    UploadLines, VisitDetails,
-};
+use yibao_engine::commands::{LineUpload, RevokeLines, RevokeScope, UndoDischarge, UpdateVisit, VisitDetails};
 use yibao_engine::records::{Diagnosis, DiagnosisStage, VisitKind};
 
 use super::input::{certificate, data, person_no};
@@ -46,7 +44,8 @@ pub async fn register(call: &Call) -> Result<Answer, NhsaError> {
         diagnoses: Vec::new(),
         insured_admdvs: call.envelope.insuplc_admdvs.clone(),
     };
-    call.write(OpenVisit(details), true, Box::new(|outcome| opened(outcome, "data"))).await
+    let command = yibao_app::visits::open(details, VisitKind::Outpatient)?;
+    call.write(command, true, Box::new(|outcome| opened(outcome, "data"))).await
 }
 
 pub async fn admit(call: &Call) -> Result<Answer, NhsaError> {
@@ -71,7 +70,8 @@ pub async fn admit(call: &Call) -> Result<Answer, NhsaError> {
         diagnoses: diagnosis_rows(&diseases)?,
         insured_admdvs: call.envelope.insuplc_admdvs.clone(),
     };
-    call.write(Admit(details), true, Box::new(|outcome| opened(outcome, "result"))).await
+    let command = yibao_app::visits::open(details, VisitKind::Inpatient)?;
+    call.write(command, true, Box::new(|outcome| opened(outcome, "result"))).await
 }
 
 /// The visit's diagnosis: `dise_codg`/`dise_name`, else the main (or first) `diseinfo` row.
@@ -179,12 +179,12 @@ pub async fn change_admission(call: &Call) -> Result<Answer, NhsaError> {
 
 pub async fn cancel(call: &Call, kind: VisitKind) -> Result<Answer, NhsaError> {
     let data = data(call)?;
-    let command = CancelVisit {
+    let visit = VisitRef {
         institution: call.institution.code.clone(),
         psn_no: person_no(&data)?,
         mdtrt_id: data.required("mdtrt_id")?,
-        kind,
     };
+    let command = yibao_app::visits::cancel(visit, Some(kind));
     call.write(command, false, Box::new(|_| json!({}))).await
 }
 
@@ -193,15 +193,14 @@ pub async fn discharge(call: &Call) -> Result<Answer, NhsaError> {
     let info = input.object("dscginfo")?;
     let diseases = input.list("diseinfo", 100)?;
     let (diagnosis_code, diagnosis_name) = diagnosis(&info, &diseases)?;
-    let command = Discharge {
+    let visit = VisitRef {
         institution: call.institution.code.clone(),
         psn_no: person_no(&info)?,
         mdtrt_id: info.required("mdtrt_id")?,
-        end: info.time("endtime")?.ok_or_else(|| NhsaError::new("input.dscginfo.endtime不能为空"))?,
-        diagnosis_code,
-        diagnosis_name,
-        diagnoses: diagnosis_rows(&diseases)?,
     };
+    let end = info.time("endtime")?.ok_or_else(|| NhsaError::new("input.dscginfo.endtime不能为空"))?;
+    let diagnosed = Diagnosed { code: diagnosis_code, name: diagnosis_name, rows: diagnosis_rows(&diseases)? };
+    let command = yibao_app::visits::discharge(visit, end, diagnosed);
     call.write(command, false, Box::new(|_| json!({}))).await
 }
 
@@ -284,13 +283,12 @@ pub async fn upload_lines(call: &Call, kind: VisitKind) -> Result<Answer, NhsaEr
     let input = call.input()?;
     let lines = input.list("feedetail", LINES_PER_MESSAGE_MAX)?;
     let lines = read_lines(call, &lines, kind == VisitKind::Inpatient)?;
-    let command = UploadLines {
+    let visit = VisitRef {
         institution: call.institution.code.clone(),
         psn_no: lines.person.ok_or_else(|| NhsaError::new("input.feedetail[0].psn_no不能为空"))?,
         mdtrt_id: lines.visit.ok_or_else(|| NhsaError::new("input.feedetail[0].mdtrt_id不能为空"))?,
-        kind,
-        lines: lines.uploads,
     };
+    let command = yibao_app::visits::upload_lines(visit, Some(kind), lines.uploads);
     let catalogue = call.app.store.catalogue();
     call.write(
         command,
