@@ -3,9 +3,7 @@
 //! (`/api/v1/…`), health and metrics. This is the only crate that knows HTTP and JSON; it
 //! turns wire input into domain types once, at the edge, and hands commands to the store.
 
-pub mod agency;
 pub mod allocation;
-pub mod counter;
 pub mod demo;
 pub mod edge;
 #[doc(hidden)]
@@ -13,8 +11,8 @@ pub mod fuzz;
 pub mod guard;
 mod kit;
 pub mod nhsa;
+pub mod pages;
 pub mod peer;
-pub mod portal;
 pub mod rest;
 pub mod state;
 
@@ -41,13 +39,13 @@ pub fn app(state: Arc<AppState>) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .route("/assets/app.css", get(|| asset("text/css; charset=utf-8", portal::STYLESHEET)))
-        .route("/assets/app.js", get(|| asset("text/javascript; charset=utf-8", portal::SCRIPT)))
+        .route("/assets/app.css", get(|| asset("text/css; charset=utf-8", pages::html::STYLESHEET)))
+        .route("/assets/app.js", get(|| asset("text/javascript; charset=utf-8", pages::html::SCRIPT)))
         .merge(nhsa::router())
         .merge(rest::router())
-        .merge(portal::router())
-        .merge(counter::router())
-        .merge(agency::router());
+        .merge(pages::portal::router())
+        .merge(pages::counter::router())
+        .merge(pages::agency::router());
     if !state.peers.is_empty() {
         router = router.merge(peer::router(state.clone()));
     }

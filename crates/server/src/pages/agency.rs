@@ -19,9 +19,10 @@ use yibao_domain::{InsuranceType, Money};
 use yibao_store::SettlementFilter;
 
 use crate::kit::sessions::{Session, Subject};
-use crate::portal::{Lang, SessionCookie, error_box, esc, language_switch, shell, yuan};
+use crate::pages::html::{Lang, SessionCookie, error_box, esc, language_switch, shell, yuan};
 use crate::rest::ApiError;
 use crate::state::AppState;
+use maud::PreEscaped;
 
 const COOKIE: SessionCookie = SessionCookie { name: "yibao_agency", path: "/agency" };
 /// Days the outlay chart covers.
@@ -65,19 +66,26 @@ fn page(lang: Lang, title: &str, operator: Option<&str>, body: &str) -> Response
             cards = lang.t("制卡申请", "Card applications"),
             clr = lang.t("清算", "Clearing"),
             aud = lang.t("审计日志", "Audit log"),
-            switch = language_switch(lang),
+            switch = language_switch(lang).into_string(),
             who = esc(operator),
             out = lang.t("退出", "Log out"),
         ),
-        None => language_switch(lang).to_string(),
+        None => language_switch(lang).into_string(),
     };
-    shell(lang, title, ("/agency", lang.t("医保经办", "Insurance agency")), &nav, body)
+    shell(
+        lang,
+        title,
+        ("/agency", lang.t("医保经办", "Insurance agency")),
+        PreEscaped(nav),
+        PreEscaped(body.to_string()),
+    )
 }
 
 fn unavailable(lang: Lang, operator: &str) -> Response {
     let error =
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the store is unavailable", "服务暂时不可用");
-    let mut response = page(lang, lang.t("出错了", "Something went wrong"), Some(operator), &error_box(lang, &error));
+    let mut response =
+        page(lang, lang.t("出错了", "Something went wrong"), Some(operator), &error_box(lang, &error).into_string());
     *response.status_mut() = error.status;
     response
 }
@@ -95,7 +103,7 @@ fn login_form(lang: Lang, error: Option<&ApiError>) -> Response {
          <label for=\"username\">{user}</label><input id=\"username\" name=\"username\" required maxlength=\"64\" autocomplete=\"username\">\
          <label for=\"password\">{pw}</label><input id=\"password\" name=\"password\" type=\"password\" required maxlength=\"128\" autocomplete=\"current-password\">\
          <button type=\"submit\">{submit}</button></form>",
-        error = error.map(|error| error_box(lang, error)).unwrap_or_default(),
+        error = error.map(|error| error_box(lang, error).into_string()).unwrap_or_default(),
         user = lang.t("用户名", "Username"),
         pw = lang.t("密码", "Password"),
         submit = lang.t("登录", "Log in"),

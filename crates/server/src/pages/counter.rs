@@ -30,9 +30,10 @@ use yibao_engine::records::{Certificate, Institution, Settlement, Visit, VisitKi
 use yibao_engine::{Outcome, Reply};
 
 use crate::kit::sessions::{Session, Subject};
-use crate::portal::{Lang, SessionCookie, error_box, esc, language_switch, shell, yuan};
+use crate::pages::html::{Lang, SessionCookie, error_box, esc, language_switch, shell, yuan};
 use crate::rest::ApiError;
 use crate::state::AppState;
+use maud::PreEscaped;
 
 const COOKIE: SessionCookie = SessionCookie { name: "yibao_counter", path: "/counter" };
 /// Bill lines the form offers.
@@ -74,12 +75,18 @@ fn page(lang: Lang, title: &str, till: Option<&Institution>, body: &str) -> Resp
         Some(institution) => format!(
             "<span>{}</span>{}<form method=\"post\" action=\"/counter/logout\"><button type=\"submit\">{}</button></form>",
             esc(&institution.name),
-            language_switch(lang),
+            language_switch(lang).into_string(),
             lang.t("签退", "Sign out")
         ),
-        None => language_switch(lang).to_string(),
+        None => language_switch(lang).into_string(),
     };
-    shell(lang, title, ("/counter", lang.t("医保结算窗口", "Insurance counter")), &nav, body)
+    shell(
+        lang,
+        title,
+        ("/counter", lang.t("医保结算窗口", "Insurance counter")),
+        PreEscaped(nav),
+        PreEscaped(body.to_string()),
+    )
 }
 
 fn refused(lang: Lang, till: &Institution, status: StatusCode, message: &str, back: bool) -> Response {
@@ -112,7 +119,7 @@ fn login_form(lang: Lang, error: Option<&ApiError>) -> Response {
          <label for=\"code\">{code_l}</label><input id=\"code\" name=\"code\" required maxlength=\"12\" autocomplete=\"username\">\
          <label for=\"secret\">{secret_l}</label><input id=\"secret\" name=\"secret\" type=\"password\" required maxlength=\"128\" autocomplete=\"current-password\">\
          <button type=\"submit\">{submit}</button></form>",
-        error = error.map(|error| error_box(lang, error)).unwrap_or_default(),
+        error = error.map(|error| error_box(lang, error).into_string()).unwrap_or_default(),
         code_l = lang.t("定点机构编码", "Institution code"),
         secret_l = lang.t("接口密钥", "Gateway secret"),
         submit = lang.t("签到", "Sign in"),

@@ -18,20 +18,23 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use yibao_domain::{InstitutionKind, Money, PersonNo, SetlId};
+use yibao_domain::{InstitutionKind, PersonNo, SetlId};
 use yibao_engine::commands::QR_SECONDS;
 use yibao_engine::records::{CardStatus, Settlement, SettlementStatus};
 use yibao_engine::{ErrorKind, Outcome};
 use yibao_store::SettlementFilter;
 
+use super::html::{LANG_COOKIE, Lang, SessionCookie, error_box, esc, language_switch, shell, yuan};
 use crate::guard::ClientAddr;
 use crate::kit::sessions::Subject;
 use crate::rest::{ApiError, Caller};
 use crate::state::AppState;
+use maud::PreEscaped;
 
-const LANG_COOKIE: &str = "yibao_lang";
 /// Settlements listed on the overview (the newest).
 const RECENT: u64 = 20;
+
+const PORTAL: SessionCookie = SessionCookie { name: "yibao_portal", path: "/portal" };
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -50,92 +53,6 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/portal/lang/{lang}", get(switch_language))
 }
 
-/// The page language: the `yibao_lang` cookie, Chinese unless it says `en`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    Zh,
-    En,
-}
-
-impl Lang {
-    pub(crate) fn t<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
-        match self {
-            Lang::Zh => zh,
-            Lang::En => en,
-        }
-    }
-
-    fn code(self) -> &'static str {
-        match self {
-            Lang::Zh => "zh-CN",
-            Lang::En => "en",
-        }
-    }
-}
-
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
-}
-
-/// The login cookie of a family of pages (portal, counter, agency): the REST API's session
-/// token, `HttpOnly`, `SameSite=Strict` (no other site can post a form with it), scoped to the
-/// family's path, whose login page is `<path>/login`.
-pub(crate) struct SessionCookie {
-    pub(crate) name: &'static str,
-    pub(crate) path: &'static str,
-}
-
-const PORTAL: SessionCookie = SessionCookie { name: "yibao_portal", path: "/portal" };
-
-impl SessionCookie {
-    /// `Secure` when the server is reached over TLS.
-    fn header(&self, token: &str, seconds: i64, secure: bool) -> String {
-        let secure = if secure { "; Secure" } else { "" };
-        format!("{}={token}; Path={}; HttpOnly; SameSite=Strict; Max-Age={seconds}{secure}", self.name, self.path)
-    }
-
-    /// The live session the request's cookie names, and its token.
-    pub(crate) fn session(
-        &self,
-        headers: &HeaderMap,
-        state: &AppState,
-    ) -> Option<(crate::kit::sessions::Session, String)> {
-        let token = cookie(headers, self.name)?;
-        state.sessions.find(token, crate::kit::clock::unix_now()).map(|session| (session, token.to_string()))
-    }
-
-    /// Logged in: the cookie holds `token`, and the browser goes on to `next`.
-    pub(crate) fn logged_in(&self, state: &AppState, token: &str, next: &str) -> Response {
-        let cookie = self.header(token, crate::kit::sessions::SESSION_SECONDS, state.https);
-        ([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response()
-    }
-
-    /// Ends the session `token` (when there is one), clears the cookie, back to the login page.
-    pub(crate) fn logged_out(&self, state: &AppState, token: Option<&str>) -> Response {
-        if let Some(token) = token {
-            state.sessions.end(token);
-        }
-        let login = format!("{}/login", self.path);
-        ([(header::SET_COOKIE, self.header("", 0, state.https))], Redirect::to(&login)).into_response()
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Lang {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Lang, Self::Rejection> {
-        Ok(match cookie(&parts.headers, LANG_COOKIE) {
-            Some("en") => Lang::En,
-            _ => Lang::Zh,
-        })
-    }
-}
-
 /// The logged-in person of a portal request, or nobody.
 struct Visitor(Option<Caller>);
 
@@ -152,61 +69,6 @@ impl FromRequestParts<Arc<AppState>> for Visitor {
     }
 }
 
-/// Text made safe for HTML content and attribute values.
-pub(crate) fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-const STYLE: &str = "
-*{box-sizing:border-box}body{margin:0;font:16px/1.6 system-ui,-apple-system,'PingFang SC','Noto Sans CJK SC','Microsoft YaHei',sans-serif;color:#1a1a1a;background:#f4f6f8}
-header{background:#0b5394;color:#fff;padding:.6rem 1rem;display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;justify-content:space-between}
-header a,header button{color:#fff}.brand{font-weight:700;text-decoration:none;font-size:1.1rem}
-nav{display:flex;gap:.75rem;align-items:center;flex-wrap:wrap}nav form{margin:0}
-main{max-width:56rem;margin:0 auto;padding:1rem}
-h1{font-size:1.4rem;margin:.5rem 0 1rem}h2{font-size:1.15rem;margin:1.5rem 0 .5rem}
-.card{background:#fff;border:1px solid #d0d7de;border-radius:.5rem;padding:1rem;margin:0 0 1rem}
-.figures{display:grid;grid-template-columns:repeat(auto-fit,minmax(10rem,1fr));gap:.75rem}
-.figure b{display:block;font-size:1.35rem}.muted{color:#4a5560}
-table{width:100%;border-collapse:collapse;background:#fff}th,td{text-align:left;padding:.45rem .5rem;border-bottom:1px solid #d0d7de;vertical-align:top}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.scroll{overflow-x:auto}
-label{display:block;font-weight:600;margin:.75rem 0 .25rem}
-input,select{width:100%;max-width:24rem;font:inherit;padding:.55rem;border:1px solid #6b7580;border-radius:.35rem}
-button,.button{display:inline-block;font:inherit;padding:.55rem 1.1rem;border-radius:.35rem;border:1px solid #0b5394;background:#0b5394;color:#fff;cursor:pointer;text-decoration:none;margin-top:1rem}
-nav button{background:transparent;border-color:#fff;margin:0;padding:.2rem .7rem}
-a{color:#0b5394}a:focus,button:focus,input:focus,select:focus{outline:3px solid #f1c232;outline-offset:2px}
-.error{background:#fde8e8;border:1px solid #b42318;color:#7a1010;padding:.75rem;border-radius:.35rem}
-.notice{background:#e8f1fb;border:1px solid #0b5394;padding:.75rem;border-radius:.35rem}
-.qr{display:flex;justify-content:center;padding:1rem;background:#fff}.qr svg{width:min(18rem,80vw);height:auto}
-.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
-form.inline{display:inline}input.check{width:auto}svg.chart{width:100%;height:auto}
-ul.items{list-style:none;padding:0;margin:0}ul.items li{border-top:1px solid #d0d7de;padding:.5rem 0}
-.swatch-employee{color:#0b5394}.swatch-resident{color:#e69138}
-.skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem}
-";
-
-/// The pages' style sheet, served as `/assets/app.css` (no inline style: the pages' content
-/// security policy allows style and script from this server only).
-pub(crate) const STYLESHEET: &str = STYLE;
-
-/// The pages' script, served as `/assets/app.js`: asks before a form marked `data-confirm` is
-/// sent, prints from a button marked `data-print`, reloads a page holding `data-refresh`
-/// (seconds). No page needs it to work.
-pub(crate) const SCRIPT: &str = "document.addEventListener('submit',function(e){var m=e.target.getAttribute('data-confirm');if(m&&!window.confirm(m)){e.preventDefault()}});\n\
-document.addEventListener('click',function(e){var b=e.target.closest&&e.target.closest('[data-print]');if(b){window.print()}});\n\
-(function(){var r=document.querySelector('[data-refresh]');if(r){setTimeout(function(){location.reload()},1000*parseInt(r.getAttribute('data-refresh'),10))}})();\n";
-
 /// A whole page: header with the language switch (and logout when logged in), then `body`.
 fn page(lang: Lang, title: &str, logged_in: bool, body: &str) -> Response {
     let logout = match logged_in {
@@ -219,48 +81,21 @@ fn page(lang: Lang, title: &str, logged_in: bool, body: &str) -> Response {
     let nav = format!(
         "<a href=\"/portal/institutions\">{}</a>{}{logout}",
         lang.t("定点机构", "Institutions"),
-        language_switch(lang)
+        language_switch(lang).into_string()
     );
-    shell(lang, title, ("/portal/me", lang.t("医保服务", "Medical insurance")), &nav, body)
-}
-
-/// The link to the other language (the switch returns to the page it was on).
-pub(crate) fn language_switch(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Zh => "<a href=\"/portal/lang/en\" lang=\"en\">English</a>",
-        Lang::En => "<a href=\"/portal/lang/zh\" lang=\"zh-CN\">中文</a>",
-    }
-}
-
-/// The frame every page shares: the brand (link and name), the navigation, the title, `body`.
-pub(crate) fn shell(lang: Lang, title: &str, brand: (&str, &str), nav: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · {name}</title><link rel=\"stylesheet\" href=\"/assets/app.css\"><script src=\"/assets/app.js\" defer></script></head><body>\
-         <a class=\"skip\" href=\"#main\">{skip}</a>\
-         <header><a class=\"brand\" href=\"{home}\">{name}</a><nav aria-label=\"{navlabel}\">{nav}</nav></header>\
-         <main id=\"main\"><h1>{title}</h1>{body}</main></body></html>",
-        code = lang.code(),
-        title = esc(title),
-        home = brand.0,
-        name = esc(brand.1),
-        skip = lang.t("跳到正文", "Skip to content"),
-        navlabel = lang.t("导航", "Navigation"),
-    );
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], html).into_response()
-}
-
-pub(crate) fn error_box(lang: Lang, error: &ApiError) -> String {
-    format!("<p class=\"error\" role=\"alert\">{}</p>", esc(lang.t(&error.message_zh, &error.message)))
-}
-
-pub(crate) fn yuan(amount: Money) -> String {
-    format!("¥{amount}")
+    shell(
+        lang,
+        title,
+        ("/portal/me", lang.t("医保服务", "Medical insurance")),
+        PreEscaped(nav),
+        PreEscaped(body.to_string()),
+    )
 }
 
 /// A failure while rendering a page for a logged-in person: the error page.
 fn failure(lang: Lang, error: &ApiError) -> Response {
-    let mut response = page(lang, lang.t("出错了", "Something went wrong"), true, &error_box(lang, error));
+    let mut response =
+        page(lang, lang.t("出错了", "Something went wrong"), true, &error_box(lang, error).into_string());
     *response.status_mut() = error.status;
     response
 }
@@ -292,7 +127,7 @@ fn login_form(lang: Lang, error: Option<&ApiError>, id_number: &str) -> Response
          <label for=\"password\">{pw_label}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"128\">\
          <button type=\"submit\">{submit}</button></form>\
          <p class=\"muted\">{hint}</p>",
-        error = error.map(|error| error_box(lang, error)).unwrap_or_default(),
+        error = error.map(|error| error_box(lang, error).into_string()).unwrap_or_default(),
         id_label = lang.t("身份证号", "ID number"),
         id = esc(id_number),
         pw_label = lang.t("密码", "Password"),
@@ -394,7 +229,7 @@ fn password_form(lang: Lang, initial: bool, error: Option<&ApiError>) -> Respons
          <p id=\"rule\" class=\"muted\">{rule}</p>\
          <label for=\"confirm\">{confirm}</label><input id=\"confirm\" name=\"confirm\" type=\"password\" autocomplete=\"new-password\" required maxlength=\"128\">\
          <button type=\"submit\">{submit}</button></form>",
-        error = error.map(|error| error_box(lang, error)).unwrap_or_default(),
+        error = error.map(|error| error_box(lang, error).into_string()).unwrap_or_default(),
         new = lang.t("新密码", "New password"),
         rule = lang.t(
             "8至128位，须同时包含字母和数字，不能包含初始密码。",
@@ -960,7 +795,7 @@ fn pin_form(lang: Lang, card_no: &str, error: Option<&ApiError>, done: bool) -> 
          <label for=\"confirm_pin\">{again}</label><input id=\"confirm_pin\" name=\"confirm_pin\" type=\"password\" inputmode=\"numeric\" required maxlength=\"6\" autocomplete=\"off\">\
          <button type=\"submit\">{submit}</button></form><p><a href=\"/portal/me\">{back}</a></p>",
         notice = match (error, done) {
-            (Some(error), _) => error_box(lang, error),
+            (Some(error), _) => error_box(lang, error).into_string(),
             (None, true) =>
                 format!("<p class=\"notice\" role=\"status\">{}</p>", lang.t("卡密码已修改。", "The PIN is changed.")),
             (None, false) => String::new(),

@@ -1,0 +1,7 @@
+//! The server-rendered pages, by audience: `portal` (insured persons), `counter` (an
+//! institution's counter), `agency` (operators). `html` is their shared kit.
+
+pub mod agency;
+pub mod counter;
+pub(crate) mod html;
+pub mod portal;
