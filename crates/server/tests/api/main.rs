@@ -7,6 +7,7 @@ mod attacks;
 mod cards;
 mod clearing;
 mod counter;
+mod escaping;
 mod evoucher;
 mod helpers;
 mod inpatient;
