@@ -10,7 +10,6 @@
 //! dry run, and the settlement carries a message id made when the pre-settlement was shown, so
 //! pressing "settle" twice settles once.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::Router;
@@ -30,10 +29,10 @@ use yibao_engine::records::{Certificate, Institution, Settlement, Visit, VisitKi
 use yibao_engine::{Outcome, Reply};
 
 use crate::kit::sessions::{Session, Subject};
-use crate::pages::html::{Lang, SessionCookie, error_box, esc, language_switch, shell, yuan};
+use crate::pages::html::{Lang, SessionCookie, error_box, language_switch, shell, yuan};
 use crate::rest::ApiError;
 use crate::state::AppState;
-use maud::PreEscaped;
+use maud::{Markup, html};
 
 const COOKIE: SessionCookie = SessionCookie { name: "yibao_counter", path: "/counter" };
 /// Bill lines the form offers.
@@ -70,34 +69,29 @@ impl FromRequestParts<Arc<AppState>> for Till {
     }
 }
 
-fn page(lang: Lang, title: &str, till: Option<&Institution>, body: &str) -> Response {
-    let nav = match till {
-        Some(institution) => format!(
-            "<span>{}</span>{}<form method=\"post\" action=\"/counter/logout\"><button type=\"submit\">{}</button></form>",
-            esc(&institution.name),
-            language_switch(lang).into_string(),
-            lang.t("签退", "Sign out")
-        ),
-        None => language_switch(lang).into_string(),
+fn page(lang: Lang, title: &str, till: Option<&Institution>, body: Markup) -> Response {
+    let nav = html! {
+        @if let Some(institution) = till {
+            span { (institution.name) }
+            (language_switch(lang))
+            form method="post" action="/counter/logout" {
+                button type="submit" { (lang.t("签退", "Sign out")) }
+            }
+        } @else {
+            (language_switch(lang))
+        }
     };
-    shell(
-        lang,
-        title,
-        ("/counter", lang.t("医保结算窗口", "Insurance counter")),
-        PreEscaped(nav),
-        PreEscaped(body.to_string()),
-    )
+    shell(lang, title, ("/counter", lang.t("医保结算窗口", "Insurance counter")), nav, body)
 }
 
 fn refused(lang: Lang, till: &Institution, status: StatusCode, message: &str, back: bool) -> Response {
-    let back =
-        if back { format!("<p><a href=\"/counter\">{}</a></p>", lang.t("返回", "Back")) } else { String::new() };
-    let mut response = page(
-        lang,
-        lang.t("未能办理", "Not done"),
-        Some(till),
-        &format!("<p class=\"error\" role=\"alert\">{}</p>{back}", esc(message)),
-    );
+    let body = html! {
+        p.error role="alert" { (message) }
+        @if back {
+            p { a href="/counter" { (lang.t("返回", "Back")) } }
+        }
+    };
+    let mut response = page(lang, lang.t("未能办理", "Not done"), Some(till), body);
     *response.status_mut() = status;
     response
 }
@@ -114,17 +108,19 @@ async fn login_page(lang: Lang, till: Till) -> Response {
 }
 
 fn login_form(lang: Lang, error: Option<&ApiError>) -> Response {
-    let body = format!(
-        "{error}<form class=\"card\" method=\"post\" action=\"/counter/login\">\
-         <label for=\"code\">{code_l}</label><input id=\"code\" name=\"code\" required maxlength=\"12\" autocomplete=\"username\">\
-         <label for=\"secret\">{secret_l}</label><input id=\"secret\" name=\"secret\" type=\"password\" required maxlength=\"128\" autocomplete=\"current-password\">\
-         <button type=\"submit\">{submit}</button></form>",
-        error = error.map(|error| error_box(lang, error).into_string()).unwrap_or_default(),
-        code_l = lang.t("定点机构编码", "Institution code"),
-        secret_l = lang.t("接口密钥", "Gateway secret"),
-        submit = lang.t("签到", "Sign in"),
-    );
-    let mut response = page(lang, lang.t("窗口签到", "Counter sign-in"), None, &body);
+    let body = html! {
+        @if let Some(error) = error {
+            (error_box(lang, error))
+        }
+        form.card method="post" action="/counter/login" {
+            label for="code" { (lang.t("定点机构编码", "Institution code")) }
+            input id="code" name="code" required maxlength="12" autocomplete="username";
+            label for="secret" { (lang.t("接口密钥", "Gateway secret")) }
+            input id="secret" name="secret" type="password" required maxlength="128" autocomplete="current-password";
+            button type="submit" { (lang.t("签到", "Sign in")) }
+        }
+    };
+    let mut response = page(lang, lang.t("窗口签到", "Counter sign-in"), None, body);
     if let Some(error) = error {
         *response.status_mut() = error.status;
     }
@@ -187,22 +183,22 @@ async fn logout(State(state): State<Arc<AppState>>, till: Till) -> Response {
 
 async fn identify_page(lang: Lang, till: Till) -> Response {
     let Some((institution, _)) = till.0 else { return Redirect::to("/counter/login").into_response() };
-    let body = format!(
-        "<form class=\"card\" method=\"post\" action=\"/counter/identify\">\
-         <label for=\"kind\">{kind_l}</label><select id=\"kind\" name=\"kind\">\
-         <option value=\"01\">{qr}</option><option value=\"02\">{id}</option><option value=\"03\">{card}</option></select>\
-         <label for=\"number\">{number_l}</label><input id=\"number\" name=\"number\" required maxlength=\"64\" autocomplete=\"off\" autofocus>\
-         <label for=\"card_sn\">{sn_l}</label><input id=\"card_sn\" name=\"card_sn\" maxlength=\"32\" autocomplete=\"off\">\
-         <button type=\"submit\">{submit}</button></form>",
-        kind_l = lang.t("凭证类型", "Certificate"),
-        qr = lang.t("医保电子凭证（扫码或粘贴）", "E-voucher QR code (scanned or pasted)"),
-        id = lang.t("身份证号", "ID number"),
-        card = lang.t("社保卡", "Social security card"),
-        number_l = lang.t("二维码、身份证号或卡号", "QR code, ID number or card number"),
-        sn_l = lang.t("卡识别码（刷卡时）", "Card identification code (cards only)"),
-        submit = lang.t("识别参保人", "Identify"),
-    );
-    page(lang, lang.t("识别参保人", "Identify the patient"), Some(&institution), &body)
+    let body = html! {
+        form.card method="post" action="/counter/identify" {
+            label for="kind" { (lang.t("凭证类型", "Certificate")) }
+            select id="kind" name="kind" {
+                option value="01" { (lang.t("医保电子凭证（扫码或粘贴）", "E-voucher QR code (scanned or pasted)")) }
+                option value="02" { (lang.t("身份证号", "ID number")) }
+                option value="03" { (lang.t("社保卡", "Social security card")) }
+            }
+            label for="number" { (lang.t("二维码、身份证号或卡号", "QR code, ID number or card number")) }
+            input id="number" name="number" required maxlength="64" autocomplete="off" autofocus;
+            label for="card_sn" { (lang.t("卡识别码（刷卡时）", "Card identification code (cards only)")) }
+            input id="card_sn" name="card_sn" maxlength="32" autocomplete="off";
+            button type="submit" { (lang.t("识别参保人", "Identify")) }
+        }
+    };
+    page(lang, lang.t("识别参保人", "Identify the patient"), Some(&institution), body)
 }
 
 #[derive(Debug, Deserialize)]
@@ -305,59 +301,69 @@ async fn identify(
         lines: Vec::new(),
     };
     let bill = Bill { proof: party_proof(&state, &institution.code, &bill), ..bill };
-    let header = format!(
-        "<section class=\"card\"><h2>{name}</h2><p class=\"muted\">{idl} {id} · {ins} · {bal_l} {bal}</p></section>",
-        name = esc(&person.name),
-        idl = lang.t("身份证号", "ID number"),
-        id = esc(&person.id_number.masked()),
-        ins = esc(person.insurance.name_zh()),
-        bal_l = lang.t("个人账户余额", "account balance"),
-        bal = yuan(current + prior),
-    );
-    let header = header + &stays_section(lang, &bill, &stays);
-    bill_page(&state, lang, &institution, &header, &bill, None)
+    let header = html! {
+        section.card {
+            h2 { (person.name) }
+            p.muted {
+                (lang.t("身份证号", "ID number")) " " (person.id_number.masked()) " · " (person.insurance.name_zh())
+                " · " (lang.t("个人账户余额", "account balance")) " " (yuan(current + prior))
+            }
+        }
+        (stays_section(lang, &bill, &stays))
+    };
+    bill_page(&state, lang, &institution, header, &bill, None)
 }
 
 /// The patient's stays here that still hold unsettled lines, each with the button that
 /// pre-settles it: at discharge, or mid-stay while the patient is still in.
-fn stays_section(lang: Lang, bill: &Bill, stays: &[(Visit, Money)]) -> String {
-    if stays.is_empty() {
-        return String::new();
+fn stays_section(lang: Lang, bill: &Bill, stays: &[(Visit, Money)]) -> Markup {
+    html! {
+        @if !stays.is_empty() {
+            section.card {
+                h2 { (lang.t("住院待结算", "Stays to settle")) }
+                ul.items {
+                    @for (stay, unsettled) in stays {
+                        @let discharged = stay.status == VisitStatus::Discharged;
+                        li {
+                            p {
+                                strong { (lang.t("就诊ID", "Visit")) " " (stay.mdtrt_id.as_str()) }
+                                br;
+                                span.muted {
+                                    (lang.t("入院", "admitted")) " " (stay.begin.date()) " · "
+                                    @if discharged {
+                                        (lang.t("已出院", "discharged"))
+                                    } @else {
+                                        (lang.t("在院", "in hospital"))
+                                    }
+                                }
+                                br;
+                                (lang.t("未结算费用", "Unsettled")) " " (yuan(*unsettled))
+                            }
+                            form method="post" action="/counter/bill" {
+                                (bill.parties_hidden())
+                                (hidden("action", "presettle_stay"))
+                                (hidden("mdtrt_id", stay.mdtrt_id.as_str()))
+                                @if !discharged {
+                                    (hidden("mid_stay", "true"))
+                                }
+                                label {
+                                    input.check type="checkbox" name="use_account" value="true" checked;
+                                    " " (lang.t("使用个人账户支付", "Pay from the personal account"))
+                                }
+                                button type="submit" {
+                                    @if discharged {
+                                        (lang.t("出院结算预结算", "Pre-settle the stay"))
+                                    } @else {
+                                        (lang.t("中途结算预结算", "Pre-settle mid-stay"))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
-    let parties = bill.parties_hidden() + &hidden("action", "presettle_stay");
-    let items: String = stays
-        .iter()
-        .map(|(stay, unsettled)| {
-            let discharged = stay.status == VisitStatus::Discharged;
-            format!(
-                "<li><p><strong>{id_l} {id}</strong><br><span class=\"muted\">{begin_l} {begin} · {status}</span><br>\
-                 {amount_l} {amount}</p><form method=\"post\" action=\"/counter/bill\">{parties}{visit}{mid}\
-                 <label><input class=\"check\" type=\"checkbox\" name=\"use_account\" value=\"true\" checked> {acct}</label>\
-                 <button type=\"submit\">{pre}</button></form></li>",
-                id_l = lang.t("就诊ID", "Visit"),
-                id = esc(stay.mdtrt_id.as_str()),
-                begin_l = lang.t("入院", "admitted"),
-                begin = stay.begin.date(),
-                status = match discharged {
-                    true => lang.t("已出院", "discharged"),
-                    false => lang.t("在院", "in hospital"),
-                },
-                amount_l = lang.t("未结算费用", "Unsettled"),
-                amount = yuan(*unsettled),
-                visit = hidden("mdtrt_id", stay.mdtrt_id.as_str()),
-                mid = if discharged { String::new() } else { hidden("mid_stay", "true") },
-                acct = lang.t("使用个人账户支付", "Pay from the personal account"),
-                pre = match discharged {
-                    true => lang.t("出院结算预结算", "Pre-settle the stay"),
-                    false => lang.t("中途结算预结算", "Pre-settle mid-stay"),
-                },
-            )
-        })
-        .collect();
-    format!(
-        "<section class=\"card\"><h2>{title}</h2><ul class=\"items\">{items}</ul></section>",
-        title = lang.t("住院待结算", "Stays to settle"),
-    )
 }
 
 /// A bill as the form carries it between pages.
@@ -404,16 +410,15 @@ impl Bill {
 
     /// The hidden fields naming whom the bill is for, with their proof. The ID number is never
     /// in a form: it is read again from the person when the bill is priced.
-    fn parties_hidden(&self) -> String {
+    fn parties_hidden(&self) -> Markup {
         let cert_no = if self.cert_type == CertType::IdNumber.code() { "" } else { &self.cert_no };
-        [
-            hidden("psn_no", &self.psn_no),
-            hidden("insutype", &self.insutype),
-            hidden("cert_type", &self.cert_type),
-            hidden("cert_no", cert_no),
-            hidden("proof", &self.proof),
-        ]
-        .concat()
+        html! {
+            (hidden("psn_no", &self.psn_no))
+            (hidden("insutype", &self.insutype))
+            (hidden("cert_type", &self.cert_type))
+            (hidden("cert_no", cert_no))
+            (hidden("proof", &self.proof))
+        }
     }
 }
 
@@ -427,15 +432,15 @@ fn party_proof(state: &AppState, institution: &InstitutionCode, bill: &Bill) -> 
     yibao_app::hex(&state.secrets.mac(message.as_bytes()))
 }
 
-fn hidden(name: &str, value: &str) -> String {
-    format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", esc(value))
+fn hidden(name: &str, value: &str) -> Markup {
+    html! { input type="hidden" name=(name) value=(value); }
 }
 
 fn bill_page(
     state: &AppState,
     lang: Lang,
     till: &Institution,
-    header: &str,
+    header: Markup,
     bill: &Bill,
     error: Option<&str>,
 ) -> Response {
@@ -443,48 +448,61 @@ fn bill_page(
     let today = state.store.now().date();
     let entries: Vec<_> =
         catalogue.entries().into_iter().filter(|e| e.begin <= today && today <= e.end).cloned().collect();
-    let mut rows = String::new();
-    for n in 0..LINES {
-        let (code, price, quantity) = bill.lines.get(n).cloned().unwrap_or_default();
-        let options: String = entries
-            .iter()
-            .map(|e| {
-                format!(
-                    "<option value=\"{c}\"{sel}>{name} ({c})</option>",
-                    c = esc(&e.code),
-                    name = esc(&e.name),
-                    sel = if e.code == code { " selected" } else { "" }
-                )
-            })
-            .collect();
-        let _ = write!(
-            rows,
-            "<tr><td><label class=\"sr\" for=\"code{n}\">{item_l} {k}</label><select id=\"code{n}\" name=\"code{n}\"><option value=\"\">—</option>{options}</select></td>\
-             <td><label class=\"sr\" for=\"price{n}\">{price_l} {k}</label><input id=\"price{n}\" name=\"price{n}\" inputmode=\"decimal\" maxlength=\"12\" value=\"{price}\"></td>\
-             <td><label class=\"sr\" for=\"qty{n}\">{qty_l} {k}</label><input id=\"qty{n}\" name=\"qty{n}\" inputmode=\"decimal\" maxlength=\"8\" value=\"{quantity}\"></td></tr>",
-            k = n + 1,
-            item_l = lang.t("项目", "Item"),
-            price_l = lang.t("单价", "Unit price"),
-            qty_l = lang.t("数量", "Quantity"),
-            price = esc(&price),
-            quantity = esc(&quantity),
-        );
-    }
-    let body = format!(
-        "{header}{error}<form class=\"card\" method=\"post\" action=\"/counter/bill\">{h}\
-         <div class=\"scroll\"><table><thead><tr><th scope=\"col\">{item_l}</th><th scope=\"col\">{price_l}</th><th scope=\"col\">{qty_l}</th></tr></thead><tbody>{rows}</tbody></table></div>\
-         <label><input class=\"check\" type=\"checkbox\" name=\"use_account\" value=\"true\"{checked}> {acct}</label>\
-         <button type=\"submit\" name=\"action\" value=\"presettle\">{pre}</button></form>",
-        error = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e))).unwrap_or_default(),
-        h = bill.parties_hidden(),
-        item_l = lang.t("项目", "Item"),
-        price_l = lang.t("单价（元）", "Unit price (yuan)"),
-        qty_l = lang.t("数量", "Quantity"),
-        checked = if bill.use_account { " checked" } else { "" },
-        acct = lang.t("使用个人账户支付", "Pay from the personal account"),
-        pre = lang.t("预结算", "Pre-settle"),
-    );
-    page(lang, lang.t("收费", "Bill"), Some(till), &body)
+    let body = html! {
+        (header)
+        @if let Some(error) = error {
+            p.error role="alert" { (error) }
+        }
+        form.card method="post" action="/counter/bill" {
+            (bill.parties_hidden())
+            div.scroll {
+                table {
+                    thead {
+                        tr {
+                            th scope="col" { (lang.t("项目", "Item")) }
+                            th scope="col" { (lang.t("单价（元）", "Unit price (yuan)")) }
+                            th scope="col" { (lang.t("数量", "Quantity")) }
+                        }
+                    }
+                    tbody {
+                        @for n in 0..LINES {
+                            @let (code, price, quantity) = bill.lines.get(n).cloned().unwrap_or_default();
+                            @let k = n + 1;
+                            tr {
+                                td {
+                                    label.sr for={ "code" (n) } { (lang.t("项目", "Item")) " " (k) }
+                                    select id={ "code" (n) } name={ "code" (n) } {
+                                        option value="" { "—" }
+                                        @for e in &entries {
+                                            option value=(e.code) selected[e.code == code] {
+                                                (e.name) " (" (e.code) ")"
+                                            }
+                                        }
+                                    }
+                                }
+                                td {
+                                    label.sr for={ "price" (n) } { (lang.t("单价", "Unit price")) " " (k) }
+                                    input id={ "price" (n) } name={ "price" (n) } inputmode="decimal" maxlength="12"
+                                        value=(price);
+                                }
+                                td {
+                                    label.sr for={ "qty" (n) } { (lang.t("数量", "Quantity")) " " (k) }
+                                    input id={ "qty" (n) } name={ "qty" (n) } inputmode="decimal" maxlength="8"
+                                        value=(quantity);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            label {
+                input.check type="checkbox" name="use_account" value="true" checked[bill.use_account];
+                " " (lang.t("使用个人账户支付", "Pay from the personal account"))
+            }
+            button type="submit" name="action" value="presettle" { (lang.t("预结算", "Pre-settle")) }
+        }
+    };
+    page(lang, lang.t("收费", "Bill"), Some(till), body)
 }
 
 /// The purchase the form describes, with `msgid`.
@@ -604,9 +622,9 @@ fn charge(
     })
 }
 
-fn split_table(lang: Lang, s: &Settlement) -> String {
+fn split_table(lang: Lang, s: &Settlement) -> Markup {
     let a = &s.amounts;
-    let rows: String = [
+    let rows = [
         (lang.t("总费用", "Total"), a.medfee),
         (lang.t("全自费", "Fully self-paid"), a.fully_selfpaid),
         (lang.t("先行自付", "First self-pay"), a.first_selfpay),
@@ -614,21 +632,27 @@ fn split_table(lang: Lang, s: &Settlement) -> String {
         (lang.t("统筹基金支付", "Paid by the fund"), a.fund),
         (lang.t("个人账户支付", "Personal account"), a.account()),
         (lang.t("现金支付", "Cash"), a.cash),
-    ]
-    .iter()
-    .map(|(label, amount)| format!("<tr><th scope=\"row\">{label}</th><td class=\"num\">{}</td></tr>", yuan(*amount)))
-    .collect();
-    let steps: String = s
-        .steps
-        .iter()
-        .map(|step| {
-            format!("<li>{} <span class=\"muted\">({})</span></li>", esc(lang.t(&step.zh, &step.en)), yuan(step.amount))
-        })
-        .collect();
-    format!(
-        "<div class=\"scroll\"><table><tbody>{rows}</tbody></table></div><h2>{why}</h2><ol>{steps}</ol>",
-        why = lang.t("说明", "Explanation")
-    )
+    ];
+    html! {
+        div.scroll {
+            table {
+                tbody {
+                    @for (label, amount) in rows {
+                        tr {
+                            th scope="row" { (label) }
+                            td.num { (yuan(amount)) }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { (lang.t("说明", "Explanation")) }
+        ol {
+            @for step in &s.steps {
+                li { (lang.t(&step.zh, &step.en)) " " span.muted { "(" (yuan(step.amount)) ")" } }
+            }
+        }
+    }
 }
 
 async fn bill(
@@ -674,19 +698,19 @@ async fn bill(
             }
         }
     }
-    let header = String::new();
+    let header = html! {};
     match fields.get("action").map(String::as_str).unwrap_or_default() {
         "presettle" => {
             let visit = match institution.kind {
                 InstitutionKind::Hospital => match open_outpatient(&state, lang, &institution, &bill).await {
                     Ok(mdtrt_id) => Some(mdtrt_id),
-                    Err(message) => return bill_page(&state, lang, &institution, &header, &bill, Some(&message)),
+                    Err(message) => return bill_page(&state, lang, &institution, header, &bill, Some(&message)),
                 },
                 InstitutionKind::Pharmacy => None,
             };
             match presettled(&state, lang, &institution, &bill, visit).await {
                 Ok(page) => page,
-                Err(message) => bill_page(&state, lang, &institution, &header, &bill, Some(&message)),
+                Err(message) => bill_page(&state, lang, &institution, header, &bill, Some(&message)),
             }
         }
         // A stay of this hospital settled at discharge (or mid-stay): its lines are the ward's.
@@ -809,36 +833,36 @@ async fn presettled(
         VisitKind::Outpatient => "2207",
         VisitKind::Inpatient => "2304",
     };
-    let mut fields = [
-        bill.parties_hidden(),
-        hidden("msgid", &msgid),
-        hidden("medfee", &priced.amounts.medfee.to_string()),
-        hidden("infno", infno),
-        hidden("action", "settle"),
-        visit.as_ref().map(|mdtrt_id| hidden("mdtrt_id", mdtrt_id.as_str())).unwrap_or_default(),
-    ]
-    .concat();
-    if bill.use_account {
-        fields.push_str(&hidden("use_account", "true"));
-    }
-    if bill.mid_stay {
-        fields.push_str(&hidden("mid_stay", "true"));
-    }
-    for (n, (code, price, quantity)) in bill.lines.iter().enumerate() {
-        fields.push_str(&hidden(&format!("code{n}"), code));
-        fields.push_str(&hidden(&format!("price{n}"), price));
-        fields.push_str(&hidden(&format!("qty{n}"), quantity));
-    }
-    let body = format!(
-        "<p class=\"notice\">{note}</p>{split}<form method=\"post\" action=\"/counter/bill\">{fields}<button type=\"submit\">{settle}</button></form>\
-         <p><a href=\"/counter\">{back}</a></p>",
-        note = lang
-            .t("预结算：尚未扣款。确认后点击“结算”。", "Pre-settlement: nothing is paid yet. Confirm, then settle."),
-        split = split_table(lang, &priced),
-        settle = lang.t("结算", "Settle"),
-        back = lang.t("放弃", "Abandon"),
-    );
-    Ok(page(lang, lang.t("预结算", "Pre-settlement"), Some(institution), &body))
+    let body = html! {
+        p.notice {
+            (lang.t("预结算：尚未扣款。确认后点击“结算”。", "Pre-settlement: nothing is paid yet. Confirm, then settle."))
+        }
+        (split_table(lang, &priced))
+        form method="post" action="/counter/bill" {
+            (bill.parties_hidden())
+            (hidden("msgid", &msgid))
+            (hidden("medfee", &priced.amounts.medfee.to_string()))
+            (hidden("infno", infno))
+            (hidden("action", "settle"))
+            @if let Some(mdtrt_id) = &visit {
+                (hidden("mdtrt_id", mdtrt_id.as_str()))
+            }
+            @if bill.use_account {
+                (hidden("use_account", "true"))
+            }
+            @if bill.mid_stay {
+                (hidden("mid_stay", "true"))
+            }
+            @for (n, (code, price, quantity)) in bill.lines.iter().enumerate() {
+                (hidden(&format!("code{n}"), code))
+                (hidden(&format!("price{n}"), price))
+                (hidden(&format!("qty{n}"), quantity))
+            }
+            button type="submit" { (lang.t("结算", "Settle")) }
+        }
+        p { a href="/counter" { (lang.t("放弃", "Abandon")) } }
+    };
+    Ok(page(lang, lang.t("预结算", "Pre-settlement"), Some(institution), body))
 }
 
 /// This institution's settlement, or the "not found" page (another's is not found either).
@@ -866,27 +890,28 @@ async fn receipt(State(state): State<Arc<AppState>>, lang: Lang, till: Till, Pat
     };
     let psn_no = s.psn_no.clone();
     let name = state.store.read(move |r| r.person(&psn_no)).await.ok().flatten().map(|p| p.name).unwrap_or_default();
-    let cancel = match s.is_in_force() {
-        true => format!(
-            "<form method=\"post\" action=\"/counter/receipts/{id}/cancel\"><button type=\"submit\">{label}</button></form>",
-            id = esc(s.setl_id.as_str()),
-            label = lang.t("撤销结算", "Cancel the settlement")
-        ),
-        false => format!("<p class=\"notice\">{}</p>", lang.t("本笔结算已撤销。", "This settlement is cancelled.")),
+    let body = html! {
+        section.card #receipt {
+            p { (institution.name) }
+            p.muted {
+                (lang.t("结算号", "Settlement")) " " (s.setl_id.as_str()) " · " (s.at) " · " (name)
+            }
+            (split_table(lang, &s))
+        }
+        p {
+            button type="button" data-print { (lang.t("打印收据", "Print the receipt")) }
+            " "
+            a.button href="/counter" { (lang.t("下一位", "Next patient")) }
+        }
+        @if s.is_in_force() {
+            form method="post" action={ "/counter/receipts/" (s.setl_id.as_str()) "/cancel" } {
+                button type="submit" { (lang.t("撤销结算", "Cancel the settlement")) }
+            }
+        } @else {
+            p.notice { (lang.t("本笔结算已撤销。", "This settlement is cancelled.")) }
+        }
     };
-    let body = format!(
-        "<section class=\"card\" id=\"receipt\"><p>{inst}</p><p class=\"muted\">{id_l} {id} · {at} · {name}</p>{split}</section>\
-         <p><button type=\"button\" data-print>{print}</button> <a class=\"button\" href=\"/counter\">{next}</a></p>{cancel}",
-        inst = esc(&institution.name),
-        id_l = lang.t("结算号", "Settlement"),
-        id = esc(s.setl_id.as_str()),
-        at = esc(&s.at.to_string()),
-        name = esc(&name),
-        split = split_table(lang, &s),
-        print = lang.t("打印收据", "Print the receipt"),
-        next = lang.t("下一位", "Next patient"),
-    );
-    page(lang, lang.t("结算收据", "Receipt"), Some(&institution), &body)
+    page(lang, lang.t("结算收据", "Receipt"), Some(&institution), body)
 }
 
 async fn cancel(State(state): State<Arc<AppState>>, lang: Lang, till: Till, Path(setl_id): Path<String>) -> Response {
