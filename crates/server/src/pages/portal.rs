@@ -8,7 +8,6 @@
 //! (so no other site can post a form with it). No page takes a person number: whose data a page
 //! shows comes from the session alone, and a settlement that is not the caller's is "not found".
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::Router;
@@ -24,12 +23,12 @@ use yibao_engine::records::{CardStatus, Settlement, SettlementStatus};
 use yibao_engine::{ErrorKind, Outcome};
 use yibao_store::SettlementFilter;
 
-use super::html::{LANG_COOKIE, Lang, SessionCookie, error_box, esc, language_switch, shell, yuan};
+use super::html::{LANG_COOKIE, Lang, SessionCookie, error_box, language_switch, shell, yuan};
 use crate::guard::ClientAddr;
 use crate::kit::sessions::Subject;
 use crate::rest::{ApiError, Caller};
 use crate::state::AppState;
-use maud::PreEscaped;
+use maud::{Markup, PreEscaped, html};
 
 /// Settlements listed on the overview (the newest).
 const RECENT: u64 = 20;
@@ -70,32 +69,20 @@ impl FromRequestParts<Arc<AppState>> for Visitor {
 }
 
 /// A whole page: header with the language switch (and logout when logged in), then `body`.
-fn page(lang: Lang, title: &str, logged_in: bool, body: &str) -> Response {
-    let logout = match logged_in {
-        true => format!(
-            "<form method=\"post\" action=\"/portal/logout\"><button type=\"submit\">{}</button></form>",
-            lang.t("退出", "Log out")
-        ),
-        false => String::new(),
+fn page(lang: Lang, title: &str, logged_in: bool, body: Markup) -> Response {
+    let nav = html! {
+        a href="/portal/institutions" { (lang.t("定点机构", "Institutions")) }
+        (language_switch(lang))
+        @if logged_in {
+            form method="post" action="/portal/logout" { button type="submit" { (lang.t("退出", "Log out")) } }
+        }
     };
-    let nav = format!(
-        "<a href=\"/portal/institutions\">{}</a>{}{logout}",
-        lang.t("定点机构", "Institutions"),
-        language_switch(lang).into_string()
-    );
-    shell(
-        lang,
-        title,
-        ("/portal/me", lang.t("医保服务", "Medical insurance")),
-        PreEscaped(nav),
-        PreEscaped(body.to_string()),
-    )
+    shell(lang, title, ("/portal/me", lang.t("医保服务", "Medical insurance")), nav, body)
 }
 
 /// A failure while rendering a page for a logged-in person: the error page.
 fn failure(lang: Lang, error: &ApiError) -> Response {
-    let mut response =
-        page(lang, lang.t("出错了", "Something went wrong"), true, &error_box(lang, error).into_string());
+    let mut response = page(lang, lang.t("出错了", "Something went wrong"), true, error_box(lang, error));
     *response.status_mut() = error.status;
     response
 }
@@ -121,23 +108,24 @@ async fn login_page(lang: Lang, visitor: Visitor) -> Response {
 }
 
 fn login_form(lang: Lang, error: Option<&ApiError>, id_number: &str) -> Response {
-    let body = format!(
-        "{error}<form class=\"card\" method=\"post\" action=\"/portal/login\">\
-         <label for=\"id_number\">{id_label}</label><input id=\"id_number\" name=\"id_number\" autocomplete=\"username\" required maxlength=\"18\" value=\"{id}\">\
-         <label for=\"password\">{pw_label}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"128\">\
-         <button type=\"submit\">{submit}</button></form>\
-         <p class=\"muted\">{hint}</p>",
-        error = error.map(|error| error_box(lang, error).into_string()).unwrap_or_default(),
-        id_label = lang.t("身份证号", "ID number"),
-        id = esc(id_number),
-        pw_label = lang.t("密码", "Password"),
-        submit = lang.t("登录", "Log in"),
-        hint = lang.t(
-            "首次登录请使用初始密码（身份证号第12至17位），登录后须设置新密码。",
-            "The first time, use the initial password (characters 12 to 17 of your ID number); you will then set a new one."
-        ),
-    );
-    let mut response = page(lang, lang.t("参保人登录", "Insured person login"), false, &body);
+    let body = html! {
+        @if let Some(error) = error { (error_box(lang, error)) }
+        form.card method="post" action="/portal/login" {
+            label for="id_number" { (lang.t("身份证号", "ID number")) }
+            input id="id_number" name="id_number" autocomplete="username" required maxlength="18" value=(id_number);
+            label for="password" { (lang.t("密码", "Password")) }
+            input id="password" name="password" type="password"
+                autocomplete="current-password" required maxlength="128";
+            button type="submit" { (lang.t("登录", "Log in")) }
+        }
+        p.muted {
+            (lang.t(
+                "首次登录请使用初始密码（身份证号第12至17位），登录后须设置新密码。",
+                "The first time, use the initial password (characters 12 to 17 of your ID number); you will then set a new one."
+            ))
+        }
+    };
+    let mut response = page(lang, lang.t("参保人登录", "Insured person login"), false, body);
     if let Some(error) = error {
         *response.status_mut() = error.status;
     }
@@ -199,46 +187,47 @@ async fn password_page(lang: Lang, visitor: Visitor) -> Response {
 }
 
 fn password_form(lang: Lang, initial: bool, error: Option<&ApiError>) -> Response {
-    let current = match initial {
-        true => format!(
-            "<p class=\"notice\">{notice}</p>\
-             <fieldset><legend>{proof}</legend>\
-             <label for=\"card_no\">{card_l}</label><input id=\"card_no\" name=\"card_no\" autocomplete=\"off\" maxlength=\"20\">\
-             <label for=\"pin\">{pin_l}</label><input id=\"pin\" name=\"pin\" type=\"password\" inputmode=\"numeric\" maxlength=\"6\" autocomplete=\"off\">\
-             <p class=\"muted\">{or}</p>\
-             <label for=\"activation_code\">{code_l}</label><input id=\"activation_code\" name=\"activation_code\" inputmode=\"numeric\" maxlength=\"8\" autocomplete=\"one-time-code\">\
-             </fieldset>",
-            notice = lang.t(
-                "您正在使用初始密码登录。初始密码可由身份证号推得，请先证明是本人，再设置新密码。",
-                "You logged in with the initial password, which anyone who knows your ID number can work out: prove it is you, then set a new password."
-            ),
-            proof = lang.t("证明是本人（二选一）", "Prove it is you (one of the two)"),
-            card_l = lang.t("社保卡号", "Card number"),
-            pin_l = lang.t("社保卡密码（6位数字）", "Card PIN (6 digits)"),
-            or = lang.t("或者，输入医保经办机构给您的激活码：", "or the activation code the agency gave you:"),
-            code_l = lang.t("激活码（8位数字）", "Activation code (8 digits)"),
-        ),
-        false => format!(
-            "<label for=\"password\">{}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"128\">",
-            lang.t("原密码", "Current password")
-        ),
+    let body = html! {
+        @if let Some(error) = error { (error_box(lang, error)) }
+        form.card method="post" action="/portal/password" {
+            @if initial {
+                p.notice {
+                    (lang.t(
+                        "您正在使用初始密码登录。初始密码可由身份证号推得，请先证明是本人，再设置新密码。",
+                        "You logged in with the initial password, which anyone who knows your ID number can work out: prove it is you, then set a new password."
+                    ))
+                }
+                fieldset {
+                    legend { (lang.t("证明是本人（二选一）", "Prove it is you (one of the two)")) }
+                    label for="card_no" { (lang.t("社保卡号", "Card number")) }
+                    input id="card_no" name="card_no" autocomplete="off" maxlength="20";
+                    label for="pin" { (lang.t("社保卡密码（6位数字）", "Card PIN (6 digits)")) }
+                    input id="pin" name="pin" type="password" inputmode="numeric" maxlength="6" autocomplete="off";
+                    p.muted { (lang.t("或者，输入医保经办机构给您的激活码：", "or the activation code the agency gave you:")) }
+                    label for="activation_code" { (lang.t("激活码（8位数字）", "Activation code (8 digits)")) }
+                    input id="activation_code" name="activation_code"
+                        inputmode="numeric" maxlength="8" autocomplete="one-time-code";
+                }
+            } @else {
+                label for="password" { (lang.t("原密码", "Current password")) }
+                input id="password" name="password" type="password"
+                    autocomplete="current-password" required maxlength="128";
+            }
+            label for="new_password" { (lang.t("新密码", "New password")) }
+            input id="new_password" name="new_password" type="password"
+                autocomplete="new-password" required minlength="8" maxlength="128" aria-describedby="rule";
+            p id="rule" class="muted" {
+                (lang.t(
+                    "8至128位，须同时包含字母和数字，不能包含初始密码。",
+                    "8 to 128 characters with letters and digits, not containing the initial password."
+                ))
+            }
+            label for="confirm" { (lang.t("再次输入新密码", "New password again")) }
+            input id="confirm" name="confirm" type="password" autocomplete="new-password" required maxlength="128";
+            button type="submit" { (lang.t("设置新密码", "Set the new password")) }
+        }
     };
-    let body = format!(
-        "{error}<form class=\"card\" method=\"post\" action=\"/portal/password\">{current}\
-         <label for=\"new_password\">{new}</label><input id=\"new_password\" name=\"new_password\" type=\"password\" autocomplete=\"new-password\" required minlength=\"8\" maxlength=\"128\" aria-describedby=\"rule\">\
-         <p id=\"rule\" class=\"muted\">{rule}</p>\
-         <label for=\"confirm\">{confirm}</label><input id=\"confirm\" name=\"confirm\" type=\"password\" autocomplete=\"new-password\" required maxlength=\"128\">\
-         <button type=\"submit\">{submit}</button></form>",
-        error = error.map(|error| error_box(lang, error).into_string()).unwrap_or_default(),
-        new = lang.t("新密码", "New password"),
-        rule = lang.t(
-            "8至128位，须同时包含字母和数字，不能包含初始密码。",
-            "8 to 128 characters with letters and digits, not containing the initial password."
-        ),
-        confirm = lang.t("再次输入新密码", "New password again"),
-        submit = lang.t("设置新密码", "Set the new password"),
-    );
-    let mut response = page(lang, lang.t("设置密码", "Set your password"), true, &body);
+    let mut response = page(lang, lang.t("设置密码", "Set your password"), true, body);
     if let Some(error) = error {
         *response.status_mut() = error.status;
     }
@@ -347,183 +336,166 @@ async fn overview(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visit
         Err(failure_) => return failure(lang, &ApiError::from(failure_)),
     };
     let year = state.store.now().date().year();
-    let mut body = String::new();
-    let _ = write!(
-        body,
-        "<section class=\"card\" aria-labelledby=\"who\"><h2 id=\"who\">{name}</h2><p class=\"muted\">{idl} {id} · {ins} · {region}</p><p><a href=\"/portal/password\">{pw}</a></p></section>",
-        name = esc(&person.name),
-        idl = lang.t("身份证号", "ID number"),
-        id = esc(&person.id_number.masked()),
-        ins = esc(person.insurance.name_zh()),
-        region = esc(person.admdvs.as_str()),
-        pw = lang.t("修改登录密码", "Change the login password"),
-    );
-    let _ = write!(
-        body,
-        "<section class=\"card\" aria-labelledby=\"acct\"><h2 id=\"acct\">{title}</h2><div class=\"figures\">\
-         <p class=\"figure\">{total_l}<b>{total}</b></p><p class=\"figure\">{cur_l}<b>{cur}</b></p><p class=\"figure\">{prior_l}<b>{prior}</b></p></div>{frozen}</section>",
-        title = lang.t("个人账户", "Personal account"),
-        total_l = lang.t("余额", "Balance"),
-        total = yuan(current + prior),
-        cur_l = lang.t("当年账户", "Current year"),
-        cur = yuan(current),
-        prior_l = lang.t("历年账户", "Prior years"),
-        prior = yuan(prior),
-        frozen = match person.account_frozen {
-            true => format!(
-                "<p class=\"notice\">{}</p>",
-                lang.t(
-                    "账户资金正在转移至新银行，暂时冻结。",
-                    "The account is frozen while its money moves to the new bank."
-                )
-            ),
-            false => String::new(),
-        },
-    );
     let this_year =
         accumulators.iter().find(|(y, _)| i32::from(*y) == i32::from(year)).map(|(_, row)| *row).unwrap_or_default();
-    let _ = write!(
-        body,
-        "<section class=\"card\" aria-labelledby=\"ytd\"><h2 id=\"ytd\">{year} {title}</h2><div class=\"figures\">\
-         <p class=\"figure\">{ded_l}<b>{ded}</b></p><p class=\"figure\">{adm_l}<b>{adm}</b></p>\
-         <p class=\"figure\">{band_l}<b>{band}</b></p><p class=\"figure\">{fund_l}<b>{fund}</b></p></div></section>",
-        title = lang.t("年度累计", "year to date"),
-        ded_l = lang.t("已付起付线", "Deductible paid"),
-        ded = yuan(this_year.deductible_paid()),
-        adm_l = lang.t("住院次数", "Admissions"),
-        adm = this_year.admissions,
-        band_l = lang.t("门诊统筹已用", "Outpatient band used"),
-        band = yuan(this_year.outpatient_band_used),
-        fund_l = lang.t("统筹基金已付", "Paid by the fund"),
-        fund = yuan(this_year.fund_paid),
-    );
-    let card_rows: String = cards
-        .iter()
-        .map(|card| {
-            let number = esc(card.card_no.as_str());
-            let actions = match card.status {
-                CardStatus::Active => format!(
-                    "<form class=\"inline\" method=\"post\" action=\"/portal/cards/{number}/loss\" data-confirm=\"{confirm}\"><button type=\"submit\">{loss}</button></form> \
-                     <a class=\"button\" href=\"/portal/cards/{number}/pin\">{pin}</a> \
-                     <form class=\"inline\" method=\"post\" action=\"/portal/cards/{number}/statement\"><button type=\"submit\">{pdf}</button></form>",
-                    confirm = esc(lang.t(
-                        "确认挂失这张卡？挂失后卡不能再支付（医保电子凭证不受影响）。",
-                        "Report this card lost? It will no longer pay (the e-voucher is not affected)."
-                    )),
-                    loss = lang.t("挂失", "Report lost"),
-                    pin = lang.t("修改卡密码", "Change the PIN"),
-                    pdf = lang.t("打印交易记录（PDF）", "Transaction record (PDF)"),
-                ),
-                _ => String::new(),
-            };
-            format!(
-                "<li>{} {number} · {} · {} · {} {}<div>{actions}</div></li>",
-                lang.t("卡号", "Card"),
-                card_status(lang, card.status),
-                esc(card.bank.as_str()),
-                lang.t("未打印交易", "unprinted"),
-                card.unprinted,
-            )
-        })
-        .collect();
-    let voucher_line = match &voucher {
-        Some(voucher) if voucher.is_suspended() => format!(
-            "<p class=\"notice\">{}</p>",
-            lang.t(
-                "医保电子凭证已暂停使用。找回或更换手机后，请在渠道应用中重新激活（人脸核验）。",
-                "The e-voucher is suspended. Activate it again in a channel app (face check) on your phone."
-            )
-        ),
-        Some(_) => format!(
-            "<a class=\"button\" href=\"/portal/qr\">{show}</a> \
-             <form class=\"inline\" method=\"post\" action=\"/portal/evoucher/suspension\" data-confirm=\"{confirm}\"><button type=\"submit\">{suspend}</button></form>",
-            show = lang.t("出示医保码", "Show my e-voucher QR code"),
-            confirm = esc(lang.t(
-                "确认暂停医保电子凭证？所有已生成的医保码立即失效，重新激活后才能使用。",
-                "Suspend the e-voucher? Every code already shown stops working until you activate it again."
-            )),
-            suspend = lang.t("手机丢失：暂停医保码", "Lost phone: suspend the e-voucher"),
-        ),
-        None => format!(
-            "<p class=\"muted\">{}</p>",
-            lang.t(
-                "医保电子凭证未激活（请在渠道应用中激活）。",
-                "The e-voucher is not activated (activate it in a channel app)."
-            )
-        ),
+    let body = html! {
+        section.card aria-labelledby="who" {
+            h2 id="who" { (person.name) }
+            p.muted {
+                (lang.t("身份证号", "ID number")) " " (person.id_number.masked()) " · "
+                (person.insurance.name_zh()) " · " (person.admdvs.as_str())
+            }
+            p { a href="/portal/password" { (lang.t("修改登录密码", "Change the login password")) } }
+        }
+        section.card aria-labelledby="acct" {
+            h2 id="acct" { (lang.t("个人账户", "Personal account")) }
+            div.figures {
+                p.figure { (lang.t("余额", "Balance")) b { (yuan(current + prior)) } }
+                p.figure { (lang.t("当年账户", "Current year")) b { (yuan(current)) } }
+                p.figure { (lang.t("历年账户", "Prior years")) b { (yuan(prior)) } }
+            }
+            @if person.account_frozen {
+                p.notice {
+                    (lang.t(
+                        "账户资金正在转移至新银行，暂时冻结。",
+                        "The account is frozen while its money moves to the new bank."
+                    ))
+                }
+            }
+        }
+        section.card aria-labelledby="ytd" {
+            h2 id="ytd" { (year) " " (lang.t("年度累计", "year to date")) }
+            div.figures {
+                p.figure { (lang.t("已付起付线", "Deductible paid")) b { (yuan(this_year.deductible_paid())) } }
+                p.figure { (lang.t("住院次数", "Admissions")) b { (this_year.admissions) } }
+                p.figure { (lang.t("门诊统筹已用", "Outpatient band used")) b { (yuan(this_year.outpatient_band_used)) } }
+                p.figure { (lang.t("统筹基金已付", "Paid by the fund")) b { (yuan(this_year.fund_paid)) } }
+            }
+        }
+        section.card aria-labelledby="cards" {
+            h2 id="cards" { (lang.t("社保卡与医保电子凭证", "Card and e-voucher")) }
+            ul {
+                @for card in &cards {
+                    li {
+                        (lang.t("卡号", "Card")) " " (card.card_no.as_str()) " · " (card_status(lang, card.status)) " · "
+                        (card.bank.as_str()) " · " (lang.t("未打印交易", "unprinted")) " " (card.unprinted)
+                        div {
+                            @if matches!(card.status, CardStatus::Active) {
+                                (card_actions(lang, card.card_no.as_str()))
+                            }
+                        }
+                    }
+                }
+                @if cards.is_empty() {
+                    li { (lang.t("暂无社保卡", "No card yet")) }
+                }
+            }
+            @match &voucher {
+                Some(voucher) if voucher.is_suspended() => {
+                    p.notice {
+                        (lang.t(
+                            "医保电子凭证已暂停使用。找回或更换手机后，请在渠道应用中重新激活（人脸核验）。",
+                            "The e-voucher is suspended. Activate it again in a channel app (face check) on your phone."
+                        ))
+                    }
+                }
+                Some(_) => {
+                    a.button href="/portal/qr" { (lang.t("出示医保码", "Show my e-voucher QR code")) }
+                    " "
+                    form.inline method="post" action="/portal/evoucher/suspension" data-confirm=(lang.t(
+                        "确认暂停医保电子凭证？所有已生成的医保码立即失效，重新激活后才能使用。",
+                        "Suspend the e-voucher? Every code already shown stops working until you activate it again."
+                    )) {
+                        button type="submit" { (lang.t("手机丢失：暂停医保码", "Lost phone: suspend the e-voucher")) }
+                    }
+                }
+                None => {
+                    p.muted {
+                        (lang.t(
+                            "医保电子凭证未激活（请在渠道应用中激活）。",
+                            "The e-voucher is not activated (activate it in a channel app)."
+                        ))
+                    }
+                }
+            }
+        }
+        section aria-labelledby="history" {
+            h2 id="history" { (lang.t("结算记录", "Settlements")) }
+            @if recent.rows.is_empty() {
+                p.muted { (lang.t("暂无结算记录。", "No settlements yet.")) }
+            } @else {
+                div.scroll {
+                    table {
+                        caption.muted {
+                            (lang.t(
+                                "最近的结算，点击时间查看明细与说明",
+                                "The latest settlements; open one for its details and explanation"
+                            ))
+                        }
+                        thead {
+                            tr {
+                                th scope="col" { (lang.t("时间", "Time")) }
+                                th scope="col" { (lang.t("机构", "Institution")) }
+                                th scope="col" { (lang.t("类别", "Kind")) }
+                                th scope="col" class="num" { (lang.t("总费用", "Total")) }
+                                th scope="col" class="num" { (lang.t("统筹", "Fund")) }
+                                th scope="col" class="num" { (lang.t("个人账户", "Account")) }
+                                th scope="col" class="num" { (lang.t("现金", "Cash")) }
+                                th scope="col" { (lang.t("状态", "Status")) }
+                            }
+                        }
+                        tbody {
+                            @for s in recent.rows.iter().rev() {
+                                tr {
+                                    td { a href={ "/portal/settlements/" (s.setl_id.as_str()) } { (s.at) } }
+                                    td { (s.institution.as_str()) }
+                                    td { (s.med_type.name_zh()) }
+                                    td.num { (yuan(s.amounts.medfee)) }
+                                    td.num { (yuan(s.amounts.fund)) }
+                                    td.num { (yuan(s.amounts.account())) }
+                                    td.num { (yuan(s.amounts.cash)) }
+                                    td { (status_text(lang, s)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            p {
+                @if page_number > 1 {
+                    a href={ "/portal/me?page=" (page_number - 1) "#history" } {
+                        (lang.t("较新的结算", "Newer settlements"))
+                    }
+                }
+                " "
+                @if recent.total > RECENT * page_number {
+                    a href={ "/portal/me?page=" (page_number + 1) "#history" } {
+                        (lang.t("更早的结算", "Older settlements"))
+                    }
+                }
+            }
+        }
     };
-    let _ = write!(
-        body,
-        "<section class=\"card\" aria-labelledby=\"cards\"><h2 id=\"cards\">{title}</h2><ul>{rows}</ul>{voucher_line}</section>",
-        title = lang.t("社保卡与医保电子凭证", "Card and e-voucher"),
-        rows = if card_rows.is_empty() {
-            format!("<li>{}</li>", lang.t("暂无社保卡", "No card yet"))
-        } else {
-            card_rows
-        },
-    );
-    let rows: String = recent
-        .rows
-        .iter()
-        .rev()
-        .map(|s| {
-            format!(
-                "<tr><td><a href=\"/portal/settlements/{id}\">{at}</a></td><td>{inst}</td><td>{kind}</td><td class=\"num\">{fee}</td><td class=\"num\">{fund}</td><td class=\"num\">{acct}</td><td class=\"num\">{cash}</td><td>{status}</td></tr>",
-                id = esc(s.setl_id.as_str()),
-                at = esc(&s.at.to_string()),
-                inst = esc(s.institution.as_str()),
-                kind = esc(s.med_type.name_zh()),
-                fee = yuan(s.amounts.medfee),
-                fund = yuan(s.amounts.fund),
-                acct = yuan(s.amounts.account()),
-                cash = yuan(s.amounts.cash),
-                status = status_text(lang, s),
-            )
-        })
-        .collect();
-    let _ = write!(
-        body,
-        "<section aria-labelledby=\"history\"><h2 id=\"history\">{title}</h2>{content}<p>{newer} {older}</p></section>",
-        title = lang.t("结算记录", "Settlements"),
-        newer = if page_number > 1 {
-            format!(
-                "<a href=\"/portal/me?page={}#history\">{}</a>",
-                page_number - 1,
-                lang.t("较新的结算", "Newer settlements")
-            )
-        } else {
-            String::new()
-        },
-        older = if recent.total > RECENT * page_number {
-            format!(
-                "<a href=\"/portal/me?page={}#history\">{}</a>",
-                page_number + 1,
-                lang.t("更早的结算", "Older settlements")
-            )
-        } else {
-            String::new()
-        },
-        content = if rows.is_empty() {
-            format!("<p class=\"muted\">{}</p>", lang.t("暂无结算记录。", "No settlements yet."))
-        } else {
-            format!(
-                "<div class=\"scroll\"><table><caption class=\"muted\">{cap}</caption><thead><tr><th scope=\"col\">{t}</th><th scope=\"col\">{i}</th><th scope=\"col\">{k}</th><th scope=\"col\" class=\"num\">{f}</th><th scope=\"col\" class=\"num\">{fu}</th><th scope=\"col\" class=\"num\">{a}</th><th scope=\"col\" class=\"num\">{c}</th><th scope=\"col\">{s}</th></tr></thead><tbody>{rows}</tbody></table></div>",
-                cap = lang.t(
-                    "最近的结算，点击时间查看明细与说明",
-                    "The latest settlements; open one for its details and explanation"
-                ),
-                t = lang.t("时间", "Time"),
-                i = lang.t("机构", "Institution"),
-                k = lang.t("类别", "Kind"),
-                f = lang.t("总费用", "Total"),
-                fu = lang.t("统筹", "Fund"),
-                a = lang.t("个人账户", "Account"),
-                c = lang.t("现金", "Cash"),
-                s = lang.t("状态", "Status"),
-            )
-        },
-    );
-    page(lang, lang.t("我的医保", "My medical insurance"), true, &body)
+    page(lang, lang.t("我的医保", "My medical insurance"), true, body)
+}
+
+/// What the holder of an active card can do with it: report it lost, change its PIN, print its
+/// transaction record.
+fn card_actions(lang: Lang, card_no: &str) -> Markup {
+    html! {
+        form.inline method="post" action={ "/portal/cards/" (card_no) "/loss" } data-confirm=(lang.t(
+            "确认挂失这张卡？挂失后卡不能再支付（医保电子凭证不受影响）。",
+            "Report this card lost? It will no longer pay (the e-voucher is not affected)."
+        )) {
+            button type="submit" { (lang.t("挂失", "Report lost")) }
+        }
+        " "
+        a.button href={ "/portal/cards/" (card_no) "/pin" } { (lang.t("修改卡密码", "Change the PIN")) }
+        " "
+        form.inline method="post" action={ "/portal/cards/" (card_no) "/statement" } {
+            button type="submit" { (lang.t("打印交易记录（PDF）", "Transaction record (PDF)")) }
+        }
+    }
 }
 
 async fn settlement_page(
@@ -557,45 +529,45 @@ async fn settlement_page(
         (lang.t("历年账户支付", "Prior-years account"), a.account_prior_years),
         (lang.t("现金支付", "Cash"), a.cash),
     ];
-    let rows: String = figures
-        .iter()
-        .map(|(label, amount)| {
-            format!("<tr><th scope=\"row\">{label}</th><td class=\"num\">{}</td></tr>", yuan(*amount))
-        })
-        .collect();
-    let steps: String = s
-        .steps
-        .iter()
-        .map(|step| {
-            format!(
-                "<tr><td>{line}</td><td>{text}</td><td class=\"num\">{amount}</td></tr>",
-                line = esc(step.line.as_deref().unwrap_or("—")),
-                text = esc(lang.t(&step.zh, &step.en)),
-                amount = yuan(step.amount),
-            )
-        })
-        .collect();
-    let body = format!(
-        "<p class=\"muted\">{id_l} {id} · {at} · {inst} · {kind} · {status} · {policy_l} {policy}</p>\
-         <div class=\"scroll\"><table><caption class=\"muted\">{split}</caption><tbody>{rows}</tbody></table></div>\
-         <h2>{why}</h2><div class=\"scroll\"><table><thead><tr><th scope=\"col\">{line_l}</th><th scope=\"col\">{rule_l}</th><th scope=\"col\" class=\"num\">{amount_l}</th></tr></thead><tbody>{steps}</tbody></table></div>\
-         <p><a href=\"/portal/me\">{back}</a></p>",
-        id_l = lang.t("结算号", "Settlement"),
-        id = esc(s.setl_id.as_str()),
-        at = esc(&s.at.to_string()),
-        inst = esc(s.institution.as_str()),
-        kind = esc(s.med_type.name_zh()),
-        status = status_text(lang, &s),
-        policy_l = lang.t("政策", "policy"),
-        policy = esc(&s.policy),
-        split = lang.t("谁付了多少", "Who paid what"),
-        why = lang.t("每一步的说明", "Why, step by step"),
-        line_l = lang.t("明细号", "Line"),
-        rule_l = lang.t("规则", "Rule"),
-        amount_l = lang.t("金额", "Amount"),
-        back = lang.t("返回我的医保", "Back to my medical insurance"),
-    );
-    page(lang, lang.t("结算明细", "Settlement"), true, &body)
+    let body = html! {
+        p.muted {
+            (lang.t("结算号", "Settlement")) " " (s.setl_id.as_str()) " · " (s.at) " · " (s.institution.as_str()) " · "
+            (s.med_type.name_zh()) " · " (status_text(lang, &s)) " · " (lang.t("政策", "policy")) " " (s.policy)
+        }
+        div.scroll {
+            table {
+                caption.muted { (lang.t("谁付了多少", "Who paid what")) }
+                tbody {
+                    @for (label, amount) in &figures {
+                        tr { th scope="row" { (label) } td.num { (yuan(*amount)) } }
+                    }
+                }
+            }
+        }
+        h2 { (lang.t("每一步的说明", "Why, step by step")) }
+        div.scroll {
+            table {
+                thead {
+                    tr {
+                        th scope="col" { (lang.t("明细号", "Line")) }
+                        th scope="col" { (lang.t("规则", "Rule")) }
+                        th scope="col" class="num" { (lang.t("金额", "Amount")) }
+                    }
+                }
+                tbody {
+                    @for step in &s.steps {
+                        tr {
+                            td { (step.line.as_deref().unwrap_or("—")) }
+                            td { (lang.t(&step.zh, &step.en)) }
+                            td.num { (yuan(step.amount)) }
+                        }
+                    }
+                }
+            }
+        }
+        p { a href="/portal/me" { (lang.t("返回我的医保", "Back to my medical insurance")) } }
+    };
+    page(lang, lang.t("结算明细", "Settlement"), true, body)
 }
 
 async fn qr_page(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visitor) -> Response {
@@ -620,12 +592,11 @@ async fn qr_page(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visito
             );
         }
         Err(error) if matches!(error.kind, ErrorKind::Refused | ErrorKind::Conflict) => {
-            let body = format!(
-                "<p class=\"notice\">{}</p><p><a href=\"/portal/me\">{}</a></p>",
-                esc(lang.t(&error.zh, &error.en)),
-                lang.t("返回", "Back")
-            );
-            return page(lang, lang.t("医保码", "E-voucher QR code"), true, &body);
+            let body = html! {
+                p.notice { (lang.t(&error.zh, &error.en)) }
+                p { a href="/portal/me" { (lang.t("返回", "Back")) } }
+            };
+            return page(lang, lang.t("医保码", "E-voucher QR code"), true, body);
         }
         Err(error) => return failure(lang, &ApiError::from(error)),
     }
@@ -638,20 +609,23 @@ async fn qr_page(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visito
     // The page reloads itself before the code expires: a fresh code each time, a screenshot
     // is useless a minute later.
     let refresh = QR_SECONDS.saturating_sub(5).max(5);
-    let body = format!(
-        "<div class=\"qr\" role=\"img\" aria-label=\"{label}\" data-code=\"{code}\" data-refresh=\"{refresh}\">{svg}</div>\
-         <p class=\"notice\" aria-live=\"polite\">{valid}</p><p><a href=\"/portal/me\">{back}</a></p>",
-        label = lang.t("医保电子凭证二维码", "E-voucher QR code"),
-        code = esc(&code),
-        valid = esc(&match lang {
-            Lang::Zh => format!("请向医院或药店出示。此码{QR_SECONDS}秒内有效、只能使用一次，页面会自动刷新。"),
-            Lang::En => format!(
-                "Show it at the counter. Valid for {QR_SECONDS} seconds and once only; this page refreshes itself."
-            ),
-        }),
-        back = lang.t("返回我的医保", "Back to my medical insurance"),
-    );
-    page(lang, lang.t("医保码", "E-voucher QR code"), true, &body)
+    let body = html! {
+        div class="qr" role="img" aria-label=(lang.t("医保电子凭证二维码", "E-voucher QR code"))
+            data-code=(code) data-refresh=(refresh) {
+            // Safe unescaped: markup drawn by our own crate::kit::qr (fixed tags, numbers only).
+            (PreEscaped(svg))
+        }
+        p class="notice" aria-live="polite" {
+            @match lang {
+                Lang::Zh => { "请向医院或药店出示。此码" (QR_SECONDS) "秒内有效、只能使用一次，页面会自动刷新。" }
+                Lang::En => {
+                    "Show it at the counter. Valid for " (QR_SECONDS) " seconds and once only; this page refreshes itself."
+                }
+            }
+        }
+        p { a href="/portal/me" { (lang.t("返回我的医保", "Back to my medical insurance")) } }
+    };
+    page(lang, lang.t("医保码", "E-voucher QR code"), true, body)
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -677,21 +651,8 @@ async fn institutions_page(
         Err(failure_) => return failure(lang, &ApiError::from(failure_)),
     };
     let today = state.store.now().date();
-    let selected = |value: &Option<String>, option: &str| {
-        if value.as_deref() == Some(option) { " selected" } else { "" }
-    };
-    let region_options: String = regions
-        .iter()
-        .map(|region| {
-            format!(
-                "<option value=\"{code}\"{sel}>{name} ({code})</option>",
-                code = esc(region.admdvs.as_str()),
-                name = esc(&region.name),
-                sel = selected(&filter.admdvs, region.admdvs.as_str())
-            )
-        })
-        .collect();
-    let rows: String = institutions
+    let selected = |value: &Option<String>, option: &str| value.as_deref() == Some(option);
+    let shown = institutions
         .iter()
         .filter(|i| i.designated_from <= today && today <= i.designated_to)
         .filter(|i| match filter.kind.as_deref() {
@@ -703,50 +664,75 @@ async fn institutions_page(
             Some(level) => i.level.is_some_and(|l| l.code() == level),
             None => true,
         })
-        .filter(|i| filter.evoucher.as_deref() != Some("1") || i.accepts_evoucher)
-        .map(|i| {
-            format!(
-                "<tr><td>{name}</td><td>{code}</td><td>{kind}</td><td>{level}</td><td>{admdvs}</td><td>{ev}</td></tr>",
-                name = esc(&i.name),
-                code = esc(i.code.as_str()),
-                kind = match i.kind {
-                    InstitutionKind::Hospital => lang.t("医院", "hospital"),
-                    InstitutionKind::Pharmacy => lang.t("药店", "pharmacy"),
-                },
-                level = i.level.map_or("—", |l| l.name_zh()),
-                admdvs = esc(i.admdvs.as_str()),
-                ev = if i.accepts_evoucher { lang.t("支持", "yes") } else { lang.t("不支持", "no") },
-            )
-        })
-        .collect();
-    let body = format!(
-        "<form class=\"card\" method=\"get\" action=\"/portal/institutions\">\
-         <label for=\"admdvs\">{region_l}</label><select id=\"admdvs\" name=\"admdvs\"><option value=\"\">{all}</option>{region_options}</select>\
-         <label for=\"kind\">{kind_l}</label><select id=\"kind\" name=\"kind\"><option value=\"\">{all}</option><option value=\"hospital\"{h}>{hosp}</option><option value=\"pharmacy\"{p}>{pharm}</option></select>\
-         <label for=\"level\">{level_l}</label><select id=\"level\" name=\"level\"><option value=\"\">{all}</option><option value=\"3\"{l3}>三级</option><option value=\"2\"{l2}>二级</option><option value=\"1\"{l1}>一级</option><option value=\"9\"{l9}>社区</option></select>\
-         <label><input class=\"check\" type=\"checkbox\" name=\"evoucher\" value=\"1\"{ev}> {ev_l}</label>\
-         <button type=\"submit\">{search}</button></form>\
-         <div class=\"scroll\"><table><thead><tr><th scope=\"col\">{name_l}</th><th scope=\"col\">{code_l}</th><th scope=\"col\">{kind_l}</th><th scope=\"col\">{level_l}</th><th scope=\"col\">{region_l}</th><th scope=\"col\">{evc}</th></tr></thead><tbody>{rows}</tbody></table></div>",
-        region_l = lang.t("统筹区", "Region"),
-        all = lang.t("全部", "All"),
-        kind_l = lang.t("类型", "Kind"),
-        h = selected(&filter.kind, "hospital"),
-        p = selected(&filter.kind, "pharmacy"),
-        hosp = lang.t("医院", "Hospital"),
-        pharm = lang.t("药店", "Pharmacy"),
-        level_l = lang.t("等级", "Level"),
-        l3 = selected(&filter.level, "3"),
-        l2 = selected(&filter.level, "2"),
-        l1 = selected(&filter.level, "1"),
-        l9 = selected(&filter.level, "9"),
-        ev = if filter.evoucher.as_deref() == Some("1") { " checked" } else { "" },
-        ev_l = lang.t("只看支持医保电子凭证的", "Only those accepting the e-voucher"),
-        search = lang.t("查找", "Find"),
-        name_l = lang.t("名称", "Name"),
-        code_l = lang.t("编码", "Code"),
-        evc = lang.t("医保码", "E-voucher"),
-    );
-    page(lang, lang.t("定点医药机构", "Designated institutions"), visitor.0.is_some(), &body)
+        .filter(|i| filter.evoucher.as_deref() != Some("1") || i.accepts_evoucher);
+    let region_l = lang.t("统筹区", "Region");
+    let all = lang.t("全部", "All");
+    let kind_l = lang.t("类型", "Kind");
+    let level_l = lang.t("等级", "Level");
+    let body = html! {
+        form.card method="get" action="/portal/institutions" {
+            label for="admdvs" { (region_l) }
+            select id="admdvs" name="admdvs" {
+                option value="" { (all) }
+                @for region in &regions {
+                    option value=(region.admdvs.as_str()) selected[selected(&filter.admdvs, region.admdvs.as_str())] {
+                        (region.name) " (" (region.admdvs.as_str()) ")"
+                    }
+                }
+            }
+            label for="kind" { (kind_l) }
+            select id="kind" name="kind" {
+                option value="" { (all) }
+                option value="hospital" selected[selected(&filter.kind, "hospital")] { (lang.t("医院", "Hospital")) }
+                option value="pharmacy" selected[selected(&filter.kind, "pharmacy")] { (lang.t("药店", "Pharmacy")) }
+            }
+            label for="level" { (level_l) }
+            select id="level" name="level" {
+                option value="" { (all) }
+                option value="3" selected[selected(&filter.level, "3")] { "三级" }
+                option value="2" selected[selected(&filter.level, "2")] { "二级" }
+                option value="1" selected[selected(&filter.level, "1")] { "一级" }
+                option value="9" selected[selected(&filter.level, "9")] { "社区" }
+            }
+            label {
+                input.check type="checkbox" name="evoucher" value="1" checked[filter.evoucher.as_deref() == Some("1")];
+                " " (lang.t("只看支持医保电子凭证的", "Only those accepting the e-voucher"))
+            }
+            button type="submit" { (lang.t("查找", "Find")) }
+        }
+        div.scroll {
+            table {
+                thead {
+                    tr {
+                        th scope="col" { (lang.t("名称", "Name")) }
+                        th scope="col" { (lang.t("编码", "Code")) }
+                        th scope="col" { (kind_l) }
+                        th scope="col" { (level_l) }
+                        th scope="col" { (region_l) }
+                        th scope="col" { (lang.t("医保码", "E-voucher")) }
+                    }
+                }
+                tbody {
+                    @for i in shown {
+                        tr {
+                            td { (i.name) }
+                            td { (i.code.as_str()) }
+                            td {
+                                @match i.kind {
+                                    InstitutionKind::Hospital => (lang.t("医院", "hospital")),
+                                    InstitutionKind::Pharmacy => (lang.t("药店", "pharmacy")),
+                                }
+                            }
+                            td { (i.level.map_or("—", |l| l.name_zh())) }
+                            td { (i.admdvs.as_str()) }
+                            td { (if i.accepts_evoucher { lang.t("支持", "yes") } else { lang.t("不支持", "no") }) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(lang, lang.t("定点医药机构", "Designated institutions"), visitor.0.is_some(), body)
 }
 
 /// The logged-in person's caller (for the shared card functions), or where to go instead.
@@ -788,26 +774,27 @@ async fn pin_page(
 }
 
 fn pin_form(lang: Lang, card_no: &str, error: Option<&ApiError>, done: bool) -> Response {
-    let body = format!(
-        "{notice}<form class=\"card\" method=\"post\" action=\"/portal/cards/{card}/pin\">\
-         <label for=\"old_pin\">{old}</label><input id=\"old_pin\" name=\"old_pin\" type=\"password\" inputmode=\"numeric\" required maxlength=\"6\" autocomplete=\"off\">\
-         <label for=\"new_pin\">{new}</label><input id=\"new_pin\" name=\"new_pin\" type=\"password\" inputmode=\"numeric\" required minlength=\"6\" maxlength=\"6\" autocomplete=\"off\">\
-         <label for=\"confirm_pin\">{again}</label><input id=\"confirm_pin\" name=\"confirm_pin\" type=\"password\" inputmode=\"numeric\" required maxlength=\"6\" autocomplete=\"off\">\
-         <button type=\"submit\">{submit}</button></form><p><a href=\"/portal/me\">{back}</a></p>",
-        notice = match (error, done) {
-            (Some(error), _) => error_box(lang, error).into_string(),
-            (None, true) =>
-                format!("<p class=\"notice\" role=\"status\">{}</p>", lang.t("卡密码已修改。", "The PIN is changed.")),
-            (None, false) => String::new(),
-        },
-        card = esc(card_no),
-        old = lang.t("原卡密码", "Current PIN"),
-        new = lang.t("新卡密码（6位数字）", "New PIN (6 digits)"),
-        again = lang.t("再次输入新卡密码", "New PIN again"),
-        submit = lang.t("修改", "Change"),
-        back = lang.t("返回我的医保", "Back to my medical insurance"),
-    );
-    let mut response = page(lang, lang.t("修改卡密码", "Change the card PIN"), true, &body);
+    let body = html! {
+        @match (error, done) {
+            (Some(error), _) => (error_box(lang, error)),
+            (None, true) => p class="notice" role="status" { (lang.t("卡密码已修改。", "The PIN is changed.")) },
+            (None, false) => {}
+        }
+        form.card method="post" action={ "/portal/cards/" (card_no) "/pin" } {
+            label for="old_pin" { (lang.t("原卡密码", "Current PIN")) }
+            input id="old_pin" name="old_pin" type="password"
+                inputmode="numeric" required maxlength="6" autocomplete="off";
+            label for="new_pin" { (lang.t("新卡密码（6位数字）", "New PIN (6 digits)")) }
+            input id="new_pin" name="new_pin" type="password"
+                inputmode="numeric" required minlength="6" maxlength="6" autocomplete="off";
+            label for="confirm_pin" { (lang.t("再次输入新卡密码", "New PIN again")) }
+            input id="confirm_pin" name="confirm_pin" type="password"
+                inputmode="numeric" required maxlength="6" autocomplete="off";
+            button type="submit" { (lang.t("修改", "Change")) }
+        }
+        p { a href="/portal/me" { (lang.t("返回我的医保", "Back to my medical insurance")) } }
+    };
+    let mut response = page(lang, lang.t("修改卡密码", "Change the card PIN"), true, body);
     if let Some(error) = error {
         *response.status_mut() = error.status;
     }
