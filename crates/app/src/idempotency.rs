@@ -32,6 +32,34 @@ pub fn sha256_hex(parts: &[&[u8]]) -> String {
     hex(&hasher.finalize())
 }
 
+/// Where a write came from. Stored beside its key (the messages' `infno`), so a retry is
+/// recognised only when it comes the same way, and a reversal (2601) names a transaction of the
+/// national interface, never a page's or a peer's. The stored forms are fixed: messages written
+/// by earlier releases must still be recognised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Channel {
+    /// The national interface, by transaction code: stored as the code (`2207`).
+    National(String),
+    /// The REST API, by route: stored as `rest:<route>` (`rest:settle`).
+    Rest(&'static str),
+    /// An institution's counter page, by the transaction it stands for: `counter-<infno>`.
+    Counter(&'static str),
+    /// A peer deployment's request, by the transaction it stands for: `peer-<infno>`.
+    Peer(&'static str),
+}
+
+impl Channel {
+    /// The form stored with the message.
+    pub fn stored(&self) -> String {
+        match self {
+            Channel::National(infno) => infno.clone(),
+            Channel::Rest(route) => format!("rest:{route}"),
+            Channel::Counter(infno) => format!("counter-{infno}"),
+            Channel::Peer(infno) => format!("peer-{infno}"),
+        }
+    }
+}
+
 /// Who asks for a write, under which key, with which request. Each edge fingerprints its
 /// request its own way (the national interface its canonical envelope, REST the route and the
 /// body, the counter the bill), and must keep doing so: a retry after an upgrade is recognised
@@ -43,8 +71,8 @@ pub fn sha256_hex(parts: &[&[u8]]) -> String {
 pub struct Idempotency {
     pub key: MsgId,
     pub institution: InstitutionCode,
-    /// Where the request came from: a transaction code (`2207`), `rest:settle`, `counter-2207`…
-    pub channel: String,
+    /// Where the request came from.
+    pub channel: Channel,
     /// SHA-256 (hex) of what the request asked for.
     pub request_hash: String,
     /// Whether a reversal (2601) may undo it later.
@@ -57,7 +85,7 @@ impl Idempotency {
         Envelope {
             msgid: self.key,
             institution: self.institution,
-            infno: self.channel,
+            infno: self.channel.stored(),
             request_hash: self.request_hash,
             reversible: self.reversible,
             render,
@@ -75,5 +103,13 @@ mod tests {
         // SHA-256 of "abc".
         assert_eq!(sha256_hex(&[b"abc"]), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(sha256_hex(&[b"a", b"b"]), sha256_hex(&[b"a\nb"]));
+    }
+
+    #[test]
+    fn channels_are_stored_as_earlier_releases_stored_them() {
+        assert_eq!(Channel::National("2207".into()).stored(), "2207");
+        assert_eq!(Channel::Rest("settle").stored(), "rest:settle");
+        assert_eq!(Channel::Counter("2304").stored(), "counter-2304");
+        assert_eq!(Channel::Peer("2208").stored(), "peer-2208");
     }
 }

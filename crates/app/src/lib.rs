@@ -20,7 +20,7 @@ pub mod run;
 pub mod settlement;
 pub mod visits;
 
-pub use idempotency::{Idempotency, hex, sha256_hex};
+pub use idempotency::{Channel, Idempotency, hex, sha256_hex};
 pub use run::{Run, run};
 pub use settlement::{PurchaseRequest, SettleRequest, SettlementRef, Treated, settle};
 pub use visits::{Diagnosed, VisitRef};

@@ -366,7 +366,7 @@ pub async fn inprocess(db: &str, options: crate::load::LoadOptions, store_option
                 let idempotency = yibao_app::Idempotency {
                     key: msgid,
                     institution: "P33010000001".parse().expect("valid"),
-                    channel: "2102".into(),
+                    channel: yibao_app::Channel::National("2102".into()),
                     request_hash: format!("bench-{worker}-{n}"),
                     reversible: true,
                 };

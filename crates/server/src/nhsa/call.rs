@@ -233,7 +233,7 @@ impl Call {
         let idempotency = yibao_app::Idempotency {
             key: self.envelope.msgid.clone(),
             institution: self.institution.code.clone(),
-            channel: self.envelope.infno.clone(),
+            channel: yibao_app::Channel::National(self.envelope.infno.clone()),
             request_hash: self.envelope.request_hash.clone(),
             reversible,
         };

@@ -19,7 +19,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use yibao_app::{Idempotency, PurchaseRequest, Run, SettlementRef, VisitRef};
+use yibao_app::{Channel, Idempotency, PurchaseRequest, Run, SettlementRef, VisitRef};
 use yibao_domain::{
     CardNo, CertType, IdNumber, InstitutionCode, InstitutionKind, InsuranceType, MdtrtId, MedType, Money, MsgId,
     PersonNo, Quantity, SetlId, UnitPrice,
@@ -759,7 +759,9 @@ async fn bill(
             };
             let visit = fields.get("mdtrt_id").and_then(|id| id.parse::<MdtrtId>().ok());
             let infno = match (fields.get("infno").map(String::as_str), &visit) {
-                (Some(infno @ ("2207" | "2304")), Some(_)) | (Some(infno @ "2102"), None) => infno,
+                (Some("2207"), Some(_)) => "2207",
+                (Some("2304"), Some(_)) => "2304",
+                (Some("2102"), None) => "2102",
                 _ => {
                     let message = lang.t("请先预结算", "Pre-settle first");
                     return refused(lang, &institution, StatusCode::BAD_REQUEST, message, true);
@@ -780,7 +782,7 @@ async fn bill(
             let idempotency = Idempotency {
                 key: msgid,
                 institution: institution.code.clone(),
-                channel: format!("counter-{infno}"),
+                channel: Channel::Counter(infno),
                 request_hash: yibao_app::sha256_hex(&[request.as_bytes()]),
                 reversible: true,
             };

@@ -174,7 +174,7 @@ async fn person(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Byte
 fn envelope(
     request: &Value,
     institution: &InstitutionCode,
-    infno: &str,
+    infno: &'static str,
     render: yibao_engine::commands::Render,
 ) -> Result<yibao_engine::Envelope, Refusal> {
     let request_hash = request["request_hash"].as_str().unwrap_or("").to_string();
@@ -184,7 +184,7 @@ fn envelope(
     let idempotency = yibao_app::Idempotency {
         key: field(request, "msgid")?,
         institution: institution.clone(),
-        channel: format!("peer-{infno}"),
+        channel: yibao_app::Channel::Peer(infno),
         request_hash,
         reversible: false,
     };
@@ -203,7 +203,14 @@ async fn peer_settle(State(app): State<Arc<AppState>>, headers: HeaderMap, body:
         _ => Vec::new(),
     });
     let institution = command.institution.code.clone();
-    let infno = request["infno"].as_str().unwrap_or("2207").to_string();
+    // The transaction the treating side received: stored with the msgid, so one of its own.
+    let infno = match request["infno"].as_str().unwrap_or("2207") {
+        "2206" => "2206",
+        "2207" => "2207",
+        "2303" => "2303",
+        "2304" => "2304",
+        other => return Err(refuse(StatusCode::BAD_REQUEST, format!("不支持的交易编号infno：{other}"))),
+    };
     if request["dry_run"].as_bool() == Some(true) {
         return match yibao_app::run(&app.store, Box::new(command), yibao_app::Run::Preview).await {
             Ok(Reply::Done { outcome, .. }) => Ok(answer_bytes(&caller, SETTLE_PATH, render(&outcome))),
@@ -211,7 +218,7 @@ async fn peer_settle(State(app): State<Arc<AppState>>, headers: HeaderMap, body:
             Err(error) => Err(engine_refusal(&error)),
         };
     }
-    let envelope = envelope(&request, &institution, &infno, render)?;
+    let envelope = envelope(&request, &institution, infno, render)?;
     let answer = submitted(&app, envelope, Box::new(command)).await?;
     still_in_force(&app, &caller, answer).await
 }

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use yibao_app::{Diagnosed, Idempotency, PurchaseRequest, Run, SettlementRef, VisitRef};
+use yibao_app::{Channel, Diagnosed, Idempotency, PurchaseRequest, Run, SettlementRef, VisitRef};
 use yibao_domain::{CertType, DateTime, MdtrtId, MedType, Money, MsgId, Quantity, SetlId, UnitPrice};
 use yibao_engine::commands::{LineUpload, SettleRequest, Treated, VisitDetails};
 use yibao_engine::records::{Certificate, FeeLine, Institution, VisitKind};
@@ -48,14 +48,14 @@ fn idempotency_key(headers: &HeaderMap) -> Result<MsgId, ApiError> {
 fn commit(
     institution: &Institution,
     headers: &HeaderMap,
-    what: &str,
+    what: &'static str,
     bytes: &Bytes,
     render: impl Fn(&Outcome) -> Value + Send + Sync + 'static,
 ) -> Result<Run, ApiError> {
     let idempotency = Idempotency {
         key: idempotency_key(headers)?,
         institution: institution.code.clone(),
-        channel: format!("rest:{what}"),
+        channel: Channel::Rest(what),
         // SHA-256 of the route's name, a newline and the body, as since the first release.
         request_hash: yibao_app::sha256_hex(&[what.as_bytes(), bytes]),
         reversible: true,
@@ -81,7 +81,7 @@ async fn write(
     state: &AppState,
     institution: &Institution,
     headers: &HeaderMap,
-    what: &str,
+    what: &'static str,
     bytes: &Bytes,
     command: impl Command + 'static,
     render: impl Fn(&Outcome) -> Value + Send + Sync + 'static,
