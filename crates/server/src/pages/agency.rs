@@ -5,7 +5,6 @@
 //! same figures as a table beside them (for screen readers and for copying).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::Router;
@@ -19,10 +18,10 @@ use yibao_domain::{InsuranceType, Money};
 use yibao_store::SettlementFilter;
 
 use crate::kit::sessions::{Session, Subject};
-use crate::pages::html::{Lang, SessionCookie, error_box, esc, language_switch, shell, yuan};
+use crate::pages::html::{Lang, SessionCookie, error_box, language_switch, shell, yuan};
 use crate::rest::ApiError;
 use crate::state::AppState;
-use maud::PreEscaped;
+use maud::{Markup, html};
 
 const COOKIE: SessionCookie = SessionCookie { name: "yibao_agency", path: "/agency" };
 /// Days the outlay chart covers.
@@ -55,37 +54,30 @@ impl FromRequestParts<Arc<AppState>> for Desk {
     }
 }
 
-fn page(lang: Lang, title: &str, operator: Option<&str>, body: &str) -> Response {
-    let nav = match operator {
-        Some(operator) => format!(
-            "<a href=\"/agency\">{dash}</a><a href=\"/agency/persons\">{reg}</a><a href=\"/agency/card-applications\">{cards}</a>\
-             <a href=\"/agency/clearing\">{clr}</a><a href=\"/agency/audit\">{aud}</a>{switch}<span>{who}</span>\
-             <form method=\"post\" action=\"/agency/logout\"><button type=\"submit\">{out}</button></form>",
-            dash = lang.t("概览", "Dashboard"),
-            reg = lang.t("参保登记", "Registry"),
-            cards = lang.t("制卡申请", "Card applications"),
-            clr = lang.t("清算", "Clearing"),
-            aud = lang.t("审计日志", "Audit log"),
-            switch = language_switch(lang).into_string(),
-            who = esc(operator),
-            out = lang.t("退出", "Log out"),
-        ),
-        None => language_switch(lang).into_string(),
+fn page(lang: Lang, title: &str, operator: Option<&str>, body: Markup) -> Response {
+    let nav = html! {
+        @if let Some(operator) = operator {
+            a href="/agency" { (lang.t("概览", "Dashboard")) }
+            a href="/agency/persons" { (lang.t("参保登记", "Registry")) }
+            a href="/agency/card-applications" { (lang.t("制卡申请", "Card applications")) }
+            a href="/agency/clearing" { (lang.t("清算", "Clearing")) }
+            a href="/agency/audit" { (lang.t("审计日志", "Audit log")) }
+            (language_switch(lang))
+            span { (operator) }
+            form method="post" action="/agency/logout" {
+                button type="submit" { (lang.t("退出", "Log out")) }
+            }
+        } @else {
+            (language_switch(lang))
+        }
     };
-    shell(
-        lang,
-        title,
-        ("/agency", lang.t("医保经办", "Insurance agency")),
-        PreEscaped(nav),
-        PreEscaped(body.to_string()),
-    )
+    shell(lang, title, ("/agency", lang.t("医保经办", "Insurance agency")), nav, body)
 }
 
 fn unavailable(lang: Lang, operator: &str) -> Response {
     let error =
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the store is unavailable", "服务暂时不可用");
-    let mut response =
-        page(lang, lang.t("出错了", "Something went wrong"), Some(operator), &error_box(lang, &error).into_string());
+    let mut response = page(lang, lang.t("出错了", "Something went wrong"), Some(operator), error_box(lang, &error));
     *response.status_mut() = error.status;
     response
 }
@@ -98,17 +90,19 @@ async fn login_page(lang: Lang, desk: Desk) -> Response {
 }
 
 fn login_form(lang: Lang, error: Option<&ApiError>) -> Response {
-    let body = format!(
-        "{error}<form class=\"card\" method=\"post\" action=\"/agency/login\">\
-         <label for=\"username\">{user}</label><input id=\"username\" name=\"username\" required maxlength=\"64\" autocomplete=\"username\">\
-         <label for=\"password\">{pw}</label><input id=\"password\" name=\"password\" type=\"password\" required maxlength=\"128\" autocomplete=\"current-password\">\
-         <button type=\"submit\">{submit}</button></form>",
-        error = error.map(|error| error_box(lang, error).into_string()).unwrap_or_default(),
-        user = lang.t("用户名", "Username"),
-        pw = lang.t("密码", "Password"),
-        submit = lang.t("登录", "Log in"),
-    );
-    let mut response = page(lang, lang.t("经办人员登录", "Operator login"), None, &body);
+    let body = html! {
+        @if let Some(error) = error {
+            (error_box(lang, error))
+        }
+        form class="card" method="post" action="/agency/login" {
+            label for="username" { (lang.t("用户名", "Username")) }
+            input id="username" name="username" required maxlength="64" autocomplete="username";
+            label for="password" { (lang.t("密码", "Password")) }
+            input id="password" name="password" type="password" required maxlength="128" autocomplete="current-password";
+            button type="submit" { (lang.t("登录", "Log in")) }
+        }
+    };
+    let mut response = page(lang, lang.t("经办人员登录", "Operator login"), None, body);
     if let Some(error) = error {
         *response.status_mut() = error.status;
     }
@@ -140,38 +134,35 @@ async fn logout(State(state): State<Arc<AppState>>, desk: Desk) -> Response {
 
 /// A bar chart as SVG: `bars` of (label, stacked parts), each part (value, colour); values in
 /// any unit, drawn to the largest total. Labelled for screen readers by `title`.
-fn bar_chart(title: &str, bars: &[(String, Vec<(i64, &'static str)>)]) -> String {
+fn bar_chart(title: &str, bars: &[(String, Vec<(i64, &'static str)>)]) -> Markup {
     let (width, height, left, bottom) = (640i64, 220i64, 8i64, 36i64);
     let most =
         bars.iter().map(|(_, parts)| parts.iter().map(|(v, _)| (*v).max(0)).sum::<i64>()).max().unwrap_or(0).max(1);
     let slot = (width - left) / i64::try_from(bars.len().max(1)).unwrap_or(1);
-    let mut svg = format!(
-        "<svg class=\"chart\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"{}\" preserveAspectRatio=\"none\">",
-        esc(title)
-    );
-    for (n, (label, parts)) in bars.iter().enumerate() {
+    // Each bar: its left edge, its label, and its parts stacked upwards from the baseline as
+    // (top, height, colour).
+    let drawn = bars.iter().enumerate().map(|(n, (label, parts))| {
         let x = left + slot * i64::try_from(n).unwrap_or(0);
-        let mut y = height - bottom;
-        for (value, colour) in parts {
-            let h = (*value).max(0) * (height - bottom - 10) / most;
-            y -= h;
-            let _ = write!(
-                svg,
-                "<rect x=\"{}\" y=\"{y}\" width=\"{}\" height=\"{h}\" fill=\"{colour}\"></rect>",
-                x + 4,
-                (slot - 8).max(2)
-            );
+        let stacked: Vec<(i64, i64, &str)> = parts
+            .iter()
+            .scan(height - bottom, |y, (value, colour)| {
+                let h = (*value).max(0) * (height - bottom - 10) / most;
+                *y -= h;
+                Some((*y, h, *colour))
+            })
+            .collect();
+        (x, label, stacked)
+    });
+    html! {
+        svg class="chart" viewBox=(format!("0 0 {width} {height}")) role="img" aria-label=(title) preserveAspectRatio="none" {
+            @for (x, label, stacked) in drawn {
+                @for (y, h, colour) in stacked {
+                    rect x=(x + 4) y=(y) width=((slot - 8).max(2)) height=(h) fill=(colour) {}
+                }
+                text x=(x + slot / 2) y=(height - bottom + 16) font-size="12" text-anchor="middle" fill="#333" { (label) }
+            }
         }
-        let _ = write!(
-            svg,
-            "<text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"middle\" fill=\"#333\">{}</text>",
-            x + slot / 2,
-            height - bottom + 16,
-            esc(label)
-        );
     }
-    svg.push_str("</svg>");
-    svg
 }
 
 const EMPLOYEE_COLOUR: &str = "#0b5394";
@@ -219,12 +210,6 @@ async fn dashboard(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk) -
             (day[5..].to_string(), vec![(employees.fen(), EMPLOYEE_COLOUR), (residents.fen(), RESIDENT_COLOUR)])
         })
         .collect();
-    let outlay_rows: String = by_day
-        .iter()
-        .map(|(day, (e, r))| {
-            format!("<tr><td>{day}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>", yuan(*e), yuan(*r))
-        })
-        .collect();
     let total_outlay: Money = by_day.values().map(|(e, r)| *e + *r).sum();
 
     let level_bars: Vec<_> = levels
@@ -233,17 +218,6 @@ async fn dashboard(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk) -
             (level_name(lang, level.as_deref()), vec![(i64::try_from(*count).unwrap_or(0), EMPLOYEE_COLOUR)])
         })
         .collect();
-    let level_rows: String = levels
-        .iter()
-        .map(|(level, count, medfee)| {
-            format!(
-                "<tr><td>{}</td><td class=\"num\">{count}</td><td class=\"num\">{}</td></tr>",
-                esc(&level_name(lang, level.as_deref())),
-                yuan(*medfee)
-            )
-        })
-        .collect();
-
     let bucket_names = [
         lang.t("零", "zero"),
         lang.t("100元以下", "under 100"),
@@ -257,45 +231,87 @@ async fn dashboard(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk) -
         .zip(&balances)
         .map(|(name, count)| ((*name).to_string(), vec![(i64::try_from(*count).unwrap_or(0), RESIDENT_COLOUR)]))
         .collect();
-    let balance_rows: String = bucket_names
-        .iter()
-        .zip(&balances)
-        .map(|(name, count)| format!("<tr><td>{name}</td><td class=\"num\">{count}</td></tr>"))
-        .collect();
-
-    let legend = format!(
-        "<span class=\"swatch-employee\">■</span> {} <span class=\"swatch-resident\">■</span> {}",
-        lang.t("职工", "employees"),
-        lang.t("城乡居民", "residents")
-    );
-    let body = format!(
-        "<section class=\"card\" aria-labelledby=\"outlay\"><h2 id=\"outlay\">{outlay_t}</h2>\
-         <p class=\"muted\">{legend} · {total_l} {total}</p>{outlay_chart}\
-         <details><summary>{as_table}</summary><div class=\"scroll\"><table><thead><tr><th scope=\"col\">{day_l}</th><th scope=\"col\" class=\"num\">{emp}</th><th scope=\"col\" class=\"num\">{res}</th></tr></thead><tbody>{outlay_rows}</tbody></table></div></details></section>\
-         <section class=\"card\" aria-labelledby=\"levels\"><h2 id=\"levels\">{levels_t}</h2>{level_chart}\
-         <div class=\"scroll\"><table><thead><tr><th scope=\"col\">{level_l}</th><th scope=\"col\" class=\"num\">{count_l}</th><th scope=\"col\" class=\"num\">{fee_l}</th></tr></thead><tbody>{level_rows}</tbody></table></div></section>\
-         <section class=\"card\" aria-labelledby=\"balances\"><h2 id=\"balances\">{bal_t}</h2>{balance_chart}\
-         <div class=\"scroll\"><table><thead><tr><th scope=\"col\">{range_l}</th><th scope=\"col\" class=\"num\">{persons_l}</th></tr></thead><tbody>{balance_rows}</tbody></table></div></section>",
-        outlay_t = lang.t("统筹基金支出（近14天，按险种）", "Pooled fund outlay, last 14 days, by insurance type"),
-        total_l = lang.t("合计", "total"),
-        total = yuan(total_outlay),
-        outlay_chart = bar_chart(lang.t("统筹基金每日支出", "Daily pooled fund outlay"), &outlay_bars),
-        as_table = lang.t("数据表", "As a table"),
-        day_l = lang.t("日期", "Day"),
-        emp = lang.t("职工", "Employees"),
-        res = lang.t("城乡居民", "Residents"),
-        levels_t = lang.t("按机构等级的结算笔数", "Settlements by institution level"),
-        level_chart = bar_chart(lang.t("各等级机构结算笔数", "Settlements by institution level"), &level_bars),
-        level_l = lang.t("等级", "Level"),
-        count_l = lang.t("笔数", "Settlements"),
-        fee_l = lang.t("医疗费用", "Medical fees"),
-        bal_t = lang.t("个人账户余额分布", "Personal account balances"),
-        balance_chart =
-            bar_chart(lang.t("个人账户余额分布", "Distribution of personal account balances"), &balance_bars),
-        range_l = lang.t("余额（元）", "Balance (yuan)"),
-        persons_l = lang.t("人数", "Persons"),
-    );
-    page(lang, lang.t("经办概览", "Agency dashboard"), Some(&operator), &body)
+    let body = html! {
+        section class="card" aria-labelledby="outlay" {
+            h2 id="outlay" { (lang.t("统筹基金支出（近14天，按险种）", "Pooled fund outlay, last 14 days, by insurance type")) }
+            p class="muted" {
+                span class="swatch-employee" { "■" } " " (lang.t("职工", "employees")) " "
+                span class="swatch-resident" { "■" } " " (lang.t("城乡居民", "residents"))
+                " · " (lang.t("合计", "total")) " " (yuan(total_outlay))
+            }
+            (bar_chart(lang.t("统筹基金每日支出", "Daily pooled fund outlay"), &outlay_bars))
+            details {
+                summary { (lang.t("数据表", "As a table")) }
+                div class="scroll" {
+                    table {
+                        thead {
+                            tr {
+                                th scope="col" { (lang.t("日期", "Day")) }
+                                th scope="col" class="num" { (lang.t("职工", "Employees")) }
+                                th scope="col" class="num" { (lang.t("城乡居民", "Residents")) }
+                            }
+                        }
+                        tbody {
+                            @for (day, (employees, residents)) in &by_day {
+                                tr {
+                                    td { (day) }
+                                    td class="num" { (yuan(*employees)) }
+                                    td class="num" { (yuan(*residents)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section class="card" aria-labelledby="levels" {
+            h2 id="levels" { (lang.t("按机构等级的结算笔数", "Settlements by institution level")) }
+            (bar_chart(lang.t("各等级机构结算笔数", "Settlements by institution level"), &level_bars))
+            div class="scroll" {
+                table {
+                    thead {
+                        tr {
+                            th scope="col" { (lang.t("等级", "Level")) }
+                            th scope="col" class="num" { (lang.t("笔数", "Settlements")) }
+                            th scope="col" class="num" { (lang.t("医疗费用", "Medical fees")) }
+                        }
+                    }
+                    tbody {
+                        @for (level, count, medfee) in &levels {
+                            tr {
+                                td { (level_name(lang, level.as_deref())) }
+                                td class="num" { (count) }
+                                td class="num" { (yuan(*medfee)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section class="card" aria-labelledby="balances" {
+            h2 id="balances" { (lang.t("个人账户余额分布", "Personal account balances")) }
+            (bar_chart(lang.t("个人账户余额分布", "Distribution of personal account balances"), &balance_bars))
+            div class="scroll" {
+                table {
+                    thead {
+                        tr {
+                            th scope="col" { (lang.t("余额（元）", "Balance (yuan)")) }
+                            th scope="col" class="num" { (lang.t("人数", "Persons")) }
+                        }
+                    }
+                    tbody {
+                        @for (name, count) in bucket_names.iter().zip(&balances) {
+                            tr {
+                                td { (name) }
+                                td class="num" { (count) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(lang, lang.t("经办概览", "Agency dashboard"), Some(&operator), body)
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -327,43 +343,45 @@ async fn persons(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk, uri
     let Ok(found) = state.store.read(move |r| r.persons(lookup.as_deref(), (number - 1) * ROWS, ROWS)).await else {
         return unavailable(lang, &operator);
     };
-    let rows: String = found
-        .rows
-        .iter()
-        .map(|p| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(p.psn_no.as_str()),
-                esc(&p.name),
-                esc(&p.id_number.masked()),
-                esc(p.admdvs.as_str()),
-                esc(p.insurance.name_zh()),
-                person_status(lang, p.status)
-            )
-        })
-        .collect();
     let pages = found.total.div_ceil(ROWS).max(1);
     let region = admdvs.map(|a| format!("&admdvs={a}")).unwrap_or_default();
-    let next = if number < pages {
-        format!("<a href=\"/agency/persons?page={}{region}\">{}</a>", number + 1, lang.t("下一页", "Next page"))
-    } else {
-        String::new()
+    let body = html! {
+        p class="muted" {
+            (lang.t("参保人数", "Insured persons")) " " (found.total) " · " (lang.t("页", "page")) " " (number) "/" (pages)
+        }
+        div class="scroll" {
+            table {
+                thead {
+                    tr {
+                        th scope="col" { (lang.t("人员编号", "Person number")) }
+                        th scope="col" { (lang.t("姓名", "Name")) }
+                        th scope="col" { (lang.t("身份证号", "ID number")) }
+                        th scope="col" { (lang.t("统筹区", "Region")) }
+                        th scope="col" { (lang.t("险种", "Insurance")) }
+                        th scope="col" { (lang.t("状态", "Status")) }
+                    }
+                }
+                tbody {
+                    @for p in &found.rows {
+                        tr {
+                            td { (p.psn_no.as_str()) }
+                            td { (p.name) }
+                            td { (p.id_number.masked()) }
+                            td { (p.admdvs.as_str()) }
+                            td { (p.insurance.name_zh()) }
+                            td { (person_status(lang, p.status)) }
+                        }
+                    }
+                }
+            }
+        }
+        p {
+            @if number < pages {
+                a href=(format!("/agency/persons?page={}{region}", number + 1)) { (lang.t("下一页", "Next page")) }
+            }
+        }
     };
-    let body = format!(
-        "<p class=\"muted\">{total_l} {total} · {page_l} {number}/{pages}</p><div class=\"scroll\"><table><thead><tr>\
-         <th scope=\"col\">{psn}</th><th scope=\"col\">{name}</th><th scope=\"col\">{id}</th><th scope=\"col\">{region_l}</th><th scope=\"col\">{ins}</th><th scope=\"col\">{status}</th>\
-         </tr></thead><tbody>{rows}</tbody></table></div><p>{next}</p>",
-        total_l = lang.t("参保人数", "Insured persons"),
-        total = found.total,
-        page_l = lang.t("页", "page"),
-        psn = lang.t("人员编号", "Person number"),
-        name = lang.t("姓名", "Name"),
-        id = lang.t("身份证号", "ID number"),
-        region_l = lang.t("统筹区", "Region"),
-        ins = lang.t("险种", "Insurance"),
-        status = lang.t("状态", "Status"),
-    );
-    page(lang, lang.t("参保登记", "Registry"), Some(&operator), &body)
+    page(lang, lang.t("参保登记", "Registry"), Some(&operator), body)
 }
 
 async fn card_applications(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk) -> Response {
@@ -373,40 +391,44 @@ async fn card_applications(State(state): State<Arc<AppState>>, lang: Lang, desk:
     };
     let today = state.store.now().date();
     let step = |on: Option<yibao_domain::Date>| on.map_or_else(|| "—".to_string(), |d| d.to_string());
-    let rows: String = applications
-        .iter()
-        .map(|a| {
-            let overdue = a.overdue(today);
-            format!(
-                "<tr><td>{id}</td><td>{psn}</td><td>{card}</td><td>{photo} / {photo_due}</td><td>{forms} / {forms_due}</td><td>{issued}</td><td>{late}</td></tr>",
-                id = esc(&a.id),
-                psn = esc(a.psn_no.as_str()),
-                card = esc(a.card_no.as_str()),
-                photo = step(a.photo_paid_on),
-                photo_due = a.photo_due(),
-                forms = step(a.forms_paid_on),
-                forms_due = a.forms_due(),
-                issued = step(a.issued_on),
-                late = if overdue.is_empty() {
-                    "—".to_string()
-                } else {
-                    format!("<strong class=\"late\">{}</strong>", esc(&overdue.join(", ")))
-                },
-            )
-        })
-        .collect();
-    let body = format!(
-        "<div class=\"scroll\"><table><thead><tr><th scope=\"col\">{id}</th><th scope=\"col\">{psn}</th><th scope=\"col\">{card}</th>\
-         <th scope=\"col\">{photo}</th><th scope=\"col\">{forms}</th><th scope=\"col\">{issued}</th><th scope=\"col\">{late}</th></tr></thead><tbody>{rows}</tbody></table></div>",
-        id = lang.t("申请号", "Application"),
-        psn = lang.t("人员编号", "Person"),
-        card = lang.t("卡号", "Card"),
-        photo = lang.t("照相（完成/期限）", "Photo (done / due)"),
-        forms = lang.t("交表缴费（完成/期限）", "Forms and fees (done / due)"),
-        issued = lang.t("发卡", "Issued"),
-        late = lang.t("逾期", "Overdue"),
-    );
-    page(lang, lang.t("制卡申请", "Card applications"), Some(&operator), &body)
+    let body = html! {
+        div class="scroll" {
+            table {
+                thead {
+                    tr {
+                        th scope="col" { (lang.t("申请号", "Application")) }
+                        th scope="col" { (lang.t("人员编号", "Person")) }
+                        th scope="col" { (lang.t("卡号", "Card")) }
+                        th scope="col" { (lang.t("照相（完成/期限）", "Photo (done / due)")) }
+                        th scope="col" { (lang.t("交表缴费（完成/期限）", "Forms and fees (done / due)")) }
+                        th scope="col" { (lang.t("发卡", "Issued")) }
+                        th scope="col" { (lang.t("逾期", "Overdue")) }
+                    }
+                }
+                tbody {
+                    @for a in &applications {
+                        @let overdue = a.overdue(today);
+                        tr {
+                            td { (a.id) }
+                            td { (a.psn_no.as_str()) }
+                            td { (a.card_no.as_str()) }
+                            td { (step(a.photo_paid_on)) " / " (a.photo_due()) }
+                            td { (step(a.forms_paid_on)) " / " (a.forms_due()) }
+                            td { (step(a.issued_on)) }
+                            td {
+                                @if overdue.is_empty() {
+                                    "—"
+                                } @else {
+                                    strong class="late" { (overdue.join(", ")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(lang, lang.t("制卡申请", "Card applications"), Some(&operator), body)
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -443,70 +465,82 @@ async fn clearing(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk, ur
         })
         .await;
     let Ok(totals) = read else { return unavailable(lang, &operator) };
-    let rows: String = totals
-        .iter()
-        .map(|(i, t)| {
-            format!(
-                "<tr><td>{name}</td><td>{code}</td><td class=\"num\">{count}</td><td class=\"num\">{medfee}</td><td class=\"num\">{fund}</td><td class=\"num\">{acct}</td><td class=\"num\">{cash}</td><td class=\"num\">{owed}</td></tr>",
-                name = esc(&i.name),
-                code = esc(i.code.as_str()),
-                count = t.count,
-                medfee = yuan(t.medfee),
-                fund = yuan(t.fund),
-                acct = yuan(t.account),
-                cash = yuan(t.cash),
-                owed = yuan(t.fund + t.account),
-            )
-        })
-        .collect();
-    let body = format!(
-        "<form class=\"card\" method=\"get\" action=\"/agency/clearing\"><label for=\"from\">{from_l}</label><input id=\"from\" name=\"from\" type=\"date\" value=\"{from}\">\
-         <label for=\"to\">{to_l}</label><input id=\"to\" name=\"to\" type=\"date\" value=\"{to}\"><button type=\"submit\">{show}</button></form>\
-         <div class=\"scroll\"><table><thead><tr><th scope=\"col\">{name}</th><th scope=\"col\">{code}</th><th scope=\"col\" class=\"num\">{count}</th><th scope=\"col\" class=\"num\">{medfee}</th>\
-         <th scope=\"col\" class=\"num\">{fund}</th><th scope=\"col\" class=\"num\">{acct}</th><th scope=\"col\" class=\"num\">{cash}</th><th scope=\"col\" class=\"num\">{owed}</th></tr></thead><tbody>{rows}</tbody></table></div>\
-         <p class=\"muted\">{hint}</p>",
-        from_l = lang.t("起始日期", "From"),
-        to_l = lang.t("截止日期", "To"),
-        show = lang.t("查询", "Show"),
-        name = lang.t("机构", "Institution"),
-        code = lang.t("编码", "Code"),
-        count = lang.t("笔数", "Settlements"),
-        medfee = lang.t("医疗费用", "Medical fees"),
-        fund = lang.t("统筹", "Fund"),
-        acct = lang.t("个人账户", "Account"),
-        cash = lang.t("现金", "Cash"),
-        owed = lang.t("应付机构", "Owed"),
-        hint = lang.t(
-            "撤销以负数冲正计入。按日结清及对账单（CSV、PDF）见 /api/v1/clearing/institutions/{code}。",
-            "Cancellations count as negative mirrors. Day-by-day payment and statements (CSV, PDF): /api/v1/clearing/institutions/{code}."
-        ),
-    );
-    page(lang, lang.t("清算", "Clearing"), Some(&operator), &body)
+    let body = html! {
+        form class="card" method="get" action="/agency/clearing" {
+            label for="from" { (lang.t("起始日期", "From")) }
+            input id="from" name="from" type="date" value=(from);
+            label for="to" { (lang.t("截止日期", "To")) }
+            input id="to" name="to" type="date" value=(to);
+            button type="submit" { (lang.t("查询", "Show")) }
+        }
+        div class="scroll" {
+            table {
+                thead {
+                    tr {
+                        th scope="col" { (lang.t("机构", "Institution")) }
+                        th scope="col" { (lang.t("编码", "Code")) }
+                        th scope="col" class="num" { (lang.t("笔数", "Settlements")) }
+                        th scope="col" class="num" { (lang.t("医疗费用", "Medical fees")) }
+                        th scope="col" class="num" { (lang.t("统筹", "Fund")) }
+                        th scope="col" class="num" { (lang.t("个人账户", "Account")) }
+                        th scope="col" class="num" { (lang.t("现金", "Cash")) }
+                        th scope="col" class="num" { (lang.t("应付机构", "Owed")) }
+                    }
+                }
+                tbody {
+                    @for (i, t) in &totals {
+                        tr {
+                            td { (i.name) }
+                            td { (i.code.as_str()) }
+                            td class="num" { (t.count) }
+                            td class="num" { (yuan(t.medfee)) }
+                            td class="num" { (yuan(t.fund)) }
+                            td class="num" { (yuan(t.account)) }
+                            td class="num" { (yuan(t.cash)) }
+                            td class="num" { (yuan(t.fund + t.account)) }
+                        }
+                    }
+                }
+            }
+        }
+        p class="muted" {
+            (lang.t(
+                "撤销以负数冲正计入。按日结清及对账单（CSV、PDF）见 /api/v1/clearing/institutions/{code}。",
+                "Cancellations count as negative mirrors. Day-by-day payment and statements (CSV, PDF): /api/v1/clearing/institutions/{code}."
+            ))
+        }
+    };
+    page(lang, lang.t("清算", "Clearing"), Some(&operator), body)
 }
 
 async fn audit(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk) -> Response {
     let Some((operator, _)) = desk.0 else { return Redirect::to("/agency/login").into_response() };
     let Ok(entries) = state.store.read(|r| r.audit_log(None, ROWS)).await else { return unavailable(lang, &operator) };
-    let rows: String = entries
-        .iter()
-        .map(|e| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&e.at.to_string()),
-                esc(&e.actor),
-                esc(&e.action),
-                esc(&e.subject),
-                esc(&e.reason)
-            )
-        })
-        .collect();
-    let body = format!(
-        "<div class=\"scroll\"><table><thead><tr><th scope=\"col\">{at}</th><th scope=\"col\">{actor}</th><th scope=\"col\">{action}</th><th scope=\"col\">{subject}</th><th scope=\"col\">{reason}</th></tr></thead><tbody>{rows}</tbody></table></div>",
-        at = lang.t("时间", "Time"),
-        actor = lang.t("操作人", "Actor"),
-        action = lang.t("操作", "Action"),
-        subject = lang.t("对象", "Subject"),
-        reason = lang.t("事由", "Reason"),
-    );
-    page(lang, lang.t("审计日志", "Audit log"), Some(&operator), &body)
+    let body = html! {
+        div class="scroll" {
+            table {
+                thead {
+                    tr {
+                        th scope="col" { (lang.t("时间", "Time")) }
+                        th scope="col" { (lang.t("操作人", "Actor")) }
+                        th scope="col" { (lang.t("操作", "Action")) }
+                        th scope="col" { (lang.t("对象", "Subject")) }
+                        th scope="col" { (lang.t("事由", "Reason")) }
+                    }
+                }
+                tbody {
+                    @for e in &entries {
+                        tr {
+                            td { (e.at) }
+                            td { (e.actor) }
+                            td { (e.action) }
+                            td { (e.subject) }
+                            td { (e.reason) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(lang, lang.t("审计日志", "Audit log"), Some(&operator), body)
 }
