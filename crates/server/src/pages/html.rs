@@ -184,9 +184,3 @@ pub(crate) fn error_box(lang: Lang, error: &ApiError) -> Markup {
 pub(crate) fn yuan(amount: Money) -> String {
     format!("¥{amount}")
 }
-
-/// Text made safe for HTML content and attribute values (until every page is written in
-/// `html!`).
-pub(crate) fn esc(text: &str) -> String {
-    html! { (text) }.into_string()
-}
