@@ -1,94 +1,127 @@
-//! Records as JSON, for exchange between deployments (cross-region treatment between peers):
-//! each record travels as the array of its stored columns, so what a peer receives decodes
-//! exactly as a row read back from the database would.
+//! Records as JSON, for exchange between deployments (cross-region treatment between peers).
+//!
+//! The peer wire format is named and versioned: [`FORMAT`] travels in the `x-yibao-peer-format`
+//! header of every request and answer, and each record is a JSON object of its stored columns by
+//! name (`{"psn_no": "…", "name": "…", …}`), so a peer reads fields by what they are, never by
+//! where they sit in a table. A peer on another format is refused with a message saying so
+//! before anything is read. Format 1 (before issue 15) sent each record as the array of its
+//! columns in table order; such arrays are still read back from this deployment's own stored
+//! answers (a replayed message), never accepted from a peer.
 
-use serde_json::Value as Json;
+use serde_json::{Map, Value as Json};
 use yibao_engine::StoreFailure;
 use yibao_engine::records::{FeeLine, Institution, Person, Settlement, Visit};
 
 use crate::codec;
+use crate::schema::{self, TableDef};
 use crate::value::Value;
 
-fn to_json(row: Vec<Value>) -> Json {
-    Json::Array(
-        row.into_iter()
-            .map(|value| match value {
-                Value::Null => Json::Null,
-                Value::Int(number) => Json::from(number),
-                Value::Text(text) => Json::String(text),
-                Value::Blob(bytes) => Json::Array(bytes.into_iter().map(Json::from).collect()),
-                Value::TextList(items) => Json::Array(items.into_iter().map(Json::String).collect()),
-            })
-            .collect(),
-    )
+/// The peer wire format this deployment speaks.
+pub const FORMAT: u32 = 2;
+/// The header that carries it.
+pub const FORMAT_HEADER: &str = "x-yibao-peer-format";
+
+fn column(value: Value) -> Json {
+    match value {
+        Value::Null => Json::Null,
+        Value::Int(number) => Json::from(number),
+        Value::Text(text) => Json::String(text),
+        Value::Blob(bytes) => Json::Array(bytes.into_iter().map(Json::from).collect()),
+        Value::TextList(items) => Json::Array(items.into_iter().map(Json::String).collect()),
+    }
 }
 
-fn from_json(json: &Json, what: &str) -> Result<Vec<Value>, StoreFailure> {
-    let Json::Array(items) = json else {
-        return Err(StoreFailure(format!("{what}: expected an array of columns")));
-    };
-    items
-        .iter()
-        .map(|item| match item {
-            Json::Null => Ok(Value::Null),
-            Json::Number(number) => number
-                .as_i64()
-                .map(Value::Int)
-                .ok_or_else(|| StoreFailure(format!("{what}: {number} is not a whole number"))),
-            Json::String(text) => Ok(Value::Text(text.clone())),
-            other => Err(StoreFailure(format!("{what}: unexpected column {other}"))),
-        })
-        .collect()
+fn to_json(table: &TableDef, row: Vec<Value>) -> Json {
+    debug_assert_eq!(table.columns.len(), row.len(), "{}: the codec writes every column", table.name);
+    let object: Map<String, Json> =
+        table.columns.iter().zip(row).map(|(column_def, value)| (column_def.name.to_string(), column(value))).collect();
+    Json::Object(object)
+}
+
+fn value(item: &Json, what: &str, name: &str) -> Result<Value, StoreFailure> {
+    match item {
+        Json::Null => Ok(Value::Null),
+        Json::Number(number) => number
+            .as_i64()
+            .map(Value::Int)
+            .ok_or_else(|| StoreFailure(format!("{what}.{name}: {number} is not a whole number"))),
+        Json::String(text) => Ok(Value::Text(text.clone())),
+        other => Err(StoreFailure(format!("{what}.{name}: unexpected value {other}"))),
+    }
+}
+
+/// The record's columns in table order: from an object by name (every column present, none
+/// unknown), or from a format-1 array of this deployment's own stored answers.
+fn from_json(table: &TableDef, json: &Json, what: &str) -> Result<Vec<Value>, StoreFailure> {
+    match json {
+        Json::Object(object) => {
+            if let Some(unknown) = object.keys().find(|key| !table.columns.iter().any(|c| c.name == key.as_str())) {
+                return Err(StoreFailure(format!("{what}: unknown field {unknown}")));
+            }
+            table
+                .columns
+                .iter()
+                .map(|c| match object.get(c.name) {
+                    Some(item) => value(item, what, c.name),
+                    None => Err(StoreFailure(format!("{what}: field {} is missing", c.name))),
+                })
+                .collect()
+        }
+        Json::Array(items) if items.len() == table.columns.len() => {
+            items.iter().zip(table.columns).map(|(item, c)| value(item, what, c.name)).collect()
+        }
+        _ => Err(StoreFailure(format!("{what}: expected an object of named fields"))),
+    }
 }
 
 pub fn person(row: &Person) -> Json {
-    to_json(codec::person(row))
+    to_json(&schema::PERSONS, codec::person(row))
 }
 
 /// # Errors
 /// When the JSON is not a person's columns.
 pub fn decode_person(json: &Json) -> Result<Person, StoreFailure> {
-    codec::decode_person(&from_json(json, "person")?)
+    codec::decode_person(&from_json(&schema::PERSONS, json, "person")?)
 }
 
 pub fn institution(row: &Institution) -> Json {
-    to_json(codec::institution(row))
+    to_json(&schema::INSTITUTIONS, codec::institution(row))
 }
 
 /// # Errors
 /// When the JSON is not an institution's columns.
 pub fn decode_institution(json: &Json) -> Result<Institution, StoreFailure> {
-    codec::decode_institution(&from_json(json, "institution")?)
+    codec::decode_institution(&from_json(&schema::INSTITUTIONS, json, "institution")?)
 }
 
 pub fn visit(row: &Visit) -> Json {
-    to_json(codec::visit(row))
+    to_json(&schema::VISITS, codec::visit(row))
 }
 
 /// # Errors
 /// When the JSON is not a visit's columns.
 pub fn decode_visit(json: &Json) -> Result<Visit, StoreFailure> {
-    codec::decode_visit(&from_json(json, "visit")?)
+    codec::decode_visit(&from_json(&schema::VISITS, json, "visit")?)
 }
 
 pub fn line(row: &FeeLine) -> Json {
-    to_json(codec::line(row))
+    to_json(&schema::FEE_LINES, codec::line(row))
 }
 
 /// # Errors
 /// When the JSON is not a fee line's columns.
 pub fn decode_line(json: &Json) -> Result<FeeLine, StoreFailure> {
-    codec::decode_line(&from_json(json, "line")?)
+    codec::decode_line(&from_json(&schema::FEE_LINES, json, "line")?)
 }
 
 pub fn settlement(row: &Settlement) -> Json {
-    to_json(codec::settlement(row))
+    to_json(&schema::SETTLEMENTS, codec::settlement(row))
 }
 
 /// # Errors
 /// When the JSON is not a settlement's columns.
 pub fn decode_settlement(json: &Json) -> Result<Settlement, StoreFailure> {
-    codec::decode_settlement(&from_json(json, "settlement")?)
+    codec::decode_settlement(&from_json(&schema::SETTLEMENTS, json, "settlement")?)
 }
 
 #[cfg(test)]
@@ -111,7 +144,15 @@ mod tests {
             account_frozen: false,
         };
         let json = super::person(&person);
+        assert_eq!(json["name"], serde_json::json!("陈军"), "fields travel by name");
         assert_eq!(super::decode_person(&json).unwrap(), person);
         assert!(super::decode_person(&serde_json::json!({"x": 1})).is_err());
+        let mut missing = json.clone();
+        missing.as_object_mut().unwrap().remove("admdvs");
+        assert!(super::decode_person(&missing).unwrap_err().0.contains("admdvs is missing"));
+        // Format 1's array of columns, as this deployment stored answers before, still reads.
+        let array =
+            serde_json::Value::Array(crate::schema::PERSONS.columns.iter().map(|c| json[c.name].clone()).collect());
+        assert_eq!(super::decode_person(&array).unwrap(), person);
     }
 }

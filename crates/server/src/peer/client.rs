@@ -8,6 +8,7 @@ use axum::http::{StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use serde_json::Value;
 use yibao_domain::Admdvs;
+use yibao_store::exchange;
 
 /// The largest peer request (a bill of 20 000 lines is well under it).
 pub const BODY_MAX_BYTES: usize = 16 * 1024 * 1024;
@@ -116,6 +117,16 @@ impl PeerError {
     }
 }
 
+/// The refusal when a peer speaks another wire format than [`exchange::FORMAT`] (a missing
+/// header: format 1, before formats were named).
+pub(crate) fn format_refusal(peer: &Admdvs, theirs: &str) -> String {
+    let theirs = if theirs.is_empty() { "1" } else { theirs };
+    format!(
+        "参保地{peer}与本地医保系统的跨域交换格式版本不一致（对方{theirs}，本地{}），请双方升级到同一版本后再办理",
+        exchange::FORMAT
+    )
+}
+
 /// Calls a peer: `POST url + path` with a signed JSON body, as the deployment of `caller`.
 ///
 /// # Errors
@@ -146,6 +157,7 @@ pub async fn call(peer: &Peer, caller: &Admdvs, path: &str, body: &Value) -> Res
             .header("x-yibao-peer", caller.as_str())
             .header("x-yibao-timestamp", timestamp.as_str())
             .header("x-yibao-signature", signed.as_str())
+            .header(exchange::FORMAT_HEADER, exchange::FORMAT.to_string())
             .body(Full::new(Bytes::from(bytes)))
             .expect("a valid request");
         let response = sender.send_request(request).await?;
@@ -153,14 +165,16 @@ pub async fn call(peer: &Peer, caller: &Admdvs, path: &str, body: &Value) -> Res
         let text =
             |name: &str| response.headers().get(name).and_then(|value| value.to_str().ok()).unwrap_or("").to_string();
         let (answered_at, answer_signature) = (text("x-yibao-timestamp"), text("x-yibao-signature"));
+        let format = text(exchange::FORMAT_HEADER);
         let body = response.into_body().collect().await?.to_bytes();
-        Ok::<_, hyper::Error>((status, body, answered_at, answer_signature))
+        Ok::<_, hyper::Error>((status, body, answered_at, answer_signature, format))
     };
-    let (status, body, answered_at, answer_signature) = match tokio::time::timeout(ANSWER_TIMEOUT, exchange).await {
-        Ok(Ok(answer)) => answer,
-        Ok(Err(error)) => return Err(PeerError::Unknown(format!("{host}: {error}"))),
-        Err(_) => return Err(PeerError::Unknown(format!("{host}: no answer within {ANSWER_TIMEOUT:?}"))),
-    };
+    let (status, body, answered_at, answer_signature, format) =
+        match tokio::time::timeout(ANSWER_TIMEOUT, exchange).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(error)) => return Err(PeerError::Unknown(format!("{host}: {error}"))),
+            Err(_) => return Err(PeerError::Unknown(format!("{host}: no answer within {ANSWER_TIMEOUT:?}"))),
+        };
     let parsed: Value =
         serde_json::from_slice(&body).map_err(|error| PeerError::Unknown(format!("{host}: not JSON ({error})")))?;
     match status {
@@ -170,7 +184,10 @@ pub async fn call(peer: &Peer, caller: &Admdvs, path: &str, body: &Value) -> Res
                 .parse::<i64>()
                 .is_ok_and(|at| crate::kit::clock::unix_now().abs_diff(at) <= WINDOW_SECONDS.unsigned_abs());
             match fresh && crate::kit::secret::constant_time_equal(&expected, &answer_signature) {
-                true => Ok(parsed),
+                true if format == exchange::FORMAT.to_string() => Ok(parsed),
+                // A peer on another format: what it answered is not read (its settlement, if it
+                // made one, stands there under this msgid; a retry after both upgrade finds it).
+                true => Err(PeerError::Refused(format_refusal(&peer.admdvs, &format))),
                 false => Err(PeerError::Unknown(format!("{host}: the answer's signature does not hold"))),
             }
         }

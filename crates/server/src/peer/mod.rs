@@ -9,7 +9,10 @@
 //! share: `x-yibao-peer` (the caller's region), `x-yibao-timestamp` (Unix seconds, within five
 //! minutes) and `x-yibao-signature` = hex(HMAC-SHA256(secret, timestamp + "\n" + path + "\n" +
 //! body)); answers are signed the same way over `answer:` + the path, and an answer whose
-//! signature does not hold counts as no answer. Run peers over a private network or a TLS
+//! signature does not hold counts as no answer. Requests and answers carry the wire format
+//! (`x-yibao-peer-format`, `yibao_store::exchange::FORMAT`; records are objects of named
+//! fields): an authenticated peer on another format is refused with 409 and a message saying
+//! so, and an answer in another format is not read. Run peers over a private network or a TLS
 //! tunnel all the same: the exchange carries ID numbers.
 
 //!

@@ -16,7 +16,7 @@ use yibao_engine::records::{Certificate, PersonStatus};
 use yibao_engine::{EngineError, ErrorKind, Outcome, Reply};
 use yibao_store::exchange;
 
-use super::client::{BODY_MAX_BYTES, Peer, WINDOW_SECONDS, signature};
+use super::client::{BODY_MAX_BYTES, Peer, WINDOW_SECONDS, format_refusal, signature};
 use crate::state::AppState;
 
 /// The peer exchange (mounted only when peers are configured). A request that does not claim
@@ -88,9 +88,13 @@ fn authenticate<'a>(app: &'a AppState, headers: &HeaderMap, path: &str, body: &[
         .parse::<i64>()
         .is_ok_and(|at| crate::kit::clock::unix_now().abs_diff(at) <= WINDOW_SECONDS.unsigned_abs());
     let expected = signature(&peer.secret, timestamp, path, body);
-    match fresh && crate::kit::secret::constant_time_equal(&expected, text("x-yibao-signature")) {
+    if !(fresh && crate::kit::secret::constant_time_equal(&expected, text("x-yibao-signature"))) {
+        return Err(unauthorized());
+    }
+    // An authenticated peer on another wire format is told so; its body is not read.
+    match text(exchange::FORMAT_HEADER) == exchange::FORMAT.to_string() {
         true => Ok(peer),
-        false => Err(unauthorized()),
+        false => Err(refuse(StatusCode::CONFLICT, format_refusal(&region, text(exchange::FORMAT_HEADER)))),
     }
 }
 
@@ -277,6 +281,7 @@ fn answer_bytes(peer: &Peer, path: &str, body: Vec<u8>) -> Response {
             (header::CONTENT_TYPE, "application/json".to_string()),
             (header::HeaderName::from_static("x-yibao-timestamp"), timestamp),
             (header::HeaderName::from_static("x-yibao-signature"), signed),
+            (header::HeaderName::from_static(exchange::FORMAT_HEADER), exchange::FORMAT.to_string()),
         ],
         body,
     )

@@ -264,3 +264,37 @@ async fn issue_14_peer_endpoints_exist_only_for_configured_peers_and_check_them_
         }
     }
 }
+
+/// Issue 15: the peer exchange speaks a named, versioned format. A peer on the previous one
+/// (no format header, records as arrays of columns) is authenticated and then told so, its body
+/// never read as records; the current format goes through to the handler.
+#[tokio::test]
+async fn issue_15_a_peer_on_the_previous_wire_format_is_refused_plainly() {
+    let secret = vec![7; 32];
+    let peer = yibao_server::peer::Peer::new("330200".parse().unwrap(), None, secret.clone()).unwrap();
+    let app = spawn_app_with_peers(yibao_server::peer::Peers::new(vec![peer])).await;
+    let path = "/peer/v1/person";
+    let body = br#"{"cert_type":"02","cert_no":"330102198001011236","card_sn":null}"#.to_vec();
+    let signed = |format: Option<&str>| {
+        let timestamp = now_seconds().to_string();
+        let message = [timestamp.as_bytes(), b"\n", path.as_bytes(), b"\n", &body].concat();
+        let signature = yibao_app::hex(&yibao_server::secret::hmac_sha256(&secret, &message));
+        let mut headers = vec![
+            ("x-yibao-peer".to_string(), "330200".to_string()),
+            ("x-yibao-timestamp".to_string(), timestamp),
+            ("x-yibao-signature".to_string(), signature),
+        ];
+        if let Some(format) = format {
+            headers.push(("x-yibao-peer-format".to_string(), format.to_string()));
+        }
+        headers
+    };
+    for (format, shown) in [(None, "对方1"), (Some("1"), "对方1"), (Some("3"), "对方3")] {
+        let (status, answer) = app.post(path, &signed(format), body.clone()).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert_eq!(status, 409, "{answer}");
+        assert!(answer.contains("交换格式版本不一致") && answer.contains(shown), "{answer}");
+    }
+    let (status, answer) = app.post(path, &signed(Some("2")), body.clone()).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+}
