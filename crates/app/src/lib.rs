@@ -14,6 +14,7 @@
 //! it gets back through [`run`] under its envelope.
 
 pub mod access;
+pub mod cards;
 pub mod evoucher;
 pub mod idempotency;
 pub mod run;

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use yibao_domain::{BankCode, CardNo, Date, IdNumber, PersonNo};
 use yibao_engine::Outcome;
 use yibao_engine::commands::{
-    ApplicationStep, ApplyForCard, ChangeCardStatus, ConfirmClearing, PrintStatement, ProduceCard, ReplaceCard,
+    ApplicationStep, ApplyForCard, ConfirmClearing, PrintStatement, ProduceCard, ReplaceCard,
 };
 use yibao_engine::records::{
     CARD_FEE, Card, CardApplication, CardStatus, CardTransaction, ClearingNotice, CredentialKind, PHOTO_FEE, Person,
@@ -369,12 +369,12 @@ async fn change_status(
             "卡状态须为active、lost、blocked或cancelled",
         )
     })?;
-    let command = ChangeCardStatus {
-        card_no: parse("card_no", &card_no)?,
+    let command = yibao_app::cards::change_status(
+        parse("card_no", &card_no)?,
         to,
-        actor: caller.actor(),
-        reason: reason(request.reason.as_deref())?,
-    };
+        caller.actor(),
+        reason(request.reason.as_deref())?,
+    );
     match state.store.execute(command).await? {
         Outcome::Card(card) => Ok(ok(card_json(&card))),
         _ => Err(unexpected()),
@@ -413,7 +413,7 @@ pub(crate) async fn lose(
         Some(text) => reason(Some(text))?,
         None => "挂失".to_string(),
     };
-    let command = ChangeCardStatus { card_no: card.card_no, to: CardStatus::Lost, actor: caller.actor(), reason: why };
+    let command = yibao_app::cards::change_status(card.card_no, CardStatus::Lost, caller.actor(), why);
     match state.store.execute(command).await? {
         Outcome::Card(card) => Ok(*card),
         _ => Err(unexpected()),

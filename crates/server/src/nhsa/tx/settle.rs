@@ -97,17 +97,17 @@ async fn settle_with_peer(
     };
     let settlement = crate::peer::settle(&call.app, &call.institution, remote).await.map_err(NhsaError::new)?;
     let msgid = call.envelope.msgid.to_string();
+    let record = RecordPeerSettlement { settlement };
     if settled {
-        let paid = settlement.clone();
-        let refusal =
-            match call.write_warned(RecordPeerSettlement { settlement }, false, settlement_answer(msgid, true)).await {
-                Ok(answer) => return Ok(answer),
-                Err(refusal) => refusal,
-            };
+        let paid = record.settlement.clone();
+        let refusal = match call.write_warned(record, false, settlement_answer(msgid, true)).await {
+            Ok(answer) => return Ok(answer),
+            Err(refusal) => refusal,
+        };
         return undo_at_peer(call, &paid, refusal).await;
     }
     // The pre-settlement: shown as this side would record it, nothing stored.
-    match call.app.store.dry_run(yibao_engine::Submission::plain(RecordPeerSettlement { settlement })).await? {
+    match call.app.store.dry_run(yibao_engine::Submission::plain(record)).await? {
         yibao_engine::Reply::Done { outcome, .. } => {
             let (value, warnings) = settlement_answer(msgid, false)(&outcome);
             call.answer_warned(value, &warnings).await

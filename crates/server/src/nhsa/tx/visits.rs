@@ -130,25 +130,37 @@ fn diagnosis_rows(diseases: &[Fields<'_>]) -> Result<Vec<Diagnosis>, NhsaError> 
     Ok(rows)
 }
 
+/// What 2203 and 2403 change about a visit: its kind of treatment, start and diagnoses, and for
+/// an admission (2403) its department and doctor.
+fn visit_update(
+    call: &Call,
+    info: &Fields<'_>,
+    diseases: &[Fields<'_>],
+    admission: bool,
+) -> Result<UpdateVisit, NhsaError> {
+    let (diagnosis_code, diagnosis_name) = diagnosis(info, diseases)?;
+    let text = |name: &str| if admission { info.text(name) } else { Ok(None) };
+    Ok(UpdateVisit {
+        institution: call.institution.code.clone(),
+        psn_no: person_no(info)?,
+        mdtrt_id: info.required("mdtrt_id")?,
+        med_type: if admission { info.parse("med_type")? } else { Some(info.required("med_type")?) },
+        begin: info.time("begntime")?,
+        diagnosis_code,
+        diagnosis_name,
+        diagnoses: diagnosis_rows(diseases)?,
+        dept_code: text("adm_dept_codg")?,
+        dept_name: text("adm_dept_name")?,
+        doctor_code: text("atddr_no")?,
+        doctor_name: text("chfpdr_name")?,
+    })
+}
+
 pub async fn upload_visit_info(call: &Call) -> Result<Answer, NhsaError> {
     let input = call.input()?;
     let info = input.object("mdtrtinfo")?;
     let diseases = input.list("diseinfo", 100)?;
-    let (diagnosis_code, diagnosis_name) = diagnosis(&info, &diseases)?;
-    let command = UpdateVisit {
-        institution: call.institution.code.clone(),
-        psn_no: person_no(&info)?,
-        mdtrt_id: info.required("mdtrt_id")?,
-        med_type: Some(info.required("med_type")?),
-        begin: info.time("begntime")?,
-        diagnosis_code,
-        diagnosis_name,
-        diagnoses: diagnosis_rows(&diseases)?,
-        dept_code: None,
-        dept_name: None,
-        doctor_code: None,
-        doctor_name: None,
-    };
+    let command = visit_update(call, &info, &diseases, false)?;
     call.write(command, false, Box::new(|_| json!({}))).await
 }
 
@@ -159,21 +171,7 @@ pub async fn change_admission(call: &Call) -> Result<Answer, NhsaError> {
         None => input.object("mdtrtinfo")?,
     };
     let diseases = input.list("diseinfo", 100)?;
-    let (diagnosis_code, diagnosis_name) = diagnosis(&info, &diseases)?;
-    let command = UpdateVisit {
-        institution: call.institution.code.clone(),
-        psn_no: person_no(&info)?,
-        mdtrt_id: info.required("mdtrt_id")?,
-        med_type: info.parse("med_type")?,
-        begin: info.time("begntime")?,
-        diagnosis_code,
-        diagnosis_name,
-        diagnoses: diagnosis_rows(&diseases)?,
-        dept_code: info.text("adm_dept_codg")?,
-        dept_name: info.text("adm_dept_name")?,
-        doctor_code: info.text("atddr_no")?,
-        doctor_name: info.text("chfpdr_name")?,
-    };
+    let command = visit_update(call, &info, &diseases, true)?;
     call.write(command, false, Box::new(|_| json!({}))).await
 }
 
@@ -303,28 +301,37 @@ pub async fn upload_lines(call: &Call, kind: VisitKind) -> Result<Answer, NhsaEr
     .await
 }
 
-pub async fn revoke_outpatient_lines(call: &Call) -> Result<Answer, NhsaError> {
+/// 2205 (a batch of an outpatient visit's lines, or all: `0000`) and 2302 (one line of a stay,
+/// or all).
+async fn revoke_lines(
+    call: &Call,
+    kind: VisitKind,
+    scope: impl FnOnce(&Fields<'_>) -> Result<RevokeScope, NhsaError>,
+) -> Result<Answer, NhsaError> {
     let data = data(call)?;
-    let batch = data.required_text("chrg_bchno")?;
+    let scope = scope(&data)?;
     let command = RevokeLines {
         institution: call.institution.code.clone(),
         psn_no: person_no(&data)?,
         mdtrt_id: data.required("mdtrt_id")?,
-        kind: VisitKind::Outpatient,
-        scope: if batch == "0000" { RevokeScope::All } else { RevokeScope::Batch(batch) },
+        kind,
+        scope,
     };
     call.write(command, false, Box::new(|_| json!({}))).await
 }
 
+pub async fn revoke_outpatient_lines(call: &Call) -> Result<Answer, NhsaError> {
+    revoke_lines(call, VisitKind::Outpatient, |data| {
+        let batch = data.required_text("chrg_bchno")?;
+        Ok(if batch == "0000" { RevokeScope::All } else { RevokeScope::Batch(batch) })
+    })
+    .await
+}
+
 pub async fn revoke_inpatient_lines(call: &Call) -> Result<Answer, NhsaError> {
-    let data = data(call)?;
-    let serial = data.required_text("feedetl_sn")?;
-    let command = RevokeLines {
-        institution: call.institution.code.clone(),
-        psn_no: person_no(&data)?,
-        mdtrt_id: data.required("mdtrt_id")?,
-        kind: VisitKind::Inpatient,
-        scope: if serial == "0000" { RevokeScope::All } else { RevokeScope::Line(serial) },
-    };
-    call.write(command, false, Box::new(|_| json!({}))).await
+    revoke_lines(call, VisitKind::Inpatient, |data| {
+        let serial = data.required_text("feedetl_sn")?;
+        Ok(if serial == "0000" { RevokeScope::All } else { RevokeScope::Line(serial) })
+    })
+    .await
 }
