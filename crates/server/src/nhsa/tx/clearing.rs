@@ -265,7 +265,7 @@ fn files_text(content: &[u8]) -> Result<String, NhsaError> {
 }
 
 async fn store(call: &Call, filename: &str, content: Vec<u8>) -> Result<yibao_engine::records::StoredFile, NhsaError> {
-    let command = yibao_app::cards::store_file(call.institution.code.clone(), filename.to_string(), content);
+    let command = yibao_app::clearing::store_file(call.institution.code.clone(), filename.to_string(), content);
     match call.app.store.execute(command).await? {
         yibao_engine::Outcome::File(file) => Ok(*file),
         _ => Err(NhsaError::new("医保服务内部错误：文件未保存")),
@@ -289,7 +289,7 @@ pub async fn upload(call: &Call) -> Result<Answer, NhsaError> {
     };
     let filename = filename.ok_or_else(|| NhsaError::new("input.fsUploadIn.filename不能为空"))?;
     crate::nhsa::files::check_file_name(&filename)?;
-    let command = yibao_app::cards::store_file(call.institution.code.clone(), filename, content);
+    let command = yibao_app::clearing::store_file(call.institution.code.clone(), filename, content);
     call.write(
         command,
         false,
