@@ -823,8 +823,8 @@ async fn presettled(
     visit: Option<MdtrtId>,
 ) -> Result<Response, String> {
     let charge = charge(state, institution, bill, visit.as_ref(), &Run::Preview)?;
-    let priced = match charge.run(state, Run::Preview).await {
-        Ok(Reply::Done { outcome: Outcome::Settlement(outcome), .. }) => outcome.settlement,
+    let (priced, person) = match charge.run(state, Run::Preview).await {
+        Ok(Reply::Done { outcome: Outcome::Settlement(outcome), .. }) => (outcome.settlement, outcome.person),
         Ok(_) => return Err("unexpected".into()),
         Err(error) => return Err(engine_message(lang, &error)),
     };
@@ -839,6 +839,8 @@ async fn presettled(
         p.notice {
             (lang.t("预结算：尚未扣款。确认后点击“结算”。", "Pre-settlement: nothing is paid yet. Confirm, then settle."))
         }
+        // Whose bill it is, before anything is paid: the cashier checks it against the patient.
+        p { strong { (person.name) } " · " (person.id_number.masked()) }
         (split_table(lang, &priced))
         form method="post" action="/counter/bill" {
             (bill.parties_hidden())
