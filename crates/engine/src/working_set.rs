@@ -105,71 +105,105 @@ impl Keys {
     }
 }
 
-/// Everything a batch changed, for the store to write in one transaction. Rows are final
-/// states (`None`: delete); transfers and audit entries are new and append-only.
-#[derive(Debug, Default)]
-pub struct ChangeSet {
-    pub regions: Vec<(Admdvs, Option<Region>)>,
-    pub employers: Vec<(String, Option<Employer>)>,
-    pub institutions: Vec<(InstitutionCode, Option<Institution>)>,
-    pub persons: Vec<(PersonNo, Option<Person>)>,
-    pub cards: Vec<(CardNo, Option<Card>)>,
-    pub accounts: Vec<(AccountKey, Option<Account>)>,
-    pub accumulators: Vec<((PersonNo, u16), Option<Accumulators>)>,
-    pub visits: Vec<(MdtrtId, Option<Visit>)>,
-    pub lines: Vec<((MdtrtId, String), Option<FeeLine>)>,
-    pub settlements: Vec<(SetlId, Option<Settlement>)>,
-    pub messages: Vec<(MsgId, Option<Message>)>,
-    pub registrations: Vec<(PersonNo, Option<Vec<DiseaseRegistration>>)>,
-    pub sign_ins: Vec<(String, Option<SignIn>)>,
-    pub transfers: Vec<Transfer>,
-    pub sequences: Vec<(String, Option<i64>)>,
-    pub credentials: Vec<((String, CredentialKind), Option<Credential>)>,
-    pub files: Vec<(String, Option<StoredFile>)>,
-    pub card_applications: Vec<(String, Option<CardApplication>)>,
-    pub card_transactions: Vec<((CardNo, i64), Option<CardTransaction>)>,
-    pub clearing_notices: Vec<(String, Option<ClearingNotice>)>,
-    pub evouchers: Vec<(PersonNo, Option<EVoucher>)>,
-    pub grants: Vec<(String, Option<Grant>)>,
-    pub diagnoses: Vec<(MdtrtId, Option<VisitDiagnoses>)>,
-    pub catalogue: Vec<CatalogueEntry>,
-    pub audit: Vec<AuditEntry>,
+/// The working set's tables, declared once. A line under `written` is a table the store keeps:
+/// it makes the working set's field, its place in a savepoint and its rollback, and its list in
+/// the [`ChangeSet`] (final rows by key, `None`: delete). A line under `kept` is rolled back the
+/// same way but never written.
+macro_rules! tables {
+    (
+        written { $( $w:ident: $wk:ty => $wv:ty, )* }
+        kept { $( $(#[$kdoc:meta])* $k:ident: $kk:ty => $kv:ty, )* }
+    ) => {
+        /// Everything a batch changed, for the store to write in one transaction. Rows are final
+        /// states (`None`: delete); transfers and audit entries are new and append-only.
+        #[derive(Debug, Default)]
+        pub struct ChangeSet {
+            $( pub $w: Vec<($wk, Option<$wv>)>, )*
+            pub transfers: Vec<Transfer>,
+            pub catalogue: Vec<CatalogueEntry>,
+            pub audit: Vec<AuditEntry>,
+        }
+
+        impl ChangeSet {
+            pub fn is_empty(&self) -> bool {
+                $( self.$w.is_empty() && )* self.transfers.is_empty() && self.catalogue.is_empty() && self.audit.is_empty()
+            }
+        }
+
+        /// The keyed tables of a working set, each with its undo log.
+        #[derive(Default)]
+        struct Tables {
+            $( $w: Table<$wk, $wv>, )*
+            $( $(#[$kdoc])* $k: Table<$kk, $kv>, )*
+        }
+
+        /// Where each table's undo log stood.
+        #[derive(Debug, Clone, Copy)]
+        struct TablePoints {
+            $( $w: usize, )*
+            $( $k: usize, )*
+        }
+
+        impl Tables {
+            fn savepoint(&self) -> TablePoints {
+                TablePoints { $( $w: self.$w.savepoint(), )* $( $k: self.$k.savepoint(), )* }
+            }
+
+            fn rollback(&mut self, points: TablePoints) {
+                $( self.$w.rollback(points.$w); )*
+                $( self.$k.rollback(points.$k); )*
+            }
+
+            /// The written tables' changes (transfers, catalogue and audit are the caller's).
+            fn changes(&self) -> ChangeSet {
+                ChangeSet { $( $w: self.$w.changes(), )* ..ChangeSet::default() }
+            }
+        }
+    };
 }
 
-impl ChangeSet {
-    pub fn is_empty(&self) -> bool {
-        self.regions.is_empty()
-            && self.employers.is_empty()
-            && self.institutions.is_empty()
-            && self.persons.is_empty()
-            && self.cards.is_empty()
-            && self.accounts.is_empty()
-            && self.accumulators.is_empty()
-            && self.visits.is_empty()
-            && self.lines.is_empty()
-            && self.settlements.is_empty()
-            && self.messages.is_empty()
-            && self.registrations.is_empty()
-            && self.sign_ins.is_empty()
-            && self.transfers.is_empty()
-            && self.sequences.is_empty()
-            && self.credentials.is_empty()
-            && self.files.is_empty()
-            && self.card_applications.is_empty()
-            && self.card_transactions.is_empty()
-            && self.clearing_notices.is_empty()
-            && self.evouchers.is_empty()
-            && self.grants.is_empty()
-            && self.diagnoses.is_empty()
-            && self.catalogue.is_empty()
-            && self.audit.is_empty()
+tables! {
+    written {
+        regions: Admdvs => Region,
+        employers: String => Employer,
+        institutions: InstitutionCode => Institution,
+        persons: PersonNo => Person,
+        cards: CardNo => Card,
+        accounts: AccountKey => Account,
+        accumulators: (PersonNo, u16) => Accumulators,
+        visits: MdtrtId => Visit,
+        lines: (MdtrtId, String) => FeeLine,
+        settlements: SetlId => Settlement,
+        messages: MsgId => Message,
+        registrations: PersonNo => Vec<DiseaseRegistration>,
+        sign_ins: String => SignIn,
+        sequences: String => i64,
+        credentials: (String, CredentialKind) => Credential,
+        files: String => StoredFile,
+        card_applications: String => CardApplication,
+        card_transactions: (CardNo, i64) => CardTransaction,
+        clearing_notices: String => ClearingNotice,
+        evouchers: PersonNo => EVoucher,
+        grants: String => Grant,
+        diagnoses: MdtrtId => VisitDiagnoses,
+    }
+    kept {
+        /// The person number of an ID number (a lookup; the person row is what is written).
+        person_numbers: String => PersonNo,
+        /// Transfers loaded or posted; the new ones are written from `new_transfers`, append-only.
+        transfers: TransferId => Transfer,
+        /// Settlement ids of each visit, oldest first (derived; not written back).
+        settlement_index: MdtrtId => Vec<SetlId>,
+        /// Sequence numbers of each card's transactions, oldest first (derived; not written back).
+        card_transaction_index: CardNo => Vec<i64>,
     }
 }
 
 /// A savepoint of every table, to undo one command's changes.
 #[derive(Debug, Clone, Copy)]
 pub struct Savepoint {
-    tables: [usize; 27],
+    tables: TablePoints,
+    line_index: usize,
     new_transfers: usize,
     catalogue: usize,
     audit: usize,
@@ -183,15 +217,15 @@ macro_rules! getter {
         /// # Errors
         /// When the store fails to load it.
         pub fn $name(&mut self, key: &$key) -> Result<Option<$row>, EngineError> {
-            if !self.$table.is_loaded(key) {
+            if !self.tables.$table.is_loaded(key) {
                 let rows = self.loader.$load(std::slice::from_ref(key))?;
                 let key_of: fn(&$row) -> $key = $key_of;
                 for row in rows {
-                    self.$table.loaded(key_of(&row), Some(row));
+                    self.tables.$table.loaded(key_of(&row), Some(row));
                 }
-                self.$table.loaded(key.clone(), None);
+                self.tables.$table.loaded(key.clone(), None);
             }
-            Ok(self.$table.get(key).flatten().cloned())
+            Ok(self.tables.$table.get(key).flatten().cloned())
         }
     };
 }
@@ -199,12 +233,7 @@ macro_rules! getter {
 /// The rows a batch works on. See the module documentation.
 pub struct WorkingSet<'a> {
     loader: &'a mut dyn Loader,
-    regions: Table<Admdvs, Region>,
-    employers: Table<String, Employer>,
-    institutions: Table<InstitutionCode, Institution>,
-    persons: Table<PersonNo, Person>,
-    person_numbers: Table<String, PersonNo>,
-    cards: Table<CardNo, Card>,
+    tables: Tables,
     /// The card numbers of each person whose cards were loaded (and of cards made since);
     /// derived, not written back.
     card_owners: std::collections::HashMap<PersonNo, BTreeSet<CardNo>>,
@@ -212,32 +241,10 @@ pub struct WorkingSet<'a> {
     cards_made: std::collections::HashMap<PersonNo, BTreeSet<CardNo>>,
     /// Visits inserted by this batch (a rolled-back one has no row any more).
     visits_made: BTreeSet<MdtrtId>,
-    accounts: Table<AccountKey, Account>,
-    accumulators: Table<(PersonNo, u16), Accumulators>,
     /// Which persons' accumulators are fully loaded (all years).
     accumulators_loaded: Table<PersonNo, ()>,
-    visits: Table<MdtrtId, Visit>,
-    lines: Table<(MdtrtId, String), FeeLine>,
     /// Serials of each visit's lines in upload order (derived; not written back).
     line_index: LineIndex,
-    settlements: Table<SetlId, Settlement>,
-    /// Settlement ids of each visit, oldest first (derived; not written back).
-    settlement_index: Table<MdtrtId, Vec<SetlId>>,
-    messages: Table<MsgId, Message>,
-    registrations: Table<PersonNo, Vec<DiseaseRegistration>>,
-    sign_ins: Table<String, SignIn>,
-    transfers: Table<TransferId, Transfer>,
-    sequences: Table<String, i64>,
-    credentials: Table<(String, CredentialKind), Credential>,
-    files: Table<String, StoredFile>,
-    card_applications: Table<String, CardApplication>,
-    card_transactions: Table<(CardNo, i64), CardTransaction>,
-    /// Sequence numbers of each card's transactions, oldest first (derived; not written back).
-    card_transaction_index: Table<CardNo, Vec<i64>>,
-    clearing_notices: Table<String, ClearingNotice>,
-    evouchers: Table<PersonNo, EVoucher>,
-    grants: Table<String, Grant>,
-    diagnoses: Table<MdtrtId, VisitDiagnoses>,
     new_transfers: Vec<TransferId>,
     catalogue: Vec<CatalogueEntry>,
     audit: Vec<AuditEntry>,
@@ -253,37 +260,12 @@ impl<'a> WorkingSet<'a> {
     pub fn new(loader: &'a mut dyn Loader) -> WorkingSet<'a> {
         WorkingSet {
             loader,
-            regions: Table::default(),
-            employers: Table::default(),
-            institutions: Table::default(),
-            persons: Table::default(),
-            person_numbers: Table::default(),
-            cards: Table::default(),
+            tables: Tables::default(),
             card_owners: std::collections::HashMap::new(),
             cards_made: std::collections::HashMap::new(),
             visits_made: BTreeSet::new(),
-            accounts: Table::default(),
-            accumulators: Table::default(),
             accumulators_loaded: Table::default(),
-            visits: Table::default(),
-            lines: Table::default(),
             line_index: LineIndex::default(),
-            settlements: Table::default(),
-            settlement_index: Table::default(),
-            messages: Table::default(),
-            registrations: Table::default(),
-            sign_ins: Table::default(),
-            transfers: Table::default(),
-            sequences: Table::default(),
-            credentials: Table::default(),
-            files: Table::default(),
-            card_applications: Table::default(),
-            card_transactions: Table::default(),
-            card_transaction_index: Table::default(),
-            clearing_notices: Table::default(),
-            evouchers: Table::default(),
-            grants: Table::default(),
-            diagnoses: Table::default(),
             new_transfers: Vec::new(),
             catalogue: Vec::new(),
             audit: Vec::new(),
@@ -297,41 +279,42 @@ impl<'a> WorkingSet<'a> {
     /// When the store fails.
     pub fn prefetch(&mut self, keys: &Keys) -> Result<(), EngineError> {
         let institutions: Vec<_> =
-            keys.institutions.iter().filter(|k| !self.institutions.is_loaded(k)).cloned().collect();
+            keys.institutions.iter().filter(|k| !self.tables.institutions.is_loaded(k)).cloned().collect();
         if !institutions.is_empty() {
             for row in self.loader.institutions(&institutions)? {
-                self.institutions.loaded(row.code.clone(), Some(row));
+                self.tables.institutions.loaded(row.code.clone(), Some(row));
             }
             for key in institutions {
-                self.institutions.loaded(key, None);
+                self.tables.institutions.loaded(key, None);
             }
         }
         let id_numbers: Vec<_> =
-            keys.id_numbers.iter().filter(|k| !self.person_numbers.is_loaded(k)).cloned().collect();
+            keys.id_numbers.iter().filter(|k| !self.tables.person_numbers.is_loaded(k)).cloned().collect();
         if !id_numbers.is_empty() {
             for (id_number, psn_no) in self.loader.person_numbers(&id_numbers)? {
-                self.person_numbers.loaded(id_number, Some(psn_no));
+                self.tables.person_numbers.loaded(id_number, Some(psn_no));
             }
             for key in id_numbers {
-                self.person_numbers.loaded(key, None);
+                self.tables.person_numbers.loaded(key, None);
             }
         }
-        let transfers: Vec<_> = keys.transfers.iter().filter(|k| !self.transfers.is_loaded(k)).cloned().collect();
+        let transfers: Vec<_> =
+            keys.transfers.iter().filter(|k| !self.tables.transfers.is_loaded(k)).cloned().collect();
         if !transfers.is_empty() {
             for row in self.loader.transfers(&transfers)? {
-                self.transfers.loaded(row.id.clone(), Some(row));
+                self.tables.transfers.loaded(row.id.clone(), Some(row));
             }
             for key in transfers {
-                self.transfers.loaded(key, None);
+                self.tables.transfers.loaded(key, None);
             }
         }
-        let persons: Vec<_> = keys.persons.iter().filter(|k| !self.persons.is_loaded(k)).cloned().collect();
+        let persons: Vec<_> = keys.persons.iter().filter(|k| !self.tables.persons.is_loaded(k)).cloned().collect();
         if !persons.is_empty() {
             for row in self.loader.persons(&persons)? {
-                self.persons.loaded(row.psn_no.clone(), Some(row));
+                self.tables.persons.loaded(row.psn_no.clone(), Some(row));
             }
             for key in &persons {
-                self.persons.loaded(key.clone(), None);
+                self.tables.persons.loaded(key.clone(), None);
             }
             self.load_accumulators(&persons)?;
         }
@@ -340,23 +323,23 @@ impl<'a> WorkingSet<'a> {
             accounts.insert(AccountKey::PersonalCurrent(person.clone()));
             accounts.insert(AccountKey::PersonalPrior(person.clone()));
         }
-        let accounts: Vec<_> = accounts.into_iter().filter(|k| !self.accounts.is_loaded(k)).collect();
+        let accounts: Vec<_> = accounts.into_iter().filter(|k| !self.tables.accounts.is_loaded(k)).collect();
         if !accounts.is_empty() {
             for row in self.loader.accounts(&accounts)? {
-                self.accounts.loaded(row.key.clone(), Some(row));
+                self.tables.accounts.loaded(row.key.clone(), Some(row));
             }
             for key in accounts {
-                self.accounts.loaded(key, None);
+                self.tables.accounts.loaded(key, None);
             }
         }
         let rows: Vec<_> =
-            keys.visits.iter().chain(&keys.visit_rows).filter(|k| !self.visits.is_loaded(k)).cloned().collect();
+            keys.visits.iter().chain(&keys.visit_rows).filter(|k| !self.tables.visits.is_loaded(k)).cloned().collect();
         if !rows.is_empty() {
             for row in self.loader.visits(&rows)? {
-                self.visits.loaded(row.mdtrt_id.clone(), Some(row));
+                self.tables.visits.loaded(row.mdtrt_id.clone(), Some(row));
             }
             for key in &rows {
-                self.visits.loaded(key.clone(), None);
+                self.tables.visits.loaded(key.clone(), None);
             }
         }
         let visits: Vec<_> = keys.visits.iter().filter(|k| !self.line_index.is_loaded(k)).cloned().collect();
@@ -367,28 +350,29 @@ impl<'a> WorkingSet<'a> {
         let lines: Vec<_> = keys
             .lines
             .iter()
-            .filter(|key| !self.lines.is_loaded(key) && !self.line_index.is_loaded(&key.0))
+            .filter(|key| !self.tables.lines.is_loaded(key) && !self.line_index.is_loaded(&key.0))
             .cloned()
             .collect();
         if !lines.is_empty() {
             self.load_line_keys(&lines)?;
         }
-        let settlements: Vec<_> = keys.settlements.iter().filter(|k| !self.settlements.is_loaded(k)).cloned().collect();
+        let settlements: Vec<_> =
+            keys.settlements.iter().filter(|k| !self.tables.settlements.is_loaded(k)).cloned().collect();
         if !settlements.is_empty() {
             for row in self.loader.settlements(&settlements)? {
-                self.settlements.loaded(row.setl_id.clone(), Some(row));
+                self.tables.settlements.loaded(row.setl_id.clone(), Some(row));
             }
             for key in settlements {
-                self.settlements.loaded(key, None);
+                self.tables.settlements.loaded(key, None);
             }
         }
-        let messages: Vec<_> = keys.messages.iter().filter(|k| !self.messages.is_loaded(k)).cloned().collect();
+        let messages: Vec<_> = keys.messages.iter().filter(|k| !self.tables.messages.is_loaded(k)).cloned().collect();
         if !messages.is_empty() {
             for row in self.loader.messages(&messages)? {
-                self.messages.loaded(row.msgid.clone(), Some(row));
+                self.tables.messages.loaded(row.msgid.clone(), Some(row));
             }
             for key in messages {
-                self.messages.loaded(key, None);
+                self.tables.messages.loaded(key, None);
             }
         }
         Ok(())
@@ -396,7 +380,7 @@ impl<'a> WorkingSet<'a> {
 
     fn load_accumulators(&mut self, persons: &[PersonNo]) -> Result<(), EngineError> {
         for (person, year, row) in self.loader.accumulators(persons)? {
-            self.accumulators.loaded((person, year), Some(row));
+            self.tables.accumulators.loaded((person, year), Some(row));
         }
         for person in persons {
             self.accumulators_loaded.loaded(person.clone(), Some(()));
@@ -411,7 +395,7 @@ impl<'a> WorkingSet<'a> {
             if let Some(serials) = index.get_mut(&row.mdtrt_id) {
                 serials.push(row.serial.clone());
             }
-            self.lines.loaded((row.mdtrt_id.clone(), row.serial.clone()), Some(row));
+            self.tables.lines.loaded((row.mdtrt_id.clone(), row.serial.clone()), Some(row));
         }
         for (visit, serials) in index {
             // The store's lines are all loaded now: a serial not among them is absent.
@@ -422,10 +406,10 @@ impl<'a> WorkingSet<'a> {
 
     fn load_line_keys(&mut self, keys: &[(MdtrtId, String)]) -> Result<(), EngineError> {
         for row in self.loader.line_keys(keys)? {
-            self.lines.loaded((row.mdtrt_id.clone(), row.serial.clone()), Some(row));
+            self.tables.lines.loaded((row.mdtrt_id.clone(), row.serial.clone()), Some(row));
         }
         for key in keys {
-            self.lines.loaded(key.clone(), None);
+            self.tables.lines.loaded(key.clone(), None);
         }
         Ok(())
     }
@@ -436,10 +420,10 @@ impl<'a> WorkingSet<'a> {
             if let Some((_, ids)) = index.iter_mut().find(|(visit, _)| *visit == row.mdtrt_id) {
                 ids.push(row.setl_id.clone());
             }
-            self.settlements.loaded(row.setl_id.clone(), Some(row));
+            self.tables.settlements.loaded(row.setl_id.clone(), Some(row));
         }
         for (visit, ids) in index {
-            self.settlement_index.loaded(visit, Some(ids));
+            self.tables.settlement_index.loaded(visit, Some(ids));
         }
         Ok(())
     }
@@ -459,7 +443,7 @@ impl<'a> WorkingSet<'a> {
             let rows = self.loader.person_cards(std::slice::from_ref(person))?;
             let numbers = rows.iter().map(|card| card.card_no.clone()).collect();
             for row in rows {
-                self.cards.loaded(row.card_no.clone(), Some(row));
+                self.tables.cards.loaded(row.card_no.clone(), Some(row));
             }
             self.card_owners.insert(person.clone(), numbers);
         }
@@ -468,7 +452,7 @@ impl<'a> WorkingSet<'a> {
         // A card made by a command that was rolled back is gone again: its row says so.
         Ok(numbers
             .iter()
-            .filter_map(|number| self.cards.get(number).flatten().filter(|card| &card.psn_no == person).cloned())
+            .filter_map(|number| self.tables.cards.get(number).flatten().filter(|card| &card.psn_no == person).cloned())
             .collect())
     }
     getter!(account, accounts, AccountKey, Account, accounts, |row| row.key.clone());
@@ -487,11 +471,11 @@ impl<'a> WorkingSet<'a> {
         let mut ids: BTreeSet<MdtrtId> = self.visits_made.clone();
         for row in self.loader.outpatient_visits_since(person, institution, since)? {
             ids.insert(row.mdtrt_id.clone());
-            self.visits.loaded(row.mdtrt_id.clone(), Some(row));
+            self.tables.visits.loaded(row.mdtrt_id.clone(), Some(row));
         }
         let mut visits: Vec<Visit> = ids
             .iter()
-            .filter_map(|id| self.visits.get(id).flatten())
+            .filter_map(|id| self.tables.visits.get(id).flatten())
             .filter(|visit| visit.is_outpatient_since(person, institution, since))
             .cloned()
             .collect();
@@ -506,7 +490,7 @@ impl<'a> WorkingSet<'a> {
     getter!(file, files, String, StoredFile, files, |row| row.file_qury_no.clone());
 
     pub fn put_file(&mut self, row: StoredFile) {
-        self.files.put(row.file_qury_no.clone(), row);
+        self.tables.files.put(row.file_qury_no.clone(), row);
     }
 
     getter!(card_application, card_applications, String, CardApplication, card_applications, |row| row.id.clone());
@@ -516,23 +500,23 @@ impl<'a> WorkingSet<'a> {
     getter!(diagnoses, diagnoses, MdtrtId, VisitDiagnoses, diagnoses, |row| row.mdtrt_id.clone());
 
     pub fn put_diagnoses(&mut self, row: VisitDiagnoses) {
-        self.diagnoses.put(row.mdtrt_id.clone(), row);
+        self.tables.diagnoses.put(row.mdtrt_id.clone(), row);
     }
 
     pub fn put_card_application(&mut self, row: CardApplication) {
-        self.card_applications.put(row.id.clone(), row);
+        self.tables.card_applications.put(row.id.clone(), row);
     }
 
     pub fn put_clearing_notice(&mut self, row: ClearingNotice) {
-        self.clearing_notices.put(row.id.clone(), row);
+        self.tables.clearing_notices.put(row.id.clone(), row);
     }
 
     pub fn put_evoucher(&mut self, row: EVoucher) {
-        self.evouchers.put(row.psn_no.clone(), row);
+        self.tables.evouchers.put(row.psn_no.clone(), row);
     }
 
     pub fn put_grant(&mut self, row: Grant) {
-        self.grants.put(row.hash.clone(), row);
+        self.tables.grants.put(row.hash.clone(), row);
     }
 
     /// A card's transactions, oldest first.
@@ -540,18 +524,18 @@ impl<'a> WorkingSet<'a> {
     /// # Errors
     /// When the store fails.
     pub fn card_transactions(&mut self, card: &CardNo) -> Result<Vec<CardTransaction>, EngineError> {
-        if !self.card_transaction_index.is_loaded(card) {
+        if !self.tables.card_transaction_index.is_loaded(card) {
             let rows = self.loader.card_transactions(std::slice::from_ref(card))?;
             let seqs = rows.iter().map(|row| row.seq).collect();
             for row in rows {
-                self.card_transactions.loaded((row.card_no.clone(), row.seq), Some(row));
+                self.tables.card_transactions.loaded((row.card_no.clone(), row.seq), Some(row));
             }
-            self.card_transaction_index.loaded(card.clone(), Some(seqs));
+            self.tables.card_transaction_index.loaded(card.clone(), Some(seqs));
         }
-        let seqs = self.card_transaction_index.get(card).flatten().cloned().unwrap_or_default();
+        let seqs = self.tables.card_transaction_index.get(card).flatten().cloned().unwrap_or_default();
         Ok(seqs
             .into_iter()
-            .filter_map(|seq| self.card_transactions.get(&(card.clone(), seq)).flatten().cloned())
+            .filter_map(|seq| self.tables.card_transactions.get(&(card.clone(), seq)).flatten().cloned())
             .collect())
     }
 
@@ -561,12 +545,12 @@ impl<'a> WorkingSet<'a> {
     /// When the store fails to load the card's transactions.
     pub fn put_card_transaction(&mut self, row: CardTransaction) -> Result<(), EngineError> {
         let key = (row.card_no.clone(), row.seq);
-        if self.card_transactions.get(&key).flatten().is_none() {
+        if self.tables.card_transactions.get(&key).flatten().is_none() {
             let mut seqs: Vec<i64> = self.card_transactions(&row.card_no)?.into_iter().map(|t| t.seq).collect();
             seqs.push(row.seq);
-            self.card_transaction_index.put(row.card_no.clone(), seqs);
+            self.tables.card_transaction_index.put(row.card_no.clone(), seqs);
         }
-        self.card_transactions.put(key, row);
+        self.tables.card_transactions.put(key, row);
         Ok(())
     }
 
@@ -590,13 +574,13 @@ impl<'a> WorkingSet<'a> {
 
     pub fn person_number(&mut self, id_number: &str) -> Result<Option<PersonNo>, EngineError> {
         let key = id_number.to_string();
-        if !self.person_numbers.is_loaded(&key) {
+        if !self.tables.person_numbers.is_loaded(&key) {
             for (id, person) in self.loader.person_numbers(std::slice::from_ref(&key))? {
-                self.person_numbers.loaded(id, Some(person));
+                self.tables.person_numbers.loaded(id, Some(person));
             }
-            self.person_numbers.loaded(key.clone(), None);
+            self.tables.person_numbers.loaded(key.clone(), None);
         }
-        Ok(self.person_numbers.get(&key).flatten().cloned())
+        Ok(self.tables.person_numbers.get(&key).flatten().cloned())
     }
 
     /// A person's accumulators for an insurance year (zero when none are stored).
@@ -607,7 +591,7 @@ impl<'a> WorkingSet<'a> {
         if !self.accumulators_loaded.is_loaded(person) {
             self.load_accumulators(std::slice::from_ref(person))?;
         }
-        Ok(self.accumulators.get(&(person.clone(), year)).flatten().copied().unwrap_or_default())
+        Ok(self.tables.accumulators.get(&(person.clone(), year)).flatten().copied().unwrap_or_default())
     }
 
     /// The lines of a visit, in upload order.
@@ -621,7 +605,7 @@ impl<'a> WorkingSet<'a> {
         Ok(self
             .line_index
             .serials(visit)
-            .filter_map(|serial| self.lines.get(&(visit.clone(), serial.clone())).flatten().cloned())
+            .filter_map(|serial| self.tables.lines.get(&(visit.clone(), serial.clone())).flatten().cloned())
             .collect())
     }
 
@@ -631,14 +615,14 @@ impl<'a> WorkingSet<'a> {
     /// When the store fails.
     pub fn line(&mut self, visit: &MdtrtId, serial: &str) -> Result<Option<FeeLine>, EngineError> {
         let key = (visit.clone(), serial.to_string());
-        if !self.lines.is_loaded(&key) {
+        if !self.tables.lines.is_loaded(&key) {
             match self.line_index.is_loaded(visit) {
                 // Every stored line of the visit is loaded: this one is not among them.
-                true => self.lines.loaded(key.clone(), None),
+                true => self.tables.lines.loaded(key.clone(), None),
                 false => self.load_line_keys(std::slice::from_ref(&key))?,
             }
         }
-        Ok(self.lines.get(&key).flatten().cloned())
+        Ok(self.tables.lines.get(&key).flatten().cloned())
     }
 
     /// How many lines a visit holds (revoked ones included), without loading them.
@@ -659,11 +643,11 @@ impl<'a> WorkingSet<'a> {
     /// # Errors
     /// When the store fails.
     pub fn visit_settlements(&mut self, visit: &MdtrtId) -> Result<Vec<Settlement>, EngineError> {
-        if !self.settlement_index.is_loaded(visit) {
+        if !self.tables.settlement_index.is_loaded(visit) {
             self.load_visit_settlements(std::slice::from_ref(visit))?;
         }
-        let ids = self.settlement_index.get(visit).flatten().cloned().unwrap_or_default();
-        Ok(ids.into_iter().filter_map(|id| self.settlements.get(&id).flatten().cloned()).collect())
+        let ids = self.tables.settlement_index.get(visit).flatten().cloned().unwrap_or_default();
+        Ok(ids.into_iter().filter_map(|id| self.tables.settlements.get(&id).flatten().cloned()).collect())
     }
 
     /// A person's special disease registrations.
@@ -671,11 +655,11 @@ impl<'a> WorkingSet<'a> {
     /// # Errors
     /// When the store fails.
     pub fn registrations(&mut self, person: &PersonNo) -> Result<Vec<DiseaseRegistration>, EngineError> {
-        if !self.registrations.is_loaded(person) {
+        if !self.tables.registrations.is_loaded(person) {
             let rows = self.loader.registrations(std::slice::from_ref(person))?;
-            self.registrations.loaded(person.clone(), Some(rows));
+            self.tables.registrations.loaded(person.clone(), Some(rows));
         }
-        Ok(self.registrations.get(person).flatten().cloned().unwrap_or_default())
+        Ok(self.tables.registrations.get(person).flatten().cloned().unwrap_or_default())
     }
 
     /// Takes the next value of a named sequence (first value 1).
@@ -684,47 +668,47 @@ impl<'a> WorkingSet<'a> {
     /// When the store fails.
     pub fn next_sequence(&mut self, name: &str) -> Result<i64, EngineError> {
         let key = name.to_string();
-        if !self.sequences.is_loaded(&key) {
+        if !self.tables.sequences.is_loaded(&key) {
             for (name, value) in self.loader.sequences(std::slice::from_ref(&key))? {
-                self.sequences.loaded(name, Some(value));
+                self.tables.sequences.loaded(name, Some(value));
             }
-            self.sequences.loaded(key.clone(), None);
+            self.tables.sequences.loaded(key.clone(), None);
         }
-        let next = self.sequences.get(&key).flatten().copied().unwrap_or(0) + 1;
-        self.sequences.put(key, next);
+        let next = self.tables.sequences.get(&key).flatten().copied().unwrap_or(0) + 1;
+        self.tables.sequences.put(key, next);
         Ok(next)
     }
 
     pub fn put_region(&mut self, row: Region) {
-        self.regions.put(row.admdvs.clone(), row);
+        self.tables.regions.put(row.admdvs.clone(), row);
     }
 
     pub fn put_employer(&mut self, row: Employer) {
-        self.employers.put(row.code.clone(), row);
+        self.tables.employers.put(row.code.clone(), row);
     }
 
     pub fn put_institution(&mut self, row: Institution) {
-        self.institutions.put(row.code.clone(), row);
+        self.tables.institutions.put(row.code.clone(), row);
     }
 
     /// Records that a person number just drawn from its sequence has no personal accounts
     /// yet, so opening them needs no lookup.
     pub fn new_person_number(&mut self, psn_no: &PersonNo) {
         for key in [AccountKey::PersonalCurrent(psn_no.clone()), AccountKey::PersonalPrior(psn_no.clone())] {
-            if !self.accounts.is_loaded(&key) {
-                self.accounts.loaded(key, None);
+            if !self.tables.accounts.is_loaded(&key) {
+                self.tables.accounts.loaded(key, None);
             }
         }
     }
 
     pub fn put_person(&mut self, row: Person) {
-        self.person_numbers.put(row.id_number.expose().to_string(), row.psn_no.clone());
-        self.persons.put(row.psn_no.clone(), row);
+        self.tables.person_numbers.put(row.id_number.expose().to_string(), row.psn_no.clone());
+        self.tables.persons.put(row.psn_no.clone(), row);
     }
 
     pub fn put_card(&mut self, row: Card) {
         self.cards_made.entry(row.psn_no.clone()).or_default().insert(row.card_no.clone());
-        self.cards.put(row.card_no.clone(), row);
+        self.tables.cards.put(row.card_no.clone(), row);
     }
 
     /// Opens an account with zero totals (nothing if it exists).
@@ -733,27 +717,27 @@ impl<'a> WorkingSet<'a> {
     /// When the store fails.
     pub fn open_account(&mut self, key: AccountKey) -> Result<(), EngineError> {
         if self.account(&key)?.is_none() {
-            self.accounts.put(key.clone(), Account::open(key));
+            self.tables.accounts.put(key.clone(), Account::open(key));
         }
         Ok(())
     }
 
     pub fn put_accumulators(&mut self, person: PersonNo, year: u16, row: Accumulators) {
-        self.accumulators.put((person, year), row);
+        self.tables.accumulators.put((person, year), row);
     }
 
     /// Stores a new visit: it has no lines or settlements yet.
     pub fn insert_visit(&mut self, row: Visit) {
         self.visits_made.insert(row.mdtrt_id.clone());
         self.line_index.loaded(row.mdtrt_id.clone(), Vec::new());
-        self.settlement_index.loaded(row.mdtrt_id.clone(), Some(Vec::new()));
-        self.visits.put(row.mdtrt_id.clone(), row);
+        self.tables.settlement_index.loaded(row.mdtrt_id.clone(), Some(Vec::new()));
+        self.tables.visits.put(row.mdtrt_id.clone(), row);
     }
 
     /// Stores a changed visit.
     pub fn put_visit(&mut self, row: Visit) {
-        debug_assert!(self.visits.is_loaded(&row.mdtrt_id), "a visit is loaded before it is changed");
-        self.visits.put(row.mdtrt_id.clone(), row);
+        debug_assert!(self.tables.visits.is_loaded(&row.mdtrt_id), "a visit is loaded before it is changed");
+        self.tables.visits.put(row.mdtrt_id.clone(), row);
     }
 
     /// Stores a line; a new serial is appended to its visit's line order.
@@ -764,7 +748,7 @@ impl<'a> WorkingSet<'a> {
         if self.line(&row.mdtrt_id, &row.serial)?.is_none() {
             self.line_index.append(row.mdtrt_id.clone(), row.serial.clone());
         }
-        self.lines.put((row.mdtrt_id.clone(), row.serial.clone()), row);
+        self.tables.lines.put((row.mdtrt_id.clone(), row.serial.clone()), row);
         Ok(())
     }
 
@@ -773,25 +757,25 @@ impl<'a> WorkingSet<'a> {
     /// # Errors
     /// When the store fails to load the visit's settlements.
     pub fn put_settlement(&mut self, row: Settlement) -> Result<(), EngineError> {
-        if self.settlements.get(&row.setl_id).flatten().is_none() {
+        if self.tables.settlements.get(&row.setl_id).flatten().is_none() {
             let mut ids: Vec<SetlId> = self.visit_settlements(&row.mdtrt_id)?.into_iter().map(|s| s.setl_id).collect();
             ids.push(row.setl_id.clone());
-            self.settlement_index.put(row.mdtrt_id.clone(), ids);
+            self.tables.settlement_index.put(row.mdtrt_id.clone(), ids);
         }
-        self.settlements.put(row.setl_id.clone(), row);
+        self.tables.settlements.put(row.setl_id.clone(), row);
         Ok(())
     }
 
     pub fn put_message(&mut self, row: Message) {
-        self.messages.put(row.msgid.clone(), row);
+        self.tables.messages.put(row.msgid.clone(), row);
     }
 
     pub fn put_registrations(&mut self, person: PersonNo, rows: Vec<DiseaseRegistration>) {
-        self.registrations.put(person, rows);
+        self.tables.registrations.put(person, rows);
     }
 
     pub fn put_sign_in(&mut self, row: SignIn) {
-        self.sign_ins.put(row.sign_no.clone(), row);
+        self.tables.sign_ins.put(row.sign_no.clone(), row);
     }
 
     /// Posts a transfer: checks it against the accounts (loading them), applies it, and
@@ -812,10 +796,10 @@ impl<'a> WorkingSet<'a> {
         for posting in &transfer.postings {
             self.account(&posting.account)?;
         }
-        let mut view = AccountsView { accounts: &mut self.accounts };
+        let mut view = AccountsView { accounts: &mut self.tables.accounts };
         yibao_ledger::apply(&mut view, &transfer).map_err(|error| ledger_refusal(&error))?;
         self.new_transfers.push(transfer.id.clone());
-        self.transfers.put(transfer.id.clone(), transfer);
+        self.tables.transfers.put(transfer.id.clone(), transfer);
         Ok(())
     }
 
@@ -825,17 +809,17 @@ impl<'a> WorkingSet<'a> {
     /// When the store fails.
     pub fn credential(&mut self, subject: &str, kind: CredentialKind) -> Result<Option<Credential>, EngineError> {
         let key = (subject.to_string(), kind);
-        if !self.credentials.is_loaded(&key) {
+        if !self.tables.credentials.is_loaded(&key) {
             for row in self.loader.credentials(std::slice::from_ref(&key))? {
-                self.credentials.loaded((row.subject.clone(), row.kind), Some(row));
+                self.tables.credentials.loaded((row.subject.clone(), row.kind), Some(row));
             }
-            self.credentials.loaded(key.clone(), None);
+            self.tables.credentials.loaded(key.clone(), None);
         }
-        Ok(self.credentials.get(&key).flatten().cloned())
+        Ok(self.tables.credentials.get(&key).flatten().cloned())
     }
 
     pub fn put_credential(&mut self, row: Credential) {
-        self.credentials.put((row.subject.clone(), row.kind), row);
+        self.tables.credentials.put((row.subject.clone(), row.kind), row);
     }
 
     /// Adds or replaces a catalogue entry (by code and begin date).
@@ -849,35 +833,8 @@ impl<'a> WorkingSet<'a> {
 
     pub fn savepoint(&self) -> Savepoint {
         Savepoint {
-            tables: [
-                self.regions.savepoint(),
-                self.employers.savepoint(),
-                self.institutions.savepoint(),
-                self.persons.savepoint(),
-                self.person_numbers.savepoint(),
-                self.cards.savepoint(),
-                self.accounts.savepoint(),
-                self.accumulators.savepoint(),
-                self.visits.savepoint(),
-                self.lines.savepoint(),
-                self.line_index.savepoint(),
-                self.settlements.savepoint(),
-                self.settlement_index.savepoint(),
-                self.messages.savepoint(),
-                self.registrations.savepoint(),
-                self.sign_ins.savepoint(),
-                self.transfers.savepoint(),
-                self.sequences.savepoint(),
-                self.credentials.savepoint(),
-                self.files.savepoint(),
-                self.card_applications.savepoint(),
-                self.card_transactions.savepoint(),
-                self.card_transaction_index.savepoint(),
-                self.clearing_notices.savepoint(),
-                self.evouchers.savepoint(),
-                self.grants.savepoint(),
-                self.diagnoses.savepoint(),
-            ],
+            tables: self.tables.savepoint(),
+            line_index: self.line_index.savepoint(),
             new_transfers: self.new_transfers.len(),
             catalogue: self.catalogue.len(),
             audit: self.audit.len(),
@@ -886,62 +843,8 @@ impl<'a> WorkingSet<'a> {
 
     /// Undoes every change made since `savepoint` (rows loaded meanwhile stay loaded).
     pub fn rollback(&mut self, savepoint: Savepoint) {
-        let [
-            regions,
-            employers,
-            institutions,
-            persons,
-            person_numbers,
-            cards,
-            accounts,
-            accumulators,
-            visits,
-            lines,
-            line_index,
-            settlements,
-            settlement_index,
-            messages,
-            registrations,
-            sign_ins,
-            transfers,
-            sequences,
-            credentials,
-            files,
-            card_applications,
-            card_transactions,
-            card_transaction_index,
-            clearing_notices,
-            evouchers,
-            grants,
-            diagnoses,
-        ] = savepoint.tables;
-        self.regions.rollback(regions);
-        self.employers.rollback(employers);
-        self.institutions.rollback(institutions);
-        self.persons.rollback(persons);
-        self.person_numbers.rollback(person_numbers);
-        self.cards.rollback(cards);
-        self.accounts.rollback(accounts);
-        self.accumulators.rollback(accumulators);
-        self.visits.rollback(visits);
-        self.lines.rollback(lines);
-        self.line_index.rollback(line_index);
-        self.settlements.rollback(settlements);
-        self.settlement_index.rollback(settlement_index);
-        self.messages.rollback(messages);
-        self.registrations.rollback(registrations);
-        self.sign_ins.rollback(sign_ins);
-        self.transfers.rollback(transfers);
-        self.sequences.rollback(sequences);
-        self.credentials.rollback(credentials);
-        self.files.rollback(files);
-        self.card_applications.rollback(card_applications);
-        self.card_transactions.rollback(card_transactions);
-        self.card_transaction_index.rollback(card_transaction_index);
-        self.clearing_notices.rollback(clearing_notices);
-        self.evouchers.rollback(evouchers);
-        self.grants.rollback(grants);
-        self.diagnoses.rollback(diagnoses);
+        self.tables.rollback(savepoint.tables);
+        self.line_index.rollback(savepoint.line_index);
         self.new_transfers.truncate(savepoint.new_transfers);
         self.catalogue.truncate(savepoint.catalogue);
         self.audit.truncate(savepoint.audit);
@@ -950,35 +853,14 @@ impl<'a> WorkingSet<'a> {
     /// Everything changed, for the store to write.
     pub fn changes(&self) -> ChangeSet {
         ChangeSet {
-            regions: self.regions.changes(),
-            employers: self.employers.changes(),
-            institutions: self.institutions.changes(),
-            persons: self.persons.changes(),
-            cards: self.cards.changes(),
-            accounts: self.accounts.changes(),
-            accumulators: self.accumulators.changes(),
-            visits: self.visits.changes(),
-            lines: self.lines.changes(),
-            settlements: self.settlements.changes(),
-            messages: self.messages.changes(),
-            registrations: self.registrations.changes(),
-            sign_ins: self.sign_ins.changes(),
             transfers: self
                 .new_transfers
                 .iter()
-                .map(|id| self.transfers.get(id).flatten().cloned().expect("posted transfers are kept"))
+                .map(|id| self.tables.transfers.get(id).flatten().cloned().expect("posted transfers are kept"))
                 .collect(),
-            sequences: self.sequences.changes(),
-            credentials: self.credentials.changes(),
-            files: self.files.changes(),
-            card_applications: self.card_applications.changes(),
-            card_transactions: self.card_transactions.changes(),
-            clearing_notices: self.clearing_notices.changes(),
-            evouchers: self.evouchers.changes(),
-            grants: self.grants.changes(),
-            diagnoses: self.diagnoses.changes(),
             catalogue: self.catalogue.clone(),
             audit: self.audit.clone(),
+            ..self.tables.changes()
         }
     }
 }
