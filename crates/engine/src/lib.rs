@@ -19,5 +19,5 @@ mod working_set;
 
 pub use catalogue::Catalogue;
 pub use commands::{Command, Context, Envelope, Outcome, Reply, Submission, run};
-pub use error::{EngineError, ErrorKind, StoreFailure};
+pub use error::{EngineError, ErrorKind, Refusal, StoreFailure};
 pub use working_set::{ChangeSet, Keys, Loader, Savepoint, WorkingSet};

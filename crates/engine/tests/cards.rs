@@ -11,7 +11,7 @@ use yibao_engine::commands::{
     ProduceCard, RecordApplicationStep, RedeemGrant, ReplaceCard, SuspendEVoucher, grant_hash, transition_allowed,
 };
 use yibao_engine::records::{CardStatus, Certificate, GrantKind};
-use yibao_engine::{ErrorKind, Outcome};
+use yibao_engine::{ErrorKind, Outcome, Refusal};
 use yibao_ledger::AccountKey;
 
 fn card_no(text: &str) -> CardNo {
@@ -378,7 +378,7 @@ fn the_sixtieth_unprinted_transaction_pays_the_sixty_first_waits_for_the_printou
     assert_eq!(world.db.cards[&card_no("A10000001")].unprinted, 60);
     let refused = buy(&mut world).unwrap_err();
     assert_eq!(refused.kind, ErrorKind::Refused);
-    assert!(refused.zh.contains("打印"), "{}", refused.zh);
+    assert!(matches!(refused.refusal.as_deref(), Some(Refusal::CardUnprinted { unprinted: 60, .. })), "{}", refused.zh);
     let Outcome::Statement { transactions, person: holder, .. } =
         world.exec(PrintStatement { card_no: card_no("A10000001"), actor: "operator:clerk".into() }).unwrap()
     else {

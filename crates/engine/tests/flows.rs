@@ -7,7 +7,7 @@ use world::*;
 use yibao_domain::{CertType, Money};
 use yibao_engine::commands::{RegisterDisease, Reverse, UploadLines};
 use yibao_engine::records::{Certificate, LineState, SettlementStatus, VisitKind};
-use yibao_engine::{Envelope, ErrorKind, Outcome, Reply, Submission};
+use yibao_engine::{Envelope, ErrorKind, Outcome, Refusal, Reply, Submission};
 
 #[test]
 fn worked_example_employee_outpatient() {
@@ -70,7 +70,7 @@ fn inpatient_first_and_second_admission() {
     world.upload("张伟", TERTIARY, &first, VisitKind::Inpatient, &[("DEMO-A-003", "10000", "1")]);
     let command = world.settle_command("张伟", TERTIARY, &first, VisitKind::Inpatient, false);
     let error = world.settle(command.clone()).unwrap_err();
-    assert!(error.zh.contains("未办理出院"), "{error:?}");
+    assert!(matches!(error.refusal.as_deref(), Some(Refusal::NotDischarged { .. })), "{error:?}");
     world.discharge("张伟", TERTIARY, &first);
     let settled = world.settle(command).unwrap().settlement;
     assert_eq!(
@@ -158,7 +158,7 @@ fn mid_stay_then_final_settlement_and_cancel_order() {
     assert_eq!([last.amounts.deductible, last.amounts.fund], ["300", "595"].map(yuan));
     assert_eq!(world.db.accumulators[&(person("张伟"), 2026)].admissions, 1);
     let refused = world.cancel("张伟", TERTIARY, &first.setl_id).unwrap_err();
-    assert!(refused.zh.contains("后续结算"), "{refused:?}");
+    assert!(matches!(refused.refusal.as_deref(), Some(Refusal::LaterSettlement { .. })), "{refused:?}");
     world.cancel("张伟", TERTIARY, &last.setl_id).unwrap();
     world.cancel("张伟", TERTIARY, &first.setl_id).unwrap();
     assert_eq!(world.db.accumulators[&(person("张伟"), 2026)], Default::default());
@@ -193,7 +193,7 @@ fn refund_lines_net_out_and_cannot_exceed_the_sale() {
             lines: too_much,
         })
         .unwrap_err();
-    assert!(error.zh.contains("退费数量"), "{error:?}");
+    assert!(matches!(error.refusal.as_deref(), Some(Refusal::RefundExceedsLine { line: 1, .. })), "{error:?}");
     world.discharge("张伟", TERTIARY, &visit);
     let command = world.settle_command("张伟", TERTIARY, &visit, VisitKind::Inpatient, false);
     let settled = world.settle(command).unwrap().settlement;
@@ -283,7 +283,7 @@ fn special_outpatient_needs_a_registration() {
     world.upload("张伟", TERTIARY, &visit, VisitKind::Outpatient, &[("DEMO-A-004", "1000", "1")]);
     let command = world.settle_command("张伟", TERTIARY, &visit, VisitKind::Outpatient, false);
     let error = world.settle(command.clone()).unwrap_err();
-    assert!(error.zh.contains("未备案门诊慢特病"), "{error:?}");
+    assert!(matches!(error.refusal.as_deref(), Some(Refusal::DiseaseNotRegistered { .. })), "{error:?}");
     let msgid = world.msgid();
     world
         .exec(RegisterDisease {
@@ -327,7 +327,7 @@ fn a_msgid_settles_once_and_replays_its_response() {
     let changed =
         world.submit(Submission { envelope: Some(envelope("M1", "other")), command: Box::new(command) }).unwrap_err();
     assert_eq!(changed.kind, ErrorKind::Conflict);
-    assert!(changed.zh.contains("重复"), "{changed:?}");
+    assert!(matches!(changed.refusal.as_deref(), Some(Refusal::MessageReused { .. })), "{changed:?}");
     assert_eq!(world.db.settlements.len(), settlements);
     assert_eq!(world.balance("张伟"), yuan("950"));
 }
@@ -350,12 +350,12 @@ fn reversal_by_msgid_and_tombstones() {
     world.exec(reverse("S1", "R1")).unwrap();
     assert_eq!(world.balance("张伟"), yuan("1000"));
     let twice = world.exec(reverse("S1", "R2")).unwrap_err();
-    assert!(twice.zh.contains("已被冲正"), "{twice:?}");
+    assert!(matches!(twice.refusal.as_deref(), Some(Refusal::AlreadyReversed { .. })), "{twice:?}");
     // A message reversed before it arrives is refused when it does.
     let Outcome::Reversed { .. } = world.exec(reverse("S9", "R3")).unwrap() else { panic!() };
     let late =
         world.submit(Submission { envelope: Some(envelope("S9", "h")), command: Box::new(command) }).unwrap_err();
-    assert!(late.zh.contains("已被冲正"), "{late:?}");
+    assert!(matches!(late.refusal.as_deref(), Some(Refusal::MessageReversed { .. })), "{late:?}");
     assert_eq!(world.balance("张伟"), yuan("1000"));
     world.check_invariants();
 }
@@ -486,7 +486,7 @@ fn only_a_stay_is_settled_mid_stay() {
     command.request.mid_stay = true;
     let refused = world.settle(command).unwrap_err();
     assert_eq!(refused.kind, ErrorKind::Invalid, "{refused:?}");
-    assert!(refused.zh.contains("不是住院就诊"), "{}", refused.zh);
+    assert!(matches!(refused.refusal.as_deref(), Some(Refusal::MidStayOfNonStay { .. })), "{}", refused.zh);
 }
 
 /// The writer runs many commands on one working set: an emergency visit opened and settled

@@ -9,7 +9,7 @@ use yibao_ledger::{AccountKey, Posting, Transfer, TransferCode, TransferId};
 
 use super::summary::AllocationSummary;
 use super::{Command, Context, Outcome};
-use crate::error::EngineError;
+use crate::error::{EngineError, Refusal};
 use crate::records::{AuditEntry, PersonStatus};
 use crate::working_set::{Keys, WorkingSet};
 
@@ -162,10 +162,7 @@ impl Command for CloseYear {
         if self.year + 1 != this_year {
             // The current-year account now holds a later year's money: rolling it over under
             // an older year would move money that year never had.
-            return Err(EngineError::refused(
-                format!("只能结转上一年度（{}年），不能结转{}年", this_year - 1, self.year),
-                format!("only the year just ended ({}) can be closed, not {}", this_year - 1, self.year),
-            ));
+            return Err(Refusal::NotTheYearJustEnded { year: self.year, this_year }.into());
         }
         let mut summary = AllocationSummary::default();
         for psn_no in &self.persons {

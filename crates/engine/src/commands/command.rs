@@ -8,7 +8,7 @@ use yibao_policy::PolicySet;
 
 use super::summary::{AllocationSummary, ClearingSummary, ContributionSummary};
 use crate::catalogue::Catalogue;
-use crate::error::EngineError;
+use crate::error::{EngineError, Refusal};
 use crate::records::{DiseaseRegistration, Effect, FeeLine, Message, Person, Settlement, SignIn, Visit};
 use crate::working_set::{Keys, WorkingSet};
 
@@ -236,13 +236,7 @@ fn run_inner(ws: &mut WorkingSet<'_>, ctx: &Context<'_>, submission: &Submission
         && let Some(stored) = ws.message(&envelope.msgid)?
     {
         if stored.effect == Effect::Tombstone {
-            return Err(EngineError::conflict(
-                format!("报文{}已被冲正，不能再办理", envelope.msgid),
-                format!(
-                    "message {} was reversed before it arrived; send the business again with a new msgid",
-                    envelope.msgid
-                ),
-            ));
+            return Err(Refusal::MessageReversed { msgid: envelope.msgid.clone() }.into());
         }
         if stored.institution != envelope.institution {
             return Err(EngineError::conflict(
@@ -253,13 +247,7 @@ fn run_inner(ws: &mut WorkingSet<'_>, ctx: &Context<'_>, submission: &Submission
         if stored.infno == envelope.infno && stored.request_hash == envelope.request_hash {
             return Ok(Reply::Replayed(stored.response));
         }
-        return Err(EngineError::conflict(
-            format!("报文ID{}重复，且交易内容与原报文不一致", envelope.msgid),
-            format!(
-                "msgid {} was already used for a different {} message; a retry must repeat the input exactly",
-                envelope.msgid, stored.infno
-            ),
-        ));
+        return Err(Refusal::MessageReused { msgid: envelope.msgid.clone(), infno: stored.infno }.into());
     }
     let outcome = command.execute(ws, ctx)?;
     let body = envelope.as_ref().map(|envelope| {

@@ -6,7 +6,7 @@ use yibao_policy::{LineInput, split_line};
 
 use super::visits::{cancelled, own_visit, wrong_kind};
 use super::{Command, Context, Outcome};
-use crate::error::EngineError;
+use crate::error::{EngineError, Refusal};
 use crate::records::{FeeLine, LineState, VisitKind, VisitStatus};
 use crate::working_set::{Keys, WorkingSet};
 
@@ -293,20 +293,13 @@ impl UploadLines {
             all().filter(|l| l.refund_of.as_deref() == Some(original)).map(|l| l.quantity.ten_thousandths()).sum();
         let left = sale.quantity.ten_thousandths() + refunded;
         if upload.quantity.abs().ten_thousandths() > left {
-            return Err(EngineError::refused(
-                format!(
-                    "第{}条明细：退费数量{}超过原明细可退数量{}",
-                    index + 1,
-                    upload.quantity.abs(),
-                    Quantity::from_ten_thousandths(left)
-                ),
-                format!(
-                    "line {}: refunds {} of {original}, only {} left to refund",
-                    index + 1,
-                    upload.quantity.abs(),
-                    Quantity::from_ten_thousandths(left)
-                ),
-            ));
+            return Err(Refusal::RefundExceedsLine {
+                line: index + 1,
+                refunded: upload.quantity.abs(),
+                original: original.to_string(),
+                left: Quantity::from_ten_thousandths(left),
+            }
+            .into());
         }
         Ok(())
     }

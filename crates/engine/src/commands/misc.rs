@@ -6,7 +6,7 @@ use yibao_domain::{Date, InstitutionCode, MsgId, PersonNo};
 use super::lookup::insured_person;
 use super::settle::{CancelSettlement, cancel_settlement};
 use super::{Command, Context, Outcome};
-use crate::error::EngineError;
+use crate::error::{EngineError, Refusal};
 use crate::records::{DiseaseRegistration, Effect, LineState, Message, SignIn, StoredFile, VisitStatus};
 use crate::working_set::{Keys, WorkingSet};
 
@@ -112,10 +112,7 @@ impl Command for Reverse {
             ));
         }
         if let Some(by) = &original.reversed_by {
-            return Err(EngineError::conflict(
-                format!("原报文{omsgid}已被冲正（冲正报文{by}）"),
-                format!("message {omsgid} was already reversed by {by}"),
-            ));
+            return Err(Refusal::AlreadyReversed { omsgid: omsgid.clone(), by: by.clone() }.into());
         }
         match &original.effect {
             Effect::Settled(setl_id) => {

@@ -8,7 +8,7 @@ use yibao_domain::{
 use yibao_ledger::{AccountKey, Posting, Transfer, TransferCode, TransferId};
 
 use super::{Command, Context, Outcome};
-use crate::error::EngineError;
+use crate::error::{EngineError, Refusal};
 use crate::records::{
     AuditEntry, Card, CardStatus, CatalogueEntry, Employer, Institution, Person, PersonStatus, Region,
 };
@@ -227,10 +227,7 @@ impl Command for CreatePerson {
         };
         let psn_no: PersonNo = format!("{}{digits:010}", self.admdvs).parse().expect("digits");
         if ws.person(&psn_no)?.is_some() {
-            return Err(EngineError::conflict(
-                format!("人员编号{psn_no}已被占用，请重试"),
-                format!("person number {psn_no} is taken; draw another"),
-            ));
+            return Err(Refusal::PersonNumberTaken { psn_no }.into());
         }
         ws.new_person_number(&psn_no);
         let person = Person {

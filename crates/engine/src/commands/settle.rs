@@ -17,7 +17,7 @@ use super::lines::{LineUpload, UploadLines};
 use super::lookup::{designated_institution, insured_person};
 use super::visits::{check_certificate, check_med_type, no_policy, own_visit, recorded, wrong_kind};
 use super::{Command, Context, Outcome, SettlementOutcome, Warning};
-use crate::error::EngineError;
+use crate::error::{EngineError, Refusal};
 use crate::records::{
     Amounts, Certificate, FeeLine, LineState, Person, PersonStatus, Settlement, SettlementStatus, Visit, VisitKind,
     VisitStatus,
@@ -136,19 +136,10 @@ pub(super) fn settle(
     match (visit.kind, visit.status, request.mid_stay) {
         (_, VisitStatus::Cancelled, _) => return Err(super::visits::cancelled(&visit)),
         (VisitKind::Outpatient | VisitKind::Pharmacy, _, true) => {
-            return Err(EngineError::invalid(
-                format!("就诊ID{}不是住院就诊，不能中途结算", visit.mdtrt_id),
-                format!("visit {} is not a stay: only a stay is settled mid-stay", visit.mdtrt_id),
-            ));
+            return Err(Refusal::MidStayOfNonStay { mdtrt_id: visit.mdtrt_id.clone() }.into());
         }
         (VisitKind::Inpatient, VisitStatus::Open, false) => {
-            return Err(EngineError::refused(
-                format!("就诊ID{}未办理出院，不能办理出院结算；中途结算请传mid_setl_flag=1", visit.mdtrt_id),
-                format!(
-                    "visit {} is not discharged: discharge first (2402), or settle mid-stay with mid_setl_flag=1",
-                    visit.mdtrt_id
-                ),
-            ));
+            return Err(Refusal::NotDischarged { mdtrt_id: visit.mdtrt_id.clone() }.into());
         }
         (VisitKind::Inpatient, VisitStatus::Discharged, true) => {
             return Err(EngineError::refused(
@@ -240,10 +231,7 @@ pub(super) fn settle(
     if let Some(card) = &card
         && card.unprinted >= crate::records::UNPRINTED_MAX
     {
-        return Err(EngineError::refused(
-            format!("社会保障卡{}已有{}笔交易未打印，请先打印交易记录后再使用", card.card_no, card.unprinted),
-            format!("card {} has {} unprinted transactions; print its record first", card.card_no, card.unprinted),
-        ));
+        return Err(Refusal::CardUnprinted { card_no: card.card_no.clone(), unprinted: card.unprinted }.into());
     }
     let med_type = request.med_type.or(visit.med_type).ok_or_else(|| {
         EngineError::invalid(
@@ -495,10 +483,12 @@ fn special_disease(
     };
     let Some(registration) = chosen else {
         let diagnosis = visit.diagnosis_code.as_deref().unwrap_or("（未上传）");
-        return Err(EngineError::refused(
-            format!("参保人{}未备案门诊慢特病{diagnosis}，不能按门诊慢特病结算", person.name),
-            format!("person {} has no special disease registration for diagnosis {diagnosis}", person.psn_no),
-        ));
+        return Err(Refusal::DiseaseNotRegistered {
+            name: person.name.clone(),
+            psn_no: person.psn_no.clone(),
+            diagnosis: diagnosis.to_string(),
+        }
+        .into());
     };
     Ok(rule.disease(&registration.code).expect("filtered above").clone())
 }
@@ -713,10 +703,9 @@ pub(super) fn cancel_settlement(
             && other.setl_id > original.setl_id
     });
     if let Some(later) = later {
-        return Err(EngineError::conflict(
-            format!("就诊ID{}存在后续结算{}，请先撤销后续结算", original.mdtrt_id, later.setl_id),
-            format!("visit {} has a later settlement {}; cancel it first", original.mdtrt_id, later.setl_id),
-        ));
+        return Err(
+            Refusal::LaterSettlement { mdtrt_id: original.mdtrt_id.clone(), later: later.setl_id.clone() }.into()
+        );
     }
     let mirror = cancel(ws, ctx, &original, &command.msgid)?;
     let mut visit = ws.visit(&original.mdtrt_id)?.ok_or_else(|| EngineError::internal("settled visit vanished"))?;

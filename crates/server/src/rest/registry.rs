@@ -177,9 +177,8 @@ pub(super) async fn create_person(
             Ok(yibao_engine::Outcome::Person(person)) => break person,
             Ok(_) => return Err(unexpected()),
             Err(error)
-                if error.kind == yibao_engine::ErrorKind::Conflict
-                    && attempt < 5
-                    && error.en.ends_with("draw another") => {}
+                if attempt < 5
+                    && matches!(error.refusal.as_deref(), Some(yibao_engine::Refusal::PersonNumberTaken { .. })) => {}
             Err(error) => return Err(error.into()),
         }
     };
