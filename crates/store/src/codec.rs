@@ -1,4 +1,5 @@
-//! Records to rows and back. Column order follows [`crate::schema`]; structured fields
+//! Records to rows and back, every column by its name in [`crate::schema`] (never by where it
+//! sits: a row is read with [`Columns`] and written with [`named`]); structured fields
 //! (explanations, line lists, accumulator changes, effects) are JSON text.
 
 use serde_json::{Value as Json, json};
@@ -14,7 +15,7 @@ use yibao_ledger::{Account, Posting, Side, Transfer, TransferCode, TransferId};
 use yibao_policy::{Accumulators, Rule, Step};
 
 use crate::schema;
-use crate::value::{Columns, Value};
+use crate::value::{Columns, Value, named};
 
 fn failure(what: &str, detail: impl std::fmt::Display) -> StoreFailure {
     StoreFailure(format!("{what}: {detail}"))
@@ -52,158 +53,181 @@ fn ratio(basis_points: i64, table: &str) -> Result<Ratio, StoreFailure> {
 }
 
 pub fn region(row: &Region) -> Vec<Value> {
-    vec![text(&row.admdvs), text(&row.name)]
+    named(&schema::REGIONS, [("admdvs", text(&row.admdvs)), ("name", text(&row.name))])
 }
 
 pub fn decode_region(row: &[Value]) -> Result<Region, StoreFailure> {
     let mut c = Columns::new(&schema::REGIONS, row);
-    Ok(Region { admdvs: c.parse()?, name: c.text()? })
+    Ok(Region { admdvs: c.parse("admdvs")?, name: c.text("name")? })
 }
 
 pub fn employer(row: &Employer) -> Vec<Value> {
-    vec![text(&row.code), text(&row.name), text(&row.admdvs)]
+    named(&schema::EMPLOYERS, [("code", text(&row.code)), ("name", text(&row.name)), ("admdvs", text(&row.admdvs))])
 }
 
 pub fn decode_employer(row: &[Value]) -> Result<Employer, StoreFailure> {
     let mut c = Columns::new(&schema::EMPLOYERS, row);
-    Ok(Employer { code: c.text()?, name: c.text()?, admdvs: c.parse()? })
+    Ok(Employer { code: c.text("code")?, name: c.text("name")?, admdvs: c.parse("admdvs")? })
 }
 
 pub fn institution(row: &Institution) -> Vec<Value> {
-    vec![
-        text(&row.code),
-        text(&row.name),
-        text(&row.kind.code()),
-        row.level.map(|level| level.code()).into(),
-        text(&row.admdvs),
-        date(&row.designated_from),
-        date(&row.designated_to),
-        row.accepts_evoucher.into(),
-        text(&row.gateway_secret),
-    ]
+    named(
+        &schema::INSTITUTIONS,
+        [
+            ("code", text(&row.code)),
+            ("name", text(&row.name)),
+            ("kind", text(&row.kind.code())),
+            ("level", row.level.map(|level| level.code()).into()),
+            ("admdvs", text(&row.admdvs)),
+            ("designated_from", date(&row.designated_from)),
+            ("designated_to", date(&row.designated_to)),
+            ("accepts_evoucher", row.accepts_evoucher.into()),
+            ("gateway_secret", text(&row.gateway_secret)),
+        ],
+    )
 }
 
 pub fn decode_institution(row: &[Value]) -> Result<Institution, StoreFailure> {
     let mut c = Columns::new(&schema::INSTITUTIONS, row);
     Ok(Institution {
-        code: c.parse()?,
-        name: c.text()?,
-        kind: c.parse()?,
-        level: c.opt_parse()?,
-        admdvs: c.parse()?,
-        designated_from: c.parse()?,
-        designated_to: c.parse()?,
-        accepts_evoucher: c.boolean()?,
-        gateway_secret: c.text()?,
+        code: c.parse("code")?,
+        name: c.text("name")?,
+        kind: c.parse("kind")?,
+        level: c.opt_parse("level")?,
+        admdvs: c.parse("admdvs")?,
+        designated_from: c.parse("designated_from")?,
+        designated_to: c.parse("designated_to")?,
+        accepts_evoucher: c.boolean("accepts_evoucher")?,
+        gateway_secret: c.text("gateway_secret")?,
     })
 }
 
 pub fn person(row: &Person) -> Vec<Value> {
-    vec![
-        text(&row.psn_no),
-        Value::Text(row.id_number.expose().to_string()),
-        text(&row.name),
-        text(&row.admdvs),
-        text(&row.insurance),
-        text(&row.person_type),
-        row.employer.clone().into(),
-        Value::Text(row.status.code().to_string()),
-        date(&row.insured_since),
-        text(&row.ethnicity),
-        text(&row.custody_bank),
-        row.contribution_base.map(|m| m.fen()).into(),
-        row.account_frozen.into(),
-    ]
+    named(
+        &schema::PERSONS,
+        [
+            ("psn_no", text(&row.psn_no)),
+            ("id_number", Value::Text(row.id_number.expose().to_string())),
+            ("name", text(&row.name)),
+            ("admdvs", text(&row.admdvs)),
+            ("insutype", text(&row.insurance)),
+            ("psn_type", text(&row.person_type)),
+            ("employer", row.employer.clone().into()),
+            ("status", Value::Text(row.status.code().to_string())),
+            ("insured_since", date(&row.insured_since)),
+            ("ethnicity", text(&row.ethnicity)),
+            ("custody_bank", text(&row.custody_bank)),
+            ("contribution_base_fen", row.contribution_base.map(|m| m.fen()).into()),
+            ("account_frozen", row.account_frozen.into()),
+        ],
+    )
 }
 
 pub fn decode_person(row: &[Value]) -> Result<Person, StoreFailure> {
     let mut c = Columns::new(&schema::PERSONS, row);
     Ok(Person {
-        psn_no: c.parse()?,
-        id_number: c.parse()?,
-        name: c.text()?,
-        admdvs: c.parse()?,
-        insurance: c.parse()?,
-        person_type: c.parse()?,
-        employer: c.opt_text()?,
+        psn_no: c.parse("psn_no")?,
+        id_number: c.parse("id_number")?,
+        name: c.text("name")?,
+        admdvs: c.parse("admdvs")?,
+        insurance: c.parse("insutype")?,
+        person_type: c.parse("psn_type")?,
+        employer: c.opt_text("employer")?,
         status: {
-            let code = c.text()?;
+            let code = c.text("status")?;
             PersonStatus::parse(&code).ok_or_else(|| failure("persons.status", &code))?
         },
-        insured_since: c.parse()?,
-        ethnicity: c.text()?,
-        custody_bank: c.parse()?,
-        contribution_base: c.opt_int()?.map(Money::from_fen),
-        account_frozen: c.boolean()?,
+        insured_since: c.parse("insured_since")?,
+        ethnicity: c.text("ethnicity")?,
+        custody_bank: c.parse("custody_bank")?,
+        contribution_base: c.opt_int("contribution_base_fen")?.map(Money::from_fen),
+        account_frozen: c.boolean("account_frozen")?,
     })
 }
 
 pub fn card(row: &Card) -> Vec<Value> {
-    vec![
-        text(&row.card_no),
-        text(&row.card_sn),
-        text(&row.psn_no),
-        Value::Text(row.status.as_str().to_string()),
-        text(&row.bank),
-        row.issued_on.map(|d| d.to_string()).into(),
-        Value::Int(i64::from(row.unprinted)),
-        row.replaces.as_ref().map(|c| c.to_string()).into(),
-    ]
+    named(
+        &schema::CARDS,
+        [
+            ("card_no", text(&row.card_no)),
+            ("card_sn", text(&row.card_sn)),
+            ("psn_no", text(&row.psn_no)),
+            ("status", Value::Text(row.status.as_str().to_string())),
+            ("bank", text(&row.bank)),
+            ("issued_on", row.issued_on.map(|d| d.to_string()).into()),
+            ("unprinted", Value::Int(i64::from(row.unprinted))),
+            ("replaces", row.replaces.as_ref().map(|c| c.to_string()).into()),
+        ],
+    )
 }
 
 pub fn decode_card(row: &[Value]) -> Result<Card, StoreFailure> {
     let mut c = Columns::new(&schema::CARDS, row);
     Ok(Card {
-        card_no: c.parse()?,
-        card_sn: c.parse()?,
-        psn_no: c.parse()?,
+        card_no: c.parse("card_no")?,
+        card_sn: c.parse("card_sn")?,
+        psn_no: c.parse("psn_no")?,
         status: {
-            let status = c.text()?;
+            let status = c.text("status")?;
             CardStatus::parse(&status).ok_or_else(|| failure("cards.status", &status))?
         },
-        bank: c.parse()?,
-        issued_on: c.opt_parse()?,
-        unprinted: u32::try_from(c.int()?).map_err(|e| failure("cards.unprinted", e))?,
-        replaces: c.opt_parse()?,
+        bank: c.parse("bank")?,
+        issued_on: c.opt_parse("issued_on")?,
+        unprinted: u32::try_from(c.int("unprinted")?).map_err(|e| failure("cards.unprinted", e))?,
+        replaces: c.opt_parse("replaces")?,
     })
 }
 
 pub fn account(row: &Account) -> Vec<Value> {
-    vec![text(&row.key), money(&row.debits_posted), money(&row.credits_posted)]
+    named(
+        &schema::ACCOUNTS,
+        [
+            ("account", text(&row.key)),
+            ("debits_fen", money(&row.debits_posted)),
+            ("credits_fen", money(&row.credits_posted)),
+        ],
+    )
 }
 
 pub fn decode_account(row: &[Value]) -> Result<Account, StoreFailure> {
     let mut c = Columns::new(&schema::ACCOUNTS, row);
-    Ok(Account { key: c.parse()?, debits_posted: Money::from_fen(c.int()?), credits_posted: Money::from_fen(c.int()?) })
+    Ok(Account {
+        key: c.parse("account")?,
+        debits_posted: Money::from_fen(c.int("debits_fen")?),
+        credits_posted: Money::from_fen(c.int("credits_fen")?),
+    })
 }
 
 pub fn accumulators(person: &yibao_domain::PersonNo, year: u16, row: &Accumulators) -> Vec<Value> {
-    vec![
-        text(person),
-        Value::Int(i64::from(year)),
-        money(&row.outpatient_deductible_paid),
-        money(&row.inpatient_deductible_paid),
-        Value::Int(row.admissions),
-        money(&row.outpatient_band_used),
-        money(&row.fund_paid),
-        money(&row.medfee_total),
-    ]
+    named(
+        &schema::ACCUMULATORS,
+        [
+            ("psn_no", text(person)),
+            ("year", Value::Int(i64::from(year))),
+            ("outpatient_deductible_fen", money(&row.outpatient_deductible_paid)),
+            ("inpatient_deductible_fen", money(&row.inpatient_deductible_paid)),
+            ("admissions", Value::Int(row.admissions)),
+            ("outpatient_band_fen", money(&row.outpatient_band_used)),
+            ("fund_fen", money(&row.fund_paid)),
+            ("medfee_fen", money(&row.medfee_total)),
+        ],
+    )
 }
 
 pub fn decode_accumulators(row: &[Value]) -> Result<(yibao_domain::PersonNo, u16, Accumulators), StoreFailure> {
     let mut c = Columns::new(&schema::ACCUMULATORS, row);
-    let person = c.parse()?;
-    let year = u16::try_from(c.int()?).map_err(|e| failure("accumulators.year", e))?;
+    let person = c.parse("psn_no")?;
+    let year = u16::try_from(c.int("year")?).map_err(|e| failure("accumulators.year", e))?;
     Ok((
         person,
         year,
         Accumulators {
-            outpatient_deductible_paid: Money::from_fen(c.int()?),
-            inpatient_deductible_paid: Money::from_fen(c.int()?),
-            admissions: c.int()?,
-            outpatient_band_used: Money::from_fen(c.int()?),
-            fund_paid: Money::from_fen(c.int()?),
-            medfee_total: Money::from_fen(c.int()?),
+            outpatient_deductible_paid: Money::from_fen(c.int("outpatient_deductible_fen")?),
+            inpatient_deductible_paid: Money::from_fen(c.int("inpatient_deductible_fen")?),
+            admissions: c.int("admissions")?,
+            outpatient_band_used: Money::from_fen(c.int("outpatient_band_fen")?),
+            fund_paid: Money::from_fen(c.int("fund_fen")?),
+            medfee_total: Money::from_fen(c.int("medfee_fen")?),
         },
     ))
 }
@@ -236,66 +260,69 @@ fn accumulators_from_json(value: &Json) -> Result<Accumulators, StoreFailure> {
 }
 
 pub fn visit(row: &Visit) -> Vec<Value> {
-    vec![
-        text(&row.mdtrt_id),
-        text(&row.psn_no),
-        text(&row.institution),
-        Value::Text(row.kind.as_str().to_string()),
-        text(&row.insurance),
-        row.med_type.map(|t| t.to_string()).into(),
-        time(&row.begin),
-        row.end.map(|t| t.to_string()).into(),
-        Value::Text(row.status.as_str().to_string()),
-        text(&row.certificate.kind),
-        text(&row.certificate.number),
-        text(&row.his_no),
-        text(&row.dept_code),
-        text(&row.dept_name),
-        text(&row.doctor_code),
-        text(&row.doctor_name),
-        row.diagnosis_code.clone().into(),
-        row.diagnosis_name.clone().into(),
-        text(&row.insured_admdvs),
-        text(&row.treated_admdvs),
-        row.admission_counted.into(),
-        money(&row.deductible_paid),
-        row.folded_into.as_ref().map(|id| id.to_string()).into(),
-        time(&row.created_at),
-    ]
+    named(
+        &schema::VISITS,
+        [
+            ("mdtrt_id", text(&row.mdtrt_id)),
+            ("psn_no", text(&row.psn_no)),
+            ("institution", text(&row.institution)),
+            ("kind", Value::Text(row.kind.as_str().to_string())),
+            ("insutype", text(&row.insurance)),
+            ("med_type", row.med_type.map(|t| t.to_string()).into()),
+            ("begin_at", time(&row.begin)),
+            ("end_at", row.end.map(|t| t.to_string()).into()),
+            ("status", Value::Text(row.status.as_str().to_string())),
+            ("cert_type", text(&row.certificate.kind)),
+            ("cert_no", text(&row.certificate.number)),
+            ("his_no", text(&row.his_no)),
+            ("dept_code", text(&row.dept_code)),
+            ("dept_name", text(&row.dept_name)),
+            ("doctor_code", text(&row.doctor_code)),
+            ("doctor_name", text(&row.doctor_name)),
+            ("diagnosis_code", row.diagnosis_code.clone().into()),
+            ("diagnosis_name", row.diagnosis_name.clone().into()),
+            ("insured_admdvs", text(&row.insured_admdvs)),
+            ("treated_admdvs", text(&row.treated_admdvs)),
+            ("admission_counted", row.admission_counted.into()),
+            ("deductible_paid_fen", money(&row.deductible_paid)),
+            ("folded_into", row.folded_into.as_ref().map(|id| id.to_string()).into()),
+            ("created_at", time(&row.created_at)),
+        ],
+    )
 }
 
 pub fn decode_visit(row: &[Value]) -> Result<Visit, StoreFailure> {
     let mut c = Columns::new(&schema::VISITS, row);
     Ok(Visit {
-        mdtrt_id: c.parse()?,
-        psn_no: c.parse()?,
-        institution: c.parse()?,
+        mdtrt_id: c.parse("mdtrt_id")?,
+        psn_no: c.parse("psn_no")?,
+        institution: c.parse("institution")?,
         kind: {
-            let kind = c.text()?;
+            let kind = c.text("kind")?;
             VisitKind::parse(&kind).ok_or_else(|| failure("visits.kind", &kind))?
         },
-        insurance: c.parse()?,
-        med_type: c.opt_parse()?,
-        begin: c.parse()?,
-        end: c.opt_parse()?,
+        insurance: c.parse("insutype")?,
+        med_type: c.opt_parse("med_type")?,
+        begin: c.parse("begin_at")?,
+        end: c.opt_parse("end_at")?,
         status: {
-            let status = c.text()?;
+            let status = c.text("status")?;
             VisitStatus::parse(&status).ok_or_else(|| failure("visits.status", &status))?
         },
-        certificate: Certificate { kind: c.parse()?, number: c.text()? },
-        his_no: c.text()?,
-        dept_code: c.text()?,
-        dept_name: c.text()?,
-        doctor_code: c.text()?,
-        doctor_name: c.text()?,
-        diagnosis_code: c.opt_text()?,
-        diagnosis_name: c.opt_text()?,
-        insured_admdvs: c.parse()?,
-        treated_admdvs: c.parse()?,
-        admission_counted: c.boolean()?,
-        deductible_paid: Money::from_fen(c.int()?),
-        folded_into: c.opt_parse()?,
-        created_at: c.parse()?,
+        certificate: Certificate { kind: c.parse("cert_type")?, number: c.text("cert_no")? },
+        his_no: c.text("his_no")?,
+        dept_code: c.text("dept_code")?,
+        dept_name: c.text("dept_name")?,
+        doctor_code: c.text("doctor_code")?,
+        doctor_name: c.text("doctor_name")?,
+        diagnosis_code: c.opt_text("diagnosis_code")?,
+        diagnosis_name: c.opt_text("diagnosis_name")?,
+        insured_admdvs: c.parse("insured_admdvs")?,
+        treated_admdvs: c.parse("treated_admdvs")?,
+        admission_counted: c.boolean("admission_counted")?,
+        deductible_paid: Money::from_fen(c.int("deductible_paid_fen")?),
+        folded_into: c.opt_parse("folded_into")?,
+        created_at: c.parse("created_at")?,
     })
 }
 
@@ -331,60 +358,63 @@ pub fn line(row: &FeeLine) -> Vec<Value> {
         LineState::Settled(setl_id) => ("settled", Some(setl_id.to_string())),
         LineState::Revoked => ("revoked", None),
     };
-    vec![
-        text(&row.mdtrt_id),
-        text(&row.serial),
-        text(&row.psn_no),
-        text(&row.batch),
-        text(&row.code),
-        text(&row.his_code),
-        text(&row.name),
-        Value::Int(row.price.micro_yuan()),
-        Value::Int(row.quantity.ten_thousandths()),
-        money(&row.amount),
-        time(&row.occurred_at),
-        row.refund_of.clone().into(),
-        row.class.map(|class| class.code()).into(),
-        Value::Int(i64::from(row.selfpay_ratio.basis_points())),
-        row.price_cap.map(|cap| cap.micro_yuan()).into(),
-        money(&row.fully_selfpaid),
-        money(&row.over_limit),
-        money(&row.first_selfpay),
-        money(&row.in_scope),
-        Value::Text(state.to_string()),
-        settled_by.into(),
-        text(&row.rx_no),
-        text(&row.dept_code),
-        text(&row.dept_name),
-        text(&row.doctor_code),
-        text(&row.doctor_name),
-        json_text(&steps_json(&row.steps)),
-    ]
+    named(
+        &schema::FEE_LINES,
+        [
+            ("mdtrt_id", text(&row.mdtrt_id)),
+            ("serial", text(&row.serial)),
+            ("psn_no", text(&row.psn_no)),
+            ("batch", text(&row.batch)),
+            ("code", text(&row.code)),
+            ("his_code", text(&row.his_code)),
+            ("name", text(&row.name)),
+            ("price_micro", Value::Int(row.price.micro_yuan())),
+            ("quantity_e4", Value::Int(row.quantity.ten_thousandths())),
+            ("amount_fen", money(&row.amount)),
+            ("occurred_at", time(&row.occurred_at)),
+            ("refund_of", row.refund_of.clone().into()),
+            ("class", row.class.map(|class| class.code()).into()),
+            ("selfpay_bp", Value::Int(i64::from(row.selfpay_ratio.basis_points()))),
+            ("price_cap_micro", row.price_cap.map(|cap| cap.micro_yuan()).into()),
+            ("fully_selfpaid_fen", money(&row.fully_selfpaid)),
+            ("over_limit_fen", money(&row.over_limit)),
+            ("first_selfpay_fen", money(&row.first_selfpay)),
+            ("in_scope_fen", money(&row.in_scope)),
+            ("state", Value::Text(state.to_string())),
+            ("settled_by", settled_by.into()),
+            ("rx_no", text(&row.rx_no)),
+            ("dept_code", text(&row.dept_code)),
+            ("dept_name", text(&row.dept_name)),
+            ("doctor_code", text(&row.doctor_code)),
+            ("doctor_name", text(&row.doctor_name)),
+            ("steps", json_text(&steps_json(&row.steps))),
+        ],
+    )
 }
 
 pub fn decode_line(row: &[Value]) -> Result<FeeLine, StoreFailure> {
     let mut c = Columns::new(&schema::FEE_LINES, row);
-    let mdtrt_id = c.parse()?;
-    let serial = c.text()?;
-    let psn_no = c.parse()?;
-    let batch = c.text()?;
-    let code = c.text()?;
-    let his_code = c.text()?;
-    let name = c.text()?;
-    let price = c.int()?;
-    let quantity = c.int()?;
-    let amount = Money::from_fen(c.int()?);
-    let occurred_at = c.parse()?;
-    let refund_of = c.opt_text()?;
-    let class = c.opt_parse()?;
-    let selfpay_ratio = ratio(c.int()?, "fee_lines.selfpay_bp")?;
-    let price_cap = c.opt_int()?;
-    let fully_selfpaid = Money::from_fen(c.int()?);
-    let over_limit = Money::from_fen(c.int()?);
-    let first_selfpay = Money::from_fen(c.int()?);
-    let in_scope = Money::from_fen(c.int()?);
-    let state = c.text()?;
-    let settled_by: Option<SetlId> = c.opt_parse()?;
+    let mdtrt_id = c.parse("mdtrt_id")?;
+    let serial = c.text("serial")?;
+    let psn_no = c.parse("psn_no")?;
+    let batch = c.text("batch")?;
+    let code = c.text("code")?;
+    let his_code = c.text("his_code")?;
+    let name = c.text("name")?;
+    let price = c.int("price_micro")?;
+    let quantity = c.int("quantity_e4")?;
+    let amount = Money::from_fen(c.int("amount_fen")?);
+    let occurred_at = c.parse("occurred_at")?;
+    let refund_of = c.opt_text("refund_of")?;
+    let class = c.opt_parse("class")?;
+    let selfpay_ratio = ratio(c.int("selfpay_bp")?, "fee_lines.selfpay_bp")?;
+    let price_cap = c.opt_int("price_cap_micro")?;
+    let fully_selfpaid = Money::from_fen(c.int("fully_selfpaid_fen")?);
+    let over_limit = Money::from_fen(c.int("over_limit_fen")?);
+    let first_selfpay = Money::from_fen(c.int("first_selfpay_fen")?);
+    let in_scope = Money::from_fen(c.int("in_scope_fen")?);
+    let state = c.text("state")?;
+    let settled_by: Option<SetlId> = c.opt_parse("settled_by")?;
     let state = match (state.as_str(), settled_by) {
         ("unsettled", _) => LineState::Unsettled,
         ("settled", Some(setl_id)) => LineState::Settled(setl_id),
@@ -416,12 +446,12 @@ pub fn decode_line(row: &[Value]) -> Result<FeeLine, StoreFailure> {
         first_selfpay,
         in_scope,
         state,
-        rx_no: c.text()?,
-        dept_code: c.text()?,
-        dept_name: c.text()?,
-        doctor_code: c.text()?,
-        doctor_name: c.text()?,
-        steps: steps_from_json(&parse_json("fee_lines.steps", &c.text()?)?)?,
+        rx_no: c.text("rx_no")?,
+        dept_code: c.text("dept_code")?,
+        dept_name: c.text("dept_name")?,
+        doctor_code: c.text("doctor_code")?,
+        doctor_name: c.text("doctor_name")?,
+        steps: steps_from_json(&parse_json("fee_lines.steps", &c.text("steps")?)?)?,
     })
 }
 
@@ -434,93 +464,95 @@ pub fn settlement(row: &Settlement) -> Vec<Value> {
     };
     let lines: Vec<Json> = row.lines.iter().map(|(visit, serial)| json!([visit.as_str(), serial])).collect();
     let folded: Vec<Json> = row.folded.iter().map(|id| json!(id.as_str())).collect();
-    vec![
-        text(&row.setl_id),
-        text(&row.psn_no),
-        text(&row.mdtrt_id),
-        text(&row.institution),
-        text(&row.insurance),
-        text(&row.person_type),
-        text(&row.med_type),
-        Value::Text(row.visit_kind.as_str().to_string()),
-        text(&row.clearing_type),
-        time(&row.at),
-        money(&a.medfee),
-        money(&a.fully_selfpaid),
-        money(&a.over_limit),
-        money(&a.first_selfpay),
-        money(&a.in_scope),
-        money(&a.deductible),
-        money(&a.deductible_standard),
-        money(&a.fund),
-        money(&a.account_current_year),
-        money(&a.account_prior_years),
-        money(&a.cash),
-        Value::Int(i64::from(row.fund_share.basis_points())),
-        money(&row.balance_after),
-        json_text(&accumulators_json(&row.change)),
-        Value::Int(i64::from(row.year)),
-        text(&row.policy),
-        Value::Text(status.to_string()),
-        status_ref.into(),
-        text(&row.msgid),
-        json_text(&Json::Array(lines)),
-        text(&row.insured_admdvs),
-        text(&row.treated_admdvs),
-        text(&row.certificate.kind),
-        text(&row.certificate.number),
-        text(&row.invoice_no),
-        row.mid_stay.into(),
-        row.account_used.into(),
-        json_text(&Json::Array(folded)),
-        json_text(&steps_json(&row.steps)),
-    ]
+    named(
+        &schema::SETTLEMENTS,
+        [
+            ("setl_id", text(&row.setl_id)),
+            ("psn_no", text(&row.psn_no)),
+            ("mdtrt_id", text(&row.mdtrt_id)),
+            ("institution", text(&row.institution)),
+            ("insutype", text(&row.insurance)),
+            ("psn_type", text(&row.person_type)),
+            ("med_type", text(&row.med_type)),
+            ("visit_kind", Value::Text(row.visit_kind.as_str().to_string())),
+            ("clr_type", text(&row.clearing_type)),
+            ("at", time(&row.at)),
+            ("medfee_fen", money(&a.medfee)),
+            ("fully_selfpaid_fen", money(&a.fully_selfpaid)),
+            ("over_limit_fen", money(&a.over_limit)),
+            ("first_selfpay_fen", money(&a.first_selfpay)),
+            ("in_scope_fen", money(&a.in_scope)),
+            ("deductible_fen", money(&a.deductible)),
+            ("deductible_standard_fen", money(&a.deductible_standard)),
+            ("fund_fen", money(&a.fund)),
+            ("account_current_fen", money(&a.account_current_year)),
+            ("account_prior_fen", money(&a.account_prior_years)),
+            ("cash_fen", money(&a.cash)),
+            ("fund_share_bp", Value::Int(i64::from(row.fund_share.basis_points()))),
+            ("balance_after_fen", money(&row.balance_after)),
+            ("change", json_text(&accumulators_json(&row.change))),
+            ("year", Value::Int(i64::from(row.year))),
+            ("policy", text(&row.policy)),
+            ("status", Value::Text(status.to_string())),
+            ("status_ref", status_ref.into()),
+            ("msgid", text(&row.msgid)),
+            ("lines", json_text(&Json::Array(lines))),
+            ("insured_admdvs", text(&row.insured_admdvs)),
+            ("treated_admdvs", text(&row.treated_admdvs)),
+            ("cert_type", text(&row.certificate.kind)),
+            ("cert_no", text(&row.certificate.number)),
+            ("invoice_no", text(&row.invoice_no)),
+            ("mid_stay", row.mid_stay.into()),
+            ("account_used", row.account_used.into()),
+            ("folded", json_text(&Json::Array(folded))),
+            ("steps", json_text(&steps_json(&row.steps))),
+        ],
+    )
 }
 
 pub fn decode_settlement(row: &[Value]) -> Result<Settlement, StoreFailure> {
     let mut c = Columns::new(&schema::SETTLEMENTS, row);
-    let setl_id = c.parse()?;
-    let psn_no = c.parse()?;
-    let mdtrt_id = c.parse()?;
-    let institution = c.parse()?;
-    let insurance = c.parse()?;
-    let person_type = c.parse()?;
-    let med_type = c.parse()?;
+    let setl_id = c.parse("setl_id")?;
+    let psn_no = c.parse("psn_no")?;
+    let mdtrt_id = c.parse("mdtrt_id")?;
+    let institution = c.parse("institution")?;
+    let insurance = c.parse("insutype")?;
+    let person_type = c.parse("psn_type")?;
+    let med_type = c.parse("med_type")?;
     let visit_kind = {
-        let kind = c.text()?;
+        let kind = c.text("visit_kind")?;
         VisitKind::parse(&kind).ok_or_else(|| failure("settlements.visit_kind", &kind))?
     };
-    let clearing_type = c.text()?;
-    let at = c.parse()?;
-    let mut fen = || c.int().map(Money::from_fen);
+    let clearing_type = c.text("clr_type")?;
+    let at = c.parse("at")?;
     let amounts = Amounts {
-        medfee: fen()?,
-        fully_selfpaid: fen()?,
-        over_limit: fen()?,
-        first_selfpay: fen()?,
-        in_scope: fen()?,
-        deductible: fen()?,
-        deductible_standard: fen()?,
-        fund: fen()?,
-        account_current_year: fen()?,
-        account_prior_years: fen()?,
-        cash: fen()?,
+        medfee: Money::from_fen(c.int("medfee_fen")?),
+        fully_selfpaid: Money::from_fen(c.int("fully_selfpaid_fen")?),
+        over_limit: Money::from_fen(c.int("over_limit_fen")?),
+        first_selfpay: Money::from_fen(c.int("first_selfpay_fen")?),
+        in_scope: Money::from_fen(c.int("in_scope_fen")?),
+        deductible: Money::from_fen(c.int("deductible_fen")?),
+        deductible_standard: Money::from_fen(c.int("deductible_standard_fen")?),
+        fund: Money::from_fen(c.int("fund_fen")?),
+        account_current_year: Money::from_fen(c.int("account_current_fen")?),
+        account_prior_years: Money::from_fen(c.int("account_prior_fen")?),
+        cash: Money::from_fen(c.int("cash_fen")?),
     };
-    let fund_share = ratio(c.int()?, "settlements.fund_share_bp")?;
-    let balance_after = Money::from_fen(c.int()?);
-    let change = accumulators_from_json(&parse_json("settlements.change", &c.text()?)?)?;
-    let year = u16::try_from(c.int()?).map_err(|e| failure("settlements.year", e))?;
-    let policy = c.text()?;
-    let status = c.text()?;
-    let status_ref: Option<SetlId> = c.opt_parse()?;
+    let fund_share = ratio(c.int("fund_share_bp")?, "settlements.fund_share_bp")?;
+    let balance_after = Money::from_fen(c.int("balance_after_fen")?);
+    let change = accumulators_from_json(&parse_json("settlements.change", &c.text("change")?)?)?;
+    let year = u16::try_from(c.int("year")?).map_err(|e| failure("settlements.year", e))?;
+    let policy = c.text("policy")?;
+    let status = c.text("status")?;
+    let status_ref: Option<SetlId> = c.opt_parse("status_ref")?;
     let status = match (status.as_str(), status_ref) {
         ("normal", _) => SettlementStatus::Normal,
         ("cancelled", Some(by)) => SettlementStatus::Cancelled { by },
         ("mirror", Some(of)) => SettlementStatus::Mirror { of },
         (other, _) => return Err(failure("settlements.status", other)),
     };
-    let msgid = c.parse()?;
-    let lines_json = parse_json("settlements.lines", &c.text()?)?;
+    let msgid = c.parse("msgid")?;
+    let lines_json = parse_json("settlements.lines", &c.text("lines")?)?;
     let lines = lines_json
         .as_array()
         .ok_or_else(|| failure("settlements.lines", &lines_json))?
@@ -531,20 +563,20 @@ pub fn decode_settlement(row: &[Value]) -> Result<Settlement, StoreFailure> {
             visit.zip(serial.map(str::to_string)).ok_or_else(|| failure("settlements.lines", pair))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let insured_admdvs = c.parse()?;
-    let treated_admdvs = c.parse()?;
-    let certificate = Certificate { kind: c.parse()?, number: c.text()? };
-    let invoice_no = c.text()?;
-    let mid_stay = c.boolean()?;
-    let account_used = c.boolean()?;
-    let folded_json = parse_json("settlements.folded", &c.text()?)?;
+    let insured_admdvs = c.parse("insured_admdvs")?;
+    let treated_admdvs = c.parse("treated_admdvs")?;
+    let certificate = Certificate { kind: c.parse("cert_type")?, number: c.text("cert_no")? };
+    let invoice_no = c.text("invoice_no")?;
+    let mid_stay = c.boolean("mid_stay")?;
+    let account_used = c.boolean("account_used")?;
+    let folded_json = parse_json("settlements.folded", &c.text("folded")?)?;
     let folded = folded_json
         .as_array()
         .ok_or_else(|| failure("settlements.folded", &folded_json))?
         .iter()
         .map(|id| id.as_str().and_then(|id| id.parse().ok()).ok_or_else(|| failure("settlements.folded", id)))
         .collect::<Result<Vec<_>, _>>()?;
-    let steps = steps_from_json(&parse_json("settlements.steps", &c.text()?)?)?;
+    let steps = steps_from_json(&parse_json("settlements.steps", &c.text("steps")?)?)?;
     Ok(Settlement {
         setl_id,
         psn_no,
@@ -612,84 +644,101 @@ fn effect_from_json(value: &Json) -> Result<Effect, StoreFailure> {
 }
 
 pub fn message(row: &Message) -> Vec<Value> {
-    vec![
-        text(&row.msgid),
-        text(&row.institution),
-        text(&row.infno),
-        text(&row.request_hash),
-        Value::Blob(row.response.clone()),
-        time(&row.at),
-        json_text(&effect_json(&row.effect)),
-        row.reversed_by.as_ref().map(|id| id.to_string()).into(),
-    ]
+    named(
+        &schema::MESSAGES,
+        [
+            ("msgid", text(&row.msgid)),
+            ("institution", text(&row.institution)),
+            ("infno", text(&row.infno)),
+            ("request_hash", text(&row.request_hash)),
+            ("response", Value::Blob(row.response.clone())),
+            ("at", time(&row.at)),
+            ("effect", json_text(&effect_json(&row.effect))),
+            ("reversed_by", row.reversed_by.as_ref().map(|id| id.to_string()).into()),
+        ],
+    )
 }
 
 pub fn decode_message(row: &[Value]) -> Result<Message, StoreFailure> {
     let mut c = Columns::new(&schema::MESSAGES, row);
     Ok(Message {
-        msgid: c.parse()?,
-        institution: c.parse()?,
-        infno: c.text()?,
-        request_hash: c.text()?,
-        response: c.blob()?,
-        at: c.parse()?,
-        effect: effect_from_json(&parse_json("messages.effect", &c.text()?)?)?,
-        reversed_by: c.opt_parse()?,
+        msgid: c.parse("msgid")?,
+        institution: c.parse("institution")?,
+        infno: c.text("infno")?,
+        request_hash: c.text("request_hash")?,
+        response: c.blob("response")?,
+        at: c.parse("at")?,
+        effect: effect_from_json(&parse_json("messages.effect", &c.text("effect")?)?)?,
+        reversed_by: c.opt_parse("reversed_by")?,
     })
 }
 
 pub fn registration(row: &DiseaseRegistration) -> Vec<Value> {
-    vec![
-        text(&row.serial),
-        text(&row.psn_no),
-        text(&row.code),
-        text(&row.name),
-        date(&row.begin),
-        date(&row.end),
-        text(&row.institution),
-        row.revoked.into(),
-        text(&row.msgid),
-    ]
+    named(
+        &schema::REGISTRATIONS,
+        [
+            ("serial", text(&row.serial)),
+            ("psn_no", text(&row.psn_no)),
+            ("code", text(&row.code)),
+            ("name", text(&row.name)),
+            ("begin_on", date(&row.begin)),
+            ("end_on", date(&row.end)),
+            ("institution", text(&row.institution)),
+            ("revoked", row.revoked.into()),
+            ("msgid", text(&row.msgid)),
+        ],
+    )
 }
 
 pub fn decode_registration(row: &[Value]) -> Result<DiseaseRegistration, StoreFailure> {
     let mut c = Columns::new(&schema::REGISTRATIONS, row);
     Ok(DiseaseRegistration {
-        serial: c.text()?,
-        psn_no: c.parse()?,
-        code: c.text()?,
-        name: c.text()?,
-        begin: c.parse()?,
-        end: c.parse()?,
-        institution: c.parse()?,
-        revoked: c.boolean()?,
-        msgid: c.parse()?,
+        serial: c.text("serial")?,
+        psn_no: c.parse("psn_no")?,
+        code: c.text("code")?,
+        name: c.text("name")?,
+        begin: c.parse("begin_on")?,
+        end: c.parse("end_on")?,
+        institution: c.parse("institution")?,
+        revoked: c.boolean("revoked")?,
+        msgid: c.parse("msgid")?,
     })
 }
 
 pub fn sign_in(row: &SignIn) -> Vec<Value> {
-    vec![
-        text(&row.sign_no),
-        text(&row.institution),
-        text(&row.operator),
-        time(&row.signed_in_at),
-        row.signed_out_at.map(|t| t.to_string()).into(),
-    ]
+    named(
+        &schema::SIGN_INS,
+        [
+            ("sign_no", text(&row.sign_no)),
+            ("institution", text(&row.institution)),
+            ("operator", text(&row.operator)),
+            ("signed_in_at", time(&row.signed_in_at)),
+            ("signed_out_at", row.signed_out_at.map(|t| t.to_string()).into()),
+        ],
+    )
 }
 
 pub fn decode_sign_in(row: &[Value]) -> Result<SignIn, StoreFailure> {
     let mut c = Columns::new(&schema::SIGN_INS, row);
     Ok(SignIn {
-        sign_no: c.text()?,
-        institution: c.parse()?,
-        operator: c.text()?,
-        signed_in_at: c.parse()?,
-        signed_out_at: c.opt_parse()?,
+        sign_no: c.text("sign_no")?,
+        institution: c.parse("institution")?,
+        operator: c.text("operator")?,
+        signed_in_at: c.parse("signed_in_at")?,
+        signed_out_at: c.opt_parse("signed_out_at")?,
     })
 }
 
 pub fn transfer(row: &Transfer) -> Vec<Value> {
-    vec![text(&row.id), Value::Text(row.code.as_str().to_string()), time(&row.at), text(&row.reference)]
+    named(
+        &schema::TRANSFERS,
+        [
+            ("id", text(&row.id)),
+            ("code", Value::Text(row.code.as_str().to_string())),
+            ("at", time(&row.at)),
+            ("reference", text(&row.reference)),
+        ],
+    )
 }
 
 pub fn postings(row: &Transfer) -> Vec<Vec<Value>> {
@@ -697,13 +746,16 @@ pub fn postings(row: &Transfer) -> Vec<Vec<Value>> {
         .iter()
         .enumerate()
         .map(|(index, posting)| {
-            vec![
-                text(&row.id),
-                Value::Int(index as i64),
-                text(&posting.account),
-                Value::Text(posting.side.as_str().to_string()),
-                money(&posting.amount),
-            ]
+            named(
+                &schema::POSTINGS,
+                [
+                    ("transfer_id", text(&row.id)),
+                    ("idx", Value::Int(index as i64)),
+                    ("account", text(&posting.account)),
+                    ("side", Value::Text(posting.side.as_str().to_string())),
+                    ("amount_fen", money(&posting.amount)),
+                ],
+            )
         })
         .collect()
 }
@@ -711,52 +763,55 @@ pub fn postings(row: &Transfer) -> Vec<Vec<Value>> {
 /// A transfer from its row and its postings' rows (in `idx` order).
 pub fn decode_transfer(row: &[Value], postings: &[Vec<Value>]) -> Result<Transfer, StoreFailure> {
     let mut c = Columns::new(&schema::TRANSFERS, row);
-    let id = TransferId::new(c.text()?);
-    let code_text = c.text()?;
+    let id = TransferId::new(c.text("id")?);
+    let code_text = c.text("code")?;
     let code = TransferCode::parse(&code_text).ok_or_else(|| failure("transfers.code", &code_text))?;
-    let at = c.parse()?;
-    let reference = c.text()?;
+    let at = c.parse("at")?;
+    let reference = c.text("reference")?;
     let postings = postings
         .iter()
         .map(|row| {
             let mut p = Columns::new(&schema::POSTINGS, row);
-            let _transfer = p.text()?;
-            let _index = p.int()?;
-            let account = p.parse()?;
-            let side = match p.text()?.as_str() {
+            let _transfer = p.text("transfer_id")?;
+            let _index = p.int("idx")?;
+            let account = p.parse("account")?;
+            let side = match p.text("side")?.as_str() {
                 "debit" => Side::Debit,
                 "credit" => Side::Credit,
                 other => return Err(failure("postings.side", other)),
             };
-            Ok(Posting { account, side, amount: Money::from_fen(p.int()?) })
+            Ok(Posting { account, side, amount: Money::from_fen(p.int("amount_fen")?) })
         })
         .collect::<Result<Vec<_>, StoreFailure>>()?;
     Ok(Transfer { id, code, at, reference, postings })
 }
 
 pub fn catalogue_entry(row: &CatalogueEntry) -> Vec<Value> {
-    vec![
-        text(&row.code),
-        date(&row.begin),
-        date(&row.end),
-        text(&row.name),
-        text(&row.class),
-        Value::Int(i64::from(row.first_selfpay.basis_points())),
-        row.price_cap.map(|cap| cap.micro_yuan()).into(),
-        text(&row.item_type),
-        text(&row.list_type),
-    ]
+    named(
+        &schema::CATALOGUE,
+        [
+            ("code", text(&row.code)),
+            ("begin_on", date(&row.begin)),
+            ("end_on", date(&row.end)),
+            ("name", text(&row.name)),
+            ("class", text(&row.class)),
+            ("first_selfpay_bp", Value::Int(i64::from(row.first_selfpay.basis_points()))),
+            ("price_cap_micro", row.price_cap.map(|cap| cap.micro_yuan()).into()),
+            ("item_type", text(&row.item_type)),
+            ("list_type", text(&row.list_type)),
+        ],
+    )
 }
 
 pub fn decode_catalogue_entry(row: &[Value]) -> Result<CatalogueEntry, StoreFailure> {
     let mut c = Columns::new(&schema::CATALOGUE, row);
-    let code = c.text()?;
-    let begin = c.parse()?;
-    let end = c.parse()?;
-    let name = c.text()?;
-    let class = c.parse()?;
-    let first_selfpay = ratio(c.int()?, "catalogue.first_selfpay_bp")?;
-    let price_cap = match c.opt_int()? {
+    let code = c.text("code")?;
+    let begin = c.parse("begin_on")?;
+    let end = c.parse("end_on")?;
+    let name = c.text("name")?;
+    let class = c.parse("class")?;
+    let first_selfpay = ratio(c.int("first_selfpay_bp")?, "catalogue.first_selfpay_bp")?;
+    let price_cap = match c.opt_int("price_cap_micro")? {
         Some(micro) if (0..=UnitPrice::MAX).contains(&micro) => Some(UnitPrice::from_micro_yuan(micro)),
         Some(micro) => return Err(failure("catalogue.price_cap_micro", micro)),
         None => None,
@@ -767,72 +822,102 @@ pub fn decode_catalogue_entry(row: &[Value]) -> Result<CatalogueEntry, StoreFail
         class,
         first_selfpay,
         price_cap,
-        item_type: c.text()?,
-        list_type: c.text()?,
+        item_type: c.text("item_type")?,
+        list_type: c.text("list_type")?,
         begin,
         end,
     })
 }
 
 pub fn audit(row: &AuditEntry) -> Vec<Value> {
-    vec![time(&row.at), text(&row.actor), text(&row.action), text(&row.subject), text(&row.reason)]
+    named(
+        &schema::AUDIT_LOG,
+        [
+            ("at", time(&row.at)),
+            ("actor", text(&row.actor)),
+            ("action", text(&row.action)),
+            ("subject", text(&row.subject)),
+            ("reason", text(&row.reason)),
+        ],
+    )
 }
 
 pub fn decode_audit(row: &[Value]) -> Result<AuditEntry, StoreFailure> {
     let mut c = Columns::new(&schema::AUDIT_LOG, row);
-    Ok(AuditEntry { at: c.parse()?, actor: c.text()?, action: c.text()?, subject: c.text()?, reason: c.text()? })
+    Ok(AuditEntry {
+        at: c.parse("at")?,
+        actor: c.text("actor")?,
+        action: c.text("action")?,
+        subject: c.text("subject")?,
+        reason: c.text("reason")?,
+    })
 }
 
 pub fn credential(row: &Credential) -> Vec<Value> {
-    vec![
-        text(&row.subject),
-        Value::Text(row.kind.as_str().to_string()),
-        text(&row.hash),
-        row.must_change.into(),
-        Value::Int(i64::from(row.failures)),
-        row.locked_until.map(|t| t.to_string()).into(),
-        json_text(&json!(row.roles)),
-        time(&row.updated_at),
-    ]
+    named(
+        &schema::CREDENTIALS,
+        [
+            ("subject", text(&row.subject)),
+            ("kind", Value::Text(row.kind.as_str().to_string())),
+            ("hash", text(&row.hash)),
+            ("must_change", row.must_change.into()),
+            ("failures", Value::Int(i64::from(row.failures))),
+            ("locked_until", row.locked_until.map(|t| t.to_string()).into()),
+            ("roles", json_text(&json!(row.roles))),
+            ("updated_at", time(&row.updated_at)),
+        ],
+    )
 }
 
 pub fn decode_credential(row: &[Value]) -> Result<Credential, StoreFailure> {
     let mut c = Columns::new(&schema::CREDENTIALS, row);
-    let subject = c.text()?;
-    let kind_text = c.text()?;
+    let subject = c.text("subject")?;
+    let kind_text = c.text("kind")?;
     let kind = CredentialKind::parse(&kind_text).ok_or_else(|| failure("credentials.kind", &kind_text))?;
-    let hash = c.text()?;
-    let must_change = c.boolean()?;
-    let failures = u32::try_from(c.int()?).map_err(|e| failure("credentials.failures", e))?;
-    let locked_until = c.opt_parse()?;
-    let roles_json = parse_json("credentials.roles", &c.text()?)?;
+    let hash = c.text("hash")?;
+    let must_change = c.boolean("must_change")?;
+    let failures = u32::try_from(c.int("failures")?).map_err(|e| failure("credentials.failures", e))?;
+    let locked_until = c.opt_parse("locked_until")?;
+    let roles_json = parse_json("credentials.roles", &c.text("roles")?)?;
     let roles = roles_json
         .as_array()
         .ok_or_else(|| failure("credentials.roles", &roles_json))?
         .iter()
         .map(|role| role.as_str().map(str::to_string).ok_or_else(|| failure("credentials.roles", role)))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Credential { subject, kind, hash, must_change, failures, locked_until, roles, updated_at: c.parse()? })
+    Ok(Credential {
+        subject,
+        kind,
+        hash,
+        must_change,
+        failures,
+        locked_until,
+        roles,
+        updated_at: c.parse("updated_at")?,
+    })
 }
 
 pub fn file(row: &StoredFile) -> Vec<Value> {
-    vec![
-        text(&row.file_qury_no),
-        text(&row.institution),
-        text(&row.filename),
-        Value::Blob(row.content.clone()),
-        time(&row.at),
-    ]
+    named(
+        &schema::FILES,
+        [
+            ("file_qury_no", text(&row.file_qury_no)),
+            ("institution", text(&row.institution)),
+            ("filename", text(&row.filename)),
+            ("content", Value::Blob(row.content.clone())),
+            ("at", time(&row.at)),
+        ],
+    )
 }
 
 pub fn decode_file(row: &[Value]) -> Result<StoredFile, StoreFailure> {
     let mut c = Columns::new(&schema::FILES, row);
     Ok(StoredFile {
-        file_qury_no: c.text()?,
-        institution: c.parse()?,
-        filename: c.text()?,
-        content: c.blob()?,
-        at: c.parse()?,
+        file_qury_no: c.text("file_qury_no")?,
+        institution: c.parse("institution")?,
+        filename: c.text("filename")?,
+        content: c.blob("content")?,
+        at: c.parse("at")?,
     })
 }
 
@@ -841,145 +926,165 @@ fn opt_date(value: Option<Date>) -> Value {
 }
 
 pub fn card_application(row: &CardApplication) -> Vec<Value> {
-    vec![
-        text(&row.id),
-        text(&row.psn_no),
-        row.employer.clone().into(),
-        date(&row.registered_on),
-        text(&row.bank),
-        text(&row.card_no),
-        opt_date(row.photo_paid_on),
-        opt_date(row.forms_paid_on),
-        opt_date(row.submitted_on),
-        opt_date(row.produced_on),
-        opt_date(row.received_on),
-        opt_date(row.issued_on),
-        row.replaces.as_ref().map(|c| c.to_string()).into(),
-        time(&row.created_at),
-    ]
+    named(
+        &schema::CARD_APPLICATIONS,
+        [
+            ("id", text(&row.id)),
+            ("psn_no", text(&row.psn_no)),
+            ("employer", row.employer.clone().into()),
+            ("registered_on", date(&row.registered_on)),
+            ("bank", text(&row.bank)),
+            ("card_no", text(&row.card_no)),
+            ("photo_paid_on", opt_date(row.photo_paid_on)),
+            ("forms_paid_on", opt_date(row.forms_paid_on)),
+            ("submitted_on", opt_date(row.submitted_on)),
+            ("produced_on", opt_date(row.produced_on)),
+            ("received_on", opt_date(row.received_on)),
+            ("issued_on", opt_date(row.issued_on)),
+            ("replaces", row.replaces.as_ref().map(|c| c.to_string()).into()),
+            ("created_at", time(&row.created_at)),
+        ],
+    )
 }
 
 pub fn decode_card_application(row: &[Value]) -> Result<CardApplication, StoreFailure> {
     let mut c = Columns::new(&schema::CARD_APPLICATIONS, row);
     Ok(CardApplication {
-        id: c.text()?,
-        psn_no: c.parse()?,
-        employer: c.opt_text()?,
-        registered_on: c.parse()?,
-        bank: c.parse()?,
-        card_no: c.parse()?,
-        photo_paid_on: c.opt_parse()?,
-        forms_paid_on: c.opt_parse()?,
-        submitted_on: c.opt_parse()?,
-        produced_on: c.opt_parse()?,
-        received_on: c.opt_parse()?,
-        issued_on: c.opt_parse()?,
-        replaces: c.opt_parse()?,
-        created_at: c.parse()?,
+        id: c.text("id")?,
+        psn_no: c.parse("psn_no")?,
+        employer: c.opt_text("employer")?,
+        registered_on: c.parse("registered_on")?,
+        bank: c.parse("bank")?,
+        card_no: c.parse("card_no")?,
+        photo_paid_on: c.opt_parse("photo_paid_on")?,
+        forms_paid_on: c.opt_parse("forms_paid_on")?,
+        submitted_on: c.opt_parse("submitted_on")?,
+        produced_on: c.opt_parse("produced_on")?,
+        received_on: c.opt_parse("received_on")?,
+        issued_on: c.opt_parse("issued_on")?,
+        replaces: c.opt_parse("replaces")?,
+        created_at: c.parse("created_at")?,
     })
 }
 
 pub fn card_transaction(row: &CardTransaction) -> Vec<Value> {
-    vec![
-        text(&row.card_no),
-        Value::Int(row.seq),
-        time(&row.at),
-        text(&row.setl_id),
-        text(&row.institution),
-        money(&row.medfee),
-        money(&row.account),
-        money(&row.cash),
-        money(&row.balance_after),
-        row.printed.into(),
-    ]
+    named(
+        &schema::CARD_TRANSACTIONS,
+        [
+            ("card_no", text(&row.card_no)),
+            ("seq", Value::Int(row.seq)),
+            ("at", time(&row.at)),
+            ("setl_id", text(&row.setl_id)),
+            ("institution", text(&row.institution)),
+            ("medfee_fen", money(&row.medfee)),
+            ("account_fen", money(&row.account)),
+            ("cash_fen", money(&row.cash)),
+            ("balance_after_fen", money(&row.balance_after)),
+            ("printed", row.printed.into()),
+        ],
+    )
 }
 
 pub fn decode_card_transaction(row: &[Value]) -> Result<CardTransaction, StoreFailure> {
     let mut c = Columns::new(&schema::CARD_TRANSACTIONS, row);
     Ok(CardTransaction {
-        card_no: c.parse()?,
-        seq: c.int()?,
-        at: c.parse()?,
-        setl_id: c.parse()?,
-        institution: c.parse()?,
-        medfee: Money::from_fen(c.int()?),
-        account: Money::from_fen(c.int()?),
-        cash: Money::from_fen(c.int()?),
-        balance_after: Money::from_fen(c.int()?),
-        printed: c.boolean()?,
+        card_no: c.parse("card_no")?,
+        seq: c.int("seq")?,
+        at: c.parse("at")?,
+        setl_id: c.parse("setl_id")?,
+        institution: c.parse("institution")?,
+        medfee: Money::from_fen(c.int("medfee_fen")?),
+        account: Money::from_fen(c.int("account_fen")?),
+        cash: Money::from_fen(c.int("cash_fen")?),
+        balance_after: Money::from_fen(c.int("balance_after_fen")?),
+        printed: c.boolean("printed")?,
     })
 }
 
 pub fn clearing_notice(row: &ClearingNotice) -> Vec<Value> {
-    vec![
-        text(&row.id),
-        text(&row.psn_no),
-        text(&row.old_card),
-        text(&row.old_bank),
-        text(&row.new_bank),
-        time(&row.issued_at),
-        row.confirmed_at.map(|t| t.to_string()).into(),
-        row.moved.map(|m| m.fen()).into(),
-    ]
+    named(
+        &schema::CLEARING_NOTICES,
+        [
+            ("id", text(&row.id)),
+            ("psn_no", text(&row.psn_no)),
+            ("old_card", text(&row.old_card)),
+            ("old_bank", text(&row.old_bank)),
+            ("new_bank", text(&row.new_bank)),
+            ("issued_at", time(&row.issued_at)),
+            ("confirmed_at", row.confirmed_at.map(|t| t.to_string()).into()),
+            ("moved_fen", row.moved.map(|m| m.fen()).into()),
+        ],
+    )
 }
 
 pub fn decode_clearing_notice(row: &[Value]) -> Result<ClearingNotice, StoreFailure> {
     let mut c = Columns::new(&schema::CLEARING_NOTICES, row);
     Ok(ClearingNotice {
-        id: c.text()?,
-        psn_no: c.parse()?,
-        old_card: c.parse()?,
-        old_bank: c.parse()?,
-        new_bank: c.parse()?,
-        issued_at: c.parse()?,
-        confirmed_at: c.opt_parse()?,
-        moved: c.opt_int()?.map(Money::from_fen),
+        id: c.text("id")?,
+        psn_no: c.parse("psn_no")?,
+        old_card: c.parse("old_card")?,
+        old_bank: c.parse("old_bank")?,
+        new_bank: c.parse("new_bank")?,
+        issued_at: c.parse("issued_at")?,
+        confirmed_at: c.opt_parse("confirmed_at")?,
+        moved: c.opt_int("moved_fen")?.map(Money::from_fen),
     })
 }
 
 pub fn evoucher(row: &EVoucher) -> Vec<Value> {
-    vec![
-        text(&row.psn_no),
-        text(&row.channel),
-        time(&row.activated_at),
-        row.revoked_before.map(|t| t.to_string()).into(),
-    ]
+    named(
+        &schema::EVOUCHERS,
+        [
+            ("psn_no", text(&row.psn_no)),
+            ("channel", text(&row.channel)),
+            ("activated_at", time(&row.activated_at)),
+            ("revoked_before", row.revoked_before.map(|t| t.to_string()).into()),
+        ],
+    )
 }
 
 pub fn decode_evoucher(row: &[Value]) -> Result<EVoucher, StoreFailure> {
     let mut c = Columns::new(&schema::EVOUCHERS, row);
-    Ok(EVoucher { psn_no: c.parse()?, channel: c.text()?, activated_at: c.parse()?, revoked_before: c.opt_parse()? })
+    Ok(EVoucher {
+        psn_no: c.parse("psn_no")?,
+        channel: c.text("channel")?,
+        activated_at: c.parse("activated_at")?,
+        revoked_before: c.opt_parse("revoked_before")?,
+    })
 }
 
 pub fn grant(row: &Grant) -> Vec<Value> {
-    vec![
-        text(&row.hash),
-        Value::Text(row.kind.as_str().to_string()),
-        text(&row.psn_no),
-        row.institution.as_ref().map(|i| i.to_string()).into(),
-        time(&row.issued_at),
-        time(&row.expires_at),
-        row.used_at.map(|t| t.to_string()).into(),
-        row.used_by.as_ref().map(|i| i.to_string()).into(),
-        row.used_ref.clone().into(),
-    ]
+    named(
+        &schema::GRANTS,
+        [
+            ("hash", text(&row.hash)),
+            ("kind", Value::Text(row.kind.as_str().to_string())),
+            ("psn_no", text(&row.psn_no)),
+            ("institution", row.institution.as_ref().map(|i| i.to_string()).into()),
+            ("issued_at", time(&row.issued_at)),
+            ("expires_at", time(&row.expires_at)),
+            ("used_at", row.used_at.map(|t| t.to_string()).into()),
+            ("used_by", row.used_by.as_ref().map(|i| i.to_string()).into()),
+            ("used_ref", row.used_ref.clone().into()),
+        ],
+    )
 }
 
 pub fn decode_grant(row: &[Value]) -> Result<Grant, StoreFailure> {
     let mut c = Columns::new(&schema::GRANTS, row);
-    let hash = c.text()?;
-    let kind_text = c.text()?;
+    let hash = c.text("hash")?;
+    let kind_text = c.text("kind")?;
     let kind = GrantKind::parse(&kind_text).ok_or_else(|| failure("evoucher_grants.kind", &kind_text))?;
     Ok(Grant {
         hash,
         kind,
-        psn_no: c.parse()?,
-        institution: c.opt_parse()?,
-        issued_at: c.parse()?,
-        expires_at: c.parse()?,
-        used_at: c.opt_parse()?,
-        used_by: c.opt_parse()?,
-        used_ref: c.opt_text()?,
+        psn_no: c.parse("psn_no")?,
+        institution: c.opt_parse("institution")?,
+        issued_at: c.parse("issued_at")?,
+        expires_at: c.parse("expires_at")?,
+        used_at: c.opt_parse("used_at")?,
+        used_by: c.opt_parse("used_by")?,
+        used_ref: c.opt_text("used_ref")?,
     })
 }
 
@@ -1003,14 +1108,21 @@ pub fn diagnoses(row: &VisitDiagnoses) -> Vec<Value> {
             })
         })
         .collect();
-    vec![text(&row.mdtrt_id), text(&row.psn_no), json_text(&Json::Array(entries))]
+    named(
+        &schema::DIAGNOSES,
+        [
+            ("mdtrt_id", text(&row.mdtrt_id)),
+            ("psn_no", text(&row.psn_no)),
+            ("entries", json_text(&Json::Array(entries))),
+        ],
+    )
 }
 
 pub fn decode_diagnoses(row: &[Value]) -> Result<VisitDiagnoses, StoreFailure> {
     let mut c = Columns::new(&schema::DIAGNOSES, row);
-    let mdtrt_id = c.parse()?;
-    let psn_no = c.parse()?;
-    let entries = parse_json("visit_diagnoses", &c.text()?)?;
+    let mdtrt_id = c.parse("mdtrt_id")?;
+    let psn_no = c.parse("psn_no")?;
+    let entries = parse_json("visit_diagnoses", &c.text("entries")?)?;
     let items = entries.as_array().ok_or_else(|| failure("visit_diagnoses.entries", &entries))?;
     let text_of = |item: &Json, key: &str| item[key].as_str().unwrap_or_default().to_string();
     let entries = items

@@ -18,7 +18,7 @@ use yibao_policy::Accumulators;
 
 use crate::codec;
 use crate::schema::{self, Dialect, TableDef};
-use crate::value::Value;
+use crate::value::{Value, named};
 
 /// A database connection, used from one thread at a time.
 pub trait Conn: Send {
@@ -175,7 +175,11 @@ impl Db<'_> {
         let sequences: Vec<Vec<Value>> = changes
             .sequences
             .iter()
-            .filter_map(|(name, value)| value.map(|value| vec![Value::Text(name.clone()), Value::Int(value)]))
+            .filter_map(|(name, value)| {
+                value.map(|value| {
+                    named(&schema::SEQUENCES, [("name", Value::Text(name.clone())), ("value", Value::Int(value))])
+                })
+            })
             .collect();
         conn.upsert(&schema::SEQUENCES, sequences)?;
         conn.upsert(&schema::CREDENTIALS, rows(changes.credentials, codec::credential))?;
@@ -483,7 +487,13 @@ pub fn migrate(conn: &mut dyn Conn) -> Result<(), StoreFailure> {
         }
         conn.upsert(
             &schema::META,
-            vec![vec![Value::Text("schema_version".into()), Value::Text(schema::SCHEMA_VERSION.to_string())]],
+            vec![named(
+                &schema::META,
+                [
+                    ("key", Value::Text("schema_version".into())),
+                    ("value", Value::Text(schema::SCHEMA_VERSION.to_string())),
+                ],
+            )],
         )
     })();
     match result {

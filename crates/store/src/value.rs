@@ -50,7 +50,9 @@ impl<T: Into<Value>> From<Option<T>> for Value {
     }
 }
 
-/// Reads a row's columns in order, naming the table and column in every error.
+/// Reads a row's columns by name (as [`crate::schema`] lists them for the table), naming the
+/// table and column in every error. Names are looked up where the previous one ended first, so
+/// reading in table order costs one comparison a column.
 #[derive(Debug)]
 pub struct Columns<'r> {
     table: &'static str,
@@ -64,84 +66,140 @@ impl<'r> Columns<'r> {
         Columns { table: table.name, names: table.columns, row, next: 0 }
     }
 
-    fn take(&mut self) -> Result<(&'r Value, &'static str), StoreFailure> {
-        let index = self.next;
-        self.next += 1;
-        let name = self.names.get(index).map_or("?", |column| column.name);
-        let value = self
-            .row
-            .get(index)
-            .ok_or_else(|| StoreFailure(format!("{}: row has no column {index} ({name})", self.table)))?;
-        Ok((value, name))
+    fn take(&mut self, name: &'static str) -> Result<&'r Value, StoreFailure> {
+        let index = match self.names.get(self.next) {
+            Some(column) if column.name == name => self.next,
+            _ => self
+                .names
+                .iter()
+                .position(|column| column.name == name)
+                .ok_or_else(|| StoreFailure(format!("{}: no column {name}", self.table)))?,
+        };
+        self.next = index + 1;
+        self.row.get(index).ok_or_else(|| StoreFailure(format!("{}: row has no column {index} ({name})", self.table)))
     }
 
     fn wrong(&self, name: &str, expected: &str, value: &Value) -> StoreFailure {
         StoreFailure(format!("{}.{name}: expected {expected}, found {value:?}", self.table))
     }
 
-    pub fn text(&mut self) -> Result<String, StoreFailure> {
-        match self.take()? {
-            (Value::Text(text), _) => Ok(text.clone()),
-            (value, name) => Err(self.wrong(name, "text", value)),
+    pub fn text(&mut self, name: &'static str) -> Result<String, StoreFailure> {
+        match self.take(name)? {
+            Value::Text(text) => Ok(text.clone()),
+            value => Err(self.wrong(name, "text", value)),
         }
     }
 
-    pub fn opt_text(&mut self) -> Result<Option<String>, StoreFailure> {
-        match self.take()? {
-            (Value::Null, _) => Ok(None),
-            (Value::Text(text), _) => Ok(Some(text.clone())),
-            (value, name) => Err(self.wrong(name, "text or null", value)),
+    pub fn opt_text(&mut self, name: &'static str) -> Result<Option<String>, StoreFailure> {
+        match self.take(name)? {
+            Value::Null => Ok(None),
+            Value::Text(text) => Ok(Some(text.clone())),
+            value => Err(self.wrong(name, "text or null", value)),
         }
     }
 
-    pub fn int(&mut self) -> Result<i64, StoreFailure> {
-        match self.take()? {
-            (Value::Int(number), _) => Ok(*number),
-            (value, name) => Err(self.wrong(name, "integer", value)),
+    pub fn int(&mut self, name: &'static str) -> Result<i64, StoreFailure> {
+        match self.take(name)? {
+            Value::Int(number) => Ok(*number),
+            value => Err(self.wrong(name, "integer", value)),
         }
     }
 
-    pub fn opt_int(&mut self) -> Result<Option<i64>, StoreFailure> {
-        match self.take()? {
-            (Value::Null, _) => Ok(None),
-            (Value::Int(number), _) => Ok(Some(*number)),
-            (value, name) => Err(self.wrong(name, "integer or null", value)),
+    pub fn opt_int(&mut self, name: &'static str) -> Result<Option<i64>, StoreFailure> {
+        match self.take(name)? {
+            Value::Null => Ok(None),
+            Value::Int(number) => Ok(Some(*number)),
+            value => Err(self.wrong(name, "integer or null", value)),
         }
     }
 
-    pub fn boolean(&mut self) -> Result<bool, StoreFailure> {
-        self.int().map(|number| number != 0)
+    pub fn boolean(&mut self, name: &'static str) -> Result<bool, StoreFailure> {
+        self.int(name).map(|number| number != 0)
     }
 
-    pub fn blob(&mut self) -> Result<Vec<u8>, StoreFailure> {
-        match self.take()? {
-            (Value::Blob(bytes), _) => Ok(bytes.clone()),
-            (value, name) => Err(self.wrong(name, "bytes", value)),
+    pub fn blob(&mut self, name: &'static str) -> Result<Vec<u8>, StoreFailure> {
+        match self.take(name)? {
+            Value::Blob(bytes) => Ok(bytes.clone()),
+            value => Err(self.wrong(name, "bytes", value)),
         }
     }
 
     /// Text parsed into a domain type.
-    pub fn parse<T: std::str::FromStr>(&mut self) -> Result<T, StoreFailure>
+    pub fn parse<T: std::str::FromStr>(&mut self, name: &'static str) -> Result<T, StoreFailure>
     where
         T::Err: std::fmt::Display,
     {
-        let column = self.next;
-        let text = self.text()?;
-        let name = self.names.get(column).map_or("?", |c| c.name);
+        let text = self.text(name)?;
         text.parse().map_err(|error| StoreFailure(format!("{}.{name}: {error}", self.table)))
     }
 
-    pub fn opt_parse<T: std::str::FromStr>(&mut self) -> Result<Option<T>, StoreFailure>
+    pub fn opt_parse<T: std::str::FromStr>(&mut self, name: &'static str) -> Result<Option<T>, StoreFailure>
     where
         T::Err: std::fmt::Display,
     {
-        let column = self.next;
-        let name = self.names.get(column).map_or("?", |c| c.name);
-        match self.opt_text()? {
+        match self.opt_text(name)? {
             None => Ok(None),
             Some(text) => {
                 text.parse().map(Some).map_err(|error| StoreFailure(format!("{}.{name}: {error}", self.table)))
             }
         }
+    }
+}
+
+/// A row in the table's column order from values given by column name. Every column is given
+/// once; a name the table does not have, or a column left out, is a bug in the codec.
+pub fn named<const N: usize>(table: &crate::schema::TableDef, values: [(&'static str, Value); N]) -> Vec<Value> {
+    assert_eq!(N, table.columns.len(), "{}: a row names every column once", table.name);
+    let mut row = vec![Value::Null; N];
+    let mut given = [false; N];
+    for (at, (name, value)) in values.into_iter().enumerate() {
+        let index = match table.columns.get(at) {
+            Some(column) if column.name == name => at,
+            _ => table
+                .columns
+                .iter()
+                .position(|column| column.name == name)
+                .unwrap_or_else(|| panic!("{}: no column {name}", table.name)),
+        };
+        assert!(!given[index], "{}: column {name} given twice", table.name);
+        given[index] = true;
+        row[index] = value;
+    }
+    row
+}
+
+#[cfg(test)]
+mod named_tests {
+    use super::*;
+    use crate::schema::{Column, TableDef, Ty};
+
+    const T: TableDef = TableDef {
+        name: "t",
+        columns: &[
+            Column { name: "a", ty: Ty::Text, nullable: false },
+            Column { name: "b", ty: Ty::Int, nullable: false },
+            Column { name: "c", ty: Ty::Text, nullable: true },
+        ],
+        key: &["a"],
+        ordered: false,
+        indexes: &[],
+    };
+
+    #[test]
+    fn columns_are_written_and_read_by_name_whatever_the_order() {
+        let row = named(&T, [("c", Value::Null), ("a", Value::Text("x".into())), ("b", Value::Int(7))]);
+        assert_eq!(row, vec![Value::Text("x".into()), Value::Int(7), Value::Null]);
+        let mut columns = Columns::new(&T, &row);
+        assert_eq!(columns.int("b"), Ok(7));
+        assert_eq!(columns.text("a"), Ok("x".to_string()));
+        assert_eq!(columns.opt_text("c"), Ok(None));
+        assert!(columns.text("d").unwrap_err().0.contains("no column d"));
+        assert!(columns.text("b").unwrap_err().0.contains("t.b: expected text"));
+    }
+
+    #[test]
+    #[should_panic(expected = "no column z")]
+    fn a_column_the_table_lacks_is_a_bug() {
+        named(&T, [("a", Value::Null), ("b", Value::Null), ("z", Value::Null)]);
     }
 }
