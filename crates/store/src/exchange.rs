@@ -5,8 +5,9 @@
 //! name (`{"psn_no": "…", "name": "…", …}`), so a peer reads fields by what they are, never by
 //! where they sit in a table. A peer on another format is refused with a message saying so
 //! before anything is read. Format 1 (before issue 15) sent each record as the array of its
-//! columns in table order; such arrays are still read back from this deployment's own stored
-//! answers (a replayed message), never accepted from a peer.
+//! columns in table order; such arrays are still read: from this deployment's own stored answers
+//! (a replayed message) and from the answers of a peer not yet upgraded (its cancellation is
+//! recorded, not lost). A request in format 1 is refused before its body is read.
 
 use serde_json::{Map, Value as Json};
 use yibao_engine::StoreFailure;

@@ -184,10 +184,12 @@ pub async fn call(peer: &Peer, caller: &Admdvs, path: &str, body: &Value) -> Res
                 .parse::<i64>()
                 .is_ok_and(|at| crate::kit::clock::unix_now().abs_diff(at) <= WINDOW_SECONDS.unsigned_abs());
             match fresh && crate::kit::secret::constant_time_equal(&expected, &answer_signature) {
-                true if format == exchange::FORMAT.to_string() => Ok(parsed),
-                // A peer on another format: what it answered is not read (its settlement, if it
-                // made one, stands there under this msgid; a retry after both upgrade finds it).
-                true => Err(PeerError::Refused(format_refusal(&peer.admdvs, &format))),
+                // An answer of the previous format (no header: records as arrays) still reads, so
+                // what an older peer did (a cancellation) is recorded here, not lost.
+                true if format.is_empty() || format == "1" || format == exchange::FORMAT.to_string() => Ok(parsed),
+                // A newer format than this side knows: what the peer did is unknown here; the
+                // same msgid, sent again once both sides run one format, finds it.
+                true => Err(PeerError::Unknown(format!("{host}: answer in wire format {format}"))),
                 false => Err(PeerError::Unknown(format!("{host}: the answer's signature does not hold"))),
             }
         }

@@ -11,8 +11,9 @@
 //! body)); answers are signed the same way over `answer:` + the path, and an answer whose
 //! signature does not hold counts as no answer. Requests and answers carry the wire format
 //! (`x-yibao-peer-format`, `yibao_store::exchange::FORMAT`; records are objects of named
-//! fields): an authenticated peer on another format is refused with 409 and a message saying
-//! so, and an answer in another format is not read. Run peers over a private network or a TLS
+//! fields): an authenticated peer's request in another format is refused with 409 and a message
+//! saying so, before anything is done; answers of the previous format still read (what an older
+//! peer did is recorded), and an answer of an unknown newer format counts as no answer. Run peers over a private network or a TLS
 //! tunnel all the same: the exchange carries ID numbers.
 
 //!

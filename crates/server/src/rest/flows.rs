@@ -429,17 +429,16 @@ pub async fn purchase(
         true => "dry-run".parse().expect("valid"),
         false => idempotency_key(&headers)?,
     };
+    // Read in the order a client has always had its first bad field named.
+    let psn_no = parse("psn_no", &request.psn_no)?;
+    let insurance = parse("insutype", &request.insutype)?;
+    let certificate = request.certificate.parse()?;
+    let lines = parse_lines(&request.lines, now)?;
+    let declared_medfee = request.medfee.as_deref().map(|m| parse("medfee", m)).transpose()?;
     let purchase = PurchaseRequest {
-        declared_medfee: request.medfee.as_deref().map(|m| parse("medfee", m)).transpose()?,
+        declared_medfee,
         use_account: request.use_account,
-        ..PurchaseRequest::new(
-            institution.code.clone(),
-            parse("psn_no", &request.psn_no)?,
-            parse("insutype", &request.insutype)?,
-            request.certificate.parse()?,
-            parse_lines(&request.lines, now)?,
-            now,
-        )
+        ..PurchaseRequest::new(institution.code.clone(), psn_no, insurance, certificate, lines, now)
     };
     let command = yibao_app::settlement::purchase(purchase, key);
     if request.dry_run {

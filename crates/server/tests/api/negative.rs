@@ -298,3 +298,44 @@ async fn issue_15_a_peer_on_the_previous_wire_format_is_refused_plainly() {
     let (status, answer) = app.post(path, &signed(Some("2")), body.clone()).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
 }
+
+/// A peer that has not upgraded answers in the previous format (no format header, records as
+/// arrays): its answer still reads, so what it did (a cancellation) is recorded, not lost; an
+/// answer in a format newer than this side knows counts as no answer (the same msgid later).
+#[tokio::test]
+async fn issue_15_an_answer_in_the_previous_format_still_reads_a_newer_one_counts_as_none() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let secret = vec![9; 32];
+    for (format, reads) in [(None, true), (Some("1"), true), (Some("2"), true), (Some("3"), false)] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let answer_secret = secret.clone();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            while !String::from_utf8_lossy(&request).contains("\r\n\r\n{") || !request.ends_with(b"}") {
+                let read = stream.read(&mut buffer).await.unwrap();
+                request.extend_from_slice(&buffer[..read]);
+            }
+            let body = br#"{"person":null}"#;
+            let timestamp = now_seconds().to_string();
+            let message = [timestamp.as_bytes(), b"\nanswer:/peer/v1/person\n", body].concat();
+            let signature = yibao_app::hex(&yibao_server::secret::hmac_sha256(&answer_secret, &message));
+            let header = format.map(|f| format!("x-yibao-peer-format: {f}\r\n")).unwrap_or_default();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-yibao-timestamp: {timestamp}\r\nx-yibao-signature: {signature}\r\n{header}connection: close\r\n\r\n",
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).await.unwrap();
+            stream.write_all(body).await.unwrap();
+        });
+        let peer = yibao_server::peer::Peer::new("330200".parse().unwrap(), Some(url), secret.clone()).unwrap();
+        let answer = yibao_server::peer::call(&peer, &"330100".parse().unwrap(), "/peer/v1/person", &json!({})).await;
+        match (reads, answer) {
+            (true, Ok(value)) => assert_eq!(value, json!({"person": null}), "{format:?}"),
+            (false, Err(yibao_server::peer::PeerError::Unknown(why))) => assert!(why.contains("format 3"), "{why}"),
+            (_, other) => panic!("{format:?}: {other:?}"),
+        }
+    }
+}

@@ -126,21 +126,23 @@ pub async fn purchase(call: &Call, settled: bool) -> Result<Answer, NhsaError> {
     if let Some(other) = lines.person.filter(|p| p != &psn_no) {
         return Err(NhsaError::new(format!("input.feedetail的psn_no {other}与input.data.psn_no {psn_no}不一致")));
     }
+    // Read in the order an HIS has always had its first missing field named.
+    let insurance = data.required("insutype")?;
+    let med_type = data.parse("med_type")?.unwrap_or(MedType::PHARMACY);
+    let certificate = certificate(&data, true)?.expect("required");
+    let his_no = data.text("ipt_otp_no")?.unwrap_or_default();
+    let begin = data.time("begntime")?.unwrap_or_else(|| call.now());
+    let declared_medfee = Some(data.required_number("medfee_sumamt")?);
+    let use_account = data.flag("acct_used_flag", false)?;
+    let invoice_no = data.text("invono")?.unwrap_or_default();
     let request = PurchaseRequest {
-        med_type: data.parse("med_type")?.unwrap_or(MedType::PHARMACY),
-        his_no: data.text("ipt_otp_no")?.unwrap_or_default(),
-        declared_medfee: Some(data.required_number("medfee_sumamt")?),
-        use_account: data.flag("acct_used_flag", false)?,
-        invoice_no: data.text("invono")?.unwrap_or_default(),
+        med_type,
+        his_no,
+        declared_medfee,
+        use_account,
+        invoice_no,
         insured_admdvs: call.envelope.insuplc_admdvs.clone(),
-        ..PurchaseRequest::new(
-            call.institution.code.clone(),
-            psn_no,
-            data.required("insutype")?,
-            certificate(&data, true)?.expect("required"),
-            lines.uploads,
-            data.time("begntime")?.unwrap_or_else(|| call.now()),
-        )
+        ..PurchaseRequest::new(call.institution.code.clone(), psn_no, insurance, certificate, lines.uploads, begin)
     };
     let command = yibao_app::settlement::purchase(request, call.envelope.msgid.clone());
     let msgid = call.envelope.msgid.to_string();
