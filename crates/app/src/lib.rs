@@ -12,7 +12,7 @@
 //! e-voucher's QR code and suspension ([`evoucher`]), credentials and the audit log
 //! ([`access`]), a card's state ([`cards`]), reconciliation's files ([`clearing`]); and the
 //! idempotency envelope of every write ([`idempotency`], with the [`Channel`] it came through).
-//! An edge runs what it gets back through [`run`] under its envelope.
+//! An edge runs what it gets back through [`run()`] under its envelope.
 
 pub mod access;
 pub mod cards;

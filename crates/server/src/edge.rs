@@ -54,7 +54,7 @@ fn plain(status: StatusCode, text: &str) -> Response {
 
 /// Holds room for a request's body among the bytes in flight until its answer is made: a
 /// declared length over the route's limit is refused unread, a source holding its share
-/// ([`crate::kit::budget::BODY_BYTES_PER_SOURCE_MAX`]) is turned away at once, and when the room is taken the
+/// (`kit::budget::BODY_BYTES_PER_SOURCE_MAX`) is turned away at once, and when the room is taken the
 /// request waits a moment and is then turned away with 503. A body of unknown length (chunked)
 /// is counted at the route's limit.
 pub async fn body_budget(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {

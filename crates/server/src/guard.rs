@@ -4,7 +4,7 @@
 //! - **Counted before checked.** The attempt is counted (through the store's writer, which runs
 //!   one command after another) before the secret is compared, so a hundred attempts at once
 //!   cannot each see a count below the limit. The fifth consecutive failure locks the
-//!   credential: a password for [`LOCK_MINUTES`] minutes, a card PIN until the bank resets it.
+//!   credential: a password for [`LOCK_MINUTES`](yibao_engine::commands::LOCK_MINUTES) minutes, a card PIN until the bank resets it.
 //! - **Per source as well as per account.** A source address (the TCP peer) that keeps failing
 //!   is backed off, whatever names it tries: after [`SOURCE_FREE_FAILURES`] failures in
 //!   [`WINDOW_SECONDS`], each further attempt waits twice as long as the one before (from 30 s

@@ -25,9 +25,9 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The face check behind e-voucher activation and face pay (see [`face`]).
     pub face: Arc<dyn face::FaceVerifier>,
-    /// Other deployments, by the region each holds (see [`peer`]).
+    /// Other deployments, by the region each holds (see [`crate::peer`]).
     pub peers: Peers,
-    /// Attempts at secrets, per source and per unknown name (see [`guard`]).
+    /// Attempts at secrets, per source and per unknown name (see [`crate::guard`]).
     pub guard: tally::Guard,
     /// Reads of personal records by institutions, per minute.
     pub reads: tally::Quota,
@@ -37,7 +37,7 @@ pub struct AppState {
     /// this database before, its nonces are gone, so a header it accepted must not be accepted
     /// again. (`i64::MIN` for a database served for the first time.)
     pub replay_floor: i64,
-    /// Request body bytes held in memory at once (see [`edge`]).
+    /// Request body bytes held in memory at once (see [`crate::edge`]).
     pub body_budget: budget::BodyBudget,
     /// Reached over TLS (the public URL is `https://`): session cookies are `Secure` and
     /// answers carry HSTS.
