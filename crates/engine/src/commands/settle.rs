@@ -802,21 +802,22 @@ impl Command for Purchase {
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
-        let institution = designated_institution(ws, &self.request.institution, ctx.now.date())?;
+        let request = &self.request;
+        let institution = designated_institution(ws, &request.institution, ctx.now.date())?;
         if institution.kind != InstitutionKind::Pharmacy {
             return Err(EngineError::refused(
                 format!("{}不是定点零售药店，不能办理药店结算", institution.name),
                 format!("{} is not a pharmacy; use outpatient settlement (2207)", institution.code),
             ));
         }
-        let person = insured_person(ws, &self.request.psn_no)?;
-        if person.insurance != self.request.insurance {
+        let person = insured_person(ws, &request.psn_no)?;
+        if person.insurance != request.insurance {
             return Err(EngineError::invalid(
-                format!("险种类型{}与参保人险种{}不符", self.request.insurance, person.insurance),
-                format!("insurance type {} does not match the person's {}", self.request.insurance, person.insurance),
+                format!("险种类型{}与参保人险种{}不符", request.insurance, person.insurance),
+                format!("insurance type {} does not match the person's {}", request.insurance, person.insurance),
             ));
         }
-        if let Some(stated) = &self.request.insured_admdvs
+        if let Some(stated) = &request.insured_admdvs
             && stated != &person.admdvs
         {
             return Err(EngineError::invalid(
@@ -824,8 +825,8 @@ impl Command for Purchase {
                 format!("insuplc_admdvs {stated} does not match the person's region {}", person.admdvs),
             ));
         }
-        check_certificate(ws, ctx, &person, &self.request.certificate, &institution.code)?;
-        check_med_type(ctx, &person, VisitKind::Pharmacy, self.request.med_type)?;
+        check_certificate(ws, ctx, &person, &request.certificate, &institution.code)?;
+        check_med_type(ctx, &person, VisitKind::Pharmacy, request.med_type)?;
         let sequence = ws.next_sequence("mdtrt_id")?;
         let visit = Visit {
             mdtrt_id: format!("{}{sequence:010}", institution.admdvs).parse().expect("digits"),
@@ -833,12 +834,12 @@ impl Command for Purchase {
             institution: institution.code.clone(),
             kind: VisitKind::Pharmacy,
             insurance: person.insurance,
-            med_type: Some(self.request.med_type),
-            begin: self.request.begin,
-            end: Some(self.request.begin),
+            med_type: Some(request.med_type),
+            begin: request.begin,
+            end: Some(request.begin),
             status: VisitStatus::Open,
-            certificate: recorded(&self.request.certificate, &person),
-            his_no: self.request.his_no.clone(),
+            certificate: recorded(&request.certificate, &person),
+            his_no: request.his_no.clone(),
             dept_code: String::new(),
             dept_name: String::new(),
             doctor_code: String::new(),
@@ -854,23 +855,23 @@ impl Command for Purchase {
         };
         ws.insert_visit(visit.clone());
         UploadLines {
-            institution: self.request.institution.clone(),
-            psn_no: self.request.psn_no.clone(),
+            institution: request.institution.clone(),
+            psn_no: request.psn_no.clone(),
             mdtrt_id: visit.mdtrt_id.clone(),
             kind: Some(VisitKind::Pharmacy),
-            lines: self.request.lines.clone(),
+            lines: request.lines.clone(),
         }
         .execute(ws, ctx)?;
-        let request = SettleRequest {
+        let bill = SettleRequest {
             kind: Some(VisitKind::Pharmacy),
-            insurance: Some(self.request.insurance),
-            med_type: Some(self.request.med_type),
-            declared_medfee: self.request.declared_medfee,
-            use_account: self.request.use_account,
-            invoice_no: self.request.invoice_no.clone(),
-            ..SettleRequest::new(self.request.institution.clone(), self.request.psn_no.clone(), visit.mdtrt_id)
+            insurance: Some(request.insurance),
+            med_type: Some(request.med_type),
+            declared_medfee: request.declared_medfee,
+            use_account: request.use_account,
+            invoice_no: request.invoice_no.clone(),
+            ..SettleRequest::new(request.institution.clone(), request.psn_no.clone(), visit.mdtrt_id)
         };
-        let settle_command = Settle::new(request, self.msgid.clone(), Treated::Here);
+        let settle_command = Settle::new(bill, self.msgid.clone(), Treated::Here);
         settle(&settle_command, ws, ctx).map(|outcome| Outcome::Settlement(Box::new(outcome)))
     }
 }

@@ -90,6 +90,14 @@ async fn write(
     replied(yibao_app::run(&state.store, Box::new(command), run).await?)
 }
 
+/// The answer to a dry run (a pre-settlement): the settlement as it would be, nothing stored.
+fn previewed(reply: Reply) -> Response {
+    match reply {
+        Reply::Done { outcome, .. } => axum::Json(settlement_json(&outcome)).into_response(),
+        Reply::Replayed(body) => json_body(body).into_response(),
+    }
+}
+
 fn json_body(body: Vec<u8>) -> ([(axum::http::header::HeaderName, &'static str); 1], Vec<u8>) {
     ([(axum::http::header::CONTENT_TYPE, "application/json")], body)
 }
@@ -369,10 +377,7 @@ pub async fn settle(
         ..SettleRequest::new(institution.code.clone(), psn_no, visit_id)
     };
     if request.dry_run {
-        return match yibao_app::settle(&state.store, bill, Treated::Here, Run::Preview).await? {
-            Reply::Done { outcome, .. } => Ok(axum::Json(settlement_json(&outcome)).into_response()),
-            Reply::Replayed(body) => Ok(json_body(body).into_response()),
-        };
+        return Ok(previewed(yibao_app::settle(&state.store, bill, Treated::Here, Run::Preview).await?));
     }
     let run = commit(institution, &headers, "settle", &bytes, settlement_json)?;
     replied(yibao_app::settle(&state.store, bill, Treated::Here, run).await?)
@@ -442,10 +447,7 @@ pub async fn purchase(
     };
     let command = yibao_app::settlement::purchase(purchase, key);
     if request.dry_run {
-        return match yibao_app::run(&state.store, Box::new(command), Run::Preview).await? {
-            Reply::Done { outcome, .. } => Ok(axum::Json(settlement_json(&outcome)).into_response()),
-            Reply::Replayed(body) => Ok(json_body(body).into_response()),
-        };
+        return Ok(previewed(yibao_app::run(&state.store, Box::new(command), Run::Preview).await?));
     }
     write(&state, institution, &headers, "purchase", &bytes, command, settlement_json).await
 }
