@@ -5,15 +5,6 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-/// The value of the first hidden (or any) input named `name` on a page.
-fn hidden_value(html: &str, name: &str) -> String {
-    html.split(&format!("name=\"{name}\" value=\""))
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        .to_string()
-}
-
 async fn sign_in(app: &TestApp, code: &str, secret: &str) -> Page {
     browse(app, "/counter/login", "", Some(&[("code", code), ("secret", secret)])).await
 }
@@ -247,16 +238,7 @@ async fn a_stay_settles_once_however_many_press_settle_at_once_and_only_from_its
         browse(&app, "/counter/identify", &cookie, Some(&[("kind", "02"), ("number", id_number("王强"))])).await;
     let offered = |html: &str| {
         let marker = format!("name=\"mdtrt_id\" value=\"{stay}\"");
-        html.split("<form").find(|form| form.contains(&marker)).map(|form| {
-            form.split("<input")
-                .skip(1)
-                .filter_map(|input| {
-                    let name = input.split("name=\"").nth(1)?.split('"').next()?.to_string();
-                    let value = input.split("value=\"").nth(1)?.split('"').next()?.to_string();
-                    Some((name, value))
-                })
-                .collect::<Vec<_>>()
-        })
+        html.split("<form").find(|form| form.contains(&marker)).map(form_fields)
     };
     let stay_form = offered(&found.html).expect("the stay is offered");
     let as_pairs = |fields: &[(String, String)]| -> Vec<(String, String)> { fields.to_vec() };
@@ -272,14 +254,7 @@ async fn a_stay_settles_once_however_many_press_settle_at_once_and_only_from_its
     let second = post(cookie.clone(), as_pairs(&stay_form)).await;
     let settle_form = |page: &Page| -> Vec<(String, String)> {
         let form = page.html.split("<form").find(|form| form.contains("value=\"settle\"")).expect("a settle form");
-        form.split("<input")
-            .skip(1)
-            .filter_map(|input| {
-                let name = input.split("name=\"").nth(1)?.split('"').next()?.to_string();
-                let value = input.split("value=\"").nth(1)?.split('"').next()?.to_string();
-                Some((name, value))
-            })
-            .collect()
+        form_fields(form)
     };
     let (one, other) = (settle_form(&first), settle_form(&second));
     assert_ne!(one, other, "each pre-settlement page has its own message id");

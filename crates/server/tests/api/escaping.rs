@@ -16,14 +16,6 @@ fn shows_escaped(page: &Page, what: &str) {
     assert!(!page.html.contains("<script>alert"), "{what} holds the name as markup: {}", page.html);
 }
 
-fn hidden_value(html: &str, name: &str) -> String {
-    html.split(&format!("name=\"{name}\" value=\""))
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        .to_string()
-}
-
 #[tokio::test]
 async fn a_name_holding_script_is_escaped_on_every_page_that_shows_names() {
     let app = spawn_app().await;

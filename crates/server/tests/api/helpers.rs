@@ -591,6 +591,27 @@ impl Page {
     }
 }
 
+/// The value of the first hidden (or any) input named `name` on a page.
+pub fn hidden_value(html: &str, name: &str) -> String {
+    html.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        .to_string()
+}
+
+/// The (name, value) of every input of one form's HTML, in order.
+pub fn form_fields(form: &str) -> Vec<(String, String)> {
+    form.split("<input")
+        .skip(1)
+        .filter_map(|input| {
+            let name = input.split("name=\"").nth(1)?.split('"').next()?.to_string();
+            let value = input.split("value=\"").nth(1)?.split('"').next()?.to_string();
+            Some((name, value))
+        })
+        .collect()
+}
+
 /// A browser's request: `cookies` as the browser holds them, `form` URL-encoded for a POST.
 pub async fn browse(app: &TestApp, path: &str, cookies: &str, form: Option<&[(&str, &str)]>) -> Page {
     browse_from(app, None, path, cookies, form, &[]).await
