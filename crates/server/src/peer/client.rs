@@ -117,16 +117,6 @@ impl PeerError {
     }
 }
 
-/// The refusal when a peer speaks another wire format than [`exchange::FORMAT`] (a missing
-/// header: format 1, before formats were named).
-pub(crate) fn format_refusal(peer: &Admdvs, theirs: &str) -> String {
-    let theirs = if theirs.is_empty() { "1" } else { theirs };
-    format!(
-        "参保地{peer}与本地医保系统的跨域交换格式版本不一致（对方{theirs}，本地{}），请双方升级到同一版本后再办理",
-        exchange::FORMAT
-    )
-}
-
 /// Calls a peer: `POST url + path` with a signed JSON body, as the deployment of `caller`.
 ///
 /// # Errors

@@ -16,7 +16,7 @@ use yibao_engine::records::{Certificate, PersonStatus};
 use yibao_engine::{EngineError, ErrorKind, Outcome, Reply};
 use yibao_store::exchange;
 
-use super::client::{BODY_MAX_BYTES, Peer, WINDOW_SECONDS, format_refusal, signature};
+use super::client::{BODY_MAX_BYTES, Peer, WINDOW_SECONDS, signature};
 use crate::state::AppState;
 
 /// The peer exchange (mounted only when peers are configured). A request that does not claim
@@ -75,6 +75,16 @@ fn engine_refusal(error: &EngineError) -> Refusal {
         }
         _ => refuse(StatusCode::UNPROCESSABLE_ENTITY, error.zh.clone()),
     }
+}
+
+/// The refusal when a peer speaks another wire format than [`exchange::FORMAT`] (a missing
+/// header: format 1, before formats were named).
+fn format_refusal(peer: &Admdvs, theirs: &str) -> String {
+    let theirs = if theirs.is_empty() { "1" } else { theirs };
+    format!(
+        "参保地{peer}与本地医保系统的跨域交换格式版本不一致（对方{theirs}，本地{}），请双方升级到同一版本后再办理",
+        exchange::FORMAT
+    )
 }
 
 /// The calling peer, when its signature holds.
