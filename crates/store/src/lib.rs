@@ -290,27 +290,16 @@ impl Store {
     /// # Errors
     /// The command's refusal, or a store failure.
     pub async fn dry_run(&self, submission: Submission) -> Result<Reply, EngineError> {
-        let inner = self.inner.clone();
-        let turn = inner.readers.turn().await?;
-        tokio::task::spawn_blocking(move || {
-            let _turn = turn;
-            let mut conn = inner.readers.take()?;
+        self.on_reader(EngineError::internal, move |inner, conn| {
             let catalogue = inner.shared.catalogue();
             let ctx = Context { now: inner.shared.now(), policies: &inner.shared.policies, catalogue: &catalogue };
-            conn.begin_read()?;
-            let result = {
-                let mut db = Db { conn: &mut *conn };
+            in_snapshot(conn, |conn| {
+                let mut db = Db { conn };
                 let mut ws = WorkingSet::new(&mut db);
                 ws.prefetch(&submission.keys()).and_then(|()| run(&mut ws, &ctx, &submission))
-            };
-            let rolled_back = conn.batch("ROLLBACK");
-            if rolled_back.is_ok() {
-                inner.readers.give_back(conn);
-            }
-            result
+            })
         })
         .await
-        .map_err(EngineError::internal)?
     }
 
     /// Runs queries on a pooled read connection, inside one read-only snapshot.
@@ -322,21 +311,8 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut Reader<'_>) -> Result<T, StoreFailure> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        let turn = inner.readers.turn().await?;
-        tokio::task::spawn_blocking(move || {
-            let _turn = turn;
-            let mut conn = inner.readers.take()?;
-            conn.begin_read()?;
-            let result = f(&mut Reader::new(&mut *conn));
-            let rolled_back = conn.batch("ROLLBACK");
-            if rolled_back.is_ok() {
-                inner.readers.give_back(conn);
-            }
-            result
-        })
-        .await
-        .map_err(|error| StoreFailure(format!("read task failed: {error}")))?
+        let failed = |error| StoreFailure(format!("read task failed: {error}"));
+        self.on_reader(failed, move |_, conn| in_snapshot(conn, |conn| f(&mut Reader::new(conn)))).await
     }
 
     /// Refreshes PostgreSQL's planner statistics (`ANALYZE`, on a read connection beside the
@@ -350,19 +326,40 @@ impl Store {
         if self.inner.dialect != Dialect::Postgres {
             return Ok(());
         }
+        let failed = |error| StoreFailure(format!("statistics task failed: {error}"));
+        self.on_reader(failed, |_, conn| {
+            let result = conn.batch("ANALYZE");
+            let sound = result.is_ok();
+            (result, sound)
+        })
+        .await
+    }
+
+    /// Runs `work` on a pooled read connection on a blocking thread, once a read turn is free
+    /// (at most `readers` at once). `work` says whether the connection is still sound; only then
+    /// does it go back to the pool. `failed` names a task that did not finish.
+    async fn on_reader<T, E>(
+        &self,
+        failed: fn(tokio::task::JoinError) -> E,
+        work: impl FnOnce(&Inner, &mut dyn Conn) -> (Result<T, E>, bool) + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreFailure> + Send + 'static,
+    {
         let inner = self.inner.clone();
         let turn = inner.readers.turn().await?;
         tokio::task::spawn_blocking(move || {
             let _turn = turn;
             let mut conn = inner.readers.take()?;
-            let result = conn.batch("ANALYZE");
-            if result.is_ok() {
+            let (result, sound) = work(&inner, &mut *conn);
+            if sound {
                 inner.readers.give_back(conn);
             }
             result
         })
         .await
-        .map_err(|error| StoreFailure(format!("statistics task failed: {error}")))?
+        .map_err(failed)?
     }
 
     /// Sets a `meta` entry through the writer.
@@ -375,6 +372,20 @@ impl Store {
         self.inner.writer.send(job).await.map_err(|_| StoreFailure("the writer has stopped".into()))?;
         answer.await.map_err(|_| StoreFailure("the writer has stopped".into()))?
     }
+}
+
+/// Runs `f` inside a read-only snapshot of `conn` and ends it; the connection is sound again
+/// when the snapshot ended cleanly.
+fn in_snapshot<T, E: From<StoreFailure>>(
+    conn: &mut dyn Conn,
+    f: impl FnOnce(&mut dyn Conn) -> Result<T, E>,
+) -> (Result<T, E>, bool) {
+    if let Err(failure) = conn.begin_read() {
+        return (Err(failure.into()), false);
+    }
+    let result = f(conn);
+    let sound = conn.batch("ROLLBACK").is_ok();
+    (result, sound)
 }
 
 /// A PostgreSQL URL without its password, for logs.
