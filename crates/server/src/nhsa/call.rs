@@ -154,33 +154,29 @@ impl ResponseMeta {
             true => Value::Null,
             false => Value::String(warnings.join("；")),
         };
-        let body = json!({
-            "infcode": 0,
-            "inf_refmsgid": self.inf_refmsgid,
-            "refmsg_time": self.refmsg_time,
-            "respond_time": millis_now(),
-            "enctype": "",
-            "signtype": "",
-            "cainfo": "",
-            "err_msg": null,
-            "warn_msg": warn_msg,
-            "output": output,
-        });
-        serde_json::to_vec(&body).unwrap_or_default()
+        self.body(0, Value::Null, warn_msg, Some(output))
     }
 
     pub(crate) fn failure(&self, message: &str) -> Vec<u8> {
-        let body = json!({
-            "infcode": -1,
+        self.body(-1, Value::String(message.to_string()), Value::Null, None)
+    }
+
+    /// The response envelope of the samples (a refusal carries no `output`).
+    fn body(&self, infcode: i64, err_msg: Value, warn_msg: Value, output: Option<Value>) -> Vec<u8> {
+        let mut body = json!({
+            "infcode": infcode,
             "inf_refmsgid": self.inf_refmsgid,
             "refmsg_time": self.refmsg_time,
             "respond_time": millis_now(),
             "enctype": "",
             "signtype": "",
             "cainfo": "",
-            "err_msg": message,
-            "warn_msg": null,
+            "err_msg": err_msg,
+            "warn_msg": warn_msg,
         });
+        if let Some(output) = output {
+            body["output"] = output;
+        }
         serde_json::to_vec(&body).unwrap_or_default()
     }
 }
