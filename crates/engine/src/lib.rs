@@ -8,16 +8,20 @@
 //! against an in-memory loader in tests and benchmarks.
 
 mod catalogue;
+pub mod codec;
 pub mod commands;
 pub mod demo;
 mod error;
 pub mod generate;
 pub mod memory;
+pub mod record;
 pub mod records;
+pub mod row;
 mod table;
 mod working_set;
 
 pub use catalogue::Catalogue;
 pub use commands::{Command, Context, Envelope, Outcome, Reply, Submission, run};
 pub use error::{EngineError, ErrorKind, Refusal, StoreFailure};
-pub use working_set::{ChangeSet, Keys, Loader, Savepoint, WorkingSet};
+pub use record::Record;
+pub use working_set::{ChangeSet, Keys, Loader, RECORD_TABLES, Savepoint, WorkingSet, load, load_by};

@@ -1,93 +1,126 @@
 //! An in-memory database: the reference [`Loader`] for tests and the in-process benchmark.
-//! It keeps exactly what a store keeps, in maps, and applies a [`ChangeSet`] as a commit.
+//! It keeps exactly what a store keeps, in maps — each [`Record`] table as encoded rows by key,
+//! in insertion order where the table is ordered — and applies a [`ChangeSet`] as a commit.
 
 use std::collections::BTreeMap;
 
-use yibao_domain::{Admdvs, CardNo, Date, InstitutionCode, MdtrtId, MsgId, PersonNo, SetlId};
-use yibao_ledger::{Account, AccountKey, Transfer, TransferId};
+use yibao_domain::{Date, InstitutionCode, MdtrtId, PersonNo};
+use yibao_ledger::{Transfer, TransferId};
 use yibao_policy::Accumulators;
 
 use crate::commands::{Context, Reply, Submission, run};
 use crate::error::{EngineError, StoreFailure};
+use crate::record::Record;
 use crate::records::{
-    AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, ClearingParty, Credential,
-    CredentialKind, DayTotals, DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, Message, Person,
-    Region, Settlement, SignIn, StoredFile, Visit, VisitDiagnoses,
+    AuditEntry, CatalogueEntry, ClearingParty, DayTotals, DiseaseRegistration, FeeLine, Person, Settlement, Visit,
 };
+use crate::row::{TableDef, Value};
 use crate::working_set::{ChangeSet, Loader, WorkingSet};
+
+/// One table's rows by their key columns' values, each with the order it was first inserted
+/// (a store's `rowid`; an update keeps it).
+#[derive(Debug, Default, Clone)]
+struct Rows {
+    by_key: BTreeMap<Vec<Value>, (u64, Vec<Value>)>,
+}
 
 /// Everything a store holds, in memory.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryDb {
-    pub regions: BTreeMap<Admdvs, Region>,
-    pub employers: BTreeMap<String, Employer>,
-    pub institutions: BTreeMap<InstitutionCode, Institution>,
-    pub persons: BTreeMap<PersonNo, Person>,
-    pub cards: BTreeMap<CardNo, Card>,
-    pub accounts: BTreeMap<AccountKey, Account>,
+    /// The [`Record`] tables, by table name.
+    tables: BTreeMap<&'static str, Rows>,
+    inserted: u64,
     pub accumulators: BTreeMap<(PersonNo, u16), Accumulators>,
-    pub visits: BTreeMap<MdtrtId, Visit>,
-    /// Lines with their upload order.
-    pub lines: BTreeMap<(MdtrtId, String), (u64, FeeLine)>,
-    pub settlements: BTreeMap<SetlId, Settlement>,
-    pub messages: BTreeMap<MsgId, Message>,
-    pub registrations: BTreeMap<PersonNo, Vec<DiseaseRegistration>>,
-    pub sign_ins: BTreeMap<String, SignIn>,
     pub transfers: Vec<Transfer>,
     pub sequences: BTreeMap<String, i64>,
-    pub credentials: BTreeMap<(String, CredentialKind), Credential>,
-    pub files: BTreeMap<String, StoredFile>,
-    pub card_applications: BTreeMap<String, CardApplication>,
-    pub card_transactions: BTreeMap<(CardNo, i64), CardTransaction>,
-    pub clearing_notices: BTreeMap<String, ClearingNotice>,
-    pub evouchers: BTreeMap<PersonNo, EVoucher>,
-    pub grants: BTreeMap<String, Grant>,
-    pub diagnoses: BTreeMap<MdtrtId, VisitDiagnoses>,
     pub catalogue: Vec<CatalogueEntry>,
     pub audit: Vec<AuditEntry>,
-    line_order: u64,
 }
 
-fn pick<K: Ord + Clone, V: Clone>(map: &BTreeMap<K, V>, keys: &[K]) -> Vec<V> {
-    keys.iter().filter_map(|key| map.get(key).cloned()).collect()
+fn position(table: &TableDef, column: &str) -> Result<usize, StoreFailure> {
+    table
+        .columns
+        .iter()
+        .position(|c| c.name == column)
+        .ok_or_else(|| StoreFailure(format!("{}: no column {column}", table.name)))
+}
+
+impl MemoryDb {
+    /// Every record of a table, in key order.
+    ///
+    /// # Panics
+    /// When a row does not decode: rows here were encoded by the same codec.
+    pub fn all<R: Record>(&self) -> Vec<R> {
+        self.tables
+            .get(R::TABLE.name)
+            .into_iter()
+            .flat_map(|rows| rows.by_key.values())
+            .map(|(_, row)| R::decode(row).expect("a row this database encoded decodes"))
+            .collect()
+    }
+
+    /// Every record of a table, by key.
+    pub fn table<R: Record>(&self) -> BTreeMap<R::Key, R> {
+        self.all::<R>().into_iter().map(|row| (row.key(), row)).collect()
+    }
+
+    /// One record by key.
+    pub fn get<R: Record>(&self, key: &R::Key) -> Option<R> {
+        self.all::<R>().into_iter().find(|row| &row.key() == key)
+    }
+
+    /// Stores a record as it is (a test's way to set up a state no command makes).
+    pub fn put<R: Record>(&mut self, row: R) {
+        self.upsert(R::TABLE, row.encode());
+    }
+
+    fn upsert(&mut self, table: &'static TableDef, row: Vec<Value>) {
+        let key: Vec<Value> = table
+            .key
+            .iter()
+            .filter_map(|column| position(table, column).ok())
+            .map(|at| row.get(at).cloned().unwrap_or(Value::Null))
+            .collect();
+        let rows = self.tables.entry(table.name).or_default();
+        let order = match rows.by_key.get(&key) {
+            Some((order, _)) => *order,
+            None => {
+                self.inserted += 1;
+                self.inserted
+            }
+        };
+        rows.by_key.insert(key, (order, row));
+    }
 }
 
 impl Loader for MemoryDb {
-    fn regions(&mut self, keys: &[Admdvs]) -> Result<Vec<Region>, StoreFailure> {
-        Ok(pick(&self.regions, keys))
-    }
-
-    fn employers(&mut self, keys: &[String]) -> Result<Vec<Employer>, StoreFailure> {
-        Ok(pick(&self.employers, keys))
-    }
-
-    fn institutions(&mut self, keys: &[InstitutionCode]) -> Result<Vec<Institution>, StoreFailure> {
-        Ok(pick(&self.institutions, keys))
-    }
-
-    fn persons(&mut self, keys: &[PersonNo]) -> Result<Vec<Person>, StoreFailure> {
-        Ok(pick(&self.persons, keys))
+    fn rows(
+        &mut self,
+        table: &'static TableDef,
+        column: &'static str,
+        keys: Vec<String>,
+    ) -> Result<Vec<Vec<Value>>, StoreFailure> {
+        let Some(rows) = self.tables.get(table.name) else { return Ok(Vec::new()) };
+        let mut found: Vec<&(u64, Vec<Value>)> = if table.key == [column] {
+            keys.into_iter().filter_map(|key| rows.by_key.get(&vec![Value::Text(key)])).collect()
+        } else {
+            let at = position(table, column)?;
+            let keys: std::collections::BTreeSet<Value> = keys.into_iter().map(Value::Text).collect();
+            rows.by_key.values().filter(|(_, row)| row.get(at).is_some_and(|value| keys.contains(value))).collect()
+        };
+        if table.ordered {
+            found.sort_by_key(|(order, _)| *order);
+        }
+        Ok(found.into_iter().map(|(_, row)| row.clone()).collect())
     }
 
     fn person_numbers(&mut self, id_numbers: &[String]) -> Result<Vec<(String, PersonNo)>, StoreFailure> {
         Ok(self
-            .persons
-            .values()
+            .all::<Person>()
+            .into_iter()
             .filter(|p| id_numbers.iter().any(|id| id == p.id_number.expose()))
-            .map(|p| (p.id_number.expose().to_string(), p.psn_no.clone()))
+            .map(|p| (p.id_number.expose().to_string(), p.psn_no))
             .collect())
-    }
-
-    fn cards(&mut self, keys: &[CardNo]) -> Result<Vec<Card>, StoreFailure> {
-        Ok(pick(&self.cards, keys))
-    }
-
-    fn person_cards(&mut self, persons: &[PersonNo]) -> Result<Vec<Card>, StoreFailure> {
-        Ok(self.cards.values().filter(|card| persons.contains(&card.psn_no)).cloned().collect())
-    }
-
-    fn accounts(&mut self, keys: &[AccountKey]) -> Result<Vec<Account>, StoreFailure> {
-        Ok(pick(&self.accounts, keys))
     }
 
     fn accumulators(&mut self, persons: &[PersonNo]) -> Result<Vec<(PersonNo, u16, Accumulators)>, StoreFailure> {
@@ -99,10 +132,6 @@ impl Loader for MemoryDb {
             .collect())
     }
 
-    fn visits(&mut self, keys: &[MdtrtId]) -> Result<Vec<Visit>, StoreFailure> {
-        Ok(pick(&self.visits, keys))
-    }
-
     fn outpatient_visits_since(
         &mut self,
         psn_no: &PersonNo,
@@ -110,41 +139,26 @@ impl Loader for MemoryDb {
         since: Date,
     ) -> Result<Vec<Visit>, StoreFailure> {
         Ok(self
-            .visits
-            .values()
+            .all::<Visit>()
+            .into_iter()
             .filter(|visit| visit.is_outpatient_since(psn_no, institution, since))
-            .cloned()
             .collect())
     }
 
-    fn lines(&mut self, visits: &[MdtrtId]) -> Result<Vec<FeeLine>, StoreFailure> {
-        let mut lines: Vec<_> =
-            self.lines.iter().filter(|((visit, _), _)| visits.contains(visit)).map(|(_, row)| row.clone()).collect();
-        lines.sort_by_key(|(order, _)| *order);
-        Ok(lines.into_iter().map(|(_, line)| line).collect())
-    }
-
     fn line_keys(&mut self, keys: &[(MdtrtId, String)]) -> Result<Vec<FeeLine>, StoreFailure> {
-        Ok(keys.iter().filter_map(|key| self.lines.get(key).map(|(_, line)| line.clone())).collect())
+        Ok(keys.iter().filter_map(|key| self.get::<FeeLine>(key)).collect())
     }
 
     fn line_counts(&mut self, visits: &[MdtrtId]) -> Result<Vec<(MdtrtId, usize)>, StoreFailure> {
-        Ok(visits.iter().map(|visit| (visit.clone(), self.lines.keys().filter(|(v, _)| v == visit).count())).collect())
-    }
-
-    fn settlements(&mut self, keys: &[SetlId]) -> Result<Vec<Settlement>, StoreFailure> {
-        Ok(pick(&self.settlements, keys))
-    }
-
-    fn visit_settlements(&mut self, visits: &[MdtrtId]) -> Result<Vec<Settlement>, StoreFailure> {
-        Ok(self.settlements.values().filter(|s| visits.contains(&s.mdtrt_id)).cloned().collect())
+        let lines = self.all::<FeeLine>();
+        Ok(visits.iter().map(|visit| (visit.clone(), lines.iter().filter(|l| &l.mdtrt_id == visit).count())).collect())
     }
 
     fn settlement_days(&mut self, party: &ClearingParty, from: Date, to: Date) -> Result<Vec<DayTotals>, StoreFailure> {
         let mut days: BTreeMap<Date, DayTotals> = BTreeMap::new();
-        let guests: std::collections::BTreeSet<&PersonNo> = self
-            .persons
-            .values()
+        let persons = self.all::<Person>();
+        let guests: std::collections::BTreeSet<&PersonNo> = persons
+            .iter()
             .filter(|person| person.status == crate::records::PersonStatus::Guest)
             .map(|person| &person.psn_no)
             .collect();
@@ -155,7 +169,7 @@ impl Loader for MemoryDb {
             }
             ClearingParty::Regions { insured, treated } => &s.insured_admdvs == insured && &s.treated_admdvs == treated,
         };
-        for settlement in self.settlements.values().filter(|s| of_party(s)) {
+        for settlement in self.all::<Settlement>().iter().filter(|s| of_party(s)) {
             let day = settlement.at.date();
             if day < from || day > to {
                 continue;
@@ -171,56 +185,12 @@ impl Loader for MemoryDb {
         Ok(days.into_values().collect())
     }
 
-    fn messages(&mut self, keys: &[MsgId]) -> Result<Vec<Message>, StoreFailure> {
-        Ok(pick(&self.messages, keys))
-    }
-
-    fn registrations(&mut self, persons: &[PersonNo]) -> Result<Vec<DiseaseRegistration>, StoreFailure> {
-        Ok(persons.iter().filter_map(|p| self.registrations.get(p)).flatten().cloned().collect())
-    }
-
-    fn sign_ins(&mut self, keys: &[String]) -> Result<Vec<SignIn>, StoreFailure> {
-        Ok(pick(&self.sign_ins, keys))
-    }
-
     fn transfers(&mut self, keys: &[TransferId]) -> Result<Vec<Transfer>, StoreFailure> {
         Ok(self.transfers.iter().filter(|t| keys.contains(&t.id)).cloned().collect())
     }
 
     fn sequences(&mut self, names: &[String]) -> Result<Vec<(String, i64)>, StoreFailure> {
         Ok(names.iter().filter_map(|name| self.sequences.get(name).map(|v| (name.clone(), *v))).collect())
-    }
-
-    fn credentials(&mut self, keys: &[(String, CredentialKind)]) -> Result<Vec<Credential>, StoreFailure> {
-        Ok(pick(&self.credentials, keys))
-    }
-
-    fn files(&mut self, keys: &[String]) -> Result<Vec<StoredFile>, StoreFailure> {
-        Ok(pick(&self.files, keys))
-    }
-
-    fn card_applications(&mut self, keys: &[String]) -> Result<Vec<CardApplication>, StoreFailure> {
-        Ok(pick(&self.card_applications, keys))
-    }
-
-    fn card_transactions(&mut self, cards: &[CardNo]) -> Result<Vec<CardTransaction>, StoreFailure> {
-        Ok(self.card_transactions.values().filter(|t| cards.contains(&t.card_no)).cloned().collect())
-    }
-
-    fn clearing_notices(&mut self, keys: &[String]) -> Result<Vec<ClearingNotice>, StoreFailure> {
-        Ok(pick(&self.clearing_notices, keys))
-    }
-
-    fn evouchers(&mut self, persons: &[PersonNo]) -> Result<Vec<EVoucher>, StoreFailure> {
-        Ok(pick(&self.evouchers, persons))
-    }
-
-    fn grants(&mut self, hashes: &[String]) -> Result<Vec<Grant>, StoreFailure> {
-        Ok(pick(&self.grants, hashes))
-    }
-
-    fn diagnoses(&mut self, visits: &[MdtrtId]) -> Result<Vec<VisitDiagnoses>, StoreFailure> {
-        Ok(pick(&self.diagnoses, visits))
     }
 }
 
@@ -236,45 +206,25 @@ fn store<K: Ord, V>(map: &mut BTreeMap<K, V>, rows: Vec<(K, Option<V>)>) {
 impl MemoryDb {
     /// Applies a batch's changes, as a commit.
     pub fn apply(&mut self, changes: ChangeSet) {
-        store(&mut self.regions, changes.regions);
-        store(&mut self.employers, changes.employers);
-        store(&mut self.institutions, changes.institutions);
-        store(&mut self.persons, changes.persons);
-        store(&mut self.cards, changes.cards);
-        store(&mut self.accounts, changes.accounts);
-        store(&mut self.accumulators, changes.accumulators);
-        store(&mut self.visits, changes.visits);
-        for (key, row) in changes.lines {
-            match row {
-                Some(row) => {
-                    let order = match self.lines.get(&key) {
-                        Some((order, _)) => *order,
-                        None => {
-                            self.line_order += 1;
-                            self.line_order
-                        }
-                    };
-                    self.lines.insert(key, (order, row));
-                }
-                None => {
-                    self.lines.remove(&key);
-                }
+        for (table, rows) in changes.rows {
+            for row in rows {
+                self.upsert(table, row);
             }
         }
-        store(&mut self.settlements, changes.settlements);
-        store(&mut self.messages, changes.messages);
-        store(&mut self.registrations, changes.registrations);
-        store(&mut self.sign_ins, changes.sign_ins);
+        store(&mut self.accumulators, changes.accumulators);
+        for (person, registrations) in changes.registrations {
+            // As the store does: the person's registrations are replaced as a whole.
+            let at = position(DiseaseRegistration::TABLE, "psn_no").expect("registrations have psn_no");
+            let psn_no = Value::Text(person.to_string());
+            if let Some(rows) = self.tables.get_mut(DiseaseRegistration::TABLE.name) {
+                rows.by_key.retain(|_, (_, row)| row.get(at) != Some(&psn_no));
+            }
+            for row in registrations.iter().flatten() {
+                self.put(row.clone());
+            }
+        }
         self.transfers.extend(changes.transfers);
         store(&mut self.sequences, changes.sequences);
-        store(&mut self.credentials, changes.credentials);
-        store(&mut self.files, changes.files);
-        store(&mut self.card_applications, changes.card_applications);
-        store(&mut self.card_transactions, changes.card_transactions);
-        store(&mut self.clearing_notices, changes.clearing_notices);
-        store(&mut self.evouchers, changes.evouchers);
-        store(&mut self.grants, changes.grants);
-        store(&mut self.diagnoses, changes.diagnoses);
         for entry in changes.catalogue {
             self.catalogue.retain(|e| !(e.code == entry.code && e.begin == entry.begin));
             self.catalogue.push(entry);

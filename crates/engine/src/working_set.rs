@@ -4,34 +4,35 @@
 
 use std::collections::BTreeSet;
 
-use yibao_domain::{Admdvs, CardNo, Date, InstitutionCode, MdtrtId, MsgId, PersonNo, SetlId};
+use yibao_domain::{CardNo, Date, InstitutionCode, MdtrtId, MsgId, PersonNo, SetlId};
 use yibao_ledger::{Account, AccountKey, Accounts, Transfer, TransferId};
 use yibao_policy::Accumulators;
 
 use crate::error::{EngineError, StoreFailure};
+use crate::record::Record;
 use crate::records::{
     AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, ClearingParty, Credential,
     CredentialKind, DayTotals, DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, Message, Person,
     Region, Settlement, SignIn, StoredFile, Visit, VisitDiagnoses,
 };
+use crate::row::{TableDef, Value};
 use crate::table::Table;
 
 /// How the working set reads rows it does not hold yet. Each method takes many keys so the
 /// same code serves bulk prefetch and a single miss; missing rows are simply not returned.
 pub trait Loader {
-    fn regions(&mut self, keys: &[Admdvs]) -> Result<Vec<Region>, StoreFailure>;
-    fn employers(&mut self, keys: &[String]) -> Result<Vec<Employer>, StoreFailure>;
-    fn institutions(&mut self, keys: &[InstitutionCode]) -> Result<Vec<Institution>, StoreFailure>;
-    fn persons(&mut self, keys: &[PersonNo]) -> Result<Vec<Person>, StoreFailure>;
+    /// The rows of a table whose `column` holds one of `keys`, in the table's column order
+    /// (in insertion order for an ordered table). The keyed loads of every [`Record`] table.
+    fn rows(
+        &mut self,
+        table: &'static TableDef,
+        column: &'static str,
+        keys: Vec<String>,
+    ) -> Result<Vec<Vec<Value>>, StoreFailure>;
     /// Person numbers by full ID number.
     fn person_numbers(&mut self, id_numbers: &[String]) -> Result<Vec<(String, PersonNo)>, StoreFailure>;
-    fn cards(&mut self, keys: &[CardNo]) -> Result<Vec<Card>, StoreFailure>;
-    /// Every card of these persons.
-    fn person_cards(&mut self, persons: &[PersonNo]) -> Result<Vec<Card>, StoreFailure>;
-    fn accounts(&mut self, keys: &[AccountKey]) -> Result<Vec<Account>, StoreFailure>;
     /// Every year's accumulators of these persons.
     fn accumulators(&mut self, persons: &[PersonNo]) -> Result<Vec<(PersonNo, u16, Accumulators)>, StoreFailure>;
-    fn visits(&mut self, keys: &[MdtrtId]) -> Result<Vec<Visit>, StoreFailure>;
     /// The outpatient visits of a person at an institution that began on `since` or later.
     fn outpatient_visits_since(
         &mut self,
@@ -39,34 +40,46 @@ pub trait Loader {
         institution: &InstitutionCode,
         since: Date,
     ) -> Result<Vec<Visit>, StoreFailure>;
-    /// Every line of these visits, in upload order.
-    fn lines(&mut self, visits: &[MdtrtId]) -> Result<Vec<FeeLine>, StoreFailure>;
     /// The lines with these keys (visit, serial), in any order.
     fn line_keys(&mut self, keys: &[(MdtrtId, String)]) -> Result<Vec<FeeLine>, StoreFailure>;
     /// How many lines each of these visits holds (visits without lines may be left out).
     fn line_counts(&mut self, visits: &[MdtrtId]) -> Result<Vec<(MdtrtId, usize)>, StoreFailure>;
-    fn settlements(&mut self, keys: &[SetlId]) -> Result<Vec<Settlement>, StoreFailure>;
-    /// Every settlement of these visits, oldest first.
-    fn visit_settlements(&mut self, visits: &[MdtrtId]) -> Result<Vec<Settlement>, StoreFailure>;
-    fn messages(&mut self, keys: &[MsgId]) -> Result<Vec<Message>, StoreFailure>;
-    /// Every registration of these persons.
-    fn registrations(&mut self, persons: &[PersonNo]) -> Result<Vec<DiseaseRegistration>, StoreFailure>;
-    fn sign_ins(&mut self, keys: &[String]) -> Result<Vec<SignIn>, StoreFailure>;
     fn transfers(&mut self, keys: &[TransferId]) -> Result<Vec<Transfer>, StoreFailure>;
     fn sequences(&mut self, names: &[String]) -> Result<Vec<(String, i64)>, StoreFailure>;
-    fn credentials(&mut self, keys: &[(String, CredentialKind)]) -> Result<Vec<Credential>, StoreFailure>;
-    fn files(&mut self, keys: &[String]) -> Result<Vec<StoredFile>, StoreFailure>;
-    fn card_applications(&mut self, keys: &[String]) -> Result<Vec<CardApplication>, StoreFailure>;
-    /// Every transaction of these cards, oldest first.
-    fn card_transactions(&mut self, cards: &[CardNo]) -> Result<Vec<CardTransaction>, StoreFailure>;
-    fn clearing_notices(&mut self, keys: &[String]) -> Result<Vec<ClearingNotice>, StoreFailure>;
-    fn evouchers(&mut self, persons: &[PersonNo]) -> Result<Vec<EVoucher>, StoreFailure>;
-    fn grants(&mut self, hashes: &[String]) -> Result<Vec<Grant>, StoreFailure>;
-    fn diagnoses(&mut self, visits: &[MdtrtId]) -> Result<Vec<VisitDiagnoses>, StoreFailure>;
     /// Per-day totals of a clearing party's settlement records on days `from..=to`, in day
     /// order, days without records left out. For an institution, only the records whose
     /// institution side this deployment holds (see `commands::clearing`).
     fn settlement_days(&mut self, party: &ClearingParty, from: Date, to: Date) -> Result<Vec<DayTotals>, StoreFailure>;
+}
+
+/// The records of a table whose [`Record::LOAD_BY`] column holds one of these keys' values,
+/// narrowed to the keys themselves where the key has more than that column.
+///
+/// # Errors
+/// When the store fails or a row does not decode.
+pub fn load<R: Record>(loader: &mut dyn Loader, keys: &[R::Key]) -> Result<Vec<R>, StoreFailure> {
+    let mut rows = load_by::<R>(loader, R::LOAD_BY, keys.iter().map(R::load_key).collect())?;
+    if R::TABLE.key.len() > 1 {
+        let asked: BTreeSet<&R::Key> = keys.iter().collect();
+        rows.retain(|row| asked.contains(&row.key()));
+    }
+    Ok(rows)
+}
+
+/// The records of a table whose `column` holds one of `keys` (in insertion order for an
+/// ordered table).
+///
+/// # Errors
+/// When the store fails or a row does not decode.
+pub fn load_by<R: Record>(
+    loader: &mut dyn Loader,
+    column: &'static str,
+    keys: Vec<String>,
+) -> Result<Vec<R>, StoreFailure> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    loader.rows(R::TABLE, column, keys)?.iter().map(|row| R::decode(row)).collect()
 }
 
 /// Keys a command will need, loaded in bulk before the batch runs.
@@ -105,12 +118,15 @@ impl Keys {
     }
 }
 
-/// The working set's tables, declared once. A line under `written` is a table the store keeps:
-/// it makes the working set's field, its place in a savepoint and its rollback, and its list in
-/// the [`ChangeSet`] (final rows by key, `None`: delete). A line under `kept` is rolled back the
+/// The working set's tables, declared once. A line under `records` names a [`Record`] type: it
+/// makes the working set's table (keyed by the record's key), its place in a savepoint and its
+/// rollback, its rows in the [`ChangeSet`], its loads (through [`Loader::rows`]) and its
+/// table in [`RECORD_TABLES`] (the store's DDL). A line under `written` is a table the store
+/// writes by its own code (its rows are not one record each); under `kept`, rolled back the
 /// same way but never written.
 macro_rules! tables {
     (
+        records { $( $r:ident: $rt:ty, )* }
         written { $( $w:ident: $wk:ty => $wv:ty, )* }
         kept { $( $(#[$kdoc:meta])* $k:ident: $kk:ty => $kv:ty, )* }
     ) => {
@@ -118,6 +134,8 @@ macro_rules! tables {
         /// states (`None`: delete); transfers and audit entries are new and append-only.
         #[derive(Debug, Default)]
         pub struct ChangeSet {
+            /// The changed rows of each [`Record`] table, encoded, in [`RECORD_TABLES`] order.
+            pub rows: Vec<(&'static TableDef, Vec<Vec<Value>>)>,
             $( pub $w: Vec<($wk, Option<$wv>)>, )*
             pub transfers: Vec<Transfer>,
             pub catalogue: Vec<CatalogueEntry>,
@@ -126,66 +144,97 @@ macro_rules! tables {
 
         impl ChangeSet {
             pub fn is_empty(&self) -> bool {
-                $( self.$w.is_empty() && )* self.transfers.is_empty() && self.catalogue.is_empty() && self.audit.is_empty()
+                self.rows.iter().all(|(_, rows)| rows.is_empty())
+                    $( && self.$w.is_empty() )* && self.transfers.is_empty() && self.catalogue.is_empty() && self.audit.is_empty()
             }
         }
 
+        /// The table of every [`Record`] type the working set keeps, in declaration order.
+        pub const RECORD_TABLES: &[&TableDef] = &[ $( <$rt as Record>::TABLE, )* ];
+
         /// The keyed tables of a working set, each with its undo log.
         #[derive(Default)]
-        struct Tables {
+        pub(crate) struct Tables {
+            $( $r: Table<<$rt as Record>::Key, $rt>, )*
             $( $w: Table<$wk, $wv>, )*
             $( $(#[$kdoc])* $k: Table<$kk, $kv>, )*
         }
 
+        $(
+            impl Holds<$rt> for Tables {
+                fn table(&mut self) -> &mut Table<<$rt as Record>::Key, $rt> {
+                    &mut self.$r
+                }
+            }
+        )*
+
         /// Where each table's undo log stood.
         #[derive(Debug, Clone, Copy)]
         struct TablePoints {
+            $( $r: usize, )*
             $( $w: usize, )*
             $( $k: usize, )*
         }
 
         impl Tables {
             fn savepoint(&self) -> TablePoints {
-                TablePoints { $( $w: self.$w.savepoint(), )* $( $k: self.$k.savepoint(), )* }
+                TablePoints { $( $r: self.$r.savepoint(), )* $( $w: self.$w.savepoint(), )* $( $k: self.$k.savepoint(), )* }
             }
 
             fn rollback(&mut self, points: TablePoints) {
+                $( self.$r.rollback(points.$r); )*
                 $( self.$w.rollback(points.$w); )*
                 $( self.$k.rollback(points.$k); )*
             }
 
             /// The written tables' changes (transfers, catalogue and audit are the caller's).
             fn changes(&self) -> ChangeSet {
-                ChangeSet { $( $w: self.$w.changes(), )* ..ChangeSet::default() }
+                ChangeSet {
+                    rows: vec![ $( (<$rt as Record>::TABLE, encoded(self.$r.changes())), )* ],
+                    $( $w: self.$w.changes(), )*
+                    ..ChangeSet::default()
+                }
             }
         }
     };
 }
 
+/// A working set's table of one [`Record`] type.
+pub(crate) trait Holds<R: Record> {
+    fn table(&mut self) -> &mut Table<R::Key, R>;
+}
+
+/// The final rows of changed records (a `None`, never written, is left out).
+fn encoded<K, R: Record>(changes: Vec<(K, Option<R>)>) -> Vec<Vec<Value>> {
+    changes.iter().filter_map(|(_, row)| row.as_ref().map(Record::encode)).collect()
+}
+
 tables! {
+    records {
+        regions: Region,
+        employers: Employer,
+        institutions: Institution,
+        persons: Person,
+        cards: Card,
+        accounts: Account,
+        visits: Visit,
+        lines: FeeLine,
+        settlements: Settlement,
+        messages: Message,
+        sign_ins: SignIn,
+        credentials: Credential,
+        files: StoredFile,
+        card_applications: CardApplication,
+        card_transactions: CardTransaction,
+        clearing_notices: ClearingNotice,
+        evouchers: EVoucher,
+        grants: Grant,
+        diagnoses: VisitDiagnoses,
+    }
     written {
-        regions: Admdvs => Region,
-        employers: String => Employer,
-        institutions: InstitutionCode => Institution,
-        persons: PersonNo => Person,
-        cards: CardNo => Card,
-        accounts: AccountKey => Account,
         accumulators: (PersonNo, u16) => Accumulators,
-        visits: MdtrtId => Visit,
-        lines: (MdtrtId, String) => FeeLine,
-        settlements: SetlId => Settlement,
-        messages: MsgId => Message,
         registrations: PersonNo => Vec<DiseaseRegistration>,
-        sign_ins: String => SignIn,
         sequences: String => i64,
-        credentials: (String, CredentialKind) => Credential,
-        files: String => StoredFile,
-        card_applications: String => CardApplication,
-        card_transactions: (CardNo, i64) => CardTransaction,
-        clearing_notices: String => ClearingNotice,
-        evouchers: PersonNo => EVoucher,
-        grants: String => Grant,
-        diagnoses: MdtrtId => VisitDiagnoses,
     }
     kept {
         /// The person number of an ID number (a lookup; the person row is what is written).
@@ -209,23 +258,15 @@ pub struct Savepoint {
     audit: usize,
 }
 
-/// Generates the lazy single-key getter of a table.
+/// Generates the named lazy single-key getter of a [`Record`] table.
 macro_rules! getter {
-    ($(#[$doc:meta])* $name:ident, $table:ident, $key:ty, $row:ty, $load:ident, $key_of:expr) => {
+    ($(#[$doc:meta])* $name:ident, $row:ty) => {
         $(#[$doc])*
         ///
         /// # Errors
         /// When the store fails to load it.
-        pub fn $name(&mut self, key: &$key) -> Result<Option<$row>, EngineError> {
-            if !self.tables.$table.is_loaded(key) {
-                let rows = self.loader.$load(std::slice::from_ref(key))?;
-                let key_of: fn(&$row) -> $key = $key_of;
-                for row in rows {
-                    self.tables.$table.loaded(key_of(&row), Some(row));
-                }
-                self.tables.$table.loaded(key.clone(), None);
-            }
-            Ok(self.tables.$table.get(key).flatten().cloned())
+        pub fn $name(&mut self, key: &<$row as Record>::Key) -> Result<Option<$row>, EngineError> {
+            self.get::<$row>(key)
         }
     };
 }
@@ -272,22 +313,57 @@ impl<'a> WorkingSet<'a> {
         }
     }
 
+    /// A record by key, loaded on a miss.
+    ///
+    /// # Errors
+    /// When the store fails to load it.
+    pub(crate) fn get<R: Record>(&mut self, key: &R::Key) -> Result<Option<R>, EngineError>
+    where
+        Tables: Holds<R>,
+    {
+        if !Holds::<R>::table(&mut self.tables).is_loaded(key) {
+            self.fetch::<R>(vec![key.clone()])?;
+        }
+        Ok(Holds::<R>::table(&mut self.tables).get(key).flatten().cloned())
+    }
+
+    /// Stores a record (its final state in this batch, undone by a rollback).
+    pub(crate) fn put<R: Record>(&mut self, row: R)
+    where
+        Tables: Holds<R>,
+    {
+        Holds::<R>::table(&mut self.tables).put(row.key(), row);
+    }
+
+    /// Loads the records of those keys that are not loaded yet; a key without a row is
+    /// remembered as absent.
+    fn fetch<R: Record>(&mut self, keys: Vec<R::Key>) -> Result<(), EngineError>
+    where
+        Tables: Holds<R>,
+    {
+        let table = Holds::<R>::table(&mut self.tables);
+        let keys: Vec<R::Key> = keys.into_iter().filter(|key| !table.is_loaded(key)).collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let rows = load::<R>(self.loader, &keys)?;
+        let table = Holds::<R>::table(&mut self.tables);
+        for row in rows {
+            table.loaded(row.key(), Some(row));
+        }
+        for key in keys {
+            table.loaded(key, None);
+        }
+        Ok(())
+    }
+
     /// Loads, in bulk, whatever of `keys` is not loaded yet. Purely an optimisation: every
     /// getter loads on a miss.
     ///
     /// # Errors
     /// When the store fails.
     pub fn prefetch(&mut self, keys: &Keys) -> Result<(), EngineError> {
-        let institutions: Vec<_> =
-            keys.institutions.iter().filter(|k| !self.tables.institutions.is_loaded(k)).cloned().collect();
-        if !institutions.is_empty() {
-            for row in self.loader.institutions(&institutions)? {
-                self.tables.institutions.loaded(row.code.clone(), Some(row));
-            }
-            for key in institutions {
-                self.tables.institutions.loaded(key, None);
-            }
-        }
+        self.fetch::<Institution>(keys.institutions.iter().cloned().collect())?;
         let id_numbers: Vec<_> =
             keys.id_numbers.iter().filter(|k| !self.tables.person_numbers.is_loaded(k)).cloned().collect();
         if !id_numbers.is_empty() {
@@ -310,12 +386,7 @@ impl<'a> WorkingSet<'a> {
         }
         let persons: Vec<_> = keys.persons.iter().filter(|k| !self.tables.persons.is_loaded(k)).cloned().collect();
         if !persons.is_empty() {
-            for row in self.loader.persons(&persons)? {
-                self.tables.persons.loaded(row.psn_no.clone(), Some(row));
-            }
-            for key in &persons {
-                self.tables.persons.loaded(key.clone(), None);
-            }
+            self.fetch::<Person>(persons.clone())?;
             self.load_accumulators(&persons)?;
         }
         let mut accounts: BTreeSet<AccountKey> = keys.accounts.clone();
@@ -323,25 +394,8 @@ impl<'a> WorkingSet<'a> {
             accounts.insert(AccountKey::PersonalCurrent(person.clone()));
             accounts.insert(AccountKey::PersonalPrior(person.clone()));
         }
-        let accounts: Vec<_> = accounts.into_iter().filter(|k| !self.tables.accounts.is_loaded(k)).collect();
-        if !accounts.is_empty() {
-            for row in self.loader.accounts(&accounts)? {
-                self.tables.accounts.loaded(row.key.clone(), Some(row));
-            }
-            for key in accounts {
-                self.tables.accounts.loaded(key, None);
-            }
-        }
-        let rows: Vec<_> =
-            keys.visits.iter().chain(&keys.visit_rows).filter(|k| !self.tables.visits.is_loaded(k)).cloned().collect();
-        if !rows.is_empty() {
-            for row in self.loader.visits(&rows)? {
-                self.tables.visits.loaded(row.mdtrt_id.clone(), Some(row));
-            }
-            for key in &rows {
-                self.tables.visits.loaded(key.clone(), None);
-            }
-        }
+        self.fetch::<Account>(accounts.into_iter().collect())?;
+        self.fetch::<Visit>(keys.visits.iter().chain(&keys.visit_rows).cloned().collect())?;
         let visits: Vec<_> = keys.visits.iter().filter(|k| !self.line_index.is_loaded(k)).cloned().collect();
         if !visits.is_empty() {
             self.load_lines(&visits)?;
@@ -356,25 +410,8 @@ impl<'a> WorkingSet<'a> {
         if !lines.is_empty() {
             self.load_line_keys(&lines)?;
         }
-        let settlements: Vec<_> =
-            keys.settlements.iter().filter(|k| !self.tables.settlements.is_loaded(k)).cloned().collect();
-        if !settlements.is_empty() {
-            for row in self.loader.settlements(&settlements)? {
-                self.tables.settlements.loaded(row.setl_id.clone(), Some(row));
-            }
-            for key in settlements {
-                self.tables.settlements.loaded(key, None);
-            }
-        }
-        let messages: Vec<_> = keys.messages.iter().filter(|k| !self.tables.messages.is_loaded(k)).cloned().collect();
-        if !messages.is_empty() {
-            for row in self.loader.messages(&messages)? {
-                self.tables.messages.loaded(row.msgid.clone(), Some(row));
-            }
-            for key in messages {
-                self.tables.messages.loaded(key, None);
-            }
-        }
+        self.fetch::<Settlement>(keys.settlements.iter().cloned().collect())?;
+        self.fetch::<Message>(keys.messages.iter().cloned().collect())?;
         Ok(())
     }
 
@@ -391,7 +428,7 @@ impl<'a> WorkingSet<'a> {
     fn load_lines(&mut self, visits: &[MdtrtId]) -> Result<(), EngineError> {
         let mut index: std::collections::HashMap<MdtrtId, Vec<String>> =
             visits.iter().map(|v| (v.clone(), Vec::new())).collect();
-        for row in self.loader.lines(visits)? {
+        for row in load_by::<FeeLine>(self.loader, "mdtrt_id", visits.iter().map(ToString::to_string).collect())? {
             if let Some(serials) = index.get_mut(&row.mdtrt_id) {
                 serials.push(row.serial.clone());
             }
@@ -416,7 +453,10 @@ impl<'a> WorkingSet<'a> {
 
     fn load_visit_settlements(&mut self, visits: &[MdtrtId]) -> Result<(), EngineError> {
         let mut index: Vec<(MdtrtId, Vec<SetlId>)> = visits.iter().map(|v| (v.clone(), Vec::new())).collect();
-        for row in self.loader.visit_settlements(visits)? {
+        let mut rows: Vec<Settlement> =
+            load_by(self.loader, "mdtrt_id", visits.iter().map(ToString::to_string).collect())?;
+        rows.sort_by(|a, b| (a.at, &a.setl_id).cmp(&(b.at, &b.setl_id)));
+        for row in rows {
             if let Some((_, ids)) = index.iter_mut().find(|(visit, _)| *visit == row.mdtrt_id) {
                 ids.push(row.setl_id.clone());
             }
@@ -428,11 +468,11 @@ impl<'a> WorkingSet<'a> {
         Ok(())
     }
 
-    getter!(region, regions, Admdvs, Region, regions, |row| row.admdvs.clone());
-    getter!(employer, employers, String, Employer, employers, |row| row.code.clone());
-    getter!(institution, institutions, InstitutionCode, Institution, institutions, |row| row.code.clone());
-    getter!(person, persons, PersonNo, Person, persons, |row| row.psn_no.clone());
-    getter!(card, cards, CardNo, Card, cards, |row| row.card_no.clone());
+    getter!(region, Region);
+    getter!(employer, Employer);
+    getter!(institution, Institution);
+    getter!(person, Person);
+    getter!(card, Card);
 
     /// Every card of a person, as this batch sees them.
     ///
@@ -440,7 +480,7 @@ impl<'a> WorkingSet<'a> {
     /// When the store fails.
     pub fn person_cards(&mut self, person: &PersonNo) -> Result<Vec<Card>, EngineError> {
         if !self.card_owners.contains_key(person) {
-            let rows = self.loader.person_cards(std::slice::from_ref(person))?;
+            let rows: Vec<Card> = load_by(self.loader, "psn_no", vec![person.to_string()])?;
             let numbers = rows.iter().map(|card| card.card_no.clone()).collect();
             for row in rows {
                 self.tables.cards.loaded(row.card_no.clone(), Some(row));
@@ -455,7 +495,7 @@ impl<'a> WorkingSet<'a> {
             .filter_map(|number| self.tables.cards.get(number).flatten().filter(|card| &card.psn_no == person).cloned())
             .collect())
     }
-    getter!(account, accounts, AccountKey, Account, accounts, |row| row.key.clone());
+    getter!(account, Account);
 
     /// The outpatient visits of a person at an institution that began on `since` or later,
     /// as this batch has them (its own new visits included), oldest first.
@@ -482,41 +522,53 @@ impl<'a> WorkingSet<'a> {
         visits.sort_by(|a, b| (a.begin, &a.mdtrt_id).cmp(&(b.begin, &b.mdtrt_id)));
         Ok(visits)
     }
-    getter!(visit, visits, MdtrtId, Visit, visits, |row| row.mdtrt_id.clone());
-    getter!(settlement, settlements, SetlId, Settlement, settlements, |row| row.setl_id.clone());
-    getter!(message, messages, MsgId, Message, messages, |row| row.msgid.clone());
-    getter!(sign_in, sign_ins, String, SignIn, sign_ins, |row| row.sign_no.clone());
-    getter!(transfer, transfers, TransferId, Transfer, transfers, |row| row.id.clone());
-    getter!(file, files, String, StoredFile, files, |row| row.file_qury_no.clone());
+    getter!(visit, Visit);
+    getter!(settlement, Settlement);
+    getter!(message, Message);
+    getter!(sign_in, SignIn);
+    /// A transfer by id.
+    ///
+    /// # Errors
+    /// When the store fails to load it.
+    pub fn transfer(&mut self, key: &TransferId) -> Result<Option<Transfer>, EngineError> {
+        if !self.tables.transfers.is_loaded(key) {
+            for row in self.loader.transfers(std::slice::from_ref(key))? {
+                self.tables.transfers.loaded(row.id.clone(), Some(row));
+            }
+            self.tables.transfers.loaded(key.clone(), None);
+        }
+        Ok(self.tables.transfers.get(key).flatten().cloned())
+    }
+    getter!(file, StoredFile);
 
     pub fn put_file(&mut self, row: StoredFile) {
-        self.tables.files.put(row.file_qury_no.clone(), row);
+        self.put(row);
     }
 
-    getter!(card_application, card_applications, String, CardApplication, card_applications, |row| row.id.clone());
-    getter!(clearing_notice, clearing_notices, String, ClearingNotice, clearing_notices, |row| row.id.clone());
-    getter!(evoucher, evouchers, PersonNo, EVoucher, evouchers, |row| row.psn_no.clone());
-    getter!(grant, grants, String, Grant, grants, |row| row.hash.clone());
-    getter!(diagnoses, diagnoses, MdtrtId, VisitDiagnoses, diagnoses, |row| row.mdtrt_id.clone());
+    getter!(card_application, CardApplication);
+    getter!(clearing_notice, ClearingNotice);
+    getter!(evoucher, EVoucher);
+    getter!(grant, Grant);
+    getter!(diagnoses, VisitDiagnoses);
 
     pub fn put_diagnoses(&mut self, row: VisitDiagnoses) {
-        self.tables.diagnoses.put(row.mdtrt_id.clone(), row);
+        self.put(row);
     }
 
     pub fn put_card_application(&mut self, row: CardApplication) {
-        self.tables.card_applications.put(row.id.clone(), row);
+        self.put(row);
     }
 
     pub fn put_clearing_notice(&mut self, row: ClearingNotice) {
-        self.tables.clearing_notices.put(row.id.clone(), row);
+        self.put(row);
     }
 
     pub fn put_evoucher(&mut self, row: EVoucher) {
-        self.tables.evouchers.put(row.psn_no.clone(), row);
+        self.put(row);
     }
 
     pub fn put_grant(&mut self, row: Grant) {
-        self.tables.grants.put(row.hash.clone(), row);
+        self.put(row);
     }
 
     /// A card's transactions, oldest first.
@@ -525,7 +577,8 @@ impl<'a> WorkingSet<'a> {
     /// When the store fails.
     pub fn card_transactions(&mut self, card: &CardNo) -> Result<Vec<CardTransaction>, EngineError> {
         if !self.tables.card_transaction_index.is_loaded(card) {
-            let rows = self.loader.card_transactions(std::slice::from_ref(card))?;
+            let mut rows: Vec<CardTransaction> = load_by(self.loader, "card_no", vec![card.to_string()])?;
+            rows.sort_by_key(|row| row.seq);
             let seqs = rows.iter().map(|row| row.seq).collect();
             for row in rows {
                 self.tables.card_transactions.loaded((row.card_no.clone(), row.seq), Some(row));
@@ -656,7 +709,8 @@ impl<'a> WorkingSet<'a> {
     /// When the store fails.
     pub fn registrations(&mut self, person: &PersonNo) -> Result<Vec<DiseaseRegistration>, EngineError> {
         if !self.tables.registrations.is_loaded(person) {
-            let rows = self.loader.registrations(std::slice::from_ref(person))?;
+            let mut rows: Vec<DiseaseRegistration> = load_by(self.loader, "psn_no", vec![person.to_string()])?;
+            rows.sort_by(|a, b| a.serial.cmp(&b.serial));
             self.tables.registrations.loaded(person.clone(), Some(rows));
         }
         Ok(self.tables.registrations.get(person).flatten().cloned().unwrap_or_default())
@@ -680,15 +734,15 @@ impl<'a> WorkingSet<'a> {
     }
 
     pub fn put_region(&mut self, row: Region) {
-        self.tables.regions.put(row.admdvs.clone(), row);
+        self.put(row);
     }
 
     pub fn put_employer(&mut self, row: Employer) {
-        self.tables.employers.put(row.code.clone(), row);
+        self.put(row);
     }
 
     pub fn put_institution(&mut self, row: Institution) {
-        self.tables.institutions.put(row.code.clone(), row);
+        self.put(row);
     }
 
     /// Records that a person number just drawn from its sequence has no personal accounts
@@ -767,7 +821,7 @@ impl<'a> WorkingSet<'a> {
     }
 
     pub fn put_message(&mut self, row: Message) {
-        self.tables.messages.put(row.msgid.clone(), row);
+        self.put(row);
     }
 
     pub fn put_registrations(&mut self, person: PersonNo, rows: Vec<DiseaseRegistration>) {
@@ -775,7 +829,7 @@ impl<'a> WorkingSet<'a> {
     }
 
     pub fn put_sign_in(&mut self, row: SignIn) {
-        self.tables.sign_ins.put(row.sign_no.clone(), row);
+        self.put(row);
     }
 
     /// Posts a transfer: checks it against the accounts (loading them), applies it, and
@@ -808,18 +862,11 @@ impl<'a> WorkingSet<'a> {
     /// # Errors
     /// When the store fails.
     pub fn credential(&mut self, subject: &str, kind: CredentialKind) -> Result<Option<Credential>, EngineError> {
-        let key = (subject.to_string(), kind);
-        if !self.tables.credentials.is_loaded(&key) {
-            for row in self.loader.credentials(std::slice::from_ref(&key))? {
-                self.tables.credentials.loaded((row.subject.clone(), row.kind), Some(row));
-            }
-            self.tables.credentials.loaded(key.clone(), None);
-        }
-        Ok(self.tables.credentials.get(&key).flatten().cloned())
+        self.get::<Credential>(&(subject.to_string(), kind))
     }
 
     pub fn put_credential(&mut self, row: Credential) {
-        self.tables.credentials.put((row.subject.clone(), row.kind), row);
+        self.put(row);
     }
 
     /// Adds or replaces a catalogue entry (by code and begin date).

@@ -93,8 +93,7 @@ fn year_end_rolls_the_current_year_into_prior_years_and_the_deductible_starts_af
     let psn = person("张伟");
     let current = world
         .db
-        .accounts
-        .get(&yibao_ledger::AccountKey::PersonalCurrent(psn.clone()))
+        .get::<Account>(&yibao_ledger::AccountKey::PersonalCurrent(psn.clone()))
         .map_or(Money::ZERO, |a| a.balance());
     assert_eq!(current, Money::ZERO, "everything moved to the prior-years part");
 
@@ -136,7 +135,7 @@ fn contributions_go_to_the_pool_once_per_person_and_period() {
     let mut world = World::demo();
     let pool = |world: &World, insurance: &str| {
         let key = AccountKey::PoolFund("330100".parse().unwrap(), insurance.parse().unwrap());
-        world.db.accounts.get(&key).map_or(Money::ZERO, |a| a.balance())
+        world.db.get::<Account>(&key).map_or(Money::ZERO, |a| a.balance())
     };
     let (pool_310, pool_390) = (pool(&world, "310"), pool(&world, "390"));
     let february = Month("2026-02".parse().unwrap());

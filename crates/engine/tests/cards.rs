@@ -57,8 +57,10 @@ fn every_status_change_from_every_state_is_applied_or_refused() {
         for to in CardStatus::ALL {
             let mut world = World::demo();
             let number = card_no("A10000001");
-            world.db.cards.get_mut(&number).unwrap().status = from;
-            let before = world.db.cards.clone();
+            let mut card = world.db.get::<Card>(&number).unwrap();
+            card.status = from;
+            world.db.put(card);
+            let before = world.db.table::<Card>();
             let audit_before = world.db.audit.len();
             let result = world.exec(ChangeCardStatus {
                 card_no: number.clone(),
@@ -72,7 +74,7 @@ fn every_status_change_from_every_state_is_applied_or_refused() {
                 Ok(Outcome::Card(card)) => {
                     assert!(transition_allowed(from, to) && !through_flows, "{from:?} → {to:?} was applied");
                     assert_eq!(card.status, to);
-                    assert_eq!(world.db.cards[&number].status, to);
+                    assert_eq!(world.db.get::<Card>(&number).unwrap().status, to);
                     let entry = world.db.audit.last().unwrap();
                     assert_eq!(entry.actor, "operator:clerk");
                     assert_eq!(entry.reason, "测试");
@@ -83,7 +85,7 @@ fn every_status_change_from_every_state_is_applied_or_refused() {
                     assert!(!transition_allowed(from, to) || through_flows, "{from:?} → {to:?} refused: {error}");
                     let expected = if through_flows { ErrorKind::Invalid } else { ErrorKind::Conflict };
                     assert_eq!(error.kind, expected, "{from:?} → {to:?}: {error}");
-                    assert_eq!(world.db.cards, before, "a refusal changes nothing");
+                    assert_eq!(world.db.table::<Card>(), before, "a refusal changes nothing");
                     assert_eq!(world.db.audit.len(), audit_before);
                 }
             }
@@ -142,7 +144,7 @@ fn issue_14_one_live_card_per_person_a_new_one_only_as_a_replacement() {
     };
     let before = world.db.clone();
     assert_eq!(world.exec(second.clone()).unwrap_err().kind, ErrorKind::Conflict, "张伟 holds A10000001");
-    assert_eq!(world.db.cards, before.cards, "nothing was made");
+    assert_eq!(world.db.table::<Card>(), before.table::<Card>(), "nothing was made");
     // Lost: still his card until it is replaced, and only a replacement replaces it.
     lose(&mut world, "A10000001");
     assert_eq!(world.exec(second.clone()).unwrap_err().kind, ErrorKind::Conflict);
@@ -173,7 +175,7 @@ fn issue_14_steps_come_in_order_and_an_early_hand_over_is_remarked_on() {
     step(&mut world, &id, ApplicationStep::Photo, "2026-01-20").unwrap();
     step(&mut world, &id, ApplicationStep::Forms, "2026-01-21").unwrap();
     step(&mut world, &id, ApplicationStep::Submit, "2026-02-10").unwrap();
-    let application = &world.db.card_applications[&id];
+    let application = &world.db.get::<CardApplication>(&id).unwrap();
     assert_eq!(application.submit_from(), day("2026-02-20"));
     assert_eq!(application.warnings().len(), 1, "handed over before the 19th of the next month");
     assert!(application.warnings()[0].0.contains("2026-02-20"));
@@ -184,8 +186,8 @@ fn an_application_goes_applied_produced_issued_active_with_its_deadlines() {
     let mut world = World::demo();
     cancel_card(&mut world, "A10000004");
     let (id, number) = apply(&mut world, "刘芳", "2026-01-10");
-    assert_eq!(world.db.cards[&number].status, CardStatus::Applied);
-    let application = world.db.card_applications[&id].clone();
+    assert_eq!(world.db.get::<Card>(&number).unwrap().status, CardStatus::Applied);
+    let application = world.db.get::<CardApplication>(&id).unwrap();
     assert_eq!(application.photo_due(), day("2026-02-03"));
     assert_eq!(application.forms_due(), day("2026-02-19"));
     assert_eq!(application.overdue(day("2026-02-01")), Vec::<&str>::new());
@@ -210,22 +212,22 @@ fn an_application_goes_applied_produced_issued_active_with_its_deadlines() {
     step(&mut world, &id, ApplicationStep::Photo, "2026-02-02").unwrap();
     assert_eq!(step(&mut world, &id, ApplicationStep::Photo, "2026-02-02").unwrap_err().kind, ErrorKind::Conflict);
     step(&mut world, &id, ApplicationStep::Forms, "2026-02-25").unwrap();
-    let application = world.db.card_applications[&id].clone();
+    let application = world.db.get::<CardApplication>(&id).unwrap();
     assert_eq!(application.overdue(day("2026-02-26")), vec!["forms"], "the forms came late");
     step(&mut world, &id, ApplicationStep::Submit, "2026-02-26").unwrap();
-    assert!(world.db.card_applications[&id].warnings().is_empty(), "handed over after the 19th");
+    assert!(world.db.get::<CardApplication>(&id).unwrap().warnings().is_empty(), "handed over after the 19th");
     produce(&mut world, &id, "2026-03-01").unwrap();
-    assert_eq!(world.db.cards[&number].status, CardStatus::Produced);
+    assert_eq!(world.db.get::<Card>(&number).unwrap().status, CardStatus::Produced);
     assert_eq!(produce(&mut world, &id, "2026-03-01").unwrap_err().kind, ErrorKind::Conflict, "produced once");
     step(&mut world, &id, ApplicationStep::Receive, "2026-03-02").unwrap();
-    let application = world.db.card_applications[&id].clone();
+    let application = world.db.get::<CardApplication>(&id).unwrap();
     assert_eq!(application.issue_due(), Some(day("2026-03-09")));
     assert_eq!(application.overdue(day("2026-03-10")), vec!["forms", "issue"]);
     step(&mut world, &id, ApplicationStep::Issue, "2026-03-05").unwrap();
-    assert_eq!(world.db.cards[&number].status, CardStatus::Issued);
-    assert_eq!(world.db.card_applications[&id].overdue(day("2026-03-10")), vec!["forms"]);
+    assert_eq!(world.db.get::<Card>(&number).unwrap().status, CardStatus::Issued);
+    assert_eq!(world.db.get::<CardApplication>(&id).unwrap().overdue(day("2026-03-10")), vec!["forms"]);
     activate(&mut world).unwrap();
-    assert_eq!(world.db.cards[&number].status, CardStatus::Active);
+    assert_eq!(world.db.get::<Card>(&number).unwrap().status, CardStatus::Active);
     assert_eq!(activate(&mut world).unwrap_err().kind, ErrorKind::Conflict);
 }
 
@@ -233,15 +235,15 @@ fn an_application_goes_applied_produced_issued_active_with_its_deadlines() {
 fn total(world: &World) -> Money {
     world
         .db
-        .accounts
-        .values()
+        .all::<Account>()
+        .iter()
         .filter(|a| matches!(a.key, AccountKey::BankCustody(_)))
         .map(|a| a.balance())
         .sum::<Money>()
 }
 
 fn custody(world: &World, bank: &str) -> Money {
-    world.db.accounts.get(&AccountKey::BankCustody(bank.parse().unwrap())).map_or(Money::ZERO, |a| a.balance())
+    world.db.get::<Account>(&AccountKey::BankCustody(bank.parse().unwrap())).map_or(Money::ZERO, |a| a.balance())
 }
 
 fn lose(world: &mut World, number: &str) {
@@ -282,9 +284,9 @@ fn replacement_at_the_same_bank_keeps_the_balance_and_repeats_change_nothing() {
     };
     let Outcome::Replacement { application, notice } = world.exec(replace.clone()).unwrap() else { panic!() };
     assert!(notice.is_none(), "same bank: no clearing notice");
-    let snapshot = (world.db.cards.clone(), world.db.card_applications.clone(), world.db.transfers.len());
+    let snapshot = (world.db.table::<Card>(), world.db.table::<CardApplication>(), world.db.transfers.len());
     assert_eq!(world.exec(replace).unwrap_err().kind, ErrorKind::Conflict, "one replacement per card");
-    assert_eq!((world.db.cards.clone(), world.db.card_applications.clone(), world.db.transfers.len()), snapshot);
+    assert_eq!((world.db.table::<Card>(), world.db.table::<CardApplication>(), world.db.transfers.len()), snapshot);
 
     bring_to_issue(&mut world, &application.id);
     world
@@ -295,8 +297,8 @@ fn replacement_at_the_same_bank_keeps_the_balance_and_repeats_change_nothing() {
             reason: "启用".into(),
         })
         .unwrap();
-    assert_eq!(world.db.cards[&card_no("A10000001")].status, CardStatus::Replaced);
-    assert_eq!(world.db.cards[&application.card_no].status, CardStatus::Active);
+    assert_eq!(world.db.get::<Card>(&card_no("A10000001")).unwrap().status, CardStatus::Replaced);
+    assert_eq!(world.db.get::<Card>(&application.card_no).unwrap().status, CardStatus::Active);
     assert_eq!(world.balance("张伟"), balance);
     assert_eq!(total(&world), money, "total money before = after");
 
@@ -328,7 +330,7 @@ fn replacement_at_another_bank_moves_money_only_after_confirmation_and_only_once
     };
     let Outcome::Replacement { application, notice } = world.exec(replace.clone()).unwrap() else { panic!() };
     let notice = notice.expect("another bank: a clearing notice");
-    assert!(world.db.persons[&person("李秀英")].account_frozen);
+    assert!(world.db.get::<Person>(&person("李秀英")).unwrap().account_frozen);
     assert_eq!(world.exec(replace).unwrap_err().kind, ErrorKind::Conflict);
 
     // Until the old bank confirms, no money has moved and the account cannot pay.
@@ -353,8 +355,8 @@ fn replacement_at_another_bank_moves_money_only_after_confirmation_and_only_once
     assert_eq!(custody(&world, "ICBC"), balance);
     assert_eq!(custody(&world, "BOC"), boc - balance);
     assert_eq!(world.balance("李秀英"), balance, "the balance is the person's, unchanged");
-    assert!(!world.db.persons[&person("李秀英")].account_frozen);
-    assert_eq!(world.db.cards[&card_no("A10000002")].status, CardStatus::Cancelled);
+    assert!(!world.db.get::<Person>(&person("李秀英")).unwrap().account_frozen);
+    assert_eq!(world.db.get::<Card>(&card_no("A10000002")).unwrap().status, CardStatus::Cancelled);
     let transfers = world.db.transfers.len();
     world.exec(confirm).unwrap();
     assert_eq!(world.db.transfers.len(), transfers, "confirming twice moves nothing");
@@ -375,7 +377,7 @@ fn the_sixtieth_unprinted_transaction_pays_the_sixty_first_waits_for_the_printou
     for n in 1..=60 {
         buy(&mut world).unwrap_or_else(|e| panic!("transaction {n}: {e}"));
     }
-    assert_eq!(world.db.cards[&card_no("A10000001")].unprinted, 60);
+    assert_eq!(world.db.get::<Card>(&card_no("A10000001")).unwrap().unprinted, 60);
     let refused = buy(&mut world).unwrap_err();
     assert_eq!(refused.kind, ErrorKind::Refused);
     assert!(matches!(refused.refusal.as_deref(), Some(Refusal::CardUnprinted { unprinted: 60, .. })), "{}", refused.zh);
@@ -386,7 +388,7 @@ fn the_sixtieth_unprinted_transaction_pays_the_sixty_first_waits_for_the_printou
     };
     assert_eq!(transactions.len(), 60);
     assert_eq!(holder.name, "张伟");
-    assert_eq!(world.db.cards[&card_no("A10000001")].unprinted, 0);
+    assert_eq!(world.db.get::<Card>(&card_no("A10000001")).unwrap().unprinted, 0);
     buy(&mut world).unwrap();
     world.check_invariants();
 }

@@ -36,7 +36,7 @@ fn pay(
 }
 
 fn balance(world: &World, key: &AccountKey) -> Money {
-    world.db.accounts.get(key).map_or(Money::ZERO, |a| a.balance())
+    world.db.get::<Account>(key).map_or(Money::ZERO, |a| a.balance())
 }
 
 #[test]
@@ -80,7 +80,7 @@ fn cross_region_treatment_is_owed_by_the_insured_region_and_settled_once() {
     let (ningbo, hangzhou) = (bank(&world, "330200"), bank(&world, "330100"));
     // 陈军 is insured in 330200 and treated at a 330100 hospital.
     let setl_id = outpatient(&mut world, "陈军", TERTIARY, "400.00");
-    let settlement = world.db.settlements.get(&setl_id).unwrap().clone();
+    let settlement = world.db.get::<Settlement>(&setl_id).unwrap();
     assert!(settlement.is_cross_region());
     let owed = settlement.amounts.fund + settlement.amounts.account();
     let (insured, treated) = ("330200".parse().unwrap(), "330100".parse().unwrap());

@@ -111,14 +111,14 @@ fn cancel_restores_every_balance_and_accumulator() {
     assert_eq!(cancelled.settlement.status, SettlementStatus::Mirror { of: settled.setl_id.clone() });
     assert_eq!(balances(&world), before_balances);
     assert!(world.db.accumulators.values().all(|a| *a == Default::default()));
-    for ((_, _), (_, line)) in &world.db.lines {
+    for line in world.db.all::<FeeLine>() {
         assert_eq!(
             line.state,
             LineState::Unsettled,
             "{} {} of {:?}",
             line.mdtrt_id,
             line.serial,
-            world.db.settlements.keys().collect::<Vec<_>>()
+            world.db.table::<Settlement>().keys().collect::<Vec<_>>()
         );
     }
     let again = world.cancel("李秀英", SECONDARY, &settled.setl_id).unwrap_err();
@@ -135,8 +135,8 @@ fn cancel_restores_every_balance_and_accumulator() {
 fn balances(world: &World) -> Vec<(String, Money)> {
     world
         .db
-        .accounts
-        .values()
+        .all::<Account>()
+        .iter()
         .filter(|account| !(account.balance().is_zero() && account.key.to_string().starts_with("inter-region")))
         .map(|account| (account.key.to_string(), account.balance()))
         .collect()
@@ -170,7 +170,7 @@ fn refund_lines_net_out_and_cannot_exceed_the_sale() {
     let mut world = World::demo();
     let visit = world.admit("张伟", TERTIARY);
     world.upload("张伟", TERTIARY, &visit, VisitKind::Inpatient, &[("DEMO-A-003", "100", "10")]);
-    let sale = world.db.lines.values().next().unwrap().1.serial.clone();
+    let sale = world.db.all::<FeeLine>()[0].serial.clone();
     let mut refund = world.lines(&[("DEMO-A-003", "100", "-3")]);
     refund[0].refund_of = Some(sale.clone());
     world
@@ -225,7 +225,10 @@ fn emergency_within_seven_days_is_folded_into_the_admission() {
         ["10200", "800", "7990", "2210"].map(yuan)
     );
     assert_eq!(settled.folded, vec![emergency_settlement.setl_id.clone()]);
-    assert!(matches!(world.db.settlements[&emergency_settlement.setl_id].status, SettlementStatus::Cancelled { .. }));
+    assert!(matches!(
+        world.db.get::<Settlement>(&emergency_settlement.setl_id).unwrap().status,
+        SettlementStatus::Cancelled { .. }
+    ));
     assert_eq!(world.balance("张伟"), yuan("1000"), "the emergency account payment was returned");
     assert_eq!(world.payable(TERTIARY), yuan("7990"));
     world.check_invariants();
@@ -320,7 +323,7 @@ fn a_msgid_settles_once_and_replays_its_response() {
     let first =
         world.submit(Submission { envelope: Some(envelope("M1", "h")), command: Box::new(command.clone()) }).unwrap();
     let Reply::Done { body: Some(body), .. } = first else { panic!("{first:?}") };
-    let settlements = world.db.settlements.len();
+    let settlements = world.db.all::<Settlement>().len();
     let replay =
         world.submit(Submission { envelope: Some(envelope("M1", "h")), command: Box::new(command.clone()) }).unwrap();
     assert_eq!(replay, Reply::Replayed(body));
@@ -328,7 +331,7 @@ fn a_msgid_settles_once_and_replays_its_response() {
         world.submit(Submission { envelope: Some(envelope("M1", "other")), command: Box::new(command) }).unwrap_err();
     assert_eq!(changed.kind, ErrorKind::Conflict);
     assert!(matches!(changed.refusal.as_deref(), Some(Refusal::MessageReused { .. })), "{changed:?}");
-    assert_eq!(world.db.settlements.len(), settlements);
+    assert_eq!(world.db.all::<Settlement>().len(), settlements);
     assert_eq!(world.balance("张伟"), yuan("950"));
 }
 
@@ -472,8 +475,8 @@ fn emergency_folded_at_mid_stay_is_not_folded_again_and_a_cancelled_emergency_ne
     let last = world.settle(command).unwrap().settlement;
     assert_eq!(last.amounts.medfee, yuan("500"), "and not again into the final one");
     assert!(last.folded.is_empty());
-    assert_eq!(world.db.visits[&emergency].folded_into.as_ref(), Some(&admission));
-    assert_eq!(world.db.visits[&cancelled].folded_into, None);
+    assert_eq!(world.db.get::<Visit>(&emergency).unwrap().folded_into.as_ref(), Some(&admission));
+    assert_eq!(world.db.get::<Visit>(&cancelled).unwrap().folded_into, None);
     world.check_invariants();
 }
 

@@ -15,7 +15,7 @@ use yibao_engine::{ErrorKind, Outcome};
 use yibao_ledger::AccountKey;
 
 fn balance(world: &World, key: &AccountKey) -> Money {
-    world.db.accounts.get(key).map_or(Money::ZERO, |a| a.balance())
+    world.db.get::<Account>(key).map_or(Money::ZERO, |a| a.balance())
 }
 
 #[test]
@@ -23,7 +23,7 @@ fn each_side_posts_its_half_and_only_the_insured_side_undoes_a_payment() {
     let mut ningbo = World::demo_region("330200");
     let mut hangzhou = World::demo_region("330100");
     let chen = person("陈军");
-    let guest = ningbo.db.persons.get(&chen).unwrap().clone();
+    let guest = ningbo.db.get::<Person>(&chen).unwrap();
     hangzhou.exec(RegisterGuest { person: guest }).unwrap();
 
     // The treating side keeps the visit and its lines.
@@ -33,10 +33,9 @@ fn each_side_posts_its_half_and_only_the_insured_side_undoes_a_payment() {
     let local = hangzhou.settle(command);
     assert_eq!(local.unwrap_err().kind, ErrorKind::Refused, "a guest is never priced here");
 
-    let institution = hangzhou.db.institutions.get(&TERTIARY.parse().unwrap()).unwrap().clone();
-    let visit_row = hangzhou.db.visits.get(&visit).unwrap().clone();
-    let lines: Vec<_> =
-        hangzhou.db.lines.values().filter(|(_, line)| line.mdtrt_id == visit).map(|(_, line)| line.clone()).collect();
+    let institution = hangzhou.db.get::<Institution>(&TERTIARY.parse().unwrap()).unwrap();
+    let visit_row = hangzhou.db.get::<Visit>(&visit).unwrap();
+    let lines: Vec<_> = hangzhou.db.all::<FeeLine>().into_iter().filter(|line| line.mdtrt_id == visit).collect();
     let peer_settle = |ningbo: &mut World, msgid: yibao_domain::MsgId| PeerSettle {
         institution: institution.clone(),
         visit: visit_row.clone(),

@@ -9,8 +9,12 @@ use yibao_engine::commands::{
     SettlementOutcome, Treated, UpdateVisit, UploadLines, VisitDetails,
 };
 use yibao_engine::memory::MemoryDb;
+/// The record types tests read from the in-memory database.
+#[allow(unused_imports)]
+pub use yibao_engine::records::{Card, CardApplication, FeeLine, Institution, Person, Settlement, Visit};
 use yibao_engine::records::{Certificate, VisitKind};
 use yibao_engine::{Catalogue, Command, Context, EngineError, Outcome, Reply, Submission, demo};
+pub use yibao_ledger::Account;
 use yibao_ledger::AccountKey;
 use yibao_policy::{PolicySet, SEED_POLICY_TOML, parse_policy};
 
@@ -273,31 +277,32 @@ impl World {
         let psn = person(name);
         [AccountKey::PersonalCurrent(psn.clone()), AccountKey::PersonalPrior(psn)]
             .iter()
-            .filter_map(|key| self.db.accounts.get(key))
+            .filter_map(|key| self.db.get::<Account>(key))
             .map(|account| account.balance())
             .sum()
     }
 
     pub fn payable(&self, institution: &str) -> Money {
         let code: InstitutionCode = institution.parse().unwrap();
-        self.db.accounts.get(&AccountKey::InstitutionPayable(code)).map_or(Money::ZERO, |a| a.balance())
+        self.db.get::<Account>(&AccountKey::InstitutionPayable(code)).map_or(Money::ZERO, |a| a.balance())
     }
 
     /// Ledger and settlement invariants that must hold after anything.
     pub fn check_invariants(&self) {
-        let mismatches = yibao_ledger::verify_replay(self.db.accounts.values(), self.db.transfers.iter());
+        let accounts = self.db.all::<Account>();
+        let mismatches = yibao_ledger::verify_replay(accounts.iter(), self.db.transfers.iter());
         assert!(mismatches.is_empty(), "journal replay differs: {mismatches:?}");
-        let debits: Money = self.db.accounts.values().map(|a| a.debits_posted).sum();
-        let credits: Money = self.db.accounts.values().map(|a| a.credits_posted).sum();
+        let debits: Money = accounts.iter().map(|a| a.debits_posted).sum();
+        let credits: Money = accounts.iter().map(|a| a.credits_posted).sum();
         assert_eq!(debits, credits);
-        for account in self.db.accounts.values() {
+        for account in accounts.iter() {
             if account.key.must_not_go_negative() {
                 assert!(!account.balance().is_negative(), "{} is below zero", account.key);
             }
         }
         // Accumulators equal the sum of the changes of every settlement record (mirrors negate).
         let mut expected: std::collections::BTreeMap<(PersonNo, u16), yibao_policy::Accumulators> = Default::default();
-        for settlement in self.db.settlements.values() {
+        for settlement in self.db.all::<Settlement>() {
             let entry = expected.entry((settlement.psn_no.clone(), settlement.year)).or_default();
             *entry = entry.plus(&settlement.change);
             let a = settlement.amounts;

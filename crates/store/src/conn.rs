@@ -6,19 +6,16 @@
 
 use std::collections::BTreeMap;
 
-use yibao_domain::{Admdvs, CardNo, Date, DateTime, InstitutionCode, MdtrtId, Money, MsgId, PersonNo, SetlId};
-use yibao_engine::records::{
-    Card, CardApplication, CardTransaction, ClearingNotice, ClearingParty, Credential, CredentialKind, DayTotals,
-    DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, Message, Person, Region, Settlement, SignIn,
-    StoredFile, Visit, VisitDiagnoses,
-};
+use yibao_domain::{Date, DateTime, InstitutionCode, MdtrtId, Money, PersonNo};
+use yibao_engine::records::{CatalogueEntry, ClearingParty, DayTotals, DiseaseRegistration, FeeLine, Visit};
 use yibao_engine::{ChangeSet, Loader, StoreFailure};
-use yibao_ledger::{Account, AccountKey, Transfer, TransferId};
+use yibao_ledger::{Transfer, TransferId};
 use yibao_policy::Accumulators;
 
-use crate::codec;
 use crate::schema::{self, Dialect, TableDef};
 use crate::value::{Value, named};
+use yibao_engine::Record;
+use yibao_engine::codec;
 
 /// A database connection, used from one thread at a time.
 pub trait Conn: Send {
@@ -129,6 +126,22 @@ impl Db<'_> {
         self.conn.query(&sql, &[keys])
     }
 
+    /// Records by key.
+    ///
+    /// # Errors
+    /// When the database fails or a row does not decode.
+    pub fn get<R: Record>(&mut self, keys: &[R::Key]) -> Result<Vec<R>, StoreFailure> {
+        yibao_engine::load(self, keys)
+    }
+
+    /// The records whose `column` holds `key` (in insertion order for an ordered table).
+    ///
+    /// # Errors
+    /// When the database fails or a row does not decode.
+    pub fn get_by<R: Record>(&mut self, column: &'static str, key: String) -> Result<Vec<R>, StoreFailure> {
+        yibao_engine::load_by(self, column, vec![key])
+    }
+
     fn load<T>(
         &mut self,
         table: &TableDef,
@@ -144,73 +157,47 @@ impl Db<'_> {
     /// # Errors
     /// When the database fails; the caller rolls back.
     pub fn write(&mut self, changes: ChangeSet) -> Result<(), StoreFailure> {
-        fn rows<K, V>(changes: Vec<(K, Option<V>)>, encode: impl Fn(&V) -> Vec<Value>) -> Vec<Vec<Value>> {
-            changes.iter().filter_map(|(_, row)| row.as_ref().map(&encode)).collect()
-        }
         let conn = &mut *self.conn;
-        conn.upsert(&schema::REGIONS, rows(changes.regions, codec::region))?;
-        conn.upsert(&schema::EMPLOYERS, rows(changes.employers, codec::employer))?;
-        conn.upsert(&schema::INSTITUTIONS, rows(changes.institutions, codec::institution))?;
-        conn.upsert(&schema::PERSONS, rows(changes.persons, codec::person))?;
-        conn.upsert(&schema::CARDS, rows(changes.cards, codec::card))?;
-        conn.upsert(&schema::ACCOUNTS, rows(changes.accounts, codec::account))?;
+        for (table, rows) in changes.rows {
+            conn.upsert(table, rows)?;
+        }
         let accumulators: Vec<Vec<Value>> = changes
             .accumulators
             .iter()
             .filter_map(|((person, year), row)| row.as_ref().map(|row| codec::accumulators(person, *year, row)))
             .collect();
-        conn.upsert(&schema::ACCUMULATORS, accumulators)?;
-        conn.upsert(&schema::VISITS, rows(changes.visits, codec::visit))?;
-        conn.upsert(&schema::FEE_LINES, rows(changes.lines, codec::line))?;
-        conn.upsert(&schema::SETTLEMENTS, rows(changes.settlements, codec::settlement))?;
-        conn.upsert(&schema::MESSAGES, rows(changes.messages, codec::message))?;
+        conn.upsert(&codec::ACCUMULATORS, accumulators)?;
         for (person, registrations) in changes.registrations {
             conn.execute("DELETE FROM disease_registrations WHERE psn_no = $1", &[Value::Text(person.to_string())])?;
-            let rows: Vec<Vec<Value>> = registrations.iter().flatten().map(codec::registration).collect();
-            conn.upsert(&schema::REGISTRATIONS, rows)?;
+            let rows: Vec<Vec<Value>> = registrations.iter().flatten().map(Record::encode).collect();
+            conn.upsert(DiseaseRegistration::TABLE, rows)?;
         }
-        conn.upsert(&schema::SIGN_INS, rows(changes.sign_ins, codec::sign_in))?;
-        conn.upsert(&schema::TRANSFERS, changes.transfers.iter().map(codec::transfer).collect())?;
-        conn.upsert(&schema::POSTINGS, changes.transfers.iter().flat_map(codec::postings).collect())?;
+        conn.upsert(&codec::TRANSFERS, changes.transfers.iter().map(codec::transfer).collect())?;
+        conn.upsert(&codec::POSTINGS, changes.transfers.iter().flat_map(codec::postings).collect())?;
         let sequences: Vec<Vec<Value>> = changes
             .sequences
             .iter()
             .filter_map(|(name, value)| {
                 value.map(|value| {
-                    named(&schema::SEQUENCES, [("name", Value::Text(name.clone())), ("value", Value::Int(value))])
+                    named(&codec::SEQUENCES, [("name", Value::Text(name.clone())), ("value", Value::Int(value))])
                 })
             })
             .collect();
-        conn.upsert(&schema::SEQUENCES, sequences)?;
-        conn.upsert(&schema::CREDENTIALS, rows(changes.credentials, codec::credential))?;
-        conn.upsert(&schema::FILES, rows(changes.files, codec::file))?;
-        conn.upsert(&schema::CARD_APPLICATIONS, rows(changes.card_applications, codec::card_application))?;
-        conn.upsert(&schema::CARD_TRANSACTIONS, rows(changes.card_transactions, codec::card_transaction))?;
-        conn.upsert(&schema::CLEARING_NOTICES, rows(changes.clearing_notices, codec::clearing_notice))?;
-        conn.upsert(&schema::EVOUCHERS, rows(changes.evouchers, codec::evoucher))?;
-        conn.upsert(&schema::GRANTS, rows(changes.grants, codec::grant))?;
-        conn.upsert(&schema::DIAGNOSES, rows(changes.diagnoses, codec::diagnoses))?;
-        conn.upsert(&schema::CATALOGUE, changes.catalogue.iter().map(codec::catalogue_entry).collect())?;
-        conn.upsert(&schema::AUDIT_LOG, changes.audit.iter().map(codec::audit).collect())?;
+        conn.upsert(&codec::SEQUENCES, sequences)?;
+        conn.upsert(CatalogueEntry::TABLE, changes.catalogue.iter().map(Record::encode).collect())?;
+        conn.upsert(&codec::AUDIT_LOG, changes.audit.iter().map(codec::audit).collect())?;
         Ok(())
     }
 }
 
 impl Loader for Db<'_> {
-    fn regions(&mut self, keys: &[Admdvs]) -> Result<Vec<Region>, StoreFailure> {
-        self.load(&schema::REGIONS, "admdvs", strings(keys), codec::decode_region)
-    }
-
-    fn employers(&mut self, keys: &[String]) -> Result<Vec<Employer>, StoreFailure> {
-        self.load(&schema::EMPLOYERS, "code", strings(keys), codec::decode_employer)
-    }
-
-    fn institutions(&mut self, keys: &[InstitutionCode]) -> Result<Vec<Institution>, StoreFailure> {
-        self.load(&schema::INSTITUTIONS, "code", strings(keys), codec::decode_institution)
-    }
-
-    fn persons(&mut self, keys: &[PersonNo]) -> Result<Vec<Person>, StoreFailure> {
-        self.load(&schema::PERSONS, "psn_no", strings(keys), codec::decode_person)
+    fn rows(
+        &mut self,
+        table: &'static TableDef,
+        column: &'static str,
+        keys: Vec<String>,
+    ) -> Result<Vec<Vec<Value>>, StoreFailure> {
+        self.select_where_in(table, column, Value::TextList(keys))
     }
 
     fn person_numbers(&mut self, id_numbers: &[String]) -> Result<Vec<(String, PersonNo)>, StoreFailure> {
@@ -227,24 +214,8 @@ impl Loader for Db<'_> {
             .collect()
     }
 
-    fn cards(&mut self, keys: &[CardNo]) -> Result<Vec<Card>, StoreFailure> {
-        self.load(&schema::CARDS, "card_no", strings(keys), codec::decode_card)
-    }
-
-    fn person_cards(&mut self, persons: &[PersonNo]) -> Result<Vec<Card>, StoreFailure> {
-        self.load(&schema::CARDS, "psn_no", strings(persons), codec::decode_card)
-    }
-
-    fn accounts(&mut self, keys: &[AccountKey]) -> Result<Vec<Account>, StoreFailure> {
-        self.load(&schema::ACCOUNTS, "account", strings(keys), codec::decode_account)
-    }
-
     fn accumulators(&mut self, persons: &[PersonNo]) -> Result<Vec<(PersonNo, u16, Accumulators)>, StoreFailure> {
-        self.load(&schema::ACCUMULATORS, "psn_no", strings(persons), codec::decode_accumulators)
-    }
-
-    fn visits(&mut self, keys: &[MdtrtId]) -> Result<Vec<Visit>, StoreFailure> {
-        self.load(&schema::VISITS, "mdtrt_id", strings(keys), codec::decode_visit)
+        self.load(&codec::ACCUMULATORS, "psn_no", strings(persons), codec::decode_accumulators)
     }
 
     fn outpatient_visits_since(
@@ -256,19 +227,15 @@ impl Loader for Db<'_> {
         let sql = format!(
             "SELECT {} FROM {} WHERE psn_no = $1 AND institution = $2 AND kind = 'outpatient' AND begin_at >= $3 \
              ORDER BY begin_at",
-            schema::VISITS.column_list(),
-            schema::VISITS.name
+            Visit::TABLE.column_list(),
+            Visit::TABLE.name
         );
         let params = [
             Value::Text(psn_no.to_string()),
             Value::Text(institution.to_string()),
             Value::Text(DateTime::start_of(since).to_string()),
         ];
-        self.conn.query(&sql, &params)?.iter().map(|row| codec::decode_visit(row)).collect()
-    }
-
-    fn lines(&mut self, visits: &[MdtrtId]) -> Result<Vec<FeeLine>, StoreFailure> {
-        self.load(&schema::FEE_LINES, "mdtrt_id", strings(visits), codec::decode_line)
+        self.conn.query(&sql, &params)?.iter().map(|row| Visit::decode(row)).collect()
     }
 
     fn line_keys(&mut self, keys: &[(MdtrtId, String)]) -> Result<Vec<FeeLine>, StoreFailure> {
@@ -278,13 +245,13 @@ impl Loader for Db<'_> {
         }
         let sql = format!(
             "SELECT {} FROM {} WHERE mdtrt_id = $1 AND serial = ANY($2)",
-            schema::FEE_LINES.column_list(),
-            schema::FEE_LINES.name
+            FeeLine::TABLE.column_list(),
+            FeeLine::TABLE.name
         );
         let mut lines = Vec::with_capacity(keys.len());
         for (visit, serials) in by_visit {
             for row in self.conn.query(&sql, &[Value::Text(visit.to_string()), Value::TextList(serials)])? {
-                lines.push(codec::decode_line(&row)?);
+                lines.push(FeeLine::decode(&row)?);
             }
         }
         Ok(lines)
@@ -293,7 +260,7 @@ impl Loader for Db<'_> {
     fn line_counts(&mut self, visits: &[MdtrtId]) -> Result<Vec<(MdtrtId, usize)>, StoreFailure> {
         let sql = format!(
             "SELECT mdtrt_id, COUNT(*) FROM {} WHERE mdtrt_id = ANY($1) GROUP BY mdtrt_id",
-            schema::FEE_LINES.name
+            FeeLine::TABLE.name
         );
         self.conn
             .query(&sql, &[strings(visits)])?
@@ -308,38 +275,14 @@ impl Loader for Db<'_> {
             .collect()
     }
 
-    fn settlements(&mut self, keys: &[SetlId]) -> Result<Vec<Settlement>, StoreFailure> {
-        self.load(&schema::SETTLEMENTS, "setl_id", strings(keys), codec::decode_settlement)
-    }
-
-    fn visit_settlements(&mut self, visits: &[MdtrtId]) -> Result<Vec<Settlement>, StoreFailure> {
-        let mut settlements = self.load(&schema::SETTLEMENTS, "mdtrt_id", strings(visits), codec::decode_settlement)?;
-        settlements.sort_by(|a, b| (a.at, &a.setl_id).cmp(&(b.at, &b.setl_id)));
-        Ok(settlements)
-    }
-
-    fn messages(&mut self, keys: &[MsgId]) -> Result<Vec<Message>, StoreFailure> {
-        self.load(&schema::MESSAGES, "msgid", strings(keys), codec::decode_message)
-    }
-
-    fn registrations(&mut self, persons: &[PersonNo]) -> Result<Vec<DiseaseRegistration>, StoreFailure> {
-        let mut rows = self.load(&schema::REGISTRATIONS, "psn_no", strings(persons), codec::decode_registration)?;
-        rows.sort_by(|a, b| a.serial.cmp(&b.serial));
-        Ok(rows)
-    }
-
-    fn sign_ins(&mut self, keys: &[String]) -> Result<Vec<SignIn>, StoreFailure> {
-        self.load(&schema::SIGN_INS, "sign_no", strings(keys), codec::decode_sign_in)
-    }
-
     fn transfers(&mut self, keys: &[TransferId]) -> Result<Vec<Transfer>, StoreFailure> {
         // By key: the journal's order does not matter here.
-        let rows = self.select_where_in_ordered(&schema::TRANSFERS, "id", strings(keys), false)?;
+        let rows = self.select_where_in_ordered(&codec::TRANSFERS, "id", strings(keys), false)?;
         if rows.is_empty() {
             return Ok(Vec::new());
         }
         let mut postings: BTreeMap<String, Vec<(i64, Vec<Value>)>> = BTreeMap::new();
-        for row in self.select_where_in(&schema::POSTINGS, "transfer_id", strings(keys))? {
+        for row in self.select_where_in(&codec::POSTINGS, "transfer_id", strings(keys))? {
             if let [Value::Text(id), Value::Int(index), ..] = row.as_slice() {
                 postings.entry(id.clone()).or_default().push((*index, row.clone()));
             }
@@ -356,41 +299,6 @@ impl Loader for Db<'_> {
                 codec::decode_transfer(row, &legs)
             })
             .collect()
-    }
-
-    fn credentials(&mut self, keys: &[(String, CredentialKind)]) -> Result<Vec<Credential>, StoreFailure> {
-        self.credentials_of(keys)
-    }
-
-    fn files(&mut self, keys: &[String]) -> Result<Vec<StoredFile>, StoreFailure> {
-        self.load(&schema::FILES, "file_qury_no", strings(keys), codec::decode_file)
-    }
-
-    fn card_applications(&mut self, keys: &[String]) -> Result<Vec<CardApplication>, StoreFailure> {
-        self.load(&schema::CARD_APPLICATIONS, "id", strings(keys), codec::decode_card_application)
-    }
-
-    fn card_transactions(&mut self, cards: &[CardNo]) -> Result<Vec<CardTransaction>, StoreFailure> {
-        let mut rows =
-            self.load(&schema::CARD_TRANSACTIONS, "card_no", strings(cards), codec::decode_card_transaction)?;
-        rows.sort_by_key(|row| row.seq);
-        Ok(rows)
-    }
-
-    fn clearing_notices(&mut self, keys: &[String]) -> Result<Vec<ClearingNotice>, StoreFailure> {
-        self.load(&schema::CLEARING_NOTICES, "id", strings(keys), codec::decode_clearing_notice)
-    }
-
-    fn evouchers(&mut self, persons: &[PersonNo]) -> Result<Vec<EVoucher>, StoreFailure> {
-        self.load(&schema::EVOUCHERS, "psn_no", strings(persons), codec::decode_evoucher)
-    }
-
-    fn grants(&mut self, hashes: &[String]) -> Result<Vec<Grant>, StoreFailure> {
-        self.load(&schema::GRANTS, "hash", strings(hashes), codec::decode_grant)
-    }
-
-    fn diagnoses(&mut self, visits: &[MdtrtId]) -> Result<Vec<VisitDiagnoses>, StoreFailure> {
-        self.load(&schema::DIAGNOSES, "mdtrt_id", strings(visits), codec::decode_diagnoses)
     }
 
     fn settlement_days(&mut self, party: &ClearingParty, from: Date, to: Date) -> Result<Vec<DayTotals>, StoreFailure> {
@@ -450,14 +358,6 @@ impl Loader for Db<'_> {
                 other => Err(StoreFailure(format!("sequences: unexpected row {other:?}"))),
             })
             .collect()
-    }
-}
-
-impl Db<'_> {
-    fn credentials_of(&mut self, keys: &[(String, CredentialKind)]) -> Result<Vec<Credential>, StoreFailure> {
-        let subjects: Vec<String> = keys.iter().map(|(subject, _)| subject.clone()).collect();
-        let rows = self.load(&schema::CREDENTIALS, "subject", Value::TextList(subjects), codec::decode_credential)?;
-        Ok(rows.into_iter().filter(|row| keys.iter().any(|(s, k)| s == &row.subject && *k == row.kind)).collect())
     }
 }
 

@@ -13,9 +13,9 @@ use serde_json::{Map, Value as Json};
 use yibao_engine::StoreFailure;
 use yibao_engine::records::{FeeLine, Institution, Person, Settlement, Visit};
 
-use crate::codec;
-use crate::schema::{self, TableDef};
+use crate::schema::TableDef;
 use crate::value::Value;
+use yibao_engine::Record;
 
 /// The peer wire format this deployment speaks.
 pub const FORMAT: u32 = 2;
@@ -76,53 +76,53 @@ fn from_json(table: &TableDef, json: &Json, what: &str) -> Result<Vec<Value>, St
 }
 
 pub fn person(row: &Person) -> Json {
-    to_json(&schema::PERSONS, codec::person(row))
+    to_json(Person::TABLE, Person::encode(row))
 }
 
 /// # Errors
 /// When the JSON is not a person's columns.
 pub fn decode_person(json: &Json) -> Result<Person, StoreFailure> {
-    codec::decode_person(&from_json(&schema::PERSONS, json, "person")?)
+    Person::decode(&from_json(Person::TABLE, json, "person")?)
 }
 
 pub fn institution(row: &Institution) -> Json {
-    to_json(&schema::INSTITUTIONS, codec::institution(row))
+    to_json(Institution::TABLE, Institution::encode(row))
 }
 
 /// # Errors
 /// When the JSON is not an institution's columns.
 pub fn decode_institution(json: &Json) -> Result<Institution, StoreFailure> {
-    codec::decode_institution(&from_json(&schema::INSTITUTIONS, json, "institution")?)
+    Institution::decode(&from_json(Institution::TABLE, json, "institution")?)
 }
 
 pub fn visit(row: &Visit) -> Json {
-    to_json(&schema::VISITS, codec::visit(row))
+    to_json(Visit::TABLE, Visit::encode(row))
 }
 
 /// # Errors
 /// When the JSON is not a visit's columns.
 pub fn decode_visit(json: &Json) -> Result<Visit, StoreFailure> {
-    codec::decode_visit(&from_json(&schema::VISITS, json, "visit")?)
+    Visit::decode(&from_json(Visit::TABLE, json, "visit")?)
 }
 
 pub fn line(row: &FeeLine) -> Json {
-    to_json(&schema::FEE_LINES, codec::line(row))
+    to_json(FeeLine::TABLE, FeeLine::encode(row))
 }
 
 /// # Errors
 /// When the JSON is not a fee line's columns.
 pub fn decode_line(json: &Json) -> Result<FeeLine, StoreFailure> {
-    codec::decode_line(&from_json(&schema::FEE_LINES, json, "line")?)
+    FeeLine::decode(&from_json(FeeLine::TABLE, json, "line")?)
 }
 
 pub fn settlement(row: &Settlement) -> Json {
-    to_json(&schema::SETTLEMENTS, codec::settlement(row))
+    to_json(Settlement::TABLE, Settlement::encode(row))
 }
 
 /// # Errors
 /// When the JSON is not a settlement's columns.
 pub fn decode_settlement(json: &Json) -> Result<Settlement, StoreFailure> {
-    codec::decode_settlement(&from_json(&schema::SETTLEMENTS, json, "settlement")?)
+    Settlement::decode(&from_json(Settlement::TABLE, json, "settlement")?)
 }
 
 #[cfg(test)]
@@ -152,8 +152,13 @@ mod tests {
         missing.as_object_mut().unwrap().remove("admdvs");
         assert!(super::decode_person(&missing).unwrap_err().0.contains("admdvs is missing"));
         // Format 1's array of columns, as this deployment stored answers before, still reads.
-        let array =
-            serde_json::Value::Array(crate::schema::PERSONS.columns.iter().map(|c| json[c.name].clone()).collect());
+        let array = serde_json::Value::Array(
+            <yibao_engine::records::Person as yibao_engine::Record>::TABLE
+                .columns
+                .iter()
+                .map(|c| json[c.name].clone())
+                .collect(),
+        );
         assert_eq!(super::decode_person(&array).unwrap(), person);
     }
 }

@@ -7,7 +7,6 @@
 //! [`Store::read`] runs queries on a pooled read connection. Everything above this crate sees
 //! records and commands, never SQL.
 
-mod codec;
 mod conn;
 pub mod exchange;
 mod postgres;

@@ -11,10 +11,11 @@ use yibao_engine::{Loader, StoreFailure};
 use yibao_ledger::{Account, AccountKey, Transfer};
 use yibao_policy::Accumulators;
 
-use crate::codec;
 use crate::conn::{Conn, Db};
 use crate::schema::{self, TableDef};
 use crate::value::Value;
+use yibao_engine::Record;
+use yibao_engine::codec;
 
 /// A page of a list: which rows and how many there are in all.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,41 +129,38 @@ impl<'c> Reader<'c> {
     }
 
     pub fn regions(&mut self) -> Result<Vec<Region>, StoreFailure> {
-        self.select(&schema::REGIONS, "ORDER BY admdvs", &[], codec::decode_region)
+        self.select(Region::TABLE, "ORDER BY admdvs", &[], Region::decode)
     }
 
     pub fn employers(&mut self) -> Result<Vec<Employer>, StoreFailure> {
-        self.select(&schema::EMPLOYERS, "ORDER BY code", &[], codec::decode_employer)
+        self.select(Employer::TABLE, "ORDER BY code", &[], Employer::decode)
     }
 
     /// One employer, by its code.
     pub fn employer(&mut self, code: &str) -> Result<Option<Employer>, StoreFailure> {
-        self.db.employers(&[code.to_string()]).map(one)
+        self.db.get::<Employer>(&[code.to_string()]).map(one)
     }
 
     pub fn institution(&mut self, code: &InstitutionCode) -> Result<Option<Institution>, StoreFailure> {
-        self.db.institutions(std::slice::from_ref(code)).map(one)
+        self.db.get::<Institution>(std::slice::from_ref(code)).map(one)
     }
 
     /// Institutions, optionally of one region, ordered by code.
     pub fn institutions(&mut self, admdvs: Option<&str>) -> Result<Vec<Institution>, StoreFailure> {
         match admdvs {
-            Some(admdvs) => self.select(
-                &schema::INSTITUTIONS,
-                "WHERE admdvs = $1 ORDER BY code",
-                &[text(admdvs)],
-                codec::decode_institution,
-            ),
-            None => self.select(&schema::INSTITUTIONS, "ORDER BY code", &[], codec::decode_institution),
+            Some(admdvs) => {
+                self.select(Institution::TABLE, "WHERE admdvs = $1 ORDER BY code", &[text(admdvs)], Institution::decode)
+            }
+            None => self.select(Institution::TABLE, "ORDER BY code", &[], Institution::decode),
         }
     }
 
     pub fn person(&mut self, psn_no: &PersonNo) -> Result<Option<Person>, StoreFailure> {
-        self.db.persons(std::slice::from_ref(psn_no)).map(one)
+        self.db.get::<Person>(std::slice::from_ref(psn_no)).map(one)
     }
 
     pub fn person_by_id_number(&mut self, id_number: &str) -> Result<Option<Person>, StoreFailure> {
-        self.select(&schema::PERSONS, "WHERE id_number = $1", &[text(id_number)], codec::decode_person).map(one)
+        self.select(Person::TABLE, "WHERE id_number = $1", &[text(id_number)], Person::decode).map(one)
     }
 
     /// Persons ordered by number, optionally of one region; `offset`/`limit` page them.
@@ -177,10 +175,10 @@ impl<'c> Reader<'c> {
         paged.push(Value::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
         paged.push(Value::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
         let rows = self.select(
-            &schema::PERSONS,
+            Person::TABLE,
             &format!("{clause} ORDER BY psn_no LIMIT ${} OFFSET ${}", n + 1, n + 2),
             &paged,
-            codec::decode_person,
+            Person::decode,
         )?;
         Ok(Page { total, rows })
     }
@@ -216,22 +214,22 @@ impl<'c> Reader<'c> {
     }
 
     pub fn card(&mut self, card_no: &CardNo) -> Result<Option<Card>, StoreFailure> {
-        self.db.cards(std::slice::from_ref(card_no)).map(one)
+        self.db.get::<Card>(std::slice::from_ref(card_no)).map(one)
     }
 
     pub fn cards_of(&mut self, psn_no: &PersonNo) -> Result<Vec<Card>, StoreFailure> {
-        self.select(&schema::CARDS, "WHERE psn_no = $1 ORDER BY card_no", &[text(psn_no)], codec::decode_card)
+        self.select(Card::TABLE, "WHERE psn_no = $1 ORDER BY card_no", &[text(psn_no)], Card::decode)
     }
 
     pub fn accounts(&mut self, keys: &[AccountKey]) -> Result<Vec<Account>, StoreFailure> {
-        self.db.accounts(keys)
+        self.db.get::<Account>(keys)
     }
 
     /// The personal account's two parts: (current year, prior years).
     pub fn balances(&mut self, psn_no: &PersonNo) -> Result<(Money, Money), StoreFailure> {
         let current = AccountKey::PersonalCurrent(psn_no.clone());
         let prior = AccountKey::PersonalPrior(psn_no.clone());
-        let accounts = self.db.accounts(&[current.clone(), prior])?;
+        let accounts = self.db.get::<Account>(&[current.clone(), prior])?;
         let part = |key: &AccountKey| accounts.iter().find(|a| &a.key == key).map_or(Money::ZERO, Account::balance);
         Ok((part(&current), accounts.iter().find(|a| a.key != current).map_or(Money::ZERO, Account::balance)))
     }
@@ -245,7 +243,7 @@ impl<'c> Reader<'c> {
     }
 
     pub fn visit(&mut self, mdtrt_id: &MdtrtId) -> Result<Option<Visit>, StoreFailure> {
-        self.db.visits(std::slice::from_ref(mdtrt_id)).map(one)
+        self.db.get::<Visit>(std::slice::from_ref(mdtrt_id)).map(one)
     }
 
     /// A person's visits that began in `[from, until)`, oldest first.
@@ -256,10 +254,10 @@ impl<'c> Reader<'c> {
         until: DateTime,
     ) -> Result<Vec<Visit>, StoreFailure> {
         self.select(
-            &schema::VISITS,
+            Visit::TABLE,
             "WHERE psn_no = $1 AND begin_at >= $2 AND begin_at < $3 ORDER BY begin_at, mdtrt_id",
             &[text(psn_no), text(from), text(until)],
-            codec::decode_visit,
+            Visit::decode,
         )
     }
 
@@ -274,17 +272,17 @@ impl<'c> Reader<'c> {
     ) -> Result<Vec<(Visit, Money)>, StoreFailure> {
         let unsettled = format!(
             "SELECT 1 FROM {lines} WHERE {lines}.mdtrt_id = {visits}.mdtrt_id AND {lines}.state = 'unsettled'",
-            lines = schema::FEE_LINES.name,
-            visits = schema::VISITS.name,
+            lines = FeeLine::TABLE.name,
+            visits = Visit::TABLE.name,
         );
         let stays = self.select(
-            &schema::VISITS,
+            Visit::TABLE,
             &format!(
                 "WHERE psn_no = $1 AND institution = $2 AND kind = 'inpatient' AND status <> 'cancelled' \
                  AND EXISTS ({unsettled}) ORDER BY begin_at DESC, mdtrt_id LIMIT {limit}"
             ),
             &[text(psn_no), text(institution)],
-            codec::decode_visit,
+            Visit::decode,
         )?;
         if stays.is_empty() {
             return Ok(Vec::new());
@@ -293,7 +291,7 @@ impl<'c> Reader<'c> {
         let sql = format!(
             "SELECT mdtrt_id, CAST(SUM(amount_fen) AS BIGINT) FROM {} WHERE mdtrt_id = ANY($1) AND state = 'unsettled' \
              GROUP BY mdtrt_id",
-            schema::FEE_LINES.name
+            FeeLine::TABLE.name
         );
         let mut sums = std::collections::HashMap::new();
         for row in self.db.conn.query(&sql, &[ids])? {
@@ -322,7 +320,7 @@ impl<'c> Reader<'c> {
         psn_no: &PersonNo,
     ) -> Result<bool, StoreFailure> {
         let treated = self.count(
-            schema::VISITS.name,
+            Visit::TABLE.name,
             "WHERE psn_no = $1 AND institution = $2",
             &[text(psn_no), text(institution)],
         )?;
@@ -330,7 +328,7 @@ impl<'c> Reader<'c> {
             return Ok(true);
         }
         let identified = self.count(
-            schema::AUDIT_LOG.name,
+            codec::AUDIT_LOG.name,
             "WHERE subject = $1 AND actor = $2 AND action = 'identify-person'",
             &[text(psn_no), Value::Text(format!("institution:{institution}"))],
         )?;
@@ -338,7 +336,7 @@ impl<'c> Reader<'c> {
             return Ok(true);
         }
         let registered = self.count(
-            schema::REGISTRATIONS.name,
+            DiseaseRegistration::TABLE.name,
             "WHERE psn_no = $1 AND institution = $2",
             &[text(psn_no), text(institution)],
         )?;
@@ -361,15 +359,17 @@ impl<'c> Reader<'c> {
     }
 
     pub fn lines_of(&mut self, mdtrt_id: &MdtrtId) -> Result<Vec<FeeLine>, StoreFailure> {
-        self.db.lines(std::slice::from_ref(mdtrt_id))
+        self.db.get_by::<FeeLine>("mdtrt_id", mdtrt_id.to_string())
     }
 
     pub fn settlement(&mut self, setl_id: &SetlId) -> Result<Option<Settlement>, StoreFailure> {
-        self.db.settlements(std::slice::from_ref(setl_id)).map(one)
+        self.db.get::<Settlement>(std::slice::from_ref(setl_id)).map(one)
     }
 
     pub fn settlements_of_visit(&mut self, mdtrt_id: &MdtrtId) -> Result<Vec<Settlement>, StoreFailure> {
-        self.db.visit_settlements(std::slice::from_ref(mdtrt_id))
+        let mut settlements = self.db.get_by::<Settlement>("mdtrt_id", mdtrt_id.to_string())?;
+        settlements.sort_by(|a, b| (a.at, &a.setl_id).cmp(&(b.at, &b.setl_id)));
+        Ok(settlements)
     }
 
     fn settlement_clause(filter: &SettlementFilter) -> (String, Vec<Value>) {
@@ -426,10 +426,10 @@ impl<'c> Reader<'c> {
         params.push(Value::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
         params.push(Value::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
         let rows = self.select(
-            &schema::SETTLEMENTS,
+            Settlement::TABLE,
             &format!("{clause} ORDER BY at, setl_id LIMIT ${} OFFSET ${}", n + 1, n + 2),
             &params,
-            codec::decode_settlement,
+            Settlement::decode,
         )?;
         Ok(Page { total, rows })
     }
@@ -458,11 +458,13 @@ impl<'c> Reader<'c> {
     }
 
     pub fn message(&mut self, msgid: &MsgId) -> Result<Option<Message>, StoreFailure> {
-        self.db.messages(std::slice::from_ref(msgid)).map(one)
+        self.db.get::<Message>(std::slice::from_ref(msgid)).map(one)
     }
 
     pub fn registrations(&mut self, psn_no: &PersonNo) -> Result<Vec<DiseaseRegistration>, StoreFailure> {
-        self.db.registrations(std::slice::from_ref(psn_no))
+        let mut rows = self.db.get_by::<DiseaseRegistration>("psn_no", psn_no.to_string())?;
+        rows.sort_by(|a, b| a.serial.cmp(&b.serial));
+        Ok(rows)
     }
 
     /// The newest audit entries, optionally about one subject.
@@ -471,13 +473,13 @@ impl<'c> Reader<'c> {
         let limit = Value::Int(i64::try_from(limit).unwrap_or(i64::MAX));
         match subject {
             Some(subject) => self.select(
-                &schema::AUDIT_LOG,
+                &codec::AUDIT_LOG,
                 &format!("WHERE subject = $1 ORDER BY {order} DESC LIMIT $2"),
                 &[text(subject), limit],
                 codec::decode_audit,
             ),
             None => self.select(
-                &schema::AUDIT_LOG,
+                &codec::AUDIT_LOG,
                 &format!("ORDER BY {order} DESC LIMIT $1"),
                 &[limit],
                 codec::decode_audit,
@@ -486,11 +488,11 @@ impl<'c> Reader<'c> {
     }
 
     pub fn credential(&mut self, subject: &str, kind: CredentialKind) -> Result<Option<Credential>, StoreFailure> {
-        self.db.credentials(&[(subject.to_string(), kind)]).map(one)
+        self.db.get::<Credential>(&[(subject.to_string(), kind)]).map(one)
     }
 
     pub fn card_application(&mut self, id: &str) -> Result<Option<CardApplication>, StoreFailure> {
-        self.db.card_applications(&[id.to_string()]).map(one)
+        self.db.get::<CardApplication>(&[id.to_string()]).map(one)
     }
 
     /// Applications, newest first; of one employer when given.
@@ -502,52 +504,54 @@ impl<'c> Reader<'c> {
         let limit = Value::Int(i64::try_from(limit).unwrap_or(i64::MAX));
         match employer {
             Some(employer) => self.select(
-                &schema::CARD_APPLICATIONS,
+                CardApplication::TABLE,
                 "WHERE employer = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
                 &[text(employer), limit],
-                codec::decode_card_application,
+                CardApplication::decode,
             ),
             None => self.select(
-                &schema::CARD_APPLICATIONS,
+                CardApplication::TABLE,
                 "ORDER BY created_at DESC, id DESC LIMIT $1",
                 &[limit],
-                codec::decode_card_application,
+                CardApplication::decode,
             ),
         }
     }
 
     pub fn card_transactions(&mut self, card_no: &CardNo) -> Result<Vec<CardTransaction>, StoreFailure> {
-        self.db.card_transactions(std::slice::from_ref(card_no))
+        let mut rows = self.db.get_by::<CardTransaction>("card_no", card_no.to_string())?;
+        rows.sort_by_key(|row| row.seq);
+        Ok(rows)
     }
 
     pub fn clearing_notice(&mut self, id: &str) -> Result<Option<ClearingNotice>, StoreFailure> {
-        self.db.clearing_notices(&[id.to_string()]).map(one)
+        self.db.get::<ClearingNotice>(&[id.to_string()]).map(one)
     }
 
     pub fn evoucher(&mut self, psn_no: &PersonNo) -> Result<Option<EVoucher>, StoreFailure> {
-        self.db.evouchers(std::slice::from_ref(psn_no)).map(one)
+        self.db.get::<EVoucher>(std::slice::from_ref(psn_no)).map(one)
     }
 
     pub fn grant(&mut self, hash: &str) -> Result<Option<Grant>, StoreFailure> {
-        self.db.grants(&[hash.to_string()]).map(one)
+        self.db.get::<Grant>(&[hash.to_string()]).map(one)
     }
 
     /// A visit's uploaded diagnoses (none when nothing was uploaded).
     pub fn diagnoses(&mut self, visit: &MdtrtId) -> Result<Option<VisitDiagnoses>, StoreFailure> {
-        self.db.diagnoses(std::slice::from_ref(visit)).map(one)
+        self.db.get::<VisitDiagnoses>(std::slice::from_ref(visit)).map(one)
     }
 
     pub fn file(&mut self, file_qury_no: &str) -> Result<Option<StoredFile>, StoreFailure> {
-        self.db.files(&[file_qury_no.to_string()]).map(one)
+        self.db.get::<StoredFile>(&[file_qury_no.to_string()]).map(one)
     }
 
     pub fn catalogue_entries(&mut self) -> Result<Vec<CatalogueEntry>, StoreFailure> {
-        self.select(&schema::CATALOGUE, "ORDER BY code, begin_on", &[], codec::decode_catalogue_entry)
+        self.select(CatalogueEntry::TABLE, "ORDER BY code, begin_on", &[], CatalogueEntry::decode)
     }
 
     /// Every account.
     pub fn all_accounts(&mut self) -> Result<Vec<Account>, StoreFailure> {
-        self.select(&schema::ACCOUNTS, "ORDER BY account", &[], codec::decode_account)
+        self.select(Account::TABLE, "ORDER BY account", &[], Account::decode)
     }
 
     /// The whole journal, in posting order.
@@ -556,11 +560,11 @@ impl<'c> Reader<'c> {
         let transfers = self
             .db
             .conn
-            .query(&format!("SELECT {} FROM transfers ORDER BY {order}", schema::TRANSFERS.column_list()), &[])?;
-        let postings = self.db.conn.query(
-            &format!("SELECT {} FROM postings ORDER BY transfer_id, idx", schema::POSTINGS.column_list()),
-            &[],
-        )?;
+            .query(&format!("SELECT {} FROM transfers ORDER BY {order}", codec::TRANSFERS.column_list()), &[])?;
+        let postings = self
+            .db
+            .conn
+            .query(&format!("SELECT {} FROM postings ORDER BY transfer_id, idx", codec::POSTINGS.column_list()), &[])?;
         let mut by_transfer: std::collections::HashMap<String, Vec<Vec<Value>>> = std::collections::HashMap::new();
         for row in postings {
             if let Some(Value::Text(id)) = row.first() {
@@ -655,7 +659,7 @@ impl<'c> Reader<'c> {
 
     /// Rows in a table (for diagnostics and tests).
     pub fn row_count(&mut self, table: &str) -> Result<u64, StoreFailure> {
-        if !schema::TABLES.iter().any(|t| t.name == table) {
+        if !schema::tables().any(|t| t.name == table) {
             return Err(StoreFailure(format!("no table {table}")));
         }
         self.count(table, "", &[])

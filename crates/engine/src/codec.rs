@@ -1,0 +1,1959 @@
+//! Every stored table, declared once. A record kept one to a row has one `impl` [`Record`]
+//! here: its table (name, columns by name and storage type, key, indexes: the store makes the
+//! DDL from it), its key, the column loads select on, and its row codec. A few tables whose
+//! rows are not one record each (accumulators by person and year, a transfer and its
+//! postings, sequences, the audit log) are a [`TableDef`] and functions. Every column is read
+//! and written by its name (never by where it sits: a row is read with [`Columns`] and written
+//! with [`named`]); structured fields (explanations, line lists, accumulator changes, effects)
+//! are JSON text. No SQL here.
+
+use crate::error::StoreFailure;
+use crate::records::{
+    Amounts, AuditEntry, Card, CardApplication, CardStatus, CardTransaction, CatalogueEntry, Certificate,
+    ClearingNotice, Credential, CredentialKind, Diagnosis, DiagnosisStage, DiseaseRegistration, EVoucher, Effect,
+    Employer, FeeLine, Grant, GrantKind, Institution, LineState, Message, Person, PersonStatus, Region, Settlement,
+    SettlementStatus, SignIn, StoredFile, Visit, VisitDiagnoses, VisitKind, VisitStatus,
+};
+use serde_json::{Value as Json, json};
+use yibao_domain::{
+    Admdvs, CardNo, Date, DateTime, InstitutionCode, MdtrtId, Money, MsgId, PersonNo, Quantity, Ratio, SetlId,
+    UnitPrice,
+};
+use yibao_ledger::{Account, AccountKey, Posting, Side, Transfer, TransferCode, TransferId};
+use yibao_policy::{Accumulators, Rule, Step};
+
+use crate::record::Record;
+use crate::row::Ty::{Blob, Int, Text};
+use crate::row::{Columns, TableDef, Value, col, named, opt};
+
+/// The tables whose rows are not one record each: written and read by the functions below.
+pub const ACCUMULATORS: TableDef = TableDef {
+    name: "accumulators",
+    columns: &[
+        col("psn_no", Text),
+        col("year", Int),
+        col("outpatient_deductible_fen", Int),
+        col("inpatient_deductible_fen", Int),
+        col("admissions", Int),
+        col("outpatient_band_fen", Int),
+        col("fund_fen", Int),
+        col("medfee_fen", Int),
+    ],
+    key: &["psn_no", "year"],
+    ordered: false,
+    indexes: &[],
+};
+
+pub const TRANSFERS: TableDef = TableDef {
+    name: "transfers",
+    columns: &[col("id", Text), col("code", Text), col("at", Text), col("reference", Text)],
+    key: &["id"],
+    ordered: true,
+    indexes: &[],
+};
+
+pub const POSTINGS: TableDef = TableDef {
+    name: "postings",
+    columns: &[
+        col("transfer_id", Text),
+        col("idx", Int),
+        col("account", Text),
+        col("side", Text),
+        col("amount_fen", Int),
+    ],
+    key: &["transfer_id", "idx"],
+    ordered: false,
+    indexes: &[&["account"]],
+};
+
+pub const SEQUENCES: TableDef = TableDef {
+    name: "sequences",
+    columns: &[col("name", Text), col("value", Int)],
+    key: &["name"],
+    ordered: false,
+    indexes: &[],
+};
+
+pub const AUDIT_LOG: TableDef = TableDef {
+    name: "audit_log",
+    columns: &[col("at", Text), col("actor", Text), col("action", Text), col("subject", Text), col("reason", Text)],
+    key: &[],
+    ordered: true,
+    indexes: &[&["subject"]],
+};
+
+/// The tables written by their own code rather than as one record a row, in creation order.
+pub const OTHER_TABLES: [&TableDef; 7] =
+    [&ACCUMULATORS, DiseaseRegistration::TABLE, &TRANSFERS, &POSTINGS, &SEQUENCES, CatalogueEntry::TABLE, &AUDIT_LOG];
+
+fn failure(what: &str, detail: impl std::fmt::Display) -> StoreFailure {
+    StoreFailure(format!("{what}: {detail}"))
+}
+
+fn money(value: &Money) -> Value {
+    Value::Int(value.fen())
+}
+
+fn time(value: &DateTime) -> Value {
+    Value::Text(value.to_string())
+}
+
+fn date(value: &Date) -> Value {
+    Value::Text(value.to_string())
+}
+
+fn text(value: &impl ToString) -> Value {
+    Value::Text(value.to_string())
+}
+
+fn json_text(value: &Json) -> Value {
+    Value::Text(value.to_string())
+}
+
+fn parse_json(table: &str, text: &str) -> Result<Json, StoreFailure> {
+    serde_json::from_str(text).map_err(|error| failure(table, error))
+}
+
+fn ratio(basis_points: i64, table: &str) -> Result<Ratio, StoreFailure> {
+    u16::try_from(basis_points)
+        .ok()
+        .and_then(|bp| Ratio::from_basis_points(bp).ok())
+        .ok_or_else(|| failure(table, format!("{basis_points} is not a ratio in basis points")))
+}
+
+impl Record for Region {
+    type Key = Admdvs;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "regions",
+        columns: &[col("admdvs", Text), col("name", Text)],
+        key: &["admdvs"],
+        ordered: false,
+        indexes: &[],
+    };
+    const LOAD_BY: &'static str = "admdvs";
+
+    fn key(&self) -> Admdvs {
+        self.admdvs.clone()
+    }
+
+    fn load_key(key: &Admdvs) -> String {
+        key.to_string()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let row = self;
+        named(Self::TABLE, [("admdvs", text(&row.admdvs)), ("name", text(&row.name))])
+    }
+
+    fn decode(row: &[Value]) -> Result<Region, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        Ok(Region { admdvs: c.parse("admdvs")?, name: c.text("name")? })
+    }
+}
+
+impl Record for Employer {
+    type Key = String;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "employers",
+        columns: &[col("code", Text), col("name", Text), col("admdvs", Text)],
+        key: &["code"],
+        ordered: false,
+        indexes: &[],
+    };
+    const LOAD_BY: &'static str = "code";
+
+    fn key(&self) -> String {
+        self.code.clone()
+    }
+
+    fn load_key(key: &String) -> String {
+        key.clone()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let row = self;
+        named(Self::TABLE, [("code", text(&row.code)), ("name", text(&row.name)), ("admdvs", text(&row.admdvs))])
+    }
+
+    fn decode(row: &[Value]) -> Result<Employer, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        Ok(Employer { code: c.text("code")?, name: c.text("name")?, admdvs: c.parse("admdvs")? })
+    }
+}
+
+impl Record for Institution {
+    type Key = InstitutionCode;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "institutions",
+        columns: &[
+            col("code", Text),
+            col("name", Text),
+            col("kind", Text),
+            opt("level", Text),
+            col("admdvs", Text),
+            col("designated_from", Text),
+            col("designated_to", Text),
+            col("accepts_evoucher", Int),
+            col("gateway_secret", Text),
+        ],
+        key: &["code"],
+        ordered: false,
+        indexes: &[&["admdvs", "kind"]],
+    };
+    const LOAD_BY: &'static str = "code";
+
+    fn key(&self) -> InstitutionCode {
+        self.code.clone()
+    }
+
+    fn load_key(key: &InstitutionCode) -> String {
+        key.to_string()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let row = self;
+        named(
+            Self::TABLE,
+            [
+                ("code", text(&row.code)),
+                ("name", text(&row.name)),
+                ("kind", text(&row.kind.code())),
+                ("level", row.level.map(|level| level.code()).into()),
+                ("admdvs", text(&row.admdvs)),
+                ("designated_from", date(&row.designated_from)),
+                ("designated_to", date(&row.designated_to)),
+                ("accepts_evoucher", row.accepts_evoucher.into()),
+                ("gateway_secret", text(&row.gateway_secret)),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<Institution, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        Ok(Institution {
+            code: c.parse("code")?,
+            name: c.text("name")?,
+            kind: c.parse("kind")?,
+            level: c.opt_parse("level")?,
+            admdvs: c.parse("admdvs")?,
+            designated_from: c.parse("designated_from")?,
+            designated_to: c.parse("designated_to")?,
+            accepts_evoucher: c.boolean("accepts_evoucher")?,
+            gateway_secret: c.text("gateway_secret")?,
+        })
+    }
+}
+
+impl Record for Person {
+    type Key = PersonNo;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "persons",
+        columns: &[
+            col("psn_no", Text),
+            col("id_number", Text),
+            col("name", Text),
+            col("admdvs", Text),
+            col("insutype", Text),
+            col("psn_type", Text),
+            opt("employer", Text),
+            col("status", Text),
+            col("insured_since", Text),
+            col("ethnicity", Text),
+            col("custody_bank", Text),
+            opt("contribution_base_fen", Int),
+            col("account_frozen", Int),
+        ],
+        key: &["psn_no"],
+        ordered: false,
+        indexes: &[&["id_number"], &["admdvs", "psn_no"], &["employer"]],
+    };
+    const LOAD_BY: &'static str = "psn_no";
+
+    fn key(&self) -> PersonNo {
+        self.psn_no.clone()
+    }
+
+    fn load_key(key: &PersonNo) -> String {
+        key.to_string()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let row = self;
+        named(
+            Self::TABLE,
+            [
+                ("psn_no", text(&row.psn_no)),
+                ("id_number", Value::Text(row.id_number.expose().to_string())),
+                ("name", text(&row.name)),
+                ("admdvs", text(&row.admdvs)),
+                ("insutype", text(&row.insurance)),
+                ("psn_type", text(&row.person_type)),
+                ("employer", row.employer.clone().into()),
+                ("status", Value::Text(row.status.code().to_string())),
+                ("insured_since", date(&row.insured_since)),
+                ("ethnicity", text(&row.ethnicity)),
+                ("custody_bank", text(&row.custody_bank)),
+                ("contribution_base_fen", row.contribution_base.map(|m| m.fen()).into()),
+                ("account_frozen", row.account_frozen.into()),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<Person, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        Ok(Person {
+            psn_no: c.parse("psn_no")?,
+            id_number: c.parse("id_number")?,
+            name: c.text("name")?,
+            admdvs: c.parse("admdvs")?,
+            insurance: c.parse("insutype")?,
+            person_type: c.parse("psn_type")?,
+            employer: c.opt_text("employer")?,
+            status: {
+                let code = c.text("status")?;
+                PersonStatus::parse(&code).ok_or_else(|| failure("persons.status", &code))?
+            },
+            insured_since: c.parse("insured_since")?,
+            ethnicity: c.text("ethnicity")?,
+            custody_bank: c.parse("custody_bank")?,
+            contribution_base: c.opt_int("contribution_base_fen")?.map(Money::from_fen),
+            account_frozen: c.boolean("account_frozen")?,
+        })
+    }
+}
+
+impl Record for Card {
+    type Key = CardNo;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "cards",
+        columns: &[
+            col("card_no", Text),
+            col("card_sn", Text),
+            col("psn_no", Text),
+            col("status", Text),
+            col("bank", Text),
+            opt("issued_on", Text),
+            col("unprinted", Int),
+            opt("replaces", Text),
+        ],
+        key: &["card_no"],
+        ordered: false,
+        indexes: &[&["psn_no"]],
+    };
+    const LOAD_BY: &'static str = "card_no";
+
+    fn key(&self) -> CardNo {
+        self.card_no.clone()
+    }
+
+    fn load_key(key: &CardNo) -> String {
+        key.to_string()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let row = self;
+        named(
+            Self::TABLE,
+            [
+                ("card_no", text(&row.card_no)),
+                ("card_sn", text(&row.card_sn)),
+                ("psn_no", text(&row.psn_no)),
+                ("status", Value::Text(row.status.as_str().to_string())),
+                ("bank", text(&row.bank)),
+                ("issued_on", row.issued_on.map(|d| d.to_string()).into()),
+                ("unprinted", Value::Int(i64::from(row.unprinted))),
+                ("replaces", row.replaces.as_ref().map(|c| c.to_string()).into()),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<Card, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        Ok(Card {
+            card_no: c.parse("card_no")?,
+            card_sn: c.parse("card_sn")?,
+            psn_no: c.parse("psn_no")?,
+            status: {
+                let status = c.text("status")?;
+                CardStatus::parse(&status).ok_or_else(|| failure("cards.status", &status))?
+            },
+            bank: c.parse("bank")?,
+            issued_on: c.opt_parse("issued_on")?,
+            unprinted: u32::try_from(c.int("unprinted")?).map_err(|e| failure("cards.unprinted", e))?,
+            replaces: c.opt_parse("replaces")?,
+        })
+    }
+}
+
+impl Record for Account {
+    type Key = AccountKey;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "accounts",
+        columns: &[col("account", Text), col("debits_fen", Int), col("credits_fen", Int)],
+        key: &["account"],
+        ordered: false,
+        indexes: &[],
+    };
+    const LOAD_BY: &'static str = "account";
+
+    fn key(&self) -> AccountKey {
+        self.key.clone()
+    }
+
+    fn load_key(key: &AccountKey) -> String {
+        key.to_string()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let row = self;
+        named(
+            Self::TABLE,
+            [
+                ("account", text(&row.key)),
+                ("debits_fen", money(&row.debits_posted)),
+                ("credits_fen", money(&row.credits_posted)),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<Account, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        Ok(Account {
+            key: c.parse("account")?,
+            debits_posted: Money::from_fen(c.int("debits_fen")?),
+            credits_posted: Money::from_fen(c.int("credits_fen")?),
+        })
+    }
+}
+
+pub fn accumulators(person: &yibao_domain::PersonNo, year: u16, row: &Accumulators) -> Vec<Value> {
+    named(
+        &ACCUMULATORS,
+        [
+            ("psn_no", text(person)),
+            ("year", Value::Int(i64::from(year))),
+            ("outpatient_deductible_fen", money(&row.outpatient_deductible_paid)),
+            ("inpatient_deductible_fen", money(&row.inpatient_deductible_paid)),
+            ("admissions", Value::Int(row.admissions)),
+            ("outpatient_band_fen", money(&row.outpatient_band_used)),
+            ("fund_fen", money(&row.fund_paid)),
+            ("medfee_fen", money(&row.medfee_total)),
+        ],
+    )
+}
+
+pub fn decode_accumulators(row: &[Value]) -> Result<(yibao_domain::PersonNo, u16, Accumulators), StoreFailure> {
+    let mut c = Columns::new(&ACCUMULATORS, row);
+    let person = c.parse("psn_no")?;
+    let year = u16::try_from(c.int("year")?).map_err(|e| failure("accumulators.year", e))?;
+    Ok((
+        person,
+        year,
+        Accumulators {
+            outpatient_deductible_paid: Money::from_fen(c.int("outpatient_deductible_fen")?),
+            inpatient_deductible_paid: Money::from_fen(c.int("inpatient_deductible_fen")?),
+            admissions: c.int("admissions")?,
+            outpatient_band_used: Money::from_fen(c.int("outpatient_band_fen")?),
+            fund_paid: Money::from_fen(c.int("fund_fen")?),
+            medfee_total: Money::from_fen(c.int("medfee_fen")?),
+        },
+    ))
+}
+
+fn accumulators_json(row: &Accumulators) -> Json {
+    json!([
+        row.outpatient_deductible_paid.fen(),
+        row.inpatient_deductible_paid.fen(),
+        row.admissions,
+        row.outpatient_band_used.fen(),
+        row.fund_paid.fen(),
+        row.medfee_total.fen()
+    ])
+}
+
+fn accumulators_from_json(value: &Json) -> Result<Accumulators, StoreFailure> {
+    let numbers: Vec<i64> = value
+        .as_array()
+        .map(|items| items.iter().filter_map(Json::as_i64).collect())
+        .filter(|numbers: &Vec<i64>| numbers.len() == 6)
+        .ok_or_else(|| failure("settlements.change", value))?;
+    Ok(Accumulators {
+        outpatient_deductible_paid: Money::from_fen(numbers[0]),
+        inpatient_deductible_paid: Money::from_fen(numbers[1]),
+        admissions: numbers[2],
+        outpatient_band_used: Money::from_fen(numbers[3]),
+        fund_paid: Money::from_fen(numbers[4]),
+        medfee_total: Money::from_fen(numbers[5]),
+    })
+}
+
+impl Record for Visit {
+    type Key = MdtrtId;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "visits",
+        columns: &[
+            col("mdtrt_id", Text),
+            col("psn_no", Text),
+            col("institution", Text),
+            col("kind", Text),
+            col("insutype", Text),
+            opt("med_type", Text),
+            col("begin_at", Text),
+            opt("end_at", Text),
+            col("status", Text),
+            col("cert_type", Text),
+            col("cert_no", Text),
+            col("his_no", Text),
+            col("dept_code", Text),
+            col("dept_name", Text),
+            col("doctor_code", Text),
+            col("doctor_name", Text),
+            opt("diagnosis_code", Text),
+            opt("diagnosis_name", Text),
+            col("insured_admdvs", Text),
+            col("treated_admdvs", Text),
+            col("admission_counted", Int),
+            col("deductible_paid_fen", Int),
+            opt("folded_into", Text),
+            col("created_at", Text),
+        ],
+        key: &["mdtrt_id"],
+        ordered: false,
+        indexes: &[&["psn_no", "begin_at"], &["institution", "begin_at"]],
+    };
+    const LOAD_BY: &'static str = "mdtrt_id";
+
+    fn key(&self) -> MdtrtId {
+        self.mdtrt_id.clone()
+    }
+
+    fn load_key(key: &MdtrtId) -> String {
+        key.to_string()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let row = self;
+        named(
+            Self::TABLE,
+            [
+                ("mdtrt_id", text(&row.mdtrt_id)),
+                ("psn_no", text(&row.psn_no)),
+                ("institution", text(&row.institution)),
+                ("kind", Value::Text(row.kind.as_str().to_string())),
+                ("insutype", text(&row.insurance)),
+                ("med_type", row.med_type.map(|t| t.to_string()).into()),
+                ("begin_at", time(&row.begin)),
+                ("end_at", row.end.map(|t| t.to_string()).into()),
+                ("status", Value::Text(row.status.as_str().to_string())),
+                ("cert_type", text(&row.certificate.kind)),
+                ("cert_no", text(&row.certificate.number)),
+                ("his_no", text(&row.his_no)),
+                ("dept_code", text(&row.dept_code)),
+                ("dept_name", text(&row.dept_name)),
+                ("doctor_code", text(&row.doctor_code)),
+                ("doctor_name", text(&row.doctor_name)),
+                ("diagnosis_code", row.diagnosis_code.clone().into()),
+                ("diagnosis_name", row.diagnosis_name.clone().into()),
+                ("insured_admdvs", text(&row.insured_admdvs)),
+                ("treated_admdvs", text(&row.treated_admdvs)),
+                ("admission_counted", row.admission_counted.into()),
+                ("deductible_paid_fen", money(&row.deductible_paid)),
+                ("folded_into", row.folded_into.as_ref().map(|id| id.to_string()).into()),
+                ("created_at", time(&row.created_at)),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<Visit, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        Ok(Visit {
+            mdtrt_id: c.parse("mdtrt_id")?,
+            psn_no: c.parse("psn_no")?,
+            institution: c.parse("institution")?,
+            kind: {
+                let kind = c.text("kind")?;
+                VisitKind::parse(&kind).ok_or_else(|| failure("visits.kind", &kind))?
+            },
+            insurance: c.parse("insutype")?,
+            med_type: c.opt_parse("med_type")?,
+            begin: c.parse("begin_at")?,
+            end: c.opt_parse("end_at")?,
+            status: {
+                let status = c.text("status")?;
+                VisitStatus::parse(&status).ok_or_else(|| failure("visits.status", &status))?
+            },
+            certificate: Certificate { kind: c.parse("cert_type")?, number: c.text("cert_no")? },
+            his_no: c.text("his_no")?,
+            dept_code: c.text("dept_code")?,
+            dept_name: c.text("dept_name")?,
+            doctor_code: c.text("doctor_code")?,
+            doctor_name: c.text("doctor_name")?,
+            diagnosis_code: c.opt_text("diagnosis_code")?,
+            diagnosis_name: c.opt_text("diagnosis_name")?,
+            insured_admdvs: c.parse("insured_admdvs")?,
+            treated_admdvs: c.parse("treated_admdvs")?,
+            admission_counted: c.boolean("admission_counted")?,
+            deductible_paid: Money::from_fen(c.int("deductible_paid_fen")?),
+            folded_into: c.opt_parse("folded_into")?,
+            created_at: c.parse("created_at")?,
+        })
+    }
+}
+
+pub fn steps_json(steps: &[Step]) -> Json {
+    Json::Array(
+        steps
+            .iter()
+            .map(|step| json!({"rule": step.rule.id(), "line": step.line, "amount": step.amount.fen(), "zh": step.zh, "en": step.en}))
+            .collect(),
+    )
+}
+
+pub fn steps_from_json(value: &Json) -> Result<Vec<Step>, StoreFailure> {
+    let items = value.as_array().ok_or_else(|| failure("steps", value))?;
+    items
+        .iter()
+        .map(|item| {
+            let rule = item["rule"].as_str().and_then(Rule::parse).ok_or_else(|| failure("steps.rule", item))?;
+            Ok(Step {
+                rule,
+                line: item["line"].as_str().map(str::to_string),
+                amount: Money::from_fen(item["amount"].as_i64().ok_or_else(|| failure("steps.amount", item))?),
+                zh: item["zh"].as_str().unwrap_or_default().to_string(),
+                en: item["en"].as_str().unwrap_or_default().to_string(),
+            })
+        })
+        .collect()
+}
+
+impl Record for FeeLine {
+    type Key = (MdtrtId, String);
+    const TABLE: &'static TableDef = &TableDef {
+        name: "fee_lines",
+        columns: &[
+            col("mdtrt_id", Text),
+            col("serial", Text),
+            col("psn_no", Text),
+            col("batch", Text),
+            col("code", Text),
+            col("his_code", Text),
+            col("name", Text),
+            col("price_micro", Int),
+            col("quantity_e4", Int),
+            col("amount_fen", Int),
+            col("occurred_at", Text),
+            opt("refund_of", Text),
+            opt("class", Text),
+            col("selfpay_bp", Int),
+            opt("price_cap_micro", Int),
+            col("fully_selfpaid_fen", Int),
+            col("over_limit_fen", Int),
+            col("first_selfpay_fen", Int),
+            col("in_scope_fen", Int),
+            col("state", Text),
+            opt("settled_by", Text),
+            col("rx_no", Text),
+            col("dept_code", Text),
+            col("dept_name", Text),
+            col("doctor_code", Text),
+            col("doctor_name", Text),
+            col("steps", Text),
+        ],
+        key: &["mdtrt_id", "serial"],
+        ordered: true,
+        indexes: &[],
+    };
+    const LOAD_BY: &'static str = "mdtrt_id";
+
+    fn key(&self) -> (MdtrtId, String) {
+        (self.mdtrt_id.clone(), self.serial.clone())
+    }
+
+    fn load_key(key: &(MdtrtId, String)) -> String {
+        key.0.to_string()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let row = self;
+        let (state, settled_by) = match &row.state {
+            LineState::Unsettled => ("unsettled", None),
+            LineState::Settled(setl_id) => ("settled", Some(setl_id.to_string())),
+            LineState::Revoked => ("revoked", None),
+        };
+        named(
+            Self::TABLE,
+            [
+                ("mdtrt_id", text(&row.mdtrt_id)),
+                ("serial", text(&row.serial)),
+                ("psn_no", text(&row.psn_no)),
+                ("batch", text(&row.batch)),
+                ("code", text(&row.code)),
+                ("his_code", text(&row.his_code)),
+                ("name", text(&row.name)),
+                ("price_micro", Value::Int(row.price.micro_yuan())),
+                ("quantity_e4", Value::Int(row.quantity.ten_thousandths())),
+                ("amount_fen", money(&row.amount)),
+                ("occurred_at", time(&row.occurred_at)),
+                ("refund_of", row.refund_of.clone().into()),
+                ("class", row.class.map(|class| class.code()).into()),
+                ("selfpay_bp", Value::Int(i64::from(row.selfpay_ratio.basis_points()))),
+                ("price_cap_micro", row.price_cap.map(|cap| cap.micro_yuan()).into()),
+                ("fully_selfpaid_fen", money(&row.fully_selfpaid)),
+                ("over_limit_fen", money(&row.over_limit)),
+                ("first_selfpay_fen", money(&row.first_selfpay)),
+                ("in_scope_fen", money(&row.in_scope)),
+                ("state", Value::Text(state.to_string())),
+                ("settled_by", settled_by.into()),
+                ("rx_no", text(&row.rx_no)),
+                ("dept_code", text(&row.dept_code)),
+                ("dept_name", text(&row.dept_name)),
+                ("doctor_code", text(&row.doctor_code)),
+                ("doctor_name", text(&row.doctor_name)),
+                ("steps", json_text(&steps_json(&row.steps))),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<FeeLine, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        let mdtrt_id = c.parse("mdtrt_id")?;
+        let serial = c.text("serial")?;
+        let psn_no = c.parse("psn_no")?;
+        let batch = c.text("batch")?;
+        let code = c.text("code")?;
+        let his_code = c.text("his_code")?;
+        let name = c.text("name")?;
+        let price = c.int("price_micro")?;
+        let quantity = c.int("quantity_e4")?;
+        let amount = Money::from_fen(c.int("amount_fen")?);
+        let occurred_at = c.parse("occurred_at")?;
+        let refund_of = c.opt_text("refund_of")?;
+        let class = c.opt_parse("class")?;
+        let selfpay_ratio = ratio(c.int("selfpay_bp")?, "fee_lines.selfpay_bp")?;
+        let price_cap = c.opt_int("price_cap_micro")?;
+        let fully_selfpaid = Money::from_fen(c.int("fully_selfpaid_fen")?);
+        let over_limit = Money::from_fen(c.int("over_limit_fen")?);
+        let first_selfpay = Money::from_fen(c.int("first_selfpay_fen")?);
+        let in_scope = Money::from_fen(c.int("in_scope_fen")?);
+        let state = c.text("state")?;
+        let settled_by: Option<SetlId> = c.opt_parse("settled_by")?;
+        let state = match (state.as_str(), settled_by) {
+            ("unsettled", _) => LineState::Unsettled,
+            ("settled", Some(setl_id)) => LineState::Settled(setl_id),
+            ("revoked", _) => LineState::Revoked,
+            (other, _) => return Err(failure("fee_lines.state", other)),
+        };
+        let check_range = |micro: i64| (0..=UnitPrice::MAX).contains(&micro);
+        if !check_range(price) || price_cap.is_some_and(|cap| !check_range(cap)) || quantity.abs() > Quantity::MAX_ABS {
+            return Err(failure("fee_lines", "price or quantity out of range"));
+        }
+        Ok(FeeLine {
+            mdtrt_id,
+            serial,
+            psn_no,
+            batch,
+            code,
+            his_code,
+            name,
+            price: UnitPrice::from_micro_yuan(price),
+            quantity: Quantity::from_ten_thousandths(quantity),
+            amount,
+            occurred_at,
+            refund_of,
+            class,
+            selfpay_ratio,
+            price_cap: price_cap.map(UnitPrice::from_micro_yuan),
+            fully_selfpaid,
+            over_limit,
+            first_selfpay,
+            in_scope,
+            state,
+            rx_no: c.text("rx_no")?,
+            dept_code: c.text("dept_code")?,
+            dept_name: c.text("dept_name")?,
+            doctor_code: c.text("doctor_code")?,
+            doctor_name: c.text("doctor_name")?,
+            steps: steps_from_json(&parse_json("fee_lines.steps", &c.text("steps")?)?)?,
+        })
+    }
+}
+
+impl Record for Settlement {
+    type Key = SetlId;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "settlements",
+        columns: &[
+            col("setl_id", Text),
+            col("psn_no", Text),
+            col("mdtrt_id", Text),
+            col("institution", Text),
+            col("insutype", Text),
+            col("psn_type", Text),
+            col("med_type", Text),
+            col("visit_kind", Text),
+            col("clr_type", Text),
+            col("at", Text),
+            col("medfee_fen", Int),
+            col("fully_selfpaid_fen", Int),
+            col("over_limit_fen", Int),
+            col("first_selfpay_fen", Int),
+            col("in_scope_fen", Int),
+            col("deductible_fen", Int),
+            col("deductible_standard_fen", Int),
+            col("fund_fen", Int),
+            col("account_current_fen", Int),
+            col("account_prior_fen", Int),
+            col("cash_fen", Int),
+            col("fund_share_bp", Int),
+            col("balance_after_fen", Int),
+            col("change", Text),
+            col("year", Int),
+            col("policy", Text),
+            col("status", Text),
+            opt("status_ref", Text),
+            col("msgid", Text),
+            col("lines", Text),
+            col("insured_admdvs", Text),
+            col("treated_admdvs", Text),
+            col("cert_type", Text),
+            col("cert_no", Text),
+            col("invoice_no", Text),
+            col("mid_stay", Int),
+            col("account_used", Int),
+            col("folded", Text),
+            col("steps", Text),
+        ],
+        key: &["setl_id"],
+        ordered: false,
+        indexes: &[
+            &["psn_no", "at"],
+            &["mdtrt_id"],
+            &["institution", "at"],
+            &["treated_admdvs", "insured_admdvs", "at"],
+        ],
+    };
+    const LOAD_BY: &'static str = "setl_id";
+
+    fn key(&self) -> SetlId {
+        self.setl_id.clone()
+    }
+
+    fn load_key(key: &SetlId) -> String {
+        key.to_string()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let row = self;
+        let a = &row.amounts;
+        let (status, status_ref) = match &row.status {
+            SettlementStatus::Normal => ("normal", None),
+            SettlementStatus::Cancelled { by } => ("cancelled", Some(by.to_string())),
+            SettlementStatus::Mirror { of } => ("mirror", Some(of.to_string())),
+        };
+        let lines: Vec<Json> = row.lines.iter().map(|(visit, serial)| json!([visit.as_str(), serial])).collect();
+        let folded: Vec<Json> = row.folded.iter().map(|id| json!(id.as_str())).collect();
+        named(
+            Self::TABLE,
+            [
+                ("setl_id", text(&row.setl_id)),
+                ("psn_no", text(&row.psn_no)),
+                ("mdtrt_id", text(&row.mdtrt_id)),
+                ("institution", text(&row.institution)),
+                ("insutype", text(&row.insurance)),
+                ("psn_type", text(&row.person_type)),
+                ("med_type", text(&row.med_type)),
+                ("visit_kind", Value::Text(row.visit_kind.as_str().to_string())),
+                ("clr_type", text(&row.clearing_type)),
+                ("at", time(&row.at)),
+                ("medfee_fen", money(&a.medfee)),
+                ("fully_selfpaid_fen", money(&a.fully_selfpaid)),
+                ("over_limit_fen", money(&a.over_limit)),
+                ("first_selfpay_fen", money(&a.first_selfpay)),
+                ("in_scope_fen", money(&a.in_scope)),
+                ("deductible_fen", money(&a.deductible)),
+                ("deductible_standard_fen", money(&a.deductible_standard)),
+                ("fund_fen", money(&a.fund)),
+                ("account_current_fen", money(&a.account_current_year)),
+                ("account_prior_fen", money(&a.account_prior_years)),
+                ("cash_fen", money(&a.cash)),
+                ("fund_share_bp", Value::Int(i64::from(row.fund_share.basis_points()))),
+                ("balance_after_fen", money(&row.balance_after)),
+                ("change", json_text(&accumulators_json(&row.change))),
+                ("year", Value::Int(i64::from(row.year))),
+                ("policy", text(&row.policy)),
+                ("status", Value::Text(status.to_string())),
+                ("status_ref", status_ref.into()),
+                ("msgid", text(&row.msgid)),
+                ("lines", json_text(&Json::Array(lines))),
+                ("insured_admdvs", text(&row.insured_admdvs)),
+                ("treated_admdvs", text(&row.treated_admdvs)),
+                ("cert_type", text(&row.certificate.kind)),
+                ("cert_no", text(&row.certificate.number)),
+                ("invoice_no", text(&row.invoice_no)),
+                ("mid_stay", row.mid_stay.into()),
+                ("account_used", row.account_used.into()),
+                ("folded", json_text(&Json::Array(folded))),
+                ("steps", json_text(&steps_json(&row.steps))),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<Settlement, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        let setl_id = c.parse("setl_id")?;
+        let psn_no = c.parse("psn_no")?;
+        let mdtrt_id = c.parse("mdtrt_id")?;
+        let institution = c.parse("institution")?;
+        let insurance = c.parse("insutype")?;
+        let person_type = c.parse("psn_type")?;
+        let med_type = c.parse("med_type")?;
+        let visit_kind = {
+            let kind = c.text("visit_kind")?;
+            VisitKind::parse(&kind).ok_or_else(|| failure("settlements.visit_kind", &kind))?
+        };
+        let clearing_type = c.text("clr_type")?;
+        let at = c.parse("at")?;
+        let amounts = Amounts {
+            medfee: Money::from_fen(c.int("medfee_fen")?),
+            fully_selfpaid: Money::from_fen(c.int("fully_selfpaid_fen")?),
+            over_limit: Money::from_fen(c.int("over_limit_fen")?),
+            first_selfpay: Money::from_fen(c.int("first_selfpay_fen")?),
+            in_scope: Money::from_fen(c.int("in_scope_fen")?),
+            deductible: Money::from_fen(c.int("deductible_fen")?),
+            deductible_standard: Money::from_fen(c.int("deductible_standard_fen")?),
+            fund: Money::from_fen(c.int("fund_fen")?),
+            account_current_year: Money::from_fen(c.int("account_current_fen")?),
+            account_prior_years: Money::from_fen(c.int("account_prior_fen")?),
+            cash: Money::from_fen(c.int("cash_fen")?),
+        };
+        let fund_share = ratio(c.int("fund_share_bp")?, "settlements.fund_share_bp")?;
+        let balance_after = Money::from_fen(c.int("balance_after_fen")?);
+        let change = accumulators_from_json(&parse_json("settlements.change", &c.text("change")?)?)?;
+        let year = u16::try_from(c.int("year")?).map_err(|e| failure("settlements.year", e))?;
+        let policy = c.text("policy")?;
+        let status = c.text("status")?;
+        let status_ref: Option<SetlId> = c.opt_parse("status_ref")?;
+        let status = match (status.as_str(), status_ref) {
+            ("normal", _) => SettlementStatus::Normal,
+            ("cancelled", Some(by)) => SettlementStatus::Cancelled { by },
+            ("mirror", Some(of)) => SettlementStatus::Mirror { of },
+            (other, _) => return Err(failure("settlements.status", other)),
+        };
+        let msgid = c.parse("msgid")?;
+        let lines_json = parse_json("settlements.lines", &c.text("lines")?)?;
+        let lines = lines_json
+            .as_array()
+            .ok_or_else(|| failure("settlements.lines", &lines_json))?
+            .iter()
+            .map(|pair| {
+                let visit = pair[0].as_str().and_then(|v| v.parse::<MdtrtId>().ok());
+                let serial = pair[1].as_str();
+                visit.zip(serial.map(str::to_string)).ok_or_else(|| failure("settlements.lines", pair))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let insured_admdvs = c.parse("insured_admdvs")?;
+        let treated_admdvs = c.parse("treated_admdvs")?;
+        let certificate = Certificate { kind: c.parse("cert_type")?, number: c.text("cert_no")? };
+        let invoice_no = c.text("invoice_no")?;
+        let mid_stay = c.boolean("mid_stay")?;
+        let account_used = c.boolean("account_used")?;
+        let folded_json = parse_json("settlements.folded", &c.text("folded")?)?;
+        let folded = folded_json
+            .as_array()
+            .ok_or_else(|| failure("settlements.folded", &folded_json))?
+            .iter()
+            .map(|id| id.as_str().and_then(|id| id.parse().ok()).ok_or_else(|| failure("settlements.folded", id)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let steps = steps_from_json(&parse_json("settlements.steps", &c.text("steps")?)?)?;
+        Ok(Settlement {
+            setl_id,
+            psn_no,
+            mdtrt_id,
+            institution,
+            insurance,
+            person_type,
+            med_type,
+            visit_kind,
+            clearing_type,
+            at,
+            amounts,
+            fund_share,
+            balance_after,
+            change,
+            year,
+            policy,
+            status,
+            msgid,
+            lines,
+            insured_admdvs,
+            treated_admdvs,
+            certificate,
+            invoice_no,
+            mid_stay,
+            account_used,
+            folded,
+            steps,
+        })
+    }
+}
+
+fn effect_json(effect: &Effect) -> Json {
+    match effect {
+        Effect::Nothing => json!({"kind": "nothing"}),
+        Effect::OpenedVisit(id) => json!({"kind": "visit", "mdtrt_id": id.as_str()}),
+        Effect::AddedLines { mdtrt_id, serials } => {
+            json!({"kind": "lines", "mdtrt_id": mdtrt_id.as_str(), "serials": serials})
+        }
+        Effect::Settled(id) => json!({"kind": "settled", "setl_id": id.as_str()}),
+        Effect::CancelledSettlement(id) => json!({"kind": "cancelled", "setl_id": id.as_str()}),
+        Effect::Tombstone => json!({"kind": "tombstone"}),
+    }
+}
+
+fn effect_from_json(value: &Json) -> Result<Effect, StoreFailure> {
+    let bad = || failure("messages.effect", value);
+    let id = |field: &str| value[field].as_str().ok_or_else(bad);
+    Ok(match value["kind"].as_str().ok_or_else(bad)? {
+        "nothing" => Effect::Nothing,
+        "visit" => Effect::OpenedVisit(id("mdtrt_id")?.parse().map_err(|_| bad())?),
+        "lines" => Effect::AddedLines {
+            mdtrt_id: id("mdtrt_id")?.parse().map_err(|_| bad())?,
+            serials: value["serials"]
+                .as_array()
+                .ok_or_else(bad)?
+                .iter()
+                .map(|s| s.as_str().map(str::to_string).ok_or_else(bad))
+                .collect::<Result<_, _>>()?,
+        },
+        "settled" => Effect::Settled(id("setl_id")?.parse().map_err(|_| bad())?),
+        "cancelled" => Effect::CancelledSettlement(id("setl_id")?.parse().map_err(|_| bad())?),
+        "tombstone" => Effect::Tombstone,
+        _ => return Err(bad()),
+    })
+}
+
+impl Record for Message {
+    type Key = MsgId;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "messages",
+        columns: &[
+            col("msgid", Text),
+            col("institution", Text),
+            col("infno", Text),
+            col("request_hash", Text),
+            col("response", Blob),
+            col("at", Text),
+            col("effect", Text),
+            opt("reversed_by", Text),
+        ],
+        key: &["msgid"],
+        ordered: false,
+        indexes: &[],
+    };
+    const LOAD_BY: &'static str = "msgid";
+
+    fn key(&self) -> MsgId {
+        self.msgid.clone()
+    }
+
+    fn load_key(key: &MsgId) -> String {
+        key.to_string()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let row = self;
+        named(
+            Self::TABLE,
+            [
+                ("msgid", text(&row.msgid)),
+                ("institution", text(&row.institution)),
+                ("infno", text(&row.infno)),
+                ("request_hash", text(&row.request_hash)),
+                ("response", Value::Blob(row.response.clone())),
+                ("at", time(&row.at)),
+                ("effect", json_text(&effect_json(&row.effect))),
+                ("reversed_by", row.reversed_by.as_ref().map(|id| id.to_string()).into()),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<Message, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        Ok(Message {
+            msgid: c.parse("msgid")?,
+            institution: c.parse("institution")?,
+            infno: c.text("infno")?,
+            request_hash: c.text("request_hash")?,
+            response: c.blob("response")?,
+            at: c.parse("at")?,
+            effect: effect_from_json(&parse_json("messages.effect", &c.text("effect")?)?)?,
+            reversed_by: c.opt_parse("reversed_by")?,
+        })
+    }
+}
+
+impl Record for DiseaseRegistration {
+    type Key = String;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "disease_registrations",
+        columns: &[
+            col("serial", Text),
+            col("psn_no", Text),
+            col("code", Text),
+            col("name", Text),
+            col("begin_on", Text),
+            col("end_on", Text),
+            col("institution", Text),
+            col("revoked", Int),
+            col("msgid", Text),
+        ],
+        key: &["serial"],
+        ordered: false,
+        indexes: &[&["psn_no"]],
+    };
+    const LOAD_BY: &'static str = "serial";
+
+    fn key(&self) -> String {
+        self.serial.clone()
+    }
+
+    fn load_key(key: &String) -> String {
+        key.clone()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let row = self;
+        named(
+            Self::TABLE,
+            [
+                ("serial", text(&row.serial)),
+                ("psn_no", text(&row.psn_no)),
+                ("code", text(&row.code)),
+                ("name", text(&row.name)),
+                ("begin_on", date(&row.begin)),
+                ("end_on", date(&row.end)),
+                ("institution", text(&row.institution)),
+                ("revoked", row.revoked.into()),
+                ("msgid", text(&row.msgid)),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<DiseaseRegistration, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        Ok(DiseaseRegistration {
+            serial: c.text("serial")?,
+            psn_no: c.parse("psn_no")?,
+            code: c.text("code")?,
+            name: c.text("name")?,
+            begin: c.parse("begin_on")?,
+            end: c.parse("end_on")?,
+            institution: c.parse("institution")?,
+            revoked: c.boolean("revoked")?,
+            msgid: c.parse("msgid")?,
+        })
+    }
+}
+
+impl Record for SignIn {
+    type Key = String;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "sign_ins",
+        columns: &[
+            col("sign_no", Text),
+            col("institution", Text),
+            col("operator", Text),
+            col("signed_in_at", Text),
+            opt("signed_out_at", Text),
+        ],
+        key: &["sign_no"],
+        ordered: false,
+        indexes: &[],
+    };
+    const LOAD_BY: &'static str = "sign_no";
+
+    fn key(&self) -> String {
+        self.sign_no.clone()
+    }
+
+    fn load_key(key: &String) -> String {
+        key.clone()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let row = self;
+        named(
+            Self::TABLE,
+            [
+                ("sign_no", text(&row.sign_no)),
+                ("institution", text(&row.institution)),
+                ("operator", text(&row.operator)),
+                ("signed_in_at", time(&row.signed_in_at)),
+                ("signed_out_at", row.signed_out_at.map(|t| t.to_string()).into()),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<SignIn, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        Ok(SignIn {
+            sign_no: c.text("sign_no")?,
+            institution: c.parse("institution")?,
+            operator: c.text("operator")?,
+            signed_in_at: c.parse("signed_in_at")?,
+            signed_out_at: c.opt_parse("signed_out_at")?,
+        })
+    }
+}
+
+pub fn transfer(row: &Transfer) -> Vec<Value> {
+    named(
+        &TRANSFERS,
+        [
+            ("id", text(&row.id)),
+            ("code", Value::Text(row.code.as_str().to_string())),
+            ("at", time(&row.at)),
+            ("reference", text(&row.reference)),
+        ],
+    )
+}
+
+pub fn postings(row: &Transfer) -> Vec<Vec<Value>> {
+    row.postings
+        .iter()
+        .enumerate()
+        .map(|(index, posting)| {
+            named(
+                &POSTINGS,
+                [
+                    ("transfer_id", text(&row.id)),
+                    ("idx", Value::Int(index as i64)),
+                    ("account", text(&posting.account)),
+                    ("side", Value::Text(posting.side.as_str().to_string())),
+                    ("amount_fen", money(&posting.amount)),
+                ],
+            )
+        })
+        .collect()
+}
+
+/// A transfer from its row and its postings' rows (in `idx` order).
+pub fn decode_transfer(row: &[Value], postings: &[Vec<Value>]) -> Result<Transfer, StoreFailure> {
+    let mut c = Columns::new(&TRANSFERS, row);
+    let id = TransferId::new(c.text("id")?);
+    let code_text = c.text("code")?;
+    let code = TransferCode::parse(&code_text).ok_or_else(|| failure("transfers.code", &code_text))?;
+    let at = c.parse("at")?;
+    let reference = c.text("reference")?;
+    let postings = postings
+        .iter()
+        .map(|row| {
+            let mut p = Columns::new(&POSTINGS, row);
+            let _transfer = p.text("transfer_id")?;
+            let _index = p.int("idx")?;
+            let account = p.parse("account")?;
+            let side = match p.text("side")?.as_str() {
+                "debit" => Side::Debit,
+                "credit" => Side::Credit,
+                other => return Err(failure("postings.side", other)),
+            };
+            Ok(Posting { account, side, amount: Money::from_fen(p.int("amount_fen")?) })
+        })
+        .collect::<Result<Vec<_>, StoreFailure>>()?;
+    Ok(Transfer { id, code, at, reference, postings })
+}
+
+impl Record for CatalogueEntry {
+    type Key = (String, Date);
+    const TABLE: &'static TableDef = &TableDef {
+        name: "catalogue",
+        columns: &[
+            col("code", Text),
+            col("begin_on", Text),
+            col("end_on", Text),
+            col("name", Text),
+            col("class", Text),
+            col("first_selfpay_bp", Int),
+            opt("price_cap_micro", Int),
+            col("item_type", Text),
+            col("list_type", Text),
+        ],
+        key: &["code", "begin_on"],
+        ordered: false,
+        indexes: &[],
+    };
+    const LOAD_BY: &'static str = "code";
+
+    fn key(&self) -> (String, Date) {
+        (self.code.clone(), self.begin)
+    }
+
+    fn load_key(key: &(String, Date)) -> String {
+        key.0.clone()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let row = self;
+        named(
+            Self::TABLE,
+            [
+                ("code", text(&row.code)),
+                ("begin_on", date(&row.begin)),
+                ("end_on", date(&row.end)),
+                ("name", text(&row.name)),
+                ("class", text(&row.class)),
+                ("first_selfpay_bp", Value::Int(i64::from(row.first_selfpay.basis_points()))),
+                ("price_cap_micro", row.price_cap.map(|cap| cap.micro_yuan()).into()),
+                ("item_type", text(&row.item_type)),
+                ("list_type", text(&row.list_type)),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<CatalogueEntry, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        let code = c.text("code")?;
+        let begin = c.parse("begin_on")?;
+        let end = c.parse("end_on")?;
+        let name = c.text("name")?;
+        let class = c.parse("class")?;
+        let first_selfpay = ratio(c.int("first_selfpay_bp")?, "catalogue.first_selfpay_bp")?;
+        let price_cap = match c.opt_int("price_cap_micro")? {
+            Some(micro) if (0..=UnitPrice::MAX).contains(&micro) => Some(UnitPrice::from_micro_yuan(micro)),
+            Some(micro) => return Err(failure("catalogue.price_cap_micro", micro)),
+            None => None,
+        };
+        Ok(CatalogueEntry {
+            code,
+            name,
+            class,
+            first_selfpay,
+            price_cap,
+            item_type: c.text("item_type")?,
+            list_type: c.text("list_type")?,
+            begin,
+            end,
+        })
+    }
+}
+
+pub fn audit(row: &AuditEntry) -> Vec<Value> {
+    named(
+        &AUDIT_LOG,
+        [
+            ("at", time(&row.at)),
+            ("actor", text(&row.actor)),
+            ("action", text(&row.action)),
+            ("subject", text(&row.subject)),
+            ("reason", text(&row.reason)),
+        ],
+    )
+}
+
+pub fn decode_audit(row: &[Value]) -> Result<AuditEntry, StoreFailure> {
+    let mut c = Columns::new(&AUDIT_LOG, row);
+    Ok(AuditEntry {
+        at: c.parse("at")?,
+        actor: c.text("actor")?,
+        action: c.text("action")?,
+        subject: c.text("subject")?,
+        reason: c.text("reason")?,
+    })
+}
+
+impl Record for Credential {
+    type Key = (String, CredentialKind);
+    const TABLE: &'static TableDef = &TableDef {
+        name: "credentials",
+        columns: &[
+            col("subject", Text),
+            col("kind", Text),
+            col("hash", Text),
+            col("must_change", Int),
+            col("failures", Int),
+            opt("locked_until", Text),
+            col("roles", Text),
+            col("updated_at", Text),
+        ],
+        key: &["subject", "kind"],
+        ordered: false,
+        indexes: &[],
+    };
+    const LOAD_BY: &'static str = "subject";
+
+    fn key(&self) -> (String, CredentialKind) {
+        (self.subject.clone(), self.kind)
+    }
+
+    fn load_key(key: &(String, CredentialKind)) -> String {
+        key.0.clone()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let row = self;
+        named(
+            Self::TABLE,
+            [
+                ("subject", text(&row.subject)),
+                ("kind", Value::Text(row.kind.as_str().to_string())),
+                ("hash", text(&row.hash)),
+                ("must_change", row.must_change.into()),
+                ("failures", Value::Int(i64::from(row.failures))),
+                ("locked_until", row.locked_until.map(|t| t.to_string()).into()),
+                ("roles", json_text(&json!(row.roles))),
+                ("updated_at", time(&row.updated_at)),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<Credential, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        let subject = c.text("subject")?;
+        let kind_text = c.text("kind")?;
+        let kind = CredentialKind::parse(&kind_text).ok_or_else(|| failure("credentials.kind", &kind_text))?;
+        let hash = c.text("hash")?;
+        let must_change = c.boolean("must_change")?;
+        let failures = u32::try_from(c.int("failures")?).map_err(|e| failure("credentials.failures", e))?;
+        let locked_until = c.opt_parse("locked_until")?;
+        let roles_json = parse_json("credentials.roles", &c.text("roles")?)?;
+        let roles = roles_json
+            .as_array()
+            .ok_or_else(|| failure("credentials.roles", &roles_json))?
+            .iter()
+            .map(|role| role.as_str().map(str::to_string).ok_or_else(|| failure("credentials.roles", role)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Credential {
+            subject,
+            kind,
+            hash,
+            must_change,
+            failures,
+            locked_until,
+            roles,
+            updated_at: c.parse("updated_at")?,
+        })
+    }
+}
+
+impl Record for StoredFile {
+    type Key = String;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "files",
+        columns: &[
+            col("file_qury_no", Text),
+            col("institution", Text),
+            col("filename", Text),
+            col("content", Blob),
+            col("at", Text),
+        ],
+        key: &["file_qury_no"],
+        ordered: false,
+        indexes: &[],
+    };
+    const LOAD_BY: &'static str = "file_qury_no";
+
+    fn key(&self) -> String {
+        self.file_qury_no.clone()
+    }
+
+    fn load_key(key: &String) -> String {
+        key.clone()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let row = self;
+        named(
+            Self::TABLE,
+            [
+                ("file_qury_no", text(&row.file_qury_no)),
+                ("institution", text(&row.institution)),
+                ("filename", text(&row.filename)),
+                ("content", Value::Blob(row.content.clone())),
+                ("at", time(&row.at)),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<StoredFile, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        Ok(StoredFile {
+            file_qury_no: c.text("file_qury_no")?,
+            institution: c.parse("institution")?,
+            filename: c.text("filename")?,
+            content: c.blob("content")?,
+            at: c.parse("at")?,
+        })
+    }
+}
+
+fn opt_date(value: Option<Date>) -> Value {
+    value.map(|d| d.to_string()).into()
+}
+
+impl Record for CardApplication {
+    type Key = String;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "card_applications",
+        columns: &[
+            col("id", Text),
+            col("psn_no", Text),
+            opt("employer", Text),
+            col("registered_on", Text),
+            col("bank", Text),
+            col("card_no", Text),
+            opt("photo_paid_on", Text),
+            opt("forms_paid_on", Text),
+            opt("submitted_on", Text),
+            opt("produced_on", Text),
+            opt("received_on", Text),
+            opt("issued_on", Text),
+            opt("replaces", Text),
+            col("created_at", Text),
+        ],
+        key: &["id"],
+        ordered: false,
+        indexes: &[&["psn_no"], &["employer"]],
+    };
+    const LOAD_BY: &'static str = "id";
+
+    fn key(&self) -> String {
+        self.id.clone()
+    }
+
+    fn load_key(key: &String) -> String {
+        key.clone()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let row = self;
+        named(
+            Self::TABLE,
+            [
+                ("id", text(&row.id)),
+                ("psn_no", text(&row.psn_no)),
+                ("employer", row.employer.clone().into()),
+                ("registered_on", date(&row.registered_on)),
+                ("bank", text(&row.bank)),
+                ("card_no", text(&row.card_no)),
+                ("photo_paid_on", opt_date(row.photo_paid_on)),
+                ("forms_paid_on", opt_date(row.forms_paid_on)),
+                ("submitted_on", opt_date(row.submitted_on)),
+                ("produced_on", opt_date(row.produced_on)),
+                ("received_on", opt_date(row.received_on)),
+                ("issued_on", opt_date(row.issued_on)),
+                ("replaces", row.replaces.as_ref().map(|c| c.to_string()).into()),
+                ("created_at", time(&row.created_at)),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<CardApplication, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        Ok(CardApplication {
+            id: c.text("id")?,
+            psn_no: c.parse("psn_no")?,
+            employer: c.opt_text("employer")?,
+            registered_on: c.parse("registered_on")?,
+            bank: c.parse("bank")?,
+            card_no: c.parse("card_no")?,
+            photo_paid_on: c.opt_parse("photo_paid_on")?,
+            forms_paid_on: c.opt_parse("forms_paid_on")?,
+            submitted_on: c.opt_parse("submitted_on")?,
+            produced_on: c.opt_parse("produced_on")?,
+            received_on: c.opt_parse("received_on")?,
+            issued_on: c.opt_parse("issued_on")?,
+            replaces: c.opt_parse("replaces")?,
+            created_at: c.parse("created_at")?,
+        })
+    }
+}
+
+impl Record for CardTransaction {
+    type Key = (CardNo, i64);
+    const TABLE: &'static TableDef = &TableDef {
+        name: "card_transactions",
+        columns: &[
+            col("card_no", Text),
+            col("seq", Int),
+            col("at", Text),
+            col("setl_id", Text),
+            col("institution", Text),
+            col("medfee_fen", Int),
+            col("account_fen", Int),
+            col("cash_fen", Int),
+            col("balance_after_fen", Int),
+            col("printed", Int),
+        ],
+        key: &["card_no", "seq"],
+        ordered: false,
+        indexes: &[],
+    };
+    const LOAD_BY: &'static str = "card_no";
+
+    fn key(&self) -> (CardNo, i64) {
+        (self.card_no.clone(), self.seq)
+    }
+
+    fn load_key(key: &(CardNo, i64)) -> String {
+        key.0.to_string()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let row = self;
+        named(
+            Self::TABLE,
+            [
+                ("card_no", text(&row.card_no)),
+                ("seq", Value::Int(row.seq)),
+                ("at", time(&row.at)),
+                ("setl_id", text(&row.setl_id)),
+                ("institution", text(&row.institution)),
+                ("medfee_fen", money(&row.medfee)),
+                ("account_fen", money(&row.account)),
+                ("cash_fen", money(&row.cash)),
+                ("balance_after_fen", money(&row.balance_after)),
+                ("printed", row.printed.into()),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<CardTransaction, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        Ok(CardTransaction {
+            card_no: c.parse("card_no")?,
+            seq: c.int("seq")?,
+            at: c.parse("at")?,
+            setl_id: c.parse("setl_id")?,
+            institution: c.parse("institution")?,
+            medfee: Money::from_fen(c.int("medfee_fen")?),
+            account: Money::from_fen(c.int("account_fen")?),
+            cash: Money::from_fen(c.int("cash_fen")?),
+            balance_after: Money::from_fen(c.int("balance_after_fen")?),
+            printed: c.boolean("printed")?,
+        })
+    }
+}
+
+impl Record for ClearingNotice {
+    type Key = String;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "clearing_notices",
+        columns: &[
+            col("id", Text),
+            col("psn_no", Text),
+            col("old_card", Text),
+            col("old_bank", Text),
+            col("new_bank", Text),
+            col("issued_at", Text),
+            opt("confirmed_at", Text),
+            opt("moved_fen", Int),
+        ],
+        key: &["id"],
+        ordered: false,
+        indexes: &[&["psn_no"]],
+    };
+    const LOAD_BY: &'static str = "id";
+
+    fn key(&self) -> String {
+        self.id.clone()
+    }
+
+    fn load_key(key: &String) -> String {
+        key.clone()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let row = self;
+        named(
+            Self::TABLE,
+            [
+                ("id", text(&row.id)),
+                ("psn_no", text(&row.psn_no)),
+                ("old_card", text(&row.old_card)),
+                ("old_bank", text(&row.old_bank)),
+                ("new_bank", text(&row.new_bank)),
+                ("issued_at", time(&row.issued_at)),
+                ("confirmed_at", row.confirmed_at.map(|t| t.to_string()).into()),
+                ("moved_fen", row.moved.map(|m| m.fen()).into()),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<ClearingNotice, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        Ok(ClearingNotice {
+            id: c.text("id")?,
+            psn_no: c.parse("psn_no")?,
+            old_card: c.parse("old_card")?,
+            old_bank: c.parse("old_bank")?,
+            new_bank: c.parse("new_bank")?,
+            issued_at: c.parse("issued_at")?,
+            confirmed_at: c.opt_parse("confirmed_at")?,
+            moved: c.opt_int("moved_fen")?.map(Money::from_fen),
+        })
+    }
+}
+
+impl Record for EVoucher {
+    type Key = PersonNo;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "evouchers",
+        columns: &[col("psn_no", Text), col("channel", Text), col("activated_at", Text), opt("revoked_before", Text)],
+        key: &["psn_no"],
+        ordered: false,
+        indexes: &[],
+    };
+    const LOAD_BY: &'static str = "psn_no";
+
+    fn key(&self) -> PersonNo {
+        self.psn_no.clone()
+    }
+
+    fn load_key(key: &PersonNo) -> String {
+        key.to_string()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let row = self;
+        named(
+            Self::TABLE,
+            [
+                ("psn_no", text(&row.psn_no)),
+                ("channel", text(&row.channel)),
+                ("activated_at", time(&row.activated_at)),
+                ("revoked_before", row.revoked_before.map(|t| t.to_string()).into()),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<EVoucher, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        Ok(EVoucher {
+            psn_no: c.parse("psn_no")?,
+            channel: c.text("channel")?,
+            activated_at: c.parse("activated_at")?,
+            revoked_before: c.opt_parse("revoked_before")?,
+        })
+    }
+}
+
+impl Record for Grant {
+    type Key = String;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "evoucher_grants",
+        columns: &[
+            col("hash", Text),
+            col("kind", Text),
+            col("psn_no", Text),
+            opt("institution", Text),
+            col("issued_at", Text),
+            col("expires_at", Text),
+            opt("used_at", Text),
+            opt("used_by", Text),
+            opt("used_ref", Text),
+        ],
+        key: &["hash"],
+        ordered: false,
+        indexes: &[&["psn_no"]],
+    };
+    const LOAD_BY: &'static str = "hash";
+
+    fn key(&self) -> String {
+        self.hash.clone()
+    }
+
+    fn load_key(key: &String) -> String {
+        key.clone()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let row = self;
+        named(
+            Self::TABLE,
+            [
+                ("hash", text(&row.hash)),
+                ("kind", Value::Text(row.kind.as_str().to_string())),
+                ("psn_no", text(&row.psn_no)),
+                ("institution", row.institution.as_ref().map(|i| i.to_string()).into()),
+                ("issued_at", time(&row.issued_at)),
+                ("expires_at", time(&row.expires_at)),
+                ("used_at", row.used_at.map(|t| t.to_string()).into()),
+                ("used_by", row.used_by.as_ref().map(|i| i.to_string()).into()),
+                ("used_ref", row.used_ref.clone().into()),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<Grant, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        let hash = c.text("hash")?;
+        let kind_text = c.text("kind")?;
+        let kind = GrantKind::parse(&kind_text).ok_or_else(|| failure("evoucher_grants.kind", &kind_text))?;
+        Ok(Grant {
+            hash,
+            kind,
+            psn_no: c.parse("psn_no")?,
+            institution: c.opt_parse("institution")?,
+            issued_at: c.parse("issued_at")?,
+            expires_at: c.parse("expires_at")?,
+            used_at: c.opt_parse("used_at")?,
+            used_by: c.opt_parse("used_by")?,
+            used_ref: c.opt_text("used_ref")?,
+        })
+    }
+}
+
+/// A visit's diagnoses as uploaded (2203, 2401–2403): one row per visit, the list as JSON.
+impl Record for VisitDiagnoses {
+    type Key = MdtrtId;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "visit_diagnoses",
+        columns: &[col("mdtrt_id", Text), col("psn_no", Text), col("entries", Text)],
+        key: &["mdtrt_id"],
+        ordered: false,
+        indexes: &[],
+    };
+    const LOAD_BY: &'static str = "mdtrt_id";
+
+    fn key(&self) -> MdtrtId {
+        self.mdtrt_id.clone()
+    }
+
+    fn load_key(key: &MdtrtId) -> String {
+        key.to_string()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let row = self;
+        let entries: Vec<Json> = row
+            .entries
+            .iter()
+            .map(|entry| {
+                json!({
+                    "stage": entry.stage.code(),
+                    "diag_type": entry.diag_type,
+                    "main": entry.main,
+                    "order": entry.order,
+                    "code": entry.code,
+                    "name": entry.name,
+                    "adm_cond": entry.admission_condition,
+                    "dept": entry.dept,
+                    "doctor_code": entry.doctor_code,
+                    "doctor_name": entry.doctor_name,
+                    "at": entry.at.map(|at| at.to_string()),
+                })
+            })
+            .collect();
+        named(
+            Self::TABLE,
+            [
+                ("mdtrt_id", text(&row.mdtrt_id)),
+                ("psn_no", text(&row.psn_no)),
+                ("entries", json_text(&Json::Array(entries))),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<VisitDiagnoses, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        let mdtrt_id = c.parse("mdtrt_id")?;
+        let psn_no = c.parse("psn_no")?;
+        let entries = parse_json("visit_diagnoses", &c.text("entries")?)?;
+        let items = entries.as_array().ok_or_else(|| failure("visit_diagnoses.entries", &entries))?;
+        let text_of = |item: &Json, key: &str| item[key].as_str().unwrap_or_default().to_string();
+        let entries = items
+            .iter()
+            .map(|item| {
+                Ok(Diagnosis {
+                    stage: item["stage"]
+                        .as_str()
+                        .and_then(DiagnosisStage::parse)
+                        .ok_or_else(|| failure("visit_diagnoses.stage", item))?,
+                    diag_type: text_of(item, "diag_type"),
+                    main: item["main"].as_bool().unwrap_or(false),
+                    order: item["order"].as_u64().and_then(|order| u32::try_from(order).ok()).unwrap_or(0),
+                    code: text_of(item, "code"),
+                    name: text_of(item, "name"),
+                    admission_condition: text_of(item, "adm_cond"),
+                    dept: text_of(item, "dept"),
+                    doctor_code: text_of(item, "doctor_code"),
+                    doctor_name: text_of(item, "doctor_name"),
+                    at: match item["at"].as_str() {
+                        Some(at) => Some(at.parse().map_err(|error| failure("visit_diagnoses.at", error))?),
+                        None => None,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, StoreFailure>>()?;
+        Ok(VisitDiagnoses { mdtrt_id, psn_no, entries })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryDb;
+    use crate::working_set::{Loader, RECORD_TABLES, load};
+
+    /// The example of ARCHITECTURE.md ("Where new things go: a table"), as written there.
+    #[derive(Debug, Clone, PartialEq)]
+    struct Note {
+        id: String,
+        psn_no: PersonNo,
+        text: String,
+    }
+
+    impl Record for Note {
+        type Key = String;
+        const TABLE: &'static TableDef = &TableDef {
+            name: "notes",
+            columns: &[col("id", Text), col("psn_no", Text), col("text", Text)],
+            key: &["id"],
+            ordered: false,
+            indexes: &[&["psn_no"]],
+        };
+        const LOAD_BY: &'static str = "id";
+        fn key(&self) -> String {
+            self.id.clone()
+        }
+        fn load_key(key: &String) -> String {
+            key.clone()
+        }
+        fn encode(&self) -> Vec<Value> {
+            named(Self::TABLE, [("id", text(&self.id)), ("psn_no", text(&self.psn_no)), ("text", text(&self.text))])
+        }
+        fn decode(row: &[Value]) -> Result<Note, StoreFailure> {
+            let mut c = Columns::new(Self::TABLE, row);
+            Ok(Note { id: c.text("id")?, psn_no: c.parse("psn_no")?, text: c.text("text")? })
+        }
+    }
+
+    #[test]
+    fn a_table_is_one_declaration_loaded_by_key_and_by_any_column() {
+        let note = Note { id: "n1".into(), psn_no: "3301000000000001".parse().unwrap(), text: "<b>".into() };
+        let mut db = MemoryDb::default();
+        db.put(note.clone());
+        db.put(Note { id: "n2".into(), ..note.clone() });
+        assert_eq!(load::<Note>(&mut db, &["n1".to_string(), "n9".to_string()]).unwrap(), vec![note.clone()]);
+        let rows = db.rows(Note::TABLE, "psn_no", vec!["3301000000000001".into()]).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert!(db.rows(Note::TABLE, "nope", vec!["x".into()]).is_err(), "an unknown column is an error");
+    }
+
+    #[test]
+    fn every_table_names_its_key_and_index_columns_among_its_columns_once() {
+        for table in RECORD_TABLES.iter().copied().chain(OTHER_TABLES) {
+            let names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
+            let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+            assert_eq!(unique.len(), names.len(), "{}: a column named twice", table.name);
+            for column in table.key.iter().chain(table.indexes.iter().flat_map(|index| index.iter())) {
+                assert!(names.contains(column), "{}: no column {column}", table.name);
+            }
+        }
+        let mut tables: Vec<&str> = RECORD_TABLES.iter().chain(&OTHER_TABLES).map(|t| t.name).collect();
+        tables.sort_unstable();
+        let count = tables.len();
+        tables.dedup();
+        assert_eq!(tables.len(), count, "a table declared twice");
+    }
+}
