@@ -10,7 +10,7 @@
 //! Every command more than one edge (or place) issues is built here, once: settlement and
 //! purchase and their cancellation ([`settlement`]), visits and their lines ([`visits`]), the
 //! e-voucher's QR code and suspension ([`evoucher`]), credentials and the audit log
-//! ([`access`]), a card's state ([`cards`]), reconciliation's files ([`clearing`]); and the
+//! ([`access`]), a card's state ([`cards`]), enrolment ([`registry`]), reconciliation's files ([`clearing`]); and the
 //! idempotency envelope of every write ([`idempotency`], with the [`Channel`] it came through).
 //! An edge runs what it gets back through [`run()`] under its envelope.
 
@@ -19,6 +19,7 @@ pub mod cards;
 pub mod clearing;
 pub mod evoucher;
 pub mod idempotency;
+pub mod registry;
 pub mod run;
 pub mod settlement;
 pub mod visits;

@@ -5,7 +5,7 @@ use yibao_domain::{Date, InstitutionKind, InstitutionLevel, InsuranceType, Money
 use yibao_ledger::AccountKey;
 
 use crate::commands::{
-    Command, CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, IssueCard, OpeningBalance,
+    Command, CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, Enrolment, IssueCard, OpeningBalance,
     PutCatalogueEntry,
 };
 use crate::records::{CatalogueEntry, Employer, Institution, Region};
@@ -262,20 +262,23 @@ pub fn commands_for(region: Option<&str>) -> Vec<Box<dyn Command>> {
             commands.push(Box::new(SkipSequence { name: "psn_no" }));
             continue;
         }
-        commands.push(Box::new(CreatePerson {
-            id_number: person.id_number.parse().expect("valid"),
-            name: person.name.to_string(),
-            admdvs: person.admdvs.parse().expect("valid"),
-            insurance: person.insurance,
-            person_type: person.person_type,
-            employer: person.employer.map(str::to_string),
-            insured_since: since,
-            ethnicity: "01".to_string(),
-            custody_bank: BANK.parse().expect("valid"),
-            contribution_base: person.contribution_base.map(Money::yuan),
-            number: crate::commands::PersonNumber::Next,
-            actor: actor.clone(),
-        }));
+        commands.push(Box::new(CreatePerson::new(
+            Enrolment {
+                id_number: person.id_number.parse().expect("valid"),
+                name: person.name.to_string(),
+                admdvs: person.admdvs.parse().expect("valid"),
+                insurance: person.insurance,
+                person_type: person.person_type,
+                employer: person.employer.map(str::to_string),
+                insured_since: None,
+                ethnicity: None,
+                custody_bank: BANK.parse().expect("valid"),
+                contribution_base: person.contribution_base.map(Money::yuan),
+            },
+            crate::commands::PersonNumber::Next,
+            since,
+            actor.clone(),
+        )));
         commands.push(Box::new(IssueCard {
             card_no: person.card_no.parse().expect("valid"),
             card_sn: card_sn(person.card_no).parse().expect("valid"),

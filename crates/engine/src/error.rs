@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use yibao_domain::{CardNo, MdtrtId, MsgId, PersonNo, Quantity, SetlId};
+use yibao_domain::{CardNo, CertType, MdtrtId, Money, MsgId, PersonNo, Quantity, SetlId};
 
 /// The class of a refusal, which the server maps to HTTP statuses and error codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +61,10 @@ pub enum Refusal {
     AlreadyReversed { omsgid: MsgId, by: MsgId },
     /// A year end of a year other than the one just ended.
     NotTheYearJustEnded { year: u16, this_year: u16 },
+    /// The certificate presented does not identify the person.
+    CertificateNotThePerson { certificate: CertType, psn_no: PersonNo },
+    /// A resident whose contribution for the year is not paid is not covered that year.
+    ResidentYearUnpaid { name: String, psn_no: PersonNo, year: u16, annual: Money },
 }
 
 impl Refusal {
@@ -76,7 +80,9 @@ impl Refusal {
             | Refusal::RefundExceedsLine { .. }
             | Refusal::DiseaseNotRegistered { .. }
             | Refusal::CardUnprinted { .. }
-            | Refusal::NotTheYearJustEnded { .. } => ErrorKind::Refused,
+            | Refusal::NotTheYearJustEnded { .. }
+            | Refusal::CertificateNotThePerson { .. }
+            | Refusal::ResidentYearUnpaid { .. } => ErrorKind::Refused,
         }
     }
 
@@ -105,6 +111,12 @@ impl Refusal {
             Refusal::AlreadyReversed { omsgid, by } => format!("原报文{omsgid}已被冲正（冲正报文{by}）"),
             Refusal::NotTheYearJustEnded { year, this_year } => {
                 format!("只能结转上一年度（{}年），不能结转{year}年", this_year - 1)
+            }
+            Refusal::CertificateNotThePerson { certificate, psn_no } => {
+                format!("就诊凭证{}与人员编号{psn_no}不符", certificate.name_zh())
+            }
+            Refusal::ResidentYearUnpaid { name, year, annual, .. } => {
+                format!("居民{name}未缴纳{year}年度城乡居民医保费（{annual}元），本年度不享受待遇")
             }
         }
     }
@@ -140,6 +152,12 @@ impl Refusal {
             Refusal::AlreadyReversed { omsgid, by } => format!("message {omsgid} was already reversed by {by}"),
             Refusal::NotTheYearJustEnded { year, this_year } => {
                 format!("only the year just ended ({}) can be closed, not {year}", this_year - 1)
+            }
+            Refusal::CertificateNotThePerson { certificate, psn_no } => {
+                format!("the {} presented does not belong to person {psn_no}", certificate.name_zh())
+            }
+            Refusal::ResidentYearUnpaid { psn_no, year, annual, .. } => {
+                format!("resident {psn_no} has not paid the {year} contribution ({annual} yuan): not covered this year")
             }
         }
     }

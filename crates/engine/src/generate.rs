@@ -4,7 +4,7 @@
 
 use yibao_domain::{Admdvs, Date, IdNumber, InsuranceType, Money, PersonType};
 
-use crate::commands::CreatePerson;
+use crate::commands::{CreatePerson, Enrolment};
 use crate::demo;
 
 /// The address code generated ID numbers carry (no demo person uses it).
@@ -31,20 +31,23 @@ pub fn person(n: u64, admdvs: &Admdvs, actor: &str) -> CreatePerson {
         8 => (InsuranceType::EmployeeBasic, PersonType::EmployeeRetired, None),
         _ => (InsuranceType::ResidentBasic, PersonType::ResidentAdult, None),
     };
-    CreatePerson {
-        id_number: id_number(n),
-        name: format!("测试{n}"),
-        admdvs: admdvs.clone(),
-        insurance,
-        person_type,
-        employer: None,
-        insured_since: Date::new(2020, 1, 1).expect("valid"),
-        ethnicity: "01".to_string(),
-        custody_bank: demo::BANK.parse().expect("valid"),
-        contribution_base: base,
-        number: crate::commands::PersonNumber::Next,
-        actor: actor.to_string(),
-    }
+    CreatePerson::new(
+        Enrolment {
+            id_number: id_number(n),
+            name: format!("测试{n}"),
+            admdvs: admdvs.clone(),
+            insurance,
+            person_type,
+            employer: None,
+            insured_since: None,
+            ethnicity: None,
+            custody_bank: demo::BANK.parse().expect("valid"),
+            contribution_base: base,
+        },
+        crate::commands::PersonNumber::Next,
+        Date::new(2020, 1, 1).expect("valid"),
+        actor.to_string(),
+    )
 }
 
 #[cfg(test)]

@@ -193,7 +193,10 @@ fn a_resident_is_covered_only_for_paid_insurance_years() {
     let command = world.settle_command("刘芳", COMMUNITY, &visit, VisitKind::Outpatient, false);
     let refused = world.settle(command.clone()).unwrap_err();
     assert_eq!(refused.kind, yibao_engine::ErrorKind::Refused);
-    assert!(refused.zh.contains("2028年度"), "{refused:?}");
+    assert!(
+        matches!(refused.refusal.as_deref(), Some(yibao_engine::Refusal::ResidentYearUnpaid { year: 2028, .. })),
+        "{refused:?}"
+    );
     contribute(&mut world, None, Year(2028), &[("刘芳", None)]).unwrap();
     let command = world.settle_command("刘芳", COMMUNITY, &visit, VisitKind::Outpatient, false);
     let settled = world.settle(command).unwrap();

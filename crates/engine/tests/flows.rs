@@ -369,7 +369,7 @@ fn certificates_must_name_the_person() {
     let mut details = world.details("张伟", TERTIARY, "11");
     details.certificate = Certificate { kind: CertType::IdNumber, number: "330106195207082342".into() };
     let error = world.exec(yibao_engine::commands::OpenVisit(details.clone())).unwrap_err();
-    assert!(error.zh.contains("不符"), "{error:?}");
+    assert!(matches!(error.refusal.as_deref(), Some(Refusal::CertificateNotThePerson { .. })), "{error:?}");
     details.certificate = Certificate { kind: CertType::Card, number: "A10000001".into() };
     world.exec(yibao_engine::commands::OpenVisit(details)).unwrap();
 }

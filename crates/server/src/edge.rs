@@ -33,18 +33,45 @@ pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest body of the server's pages' forms.
 pub const FORM_MAX_BYTES: usize = 256 * 1024;
 
-/// The largest body the route of `path` takes.
-fn route_limit(path: &str) -> usize {
-    if path.starts_with("/fsi/api/rsfComIfsService") {
-        crate::nhsa::BODY_MAX_BYTES
-    } else if path.starts_with("/fsi/api/ec") {
-        crate::nhsa::ec::BODY_MAX_BYTES
-    } else if path.starts_with("/peer/") {
-        crate::peer::BODY_MAX_BYTES
-    } else if path.starts_with("/api/") {
-        crate::rest::BODY_MAX_BYTES
-    } else {
-        FORM_MAX_BYTES
+/// Who a route serves, read from its path in this one place; each audience has its own limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// The national interface (`/fsi/api/rsfComIfsService/…`).
+    National,
+    /// The e-voucher front-end (`/fsi/api/ec/…`).
+    EVoucher,
+    /// Another deployment (`/peer/…`).
+    Peer,
+    /// The REST API (`/api/…`).
+    Rest,
+    /// The pages (portal, counter, agency) and everything else.
+    Pages,
+}
+
+impl Audience {
+    pub fn of(path: &str) -> Audience {
+        if path.starts_with("/fsi/api/rsfComIfsService") {
+            Audience::National
+        } else if path.starts_with("/fsi/api/ec") {
+            Audience::EVoucher
+        } else if path.starts_with("/peer/") {
+            Audience::Peer
+        } else if path.starts_with("/api/") {
+            Audience::Rest
+        } else {
+            Audience::Pages
+        }
+    }
+
+    /// The largest body a route of this audience takes.
+    pub fn body_max_bytes(self) -> usize {
+        match self {
+            Audience::National => crate::nhsa::BODY_MAX_BYTES,
+            Audience::EVoucher => crate::nhsa::ec::BODY_MAX_BYTES,
+            Audience::Peer => crate::peer::BODY_MAX_BYTES,
+            Audience::Rest => crate::rest::BODY_MAX_BYTES,
+            Audience::Pages => FORM_MAX_BYTES,
+        }
     }
 }
 
@@ -68,7 +95,7 @@ pub async fn body_budget(State(state): State<Arc<AppState>>, request: Request, n
     if !has_body {
         return next.run(request).await;
     }
-    let limit = route_limit(request.uri().path());
+    let limit = Audience::of(request.uri().path()).body_max_bytes();
     let bytes = declared.unwrap_or(limit);
     if bytes > limit {
         return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large for this route");

@@ -46,7 +46,7 @@ pub use misc::{
 };
 pub use peer::{PeerSettle, RecordPeerCancellation, RecordPeerSettlement, RegisterGuest};
 pub use registry::{
-    CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, DRAWN_MIN, IssueCard, OpeningBalance,
+    CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, DRAWN_MIN, Enrolment, IssueCard, OpeningBalance,
     PERSON_NUMBER_MAX, PersonNumber, PutCatalogueEntry,
 };
 pub use settle::{CancelSettlement, Purchase, PurchaseRequest, Settle, SettleRequest, Treated};

@@ -164,6 +164,57 @@ pub struct CreatePerson {
     pub actor: String,
 }
 
+/// What an enrolment gives; what it leaves out takes the agency's defaults (see
+/// [`CreatePerson::new`]).
+#[derive(Debug, Clone)]
+pub struct Enrolment {
+    pub id_number: IdNumber,
+    pub name: String,
+    pub admdvs: Admdvs,
+    pub insurance: InsuranceType,
+    pub person_type: PersonType,
+    pub employer: Option<String>,
+    /// Insured from this day; the day of enrolment when left out.
+    pub insured_since: Option<Date>,
+    /// 民族 (GB 3304); `01` (汉族) when left out.
+    pub ethnicity: Option<String>,
+    pub custody_bank: BankCode,
+    pub contribution_base: Option<Money>,
+}
+
+impl CreatePerson {
+    /// The enrolment under a person number, on the day `today`: the one place an enrolment
+    /// becomes its command (the agency's desk, the demo, generated persons).
+    pub fn new(enrolment: Enrolment, number: PersonNumber, today: Date, actor: String) -> CreatePerson {
+        let Enrolment {
+            id_number,
+            name,
+            admdvs,
+            insurance,
+            person_type,
+            employer,
+            insured_since,
+            ethnicity,
+            custody_bank,
+            contribution_base,
+        } = enrolment;
+        CreatePerson {
+            id_number,
+            name,
+            admdvs,
+            insurance,
+            person_type,
+            employer,
+            insured_since: insured_since.unwrap_or(today),
+            ethnicity: ethnicity.unwrap_or_else(|| "01".to_string()),
+            custody_bank,
+            contribution_base,
+            number,
+            actor,
+        }
+    }
+}
+
 /// How a new person's number (`psn_no`: the region, then ten digits) is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PersonNumber {

@@ -916,12 +916,11 @@ fn check_resident_year(
     if ws.transfer(&super::contributions::contribution_id(&person.psn_no, period))?.is_some() {
         return Ok(());
     }
-    Err(EngineError::refused(
-        format!("居民{}未缴纳{}年度城乡居民医保费（{}元），本年度不享受待遇", person.name, day.year(), annual),
-        format!(
-            "resident {} has not paid the {} contribution ({annual} yuan): not covered this year",
-            person.psn_no,
-            day.year()
-        ),
-    ))
+    Err(Refusal::ResidentYearUnpaid {
+        name: person.name.clone(),
+        psn_no: person.psn_no.clone(),
+        year: day.year(),
+        annual,
+    }
+    .into())
 }

@@ -8,7 +8,7 @@ use yibao_domain::{
 
 use super::lookup::{designated_institution, insured_person};
 use super::{Command, Context, Outcome};
-use crate::error::EngineError;
+use crate::error::{EngineError, Refusal};
 use crate::records::{
     Certificate, Diagnosis, DiagnosisStage, LineState, Person, Visit, VisitDiagnoses, VisitKind, VisitStatus,
 };
@@ -23,10 +23,10 @@ pub(super) fn check_certificate(
     institution: &InstitutionCode,
 ) -> Result<(), EngineError> {
     let mismatch = || {
-        EngineError::refused(
-            format!("就诊凭证{}与人员编号{}不符", certificate.kind.name_zh(), person.psn_no),
-            format!("the {} presented does not belong to person {}", certificate.kind.name_zh(), person.psn_no),
-        )
+        EngineError::from(Refusal::CertificateNotThePerson {
+            certificate: certificate.kind,
+            psn_no: person.psn_no.clone(),
+        })
     };
     match certificate.kind {
         CertType::IdNumber => {

@@ -13,6 +13,7 @@ pub mod ec;
 mod error;
 pub mod fields;
 pub(crate) mod files;
+pub mod infno;
 pub mod render;
 mod tx;
 
@@ -22,7 +23,7 @@ pub use call::{
     verify_signature,
 };
 pub use error::NhsaError;
-pub use tx::SUPPORTED;
+pub use infno::Infno;
 
 use std::sync::Arc;
 
@@ -153,13 +154,13 @@ async fn check_and_dispatch(
 
 #[cfg(test)]
 mod tests {
-    use super::SUPPORTED;
+    use super::Infno;
 
     const GUIDE: &str = include_str!("../../../../docs/nhsa.md");
 
     #[test]
     fn the_guide_lists_and_shows_every_supported_transaction() {
-        for (code, name) in SUPPORTED {
+        for (code, name) in Infno::ALL.iter().map(|t| (t.code(), t.name())) {
             assert!(
                 GUIDE.contains(&format!("| {code}")) || GUIDE.contains(&format!(", {code} |")),
                 "docs/nhsa.md lists no {code} {name}"

@@ -29,6 +29,7 @@ use yibao_engine::records::{Certificate, Institution, Settlement, Visit, VisitKi
 use yibao_engine::{Outcome, Reply};
 
 use crate::kit::sessions::{Session, Subject};
+use crate::nhsa::infno::Infno;
 use crate::pages::html::{Lang, SessionCookie, error_box, language_switch, shell, yuan};
 use crate::rest::ApiError;
 use crate::state::AppState;
@@ -758,10 +759,9 @@ async fn bill(
                 );
             };
             let visit = fields.get("mdtrt_id").and_then(|id| id.parse::<MdtrtId>().ok());
-            let infno = match (fields.get("infno").map(String::as_str), &visit) {
-                (Some("2207"), Some(_)) => "2207",
-                (Some("2304"), Some(_)) => "2304",
-                (Some("2102"), None) => "2102",
+            let infno = match (fields.get("infno").and_then(|code| Infno::parse(code)), &visit) {
+                (Some(infno @ (Infno::OutpatientSettle | Infno::InpatientSettle)), Some(_))
+                | (Some(infno @ Infno::PharmacySettle), None) => infno,
                 _ => {
                     let message = lang.t("请先预结算", "Pre-settle first");
                     return refused(lang, &institution, StatusCode::BAD_REQUEST, message, true);
@@ -782,7 +782,7 @@ async fn bill(
             let idempotency = Idempotency {
                 key: msgid,
                 institution: institution.code.clone(),
-                channel: Channel::Counter(infno),
+                channel: Channel::Counter(infno.code()),
                 request_hash: yibao_app::sha256_hex(&[request.as_bytes()]),
                 reversible: true,
             };
@@ -831,9 +831,9 @@ async fn presettled(
     let msgid = format!("{}C{}", institution.code, yibao_app::hex(&crate::kit::secret::random_bytes::<8>()));
     // What the settlement is recorded as: the transaction an HIS would have sent.
     let infno = match priced.visit_kind {
-        VisitKind::Pharmacy => "2102",
-        VisitKind::Outpatient => "2207",
-        VisitKind::Inpatient => "2304",
+        VisitKind::Pharmacy => Infno::PharmacySettle,
+        VisitKind::Outpatient => Infno::OutpatientSettle,
+        VisitKind::Inpatient => Infno::InpatientSettle,
     };
     let body = html! {
         p.notice {
@@ -846,7 +846,7 @@ async fn presettled(
             (bill.parties_hidden())
             (hidden("msgid", &msgid))
             (hidden("medfee", &priced.amounts.medfee.to_string()))
-            (hidden("infno", infno))
+            (hidden("infno", infno.code()))
             (hidden("action", "settle"))
             @if let Some(mdtrt_id) = &visit {
                 (hidden("mdtrt_id", mdtrt_id.as_str()))

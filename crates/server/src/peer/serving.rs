@@ -17,6 +17,7 @@ use yibao_engine::{EngineError, ErrorKind, Outcome, Reply};
 use yibao_store::exchange;
 
 use super::client::{BODY_MAX_BYTES, Peer, WINDOW_SECONDS, signature};
+use crate::nhsa::infno::Infno;
 use crate::state::AppState;
 
 /// The peer exchange (mounted only when peers are configured). A request that does not claim
@@ -188,7 +189,7 @@ async fn person(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Byte
 fn envelope(
     request: &Value,
     institution: &InstitutionCode,
-    infno: &'static str,
+    infno: Infno,
     render: yibao_engine::commands::Render,
 ) -> Result<yibao_engine::Envelope, Refusal> {
     let request_hash = request["request_hash"].as_str().unwrap_or("").to_string();
@@ -198,7 +199,7 @@ fn envelope(
     let idempotency = yibao_app::Idempotency {
         key: field(request, "msgid")?,
         institution: institution.clone(),
-        channel: yibao_app::Channel::Peer(infno),
+        channel: yibao_app::Channel::Peer(infno.code()),
         request_hash,
         reversible: false,
     };
@@ -218,12 +219,18 @@ async fn peer_settle(State(app): State<Arc<AppState>>, headers: HeaderMap, body:
     });
     let institution = command.institution.code.clone();
     // The transaction the treating side received: stored with the msgid, so one of its own.
-    let infno = match request["infno"].as_str().unwrap_or("2207") {
-        "2206" => "2206",
-        "2207" => "2207",
-        "2303" => "2303",
-        "2304" => "2304",
-        other => return Err(refuse(StatusCode::BAD_REQUEST, format!("不支持的交易编号infno：{other}"))),
+    let infno = match request["infno"].as_str().map(|code| (code, Infno::parse(code))) {
+        None => Infno::OutpatientSettle,
+        Some((
+            _,
+            Some(
+                infno @ (Infno::OutpatientPreSettle
+                | Infno::OutpatientSettle
+                | Infno::InpatientPreSettle
+                | Infno::InpatientSettle),
+            ),
+        )) => infno,
+        Some((other, _)) => return Err(refuse(StatusCode::BAD_REQUEST, format!("不支持的交易编号infno：{other}"))),
     };
     if request["dry_run"].as_bool() == Some(true) {
         return match yibao_app::run(&app.store, Box::new(command), yibao_app::Run::Preview).await {
@@ -354,7 +361,7 @@ async fn peer_cancel(State(app): State<Arc<AppState>>, headers: HeaderMap, body:
         }
         _ => Vec::new(),
     });
-    let envelope = envelope(&request, &institution, "2208", render)?;
+    let envelope = envelope(&request, &institution, Infno::OutpatientSettleCancel, render)?;
     let command = yibao_app::settlement::cancel(SettlementRef { institution, psn_no, setl_id }, None, None, msgid);
     submitted(&app, envelope, Box::new(command)).await.map(|(body, _)| answer_bytes(&caller, CANCEL_PATH, body))
 }

@@ -9,10 +9,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
+use yibao_app::registry::Enrolment;
 use yibao_domain::{IdNumber, Money, PersonNo, SetlId};
 use yibao_engine::commands::{
-    CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, DRAWN_MIN, PERSON_NUMBER_MAX, PersonNumber,
-    PutCatalogueEntry,
+    CreateEmployer, CreateInstitution, CreateRegion, DRAWN_MIN, PERSON_NUMBER_MAX, PersonNumber, PutCatalogueEntry,
 };
 use yibao_engine::records::{ACTIVATION_CODE_SECONDS, Credential, CredentialKind};
 use yibao_store::SettlementFilter;
@@ -148,7 +148,7 @@ pub(super) async fn create_person(
     let request: wire::NewPerson = body(&bytes)?;
     let id: IdNumber = parse("id_number", &request.id_number)?;
     let today = state.store.now().date();
-    let command = CreatePerson {
+    let enrolment = Enrolment {
         id_number: id.clone(),
         name: wire::name(&request.name)?,
         admdvs: parse("admdvs", &request.admdvs)?,
@@ -156,23 +156,22 @@ pub(super) async fn create_person(
         person_type: parse("psn_type", &request.psn_type)?,
         employer: request.employer.clone(),
         insured_since: match &request.insured_since {
-            Some(text) => parse("insured_since", text)?,
-            None => today,
+            Some(text) => Some(parse("insured_since", text)?),
+            None => None,
         },
-        ethnicity: request.naty.clone().unwrap_or_else(|| "01".into()),
+        ethnicity: request.naty.clone(),
         custody_bank: parse("custody_bank", request.custody_bank.as_deref().unwrap_or("BOC"))?,
         contribution_base: match &request.contribution_base {
             Some(text) => Some(parse::<Money>("contribution_base", text)?),
             None => None,
         },
-        number: PersonNumber::Next,
-        actor: caller.actor(),
     };
     // A person number says nothing about another: drawn at random (again, should one be taken).
     let mut attempt = 0;
     let person = loop {
         attempt += 1;
-        let command = CreatePerson { number: PersonNumber::Drawn(draw_person_number()), ..command.clone() };
+        let number = PersonNumber::Drawn(draw_person_number());
+        let command = yibao_app::registry::enrol(enrolment.clone(), number, today, caller.actor());
         match state.store.execute(command).await {
             Ok(yibao_engine::Outcome::Person(person)) => break person,
             Ok(_) => return Err(unexpected()),

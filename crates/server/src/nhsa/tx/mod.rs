@@ -9,60 +9,61 @@ mod reference;
 mod settle;
 mod visits;
 
-pub use reference::SUPPORTED;
-
 use serde_json::Value;
 use yibao_engine::records::VisitKind;
 
+use super::infno::Infno;
 use super::{Answer, Call, NhsaError};
 
 pub async fn dispatch(call: &Call) -> Result<Answer, NhsaError> {
     check_insured_region(call)?;
-    match call.envelope.infno.as_str() {
-        "9001" => person::sign_in(call).await,
-        "9002" => person::sign_out(call).await,
-        "1101" => person::person_info(call).await,
-        "2001" => person::eligibility(call).await,
-        "1312" => reference::catalogue(call).await,
-        "1319" => reference::selfpay_ratios(call).await,
-        "1901" => reference::dictionary(call).await,
-        "2201" => visits::register(call).await,
-        "2202" => visits::cancel(call, VisitKind::Outpatient).await,
-        "2203" | "2203A" => visits::upload_visit_info(call).await,
-        "2204" => visits::upload_lines(call, VisitKind::Outpatient).await,
-        "2205" => visits::revoke_outpatient_lines(call).await,
-        "2401" => visits::admit(call).await,
-        "2402" => visits::discharge(call).await,
-        "2403" => visits::change_admission(call).await,
-        "2404" => visits::cancel(call, VisitKind::Inpatient).await,
-        "2405" => visits::undo_discharge(call).await,
-        "2301" => visits::upload_lines(call, VisitKind::Inpatient).await,
-        "2302" => visits::revoke_inpatient_lines(call).await,
-        "2206" => settle::settle(call, VisitKind::Outpatient, false).await,
-        "2207" => settle::settle(call, VisitKind::Outpatient, true).await,
-        "2208" => settle::cancel(call, VisitKind::Outpatient).await,
-        "2303" => settle::settle(call, VisitKind::Inpatient, false).await,
-        "2304" => settle::settle(call, VisitKind::Inpatient, true).await,
-        "2305" => settle::cancel(call, VisitKind::Inpatient).await,
-        "2101" => settle::purchase(call, false).await,
-        "2102" => settle::purchase(call, true).await,
-        "2103" => settle::cancel(call, VisitKind::Pharmacy).await,
-        "2601" => settle::reverse(call).await,
-        "2503" => person::register_disease(call).await,
-        "2504" => person::revoke_disease(call).await,
-        "5201" => queries::visits(call).await,
-        "5202" => queries::diagnoses(call).await,
-        "5203" => queries::settlement(call).await,
-        "5204" => queries::lines(call).await,
-        "5205" => queries::special_disease_drugs(call).await,
-        "5206" => queries::accumulators(call).await,
-        "5301" => queries::registrations(call).await,
-        "5302" => queries::designations(call).await,
-        "3201" => clearing::reconcile_totals(call).await,
-        "3202" => clearing::reconcile_detail(call).await,
-        "9101" => clearing::upload(call).await,
-        "9102" => clearing::download(call).await,
-        other => Err(NhsaError::new(format!("不支持的交易编号infno：{other}"))),
+    let Some(infno) = Infno::parse(&call.envelope.infno) else {
+        return Err(NhsaError::new(format!("不支持的交易编号infno：{}", call.envelope.infno)));
+    };
+    match infno {
+        Infno::SignIn => person::sign_in(call).await,
+        Infno::SignOut => person::sign_out(call).await,
+        Infno::PersonInfo => person::person_info(call).await,
+        Infno::Eligibility => person::eligibility(call).await,
+        Infno::Catalogue => reference::catalogue(call).await,
+        Infno::SelfpayRatios => reference::selfpay_ratios(call).await,
+        Infno::Dictionary => reference::dictionary(call).await,
+        Infno::OutpatientRegister => visits::register(call).await,
+        Infno::OutpatientRegisterCancel => visits::cancel(call, VisitKind::Outpatient).await,
+        Infno::OutpatientVisitInfo | Infno::OutpatientVisitInfoA => visits::upload_visit_info(call).await,
+        Infno::OutpatientLines => visits::upload_lines(call, VisitKind::Outpatient).await,
+        Infno::OutpatientLinesRevoke => visits::revoke_outpatient_lines(call).await,
+        Infno::Admission => visits::admit(call).await,
+        Infno::Discharge => visits::discharge(call).await,
+        Infno::AdmissionChange => visits::change_admission(call).await,
+        Infno::AdmissionCancel => visits::cancel(call, VisitKind::Inpatient).await,
+        Infno::DischargeCancel => visits::undo_discharge(call).await,
+        Infno::InpatientLines => visits::upload_lines(call, VisitKind::Inpatient).await,
+        Infno::InpatientLinesRevoke => visits::revoke_inpatient_lines(call).await,
+        Infno::OutpatientPreSettle => settle::settle(call, VisitKind::Outpatient, false).await,
+        Infno::OutpatientSettle => settle::settle(call, VisitKind::Outpatient, true).await,
+        Infno::OutpatientSettleCancel => settle::cancel(call, VisitKind::Outpatient).await,
+        Infno::InpatientPreSettle => settle::settle(call, VisitKind::Inpatient, false).await,
+        Infno::InpatientSettle => settle::settle(call, VisitKind::Inpatient, true).await,
+        Infno::InpatientSettleCancel => settle::cancel(call, VisitKind::Inpatient).await,
+        Infno::PharmacyPreSettle => settle::purchase(call, false).await,
+        Infno::PharmacySettle => settle::purchase(call, true).await,
+        Infno::PharmacyCancel => settle::cancel(call, VisitKind::Pharmacy).await,
+        Infno::Reversal => settle::reverse(call).await,
+        Infno::DiseaseRegister => person::register_disease(call).await,
+        Infno::DiseaseRevoke => person::revoke_disease(call).await,
+        Infno::QueryVisits => queries::visits(call).await,
+        Infno::QueryDiagnoses => queries::diagnoses(call).await,
+        Infno::QuerySettlement => queries::settlement(call).await,
+        Infno::QueryLines => queries::lines(call).await,
+        Infno::QuerySpecialDiseaseDrugs => queries::special_disease_drugs(call).await,
+        Infno::QueryAccumulators => queries::accumulators(call).await,
+        Infno::QueryRegistrations => queries::registrations(call).await,
+        Infno::QueryDesignations => queries::designations(call).await,
+        Infno::ReconcileTotals => clearing::reconcile_totals(call).await,
+        Infno::ReconcileDetail => clearing::reconcile_detail(call).await,
+        Infno::FileUpload => clearing::upload(call).await,
+        Infno::FileDownload => clearing::download(call).await,
     }
 }
 

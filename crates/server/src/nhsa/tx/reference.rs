@@ -6,56 +6,9 @@ use yibao_domain::{CertType, ChargeClass, Date, FundPayType, InsuranceType, MedT
 use yibao_engine::records::CatalogueEntry;
 
 use super::input::data;
+use crate::nhsa::infno::Infno;
 use crate::nhsa::render::{price, ratio};
 use crate::nhsa::{Answer, Call, NhsaError};
-
-/// Every transaction code this server answers, with its name (for the docs and 1901).
-pub const SUPPORTED: [(&str, &str); 44] = [
-    ("9001", "签到"),
-    ("9002", "签退"),
-    ("9101", "文件上传"),
-    ("9102", "文件下载"),
-    ("1101", "人员信息获取"),
-    ("1312", "医保目录信息查询"),
-    ("1319", "医保目录先自付比例信息查询"),
-    ("1901", "字典表查询"),
-    ("2001", "人员待遇享受检查"),
-    ("2101", "药店预结算"),
-    ("2102", "药店结算"),
-    ("2103", "药店结算撤销"),
-    ("2201", "门诊挂号"),
-    ("2202", "门诊挂号撤销"),
-    ("2203", "门诊就诊信息上传"),
-    ("2203A", "门诊就诊信息上传（A）"),
-    ("2204", "门诊费用明细信息上传"),
-    ("2205", "门诊费用明细信息撤销"),
-    ("2206", "门诊预结算"),
-    ("2207", "门诊结算"),
-    ("2208", "门诊结算撤销"),
-    ("2301", "住院费用明细上传"),
-    ("2302", "住院费用明细撤销"),
-    ("2303", "住院预结算"),
-    ("2304", "住院结算"),
-    ("2305", "住院结算撤销"),
-    ("2401", "入院办理"),
-    ("2402", "出院办理"),
-    ("2403", "住院信息变更"),
-    ("2404", "入院办理撤销"),
-    ("2405", "出院办理撤销"),
-    ("2503", "人员慢特病备案"),
-    ("2504", "人员慢特病备案撤销"),
-    ("2601", "冲正交易"),
-    ("3201", "医药机构费用结算对总账"),
-    ("3202", "医药机构费用结算对明细账"),
-    ("5201", "就诊信息查询"),
-    ("5202", "诊断信息查询"),
-    ("5203", "结算信息查询"),
-    ("5204", "费用明细查询"),
-    ("5205", "人员慢特病用药记录查询"),
-    ("5206", "人员累计信息查询"),
-    ("5301", "人员慢特病备案查询"),
-    ("5302", "人员定点信息查询"),
-];
 
 /// The largest page of a paged query.
 const PAGE_SIZE_MAX: u64 = 1_000;
@@ -186,7 +139,7 @@ fn dictionary_entries(kind: &str, call: &Call) -> Option<Vec<(String, String)>> 
         "clr_type" => pairs(vec![("11", "门诊"), ("21", "住院"), ("41", "药店购药")]),
         "psn_setlway" => pairs(vec![("01", "按项目结算"), ("02", "按定额结算")]),
         "psn_insu_stas" => pairs(vec![("1", "正常参保"), ("2", "暂停参保"), ("4", "终止参保")]),
-        "infno" => SUPPORTED.iter().map(|(code, name)| (code.to_string(), name.to_string())).collect(),
+        "infno" => Infno::ALL.iter().map(|t| (t.code().to_string(), t.name().to_string())).collect(),
         "opsp_dise_code" | "opsp_dise" => {
             let mut diseases: Vec<(String, String)> = call
                 .app
