@@ -265,7 +265,7 @@ impl Record for Person {
         ],
         key: &["psn_no"],
         ordered: false,
-        indexes: &[&["id_number"], &["admdvs", "psn_no"], &["employer"]],
+        indexes: &[&["id_number"], &["admdvs", "psn_no"], &["employer"], &["name"]],
     };
     const LOAD_BY: &'static str = "psn_no";
 

@@ -24,6 +24,61 @@ pub struct Page<T> {
     pub rows: Vec<T>,
 }
 
+/// What an operator searches persons by: a whole ID number, or else a text that is matched
+/// against person numbers, names and card numbers (any of them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PersonLookup {
+    IdNumber(yibao_domain::IdNumber),
+    Text(String),
+}
+
+impl PersonLookup {
+    /// The most characters a search text may hold.
+    pub const TEXT_MAX: usize = 40;
+
+    /// What a search text means; `None` when it is empty or longer than [`Self::TEXT_MAX`].
+    pub fn from_text(text: &str) -> Option<PersonLookup> {
+        let text = text.trim();
+        if text.is_empty() || text.chars().count() > Self::TEXT_MAX || text.chars().any(char::is_control) {
+            return None;
+        }
+        Some(match text.parse() {
+            Ok(id) => PersonLookup::IdNumber(id),
+            Err(_) => PersonLookup::Text(text.to_string()),
+        })
+    }
+}
+
+/// One movement of a personal account (both parts): a transfer that credited or debited it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementEntry {
+    pub transfer: String,
+    pub code: yibao_ledger::TransferCode,
+    pub at: DateTime,
+    pub reference: String,
+    /// What the transfer did to the current-year part (credits positive).
+    pub current_year: Money,
+    /// What it did to the prior-years part.
+    pub prior_years: Money,
+}
+
+impl StatementEntry {
+    /// What it did to the balance.
+    pub fn amount(&self) -> Money {
+        self.current_year + self.prior_years
+    }
+}
+
+/// A personal account's statement for a period: the balance before it, then every movement in
+/// the order it was posted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub opening: Money,
+    pub entries: Vec<StatementEntry>,
+    /// More movements fell in the period than one statement lists.
+    pub more: bool,
+}
+
 /// Which settlements to list or total.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SettlementFilter {
@@ -164,11 +219,39 @@ impl<'c> Reader<'c> {
     }
 
     /// Persons ordered by number, optionally of one region; `offset`/`limit` page them.
-    pub fn persons(&mut self, admdvs: Option<&str>, offset: u64, limit: u64) -> Result<Page<Person>, StoreFailure> {
-        let (clause, params) = match admdvs {
-            Some(admdvs) => ("WHERE admdvs = $1", vec![text(admdvs)]),
-            None => ("", Vec::new()),
+    /// Persons of a region (or all), found by a lookup (or all), in person-number order.
+    pub fn persons(
+        &mut self,
+        admdvs: Option<&str>,
+        lookup: Option<&PersonLookup>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Page<Person>, StoreFailure> {
+        let mut conditions: Vec<String> = Vec::new();
+        let mut params: Vec<Value> = Vec::new();
+        if let Some(admdvs) = admdvs {
+            params.push(text(admdvs));
+            conditions.push(format!("admdvs = ${}", params.len()));
+        }
+        match lookup {
+            None => {}
+            Some(PersonLookup::IdNumber(id)) => {
+                params.push(Value::Text(id.expose().to_string()));
+                conditions.push(format!("id_number = ${}", params.len()));
+            }
+            Some(PersonLookup::Text(what)) => {
+                params.push(text(what));
+                let n = params.len();
+                conditions.push(format!(
+                    "(psn_no = ${n} OR name = ${n} OR psn_no IN (SELECT psn_no FROM cards WHERE card_no = ${n}))"
+                ));
+            }
+        }
+        let clause = match conditions.is_empty() {
+            true => String::new(),
+            false => format!("WHERE {}", conditions.join(" AND ")),
         };
+        let clause = clause.as_str();
         let total = self.count("persons", clause, &params)?;
         let n = params.len();
         let mut paged = params.clone();
@@ -232,6 +315,95 @@ impl<'c> Reader<'c> {
         let accounts = self.db.get::<Account>(&[current.clone(), prior])?;
         let part = |key: &AccountKey| accounts.iter().find(|a| &a.key == key).map_or(Money::ZERO, Account::balance);
         Ok((part(&current), accounts.iter().find(|a| a.key != current).map_or(Money::ZERO, Account::balance)))
+    }
+
+    /// A person's account statement: movements posted at or after `from` and before `until`
+    /// (either open), at most `limit` of them, after the balance before `from`.
+    pub fn statement(
+        &mut self,
+        psn_no: &PersonNo,
+        from: Option<DateTime>,
+        until: Option<DateTime>,
+        limit: usize,
+    ) -> Result<Statement, StoreFailure> {
+        let current = AccountKey::PersonalCurrent(psn_no.clone()).to_string();
+        let prior = AccountKey::PersonalPrior(psn_no.clone()).to_string();
+        let accounts = Value::TextList(vec![current.clone(), prior]);
+        // Personal accounts are credit-normal: a credit adds to the balance.
+        let signed = |side: &str, fen: i64| match side {
+            "credit" => Ok(Money::from_fen(fen)),
+            "debit" => Ok(Money::from_fen(-fen)),
+            other => Err(StoreFailure(format!("postings.side: {other}"))),
+        };
+        let mut opening = Money::ZERO;
+        if let Some(from) = from {
+            let rows = self.db.conn.query(
+                "SELECT p.side, CAST(SUM(p.amount_fen) AS BIGINT) FROM postings p JOIN transfers t ON t.id = p.transfer_id \
+                 WHERE p.account = ANY($1) AND t.at < $2 GROUP BY p.side",
+                &[accounts.clone(), Value::Text(from.to_string())],
+            )?;
+            for row in rows {
+                match row.as_slice() {
+                    [Value::Text(side), Value::Int(fen)] => opening += signed(side, *fen)?,
+                    [Value::Text(_), Value::Null] => {}
+                    other => return Err(StoreFailure(format!("statement opening: unexpected {other:?}"))),
+                }
+            }
+        }
+        let order = self.db.conn.dialect().order_column();
+        let mut params = vec![accounts];
+        let mut conditions = vec!["p.account = ANY($1)".to_string()];
+        if let Some(from) = from {
+            params.push(Value::Text(from.to_string()));
+            conditions.push(format!("t.at >= ${}", params.len()));
+        }
+        if let Some(until) = until {
+            params.push(Value::Text(until.to_string()));
+            conditions.push(format!("t.at < ${}", params.len()));
+        }
+        params.push(Value::Int(i64::try_from(limit.saturating_mul(2).saturating_add(2)).unwrap_or(i64::MAX)));
+        let sql = format!(
+            "SELECT t.id, t.code, t.at, t.reference, p.account, p.side, p.amount_fen FROM postings p \
+             JOIN transfers t ON t.id = p.transfer_id WHERE {} ORDER BY t.{order}, p.idx LIMIT ${}",
+            conditions.join(" AND "),
+            params.len()
+        );
+        let mut entries: Vec<StatementEntry> = Vec::new();
+        for row in self.db.conn.query(&sql, &params)? {
+            let [
+                Value::Text(id),
+                Value::Text(code),
+                Value::Text(at),
+                Value::Text(reference),
+                Value::Text(account),
+                Value::Text(side),
+                Value::Int(fen),
+            ] = row.as_slice()
+            else {
+                return Err(StoreFailure(format!("statement: unexpected row {row:?}")));
+            };
+            let amount = signed(side, *fen)?;
+            if entries.last().is_none_or(|last| &last.transfer != id) {
+                entries.push(StatementEntry {
+                    transfer: id.clone(),
+                    code: yibao_ledger::TransferCode::parse(code)
+                        .ok_or_else(|| StoreFailure(format!("transfers.code: {code}")))?,
+                    at: at.parse().map_err(|e| StoreFailure(format!("transfers.at: {e}")))?,
+                    reference: reference.clone(),
+                    current_year: Money::ZERO,
+                    prior_years: Money::ZERO,
+                });
+            }
+            let entry = entries.last_mut().expect("pushed above");
+            match *account == current {
+                true => entry.current_year += amount,
+                false => entry.prior_years += amount,
+            }
+        }
+        // A transfer's postings to both parts are two rows: the last one read may be cut short.
+        let more = entries.len() > limit;
+        entries.truncate(limit);
+        Ok(Statement { opening, entries, more })
     }
 
     /// Every year's accumulators of a person, oldest first.

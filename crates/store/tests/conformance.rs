@@ -410,9 +410,22 @@ async fn journal_replay_equals_stored_balances(store: Store) {
 
 async fn queries_page_and_total(store: Store) {
     load_demo(&store).await;
-    let page = store.read(|r| r.persons(Some("330100"), 1, 2)).await.unwrap();
+    let page = store.read(|r| r.persons(Some("330100"), None, 1, 2)).await.unwrap();
     assert_eq!(page.total, 5);
     assert_eq!(page.rows.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["李秀英", "王强"]);
+    // A search finds the same person by each of what an operator may know of them.
+    for text in ["330102198503121236", "3301000000000001", "张伟", "A10000001"] {
+        let lookup = yibao_store::PersonLookup::from_text(text).unwrap();
+        let found = store.read(move |r| r.persons(None, Some(&lookup), 0, 10)).await.unwrap();
+        assert_eq!(
+            (found.total, found.rows.iter().map(|p| p.name.as_str()).collect::<Vec<_>>()),
+            (1, vec!["张伟"]),
+            "{text}"
+        );
+    }
+    let lookup = yibao_store::PersonLookup::from_text("张伟").unwrap();
+    let elsewhere = store.read(move |r| r.persons(Some("330200"), Some(&lookup), 0, 10)).await.unwrap();
+    assert_eq!(elsewhere.total, 0);
     let visit = zhang_wei_visit(&store).await;
     store.execute(settle_command(&visit, "S1")).await.unwrap();
     let filter = SettlementFilter { institution: Some("H33010000001".parse().unwrap()), ..SettlementFilter::default() };

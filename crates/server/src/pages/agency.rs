@@ -340,7 +340,8 @@ async fn persons(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk, uri
     let number = q.page.unwrap_or(1).clamp(1, 1_000_000);
     let admdvs = q.admdvs.clone().filter(|a| a.len() == 6 && a.bytes().all(|b| b.is_ascii_digit()));
     let lookup = admdvs.clone();
-    let Ok(found) = state.store.read(move |r| r.persons(lookup.as_deref(), (number - 1) * ROWS, ROWS)).await else {
+    let Ok(found) = state.store.read(move |r| r.persons(lookup.as_deref(), None, (number - 1) * ROWS, ROWS)).await
+    else {
         return unavailable(lang, &operator);
     };
     let pages = found.total.div_ceil(ROWS).max(1);

@@ -53,6 +53,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/persons/{psn_no}", get(registry::person))
         .route("/api/v1/persons/{psn_no}/activation-code", post(registry::issue_activation_code))
         .route("/api/v1/persons/{psn_no}/account", get(registry::account))
+        .route("/api/v1/persons/{psn_no}/account/statement", get(registry::statement))
         .route("/api/v1/persons/{psn_no}/accumulators", get(registry::accumulators))
         .route("/api/v1/persons/{psn_no}/settlements", get(registry::person_settlements))
         .route("/api/v1/settlements/{setl_id}", get(registry::settlement))

@@ -10,12 +10,12 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 use yibao_app::registry::Enrolment;
-use yibao_domain::{IdNumber, Money, PersonNo, SetlId};
+use yibao_domain::{Date, DateTime, IdNumber, Money, PersonNo, SetlId};
 use yibao_engine::commands::{
     CreateEmployer, CreateInstitution, CreateRegion, DRAWN_MIN, PERSON_NUMBER_MAX, PersonNumber, PutCatalogueEntry,
 };
 use yibao_engine::records::{ACTIVATION_CODE_SECONDS, Credential, CredentialKind};
-use yibao_store::SettlementFilter;
+use yibao_store::{PersonLookup, SettlementFilter};
 
 use super::caller::Caller;
 use super::caller::PRIVILEGED;
@@ -129,8 +129,32 @@ pub(super) async fn persons(
     }
     let number = page.page.unwrap_or(1).max(1);
     let admdvs = page.admdvs.clone();
-    let found = state.store.read(move |r| r.persons(admdvs.as_deref(), (number - 1) * size, size)).await?;
-    audit_read(&state, &caller, "list-persons", page.admdvs.as_deref().unwrap_or("*"), "").await?;
+    let lookup = match page.q.as_deref() {
+        None => None,
+        Some(q) => Some(PersonLookup::from_text(q).ok_or_else(|| {
+            ApiError::invalid(
+                format!(
+                    "q must be 1 to {} characters: an ID number, person number, name or card number",
+                    PersonLookup::TEXT_MAX
+                ),
+                format!("查询条件须为1至{}个字符：身份证号、人员编号、姓名或卡号", PersonLookup::TEXT_MAX),
+            )
+        })?),
+    };
+    // What was searched, as the audit log keeps it: an ID number masked.
+    let searched = match &lookup {
+        None => None,
+        Some(PersonLookup::IdNumber(id)) => Some(id.masked()),
+        Some(PersonLookup::Text(text)) => Some(text.clone()),
+    };
+    let found =
+        state.store.read(move |r| r.persons(admdvs.as_deref(), lookup.as_ref(), (number - 1) * size, size)).await?;
+    match searched {
+        Some(searched) => {
+            audit_read(&state, &caller, "search-persons", &searched, page.admdvs.as_deref().unwrap_or("*")).await?
+        }
+        None => audit_read(&state, &caller, "list-persons", page.admdvs.as_deref().unwrap_or("*"), "").await?,
+    }
     Ok(ok(json!({
         "total": found.total,
         "page": number,
@@ -316,6 +340,73 @@ pub(super) async fn account(
         "balance": wire::yuan(current + prior),
         "current_year": wire::yuan(current),
         "prior_years": wire::yuan(prior),
+    })))
+}
+
+/// The most movements one statement lists.
+pub const STATEMENT_MAX: usize = 1_000;
+
+/// A personal account's statement: every credit and debit of a period with the running
+/// balance, which ends at the stored balance when the period runs to today.
+pub(super) async fn statement(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(psn_no): Path<String>,
+    Query(query): Query<wire::StatementQuery>,
+) -> Result<Response, ApiError> {
+    if matches!(caller, Caller::Institution(_)) {
+        return Err(ApiError::forbidden("an account statement is read by its holder or an agency operator"));
+    }
+    let from: Option<Date> = query.from.as_deref().map(|text| parse("from", text)).transpose()?;
+    let to: Option<Date> = query.to.as_deref().map(|text| parse("to", text)).transpose()?;
+    if let (Some(from), Some(to)) = (from, to)
+        && from > to
+    {
+        return Err(ApiError::invalid("from is after to", "起始日期晚于截止日期"));
+    }
+    admit_person_read(&state, &caller, &psn_no, "read-statement", "").await?;
+    let person = load_person(&state, &psn_no).await?;
+    let number = person.psn_no.clone();
+    let statement = state
+        .store
+        .read(move |r| {
+            r.statement(
+                &number,
+                from.map(DateTime::start_of),
+                to.map(|to| DateTime::start_of(to.plus_days(1))),
+                STATEMENT_MAX,
+            )
+        })
+        .await?;
+    let mut balance = statement.opening;
+    let entries: Vec<Value> = statement
+        .entries
+        .iter()
+        .map(|entry| {
+            balance += entry.amount();
+            let (zh, en) = wire::movement(entry.code);
+            json!({
+                "at": entry.at.to_string(),
+                "transfer": entry.transfer,
+                "kind": entry.code.as_str(),
+                "description": zh,
+                "description_en": en,
+                "reference": entry.reference,
+                "amount": wire::yuan(entry.amount()),
+                "current_year": wire::yuan(entry.current_year),
+                "prior_years": wire::yuan(entry.prior_years),
+                "balance": wire::yuan(balance),
+            })
+        })
+        .collect();
+    Ok(ok(json!({
+        "psn_no": psn_no,
+        "from": from.map(|d| d.to_string()),
+        "to": to.map(|d| d.to_string()),
+        "opening_balance": wire::yuan(statement.opening),
+        "closing_balance": wire::yuan(balance),
+        "more": statement.more,
+        "entries": entries,
     })))
 }
 

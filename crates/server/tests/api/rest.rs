@@ -5,6 +5,11 @@ use serde_json::json;
 
 use crate::helpers::*;
 
+/// A REST amount (yuan as text) as exact money.
+fn yuan(value: &serde_json::Value) -> yibao_domain::Money {
+    value.as_str().and_then(|text| text.parse().ok()).unwrap_or_else(|| panic!("not a REST amount: {value}"))
+}
+
 async fn admin(app: &TestApp) -> String {
     app.login(json!({"role": "operator", "username": "admin", "password": "Demo@2026"})).await
 }
@@ -479,4 +484,118 @@ async fn contributions_are_paid_once_and_listed_for_the_person() {
     let other =
         app.rest("GET", &format!("/api/v1/persons/{}/contributions", psn("赵敏")), Some(&person), &[], None).await;
     assert_eq!(other.status, 403);
+}
+
+#[tokio::test]
+async fn an_operator_finds_a_person_by_id_number_person_number_name_or_card_and_the_search_is_audited() {
+    let app = spawn_app().await;
+    let token = admin(&app).await;
+    let zhang = psn("张伟").to_string();
+    let find = |q: String| {
+        let app = &app;
+        let token = token.clone();
+        async move { app.rest("GET", &format!("/api/v1/persons?q={q}"), Some(&token), &[], None).await }
+    };
+    for q in [id_number("张伟").to_string(), zhang.clone(), "%E5%BC%A0%E4%BC%9F".to_string(), "A10000001".to_string()]
+    {
+        let found = find(q.clone()).await;
+        assert_eq!(found.status, 200, "{q}: {}", found.body);
+        assert_eq!(found.body["total"], json!(1), "{q}: {}", found.body);
+        let person = &found.body["persons"][0];
+        assert_eq!((person["psn_no"].as_str(), person["name"].as_str()), (Some(zhang.as_str()), Some("张伟")));
+        assert_eq!(person["id_number"], json!("330102********1236"), "masked in results");
+    }
+    // Nobody by that name, or an ID number nobody holds: an empty page, not an error.
+    let nobody = find("%E6%97%A0%E5%90%8D%E6%B0%8F".into()).await;
+    assert_eq!((nobody.status, nobody.body["total"].clone()), (200, json!(0)));
+    // The filters combine: 张伟 is insured in 330100, not in 330200.
+    let elsewhere = find(format!("{zhang}&admdvs=330200")).await;
+    assert_eq!(elsewhere.body["total"], json!(0), "{}", elsewhere.body);
+    for bad in ["", "%20%20", &"x".repeat(41)] {
+        let refused = find(bad.to_string()).await;
+        assert_eq!(refused.status, 400, "{bad:?}: {}", refused.body);
+    }
+    let anonymous = app.rest("GET", &format!("/api/v1/persons?q={zhang}"), None, &[], None).await;
+    assert_eq!(anonymous.status, 401);
+    let institution =
+        app.rest("GET", &format!("/api/v1/persons?q={zhang}"), None, &signed_headers(TERTIARY), None).await;
+    assert_eq!(institution.status, 403, "{}", institution.body);
+    // The search by ID number is in the audit log, the number masked there too.
+    let audit = app.rest("GET", "/api/v1/audit?subject=330102********1236", Some(&token), &[], None).await;
+    let entries = audit.body["entries"].as_array().cloned().unwrap_or_default();
+    assert!(
+        entries.iter().any(|e| e["action"] == json!("search-persons") && e["actor"].as_str().is_some_and(|a| a.contains("admin"))),
+        "{}",
+        audit.body
+    );
+}
+
+#[tokio::test]
+async fn a_statement_lists_every_movement_with_a_running_balance_ending_at_the_stored_balance() {
+    let app = spawn_app().await;
+    let token = admin(&app).await;
+    // A payment from the account, a cancelled one, and a month's credit.
+    let visit = register(&app, SECONDARY, "王强", "11").await;
+    app.call(SECONDARY, "2204", json!({"feedetail": [fee_line("1", &visit, psn("王强"), "DEMO-A-001", "30", "1")]}))
+        .await
+        .ok();
+    let paid = app.call(SECONDARY, "2207", json!({"data": presettle_data("王强", &visit, "30", true)})).await;
+    assert_eq!(money(&paid.ok()["setlinfo"]["acct_pay"]), "30".parse().unwrap());
+    let visit = register(&app, TERTIARY, "张伟", "11").await;
+    app.call(TERTIARY, "2204", json!({"feedetail": [fee_line("1", &visit, psn("张伟"), "DEMO-A-001", "50", "1")]}))
+        .await
+        .ok();
+    let settled = app.call(TERTIARY, "2207", json!({"data": presettle_data("张伟", &visit, "50", true)})).await;
+    let setl_id = settled.ok()["setlinfo"]["setl_id"].as_str().unwrap().to_string();
+    app.call(TERTIARY, "2208", json!({"data": {"setl_id": setl_id, "mdtrt_id": visit, "psn_no": psn("张伟")}}))
+        .await
+        .ok();
+    let month = app.rest("POST", "/api/v1/allocations", Some(&token), &[], Some(json!({"month": "2026-11"}))).await;
+    assert_eq!(month.status, 200, "{}", month.body);
+
+    for name in ["张伟", "李秀英", "王强", "刘芳", "赵敏"] {
+        let path = format!("/api/v1/persons/{}/account", psn(name));
+        let stored = app.rest("GET", &path, Some(&token), &[], None).await.body["balance"].clone();
+        let statement = app.rest("GET", &format!("{path}/statement"), Some(&token), &[], None).await;
+        assert_eq!(statement.status, 200, "{name}: {}", statement.body);
+        assert_eq!(statement.body["closing_balance"], stored, "{name}: {}", statement.body);
+        let entries = statement.body["entries"].as_array().unwrap().clone();
+        let mut running = yuan(&statement.body["opening_balance"]);
+        for entry in &entries {
+            running += yuan(&entry["amount"]);
+            assert_eq!(yuan(&entry["balance"]), running, "{name}: {entry}");
+            assert_eq!(yuan(&entry["amount"]), yuan(&entry["current_year"]) + yuan(&entry["prior_years"]));
+        }
+        if name == "张伟" {
+            let kinds: Vec<&str> = entries.iter().filter_map(|e| e["kind"].as_str()).collect();
+            assert_eq!(kinds, ["opening", "settlement", "settlement-cancel", "allocation"], "{}", statement.body);
+            assert_eq!(entries[1]["amount"], json!("-50.00"));
+            assert_eq!(entries[2]["amount"], json!("50.00"));
+        }
+    }
+    // A period: the balance before it, then only its movements; the two halves join up.
+    let path = format!("/api/v1/persons/{}/account/statement", psn("王强"));
+    let today = app.store.now().date();
+    let tomorrow = today.plus_days(1);
+    let whole = app.rest("GET", &path, Some(&token), &[], None).await;
+    let later = app.rest("GET", &format!("{path}?from={tomorrow}"), Some(&token), &[], None).await;
+    assert_eq!(
+        (later.body["opening_balance"].clone(), later.body["entries"].as_array().map(Vec::len)),
+        (whole.body["closing_balance"].clone(), Some(0))
+    );
+    let until_yesterday = app.rest("GET", &format!("{path}?to={}", today.plus_days(-1)), Some(&token), &[], None).await;
+    assert_eq!(until_yesterday.status, 200, "{}", until_yesterday.body);
+    let backwards =
+        app.rest("GET", &format!("{path}?from={today}&to={}", today.plus_days(-1)), Some(&token), &[], None).await;
+    assert_eq!(backwards.status, 400);
+    let bad = app.rest("GET", &format!("{path}?from=2026-13-01"), Some(&token), &[], None).await;
+    assert_eq!(bad.status, 400);
+
+    // Its holder reads it; another person, an institution and nobody do not.
+    let own = app.person_login("王强").await;
+    assert_eq!(app.rest("GET", &path, Some(&own), &[], None).await.status, 200);
+    let other = app.person_login("张伟").await;
+    assert_eq!(app.rest("GET", &path, Some(&other), &[], None).await.status, 403);
+    assert_eq!(app.rest("GET", &path, None, &signed_headers(SECONDARY), None).await.status, 403);
+    assert_eq!(app.rest("GET", &path, None, &[], None).await.status, 401);
 }
