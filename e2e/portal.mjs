@@ -165,6 +165,11 @@ try {
   await page.locator(`a[href="/portal/settlements/${setlId}"]`).click();
   check(await page.getByText("个人账户支付35.50元").isVisible(), "the settlement's explanation shows");
   await screenshots(page, "settlement");
+  await page.goto(`${base}/portal/account`);
+  check(await page.getByRole("heading", { name: "账户明细" }).isVisible(), "the account statement shows");
+  check((await page.locator("tbody tr").first().textContent()).includes("964.50"), "its newest movement ends at the balance");
+  await screenshots(page, "account");
+  await page.goBack();
 
   console.log("the agency dashboard's charts include it");
   const desk = await context.newPage();

@@ -92,6 +92,38 @@ impl TransferCode {
     pub fn parse(text: &str) -> Option<TransferCode> {
         TransferCode::ALL.into_iter().find(|code| code.as_str() == text)
     }
+
+    /// What the movement was, in Chinese, as an account holder reads it on a statement.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            TransferCode::Opening => "期初余额",
+            TransferCode::Settlement => "医药费用支付",
+            TransferCode::SettlementCancel => "结算撤销退回",
+            TransferCode::Contribution => "缴费",
+            TransferCode::Allocation => "个人账户划入",
+            TransferCode::PoolFunding => "统筹基金划转",
+            TransferCode::YearEnd => "年度结转",
+            TransferCode::InstitutionClearing => "机构结算",
+            TransferCode::InterRegionClearing => "异地清算",
+            TransferCode::CustodyMove => "托管银行变更",
+        }
+    }
+
+    /// The same in English.
+    pub fn name_en(self) -> &'static str {
+        match self {
+            TransferCode::Opening => "opening balance",
+            TransferCode::Settlement => "medical bill paid",
+            TransferCode::SettlementCancel => "settlement cancelled, refunded",
+            TransferCode::Contribution => "contribution",
+            TransferCode::Allocation => "monthly credit",
+            TransferCode::PoolFunding => "pool funding",
+            TransferCode::YearEnd => "year-end roll-over",
+            TransferCode::InstitutionClearing => "institution clearing",
+            TransferCode::InterRegionClearing => "inter-region clearing",
+            TransferCode::CustodyMove => "custody bank changed",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -60,6 +60,8 @@ pub struct StatementEntry {
     pub current_year: Money,
     /// What it did to the prior-years part.
     pub prior_years: Money,
+    /// The balance after it.
+    pub balance: Money,
 }
 
 impl StatementEntry {
@@ -77,6 +79,13 @@ pub struct Statement {
     pub entries: Vec<StatementEntry>,
     /// More movements fell in the period than one statement lists.
     pub more: bool,
+}
+
+impl Statement {
+    /// The balance after the last movement listed.
+    pub fn closing(&self) -> Money {
+        self.entries.last().map_or(self.opening, |entry| entry.balance)
+    }
 }
 
 /// Which settlements to list or total.
@@ -392,6 +401,7 @@ impl<'c> Reader<'c> {
                     reference: reference.clone(),
                     current_year: Money::ZERO,
                     prior_years: Money::ZERO,
+                    balance: Money::ZERO,
                 });
             }
             let entry = entries.last_mut().expect("pushed above");
@@ -403,6 +413,11 @@ impl<'c> Reader<'c> {
         // A transfer's postings to both parts are two rows: the last one read may be cut short.
         let more = entries.len() > limit;
         entries.truncate(limit);
+        let mut balance = opening;
+        for entry in &mut entries {
+            balance += entry.amount();
+            entry.balance = balance;
+        }
         Ok(Statement { opening, entries, more })
     }
 

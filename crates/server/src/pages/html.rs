@@ -180,7 +180,18 @@ pub(crate) fn error_box(lang: Lang, error: &ApiError) -> Markup {
     html! { p.error role="alert" { (lang.t(&error.message_zh, &error.message)) } }
 }
 
-/// An amount in yuan: `¥12.34`.
+/// An amount in yuan: `¥12.34`, `-¥12.34`.
 pub(crate) fn yuan(amount: Money) -> String {
-    format!("¥{amount}")
+    match amount.is_negative() {
+        true => format!("-¥{}", Money::ZERO - amount),
+        false => format!("¥{amount}"),
+    }
+}
+
+/// A movement in yuan, its sign always shown: `+¥12.34`, `-¥12.34`.
+pub(crate) fn signed_yuan(amount: Money) -> String {
+    match amount.is_positive() {
+        true => format!("+¥{amount}"),
+        false => yuan(amount),
+    }
 }

@@ -23,7 +23,7 @@ use yibao_engine::records::{CardStatus, Settlement, SettlementStatus};
 use yibao_engine::{ErrorKind, Outcome};
 use yibao_store::SettlementFilter;
 
-use super::html::{LANG_COOKIE, Lang, SessionCookie, error_box, language_switch, shell, yuan};
+use super::html::{LANG_COOKIE, Lang, SessionCookie, error_box, language_switch, shell, signed_yuan, yuan};
 use crate::guard::ClientAddr;
 use crate::kit::sessions::Subject;
 use crate::rest::{ApiError, Caller};
@@ -43,6 +43,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/portal/password", get(password_page).post(change_password))
         .route("/portal/me", get(overview))
         .route("/portal/settlements/{setl_id}", get(settlement_page))
+        .route("/portal/account", get(account_page))
         .route("/portal/qr", get(qr_page))
         .route("/portal/evoucher/suspension", post(suspend_evoucher))
         .route("/portal/cards/{card_no}/loss", post(report_loss))
@@ -354,6 +355,7 @@ async fn overview(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visit
                 p.figure { (lang.t("当年账户", "Current year")) b { (yuan(current)) } }
                 p.figure { (lang.t("历年账户", "Prior years")) b { (yuan(prior)) } }
             }
+            p { a href="/portal/account" { (lang.t("账户明细：每一笔划入与支出", "Statement: every credit and payment")) } }
             @if person.account_frozen {
                 p.notice {
                     (lang.t(
@@ -477,6 +479,91 @@ async fn overview(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visit
         }
     };
     page(lang, lang.t("我的医保", "My medical insurance"), true, body)
+}
+
+/// How many days back the account page reaches unless told otherwise.
+const STATEMENT_DAYS: i64 = 365;
+/// The most movements the account page lists.
+const STATEMENT_ROWS: usize = 300;
+
+#[derive(Debug, serde::Deserialize)]
+struct StatementPage {
+    from: Option<String>,
+}
+
+/// The personal account's statement: every credit and payment of the past year (or since
+/// `?from=`), newest first, each with the balance after it.
+async fn account_page(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    visitor: Visitor,
+    uri: axum::http::Uri,
+) -> Response {
+    let psn_no = match person(&visitor) {
+        Ok(psn_no) => psn_no,
+        Err(redirect) => return redirect.into_response(),
+    };
+    let today = state.store.now().date();
+    let from = axum::extract::Query::<StatementPage>::try_from_uri(&uri)
+        .ok()
+        .and_then(|q| q.0.from)
+        .and_then(|text| text.parse::<yibao_domain::Date>().ok())
+        .filter(|from| *from <= today)
+        .unwrap_or(today.plus_days(-STATEMENT_DAYS));
+    let read = state
+        .store
+        .read(move |r| r.statement(&psn_no, Some(yibao_domain::DateTime::start_of(from)), None, STATEMENT_ROWS))
+        .await;
+    let statement = match read {
+        Ok(statement) => statement,
+        Err(failure_) => return failure(lang, &ApiError::from(failure_)),
+    };
+    let earlier = from.plus_days(-STATEMENT_DAYS);
+    let body = html! {
+        section {
+            p.muted {
+                (lang.t("自", "Since")) " " (from) " · "
+                (lang.t("期初余额", "Balance before")) " " (yuan(statement.opening)) " · "
+                (lang.t("当前余额", "Balance now")) " " (yuan(statement.closing()))
+            }
+            @if statement.more {
+                p.notice { (lang.t("明细较多，仅列出最早的部分；请选择较晚的起始日期。", "Many movements: only the earliest are listed; choose a later start.")) }
+            }
+            @if statement.entries.is_empty() {
+                p.muted { (lang.t("这段时间没有收支。", "No movements in this period.")) }
+            } @else {
+                div.scroll {
+                    table {
+                        caption.muted { (lang.t("最新的在上", "Newest first")) }
+                        thead {
+                            tr {
+                                th scope="col" { (lang.t("时间", "Time")) }
+                                th scope="col" { (lang.t("摘要", "What")) }
+                                th scope="col" class="num" { (lang.t("金额", "Amount")) }
+                                th scope="col" class="num" { (lang.t("余额", "Balance")) }
+                            }
+                        }
+                        tbody {
+                            @for entry in statement.entries.iter().rev() {
+                                tr {
+                                    td { (entry.at) }
+                                    td { (lang.t(entry.code.name_zh(), entry.code.name_en())) }
+                                    td.num { (signed_yuan(entry.amount())) }
+                                    td.num { (yuan(entry.balance)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            p {
+                a href={ "/portal/account?from=" (earlier) } { (lang.t("更早的明细", "Earlier movements")) }
+                " · "
+                a href="/portal/me" { (lang.t("返回", "Back")) }
+            }
+        }
+    };
+    page(lang, lang.t("账户明细", "Account statement"), true, body)
 }
 
 /// What the holder of an active card can do with it: report it lost, change its PIN, print its

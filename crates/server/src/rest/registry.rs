@@ -378,24 +378,21 @@ pub(super) async fn statement(
             )
         })
         .await?;
-    let mut balance = statement.opening;
     let entries: Vec<Value> = statement
         .entries
         .iter()
         .map(|entry| {
-            balance += entry.amount();
-            let (zh, en) = wire::movement(entry.code);
             json!({
                 "at": entry.at.to_string(),
                 "transfer": entry.transfer,
                 "kind": entry.code.as_str(),
-                "description": zh,
-                "description_en": en,
+                "description": entry.code.name_zh(),
+                "description_en": entry.code.name_en(),
                 "reference": entry.reference,
                 "amount": wire::yuan(entry.amount()),
                 "current_year": wire::yuan(entry.current_year),
                 "prior_years": wire::yuan(entry.prior_years),
-                "balance": wire::yuan(balance),
+                "balance": wire::yuan(entry.balance),
             })
         })
         .collect();
@@ -404,7 +401,7 @@ pub(super) async fn statement(
         "from": from.map(|d| d.to_string()),
         "to": to.map(|d| d.to_string()),
         "opening_balance": wire::yuan(statement.opening),
-        "closing_balance": wire::yuan(balance),
+        "closing_balance": wire::yuan(statement.closing()),
         "more": statement.more,
         "entries": entries,
     })))

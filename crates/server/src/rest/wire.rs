@@ -196,23 +196,6 @@ pub struct StatementQuery {
     pub to: Option<String>,
 }
 
-/// What a movement of a personal account was, for its holder.
-pub fn movement(code: yibao_ledger::TransferCode) -> (&'static str, &'static str) {
-    use yibao_ledger::TransferCode;
-    match code {
-        TransferCode::Opening => ("期初余额", "opening balance"),
-        TransferCode::Settlement => ("医药费用支付", "medical bill paid"),
-        TransferCode::SettlementCancel => ("结算撤销退回", "settlement cancelled, refunded"),
-        TransferCode::Contribution => ("缴费", "contribution"),
-        TransferCode::Allocation => ("个人账户划入", "monthly credit"),
-        TransferCode::PoolFunding => ("统筹基金划转", "pool funding"),
-        TransferCode::YearEnd => ("年度结转", "year-end roll-over"),
-        TransferCode::InstitutionClearing => ("机构结算", "institution clearing"),
-        TransferCode::InterRegionClearing => ("异地清算", "inter-region clearing"),
-        TransferCode::CustodyMove => ("托管银行变更", "custody bank changed"),
-    }
-}
-
 #[derive(Debug, Deserialize)]
 pub struct Reveal {
     pub reveal: Option<bool>,

@@ -37,7 +37,7 @@ async fn zhao_min_can_only_set_a_new_password_then_logs_in_with_it() {
     assert_eq!((first.status, first.location.as_str()), (303, "/portal/password"));
     let cookie = first.cookie.expect("a session");
     // Every other page sends her back to the password change; no data shows.
-    for path in ["/portal/me", "/portal/qr", "/portal/settlements/3301000000000001"] {
+    for path in ["/portal/me", "/portal/qr", "/portal/account", "/portal/settlements/3301000000000001"] {
         let page = browse(&app, path, &cookie, None).await;
         assert_eq!((page.status, page.location.as_str()), (303, "/portal/password"), "{path}");
         assert!(!page.html.contains("赵敏"));
@@ -205,4 +205,24 @@ async fn the_whole_history_pages_back_in_time() {
     assert!(second.html.contains(&ids[0]) && second.html.contains(&ids[2]) && !second.html.contains(&ids[3]));
     assert!(second.html.contains("/portal/me?page=1") && !second.html.contains("page=3"));
     assert!(browse(&app, "/portal/me?page=99", &cookie, None).await.html.contains("暂无结算记录"));
+}
+
+#[tokio::test]
+async fn the_account_page_lists_credits_and_payments_with_the_balance_after_each() {
+    let app = spawn_app().await;
+    let cookie = session(&app, "张伟").await;
+    let paid = app.call(PHARMACY, "2102", pharmacy_purchase("张伟", "12.50")).await;
+    assert_eq!(money(&paid.ok()["setlinfo"]["acct_pay"]), "12.5".parse().unwrap());
+    let page = browse(&app, "/portal/account", &cookie, None).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    // Newest first: the payment and the balance after it, then the opening balance.
+    let payment = page.html.find("医药费用支付").expect("the payment is listed");
+    let opening = page.html.rfind("期初余额").expect("the opening balance is listed");
+    assert!(payment < opening, "newest first");
+    assert!(page.html.contains("-¥12.50") && page.html.contains("¥987.50"), "{}", page.html);
+    // Nobody else's: the page is the session's person's, whatever the address says.
+    let other = session(&app, "李秀英").await;
+    let hers = browse(&app, "/portal/account", &other, None).await;
+    assert!(!hers.html.contains("987.50") && hers.html.contains("期初余额"), "{}", hers.html);
+    assert_eq!(browse(&app, "/portal/account", "", None).await.location, "/portal/login");
 }
