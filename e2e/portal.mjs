@@ -187,6 +187,11 @@ try {
     await desk.goto(base + path);
     await screenshots(desk, name);
   }
+  await desk.goto(`${base}/agency/persons`);
+  await desk.getByLabel("查找参保人（身份证号、人员编号、姓名或卡号）").fill("A10000001");
+  await desk.getByRole("button", { name: "查找" }).click();
+  check((await desk.locator("tbody tr").count()) === 1 && (await desk.locator("tbody").textContent()).includes("张伟"), "the registry finds 张伟 by his card number");
+  await screenshots(desk, "agency-search");
   check(!(await desk.content()).includes(ZHANG_WEI.id), "no whole ID number on the agency pages");
 
   console.log("English, the institution search");

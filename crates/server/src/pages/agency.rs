@@ -15,10 +15,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use yibao_domain::{InsuranceType, Money};
-use yibao_store::SettlementFilter;
+use yibao_store::{PersonLookup, SettlementFilter};
 
 use crate::kit::sessions::{Session, Subject};
-use crate::pages::html::{Lang, SessionCookie, error_box, language_switch, shell, yuan};
+use crate::pages::html::{Lang, SessionCookie, error_box, language_switch, query_value, shell, yuan};
 use crate::rest::ApiError;
 use crate::state::AppState;
 use maud::{Markup, html};
@@ -318,6 +318,8 @@ async fn dashboard(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk) -
 struct PageQuery {
     page: Option<u64>,
     admdvs: Option<String>,
+    /// A whole ID number, a person number, a name or a card number.
+    q: Option<String>,
 }
 
 fn query<T: serde::de::DeserializeOwned + Default>(uri: &axum::http::Uri) -> T {
@@ -339,14 +341,55 @@ async fn persons(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk, uri
     let q: PageQuery = query(&uri);
     let number = q.page.unwrap_or(1).clamp(1, 1_000_000);
     let admdvs = q.admdvs.clone().filter(|a| a.len() == 6 && a.bytes().all(|b| b.is_ascii_digit()));
-    let lookup = admdvs.clone();
-    let Ok(found) = state.store.read(move |r| r.persons(lookup.as_deref(), None, (number - 1) * ROWS, ROWS)).await
-    else {
+    let searched =
+        q.q.as_deref()
+            .map(str::trim)
+            .filter(|text| !text.is_empty())
+            .map(|text| (text.to_string(), PersonLookup::from_text(text)));
+    if let Some((_, None)) = &searched {
+        let message = lang.t("查询条件须为1至40个字符", "A search is 1 to 40 characters");
+        return page(
+            lang,
+            lang.t("参保登记", "Registry"),
+            Some(&operator),
+            html! { p.error role="alert" { (message) } },
+        );
+    }
+    let lookup = searched.as_ref().and_then(|(_, lookup)| lookup.clone());
+    if let Some(found) = &lookup {
+        // A search names a person: audited as the REST search is, an ID number masked.
+        let subject = match found {
+            PersonLookup::IdNumber(id) => id.masked(),
+            PersonLookup::Text(text) => text.clone(),
+        };
+        let entry = yibao_app::access::audit(format!("operator:{operator}"), "search-persons", subject, String::new());
+        if state.store.execute(entry).await.is_err() {
+            return unavailable(lang, &operator);
+        }
+    }
+    let region_filter = admdvs.clone();
+    let read = state
+        .store
+        .read(move |r| r.persons(region_filter.as_deref(), lookup.as_ref(), (number - 1) * ROWS, ROWS))
+        .await;
+    let Ok(found) = read else {
         return unavailable(lang, &operator);
     };
+    let searched_text = searched.map(|(text, _)| text).unwrap_or_default();
     let pages = found.total.div_ceil(ROWS).max(1);
-    let region = admdvs.map(|a| format!("&admdvs={a}")).unwrap_or_default();
+    let mut region = admdvs.map(|a| format!("&admdvs={a}")).unwrap_or_default();
+    if !searched_text.is_empty() {
+        region.push_str("&q=");
+        region.push_str(&query_value(&searched_text));
+    }
     let body = html! {
+        form method="get" action="/agency/persons" role="search" {
+            label for="q" { (lang.t("查找参保人（身份证号、人员编号、姓名或卡号）", "Find a person (ID number, person number, name or card number)")) }
+            " "
+            input id="q" name="q" type="search" maxlength="40" value=(searched_text);
+            " "
+            button type="submit" { (lang.t("查找", "Find")) }
+        }
         p class="muted" {
             (lang.t("参保人数", "Insured persons")) " " (found.total) " · " (lang.t("页", "page")) " " (number) "/" (pages)
         }

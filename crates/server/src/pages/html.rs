@@ -180,6 +180,16 @@ pub(crate) fn error_box(lang: Lang, error: &ApiError) -> Markup {
     html! { p.error role="alert" { (lang.t(&error.message_zh, &error.message)) } }
 }
 
+/// Text as a URL query value: every byte but the unreserved ones percent-encoded.
+pub(crate) fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => char::from(byte).to_string(),
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
+
 /// An amount in yuan: `¥12.34`, `-¥12.34`.
 pub(crate) fn yuan(amount: Money) -> String {
     match amount.is_negative() {

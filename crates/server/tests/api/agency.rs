@@ -51,3 +51,33 @@ async fn the_dashboard_charts_what_happened_and_only_operators_see_it() {
     browse(&app, "/agency/logout", &cookie, Some(&[])).await;
     assert_eq!(browse(&app, "/agency", &cookie, None).await.location, "/agency/login");
 }
+
+#[tokio::test]
+async fn the_registry_finds_a_person_by_card_name_or_id_and_audits_the_search() {
+    let app = spawn_app().await;
+    let login = browse(&app, "/agency/login", "", Some(&[("username", "admin"), ("password", "Demo@2026")])).await;
+    let cookie = login.cookie.expect("a session");
+    for (q, what) in [("A10000001", "card"), ("%E5%BC%A0%E4%BC%9F", "name"), ("330102198503121236", "ID number")] {
+        let found = browse(&app, &format!("/agency/persons?q={q}"), &cookie, None).await;
+        assert_eq!(found.status, 200, "{what}");
+        assert!(found.html.contains(psn("张伟")) && !found.html.contains(psn("李秀英")), "{what}: {}", found.html);
+        // Only the search box holds what the operator typed; the results show the ID masked.
+        let results = &found.html[found.html.find("<table").expect("a results table")..];
+        assert!(!results.contains("330102198503121236") && results.contains("330102********1236"), "{what}");
+    }
+    // What was searched comes back in the box, escaped like everything else.
+    let hostile = browse(&app, "/agency/persons?q=%3Cscript%3Ex%3C%2Fscript%3E", &cookie, None).await;
+    assert!(!hostile.html.contains("<script>x") && hostile.html.contains("&lt;script&gt;x"), "{}", hostile.html);
+    let long = browse(&app, &format!("/agency/persons?q={}", "x".repeat(41)), &cookie, None).await;
+    assert!(long.html.contains("role=\"alert\""), "{}", long.html);
+    let audit = app
+        .rest(
+            "GET",
+            "/api/v1/audit?subject=330102********1236",
+            Some(&app.login(json!({"role": "operator", "username": "admin", "password": "Demo@2026"})).await),
+            &[],
+            None,
+        )
+        .await;
+    assert!(audit.body.to_string().contains("search-persons"), "{}", audit.body);
+}
