@@ -147,8 +147,10 @@ pub(super) async fn persons(
         Some(PersonLookup::IdNumber(id)) => Some(id.masked()),
         Some(PersonLookup::Text(text)) => Some(text.clone()),
     };
-    let found =
-        state.store.read(move |r| r.persons(admdvs.as_deref(), lookup.as_ref(), (number - 1) * size, size)).await?;
+    let found = state
+        .store
+        .read(move |r| r.persons(admdvs.as_deref(), lookup.as_ref(), (number - 1).saturating_mul(size), size))
+        .await?;
     match searched {
         Some(searched) => {
             audit_read(&state, &caller, "search-persons", &searched, page.admdvs.as_deref().unwrap_or("*")).await?
@@ -430,7 +432,7 @@ pub(super) async fn person_settlements(
     admit_person_read(&state, &caller, &psn_no, "read-settlements", "").await?;
     let number: PersonNo = parse("psn_no", &psn_no)?;
     let size = page.page_size.unwrap_or(50).clamp(1, PAGE_SIZE_MAX);
-    let offset = (page.page.unwrap_or(1).max(1) - 1) * size;
+    let offset = (page.page.unwrap_or(1).max(1) - 1).saturating_mul(size);
     let institution = match &caller {
         Caller::Institution(institution) => Some(institution.code.clone()),
         _ => None,

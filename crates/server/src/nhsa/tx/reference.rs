@@ -34,7 +34,7 @@ fn paging(data: &crate::nhsa::fields::Fields<'_>) -> Result<(u64, u64), NhsaErro
 fn page_of(rows: Vec<Value>, page: u64, size: u64) -> Value {
     let total = rows.len() as u64;
     let pages = total.div_ceil(size).max(1);
-    let start = ((page - 1) * size).min(total) as usize;
+    let start = (page - 1).saturating_mul(size).min(total) as usize;
     let data: Vec<Value> = rows.into_iter().skip(start).take(size as usize).collect();
     json!({
         "data": data.clone(),
