@@ -15,7 +15,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use yibao_domain::{BankCode, CardNo, Date, IdNumber, PersonNo};
+use yibao_domain::{BankCode, CardNo, Date, DateTime, IdNumber, PersonNo};
 use yibao_engine::Outcome;
 use yibao_engine::commands::{
     ApplicationStep, ApplyForCard, ConfirmClearing, PrintStatement, ProduceCard, ReplaceCard,
@@ -745,7 +745,14 @@ pub(crate) async fn statement_pdf(state: &AppState, caller: &Caller, card_no: &s
         }
     }
     let printed_at = state.store.now();
-    let pages = statement_pages(&card, &person, &transactions, &names, &printed_at.to_string());
+    let mut pages = statement_pages(&card, &person, &transactions, &names, &printed_at.to_string());
+    // The personal account's movements over the same span (credits too, with the balance after
+    // each): from the day of the first transaction printed, or a year back when there is none.
+    let from = transactions.first().map_or(printed_at.date().plus_days(-365), |first| first.at.date());
+    let holder = person.psn_no.clone();
+    let movements =
+        state.store.read(move |r| r.statement(&holder, Some(DateTime::start_of(from)), None, ACCOUNT_ROWS_MAX)).await?;
+    pages.extend(account_pages(&card, &person, &movements, from, &printed_at.to_string()));
     let file = pdf::render(&pages, &format!("医疗保险卡交易记录 {}", card.card_no));
     Ok((
         StatusCode::OK,
@@ -756,6 +763,61 @@ pub(crate) async fn statement_pdf(state: &AppState, caller: &Caller, card_no: &s
         file,
     )
         .into_response())
+}
+
+/// The most account movements a printed record lists.
+const ACCOUNT_ROWS_MAX: usize = 400;
+
+/// The printed record's account pages: every credit and debit of the personal account since
+/// `from`, with the balance after each.
+fn account_pages(
+    card: &Card,
+    person: &Person,
+    movements: &yibao_store::Statement,
+    from: yibao_domain::Date,
+    printed_at: &str,
+) -> Vec<Vec<Text>> {
+    let columns: [(u32, &str); 5] = [(40, "序号"), (70, "时间"), (170, "摘要"), (400, "金额"), (480, "余额")];
+    let chunks: Vec<&[yibao_store::StatementEntry]> =
+        if movements.entries.is_empty() { vec![&[]] } else { movements.entries.chunks(ROWS_PER_PAGE).collect() };
+    let page_count = chunks.len();
+    let mut pages = Vec::new();
+    for (page_index, chunk) in chunks.into_iter().enumerate() {
+        let mut page = vec![
+            Text::new(40, 800, 16, "个人账户收支"),
+            Text::new(40, 778, 10, format!("持卡人：{}", person.name)),
+            Text::new(200, 778, 10, format!("卡号：{}", card.card_no)),
+            Text::new(340, 778, 10, format!("打印时间：{printed_at}")),
+            Text::new(
+                40,
+                762,
+                10,
+                format!("自{from}起 · 期初余额{} · 当前余额{}", movements.opening, movements.closing()),
+            ),
+            Text::new(480, 762, 10, format!("第{}/{}页", page_index + 1, page_count)),
+        ];
+        for (x, title) in columns {
+            page.push(Text::new(x, 740, 9, title));
+        }
+        if movements.entries.is_empty() {
+            page.push(Text::new(40, 720, 10, "这段时间没有收支"));
+        }
+        for (row, entry) in chunk.iter().enumerate() {
+            let y = 722 - 16 * u32::try_from(row).unwrap_or(0);
+            let cells = [
+                (page_index * ROWS_PER_PAGE + row + 1).to_string(),
+                entry.at.to_string(),
+                entry.code.name_zh().to_string(),
+                entry.amount().to_string(),
+                entry.balance.to_string(),
+            ];
+            for ((x, _), cell) in columns.iter().zip(cells) {
+                page.push(Text::new(*x, y, 7, cell));
+            }
+        }
+        pages.push(page);
+    }
+    pages
 }
 
 fn statement_pages(

@@ -235,6 +235,9 @@ async fn sixty_unprinted_transactions_pay_the_sixty_first_waits_for_the_pdf_stat
     let refused = app.call(PHARMACY, "2102", card_purchase(61)).await;
     assert!(refused.refused().contains("未打印"), "{}", refused.body);
 
+    // A month's credit: the printed record shows it beside the payments.
+    let month = app.rest("POST", "/api/v1/allocations", Some(&token), &[], Some(json!({"month": "2026-11"}))).await;
+    assert_eq!(month.body["credited"], json!(5), "{}", month.body);
     let (status, pdf) = app
         .post("/api/v1/cards/A10000001/statement", &[("authorization".into(), format!("Bearer {token}"))], vec![])
         .await;
@@ -252,6 +255,9 @@ async fn sixty_unprinted_transactions_pay_the_sixty_first_waits_for_the_pdf_stat
             for setl_id in &settled {
                 assert!(text.contains(setl_id.as_str()), "{setl_id} is on the statement");
             }
+            // The account's movements follow, credits included, with the balance after each.
+            assert!(text.contains("个人账户收支") && text.contains("个人账户划入"), "{text}");
+            assert!(text.contains("医药费用支付"), "{text}");
         }
         None if std::env::var_os("YIBAO_REQUIRE_PDFTOTEXT").is_some() => {
             panic!("pdftotext (poppler-utils) is required here but missing")
