@@ -24,4 +24,7 @@ pub use catalogue::Catalogue;
 pub use commands::{Command, Context, Envelope, Outcome, Reply, Submission, run};
 pub use error::{EngineError, ErrorKind, Refusal, StoreFailure};
 pub use record::Record;
-pub use working_set::{ChangeSet, Keys, Loader, RECORD_TABLES, Savepoint, WorkingSet, load, load_by};
+pub use working_set::{
+    ChangeSet, Keys, Loader, RECORD_TABLES, Savepoint, WorkingSet, card_transactions, load, load_by,
+    person_registrations, visit_settlements,
+};

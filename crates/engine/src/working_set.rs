@@ -82,6 +82,40 @@ pub fn load_by<R: Record>(
     loader.rows(R::TABLE, column, keys)?.iter().map(|row| R::decode(row)).collect()
 }
 
+/// Every settlement of these visits (cancelled ones and mirrors too), oldest first: by time,
+/// then id.
+///
+/// # Errors
+/// When the store fails or a row does not decode.
+pub fn visit_settlements(loader: &mut dyn Loader, visits: &[MdtrtId]) -> Result<Vec<Settlement>, StoreFailure> {
+    let mut rows: Vec<Settlement> = load_by(loader, "mdtrt_id", visits.iter().map(ToString::to_string).collect())?;
+    rows.sort_by(|a, b| (a.at, &a.setl_id).cmp(&(b.at, &b.setl_id)));
+    Ok(rows)
+}
+
+/// A person's special disease registrations (revoked ones too), by serial.
+///
+/// # Errors
+/// When the store fails or a row does not decode.
+pub fn person_registrations(
+    loader: &mut dyn Loader,
+    person: &PersonNo,
+) -> Result<Vec<DiseaseRegistration>, StoreFailure> {
+    let mut rows: Vec<DiseaseRegistration> = load_by(loader, "psn_no", vec![person.to_string()])?;
+    rows.sort_by(|a, b| a.serial.cmp(&b.serial));
+    Ok(rows)
+}
+
+/// A card's transactions, oldest first (by sequence number).
+///
+/// # Errors
+/// When the store fails or a row does not decode.
+pub fn card_transactions(loader: &mut dyn Loader, card: &CardNo) -> Result<Vec<CardTransaction>, StoreFailure> {
+    let mut rows: Vec<CardTransaction> = load_by(loader, "card_no", vec![card.to_string()])?;
+    rows.sort_by_key(|row| row.seq);
+    Ok(rows)
+}
+
 /// Keys a command will need, loaded in bulk before the batch runs.
 #[derive(Debug, Default, Clone)]
 pub struct Keys {
@@ -453,10 +487,7 @@ impl<'a> WorkingSet<'a> {
 
     fn load_visit_settlements(&mut self, visits: &[MdtrtId]) -> Result<(), EngineError> {
         let mut index: Vec<(MdtrtId, Vec<SetlId>)> = visits.iter().map(|v| (v.clone(), Vec::new())).collect();
-        let mut rows: Vec<Settlement> =
-            load_by(self.loader, "mdtrt_id", visits.iter().map(ToString::to_string).collect())?;
-        rows.sort_by(|a, b| (a.at, &a.setl_id).cmp(&(b.at, &b.setl_id)));
-        for row in rows {
+        for row in visit_settlements(self.loader, visits)? {
             if let Some((_, ids)) = index.iter_mut().find(|(visit, _)| *visit == row.mdtrt_id) {
                 ids.push(row.setl_id.clone());
             }
@@ -577,8 +608,7 @@ impl<'a> WorkingSet<'a> {
     /// When the store fails.
     pub fn card_transactions(&mut self, card: &CardNo) -> Result<Vec<CardTransaction>, EngineError> {
         if !self.tables.card_transaction_index.is_loaded(card) {
-            let mut rows: Vec<CardTransaction> = load_by(self.loader, "card_no", vec![card.to_string()])?;
-            rows.sort_by_key(|row| row.seq);
+            let rows = card_transactions(self.loader, card)?;
             let seqs = rows.iter().map(|row| row.seq).collect();
             for row in rows {
                 self.tables.card_transactions.loaded((row.card_no.clone(), row.seq), Some(row));
@@ -709,8 +739,7 @@ impl<'a> WorkingSet<'a> {
     /// When the store fails.
     pub fn registrations(&mut self, person: &PersonNo) -> Result<Vec<DiseaseRegistration>, EngineError> {
         if !self.tables.registrations.is_loaded(person) {
-            let mut rows: Vec<DiseaseRegistration> = load_by(self.loader, "psn_no", vec![person.to_string()])?;
-            rows.sort_by(|a, b| a.serial.cmp(&b.serial));
+            let rows = person_registrations(self.loader, person)?;
             self.tables.registrations.loaded(person.clone(), Some(rows));
         }
         Ok(self.tables.registrations.get(person).flatten().cloned().unwrap_or_default())

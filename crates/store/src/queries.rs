@@ -554,9 +554,7 @@ impl<'c> Reader<'c> {
     }
 
     pub fn settlements_of_visit(&mut self, mdtrt_id: &MdtrtId) -> Result<Vec<Settlement>, StoreFailure> {
-        let mut settlements = self.db.get_by::<Settlement>("mdtrt_id", mdtrt_id.to_string())?;
-        settlements.sort_by(|a, b| (a.at, &a.setl_id).cmp(&(b.at, &b.setl_id)));
-        Ok(settlements)
+        yibao_engine::visit_settlements(&mut self.db, std::slice::from_ref(mdtrt_id))
     }
 
     fn settlement_clause(filter: &SettlementFilter) -> (String, Vec<Value>) {
@@ -649,9 +647,7 @@ impl<'c> Reader<'c> {
     }
 
     pub fn registrations(&mut self, psn_no: &PersonNo) -> Result<Vec<DiseaseRegistration>, StoreFailure> {
-        let mut rows = self.db.get_by::<DiseaseRegistration>("psn_no", psn_no.to_string())?;
-        rows.sort_by(|a, b| a.serial.cmp(&b.serial));
-        Ok(rows)
+        yibao_engine::person_registrations(&mut self.db, psn_no)
     }
 
     /// The newest audit entries, optionally about one subject.
@@ -706,9 +702,7 @@ impl<'c> Reader<'c> {
     }
 
     pub fn card_transactions(&mut self, card_no: &CardNo) -> Result<Vec<CardTransaction>, StoreFailure> {
-        let mut rows = self.db.get_by::<CardTransaction>("card_no", card_no.to_string())?;
-        rows.sort_by_key(|row| row.seq);
-        Ok(rows)
+        yibao_engine::card_transactions(&mut self.db, card_no)
     }
 
     pub fn clearing_notice(&mut self, id: &str) -> Result<Option<ClearingNotice>, StoreFailure> {
