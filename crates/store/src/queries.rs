@@ -47,6 +47,14 @@ impl PersonLookup {
             Err(_) => PersonLookup::Text(text.to_string()),
         })
     }
+
+    /// What the audit log keeps of a search: the text, an ID number masked.
+    pub fn audited(&self) -> String {
+        match self {
+            PersonLookup::IdNumber(id) => id.masked(),
+            PersonLookup::Text(text) => text.clone(),
+        }
+    }
 }
 
 /// One movement of a personal account (both parts): a transfer that credited or debited it.

@@ -141,12 +141,7 @@ pub(super) async fn persons(
             )
         })?),
     };
-    // What was searched, as the audit log keeps it: an ID number masked.
-    let searched = match &lookup {
-        None => None,
-        Some(PersonLookup::IdNumber(id)) => Some(id.masked()),
-        Some(PersonLookup::Text(text)) => Some(text.clone()),
-    };
+    let searched = lookup.as_ref().map(PersonLookup::audited);
     let found = state
         .store
         .read(move |r| r.persons(admdvs.as_deref(), lookup.as_ref(), (number - 1).saturating_mul(size), size))
