@@ -768,6 +768,55 @@ pub(crate) async fn statement_pdf(state: &AppState, caller: &Caller, card_no: &s
 /// The most account movements a printed record lists.
 const ACCOUNT_ROWS_MAX: usize = 400;
 
+/// One table of the printed record: its title over a header naming the holder, the card and
+/// when it was printed, a summary line, and its rows under the column headings (the first
+/// column numbers the rows), laid out over as many pages as the rows need.
+struct Printed<'a> {
+    title: &'a str,
+    card: &'a Card,
+    person: &'a Person,
+    printed_at: &'a str,
+    summary: String,
+    /// Where each column starts, and its heading; the first is the row number.
+    columns: &'a [(u32, &'a str)],
+    /// What the page says when there are no rows.
+    empty: &'a str,
+    /// The cells of each row after its number.
+    rows: Vec<Vec<String>>,
+}
+
+fn printed_pages(table: Printed<'_>) -> Vec<Vec<Text>> {
+    let chunks: Vec<&[Vec<String>]> =
+        if table.rows.is_empty() { vec![&[]] } else { table.rows.chunks(ROWS_PER_PAGE).collect() };
+    let page_count = chunks.len();
+    let mut pages = Vec::new();
+    for (page_index, chunk) in chunks.into_iter().enumerate() {
+        let mut page = vec![
+            Text::new(40, 800, 16, table.title),
+            Text::new(40, 778, 10, format!("持卡人：{}", table.person.name)),
+            Text::new(200, 778, 10, format!("卡号：{}", table.card.card_no)),
+            Text::new(340, 778, 10, format!("打印时间：{}", table.printed_at)),
+            Text::new(40, 762, 10, table.summary.clone()),
+            Text::new(480, 762, 10, format!("第{}/{}页", page_index + 1, page_count)),
+        ];
+        for (x, title) in table.columns {
+            page.push(Text::new(*x, 740, 9, *title));
+        }
+        if table.rows.is_empty() {
+            page.push(Text::new(40, 720, 10, table.empty));
+        }
+        for (row, cells) in chunk.iter().enumerate() {
+            let y = 722 - 16 * u32::try_from(row).unwrap_or(0);
+            let number = (page_index * ROWS_PER_PAGE + row + 1).to_string();
+            for ((x, _), cell) in table.columns.iter().zip(std::iter::once(&number).chain(cells)) {
+                page.push(Text::new(*x, y, 7, cell.clone()));
+            }
+        }
+        pages.push(page);
+    }
+    pages
+}
+
 /// The printed record's account pages: every credit and debit of the personal account since
 /// `from`, with the balance after each.
 fn account_pages(
@@ -777,47 +826,27 @@ fn account_pages(
     from: yibao_domain::Date,
     printed_at: &str,
 ) -> Vec<Vec<Text>> {
-    let columns: [(u32, &str); 5] = [(40, "序号"), (70, "时间"), (170, "摘要"), (400, "金额"), (480, "余额")];
-    let chunks: Vec<&[yibao_store::StatementEntry]> =
-        if movements.entries.is_empty() { vec![&[]] } else { movements.entries.chunks(ROWS_PER_PAGE).collect() };
-    let page_count = chunks.len();
-    let mut pages = Vec::new();
-    for (page_index, chunk) in chunks.into_iter().enumerate() {
-        let mut page = vec![
-            Text::new(40, 800, 16, "个人账户收支"),
-            Text::new(40, 778, 10, format!("持卡人：{}", person.name)),
-            Text::new(200, 778, 10, format!("卡号：{}", card.card_no)),
-            Text::new(340, 778, 10, format!("打印时间：{printed_at}")),
-            Text::new(
-                40,
-                762,
-                10,
-                format!("自{from}起 · 期初余额{} · 当前余额{}", movements.opening, movements.closing()),
-            ),
-            Text::new(480, 762, 10, format!("第{}/{}页", page_index + 1, page_count)),
-        ];
-        for (x, title) in columns {
-            page.push(Text::new(x, 740, 9, title));
-        }
-        if movements.entries.is_empty() {
-            page.push(Text::new(40, 720, 10, "这段时间没有收支"));
-        }
-        for (row, entry) in chunk.iter().enumerate() {
-            let y = 722 - 16 * u32::try_from(row).unwrap_or(0);
-            let cells = [
-                (page_index * ROWS_PER_PAGE + row + 1).to_string(),
-                entry.at.to_string(),
-                entry.code.name_zh().to_string(),
-                entry.amount().to_string(),
-                entry.balance.to_string(),
-            ];
-            for ((x, _), cell) in columns.iter().zip(cells) {
-                page.push(Text::new(*x, y, 7, cell));
-            }
-        }
-        pages.push(page);
-    }
-    pages
+    printed_pages(Printed {
+        title: "个人账户收支",
+        card,
+        person,
+        printed_at,
+        summary: format!("自{from}起 · 期初余额{} · 当前余额{}", movements.opening, movements.closing()),
+        columns: &[(40, "序号"), (70, "时间"), (170, "摘要"), (400, "金额"), (480, "余额")],
+        empty: "这段时间没有收支",
+        rows: movements
+            .entries
+            .iter()
+            .map(|entry| {
+                vec![
+                    entry.at.to_string(),
+                    entry.code.name_zh().to_string(),
+                    entry.amount().to_string(),
+                    entry.balance.to_string(),
+                ]
+            })
+            .collect(),
+    })
 }
 
 fn statement_pages(
@@ -827,54 +856,36 @@ fn statement_pages(
     names: &std::collections::HashMap<yibao_domain::InstitutionCode, String>,
     printed_at: &str,
 ) -> Vec<Vec<Text>> {
-    let columns: [(u32, &str); 7] = [
-        (40, "序号"),
-        (70, "交易时间"),
-        (170, "医药机构"),
-        (300, "结算号"),
-        (400, "医疗费总额"),
-        (460, "个人账户"),
-        (520, "现金"),
-    ];
-    let mut pages = Vec::new();
-    let chunks: Vec<&[CardTransaction]> =
-        if transactions.is_empty() { vec![&[]] } else { transactions.chunks(ROWS_PER_PAGE).collect() };
-    let page_count = chunks.len();
-    for (page_index, chunk) in chunks.into_iter().enumerate() {
-        let mut page = vec![
-            Text::new(40, 800, 16, "医疗保险卡交易记录"),
-            Text::new(40, 778, 10, format!("持卡人：{}", person.name)),
-            Text::new(200, 778, 10, format!("卡号：{}", card.card_no)),
-            Text::new(340, 778, 10, format!("打印时间：{printed_at}")),
-            Text::new(40, 762, 10, format!("本次打印{}笔交易", transactions.len())),
-            Text::new(480, 762, 10, format!("第{}/{}页", page_index + 1, page_count)),
-        ];
-        for (x, title) in columns {
-            page.push(Text::new(x, 740, 9, title));
-        }
-        if transactions.is_empty() {
-            page.push(Text::new(40, 720, 10, "无未打印的交易"));
-        }
-        for (row, transaction) in chunk.iter().enumerate() {
-            let y = 722 - 16 * u32::try_from(row).unwrap_or(0);
-            let number = page_index * ROWS_PER_PAGE + row + 1;
-            let at = transaction.at.to_string();
-            let institution =
-                names.get(&transaction.institution).cloned().unwrap_or_else(|| transaction.institution.to_string());
-            let cells = [
-                number.to_string(),
-                at,
-                institution.chars().take(9).collect(),
-                transaction.setl_id.to_string(),
-                transaction.medfee.to_string(),
-                transaction.account.to_string(),
-                transaction.cash.to_string(),
-            ];
-            for ((x, _), cell) in columns.iter().zip(cells) {
-                page.push(Text::new(*x, y, 7, cell));
-            }
-        }
-        pages.push(page);
-    }
-    pages
+    printed_pages(Printed {
+        title: "医疗保险卡交易记录",
+        card,
+        person,
+        printed_at,
+        summary: format!("本次打印{}笔交易", transactions.len()),
+        columns: &[
+            (40, "序号"),
+            (70, "交易时间"),
+            (170, "医药机构"),
+            (300, "结算号"),
+            (400, "医疗费总额"),
+            (460, "个人账户"),
+            (520, "现金"),
+        ],
+        empty: "无未打印的交易",
+        rows: transactions
+            .iter()
+            .map(|transaction| {
+                let institution =
+                    names.get(&transaction.institution).cloned().unwrap_or_else(|| transaction.institution.to_string());
+                vec![
+                    transaction.at.to_string(),
+                    institution.chars().take(9).collect(),
+                    transaction.setl_id.to_string(),
+                    transaction.medfee.to_string(),
+                    transaction.account.to_string(),
+                    transaction.cash.to_string(),
+                ]
+            })
+            .collect(),
+    })
 }
