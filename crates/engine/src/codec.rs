@@ -1252,11 +1252,8 @@ pub fn decode_transfer(row: &[Value], postings: &[Vec<Value>]) -> Result<Transfe
             let _transfer = p.text("transfer_id")?;
             let _index = p.int("idx")?;
             let account = p.parse("account")?;
-            let side = match p.text("side")?.as_str() {
-                "debit" => Side::Debit,
-                "credit" => Side::Credit,
-                other => return Err(failure("postings.side", other)),
-            };
+            let side = p.text("side")?;
+            let side = Side::parse(&side).ok_or_else(|| failure("postings.side", &side))?;
             Ok(Posting { account, side, amount: Money::from_fen(p.int("amount_fen")?) })
         })
         .collect::<Result<Vec<_>, StoreFailure>>()?;

@@ -139,6 +139,10 @@ impl Side {
             Side::Credit => "credit",
         }
     }
+
+    pub fn parse(text: &str) -> Option<Side> {
+        [Side::Debit, Side::Credit].into_iter().find(|side| side.as_str() == text)
+    }
 }
 
 /// One leg of a transfer: a positive amount on one side of one account.
@@ -156,6 +160,15 @@ impl Posting {
 
     pub fn credit(account: AccountKey, amount: Money) -> Posting {
         Posting { account, side: Side::Credit, amount }
+    }
+
+    /// What the posting does to its account's balance (on the account's normal side): a credit
+    /// raises a credit-normal account, a debit lowers it, and the other way round.
+    pub fn balance_effect(&self) -> Money {
+        match (self.account.normal_side(), self.side) {
+            (NormalSide::Credit, Side::Credit) | (NormalSide::Debit, Side::Debit) => self.amount,
+            _ => -self.amount,
+        }
     }
 
     /// The same amount on the same account, on the other side.
@@ -280,14 +293,10 @@ pub fn check(accounts: &impl Accounts, transfer: &Transfer) -> Result<(), Transf
     // on the result.
     let mut net: BTreeMap<&AccountKey, Money> = BTreeMap::new();
     for posting in &transfer.postings {
-        let account = accounts
-            .account(&posting.account)
-            .ok_or_else(|| TransferError::AccountNotFound(posting.account.clone()))?;
-        let change = match (account.key.normal_side(), posting.side) {
-            (NormalSide::Credit, Side::Credit) | (NormalSide::Debit, Side::Debit) => posting.amount,
-            _ => -posting.amount,
-        };
-        *net.entry(&posting.account).or_default() += change;
+        if accounts.account(&posting.account).is_none() {
+            return Err(TransferError::AccountNotFound(posting.account.clone()));
+        }
+        *net.entry(&posting.account).or_default() += posting.balance_effect();
     }
     for (key, change) in net {
         let account = accounts.account(key).expect("looked up above");

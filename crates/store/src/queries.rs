@@ -8,7 +8,7 @@ use yibao_engine::records::{
     StoredFile, Visit, VisitDiagnoses,
 };
 use yibao_engine::{Loader, StoreFailure};
-use yibao_ledger::{Account, AccountKey, Transfer};
+use yibao_ledger::{Account, AccountKey, Posting, Side, Transfer};
 use yibao_policy::Accumulators;
 
 use crate::conn::{Conn, Db};
@@ -343,26 +343,31 @@ impl<'c> Reader<'c> {
         until: Option<DateTime>,
         limit: usize,
     ) -> Result<Statement, StoreFailure> {
-        let current = AccountKey::PersonalCurrent(psn_no.clone()).to_string();
-        let prior = AccountKey::PersonalPrior(psn_no.clone()).to_string();
-        let accounts = Value::TextList(vec![current.clone(), prior]);
-        // Personal accounts are credit-normal: a credit adds to the balance.
-        let signed = |side: &str, fen: i64| match side {
-            "credit" => Ok(Money::from_fen(fen)),
-            "debit" => Ok(Money::from_fen(-fen)),
-            other => Err(StoreFailure(format!("postings.side: {other}"))),
+        let current = AccountKey::PersonalCurrent(psn_no.clone());
+        let prior = AccountKey::PersonalPrior(psn_no.clone());
+        let current_text = current.to_string();
+        let accounts = Value::TextList(vec![current_text.clone(), prior.to_string()]);
+        // What a posting (or a sum of them) did to its part's balance, as the ledger reckons it.
+        let effect = |account: &str, side: &str, fen: i64| -> Result<(bool, Money), StoreFailure> {
+            let is_current = account == current_text;
+            let side = Side::parse(side).ok_or_else(|| StoreFailure(format!("postings.side: {side}")))?;
+            let account = if is_current { current.clone() } else { prior.clone() };
+            Ok((is_current, Posting { account, side, amount: Money::from_fen(fen) }.balance_effect()))
         };
         let mut opening = Money::ZERO;
         if let Some(from) = from {
             let rows = self.db.conn.query(
-                "SELECT p.side, CAST(SUM(p.amount_fen) AS BIGINT) FROM postings p JOIN transfers t ON t.id = p.transfer_id \
-                 WHERE p.account = ANY($1) AND t.at < $2 GROUP BY p.side",
+                "SELECT p.account, p.side, CAST(SUM(p.amount_fen) AS BIGINT) FROM postings p \
+                 JOIN transfers t ON t.id = p.transfer_id WHERE p.account = ANY($1) AND t.at < $2 \
+                 GROUP BY p.account, p.side",
                 &[accounts.clone(), Value::Text(from.to_string())],
             )?;
             for row in rows {
                 match row.as_slice() {
-                    [Value::Text(side), Value::Int(fen)] => opening += signed(side, *fen)?,
-                    [Value::Text(_), Value::Null] => {}
+                    [Value::Text(account), Value::Text(side), Value::Int(fen)] => {
+                        opening += effect(account, side, *fen)?.1;
+                    }
+                    [_, _, Value::Null] => {}
                     other => return Err(StoreFailure(format!("statement opening: unexpected {other:?}"))),
                 }
             }
@@ -399,7 +404,7 @@ impl<'c> Reader<'c> {
             else {
                 return Err(StoreFailure(format!("statement: unexpected row {row:?}")));
             };
-            let amount = signed(side, *fen)?;
+            let (is_current, amount) = effect(account, side, *fen)?;
             if entries.last().is_none_or(|last| &last.transfer != id) {
                 entries.push(StatementEntry {
                     transfer: id.clone(),
@@ -413,7 +418,7 @@ impl<'c> Reader<'c> {
                 });
             }
             let entry = entries.last_mut().expect("pushed above");
-            match *account == current {
+            match is_current {
                 true => entry.current_year += amount,
                 false => entry.prior_years += amount,
             }

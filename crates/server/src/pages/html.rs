@@ -193,7 +193,7 @@ pub(crate) fn query_value(text: &str) -> String {
 /// An amount in yuan: `¥12.34`, `-¥12.34`.
 pub(crate) fn yuan(amount: Money) -> String {
     match amount.is_negative() {
-        true => format!("-¥{}", Money::ZERO - amount),
+        true => format!("-¥{}", -amount),
         false => format!("¥{amount}"),
     }
 }
