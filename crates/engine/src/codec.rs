@@ -141,8 +141,7 @@ impl Record for Region {
     }
 
     fn encode(&self) -> Vec<Value> {
-        let row = self;
-        named(Self::TABLE, [("admdvs", text(&row.admdvs)), ("name", text(&row.name))])
+        named(Self::TABLE, [("admdvs", text(&self.admdvs)), ("name", text(&self.name))])
     }
 
     fn decode(row: &[Value]) -> Result<Region, StoreFailure> {
@@ -171,8 +170,7 @@ impl Record for Employer {
     }
 
     fn encode(&self) -> Vec<Value> {
-        let row = self;
-        named(Self::TABLE, [("code", text(&row.code)), ("name", text(&row.name)), ("admdvs", text(&row.admdvs))])
+        named(Self::TABLE, [("code", text(&self.code)), ("name", text(&self.name)), ("admdvs", text(&self.admdvs))])
     }
 
     fn decode(row: &[Value]) -> Result<Employer, StoreFailure> {
@@ -211,19 +209,18 @@ impl Record for Institution {
     }
 
     fn encode(&self) -> Vec<Value> {
-        let row = self;
         named(
             Self::TABLE,
             [
-                ("code", text(&row.code)),
-                ("name", text(&row.name)),
-                ("kind", text(&row.kind.code())),
-                ("level", row.level.map(|level| level.code()).into()),
-                ("admdvs", text(&row.admdvs)),
-                ("designated_from", date(&row.designated_from)),
-                ("designated_to", date(&row.designated_to)),
-                ("accepts_evoucher", row.accepts_evoucher.into()),
-                ("gateway_secret", text(&row.gateway_secret)),
+                ("code", text(&self.code)),
+                ("name", text(&self.name)),
+                ("kind", text(&self.kind.code())),
+                ("level", self.level.map(|level| level.code()).into()),
+                ("admdvs", text(&self.admdvs)),
+                ("designated_from", date(&self.designated_from)),
+                ("designated_to", date(&self.designated_to)),
+                ("accepts_evoucher", self.accepts_evoucher.into()),
+                ("gateway_secret", text(&self.gateway_secret)),
             ],
         )
     }
@@ -278,23 +275,22 @@ impl Record for Person {
     }
 
     fn encode(&self) -> Vec<Value> {
-        let row = self;
         named(
             Self::TABLE,
             [
-                ("psn_no", text(&row.psn_no)),
-                ("id_number", Value::Text(row.id_number.expose().to_string())),
-                ("name", text(&row.name)),
-                ("admdvs", text(&row.admdvs)),
-                ("insutype", text(&row.insurance)),
-                ("psn_type", text(&row.person_type)),
-                ("employer", row.employer.clone().into()),
-                ("status", Value::Text(row.status.code().to_string())),
-                ("insured_since", date(&row.insured_since)),
-                ("ethnicity", text(&row.ethnicity)),
-                ("custody_bank", text(&row.custody_bank)),
-                ("contribution_base_fen", row.contribution_base.map(|m| m.fen()).into()),
-                ("account_frozen", row.account_frozen.into()),
+                ("psn_no", text(&self.psn_no)),
+                ("id_number", Value::Text(self.id_number.expose().to_string())),
+                ("name", text(&self.name)),
+                ("admdvs", text(&self.admdvs)),
+                ("insutype", text(&self.insurance)),
+                ("psn_type", text(&self.person_type)),
+                ("employer", self.employer.clone().into()),
+                ("status", Value::Text(self.status.code().to_string())),
+                ("insured_since", date(&self.insured_since)),
+                ("ethnicity", text(&self.ethnicity)),
+                ("custody_bank", text(&self.custody_bank)),
+                ("contribution_base_fen", self.contribution_base.map(|m| m.fen()).into()),
+                ("account_frozen", self.account_frozen.into()),
             ],
         )
     }
@@ -351,18 +347,17 @@ impl Record for Card {
     }
 
     fn encode(&self) -> Vec<Value> {
-        let row = self;
         named(
             Self::TABLE,
             [
-                ("card_no", text(&row.card_no)),
-                ("card_sn", text(&row.card_sn)),
-                ("psn_no", text(&row.psn_no)),
-                ("status", Value::Text(row.status.as_str().to_string())),
-                ("bank", text(&row.bank)),
-                ("issued_on", row.issued_on.map(|d| d.to_string()).into()),
-                ("unprinted", Value::Int(i64::from(row.unprinted))),
-                ("replaces", row.replaces.as_ref().map(|c| c.to_string()).into()),
+                ("card_no", text(&self.card_no)),
+                ("card_sn", text(&self.card_sn)),
+                ("psn_no", text(&self.psn_no)),
+                ("status", Value::Text(self.status.as_str().to_string())),
+                ("bank", text(&self.bank)),
+                ("issued_on", self.issued_on.map(|d| d.to_string()).into()),
+                ("unprinted", Value::Int(i64::from(self.unprinted))),
+                ("replaces", self.replaces.as_ref().map(|c| c.to_string()).into()),
             ],
         )
     }
@@ -405,13 +400,12 @@ impl Record for Account {
     }
 
     fn encode(&self) -> Vec<Value> {
-        let row = self;
         named(
             Self::TABLE,
             [
-                ("account", text(&row.key)),
-                ("debits_fen", money(&row.debits_posted)),
-                ("credits_fen", money(&row.credits_posted)),
+                ("account", text(&self.key)),
+                ("debits_fen", money(&self.debits_posted)),
+                ("credits_fen", money(&self.credits_posted)),
             ],
         )
     }
@@ -532,34 +526,33 @@ impl Record for Visit {
     }
 
     fn encode(&self) -> Vec<Value> {
-        let row = self;
         named(
             Self::TABLE,
             [
-                ("mdtrt_id", text(&row.mdtrt_id)),
-                ("psn_no", text(&row.psn_no)),
-                ("institution", text(&row.institution)),
-                ("kind", Value::Text(row.kind.as_str().to_string())),
-                ("insutype", text(&row.insurance)),
-                ("med_type", row.med_type.map(|t| t.to_string()).into()),
-                ("begin_at", time(&row.begin)),
-                ("end_at", row.end.map(|t| t.to_string()).into()),
-                ("status", Value::Text(row.status.as_str().to_string())),
-                ("cert_type", text(&row.certificate.kind)),
-                ("cert_no", text(&row.certificate.number)),
-                ("his_no", text(&row.his_no)),
-                ("dept_code", text(&row.dept_code)),
-                ("dept_name", text(&row.dept_name)),
-                ("doctor_code", text(&row.doctor_code)),
-                ("doctor_name", text(&row.doctor_name)),
-                ("diagnosis_code", row.diagnosis_code.clone().into()),
-                ("diagnosis_name", row.diagnosis_name.clone().into()),
-                ("insured_admdvs", text(&row.insured_admdvs)),
-                ("treated_admdvs", text(&row.treated_admdvs)),
-                ("admission_counted", row.admission_counted.into()),
-                ("deductible_paid_fen", money(&row.deductible_paid)),
-                ("folded_into", row.folded_into.as_ref().map(|id| id.to_string()).into()),
-                ("created_at", time(&row.created_at)),
+                ("mdtrt_id", text(&self.mdtrt_id)),
+                ("psn_no", text(&self.psn_no)),
+                ("institution", text(&self.institution)),
+                ("kind", Value::Text(self.kind.as_str().to_string())),
+                ("insutype", text(&self.insurance)),
+                ("med_type", self.med_type.map(|t| t.to_string()).into()),
+                ("begin_at", time(&self.begin)),
+                ("end_at", self.end.map(|t| t.to_string()).into()),
+                ("status", Value::Text(self.status.as_str().to_string())),
+                ("cert_type", text(&self.certificate.kind)),
+                ("cert_no", text(&self.certificate.number)),
+                ("his_no", text(&self.his_no)),
+                ("dept_code", text(&self.dept_code)),
+                ("dept_name", text(&self.dept_name)),
+                ("doctor_code", text(&self.doctor_code)),
+                ("doctor_name", text(&self.doctor_name)),
+                ("diagnosis_code", self.diagnosis_code.clone().into()),
+                ("diagnosis_name", self.diagnosis_name.clone().into()),
+                ("insured_admdvs", text(&self.insured_admdvs)),
+                ("treated_admdvs", text(&self.treated_admdvs)),
+                ("admission_counted", self.admission_counted.into()),
+                ("deductible_paid_fen", money(&self.deductible_paid)),
+                ("folded_into", self.folded_into.as_ref().map(|id| id.to_string()).into()),
+                ("created_at", time(&self.created_at)),
             ],
         )
     }
@@ -674,8 +667,7 @@ impl Record for FeeLine {
     }
 
     fn encode(&self) -> Vec<Value> {
-        let row = self;
-        let (state, settled_by) = match &row.state {
+        let (state, settled_by) = match &self.state {
             LineState::Unsettled => ("unsettled", None),
             LineState::Settled(setl_id) => ("settled", Some(setl_id.to_string())),
             LineState::Revoked => ("revoked", None),
@@ -683,33 +675,33 @@ impl Record for FeeLine {
         named(
             Self::TABLE,
             [
-                ("mdtrt_id", text(&row.mdtrt_id)),
-                ("serial", text(&row.serial)),
-                ("psn_no", text(&row.psn_no)),
-                ("batch", text(&row.batch)),
-                ("code", text(&row.code)),
-                ("his_code", text(&row.his_code)),
-                ("name", text(&row.name)),
-                ("price_micro", Value::Int(row.price.micro_yuan())),
-                ("quantity_e4", Value::Int(row.quantity.ten_thousandths())),
-                ("amount_fen", money(&row.amount)),
-                ("occurred_at", time(&row.occurred_at)),
-                ("refund_of", row.refund_of.clone().into()),
-                ("class", row.class.map(|class| class.code()).into()),
-                ("selfpay_bp", Value::Int(i64::from(row.selfpay_ratio.basis_points()))),
-                ("price_cap_micro", row.price_cap.map(|cap| cap.micro_yuan()).into()),
-                ("fully_selfpaid_fen", money(&row.fully_selfpaid)),
-                ("over_limit_fen", money(&row.over_limit)),
-                ("first_selfpay_fen", money(&row.first_selfpay)),
-                ("in_scope_fen", money(&row.in_scope)),
+                ("mdtrt_id", text(&self.mdtrt_id)),
+                ("serial", text(&self.serial)),
+                ("psn_no", text(&self.psn_no)),
+                ("batch", text(&self.batch)),
+                ("code", text(&self.code)),
+                ("his_code", text(&self.his_code)),
+                ("name", text(&self.name)),
+                ("price_micro", Value::Int(self.price.micro_yuan())),
+                ("quantity_e4", Value::Int(self.quantity.ten_thousandths())),
+                ("amount_fen", money(&self.amount)),
+                ("occurred_at", time(&self.occurred_at)),
+                ("refund_of", self.refund_of.clone().into()),
+                ("class", self.class.map(|class| class.code()).into()),
+                ("selfpay_bp", Value::Int(i64::from(self.selfpay_ratio.basis_points()))),
+                ("price_cap_micro", self.price_cap.map(|cap| cap.micro_yuan()).into()),
+                ("fully_selfpaid_fen", money(&self.fully_selfpaid)),
+                ("over_limit_fen", money(&self.over_limit)),
+                ("first_selfpay_fen", money(&self.first_selfpay)),
+                ("in_scope_fen", money(&self.in_scope)),
                 ("state", Value::Text(state.to_string())),
                 ("settled_by", settled_by.into()),
-                ("rx_no", text(&row.rx_no)),
-                ("dept_code", text(&row.dept_code)),
-                ("dept_name", text(&row.dept_name)),
-                ("doctor_code", text(&row.doctor_code)),
-                ("doctor_name", text(&row.doctor_name)),
-                ("steps", json_text(&steps_json(&row.steps))),
+                ("rx_no", text(&self.rx_no)),
+                ("dept_code", text(&self.dept_code)),
+                ("dept_name", text(&self.dept_name)),
+                ("doctor_code", text(&self.doctor_code)),
+                ("doctor_name", text(&self.doctor_name)),
+                ("steps", json_text(&steps_json(&self.steps))),
             ],
         )
     }
@@ -843,28 +835,27 @@ impl Record for Settlement {
     }
 
     fn encode(&self) -> Vec<Value> {
-        let row = self;
-        let a = &row.amounts;
-        let (status, status_ref) = match &row.status {
+        let a = &self.amounts;
+        let (status, status_ref) = match &self.status {
             SettlementStatus::Normal => ("normal", None),
             SettlementStatus::Cancelled { by } => ("cancelled", Some(by.to_string())),
             SettlementStatus::Mirror { of } => ("mirror", Some(of.to_string())),
         };
-        let lines: Vec<Json> = row.lines.iter().map(|(visit, serial)| json!([visit.as_str(), serial])).collect();
-        let folded: Vec<Json> = row.folded.iter().map(|id| json!(id.as_str())).collect();
+        let lines: Vec<Json> = self.lines.iter().map(|(visit, serial)| json!([visit.as_str(), serial])).collect();
+        let folded: Vec<Json> = self.folded.iter().map(|id| json!(id.as_str())).collect();
         named(
             Self::TABLE,
             [
-                ("setl_id", text(&row.setl_id)),
-                ("psn_no", text(&row.psn_no)),
-                ("mdtrt_id", text(&row.mdtrt_id)),
-                ("institution", text(&row.institution)),
-                ("insutype", text(&row.insurance)),
-                ("psn_type", text(&row.person_type)),
-                ("med_type", text(&row.med_type)),
-                ("visit_kind", Value::Text(row.visit_kind.as_str().to_string())),
-                ("clr_type", text(&row.clearing_type)),
-                ("at", time(&row.at)),
+                ("setl_id", text(&self.setl_id)),
+                ("psn_no", text(&self.psn_no)),
+                ("mdtrt_id", text(&self.mdtrt_id)),
+                ("institution", text(&self.institution)),
+                ("insutype", text(&self.insurance)),
+                ("psn_type", text(&self.person_type)),
+                ("med_type", text(&self.med_type)),
+                ("visit_kind", Value::Text(self.visit_kind.as_str().to_string())),
+                ("clr_type", text(&self.clearing_type)),
+                ("at", time(&self.at)),
                 ("medfee_fen", money(&a.medfee)),
                 ("fully_selfpaid_fen", money(&a.fully_selfpaid)),
                 ("over_limit_fen", money(&a.over_limit)),
@@ -876,24 +867,24 @@ impl Record for Settlement {
                 ("account_current_fen", money(&a.account_current_year)),
                 ("account_prior_fen", money(&a.account_prior_years)),
                 ("cash_fen", money(&a.cash)),
-                ("fund_share_bp", Value::Int(i64::from(row.fund_share.basis_points()))),
-                ("balance_after_fen", money(&row.balance_after)),
-                ("change", json_text(&accumulators_json(&row.change))),
-                ("year", Value::Int(i64::from(row.year))),
-                ("policy", text(&row.policy)),
+                ("fund_share_bp", Value::Int(i64::from(self.fund_share.basis_points()))),
+                ("balance_after_fen", money(&self.balance_after)),
+                ("change", json_text(&accumulators_json(&self.change))),
+                ("year", Value::Int(i64::from(self.year))),
+                ("policy", text(&self.policy)),
                 ("status", Value::Text(status.to_string())),
                 ("status_ref", status_ref.into()),
-                ("msgid", text(&row.msgid)),
+                ("msgid", text(&self.msgid)),
                 ("lines", json_text(&Json::Array(lines))),
-                ("insured_admdvs", text(&row.insured_admdvs)),
-                ("treated_admdvs", text(&row.treated_admdvs)),
-                ("cert_type", text(&row.certificate.kind)),
-                ("cert_no", text(&row.certificate.number)),
-                ("invoice_no", text(&row.invoice_no)),
-                ("mid_stay", row.mid_stay.into()),
-                ("account_used", row.account_used.into()),
+                ("insured_admdvs", text(&self.insured_admdvs)),
+                ("treated_admdvs", text(&self.treated_admdvs)),
+                ("cert_type", text(&self.certificate.kind)),
+                ("cert_no", text(&self.certificate.number)),
+                ("invoice_no", text(&self.invoice_no)),
+                ("mid_stay", self.mid_stay.into()),
+                ("account_used", self.account_used.into()),
                 ("folded", json_text(&Json::Array(folded))),
-                ("steps", json_text(&steps_json(&row.steps))),
+                ("steps", json_text(&steps_json(&self.steps))),
             ],
         )
     }
@@ -1061,18 +1052,17 @@ impl Record for Message {
     }
 
     fn encode(&self) -> Vec<Value> {
-        let row = self;
         named(
             Self::TABLE,
             [
-                ("msgid", text(&row.msgid)),
-                ("institution", text(&row.institution)),
-                ("infno", text(&row.infno)),
-                ("request_hash", text(&row.request_hash)),
-                ("response", Value::Blob(row.response.clone())),
-                ("at", time(&row.at)),
-                ("effect", json_text(&effect_json(&row.effect))),
-                ("reversed_by", row.reversed_by.as_ref().map(|id| id.to_string()).into()),
+                ("msgid", text(&self.msgid)),
+                ("institution", text(&self.institution)),
+                ("infno", text(&self.infno)),
+                ("request_hash", text(&self.request_hash)),
+                ("response", Value::Blob(self.response.clone())),
+                ("at", time(&self.at)),
+                ("effect", json_text(&effect_json(&self.effect))),
+                ("reversed_by", self.reversed_by.as_ref().map(|id| id.to_string()).into()),
             ],
         )
     }
@@ -1122,19 +1112,18 @@ impl Record for DiseaseRegistration {
     }
 
     fn encode(&self) -> Vec<Value> {
-        let row = self;
         named(
             Self::TABLE,
             [
-                ("serial", text(&row.serial)),
-                ("psn_no", text(&row.psn_no)),
-                ("code", text(&row.code)),
-                ("name", text(&row.name)),
-                ("begin_on", date(&row.begin)),
-                ("end_on", date(&row.end)),
-                ("institution", text(&row.institution)),
-                ("revoked", row.revoked.into()),
-                ("msgid", text(&row.msgid)),
+                ("serial", text(&self.serial)),
+                ("psn_no", text(&self.psn_no)),
+                ("code", text(&self.code)),
+                ("name", text(&self.name)),
+                ("begin_on", date(&self.begin)),
+                ("end_on", date(&self.end)),
+                ("institution", text(&self.institution)),
+                ("revoked", self.revoked.into()),
+                ("msgid", text(&self.msgid)),
             ],
         )
     }
@@ -1181,15 +1170,14 @@ impl Record for SignIn {
     }
 
     fn encode(&self) -> Vec<Value> {
-        let row = self;
         named(
             Self::TABLE,
             [
-                ("sign_no", text(&row.sign_no)),
-                ("institution", text(&row.institution)),
-                ("operator", text(&row.operator)),
-                ("signed_in_at", time(&row.signed_in_at)),
-                ("signed_out_at", row.signed_out_at.map(|t| t.to_string()).into()),
+                ("sign_no", text(&self.sign_no)),
+                ("institution", text(&self.institution)),
+                ("operator", text(&self.operator)),
+                ("signed_in_at", time(&self.signed_in_at)),
+                ("signed_out_at", self.signed_out_at.map(|t| t.to_string()).into()),
             ],
         )
     }
@@ -1290,19 +1278,18 @@ impl Record for CatalogueEntry {
     }
 
     fn encode(&self) -> Vec<Value> {
-        let row = self;
         named(
             Self::TABLE,
             [
-                ("code", text(&row.code)),
-                ("begin_on", date(&row.begin)),
-                ("end_on", date(&row.end)),
-                ("name", text(&row.name)),
-                ("class", text(&row.class)),
-                ("first_selfpay_bp", Value::Int(i64::from(row.first_selfpay.basis_points()))),
-                ("price_cap_micro", row.price_cap.map(|cap| cap.micro_yuan()).into()),
-                ("item_type", text(&row.item_type)),
-                ("list_type", text(&row.list_type)),
+                ("code", text(&self.code)),
+                ("begin_on", date(&self.begin)),
+                ("end_on", date(&self.end)),
+                ("name", text(&self.name)),
+                ("class", text(&self.class)),
+                ("first_selfpay_bp", Value::Int(i64::from(self.first_selfpay.basis_points()))),
+                ("price_cap_micro", self.price_cap.map(|cap| cap.micro_yuan()).into()),
+                ("item_type", text(&self.item_type)),
+                ("list_type", text(&self.list_type)),
             ],
         )
     }
@@ -1387,18 +1374,17 @@ impl Record for Credential {
     }
 
     fn encode(&self) -> Vec<Value> {
-        let row = self;
         named(
             Self::TABLE,
             [
-                ("subject", text(&row.subject)),
-                ("kind", Value::Text(row.kind.as_str().to_string())),
-                ("hash", text(&row.hash)),
-                ("must_change", row.must_change.into()),
-                ("failures", Value::Int(i64::from(row.failures))),
-                ("locked_until", row.locked_until.map(|t| t.to_string()).into()),
-                ("roles", json_text(&json!(row.roles))),
-                ("updated_at", time(&row.updated_at)),
+                ("subject", text(&self.subject)),
+                ("kind", Value::Text(self.kind.as_str().to_string())),
+                ("hash", text(&self.hash)),
+                ("must_change", self.must_change.into()),
+                ("failures", Value::Int(i64::from(self.failures))),
+                ("locked_until", self.locked_until.map(|t| t.to_string()).into()),
+                ("roles", json_text(&json!(self.roles))),
+                ("updated_at", time(&self.updated_at)),
             ],
         )
     }
@@ -1458,15 +1444,14 @@ impl Record for StoredFile {
     }
 
     fn encode(&self) -> Vec<Value> {
-        let row = self;
         named(
             Self::TABLE,
             [
-                ("file_qury_no", text(&row.file_qury_no)),
-                ("institution", text(&row.institution)),
-                ("filename", text(&row.filename)),
-                ("content", Value::Blob(row.content.clone())),
-                ("at", time(&row.at)),
+                ("file_qury_no", text(&self.file_qury_no)),
+                ("institution", text(&self.institution)),
+                ("filename", text(&self.filename)),
+                ("content", Value::Blob(self.content.clone())),
+                ("at", time(&self.at)),
             ],
         )
     }
@@ -1522,24 +1507,23 @@ impl Record for CardApplication {
     }
 
     fn encode(&self) -> Vec<Value> {
-        let row = self;
         named(
             Self::TABLE,
             [
-                ("id", text(&row.id)),
-                ("psn_no", text(&row.psn_no)),
-                ("employer", row.employer.clone().into()),
-                ("registered_on", date(&row.registered_on)),
-                ("bank", text(&row.bank)),
-                ("card_no", text(&row.card_no)),
-                ("photo_paid_on", opt_date(row.photo_paid_on)),
-                ("forms_paid_on", opt_date(row.forms_paid_on)),
-                ("submitted_on", opt_date(row.submitted_on)),
-                ("produced_on", opt_date(row.produced_on)),
-                ("received_on", opt_date(row.received_on)),
-                ("issued_on", opt_date(row.issued_on)),
-                ("replaces", row.replaces.as_ref().map(|c| c.to_string()).into()),
-                ("created_at", time(&row.created_at)),
+                ("id", text(&self.id)),
+                ("psn_no", text(&self.psn_no)),
+                ("employer", self.employer.clone().into()),
+                ("registered_on", date(&self.registered_on)),
+                ("bank", text(&self.bank)),
+                ("card_no", text(&self.card_no)),
+                ("photo_paid_on", opt_date(self.photo_paid_on)),
+                ("forms_paid_on", opt_date(self.forms_paid_on)),
+                ("submitted_on", opt_date(self.submitted_on)),
+                ("produced_on", opt_date(self.produced_on)),
+                ("received_on", opt_date(self.received_on)),
+                ("issued_on", opt_date(self.issued_on)),
+                ("replaces", self.replaces.as_ref().map(|c| c.to_string()).into()),
+                ("created_at", time(&self.created_at)),
             ],
         )
     }
@@ -1596,20 +1580,19 @@ impl Record for CardTransaction {
     }
 
     fn encode(&self) -> Vec<Value> {
-        let row = self;
         named(
             Self::TABLE,
             [
-                ("card_no", text(&row.card_no)),
-                ("seq", Value::Int(row.seq)),
-                ("at", time(&row.at)),
-                ("setl_id", text(&row.setl_id)),
-                ("institution", text(&row.institution)),
-                ("medfee_fen", money(&row.medfee)),
-                ("account_fen", money(&row.account)),
-                ("cash_fen", money(&row.cash)),
-                ("balance_after_fen", money(&row.balance_after)),
-                ("printed", row.printed.into()),
+                ("card_no", text(&self.card_no)),
+                ("seq", Value::Int(self.seq)),
+                ("at", time(&self.at)),
+                ("setl_id", text(&self.setl_id)),
+                ("institution", text(&self.institution)),
+                ("medfee_fen", money(&self.medfee)),
+                ("account_fen", money(&self.account)),
+                ("cash_fen", money(&self.cash)),
+                ("balance_after_fen", money(&self.balance_after)),
+                ("printed", self.printed.into()),
             ],
         )
     }
@@ -1660,18 +1643,17 @@ impl Record for ClearingNotice {
     }
 
     fn encode(&self) -> Vec<Value> {
-        let row = self;
         named(
             Self::TABLE,
             [
-                ("id", text(&row.id)),
-                ("psn_no", text(&row.psn_no)),
-                ("old_card", text(&row.old_card)),
-                ("old_bank", text(&row.old_bank)),
-                ("new_bank", text(&row.new_bank)),
-                ("issued_at", time(&row.issued_at)),
-                ("confirmed_at", row.confirmed_at.map(|t| t.to_string()).into()),
-                ("moved_fen", row.moved.map(|m| m.fen()).into()),
+                ("id", text(&self.id)),
+                ("psn_no", text(&self.psn_no)),
+                ("old_card", text(&self.old_card)),
+                ("old_bank", text(&self.old_bank)),
+                ("new_bank", text(&self.new_bank)),
+                ("issued_at", time(&self.issued_at)),
+                ("confirmed_at", self.confirmed_at.map(|t| t.to_string()).into()),
+                ("moved_fen", self.moved.map(|m| m.fen()).into()),
             ],
         )
     }
@@ -1711,14 +1693,13 @@ impl Record for EVoucher {
     }
 
     fn encode(&self) -> Vec<Value> {
-        let row = self;
         named(
             Self::TABLE,
             [
-                ("psn_no", text(&row.psn_no)),
-                ("channel", text(&row.channel)),
-                ("activated_at", time(&row.activated_at)),
-                ("revoked_before", row.revoked_before.map(|t| t.to_string()).into()),
+                ("psn_no", text(&self.psn_no)),
+                ("channel", text(&self.channel)),
+                ("activated_at", time(&self.activated_at)),
+                ("revoked_before", self.revoked_before.map(|t| t.to_string()).into()),
             ],
         )
     }
@@ -1764,19 +1745,18 @@ impl Record for Grant {
     }
 
     fn encode(&self) -> Vec<Value> {
-        let row = self;
         named(
             Self::TABLE,
             [
-                ("hash", text(&row.hash)),
-                ("kind", Value::Text(row.kind.as_str().to_string())),
-                ("psn_no", text(&row.psn_no)),
-                ("institution", row.institution.as_ref().map(|i| i.to_string()).into()),
-                ("issued_at", time(&row.issued_at)),
-                ("expires_at", time(&row.expires_at)),
-                ("used_at", row.used_at.map(|t| t.to_string()).into()),
-                ("used_by", row.used_by.as_ref().map(|i| i.to_string()).into()),
-                ("used_ref", row.used_ref.clone().into()),
+                ("hash", text(&self.hash)),
+                ("kind", Value::Text(self.kind.as_str().to_string())),
+                ("psn_no", text(&self.psn_no)),
+                ("institution", self.institution.as_ref().map(|i| i.to_string()).into()),
+                ("issued_at", time(&self.issued_at)),
+                ("expires_at", time(&self.expires_at)),
+                ("used_at", self.used_at.map(|t| t.to_string()).into()),
+                ("used_by", self.used_by.as_ref().map(|i| i.to_string()).into()),
+                ("used_ref", self.used_ref.clone().into()),
             ],
         )
     }
@@ -1821,8 +1801,7 @@ impl Record for VisitDiagnoses {
     }
 
     fn encode(&self) -> Vec<Value> {
-        let row = self;
-        let entries: Vec<Json> = row
+        let entries: Vec<Json> = self
             .entries
             .iter()
             .map(|entry| {
@@ -1844,8 +1823,8 @@ impl Record for VisitDiagnoses {
         named(
             Self::TABLE,
             [
-                ("mdtrt_id", text(&row.mdtrt_id)),
-                ("psn_no", text(&row.psn_no)),
+                ("mdtrt_id", text(&self.mdtrt_id)),
+                ("psn_no", text(&self.psn_no)),
                 ("entries", json_text(&Json::Array(entries))),
             ],
         )

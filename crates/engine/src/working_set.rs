@@ -164,8 +164,9 @@ macro_rules! tables {
         written { $( $w:ident: $wk:ty => $wv:ty, )* }
         kept { $( $(#[$kdoc:meta])* $k:ident: $kk:ty => $kv:ty, )* }
     ) => {
-        /// Everything a batch changed, for the store to write in one transaction. Rows are final
-        /// states (`None`: delete); transfers and audit entries are new and append-only.
+        /// Everything a batch changed, for the store to write in one transaction: the final state
+        /// of every row changed (rows are never deleted; a person's registrations are replaced as
+        /// a whole); transfers and audit entries are new and append-only.
         #[derive(Debug, Default)]
         pub struct ChangeSet {
             /// The changed rows of each [`Record`] table, encoded, in [`RECORD_TABLES`] order.
