@@ -358,8 +358,12 @@ async fn persons(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk, uri
     let lookup = searched.as_ref().and_then(|(_, lookup)| lookup.clone());
     if let Some(found) = &lookup {
         // A search names a person: audited as the REST search is.
-        let entry =
-            yibao_app::access::audit(format!("operator:{operator}"), "search-persons", found.audited(), String::new());
+        let entry = yibao_app::access::audit(
+            crate::rest::operator_actor(&operator),
+            "search-persons",
+            found.audited(),
+            String::new(),
+        );
         if state.store.execute(entry).await.is_err() {
             return unavailable(lang, &operator);
         }

@@ -22,6 +22,11 @@ pub enum Caller {
     Institution(Box<Institution>),
 }
 
+/// How the audit log names an agency operator, whether they act through the REST API or a page.
+pub fn operator_actor(username: &str) -> String {
+    format!("operator:{username}")
+}
+
 impl Caller {
     /// An operator, or 401/403.
     pub fn operator(&self) -> Result<(&str, &[String]), ApiError> {
@@ -36,7 +41,7 @@ impl Caller {
     pub fn actor(&self) -> String {
         match self {
             Caller::Anonymous => "anonymous".into(),
-            Caller::Operator { username, .. } => format!("operator:{username}"),
+            Caller::Operator { username, .. } => operator_actor(username),
             Caller::Person { psn_no, .. } => format!("person:{psn_no}"),
             Caller::Institution(institution) => format!("institution:{}", institution.code),
         }

@@ -27,7 +27,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 pub(crate) use access::{PasswordUpdate, Proof, authenticate, set_password};
-pub use caller::{Caller, PRIVILEGED};
+pub use caller::{Caller, PRIVILEGED, operator_actor};
 pub use common::PAGE_SIZE_MAX;
 pub use error::ApiError;
 pub use evoucher::check_face;
