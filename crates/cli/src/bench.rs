@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use yibao_domain::{Admdvs, Month};
+use yibao_domain::{Admdvs, Money, Month};
 
 use crate::load::per_second;
 use yibao_engine::{Submission, demo, generate};
@@ -79,8 +79,58 @@ pub async fn populate(store: &Store, persons: u64) -> Result<std::time::Duration
     Ok(started.elapsed())
 }
 
-/// `yibao bench allocation`: a fresh database with `persons` generated persons, then the monthly
-/// allocation over all of them, then the same month again (which must credit nothing).
+/// Pays last month's contributions of every employee, as employers and flexible employees
+/// would before the allocation (which credits only paid months): in-service employees by their
+/// employer, flexible employees by themselves, in declarations of up to 1,000 persons.
+pub async fn pay_contributions(store: &Store, month: Month) -> Result<(), String> {
+    use yibao_engine::commands::{CONTRIBUTION_BATCH_MAX, ContributionPeriod, PayContributions};
+    use yibao_engine::records::PersonStatus;
+    let mut after: Option<yibao_domain::PersonNo> = None;
+    loop {
+        let from = after.clone();
+        let page = store
+            .read(move |r| r.person_numbers_after(from.as_ref(), CONTRIBUTION_BATCH_MAX as u64))
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(last) = page.last().cloned() else { break };
+        let count = page.len();
+        let persons = store
+            .read(move |r| page.iter().map(|psn_no| r.person(psn_no)).collect::<Result<Vec<_>, _>>())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut payers: std::collections::BTreeMap<Option<String>, Vec<_>> = std::collections::BTreeMap::new();
+        for person in persons.into_iter().flatten() {
+            let monthly = person.person_type.group() == yibao_domain::PersonTypeGroup::InService;
+            if monthly && person.status == PersonStatus::Active && person.insured_since <= month.last_day() {
+                let (payer, base) = match person.person_type {
+                    yibao_domain::PersonType::FlexibleInService => {
+                        (None, person.contribution_base.or(Some(Money::yuan(demo::FLEXIBLE_BASE))))
+                    }
+                    _ => (person.employer.clone(), None),
+                };
+                payers.entry(payer).or_default().push((person.psn_no, base));
+            }
+        }
+        for (employer, entries) in payers {
+            let command = PayContributions {
+                employer,
+                period: ContributionPeriod::Month(month),
+                entries,
+                actor: "bench".to_string(),
+            };
+            store.execute(command).await.map_err(|error| error.en)?;
+        }
+        after = Some(last);
+        if count < CONTRIBUTION_BATCH_MAX {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// `yibao bench allocation`: a fresh database with `persons` generated persons and last month's
+/// contributions paid, then the monthly allocation of last month over all of them, then the
+/// same month again (which must credit nothing).
 pub async fn allocation(db: &str, persons: u64, options: Options) -> Result<(), String> {
     let store = fresh_store(db, options).await?;
     eprintln!("generating {persons} persons into {} …", store.location());
@@ -90,7 +140,8 @@ pub async fn allocation(db: &str, persons: u64, options: Options) -> Result<(), 
         "generated {persons} persons in {generation:.1?} ({}/s); {total} persons in all",
         per_second(persons, generation)
     );
-    let month: Month = store.now().date().year_month();
+    let month: Month = store.now().date().year_month().previous();
+    pay_contributions(&store, month).await?;
     for run in ["first run", "second run"] {
         let started = Instant::now();
         let summary =
@@ -115,12 +166,14 @@ pub async fn allocation(db: &str, persons: u64, options: Options) -> Result<(), 
     Ok(())
 }
 
-/// A fresh database with `persons` generated persons, their accounts credited for this month.
+/// A fresh database with `persons` generated persons, their accounts credited for last month
+/// (its contributions paid first).
 pub(crate) async fn prepared(db: &str, persons: u64, options: Options) -> Result<Store, String> {
     let store = fresh_store(db, options).await?;
     eprintln!("generating {persons} persons into {} …", store.location());
     populate(&store, persons).await?;
-    let month: Month = store.now().date().year_month();
+    let month: Month = store.now().date().year_month().previous();
+    pay_contributions(&store, month).await?;
     yibao_server::allocation::allocate(&store, month, "bench", |_, _| {}).await.map_err(|error| error.en)?;
     Ok(store)
 }

@@ -422,6 +422,19 @@ async fn over_everyone(config: Config, what: Run) -> Result<(), String> {
         summary.not_eligible,
         started.elapsed()
     );
+    if summary.unpaid > 0 {
+        println!("{} of them with the month's contribution unpaid: credited when the arrears are paid", summary.unpaid);
+    }
+    for skipped in &summary.skipped {
+        println!("  skipped {} {} ({})", skipped.psn_no, skipped.reason.code(), skipped.reason.name_zh());
+    }
+    if summary.not_eligible > summary.skipped.len() as u64 {
+        println!(
+            "  ({} more without anything due, or beyond the first {} listed)",
+            summary.not_eligible - summary.skipped.len() as u64,
+            yibao_engine::commands::SKIPPED_LISTED
+        );
+    }
     Ok(())
 }
 

@@ -202,6 +202,16 @@ impl Month {
     pub fn last_day(self) -> Date {
         Date { year: self.year, month: self.month, day: days_in_month(self.year, self.month) }
     }
+
+    /// The month before (January's is the previous December).
+    pub fn previous(self) -> Month {
+        self.first_day().plus_days(-1).year_month()
+    }
+
+    /// The month after.
+    pub fn next(self) -> Month {
+        self.last_day().plus_days(1).year_month()
+    }
 }
 
 impl FromStr for Month {

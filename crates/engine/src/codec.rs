@@ -12,11 +12,11 @@ use crate::records::{
     Amounts, AuditEntry, Card, CardApplication, CardStatus, CardTransaction, CatalogueEntry, Certificate,
     ClearingNotice, Credential, CredentialKind, Diagnosis, DiagnosisStage, DiseaseRegistration, EVoucher, Effect,
     Employer, FeeLine, Grant, GrantKind, Institution, LineState, Message, Person, PersonStatus, Region, Settlement,
-    SettlementStatus, SignIn, StoredFile, Visit, VisitDiagnoses, VisitKind, VisitStatus,
+    SettlementStatus, SignIn, StoredFile, Visit, VisitDiagnoses, VisitKind, VisitStatus, WithheldCredit,
 };
 use serde_json::{Value as Json, json};
 use yibao_domain::{
-    Admdvs, CardNo, Date, DateTime, InstitutionCode, MdtrtId, Money, MsgId, PersonNo, Quantity, Ratio, SetlId,
+    Admdvs, CardNo, Date, DateTime, InstitutionCode, MdtrtId, Money, Month, MsgId, PersonNo, Quantity, Ratio, SetlId,
     UnitPrice,
 };
 use yibao_ledger::{Account, AccountKey, Posting, Side, Transfer, TransferCode, TransferId};
@@ -1776,6 +1776,49 @@ impl Record for Grant {
             used_at: c.opt_parse("used_at")?,
             used_by: c.opt_parse("used_by")?,
             used_ref: c.opt_text("used_ref")?,
+        })
+    }
+}
+
+/// A month's credit withheld for an unpaid contribution: one row per person and month.
+impl Record for WithheldCredit {
+    type Key = (PersonNo, Month);
+    const TABLE: &'static TableDef = &TableDef {
+        name: "withheld_credits",
+        columns: &[col("psn_no", Text), col("month", Text), col("withheld_at", Text), opt("credited_at", Text)],
+        key: &["psn_no", "month"],
+        ordered: false,
+        indexes: &[&["month"]],
+    };
+    const LOAD_BY: &'static str = "psn_no";
+
+    fn key(&self) -> (PersonNo, Month) {
+        (self.psn_no.clone(), self.month)
+    }
+
+    fn load_key(key: &(PersonNo, Month)) -> String {
+        key.0.to_string()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        named(
+            Self::TABLE,
+            [
+                ("psn_no", text(&self.psn_no)),
+                ("month", text(&self.month)),
+                ("withheld_at", time(&self.withheld_at)),
+                ("credited_at", self.credited_at.map(|t| t.to_string()).into()),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<WithheldCredit, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        Ok(WithheldCredit {
+            psn_no: c.parse("psn_no")?,
+            month: c.parse("month")?,
+            withheld_at: c.parse("withheld_at")?,
+            credited_at: c.opt_parse("credited_at")?,
         })
     }
 }

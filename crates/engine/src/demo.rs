@@ -286,9 +286,7 @@ pub fn commands_for(region: Option<&str>) -> Vec<Box<dyn Command>> {
             bank: BANK.parse().expect("valid"),
             actor: actor.clone(),
         }));
-        if person.person_type.group() == PersonTypeGroup::Resident {
-            commands.push(Box::new(CoverResident { psn_no: psn_no.parse().expect("valid"), actor: actor.clone() }));
-        }
+        commands.push(Box::new(CoverPerson { psn_no: psn_no.parse().expect("valid"), actor: actor.clone() }));
         if let Some(balance) = person.balance {
             commands.push(Box::new(OpeningBalance {
                 account: AccountKey::PersonalCurrent(psn_no.parse().expect("valid")),
@@ -301,20 +299,25 @@ pub fn commands_for(region: Option<&str>) -> Vec<Box<dyn Command>> {
     commands
 }
 
-/// What a demo database needs each time it starts: its residents' contributions for this year
-/// and the next (so a demo loaded last year still covers them). Paying twice is impossible.
+/// What a demo database needs each time it starts: its persons' contributions around today
+/// (residents this insurance year and the next; employees the twelve months before this one,
+/// this one and the eleven after), so a demo loaded long ago still counts as paid, as DEMO.md
+/// says. Paying twice is impossible; no balance changes (an allocation credits the months).
 pub fn upkeep(region: Option<&str>) -> Vec<Box<dyn Command>> {
     PERSONS
         .iter()
         .enumerate()
         .filter(|(_, person)| region.is_none_or(|region| region == person.admdvs))
-        .filter(|(_, person)| person.person_type.group() == PersonTypeGroup::Resident)
         .map(|(index, _)| {
-            Box::new(CoverResident { psn_no: person_number(index).parse().expect("valid"), actor: ACTOR.to_string() })
+            Box::new(CoverPerson { psn_no: person_number(index).parse().expect("valid"), actor: ACTOR.to_string() })
                 as Box<dyn Command>
         })
         .collect()
 }
+
+/// The monthly base the demo declares for its flexible employee, who has no registered one
+/// (a demo choice, not a sourced figure).
+pub const FLEXIBLE_BASE: i64 = 5_000;
 
 /// The person number the demo gives its `index`-th person (0-based). Numbers are the
 /// region of the first demo region with a deployment-wide sequence.
@@ -348,17 +351,18 @@ impl Command for SkipSequence {
     }
 }
 
-/// A demo resident has paid this insurance year's contribution and the next one's (whenever
-/// the demo is loaded), so they are covered as DEMO.md describes.
+/// A demo person's contributions are paid: a resident's this insurance year and the next, an
+/// employee's (in service: by the employer; flexible: on [`FLEXIBLE_BASE`]) for the months
+/// around today, so they are covered and credited as DEMO.md describes.
 #[derive(Debug, Clone)]
-struct CoverResident {
+struct CoverPerson {
     psn_no: yibao_domain::PersonNo,
     actor: String,
 }
 
-impl Command for CoverResident {
+impl Command for CoverPerson {
     fn name(&self) -> &'static str {
-        "cover-resident"
+        "cover-demo-person"
     }
 
     fn keys(&self) -> crate::Keys {
@@ -370,27 +374,57 @@ impl Command for CoverResident {
         ws: &mut crate::WorkingSet<'_>,
         ctx: &crate::Context<'_>,
     ) -> Result<crate::Outcome, crate::EngineError> {
+        use crate::commands::{ContributionPeriod, PayContributions};
         let Some(person) = ws.person(&self.psn_no)? else {
             return Ok(crate::Outcome::Done);
         };
-        let year = ctx.now.date().year();
-        for year in [year, year + 1] {
-            // Only where the policy in force sets a yearly contribution.
-            let day = Date::new(year, 1, 1).expect("a valid year");
-            let annual = ctx
-                .policies
-                .resolve(&person.admdvs, person.insurance, day)
-                .map_or(Money::ZERO, |resolved| resolved.scheme.annual_contribution());
-            if !annual.is_positive() {
-                continue;
+        if person.status != crate::records::PersonStatus::Active {
+            // Suspended, deceased, moved away: nothing is due any more.
+            return Ok(crate::Outcome::Done);
+        }
+        let today = ctx.now.date();
+        let pay = |period, employer: Option<String>, base: Option<Money>| PayContributions {
+            employer,
+            period,
+            entries: vec![(self.psn_no.clone(), base)],
+            actor: self.actor.clone(),
+        };
+        match person.person_type.group() {
+            PersonTypeGroup::Resident => {
+                for year in [today.year(), today.year() + 1] {
+                    // Only where the policy in force sets a yearly contribution.
+                    let day = Date::new(year, 1, 1).expect("a valid year");
+                    let annual = ctx
+                        .policies
+                        .resolve(&person.admdvs, person.insurance, day)
+                        .map_or(Money::ZERO, |resolved| resolved.scheme.annual_contribution());
+                    if annual.is_positive() {
+                        pay(ContributionPeriod::Year(year), None, None).execute(ws, ctx)?;
+                    }
+                }
             }
-            crate::commands::PayContributions {
-                employer: None,
-                period: crate::commands::ContributionPeriod::Year(year),
-                entries: vec![(self.psn_no.clone(), None)],
-                actor: self.actor.clone(),
+            PersonTypeGroup::InService => {
+                let flexible = person.person_type == yibao_domain::PersonType::FlexibleInService;
+                let (employer, base) = match flexible {
+                    true => (None, Some(Money::yuan(FLEXIBLE_BASE))),
+                    false => (person.employer.clone(), None),
+                };
+                let mut month = today.year_month();
+                for _ in 0..12 {
+                    month = month.previous();
+                }
+                for _ in 0..24 {
+                    let sets_contributions = ctx
+                        .policies
+                        .resolve(&person.admdvs, person.insurance, month.last_day())
+                        .is_some_and(|resolved| resolved.scheme.contribution.is_some());
+                    if sets_contributions && person.insured_since <= month.last_day() {
+                        pay(ContributionPeriod::Month(month), employer.clone(), base).execute(ws, ctx)?;
+                    }
+                    month = month.next();
+                }
             }
-            .execute(ws, ctx)?;
+            PersonTypeGroup::Retired => {}
         }
         Ok(crate::Outcome::Done)
     }

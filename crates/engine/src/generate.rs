@@ -18,8 +18,13 @@ pub fn id_number(n: u64) -> IdNumber {
     text.parse().expect("a generated ID number is valid")
 }
 
-/// The `n`-th generated person of `admdvs`: seven in ten in-service employees (bases from 4,000
-/// to 20,000 yuan), one flexible employee, one retiree, one resident adult.
+/// The employer of every generated in-service employee: the demo's first, which benchmarks load
+/// before generating.
+pub const EMPLOYER: &str = "E33010000001";
+
+/// The `n`-th generated person of `admdvs`: seven in ten in-service employees of [`EMPLOYER`]
+/// (bases from 4,000 to 20,000 yuan), one flexible employee (base 5,000), one retiree, one
+/// resident adult.
 pub fn person(n: u64, admdvs: &Admdvs, actor: &str) -> CreatePerson {
     let (insurance, person_type, base) = match n % 10 {
         0..=6 => (
@@ -27,10 +32,11 @@ pub fn person(n: u64, admdvs: &Admdvs, actor: &str) -> CreatePerson {
             PersonType::EmployeeInService,
             Some(Money::yuan(4_000 + (n % 161) as i64 * 100)),
         ),
-        7 => (InsuranceType::EmployeeBasic, PersonType::FlexibleInService, None),
+        7 => (InsuranceType::EmployeeBasic, PersonType::FlexibleInService, Some(Money::yuan(demo::FLEXIBLE_BASE))),
         8 => (InsuranceType::EmployeeBasic, PersonType::EmployeeRetired, None),
         _ => (InsuranceType::ResidentBasic, PersonType::ResidentAdult, None),
     };
+    let employer = (person_type == PersonType::EmployeeInService).then(|| EMPLOYER.to_string());
     CreatePerson::new(
         Enrolment {
             id_number: id_number(n),
@@ -38,7 +44,7 @@ pub fn person(n: u64, admdvs: &Admdvs, actor: &str) -> CreatePerson {
             admdvs: admdvs.clone(),
             insurance,
             person_type,
-            employer: None,
+            employer,
             insured_since: None,
             ethnicity: None,
             custody_bank: demo::BANK.parse().expect("valid"),

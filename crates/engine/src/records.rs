@@ -5,8 +5,8 @@
 
 use yibao_domain::{
     Admdvs, BankCode, CardNo, CardSn, CertType, ChargeClass, Date, DateTime, IdNumber, InstitutionCode,
-    InstitutionKind, InstitutionLevel, InsuranceType, MdtrtId, MedType, Money, MsgId, PersonNo, PersonType, Quantity,
-    Ratio, SetlId, UnitPrice,
+    InstitutionKind, InstitutionLevel, InsuranceType, MdtrtId, MedType, Money, Month, MsgId, PersonNo, PersonType,
+    Quantity, Ratio, SetlId, UnitPrice,
 };
 use yibao_policy::{Accumulators, Step};
 
@@ -784,6 +784,19 @@ pub struct DiseaseRegistration {
     pub institution: InstitutionCode,
     pub revoked: bool,
     pub msgid: MsgId,
+}
+
+/// A month's personal-account credit withheld because the month's contribution was not paid
+/// when the allocation ran (欠费暂停划账). Paying the arrears (补缴) credits the month at once
+/// and records when; the allocation's transfer id keeps it to once either way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithheldCredit {
+    pub psn_no: PersonNo,
+    pub month: Month,
+    /// When an allocation first found the month unpaid.
+    pub withheld_at: DateTime,
+    /// When the arrears were paid and the month credited.
+    pub credited_at: Option<DateTime>,
 }
 
 /// An operator's sign-in at an institution (9001).

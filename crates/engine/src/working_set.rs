@@ -13,7 +13,7 @@ use crate::record::Record;
 use crate::records::{
     AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, ClearingParty, Credential,
     CredentialKind, DayTotals, DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, Message, Person,
-    Region, Settlement, SignIn, StoredFile, Visit, VisitDiagnoses,
+    Region, Settlement, SignIn, StoredFile, Visit, VisitDiagnoses, WithheldCredit,
 };
 use crate::row::{TableDef, Value};
 use crate::table::Table;
@@ -265,6 +265,7 @@ tables! {
         evouchers: EVoucher,
         grants: Grant,
         diagnoses: VisitDiagnoses,
+        withheld_credits: WithheldCredit,
     }
     written {
         accumulators: (PersonNo, u16) => Accumulators,
@@ -372,7 +373,7 @@ impl<'a> WorkingSet<'a> {
 
     /// Loads the records of those keys that are not loaded yet; a key without a row is
     /// remembered as absent.
-    fn fetch<R: Record>(&mut self, keys: Vec<R::Key>) -> Result<(), EngineError>
+    pub(crate) fn fetch<R: Record>(&mut self, keys: Vec<R::Key>) -> Result<(), EngineError>
     where
         Tables: Holds<R>,
     {

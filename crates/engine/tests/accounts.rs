@@ -138,22 +138,22 @@ fn contributions_go_to_the_pool_once_per_person_and_period() {
         world.db.get::<Account>(&key).map_or(Money::ZERO, |a| a.balance())
     };
     let (pool_310, pool_390) = (pool(&world, "310"), pool(&world, "390"));
-    let february = Month("2026-02".parse().unwrap());
+    // The demo paid the months around its load (2025-03 to 2027-02): March 2027 is paid ahead.
+    let month = Month("2027-03".parse().unwrap());
 
-    // The employer declares 张伟's base (8,000 registered; 9,000 declared for February) and
+    // The employer declares 张伟's base (8,000 registered; 9,000 declared for the month) and
     // 赵敏's registered one: employer 9% to the pool, the employee's 2% recorded.
-    let paid =
-        contribute(&mut world, Some("E33010000001"), february, &[("张伟", Some("9000")), ("赵敏", None)]).unwrap();
+    let paid = contribute(&mut world, Some("E33010000001"), month, &[("张伟", Some("9000")), ("赵敏", None)]).unwrap();
     assert_eq!(paid.paid.len(), 2);
     assert_eq!((paid.paid[0].pooled, paid.paid[0].employee), (yuan("810"), yuan("180")));
     let zhao_base = paid.paid[1].base.unwrap();
     assert_eq!(paid.total, yuan("990") + zhao_base.times("0.11".parse().unwrap()));
     assert_eq!(pool(&world, "310"), pool_310 + yuan("810") + paid.paid[1].pooled);
-    let again = contribute(&mut world, Some("E33010000001"), february, &[("张伟", Some("9000"))]).unwrap();
+    let again = contribute(&mut world, Some("E33010000001"), month, &[("张伟", Some("9000"))]).unwrap();
     assert_eq!((again.paid.len(), again.already.len(), again.total), (0, 1, Money::ZERO));
 
     // Flexible employees and residents pay their own; residents per insurance year.
-    let flexible = contribute(&mut world, None, february, &[("王强", Some("5000"))]).unwrap();
+    let flexible = contribute(&mut world, None, month, &[("王强", Some("5000"))]).unwrap();
     assert_eq!(flexible.total, yuan("550"));
     // The demo paid 刘芳's 2026 and 2027; 2025 is a back payment.
     let covered = contribute(&mut world, None, Year(2026), &[("刘芳", None)]).unwrap();
@@ -165,14 +165,14 @@ fn contributions_go_to_the_pool_once_per_person_and_period() {
     // Refusals store nothing: a whole declaration fails with one bad entry.
     let transfers = world.db.transfers.len();
     for (employer, period, entries, kind) in [
-        (Some("E33010000001"), february, vec![("张伟", None), ("李秀英", None)], ErrorKind::Refused),
-        (Some("E33020000001"), february, vec![("张伟", None)], ErrorKind::Refused),
-        (None, february, vec![("张伟", None)], ErrorKind::Refused),
-        (None, february, vec![("刘芳", None)], ErrorKind::Refused),
+        (Some("E33010000001"), month, vec![("张伟", None), ("李秀英", None)], ErrorKind::Refused),
+        (Some("E33020000001"), month, vec![("张伟", None)], ErrorKind::Refused),
+        (None, month, vec![("张伟", None)], ErrorKind::Refused),
+        (None, month, vec![("刘芳", None)], ErrorKind::Refused),
         (None, Year(2026), vec![("王强", Some("5000"))], ErrorKind::Refused),
-        (None, february, vec![("王强", None)], ErrorKind::Invalid),
-        (Some("E99"), february, vec![("张伟", None)], ErrorKind::NotFound),
-        (Some("E33010000001"), february, vec![("赵敏", None), ("赵敏", None)], ErrorKind::Invalid),
+        (None, month, vec![("王强", None)], ErrorKind::Invalid),
+        (Some("E99"), month, vec![("张伟", None)], ErrorKind::NotFound),
+        (Some("E33010000001"), month, vec![("赵敏", None), ("赵敏", None)], ErrorKind::Invalid),
     ] {
         let error = contribute(&mut world, employer, period, &entries).unwrap_err();
         assert_eq!(error.kind, kind, "{entries:?}: {error:?}");
@@ -201,5 +201,64 @@ fn a_resident_is_covered_only_for_paid_insurance_years() {
     let command = world.settle_command("刘芳", COMMUNITY, &visit, VisitKind::Outpatient, false);
     let settled = world.settle(command).unwrap();
     assert!(settled.settlement.amounts.fund.is_positive());
+    world.check_invariants();
+}
+
+#[test]
+fn a_month_is_credited_only_after_it_ends_and_only_when_its_contribution_is_paid() {
+    use yibao_engine::commands::ContributionPeriod::Month;
+    use yibao_engine::commands::SkipReason;
+    use yibao_engine::records::WithheldCredit;
+    let mut world = World::demo();
+    // A month is credited after its last day, never during it.
+    world.now = "2026-03-31 23:00:00".parse().unwrap();
+    let during =
+        world.exec(AllocateMonth { month: "2026-03".parse().unwrap(), persons: everyone(), actor: "t".into() });
+    assert_eq!(during.unwrap_err().kind, yibao_engine::ErrorKind::Refused);
+
+    // The demo paid its employees' months up to February 2027; March 2027 nobody paid.
+    world.now = "2027-04-02 09:00:00".parse().unwrap();
+    let balances = |world: &World| -> Vec<Money> {
+        ["张伟", "李秀英", "王强", "刘芳", "陈军", "赵敏"].iter().map(|n| world.balance(n)).collect()
+    };
+    let start = balances(&world);
+    let march = allocate(&mut world, "2027-03", everyone());
+    // Only the retiree (from the pool, no contribution) is credited; the four employees are
+    // withheld and named with the reason; the resident has nothing due and is not listed.
+    assert_eq!((march.credited, march.amount, march.unpaid, march.not_eligible), (1, yuan("100"), 4, 5));
+    let listed: Vec<_> = march.skipped.iter().map(|s| (s.psn_no.clone(), s.reason)).collect();
+    let unpaid = |name: &str| (person(name), SkipReason::ContributionUnpaid);
+    assert_eq!(listed, [unpaid("张伟"), unpaid("王强"), unpaid("陈军"), unpaid("赵敏")]);
+    let withheld = world.db.get::<WithheldCredit>(&(person("张伟"), "2027-03".parse().unwrap())).unwrap();
+    assert_eq!(withheld.credited_at, None);
+    let after_run = balances(&world);
+    assert_eq!(after_run[1], start[1] + yuan("100"));
+    assert_eq!((after_run[0], after_run[2], after_run[5]), (start[0], start[2], start[5]));
+
+    // The employer pays March late (补缴) for 张伟: the withheld month is credited at once.
+    let month = Month("2027-03".parse().unwrap());
+    let paid = contribute(&mut world, Some("E33010000001"), month, &[("张伟", None)]).unwrap();
+    assert_eq!(paid.arrears_credited, [(person("张伟"), "2027-03".parse().unwrap(), yuan("160"))]);
+    assert_eq!(world.balance("张伟"), start[0] + yuan("160"));
+    let withheld = world.db.get::<WithheldCredit>(&(person("张伟"), "2027-03".parse().unwrap())).unwrap();
+    assert_eq!(withheld.credited_at, Some(world.now));
+    // Running the allocation again credits nobody twice; the unpaid stay withheld.
+    let again = allocate(&mut world, "2027-03", everyone());
+    assert_eq!((again.credited, again.already, again.unpaid), (0, 2, 3));
+    assert_eq!(world.balance("张伟"), start[0] + yuan("160"));
+    // Paying again pays nothing and credits nothing.
+    let twice = contribute(&mut world, Some("E33010000001"), month, &[("张伟", None)]).unwrap();
+    assert_eq!((twice.already.len(), twice.arrears_credited.len()), (1, 0));
+    assert_eq!(world.balance("张伟"), start[0] + yuan("160"));
+
+    // A month paid late but before its allocation ran is credited by the allocation, not by
+    // the payment.
+    world.now = "2027-05-03 09:00:00".parse().unwrap();
+    let april = Month("2027-04".parse().unwrap());
+    let on_time = contribute(&mut world, None, april, &[("王强", Some("5000"))]).unwrap();
+    assert!(on_time.arrears_credited.is_empty());
+    assert_eq!(world.balance("王强"), start[2]);
+    let run = allocate(&mut world, "2027-04", vec![person("王强")]);
+    assert_eq!((run.credited, run.amount), (1, yuan("15")));
     world.check_invariants();
 }

@@ -1,16 +1,19 @@
-//! Money into personal accounts (R2, seed 003): the monthly credit at month end. In service and
-//! flexible employees: the month's credit arrives at the person's custody bank with the
-//! contribution; retirees: a fixed amount from the pooled fund. Once per person and month: the
-//! transfer id `allocation/<psn_no>/<YYYY-MM>` is the idempotency key, so a batch retried or
-//! interrupted and run again credits nobody twice.
+//! Money into personal accounts (R2, seed 003): the monthly credit after the month ends. In
+//! service and flexible employees: the month's credit arrives at the person's custody bank with
+//! the contribution, so a month whose contribution is not paid is not credited: the allocation
+//! records it as withheld, and paying the arrears (补缴) credits it then. Retirees: a fixed
+//! amount from the pooled fund. Once per person and month: the transfer id
+//! `allocation/<psn_no>/<YYYY-MM>` is the idempotency key, so a batch retried or interrupted
+//! and run again, or arrears paid after the run, credit nobody twice.
 
-use yibao_domain::{Money, Month, PersonNo, PersonTypeGroup};
+use yibao_domain::{Money, Month, PersonNo};
 use yibao_ledger::{AccountKey, Posting, Transfer, TransferCode, TransferId};
 
-use super::summary::AllocationSummary;
+use super::credit::{MonthCredit, allocation_id, credit_month};
+use super::summary::{AllocationSummary, SkipReason};
 use super::{Command, Context, Outcome};
 use crate::error::{EngineError, Refusal};
-use crate::records::{AuditEntry, PersonStatus};
+use crate::records::{AuditEntry, WithheldCredit};
 use crate::working_set::{Keys, WorkingSet};
 
 /// The most persons one allocation command credits (the CLI sends batches of this size).
@@ -41,7 +44,7 @@ fn audit_batch(
     actor: &str,
     action: &str,
     subject: &str,
-    summary: AllocationSummary,
+    summary: &AllocationSummary,
 ) {
     if summary.credited > 0 {
         ws.audit(AuditEntry {
@@ -54,9 +57,15 @@ fn audit_batch(
     }
 }
 
-/// The transfer that credits a person's account for a month.
-pub fn allocation_id(psn_no: &PersonNo, month: Month) -> TransferId {
-    TransferId::new(format!("allocation/{psn_no}/{month}"))
+/// Refuses a month that has not ended: a month is credited after it, never during it.
+fn ended(month: Month, ctx: &Context<'_>) -> Result<(), EngineError> {
+    match month.last_day() < ctx.now.date() {
+        true => Ok(()),
+        false => Err(EngineError::refused(
+            format!("{month}尚未结束，不能划拨"),
+            format!("month {month} has not ended: it is credited after its last day"),
+        )),
+    }
 }
 
 impl Command for AllocateMonth {
@@ -68,57 +77,42 @@ impl Command for AllocateMonth {
         let mut keys = Keys::default();
         keys.persons.extend(self.persons.iter().cloned());
         keys.transfers.extend(self.persons.iter().map(|psn_no| allocation_id(psn_no, self.month)));
+        let period = super::credit::ContributionPeriod::Month(self.month);
+        keys.transfers.extend(self.persons.iter().map(|psn_no| super::credit::contribution_id(psn_no, period)));
         keys
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
         check_batch(&self.persons, "划拨", "allocation")?;
-        if self.month.first_day() > ctx.now.date() {
-            return Err(EngineError::refused(
-                format!("{}尚未开始，不能划拨", self.month),
-                format!("month {} has not begun", self.month),
-            ));
-        }
+        ended(self.month, ctx)?;
         let mut summary = AllocationSummary::default();
+        let mut unpaid = Vec::new();
         for psn_no in &self.persons {
             let Some(person) = ws.person(psn_no)? else {
                 return Err(EngineError::not_found(format!("人员编号{psn_no}不存在"), format!("no person {psn_no}")));
             };
-            let day = self.month.last_day();
-            let credit = match ctx.policies.resolve(&person.admdvs, person.insurance, day) {
-                Some(resolved) if resolved.scheme.personal_account && person.status == PersonStatus::Active => resolved
-                    .scheme
-                    .account_credit
-                    .map_or(Money::ZERO, |rule| rule.monthly(person.person_type, person.contribution_base)),
-                _ => Money::ZERO,
-            };
-            if !credit.is_positive() || person.insured_since > day {
-                summary.not_eligible += 1;
-                continue;
+            match credit_month(ws, ctx, &person, self.month)? {
+                MonthCredit::Credited(amount) => {
+                    summary.credited += 1;
+                    summary.amount += amount;
+                }
+                MonthCredit::Already => summary.already += 1,
+                MonthCredit::Skipped(reason) => {
+                    if reason == SkipReason::ContributionUnpaid {
+                        unpaid.push((psn_no.clone(), self.month));
+                    }
+                    summary.skip(psn_no, reason);
+                }
             }
-            let id = allocation_id(psn_no, self.month);
-            if ws.transfer(&id)?.is_some() {
-                summary.already += 1;
-                continue;
-            }
-            let source = match person.person_type.group() {
-                PersonTypeGroup::Retired => AccountKey::PoolFund(person.admdvs.clone(), person.insurance),
-                _ => AccountKey::BankCustody(person.custody_bank.clone()),
-            };
-            let target = AccountKey::PersonalCurrent(psn_no.clone());
-            ws.open_account(source.clone())?;
-            ws.open_account(target.clone())?;
-            ws.post(Transfer {
-                id,
-                code: TransferCode::Allocation,
-                at: ctx.now,
-                reference: format!("{} {}", self.month, person.person_type.code()),
-                postings: vec![Posting::debit(source, credit), Posting::credit(target, credit)],
-            })?;
-            summary.credited += 1;
-            summary.amount += credit;
         }
-        audit_batch(ws, ctx, &self.actor, "allocate-month", &self.month.to_string(), summary);
+        // The months withheld, kept so that paying them later credits them at once.
+        ws.fetch::<WithheldCredit>(unpaid.clone())?;
+        for (psn_no, month) in unpaid {
+            if ws.get::<WithheldCredit>(&(psn_no.clone(), month))?.is_none() {
+                ws.put(WithheldCredit { psn_no, month, withheld_at: ctx.now, credited_at: None });
+            }
+        }
+        audit_batch(ws, ctx, &self.actor, "allocate-month", &self.month.to_string(), &summary);
         Ok(Outcome::Allocation(summary))
     }
 }
@@ -189,7 +183,7 @@ impl Command for CloseYear {
             summary.credited += 1;
             summary.amount += balance;
         }
-        audit_batch(ws, ctx, &self.actor, "close-year", &self.year.to_string(), summary);
+        audit_batch(ws, ctx, &self.actor, "close-year", &self.year.to_string(), &summary);
         Ok(Outcome::Allocation(summary))
     }
 }

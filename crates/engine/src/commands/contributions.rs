@@ -3,41 +3,20 @@
 //! allocation credits to the personal account) recorded beside it; flexible employees pay their
 //! own monthly contribution, residents a yearly one for the insurance year. Once per person and
 //! period: the transfer id `contribution/<psn_no>/<YYYY-MM>` (residents `<YYYY>`) is the key.
+//! A month paid after the allocation withheld its credit (补缴) is credited in the same command.
 
-use yibao_domain::{Money, Month, PersonNo, PersonTypeGroup};
-use yibao_ledger::{AccountKey, Posting, Transfer, TransferCode, TransferId};
+use yibao_domain::{Money, PersonNo, PersonTypeGroup};
+use yibao_ledger::{AccountKey, Posting, Transfer, TransferCode};
 
+use super::credit::{ContributionPeriod, MonthCredit, contribution_id, credit_month};
 use super::summary::{ContributionLine, ContributionSummary};
 use super::{Command, Context, Outcome};
 use crate::error::EngineError;
-use crate::records::{AuditEntry, PersonStatus};
+use crate::records::{AuditEntry, PersonStatus, WithheldCredit};
 use crate::working_set::{Keys, WorkingSet};
 
 /// The most persons one contribution command covers (an employer's declaration is split).
 pub const CONTRIBUTION_BATCH_MAX: usize = 1_000;
-
-/// The period a contribution pays for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContributionPeriod {
-    /// Employees (in service and flexible): a month.
-    Month(Month),
-    /// Residents: an insurance year.
-    Year(u16),
-}
-
-impl std::fmt::Display for ContributionPeriod {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ContributionPeriod::Month(month) => write!(f, "{month}"),
-            ContributionPeriod::Year(year) => write!(f, "{year}"),
-        }
-    }
-}
-
-/// The transfer of a person's contribution for a period.
-pub fn contribution_id(psn_no: &PersonNo, period: ContributionPeriod) -> TransferId {
-    TransferId::new(format!("contribution/{psn_no}/{period}"))
-}
 
 /// Contributions of one or more persons for a period, paid by their employer (in service:
 /// `employer` is required and must be theirs) or by themselves (flexible employees, residents).
@@ -90,6 +69,14 @@ impl Command for PayContributions {
             && ws.employer(employer)?.is_none()
         {
             return Err(EngineError::not_found(format!("参保单位{employer}不存在"), format!("no employer {employer}")));
+        }
+        // Arrears of an ended month: a credit the allocation withheld is paid with them.
+        let arrears = match self.period {
+            ContributionPeriod::Month(month) if month.last_day() < today => Some(month),
+            _ => None,
+        };
+        if let Some(month) = arrears {
+            ws.fetch::<WithheldCredit>(self.entries.iter().map(|(psn_no, _)| (psn_no.clone(), month)).collect())?;
         }
         let mut summary = ContributionSummary::default();
         let mut seen = std::collections::BTreeSet::new();
@@ -212,6 +199,14 @@ impl Command for PayContributions {
                 },
                 postings,
             })?;
+            if let Some(month) = arrears
+                && let Some(withheld) = ws.get::<WithheldCredit>(&(psn_no.clone(), month))?
+                && withheld.credited_at.is_none()
+                && let MonthCredit::Credited(amount) = credit_month(ws, ctx, &person, month)?
+            {
+                ws.put(WithheldCredit { credited_at: Some(ctx.now), ..withheld });
+                summary.arrears_credited.push((psn_no.clone(), month, amount));
+            }
             summary.total += due.pooled + due.employee;
             summary.paid.push(ContributionLine {
                 psn_no: psn_no.clone(),

@@ -11,6 +11,7 @@ mod cards;
 mod clearing;
 mod command;
 mod contributions;
+mod credit;
 mod evoucher;
 mod lines;
 mod lookup;
@@ -25,7 +26,7 @@ pub use access::{
     BeginAttempt, ChangeSecret, ConsumeCredential, DESPITE_LOCK_FAILURES_MAX, FAILURES_MAX, LOCK_MINUTES,
     PutCredential, RecordAttempt, RecordAudit, lock_end,
 };
-pub use accounts::{ALLOCATION_BATCH_MAX, AllocateMonth, CloseYear, allocation_id};
+pub use accounts::{ALLOCATION_BATCH_MAX, AllocateMonth, CloseYear};
 pub use cards::{
     ApplicationStep, ApplyForCard, ChangeCardStatus, ConfirmClearing, PrintStatement, ProduceCard,
     RecordApplicationStep, ReplaceCard, transition_allowed,
@@ -34,7 +35,8 @@ pub use clearing::{
     CLEARING_DAYS_MAX, PayInstitution, PayInterRegion, institution_clearing_id, inter_region_clearing_id,
 };
 pub use command::{Command, Context, Envelope, Outcome, Render, Reply, SettlementOutcome, Submission, Warning, run};
-pub use contributions::{CONTRIBUTION_BATCH_MAX, ContributionPeriod, PayContributions, contribution_id};
+pub use contributions::{CONTRIBUTION_BATCH_MAX, PayContributions};
+pub use credit::{ContributionPeriod, allocation_id, contribution_id};
 pub use evoucher::{
     ActivateEVoucher, AuthorizeFace, CHANNELS, EC_TOKEN_SECONDS, FACE_AUTH_SECONDS, IssueQrCode, QR_SECONDS,
     RedeemGrant, SuspendEVoucher, grant_hash, token_holder,
@@ -50,5 +52,7 @@ pub use registry::{
     PERSON_NUMBER_MAX, PersonNumber, PutCatalogueEntry,
 };
 pub use settle::{CancelSettlement, Purchase, PurchaseRequest, Settle, SettleRequest, Treated};
-pub use summary::{AllocationSummary, ClearingSummary, ContributionLine, ContributionSummary};
+pub use summary::{
+    AllocationSummary, ClearingSummary, ContributionLine, ContributionSummary, SKIPPED_LISTED, SkipReason, Skipped,
+};
 pub use visits::{Admit, CancelVisit, Discharge, OpenVisit, UndoDischarge, UpdateVisit, VisitDetails};

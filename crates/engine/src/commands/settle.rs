@@ -912,8 +912,8 @@ fn check_resident_year(
     if person.person_type.group() != yibao_domain::PersonTypeGroup::Resident || !annual.is_positive() {
         return Ok(());
     }
-    let period = super::contributions::ContributionPeriod::Year(day.year());
-    if ws.transfer(&super::contributions::contribution_id(&person.psn_no, period))?.is_some() {
+    let period = super::credit::ContributionPeriod::Year(day.year());
+    if ws.transfer(&super::credit::contribution_id(&person.psn_no, period))?.is_some() {
         return Ok(());
     }
     Err(Refusal::ResidentYearUnpaid {

@@ -88,6 +88,11 @@ async fn pay(State(state): State<Arc<AppState>>, caller: Caller, bytes: Bytes) -
             "employee": wire::yuan(line.employee),
         })).collect::<Vec<_>>(),
         "already_paid": summary.already.iter().map(PersonNo::as_str).collect::<Vec<_>>(),
+        "arrears_credited": summary.arrears_credited.iter().map(|(psn_no, month, amount)| json!({
+            "psn_no": psn_no.as_str(),
+            "month": month.to_string(),
+            "amount": wire::yuan(*amount),
+        })).collect::<Vec<_>>(),
         "total": wire::yuan(summary.total),
     })))
 }

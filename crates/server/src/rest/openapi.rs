@@ -158,11 +158,12 @@ fn clearing_paths(doc: &mut Value) {
         "year": {"type": "integer", "minimum": 2000, "maximum": 2200, "description": "residents: the insurance year paid for"},
         "persons": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"type": "object", "required": ["psn_no"], "additionalProperties": false, "properties": {"psn_no": text(), "base": {"type": "string", "description": "the month's base, yuan; the registered one when absent"}}}}}}}}});
     let contribution_paid = json!({"type": "object", "properties": {"period": text(), "total": amount(), "already_paid": {"type": "array", "items": text()},
-        "paid": {"type": "array", "items": {"type": "object", "properties": {"psn_no": text(), "base": nullable_amount(), "pooled": amount(), "employee": amount()}}}}});
+        "paid": {"type": "array", "items": {"type": "object", "properties": {"psn_no": text(), "base": nullable_amount(), "pooled": amount(), "employee": amount()}}},
+        "arrears_credited": {"type": "array", "description": "months whose personal-account credit the allocation had withheld for want of this contribution, credited now (补缴)", "items": {"type": "object", "properties": {"psn_no": text(), "month": text(), "amount": amount()}}}}});
     let contribution_history = json!({"type": "object", "properties": {"psn_no": text(), "contributions": {"type": "array", "items": {"type": "object", "properties": {
         "period": text(), "paid_at": text(), "reference": text(), "pooled": amount(), "employee": amount(), "total": amount()}}}}});
     let paths = json!({
-        "/api/v1/contributions": {"post": operation("Pay contributions (operator): an employer's monthly declaration for its in-service employees (employer part to the pooled fund, employee part recorded), a flexible employee's month or a resident's insurance year. Once per person and period; all or nothing.", "200", contribution_paid, &["400", "401", "403", "404", "422", "503"],
+        "/api/v1/contributions": {"post": operation("Pay contributions (operator): an employer's monthly declaration for its in-service employees (employer part to the pooled fund, employee part recorded), a flexible employee's month or a resident's insurance year. Once per person and period; all or nothing. Paying an ended month whose credit the allocation withheld credits it at once (arrears_credited).", "200", contribution_paid, &["400", "401", "403", "404", "422", "503"],
             json!({"security": secured, "requestBody": contribution_body}))},
         "/api/v1/persons/{psn_no}/contributions": {"get": operation("A person's contributions of the last five years, this year and the next, oldest first (the person or an operator).", "200", contribution_history, &["400", "401", "403", "404", "503"],
             json!({"security": secured.clone(), "parameters": [path_param("psn_no", "the person number")]}))},
@@ -362,8 +363,10 @@ fn card_paths(doc: &mut Value) {
     let card = path_param("card_no", "the card number, e.g. A10000001");
     let id = path_param("id", "the application's id");
     let paths = json!({
-        "/api/v1/allocations": {"post": operation("Credit every eligible personal account for a month (operator). Once per person and month: running it again credits nobody twice.", "200",
-            json!({"type": "object", "properties": {"month": text(), "credited": {"type": "integer"}, "already_credited": {"type": "integer"}, "not_eligible": {"type": "integer"}, "amount": amount()}}),
+        "/api/v1/allocations": {"post": operation("Credit every eligible personal account for an ended month (operator; a month not yet ended is 422). In-service and flexible employees are credited only when the month's contribution is paid: the others are skipped, named with the reason (up to skipped_listed_max), and credited when the arrears are paid (POST /api/v1/contributions for that month). Once per person and month: running it again credits nobody twice.", "200",
+            json!({"type": "object", "properties": {"month": text(), "credited": {"type": "integer"}, "already_credited": {"type": "integer"}, "not_eligible": {"type": "integer"}, "contribution_unpaid": {"type": "integer"}, "amount": amount(),
+                "skipped": {"type": "array", "items": {"type": "object", "properties": {"psn_no": text(), "reason": {"type": "string", "enum": ["contribution-unpaid", "not-insured", "not-yet-insured"]}, "reason_zh": text()}}},
+                "skipped_listed_max": {"type": "integer"}}}),
             &["400", "401", "403", "422", "503"], json!({"security": secured, "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["month"], "properties": {"month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}}}}}}}))},
         "/api/v1/year-ends": {"post": operation("Year end (operator): every current-year personal account of a past year rolls into the prior-years account. Once per person and year.", "200",
             json!({"type": "object", "properties": {"year": {"type": "integer"}, "rolled_over": {"type": "integer"}, "already_rolled_over": {"type": "integer"}, "nothing_to_roll": {"type": "integer"}, "amount": amount()}}),

@@ -540,8 +540,9 @@ struct AllocationRequest {
     month: String,
 }
 
-/// Credits every eligible personal account for a month (operator); running it again credits
-/// nobody twice.
+/// Credits every eligible personal account for an ended month (operator); running it again
+/// credits nobody twice. Employees whose month's contribution is unpaid are skipped and named
+/// (their credit follows when the arrears are paid).
 pub(super) async fn allocate(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -556,7 +557,14 @@ pub(super) async fn allocate(
         "credited": summary.credited,
         "already_credited": summary.already,
         "not_eligible": summary.not_eligible,
+        "contribution_unpaid": summary.unpaid,
         "amount": wire::yuan(summary.amount),
+        "skipped": summary.skipped.iter().map(|skipped| json!({
+            "psn_no": skipped.psn_no.to_string(),
+            "reason": skipped.reason.code(),
+            "reason_zh": skipped.reason.name_zh(),
+        })).collect::<Vec<_>>(),
+        "skipped_listed_max": yibao_engine::commands::SKIPPED_LISTED,
     })))
 }
 

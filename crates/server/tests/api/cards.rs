@@ -236,7 +236,8 @@ async fn sixty_unprinted_transactions_pay_the_sixty_first_waits_for_the_pdf_stat
     assert!(refused.refused().contains("未打印"), "{}", refused.body);
 
     // A month's credit: the printed record shows it beside the payments.
-    let month = app.rest("POST", "/api/v1/allocations", Some(&token), &[], Some(json!({"month": "2026-11"}))).await;
+    let month =
+        app.rest("POST", "/api/v1/allocations", Some(&token), &[], Some(json!({"month": last_month(&app)}))).await;
     assert_eq!(month.body["credited"], json!(5), "{}", month.body);
     let (status, pdf) = app
         .post("/api/v1/cards/A10000001/statement", &[("authorization".into(), format!("Bearer {token}"))], vec![])

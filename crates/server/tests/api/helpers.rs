@@ -665,3 +665,8 @@ pub fn utf8_percent(text: &str) -> String {
         })
         .collect()
 }
+
+/// The month before the server's today (the latest month an allocation may credit).
+pub fn last_month(app: &TestApp) -> String {
+    app.store.now().date().year_month().previous().to_string()
+}

@@ -394,7 +394,7 @@ async fn the_rest_flow_settles_once_per_idempotency_key() {
 async fn the_monthly_allocation_credits_the_seed_amounts_once() {
     let app = spawn_app().await;
     let token = app.login(json!({"role": "operator", "username": "admin", "password": "Demo@2026"})).await;
-    let month = json!({"month": "2026-11"});
+    let month = json!({"month": last_month(&app)});
     let person = app.person_login("张伟").await;
     let refused = app.rest("POST", "/api/v1/allocations", Some(&person), &[], Some(month.clone())).await;
     assert_eq!(refused.status, 403);
@@ -443,10 +443,80 @@ async fn the_year_end_rolls_accounts_over_once_and_only_for_the_year_just_ended(
 }
 
 #[tokio::test]
+async fn a_month_without_its_contribution_is_withheld_until_the_arrears_are_paid() {
+    let app = spawn_app().await;
+    let token = admin(&app).await;
+    // The month ahead of today is refused; this month too, until it ends.
+    let this_month = app.store.now().date().year_month();
+    for month in [this_month.next(), this_month] {
+        let early =
+            app.rest("POST", "/api/v1/allocations", Some(&token), &[], Some(json!({"month": month.to_string()}))).await;
+        assert_eq!(early.status, 422, "{month}: {}", early.body);
+    }
+    // Over a year on, beyond the months the demo paid (up to eleven after this one): the
+    // employees are skipped.
+    let today = app.store.now().date();
+    let mut target = this_month;
+    for _ in 0..14 {
+        target = target.next();
+    }
+    app.advance_days(target.first_day().days_since_epoch() - today.days_since_epoch() + 1);
+    let month = target.previous().to_string();
+    let run = app.rest("POST", "/api/v1/allocations", Some(&token), &[], Some(json!({"month": month}))).await;
+    assert_eq!(run.status, 200, "{}", run.body);
+    // 李秀英 (retiree, 100 from the pool) only; the four employees 张伟, 王强, 陈军 and 赵敏
+    // withheld; 刘芳 has no personal account.
+    assert_eq!((run.body["credited"].clone(), run.body["amount"].clone()), (json!(1), json!("100.00")), "{}", run.body);
+    assert_eq!(run.body["contribution_unpaid"], json!(4), "{}", run.body);
+    let skipped: Vec<(String, String)> = run.body["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["psn_no"].as_str().unwrap().to_string(), s["reason"].as_str().unwrap().to_string()))
+        .collect();
+    assert!(skipped.contains(&(psn("张伟").to_string(), "contribution-unpaid".to_string())), "{}", run.body);
+    let balance = |name: &'static str| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let path = format!("/api/v1/persons/{}/account", psn(name));
+            app.rest("GET", &path, Some(&token), &[], None).await.body["balance"].clone()
+        }
+    };
+    assert_eq!(balance("张伟").await, json!("1000.00"));
+    // The employer pays the arrears: the month is credited at once, and only once.
+    let arrears = json!({"employer": "E33010000001", "month": month, "persons": [{"psn_no": psn("张伟")}]});
+    let paid = app.rest("POST", "/api/v1/contributions", Some(&token), &[], Some(arrears.clone())).await;
+    assert_eq!(paid.status, 200, "{}", paid.body);
+    assert_eq!(
+        paid.body["arrears_credited"],
+        json!([{"psn_no": psn("张伟").to_string(), "month": month, "amount": "160.00"}])
+    );
+    assert_eq!(balance("张伟").await, json!("1160.00"));
+    let again = app.rest("POST", "/api/v1/contributions", Some(&token), &[], Some(arrears)).await;
+    assert_eq!(again.body["arrears_credited"], json!([]), "{}", again.body);
+    let rerun = app.rest("POST", "/api/v1/allocations", Some(&token), &[], Some(json!({"month": month}))).await;
+    assert_eq!(
+        (rerun.body["credited"].clone(), rerun.body["already_credited"].clone()),
+        (json!(0), json!(2)),
+        "{}",
+        rerun.body
+    );
+    assert_eq!(balance("张伟").await, json!("1160.00"));
+    let ledger = app.rest("GET", "/api/v1/ledger/verify", Some(&token), &[], None).await;
+    assert_eq!((ledger.body["balanced"].clone(), ledger.body["replay_matches"].clone()), (json!(true), json!(true)));
+}
+
+#[tokio::test]
 async fn contributions_are_paid_once_and_listed_for_the_person() {
     let app = spawn_app().await;
     let token = app.login(json!({"role": "operator", "username": "admin", "password": "Demo@2026"})).await;
-    let month = app.store.now().date().year_month().to_string();
+    // The demo paid its employees' months up to eleven after this one: the twelfth is ahead.
+    let mut ahead = app.store.now().date().year_month();
+    for _ in 0..12 {
+        ahead = ahead.next();
+    }
+    let month = ahead.to_string();
     let year = app.store.now().date().year();
     let declaration = json!({"employer": "E33010000001", "month": month, "persons": [{"psn_no": psn("张伟"), "base": "9000.00"}, {"psn_no": psn("赵敏")}]});
     let paid = app.rest("POST", "/api/v1/contributions", Some(&token), &[], Some(declaration.clone())).await;
@@ -479,8 +549,10 @@ async fn contributions_are_paid_once_and_listed_for_the_person() {
         app.rest("GET", &format!("/api/v1/persons/{}/contributions", psn("张伟")), Some(&person), &[], None).await;
     assert_eq!(own.status, 200, "{}", own.body);
     let rows = own.body["contributions"].as_array().unwrap();
-    assert_eq!(rows.len(), 1);
-    assert_eq!((rows[0]["period"].clone(), rows[0]["total"].clone()), (json!(month), json!("990.00")));
+    // The 24 months the demo paid on the registered base (8,000: 880 a month), then this one.
+    assert_eq!(rows.len(), 25, "{}", own.body);
+    assert!(rows[..24].iter().all(|row| row["total"] == json!("880.00")), "{}", own.body);
+    assert_eq!((rows[24]["period"].clone(), rows[24]["total"].clone()), (json!(month), json!("990.00")));
     let other =
         app.rest("GET", &format!("/api/v1/persons/{}/contributions", psn("赵敏")), Some(&person), &[], None).await;
     assert_eq!(other.status, 403);
@@ -558,7 +630,8 @@ async fn a_statement_lists_every_movement_with_a_running_balance_ending_at_the_s
     app.call(TERTIARY, "2208", json!({"data": {"setl_id": setl_id, "mdtrt_id": visit, "psn_no": psn("张伟")}}))
         .await
         .ok();
-    let month = app.rest("POST", "/api/v1/allocations", Some(&token), &[], Some(json!({"month": "2026-11"}))).await;
+    let month =
+        app.rest("POST", "/api/v1/allocations", Some(&token), &[], Some(json!({"month": last_month(&app)}))).await;
     assert_eq!(month.status, 200, "{}", month.body);
 
     for name in ["张伟", "李秀英", "王强", "刘芳", "赵敏"] {

@@ -1,0 +1,103 @@
+//! A personal account's monthly credit, and the transfer ids that keep money into accounts to
+//! once: the contribution of a person and period, the allocation of a person and month. Both
+//! the allocation (an ended month, paid) and a late contribution (arrears of a month the
+//! allocation withheld) credit a month through [`credit_month`].
+
+use yibao_domain::{Money, Month, PersonNo, PersonTypeGroup};
+use yibao_ledger::{AccountKey, Posting, Transfer, TransferCode, TransferId};
+
+use super::Context;
+use super::summary::SkipReason;
+use crate::error::EngineError;
+use crate::records::{Person, PersonStatus};
+use crate::working_set::WorkingSet;
+
+/// The period a contribution pays for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContributionPeriod {
+    /// Employees (in service and flexible): a month.
+    Month(Month),
+    /// Residents: an insurance year.
+    Year(u16),
+}
+
+impl std::fmt::Display for ContributionPeriod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ContributionPeriod::Month(month) => write!(f, "{month}"),
+            ContributionPeriod::Year(year) => write!(f, "{year}"),
+        }
+    }
+}
+
+/// The transfer of a person's contribution for a period.
+pub fn contribution_id(psn_no: &PersonNo, period: ContributionPeriod) -> TransferId {
+    TransferId::new(format!("contribution/{psn_no}/{period}"))
+}
+
+/// The transfer that credits a person's account for a month.
+pub fn allocation_id(psn_no: &PersonNo, month: Month) -> TransferId {
+    TransferId::new(format!("allocation/{psn_no}/{month}"))
+}
+
+/// What crediting one person's month came to.
+pub(crate) enum MonthCredit {
+    Credited(Money),
+    Already,
+    Skipped(SkipReason),
+}
+
+/// Credits `person`'s account for an ended `month`, once (the transfer id is the key). In
+/// service and flexible employees are credited only when the month's contribution is paid;
+/// retirees' credit comes from the pooled fund and needs none.
+pub(crate) fn credit_month(
+    ws: &mut WorkingSet<'_>,
+    ctx: &Context<'_>,
+    person: &Person,
+    month: Month,
+) -> Result<MonthCredit, EngineError> {
+    let day = month.last_day();
+    if !person.has_personal_account() {
+        return Ok(MonthCredit::Skipped(SkipReason::NothingDue));
+    }
+    if person.status != PersonStatus::Active {
+        return Ok(MonthCredit::Skipped(SkipReason::NotInsured));
+    }
+    if person.insured_since > day {
+        return Ok(MonthCredit::Skipped(SkipReason::NotYetInsured));
+    }
+    let credit = match ctx.policies.resolve(&person.admdvs, person.insurance, day) {
+        Some(resolved) if resolved.scheme.personal_account => resolved
+            .scheme
+            .account_credit
+            .map_or(Money::ZERO, |rule| rule.monthly(person.person_type, person.contribution_base)),
+        _ => Money::ZERO,
+    };
+    if !credit.is_positive() {
+        return Ok(MonthCredit::Skipped(SkipReason::NothingDue));
+    }
+    let id = allocation_id(&person.psn_no, month);
+    if ws.transfer(&id)?.is_some() {
+        return Ok(MonthCredit::Already);
+    }
+    let retired = person.person_type.group() == PersonTypeGroup::Retired;
+    let contribution = contribution_id(&person.psn_no, ContributionPeriod::Month(month));
+    if !retired && ws.transfer(&contribution)?.is_none() {
+        return Ok(MonthCredit::Skipped(SkipReason::ContributionUnpaid));
+    }
+    let source = match retired {
+        true => AccountKey::PoolFund(person.admdvs.clone(), person.insurance),
+        false => AccountKey::BankCustody(person.custody_bank.clone()),
+    };
+    let target = AccountKey::PersonalCurrent(person.psn_no.clone());
+    ws.open_account(source.clone())?;
+    ws.open_account(target.clone())?;
+    ws.post(Transfer {
+        id,
+        code: TransferCode::Allocation,
+        at: ctx.now,
+        reference: format!("{month} {}", person.person_type.code()),
+        postings: vec![Posting::debit(source, credit), Posting::credit(target, credit)],
+    })?;
+    Ok(MonthCredit::Credited(credit))
+}
