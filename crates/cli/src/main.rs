@@ -493,4 +493,5 @@ fn print_banner(address: &str, db: &str, demo_mode: bool) {
     }
     println!();
     println!("agency operator: {} / {}", demo::OPERATOR, demo::PASSWORD);
+    println!("agency reviewer (approves payouts others propose): {} / {}", demo::REVIEWER, demo::PASSWORD);
 }

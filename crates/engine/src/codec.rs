@@ -11,8 +11,9 @@ use crate::error::StoreFailure;
 use crate::records::{
     Amounts, AuditEntry, Card, CardApplication, CardStatus, CardTransaction, CatalogueEntry, Certificate,
     ClearingNotice, Credential, CredentialKind, Diagnosis, DiagnosisStage, DiseaseRegistration, EVoucher, Effect,
-    Employer, FeeLine, Grant, GrantKind, Institution, LineState, Message, Person, PersonStatus, Region, Settlement,
-    SettlementStatus, SignIn, StoredFile, Visit, VisitDiagnoses, VisitKind, VisitStatus, WithheldCredit,
+    Employer, FeeLine, Grant, GrantKind, Institution, LifeEvent, LifeEventKind, LineState, Message, Payee, Payout,
+    PayoutKind, PayoutState, Person, PersonState, PersonStatus, Region, Settlement, SettlementStatus, SignIn,
+    StoredFile, Visit, VisitDiagnoses, VisitKind, VisitStatus, WithheldCredit,
 };
 use serde_json::{Value as Json, json};
 use yibao_domain::{
@@ -1776,6 +1777,190 @@ impl Record for Grant {
             used_at: c.opt_parse("used_at")?,
             used_by: c.opt_parse("used_by")?,
             used_ref: c.opt_text("used_ref")?,
+        })
+    }
+}
+
+/// A life event: one row per person and sequence number; the states before and after as JSON.
+impl Record for LifeEvent {
+    type Key = (PersonNo, i64);
+    const TABLE: &'static TableDef = &TableDef {
+        name: "life_events",
+        columns: &[
+            col("psn_no", Text),
+            col("seq", Int),
+            col("kind", Text),
+            col("effective_on", Text),
+            col("recorded_at", Text),
+            col("actor", Text),
+            col("reason", Text),
+            col("before_state", Text),
+            col("after_state", Text),
+            opt("region", Text),
+        ],
+        key: &["psn_no", "seq"],
+        ordered: false,
+        indexes: &[],
+    };
+    const LOAD_BY: &'static str = "psn_no";
+
+    fn key(&self) -> (PersonNo, i64) {
+        (self.psn_no.clone(), self.seq)
+    }
+
+    fn load_key(key: &(PersonNo, i64)) -> String {
+        key.0.to_string()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        named(
+            Self::TABLE,
+            [
+                ("psn_no", text(&self.psn_no)),
+                ("seq", Value::Int(self.seq)),
+                ("kind", Value::Text(self.kind.code().to_string())),
+                ("effective_on", date(&self.effective)),
+                ("recorded_at", time(&self.recorded_at)),
+                ("actor", text(&self.actor)),
+                ("reason", text(&self.reason)),
+                ("before_state", json_text(&person_state_json(&self.before))),
+                ("after_state", json_text(&person_state_json(&self.after))),
+                ("region", self.region.as_ref().map(|r| r.to_string()).into()),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<LifeEvent, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        let kind_text = c.text("kind")?;
+        Ok(LifeEvent {
+            psn_no: c.parse("psn_no")?,
+            seq: c.int("seq")?,
+            kind: LifeEventKind::parse(&kind_text).ok_or_else(|| failure("life_events.kind", &kind_text))?,
+            effective: c.parse("effective_on")?,
+            recorded_at: c.parse("recorded_at")?,
+            actor: c.text("actor")?,
+            reason: c.text("reason")?,
+            before: person_state_from_json(&parse_json("life_events", &c.text("before_state")?)?)?,
+            after: person_state_from_json(&parse_json("life_events", &c.text("after_state")?)?)?,
+            region: c.opt_parse("region")?,
+        })
+    }
+}
+
+fn person_state_json(state: &PersonState) -> Json {
+    json!({
+        "psn_type": state.person_type.code(),
+        "employer": state.employer,
+        "base_fen": state.contribution_base.map(Money::fen),
+        "status": state.status.code(),
+    })
+}
+
+fn person_state_from_json(value: &Json) -> Result<PersonState, StoreFailure> {
+    let bad = || failure("life_events state", value);
+    let text = |name: &str| value.get(name).and_then(Json::as_str).ok_or_else(bad);
+    Ok(PersonState {
+        person_type: text("psn_type")?.parse().map_err(|_| bad())?,
+        employer: value.get("employer").and_then(Json::as_str).map(str::to_string),
+        contribution_base: value.get("base_fen").and_then(Json::as_i64).map(Money::from_fen),
+        status: PersonStatus::parse(text("status")?).ok_or_else(bad)?,
+    })
+}
+
+/// A payout out of a personal account, with its four-eyes state.
+impl Record for Payout {
+    type Key = String;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "payouts",
+        columns: &[
+            col("id", Text),
+            col("psn_no", Text),
+            col("kind", Text),
+            col("amount_fen", Int),
+            col("payee_name", Text),
+            col("payee_bank", Text),
+            col("payee_account", Text),
+            opt("payee_reference", Text),
+            col("reason", Text),
+            col("proposed_by", Text),
+            col("proposed_at", Text),
+            col("state", Text),
+            opt("reviewed_by", Text),
+            opt("reviewed_at", Text),
+            opt("review_reason", Text),
+        ],
+        key: &["id"],
+        ordered: false,
+        indexes: &[&["psn_no"], &["state"]],
+    };
+    const LOAD_BY: &'static str = "id";
+
+    fn key(&self) -> String {
+        self.id.clone()
+    }
+
+    fn load_key(key: &String) -> String {
+        key.clone()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let (by, at, why) = match &self.state {
+            PayoutState::Proposed => (None, None, None),
+            PayoutState::Approved { by, at } => (Some(by.clone()), Some(at.to_string()), None),
+            PayoutState::Rejected { by, at, reason } => (Some(by.clone()), Some(at.to_string()), Some(reason.clone())),
+        };
+        named(
+            Self::TABLE,
+            [
+                ("id", text(&self.id)),
+                ("psn_no", text(&self.psn_no)),
+                ("kind", Value::Text(self.kind.code().to_string())),
+                ("amount_fen", money(&self.amount)),
+                ("payee_name", text(&self.payee.name)),
+                ("payee_bank", text(&self.payee.bank)),
+                ("payee_account", text(&self.payee.account)),
+                ("payee_reference", self.payee.reference.clone().into()),
+                ("reason", text(&self.reason)),
+                ("proposed_by", text(&self.proposed_by)),
+                ("proposed_at", time(&self.proposed_at)),
+                ("state", Value::Text(self.state.code().to_string())),
+                ("reviewed_by", by.into()),
+                ("reviewed_at", at.into()),
+                ("review_reason", why.into()),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<Payout, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        let kind_text = c.text("kind")?;
+        let kind = PayoutKind::parse(&kind_text).ok_or_else(|| failure("payouts.kind", &kind_text))?;
+        let state_text = c.text("state")?;
+        let by = c.opt_text("reviewed_by")?;
+        let at: Option<DateTime> = c.opt_parse("reviewed_at")?;
+        let why = c.opt_text("review_reason")?;
+        let state = match (state_text.as_str(), by, at) {
+            ("proposed", _, _) => PayoutState::Proposed,
+            ("approved", Some(by), Some(at)) => PayoutState::Approved { by, at },
+            ("rejected", Some(by), Some(at)) => PayoutState::Rejected { by, at, reason: why.unwrap_or_default() },
+            _ => return Err(failure("payouts.state", &state_text)),
+        };
+        Ok(Payout {
+            id: c.text("id")?,
+            psn_no: c.parse("psn_no")?,
+            kind,
+            amount: Money::from_fen(c.int("amount_fen")?),
+            payee: Payee {
+                name: c.text("payee_name")?,
+                bank: c.text("payee_bank")?,
+                account: c.text("payee_account")?,
+                reference: c.opt_text("payee_reference")?,
+            },
+            reason: c.text("reason")?,
+            proposed_by: c.text("proposed_by")?,
+            proposed_at: c.parse("proposed_at")?,
+            state,
         })
     }
 }

@@ -20,6 +20,8 @@ pub const PASSWORD: &str = "Demo@2026";
 pub const CARD_PIN: &str = "147258";
 /// The demo's agency operator.
 pub const OPERATOR: &str = "admin";
+/// The demo's second operator, who reviews what others propose (same password).
+pub const REVIEWER: &str = "reviewer";
 
 /// A demo institution: code, name, kind, level, region.
 pub const INSTITUTIONS: [(&str, &str, InstitutionKind, Option<InstitutionLevel>, &str); 5] = [

@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-use yibao_domain::{CardNo, CertType, MdtrtId, Money, MsgId, PersonNo, Quantity, SetlId};
+use yibao_domain::{CardNo, CertType, Date, MdtrtId, Money, MsgId, PersonNo, Quantity, SetlId};
+
+use crate::records::{LifeEventKind, PersonStatus};
 
 /// The class of a refusal, which the server maps to HTTP statuses and error codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +67,8 @@ pub enum Refusal {
     CertificateNotThePerson { certificate: CertType, psn_no: PersonNo },
     /// A resident whose contribution for the year is not paid is not covered that year.
     ResidentYearUnpaid { name: String, psn_no: PersonNo, year: u16, annual: Money },
+    /// The person's insurance is suspended or terminated, by the life event named where one did.
+    NotInsured { name: String, psn_no: PersonNo, status: PersonStatus, event: Option<(LifeEventKind, Date)> },
 }
 
 impl Refusal {
@@ -82,7 +86,8 @@ impl Refusal {
             | Refusal::CardUnprinted { .. }
             | Refusal::NotTheYearJustEnded { .. }
             | Refusal::CertificateNotThePerson { .. }
-            | Refusal::ResidentYearUnpaid { .. } => ErrorKind::Refused,
+            | Refusal::ResidentYearUnpaid { .. }
+            | Refusal::NotInsured { .. } => ErrorKind::Refused,
         }
     }
 
@@ -117,6 +122,12 @@ impl Refusal {
             }
             Refusal::ResidentYearUnpaid { name, year, annual, .. } => {
                 format!("居民{name}未缴纳{year}年度城乡居民医保费（{annual}元），本年度不享受待遇")
+            }
+            Refusal::NotInsured { name, status, event: Some((kind, day)), .. } => {
+                format!("参保人{name}已于{day}{}（参保状态{}），不能享受待遇", kind.name_zh(), status.code())
+            }
+            Refusal::NotInsured { name, status, event: None, .. } => {
+                format!("参保人{name}参保状态异常（{}），不能享受待遇", status.code())
             }
         }
     }
@@ -158,6 +169,12 @@ impl Refusal {
             }
             Refusal::ResidentYearUnpaid { psn_no, year, annual, .. } => {
                 format!("resident {psn_no} has not paid the {year} contribution ({annual} yuan): not covered this year")
+            }
+            Refusal::NotInsured { psn_no, status, event: Some((kind, day)), .. } => {
+                format!("person {psn_no} is not actively insured (status {}): {} on {day}", status.code(), kind.code())
+            }
+            Refusal::NotInsured { psn_no, status, event: None, .. } => {
+                format!("person {psn_no} is not actively insured (status {})", status.code())
             }
         }
     }

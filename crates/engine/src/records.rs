@@ -786,6 +786,243 @@ pub struct DiseaseRegistration {
     pub msgid: MsgId,
 }
 
+/// What changed in a person's insured life (参保人员变更), each dated and recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LifeEventKind {
+    /// Another employer (单位变更).
+    EmployerChange,
+    /// Another monthly contribution base (缴费基数调整).
+    BaseChange,
+    /// Retirement (在职转退休): priced as a retiree from the effective date; the retiree's
+    /// monthly credit from the next month.
+    Retirement,
+    /// Suspension (暂停参保: unemployment, arrears).
+    Suspension,
+    /// Resumption after a suspension (恢复参保).
+    Resumption,
+    /// Death (死亡): insurance terminated; the account goes to the heirs.
+    Death,
+    /// Emigration (出国定居): insurance terminated; the account is paid out.
+    Emigration,
+    /// Transfer of the insurance relationship out of the region (关系转出): terminated here;
+    /// years of contribution and the account go with the person.
+    TransferOut,
+}
+
+impl LifeEventKind {
+    pub const ALL: [LifeEventKind; 8] = [
+        LifeEventKind::EmployerChange,
+        LifeEventKind::BaseChange,
+        LifeEventKind::Retirement,
+        LifeEventKind::Suspension,
+        LifeEventKind::Resumption,
+        LifeEventKind::Death,
+        LifeEventKind::Emigration,
+        LifeEventKind::TransferOut,
+    ];
+
+    /// The name on the wire and in storage.
+    pub fn code(self) -> &'static str {
+        match self {
+            LifeEventKind::EmployerChange => "employer-change",
+            LifeEventKind::BaseChange => "base-change",
+            LifeEventKind::Retirement => "retirement",
+            LifeEventKind::Suspension => "suspension",
+            LifeEventKind::Resumption => "resumption",
+            LifeEventKind::Death => "death",
+            LifeEventKind::Emigration => "emigration",
+            LifeEventKind::TransferOut => "transfer-out",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<LifeEventKind> {
+        LifeEventKind::ALL.into_iter().find(|kind| kind.code() == code)
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            LifeEventKind::EmployerChange => "单位变更",
+            LifeEventKind::BaseChange => "缴费基数调整",
+            LifeEventKind::Retirement => "退休",
+            LifeEventKind::Suspension => "暂停参保",
+            LifeEventKind::Resumption => "恢复参保",
+            LifeEventKind::Death => "死亡",
+            LifeEventKind::Emigration => "出国（境）定居",
+            LifeEventKind::TransferOut => "医保关系转出",
+        }
+    }
+
+    /// Whether the event ends the insurance here for good.
+    pub fn terminates(self) -> bool {
+        matches!(self, LifeEventKind::Death | LifeEventKind::Emigration | LifeEventKind::TransferOut)
+    }
+}
+
+/// The parts of a person a life event changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonState {
+    pub person_type: PersonType,
+    pub employer: Option<String>,
+    pub contribution_base: Option<Money>,
+    pub status: PersonStatus,
+}
+
+impl PersonState {
+    pub fn of(person: &Person) -> PersonState {
+        PersonState {
+            person_type: person.person_type,
+            employer: person.employer.clone(),
+            contribution_base: person.contribution_base,
+            status: person.status,
+        }
+    }
+
+    /// The person with these parts.
+    pub fn applied_to(&self, person: &Person) -> Person {
+        Person {
+            person_type: self.person_type,
+            employer: self.employer.clone(),
+            contribution_base: self.contribution_base,
+            status: self.status,
+            ..person.clone()
+        }
+    }
+}
+
+/// A life event as recorded: what it changed (before and after), from when, by whom and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LifeEvent {
+    pub psn_no: PersonNo,
+    /// 1, 2, … per person, in the order recorded (effective dates never go back).
+    pub seq: i64,
+    pub kind: LifeEventKind,
+    pub effective: Date,
+    pub recorded_at: DateTime,
+    pub actor: String,
+    pub reason: String,
+    pub before: PersonState,
+    pub after: PersonState,
+    /// The region a transfer goes to.
+    pub region: Option<Admdvs>,
+}
+
+/// A person as they stood at the end of `day`: the stored person with every event effective
+/// after that day undone (events are kept in effective-date order).
+pub fn person_as_of(person: &Person, events: &[LifeEvent], day: Date) -> Person {
+    match events.iter().find(|event| event.effective > day) {
+        Some(first_later) => first_later.before.applied_to(person),
+        None => person.clone(),
+    }
+}
+
+/// Why money is paid out of a personal account (the seeds: it "can't be withdrawn casually").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PayoutKind {
+    /// To the heirs after a death (继承): the whole balance.
+    Inheritance,
+    /// To the person on emigration (出国定居): the whole balance.
+    Emigration,
+    /// To the new region's agency on a transfer out (转移): the whole balance.
+    TransferOut,
+    /// The person's own commercial or accident insurance premium (seed 004), to the insurer.
+    Premium,
+}
+
+impl PayoutKind {
+    pub const ALL: [PayoutKind; 4] =
+        [PayoutKind::Inheritance, PayoutKind::Emigration, PayoutKind::TransferOut, PayoutKind::Premium];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            PayoutKind::Inheritance => "inheritance",
+            PayoutKind::Emigration => "emigration",
+            PayoutKind::TransferOut => "transfer-out",
+            PayoutKind::Premium => "premium",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<PayoutKind> {
+        PayoutKind::ALL.into_iter().find(|kind| kind.code() == code)
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            PayoutKind::Inheritance => "个人账户继承",
+            PayoutKind::Emigration => "出国定居一次性支取",
+            PayoutKind::TransferOut => "关系转移个人账户转出",
+            PayoutKind::Premium => "购买商业健康保险或意外伤害保险",
+        }
+    }
+
+    /// The life event that must come first, and whether the whole balance goes.
+    pub fn requires(self) -> Option<LifeEventKind> {
+        match self {
+            PayoutKind::Inheritance => Some(LifeEventKind::Death),
+            PayoutKind::Emigration => Some(LifeEventKind::Emigration),
+            PayoutKind::TransferOut => Some(LifeEventKind::TransferOut),
+            PayoutKind::Premium => None,
+        }
+    }
+}
+
+/// Where a payout is going.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payee {
+    pub name: String,
+    /// The receiving bank's name.
+    pub bank: String,
+    pub account: String,
+    /// The insurer's policy number (a premium) or the receiving agency's reference.
+    pub reference: Option<String>,
+}
+
+/// A payout's state: proposed by one operator, approved or rejected by another (four eyes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayoutState {
+    Proposed,
+    Approved { by: String, at: DateTime },
+    Rejected { by: String, at: DateTime, reason: String },
+}
+
+impl PayoutState {
+    pub fn code(&self) -> &'static str {
+        match self {
+            PayoutState::Proposed => "proposed",
+            PayoutState::Approved { .. } => "approved",
+            PayoutState::Rejected { .. } => "rejected",
+        }
+    }
+}
+
+/// A payout out of a personal account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payout {
+    /// `PO` + a deployment-wide number.
+    pub id: String,
+    pub psn_no: PersonNo,
+    pub kind: PayoutKind,
+    /// What is paid: a premium's amount as proposed; the whole balance's at approval.
+    pub amount: Money,
+    pub payee: Payee,
+    pub reason: String,
+    pub proposed_by: String,
+    pub proposed_at: DateTime,
+    pub state: PayoutState,
+}
+
+/// The life event that put a person who is not insured in their present status (its kind and
+/// day), if one did.
+pub fn status_event(person: &Person, events: &[LifeEvent]) -> Option<(LifeEventKind, Date)> {
+    if person.status == PersonStatus::Active {
+        return None;
+    }
+    events
+        .iter()
+        .rev()
+        .find(|event| event.after.status == person.status && event.before.status != person.status)
+        .map(|event| (event.kind, event.effective))
+}
+
 /// A month's personal-account credit withheld because the month's contribution was not paid
 /// when the allocation ran (欠费暂停划账). Paying the arrears (补缴) credits the month at once
 /// and records when; the allocation's transfer id keeps it to once either way.

@@ -12,8 +12,8 @@ use crate::error::{EngineError, StoreFailure};
 use crate::record::Record;
 use crate::records::{
     AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, ClearingParty, Credential,
-    CredentialKind, DayTotals, DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, Message, Person,
-    Region, Settlement, SignIn, StoredFile, Visit, VisitDiagnoses, WithheldCredit,
+    CredentialKind, DayTotals, DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, LifeEvent,
+    Message, Payout, Person, Region, Settlement, SignIn, StoredFile, Visit, VisitDiagnoses, WithheldCredit,
 };
 use crate::row::{TableDef, Value};
 use crate::table::Table;
@@ -266,6 +266,8 @@ tables! {
         grants: Grant,
         diagnoses: VisitDiagnoses,
         withheld_credits: WithheldCredit,
+        life_events: LifeEvent,
+        payouts: Payout,
     }
     written {
         accumulators: (PersonNo, u16) => Accumulators,
@@ -281,6 +283,10 @@ tables! {
         settlement_index: MdtrtId => Vec<SetlId>,
         /// Sequence numbers of each card's transactions, oldest first (derived; not written back).
         card_transaction_index: CardNo => Vec<i64>,
+        /// Sequence numbers of each person's life events, in order (derived; not written back).
+        life_event_index: PersonNo => Vec<i64>,
+        /// Ids of each person's payouts (derived; not written back).
+        payout_index: PersonNo => Vec<String>,
     }
 }
 
@@ -622,6 +628,97 @@ impl<'a> WorkingSet<'a> {
             .into_iter()
             .filter_map(|seq| self.tables.card_transactions.get(&(card.clone(), seq)).flatten().cloned())
             .collect())
+    }
+
+    /// The life events of these persons, loaded in one query where not loaded yet.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn prefetch_life_events(&mut self, persons: &[PersonNo]) -> Result<(), EngineError> {
+        let missing: Vec<String> = persons
+            .iter()
+            .filter(|psn_no| !self.tables.life_event_index.is_loaded(psn_no))
+            .map(ToString::to_string)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut rows: Vec<LifeEvent> = load_by(self.loader, "psn_no", missing.clone())?;
+        rows.sort_by_key(|row| row.seq);
+        let mut index: std::collections::HashMap<PersonNo, Vec<i64>> = std::collections::HashMap::new();
+        for row in rows {
+            index.entry(row.psn_no.clone()).or_default().push(row.seq);
+            self.tables.life_events.loaded((row.psn_no.clone(), row.seq), Some(row));
+        }
+        for psn_no in missing {
+            let psn_no: PersonNo = psn_no.parse().map_err(|_| EngineError::internal("a stored person number"))?;
+            let seqs = index.remove(&psn_no).unwrap_or_default();
+            self.tables.life_event_index.loaded(psn_no, Some(seqs));
+        }
+        Ok(())
+    }
+
+    /// A person's life events, in the order recorded (effective dates never go back).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn life_events(&mut self, psn_no: &PersonNo) -> Result<Vec<LifeEvent>, EngineError> {
+        self.prefetch_life_events(std::slice::from_ref(psn_no))?;
+        let seqs = self.tables.life_event_index.get(psn_no).flatten().cloned().unwrap_or_default();
+        Ok(seqs
+            .into_iter()
+            .filter_map(|seq| self.tables.life_events.get(&(psn_no.clone(), seq)).flatten().cloned())
+            .collect())
+    }
+
+    getter!(payout, Payout);
+
+    /// A person's payouts, in the order proposed.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn payouts_of(&mut self, psn_no: &PersonNo) -> Result<Vec<Payout>, EngineError> {
+        if !self.tables.payout_index.is_loaded(psn_no) {
+            let mut rows: Vec<Payout> = load_by(self.loader, "psn_no", vec![psn_no.to_string()])?;
+            rows.sort_by(|a, b| a.id.cmp(&b.id));
+            let ids = rows.iter().map(|row| row.id.clone()).collect();
+            for row in rows {
+                if !self.tables.payouts.is_loaded(&row.id) {
+                    self.tables.payouts.loaded(row.id.clone(), Some(row));
+                }
+            }
+            self.tables.payout_index.loaded(psn_no.clone(), Some(ids));
+        }
+        let ids = self.tables.payout_index.get(psn_no).flatten().cloned().unwrap_or_default();
+        Ok(ids.into_iter().filter_map(|id| self.tables.payouts.get(&id).flatten().cloned()).collect())
+    }
+
+    /// Stores a payout (a new one joins its person's list).
+    ///
+    /// # Errors
+    /// When the store fails to load the person's payouts.
+    pub fn put_payout(&mut self, row: Payout) -> Result<(), EngineError> {
+        let mut ids: Vec<String> = self.payouts_of(&row.psn_no)?.into_iter().map(|payout| payout.id).collect();
+        if !ids.contains(&row.id) {
+            ids.push(row.id.clone());
+            self.tables.payout_index.put(row.psn_no.clone(), ids);
+        }
+        self.tables.payouts.put(row.id.clone(), row);
+        Ok(())
+    }
+
+    /// Records a life event after the person's others.
+    ///
+    /// # Errors
+    /// When the store fails to load the person's events.
+    pub fn put_life_event(&mut self, row: LifeEvent) -> Result<(), EngineError> {
+        let mut seqs: Vec<i64> = self.life_events(&row.psn_no)?.into_iter().map(|event| event.seq).collect();
+        seqs.push(row.seq);
+        self.tables.life_event_index.put(row.psn_no.clone(), seqs);
+        self.tables.life_events.put((row.psn_no.clone(), row.seq), row);
+        Ok(())
     }
 
     /// Stores a card transaction (a new sequence number is appended to the card's order).

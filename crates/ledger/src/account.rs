@@ -36,6 +36,10 @@ pub enum AccountKey {
     /// A region's fund bank account (基金专户): contributions arrive here, institutions and
     /// other regions are paid from here.
     FundBank(Admdvs),
+    /// What a custody bank is to pay out of personal accounts (heirs, emigrants, another
+    /// region's agency, an insurer): credited when a payout is approved, emptied when the
+    /// bank's payment file is executed.
+    BankPayable(BankCode),
 }
 
 impl AccountKey {
@@ -73,6 +77,7 @@ impl AccountKey {
             AccountKey::BankCustody(_) => "银行存管",
             AccountKey::InterRegionReceivable { .. } => "异地就医清算应收",
             AccountKey::FundBank(_) => "基金专户",
+            AccountKey::BankPayable(_) => "个人账户应付款",
         }
     }
 }
@@ -95,6 +100,7 @@ impl fmt::Display for AccountKey {
                 write!(f, "inter-region-receivable/{creditor}/{debtor}")
             }
             AccountKey::FundBank(region) => write!(f, "fund-bank/{region}"),
+            AccountKey::BankPayable(bank) => write!(f, "payable/bank/{bank}"),
         }
     }
 }
@@ -118,6 +124,7 @@ impl FromStr for AccountKey {
                 AccountKey::InterRegionReceivable { creditor: creditor.parse()?, debtor: debtor.parse()? }
             }
             ["fund-bank", region] => AccountKey::FundBank(region.parse()?),
+            ["payable", "bank", bank] => AccountKey::BankPayable(bank.parse()?),
             _ => {
                 return Err(ParseError::new("account key", format!("{text:?} is not a known account key")));
             }

@@ -58,10 +58,12 @@ pub enum TransferCode {
     InterRegionClearing,
     /// A personal account's custody moves to another bank.
     CustodyMove,
+    /// Money paid out of a personal account (death, emigration, transfer out, a premium).
+    Payout,
 }
 
 impl TransferCode {
-    pub const ALL: [TransferCode; 10] = [
+    pub const ALL: [TransferCode; 11] = [
         TransferCode::Opening,
         TransferCode::Settlement,
         TransferCode::SettlementCancel,
@@ -72,6 +74,7 @@ impl TransferCode {
         TransferCode::InstitutionClearing,
         TransferCode::InterRegionClearing,
         TransferCode::CustodyMove,
+        TransferCode::Payout,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +89,7 @@ impl TransferCode {
             TransferCode::InstitutionClearing => "institution-clearing",
             TransferCode::InterRegionClearing => "inter-region-clearing",
             TransferCode::CustodyMove => "custody-move",
+            TransferCode::Payout => "payout",
         }
     }
 
@@ -106,6 +110,7 @@ impl TransferCode {
             TransferCode::InstitutionClearing => "机构结算",
             TransferCode::InterRegionClearing => "异地清算",
             TransferCode::CustodyMove => "托管银行变更",
+            TransferCode::Payout => "个人账户支取",
         }
     }
 
@@ -122,6 +127,7 @@ impl TransferCode {
             TransferCode::InstitutionClearing => "institution clearing",
             TransferCode::InterRegionClearing => "inter-region clearing",
             TransferCode::CustodyMove => "custody bank changed",
+            TransferCode::Payout => "paid out of the account",
         }
     }
 }

@@ -78,7 +78,8 @@ pub async fn ensure_region(store: &Store, secrets: &Secrets, region: Option<&str
 
 /// The demo's passwords and PINs (DEMO.md): every person's portal password `Demo@2026`
 /// except 赵敏, who has only the initial password (ID digits 12–17, to be changed at first
-/// use); every card's PIN `147258`; the operator `admin` with the privileged role.
+/// use); every card's PIN `147258`; the operator `admin` with the privileged role and the
+/// operator `reviewer` with the reviewer role.
 async fn credentials(store: &Store, secrets: &Secrets, region: Option<&str>) -> Result<Vec<Credential>, String> {
     let secrets = secrets.clone();
     let region = region.map(str::to_string);
@@ -121,9 +122,17 @@ async fn credentials(store: &Store, secrets: &Secrets, region: Option<&str>) -> 
         credentials.push(credential(
             demo::OPERATOR.to_string(),
             CredentialKind::Operator,
-            password,
+            password.clone(),
             false,
             vec!["operator".to_string(), crate::rest::PRIVILEGED.to_string()],
+        ));
+        // A second operator who reviews what others propose (payouts: four eyes).
+        credentials.push(credential(
+            demo::REVIEWER.to_string(),
+            CredentialKind::Operator,
+            password,
+            false,
+            vec!["operator".to_string(), crate::rest::REVIEWER.to_string()],
         ));
         credentials
     })

@@ -4,8 +4,8 @@
 use yibao_domain::{CardNo, DateTime, InstitutionCode, MdtrtId, Money, MsgId, PersonNo, SetlId};
 use yibao_engine::records::{
     AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, Credential, CredentialKind,
-    DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, Message, Person, Region, Settlement,
-    StoredFile, Visit, VisitDiagnoses,
+    DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, LifeEvent, Message, Payout, Person, Region,
+    Settlement, StoredFile, Visit, VisitDiagnoses,
 };
 use yibao_engine::{Loader, StoreFailure};
 use yibao_ledger::{Account, AccountKey, Posting, Side, Transfer};
@@ -657,6 +657,30 @@ impl<'c> Reader<'c> {
 
     pub fn message(&mut self, msgid: &MsgId) -> Result<Option<Message>, StoreFailure> {
         self.db.get::<Message>(std::slice::from_ref(msgid)).map(one)
+    }
+
+    /// A person's payouts, in the order proposed.
+    pub fn payouts_of(&mut self, psn_no: &PersonNo) -> Result<Vec<Payout>, StoreFailure> {
+        let mut rows: Vec<Payout> = yibao_engine::load_by(&mut self.db, "psn_no", vec![psn_no.to_string()])?;
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(rows)
+    }
+
+    /// Payouts in a state (`proposed`, `approved`, `rejected`), oldest first, at most `limit`.
+    pub fn payouts_in(&mut self, state: &str, limit: u64) -> Result<Vec<Payout>, StoreFailure> {
+        let limit = Value::Int(i64::try_from(limit).unwrap_or(i64::MAX));
+        self.select(Payout::TABLE, "WHERE state = $1 ORDER BY id LIMIT $2", &[text(state), limit], Payout::decode)
+    }
+
+    pub fn payout(&mut self, id: &str) -> Result<Option<Payout>, StoreFailure> {
+        self.db.get::<Payout>(&[id.to_string()]).map(one)
+    }
+
+    /// A person's life events, in the order recorded.
+    pub fn life_events(&mut self, psn_no: &PersonNo) -> Result<Vec<LifeEvent>, StoreFailure> {
+        let mut rows: Vec<LifeEvent> = yibao_engine::load_by(&mut self.db, "psn_no", vec![psn_no.to_string()])?;
+        rows.sort_by_key(|row| row.seq);
+        Ok(rows)
     }
 
     pub fn registrations(&mut self, psn_no: &PersonNo) -> Result<Vec<DiseaseRegistration>, StoreFailure> {

@@ -13,7 +13,7 @@ use super::credit::{MonthCredit, allocation_id, credit_month};
 use super::summary::{AllocationSummary, SkipReason};
 use super::{Command, Context, Outcome};
 use crate::error::{EngineError, Refusal};
-use crate::records::{AuditEntry, WithheldCredit};
+use crate::records::{AuditEntry, PersonStatus, WithheldCredit};
 use crate::working_set::{Keys, WorkingSet};
 
 /// The most persons one allocation command credits (the CLI sends batches of this size).
@@ -85,6 +85,8 @@ impl Command for AllocateMonth {
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
         check_batch(&self.persons, "划拨", "allocation")?;
         ended(self.month, ctx)?;
+        ws.prefetch_life_events(&self.persons)?;
+        ws.fetch::<WithheldCredit>(self.persons.iter().map(|psn_no| (psn_no.clone(), self.month)).collect())?;
         let mut summary = AllocationSummary::default();
         let mut unpaid = Vec::new();
         for psn_no in &self.persons {
@@ -95,10 +97,17 @@ impl Command for AllocateMonth {
                 MonthCredit::Credited(amount) => {
                     summary.credited += 1;
                     summary.amount += amount;
+                    // A month withheld by an earlier run (paid since, or the person resumed).
+                    let key = (psn_no.clone(), self.month);
+                    if let Some(withheld) = ws.get::<WithheldCredit>(&key)? {
+                        ws.put(WithheldCredit { credited_at: Some(ctx.now), ..withheld });
+                    }
                 }
                 MonthCredit::Already => summary.already += 1,
                 MonthCredit::Skipped(reason) => {
-                    if reason == SkipReason::ContributionUnpaid {
+                    // Kept for the arrears: an unpaid month, or a suspended person's month.
+                    let suspended = reason == SkipReason::NotInsured && person.status == PersonStatus::Suspended;
+                    if reason == SkipReason::ContributionUnpaid || suspended {
                         unpaid.push((psn_no.clone(), self.month));
                     }
                     summary.skip(psn_no, reason);
@@ -106,7 +115,6 @@ impl Command for AllocateMonth {
             }
         }
         // The months withheld, kept so that paying them later credits them at once.
-        ws.fetch::<WithheldCredit>(unpaid.clone())?;
         for (psn_no, month) in unpaid {
             if ws.get::<WithheldCredit>(&(psn_no.clone(), month))?.is_none() {
                 ws.put(WithheldCredit { psn_no, month, withheld_at: ctx.now, credited_at: None });

@@ -114,6 +114,8 @@ pub enum Outcome {
     },
     EVoucher(Box<crate::records::EVoucher>),
     Grant(Box<crate::records::Grant>),
+    LifeEvent(Box<crate::records::LifeEvent>),
+    Payout(Box<crate::records::Payout>),
     /// A registry change or a recorded read: nothing to report beyond success.
     Done,
 }
@@ -145,6 +147,8 @@ impl Outcome {
             | Outcome::Statement { .. }
             | Outcome::EVoucher(_)
             | Outcome::Grant(_)
+            | Outcome::LifeEvent(_)
+            | Outcome::Payout(_)
             | Outcome::Allocation(_)
             | Outcome::Clearing(_)
             | Outcome::Contributions(_)

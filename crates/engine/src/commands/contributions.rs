@@ -173,6 +173,10 @@ impl Command for PayContributions {
             let id = contribution_id(psn_no, self.period);
             if ws.transfer(&id)?.is_some() {
                 summary.already.push(psn_no.clone());
+                // Paid while suspended, say: the withheld month is credited now.
+                if let Some(month) = arrears {
+                    credit_withheld(ws, ctx, &person, month, &mut summary)?;
+                }
                 continue;
             }
             let bank = AccountKey::FundBank(person.admdvs.clone());
@@ -199,13 +203,8 @@ impl Command for PayContributions {
                 },
                 postings,
             })?;
-            if let Some(month) = arrears
-                && let Some(withheld) = ws.get::<WithheldCredit>(&(psn_no.clone(), month))?
-                && withheld.credited_at.is_none()
-                && let MonthCredit::Credited(amount) = credit_month(ws, ctx, &person, month)?
-            {
-                ws.put(WithheldCredit { credited_at: Some(ctx.now), ..withheld });
-                summary.arrears_credited.push((psn_no.clone(), month, amount));
+            if let Some(month) = arrears {
+                credit_withheld(ws, ctx, &person, month, &mut summary)?;
             }
             summary.total += due.pooled + due.employee;
             summary.paid.push(ContributionLine {
@@ -226,4 +225,22 @@ impl Command for PayContributions {
         }
         Ok(Outcome::Contributions(summary))
     }
+}
+
+/// Credits a month the allocation withheld from `person`, if it did and it can be credited now.
+fn credit_withheld(
+    ws: &mut WorkingSet<'_>,
+    ctx: &Context<'_>,
+    person: &crate::records::Person,
+    month: yibao_domain::Month,
+    summary: &mut ContributionSummary,
+) -> Result<(), EngineError> {
+    if let Some(withheld) = ws.get::<WithheldCredit>(&(person.psn_no.clone(), month))?
+        && withheld.credited_at.is_none()
+        && let MonthCredit::Credited(amount) = credit_month(ws, ctx, person, month)?
+    {
+        ws.put(WithheldCredit { credited_at: Some(ctx.now), ..withheld });
+        summary.arrears_credited.push((person.psn_no.clone(), month, amount));
+    }
+    Ok(())
 }

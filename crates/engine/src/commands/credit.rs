@@ -9,7 +9,7 @@ use yibao_ledger::{AccountKey, Posting, Transfer, TransferCode, TransferId};
 use super::Context;
 use super::summary::SkipReason;
 use crate::error::EngineError;
-use crate::records::{Person, PersonStatus};
+use crate::records::{Person, PersonStatus, person_as_of};
 use crate::working_set::WorkingSet;
 
 /// The period a contribution pays for.
@@ -49,7 +49,8 @@ pub(crate) enum MonthCredit {
 
 /// Credits `person`'s account for an ended `month`, once (the transfer id is the key). In
 /// service and flexible employees are credited only when the month's contribution is paid;
-/// retirees' credit comes from the pooled fund and needs none.
+/// retirees' credit comes from the pooled fund and needs none. Only a person insured now is
+/// credited (a suspended person's months wait for the resumption and the arrears).
 pub(crate) fn credit_month(
     ws: &mut WorkingSet<'_>,
     ctx: &Context<'_>,
@@ -66,11 +67,17 @@ pub(crate) fn credit_month(
     if person.insured_since > day {
         return Ok(MonthCredit::Skipped(SkipReason::NotYetInsured));
     }
+    // The person type is the one at the end of the month before (a retiree's credit starts the
+    // month after retirement); the base the one in force at the month's end (or, in the month
+    // of retirement, the last one).
+    let events = ws.life_events(&person.psn_no)?;
+    let before = person_as_of(person, &events, month.first_day().plus_days(-1));
+    let base = person_as_of(person, &events, day).contribution_base.or(before.contribution_base);
+    let person_type = before.person_type;
     let credit = match ctx.policies.resolve(&person.admdvs, person.insurance, day) {
-        Some(resolved) if resolved.scheme.personal_account => resolved
-            .scheme
-            .account_credit
-            .map_or(Money::ZERO, |rule| rule.monthly(person.person_type, person.contribution_base)),
+        Some(resolved) if resolved.scheme.personal_account => {
+            resolved.scheme.account_credit.map_or(Money::ZERO, |rule| rule.monthly(person_type, base))
+        }
         _ => Money::ZERO,
     };
     if !credit.is_positive() {
@@ -80,7 +87,7 @@ pub(crate) fn credit_month(
     if ws.transfer(&id)?.is_some() {
         return Ok(MonthCredit::Already);
     }
-    let retired = person.person_type.group() == PersonTypeGroup::Retired;
+    let retired = person_type.group() == PersonTypeGroup::Retired;
     let contribution = contribution_id(&person.psn_no, ContributionPeriod::Month(month));
     if !retired && ws.transfer(&contribution)?.is_none() {
         return Ok(MonthCredit::Skipped(SkipReason::ContributionUnpaid));
@@ -96,7 +103,7 @@ pub(crate) fn credit_month(
         id,
         code: TransferCode::Allocation,
         at: ctx.now,
-        reference: format!("{month} {}", person.person_type.code()),
+        reference: format!("{month} {}", person_type.code()),
         postings: vec![Posting::debit(source, credit), Posting::credit(target, credit)],
     })?;
     Ok(MonthCredit::Credited(credit))

@@ -2,8 +2,8 @@
 
 use yibao_domain::{Date, InstitutionCode, PersonNo};
 
-use crate::error::EngineError;
-use crate::records::{Institution, Person, PersonStatus};
+use crate::error::{EngineError, Refusal};
+use crate::records::{Institution, Person, PersonStatus, status_event};
 use crate::working_set::WorkingSet;
 
 /// The person, who must exist and be insured.
@@ -12,12 +12,17 @@ pub(super) fn insured_person(ws: &mut WorkingSet<'_>, psn_no: &PersonNo) -> Resu
         EngineError::not_found(format!("人员编号{psn_no}不存在"), format!("no insured person {psn_no}"))
     })?;
     if !matches!(person.status, PersonStatus::Active | PersonStatus::Guest) {
-        return Err(EngineError::refused(
-            format!("参保人{}参保状态异常（{}），不能享受待遇", person.name, person.status.code()),
-            format!("person {psn_no} is not actively insured (status {})", person.status.code()),
-        ));
+        return Err(not_insured(ws, &person)?);
     }
     Ok(person)
+}
+
+/// Why a person who is not actively insured is refused: the life event that made it so, where
+/// one did.
+pub(super) fn not_insured(ws: &mut WorkingSet<'_>, person: &Person) -> Result<EngineError, EngineError> {
+    let event = status_event(person, &ws.life_events(&person.psn_no)?);
+    Ok(Refusal::NotInsured { name: person.name.clone(), psn_no: person.psn_no.clone(), status: person.status, event }
+        .into())
 }
 
 /// The institution, which must exist and be designated on `day`.

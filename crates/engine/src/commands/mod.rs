@@ -13,9 +13,11 @@ mod command;
 mod contributions;
 mod credit;
 mod evoucher;
+mod life;
 mod lines;
 mod lookup;
 mod misc;
+mod payouts;
 mod peer;
 mod registry;
 mod settle;
@@ -41,11 +43,13 @@ pub use evoucher::{
     ActivateEVoucher, AuthorizeFace, CHANNELS, EC_TOKEN_SECONDS, FACE_AUTH_SECONDS, IssueQrCode, QR_SECONDS,
     RedeemGrant, SuspendEVoucher, grant_hash, token_holder,
 };
+pub use life::{BASE_MAX_YUAN, LifeChange, REASON_MAX_CHARS, RecordLifeEvent, retired_type};
 pub use lines::{LineUpload, RevokeLines, RevokeScope, UploadLines};
 pub use misc::{
     FILE_MAX_BYTES, RecordIdentification, RecordRead, RegisterDisease, Reverse, RevokeDisease, SignInCommand, SignOut,
     StoreFile,
 };
+pub use payouts::{ProposePayout, ReviewPayout, payout_id};
 pub use peer::{PeerSettle, RecordPeerCancellation, RecordPeerSettlement, RegisterGuest};
 pub use registry::{
     CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, DRAWN_MIN, Enrolment, IssueCard, OpeningBalance,

@@ -13,7 +13,7 @@ use yibao_engine::commands::ConsumeCredential;
 use yibao_engine::records::{ACTIVATION_CODE_SECONDS, Credential, CredentialKind, Person};
 
 use super::caller::Caller;
-use super::caller::PRIVILEGED;
+use super::caller::{PRIVILEGED, REVIEWER};
 use super::common::{body, created, hash_secret, ok, parse};
 use super::error::ApiError;
 use super::wire;
@@ -330,9 +330,9 @@ pub(super) async fn create_operator(
     let request: wire::NewOperator = body(&bytes)?;
     let username = wire::code("username", &request.username)?;
     for role in &request.roles {
-        if role != "operator" && role != PRIVILEGED {
+        if role != "operator" && role != PRIVILEGED && role != REVIEWER {
             return Err(ApiError::invalid(
-                format!("unknown role {role:?}; roles are \"operator\" and \"{PRIVILEGED}\""),
+                format!("unknown role {role:?}; roles are \"operator\", \"{PRIVILEGED}\" and \"{REVIEWER}\""),
                 "角色不存在",
             ));
         }

@@ -14,6 +14,9 @@ use crate::state::AppState;
 /// The privileged operator role: may see whole ID numbers (with a stated reason).
 pub const PRIVILEGED: &str = "privileged";
 
+/// The reviewer role: approves or rejects what another operator proposed (four eyes).
+pub const REVIEWER: &str = "reviewer";
+
 #[derive(Debug, Clone)]
 pub enum Caller {
     Anonymous,

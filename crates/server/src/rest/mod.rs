@@ -16,7 +16,9 @@ mod contributions;
 mod error;
 mod evoucher;
 mod flows;
+mod life;
 pub mod openapi;
+mod payouts;
 mod registry;
 mod wire;
 
@@ -27,7 +29,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 pub(crate) use access::{PasswordUpdate, Proof, authenticate, set_password};
-pub use caller::{Caller, PRIVILEGED, operator_actor};
+pub use caller::{Caller, PRIVILEGED, REVIEWER, operator_actor};
 pub use common::PAGE_SIZE_MAX;
 pub use error::ApiError;
 pub use evoucher::check_face;
@@ -38,7 +40,9 @@ use crate::state::AppState;
 pub const BODY_MAX_BYTES: usize = 256 * 1024;
 
 pub fn router() -> Router<Arc<AppState>> {
-    let router = contributions::routes(clearing::routes(evoucher::routes(cards::routes(Router::new()))));
+    let router = payouts::routes(life::routes(contributions::routes(clearing::routes(evoucher::routes(
+        cards::routes(Router::new()),
+    )))));
     router
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/auth/login", post(access::login))

@@ -91,6 +91,7 @@ pub fn spec() -> Value {
     let mut doc = base();
     card_paths(&mut doc);
     clearing_paths(&mut doc);
+    back_office_paths(&mut doc);
     common_errors(&mut doc);
     doc
 }
@@ -117,6 +118,69 @@ fn common_errors(doc: &mut Value) {
                 responses.entry(code).or_insert(response);
             }
         }
+    }
+}
+
+/// The agency's back office (R3): life events.
+fn back_office_paths(doc: &mut Value) {
+    let secured = json!([{"bearer": []}]);
+    let kinds = [
+        "employer-change",
+        "base-change",
+        "retirement",
+        "suspension",
+        "resumption",
+        "death",
+        "emigration",
+        "transfer-out",
+    ];
+    let state = json!({"type": "object", "properties": {"psn_type": text(), "employer": nullable_text(), "contribution_base": nullable_amount(), "status": {"type": "string", "description": "psn_insu_stas: 1 insured, 2 suspended, 4 terminated"}}});
+    let event = json!({"type": "object", "properties": {
+        "psn_no": text(), "seq": {"type": "integer"}, "kind": {"type": "string", "enum": kinds}, "kind_zh": text(),
+        "effective": text(), "recorded_at": text(), "actor": text(), "reason": text(),
+        "before": state.clone(), "after": state, "region": nullable_text()}});
+    let event_body = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["kind", "effective", "reason"], "additionalProperties": false, "properties": {
+        "kind": {"type": "string", "enum": kinds},
+        "effective": {"type": "string", "format": "date", "description": "the day it took effect: today or earlier, not before the person's previous event"},
+        "reason": {"type": "string", "minLength": 1, "maxLength": 200},
+        "employer": {"type": "string", "description": "employer-change: the new employer (same region)"},
+        "base": {"type": "string", "description": "base-change: the new monthly contribution base, yuan"},
+        "region": {"type": "string", "description": "transfer-out: the region the person moves to"}}}}}});
+    let payout = json!({"type": "object", "properties": {
+        "id": text(), "psn_no": text(), "kind": {"type": "string", "enum": ["inheritance", "emigration", "transfer-out", "premium"]}, "kind_zh": text(),
+        "amount": amount(), "payee": {"type": "object", "properties": {"name": text(), "bank": text(), "account": text(), "reference": nullable_text()}},
+        "reason": text(), "proposed_by": text(), "proposed_at": text(), "state": {"type": "string", "enum": ["proposed", "approved", "rejected"]},
+        "reviewed_by": nullable_text(), "reviewed_at": nullable_text(), "review_reason": nullable_text()}});
+    let proposal = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["kind", "payee", "reason"], "additionalProperties": false, "properties": {
+        "kind": {"type": "string", "enum": ["inheritance", "emigration", "transfer-out", "premium"], "description": "inheritance, emigration and transfer-out pay the whole balance after the person's death, emigration or transfer out is recorded; premium pays the person's own commercial or accident insurance"},
+        "amount": {"type": "string", "description": "premium only: yuan, at most the balance"},
+        "payee": {"type": "object", "required": ["name", "bank", "account"], "additionalProperties": false, "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 40}, "bank": {"type": "string", "minLength": 1, "maxLength": 60},
+            "account": {"type": "string", "pattern": "^[0-9A-Za-z]{6,34}$"}, "reference": {"type": "string", "maxLength": 60, "description": "premium: the insurer's policy number"}}},
+        "reason": {"type": "string", "minLength": 1, "maxLength": 200}}}}}});
+    let review_body = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["decision", "reason"], "additionalProperties": false, "properties": {
+        "decision": {"type": "string", "enum": ["approve", "reject"]}, "reason": {"type": "string", "minLength": 1, "maxLength": 200}}}}}});
+    let paths = json!({
+        "/api/v1/persons/{psn_no}/payouts": {
+            "get": operation("A person's payouts, oldest first (the person or an operator; operator reads audited).", "200",
+                json!({"type": "object", "properties": {"psn_no": text(), "payouts": {"type": "array", "items": payout.clone()}}}),
+                &["400", "401", "403", "404", "503"], json!({"security": secured.clone(), "parameters": [path_param("psn_no", "the person number")]})),
+            "post": operation("Propose a payout out of the personal account (operator). Nothing moves until an operator with the reviewer role who did not propose it approves. One proposal at a time per person.", "201",
+                payout.clone(), &["400", "401", "403", "404", "409", "422", "503"], json!({"security": secured.clone(), "parameters": [path_param("psn_no", "the person number")], "requestBody": proposal}))},
+        "/api/v1/payouts": {"get": operation("Payouts in a state, oldest first (operator): proposed is the review queue, approved the bank's payment file (format=csv).", "200",
+            json!({"type": "object", "properties": {"state": text(), "payouts": {"type": "array", "items": payout.clone()}}}), &["400", "401", "403", "503"],
+            json!({"security": secured.clone(), "parameters": [query_param("state", "string", "proposed (default), approved or rejected"), query_param("format", "string", "json (default) or csv"), query_param("limit", "integer", "1 to 500, default 100")]}))},
+        "/api/v1/payouts/{id}/review": {"post": operation("Approve or reject a proposed payout (an operator with the reviewer role, never the proposer: 403). Approval is one balanced transfer from the personal account to the custody bank's payable, of the whole balance at approval (inheritance, emigration, transfer-out) or the amount (premium), refused when the balance does not cover it; approving again answers the approved payout and pays nothing more.", "200",
+            payout, &["400", "401", "403", "404", "409", "422", "503"], json!({"security": secured.clone(), "parameters": [path_param("id", "the payout's id, PO…")], "requestBody": review_body}))},
+        "/api/v1/persons/{psn_no}/life-events": {
+            "get": operation("A person's life events in order, each with the state before and after (the person or an operator; operator reads audited).", "200",
+                json!({"type": "object", "properties": {"psn_no": text(), "status": text(), "psn_type": text(), "events": {"type": "array", "items": event.clone()}}}),
+                &["400", "401", "403", "404", "503"], json!({"security": secured.clone(), "parameters": [path_param("psn_no", "the person number")]})),
+            "post": operation("Record a life event (operator): employer or base change, retirement (priced as a retiree from the effective date, credited as one from the next month), suspension and resumption, death, emigration, transfer out. The person changes at once; suspended and terminated persons are refused by settlement, 1101 shows the status and 2001 the reason. The same event again answers the stored one.", "201",
+                event, &["400", "401", "403", "404", "422", "503"], json!({"security": secured, "parameters": [path_param("psn_no", "the person number")], "requestBody": event_body}))},
+    });
+    if let (Some(target), Value::Object(paths)) = (doc["paths"].as_object_mut(), paths) {
+        target.extend(paths);
     }
 }
 

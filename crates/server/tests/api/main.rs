@@ -11,6 +11,7 @@ mod escaping;
 mod evoucher;
 mod helpers;
 mod inpatient;
+mod life;
 mod negative;
 mod outpatient;
 mod pharmacy;

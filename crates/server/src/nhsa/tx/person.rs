@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use yibao_domain::{CardNo, CertType, Date, IdNumber, InsuranceType, MedType};
 use yibao_engine::Outcome;
 use yibao_engine::commands::{RecordIdentification, RegisterDisease, RevokeDisease, SignInCommand, SignOut};
-use yibao_engine::records::{CardStatus, Certificate, Person, PersonStatus};
+use yibao_engine::records::{CardStatus, Certificate, Person, PersonStatus, status_event};
 
 use super::input::{data, person_no};
 use crate::nhsa::render::{amount, person_fields};
@@ -134,7 +134,12 @@ pub async fn person_info(call: &Call) -> Result<Answer, NhsaError> {
                 None => None,
             };
             let cards = r.cards_of(&person.psn_no)?;
-            Ok(Some((person, card, balances, employer, lookup.card, cards)))
+            // Since when a person who is not insured is not (paus_insu_date).
+            let paused = match person.status {
+                PersonStatus::Active | PersonStatus::Guest => None,
+                _ => status_event(&person, &r.life_events(&person.psn_no)?).map(|(_, day)| day),
+            };
+            Ok(Some((person, card, balances, employer, lookup.card, cards, paused)))
         })
         .await?;
     // Insured by another deployment (异地就医): its answer, and the person kept here as a guest.
@@ -153,11 +158,11 @@ pub async fn person_info(call: &Call) -> Result<Answer, NhsaError> {
                 return Err(NhsaError::new("人员姓名psn_name与证件信息不符"));
             }
             let identified = identification(call, &person, kind);
-            let output = person_output(&person, balance, employer.as_deref(), today);
+            let output = person_output(&person, balance, employer.as_deref(), None, today);
             return call.answer_recorded(identified, output, &[]).await;
         }
     }
-    let Some((person, card, (current, prior), employer, presented, cards)) = found else {
+    let Some((person, card, (current, prior), employer, presented, cards, paused)) = found else {
         // Trying ID numbers to find persons misses far more than a hospital ever does.
         let harvest = format!("1101-miss/{}", call.institution.code);
         if call.app.reads.take(&harvest, crate::kit::clock::unix_now(), MISSES_PER_MINUTE).is_err() {
@@ -186,8 +191,8 @@ pub async fn person_info(call: &Call) -> Result<Answer, NhsaError> {
     }
     let warnings = warnings(&person, &cards);
     let identified = identification(call, &person, kind);
-    call.answer_recorded(identified, person_output(&person, current + prior, employer.as_deref(), today), &warnings)
-        .await
+    let output = person_output(&person, current + prior, employer.as_deref(), paused, today);
+    call.answer_recorded(identified, output, &warnings).await
 }
 
 /// The audit entry of 1101: which institution identified whom, with which certificate.
@@ -256,7 +261,13 @@ fn mask(text: &str) -> String {
     }
 }
 
-fn person_output(person: &Person, balance: yibao_domain::Money, employer: Option<&str>, today: Date) -> Value {
+fn person_output(
+    person: &Person,
+    balance: yibao_domain::Money,
+    employer: Option<&str>,
+    paused: Option<Date>,
+    today: Date,
+) -> Value {
     let mut baseinfo = person_fields(person, today);
     baseinfo.insert("exp_content".into(), Value::Null);
     json!({
@@ -267,7 +278,7 @@ fn person_output(person: &Person, balance: yibao_domain::Money, employer: Option
             "psn_type": person.person_type.code(),
             "psn_insu_stas": person.status.code(),
             "psn_insu_date": person.insured_since.to_string(),
-            "paus_insu_date": null,
+            "paus_insu_date": paused.map(|day| day.to_string()),
             "cvlserv_flag": if person.person_type.is_civil_servant() { "1" } else { "0" },
             "insuplc_admdvs": person.admdvs.as_str(),
             "emp_name": employer.unwrap_or(""),
@@ -293,17 +304,25 @@ pub async fn eligibility(call: &Call) -> Result<Answer, NhsaError> {
         .store
         .read(move |r| {
             let paid = !r.loader().transfers(std::slice::from_ref(&year_paid))?.is_empty();
-            Ok((r.person(&lookup)?, r.registrations(&lookup)?, paid))
+            let person = r.person(&lookup)?;
+            let event = match &person {
+                Some(person) if person.status != PersonStatus::Active => status_event(person, &r.life_events(&lookup)?),
+                _ => None,
+            };
+            Ok((person.map(|person| (person, event)), r.registrations(&lookup)?, paid))
         })
         .await?;
-    let person = person.ok_or_else(|| NhsaError::new(format!("人员编号{psn_no}不存在")))?;
+    let (person, event) = person.ok_or_else(|| NhsaError::new(format!("人员编号{psn_no}不存在")))?;
     let policies = call.app.store.policies();
     let resolved = policies.resolve(&person.admdvs, insurance, day);
     let annual = resolved.map_or(yibao_domain::Money::ZERO, |resolved| resolved.scheme.annual_contribution());
     let unpaid_resident = insurance.is_resident() && annual.is_positive() && !paid;
     let (enjoys, result) = match resolved {
         _ if person.insurance != insurance => (false, format!("参保人险种为{}，不是{insurance}", person.insurance)),
-        _ if person.status != PersonStatus::Active => (false, "参保状态异常，不享受待遇".to_string()),
+        _ if person.status != PersonStatus::Active => match event {
+            Some((kind, day)) => (false, format!("参保人已于{day}{}，参保状态异常，不享受待遇", kind.name_zh())),
+            None => (false, "参保状态异常，不享受待遇".to_string()),
+        },
         _ if unpaid_resident => {
             (false, format!("未缴纳{}年度城乡居民医保费（{annual}元），本年度不享受待遇", day.year()))
         }

@@ -1,0 +1,189 @@
+//! The agency records a person's life events over REST; the national interface shows them:
+//! 1101's status and type, 2001's reason, a refused visit naming the event.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+async fn admin(app: &TestApp) -> String {
+    app.login(json!({"role": "operator", "username": "admin", "password": "Demo@2026"})).await
+}
+
+#[tokio::test]
+async fn life_events_change_what_the_national_interface_answers_and_are_listed_once() {
+    let app = spawn_app().await;
+    let token = admin(&app).await;
+    let today = app.store.now().date().to_string();
+    let path = |name: &str| format!("/api/v1/persons/{}/life-events", psn(name));
+
+    // Only an operator records; the person and institutions may not.
+    let person = app.person_login("张伟").await;
+    let retire = json!({"kind": "retirement", "effective": today, "reason": "达到法定退休年龄"});
+    let refused = app.rest("POST", &path("张伟"), Some(&person), &[], Some(retire.clone())).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let hospital = app.rest("POST", &path("张伟"), None, &signed_headers(TERTIARY), Some(retire.clone())).await;
+    assert_eq!(hospital.status, 403, "{}", hospital.body);
+
+    let before = app.rest("GET", "/api/v1/audit?limit=500", Some(&token), &[], None).await.body["entries"]
+        .as_array()
+        .map_or(0, Vec::len);
+    let first = app.rest("POST", &path("张伟"), Some(&token), &[], Some(retire.clone())).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!((first.body["kind"].clone(), first.body["seq"].clone()), (json!("retirement"), json!(1)));
+    assert_eq!(
+        (first.body["before"]["psn_type"].clone(), first.body["after"]["psn_type"].clone()),
+        (json!("1101"), json!("1201"))
+    );
+    let again = app.rest("POST", &path("张伟"), Some(&token), &[], Some(retire)).await;
+    assert_eq!(
+        (again.status, again.body["seq"].clone()),
+        (201, json!(1)),
+        "a retry answers the same event: {}",
+        again.body
+    );
+    let audit = app.rest("GET", "/api/v1/audit?limit=500", Some(&token), &[], None).await;
+    let entries = audit.body["entries"].as_array().unwrap();
+    assert!(entries.len() > before);
+    assert!(
+        entries.iter().any(|e| e["action"] == json!("life-event/retirement")
+            && e["reason"].as_str().unwrap().contains("达到法定退休年龄")),
+        "{}",
+        audit.body
+    );
+
+    // The person sees their own history; 1101 shows the retiree.
+    let own = app.rest("GET", &path("张伟"), Some(&person), &[], None).await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert_eq!(own.body["events"].as_array().unwrap().len(), 1, "{}", own.body);
+    let other = app.rest("GET", &path("王强"), Some(&person), &[], None).await;
+    assert_eq!(other.status, 403);
+    let identified = app
+        .call(TERTIARY, "1101", json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": id_number("张伟")}}))
+        .await;
+    assert_eq!(identified.ok()["insuinfo"][0]["psn_type"], json!("1201"), "{}", identified.body);
+
+    // A death: 1101 says terminated since the day, 2001 says why, 2201 refuses by name.
+    let death = json!({"kind": "death", "effective": today, "reason": "死亡证明"});
+    let died = app.rest("POST", &path("王强"), Some(&token), &[], Some(death)).await;
+    assert_eq!(died.status, 201, "{}", died.body);
+    let identified = app
+        .call(TERTIARY, "1101", json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": id_number("王强")}}))
+        .await;
+    let insuinfo = identified.ok()["insuinfo"][0].clone();
+    assert_eq!((insuinfo["psn_insu_stas"].clone(), insuinfo["paus_insu_date"].clone()), (json!("4"), json!(today)));
+    let check = json!({"data": {"psn_no": psn("王强"), "insutype": "310", "med_type": "11", "begntime": format!("{today} 09:00:00")}});
+    let eligibility = app.call(TERTIARY, "2001", check).await;
+    let info = eligibility.ok()["trtinfo"][0].clone();
+    assert_eq!(info["trt_enjymnt_flag"], json!("0"));
+    assert!(info.to_string().contains("死亡"), "{info}");
+    let visit = app
+        .call(
+            TERTIARY,
+            "2201",
+            json!({"data": {"psn_no": psn("王强"), "insutype": "310", "begntime": format!("{today} 09:30:00"),
+                "mdtrt_cert_type": "02", "mdtrt_cert_no": id_number("王强"), "ipt_otp_no": "MZ77"}}),
+        )
+        .await;
+    assert!(visit.refused().contains("死亡"), "{}", visit.body);
+
+    // Bad input is a clear 400 or 422, and changes nothing.
+    let tomorrow = app.store.now().date().plus_days(1).to_string();
+    for (bad, status) in [
+        (json!({"kind": "wedding", "effective": today, "reason": "x"}), 400),
+        (json!({"kind": "suspension", "effective": tomorrow, "reason": "失业"}), 400),
+        (json!({"kind": "employer-change", "effective": today, "reason": "换单位"}), 400),
+        (json!({"kind": "suspension", "effective": today, "reason": "失业", "base": "100"}), 400),
+        (json!({"kind": "suspension", "effective": today, "reason": "   "}), 400),
+        (json!({"kind": "base-change", "effective": today, "reason": "调整", "base": "八千"}), 400),
+        (json!({"kind": "suspension", "effective": "2026-02-30", "reason": "失业"}), 400),
+        (json!({"kind": "resumption", "effective": today, "reason": "未暂停"}), 422),
+        (json!({"kind": "employer-change", "effective": today, "reason": "换单位", "employer": "E404"}), 404),
+    ] {
+        let reply = app.rest("POST", &path("赵敏"), Some(&token), &[], Some(bad.clone())).await;
+        assert_eq!(reply.status, status, "{bad}: {}", reply.body);
+    }
+    let unknown = app
+        .rest(
+            "POST",
+            "/api/v1/persons/3301009999999999/life-events",
+            Some(&token),
+            &[],
+            Some(json!({"kind": "death", "effective": today, "reason": "x"})),
+        )
+        .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    let zhao = app.rest("GET", &path("赵敏"), Some(&token), &[], None).await;
+    assert_eq!((zhao.body["events"].clone(), zhao.body["status"].clone()), (json!([]), json!("1")), "{}", zhao.body);
+}
+
+#[tokio::test]
+async fn a_death_payout_needs_a_second_operator_pays_once_and_shows_in_the_statement() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let reviewer = app.login(json!({"role": "operator", "username": "reviewer", "password": "Demo@2026"})).await;
+    let today = app.store.now().date().to_string();
+    let zhang = psn("张伟");
+    let proposal = json!({"kind": "inheritance", "reason": "继承人申请",
+        "payee": {"name": "张小伟", "bank": "中国银行杭州分行", "account": "6217000010001234567"}});
+    let payouts = format!("/api/v1/persons/{zhang}/payouts");
+    let early = app.rest("POST", &payouts, Some(&admin), &[], Some(proposal.clone())).await;
+    assert_eq!(early.status, 422, "no death recorded yet: {}", early.body);
+    let death = json!({"kind": "death", "effective": today, "reason": "死亡证明"});
+    let died = app.rest("POST", &format!("/api/v1/persons/{zhang}/life-events"), Some(&admin), &[], Some(death)).await;
+    assert_eq!(died.status, 201, "{}", died.body);
+    let proposed = app.rest("POST", &payouts, Some(&admin), &[], Some(proposal.clone())).await;
+    assert_eq!(proposed.status, 201, "{}", proposed.body);
+    assert_eq!(
+        (proposed.body["amount"].clone(), proposed.body["state"].clone()),
+        (json!("1000.00"), json!("proposed"))
+    );
+    let id = proposed.body["id"].as_str().unwrap().to_string();
+    let twice = app.rest("POST", &payouts, Some(&admin), &[], Some(proposal)).await;
+    assert_eq!(twice.status, 409, "{}", twice.body);
+
+    // The queue lists it; the proposer (without the reviewer role) and a person cannot review.
+    let queue = app.rest("GET", "/api/v1/payouts?state=proposed", Some(&admin), &[], None).await;
+    assert_eq!(queue.body["payouts"][0]["id"], json!(id), "{}", queue.body);
+    let review = format!("/api/v1/payouts/{id}/review");
+    let approve = json!({"decision": "approve", "reason": "材料齐全"});
+    let own = app.rest("POST", &review, Some(&admin), &[], Some(approve.clone())).await;
+    assert_eq!(own.status, 403, "{}", own.body);
+    let person = app.person_login("李秀英").await;
+    let by_person = app.rest("POST", &review, Some(&person), &[], Some(approve.clone())).await;
+    assert_eq!(by_person.status, 403);
+    for bad in [
+        json!({"decision": "maybe", "reason": "x"}),
+        json!({"decision": "approve"}),
+        json!({"decision": "approve", "reason": ""}),
+    ] {
+        let reply = app.rest("POST", &review, Some(&reviewer), &[], Some(bad.clone())).await;
+        assert_eq!(reply.status, 400, "{bad}: {}", reply.body);
+    }
+    let missing =
+        app.rest("POST", "/api/v1/payouts/PO9999999999/review", Some(&reviewer), &[], Some(approve.clone())).await;
+    assert_eq!(missing.status, 404);
+
+    // Approved: paid once, even when approved twice at the same moment.
+    let (first, second) = tokio::join!(
+        app.rest("POST", &review, Some(&reviewer), &[], Some(approve.clone())),
+        app.rest("POST", &review, Some(&reviewer), &[], Some(approve.clone()))
+    );
+    for reply in [&first, &second] {
+        assert_eq!((reply.status, reply.body["state"].clone()), (200, json!("approved")), "{}", reply.body);
+    }
+    let statement =
+        app.rest("GET", &format!("/api/v1/persons/{zhang}/account/statement"), Some(&admin), &[], None).await;
+    assert_eq!(statement.body["closing_balance"], json!("0.00"), "{}", statement.body);
+    let kinds: Vec<&str> =
+        statement.body["entries"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(kinds.iter().filter(|kind| **kind == "payout").count(), 1, "{}", statement.body);
+    let ledger = app.rest("GET", "/api/v1/ledger/verify", Some(&admin), &[], None).await;
+    assert_eq!((ledger.body["balanced"].clone(), ledger.body["replay_matches"].clone()), (json!(true), json!(true)));
+    let file = app.rest("GET", "/api/v1/payouts?state=approved&format=csv", Some(&admin), &[], None).await;
+    let file = file.body.as_str().unwrap().to_string();
+    assert!(file.contains(&format!("{id},{zhang},inheritance,1000.00,张小伟")), "{file}");
+
+    // Another person's payouts are closed to a person.
+    let heir_view = app.rest("GET", &payouts, Some(&person), &[], None).await;
+    assert_eq!(heir_view.status, 403);
+}
