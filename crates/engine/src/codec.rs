@@ -15,6 +15,7 @@ use crate::records::{
     PayoutKind, PayoutState, Person, PersonState, PersonStatus, Region, Settlement, SettlementStatus, SignIn,
     StoredFile, Visit, VisitDiagnoses, VisitKind, VisitStatus, WithheldCredit,
 };
+use crate::records::{CareProvider, ReceiptLine, Reimbursement, ReimbursementCause, ReimbursementState};
 use serde_json::{Value as Json, json};
 use yibao_domain::{
     Admdvs, CardNo, Date, DateTime, InstitutionCode, MdtrtId, Money, Month, MsgId, PersonNo, Quantity, Ratio, SetlId,
@@ -1960,6 +1961,207 @@ impl Record for Payout {
             reason: c.text("reason")?,
             proposed_by: c.text("proposed_by")?,
             proposed_at: c.parse("proposed_at")?,
+            state,
+        })
+    }
+}
+
+/// A manual reimbursement: the bill's lines, provider, payee, amounts and steps as JSON.
+impl Record for Reimbursement {
+    type Key = String;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "reimbursements",
+        columns: &[
+            col("id", Text),
+            col("psn_no", Text),
+            col("provider", Text),
+            col("med_type", Text),
+            col("begin_on", Text),
+            col("end_on", Text),
+            col("cause", Text),
+            col("medfee_fen", Int),
+            col("lines", Text),
+            col("use_account", Int),
+            col("amounts", Text),
+            col("steps", Text),
+            col("change", Text),
+            col("year", Int),
+            col("payee", Text),
+            col("note", Text),
+            col("submitted_by", Text),
+            col("submitted_at", Text),
+            col("state", Text),
+            opt("state_by", Text),
+            opt("state_at", Text),
+            opt("state_reason", Text),
+        ],
+        key: &["id"],
+        ordered: false,
+        indexes: &[&["psn_no"], &["state"]],
+    };
+    const LOAD_BY: &'static str = "id";
+
+    fn key(&self) -> String {
+        self.id.clone()
+    }
+
+    fn load_key(key: &String) -> String {
+        key.clone()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let (by, at, why) = match &self.state {
+            ReimbursementState::Submitted => (None, None, None),
+            ReimbursementState::Approved { by, at } => (Some(by.clone()), Some(at.to_string()), None),
+            ReimbursementState::DocumentsRequested { by, at, reason }
+            | ReimbursementState::Rejected { by, at, reason } => {
+                (Some(by.clone()), Some(at.to_string()), Some(reason.clone()))
+            }
+        };
+        let provider = json!({
+            "code": self.provider.code.as_ref().map(ToString::to_string),
+            "name": self.provider.name,
+            "level": self.provider.level.map(|level| level.code()),
+            "admdvs": self.provider.admdvs.as_str(),
+        });
+        let lines: Vec<Json> = self
+            .lines
+            .iter()
+            .map(|line| {
+                json!({"code": line.code, "name": line.name, "price": line.price.to_string(),
+                    "quantity": line.quantity.to_string(), "amount_fen": line.amount.fen()})
+            })
+            .collect();
+        let a = &self.amounts;
+        let amounts = json!({
+            "medfee": a.medfee.fen(), "deductible_standard": a.deductible_standard.fen(),
+            "fully_selfpaid": a.fully_selfpaid.fen(), "over_limit": a.over_limit.fen(),
+            "first_selfpay": a.first_selfpay.fen(), "in_scope": a.in_scope.fen(), "deductible": a.deductible.fen(),
+            "fund": a.fund.fen(), "account_current_year": a.account_current_year.fen(),
+            "account_prior_years": a.account_prior_years.fen(), "cash": a.cash.fen(),
+        });
+        let payee = json!({"name": self.payee.name, "bank": self.payee.bank, "account": self.payee.account,
+            "reference": self.payee.reference});
+        named(
+            Self::TABLE,
+            [
+                ("id", text(&self.id)),
+                ("psn_no", text(&self.psn_no)),
+                ("provider", json_text(&provider)),
+                ("med_type", text(&self.med_type)),
+                ("begin_on", date(&self.begin)),
+                ("end_on", date(&self.end)),
+                ("cause", Value::Text(self.cause.code().to_string())),
+                ("medfee_fen", money(&self.amounts.medfee)),
+                ("lines", json_text(&Json::Array(lines))),
+                ("use_account", self.use_account.into()),
+                ("amounts", json_text(&amounts)),
+                ("steps", json_text(&steps_json(&self.steps))),
+                ("change", json_text(&accumulators_json(&self.change))),
+                ("year", Value::Int(i64::from(self.year))),
+                ("payee", json_text(&payee)),
+                ("note", text(&self.note)),
+                ("submitted_by", text(&self.submitted_by)),
+                ("submitted_at", time(&self.submitted_at)),
+                ("state", Value::Text(self.state.code().to_string())),
+                ("state_by", by.into()),
+                ("state_at", at.into()),
+                ("state_reason", why.into()),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<Reimbursement, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        let bad = |what: &str, value: &dyn std::fmt::Display| failure(&format!("reimbursements.{what}"), value);
+        let provider = parse_json("reimbursements", &c.text("provider")?)?;
+        let get = |value: &Json, name: &str| value.get(name).and_then(Json::as_str).map(str::to_string);
+        let provider = CareProvider {
+            code: get(&provider, "code")
+                .map(|code| code.parse())
+                .transpose()
+                .map_err(|_| bad("provider", &provider))?,
+            name: get(&provider, "name").ok_or_else(|| bad("provider", &provider))?,
+            level: get(&provider, "level")
+                .map(|level| level.parse())
+                .transpose()
+                .map_err(|_| bad("provider", &provider))?,
+            admdvs: get(&provider, "admdvs")
+                .and_then(|admdvs| admdvs.parse().ok())
+                .ok_or_else(|| bad("provider", &provider))?,
+        };
+        let lines_json = parse_json("reimbursements", &c.text("lines")?)?;
+        let lines = lines_json
+            .as_array()
+            .ok_or_else(|| bad("lines", &lines_json))?
+            .iter()
+            .map(|line| {
+                Some(ReceiptLine {
+                    code: get(line, "code")?,
+                    name: get(line, "name")?,
+                    price: get(line, "price")?.parse().ok()?,
+                    quantity: get(line, "quantity")?.parse().ok()?,
+                    amount: Money::from_fen(line.get("amount_fen")?.as_i64()?),
+                })
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| bad("lines", &lines_json))?;
+        let amounts = parse_json("reimbursements", &c.text("amounts")?)?;
+        let fen = |name: &str| -> Result<Money, StoreFailure> {
+            amounts.get(name).and_then(Json::as_i64).map(Money::from_fen).ok_or_else(|| bad("amounts", &amounts))
+        };
+        let amounts = Amounts {
+            medfee: fen("medfee")?,
+            deductible_standard: fen("deductible_standard")?,
+            fully_selfpaid: fen("fully_selfpaid")?,
+            over_limit: fen("over_limit")?,
+            first_selfpay: fen("first_selfpay")?,
+            in_scope: fen("in_scope")?,
+            deductible: fen("deductible")?,
+            fund: fen("fund")?,
+            account_current_year: fen("account_current_year")?,
+            account_prior_years: fen("account_prior_years")?,
+            cash: fen("cash")?,
+        };
+        let payee = parse_json("reimbursements", &c.text("payee")?)?;
+        let payee = Payee {
+            name: get(&payee, "name").ok_or_else(|| bad("payee", &payee))?,
+            bank: get(&payee, "bank").ok_or_else(|| bad("payee", &payee))?,
+            account: get(&payee, "account").ok_or_else(|| bad("payee", &payee))?,
+            reference: get(&payee, "reference"),
+        };
+        let cause_text = c.text("cause")?;
+        let state_text = c.text("state")?;
+        let by = c.opt_text("state_by")?;
+        let at: Option<DateTime> = c.opt_parse("state_at")?;
+        let why = c.opt_text("state_reason")?.unwrap_or_default();
+        let state = match (state_text.as_str(), by, at) {
+            ("submitted", _, _) => ReimbursementState::Submitted,
+            ("approved", Some(by), Some(at)) => ReimbursementState::Approved { by, at },
+            ("rejected", Some(by), Some(at)) => ReimbursementState::Rejected { by, at, reason: why },
+            ("documents-requested", Some(by), Some(at)) => {
+                ReimbursementState::DocumentsRequested { by, at, reason: why }
+            }
+            _ => return Err(bad("state", &state_text)),
+        };
+        Ok(Reimbursement {
+            id: c.text("id")?,
+            psn_no: c.parse("psn_no")?,
+            provider,
+            med_type: c.parse("med_type")?,
+            begin: c.parse("begin_on")?,
+            end: c.parse("end_on")?,
+            cause: ReimbursementCause::parse(&cause_text).ok_or_else(|| bad("cause", &cause_text))?,
+            lines,
+            use_account: c.boolean("use_account")?,
+            amounts,
+            steps: steps_from_json(&parse_json("reimbursements", &c.text("steps")?)?)?,
+            change: accumulators_from_json(&parse_json("reimbursements", &c.text("change")?)?)?,
+            year: u16::try_from(c.int("year")?).map_err(|_| failure("reimbursements.year", "out of range"))?,
+            payee,
+            note: c.text("note")?,
+            submitted_by: c.text("submitted_by")?,
+            submitted_at: c.parse("submitted_at")?,
             state,
         })
     }

@@ -1010,6 +1010,130 @@ pub struct Payout {
     pub state: PayoutState,
 }
 
+/// Why a bill could not be settled in real time and comes to the agency (零星报销).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ReimbursementCause {
+    /// Emergency care at an institution that is not networked or not designated.
+    Emergency,
+    /// Treated in another region without a registration (异地就医未备案).
+    OutOfRegionUnregistered,
+    /// The card was not issued yet.
+    CardNotIssued,
+    /// Real-time settlement failed at the institution (system down).
+    SettlementFailed,
+}
+
+impl ReimbursementCause {
+    pub const ALL: [ReimbursementCause; 4] = [
+        ReimbursementCause::Emergency,
+        ReimbursementCause::OutOfRegionUnregistered,
+        ReimbursementCause::CardNotIssued,
+        ReimbursementCause::SettlementFailed,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            ReimbursementCause::Emergency => "emergency",
+            ReimbursementCause::OutOfRegionUnregistered => "out-of-region-unregistered",
+            ReimbursementCause::CardNotIssued => "card-not-issued",
+            ReimbursementCause::SettlementFailed => "settlement-failed",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<ReimbursementCause> {
+        ReimbursementCause::ALL.into_iter().find(|cause| cause.code() == code)
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            ReimbursementCause::Emergency => "急诊抢救（非联网或非定点机构）",
+            ReimbursementCause::OutOfRegionUnregistered => "异地就医未备案",
+            ReimbursementCause::CardNotIssued => "社会保障卡尚未发放",
+            ReimbursementCause::SettlementFailed => "联网结算失败",
+        }
+    }
+}
+
+/// A bill line as the person's receipts show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptLine {
+    pub code: String,
+    pub name: String,
+    pub price: UnitPrice,
+    pub quantity: Quantity,
+    pub amount: Money,
+}
+
+/// Where the care was given: a designated institution by code, or another by name and level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CareProvider {
+    pub code: Option<InstitutionCode>,
+    pub name: String,
+    /// `None`: a pharmacy.
+    pub level: Option<InstitutionLevel>,
+    pub admdvs: Admdvs,
+}
+
+/// A reimbursement's state: submitted by one operator, reviewed by another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReimbursementState {
+    Submitted,
+    /// The reviewer asked for documents; the submitter resubmits.
+    DocumentsRequested {
+        by: String,
+        at: DateTime,
+        reason: String,
+    },
+    Rejected {
+        by: String,
+        at: DateTime,
+        reason: String,
+    },
+    Approved {
+        by: String,
+        at: DateTime,
+    },
+}
+
+impl ReimbursementState {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ReimbursementState::Submitted => "submitted",
+            ReimbursementState::DocumentsRequested { .. } => "documents-requested",
+            ReimbursementState::Rejected { .. } => "rejected",
+            ReimbursementState::Approved { .. } => "approved",
+        }
+    }
+}
+
+/// A bill paid in cash, priced by the policy as a real-time settlement would have been, and
+/// paid back (the fund's and, when asked, the account's part) to the person's bank account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reimbursement {
+    /// `RB` + a deployment-wide number.
+    pub id: String,
+    pub psn_no: PersonNo,
+    pub provider: CareProvider,
+    pub med_type: MedType,
+    pub begin: Date,
+    pub end: Date,
+    pub cause: ReimbursementCause,
+    pub lines: Vec<ReceiptLine>,
+    pub use_account: bool,
+    /// As priced at submission, and again at approval (what was paid).
+    pub amounts: Amounts,
+    pub steps: Vec<Step>,
+    /// What the approval added to the person's accumulators of `year` (zero until approved).
+    pub change: Accumulators,
+    /// The insurance year the bill counts in (its last day's).
+    pub year: u16,
+    pub payee: Payee,
+    pub note: String,
+    pub submitted_by: String,
+    pub submitted_at: DateTime,
+    pub state: ReimbursementState,
+}
+
 /// The life event that put a person who is not insured in their present status (its kind and
 /// day), if one did.
 pub fn status_event(person: &Person, events: &[LifeEvent]) -> Option<(LifeEventKind, Date)> {

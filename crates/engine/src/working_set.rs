@@ -10,6 +10,7 @@ use yibao_policy::Accumulators;
 
 use crate::error::{EngineError, StoreFailure};
 use crate::record::Record;
+use crate::records::Reimbursement;
 use crate::records::{
     AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, ClearingParty, Credential,
     CredentialKind, DayTotals, DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, LifeEvent,
@@ -268,6 +269,7 @@ tables! {
         withheld_credits: WithheldCredit,
         life_events: LifeEvent,
         payouts: Payout,
+        reimbursements: Reimbursement,
     }
     written {
         accumulators: (PersonNo, u16) => Accumulators,
@@ -287,6 +289,8 @@ tables! {
         life_event_index: PersonNo => Vec<i64>,
         /// Ids of each person's payouts (derived; not written back).
         payout_index: PersonNo => Vec<String>,
+        /// Ids of each person's reimbursements (derived; not written back).
+        reimbursement_index: PersonNo => Vec<String>,
     }
 }
 
@@ -674,6 +678,47 @@ impl<'a> WorkingSet<'a> {
     }
 
     getter!(payout, Payout);
+    getter!(reimbursement, Reimbursement);
+
+    /// The loader, for a read this working set does not keep (what the batch changed is not in
+    /// it).
+    pub(crate) fn loader(&mut self) -> &mut dyn Loader {
+        &mut *self.loader
+    }
+
+    /// A person's reimbursements, in the order submitted.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn reimbursements_of(&mut self, psn_no: &PersonNo) -> Result<Vec<Reimbursement>, EngineError> {
+        if !self.tables.reimbursement_index.is_loaded(psn_no) {
+            let mut rows: Vec<Reimbursement> = load_by(self.loader, "psn_no", vec![psn_no.to_string()])?;
+            rows.sort_by(|a, b| a.id.cmp(&b.id));
+            let ids = rows.iter().map(|row| row.id.clone()).collect();
+            for row in rows {
+                if !self.tables.reimbursements.is_loaded(&row.id) {
+                    self.tables.reimbursements.loaded(row.id.clone(), Some(row));
+                }
+            }
+            self.tables.reimbursement_index.loaded(psn_no.clone(), Some(ids));
+        }
+        let ids = self.tables.reimbursement_index.get(psn_no).flatten().cloned().unwrap_or_default();
+        Ok(ids.into_iter().filter_map(|id| self.tables.reimbursements.get(&id).flatten().cloned()).collect())
+    }
+
+    /// Stores a reimbursement (a new one joins its person's list).
+    ///
+    /// # Errors
+    /// When the store fails to load the person's reimbursements.
+    pub fn put_reimbursement(&mut self, row: Reimbursement) -> Result<(), EngineError> {
+        let mut ids: Vec<String> = self.reimbursements_of(&row.psn_no)?.into_iter().map(|r| r.id).collect();
+        if !ids.contains(&row.id) {
+            ids.push(row.id.clone());
+            self.tables.reimbursement_index.put(row.psn_no.clone(), ids);
+        }
+        self.tables.reimbursements.put(row.id.clone(), row);
+        Ok(())
+    }
 
     /// A person's payouts, in the order proposed.
     ///

@@ -314,6 +314,11 @@ impl World {
             );
             assert_eq!(a.medfee, a.fund + a.account() + a.cash, "{}", settlement.setl_id);
         }
+        // … and of every approved reimbursement.
+        for bill in self.db.all::<yibao_engine::records::Reimbursement>() {
+            let entry = expected.entry((bill.psn_no.clone(), bill.year)).or_default();
+            *entry = entry.plus(&bill.change);
+        }
         for (key, row) in &self.db.accumulators {
             assert_eq!(expected.get(key).copied().unwrap_or_default(), *row, "accumulators of {key:?}");
         }

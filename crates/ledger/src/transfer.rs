@@ -60,10 +60,12 @@ pub enum TransferCode {
     CustodyMove,
     /// Money paid out of a personal account (death, emigration, transfer out, a premium).
     Payout,
+    /// A bill paid in cash, reimbursed by the fund (and the account) to the person's bank.
+    Reimbursement,
 }
 
 impl TransferCode {
-    pub const ALL: [TransferCode; 11] = [
+    pub const ALL: [TransferCode; 12] = [
         TransferCode::Opening,
         TransferCode::Settlement,
         TransferCode::SettlementCancel,
@@ -75,6 +77,7 @@ impl TransferCode {
         TransferCode::InterRegionClearing,
         TransferCode::CustodyMove,
         TransferCode::Payout,
+        TransferCode::Reimbursement,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -90,6 +93,7 @@ impl TransferCode {
             TransferCode::InterRegionClearing => "inter-region-clearing",
             TransferCode::CustodyMove => "custody-move",
             TransferCode::Payout => "payout",
+            TransferCode::Reimbursement => "reimbursement",
         }
     }
 
@@ -111,6 +115,7 @@ impl TransferCode {
             TransferCode::InterRegionClearing => "异地清算",
             TransferCode::CustodyMove => "托管银行变更",
             TransferCode::Payout => "个人账户支取",
+            TransferCode::Reimbursement => "零星报销",
         }
     }
 
@@ -128,6 +133,7 @@ impl TransferCode {
             TransferCode::InterRegionClearing => "inter-region clearing",
             TransferCode::CustodyMove => "custody bank changed",
             TransferCode::Payout => "paid out of the account",
+            TransferCode::Reimbursement => "bill reimbursed",
         }
     }
 }

@@ -2,6 +2,7 @@
 //! totals for reconciliation, the journal. Each runs inside the caller's read snapshot.
 
 use yibao_domain::{CardNo, DateTime, InstitutionCode, MdtrtId, Money, MsgId, PersonNo, SetlId};
+use yibao_engine::records::Reimbursement;
 use yibao_engine::records::{
     AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, Credential, CredentialKind,
     DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, LifeEvent, Message, Payout, Person, Region,
@@ -670,6 +671,24 @@ impl<'c> Reader<'c> {
     pub fn payouts_in(&mut self, state: &str, limit: u64) -> Result<Vec<Payout>, StoreFailure> {
         let limit = Value::Int(i64::try_from(limit).unwrap_or(i64::MAX));
         self.select(Payout::TABLE, "WHERE state = $1 ORDER BY id LIMIT $2", &[text(state), limit], Payout::decode)
+    }
+
+    /// A person's reimbursements, in the order submitted.
+    pub fn reimbursements_of(&mut self, psn_no: &PersonNo) -> Result<Vec<Reimbursement>, StoreFailure> {
+        let mut rows: Vec<Reimbursement> = yibao_engine::load_by(&mut self.db, "psn_no", vec![psn_no.to_string()])?;
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(rows)
+    }
+
+    /// Reimbursements in a state, oldest first, at most `limit`.
+    pub fn reimbursements_in(&mut self, state: &str, limit: u64) -> Result<Vec<Reimbursement>, StoreFailure> {
+        let limit = Value::Int(i64::try_from(limit).unwrap_or(i64::MAX));
+        let clause = "WHERE state = $1 ORDER BY id LIMIT $2";
+        self.select(Reimbursement::TABLE, clause, &[text(state), limit], Reimbursement::decode)
+    }
+
+    pub fn reimbursement(&mut self, id: &str) -> Result<Option<Reimbursement>, StoreFailure> {
+        self.db.get::<Reimbursement>(&[id.to_string()]).map(one)
     }
 
     pub fn payout(&mut self, id: &str) -> Result<Option<Payout>, StoreFailure> {

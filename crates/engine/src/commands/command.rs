@@ -116,6 +116,7 @@ pub enum Outcome {
     Grant(Box<crate::records::Grant>),
     LifeEvent(Box<crate::records::LifeEvent>),
     Payout(Box<crate::records::Payout>),
+    Reimbursement(Box<crate::records::Reimbursement>),
     /// A registry change or a recorded read: nothing to report beyond success.
     Done,
 }
@@ -149,6 +150,7 @@ impl Outcome {
             | Outcome::Grant(_)
             | Outcome::LifeEvent(_)
             | Outcome::Payout(_)
+            | Outcome::Reimbursement(_)
             | Outcome::Allocation(_)
             | Outcome::Clearing(_)
             | Outcome::Contributions(_)

@@ -20,6 +20,7 @@ mod misc;
 mod payouts;
 mod peer;
 mod registry;
+mod reimbursements;
 mod settle;
 mod summary;
 mod visits;
@@ -54,6 +55,10 @@ pub use peer::{PeerSettle, RecordPeerCancellation, RecordPeerSettlement, Registe
 pub use registry::{
     CreateEmployer, CreateInstitution, CreatePerson, CreateRegion, DRAWN_MIN, Enrolment, IssueCard, OpeningBalance,
     PERSON_NUMBER_MAX, PersonNumber, PutCatalogueEntry,
+};
+pub use reimbursements::{
+    CLAIM_DAYS_MAX, ProviderRef, REIMBURSEMENT_LINES_MAX, ResubmitReimbursement, ReviewDecision, ReviewReimbursement,
+    SubmitReimbursement, reimbursement_id,
 };
 pub use settle::{CancelSettlement, Purchase, PurchaseRequest, Settle, SettleRequest, Treated};
 pub use summary::{

@@ -20,6 +20,7 @@ mod life;
 pub mod openapi;
 mod payouts;
 mod registry;
+mod reimbursements;
 mod wire;
 
 use std::sync::Arc;
@@ -39,11 +40,23 @@ use crate::state::AppState;
 /// The largest REST request body.
 pub const BODY_MAX_BYTES: usize = 256 * 1024;
 
+/// What a family of routes adds to the router.
+type Mount = fn(Router<Arc<AppState>>) -> Router<Arc<AppState>>;
+
 pub fn router() -> Router<Arc<AppState>> {
-    let router = payouts::routes(life::routes(contributions::routes(clearing::routes(evoucher::routes(
-        cards::routes(Router::new()),
-    )))));
-    router
+    // Each family of routes mounts its own.
+    let families: [Mount; 7] = [
+        cards::routes,
+        evoucher::routes,
+        clearing::routes,
+        contributions::routes,
+        life::routes,
+        payouts::routes,
+        reimbursements::routes,
+    ];
+    families
+        .into_iter()
+        .fold(Router::new(), |router, mount| mount(router))
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/auth/login", post(access::login))
         .route("/api/v1/auth/logout", post(access::logout))

@@ -160,7 +160,52 @@ fn back_office_paths(doc: &mut Value) {
         "reason": {"type": "string", "minLength": 1, "maxLength": 200}}}}}});
     let review_body = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["decision", "reason"], "additionalProperties": false, "properties": {
         "decision": {"type": "string", "enum": ["approve", "reject"]}, "reason": {"type": "string", "minLength": 1, "maxLength": 200}}}}}});
+    let amounts = json!({"type": "object", "properties": {"medfee": amount(), "fully_selfpaid": amount(), "over_limit": amount(), "first_selfpay": amount(),
+        "in_scope": amount(), "deductible": amount(), "deductible_standard": amount(), "fund": amount(), "account_current_year": amount(),
+        "account_prior_years": amount(), "account": amount(), "cash": amount()}});
+    let reimbursement = json!({"type": "object", "properties": {
+        "id": text(), "psn_no": text(),
+        "institution": {"type": "object", "properties": {"code": nullable_text(), "name": text(), "level": nullable_text(), "admdvs": text()}},
+        "med_type": text(), "begin": text(), "end": text(), "cause": text(), "cause_zh": text(),
+        "lines": {"type": "array", "items": {"type": "object", "properties": {"code": text(), "name": text(), "price": text(), "quantity": text(), "amount": amount()}}},
+        "use_account": {"type": "boolean"}, "amounts": amounts, "explanation": {"type": "array", "items": {"type": "object"}}, "paid": amount(),
+        "payee": {"type": "object", "properties": {"name": text(), "bank": text(), "account": text()}}, "note": text(),
+        "submitted_by": text(), "submitted_at": text(), "state": {"type": "string", "enum": ["submitted", "documents-requested", "approved", "rejected"]},
+        "reviewed_by": nullable_text(), "reviewed_at": nullable_text(), "review_reason": nullable_text()}});
+    let submission = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false,
+        "required": ["psn_no", "institution", "med_type", "begin", "end", "cause", "lines", "payee", "note"], "properties": {
+        "psn_no": text(),
+        "institution": {"type": "object", "additionalProperties": false, "description": "{code} of a designated institution, or {name, level, admdvs} of another (level absent for a pharmacy)", "properties": {
+            "code": text(), "name": text(), "level": {"type": "string", "enum": ["tertiary", "secondary", "primary", "community"]}, "admdvs": text()}},
+        "med_type": {"type": "string", "description": "11 general outpatient, 13 emergency, 21 inpatient, 41 pharmacy…"},
+        "begin": {"type": "string", "format": "date"}, "end": {"type": "string", "format": "date", "description": "not after today, at most 366 days after begin"},
+        "cause": {"type": "string", "enum": ["emergency", "out-of-region-unregistered", "card-not-issued", "settlement-failed"]},
+        "lines": {"type": "array", "minItems": 1, "maxItems": 500, "items": {"type": "object", "additionalProperties": false, "required": ["code", "price", "quantity", "amount"],
+            "properties": {"code": {"type": "string", "description": "the catalogue code (med_list_codg); unknown codes are self-funded"}, "price": text(), "quantity": text(), "amount": text()}}},
+        "use_account": {"type": "boolean", "description": "let the personal account pay the person's part, as acct_used_flag=1 (default false)"},
+        "payee": {"type": "object", "additionalProperties": false, "required": ["name", "bank", "account"], "properties": {"name": text(), "bank": text(), "account": {"type": "string", "pattern": "^[0-9A-Za-z]{6,34}$"}}},
+        "note": {"type": "string", "minLength": 1, "maxLength": 200}}}}}});
+    let reimbursement_review = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["decision", "reason"], "additionalProperties": false, "properties": {
+        "decision": {"type": "string", "enum": ["approve", "reject", "request-documents"]}, "reason": {"type": "string", "minLength": 1, "maxLength": 200}}}}}});
+    let resubmission = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["note"], "additionalProperties": false, "properties": {
+        "note": {"type": "string", "minLength": 1, "maxLength": 200}}}}}});
+    let bill_id = path_param("id", "the reimbursement's id, RB…");
     let paths = json!({
+        "/api/v1/reimbursements": {
+            "post": operation("Submit a bill paid in cash for reimbursement (operator, 零星报销): priced by the same code as a real-time settlement of it (the catalogue's split, the policy in force on its last day, the person's year so far), with the explanation. Refused (409) when a real-time settlement at the same institution or another claim already pays the same bill. Nothing is paid until a reviewer approves.", "201",
+                reimbursement.clone(), &["400", "401", "403", "404", "409", "422", "503"], json!({"security": secured.clone(), "requestBody": submission})),
+            "get": operation("Reimbursements in a state, oldest first (operator): submitted is the review queue.", "200",
+                json!({"type": "object", "properties": {"state": text(), "reimbursements": {"type": "array", "items": reimbursement.clone()}}}), &["400", "401", "403", "503"],
+                json!({"security": secured.clone(), "parameters": [query_param("state", "string", "submitted (default), documents-requested, approved or rejected"), query_param("limit", "integer", "1 to 500, default 100")]}))},
+        "/api/v1/reimbursements/{id}": {"get": operation("One reimbursement (an operator, or the person it pays).", "200", reimbursement.clone(), &["400", "401", "403", "404", "503"],
+            json!({"security": secured.clone(), "parameters": [bill_id.clone()]}))},
+        "/api/v1/reimbursements/{id}/review": {"post": operation("Review a submitted bill (an operator with the reviewer role, never its submitter): approve (priced again as of now, then one transfer from the pooled fund and, when asked, the personal account to the custody bank's payable, and the year's accumulators moved as a settlement moves them), reject, or ask for documents. The same decision again answers the stored one; approval pays once.", "200",
+            reimbursement.clone(), &["400", "401", "403", "404", "409", "422", "503"], json!({"security": secured.clone(), "parameters": [bill_id.clone()], "requestBody": reimbursement_review}))},
+        "/api/v1/reimbursements/{id}/resubmit": {"post": operation("Send a bill back for review once the documents asked for are in (operator).", "200",
+            reimbursement.clone(), &["400", "401", "403", "404", "409", "503"], json!({"security": secured.clone(), "parameters": [bill_id], "requestBody": resubmission}))},
+        "/api/v1/persons/{psn_no}/reimbursements": {"get": operation("A person's reimbursements (the person or an operator; operator reads audited).", "200",
+            json!({"type": "object", "properties": {"psn_no": text(), "reimbursements": {"type": "array", "items": reimbursement}}}), &["400", "401", "403", "404", "503"],
+            json!({"security": secured.clone(), "parameters": [path_param("psn_no", "the person number")]}))},
         "/api/v1/persons/{psn_no}/payouts": {
             "get": operation("A person's payouts, oldest first (the person or an operator; operator reads audited).", "200",
                 json!({"type": "object", "properties": {"psn_no": text(), "payouts": {"type": "array", "items": payout.clone()}}}),

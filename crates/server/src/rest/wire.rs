@@ -309,11 +309,9 @@ pub fn settlement_summary(settlement: &Settlement) -> Value {
     })
 }
 
-pub fn settlement_detail(settlement: &Settlement) -> Value {
-    let a = &settlement.amounts;
-    let mut detail = settlement_summary(settlement);
-    detail["psn_no"] = json!(settlement.psn_no.as_str());
-    detail["amounts"] = json!({
+/// A settlement's (or a reimbursement's) amounts, every one in yuan.
+pub fn amounts(a: &yibao_engine::records::Amounts) -> Value {
+    json!({
         "medfee": yuan(a.medfee),
         "fully_selfpaid": yuan(a.fully_selfpaid),
         "over_limit": yuan(a.over_limit),
@@ -322,11 +320,26 @@ pub fn settlement_detail(settlement: &Settlement) -> Value {
         "deductible": yuan(a.deductible),
         "deductible_standard": yuan(a.deductible_standard),
         "fund": yuan(a.fund),
-        "fund_share": settlement.fund_share.to_string(),
         "account_current_year": yuan(a.account_current_year),
         "account_prior_years": yuan(a.account_prior_years),
+        "account": yuan(a.account()),
         "cash": yuan(a.cash),
-    });
+    })
+}
+
+/// The steps that explain a priced bill.
+pub fn explanation(steps: &[yibao_policy::Step]) -> Value {
+    json!(steps
+        .iter()
+        .map(|step| json!({"rule": step.rule.id(), "feedetl_sn": step.line, "amount": yuan(step.amount), "zh": step.zh, "en": step.en}))
+        .collect::<Vec<_>>())
+}
+
+pub fn settlement_detail(settlement: &Settlement) -> Value {
+    let mut detail = settlement_summary(settlement);
+    detail["psn_no"] = json!(settlement.psn_no.as_str());
+    detail["amounts"] = amounts(&settlement.amounts);
+    detail["amounts"]["fund_share"] = json!(settlement.fund_share.to_string());
     detail["insured_admdvs"] = json!(settlement.insured_admdvs.as_str());
     detail["treated_admdvs"] = json!(settlement.treated_admdvs.as_str());
     detail["lines"] = json!(
@@ -336,11 +349,7 @@ pub fn settlement_detail(settlement: &Settlement) -> Value {
             .map(|(visit, serial)| json!({"mdtrt_id": visit.as_str(), "feedetl_sn": serial}))
             .collect::<Vec<_>>()
     );
-    detail["explanation"] = json!(settlement
-        .steps
-        .iter()
-        .map(|step| json!({"rule": step.rule.id(), "feedetl_sn": step.line, "amount": yuan(step.amount), "zh": step.zh, "en": step.en}))
-        .collect::<Vec<_>>());
+    detail["explanation"] = explanation(&settlement.steps);
     detail
 }
 

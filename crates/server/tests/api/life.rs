@@ -187,3 +187,88 @@ async fn a_death_payout_needs_a_second_operator_pays_once_and_shows_in_the_state
     let heir_view = app.rest("GET", &payouts, Some(&person), &[], None).await;
     assert_eq!(heir_view.status, 403);
 }
+
+#[tokio::test]
+async fn a_reimbursement_is_priced_as_the_real_time_settlement_paid_once_and_never_for_a_settled_bill() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let reviewer = app.login(json!({"role": "operator", "username": "reviewer", "password": "Demo@2026"})).await;
+    let today = app.store.now().date().to_string();
+    let items = json!([
+        {"code": "DEMO-A-001", "price": "50", "quantity": "1", "amount": "50.00"},
+        {"code": "DEMO-B-001", "price": "100", "quantity": "1", "amount": "100.00"},
+        {"code": "DEMO-C-001", "price": "20", "quantity": "1", "amount": "20.00"}]);
+    let claim = |institution: serde_json::Value| {
+        json!({"psn_no": psn("张伟"), "institution": institution, "med_type": "11", "begin": today, "end": today,
+            "cause": "emergency", "lines": items, "use_account": true, "note": "外地急诊，未联网",
+            "payee": {"name": "张伟", "bank": "中国银行杭州分行", "account": "6217000010009876543"}})
+    };
+    // A clinic that is not networked: policy.md's first worked example, to the fen.
+    let clinic = json!({"name": "某街道诊所", "level": "tertiary", "admdvs": "330100"});
+    let submitted = app.rest("POST", "/api/v1/reimbursements", Some(&admin), &[], Some(claim(clinic.clone()))).await;
+    assert_eq!(submitted.status, 201, "{}", submitted.body);
+    let amounts = submitted.body["amounts"].clone();
+    assert_eq!(
+        (amounts["medfee"].clone(), amounts["fund"].clone(), amounts["account"].clone(), amounts["cash"].clone()),
+        (json!("170.00"), json!("0.00"), json!("170.00"), json!("0.00")),
+        "{}",
+        submitted.body
+    );
+    assert_eq!((amounts["first_selfpay"].clone(), amounts["fully_selfpaid"].clone()), (json!("10.00"), json!("20.00")));
+    let id = submitted.body["id"].as_str().unwrap().to_string();
+    let again = app.rest("POST", "/api/v1/reimbursements", Some(&admin), &[], Some(claim(clinic))).await;
+    assert_eq!(again.status, 409, "the same bill twice: {}", again.body);
+    // The holder sees it; another person does not (it does not exist for them).
+    let holder = app.person_login("张伟").await;
+    let own = app.rest("GET", &format!("/api/v1/reimbursements/{id}"), Some(&holder), &[], None).await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    let stranger = app.person_login("李秀英").await;
+    let hidden = app.rest("GET", &format!("/api/v1/reimbursements/{id}"), Some(&stranger), &[], None).await;
+    assert_eq!(hidden.status, 404);
+
+    let review = format!("/api/v1/reimbursements/{id}/review");
+    let approve = json!({"decision": "approve", "reason": "票据齐全"});
+    let by_clerk = app.rest("POST", &review, Some(&admin), &[], Some(approve.clone())).await;
+    assert_eq!(by_clerk.status, 403);
+    let (first, second) = tokio::join!(
+        app.rest("POST", &review, Some(&reviewer), &[], Some(approve.clone())),
+        app.rest("POST", &review, Some(&reviewer), &[], Some(approve.clone()))
+    );
+    for reply in [&first, &second] {
+        assert_eq!((reply.status, reply.body["paid"].clone()), (200, json!("170.00")), "{}", reply.body);
+    }
+    let account = app.rest("GET", &format!("/api/v1/persons/{}/account", psn("张伟")), Some(&admin), &[], None).await;
+    assert_eq!(account.body["balance"], json!("830.00"), "paid once: {}", account.body);
+
+    // A bill settled in real time at the hospital cannot also be reimbursed.
+    let sign = |key: &str| {
+        let mut headers = signed_headers(TERTIARY);
+        headers.push(("idempotency-key".into(), key.into()));
+        headers
+    };
+    let visit = app
+        .rest("POST", "/api/v1/visits", None, &sign("v1"), Some(json!({"psn_no": psn("张伟"), "kind": "outpatient", "insutype": "310",
+            "begin": format!("{today} 08:00:00"), "certificate": {"type": "02", "number": id_number("张伟")}, "his_no": "MZ9", "med_type": "11"})))
+        .await;
+    let mdtrt_id = visit.body["mdtrt_id"].as_str().unwrap().to_string();
+    let lines = json!({"psn_no": psn("张伟"), "lines": [
+        {"serial": "1", "code": "DEMO-A-001", "price": "50", "quantity": "1", "amount": "50.00"},
+        {"serial": "2", "code": "DEMO-B-001", "price": "100", "quantity": "1", "amount": "100.00"},
+        {"serial": "3", "code": "DEMO-C-001", "price": "20", "quantity": "1", "amount": "20.00"}]});
+    app.rest("POST", &format!("/api/v1/visits/{mdtrt_id}/lines"), None, &sign("l1"), Some(lines)).await;
+    let settled = app
+        .rest(
+            "POST",
+            &format!("/api/v1/visits/{mdtrt_id}/settlement"),
+            None,
+            &sign("s1"),
+            Some(json!({"psn_no": psn("张伟"), "use_account": true})),
+        )
+        .await;
+    assert_eq!(settled.status, 201, "{}", settled.body);
+    let duplicate =
+        app.rest("POST", "/api/v1/reimbursements", Some(&admin), &[], Some(claim(json!({"code": TERTIARY})))).await;
+    assert_eq!(duplicate.status, 409, "{}", duplicate.body);
+    let ledger = app.rest("GET", "/api/v1/ledger/verify", Some(&admin), &[], None).await;
+    assert_eq!((ledger.body["balanced"].clone(), ledger.body["replay_matches"].clone()), (json!(true), json!(true)));
+}
