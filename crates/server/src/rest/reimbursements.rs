@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use super::error::Path;
+use super::error::{Path, Query};
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
