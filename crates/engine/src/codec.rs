@@ -15,7 +15,10 @@ use crate::records::{
     PayoutKind, PayoutState, Person, PersonState, PersonStatus, Region, Settlement, SettlementStatus, SignIn,
     StoredFile, Visit, VisitDiagnoses, VisitKind, VisitStatus, WithheldCredit,
 };
-use crate::records::{CareProvider, ReceiptLine, Reimbursement, ReimbursementCause, ReimbursementState};
+use crate::records::{
+    CareProvider, ElsewhereKind, ElsewhereRegistration, ReceiptLine, Reimbursement, ReimbursementCause,
+    ReimbursementState,
+};
 use serde_json::{Value as Json, json};
 use yibao_domain::{
     Admdvs, CardNo, Date, DateTime, InstitutionCode, MdtrtId, Money, Month, MsgId, PersonNo, Quantity, Ratio, SetlId,
@@ -2163,6 +2166,71 @@ impl Record for Reimbursement {
             submitted_by: c.text("submitted_by")?,
             submitted_at: c.parse("submitted_at")?,
             state,
+        })
+    }
+}
+
+/// A registration for treatment in another region.
+impl Record for ElsewhereRegistration {
+    type Key = String;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "elsewhere_registrations",
+        columns: &[
+            col("serial", Text),
+            col("psn_no", Text),
+            col("region", Text),
+            col("kind", Text),
+            col("begin_on", Text),
+            col("end_on", Text),
+            col("registered_by", Text),
+            col("registered_at", Text),
+            col("revoked", Int),
+        ],
+        key: &["serial"],
+        ordered: false,
+        indexes: &[&["psn_no"]],
+    };
+    const LOAD_BY: &'static str = "serial";
+
+    fn key(&self) -> String {
+        self.serial.clone()
+    }
+
+    fn load_key(key: &String) -> String {
+        key.clone()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        named(
+            Self::TABLE,
+            [
+                ("serial", text(&self.serial)),
+                ("psn_no", text(&self.psn_no)),
+                ("region", text(&self.region)),
+                ("kind", Value::Text(self.kind.code().to_string())),
+                ("begin_on", date(&self.begin)),
+                ("end_on", date(&self.end)),
+                ("registered_by", text(&self.registered_by)),
+                ("registered_at", time(&self.registered_at)),
+                ("revoked", self.revoked.into()),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<ElsewhereRegistration, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        let kind_text = c.text("kind")?;
+        Ok(ElsewhereRegistration {
+            serial: c.text("serial")?,
+            psn_no: c.parse("psn_no")?,
+            region: c.parse("region")?,
+            kind: ElsewhereKind::parse(&kind_text)
+                .ok_or_else(|| failure("elsewhere_registrations.kind", &kind_text))?,
+            begin: c.parse("begin_on")?,
+            end: c.parse("end_on")?,
+            registered_by: c.text("registered_by")?,
+            registered_at: c.parse("registered_at")?,
+            revoked: c.boolean("revoked")?,
         })
     }
 }

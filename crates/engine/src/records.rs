@@ -1010,6 +1010,58 @@ pub struct Payout {
     pub state: PayoutState,
 }
 
+/// Why a person is registered for treatment in another region (异地就医备案).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ElsewhereKind {
+    /// Living there for good (异地安置, retirees who moved).
+    Resettled,
+    /// Living or working there for long (异地长期居住、常驻异地工作).
+    LongTermResidence,
+    /// Referred there by a hospital here (转诊转院).
+    Referral,
+}
+
+impl ElsewhereKind {
+    pub const ALL: [ElsewhereKind; 3] =
+        [ElsewhereKind::Resettled, ElsewhereKind::LongTermResidence, ElsewhereKind::Referral];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            ElsewhereKind::Resettled => "resettled",
+            ElsewhereKind::LongTermResidence => "long-term-residence",
+            ElsewhereKind::Referral => "referral",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<ElsewhereKind> {
+        ElsewhereKind::ALL.into_iter().find(|kind| kind.code() == code)
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            ElsewhereKind::Resettled => "异地安置",
+            ElsewhereKind::LongTermResidence => "异地长期居住",
+            ElsewhereKind::Referral => "转诊转院",
+        }
+    }
+}
+
+/// A registration for treatment in another region (异地就医备案), made at the agency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElsewhereRegistration {
+    /// `YD` + a deployment-wide number.
+    pub serial: String,
+    pub psn_no: PersonNo,
+    /// The treating region.
+    pub region: Admdvs,
+    pub kind: ElsewhereKind,
+    pub begin: Date,
+    pub end: Date,
+    pub registered_by: String,
+    pub registered_at: DateTime,
+    pub revoked: bool,
+}
+
 /// Why a bill could not be settled in real time and comes to the agency (零星报销).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ReimbursementCause {

@@ -10,12 +10,12 @@ use yibao_policy::Accumulators;
 
 use crate::error::{EngineError, StoreFailure};
 use crate::record::Record;
-use crate::records::Reimbursement;
 use crate::records::{
     AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, ClearingParty, Credential,
     CredentialKind, DayTotals, DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, LifeEvent,
     Message, Payout, Person, Region, Settlement, SignIn, StoredFile, Visit, VisitDiagnoses, WithheldCredit,
 };
+use crate::records::{ElsewhereRegistration, Reimbursement};
 use crate::row::{TableDef, Value};
 use crate::table::Table;
 
@@ -270,6 +270,7 @@ tables! {
         life_events: LifeEvent,
         payouts: Payout,
         reimbursements: Reimbursement,
+        elsewhere: ElsewhereRegistration,
     }
     written {
         accumulators: (PersonNo, u16) => Accumulators,
@@ -679,6 +680,7 @@ impl<'a> WorkingSet<'a> {
 
     getter!(payout, Payout);
     getter!(reimbursement, Reimbursement);
+    getter!(elsewhere_registration, ElsewhereRegistration);
 
     /// The loader, for a read this working set does not keep (what the batch changed is not in
     /// it).

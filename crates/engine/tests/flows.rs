@@ -296,6 +296,7 @@ fn special_outpatient_needs_a_registration() {
             begin: "2026-01-01".parse().unwrap(),
             end: "2026-12-31".parse().unwrap(),
             msgid,
+            agency: None,
         })
         .unwrap();
     world.set_diagnosis("张伟", TERTIARY, &visit, "M07800");

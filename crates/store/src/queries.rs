@@ -2,12 +2,12 @@
 //! totals for reconciliation, the journal. Each runs inside the caller's read snapshot.
 
 use yibao_domain::{CardNo, DateTime, InstitutionCode, MdtrtId, Money, MsgId, PersonNo, SetlId};
-use yibao_engine::records::Reimbursement;
 use yibao_engine::records::{
     AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, Credential, CredentialKind,
     DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, LifeEvent, Message, Payout, Person, Region,
     Settlement, StoredFile, Visit, VisitDiagnoses,
 };
+use yibao_engine::records::{ElsewhereRegistration, Reimbursement};
 use yibao_engine::{Loader, StoreFailure};
 use yibao_ledger::{Account, AccountKey, Posting, Side, Transfer};
 use yibao_policy::Accumulators;
@@ -693,6 +693,14 @@ impl<'c> Reader<'c> {
 
     pub fn payout(&mut self, id: &str) -> Result<Option<Payout>, StoreFailure> {
         self.db.get::<Payout>(&[id.to_string()]).map(one)
+    }
+
+    /// A person's registrations for treatment in another region, by serial.
+    pub fn elsewhere_of(&mut self, psn_no: &PersonNo) -> Result<Vec<ElsewhereRegistration>, StoreFailure> {
+        let mut rows: Vec<ElsewhereRegistration> =
+            yibao_engine::load_by(&mut self.db, "psn_no", vec![psn_no.to_string()])?;
+        rows.sort_by(|a, b| a.serial.cmp(&b.serial));
+        Ok(rows)
     }
 
     /// A person's life events, in the order recorded.

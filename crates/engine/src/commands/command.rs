@@ -117,6 +117,7 @@ pub enum Outcome {
     LifeEvent(Box<crate::records::LifeEvent>),
     Payout(Box<crate::records::Payout>),
     Reimbursement(Box<crate::records::Reimbursement>),
+    Elsewhere(Box<crate::records::ElsewhereRegistration>),
     /// A registry change or a recorded read: nothing to report beyond success.
     Done,
 }
@@ -151,6 +152,7 @@ impl Outcome {
             | Outcome::LifeEvent(_)
             | Outcome::Payout(_)
             | Outcome::Reimbursement(_)
+            | Outcome::Elsewhere(_)
             | Outcome::Allocation(_)
             | Outcome::Clearing(_)
             | Outcome::Contributions(_)

@@ -7,7 +7,7 @@ use super::lookup::insured_person;
 use super::settle::{CancelSettlement, cancel_settlement};
 use super::{Command, Context, Outcome};
 use crate::error::{EngineError, Refusal};
-use crate::records::{DiseaseRegistration, Effect, LineState, Message, SignIn, StoredFile, VisitStatus};
+use crate::records::{AuditEntry, DiseaseRegistration, Effect, LineState, Message, SignIn, StoredFile, VisitStatus};
 use crate::working_set::{Keys, WorkingSet};
 
 /// Stores the msgid of a read (1101, 2206, 5xxx, …) so that a repeat returns the same
@@ -195,7 +195,33 @@ impl Reverse {
     }
 }
 
-/// 2503 人员慢特病备案.
+/// An agency operator acting at the counter (not an institution over the national interface):
+/// audited with actor and reason.
+#[derive(Debug, Clone)]
+pub struct AgencyAct {
+    pub actor: String,
+    pub reason: String,
+}
+
+fn audit_agency(
+    ws: &mut WorkingSet<'_>,
+    ctx: &Context<'_>,
+    act: &AgencyAct,
+    action: &str,
+    subject: &PersonNo,
+    what: &str,
+) {
+    ws.audit(AuditEntry {
+        at: ctx.now,
+        actor: act.actor.clone(),
+        action: action.to_string(),
+        subject: subject.to_string(),
+        reason: format!("{what}: {}", act.reason),
+    });
+}
+
+/// 2503 人员慢特病备案, from an institution, or at the agency (`agency`; the institution is the
+/// designated one the person chose for the disease).
 #[derive(Debug, Clone)]
 pub struct RegisterDisease {
     pub institution: InstitutionCode,
@@ -204,6 +230,7 @@ pub struct RegisterDisease {
     pub begin: Date,
     pub end: Date,
     pub msgid: MsgId,
+    pub agency: Option<AgencyAct>,
 }
 
 impl Command for RegisterDisease {
@@ -267,7 +294,20 @@ impl Command for RegisterDisease {
             msgid: self.msgid.clone(),
         };
         registrations.push(registration.clone());
-        ws.put_registrations(person.psn_no, registrations);
+        ws.put_registrations(person.psn_no.clone(), registrations);
+        if let Some(act) = &self.agency {
+            if ws.institution(&self.institution)?.is_none() {
+                return Err(EngineError::not_found(
+                    format!("定点医药机构{}不存在", self.institution),
+                    format!("no institution {}", self.institution),
+                ));
+            }
+            let what = format!(
+                "{} {} {}..{} at {}",
+                registration.serial, registration.code, self.begin, self.end, self.institution
+            );
+            audit_agency(ws, ctx, act, "registration/special-disease", &person.psn_no, &what);
+        }
         Ok(Outcome::Registration(registration))
     }
 }
@@ -278,6 +318,8 @@ pub struct RevokeDisease {
     pub institution: InstitutionCode,
     pub psn_no: PersonNo,
     pub serial: String,
+    /// At the agency, which revokes any registration (an institution only its own).
+    pub agency: Option<AgencyAct>,
 }
 
 impl Command for RevokeDisease {
@@ -291,7 +333,7 @@ impl Command for RevokeDisease {
         keys
     }
 
-    fn execute(&self, ws: &mut WorkingSet<'_>, _ctx: &Context<'_>) -> Result<Outcome, EngineError> {
+    fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
         let mut registrations = ws.registrations(&self.psn_no)?;
         let Some(registration) = registrations.iter_mut().find(|r| r.serial == self.serial) else {
             return Err(EngineError::not_found(
@@ -305,7 +347,7 @@ impl Command for RevokeDisease {
                 format!("registration {} was already revoked", self.serial),
             ));
         }
-        if registration.institution != self.institution {
+        if self.agency.is_none() && registration.institution != self.institution {
             return Err(EngineError::forbidden(
                 format!("备案流水号{}不是本机构办理的", self.serial),
                 format!("registration {} was made by another institution", self.serial),
@@ -314,6 +356,9 @@ impl Command for RevokeDisease {
         registration.revoked = true;
         let revoked = registration.clone();
         ws.put_registrations(self.psn_no.clone(), registrations);
+        if let Some(act) = &self.agency {
+            audit_agency(ws, ctx, act, "registration/revoke", &self.psn_no, &revoked.serial);
+        }
         Ok(Outcome::Registration(revoked))
     }
 }

@@ -12,6 +12,7 @@ mod clearing;
 mod command;
 mod contributions;
 mod credit;
+mod elsewhere;
 mod evoucher;
 mod life;
 mod lines;
@@ -40,6 +41,7 @@ pub use clearing::{
 pub use command::{Command, Context, Envelope, Outcome, Render, Reply, SettlementOutcome, Submission, Warning, run};
 pub use contributions::{CONTRIBUTION_BATCH_MAX, PayContributions};
 pub use credit::{ContributionPeriod, allocation_id, contribution_id};
+pub use elsewhere::{ELSEWHERE_DAYS_MAX, RegisterElsewhere, RevokeElsewhere};
 pub use evoucher::{
     ActivateEVoucher, AuthorizeFace, CHANNELS, EC_TOKEN_SECONDS, FACE_AUTH_SECONDS, IssueQrCode, QR_SECONDS,
     RedeemGrant, SuspendEVoucher, grant_hash, token_holder,
@@ -47,8 +49,8 @@ pub use evoucher::{
 pub use life::{BASE_MAX_YUAN, LifeChange, REASON_MAX_CHARS, RecordLifeEvent, retired_type};
 pub use lines::{LineUpload, RevokeLines, RevokeScope, UploadLines};
 pub use misc::{
-    FILE_MAX_BYTES, RecordIdentification, RecordRead, RegisterDisease, Reverse, RevokeDisease, SignInCommand, SignOut,
-    StoreFile,
+    AgencyAct, FILE_MAX_BYTES, RecordIdentification, RecordRead, RegisterDisease, Reverse, RevokeDisease,
+    SignInCommand, SignOut, StoreFile,
 };
 pub use payouts::{ProposePayout, ReviewPayout, payout_id};
 pub use peer::{PeerSettle, RecordPeerCancellation, RecordPeerSettlement, RegisterGuest};

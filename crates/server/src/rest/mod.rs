@@ -19,6 +19,7 @@ mod flows;
 mod life;
 pub mod openapi;
 mod payouts;
+mod registrations;
 mod registry;
 mod reimbursements;
 mod wire;
@@ -45,7 +46,7 @@ type Mount = fn(Router<Arc<AppState>>) -> Router<Arc<AppState>>;
 
 pub fn router() -> Router<Arc<AppState>> {
     // Each family of routes mounts its own.
-    let families: [Mount; 7] = [
+    let families: [Mount; 8] = [
         cards::routes,
         evoucher::routes,
         clearing::routes,
@@ -53,6 +54,7 @@ pub fn router() -> Router<Arc<AppState>> {
         life::routes,
         payouts::routes,
         reimbursements::routes,
+        registrations::routes,
     ];
     families
         .into_iter()

@@ -190,7 +190,30 @@ fn back_office_paths(doc: &mut Value) {
     let resubmission = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["note"], "additionalProperties": false, "properties": {
         "note": {"type": "string", "minLength": 1, "maxLength": 200}}}}}});
     let bill_id = path_param("id", "the reimbursement's id, RB…");
+    let disease = json!({"type": "object", "properties": {"serial": text(), "code": text(), "name": text(), "institution": text(), "begin": text(), "end": text(), "revoked": {"type": "boolean"}}});
+    let elsewhere = json!({"type": "object", "properties": {"serial": text(), "region": text(), "type": text(), "type_zh": text(), "begin": text(), "end": text(),
+        "registered_by": text(), "registered_at": text(), "revoked": {"type": "boolean"}}});
+    let registration_body = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["kind", "begin", "reason"], "additionalProperties": false, "properties": {
+        "kind": {"type": "string", "enum": ["special-disease", "elsewhere"]},
+        "code": {"type": "string", "description": "special-disease: a disease of the policy's list (e.g. M07800 肾透析)"},
+        "institution": {"type": "string", "description": "special-disease: the designated institution the person chose for it"},
+        "region": {"type": "string", "description": "elsewhere: the treating region"},
+        "type": {"type": "string", "enum": ["resettled", "long-term-residence", "referral"], "description": "elsewhere: why"},
+        "begin": {"type": "string", "format": "date"}, "end": {"type": "string", "format": "date", "description": "special-disease: open-ended when absent; elsewhere: required, at most 5 years on"},
+        "reason": {"type": "string", "minLength": 1, "maxLength": 200}}}}}});
+    let revoke_body = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["reason"], "additionalProperties": false, "properties": {
+        "reason": {"type": "string", "minLength": 1, "maxLength": 200}}}}}});
     let paths = json!({
+        "/api/v1/persons/{psn_no}/registrations": {
+            "get": operation("A person's registrations, revoked ones too: special outpatient diseases (from hospitals over 2503 or at the agency) and treatment in another region (the person or an operator; operator reads audited). 1101 answers those in force as dclainfo.", "200",
+                json!({"type": "object", "properties": {"psn_no": text(), "special_diseases": {"type": "array", "items": disease.clone()}, "elsewhere": {"type": "array", "items": elsewhere.clone()}}}),
+                &["400", "401", "403", "404", "503"], json!({"security": secured.clone(), "parameters": [path_param("psn_no", "the person number")]})),
+            "post": operation("Register a person at the agency (operator, audited with the reason): a special outpatient disease at a chosen designated institution, or treatment in another region (异地就医备案) with the treating region and validity. An overlapping registration is 409.", "201",
+                json!({"oneOf": [disease.clone(), elsewhere.clone()]}), &["400", "401", "403", "404", "409", "422", "503"],
+                json!({"security": secured.clone(), "parameters": [path_param("psn_no", "the person number")], "requestBody": registration_body}))},
+        "/api/v1/persons/{psn_no}/registrations/{serial}/revoke": {"post": operation("Revoke a registration (operator; the agency revokes any, whoever made it). Revoking again answers the revoked registration or 409.", "200",
+            json!({"oneOf": [disease, elsewhere]}), &["400", "401", "403", "404", "409", "503"],
+            json!({"security": secured.clone(), "parameters": [path_param("psn_no", "the person number"), path_param("serial", "the registration's serial")], "requestBody": revoke_body}))},
         "/api/v1/reimbursements": {
             "post": operation("Submit a bill paid in cash for reimbursement (operator, 零星报销): priced by the same code as a real-time settlement of it (the catalogue's split, the policy in force on its last day, the person's year so far), with the explanation. Refused (409) when a real-time settlement at the same institution or another claim already pays the same bill. Nothing is paid until a reviewer approves.", "201",
                 reimbursement.clone(), &["400", "401", "403", "404", "409", "422", "503"], json!({"security": secured.clone(), "requestBody": submission})),

@@ -272,3 +272,80 @@ async fn a_reimbursement_is_priced_as_the_real_time_settlement_paid_once_and_nev
     let ledger = app.rest("GET", "/api/v1/ledger/verify", Some(&admin), &[], None).await;
     assert_eq!((ledger.body["balanced"].clone(), ledger.body["replay_matches"].clone()), (json!(true), json!(true)));
 }
+
+#[tokio::test]
+async fn the_agency_registers_special_diseases_and_treatment_elsewhere_and_1101_shows_them() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let today = app.store.now().date();
+    let path = format!("/api/v1/persons/{}/registrations", psn("张伟"));
+    let dialysis = json!({"kind": "special-disease", "code": "M07800", "institution": TERTIARY, "begin": today.to_string(), "reason": "肾透析诊断证明"});
+    let person = app.person_login("张伟").await;
+    let refused = app.rest("POST", &path, Some(&person), &[], Some(dialysis.clone())).await;
+    assert_eq!(refused.status, 403);
+    let disease = app.rest("POST", &path, Some(&admin), &[], Some(dialysis.clone())).await;
+    assert_eq!(disease.status, 201, "{}", disease.body);
+    let overlap = app.rest("POST", &path, Some(&admin), &[], Some(dialysis)).await;
+    assert_eq!(overlap.status, 409, "{}", overlap.body);
+    let end = today.plus_days(365).to_string();
+    let shanghai = json!({"kind": "elsewhere", "region": "310100", "type": "resettled", "begin": today.to_string(), "end": end, "reason": "随子女异地安置"});
+    let elsewhere = app.rest("POST", &path, Some(&admin), &[], Some(shanghai)).await;
+    assert_eq!(elsewhere.status, 201, "{}", elsewhere.body);
+    for (bad, status) in [
+        (
+            json!({"kind": "elsewhere", "region": "330100", "type": "resettled", "begin": today.to_string(), "end": today.to_string(), "reason": "本地"}),
+            400,
+        ),
+        (
+            json!({"kind": "elsewhere", "region": "310100", "type": "holiday", "begin": today.to_string(), "end": today.to_string(), "reason": "x"}),
+            400,
+        ),
+        (
+            json!({"kind": "special-disease", "code": "X999", "institution": TERTIARY, "begin": today.to_string(), "reason": "x"}),
+            422,
+        ),
+        (
+            json!({"kind": "special-disease", "code": "M00500", "institution": "H99999999999", "begin": today.to_string(), "reason": "x"}),
+            404,
+        ),
+        (
+            json!({"kind": "special-disease", "code": "M00500", "region": "310100", "institution": TERTIARY, "begin": today.to_string(), "reason": "x"}),
+            400,
+        ),
+    ] {
+        let reply = app.rest("POST", &path, Some(&admin), &[], Some(bad.clone())).await;
+        assert_eq!(reply.status, status, "{bad}: {}", reply.body);
+    }
+
+    // 1101 answers both; 2001 finds the disease registered.
+    let identified = app
+        .call(TERTIARY, "1101", json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": id_number("张伟")}}))
+        .await;
+    let registered = identified.ok()["dclainfo"].as_array().unwrap().clone();
+    let kinds: Vec<&str> = registered.iter().map(|r| r["biz_appy_type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["01", "08"], "{registered:?}");
+    assert_eq!(registered[1]["mdtrtarea_admvs"], json!("310100"));
+    let own = app.rest("GET", &path, Some(&person), &[], None).await;
+    assert_eq!(
+        (own.body["special_diseases"].as_array().unwrap().len(), own.body["elsewhere"].as_array().unwrap().len()),
+        (1, 1)
+    );
+
+    // Revoked at the agency (even the hospital's own kind), no longer in force.
+    for serial in [disease.body["serial"].as_str().unwrap(), elsewhere.body["serial"].as_str().unwrap()] {
+        let revoke = format!("{path}/{serial}/revoke");
+        let reply = app.rest("POST", &revoke, Some(&admin), &[], Some(json!({"reason": "病情变化"}))).await;
+        assert_eq!((reply.status, reply.body["revoked"].clone()), (200, json!(true)), "{}", reply.body);
+    }
+    let other = format!(
+        "/api/v1/persons/{}/registrations/{}/revoke",
+        psn("李秀英"),
+        elsewhere.body["serial"].as_str().unwrap()
+    );
+    let foreign = app.rest("POST", &other, Some(&admin), &[], Some(json!({"reason": "x"}))).await;
+    assert_eq!(foreign.status, 404, "a serial of another person: {}", foreign.body);
+    let identified = app
+        .call(TERTIARY, "1101", json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": id_number("张伟")}}))
+        .await;
+    assert_eq!(identified.ok()["dclainfo"], json!([]));
+}

@@ -139,7 +139,9 @@ pub async fn person_info(call: &Call) -> Result<Answer, NhsaError> {
                 PersonStatus::Active | PersonStatus::Guest => None,
                 _ => status_event(&person, &r.life_events(&person.psn_no)?).map(|(_, day)| day),
             };
-            Ok(Some((person, card, balances, employer, lookup.card, cards, paused)))
+            let registered =
+                Registered { diseases: r.registrations(&person.psn_no)?, elsewhere: r.elsewhere_of(&person.psn_no)? };
+            Ok(Some((person, card, balances, employer, lookup.card, cards, (paused, registered))))
         })
         .await?;
     // Insured by another deployment (异地就医): its answer, and the person kept here as a guest.
@@ -162,7 +164,7 @@ pub async fn person_info(call: &Call) -> Result<Answer, NhsaError> {
             return call.answer_recorded(identified, output, &[]).await;
         }
     }
-    let Some((person, card, (current, prior), employer, presented, cards, paused)) = found else {
+    let Some((person, card, (current, prior), employer, presented, cards, (paused, registered))) = found else {
         // Trying ID numbers to find persons misses far more than a hospital ever does.
         let harvest = format!("1101-miss/{}", call.institution.code);
         if call.app.reads.take(&harvest, crate::kit::clock::unix_now(), MISSES_PER_MINUTE).is_err() {
@@ -191,7 +193,8 @@ pub async fn person_info(call: &Call) -> Result<Answer, NhsaError> {
     }
     let warnings = warnings(&person, &cards);
     let identified = identification(call, &person, kind);
-    let output = person_output(&person, current + prior, employer.as_deref(), paused, today);
+    let mut output = person_output(&person, current + prior, employer.as_deref(), paused, today);
+    output["dclainfo"] = registered.in_force(today);
     call.answer_recorded(identified, output, &warnings).await
 }
 
@@ -258,6 +261,28 @@ fn mask(text: &str) -> String {
     match chars.len() {
         18 => format!("{}********{}", chars[..6].iter().collect::<String>(), chars[14..].iter().collect::<String>()),
         _ => "（已隐藏）".to_string(),
+    }
+}
+
+/// A person's registrations, for 1101's `dclainfo` (yibao's addition; the kinds are 5302's
+/// `biz_appy_type`: 01 门诊慢特病, 08 异地安置/异地就医).
+struct Registered {
+    diseases: Vec<yibao_engine::records::DiseaseRegistration>,
+    elsewhere: Vec<yibao_engine::records::ElsewhereRegistration>,
+}
+
+impl Registered {
+    /// Those in force on `day`.
+    fn in_force(&self, day: Date) -> Value {
+        let diseases = self.diseases.iter().filter(|r| !r.revoked && r.begin <= day && day <= r.end).map(|r| {
+            json!({"biz_appy_type": "01", "trt_dcla_detl_sn": r.serial, "opsp_dise_code": r.code, "opsp_dise_name": r.name,
+                "fixmedins_code": r.institution.as_str(), "begndate": r.begin.to_string(), "enddate": r.end.to_string()})
+        });
+        let elsewhere = self.elsewhere.iter().filter(|r| !r.revoked && r.begin <= day && day <= r.end).map(|r| {
+            json!({"biz_appy_type": "08", "trt_dcla_detl_sn": r.serial, "mdtrtarea_admvs": r.region.as_str(),
+                "dcla_type": r.kind.code(), "dcla_type_name": r.kind.name_zh(), "begndate": r.begin.to_string(), "enddate": r.end.to_string()})
+        });
+        Value::Array(diseases.chain(elsewhere).collect())
     }
 }
 
@@ -378,6 +403,7 @@ pub async fn register_disease(call: &Call) -> Result<Answer, NhsaError> {
         begin: data.time("begndate")?.map_or(today, |t| t.date()),
         end: data.time("enddate")?.map_or(Date::FOREVER, |t| t.date()),
         msgid: call.envelope.msgid.clone(),
+        agency: None,
     };
     call.write(
         command,
@@ -402,6 +428,7 @@ pub async fn revoke_disease(call: &Call) -> Result<Answer, NhsaError> {
         institution: call.institution.code.clone(),
         psn_no: person_no(&data)?,
         serial: data.required_text("trt_dcla_detl_sn")?,
+        agency: None,
     };
     call.write(command, false, Box::new(|_| json!({}))).await
 }
