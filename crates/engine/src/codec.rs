@@ -16,8 +16,8 @@ use crate::records::{
     StoredFile, Visit, VisitDiagnoses, VisitKind, VisitStatus, WithheldCredit,
 };
 use crate::records::{
-    CareProvider, ElsewhereKind, ElsewhereRegistration, ReceiptLine, Reimbursement, ReimbursementCause,
-    ReimbursementState,
+    CareProvider, Dispute, DisputeState, ElsewhereKind, ElsewhereRegistration, ReceiptLine, Reimbursement,
+    ReimbursementCause, ReimbursementState,
 };
 use serde_json::{Value as Json, json};
 use yibao_domain::{
@@ -2165,6 +2165,94 @@ impl Record for Reimbursement {
             note: c.text("note")?,
             submitted_by: c.text("submitted_by")?,
             submitted_at: c.parse("submitted_at")?,
+            state,
+        })
+    }
+}
+
+/// A dispute of a statement entry.
+impl Record for Dispute {
+    type Key = String;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "disputes",
+        columns: &[
+            col("id", Text),
+            col("psn_no", Text),
+            col("transfer_id", Text),
+            col("amount_fen", Int),
+            col("reason", Text),
+            col("raised_by", Text),
+            col("raised_at", Text),
+            col("state", Text),
+            opt("resolved_by", Text),
+            opt("resolved_at", Text),
+            opt("resolution", Text),
+            opt("reversal", Text),
+        ],
+        key: &["id"],
+        ordered: false,
+        indexes: &[&["psn_no"], &["state"]],
+    };
+    const LOAD_BY: &'static str = "id";
+
+    fn key(&self) -> String {
+        self.id.clone()
+    }
+
+    fn load_key(key: &String) -> String {
+        key.clone()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let (by, at, why, reversal) = match &self.state {
+            DisputeState::Open => (None, None, None, None),
+            DisputeState::Reversed { by, at, reason, reversal } => {
+                (Some(by.clone()), Some(at.to_string()), Some(reason.clone()), Some(reversal.clone()))
+            }
+            DisputeState::Rejected { by, at, reason } => {
+                (Some(by.clone()), Some(at.to_string()), Some(reason.clone()), None)
+            }
+        };
+        named(
+            Self::TABLE,
+            [
+                ("id", text(&self.id)),
+                ("psn_no", text(&self.psn_no)),
+                ("transfer_id", text(&self.transfer)),
+                ("amount_fen", money(&self.amount)),
+                ("reason", text(&self.reason)),
+                ("raised_by", text(&self.raised_by)),
+                ("raised_at", time(&self.raised_at)),
+                ("state", Value::Text(self.state.code().to_string())),
+                ("resolved_by", by.into()),
+                ("resolved_at", at.into()),
+                ("resolution", why.into()),
+                ("reversal", reversal.into()),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<Dispute, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        let state_text = c.text("state")?;
+        let by = c.opt_text("resolved_by")?;
+        let at: Option<DateTime> = c.opt_parse("resolved_at")?;
+        let reason = c.opt_text("resolution")?.unwrap_or_default();
+        let reversal = c.opt_text("reversal")?;
+        let state = match (state_text.as_str(), by, at, reversal) {
+            ("open", ..) => DisputeState::Open,
+            ("reversed", Some(by), Some(at), Some(reversal)) => DisputeState::Reversed { by, at, reason, reversal },
+            ("rejected", Some(by), Some(at), _) => DisputeState::Rejected { by, at, reason },
+            _ => return Err(failure("disputes.state", &state_text)),
+        };
+        Ok(Dispute {
+            id: c.text("id")?,
+            psn_no: c.parse("psn_no")?,
+            transfer: c.text("transfer_id")?,
+            amount: Money::from_fen(c.int("amount_fen")?),
+            reason: c.text("reason")?,
+            raised_by: c.text("raised_by")?,
+            raised_at: c.parse("raised_at")?,
             state,
         })
     }

@@ -1010,6 +1010,51 @@ pub struct Payout {
     pub state: PayoutState,
 }
 
+/// How a dispute ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisputeState {
+    Open,
+    /// Upheld: the entry was reversed through its normal path (a settlement's cancellation,
+    /// whose mirror is named).
+    Reversed {
+        by: String,
+        at: DateTime,
+        reason: String,
+        reversal: String,
+    },
+    Rejected {
+        by: String,
+        at: DateTime,
+        reason: String,
+    },
+}
+
+impl DisputeState {
+    pub fn code(&self) -> &'static str {
+        match self {
+            DisputeState::Open => "open",
+            DisputeState::Reversed { .. } => "reversed",
+            DisputeState::Rejected { .. } => "rejected",
+        }
+    }
+}
+
+/// A person's objection to one entry of their account statement (a transfer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dispute {
+    /// `DS` + a deployment-wide number.
+    pub id: String,
+    pub psn_no: PersonNo,
+    /// The disputed transfer.
+    pub transfer: String,
+    /// What the entry did to the account (credits positive).
+    pub amount: Money,
+    pub reason: String,
+    pub raised_by: String,
+    pub raised_at: DateTime,
+    pub state: DisputeState,
+}
+
 /// Why a person is registered for treatment in another region (异地就医备案).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ElsewhereKind {

@@ -15,7 +15,7 @@ use crate::records::{
     CredentialKind, DayTotals, DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, LifeEvent,
     Message, Payout, Person, Region, Settlement, SignIn, StoredFile, Visit, VisitDiagnoses, WithheldCredit,
 };
-use crate::records::{ElsewhereRegistration, Reimbursement};
+use crate::records::{Dispute, ElsewhereRegistration, Reimbursement};
 use crate::row::{TableDef, Value};
 use crate::table::Table;
 
@@ -271,6 +271,7 @@ tables! {
         payouts: Payout,
         reimbursements: Reimbursement,
         elsewhere: ElsewhereRegistration,
+        disputes: Dispute,
     }
     written {
         accumulators: (PersonNo, u16) => Accumulators,
@@ -681,6 +682,7 @@ impl<'a> WorkingSet<'a> {
     getter!(payout, Payout);
     getter!(reimbursement, Reimbursement);
     getter!(elsewhere_registration, ElsewhereRegistration);
+    getter!(dispute, Dispute);
 
     /// The loader, for a read this working set does not keep (what the batch changed is not in
     /// it).

@@ -7,7 +7,7 @@ use yibao_engine::records::{
     DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, LifeEvent, Message, Payout, Person, Region,
     Settlement, StoredFile, Visit, VisitDiagnoses,
 };
-use yibao_engine::records::{ElsewhereRegistration, Reimbursement};
+use yibao_engine::records::{Dispute, ElsewhereRegistration, Reimbursement};
 use yibao_engine::{Loader, StoreFailure};
 use yibao_ledger::{Account, AccountKey, Posting, Side, Transfer};
 use yibao_policy::Accumulators;
@@ -701,6 +701,19 @@ impl<'c> Reader<'c> {
             yibao_engine::load_by(&mut self.db, "psn_no", vec![psn_no.to_string()])?;
         rows.sort_by(|a, b| a.serial.cmp(&b.serial));
         Ok(rows)
+    }
+
+    /// A person's disputes, in the order raised.
+    pub fn disputes_of(&mut self, psn_no: &PersonNo) -> Result<Vec<Dispute>, StoreFailure> {
+        let mut rows: Vec<Dispute> = yibao_engine::load_by(&mut self.db, "psn_no", vec![psn_no.to_string()])?;
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(rows)
+    }
+
+    /// Disputes in a state (`open`, `reversed`, `rejected`), oldest first, at most `limit`.
+    pub fn disputes_in(&mut self, state: &str, limit: u64) -> Result<Vec<Dispute>, StoreFailure> {
+        let limit = Value::Int(i64::try_from(limit).unwrap_or(i64::MAX));
+        self.select(Dispute::TABLE, "WHERE state = $1 ORDER BY id LIMIT $2", &[text(state), limit], Dispute::decode)
     }
 
     /// A person's life events, in the order recorded.

@@ -118,6 +118,7 @@ pub enum Outcome {
     Payout(Box<crate::records::Payout>),
     Reimbursement(Box<crate::records::Reimbursement>),
     Elsewhere(Box<crate::records::ElsewhereRegistration>),
+    Dispute(Box<crate::records::Dispute>),
     /// A registry change or a recorded read: nothing to report beyond success.
     Done,
 }
@@ -153,6 +154,7 @@ impl Outcome {
             | Outcome::Payout(_)
             | Outcome::Reimbursement(_)
             | Outcome::Elsewhere(_)
+            | Outcome::Dispute(_)
             | Outcome::Allocation(_)
             | Outcome::Clearing(_)
             | Outcome::Contributions(_)

@@ -12,6 +12,7 @@ mod clearing;
 mod command;
 mod contributions;
 mod credit;
+mod disputes;
 mod elsewhere;
 mod evoucher;
 mod life;
@@ -41,6 +42,7 @@ pub use clearing::{
 pub use command::{Command, Context, Envelope, Outcome, Render, Reply, SettlementOutcome, Submission, Warning, run};
 pub use contributions::{CONTRIBUTION_BATCH_MAX, PayContributions};
 pub use credit::{ContributionPeriod, allocation_id, contribution_id};
+pub use disputes::{OPEN_DISPUTES_MAX, RaiseDispute, ResolveDispute};
 pub use elsewhere::{ELSEWHERE_DAYS_MAX, RegisterElsewhere, RevokeElsewhere};
 pub use evoucher::{
     ActivateEVoucher, AuthorizeFace, CHANNELS, EC_TOKEN_SECONDS, FACE_AUTH_SECONDS, IssueQrCode, QR_SECONDS,

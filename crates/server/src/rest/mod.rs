@@ -13,6 +13,7 @@ pub(crate) mod cards;
 mod clearing;
 mod common;
 mod contributions;
+mod disputes;
 mod error;
 mod evoucher;
 mod flows;
@@ -46,7 +47,7 @@ type Mount = fn(Router<Arc<AppState>>) -> Router<Arc<AppState>>;
 
 pub fn router() -> Router<Arc<AppState>> {
     // Each family of routes mounts its own.
-    let families: [Mount; 8] = [
+    let families: [Mount; 9] = [
         cards::routes,
         evoucher::routes,
         clearing::routes,
@@ -55,6 +56,7 @@ pub fn router() -> Router<Arc<AppState>> {
         payouts::routes,
         reimbursements::routes,
         registrations::routes,
+        disputes::routes,
     ];
     families
         .into_iter()

@@ -203,7 +203,25 @@ fn back_office_paths(doc: &mut Value) {
         "reason": {"type": "string", "minLength": 1, "maxLength": 200}}}}}});
     let revoke_body = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["reason"], "additionalProperties": false, "properties": {
         "reason": {"type": "string", "minLength": 1, "maxLength": 200}}}}}});
+    let dispute = json!({"type": "object", "properties": {"id": text(), "psn_no": text(), "transfer": text(), "amount": amount(), "reason": text(),
+        "raised_by": text(), "raised_at": text(), "state": {"type": "string", "enum": ["open", "reversed", "rejected"]},
+        "resolved_by": nullable_text(), "resolved_at": nullable_text(), "resolution": nullable_text(), "reversal": nullable_text()}});
+    let raise_body = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["transfer", "reason"], "additionalProperties": false, "properties": {
+        "transfer": {"type": "string", "description": "the statement entry's transfer, e.g. setl/3301000000000001"}, "reason": {"type": "string", "minLength": 1, "maxLength": 200}}}}}});
+    let resolve_body = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["decision", "reason"], "additionalProperties": false, "properties": {
+        "decision": {"type": "string", "enum": ["reverse", "reject"]}, "reason": {"type": "string", "minLength": 1, "maxLength": 200}}}}}});
     let paths = json!({
+        "/api/v1/persons/{psn_no}/disputes": {
+            "get": operation("A person's disputes (the person or an operator; operator reads audited).", "200",
+                json!({"type": "object", "properties": {"psn_no": text(), "disputes": {"type": "array", "items": dispute.clone()}}}), &["400", "401", "403", "404", "503"],
+                json!({"security": secured.clone(), "parameters": [path_param("psn_no", "the person number")]})),
+            "post": operation("Dispute an entry of the account statement (the holder, or an operator for them): the entry's transfer and why. At most 10 open at once; the same entry again answers the open dispute.", "201",
+                dispute.clone(), &["400", "401", "403", "404", "422", "503"], json!({"security": secured.clone(), "parameters": [path_param("psn_no", "the person number")], "requestBody": raise_body}))},
+        "/api/v1/disputes": {"get": operation("Disputes in a state, oldest first (operator): open is the queue.", "200",
+            json!({"type": "object", "properties": {"state": text(), "disputes": {"type": "array", "items": dispute.clone()}}}), &["400", "401", "403", "503"],
+            json!({"security": secured.clone(), "parameters": [query_param("state", "string", "open (default), reversed or rejected"), query_param("limit", "integer", "1 to 500, default 100")]}))},
+        "/api/v1/disputes/{id}/resolve": {"post": operation("Resolve a dispute (operator): reverse (upheld: the settlement is cancelled through its normal path, a negated mirror restoring the money and the accumulators; other entries are corrected through their own paths, 422) or reject with the reason.", "200",
+            dispute, &["400", "401", "403", "404", "409", "422", "503"], json!({"security": secured.clone(), "parameters": [path_param("id", "the dispute's id, DS…")], "requestBody": resolve_body}))},
         "/api/v1/persons/{psn_no}/registrations": {
             "get": operation("A person's registrations, revoked ones too: special outpatient diseases (from hospitals over 2503 or at the agency) and treatment in another region (the person or an operator; operator reads audited). 1101 answers those in force as dclainfo.", "200",
                 json!({"type": "object", "properties": {"psn_no": text(), "special_diseases": {"type": "array", "items": disease.clone()}, "elsewhere": {"type": "array", "items": elsewhere.clone()}}}),

@@ -349,3 +349,99 @@ async fn the_agency_registers_special_diseases_and_treatment_elsewhere_and_1101_
         .await;
     assert_eq!(identified.ok()["dclainfo"], json!([]));
 }
+
+#[tokio::test]
+async fn a_person_disputes_a_settlement_and_the_agency_reverses_it_or_rejects_with_a_reason() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let holder = app.person_login("张伟").await;
+    let zhang = psn("张伟");
+    let today = app.store.now().date().to_string();
+    // A settlement that used the account: 170.00 out of 1000.00.
+    let sign = |key: &str| {
+        let mut headers = signed_headers(TERTIARY);
+        headers.push(("idempotency-key".into(), key.into()));
+        headers
+    };
+    let visit = app
+        .rest("POST", "/api/v1/visits", None, &sign("v1"), Some(json!({"psn_no": zhang, "kind": "outpatient", "insutype": "310",
+            "begin": format!("{today} 08:00:00"), "certificate": {"type": "02", "number": id_number("张伟")}, "his_no": "MZ9", "med_type": "11"})))
+        .await;
+    let mdtrt_id = visit.body["mdtrt_id"].as_str().unwrap().to_string();
+    let lines = json!({"psn_no": zhang, "lines": [{"serial": "1", "code": "DEMO-A-001", "price": "170", "quantity": "1", "amount": "170.00"}]});
+    app.rest("POST", &format!("/api/v1/visits/{mdtrt_id}/lines"), None, &sign("l1"), Some(lines)).await;
+    let settled = app
+        .rest(
+            "POST",
+            &format!("/api/v1/visits/{mdtrt_id}/settlement"),
+            None,
+            &sign("s1"),
+            Some(json!({"psn_no": zhang, "use_account": true})),
+        )
+        .await;
+    assert_eq!(settled.status, 201, "{}", settled.body);
+    let statement =
+        app.rest("GET", &format!("/api/v1/persons/{zhang}/account/statement"), Some(&holder), &[], None).await;
+    let entries = statement.body["entries"].as_array().unwrap().clone();
+    let entry = entries.iter().find(|e| e["kind"] == json!("settlement")).unwrap().clone();
+    let opening = entries.iter().find(|e| e["kind"] == json!("opening")).unwrap().clone();
+
+    // The holder disputes it; a stranger cannot dispute another's entry.
+    let path = format!("/api/v1/persons/{zhang}/disputes");
+    let raise = json!({"transfer": entry["transfer"], "reason": "当天未在该院就诊"});
+    let stranger = app.person_login("李秀英").await;
+    let foreign = app.rest("POST", &path, Some(&stranger), &[], Some(raise.clone())).await;
+    assert_eq!(foreign.status, 403);
+    let not_mine = app
+        .rest("POST", &format!("/api/v1/persons/{}/disputes", psn("李秀英")), Some(&stranger), &[], Some(raise.clone()))
+        .await;
+    assert_eq!(not_mine.status, 404, "an entry not on her statement: {}", not_mine.body);
+    let raised = app.rest("POST", &path, Some(&holder), &[], Some(raise.clone())).await;
+    assert_eq!((raised.status, raised.body["amount"].clone()), (201, json!("-170.00")), "{}", raised.body);
+    let again = app.rest("POST", &path, Some(&holder), &[], Some(raise)).await;
+    assert_eq!(again.body["id"], raised.body["id"], "the same entry again answers the open dispute");
+    let queue = app.rest("GET", "/api/v1/disputes", Some(&admin), &[], None).await;
+    assert_eq!(queue.body["disputes"].as_array().unwrap().len(), 1, "{}", queue.body);
+
+    // Upheld: the settlement is cancelled through its normal path; the money comes back.
+    let id = raised.body["id"].as_str().unwrap();
+    let resolve = format!("/api/v1/disputes/{id}/resolve");
+    let by_person =
+        app.rest("POST", &resolve, Some(&holder), &[], Some(json!({"decision": "reverse", "reason": "x"}))).await;
+    assert_eq!(by_person.status, 403);
+    let reversed = app
+        .rest("POST", &resolve, Some(&admin), &[], Some(json!({"decision": "reverse", "reason": "医院确认误刷"})))
+        .await;
+    assert_eq!((reversed.status, reversed.body["state"].clone()), (200, json!("reversed")), "{}", reversed.body);
+    let account = app.rest("GET", &format!("/api/v1/persons/{zhang}/account"), Some(&admin), &[], None).await;
+    assert_eq!(account.body["balance"], json!("1000.00"));
+    let twice = app
+        .rest("POST", &resolve, Some(&admin), &[], Some(json!({"decision": "reverse", "reason": "医院确认误刷"})))
+        .await;
+    assert_eq!(twice.body["reversal"], reversed.body["reversal"], "resolved once");
+    let rejected_now =
+        app.rest("POST", &resolve, Some(&admin), &[], Some(json!({"decision": "reject", "reason": "x"}))).await;
+    assert_eq!(rejected_now.status, 409);
+
+    // The opening balance is not a settlement: it is rejected with a reason, not reversed.
+    let other = app
+        .rest("POST", &path, Some(&holder), &[], Some(json!({"transfer": opening["transfer"], "reason": "余额不对"})))
+        .await;
+    let other_id = other.body["id"].as_str().unwrap();
+    let resolve = format!("/api/v1/disputes/{other_id}/resolve");
+    let cannot =
+        app.rest("POST", &resolve, Some(&admin), &[], Some(json!({"decision": "reverse", "reason": "x"}))).await;
+    assert_eq!(cannot.status, 422, "{}", cannot.body);
+    let rejected = app
+        .rest(
+            "POST",
+            &resolve,
+            Some(&admin),
+            &[],
+            Some(json!({"decision": "reject", "reason": "期初余额由原系统迁入，核对无误"})),
+        )
+        .await;
+    assert_eq!(rejected.body["state"], json!("rejected"));
+    let ledger = app.rest("GET", "/api/v1/ledger/verify", Some(&admin), &[], None).await;
+    assert_eq!((ledger.body["balanced"].clone(), ledger.body["replay_matches"].clone()), (json!(true), json!(true)));
+}
