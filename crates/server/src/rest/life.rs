@@ -3,16 +3,16 @@
 
 use std::sync::Arc;
 
-use super::error::Path;
+use super::error::{Path, Query};
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use yibao_domain::{Date, Money, PersonNo};
 use yibao_engine::Outcome;
-use yibao_engine::commands::{LifeChange, RecordLifeEvent};
-use yibao_engine::records::{LifeEvent, LifeEventKind, PersonState};
+use yibao_engine::commands::{ContributionPeriod, LifeChange, RecordLifeEvent, contribution_id};
+use yibao_engine::records::{LifeEvent, LifeEventKind, PayoutKind, PersonState};
 
 use super::caller::Caller;
 use super::common::{audit_read, body, created, load_person, ok, parse, unexpected};
@@ -22,7 +22,9 @@ use crate::state::AppState;
 
 pub fn routes(router: axum::Router<Arc<AppState>>) -> axum::Router<Arc<AppState>> {
     use axum::routing::get;
-    router.route("/api/v1/persons/{psn_no}/life-events", get(list).post(record))
+    router
+        .route("/api/v1/persons/{psn_no}/life-events", get(list).post(record))
+        .route("/api/v1/persons/{psn_no}/transfer-certificate", get(certificate))
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,4 +155,145 @@ async fn list(
         "psn_type": person.person_type.code(),
         "events": events.iter().map(event_json).collect::<Vec<_>>(),
     })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CertificateQuery {
+    format: Option<String>,
+}
+
+/// The transfer certificate (参保凭证 for 关系转移接续) of a person whose insurance moved out
+/// of the region: who, from where to where, since and until when, the months (and resident
+/// years) of contributions paid here, and the account balance that moves with them. JSON for
+/// the receiving region's system, or a PDF to print. The person or an operator (audited).
+async fn certificate(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(psn_no): Path<String>,
+    Query(query): Query<CertificateQuery>,
+) -> Result<Response, ApiError> {
+    if matches!(caller, Caller::Institution(_)) {
+        return Err(ApiError::forbidden("institutions may not read a transfer certificate"));
+    }
+    caller.may_read_person(&psn_no)?;
+    let pdf = match query.format.as_deref().unwrap_or("json") {
+        "json" => false,
+        "pdf" => true,
+        other => {
+            return Err(ApiError::invalid(format!("format {other:?} is neither json nor pdf"), "格式须为json或pdf"));
+        }
+    };
+    let person = load_person(&state, &psn_no).await?;
+    let number = person.psn_no.clone();
+    let events = state.store.read(move |r| r.life_events(&number)).await?;
+    let Some(transfer) = events.iter().rev().find(|event| event.kind == LifeEventKind::TransferOut).cloned() else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "refused",
+            format!("person {psn_no} has no transfer out recorded"),
+            "该参保人未办理医保关系转出",
+        ));
+    };
+    // Every month (and resident year) from enrolment to the transfer, looked up at once.
+    let mut ids = Vec::new();
+    let mut month = person.insured_since.year_month();
+    let last = transfer.effective.year_month();
+    while month <= last && ids.len() < 1_200 {
+        ids.push(contribution_id(&person.psn_no, ContributionPeriod::Month(month)));
+        month = month.next();
+    }
+    for year in person.insured_since.year()..=transfer.effective.year() {
+        ids.push(contribution_id(&person.psn_no, ContributionPeriod::Year(year)));
+    }
+    let number = person.psn_no.clone();
+    let (paid, payouts, balances, regions) = state
+        .store
+        .read(move |r| {
+            let paid = r.loader().transfers(&ids)?;
+            Ok((paid, r.payouts_of(&number)?, r.balances(&number)?, r.regions()?))
+        })
+        .await?;
+    let mut months: Vec<String> = Vec::new();
+    let mut years: Vec<String> = Vec::new();
+    for row in &paid {
+        let period = row.id.as_str().rsplit('/').next().unwrap_or_default().to_string();
+        match period.len() {
+            4 => years.push(period),
+            _ => months.push(period),
+        }
+    }
+    months.sort();
+    years.sort();
+    let moved = payouts.iter().rev().find(|payout| payout.kind == PayoutKind::TransferOut);
+    let region_name = |admdvs: &str| regions.iter().find(|r| r.admdvs.as_str() == admdvs).map(|r| r.name.clone());
+    let from = person.admdvs.as_str();
+    let to = transfer.region.as_ref().map(|region| region.to_string()).unwrap_or_default();
+    let document = json!({
+        "format": "yibao-transfer-certificate/1",
+        "certificate_no": format!("ZY{}{:03}", person.psn_no, transfer.seq),
+        "person": {
+            "psn_no": person.psn_no.as_str(),
+            "name": person.name,
+            "id_number": person.id_number.to_string(),
+            "insutype": person.insurance.code(),
+            "psn_type": person.person_type.code(),
+        },
+        "from_region": {"admdvs": from, "name": region_name(from)},
+        "to_region": {"admdvs": to, "name": region_name(&to)},
+        "insured_since": person.insured_since.to_string(),
+        "transferred_on": transfer.effective.to_string(),
+        "contribution_months": months.len(),
+        "contribution_years_and_months": [months.len() / 12, months.len() % 12],
+        "months_paid": months,
+        "resident_years_paid": years,
+        "account": {
+            "balance_now": wire::yuan(balances.0 + balances.1),
+            "moved": moved.map(|payout| json!({"payout": payout.id, "amount": wire::yuan(payout.amount), "state": payout.state.code()})),
+        },
+        "issued_at": state.store.now().to_string(),
+    });
+    if matches!(caller, Caller::Operator { .. }) {
+        audit_read(&state, &caller, "read-transfer-certificate", &psn_no, "").await?;
+    }
+    if !pdf {
+        return Ok(ok(document));
+    }
+    use crate::kit::pdf::{self, Text};
+    let line = |y: u32, text: String| Text::new(60, y, 11, text);
+    let moved_text = match moved {
+        Some(payout) => format!("{}元（支取申请{}，{}）", payout.amount, payout.id, payout.state.code()),
+        None => format!("尚未转出（当前余额{}元）", balances.0 + balances.1),
+    };
+    let page = vec![
+        Text::new(170, 780, 18, "基本医疗保险参保凭证（关系转移）"),
+        line(740, format!("凭证编号：{}", document["certificate_no"].as_str().unwrap_or_default())),
+        line(716, format!("姓名：{}    人员编号：{}    证件号码：{}", person.name, person.psn_no, person.id_number)),
+        line(692, format!("险种：{}    人员类别：{}", person.insurance.code(), person.person_type.name_zh())),
+        line(
+            668,
+            format!(
+                "转出地：{}（{from}）    转入地：{}（{to}）",
+                region_name(from).unwrap_or_default(),
+                region_name(&to).unwrap_or_default()
+            ),
+        ),
+        line(644, format!("参保日期：{}    转出日期：{}", person.insured_since, transfer.effective)),
+        line(620, format!("本地累计缴费：{}个月（{}年{}个月）", months.len(), months.len() / 12, months.len() % 12)),
+        line(596, format!("个人账户转移金额：{moved_text}")),
+        line(560, format!("出具时间：{}", state.store.now())),
+    ];
+    let file = pdf::render(&[page], &format!("参保凭证 {}", person.psn_no));
+    Ok((
+        axum::http::StatusCode::OK,
+        [
+            (axum::http::header::CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"transfer-certificate-{}.pdf\"", person.psn_no),
+            ),
+        ],
+        file,
+    )
+        .into_response())
 }

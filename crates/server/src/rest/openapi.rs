@@ -47,6 +47,17 @@ fn operation(summary: &str, ok_code: &str, ok_schema: Value, errors: &[&str], ex
     op
 }
 
+/// Documents the other content types an operation's success answers in when `format=` asks
+/// (CSV, PDF).
+fn also(mut op: Value, types: &[&str]) -> Value {
+    if let Some(content) = op["responses"]["200"]["content"].as_object_mut() {
+        for kind in types {
+            content.insert((*kind).to_string(), json!({"schema": {"type": "string"}}));
+        }
+    }
+    op
+}
+
 fn body(name: &str) -> Value {
     json!({"required": true, "content": {"application/json": {"schema": schema(name)}}})
 }
@@ -211,6 +222,12 @@ fn back_office_paths(doc: &mut Value) {
     let resolve_body = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["decision", "reason"], "additionalProperties": false, "properties": {
         "decision": {"type": "string", "enum": ["reverse", "reject"]}, "reason": {"type": "string", "minLength": 1, "maxLength": 200}}}}}});
     let paths = json!({
+        "/api/v1/persons/{psn_no}/transfer-certificate": {"get": also(operation("The transfer certificate of a person whose insurance moved out (关系转移接续): regions, dates, the months (and resident years) of contributions paid here, the account balance moved (the transfer-out payout). JSON (format yibao-transfer-certificate/1) for the receiving region, or a PDF. The person or an operator (audited); 422 without a transfer out.", "200",
+            json!({"type": "object", "properties": {"format": text(), "certificate_no": text(), "person": {"type": "object"}, "from_region": {"type": "object"}, "to_region": {"type": "object"},
+                "insured_since": text(), "transferred_on": text(), "contribution_months": {"type": "integer"}, "contribution_years_and_months": {"type": "array", "items": {"type": "integer"}},
+                "months_paid": {"type": "array", "items": text()}, "resident_years_paid": {"type": "array", "items": text()}, "account": {"type": "object"}, "issued_at": text()}}),
+            &["400", "401", "403", "404", "422", "503"],
+            json!({"security": secured.clone(), "parameters": [path_param("psn_no", "the person number"), query_param("format", "string", "json (default) or pdf")]})), &["application/pdf"])},
         "/api/v1/persons/{psn_no}/disputes": {
             "get": operation("A person's disputes (the person or an operator; operator reads audited).", "200",
                 json!({"type": "object", "properties": {"psn_no": text(), "disputes": {"type": "array", "items": dispute.clone()}}}), &["400", "401", "403", "404", "503"],
@@ -253,9 +270,9 @@ fn back_office_paths(doc: &mut Value) {
                 &["400", "401", "403", "404", "503"], json!({"security": secured.clone(), "parameters": [path_param("psn_no", "the person number")]})),
             "post": operation("Propose a payout out of the personal account (operator). Nothing moves until an operator with the reviewer role who did not propose it approves. One proposal at a time per person.", "201",
                 payout.clone(), &["400", "401", "403", "404", "409", "422", "503"], json!({"security": secured.clone(), "parameters": [path_param("psn_no", "the person number")], "requestBody": proposal}))},
-        "/api/v1/payouts": {"get": operation("Payouts in a state, oldest first (operator): proposed is the review queue, approved the bank's payment file (format=csv).", "200",
+        "/api/v1/payouts": {"get": also(operation("Payouts in a state, oldest first (operator): proposed is the review queue, approved the bank's payment file (format=csv).", "200",
             json!({"type": "object", "properties": {"state": text(), "payouts": {"type": "array", "items": payout.clone()}}}), &["400", "401", "403", "503"],
-            json!({"security": secured.clone(), "parameters": [query_param("state", "string", "proposed (default), approved or rejected"), query_param("format", "string", "json (default) or csv"), query_param("limit", "integer", "1 to 500, default 100")]}))},
+            json!({"security": secured.clone(), "parameters": [query_param("state", "string", "proposed (default), approved or rejected"), query_param("format", "string", "json (default) or csv"), query_param("limit", "integer", "1 to 500, default 100")]})), &["text/csv"])},
         "/api/v1/payouts/{id}/review": {"post": operation("Approve or reject a proposed payout (an operator with the reviewer role, never the proposer: 403). Approval is one balanced transfer from the personal account to the custody bank's payable, of the whole balance at approval (inheritance, emigration, transfer-out) or the amount (premium), refused when the balance does not cover it; approving again answers the approved payout and pays nothing more.", "200",
             payout, &["400", "401", "403", "404", "409", "422", "503"], json!({"security": secured.clone(), "parameters": [path_param("id", "the payout's id, PO…")], "requestBody": review_body}))},
         "/api/v1/persons/{psn_no}/life-events": {
@@ -317,12 +334,12 @@ fn clearing_paths(doc: &mut Value) {
             json!({"security": secured, "requestBody": contribution_body}))},
         "/api/v1/persons/{psn_no}/contributions": {"get": operation("A person's contributions of the last five years, this year and the next, oldest first (the person or an operator).", "200", contribution_history, &["400", "401", "403", "404", "503"],
             json!({"security": secured.clone(), "parameters": [path_param("psn_no", "the person number")]}))},
-        "/api/v1/clearing/institutions/{code}": {"get": operation("An institution's clearing statement for a period: per-day totals (paid or not), the settlement records (cancellations as negative mirrors) and its payable balance. JSON, CSV or PDF. Operators, or the institution itself.", "200", statement.clone(), &["400", "401", "403", "404", "503"],
-            json!({"security": readers.clone(), "parameters": institution_params}))},
+        "/api/v1/clearing/institutions/{code}": {"get": also(operation("An institution's clearing statement for a period: per-day totals (paid or not), the settlement records (cancellations as negative mirrors) and its payable balance. JSON, CSV or PDF. Operators, or the institution itself.", "200", statement.clone(), &["400", "401", "403", "404", "503"],
+            json!({"security": readers.clone(), "parameters": institution_params})), &["text/csv", "application/pdf"])},
         "/api/v1/clearing/institutions/{code}/payments": {"post": operation("Pay an institution for the ended days of a period (operator): one transfer a day, once; days paid before are reported, not paid again.", "200", payment.clone(), &["400", "401", "403", "404", "422", "503"],
             json!({"security": secured, "parameters": [path_param("code", "the institution's code")], "requestBody": pay_body(false)}))},
-        "/api/v1/clearing/inter-region": {"get": operation("What the insured region owes the treating region for its persons treated there (异地就医), for a period (operator). JSON, CSV or PDF.", "200", statement, &["400", "401", "403", "503"],
-            json!({"security": secured, "parameters": inter_params}))},
+        "/api/v1/clearing/inter-region": {"get": also(operation("What the insured region owes the treating region for its persons treated there (异地就医), for a period (operator). JSON, CSV or PDF.", "200", statement, &["400", "401", "403", "503"],
+            json!({"security": secured, "parameters": inter_params})), &["text/csv", "application/pdf"])},
         "/api/v1/clearing/inter-region/payments": {"post": operation("Settle what the insured region owes the treating region for the ended days of a period (operator), once a day.", "200", payment, &["400", "401", "403", "404", "422", "503"],
             json!({"security": secured, "requestBody": pay_body(true)}))},
     });

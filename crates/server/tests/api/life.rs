@@ -445,3 +445,46 @@ async fn a_person_disputes_a_settlement_and_the_agency_reverses_it_or_rejects_wi
     let ledger = app.rest("GET", "/api/v1/ledger/verify", Some(&admin), &[], None).await;
     assert_eq!((ledger.body["balanced"].clone(), ledger.body["replay_matches"].clone()), (json!(true), json!(true)));
 }
+
+#[tokio::test]
+async fn a_transfer_out_gives_a_certificate_with_the_months_paid_and_the_balance_moved() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let reviewer = app.login(json!({"role": "operator", "username": "reviewer", "password": "Demo@2026"})).await;
+    let today = app.store.now().date().to_string();
+    let zhao = psn("赵敏");
+    let certificate = format!("/api/v1/persons/{zhao}/transfer-certificate");
+    let none = app.rest("GET", &certificate, Some(&admin), &[], None).await;
+    assert_eq!(none.status, 422, "no transfer out yet: {}", none.body);
+    let out = json!({"kind": "transfer-out", "effective": today, "reason": "调往上海工作", "region": "310100"});
+    let moved = app.rest("POST", &format!("/api/v1/persons/{zhao}/life-events"), Some(&admin), &[], Some(out)).await;
+    assert_eq!(moved.status, 201, "{}", moved.body);
+    let proposal = json!({"kind": "transfer-out", "reason": "个人账户随转",
+        "payee": {"name": "上海市医疗保险事业管理中心", "bank": "中国工商银行上海分行", "account": "1001200000000000001"}});
+    let payout = app.rest("POST", &format!("/api/v1/persons/{zhao}/payouts"), Some(&admin), &[], Some(proposal)).await;
+    assert_eq!(payout.status, 201, "{}", payout.body);
+    let id = payout.body["id"].as_str().unwrap();
+    let approve = json!({"decision": "approve", "reason": "转入地已确认"});
+    let approved = app.rest("POST", &format!("/api/v1/payouts/{id}/review"), Some(&reviewer), &[], Some(approve)).await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
+
+    let document = app.rest("GET", &certificate, Some(&admin), &[], None).await;
+    assert_eq!(document.status, 200, "{}", document.body);
+    let body = &document.body;
+    assert_eq!(
+        (body["from_region"]["admdvs"].clone(), body["to_region"]["admdvs"].clone()),
+        (json!("330100"), json!("310100"))
+    );
+    assert_eq!(body["transferred_on"], json!(today));
+    // The demo paid the twelve months before this one and this one.
+    assert_eq!(body["contribution_months"], json!(13), "{body}");
+    assert_eq!(body["account"]["moved"]["amount"], json!("300.00"), "{body}");
+    assert_eq!(body["account"]["balance_now"], json!("0.00"));
+    assert!(!body["person"]["id_number"].as_str().unwrap().contains("199505056781"), "masked: {body}");
+    let pdf = app.rest("GET", &format!("{certificate}?format=pdf"), Some(&admin), &[], None).await;
+    assert_eq!(pdf.status, 200);
+    assert!(pdf.body.as_str().unwrap().starts_with("%PDF-"));
+    let other = app.person_login("张伟").await;
+    let foreign = app.rest("GET", &certificate, Some(&other), &[], None).await;
+    assert_eq!(foreign.status, 403);
+}
