@@ -16,8 +16,8 @@ use crate::records::{
     StoredFile, Visit, VisitDiagnoses, VisitKind, VisitStatus, WithheldCredit,
 };
 use crate::records::{
-    CareProvider, Dispute, DisputeState, ElsewhereKind, ElsewhereRegistration, ReceiptLine, Reimbursement,
-    ReimbursementCause, ReimbursementState,
+    CareProvider, Dispute, DisputeState, ElsewhereKind, ElsewhereRegistration, Notification, NotificationKind,
+    ReceiptLine, Reimbursement, ReimbursementCause, ReimbursementState,
 };
 use serde_json::{Value as Json, json};
 use yibao_domain::{
@@ -2166,6 +2166,64 @@ impl Record for Reimbursement {
             submitted_by: c.text("submitted_by")?,
             submitted_at: c.parse("submitted_at")?,
             state,
+        })
+    }
+}
+
+/// A notification to a person.
+impl Record for Notification {
+    type Key = String;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "notifications",
+        columns: &[
+            col("id", Text),
+            col("psn_no", Text),
+            col("kind", Text),
+            col("at", Text),
+            col("text_zh", Text),
+            col("text_en", Text),
+            opt("read_at", Text),
+        ],
+        key: &["id"],
+        ordered: false,
+        indexes: &[&["psn_no", "at"]],
+    };
+    const LOAD_BY: &'static str = "id";
+
+    fn key(&self) -> String {
+        self.id.clone()
+    }
+
+    fn load_key(key: &String) -> String {
+        key.clone()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        named(
+            Self::TABLE,
+            [
+                ("id", text(&self.id)),
+                ("psn_no", text(&self.psn_no)),
+                ("kind", Value::Text(self.kind.code().to_string())),
+                ("at", time(&self.at)),
+                ("text_zh", text(&self.text_zh)),
+                ("text_en", text(&self.text_en)),
+                ("read_at", self.read_at.map(|t| t.to_string()).into()),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<Notification, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        let kind_text = c.text("kind")?;
+        Ok(Notification {
+            id: c.text("id")?,
+            psn_no: c.parse("psn_no")?,
+            kind: NotificationKind::parse(&kind_text).ok_or_else(|| failure("notifications.kind", &kind_text))?,
+            at: c.parse("at")?,
+            text_zh: c.text("text_zh")?,
+            text_en: c.text("text_en")?,
+            read_at: c.opt_parse("read_at")?,
         })
     }
 }

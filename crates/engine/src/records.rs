@@ -1010,6 +1010,80 @@ pub struct Payout {
     pub state: PayoutState,
 }
 
+/// What a notification tells a person about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NotificationKind {
+    Settlement,
+    SettlementCancelled,
+    Credit,
+    Payout,
+    Reimbursement,
+    LowBalance,
+    CardLost,
+    CardReady,
+}
+
+impl NotificationKind {
+    pub const ALL: [NotificationKind; 8] = [
+        NotificationKind::Settlement,
+        NotificationKind::SettlementCancelled,
+        NotificationKind::Credit,
+        NotificationKind::Payout,
+        NotificationKind::Reimbursement,
+        NotificationKind::LowBalance,
+        NotificationKind::CardLost,
+        NotificationKind::CardReady,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            NotificationKind::Settlement => "settlement",
+            NotificationKind::SettlementCancelled => "settlement-cancelled",
+            NotificationKind::Credit => "credit",
+            NotificationKind::Payout => "payout",
+            NotificationKind::Reimbursement => "reimbursement",
+            NotificationKind::LowBalance => "low-balance",
+            NotificationKind::CardLost => "card-lost",
+            NotificationKind::CardReady => "card-ready",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<NotificationKind> {
+        NotificationKind::ALL.into_iter().find(|kind| kind.code() == code)
+    }
+}
+
+/// A message to a person, written in the same commit as its cause (the outbox): shown in the
+/// portal's inbox, and what a delivery channel (webhook, SMS, WeChat) sends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// The cause's own key (`settlement/<setl_id>`, `credit/<psn>/<month>`, …): a cause
+    /// notifies once.
+    pub id: String,
+    pub psn_no: PersonNo,
+    pub kind: NotificationKind,
+    pub at: DateTime,
+    pub text_zh: String,
+    pub text_en: String,
+    pub read_at: Option<DateTime>,
+}
+
+impl Notification {
+    pub fn new(
+        id: String,
+        psn_no: PersonNo,
+        kind: NotificationKind,
+        at: DateTime,
+        zh: String,
+        en: String,
+    ) -> Notification {
+        Notification { id, psn_no, kind, at, text_zh: zh, text_en: en, read_at: None }
+    }
+}
+
+/// A balance below this after a payment is worth a word to the holder.
+pub const LOW_BALANCE: Money = Money::yuan(100);
+
 /// How a dispute ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DisputeState {

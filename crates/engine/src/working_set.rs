@@ -15,7 +15,7 @@ use crate::records::{
     CredentialKind, DayTotals, DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, LifeEvent,
     Message, Payout, Person, Region, Settlement, SignIn, StoredFile, Visit, VisitDiagnoses, WithheldCredit,
 };
-use crate::records::{Dispute, ElsewhereRegistration, Reimbursement};
+use crate::records::{Dispute, ElsewhereRegistration, Notification, Reimbursement};
 use crate::row::{TableDef, Value};
 use crate::table::Table;
 
@@ -272,6 +272,7 @@ tables! {
         reimbursements: Reimbursement,
         elsewhere: ElsewhereRegistration,
         disputes: Dispute,
+        notifications: Notification,
     }
     written {
         accumulators: (PersonNo, u16) => Accumulators,
@@ -683,6 +684,12 @@ impl<'a> WorkingSet<'a> {
     getter!(reimbursement, Reimbursement);
     getter!(elsewhere_registration, ElsewhereRegistration);
     getter!(dispute, Dispute);
+    getter!(notification, Notification);
+
+    /// Writes a notification in this batch (the outbox: it commits with its cause).
+    pub fn notify(&mut self, notification: Notification) {
+        self.put(notification);
+    }
 
     /// The loader, for a read this working set does not keep (what the batch changed is not in
     /// it).

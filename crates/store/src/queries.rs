@@ -7,7 +7,7 @@ use yibao_engine::records::{
     DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, LifeEvent, Message, Payout, Person, Region,
     Settlement, StoredFile, Visit, VisitDiagnoses,
 };
-use yibao_engine::records::{Dispute, ElsewhereRegistration, Reimbursement};
+use yibao_engine::records::{Dispute, ElsewhereRegistration, Notification, Reimbursement};
 use yibao_engine::{Loader, StoreFailure};
 use yibao_ledger::{Account, AccountKey, Posting, Side, Transfer};
 use yibao_policy::Accumulators;
@@ -701,6 +701,26 @@ impl<'c> Reader<'c> {
             yibao_engine::load_by(&mut self.db, "psn_no", vec![psn_no.to_string()])?;
         rows.sort_by(|a, b| a.serial.cmp(&b.serial));
         Ok(rows)
+    }
+
+    /// A person's notifications, newest first, at most `limit`; only unread ones when asked.
+    pub fn notifications_of(
+        &mut self,
+        psn_no: &PersonNo,
+        unread_only: bool,
+        limit: u64,
+    ) -> Result<Vec<Notification>, StoreFailure> {
+        let limit = Value::Int(i64::try_from(limit).unwrap_or(i64::MAX));
+        let clause = match unread_only {
+            true => "WHERE psn_no = $1 AND read_at IS NULL ORDER BY at DESC, id DESC LIMIT $2",
+            false => "WHERE psn_no = $1 ORDER BY at DESC, id DESC LIMIT $2",
+        };
+        self.select(Notification::TABLE, clause, &[text(psn_no), limit], Notification::decode)
+    }
+
+    /// How many of a person's notifications are unread.
+    pub fn unread_count(&mut self, psn_no: &PersonNo) -> Result<u64, StoreFailure> {
+        self.count("notifications", "WHERE psn_no = $1 AND read_at IS NULL", &[text(psn_no)])
     }
 
     /// A person's disputes, in the order raised.

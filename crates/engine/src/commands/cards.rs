@@ -12,6 +12,7 @@ use super::{Command, Context, Outcome};
 use crate::error::EngineError;
 use crate::records::{
     AuditEntry, Card, CardApplication, CardStatus, CardTransaction, ClearingNotice, Credential, CredentialKind,
+    Notification, NotificationKind,
 };
 use crate::working_set::{Keys, WorkingSet};
 
@@ -299,6 +300,14 @@ impl Command for RecordApplicationStep {
                     return Err(missing("制卡", "the bank must produce the card"));
                 }
                 application.received_on = Some(self.on);
+                ws.notify(Notification::new(
+                    format!("card-ready/{}", application.card_no),
+                    application.psn_no.clone(),
+                    NotificationKind::CardReady,
+                    ctx.now,
+                    format!("您的社保卡{}已制成，单位已从银行领回，请到单位领取。", application.card_no),
+                    format!("Your card {} is made and your employer has it: collect it there.", application.card_no),
+                ));
             }
             ApplicationStep::Issue => {
                 done(application.issued_on, "发卡", "the issue of the card")?;
@@ -413,9 +422,20 @@ impl Command for ChangeCardStatus {
                 ws.put_card(old_card);
             }
         }
+        let was = card.status;
         transition(&mut card, self.to)?;
         ws.put_card(card.clone());
         audit(ws, ctx, &self.actor, &format!("card-{}", self.to.as_str()), card.card_no.as_str(), &self.reason);
+        if self.to == CardStatus::Lost && was != CardStatus::Lost {
+            ws.notify(Notification::new(
+                format!("card-lost/{}/{}", card.card_no, ctx.now.compact()),
+                card.psn_no.clone(),
+                NotificationKind::CardLost,
+                ctx.now,
+                format!("您的社保卡{}已于{}挂失，电子凭证二维码已失效；补卡请到经办机构或银行办理。", card.card_no, ctx.now),
+                format!("Your card {} was reported lost at {}; its QR codes no longer work. Apply for a new one at the agency or the bank.", card.card_no, ctx.now),
+            ));
+        }
         Ok(Outcome::Card(Box::new(card)))
     }
 }

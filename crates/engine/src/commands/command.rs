@@ -119,6 +119,8 @@ pub enum Outcome {
     Reimbursement(Box<crate::records::Reimbursement>),
     Elsewhere(Box<crate::records::ElsewhereRegistration>),
     Dispute(Box<crate::records::Dispute>),
+    /// How many notifications were marked read.
+    Marked(usize),
     /// A registry change or a recorded read: nothing to report beyond success.
     Done,
 }
@@ -155,6 +157,7 @@ impl Outcome {
             | Outcome::Reimbursement(_)
             | Outcome::Elsewhere(_)
             | Outcome::Dispute(_)
+            | Outcome::Marked(_)
             | Outcome::Allocation(_)
             | Outcome::Clearing(_)
             | Outcome::Contributions(_)

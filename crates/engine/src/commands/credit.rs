@@ -9,7 +9,7 @@ use yibao_ledger::{AccountKey, Posting, Transfer, TransferCode, TransferId};
 use super::Context;
 use super::summary::SkipReason;
 use crate::error::EngineError;
-use crate::records::{Person, PersonStatus, person_as_of};
+use crate::records::{Notification, NotificationKind, Person, PersonStatus, person_as_of};
 use crate::working_set::WorkingSet;
 
 /// The period a contribution pays for.
@@ -106,5 +106,13 @@ pub(crate) fn credit_month(
         reference: format!("{month} {}", person_type.code()),
         postings: vec![Posting::debit(source, credit), Posting::credit(target, credit)],
     })?;
+    ws.notify(Notification::new(
+        format!("credit/{}/{month}", person.psn_no),
+        person.psn_no.clone(),
+        NotificationKind::Credit,
+        ctx.now,
+        format!("{month}个人账户划入{credit}元。"),
+        format!("{credit} yuan credited to your account for {month}."),
+    ));
     Ok(MonthCredit::Credited(credit))
 }

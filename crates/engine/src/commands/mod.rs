@@ -19,6 +19,7 @@ mod life;
 mod lines;
 mod lookup;
 mod misc;
+mod notifications;
 mod payouts;
 mod peer;
 mod registry;
@@ -54,6 +55,7 @@ pub use misc::{
     AgencyAct, FILE_MAX_BYTES, RecordIdentification, RecordRead, RegisterDisease, Reverse, RevokeDisease,
     SignInCommand, SignOut, StoreFile,
 };
+pub use notifications::{MarkRead, READ_MAX};
 pub use payouts::{ProposePayout, ReviewPayout, payout_id};
 pub use peer::{PeerSettle, RecordPeerCancellation, RecordPeerSettlement, RegisterGuest};
 pub use registry::{

@@ -14,7 +14,9 @@ use yibao_ledger::{AccountKey, Posting, Transfer, TransferCode, TransferId};
 use super::settle::balance;
 use super::{Command, Context, Outcome};
 use crate::error::EngineError;
-use crate::records::{AuditEntry, Payee, Payout, PayoutKind, PayoutState, PersonStatus, status_event};
+use crate::records::{
+    AuditEntry, Notification, NotificationKind, Payee, Payout, PayoutKind, PayoutState, PersonStatus, status_event,
+};
 use crate::working_set::{Keys, WorkingSet};
 
 /// The transfer that pays a payout.
@@ -245,6 +247,14 @@ impl Command for ReviewPayout {
             })?;
             reviewed.amount = amount;
             reviewed.state = PayoutState::Approved { by: self.actor.clone(), at: ctx.now };
+            ws.notify(Notification::new(
+                format!("payout/{}", payout.id),
+                person.psn_no.clone(),
+                NotificationKind::Payout,
+                ctx.now,
+                format!("个人账户支取{amount}元（{}）已批准，将付至{}。", payout.kind.name_zh(), payout.payee.name),
+                format!("{amount} yuan paid out of your account ({}) to {}.", payout.kind.code(), payout.payee.name),
+            ));
         }
         ws.put_payout(reviewed.clone())?;
         ws.audit(AuditEntry {

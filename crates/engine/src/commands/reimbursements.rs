@@ -16,8 +16,8 @@ use super::lines::LINE_AMOUNT_MAX;
 use super::{Command, Context, Outcome};
 use crate::error::EngineError;
 use crate::records::{
-    Amounts, AuditEntry, CareProvider, Payee, Person, PersonStatus, ReceiptLine, Reimbursement, ReimbursementCause,
-    ReimbursementState, Settlement, SettlementStatus, person_as_of,
+    Amounts, AuditEntry, CareProvider, Notification, NotificationKind, Payee, Person, PersonStatus, ReceiptLine,
+    Reimbursement, ReimbursementCause, ReimbursementState, Settlement, SettlementStatus, person_as_of,
 };
 use crate::working_set::{Keys, WorkingSet, load_by};
 
@@ -414,6 +414,21 @@ impl Command for ReviewReimbursement {
                 reviewed.change = priced.change;
                 reviewed.year = priced.year;
                 reviewed.state = ReimbursementState::Approved { by, at };
+                let paid = reviewed.amounts.fund + reviewed.amounts.account();
+                ws.notify(Notification::new(
+                    format!("reimbursement/{}", bill.id),
+                    person.psn_no.clone(),
+                    NotificationKind::Reimbursement,
+                    ctx.now,
+                    format!(
+                        "您在{}的医疗费{}元已报销{paid}元，将付至您的银行账户。",
+                        bill.provider.name, reviewed.amounts.medfee
+                    ),
+                    format!(
+                        "{paid} yuan of your {} yuan bill at {} is reimbursed to your bank account.",
+                        reviewed.amounts.medfee, bill.provider.name
+                    ),
+                ));
             }
         }
         ws.put_reimbursement(reviewed.clone())?;

@@ -19,8 +19,8 @@ use super::visits::{check_certificate, check_med_type, no_policy, own_visit, rec
 use super::{Command, Context, Outcome, SettlementOutcome, Warning};
 use crate::error::{EngineError, Refusal};
 use crate::records::{
-    Amounts, Certificate, FeeLine, LineState, Person, PersonStatus, Settlement, SettlementStatus, Visit, VisitKind,
-    VisitStatus,
+    Amounts, Certificate, FeeLine, LOW_BALANCE, LineState, Notification, NotificationKind, Person, PersonStatus,
+    Settlement, SettlementStatus, Visit, VisitKind, VisitStatus,
 };
 use crate::working_set::{Keys, WorkingSet};
 
@@ -437,6 +437,7 @@ pub(super) fn settle(
     if let Some(card) = &mut card {
         record_card_transaction(ws, ctx, card, &settlement)?;
     }
+    notify_settlement(ws, ctx, &person, &settlement, &institution.name);
     Ok(SettlementOutcome { settlement, cancelled: None, person, visit, lines: settled_lines, warnings })
 }
 
@@ -725,7 +726,65 @@ pub(super) fn cancel_settlement(
     for (mdtrt_id, serial) in &original.lines {
         lines.extend(ws.line(mdtrt_id, serial)?);
     }
+    if person.status != PersonStatus::Guest {
+        let a = &mirror.amounts;
+        ws.notify(Notification::new(
+            format!("settlement/{}", mirror.setl_id),
+            person.psn_no.clone(),
+            NotificationKind::SettlementCancelled,
+            ctx.now,
+            format!("结算{}已撤销，退回统筹基金{}元、个人账户{}元。", original.setl_id, -a.fund, -a.account()),
+            format!(
+                "Settlement {} was cancelled: {} yuan back to the fund, {} to your account.",
+                original.setl_id,
+                -a.fund,
+                -a.account()
+            ),
+        ));
+    }
     Ok(SettlementOutcome { settlement: mirror, cancelled: Some(cancelled), person, visit, lines, warnings: Vec::new() })
+}
+
+/// A settlement's word to the person insured here (the outbox), and a low-balance warning when
+/// the account just went below [`LOW_BALANCE`].
+fn notify_settlement(ws: &mut WorkingSet<'_>, ctx: &Context<'_>, person: &Person, settlement: &Settlement, at: &str) {
+    if person.status == PersonStatus::Guest {
+        return;
+    }
+    let a = &settlement.amounts;
+    ws.notify(Notification::new(
+        format!("settlement/{}", settlement.setl_id),
+        person.psn_no.clone(),
+        NotificationKind::Settlement,
+        ctx.now,
+        format!(
+            "您在{at}结算医疗费{}元：统筹基金支付{}元，个人账户支付{}元，现金支付{}元；账户余额{}元。",
+            a.medfee,
+            a.fund,
+            a.account(),
+            a.cash,
+            settlement.balance_after
+        ),
+        format!(
+            "Bill of {} yuan at {at}: fund {}, account {}, cash {}; balance {}.",
+            a.medfee,
+            a.fund,
+            a.account(),
+            a.cash,
+            settlement.balance_after
+        ),
+    ));
+    let before = settlement.balance_after + a.account();
+    if a.account().is_positive() && settlement.balance_after < LOW_BALANCE && before >= LOW_BALANCE {
+        ws.notify(Notification::new(
+            format!("low-balance/{}", settlement.setl_id),
+            person.psn_no.clone(),
+            NotificationKind::LowBalance,
+            ctx.now,
+            format!("您的个人账户余额已低于{LOW_BALANCE}元（现为{}元）。", settlement.balance_after),
+            format!("Your personal account is below {LOW_BALANCE} yuan ({} now).", settlement.balance_after),
+        ));
+    }
 }
 
 /// What a pharmacy's purchase asks for (2101/2102, `POST /api/v1/purchases`, the counter).

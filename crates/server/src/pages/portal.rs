@@ -44,6 +44,8 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/portal/me", get(overview))
         .route("/portal/settlements/{setl_id}", get(settlement_page))
         .route("/portal/account", get(account_page))
+        .route("/portal/inbox", get(inbox_page))
+        .route("/portal/inbox/read", post(read_inbox))
         .route("/portal/qr", get(qr_page))
         .route("/portal/evoucher/suspension", post(suspend_evoucher))
         .route("/portal/cards/{card_no}/loss", post(report_loss))
@@ -355,7 +357,11 @@ async fn overview(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visit
                 p.figure { (lang.t("当年账户", "Current year")) b { (yuan(current)) } }
                 p.figure { (lang.t("历年账户", "Prior years")) b { (yuan(prior)) } }
             }
-            p { a href="/portal/account" { (lang.t("账户明细：每一笔划入与支出", "Statement: every credit and payment")) } }
+            p {
+                a href="/portal/account" { (lang.t("账户明细：每一笔划入与支出", "Statement: every credit and payment")) }
+                " · "
+                a href="/portal/inbox" { (lang.t("消息", "Messages")) }
+            }
             @if person.account_frozen {
                 p.notice {
                     (lang.t(
@@ -564,6 +570,61 @@ async fn account_page(
         }
     };
     page(lang, lang.t("账户明细", "Account statement"), true, body)
+}
+
+/// The most messages the inbox shows.
+const INBOX_ROWS: u64 = 100;
+
+/// The person's messages, newest first, unread ones marked; one button marks them all read.
+async fn inbox_page(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visitor) -> Response {
+    let psn_no = match person(&visitor) {
+        Ok(psn_no) => psn_no,
+        Err(redirect) => return redirect.into_response(),
+    };
+    let read = state
+        .store
+        .read(move |r| Ok((r.notifications_of(&psn_no, false, INBOX_ROWS)?, r.unread_count(&psn_no)?)))
+        .await;
+    let (rows, unread) = match read {
+        Ok(found) => found,
+        Err(failure_) => return failure(lang, &ApiError::from(failure_)),
+    };
+    let body = html! {
+        section {
+            p.muted { (lang.t("未读", "Unread")) " " (unread) }
+            @if rows.is_empty() {
+                p.muted { (lang.t("还没有消息。", "No messages yet.")) }
+            } @else {
+                ul.inbox {
+                    @for row in &rows {
+                        li class=(if row.read_at.is_none() { "unread" } else { "read" }) {
+                            @if row.read_at.is_none() { b { (lang.t("【未读】", "[new] ")) } }
+                            span.muted { (row.at) } " "
+                            (lang.t(&row.text_zh, &row.text_en))
+                        }
+                    }
+                }
+                @if unread > 0 {
+                    form method="post" action="/portal/inbox/read" {
+                        button type="submit" { (lang.t("全部标为已读", "Mark all read")) }
+                    }
+                }
+            }
+            p { a href="/portal/me" { (lang.t("返回", "Back")) } }
+        }
+    };
+    page(lang, lang.t("消息", "Messages"), true, body)
+}
+
+async fn read_inbox(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visitor) -> Response {
+    let psn_no = match person(&visitor) {
+        Ok(psn_no) => psn_no,
+        Err(redirect) => return redirect.into_response(),
+    };
+    match crate::rest::notifications::read_all(&state, psn_no).await {
+        Ok(_) => Redirect::to("/portal/inbox").into_response(),
+        Err(error) => failure(lang, &error),
+    }
 }
 
 /// What the holder of an active card can do with it: report it lost, change its PIN, print its

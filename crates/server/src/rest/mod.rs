@@ -18,6 +18,7 @@ mod error;
 mod evoucher;
 mod flows;
 mod life;
+pub(crate) mod notifications;
 pub mod openapi;
 mod payouts;
 mod registrations;
@@ -47,7 +48,7 @@ type Mount = fn(Router<Arc<AppState>>) -> Router<Arc<AppState>>;
 
 pub fn router() -> Router<Arc<AppState>> {
     // Each family of routes mounts its own.
-    let families: [Mount; 9] = [
+    let families: [Mount; 10] = [
         cards::routes,
         evoucher::routes,
         clearing::routes,
@@ -57,6 +58,7 @@ pub fn router() -> Router<Arc<AppState>> {
         reimbursements::routes,
         registrations::routes,
         disputes::routes,
+        notifications::routes,
     ];
     families
         .into_iter()

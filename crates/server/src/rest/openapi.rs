@@ -221,7 +221,17 @@ fn back_office_paths(doc: &mut Value) {
         "transfer": {"type": "string", "description": "the statement entry's transfer, e.g. setl/3301000000000001"}, "reason": {"type": "string", "minLength": 1, "maxLength": 200}}}}}});
     let resolve_body = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["decision", "reason"], "additionalProperties": false, "properties": {
         "decision": {"type": "string", "enum": ["reverse", "reject"]}, "reason": {"type": "string", "minLength": 1, "maxLength": 200}}}}}});
+    let notification = json!({"type": "object", "properties": {"id": text(), "kind": {"type": "string", "enum": ["settlement", "settlement-cancelled", "credit", "payout", "reimbursement", "low-balance", "card-lost", "card-ready"]},
+        "at": text(), "text": text(), "text_en": text(), "read_at": nullable_text()}});
+    let read_body = json!({"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {
+        "ids": {"type": "array", "maxItems": 500, "items": {"type": "string", "minLength": 1, "maxLength": 120}, "description": "the notifications read; all (the newest 500) when absent"}}}}}});
     let paths = json!({
+        "/api/v1/persons/{psn_no}/notifications": {"get": operation("A person's notifications, newest first, each written in the same commit as its cause (settlement or its cancellation, monthly credit, payout, reimbursement, low balance, card lost or ready): the person or an operator (operator reads audited).", "200",
+            json!({"type": "object", "properties": {"psn_no": text(), "unread": {"type": "integer"}, "notifications": {"type": "array", "items": notification}}}), &["400", "401", "403", "404", "503"],
+            json!({"security": secured.clone(), "parameters": [path_param("psn_no", "the person number"), query_param("unread", "boolean", "only unread ones"), query_param("limit", "integer", "1 to 500, default 50")]}))},
+        "/api/v1/persons/{psn_no}/notifications/read": {"post": operation("Mark notifications read (the person only, their own; another's or an unknown id is 404).", "200",
+            json!({"type": "object", "properties": {"marked": {"type": "integer"}}}), &["400", "401", "403", "404", "503"],
+            json!({"security": secured.clone(), "parameters": [path_param("psn_no", "the person number")], "requestBody": read_body}))},
         "/api/v1/persons/{psn_no}/transfer-certificate": {"get": also(operation("The transfer certificate of a person whose insurance moved out (关系转移接续): regions, dates, the months (and resident years) of contributions paid here, the account balance moved (the transfer-out payout). JSON (format yibao-transfer-certificate/1) for the receiving region, or a PDF. The person or an operator (audited); 422 without a transfer out.", "200",
             json!({"type": "object", "properties": {"format": text(), "certificate_no": text(), "person": {"type": "object"}, "from_region": {"type": "object"}, "to_region": {"type": "object"},
                 "insured_since": text(), "transferred_on": text(), "contribution_months": {"type": "integer"}, "contribution_years_and_months": {"type": "array", "items": {"type": "integer"}},

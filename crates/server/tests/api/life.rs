@@ -488,3 +488,69 @@ async fn a_transfer_out_gives_a_certificate_with_the_months_paid_and_the_balance
     let foreign = app.rest("GET", &certificate, Some(&other), &[], None).await;
     assert_eq!(foreign.status, 403);
 }
+
+#[tokio::test]
+async fn notifications_are_written_with_their_causes_and_the_person_reads_them() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let zhang = psn("张伟");
+    let today = app.store.now().date().to_string();
+    // A settlement of 950.00 from the account (1000.00 → 50.00: below 100, a warning too), then
+    // last month's credit.
+    let sign = |key: &str| {
+        let mut headers = signed_headers(TERTIARY);
+        headers.push(("idempotency-key".into(), key.into()));
+        headers
+    };
+    let visit = app
+        .rest("POST", "/api/v1/visits", None, &sign("v1"), Some(json!({"psn_no": zhang, "kind": "outpatient", "insutype": "310",
+            "begin": format!("{today} 08:00:00"), "certificate": {"type": "02", "number": id_number("张伟")}, "his_no": "MZ9", "med_type": "11"})))
+        .await;
+    let mdtrt_id = visit.body["mdtrt_id"].as_str().unwrap().to_string();
+    let lines = json!({"psn_no": zhang, "lines": [{"serial": "1", "code": "DEMO-A-001", "price": "950", "quantity": "1", "amount": "950.00"}]});
+    app.rest("POST", &format!("/api/v1/visits/{mdtrt_id}/lines"), None, &sign("l1"), Some(lines)).await;
+    let settled = app
+        .rest(
+            "POST",
+            &format!("/api/v1/visits/{mdtrt_id}/settlement"),
+            None,
+            &sign("s1"),
+            Some(json!({"psn_no": zhang, "use_account": true})),
+        )
+        .await;
+    assert_eq!(settled.status, 201, "{}", settled.body);
+    let month =
+        app.rest("POST", "/api/v1/allocations", Some(&admin), &[], Some(json!({"month": last_month(&app)}))).await;
+    assert_eq!(month.status, 200);
+
+    let holder = app.person_login("张伟").await;
+    let path = format!("/api/v1/persons/{zhang}/notifications");
+    let inbox = app.rest("GET", &path, Some(&holder), &[], None).await;
+    assert_eq!(inbox.status, 200, "{}", inbox.body);
+    let mut kinds: Vec<&str> =
+        inbox.body["notifications"].as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap()).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["credit", "low-balance", "settlement"], "{}", inbox.body);
+    assert_eq!(inbox.body["unread"], json!(3));
+    let stranger = app.person_login("李秀英").await;
+    assert_eq!(app.rest("GET", &path, Some(&stranger), &[], None).await.status, 403);
+    let theirs = app.rest("POST", &format!("{path}/read"), Some(&stranger), &[], Some(json!({}))).await;
+    assert_eq!(theirs.status, 403);
+    // One of hers by id; an id of nobody's is not found; then all.
+    let first = inbox.body["notifications"][0]["id"].as_str().unwrap().to_string();
+    let one = app.rest("POST", &format!("{path}/read"), Some(&holder), &[], Some(json!({"ids": [first]}))).await;
+    assert_eq!(one.body["marked"], json!(1), "{}", one.body);
+    let unknown = app
+        .rest("POST", &format!("{path}/read"), Some(&holder), &[], Some(json!({"ids": ["settlement/nothing"]})))
+        .await;
+    assert_eq!(unknown.status, 404);
+    let login =
+        browse(&app, "/portal/login", "", Some(&[("id_number", id_number("张伟")), ("password", "Demo@2026")])).await;
+    let cookie = login.cookie.expect("a session cookie");
+    let page = browse(&app, "/portal/inbox", &cookie, None).await;
+    assert!(page.html.contains("个人账户划入") && page.html.contains("【未读】"), "{}", page.html);
+    let all = app.rest("POST", &format!("{path}/read"), Some(&holder), &[], None).await;
+    assert_eq!(all.body["marked"], json!(2), "{}", all.body);
+    let after = app.rest("GET", &format!("{path}?unread=true"), Some(&admin), &[], None).await;
+    assert_eq!((after.body["unread"].clone(), after.body["notifications"].clone()), (json!(0), json!([])));
+}
