@@ -169,7 +169,12 @@ try {
   check(await page.getByRole("heading", { name: "账户明细" }).isVisible(), "the account statement shows");
   check((await page.locator("tbody tr").first().textContent()).includes("964.50"), "its newest movement ends at the balance");
   await screenshots(page, "account");
-  await page.goBack();
+  await page.goto(`${base}/portal/inbox`);
+  check(await page.getByText("结算医疗费35.50元").first().isVisible(), "the inbox tells of the settlement");
+  await screenshots(page, "inbox");
+  await page.getByRole("button", { name: "全部标为已读" }).click();
+  check(page.url().endsWith("/portal/inbox") && (await page.getByText("【未读】").count()) === 0, "all marked read");
+  await page.goto(`${base}/portal/settlements/${setlId}`);
 
   console.log("the agency dashboard's charts include it");
   const desk = await context.newPage();
