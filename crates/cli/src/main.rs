@@ -493,5 +493,9 @@ fn print_banner(address: &str, db: &str, demo_mode: bool) {
     }
     println!();
     println!("agency operator: {} / {}", demo::OPERATOR, demo::PASSWORD);
-    println!("agency reviewer (approves payouts others propose): {} / {}", demo::REVIEWER, demo::PASSWORD);
+    println!(
+        "agency reviewer (approves what others propose; a reimbursement of 李秀英 awaits): {} / {}",
+        demo::REVIEWER,
+        demo::PASSWORD
+    );
 }

@@ -298,7 +298,73 @@ pub fn commands_for(region: Option<&str>) -> Vec<Box<dyn Command>> {
             }));
         }
     }
+    // A reimbursement waiting for the reviewer (零星报销): 李秀英's emergency admission at a
+    // hospital that is not networked (2,000 yuan, three days), submitted by `admin`, so
+    // `reviewer` can approve it at once.
+    if ours(PERSONS[1].admdvs) {
+        commands.push(Box::new(PendingReimbursement { psn_no: person_number(1).parse().expect("valid") }));
+    }
     commands
+}
+
+/// The demo's pending reimbursement, dated the day the demo is loaded.
+#[derive(Debug, Clone)]
+struct PendingReimbursement {
+    psn_no: yibao_domain::PersonNo,
+}
+
+impl Command for PendingReimbursement {
+    fn name(&self) -> &'static str {
+        "demo-pending-reimbursement"
+    }
+
+    fn keys(&self) -> crate::Keys {
+        crate::Keys::default()
+    }
+
+    fn execute(
+        &self,
+        ws: &mut crate::WorkingSet<'_>,
+        ctx: &crate::Context<'_>,
+    ) -> Result<crate::Outcome, crate::EngineError> {
+        let today = ctx.now.date();
+        crate::commands::SubmitReimbursement {
+            psn_no: self.psn_no.clone(),
+            provider: crate::commands::ProviderRef::Other {
+                name: "示例县人民医院（未联网）".to_string(),
+                level: Some(yibao_domain::InstitutionLevel::Secondary),
+                admdvs: "330100".parse().expect("valid"),
+            },
+            med_type: "21".parse().expect("valid"),
+            begin: today.plus_days(-3),
+            end: today,
+            cause: crate::records::ReimbursementCause::Emergency,
+            lines: vec![
+                (
+                    "DEMO-A-001".to_string(),
+                    "1700.00".parse().expect("valid"),
+                    "1".parse().expect("valid"),
+                    Money::yuan(1_700),
+                ),
+                (
+                    "DEMO-A-003".to_string(),
+                    "100.00".parse().expect("valid"),
+                    "3".parse().expect("valid"),
+                    Money::yuan(300),
+                ),
+            ],
+            use_account: false,
+            payee: crate::records::Payee {
+                name: PERSONS[1].name.to_string(),
+                bank: "中国银行杭州分行".to_string(),
+                account: "6217000010000000002".to_string(),
+                reference: None,
+            },
+            note: "夜间急诊，医院未联网，现金垫付".to_string(),
+            actor: format!("operator:{OPERATOR}"),
+        }
+        .execute(ws, ctx)
+    }
 }
 
 /// What a demo database needs each time it starts: its persons' contributions around today

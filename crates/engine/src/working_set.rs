@@ -294,6 +294,10 @@ tables! {
         payout_index: PersonNo => Vec<String>,
         /// Ids of each person's reimbursements (derived; not written back).
         reimbursement_index: PersonNo => Vec<String>,
+        /// Ids of each person's disputes (derived; not written back).
+        dispute_index: PersonNo => Vec<String>,
+        /// Serials of each person's treatment-elsewhere registrations (derived; not written back).
+        elsewhere_index: PersonNo => Vec<String>,
     }
 }
 
@@ -316,6 +320,48 @@ macro_rules! getter {
         /// When the store fails to load it.
         pub fn $name(&mut self, key: &<$row as Record>::Key) -> Result<Option<$row>, EngineError> {
             self.get::<$row>(key)
+        }
+    };
+}
+
+/// A record table whose rows belong to a person (keyed by a `String` id that sorts in the
+/// order made): `$list` reads the person's rows, loaded once by `psn_no` and kept with what
+/// this batch added (so a check over them sees requests that came earlier in the batch), and
+/// `$put` stores one and keeps the person's list.
+macro_rules! owned_by_person {
+    ($(#[$doc:meta])* $list:ident, $put:ident, $row:ty, $table:ident, $index:ident) => {
+        $(#[$doc])*
+        ///
+        /// # Errors
+        /// When the store fails.
+        pub fn $list(&mut self, psn_no: &PersonNo) -> Result<Vec<$row>, EngineError> {
+            if !self.tables.$index.is_loaded(psn_no) {
+                let mut rows: Vec<$row> = load_by(self.loader, "psn_no", vec![psn_no.to_string()])?;
+                rows.sort_by_key(|row| row.key());
+                let keys = rows.iter().map(|row| row.key()).collect();
+                for row in rows {
+                    if !self.tables.$table.is_loaded(&row.key()) {
+                        self.tables.$table.loaded(row.key(), Some(row));
+                    }
+                }
+                self.tables.$index.loaded(psn_no.clone(), Some(keys));
+            }
+            let keys = self.tables.$index.get(psn_no).flatten().cloned().unwrap_or_default();
+            Ok(keys.into_iter().filter_map(|key| self.tables.$table.get(&key).flatten().cloned()).collect())
+        }
+
+        /// Stores one (a new one joins its person's list).
+        ///
+        /// # Errors
+        /// When the store fails to load the person's list.
+        pub fn $put(&mut self, row: $row) -> Result<(), EngineError> {
+            let mut keys: Vec<String> = self.$list(&row.psn_no)?.iter().map(|row| row.key()).collect();
+            if !keys.contains(&row.key()) {
+                keys.push(row.key());
+                self.tables.$index.put(row.psn_no.clone(), keys);
+            }
+            self.tables.$table.put(row.key(), row);
+            Ok(())
         }
     };
 }
@@ -682,6 +728,22 @@ impl<'a> WorkingSet<'a> {
 
     getter!(payout, Payout);
     getter!(reimbursement, Reimbursement);
+    owned_by_person!(
+        /// A person's payouts, in the order proposed.
+        payouts_of, put_payout, Payout, payouts, payout_index
+    );
+    owned_by_person!(
+        /// A person's reimbursements, in the order submitted.
+        reimbursements_of, put_reimbursement, Reimbursement, reimbursements, reimbursement_index
+    );
+    owned_by_person!(
+        /// A person's disputes, in the order raised.
+        disputes_of, put_dispute, Dispute, disputes, dispute_index
+    );
+    owned_by_person!(
+        /// A person's registrations for treatment in another region, in the order made.
+        elsewhere_of, put_elsewhere, ElsewhereRegistration, elsewhere, elsewhere_index
+    );
     getter!(elsewhere_registration, ElsewhereRegistration);
     getter!(dispute, Dispute);
     getter!(notification, Notification);
@@ -695,74 +757,6 @@ impl<'a> WorkingSet<'a> {
     /// it).
     pub(crate) fn loader(&mut self) -> &mut dyn Loader {
         &mut *self.loader
-    }
-
-    /// A person's reimbursements, in the order submitted.
-    ///
-    /// # Errors
-    /// When the store fails.
-    pub fn reimbursements_of(&mut self, psn_no: &PersonNo) -> Result<Vec<Reimbursement>, EngineError> {
-        if !self.tables.reimbursement_index.is_loaded(psn_no) {
-            let mut rows: Vec<Reimbursement> = load_by(self.loader, "psn_no", vec![psn_no.to_string()])?;
-            rows.sort_by(|a, b| a.id.cmp(&b.id));
-            let ids = rows.iter().map(|row| row.id.clone()).collect();
-            for row in rows {
-                if !self.tables.reimbursements.is_loaded(&row.id) {
-                    self.tables.reimbursements.loaded(row.id.clone(), Some(row));
-                }
-            }
-            self.tables.reimbursement_index.loaded(psn_no.clone(), Some(ids));
-        }
-        let ids = self.tables.reimbursement_index.get(psn_no).flatten().cloned().unwrap_or_default();
-        Ok(ids.into_iter().filter_map(|id| self.tables.reimbursements.get(&id).flatten().cloned()).collect())
-    }
-
-    /// Stores a reimbursement (a new one joins its person's list).
-    ///
-    /// # Errors
-    /// When the store fails to load the person's reimbursements.
-    pub fn put_reimbursement(&mut self, row: Reimbursement) -> Result<(), EngineError> {
-        let mut ids: Vec<String> = self.reimbursements_of(&row.psn_no)?.into_iter().map(|r| r.id).collect();
-        if !ids.contains(&row.id) {
-            ids.push(row.id.clone());
-            self.tables.reimbursement_index.put(row.psn_no.clone(), ids);
-        }
-        self.tables.reimbursements.put(row.id.clone(), row);
-        Ok(())
-    }
-
-    /// A person's payouts, in the order proposed.
-    ///
-    /// # Errors
-    /// When the store fails.
-    pub fn payouts_of(&mut self, psn_no: &PersonNo) -> Result<Vec<Payout>, EngineError> {
-        if !self.tables.payout_index.is_loaded(psn_no) {
-            let mut rows: Vec<Payout> = load_by(self.loader, "psn_no", vec![psn_no.to_string()])?;
-            rows.sort_by(|a, b| a.id.cmp(&b.id));
-            let ids = rows.iter().map(|row| row.id.clone()).collect();
-            for row in rows {
-                if !self.tables.payouts.is_loaded(&row.id) {
-                    self.tables.payouts.loaded(row.id.clone(), Some(row));
-                }
-            }
-            self.tables.payout_index.loaded(psn_no.clone(), Some(ids));
-        }
-        let ids = self.tables.payout_index.get(psn_no).flatten().cloned().unwrap_or_default();
-        Ok(ids.into_iter().filter_map(|id| self.tables.payouts.get(&id).flatten().cloned()).collect())
-    }
-
-    /// Stores a payout (a new one joins its person's list).
-    ///
-    /// # Errors
-    /// When the store fails to load the person's payouts.
-    pub fn put_payout(&mut self, row: Payout) -> Result<(), EngineError> {
-        let mut ids: Vec<String> = self.payouts_of(&row.psn_no)?.into_iter().map(|payout| payout.id).collect();
-        if !ids.contains(&row.id) {
-            ids.push(row.id.clone());
-            self.tables.payout_index.put(row.psn_no.clone(), ids);
-        }
-        self.tables.payouts.put(row.id.clone(), row);
-        Ok(())
     }
 
     /// Records a life event after the person's others.

@@ -184,7 +184,10 @@ fn an_employer_change_moves_who_declares_and_a_base_change_counts_from_its_month
     assert_eq!(future.kind, ErrorKind::Invalid, "a change is recorded once it has happened");
     let backwards = record(&mut world, "张伟", LifeChange::Base(yuan("10000")), "2026-02-15").unwrap_err();
     assert_eq!(backwards.kind, ErrorKind::Invalid, "before the employer change");
-    record(&mut world, "张伟", LifeChange::Base(yuan("10000")), "2026-03-02").unwrap();
+    record(&mut world, "张伟", LifeChange::Base(yuan("9000")), "2026-03-02").unwrap();
+    // Another base the same day is a change, not a retry of the first.
+    let corrected = record(&mut world, "张伟", LifeChange::Base(yuan("10000")), "2026-03-02").unwrap();
+    assert_eq!((corrected.seq, corrected.after.contribution_base), (3, Some(yuan("10000"))));
     let zero = record(&mut world, "赵敏", LifeChange::Base(Money::ZERO), "2026-03-02").unwrap_err();
     assert_eq!(zero.kind, ErrorKind::Invalid);
     assert_eq!(allocate(&mut world, "2026-01", &["张伟"]).amount, yuan("160"));
@@ -193,7 +196,7 @@ fn an_employer_change_moves_who_declares_and_a_base_change_counts_from_its_month
     assert_eq!(allocate(&mut world, "2026-03", &["张伟"]).amount, yuan("200"));
     let history: Vec<LifeEventKind> =
         world.db.all::<LifeEvent>().into_iter().filter(|e| e.psn_no == person("张伟")).map(|e| e.kind).collect();
-    assert_eq!(history, [LifeEventKind::EmployerChange, LifeEventKind::BaseChange]);
+    assert_eq!(history, [LifeEventKind::EmployerChange, LifeEventKind::BaseChange, LifeEventKind::BaseChange]);
     world.check_invariants();
 }
 

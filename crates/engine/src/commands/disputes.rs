@@ -9,7 +9,7 @@ use super::settle::{CancelSettlement, cancel_settlement};
 use super::{Command, Context, Outcome};
 use crate::error::EngineError;
 use crate::records::{AuditEntry, Dispute, DisputeState};
-use crate::working_set::{Keys, WorkingSet, load_by};
+use crate::working_set::{Keys, WorkingSet};
 
 /// The most disputes one person may have open at once.
 pub const OPEN_DISPUTES_MAX: usize = 10;
@@ -63,7 +63,7 @@ impl Command for RaiseDispute {
         if !transfer.postings.iter().any(|p| p.account.person() == Some(psn_no)) {
             return Err(not_on_statement());
         }
-        let mine: Vec<Dispute> = load_by(ws.loader(), "psn_no", vec![psn_no.to_string()])?;
+        let mine = ws.disputes_of(psn_no)?;
         let open: Vec<&Dispute> = mine.iter().filter(|d| d.state == DisputeState::Open).collect();
         if let Some(same) = open.iter().find(|d| d.transfer == self.transfer.as_str()) {
             // Raised again: the open dispute answers.
@@ -85,7 +85,7 @@ impl Command for RaiseDispute {
             raised_at: ctx.now,
             state: DisputeState::Open,
         };
-        ws.put(dispute.clone());
+        ws.put_dispute(dispute.clone())?;
         ws.audit(AuditEntry {
             at: ctx.now,
             actor: self.actor.clone(),
@@ -132,6 +132,12 @@ impl Command for ResolveDispute {
                 ));
             }
         }
+        if self.actor == dispute.raised_by {
+            return Err(EngineError::forbidden(
+                "提出异议的经办人不能处理该异议",
+                "the operator who raised a dispute may not resolve it (four eyes)",
+            ));
+        }
         let (by, at, reason) = (self.actor.clone(), ctx.now, self.reason.trim().to_string());
         dispute.state = match self.reverse {
             false => DisputeState::Rejected { by, at, reason },
@@ -165,7 +171,7 @@ impl Command for ResolveDispute {
                 DisputeState::Reversed { by, at, reason, reversal: cancelled.settlement.setl_id.to_string() }
             }
         };
-        ws.put(dispute.clone());
+        ws.put_dispute(dispute.clone())?;
         ws.audit(AuditEntry {
             at: ctx.now,
             actor: self.actor.clone(),

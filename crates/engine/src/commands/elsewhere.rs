@@ -7,7 +7,7 @@ use super::lookup::insured_person;
 use super::{Command, Context, Outcome};
 use crate::error::EngineError;
 use crate::records::{AuditEntry, ElsewhereKind, ElsewhereRegistration, PersonStatus};
-use crate::working_set::{Keys, WorkingSet, load_by};
+use crate::working_set::{Keys, WorkingSet};
 
 /// The longest a registration runs.
 pub const ELSEWHERE_DAYS_MAX: i64 = 5 * 366;
@@ -66,7 +66,7 @@ impl Command for RegisterElsewhere {
                 format!("the period {} to {} must be in order, not over and at most 5 years", self.begin, self.end),
             ));
         }
-        let existing: Vec<ElsewhereRegistration> = load_by(ws.loader(), "psn_no", vec![self.psn_no.to_string()])?;
+        let existing = ws.elsewhere_of(&self.psn_no)?;
         if let Some(overlap) = existing
             .iter()
             .find(|r| !r.revoked && r.region == self.region && r.begin <= self.end && self.begin <= r.end)
@@ -90,7 +90,7 @@ impl Command for RegisterElsewhere {
             registered_at: ctx.now,
             revoked: false,
         };
-        ws.put(registration.clone());
+        ws.put_elsewhere(registration.clone())?;
         ws.audit(AuditEntry {
             at: ctx.now,
             actor: self.actor.clone(),
@@ -140,7 +140,7 @@ impl Command for RevokeElsewhere {
             return Ok(Outcome::Elsewhere(Box::new(registration)));
         }
         registration.revoked = true;
-        ws.put(registration.clone());
+        ws.put_elsewhere(registration.clone())?;
         ws.audit(AuditEntry {
             at: ctx.now,
             actor: self.actor.clone(),

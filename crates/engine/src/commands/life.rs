@@ -203,11 +203,17 @@ impl Command for RecordLifeEvent {
         let events = ws.life_events(psn_no)?;
         let kind = self.change.kind();
         // A retry of the event just recorded answers it again.
+        let same_target = |last: &LifeEvent| match &self.change {
+            LifeChange::Employer(code) => last.after.employer.as_ref() == Some(code),
+            LifeChange::Base(base) => last.after.contribution_base == Some(*base),
+            _ => true,
+        };
         if let Some(last) = events.last()
             && last.kind == kind
             && last.effective == self.effective
             && last.after == PersonState::of(&person)
             && last.region == self.region()
+            && same_target(last)
         {
             return Ok(Outcome::LifeEvent(Box::new(last.clone())));
         }

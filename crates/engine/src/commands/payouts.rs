@@ -210,6 +210,12 @@ impl Command for ReviewPayout {
             let Some(person) = ws.person(&payout.psn_no)? else {
                 return Err(EngineError::internal(format!("payout {} names no stored person", payout.id)));
             };
+            if person.account_frozen {
+                return Err(EngineError::refused(
+                    "个人账户正在转移至新银行（清户通知单待确认），暂不能支取",
+                    "the account is frozen while it moves to another bank: pay out after the clearing is confirmed",
+                ));
+            }
             let current_key = AccountKey::PersonalCurrent(person.psn_no.clone());
             let prior_key = AccountKey::PersonalPrior(person.psn_no.clone());
             let current = ws.account(&current_key)?.map_or(Money::ZERO, |a| a.balance());

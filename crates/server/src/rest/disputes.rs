@@ -14,7 +14,7 @@ use yibao_engine::commands::{RaiseDispute, ResolveDispute};
 use yibao_engine::records::{Dispute, DisputeState};
 use yibao_ledger::TransferId;
 
-use super::caller::Caller;
+use super::caller::{Caller, REVIEWER};
 use super::common::{PAGE_SIZE_MAX, audit_read, body, created, load_person, ok, parse, unexpected};
 use super::error::ApiError;
 use super::wire;
@@ -104,14 +104,18 @@ struct ResolveRequest {
     reason: String,
 }
 
-/// Resolves a dispute (operator).
+/// Resolves a dispute: an operator with the reviewer role who did not raise it (a reversal
+/// gives money back).
 async fn resolve(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.operator()?;
+    let (_, roles) = caller.operator()?;
+    if !roles.iter().any(|role| role == REVIEWER) {
+        return Err(ApiError::forbidden("only an operator with the reviewer role resolves disputes"));
+    }
     if id.is_empty() || id.len() > 40 {
         return Err(ApiError::invalid("a dispute id has 1 to 40 characters", "异议编号须为1至40个字符"));
     }

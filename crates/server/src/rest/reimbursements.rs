@@ -266,21 +266,25 @@ async fn resubmit(
 
 /// One reimbursement: an operator, or the person it pays.
 async fn one(State(state): State<Arc<AppState>>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    // Who asks, before anything is read: nobody 401, an institution 403.
+    let own = match &caller {
+        Caller::Operator { .. } => None,
+        Caller::Person { psn_no, change_password_only: false, .. } => Some(psn_no.clone()),
+        _ => {
+            caller.operator()?;
+            None
+        }
+    };
     checked_id(&id)?;
     let lookup = id.clone();
     let bill = state.store.read(move |r| r.reimbursement(&lookup)).await?;
     let not_found = || ApiError::not_found(format!("no reimbursement {id}"));
     let bill = bill.ok_or_else(not_found)?;
-    match &caller {
-        Caller::Operator { .. } => {
-            audit_read(&state, &caller, "read-reimbursement", bill.psn_no.as_str(), &bill.id).await?
-        }
+    match own {
+        None => audit_read(&state, &caller, "read-reimbursement", bill.psn_no.as_str(), &bill.id).await?,
         // A person sees only their own; another's is "not found", as if it did not exist.
-        Caller::Person { psn_no, .. } if psn_no == bill.psn_no.as_str() => {}
-        Caller::Person { .. } => return Err(not_found()),
-        _ => {
-            caller.operator()?;
-        }
+        Some(psn_no) if psn_no == bill.psn_no.as_str() => {}
+        Some(_) => return Err(not_found()),
     }
     Ok(ok(reimbursement_json(&bill)))
 }

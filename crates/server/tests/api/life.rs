@@ -354,6 +354,7 @@ async fn the_agency_registers_special_diseases_and_treatment_elsewhere_and_1101_
 async fn a_person_disputes_a_settlement_and_the_agency_reverses_it_or_rejects_with_a_reason() {
     let app = spawn_app().await;
     let admin = admin(&app).await;
+    let reviewer = app.login(json!({"role": "operator", "username": "reviewer", "password": "Demo@2026"})).await;
     let holder = app.person_login("张伟").await;
     let zhang = psn("张伟");
     let today = app.store.now().date().to_string();
@@ -396,6 +397,16 @@ async fn a_person_disputes_a_settlement_and_the_agency_reverses_it_or_rejects_wi
         .rest("POST", &format!("/api/v1/persons/{}/disputes", psn("李秀英")), Some(&stranger), &[], Some(raise.clone()))
         .await;
     assert_eq!(not_mine.status, 404, "an entry not on her statement: {}", not_mine.body);
+    // Raised four times at once (one writer batch, likely): one dispute.
+    let (a, b, c, d) = tokio::join!(
+        app.rest("POST", &path, Some(&holder), &[], Some(raise.clone())),
+        app.rest("POST", &path, Some(&holder), &[], Some(raise.clone())),
+        app.rest("POST", &path, Some(&holder), &[], Some(raise.clone())),
+        app.rest("POST", &path, Some(&holder), &[], Some(raise.clone()))
+    );
+    for reply in [&b, &c, &d] {
+        assert_eq!(reply.body["id"], a.body["id"], "{}", reply.body);
+    }
     let raised = app.rest("POST", &path, Some(&holder), &[], Some(raise.clone())).await;
     assert_eq!((raised.status, raised.body["amount"].clone()), (201, json!("-170.00")), "{}", raised.body);
     let again = app.rest("POST", &path, Some(&holder), &[], Some(raise)).await;
@@ -409,18 +420,21 @@ async fn a_person_disputes_a_settlement_and_the_agency_reverses_it_or_rejects_wi
     let by_person =
         app.rest("POST", &resolve, Some(&holder), &[], Some(json!({"decision": "reverse", "reason": "x"}))).await;
     assert_eq!(by_person.status, 403);
+    let no_role =
+        app.rest("POST", &resolve, Some(&admin), &[], Some(json!({"decision": "reverse", "reason": "x"}))).await;
+    assert_eq!(no_role.status, 403, "only a reviewer resolves: {}", no_role.body);
     let reversed = app
-        .rest("POST", &resolve, Some(&admin), &[], Some(json!({"decision": "reverse", "reason": "医院确认误刷"})))
+        .rest("POST", &resolve, Some(&reviewer), &[], Some(json!({"decision": "reverse", "reason": "医院确认误刷"})))
         .await;
     assert_eq!((reversed.status, reversed.body["state"].clone()), (200, json!("reversed")), "{}", reversed.body);
     let account = app.rest("GET", &format!("/api/v1/persons/{zhang}/account"), Some(&admin), &[], None).await;
     assert_eq!(account.body["balance"], json!("1000.00"));
     let twice = app
-        .rest("POST", &resolve, Some(&admin), &[], Some(json!({"decision": "reverse", "reason": "医院确认误刷"})))
+        .rest("POST", &resolve, Some(&reviewer), &[], Some(json!({"decision": "reverse", "reason": "医院确认误刷"})))
         .await;
     assert_eq!(twice.body["reversal"], reversed.body["reversal"], "resolved once");
     let rejected_now =
-        app.rest("POST", &resolve, Some(&admin), &[], Some(json!({"decision": "reject", "reason": "x"}))).await;
+        app.rest("POST", &resolve, Some(&reviewer), &[], Some(json!({"decision": "reject", "reason": "x"}))).await;
     assert_eq!(rejected_now.status, 409);
 
     // The opening balance is not a settlement: it is rejected with a reason, not reversed.
@@ -430,13 +444,13 @@ async fn a_person_disputes_a_settlement_and_the_agency_reverses_it_or_rejects_wi
     let other_id = other.body["id"].as_str().unwrap();
     let resolve = format!("/api/v1/disputes/{other_id}/resolve");
     let cannot =
-        app.rest("POST", &resolve, Some(&admin), &[], Some(json!({"decision": "reverse", "reason": "x"}))).await;
+        app.rest("POST", &resolve, Some(&reviewer), &[], Some(json!({"decision": "reverse", "reason": "x"}))).await;
     assert_eq!(cannot.status, 422, "{}", cannot.body);
     let rejected = app
         .rest(
             "POST",
             &resolve,
-            Some(&admin),
+            Some(&reviewer),
             &[],
             Some(json!({"decision": "reject", "reason": "期初余额由原系统迁入，核对无误"})),
         )

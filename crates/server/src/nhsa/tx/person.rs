@@ -194,7 +194,7 @@ pub async fn person_info(call: &Call) -> Result<Answer, NhsaError> {
     let warnings = warnings(&person, &cards);
     let identified = identification(call, &person, kind);
     let mut output = person_output(&person, current + prior, employer.as_deref(), paused, today);
-    output["dclainfo"] = registered.in_force(today);
+    output["dclainfo"] = registered.in_force(today, &call.institution.code);
     call.answer_recorded(identified, output, &warnings).await
 }
 
@@ -272,9 +272,14 @@ struct Registered {
 }
 
 impl Registered {
-    /// Those in force on `day`.
-    fn in_force(&self, day: Date) -> Value {
-        let diseases = self.diseases.iter().filter(|r| !r.revoked && r.begin <= day && day <= r.end).map(|r| {
+    /// Those in force on `day`: the special diseases registered at the asking institution (a
+    /// diagnosis is not every hospital's business) and every treatment-elsewhere registration.
+    fn in_force(&self, day: Date, asking: &yibao_domain::InstitutionCode) -> Value {
+        let diseases = self
+            .diseases
+            .iter()
+            .filter(|r| !r.revoked && r.begin <= day && day <= r.end && &r.institution == asking)
+            .map(|r| {
             json!({"biz_appy_type": "01", "trt_dcla_detl_sn": r.serial, "opsp_dise_code": r.code, "opsp_dise_name": r.name,
                 "fixmedins_code": r.institution.as_str(), "begndate": r.begin.to_string(), "enddate": r.end.to_string()})
         });
