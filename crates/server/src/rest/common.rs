@@ -71,3 +71,36 @@ pub(crate) async fn load_person(state: &AppState, psn_no: &str) -> Result<Person
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no person {psn_no}")))
 }
+
+/// A person's own records at the agency (life events, payouts, reimbursements, disputes,
+/// registrations, notifications): the person or an operator, whose read is audited as `action`;
+/// institutions have no business with them (403, `what` named).
+pub(crate) async fn own_records(
+    state: &AppState,
+    caller: &Caller,
+    psn_no: &str,
+    action: &str,
+    what: &str,
+) -> Result<Person, ApiError> {
+    if matches!(caller, Caller::Institution(_)) {
+        return Err(ApiError::forbidden(format!("institutions may not read a person's {what}")));
+    }
+    caller.may_read_person(psn_no)?;
+    let person = load_person(state, psn_no).await?;
+    if !matches!(caller, Caller::Person { .. }) {
+        audit_read(state, caller, action, psn_no, "").await?;
+    }
+    Ok(person)
+}
+
+/// The state a queue lists: `wanted`, or `default`; one of `allowed` (400 otherwise).
+pub(crate) fn queue_state(wanted: Option<String>, allowed: &[&str]) -> Result<String, ApiError> {
+    let wanted = wanted.unwrap_or_else(|| allowed[0].to_string());
+    match allowed.contains(&wanted.as_str()) {
+        true => Ok(wanted),
+        false => Err(ApiError::invalid(
+            format!("state {wanted:?} is not one of {}", allowed.join(", ")),
+            format!("状态须为{}之一", allowed.join("、")),
+        )),
+    }
+}

@@ -15,7 +15,7 @@ use yibao_engine::records::{Dispute, DisputeState};
 use yibao_ledger::TransferId;
 
 use super::caller::{Caller, REVIEWER};
-use super::common::{PAGE_SIZE_MAX, audit_read, body, created, load_person, ok, parse, unexpected};
+use super::common::{PAGE_SIZE_MAX, audit_read, body, created, ok, own_records, parse, queue_state, unexpected};
 use super::error::ApiError;
 use super::wire;
 use crate::state::AppState;
@@ -143,16 +143,9 @@ async fn of_person(
     caller: Caller,
     Path(psn_no): Path<String>,
 ) -> Result<Response, ApiError> {
-    if matches!(caller, Caller::Institution(_)) {
-        return Err(ApiError::forbidden("institutions may not read a person's disputes"));
-    }
-    caller.may_read_person(&psn_no)?;
-    let person = load_person(&state, &psn_no).await?;
+    let person = own_records(&state, &caller, &psn_no, "read-disputes", "disputes").await?;
     let number = person.psn_no.clone();
     let disputes = state.store.read(move |r| r.disputes_of(&number)).await?;
-    if !matches!(&caller, Caller::Person { .. }) {
-        audit_read(&state, &caller, "read-disputes", &psn_no, "").await?;
-    }
     Ok(ok(json!({"psn_no": psn_no, "disputes": disputes.iter().map(dispute_json).collect::<Vec<_>>()})))
 }
 
@@ -170,13 +163,7 @@ async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
     caller.operator()?;
-    let wanted = query.state.unwrap_or_else(|| "open".to_string());
-    if !["open", "reversed", "rejected"].contains(&wanted.as_str()) {
-        return Err(ApiError::invalid(
-            format!("state {wanted:?} is not open, reversed or rejected"),
-            "状态须为open、reversed或rejected",
-        ));
-    }
+    let wanted = queue_state(query.state, &["open", "reversed", "rejected"])?;
     let limit = query.limit.unwrap_or(100).clamp(1, PAGE_SIZE_MAX);
     let filter = wanted.clone();
     let disputes = state.store.read(move |r| r.disputes_in(&filter, limit)).await?;

@@ -15,7 +15,7 @@ use yibao_engine::commands::{ContributionPeriod, LifeChange, RecordLifeEvent, co
 use yibao_engine::records::{LifeEvent, LifeEventKind, PayoutKind, PersonState};
 
 use super::caller::Caller;
-use super::common::{audit_read, body, created, load_person, ok, parse, unexpected};
+use super::common::{body, created, ok, own_records, parse, unexpected};
 use super::error::ApiError;
 use super::wire;
 use crate::state::AppState;
@@ -139,16 +139,9 @@ async fn list(
     caller: Caller,
     Path(psn_no): Path<String>,
 ) -> Result<Response, ApiError> {
-    if matches!(caller, Caller::Institution(_)) {
-        return Err(ApiError::forbidden("institutions may not read a person's life events"));
-    }
-    caller.may_read_person(&psn_no)?;
-    let person = load_person(&state, &psn_no).await?;
+    let person = own_records(&state, &caller, &psn_no, "read-life-events", "life events").await?;
     let number = person.psn_no.clone();
     let events = state.store.read(move |r| r.life_events(&number)).await?;
-    if !matches!(&caller, Caller::Person { .. }) {
-        audit_read(&state, &caller, "read-life-events", &psn_no, "").await?;
-    }
     Ok(ok(json!({
         "psn_no": psn_no,
         "status": person.status.code(),
@@ -173,10 +166,6 @@ async fn certificate(
     Path(psn_no): Path<String>,
     Query(query): Query<CertificateQuery>,
 ) -> Result<Response, ApiError> {
-    if matches!(caller, Caller::Institution(_)) {
-        return Err(ApiError::forbidden("institutions may not read a transfer certificate"));
-    }
-    caller.may_read_person(&psn_no)?;
     let pdf = match query.format.as_deref().unwrap_or("json") {
         "json" => false,
         "pdf" => true,
@@ -184,7 +173,7 @@ async fn certificate(
             return Err(ApiError::invalid(format!("format {other:?} is neither json nor pdf"), "格式须为json或pdf"));
         }
     };
-    let person = load_person(&state, &psn_no).await?;
+    let person = own_records(&state, &caller, &psn_no, "read-transfer-certificate", "transfer certificate").await?;
     let number = person.psn_no.clone();
     let events = state.store.read(move |r| r.life_events(&number)).await?;
     let Some(transfer) = events.iter().rev().find(|event| event.kind == LifeEventKind::TransferOut).cloned() else {
@@ -253,9 +242,6 @@ async fn certificate(
         },
         "issued_at": state.store.now().to_string(),
     });
-    if matches!(caller, Caller::Operator { .. }) {
-        audit_read(&state, &caller, "read-transfer-certificate", &psn_no, "").await?;
-    }
     if !pdf {
         return Ok(ok(document));
     }

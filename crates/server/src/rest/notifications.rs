@@ -15,7 +15,7 @@ use yibao_engine::commands::{MarkRead, READ_MAX};
 use yibao_engine::records::Notification;
 
 use super::caller::Caller;
-use super::common::{PAGE_SIZE_MAX, audit_read, body, load_person, ok, parse, unexpected};
+use super::common::{PAGE_SIZE_MAX, body, ok, own_records, parse, unexpected};
 use super::error::ApiError;
 use crate::state::AppState;
 
@@ -51,11 +51,7 @@ async fn list(
     Path(psn_no): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    if matches!(caller, Caller::Institution(_)) {
-        return Err(ApiError::forbidden("institutions may not read a person's notifications"));
-    }
-    caller.may_read_person(&psn_no)?;
-    let person = load_person(&state, &psn_no).await?;
+    let person = own_records(&state, &caller, &psn_no, "read-notifications", "notifications").await?;
     let limit = query.limit.unwrap_or(50).clamp(1, PAGE_SIZE_MAX);
     let unread_only = query.unread.unwrap_or(false);
     let number = person.psn_no.clone();
@@ -63,9 +59,6 @@ async fn list(
         .store
         .read(move |r| Ok((r.notifications_of(&number, unread_only, limit)?, r.unread_count(&number)?)))
         .await?;
-    if !matches!(&caller, Caller::Person { .. }) {
-        audit_read(&state, &caller, "read-notifications", &psn_no, "").await?;
-    }
     Ok(ok(
         json!({"psn_no": psn_no, "unread": unread, "notifications": rows.iter().map(notification_json).collect::<Vec<_>>()}),
     ))

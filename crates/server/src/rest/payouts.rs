@@ -15,7 +15,7 @@ use yibao_engine::commands::{ProposePayout, ReviewPayout};
 use yibao_engine::records::{Payee, Payout, PayoutKind, PayoutState};
 
 use super::caller::{Caller, REVIEWER};
-use super::common::{PAGE_SIZE_MAX, audit_read, body, created, load_person, ok, parse, unexpected};
+use super::common::{PAGE_SIZE_MAX, audit_read, body, created, ok, own_records, parse, queue_state, unexpected};
 use super::error::ApiError;
 use super::wire;
 use crate::state::AppState;
@@ -156,16 +156,9 @@ async fn of_person(
     caller: Caller,
     Path(psn_no): Path<String>,
 ) -> Result<Response, ApiError> {
-    if matches!(caller, Caller::Institution(_)) {
-        return Err(ApiError::forbidden("institutions may not read a person's payouts"));
-    }
-    caller.may_read_person(&psn_no)?;
-    let person = load_person(&state, &psn_no).await?;
+    let person = own_records(&state, &caller, &psn_no, "read-payouts", "payouts").await?;
     let number = person.psn_no.clone();
     let payouts = state.store.read(move |r| r.payouts_of(&number)).await?;
-    if !matches!(&caller, Caller::Person { .. }) {
-        audit_read(&state, &caller, "read-payouts", &psn_no, "").await?;
-    }
     Ok(ok(json!({"psn_no": psn_no, "payouts": payouts.iter().map(payout_json).collect::<Vec<_>>()})))
 }
 
@@ -185,13 +178,7 @@ async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
     caller.operator()?;
-    let wanted = query.state.unwrap_or_else(|| "proposed".to_string());
-    if !["proposed", "approved", "rejected"].contains(&wanted.as_str()) {
-        return Err(ApiError::invalid(
-            format!("state {wanted:?} is not proposed, approved or rejected"),
-            "状态须为proposed、approved或rejected",
-        ));
-    }
+    let wanted = queue_state(query.state, &["proposed", "approved", "rejected"])?;
     let limit = query.limit.unwrap_or(100).clamp(1, PAGE_SIZE_MAX);
     let filter = wanted.clone();
     let payouts = state.store.read(move |r| r.payouts_in(&filter, limit)).await?;

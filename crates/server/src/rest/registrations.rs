@@ -15,7 +15,7 @@ use yibao_engine::commands::{AgencyAct, RegisterDisease, RegisterElsewhere, Revo
 use yibao_engine::records::{DiseaseRegistration, ElsewhereKind, ElsewhereRegistration};
 
 use super::caller::Caller;
-use super::common::{audit_read, body, created, load_person, ok, parse, unexpected};
+use super::common::{body, created, ok, own_records, parse, unexpected};
 use super::error::ApiError;
 use crate::state::AppState;
 
@@ -202,23 +202,17 @@ async fn revoke(
     }
 }
 
-/// A person's registrations, revoked ones too: the person or an operator (audited).
+/// A person's registrations, revoked ones too: the person or an operator (audited; institutions
+/// query them over the national interface, 5301).
 async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(psn_no): Path<String>,
 ) -> Result<Response, ApiError> {
-    if matches!(caller, Caller::Institution(_)) {
-        return Err(ApiError::forbidden("institutions query registrations over the national interface (5301)"));
-    }
-    caller.may_read_person(&psn_no)?;
-    let person = load_person(&state, &psn_no).await?;
+    let person = own_records(&state, &caller, &psn_no, "read-registrations", "registrations").await?;
     let number = person.psn_no.clone();
     let (diseases, elsewhere) =
         state.store.read(move |r| Ok((r.registrations(&number)?, r.elsewhere_of(&number)?))).await?;
-    if !matches!(&caller, Caller::Person { .. }) {
-        audit_read(&state, &caller, "read-registrations", &psn_no, "").await?;
-    }
     Ok(ok(json!({
         "psn_no": psn_no,
         "special_diseases": diseases.iter().map(disease_json).collect::<Vec<_>>(),

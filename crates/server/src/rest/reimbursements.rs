@@ -18,7 +18,7 @@ use yibao_engine::commands::{
 use yibao_engine::records::{Payee, Reimbursement, ReimbursementCause, ReimbursementState};
 
 use super::caller::{Caller, REVIEWER};
-use super::common::{PAGE_SIZE_MAX, audit_read, body, created, load_person, ok, parse, unexpected};
+use super::common::{PAGE_SIZE_MAX, audit_read, body, created, ok, own_records, parse, queue_state, unexpected};
 use super::error::ApiError;
 use super::wire;
 use crate::state::AppState;
@@ -295,16 +295,9 @@ async fn of_person(
     caller: Caller,
     Path(psn_no): Path<String>,
 ) -> Result<Response, ApiError> {
-    if matches!(caller, Caller::Institution(_)) {
-        return Err(ApiError::forbidden("institutions may not read a person's reimbursements"));
-    }
-    caller.may_read_person(&psn_no)?;
-    let person = load_person(&state, &psn_no).await?;
+    let person = own_records(&state, &caller, &psn_no, "read-reimbursements", "reimbursements").await?;
     let number = person.psn_no.clone();
     let bills = state.store.read(move |r| r.reimbursements_of(&number)).await?;
-    if !matches!(&caller, Caller::Person { .. }) {
-        audit_read(&state, &caller, "read-reimbursements", &psn_no, "").await?;
-    }
     Ok(ok(json!({"psn_no": psn_no, "reimbursements": bills.iter().map(reimbursement_json).collect::<Vec<_>>()})))
 }
 
@@ -322,13 +315,7 @@ async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
     caller.operator()?;
-    let wanted = query.state.unwrap_or_else(|| "submitted".to_string());
-    if !["submitted", "documents-requested", "approved", "rejected"].contains(&wanted.as_str()) {
-        return Err(ApiError::invalid(
-            format!("state {wanted:?} is not submitted, documents-requested, approved or rejected"),
-            "状态须为submitted、documents-requested、approved或rejected",
-        ));
-    }
+    let wanted = queue_state(query.state, &["submitted", "documents-requested", "approved", "rejected"])?;
     let limit = query.limit.unwrap_or(100).clamp(1, PAGE_SIZE_MAX);
     let filter = wanted.clone();
     let bills = state.store.read(move |r| r.reimbursements_in(&filter, limit)).await?;
