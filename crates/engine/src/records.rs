@@ -807,10 +807,13 @@ pub enum LifeEventKind {
     /// Transfer of the insurance relationship out of the region (关系转出): terminated here;
     /// years of contribution and the account go with the person.
     TransferOut,
+    /// Transfer into the region (关系转入): the months paid elsewhere and the account balance
+    /// that came with the person, from the other region's certificate.
+    TransferIn,
 }
 
 impl LifeEventKind {
-    pub const ALL: [LifeEventKind; 8] = [
+    pub const ALL: [LifeEventKind; 9] = [
         LifeEventKind::EmployerChange,
         LifeEventKind::BaseChange,
         LifeEventKind::Retirement,
@@ -819,6 +822,7 @@ impl LifeEventKind {
         LifeEventKind::Death,
         LifeEventKind::Emigration,
         LifeEventKind::TransferOut,
+        LifeEventKind::TransferIn,
     ];
 
     /// The name on the wire and in storage.
@@ -832,6 +836,7 @@ impl LifeEventKind {
             LifeEventKind::Death => "death",
             LifeEventKind::Emigration => "emigration",
             LifeEventKind::TransferOut => "transfer-out",
+            LifeEventKind::TransferIn => "transfer-in",
         }
     }
 
@@ -849,6 +854,7 @@ impl LifeEventKind {
             LifeEventKind::Death => "死亡",
             LifeEventKind::Emigration => "出国（境）定居",
             LifeEventKind::TransferOut => "医保关系转出",
+            LifeEventKind::TransferIn => "医保关系转入",
         }
     }
 

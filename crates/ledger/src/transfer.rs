@@ -62,10 +62,12 @@ pub enum TransferCode {
     Payout,
     /// A bill paid in cash, reimbursed by the fund (and the account) to the person's bank.
     Reimbursement,
+    /// A personal account's balance brought from another region (关系转入).
+    TransferIn,
 }
 
 impl TransferCode {
-    pub const ALL: [TransferCode; 12] = [
+    pub const ALL: [TransferCode; 13] = [
         TransferCode::Opening,
         TransferCode::Settlement,
         TransferCode::SettlementCancel,
@@ -78,6 +80,7 @@ impl TransferCode {
         TransferCode::CustodyMove,
         TransferCode::Payout,
         TransferCode::Reimbursement,
+        TransferCode::TransferIn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +97,7 @@ impl TransferCode {
             TransferCode::CustodyMove => "custody-move",
             TransferCode::Payout => "payout",
             TransferCode::Reimbursement => "reimbursement",
+            TransferCode::TransferIn => "transfer-in",
         }
     }
 
@@ -116,6 +120,7 @@ impl TransferCode {
             TransferCode::CustodyMove => "托管银行变更",
             TransferCode::Payout => "个人账户支取",
             TransferCode::Reimbursement => "零星报销",
+            TransferCode::TransferIn => "医保关系转入",
         }
     }
 
@@ -134,6 +139,7 @@ impl TransferCode {
             TransferCode::CustodyMove => "custody bank changed",
             TransferCode::Payout => "paid out of the account",
             TransferCode::Reimbursement => "bill reimbursed",
+            TransferCode::TransferIn => "moved in from another region",
         }
     }
 }

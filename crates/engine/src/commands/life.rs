@@ -268,3 +268,135 @@ impl RecordLifeEvent {
         }
     }
 }
+
+/// The most a balance brought from another region may be (a sanity bound).
+pub const TRANSFER_IN_MAX_YUAN: i64 = 10_000_000;
+
+/// The transfer that brings a person's balance from another region, once per certificate.
+pub fn transfer_in_id(psn_no: &PersonNo, certificate_no: &str) -> yibao_ledger::TransferId {
+    yibao_ledger::TransferId::new(format!("transfer-in/{psn_no}/{certificate_no}"))
+}
+
+/// A person enrolled here arrives from another region (关系转入) with its certificate: the
+/// months of contributions paid there are recorded, the balance that came with them is credited
+/// to the prior-years account from the custody bank (operator). Once per certificate.
+#[derive(Debug, Clone)]
+pub struct RecordTransferIn {
+    pub psn_no: PersonNo,
+    pub from: Admdvs,
+    pub certificate_no: String,
+    pub months_paid: u16,
+    pub balance: Money,
+    pub effective: Date,
+    pub reason: String,
+    pub actor: String,
+}
+
+impl Command for RecordTransferIn {
+    fn name(&self) -> &'static str {
+        "record-transfer-in"
+    }
+
+    fn keys(&self) -> Keys {
+        let mut keys = Keys::default();
+        keys.persons.insert(self.psn_no.clone());
+        keys.transfers.insert(transfer_in_id(&self.psn_no, &self.certificate_no));
+        keys
+    }
+
+    fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
+        let certificate = &self.certificate_no;
+        if certificate.is_empty() || certificate.len() > 40 || !certificate.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(EngineError::invalid(
+                "转移凭证编号须为1至40位字母或数字",
+                "the certificate number has 1 to 40 letters or digits",
+            ));
+        }
+        if self.months_paid > 1_200 || self.balance.is_negative() || self.balance > Money::yuan(TRANSFER_IN_MAX_YUAN) {
+            return Err(EngineError::invalid(
+                format!("缴费月数须不超过1200，转入金额须在0至{TRANSFER_IN_MAX_YUAN}元之间"),
+                format!("months paid at most 1,200; the balance from 0 to {TRANSFER_IN_MAX_YUAN} yuan"),
+            ));
+        }
+        let reason = self.reason.trim();
+        if reason.is_empty() || reason.chars().count() > REASON_MAX_CHARS {
+            return Err(EngineError::invalid(
+                format!("原因须为1至{REASON_MAX_CHARS}个字"),
+                format!("give a reason of 1 to {REASON_MAX_CHARS} characters"),
+            ));
+        }
+        let psn_no = &self.psn_no;
+        let Some(person) = ws.person(psn_no)? else {
+            return Err(EngineError::not_found(format!("人员编号{psn_no}不存在"), format!("no person {psn_no}")));
+        };
+        let events = ws.life_events(psn_no)?;
+        let id = transfer_in_id(psn_no, certificate);
+        let prefix = format!("{certificate} ");
+        if let Some(recorded) =
+            events.iter().rev().find(|e| e.kind == LifeEventKind::TransferIn && e.reason.starts_with(&prefix))
+        {
+            // The same certificate again: what it recorded.
+            return Ok(Outcome::LifeEvent(Box::new(recorded.clone())));
+        }
+        if person.status != PersonStatus::Active {
+            return Err(not_insured(ws, &person)?);
+        }
+        if self.from == person.admdvs {
+            return Err(EngineError::invalid(
+                format!("转出地不能是参保地{}", self.from),
+                format!("a transfer in comes from another region than {}", self.from),
+            ));
+        }
+        let today = ctx.now.date();
+        let earliest = events.last().map_or(person.insured_since, |last| last.effective.max(person.insured_since));
+        if self.effective > today || self.effective < earliest {
+            return Err(EngineError::invalid(
+                format!("生效日期{}须在{earliest}至{today}之间", self.effective),
+                format!("the effective date {} must be from {earliest} to {today}", self.effective),
+            ));
+        }
+        if self.balance.is_positive() {
+            if !person.has_personal_account() {
+                return Err(EngineError::refused(
+                    format!("人员{psn_no}没有个人账户，不能转入余额"),
+                    format!("person {psn_no} has no personal account to take a balance"),
+                ));
+            }
+            let bank = yibao_ledger::AccountKey::BankCustody(person.custody_bank.clone());
+            let prior = yibao_ledger::AccountKey::PersonalPrior(psn_no.clone());
+            ws.open_account(bank.clone())?;
+            ws.open_account(prior.clone())?;
+            ws.post(yibao_ledger::Transfer {
+                id,
+                code: yibao_ledger::TransferCode::TransferIn,
+                at: ctx.now,
+                reference: format!("{} {certificate}", self.from),
+                postings: vec![
+                    yibao_ledger::Posting::debit(bank, self.balance),
+                    yibao_ledger::Posting::credit(prior, self.balance),
+                ],
+            })?;
+        }
+        let event = LifeEvent {
+            psn_no: psn_no.clone(),
+            seq: events.last().map_or(1, |last| last.seq + 1),
+            kind: LifeEventKind::TransferIn,
+            effective: self.effective,
+            recorded_at: ctx.now,
+            actor: self.actor.clone(),
+            reason: format!("{certificate} {}个月 {}元: {reason}", self.months_paid, self.balance),
+            before: PersonState::of(&person),
+            after: PersonState::of(&person),
+            region: Some(self.from.clone()),
+        };
+        ws.put_life_event(event.clone())?;
+        ws.audit(AuditEntry {
+            at: ctx.now,
+            actor: self.actor.clone(),
+            action: "life-event/transfer-in".to_string(),
+            subject: psn_no.to_string(),
+            reason: event.reason.clone(),
+        });
+        Ok(Outcome::LifeEvent(Box::new(event)))
+    }
+}

@@ -49,7 +49,10 @@ pub use evoucher::{
     ActivateEVoucher, AuthorizeFace, CHANNELS, EC_TOKEN_SECONDS, FACE_AUTH_SECONDS, IssueQrCode, QR_SECONDS,
     RedeemGrant, SuspendEVoucher, grant_hash, token_holder,
 };
-pub use life::{BASE_MAX_YUAN, LifeChange, REASON_MAX_CHARS, RecordLifeEvent, retired_type};
+pub use life::{
+    BASE_MAX_YUAN, LifeChange, REASON_MAX_CHARS, RecordLifeEvent, RecordTransferIn, TRANSFER_IN_MAX_YUAN, retired_type,
+    transfer_in_id,
+};
 pub use lines::{LineUpload, RevokeLines, RevokeScope, UploadLines};
 pub use misc::{
     AgencyAct, FILE_MAX_BYTES, RecordIdentification, RecordRead, RegisterDisease, Reverse, RevokeDisease,

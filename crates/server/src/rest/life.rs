@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use yibao_domain::{Date, Money, PersonNo};
 use yibao_engine::Outcome;
-use yibao_engine::commands::{ContributionPeriod, LifeChange, RecordLifeEvent, contribution_id};
+use yibao_engine::commands::{ContributionPeriod, LifeChange, RecordLifeEvent, RecordTransferIn, contribution_id};
 use yibao_engine::records::{LifeEvent, LifeEventKind, PayoutKind, PersonState};
 
 use super::caller::Caller;
@@ -25,6 +25,7 @@ pub fn routes(router: axum::Router<Arc<AppState>>) -> axum::Router<Arc<AppState>
     router
         .route("/api/v1/persons/{psn_no}/life-events", get(list).post(record))
         .route("/api/v1/persons/{psn_no}/transfer-certificate", get(certificate))
+        .route("/api/v1/persons/{psn_no}/transfer-in", axum::routing::post(transfer_in))
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,6 +124,12 @@ async fn record(
         LifeEventKind::Emigration => LifeChange::Emigration,
         LifeEventKind::TransferOut => {
             LifeChange::TransferOut(parse("region", &only("region", request.region.as_ref(), kind)?)?)
+        }
+        LifeEventKind::TransferIn => {
+            return Err(ApiError::invalid(
+                "a transfer in carries the other region's certificate: POST …/transfer-in",
+                "医保关系转入请凭转移凭证办理：POST …/transfer-in",
+            ));
         }
     };
     let effective: Date = parse("effective", &request.effective)?;
@@ -282,4 +289,42 @@ async fn certificate(
         file,
     )
         .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferInRequest {
+    from_region: String,
+    certificate_no: String,
+    months_paid: u16,
+    /// The balance that came with the person, yuan.
+    balance: String,
+    effective: String,
+    reason: String,
+}
+
+/// Records a person's arrival from another region with its certificate (operator): 201 with the
+/// life event; the same certificate again answers it.
+async fn transfer_in(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(psn_no): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let request: TransferInRequest = body(&bytes)?;
+    let command = RecordTransferIn {
+        psn_no: parse("psn_no", &psn_no)?,
+        from: parse("from_region", &request.from_region)?,
+        certificate_no: request.certificate_no,
+        months_paid: request.months_paid,
+        balance: parse::<Money>("balance", &request.balance)?,
+        effective: parse("effective", &request.effective)?,
+        reason: request.reason,
+        actor: caller.actor(),
+    };
+    match state.store.execute(command).await? {
+        Outcome::LifeEvent(event) => Ok(created(event_json(&event))),
+        _ => Err(unexpected()),
+    }
 }

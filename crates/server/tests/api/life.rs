@@ -568,3 +568,53 @@ async fn notifications_are_written_with_their_causes_and_the_person_reads_them()
     let after = app.rest("GET", &format!("{path}?unread=true"), Some(&admin), &[], None).await;
     assert_eq!((after.body["unread"].clone(), after.body["notifications"].clone()), (json!(0), json!([])));
 }
+
+#[tokio::test]
+async fn a_transfer_in_credits_the_balance_brought_once_and_is_in_the_history() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let today = app.store.now().date().to_string();
+    let zhao = psn("赵敏");
+    let path = format!("/api/v1/persons/{zhao}/transfer-in");
+    let arrival = json!({"from_region": "310100", "certificate_no": "ZY310100000123", "months_paid": 36,
+        "balance": "1234.56", "effective": today, "reason": "从上海调入"});
+    let (first, second) = tokio::join!(
+        app.rest("POST", &path, Some(&admin), &[], Some(arrival.clone())),
+        app.rest("POST", &path, Some(&admin), &[], Some(arrival.clone()))
+    );
+    assert_eq!((first.status, second.status), (201, 201), "{} {}", first.body, second.body);
+    assert_eq!(first.body["seq"], second.body["seq"], "one certificate, one event");
+    assert_eq!(first.body["kind"], json!("transfer-in"));
+    let account = app.rest("GET", &format!("/api/v1/persons/{zhao}/account"), Some(&admin), &[], None).await;
+    assert_eq!(
+        (account.body["balance"].clone(), account.body["prior_years"].clone()),
+        (json!("1534.56"), json!("1234.56")),
+        "{}",
+        account.body
+    );
+    for (bad, status) in [
+        (
+            json!({"from_region": "330100", "certificate_no": "ZY2", "months_paid": 1, "balance": "1", "effective": today, "reason": "x"}),
+            400,
+        ),
+        (
+            json!({"from_region": "310100", "certificate_no": "ZY 2", "months_paid": 1, "balance": "1", "effective": today, "reason": "x"}),
+            400,
+        ),
+        (
+            json!({"from_region": "310100", "certificate_no": "ZY3", "months_paid": 5000, "balance": "1", "effective": today, "reason": "x"}),
+            400,
+        ),
+        (
+            json!({"from_region": "310100", "certificate_no": "ZY4", "months_paid": 1, "balance": "-1", "effective": today, "reason": "x"}),
+            400,
+        ),
+    ] {
+        let reply = app.rest("POST", &path, Some(&admin), &[], Some(bad.clone())).await;
+        assert_eq!(reply.status, status, "{bad}: {}", reply.body);
+    }
+    let person = app.person_login("张伟").await;
+    assert_eq!(app.rest("POST", &path, Some(&person), &[], Some(arrival)).await.status, 403);
+    let ledger = app.rest("GET", "/api/v1/ledger/verify", Some(&admin), &[], None).await;
+    assert_eq!((ledger.body["balanced"].clone(), ledger.body["replay_matches"].clone()), (json!(true), json!(true)));
+}
