@@ -166,6 +166,34 @@ impl Outcome {
     }
 }
 
+/// The longest reason an operator gives for an action.
+pub const REASON_MAX_CHARS: usize = 200;
+
+/// A free-text field (a name, a bank, a note) of 1 to `max` characters, without surrounding
+/// blanks.
+pub(crate) fn text_within(field: &str, value: &str, max: usize) -> Result<(), EngineError> {
+    let count = value.chars().count();
+    match count >= 1 && count <= max && value.trim() == value {
+        true => Ok(()),
+        false => Err(EngineError::invalid(
+            format!("{field}须为1至{max}个字符，且首尾无空白"),
+            format!("{field} must have 1 to {max} characters, without surrounding blanks"),
+        )),
+    }
+}
+
+/// A reason for an action: 1 to [`REASON_MAX_CHARS`] characters once trimmed; the trimmed text.
+pub(crate) fn reason(text: &str) -> Result<&str, EngineError> {
+    let trimmed = text.trim();
+    match (1..=REASON_MAX_CHARS).contains(&trimmed.chars().count()) {
+        true => Ok(trimmed),
+        false => Err(EngineError::invalid(
+            format!("原因须为1至{REASON_MAX_CHARS}个字"),
+            format!("give a reason of 1 to {REASON_MAX_CHARS} characters"),
+        )),
+    }
+}
+
 /// Turns an outcome into the response body stored with the msgid (the server's renderer).
 pub type Render = Box<dyn Fn(&Outcome) -> Vec<u8> + Send + Sync>;
 

@@ -5,6 +5,7 @@
 use yibao_domain::{MsgId, PersonNo, SetlId};
 use yibao_ledger::{Side, TransferId};
 
+use super::command::reason;
 use super::settle::{CancelSettlement, cancel_settlement};
 use super::{Command, Context, Outcome};
 use crate::error::EngineError;
@@ -13,14 +14,6 @@ use crate::working_set::{Keys, WorkingSet};
 
 /// The most disputes one person may have open at once.
 pub const OPEN_DISPUTES_MAX: usize = 10;
-
-fn reason_ok(reason: &str) -> Result<(), EngineError> {
-    let count = reason.trim().chars().count();
-    match (1..=200).contains(&count) {
-        true => Ok(()),
-        false => Err(EngineError::invalid("原因须为1至200个字", "give a reason of 1 to 200 characters")),
-    }
-}
 
 /// A person disputes a statement entry (the person, or an operator for them).
 #[derive(Debug, Clone)]
@@ -44,7 +37,7 @@ impl Command for RaiseDispute {
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
-        reason_ok(&self.reason)?;
+        let why = reason(&self.reason)?;
         let psn_no = &self.psn_no;
         let not_on_statement = || {
             EngineError::not_found(
@@ -80,7 +73,7 @@ impl Command for RaiseDispute {
             psn_no: psn_no.clone(),
             transfer: self.transfer.to_string(),
             amount,
-            reason: self.reason.trim().to_string(),
+            reason: why.to_string(),
             raised_by: self.actor.clone(),
             raised_at: ctx.now,
             state: DisputeState::Open,
@@ -116,7 +109,7 @@ impl Command for ResolveDispute {
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
-        reason_ok(&self.reason)?;
+        let why = reason(&self.reason)?;
         let Some(mut dispute) = ws.dispute(&self.id)? else {
             return Err(EngineError::not_found(format!("异议{}不存在", self.id), format!("no dispute {}", self.id)));
         };
@@ -138,7 +131,7 @@ impl Command for ResolveDispute {
                 "the operator who raised a dispute may not resolve it (four eyes)",
             ));
         }
-        let (by, at, reason) = (self.actor.clone(), ctx.now, self.reason.trim().to_string());
+        let (by, at, reason) = (self.actor.clone(), ctx.now, why.to_string());
         dispute.state = match self.reverse {
             false => DisputeState::Rejected { by, at, reason },
             true => {
@@ -177,7 +170,7 @@ impl Command for ResolveDispute {
             actor: self.actor.clone(),
             action: format!("dispute/{}", dispute.state.code()),
             subject: dispute.psn_no.to_string(),
-            reason: format!("{}: {}", dispute.id, self.reason.trim()),
+            reason: format!("{}: {}", dispute.id, why),
         });
         Ok(Outcome::Dispute(Box::new(dispute)))
     }

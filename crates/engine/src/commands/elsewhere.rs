@@ -3,6 +3,7 @@
 
 use yibao_domain::{Admdvs, Date, PersonNo};
 
+use super::command::reason;
 use super::lookup::insured_person;
 use super::{Command, Context, Outcome};
 use crate::error::EngineError;
@@ -24,14 +25,6 @@ pub struct RegisterElsewhere {
     pub actor: String,
 }
 
-fn reason_ok(reason: &str) -> Result<(), EngineError> {
-    let count = reason.trim().chars().count();
-    match (1..=200).contains(&count) {
-        true => Ok(()),
-        false => Err(EngineError::invalid("原因须为1至200个字", "give a reason of 1 to 200 characters")),
-    }
-}
-
 impl Command for RegisterElsewhere {
     fn name(&self) -> &'static str {
         "register-elsewhere"
@@ -44,7 +37,7 @@ impl Command for RegisterElsewhere {
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
-        reason_ok(&self.reason)?;
+        let why = reason(&self.reason)?;
         let person = insured_person(ws, &self.psn_no)?;
         if person.status == PersonStatus::Guest {
             return Err(EngineError::refused(
@@ -103,7 +96,7 @@ impl Command for RegisterElsewhere {
                 self.region,
                 self.begin,
                 self.end,
-                self.reason.trim()
+                why
             ),
         });
         Ok(Outcome::Elsewhere(Box::new(registration)))
@@ -128,7 +121,7 @@ impl Command for RevokeElsewhere {
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
-        reason_ok(&self.reason)?;
+        let why = reason(&self.reason)?;
         let Some(mut registration) = ws.elsewhere_registration(&self.serial)? else {
             return Err(EngineError::not_found(
                 format!("异地就医备案{}不存在", self.serial),
@@ -146,7 +139,7 @@ impl Command for RevokeElsewhere {
             actor: self.actor.clone(),
             action: "registration/revoke".to_string(),
             subject: registration.psn_no.to_string(),
-            reason: format!("{}: {}", registration.serial, self.reason.trim()),
+            reason: format!("{}: {}", registration.serial, why),
         });
         Ok(Outcome::Elsewhere(Box::new(registration)))
     }

@@ -11,14 +11,12 @@
 
 use yibao_domain::{Admdvs, Date, Money, PersonNo, PersonType, PersonTypeGroup};
 
+use super::command::reason;
 use super::lookup::not_insured;
 use super::{Command, Context, Outcome};
 use crate::error::EngineError;
 use crate::records::{AuditEntry, LifeEvent, LifeEventKind, Person, PersonState, PersonStatus};
 use crate::working_set::{Keys, WorkingSet};
-
-/// The longest reason kept with an event.
-pub const REASON_MAX_CHARS: usize = 200;
 
 /// The highest monthly contribution base accepted (a sanity bound, far above any region's cap).
 pub const BASE_MAX_YUAN: i64 = 1_000_000;
@@ -183,13 +181,7 @@ impl Command for RecordLifeEvent {
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
-        let reason = self.reason.trim();
-        if reason.is_empty() || reason.chars().count() > REASON_MAX_CHARS {
-            return Err(EngineError::invalid(
-                format!("变更原因须为1至{REASON_MAX_CHARS}个字"),
-                format!("give a reason of 1 to {REASON_MAX_CHARS} characters"),
-            ));
-        }
+        let reason = reason(&self.reason)?;
         let psn_no = &self.psn_no;
         let Some(person) = ws.person(psn_no)? else {
             return Err(EngineError::not_found(format!("人员编号{psn_no}不存在"), format!("no person {psn_no}")));
@@ -318,13 +310,7 @@ impl Command for RecordTransferIn {
                 format!("months paid at most 1,200; the balance from 0 to {TRANSFER_IN_MAX_YUAN} yuan"),
             ));
         }
-        let reason = self.reason.trim();
-        if reason.is_empty() || reason.chars().count() > REASON_MAX_CHARS {
-            return Err(EngineError::invalid(
-                format!("原因须为1至{REASON_MAX_CHARS}个字"),
-                format!("give a reason of 1 to {REASON_MAX_CHARS} characters"),
-            ));
-        }
+        let reason = reason(&self.reason)?;
         let psn_no = &self.psn_no;
         let Some(person) = ws.person(psn_no)? else {
             return Err(EngineError::not_found(format!("人员编号{psn_no}不存在"), format!("no person {psn_no}")));

@@ -3,6 +3,7 @@
 
 use yibao_domain::{Date, InstitutionCode, MsgId, PersonNo};
 
+use super::command::reason;
 use super::lookup::insured_person;
 use super::settle::{CancelSettlement, cancel_settlement};
 use super::{Command, Context, Outcome};
@@ -216,7 +217,7 @@ fn audit_agency(
         actor: act.actor.clone(),
         action: action.to_string(),
         subject: subject.to_string(),
-        reason: format!("{what}: {}", act.reason),
+        reason: format!("{what}: {}", act.reason.trim()),
     });
 }
 
@@ -245,6 +246,9 @@ impl Command for RegisterDisease {
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
+        if let Some(act) = &self.agency {
+            reason(&act.reason)?;
+        }
         let person = insured_person(ws, &self.psn_no)?;
         if self.end < self.begin {
             return Err(EngineError::invalid(
@@ -334,6 +338,9 @@ impl Command for RevokeDisease {
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
+        if let Some(act) = &self.agency {
+            reason(&act.reason)?;
+        }
         let mut registrations = ws.registrations(&self.psn_no)?;
         let Some(registration) = registrations.iter_mut().find(|r| r.serial == self.serial) else {
             return Err(EngineError::not_found(

@@ -40,7 +40,9 @@ pub use cards::{
 pub use clearing::{
     CLEARING_DAYS_MAX, PayInstitution, PayInterRegion, institution_clearing_id, inter_region_clearing_id,
 };
-pub use command::{Command, Context, Envelope, Outcome, Render, Reply, SettlementOutcome, Submission, Warning, run};
+pub use command::{
+    Command, Context, Envelope, Outcome, REASON_MAX_CHARS, Render, Reply, SettlementOutcome, Submission, Warning, run,
+};
 pub use contributions::{CONTRIBUTION_BATCH_MAX, PayContributions};
 pub use credit::{ContributionPeriod, allocation_id, contribution_id};
 pub use disputes::{OPEN_DISPUTES_MAX, RaiseDispute, ResolveDispute};
@@ -50,8 +52,7 @@ pub use evoucher::{
     RedeemGrant, SuspendEVoucher, grant_hash, token_holder,
 };
 pub use life::{
-    BASE_MAX_YUAN, LifeChange, REASON_MAX_CHARS, RecordLifeEvent, RecordTransferIn, TRANSFER_IN_MAX_YUAN, retired_type,
-    transfer_in_id,
+    BASE_MAX_YUAN, LifeChange, RecordLifeEvent, RecordTransferIn, TRANSFER_IN_MAX_YUAN, retired_type, transfer_in_id,
 };
 pub use lines::{LineUpload, RevokeLines, RevokeScope, UploadLines};
 pub use misc::{

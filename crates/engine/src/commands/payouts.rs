@@ -11,6 +11,7 @@
 use yibao_domain::{Money, PersonNo};
 use yibao_ledger::{AccountKey, Posting, Transfer, TransferCode, TransferId};
 
+use super::command::text_within;
 use super::settle::balance;
 use super::{Command, Context, Outcome};
 use crate::error::EngineError;
@@ -22,17 +23,6 @@ use crate::working_set::{Keys, WorkingSet};
 /// The transfer that pays a payout.
 pub fn payout_id(id: &str) -> TransferId {
     TransferId::new(format!("payout/{id}"))
-}
-
-fn text_within(field: &str, value: &str, max: usize) -> Result<(), EngineError> {
-    let count = value.trim().chars().count();
-    match count >= 1 && count <= max && value.trim() == value {
-        true => Ok(()),
-        false => Err(EngineError::invalid(
-            format!("{field}须为1至{max}个字符，且首尾无空白"),
-            format!("{field} must have 1 to {max} characters, without surrounding blanks"),
-        )),
-    }
 }
 
 /// Proposes a payout (an operator; another approves it).
@@ -61,7 +51,7 @@ impl Command for ProposePayout {
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
         text_within("收款人", &self.payee.name, 40)?;
         text_within("收款银行", &self.payee.bank, 60)?;
-        text_within("原因", &self.reason, 200)?;
+        text_within("原因", &self.reason, super::REASON_MAX_CHARS)?;
         if let Some(reference) = &self.payee.reference {
             text_within("保单号或参考号", reference, 60)?;
         }
@@ -180,7 +170,7 @@ impl Command for ReviewPayout {
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
-        text_within("审核意见", &self.reason, 200)?;
+        text_within("审核意见", &self.reason, super::REASON_MAX_CHARS)?;
         let Some(payout) = ws.payout(&self.id)? else {
             return Err(EngineError::not_found(format!("支取申请{}不存在", self.id), format!("no payout {}", self.id)));
         };

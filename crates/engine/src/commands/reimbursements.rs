@@ -12,6 +12,7 @@ use yibao_domain::{Date, InstitutionCode, InstitutionLevel, MedType, Money, Pers
 use yibao_ledger::{AccountKey, Posting, Transfer, TransferCode, TransferId};
 use yibao_policy::{AccountBalances, Admission, LineInput, PriceInput, price, split_line};
 
+use super::command::text_within;
 use super::lines::LINE_AMOUNT_MAX;
 use super::{Command, Context, Outcome};
 use crate::error::EngineError;
@@ -60,17 +61,6 @@ pub struct SubmitReimbursement {
 
 fn invalid(zh: impl Into<String>, en: impl Into<String>) -> EngineError {
     EngineError::invalid(zh, en)
-}
-
-fn text_within(field: &str, value: &str, max: usize) -> Result<(), EngineError> {
-    let count = value.chars().count();
-    match count >= 1 && count <= max && value.trim() == value {
-        true => Ok(()),
-        false => Err(invalid(
-            format!("{field}须为1至{max}个字符，且首尾无空白"),
-            format!("{field} must have 1 to {max} characters, without surrounding blanks"),
-        )),
-    }
 }
 
 /// A bill priced as a real-time settlement of it would be now.
@@ -210,7 +200,7 @@ impl Command for SubmitReimbursement {
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
         text_within("收款人", &self.payee.name, 40)?;
         text_within("收款银行", &self.payee.bank, 60)?;
-        text_within("说明", &self.note, 200)?;
+        text_within("说明", &self.note, super::REASON_MAX_CHARS)?;
         let account = &self.payee.account;
         if !(6..=34).contains(&account.len()) || !account.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(invalid(
@@ -365,7 +355,7 @@ impl Command for ReviewReimbursement {
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
-        text_within("审核意见", &self.reason, 200)?;
+        text_within("审核意见", &self.reason, super::REASON_MAX_CHARS)?;
         let Some(bill) = ws.reimbursement(&self.id)? else {
             return Err(EngineError::not_found(
                 format!("报销申请{}不存在", self.id),
@@ -492,7 +482,7 @@ impl Command for ResubmitReimbursement {
     }
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
-        text_within("补充材料说明", &self.note, 200)?;
+        text_within("补充材料说明", &self.note, super::REASON_MAX_CHARS)?;
         let Some(mut bill) = ws.reimbursement(&self.id)? else {
             return Err(EngineError::not_found(
                 format!("报销申请{}不存在", self.id),

@@ -621,7 +621,7 @@ async fn read_inbox(State(state): State<Arc<AppState>>, lang: Lang, visitor: Vis
         Ok(psn_no) => psn_no,
         Err(redirect) => return redirect.into_response(),
     };
-    match crate::rest::notifications::read_all(&state, psn_no).await {
+    match crate::rest::notifications::mark(&state, psn_no, None).await {
         Ok(_) => Redirect::to("/portal/inbox").into_response(),
         Err(error) => failure(lang, &error),
     }

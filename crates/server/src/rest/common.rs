@@ -93,14 +93,33 @@ pub(crate) async fn own_records(
     Ok(person)
 }
 
-/// The state a queue lists: `wanted`, or `default`; one of `allowed` (400 otherwise).
-pub(crate) fn queue_state(wanted: Option<String>, allowed: &[&str]) -> Result<String, ApiError> {
+/// The rows of a desk's queue reader: those in a state, oldest first, at most so many.
+pub(crate) type QueueRead<T> =
+    fn(&mut yibao_store::Reader<'_>, &str, u64) -> Result<Vec<T>, yibao_engine::StoreFailure>;
+
+/// An operator's queue (payouts, reimbursements, disputes in a state): the state asked, one of
+/// `allowed` (the first by default; 400 otherwise), at most `limit` rows (100 by default, at
+/// most [`PAGE_SIZE_MAX`]), read by `read` and the read audited as `action`.
+pub(crate) async fn queue<T: Send + 'static>(
+    state: &AppState,
+    caller: &Caller,
+    wanted: Option<String>,
+    limit: Option<u64>,
+    allowed: &[&str],
+    action: &str,
+    read: QueueRead<T>,
+) -> Result<(String, Vec<T>), ApiError> {
+    caller.operator()?;
     let wanted = wanted.unwrap_or_else(|| allowed[0].to_string());
-    match allowed.contains(&wanted.as_str()) {
-        true => Ok(wanted),
-        false => Err(ApiError::invalid(
+    if !allowed.contains(&wanted.as_str()) {
+        return Err(ApiError::invalid(
             format!("state {wanted:?} is not one of {}", allowed.join(", ")),
             format!("状态须为{}之一", allowed.join("、")),
-        )),
+        ));
     }
+    let limit = limit.unwrap_or(100).clamp(1, PAGE_SIZE_MAX);
+    let filter = wanted.clone();
+    let rows = state.store.read(move |r| read(r, &filter, limit)).await?;
+    audit_read(state, caller, action, &wanted, "").await?;
+    Ok((wanted, rows))
 }

@@ -15,7 +15,7 @@ use yibao_engine::records::{Dispute, DisputeState};
 use yibao_ledger::TransferId;
 
 use super::caller::{Caller, REVIEWER};
-use super::common::{PAGE_SIZE_MAX, audit_read, body, created, ok, own_records, parse, queue_state, unexpected};
+use super::common::{QueueRead, body, created, ok, own_records, parse, queue, unexpected};
 use super::error::ApiError;
 use super::wire;
 use crate::state::AppState;
@@ -162,11 +162,8 @@ async fn list(
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    caller.operator()?;
-    let wanted = queue_state(query.state, &["open", "reversed", "rejected"])?;
-    let limit = query.limit.unwrap_or(100).clamp(1, PAGE_SIZE_MAX);
-    let filter = wanted.clone();
-    let disputes = state.store.read(move |r| r.disputes_in(&filter, limit)).await?;
-    audit_read(&state, &caller, "list-disputes", &wanted, "").await?;
+    let allowed = ["open", "reversed", "rejected"];
+    let read: QueueRead<Dispute> = |r, state, limit| r.disputes_in(state, limit);
+    let (wanted, disputes) = queue(&state, &caller, query.state, query.limit, &allowed, "list-disputes", read).await?;
     Ok(ok(json!({"state": wanted, "disputes": disputes.iter().map(dispute_json).collect::<Vec<_>>()})))
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use yibao_domain::PersonNo;
 use yibao_engine::Outcome;
-use yibao_engine::commands::{MarkRead, READ_MAX};
+use yibao_engine::commands::MarkRead;
 use yibao_engine::records::Notification;
 
 use super::caller::Caller;
@@ -85,23 +85,20 @@ async fn mark_read(
     caller.may_read_person(&psn_no)?;
     let psn_no: PersonNo = parse("psn_no", &psn_no)?;
     let request: ReadRequest = if bytes.is_empty() { ReadRequest::default() } else { body(&bytes)? };
+    // How many at once is the command's to say (at most READ_MAX); each id is bounded here.
     if let Some(ids) = &request.ids
-        && (ids.len() > READ_MAX || ids.iter().any(|id| id.is_empty() || id.len() > 120))
+        && ids.iter().any(|id| id.is_empty() || id.len() > 120)
     {
-        return Err(ApiError::invalid(
-            format!("ids: at most {READ_MAX}, each of 1 to 120 characters"),
-            format!("ids：最多{READ_MAX}条，每条1至120个字符"),
-        ));
+        return Err(ApiError::invalid("ids: each of 1 to 120 characters", "ids：每条1至120个字符"));
     }
-    match state.store.execute(MarkRead { psn_no, ids: request.ids }).await? {
-        Outcome::Marked(count) => Ok(ok(json!({"marked": count}))),
-        _ => Err(unexpected()),
-    }
+    let count = mark(&state, psn_no, request.ids).await?;
+    Ok(ok(json!({"marked": count})))
 }
 
-/// Marks all of a person's notifications read (the portal's inbox).
-pub(crate) async fn read_all(state: &AppState, psn_no: PersonNo) -> Result<usize, ApiError> {
-    match state.store.execute(MarkRead { psn_no, ids: None }).await? {
+/// Marks a person's notifications read: those named, or all (the portal's inbox). How many
+/// were unread.
+pub(crate) async fn mark(state: &AppState, psn_no: PersonNo, ids: Option<Vec<String>>) -> Result<usize, ApiError> {
+    match state.store.execute(MarkRead { psn_no, ids }).await? {
         Outcome::Marked(count) => Ok(count),
         _ => Err(unexpected()),
     }

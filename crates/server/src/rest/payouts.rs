@@ -15,7 +15,7 @@ use yibao_engine::commands::{ProposePayout, ReviewPayout};
 use yibao_engine::records::{Payee, Payout, PayoutKind, PayoutState};
 
 use super::caller::{Caller, REVIEWER};
-use super::common::{PAGE_SIZE_MAX, audit_read, body, created, ok, own_records, parse, queue_state, unexpected};
+use super::common::{QueueRead, body, created, ok, own_records, parse, queue, unexpected};
 use super::error::ApiError;
 use super::wire;
 use crate::state::AppState;
@@ -177,15 +177,20 @@ async fn list(
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    caller.operator()?;
-    let wanted = queue_state(query.state, &["proposed", "approved", "rejected"])?;
-    let limit = query.limit.unwrap_or(100).clamp(1, PAGE_SIZE_MAX);
-    let filter = wanted.clone();
-    let payouts = state.store.read(move |r| r.payouts_in(&filter, limit)).await?;
-    audit_read(&state, &caller, "list-payouts", &wanted, "").await?;
-    match query.format.as_deref().unwrap_or("json") {
-        "json" => Ok(ok(json!({"state": wanted, "payouts": payouts.iter().map(payout_json).collect::<Vec<_>>()}))),
-        "csv" => {
+    // The format is checked before anything is read or audited.
+    let as_csv = match query.format.as_deref().unwrap_or("json") {
+        "json" => false,
+        "csv" => true,
+        other => {
+            return Err(ApiError::invalid(format!("format {other:?} is neither json nor csv"), "格式须为json或csv"));
+        }
+    };
+    let allowed = ["proposed", "approved", "rejected"];
+    let read: QueueRead<Payout> = |r, state, limit| r.payouts_in(state, limit);
+    let (wanted, payouts) = queue(&state, &caller, query.state, query.limit, &allowed, "list-payouts", read).await?;
+    match as_csv {
+        false => Ok(ok(json!({"state": wanted, "payouts": payouts.iter().map(payout_json).collect::<Vec<_>>()}))),
+        true => {
             // As the clearing statements: a byte-order mark (spreadsheets read UTF-8) and CRLF.
             let mut csv = String::from(
                 "\u{feff}id,psn_no,kind,amount,payee_name,payee_bank,payee_account,reference,reviewed_at\r\n",
@@ -212,7 +217,6 @@ async fn list(
             }
             Ok(([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
         }
-        other => Err(ApiError::invalid(format!("format {other:?} is neither json nor csv"), "格式须为json或csv")),
     }
 }
 

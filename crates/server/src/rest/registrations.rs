@@ -97,9 +97,6 @@ async fn register(
     let request: RegistrationRequest = body(&bytes)?;
     let begin: Date = parse("begin", &request.begin)?;
     let act = AgencyAct { actor: caller.actor(), reason: request.reason.clone() };
-    if request.reason.trim().is_empty() || request.reason.chars().count() > 200 {
-        return Err(ApiError::invalid("reason must have 1 to 200 characters", "原因须为1至200个字"));
-    }
     match request.kind.as_str() {
         "special-disease" => {
             unwanted(&[("region", request.region.is_some()), ("type", request.kind_of_stay.is_some())])?;
@@ -173,9 +170,6 @@ async fn revoke(
         return Err(ApiError::invalid("a serial has 1 to 40 characters", "备案流水号须为1至40个字符"));
     }
     let request: RevokeRequest = body(&bytes)?;
-    if request.reason.trim().is_empty() || request.reason.chars().count() > 200 {
-        return Err(ApiError::invalid("reason must have 1 to 200 characters", "原因须为1至200个字"));
-    }
     if serial.starts_with("YD") {
         let number = psn_no.clone();
         let owned = state.store.read(move |r| r.elsewhere_of(&number)).await?;

@@ -18,7 +18,7 @@ use yibao_engine::commands::{
 use yibao_engine::records::{Payee, Reimbursement, ReimbursementCause, ReimbursementState};
 
 use super::caller::{Caller, REVIEWER};
-use super::common::{PAGE_SIZE_MAX, audit_read, body, created, ok, own_records, parse, queue_state, unexpected};
+use super::common::{QueueRead, audit_read, body, created, ok, own_records, parse, queue, unexpected};
 use super::error::ApiError;
 use super::wire;
 use crate::state::AppState;
@@ -314,11 +314,9 @@ async fn list(
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    caller.operator()?;
-    let wanted = queue_state(query.state, &["submitted", "documents-requested", "approved", "rejected"])?;
-    let limit = query.limit.unwrap_or(100).clamp(1, PAGE_SIZE_MAX);
-    let filter = wanted.clone();
-    let bills = state.store.read(move |r| r.reimbursements_in(&filter, limit)).await?;
-    audit_read(&state, &caller, "list-reimbursements", &wanted, "").await?;
+    let allowed = ["submitted", "documents-requested", "approved", "rejected"];
+    let read: QueueRead<Reimbursement> = |r, state, limit| r.reimbursements_in(state, limit);
+    let (wanted, bills) =
+        queue(&state, &caller, query.state, query.limit, &allowed, "list-reimbursements", read).await?;
     Ok(ok(json!({"state": wanted, "reimbursements": bills.iter().map(reimbursement_json).collect::<Vec<_>>()})))
 }
