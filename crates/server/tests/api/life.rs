@@ -618,3 +618,71 @@ async fn a_transfer_in_credits_the_balance_brought_once_and_is_in_the_history() 
     let ledger = app.rest("GET", "/api/v1/ledger/verify", Some(&admin), &[], None).await;
     assert_eq!((ledger.body["balanced"].clone(), ledger.body["replay_matches"].clone()), (json!(true), json!(true)));
 }
+
+#[tokio::test]
+async fn the_back_office_routes_refuse_nobody_institutions_and_other_persons() {
+    let app = spawn_app().await;
+    let zhang = psn("张伟");
+    // 王强: neither 张伟 nor 李秀英, whose reimbursement the demo holds.
+    let stranger = app.person_login("王强").await;
+    let reads = [
+        format!("/api/v1/persons/{zhang}/life-events"),
+        format!("/api/v1/persons/{zhang}/payouts"),
+        format!("/api/v1/persons/{zhang}/reimbursements"),
+        format!("/api/v1/persons/{zhang}/registrations"),
+        format!("/api/v1/persons/{zhang}/disputes"),
+        format!("/api/v1/persons/{zhang}/notifications"),
+        format!("/api/v1/persons/{zhang}/transfer-certificate"),
+        "/api/v1/payouts".to_string(),
+        "/api/v1/reimbursements".to_string(),
+        "/api/v1/reimbursements/RB0000000001".to_string(),
+        "/api/v1/disputes".to_string(),
+    ];
+    let writes = [
+        (
+            format!("/api/v1/persons/{zhang}/life-events"),
+            json!({"kind": "death", "effective": "2026-01-01", "reason": "x"}),
+        ),
+        (
+            format!("/api/v1/persons/{zhang}/transfer-in"),
+            json!({"from_region": "310100", "certificate_no": "Z1", "months_paid": 1, "balance": "1", "effective": "2026-01-01", "reason": "x"}),
+        ),
+        (
+            format!("/api/v1/persons/{zhang}/payouts"),
+            json!({"kind": "premium", "amount": "1", "reason": "x", "payee": {"name": "x", "bank": "x", "account": "123456"}}),
+        ),
+        (
+            format!("/api/v1/persons/{zhang}/registrations"),
+            json!({"kind": "elsewhere", "region": "310100", "type": "referral", "begin": "2026-01-01", "end": "2030-01-01", "reason": "x"}),
+        ),
+        (format!("/api/v1/persons/{zhang}/registrations/YD0000000001/revoke"), json!({"reason": "x"})),
+        (format!("/api/v1/persons/{zhang}/disputes"), json!({"transfer": "opening/x", "reason": "x"})),
+        (format!("/api/v1/persons/{zhang}/notifications/read"), json!({})),
+        ("/api/v1/payouts/PO0000000001/review".to_string(), json!({"decision": "approve", "reason": "x"})),
+        ("/api/v1/reimbursements".to_string(), json!({})),
+        ("/api/v1/reimbursements/RB0000000001/review".to_string(), json!({"decision": "approve", "reason": "x"})),
+        ("/api/v1/reimbursements/RB0000000001/resubmit".to_string(), json!({"note": "x"})),
+        ("/api/v1/disputes/DS0000000001/resolve".to_string(), json!({"decision": "reject", "reason": "x"})),
+    ];
+    // A signature is good for one request (a nonce): each request signs afresh.
+    for path in &reads {
+        let nobody = app.rest("GET", path, None, &[], None).await;
+        assert_eq!(nobody.status, 401, "nobody GET {path}: {}", nobody.body);
+        let institution = app.rest("GET", path, None, &signed_headers(TERTIARY), None).await;
+        assert_eq!(institution.status, 403, "institution GET {path}: {}", institution.body);
+        let other = app.rest("GET", path, Some(&stranger), &[], None).await;
+        assert!([403, 404].contains(&other.status), "another person GET {path}: {} {}", other.status, other.body);
+    }
+    for (path, body) in &writes {
+        let nobody = app.rest("POST", path, None, &[], Some(body.clone())).await;
+        assert_eq!(nobody.status, 401, "nobody POST {path}: {}", nobody.body);
+        let institution = app.rest("POST", path, None, &signed_headers(TERTIARY), Some(body.clone())).await;
+        assert_eq!(institution.status, 403, "institution POST {path}: {}", institution.body);
+        let other = app.rest("POST", path, Some(&stranger), &[], Some(body.clone())).await;
+        assert_eq!(other.status, 403, "another person POST {path}: {}", other.body);
+    }
+    // Nothing of 张伟's changed.
+    let admin = admin(&app).await;
+    let events = app.rest("GET", &reads[0], Some(&admin), &[], None).await;
+    assert_eq!(events.body["events"], json!([]));
+}
