@@ -370,7 +370,7 @@ async fn check(
     let transfers: HashSet<&str> = journal.iter().map(|t| t.id.as_str()).collect();
     for record in &settlements {
         let id = record.setl_id.as_str();
-        let insurer_part = record.amounts.fund + record.amounts.account();
+        let insurer_part = record.amounts.insurer_part();
         match &record.status {
             SettlementStatus::Mirror { of } => {
                 let original = records.get(of.as_str()).ok_or_else(|| format!("mirror {id} of a missing {of}"))?;

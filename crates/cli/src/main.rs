@@ -488,7 +488,11 @@ fn print_banner(address: &str, db: &str, demo_mode: bool) {
             person.insurance,
             person.person_type,
             person.card_no,
-            if person.never_logged_in { "  (initial password only)" } else { "" }
+            match (person.never_logged_in, person.arrears_months) {
+                (true, _) => "  (initial password only)".to_string(),
+                (false, 0) => String::new(),
+                (false, months) => format!("  (employer owes the last {months} months)"),
+            }
         );
     }
     println!();

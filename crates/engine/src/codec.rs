@@ -43,6 +43,7 @@ pub const ACCUMULATORS: TableDef = TableDef {
         col("outpatient_band_fen", Int),
         col("fund_fen", Int),
         col("medfee_fen", Int),
+        col("subsidy_fen", Int),
     ],
     key: &["psn_no", "year"],
     ordered: false,
@@ -437,6 +438,7 @@ pub fn accumulators(person: &yibao_domain::PersonNo, year: u16, row: &Accumulato
             ("outpatient_band_fen", money(&row.outpatient_band_used)),
             ("fund_fen", money(&row.fund_paid)),
             ("medfee_fen", money(&row.medfee_total)),
+            ("subsidy_fen", money(&row.subsidy_paid)),
         ],
     )
 }
@@ -455,6 +457,7 @@ pub fn decode_accumulators(row: &[Value]) -> Result<(yibao_domain::PersonNo, u16
             outpatient_band_used: Money::from_fen(c.int("outpatient_band_fen")?),
             fund_paid: Money::from_fen(c.int("fund_fen")?),
             medfee_total: Money::from_fen(c.int("medfee_fen")?),
+            subsidy_paid: Money::from_fen(c.int("subsidy_fen")?),
         },
     ))
 }
@@ -466,7 +469,8 @@ fn accumulators_json(row: &Accumulators) -> Json {
         row.admissions,
         row.outpatient_band_used.fen(),
         row.fund_paid.fen(),
-        row.medfee_total.fen()
+        row.medfee_total.fen(),
+        row.subsidy_paid.fen()
     ])
 }
 
@@ -474,7 +478,8 @@ fn accumulators_from_json(value: &Json) -> Result<Accumulators, StoreFailure> {
     let numbers: Vec<i64> = value
         .as_array()
         .map(|items| items.iter().filter_map(Json::as_i64).collect())
-        .filter(|numbers: &Vec<i64>| numbers.len() == 6)
+        // Six numbers before the civil-servant subsidy (schema version 1), seven since.
+        .filter(|numbers: &Vec<i64>| matches!(numbers.len(), 6 | 7))
         .ok_or_else(|| failure("settlements.change", value))?;
     Ok(Accumulators {
         outpatient_deductible_paid: Money::from_fen(numbers[0]),
@@ -483,6 +488,7 @@ fn accumulators_from_json(value: &Json) -> Result<Accumulators, StoreFailure> {
         outpatient_band_used: Money::from_fen(numbers[3]),
         fund_paid: Money::from_fen(numbers[4]),
         medfee_total: Money::from_fen(numbers[5]),
+        subsidy_paid: Money::from_fen(numbers.get(6).copied().unwrap_or(0)),
     })
 }
 
@@ -798,6 +804,7 @@ impl Record for Settlement {
             col("deductible_fen", Int),
             col("deductible_standard_fen", Int),
             col("fund_fen", Int),
+            col("subsidy_fen", Int),
             col("account_current_fen", Int),
             col("account_prior_fen", Int),
             col("cash_fen", Int),
@@ -869,6 +876,7 @@ impl Record for Settlement {
                 ("deductible_fen", money(&a.deductible)),
                 ("deductible_standard_fen", money(&a.deductible_standard)),
                 ("fund_fen", money(&a.fund)),
+                ("subsidy_fen", money(&a.subsidy)),
                 ("account_current_fen", money(&a.account_current_year)),
                 ("account_prior_fen", money(&a.account_prior_years)),
                 ("cash_fen", money(&a.cash)),
@@ -918,6 +926,7 @@ impl Record for Settlement {
             deductible: Money::from_fen(c.int("deductible_fen")?),
             deductible_standard: Money::from_fen(c.int("deductible_standard_fen")?),
             fund: Money::from_fen(c.int("fund_fen")?),
+            subsidy: Money::from_fen(c.int("subsidy_fen")?),
             account_current_year: Money::from_fen(c.int("account_current_fen")?),
             account_prior_years: Money::from_fen(c.int("account_prior_fen")?),
             cash: Money::from_fen(c.int("cash_fen")?),
@@ -2122,6 +2131,8 @@ impl Record for Reimbursement {
             in_scope: fen("in_scope")?,
             deductible: fen("deductible")?,
             fund: fen("fund")?,
+            // Absent from reimbursements stored before the civil-servant subsidy.
+            subsidy: amounts.get("subsidy").map_or(Ok(Money::ZERO), |_| fen("subsidy"))?,
             account_current_year: fen("account_current_year")?,
             account_prior_years: fen("account_prior_years")?,
             cash: fen("cash")?,

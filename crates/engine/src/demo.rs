@@ -59,9 +59,12 @@ pub struct DemoPerson {
     pub card_no: &'static str,
     /// Only the initial password (ID digits 12–17) works, and only to set a new one.
     pub never_logged_in: bool,
+    /// Months before the current one whose contributions the employer has not paid (arrears,
+    /// 欠缴): they are not credited until paid (补缴).
+    pub arrears_months: u32,
 }
 
-pub const PERSONS: [DemoPerson; 6] = [
+pub const PERSONS: [DemoPerson; 8] = [
     DemoPerson {
         id_number: "330102198503121236",
         name: "张伟",
@@ -73,6 +76,7 @@ pub const PERSONS: [DemoPerson; 6] = [
         balance: Some(1_000),
         card_no: "A10000001",
         never_logged_in: false,
+        arrears_months: 0,
     },
     DemoPerson {
         id_number: "330106195207082342",
@@ -85,6 +89,7 @@ pub const PERSONS: [DemoPerson; 6] = [
         balance: Some(2_000),
         card_no: "A10000002",
         never_logged_in: false,
+        arrears_months: 0,
     },
     DemoPerson {
         id_number: "330105199001013458",
@@ -97,6 +102,7 @@ pub const PERSONS: [DemoPerson; 6] = [
         balance: Some(45),
         card_no: "A10000003",
         never_logged_in: false,
+        arrears_months: 0,
     },
     DemoPerson {
         id_number: "330106200106154566",
@@ -109,6 +115,7 @@ pub const PERSONS: [DemoPerson; 6] = [
         balance: None,
         card_no: "A10000004",
         never_logged_in: false,
+        arrears_months: 0,
     },
     DemoPerson {
         id_number: "330203197811205674",
@@ -121,6 +128,7 @@ pub const PERSONS: [DemoPerson; 6] = [
         balance: Some(500),
         card_no: "A10000005",
         never_logged_in: false,
+        arrears_months: 0,
     },
     DemoPerson {
         id_number: "330106199505056781",
@@ -133,6 +141,35 @@ pub const PERSONS: [DemoPerson; 6] = [
         balance: Some(300),
         card_no: "A10000006",
         never_logged_in: true,
+        arrears_months: 0,
+    },
+    // Beyond DEMO.md's six: a civil servant (公务员医疗补助 pays part of what they bear) and an
+    // employee whose employer owes the last two months (arrears: not credited until paid).
+    DemoPerson {
+        id_number: "330103198002143046",
+        name: "孙丽",
+        admdvs: "330100",
+        insurance: InsuranceType::EmployeeBasic,
+        person_type: PersonType::CivilServantInService,
+        employer: Some("E33010000002"),
+        contribution_base: Some(9_000),
+        balance: Some(800),
+        card_no: "A10000007",
+        never_logged_in: false,
+        arrears_months: 0,
+    },
+    DemoPerson {
+        id_number: "330104199207185515",
+        name: "周涛",
+        admdvs: "330100",
+        insurance: InsuranceType::EmployeeBasic,
+        person_type: PersonType::EmployeeInService,
+        employer: Some("E33010000003"),
+        contribution_base: Some(6_000),
+        balance: Some(200),
+        card_no: "A10000008",
+        never_logged_in: false,
+        arrears_months: 2,
     },
 ];
 
@@ -183,6 +220,17 @@ pub const CATALOGUE: [DemoItem; 7] = [
 /// demo, so fund deficits show only when a test makes them.
 pub const POOL_OPENING_YUAN: i64 = 100_000_000;
 
+/// What each region's civil-servant subsidy fund starts with (from the budget).
+pub const SUBSIDY_OPENING_YUAN: i64 = 10_000_000;
+
+/// The demo employers (单位): code, name, region.
+pub const EMPLOYERS: [(&str, &str, &str); 4] = [
+    ("E33010000001", "示例科技有限公司", "330100"),
+    ("E33020000001", "宁波示例贸易有限公司", "330200"),
+    ("E33010000002", "杭州市示例机关事务管理局", "330100"),
+    ("E33010000003", "示例餐饮管理有限公司", "330100"),
+];
+
 /// The commands that create the demo, in order. Persons get their numbers in this order, so
 /// 张伟 is `3301000000000001`.
 pub fn commands() -> Vec<Box<dyn Command>> {
@@ -210,6 +258,12 @@ pub fn commands_for(region: Option<&str>) -> Vec<Box<dyn Command>> {
                 actor: actor.clone(),
             }));
         }
+        commands.push(Box::new(OpeningBalance {
+            account: AccountKey::PoolFund(admdvs.parse().expect("valid"), InsuranceType::CivilServantSubsidy),
+            bank: BANK.parse().expect("valid"),
+            amount: Money::yuan(SUBSIDY_OPENING_YUAN),
+            actor: actor.clone(),
+        }));
     }
     for (code, name, kind, level, admdvs) in INSTITUTIONS {
         if !ours(admdvs) {
@@ -230,9 +284,7 @@ pub fn commands_for(region: Option<&str>) -> Vec<Box<dyn Command>> {
             actor: actor.clone(),
         }));
     }
-    for (code, name, admdvs) in
-        [("E33010000001", "示例科技有限公司", "330100"), ("E33020000001", "宁波示例贸易有限公司", "330200")]
-    {
+    for (code, name, admdvs) in EMPLOYERS {
         commands.push(Box::new(CreateEmployer {
             employer: Employer {
                 code: code.to_string(),
@@ -288,7 +340,11 @@ pub fn commands_for(region: Option<&str>) -> Vec<Box<dyn Command>> {
             bank: BANK.parse().expect("valid"),
             actor: actor.clone(),
         }));
-        commands.push(Box::new(CoverPerson { psn_no: psn_no.parse().expect("valid"), actor: actor.clone() }));
+        commands.push(Box::new(CoverPerson {
+            psn_no: psn_no.parse().expect("valid"),
+            arrears_months: person.arrears_months,
+            actor: actor.clone(),
+        }));
         if let Some(balance) = person.balance {
             commands.push(Box::new(OpeningBalance {
                 account: AccountKey::PersonalCurrent(psn_no.parse().expect("valid")),
@@ -376,9 +432,12 @@ pub fn upkeep(region: Option<&str>) -> Vec<Box<dyn Command>> {
         .iter()
         .enumerate()
         .filter(|(_, person)| region.is_none_or(|region| region == person.admdvs))
-        .map(|(index, _)| {
-            Box::new(CoverPerson { psn_no: person_number(index).parse().expect("valid"), actor: ACTOR.to_string() })
-                as Box<dyn Command>
+        .map(|(index, person)| {
+            Box::new(CoverPerson {
+                psn_no: person_number(index).parse().expect("valid"),
+                arrears_months: person.arrears_months,
+                actor: ACTOR.to_string(),
+            }) as Box<dyn Command>
         })
         .collect()
 }
@@ -421,10 +480,12 @@ impl Command for SkipSequence {
 
 /// A demo person's contributions are paid: a resident's this insurance year and the next, an
 /// employee's (in service: by the employer; flexible: on [`FLEXIBLE_BASE`]) for the months
-/// around today, so they are covered and credited as DEMO.md describes.
+/// around today, so they are covered and credited as DEMO.md describes; but for the
+/// `arrears_months` just before the current one, which stay owed until someone pays them.
 #[derive(Debug, Clone)]
 struct CoverPerson {
     psn_no: yibao_domain::PersonNo,
+    arrears_months: u32,
     actor: String,
 }
 
@@ -477,11 +538,20 @@ impl Command for CoverPerson {
                     true => (None, Some(Money::yuan(FLEXIBLE_BASE))),
                     false => (person.employer.clone(), None),
                 };
-                let mut month = today.year_month();
+                let current = today.year_month();
+                let mut owed_from = current;
+                for _ in 0..self.arrears_months {
+                    owed_from = owed_from.previous();
+                }
+                let mut month = current;
                 for _ in 0..12 {
                     month = month.previous();
                 }
                 for _ in 0..24 {
+                    if owed_from <= month && month < current {
+                        month = month.next();
+                        continue;
+                    }
                     let sets_contributions = ctx
                         .policies
                         .resolve(&person.admdvs, person.insurance, month.last_day())

@@ -178,7 +178,7 @@ impl Loader for MemoryDb {
             let amounts = &settlement.amounts;
             totals.count += 1;
             totals.medfee += amounts.medfee;
-            totals.fund += amounts.fund;
+            totals.fund += amounts.funds();
             totals.account += amounts.account();
             totals.cash += amounts.cash;
         }

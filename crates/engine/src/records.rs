@@ -581,7 +581,10 @@ pub struct Amounts {
     pub first_selfpay: Money,
     pub in_scope: Money,
     pub deductible: Money,
+    /// The pooled fund (`hifp_pay`).
     pub fund: Money,
+    /// The civil-servant subsidy (`cvlserv_pay`).
+    pub subsidy: Money,
     pub account_current_year: Money,
     pub account_prior_years: Money,
     pub cash: Money,
@@ -590,6 +593,21 @@ pub struct Amounts {
 impl Amounts {
     pub fn account(&self) -> Money {
         self.account_current_year + self.account_prior_years
+    }
+
+    /// `fund_pay_sumamt`: the pooled fund and the civil-servant subsidy.
+    pub fn funds(&self) -> Money {
+        self.fund + self.subsidy
+    }
+
+    /// What the insurer pays the institution: the funds and the personal account.
+    pub fn insurer_part(&self) -> Money {
+        self.funds() + self.account()
+    }
+
+    /// `psn_part_amt`: what the person bears, from the account or in cash.
+    pub fn person_part(&self) -> Money {
+        self.medfee - self.funds()
     }
 
     pub fn negated(&self) -> Amounts {
@@ -602,6 +620,7 @@ impl Amounts {
             in_scope: -self.in_scope,
             deductible: -self.deductible,
             fund: -self.fund,
+            subsidy: -self.subsidy,
             account_current_year: -self.account_current_year,
             account_prior_years: -self.account_prior_years,
             cash: -self.cash,
@@ -618,6 +637,7 @@ impl Amounts {
             in_scope: pricing.in_scope,
             deductible: pricing.deductible,
             fund: pricing.fund,
+            subsidy: pricing.subsidy,
             account_current_year: pricing.account_current_year,
             account_prior_years: pricing.account_prior_years,
             cash: pricing.cash,

@@ -26,6 +26,10 @@ pub enum Rule {
     RetireeBonus,
     SpecialOutpatientFundShare,
     AnnualCap,
+    /// The civil-servant medical subsidy's share (公务员医疗补助).
+    CivilServantSubsidy,
+    /// The civil-servant subsidy's annual cap.
+    CivilServantSubsidyCap,
     PersonalAccount,
     PersonalAccountShortfall,
     Cash,
@@ -35,7 +39,7 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 20] = [
+    pub const ALL: [Rule; 22] = [
         Rule::LineSelfFunded,
         Rule::LineOverLimit,
         Rule::LineClassBFirstSelfPay,
@@ -51,6 +55,8 @@ impl Rule {
         Rule::RetireeBonus,
         Rule::SpecialOutpatientFundShare,
         Rule::AnnualCap,
+        Rule::CivilServantSubsidy,
+        Rule::CivilServantSubsidyCap,
         Rule::PersonalAccount,
         Rule::PersonalAccountShortfall,
         Rule::Cash,
@@ -80,6 +86,8 @@ impl Rule {
             Rule::RetireeBonus => "inpatient.retiree-bonus",
             Rule::SpecialOutpatientFundShare => "special-outpatient.fund-share",
             Rule::AnnualCap => "fund.annual-cap",
+            Rule::CivilServantSubsidy => "civil-servant-subsidy.share",
+            Rule::CivilServantSubsidyCap => "civil-servant-subsidy.annual-cap",
             Rule::PersonalAccount => "account.pays",
             Rule::PersonalAccountShortfall => "account.shortfall",
             Rule::Cash => "cash",

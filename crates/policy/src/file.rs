@@ -9,8 +9,8 @@ use toml::{Spanned, Value};
 use yibao_domain::{Admdvs, Date, InsuranceType, MedType, Money, Ratio};
 
 use crate::model::{
-    AccountCredit, ContributionRule, DeductibleRule, Disease, EmergencyAdmissionRule, InpatientRule, LevelTable,
-    OutpatientRule, Policy, Scheme, Scope, SpecialOutpatientRule,
+    AccountCredit, CivilServantSubsidy, ContributionRule, DeductibleRule, Disease, EmergencyAdmissionRule,
+    InpatientRule, LevelTable, OutpatientRule, Policy, Scheme, Scope, SpecialOutpatientRule,
 };
 
 /// Why a policy file was refused: which file, which line, which field, and what is wrong.
@@ -75,6 +75,15 @@ struct RawScheme {
     special_outpatient: Option<Spanned<RawSpecial>>,
     account_credit: Option<Spanned<RawAccountCredit>>,
     contribution: Option<Spanned<RawContribution>>,
+    civil_servant_subsidy: Option<Spanned<RawSubsidy>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSubsidy {
+    med_types: Field,
+    share: Field,
+    annual_cap: Field,
 }
 
 #[derive(Deserialize)]
@@ -468,8 +477,14 @@ impl Reader<'_> {
                 })
             }
         };
+        let civil_servant_subsidy = raw
+            .civil_servant_subsidy
+            .as_ref()
+            .map(|subsidy| self.subsidy(subsidy.get_ref(), &med_types, &format!("{field}.civil_servant_subsidy")))
+            .transpose()?;
         Ok(Scheme {
             name: self.text(&raw.name, &format!("{field}.name"))?,
+            civil_servant_subsidy,
             contribution,
             insurance_types: self.list(&raw.insutypes, &format!("{field}.insutypes"), str::parse::<InsuranceType>)?,
             personal_account,
@@ -538,6 +553,28 @@ impl Reader<'_> {
                 .transpose()?
                 .unwrap_or(Ratio::ZERO),
         })
+    }
+
+    /// The subsidy's medical types must each be priced by a rule of the scheme.
+    fn subsidy(
+        &self,
+        raw: &RawSubsidy,
+        priced: &HashSet<MedType>,
+        field: &str,
+    ) -> Result<CivilServantSubsidy, PolicyError> {
+        let med_types = self.list(&raw.med_types, &format!("{field}.med_types"), str::parse::<MedType>)?;
+        if let Some(unpriced) = med_types.iter().find(|t| !priced.contains(t)) {
+            return Err(self.error(
+                &raw.med_types,
+                &format!("{field}.med_types"),
+                format!("medical type {unpriced} is not priced by any rule of this scheme"),
+            ));
+        }
+        let annual_cap = self.money(&raw.annual_cap, &format!("{field}.annual_cap"))?;
+        if annual_cap.is_zero() {
+            return Err(self.error(&raw.annual_cap, &format!("{field}.annual_cap"), "must be above zero"));
+        }
+        Ok(CivilServantSubsidy { med_types, share: self.ratio(&raw.share, &format!("{field}.share"))?, annual_cap })
     }
 
     fn special(&self, raw: &RawSpecial, field: &str) -> Result<SpecialOutpatientRule, PolicyError> {

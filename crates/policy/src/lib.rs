@@ -4,7 +4,8 @@
 //! regions and insurance types over a date range, how the pooled fund shares a bill. This crate
 //! reads such files into a checked [`Policy`] (every error names the file, line and field),
 //! splits bill lines by their catalogue class ([`split_line`]) and runs the settlement waterfall
-//! ([`price`]): deductible, fund share, annual cap, the outpatient band, personal account, cash.
+//! ([`price`]): deductible, fund share, annual cap, the outpatient band, the civil-servant subsidy, personal
+//! account, cash.
 //! Every amount it produces comes with a [`Step`] saying which rule made it, in Chinese and
 //! English. It does no IO and never uses floating point.
 
@@ -19,8 +20,8 @@ pub use explain::{Rule, Step};
 pub use file::{PolicyError, parse_policy};
 pub use line::{CatalogueItem, LineInput, LineSplit, split_line};
 pub use model::{
-    AccountCredit, ContributionDue, ContributionRule, DeductibleRule, Disease, EmergencyAdmissionRule, InpatientRule,
-    LevelTable, OutpatientRule, Policy, Scheme, Scope, SpecialOutpatientRule,
+    AccountCredit, CivilServantSubsidy, ContributionDue, ContributionRule, DeductibleRule, Disease,
+    EmergencyAdmissionRule, InpatientRule, LevelTable, OutpatientRule, Policy, Scheme, Scope, SpecialOutpatientRule,
 };
 pub use price::{AccountBalances, Accumulators, Admission, PriceInput, Pricing, PricingError, SettlementKind, price};
 pub use set::{PolicySet, Resolved};

@@ -59,6 +59,8 @@ pub struct Scheme {
     pub outpatient: OutpatientRule,
     pub inpatient: InpatientRule,
     pub special_outpatient: Option<SpecialOutpatientRule>,
+    /// The civil-servant medical subsidy (公务员医疗补助), a fund of its own for civil servants.
+    pub civil_servant_subsidy: Option<CivilServantSubsidy>,
 }
 
 impl Scheme {
@@ -206,6 +208,20 @@ impl SpecialOutpatientRule {
     pub fn disease(&self, code: &str) -> Option<&Disease> {
         self.diseases.iter().find(|disease| disease.code == code)
     }
+}
+
+/// The civil-servant medical subsidy (公务员医疗补助): for civil servants (in service and
+/// retired), a share of the in-scope amount the person would bear above the deductible (what
+/// the pooled fund leaves, including what its annual cap leaves), up to a yearly cap. It pays
+/// before the personal account (`cvlserv_pay`, fund type 320100).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CivilServantSubsidy {
+    /// The medical types it covers.
+    pub med_types: Vec<MedType>,
+    /// Its share of the in-scope amount the person bears above the deductible.
+    pub share: Ratio,
+    /// The most it pays for one person in an insurance year.
+    pub annual_cap: Money,
 }
 
 /// Emergency care followed by admission at the same institution: the emergency fees of the

@@ -25,6 +25,8 @@ pub struct Accumulators {
     pub fund_paid: Money,
     /// All medical costs settled this year (医疗费合计).
     pub medfee_total: Money,
+    /// What the civil-servant subsidy paid this year, toward its annual cap.
+    pub subsidy_paid: Money,
 }
 
 impl Accumulators {
@@ -37,6 +39,7 @@ impl Accumulators {
             outpatient_band_used: self.outpatient_band_used + change.outpatient_band_used,
             fund_paid: self.fund_paid + change.fund_paid,
             medfee_total: self.medfee_total + change.medfee_total,
+            subsidy_paid: self.subsidy_paid + change.subsidy_paid,
         }
     }
 
@@ -54,6 +57,7 @@ impl Accumulators {
             outpatient_band_used: self.outpatient_band_used - change.outpatient_band_used,
             fund_paid: self.fund_paid - change.fund_paid,
             medfee_total: self.medfee_total - change.medfee_total,
+            subsidy_paid: self.subsidy_paid - change.subsidy_paid,
         }
     }
 
@@ -118,7 +122,7 @@ pub struct PriceInput<'a> {
 }
 
 /// The priced settlement. Identities: `medfee = fully_selfpaid + over_limit + first_selfpay +
-/// in_scope` and `medfee = fund + account + cash`.
+/// in_scope` and `medfee = fund + subsidy + account + cash`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pricing {
     pub kind: SettlementKind,
@@ -136,6 +140,8 @@ pub struct Pricing {
     pub fund_share: Ratio,
     /// What the pooled fund pays (`hifp_pay`).
     pub fund: Money,
+    /// What the civil-servant subsidy pays (`cvlserv_pay`).
+    pub subsidy: Money,
     pub account_current_year: Money,
     pub account_prior_years: Money,
     pub cash: Money,
@@ -151,9 +157,14 @@ impl Pricing {
         self.account_current_year + self.account_prior_years
     }
 
+    /// `fund_pay_sumamt`: what the funds pay (pooled fund and civil-servant subsidy).
+    pub fn funds(&self) -> Money {
+        self.fund + self.subsidy
+    }
+
     /// `psn_part_amt`: what the person bears, from the account or in cash.
     pub fn person_part(&self) -> Money {
-        self.medfee - self.fund
+        self.medfee - self.funds()
     }
 }
 
@@ -201,8 +212,9 @@ impl std::error::Error for PricingError {}
 ///
 /// The waterfall: (1) sum the line parts; (2) deductible from the year's accumulators;
 /// (3) the fund's share of the in-scope rest, within the outpatient band where there is one,
-/// rounded once; (4) the annual cap; (5) the personal account pays the person's part, the
-/// current-year part first; (6) the rest is cash.
+/// rounded once; (4) the annual cap; (5) for civil servants, the subsidy's share of what the
+/// person bears in scope above the deductible, within its own annual cap; (6) the personal
+/// account pays the person's part, the current-year part first; (7) the rest is cash.
 ///
 /// # Errors
 /// [`PricingError`] when the policy does not price this medical type here, or the lines net
@@ -220,6 +232,7 @@ pub fn price(input: &PriceInput<'_>) -> Result<Pricing, PricingError> {
         deductible_standard: Money::ZERO,
         fund_share: Ratio::ZERO,
         fund: Money::ZERO,
+        subsidy: Money::ZERO,
         account_current_year: Money::ZERO,
         account_prior_years: Money::ZERO,
         cash: Money::ZERO,
@@ -261,12 +274,13 @@ pub fn price(input: &PriceInput<'_>) -> Result<Pricing, PricingError> {
     }
     pricing.change.fund_paid = pricing.fund;
     pricing.change.medfee_total = pricing.medfee;
+    civil_servant_subsidy(input, &mut pricing);
     pay_person_part(input, &mut pricing);
     debug_assert_eq!(
         pricing.medfee,
         pricing.fully_selfpaid + pricing.over_limit + pricing.first_selfpay + pricing.in_scope
     );
-    debug_assert_eq!(pricing.medfee, pricing.fund + pricing.account() + pricing.cash);
+    debug_assert_eq!(pricing.medfee, pricing.funds() + pricing.account() + pricing.cash);
     Ok(pricing)
 }
 
@@ -464,6 +478,47 @@ fn special_outpatient(input: &PriceInput<'_>, in_scope: Money, pricing: &mut Pri
         ),
     ));
     Ok(fund)
+}
+
+fn civil_servant_subsidy(input: &PriceInput<'_>, pricing: &mut Pricing) {
+    let Some(rule) = &input.scheme.civil_servant_subsidy else {
+        return;
+    };
+    if !input.person_type.is_civil_servant() || !rule.med_types.contains(&input.med_type) {
+        return;
+    }
+    let borne = (pricing.in_scope.clamp_to_zero() - pricing.deductible - pricing.fund).clamp_to_zero();
+    let wanted = borne.times(rule.share);
+    let cap_left = (rule.annual_cap - input.year_to_date.subsidy_paid).clamp_to_zero();
+    let subsidy = wanted.min(cap_left);
+    pricing.subsidy = subsidy;
+    pricing.change.subsidy_paid = subsidy;
+    pricing.steps.push(Step::new(
+        Rule::CivilServantSubsidy,
+        subsidy,
+        format!(
+            "公务员医疗补助支付起付线以上个人负担的政策范围内费用{borne}元的{}：{borne}×{}={wanted}元",
+            rule.share, rule.share
+        ),
+        format!(
+            "the civil-servant subsidy pays {} of the {borne} yuan in scope the person bears above the deductible: {borne} × {} = {wanted} yuan",
+            rule.share, rule.share
+        ),
+    ));
+    if subsidy < wanted {
+        pricing.steps.push(Step::new(
+            Rule::CivilServantSubsidyCap,
+            wanted - subsidy,
+            format!(
+                "公务员医疗补助年度最高支付{}元，本年已支付{}元，本次由{wanted}元降为{subsidy}元",
+                rule.annual_cap, input.year_to_date.subsidy_paid
+            ),
+            format!(
+                "the subsidy pays at most {} yuan a year and has paid {}: its part falls from {wanted} to {subsidy} yuan",
+                rule.annual_cap, input.year_to_date.subsidy_paid
+            ),
+        ));
+    }
 }
 
 fn pay_person_part(input: &PriceInput<'_>, pricing: &mut Pricing) {

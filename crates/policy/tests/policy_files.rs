@@ -83,6 +83,20 @@ fn errors_name_file_line_and_field() {
                 line_of("med_types = [\"21\", \"24\"]")
             ),
         ),
+        (
+            broken("med_types = [\"11\", \"13\", \"14\", \"21\", \"24\"]", "med_types = [\"11\", \"52\"]"),
+            format!(
+                "seed.toml:{}: scheme[0].civil_servant_subsidy.med_types: medical type 52 is not priced by any rule of this scheme",
+                line_of("med_types = [\"11\", \"13\", \"14\", \"21\", \"24\"]")
+            ),
+        ),
+        (
+            broken("annual_cap = \"30000\"", "annual_cap = \"0\""),
+            format!(
+                "seed.toml:{}: scheme[0].civil_servant_subsidy.annual_cap: must be above zero",
+                line_of("annual_cap = \"30000\"")
+            ),
+        ),
     ];
     for (actual, expected) in cases {
         assert_eq!(actual, expected);

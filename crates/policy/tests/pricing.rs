@@ -77,6 +77,10 @@ impl Case {
         Case { person_type: PersonType::EmployeeRetired, ..Case::employee() }
     }
 
+    fn civil_servant() -> Case {
+        Case { person_type: PersonType::CivilServantInService, ..Case::employee() }
+    }
+
     fn policy(self, policy: Policy) -> Case {
         Case { policy, ..self }
     }
@@ -180,7 +184,9 @@ fn check(name: &str, case: Case, expected: Expected) {
 
 fn assert_identities(pricing: &Pricing) {
     assert_eq!(pricing.medfee, pricing.fully_selfpaid + pricing.over_limit + pricing.first_selfpay + pricing.in_scope);
-    assert_eq!(pricing.medfee, pricing.fund + pricing.account() + pricing.cash);
+    assert_eq!(pricing.medfee, pricing.fund + pricing.subsidy + pricing.account() + pricing.cash);
+    assert_eq!(pricing.funds(), pricing.fund + pricing.subsidy);
+    assert_eq!(pricing.change.subsidy_paid, pricing.subsidy);
 }
 
 fn ytd_admissions(admissions: i64) -> Accumulators {
@@ -430,6 +436,41 @@ fn seed_rules_table() {
     }
 }
 
+/// The seed's civil-servant subsidy: half of the in-scope amount the person bears above the
+/// deductible, at most 30,000 yuan a year, before the personal account; not at pharmacies.
+#[test]
+fn civil_servant_subsidy() {
+    // Inpatient, tertiary, 10,000 in scope: deductible 800, fund 9,200 × 0.85 = 7,820, the
+    // person would bear 1,380 in scope above the deductible: the subsidy pays 690.
+    let inpatient = Case::civil_servant().inpatient().line("DEMO-A-003", "10000", "1").account("100", "0");
+    let pricing = inpatient.run().unwrap();
+    assert_eq!((pricing.deductible, pricing.fund, pricing.subsidy), (yuan("800"), yuan("7820"), yuan("690")));
+    assert_eq!((pricing.account(), pricing.cash), (yuan("100"), yuan("1390")));
+    assert_eq!(pricing.person_part(), yuan("1490"));
+    assert_identities(&pricing);
+    assert!(pricing.steps.iter().any(|step| step.rule == Rule::CivilServantSubsidy && step.amount == yuan("690")));
+    // Employees' outpatient care has no pooled share: the subsidy pays half of what is in scope
+    // (seed 000: civil servants' outpatient care is reimbursed otherwise), not the self-funded line.
+    let outpatient = Case::civil_servant()
+        .line("DEMO-A-001", "50", "1")
+        .line("DEMO-B-001", "100", "1")
+        .line("DEMO-C-001", "20", "1")
+        .account("0", "1000");
+    check("civil servant outpatient", outpatient.clone(), ["170", "20", "0", "10", "140", "0", "0", "100", "0"]);
+    assert_eq!(outpatient.run().unwrap().subsidy, yuan("70"));
+    // Retired civil servants too; pharmacy purchases are not covered.
+    let retired = Case { person_type: PersonType::CivilServantRetired, ..Case::civil_servant() };
+    assert_eq!(retired.clone().line("DEMO-A-001", "50", "1").run().unwrap().subsidy, yuan("25"));
+    assert_eq!(Case::civil_servant().pharmacy().line("DEMO-A-001", "50", "1").run().unwrap().subsidy, Money::ZERO);
+    // Other employees get nothing from it.
+    assert_eq!(Case::employee().inpatient().line("DEMO-A-003", "10000", "1").run().unwrap().subsidy, Money::ZERO);
+    // The annual cap: 29,900 paid, 690 wanted, 100 left.
+    let capped = inpatient.ytd(Accumulators { subsidy_paid: yuan("29900"), ..Accumulators::default() }).run().unwrap();
+    assert_eq!(capped.subsidy, yuan("100"));
+    assert!(capped.steps.iter().any(|step| step.rule == Rule::CivilServantSubsidyCap && step.amount == yuan("590")));
+    assert_identities(&capped);
+}
+
 #[test]
 fn account_pays_current_year_first() {
     let pricing = Case::employee().line("DEMO-A-001", "50", "1").account("30", "100").run().unwrap();
@@ -483,17 +524,18 @@ fn arbitrary_case() -> impl Strategy<Value = Case> {
     let line = (0..codes.len(), 0i64..5_000_000, 1i64..5).prop_map(move |(code, fen, quantity)| {
         (codes[code].to_string(), Money::from_fen(fen).to_string(), quantity.to_string())
     });
-    let ytd = (0i64..3, 0i64..41_000_000, 0i64..12_000, 0i64..90_000).prop_map(|(admissions, fund, band, dedc)| {
-        Accumulators {
+    let ytd = (0i64..3, 0i64..41_000_000, 0i64..12_000, 0i64..90_000, 0i64..3_100_000).prop_map(
+        |(admissions, fund, band, dedc, subsidy)| Accumulators {
             admissions,
             fund_paid: Money::from_fen(fund),
             outpatient_band_used: Money::from_fen(band),
             inpatient_deductible_paid: Money::from_fen(dedc),
+            subsidy_paid: Money::from_fen(subsidy),
             ..Accumulators::default()
-        }
-    });
+        },
+    );
     (
-        0..3usize,
+        0..4usize,
         prop::option::of(0..4usize),
         prop::sample::select(vec!["11", "13", "21", "24", "41"]),
         prop::collection::vec(line, 1..8),
@@ -503,7 +545,7 @@ fn arbitrary_case() -> impl Strategy<Value = Case> {
         prop::option::of((0i64..200_000, 0i64..200_000)),
     )
         .prop_map(|(person, level, med_type, lines, ytd, counted, paid, account)| {
-            let base = [Case::employee(), Case::resident(), Case::retiree()][person].clone();
+            let base = [Case::employee(), Case::resident(), Case::retiree(), Case::civil_servant()][person].clone();
             let level = level.map(|l| InstitutionLevel::ALL[l]);
             let med_type = match (level, med_type) {
                 (None, _) => "41",
@@ -528,10 +570,16 @@ proptest! {
         let pricing = case.run().expect("every generated case is priceable");
         assert_identities(&pricing);
         for part in [pricing.fully_selfpaid, pricing.over_limit, pricing.first_selfpay, pricing.in_scope,
-                     pricing.deductible, pricing.fund, pricing.account(), pricing.cash] {
+                     pricing.deductible, pricing.fund, pricing.subsidy, pricing.account(), pricing.cash] {
             prop_assert!(!part.is_negative());
         }
-        prop_assert!(pricing.fund + pricing.deductible <= pricing.in_scope);
+        prop_assert!(pricing.fund + pricing.subsidy + pricing.deductible <= pricing.in_scope.max(Money::ZERO));
+        if let Some(rule) = &case.policy.scheme(case.insurance).unwrap().civil_servant_subsidy {
+            prop_assert!(case.ytd.subsidy_paid + pricing.subsidy <= rule.annual_cap.max(case.ytd.subsidy_paid));
+        }
+        if !case.person_type.is_civil_servant() {
+            prop_assert_eq!(pricing.subsidy, Money::ZERO);
+        }
         let scheme = case.policy.scheme(case.insurance).unwrap();
         prop_assert!(case.ytd.fund_paid + pricing.fund <= scheme.annual_fund_cap.max(case.ytd.fund_paid));
         if let Some(account) = case.account {

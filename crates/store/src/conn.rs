@@ -320,7 +320,7 @@ impl Loader for Db<'_> {
         params.push(Value::Text(DateTime::start_of(from).to_string()));
         params.push(Value::Text(DateTime::start_of(to.plus_days(1)).to_string()));
         let sql = format!(
-            "SELECT substr(at, 1, 10), COUNT(*), CAST(SUM(medfee_fen) AS BIGINT), CAST(SUM(fund_fen) AS BIGINT), \
+            "SELECT substr(at, 1, 10), COUNT(*), CAST(SUM(medfee_fen) AS BIGINT), CAST(SUM(fund_fen + subsidy_fen) AS BIGINT), \
              CAST(SUM(account_current_fen + account_prior_fen) AS BIGINT), CAST(SUM(cash_fen) AS BIGINT) \
              FROM settlements WHERE {condition} AND at >= ${} AND at < ${} GROUP BY substr(at, 1, 10) ORDER BY 1",
             n + 1,
@@ -384,6 +384,11 @@ pub fn migrate(conn: &mut dyn Conn) -> Result<(), StoreFailure> {
                 "the database has schema version {version}, newer than this program's {}; upgrade yibao",
                 schema::SCHEMA_VERSION
             )));
+        }
+        if version >= 1 {
+            for statement in schema::upgrade(dialect, version) {
+                conn.batch(&statement)?;
+            }
         }
         conn.upsert(
             &schema::META,

@@ -121,6 +121,7 @@ pub struct SettlementFilter {
 pub struct Totals {
     pub count: u64,
     pub medfee: Money,
+    /// The funds: pooled fund and civil-servant subsidy (`fund_pay_sumamt`).
     pub fund: Money,
     pub account: Money,
     pub cash: Money,
@@ -637,7 +638,7 @@ impl<'c> Reader<'c> {
     pub fn settlement_totals(&mut self, filter: &SettlementFilter) -> Result<Totals, StoreFailure> {
         let (clause, params) = Reader::settlement_clause(filter);
         let sql = format!(
-            "SELECT COUNT(*), CAST(COALESCE(SUM(medfee_fen), 0) AS BIGINT), CAST(COALESCE(SUM(fund_fen), 0) AS BIGINT), \
+            "SELECT COUNT(*), CAST(COALESCE(SUM(medfee_fen), 0) AS BIGINT), CAST(COALESCE(SUM(fund_fen + subsidy_fen), 0) AS BIGINT), \
              CAST(COALESCE(SUM(account_current_fen + account_prior_fen), 0) AS BIGINT), CAST(COALESCE(SUM(cash_fen), 0) AS BIGINT) \
              FROM settlements {clause}"
         );

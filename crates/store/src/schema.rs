@@ -79,9 +79,27 @@ impl Dialect {
 }
 
 /// Schema versions; each migration is the DDL to go from the previous version.
-pub const SCHEMA_VERSION: i64 = 1;
+/// 1: the first release. 2: the civil-servant subsidy (`subsidy_fen` on settlements and
+/// accumulators).
+pub const SCHEMA_VERSION: i64 = 2;
 
-/// The statements that bring an empty database to [`SCHEMA_VERSION`].
+/// The statements that bring an empty database to [`SCHEMA_VERSION`] (and create tables
+/// added since a database was made: every `CREATE` is `IF NOT EXISTS`).
 pub fn migration_v1(dialect: Dialect) -> Vec<String> {
     tables().flat_map(|table| dialect.ddl(table)).collect()
+}
+
+/// The columns later versions added to tables that existed before them: `(version, table,
+/// column)`. Each is an integer defaulting to zero, which is what rows written before meant.
+const ADDED_COLUMNS: &[(i64, &str, &str)] = &[(2, "settlements", "subsidy_fen"), (2, "accumulators", "subsidy_fen")];
+
+/// The statements that bring a database of schema `from` (at least 1) to [`SCHEMA_VERSION`].
+pub fn upgrade(dialect: Dialect, from: i64) -> Vec<String> {
+    ADDED_COLUMNS
+        .iter()
+        .filter(|(version, _, _)| *version > from)
+        .map(|(_, table, column)| {
+            format!("ALTER TABLE {table} ADD COLUMN {column} {} NOT NULL DEFAULT 0", dialect.ty(Ty::Int))
+        })
+        .collect()
 }

@@ -63,6 +63,12 @@ async fn postgres(name: &str) -> Option<Store> {
 }
 
 async fn postgres_with(name: &str, options: Options) -> Option<Store> {
+    let url = postgres_url(name).await?;
+    Some(Store::open(&url, options).await.expect("PostgreSQL store opens"))
+}
+
+/// The URL of a fresh schema of its own on the test server, or `None` when there is none.
+async fn postgres_url(name: &str) -> Option<String> {
     let Ok(url) = std::env::var("YIBAO_TEST_POSTGRES_URL") else {
         if std::env::var("YIBAO_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
             panic!("YIBAO_REQUIRE_POSTGRES=1 but YIBAO_TEST_POSTGRES_URL is not set");
@@ -77,8 +83,7 @@ async fn postgres_with(name: &str, options: Options) -> Option<Store> {
     tokio::spawn(connection);
     client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.expect("schema created");
     let separator = if url.contains('?') { '&' } else { '?' };
-    let url = format!("{url}{separator}options=-csearch_path%3D{schema}");
-    Some(Store::open(&url, options).await.expect("PostgreSQL store opens"))
+    Some(format!("{url}{separator}options=-csearch_path%3D{schema}"))
 }
 
 macro_rules! conformance {
@@ -157,9 +162,74 @@ async fn clearing_pays_ended_days_once(store: Store, days: Days) {
     let first = store.read(|r| r.person_numbers_after(None, 4)).await.unwrap();
     let last = first.last().cloned();
     let rest = store.read(move |r| r.person_numbers_after(last.as_ref(), 4)).await.unwrap();
-    assert_eq!((first.len(), rest.len()), (4, 2));
+    assert_eq!((first.len(), rest.len()), (4, 4));
     assert!(first.last().unwrap() < rest.first().unwrap());
-    assert_eq!(store.read(|r| r.person_count()).await.unwrap(), 6);
+    assert_eq!(store.read(|r| r.person_count()).await.unwrap(), 8);
+}
+
+/// A database made by schema version 1 (before the civil-servant subsidy's columns): its
+/// settlements and accumulators lack `subsidy_fen`. Opening it adds them, rows written before
+/// read back with a zero subsidy, and settling goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_database_is_upgraded_on_sqlite() {
+    let dir = std::env::temp_dir().join("yibao-store-tests");
+    let path = dir.join(format!("{}.db", unique("upgrade"))).to_str().unwrap().to_string();
+    let store = Store::open(&path, options()).await.unwrap();
+    let first = settle_before_upgrade(&store).await;
+    store.close().await;
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(VERSION_1).unwrap();
+    drop(conn);
+    check_upgraded(Store::open(&path, options()).await.expect("a version 1 database opens"), first).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_database_is_upgraded_on_postgres() {
+    let Some(url) = postgres_url("upgrade").await else { return };
+    let store = Store::open(&url, options()).await.unwrap();
+    let first = settle_before_upgrade(&store).await;
+    store.close().await;
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client.batch_execute(VERSION_1).await.unwrap();
+    drop(client);
+    check_upgraded(Store::open(&url, options()).await.expect("a version 1 database opens"), first).await;
+}
+
+/// What turns today's schema back into version 1's.
+const VERSION_1: &str = "ALTER TABLE settlements DROP COLUMN subsidy_fen; \
+    ALTER TABLE accumulators DROP COLUMN subsidy_fen; \
+    UPDATE meta SET value = '1' WHERE key = 'schema_version';";
+
+async fn settle_before_upgrade(store: &Store) -> yibao_engine::records::Settlement {
+    load_demo(store).await;
+    let visit = zhang_wei_visit(store).await;
+    let Outcome::Settlement(settled) = store.execute(settle_command(&visit, "S1")).await.unwrap() else { panic!() };
+    settled.settlement
+}
+
+async fn check_upgraded(store: Store, before: yibao_engine::records::Settlement) {
+    assert_eq!(store.read(|r| r.meta("schema_version")).await.unwrap().as_deref(), Some("2"));
+    let id = before.setl_id.clone();
+    let stored = store.read(move |r| r.settlement(&id)).await.unwrap().unwrap();
+    assert_eq!(stored, before, "a settlement written by version 1 reads back the same");
+    let psn = person(0);
+    let years = store.read(move |r| r.accumulators(&psn)).await.unwrap();
+    assert_eq!(years[0].1.medfee_total, Money::yuan(170));
+    assert_eq!(years[0].1.subsidy_paid, Money::ZERO);
+    let cancel = CancelSettlement {
+        institution: "H33010000001".parse().unwrap(),
+        psn_no: person(0),
+        setl_id: before.setl_id.clone(),
+        mdtrt_id: Some(before.mdtrt_id.clone()),
+        kind: Some(VisitKind::Outpatient),
+        msgid: "C1".parse().unwrap(),
+    };
+    store.execute(cancel).await.expect("a version 1 settlement is cancelled after the upgrade");
+    assert_eq!(balance(&store, 0).await, Money::yuan(1000));
+    let visit = zhang_wei_visit(&store).await;
+    store.execute(settle_command(&visit, "S2")).await.expect("settling goes on");
+    assert_eq!(balance(&store, 0).await, Money::yuan(830));
 }
 
 async fn load_demo(store: &Store) {
@@ -237,7 +307,7 @@ async fn demo_loads_and_reads_back(store: Store) {
     load_demo(&store).await;
     store.set_meta("dataset", "demo").await.unwrap();
     assert_eq!(store.read(|r| r.meta("dataset")).await.unwrap().as_deref(), Some("demo"));
-    assert_eq!(store.read(|r| r.row_count("persons")).await.unwrap(), 6);
+    assert_eq!(store.read(|r| r.row_count("persons")).await.unwrap(), 8);
     assert_eq!(store.read(|r| r.regions()).await.unwrap().len(), 2);
     let zhang = store.read(|r| r.person_by_id_number("330102198503121236")).await.unwrap().unwrap();
     assert_eq!((zhang.name.as_str(), zhang.psn_no.as_str()), ("张伟", "3301000000000001"));
@@ -411,7 +481,7 @@ async fn journal_replay_equals_stored_balances(store: Store) {
 async fn queries_page_and_total(store: Store) {
     load_demo(&store).await;
     let page = store.read(|r| r.persons(Some("330100"), None, 1, 2)).await.unwrap();
-    assert_eq!(page.total, 5);
+    assert_eq!(page.total, 7);
     assert_eq!(page.rows.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["李秀英", "王强"]);
     // A search finds the same person by each of what an operator may know of them.
     for text in ["330102198503121236", "3301000000000001", "张伟", "A10000001"] {
@@ -532,11 +602,12 @@ async fn postgres_admits_one_writer_and_a_closed_store_releases_it() {
 async fn dashboard_aggregates(store: Store) {
     load_demo(&store).await;
     let bounds = [Money::yuan(100).fen(), Money::yuan(1_000).fen(), Money::yuan(5_000).fen()];
-    // 王强 45; 陈军 500, 赵敏 300; 张伟 1,000, 李秀英 2,000 (刘芳 has no personal account).
-    assert_eq!(store.read(move |r| r.balance_distribution(&bounds)).await.unwrap(), vec![1, 2, 2, 0]);
+    // 王强 45; 陈军 500, 赵敏 300, 孙丽 800, 周涛 200; 张伟 1,000, 李秀英 2,000 (刘芳 has no
+    // personal account).
+    assert_eq!(store.read(move |r| r.balance_distribution(&bounds)).await.unwrap(), vec![1, 4, 2, 0]);
     let visit = zhang_wei_visit(&store).await;
     store.execute(settle_command(&visit, "S1")).await.unwrap();
-    assert_eq!(store.read(move |r| r.balance_distribution(&bounds)).await.unwrap(), vec![1, 3, 1, 0], "张伟 830");
+    assert_eq!(store.read(move |r| r.balance_distribution(&bounds)).await.unwrap(), vec![1, 5, 1, 0], "张伟 830");
     let from: DateTime = "2026-03-01 00:00:00".parse().unwrap();
     let outlay = store.read(move |r| r.fund_outlay_by_day(from)).await.unwrap();
     assert_eq!(outlay, vec![("2026-03-02".to_string(), "310".to_string(), Money::ZERO)], "an account-paid visit");

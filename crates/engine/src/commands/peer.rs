@@ -173,7 +173,7 @@ fn guest(ws: &mut WorkingSet<'_>, settlement: &Settlement) -> Result<Person, Eng
 }
 
 fn settlement_transfer(settlement: &Settlement, ctx: &Context<'_>, reverse: bool) -> Option<Transfer> {
-    let owed = settlement.amounts.fund + settlement.amounts.account();
+    let owed = settlement.amounts.insurer_part();
     if !owed.is_positive() {
         return None;
     }

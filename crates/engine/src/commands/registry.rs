@@ -46,6 +46,8 @@ impl Command for CreateRegion {
             ws.open_account(AccountKey::PoolFund(admdvs.clone(), insurance))?;
             ws.open_account(AccountKey::ContributionIncome(admdvs.clone(), insurance))?;
         }
+        // The civil-servant subsidy is funded from the budget, not by contributions.
+        ws.open_account(AccountKey::PoolFund(admdvs.clone(), InsuranceType::CivilServantSubsidy))?;
         ws.audit(audit(ctx, &self.actor, "create-region", admdvs.as_str(), ""));
         Ok(Outcome::Done)
     }

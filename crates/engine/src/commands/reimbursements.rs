@@ -8,7 +8,9 @@
 //! settlement moves them. A bill a real-time settlement already paid (same institution, person,
 //! days and total) or another reimbursement already claims is refused.
 
-use yibao_domain::{Date, InstitutionCode, InstitutionLevel, MedType, Money, PersonNo, Quantity, UnitPrice};
+use yibao_domain::{
+    Date, InstitutionCode, InstitutionLevel, InsuranceType, MedType, Money, PersonNo, Quantity, UnitPrice,
+};
 use yibao_ledger::{AccountKey, Posting, Transfer, TransferCode, TransferId};
 use yibao_policy::{AccountBalances, Admission, LineInput, PriceInput, price, split_line};
 
@@ -404,7 +406,7 @@ impl Command for ReviewReimbursement {
                 reviewed.change = priced.change;
                 reviewed.year = priced.year;
                 reviewed.state = ReimbursementState::Approved { by, at };
-                let paid = reviewed.amounts.fund + reviewed.amounts.account();
+                let paid = reviewed.amounts.insurer_part();
                 ws.notify(Notification::new(
                     format!("reimbursement/{}", bill.id),
                     person.psn_no.clone(),
@@ -436,13 +438,18 @@ impl Command for ReviewReimbursement {
 /// The approved bill's money: the fund's and the account's parts to the custody bank's payable.
 fn pay(ws: &mut WorkingSet<'_>, ctx: &Context<'_>, person: &Person, bill: &Reimbursement) -> Result<(), EngineError> {
     let a = &bill.amounts;
-    let paid = a.fund + a.account();
+    let paid = a.insurer_part();
     if !paid.is_positive() {
         return Ok(());
     }
     let mut postings = Vec::new();
     if a.fund.is_positive() {
         postings.push(Posting::debit(AccountKey::PoolFund(person.admdvs.clone(), person.insurance), a.fund));
+    }
+    if a.subsidy.is_positive() {
+        let subsidy = AccountKey::PoolFund(person.admdvs.clone(), InsuranceType::CivilServantSubsidy);
+        ws.open_account(subsidy.clone())?;
+        postings.push(Posting::debit(subsidy, a.subsidy));
     }
     if a.account_current_year.is_positive() {
         postings.push(Posting::debit(AccountKey::PersonalCurrent(person.psn_no.clone()), a.account_current_year));

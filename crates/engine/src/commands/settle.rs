@@ -351,13 +351,18 @@ pub(super) fn settle(
     if amounts.fund.is_positive() {
         postings.push(Posting::debit(pool, amounts.fund));
     }
+    if amounts.subsidy.is_positive() {
+        let subsidy = AccountKey::PoolFund(person.admdvs.clone(), InsuranceType::CivilServantSubsidy);
+        ws.open_account(subsidy.clone())?;
+        postings.push(Posting::debit(subsidy, amounts.subsidy));
+    }
     if amounts.account_current_year.is_positive() {
         postings.push(Posting::debit(current_key.clone(), amounts.account_current_year));
     }
     if amounts.account_prior_years.is_positive() {
         postings.push(Posting::debit(prior_key.clone(), amounts.account_prior_years));
     }
-    let insurer_part = amounts.fund + amounts.account();
+    let insurer_part = amounts.insurer_part();
     if insurer_part.is_positive() {
         if by_peer && person.admdvs != institution.admdvs {
             let owed =
@@ -733,11 +738,11 @@ pub(super) fn cancel_settlement(
             person.psn_no.clone(),
             NotificationKind::SettlementCancelled,
             ctx.now,
-            format!("结算{}已撤销，退回统筹基金{}元、个人账户{}元。", original.setl_id, -a.fund, -a.account()),
+            format!("结算{}已撤销，退回基金{}元、个人账户{}元。", original.setl_id, -a.funds(), -a.account()),
             format!(
-                "Settlement {} was cancelled: {} yuan back to the fund, {} to your account.",
+                "Settlement {} was cancelled: {} yuan back to the funds, {} to your account.",
                 original.setl_id,
-                -a.fund,
+                -a.funds(),
                 -a.account()
             ),
         ));
@@ -758,17 +763,17 @@ fn notify_settlement(ws: &mut WorkingSet<'_>, ctx: &Context<'_>, person: &Person
         NotificationKind::Settlement,
         ctx.now,
         format!(
-            "您在{at}结算医疗费{}元：统筹基金支付{}元，个人账户支付{}元，现金支付{}元；账户余额{}元。",
+            "您在{at}结算医疗费{}元：基金支付{}元，个人账户支付{}元，现金支付{}元；账户余额{}元。",
             a.medfee,
-            a.fund,
+            a.funds(),
             a.account(),
             a.cash,
             settlement.balance_after
         ),
         format!(
-            "Bill of {} yuan at {at}: fund {}, account {}, cash {}; balance {}.",
+            "Bill of {} yuan at {at}: funds {}, account {}, cash {}; balance {}.",
             a.medfee,
-            a.fund,
+            a.funds(),
             a.account(),
             a.cash,
             settlement.balance_after

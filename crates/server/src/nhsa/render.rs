@@ -78,6 +78,9 @@ pub fn setldetail(settlement: &Settlement) -> Value {
     if !amounts.fund.is_zero() {
         row(pool_fund_type(settlement.insurance), amounts.fund);
     }
+    if !amounts.subsidy.is_zero() {
+        row(FundPayType::CivilServantSubsidy, amounts.subsidy);
+    }
     if !amounts.account().is_zero() {
         row(FundPayType::EmployeeAccount, amounts.account());
     }
@@ -97,9 +100,9 @@ pub fn setlinfo(outcome: &SettlementOutcome, settled: bool, msgid: &str) -> Valu
         (_, true) => json!(settlement.setl_id.as_str()),
     };
     let mut map = person_fields(person, settlement.at.date());
-    let fund_part = amounts.fund;
-    let person_part = amounts.medfee - fund_part;
-    let pool_selfpay = match fund_part.is_zero() {
+    let fund_part = amounts.funds();
+    let person_part = amounts.person_part();
+    let pool_selfpay = match amounts.fund.is_zero() {
         true => Ratio::ZERO,
         false => settlement.fund_share.complement(),
     };
@@ -124,7 +127,7 @@ pub fn setlinfo(outcome: &SettlementOutcome, settled: bool, msgid: &str) -> Valu
         ("crt_dedc", amount(amounts.deductible)),
         ("hifp_pay", amount(amounts.fund)),
         ("pool_prop_selfpay", ratio(pool_selfpay)),
-        ("cvlserv_pay", amount(Money::ZERO)),
+        ("cvlserv_pay", amount(amounts.subsidy)),
         ("hifes_pay", amount(Money::ZERO)),
         ("hifmi_pay", amount(Money::ZERO)),
         ("hifob_pay", amount(Money::ZERO)),

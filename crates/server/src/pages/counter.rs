@@ -625,15 +625,17 @@ fn charge(
 
 fn split_table(lang: Lang, s: &Settlement) -> Markup {
     let a = &s.amounts;
+    let subsidy = (!a.subsidy.is_zero()).then(|| (lang.t("公务员医疗补助", "Civil-servant subsidy"), a.subsidy));
     let rows = [
         (lang.t("总费用", "Total"), a.medfee),
         (lang.t("全自费", "Fully self-paid"), a.fully_selfpaid),
         (lang.t("先行自付", "First self-pay"), a.first_selfpay),
         (lang.t("超限价自付", "Over the price cap"), a.over_limit),
         (lang.t("统筹基金支付", "Paid by the fund"), a.fund),
-        (lang.t("个人账户支付", "Personal account"), a.account()),
-        (lang.t("现金支付", "Cash"), a.cash),
-    ];
+    ]
+    .into_iter()
+    .chain(subsidy)
+    .chain([(lang.t("个人账户支付", "Personal account"), a.account()), (lang.t("现金支付", "Cash"), a.cash)]);
     html! {
         div.scroll {
             table {

@@ -459,7 +459,7 @@ async fn overview(State(state): State<Arc<AppState>>, lang: Lang, visitor: Visit
                                     td { (s.institution.as_str()) }
                                     td { (s.med_type.name_zh()) }
                                     td.num { (yuan(s.amounts.medfee)) }
-                                    td.num { (yuan(s.amounts.fund)) }
+                                    td.num { (yuan(s.amounts.funds())) }
                                     td.num { (yuan(s.amounts.account())) }
                                     td.num { (yuan(s.amounts.cash)) }
                                     td { (status_text(lang, s)) }
@@ -665,7 +665,7 @@ async fn settlement_page(
     // Another person's settlement is not found: no page tells whether it exists.
     let Some(s) = found.filter(|s| s.psn_no == psn_no) else { return not_found() };
     let a = &s.amounts;
-    let figures = [
+    let mut figures = vec![
         (lang.t("总费用", "Total"), a.medfee),
         (lang.t("全自费", "Fully self-paid"), a.fully_selfpaid),
         (lang.t("超限价自付", "Over the price cap"), a.over_limit),
@@ -677,6 +677,9 @@ async fn settlement_page(
         (lang.t("历年账户支付", "Prior-years account"), a.account_prior_years),
         (lang.t("现金支付", "Cash"), a.cash),
     ];
+    if !a.subsidy.is_zero() {
+        figures.insert(7, (lang.t("公务员医疗补助", "Civil-servant subsidy"), a.subsidy));
+    }
     let body = html! {
         p.muted {
             (lang.t("结算号", "Settlement")) " " (s.setl_id.as_str()) " · " (s.at) " · " (s.institution.as_str()) " · "

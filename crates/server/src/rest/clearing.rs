@@ -319,7 +319,7 @@ fn row_json(settlement: &Settlement) -> Value {
     value["insutype"] = json!(settlement.insurance.to_string());
     value["clr_type"] = json!(settlement.clearing_type);
     value["insured_admdvs"] = json!(settlement.insured_admdvs.as_str());
-    value["owed"] = wire::yuan(settlement.amounts.fund + settlement.amounts.account());
+    value["owed"] = wire::yuan(settlement.amounts.insurer_part());
     value
 }
 
@@ -357,10 +357,10 @@ fn csv(statement: &Statement) -> Vec<u8> {
             s.clearing_type.clone(),
             wire::status_word(s).to_string(),
             a.medfee.to_string(),
-            a.fund.to_string(),
+            a.funds().to_string(),
             a.account().to_string(),
             a.cash.to_string(),
-            (a.fund + a.account()).to_string(),
+            a.insurer_part().to_string(),
         ];
         out.push_str(&fields.join(","));
         out.push_str("\r\n");
@@ -457,7 +457,7 @@ fn pdf_pages(statement: &Statement) -> Vec<Vec<Text>> {
                 (130, s.at.to_string()),
                 (240, s.psn_no.to_string()),
                 (340, a.medfee.to_string()),
-                (410, a.fund.to_string()),
+                (410, a.funds().to_string()),
                 (470, a.account().to_string()),
                 (530, wire::status_word(s).to_string()),
             ] {

@@ -172,7 +172,7 @@ fn back_office_paths(doc: &mut Value) {
     let review_body = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["decision", "reason"], "additionalProperties": false, "properties": {
         "decision": {"type": "string", "enum": ["approve", "reject"]}, "reason": {"type": "string", "minLength": 1, "maxLength": 200}}}}}});
     let amounts = json!({"type": "object", "properties": {"medfee": amount(), "fully_selfpaid": amount(), "over_limit": amount(), "first_selfpay": amount(),
-        "in_scope": amount(), "deductible": amount(), "deductible_standard": amount(), "fund": amount(), "account_current_year": amount(),
+        "in_scope": amount(), "deductible": amount(), "deductible_standard": amount(), "fund": amount(), "subsidy": amount(), "account_current_year": amount(),
         "account_prior_years": amount(), "account": amount(), "cash": amount()}});
     let reimbursement = json!({"type": "object", "properties": {
         "id": text(), "psn_no": text(),
@@ -494,10 +494,10 @@ fn base() -> Value {
                 "Account": {"type": "object", "required": ["psn_no", "has_personal_account", "balance", "current_year", "prior_years"], "properties": {
                     "psn_no": text(), "has_personal_account": {"type": "boolean"}, "balance": amount(), "current_year": amount(), "prior_years": amount()}},
                 "Accumulators": {"type": "object", "properties": {"year": {"type": "integer"}, "deductible_paid": amount(), "inpatient_deductible_paid": amount(),
-                    "outpatient_deductible_paid": amount(), "admissions": {"type": "integer"}, "outpatient_band_used": amount(), "fund_paid": amount(), "medfee_total": amount()}},
+                    "outpatient_deductible_paid": amount(), "admissions": {"type": "integer"}, "outpatient_band_used": amount(), "fund_paid": amount(), "medfee_total": amount(), "subsidy_paid": amount()}},
                 "SettlementSummary": {"type": "object", "required": ["setl_id", "mdtrt_id", "institution", "at", "medfee", "fund", "account", "cash"], "properties": {
                     "setl_id": text(), "mdtrt_id": text(), "institution": text(), "med_type": text(), "kind": text(), "at": text(), "status": {"type": "object"},
-                    "medfee": amount(), "fund": amount(), "account": amount(), "cash": amount(), "balance_after": amount(), "policy": text()}},
+                    "medfee": amount(), "fund": amount(), "subsidy": amount(), "account": amount(), "cash": amount(), "balance_after": amount(), "policy": text()}},
                 "SettlementDetail": {"allOf": [schema("SettlementSummary"), {"type": "object", "properties": {"psn_no": text(), "amounts": {"type": "object"},
                     "insured_admdvs": text(), "treated_admdvs": text(), "lines": {"type": "array", "items": {"type": "object"}},
                     "explanation": {"type": "array", "items": {"type": "object", "properties": {"rule": text(), "feedetl_sn": nullable_text(), "amount": amount(), "zh": text(), "en": text()}}}}}]},

@@ -111,7 +111,7 @@ pub(crate) fn reimbursement_json(bill: &Reimbursement) -> Value {
         "amounts": wire::amounts(&bill.amounts),
         "explanation": wire::explanation(&bill.steps),
         "paid": wire::yuan(match bill.state {
-            ReimbursementState::Approved { .. } => bill.amounts.fund + bill.amounts.account(),
+            ReimbursementState::Approved { .. } => bill.amounts.insurer_part(),
             _ => Money::ZERO,
         }),
         "payee": {"name": bill.payee.name, "bank": bill.payee.bank, "account": bill.payee.account},

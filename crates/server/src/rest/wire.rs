@@ -268,6 +268,7 @@ pub fn accumulators(year: u16, row: &Accumulators) -> Value {
         "outpatient_deductible_paid": yuan(row.outpatient_deductible_paid),
         "admissions": row.admissions,
         "outpatient_band_used": yuan(row.outpatient_band_used),
+        "subsidy_paid": yuan(row.subsidy_paid),
         "fund_paid": yuan(row.fund_paid),
         "medfee_total": yuan(row.medfee_total),
     })
@@ -302,6 +303,7 @@ pub fn settlement_summary(settlement: &Settlement) -> Value {
         "status": status(settlement),
         "medfee": yuan(a.medfee),
         "fund": yuan(a.fund),
+        "subsidy": yuan(a.subsidy),
         "account": yuan(a.account()),
         "cash": yuan(a.cash),
         "balance_after": yuan(settlement.balance_after),
@@ -320,6 +322,7 @@ pub fn amounts(a: &yibao_engine::records::Amounts) -> Value {
         "deductible": yuan(a.deductible),
         "deductible_standard": yuan(a.deductible_standard),
         "fund": yuan(a.fund),
+        "subsidy": yuan(a.subsidy),
         "account_current_year": yuan(a.account_current_year),
         "account_prior_years": yuan(a.account_prior_years),
         "account": yuan(a.account()),

@@ -238,7 +238,7 @@ async fn sixty_unprinted_transactions_pay_the_sixty_first_waits_for_the_pdf_stat
     // A month's credit: the printed record shows it beside the payments.
     let month =
         app.rest("POST", "/api/v1/allocations", Some(&token), &[], Some(json!({"month": last_month(&app)}))).await;
-    assert_eq!(month.body["credited"], json!(5), "{}", month.body);
+    assert_eq!(month.body["credited"], json!(6), "{}", month.body);
     let (status, pdf) = app
         .post("/api/v1/cards/A10000001/statement", &[("authorization".into(), format!("Bearer {token}"))], vec![])
         .await;

@@ -241,3 +241,85 @@ async fn eligibility_2001_says_who_enjoys_benefits_and_a_resident_needs_a_paid_y
     assert_eq!(info["trt_enjymnt_flag"], json!("0"), "{info}");
     assert!(info.to_string().contains("未缴纳"), "{info}");
 }
+
+/// 孙丽, a civil servant (demo, beyond DEMO.md): the seed's civil-servant subsidy pays half of
+/// the in-scope 140 (employees' outpatient care has no pooled share), the account the rest;
+/// `cvlserv_pay`, `fund_pay_sumamt` and a 320100 `setldetail` row say so, and a cancellation
+/// gives it all back.
+#[tokio::test]
+async fn the_civil_servant_subsidy_pays_its_share_as_a_fund_of_its_own() {
+    let app = spawn_app().await;
+    let person = app
+        .call(TERTIARY, "1101", json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": id_number("孙丽"), "card_sn": "", "begntime": "", "psn_cert_type": "01", "certno": id_number("孙丽"), "psn_name": "孙丽"}}))
+        .await;
+    let insured = person.ok()["insuinfo"][0].clone();
+    assert_eq!((insured["psn_type"].clone(), insured["cvlserv_flag"].clone()), (json!("1102"), json!("1")));
+    let visit = register(&app, TERTIARY, "孙丽", "11").await;
+    app.call(
+        TERTIARY,
+        "2204",
+        json!({"feedetail": [
+            fee_line("1", &visit, psn("孙丽"), "DEMO-A-001", "50", "1"),
+            fee_line("2", &visit, psn("孙丽"), "DEMO-B-001", "100", "1"),
+            fee_line("3", &visit, psn("孙丽"), "DEMO-C-001", "20", "1"),
+        ]}),
+    )
+    .await
+    .ok();
+    let pre_data = presettle_data("孙丽", &visit, "170", true);
+    let pre = app.call(TERTIARY, "2206", json!({"data": pre_data})).await;
+    let settled = app.call(TERTIARY, "2207", json!({"data": settle_data(&pre_data, &pre.ok()["setlinfo"])})).await;
+    let output = settled.ok().clone();
+    let info = &output["setlinfo"];
+    assert_identities(info);
+    for (field, amount) in [
+        ("medfee_sumamt", "170"),
+        ("inscp_scp_amt", "140"),
+        ("hifp_pay", "0"),
+        ("cvlserv_pay", "70"),
+        ("fund_pay_sumamt", "70"),
+        ("psn_part_amt", "100"),
+        ("acct_pay", "100"),
+        ("psn_cash_pay", "0"),
+        ("balc", "700"),
+    ] {
+        assert_eq!(money(&info[field]), amount.parse().unwrap(), "2207 {field}: {info}");
+    }
+    assert_eq!(info["cvlserv_flag"], json!("1"));
+    let detail: Vec<(String, String)> = output["setldetail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| (row["fund_pay_type"].as_str().unwrap().to_string(), money(&row["fund_payamt"]).to_string()))
+        .collect();
+    assert_eq!(detail, [("320100".to_string(), "70.00".to_string()), ("310200".to_string(), "100.00".to_string())]);
+    assert!(
+        output["explanation"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|step| step["rule"] == json!("civil-servant-subsidy.share")),
+        "{output}"
+    );
+    let month = format!("{}", app.store.now().date().year_month()).replace('-', "");
+    let cumulative = app.call(TERTIARY, "5206", json!({"data": {"psn_no": psn("孙丽"), "cum_ym": month}})).await;
+    let subsidy_paid = cumulative.ok()["cuminfo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["cum_type_code"] == json!("F3201"))
+        .map(|item| money(&item["cum"]));
+    assert_eq!(subsidy_paid, Some("70".parse().unwrap()));
+
+    let setl_id = info["setl_id"].as_str().unwrap();
+    let cancel = app
+        .call(TERTIARY, "2208", json!({"data": {"setl_id": setl_id, "mdtrt_id": visit, "psn_no": psn("孙丽")}}))
+        .await;
+    let cancelled = cancel.ok()["setlinfo"].clone();
+    assert_identities(&cancelled);
+    assert_eq!(money(&cancelled["cvlserv_pay"]), "-70".parse().unwrap());
+    assert_eq!(money(&cancelled["balc"]), "800".parse().unwrap());
+    let token = app.login(json!({"role": "operator", "username": "admin", "password": "Demo@2026"})).await;
+    let ledger = app.rest("GET", "/api/v1/ledger/verify", Some(&token), &[], None).await;
+    assert_eq!((ledger.body["balanced"].clone(), ledger.body["replay_matches"].clone()), (json!(true), json!(true)));
+}

@@ -227,7 +227,7 @@ async fn operators_keep_the_registry() {
         .await;
     assert_eq!(region.status, 201);
     let page = app.rest("GET", "/api/v1/persons?admdvs=330100&page=1&page_size=2", Some(&token), &[], None).await;
-    assert_eq!((page.body["total"].clone(), page.body["persons"].as_array().unwrap().len()), (json!(6), 2));
+    assert_eq!((page.body["total"].clone(), page.body["persons"].as_array().unwrap().len()), (json!(8), 2));
     let verify = app.rest("GET", "/api/v1/ledger/verify", Some(&token), &[], None).await;
     assert_eq!((verify.body["balanced"].clone(), verify.body["replay_matches"].clone()), (json!(true), json!(true)));
 }
@@ -402,10 +402,14 @@ async fn the_monthly_allocation_credits_the_seed_amounts_once() {
     assert_eq!(bad.status, 400, "{}", bad.body);
     let first = app.rest("POST", "/api/v1/allocations", Some(&token), &[], Some(month.clone())).await;
     assert_eq!(first.status, 200, "{}", first.body);
-    assert_eq!(first.body["credited"], json!(5));
-    assert_eq!(first.body["amount"], json!("495.00"));
+    // 张伟 160 (2% of 8,000), 李秀英 100, 王强 15, 陈军 120, 赵敏 100, 孙丽 180; 周涛's employer
+    // owes the month (the demo's arrears), 刘芳 has no account.
+    assert_eq!(first.body["credited"], json!(6));
+    assert_eq!(first.body["amount"], json!("675.00"));
+    assert_eq!(first.body["contribution_unpaid"], json!(1), "{}", first.body);
+    assert_eq!(first.body["skipped"][0]["psn_no"], json!(psn("周涛").to_string()), "{}", first.body);
     let again = app.rest("POST", "/api/v1/allocations", Some(&token), &[], Some(month)).await;
-    assert_eq!((again.body["credited"].clone(), again.body["already_credited"].clone()), (json!(0), json!(5)));
+    assert_eq!((again.body["credited"].clone(), again.body["already_credited"].clone()), (json!(0), json!(6)));
     let account = app.rest("GET", &format!("/api/v1/persons/{}/account", psn("张伟")), Some(&token), &[], None).await;
     assert_eq!(account.body["balance"], json!("1160.00"));
     let ledger = app.rest("GET", "/api/v1/ledger/verify", Some(&token), &[], None).await;
@@ -433,10 +437,10 @@ async fn the_year_end_rolls_accounts_over_once_and_only_for_the_year_just_ended(
     assert_eq!(older.status, 422, "{}", older.body);
     let closed = app.rest("POST", "/api/v1/year-ends", Some(&token), &[], Some(json!({"year": this_year}))).await;
     assert_eq!(closed.status, 200, "{}", closed.body);
-    // Demo balances 1000 + 2000 + 45 + 500 + 300; 刘芳 has no personal account.
-    assert_eq!((closed.body["rolled_over"].clone(), closed.body["amount"].clone()), (json!(5), json!("3845.00")));
+    // Demo balances 1000 + 2000 + 45 + 500 + 300 + 800 + 200; 刘芳 has no personal account.
+    assert_eq!((closed.body["rolled_over"].clone(), closed.body["amount"].clone()), (json!(7), json!("4845.00")));
     let again = app.rest("POST", "/api/v1/year-ends", Some(&token), &[], Some(json!({"year": this_year}))).await;
-    assert_eq!((again.body["rolled_over"].clone(), again.body["already_rolled_over"].clone()), (json!(0), json!(5)));
+    assert_eq!((again.body["rolled_over"].clone(), again.body["already_rolled_over"].clone()), (json!(0), json!(7)));
     let account = app.rest("GET", &format!("/api/v1/persons/{}/account", psn("张伟")), Some(&token), &[], None).await;
     assert_eq!(account.body["balance"], json!("1000.00"), "{}", account.body);
     assert_eq!(account.body["prior_years"], json!("1000.00"), "{}", account.body);
@@ -464,10 +468,10 @@ async fn a_month_without_its_contribution_is_withheld_until_the_arrears_are_paid
     let month = target.previous().to_string();
     let run = app.rest("POST", "/api/v1/allocations", Some(&token), &[], Some(json!({"month": month}))).await;
     assert_eq!(run.status, 200, "{}", run.body);
-    // 李秀英 (retiree, 100 from the pool) only; the four employees 张伟, 王强, 陈军 and 赵敏
-    // withheld; 刘芳 has no personal account.
+    // 李秀英 (retiree, 100 from the pool) only; the six employees 张伟, 王强, 陈军, 赵敏, 孙丽
+    // and 周涛 withheld; 刘芳 has no personal account.
     assert_eq!((run.body["credited"].clone(), run.body["amount"].clone()), (json!(1), json!("100.00")), "{}", run.body);
-    assert_eq!(run.body["contribution_unpaid"], json!(4), "{}", run.body);
+    assert_eq!(run.body["contribution_unpaid"], json!(6), "{}", run.body);
     let skipped: Vec<(String, String)> = run.body["skipped"]
         .as_array()
         .unwrap()

@@ -196,7 +196,7 @@ pub async fn reconcile_detail(call: &Call) -> Result<Answer, NhsaError> {
                 let mut differences = Vec::new();
                 for (name, theirs, ours) in [
                     ("医疗费总额", row.medfee, a.medfee),
-                    ("基金支付", row.fund, a.fund),
+                    ("基金支付", row.fund, a.funds()),
                     ("个人账户支付", row.account, a.account()),
                 ] {
                     if theirs != ours {
@@ -221,7 +221,7 @@ pub async fn reconcile_detail(call: &Call) -> Result<Answer, NhsaError> {
                 if refund { "1" } else { "0" }.to_string(),
                 memo,
                 a.medfee.to_string(),
-                a.fund.to_string(),
+                a.funds().to_string(),
                 a.account().to_string(),
             ]
             .join("\t"),

@@ -266,7 +266,7 @@ pub async fn accumulators(call: &Call) -> Result<Answer, NhsaError> {
     let row = years.iter().find(|(y, _)| *y == year).map(|(_, row)| *row).unwrap_or_default();
     let cum_ym = format!("{:04}{:02}", month.year(), month.month());
     let item = |code: &str, name: &str, value: Value| json!({"insutype": person.insurance.code(), "year": year.to_string(), "cum_ym": cum_ym, "cum_type_code": code, "cum_type_name": name, "cum": value});
-    call.answer(json!({"cuminfo": [
+    let mut cuminfo = vec![
         item("Q0000", "起付线累计", amount(row.deductible_paid())),
         item("Q0001", "住院起付线累计", amount(row.inpatient_deductible_paid)),
         item("Q0002", "门诊起付线累计", amount(row.outpatient_deductible_paid)),
@@ -274,8 +274,12 @@ pub async fn accumulators(call: &Call) -> Result<Answer, NhsaError> {
         item("S0000", "医疗费用累计", amount(row.medfee_total)),
         item("F0000", "统筹基金支付累计（计入年度最高支付限额）", amount(row.fund_paid)),
         item("B0000", "门诊统筹支付范围内费用累计（年度限额内）", amount(row.outpatient_band_used)),
-    ]}))
-    .await
+    ];
+    if person.person_type.is_civil_servant() {
+        // Toward the civil-servant subsidy's own annual cap (fund type 320100).
+        cuminfo.push(item("F3201", "公务员医疗补助支付累计（计入补助年度最高支付限额）", amount(row.subsidy_paid)));
+    }
+    call.answer(json!({"cuminfo": cuminfo})).await
 }
 
 pub async fn registrations(call: &Call) -> Result<Answer, NhsaError> {
