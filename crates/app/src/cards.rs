@@ -6,5 +6,5 @@ use yibao_engine::records::CardStatus;
 
 /// Moves a card to `to` (lost, blocked, cancelled, active again); `actor` did it, for `reason`.
 pub fn change_status(card_no: CardNo, to: CardStatus, actor: String, reason: String) -> ChangeCardStatus {
-    ChangeCardStatus { card_no, to, actor, reason }
+    ChangeCardStatus { card_no, to, channel: None, actor, reason }
 }

@@ -75,6 +75,15 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Reminds persons whose registrations (special diseases, treatment elsewhere) end within
+    /// 30 days (once per registration and end date; `serve` runs it after each midnight).
+    Remind {
+        /// The day to run for, YYYY-MM-DD (default: today).
+        #[arg(long)]
+        on: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Benchmarks on generated data (see BENCHMARKS.md).
     Bench {
         #[command(subcommand)]
@@ -235,6 +244,7 @@ fn main() -> ExitCode {
         Command::CloseYear { year, store } => {
             store.config().and_then(|config| run(over_everyone(config, Run::CloseYear(year))))
         }
+        Command::Remind { on, store } => store.config().and_then(|config| run(remind(config, on))),
         Command::Bench { command: BenchCommand::Allocation { persons, db } } => {
             load_policies(&[]).and_then(|policies| run(bench::allocation(&db, persons, bench::options(policies))))
         }
@@ -356,9 +366,31 @@ async fn serve(config: Config, demo_mode: bool, region: Option<String>) -> Resul
     }
     .with_trusted_proxies(config.trusted_proxies.clone());
     let address = application.local_addr().map_err(|error| error.to_string())?;
+    let _reminders = yibao_server::reminders::spawn_daily(store.clone());
     print_banner(&address.to_string(), store.location(), demo_mode);
     application.run_until(shutdown_signal()).await.map_err(|error| format!("server failed: {error}"))?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+async fn remind(config: Config, on: Option<String>) -> Result<(), String> {
+    let policies = load_policies(&config.policies)?;
+    let mut options = Options::new(Arc::new(policies));
+    options.synchronous = config.synchronous;
+    let store =
+        Store::open(&config.db, options).await.map_err(|error| format!("cannot open {}: {error}", config.db))?;
+    let on: yibao_domain::Date = match on {
+        Some(text) => text.parse().map_err(|error| format!("--on: {error}"))?,
+        None => store.now().date(),
+    };
+    let sent = yibao_server::reminders::remind_expiring(&store, on)
+        .await
+        .map_err(|error| format!("stopped: {}; run it again to continue", error.en))?;
+    println!(
+        "{on}: {sent} reminders of registrations ending by {}",
+        on.plus_days(yibao_engine::commands::REMINDER_DAYS)
+    );
+    store.close().await;
     Ok(())
 }
 

@@ -102,6 +102,27 @@ impl Date {
         Date::from_days_since_epoch(self.days_since_epoch() + days)
     }
 
+    /// Whether the day is a Saturday or a Sunday.
+    pub fn is_weekend(self) -> bool {
+        // 1970-01-01 was a Thursday: Monday is 0.
+        (self.days_since_epoch() + 3).rem_euclid(7) >= 5
+    }
+
+    /// The day `days` working days (Monday to Friday) after `self`. Public holidays and the
+    /// weekends worked in their place are not known here: a deadline over a holiday is early.
+    #[must_use]
+    pub fn plus_working_days(self, days: u32) -> Date {
+        let mut day = self;
+        let mut left = days;
+        while left > 0 {
+            day = day.plus_days(1);
+            if !day.is_weekend() {
+                left -= 1;
+            }
+        }
+        day
+    }
+
     /// Whole years from `self` to `on` (an age when `self` is a birth date).
     pub fn years_until(self, on: Date) -> u16 {
         let mut years = on.year.saturating_sub(self.year);
@@ -356,6 +377,19 @@ impl fmt::Display for DateTime {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn working_days_skip_weekends() {
+        let day = |text: &str| text.parse::<Date>().unwrap();
+        // 2026-12-04 is a Friday.
+        assert!(!day("2026-12-04").is_weekend());
+        assert!(day("2026-12-05").is_weekend() && day("2026-12-06").is_weekend());
+        assert_eq!(day("2026-12-04").plus_working_days(1), day("2026-12-07"));
+        assert_eq!(day("2026-12-05").plus_working_days(1), day("2026-12-07"));
+        assert_eq!(day("2026-12-01").plus_working_days(0), day("2026-12-01"));
+        // 45 working days are nine weeks.
+        assert_eq!(day("2026-12-01").plus_working_days(45), day("2026-12-01").plus_days(63));
+    }
 
     #[test]
     fn dates() {

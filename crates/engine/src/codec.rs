@@ -16,8 +16,8 @@ use crate::records::{
     StoredFile, Visit, VisitDiagnoses, VisitKind, VisitStatus, WithheldCredit,
 };
 use crate::records::{
-    CareProvider, Dispute, DisputeState, ElsewhereKind, ElsewhereRegistration, Notification, NotificationKind,
-    ReceiptLine, Reimbursement, ReimbursementCause, ReimbursementState,
+    CareProvider, Dispute, DisputeState, ElsewhereKind, ElsewhereRegistration, LossChannel, LossReport, Notification,
+    NotificationKind, ProofLetter, ReceiptLine, Reimbursement, ReimbursementCause, ReimbursementState, ReplacementPath,
 };
 use serde_json::{Value as Json, json};
 use yibao_domain::{
@@ -1113,7 +1113,7 @@ impl Record for DiseaseRegistration {
         ],
         key: &["serial"],
         ordered: false,
-        indexes: &[&["psn_no"]],
+        indexes: &[&["psn_no"], &["end_on"]],
     };
     const LOAD_BY: &'static str = "serial";
 
@@ -1683,6 +1683,106 @@ impl Record for ClearingNotice {
             issued_at: c.parse("issued_at")?,
             confirmed_at: c.opt_parse("confirmed_at")?,
             moved: c.opt_int("moved_fen")?.map(Money::from_fen),
+        })
+    }
+}
+
+impl Record for LossReport {
+    type Key = CardNo;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "loss_reports",
+        columns: &[
+            col("card_no", Text),
+            col("psn_no", Text),
+            col("notice_no", Text),
+            col("reported_at", Text),
+            col("channel", Text),
+            col("bank", Text),
+            col("reason", Text),
+            opt("proof", Text),
+            opt("replacement_path", Text),
+            opt("replacement_on", Text),
+        ],
+        key: &["card_no"],
+        ordered: false,
+        indexes: &[&["psn_no"]],
+    };
+    const LOAD_BY: &'static str = "card_no";
+
+    fn key(&self) -> CardNo {
+        self.card_no.clone()
+    }
+
+    fn load_key(key: &CardNo) -> String {
+        key.to_string()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        let proof = self.proof.as_ref().map(|p| {
+            json!({"employer": p.employer, "letter_no": p.letter_no, "issued_on": p.issued_on.to_string(),
+                "sealed_on": p.sealed_on.to_string(), "sealed_by": p.sealed_by})
+            .to_string()
+        });
+        named(
+            Self::TABLE,
+            [
+                ("card_no", text(&self.card_no)),
+                ("psn_no", text(&self.psn_no)),
+                ("notice_no", text(&self.notice_no)),
+                ("reported_at", time(&self.reported_at)),
+                ("channel", Value::Text(self.channel.as_str().to_string())),
+                ("bank", text(&self.bank)),
+                ("reason", text(&self.reason)),
+                ("proof", proof.into()),
+                ("replacement_path", self.replacement.map(|(path, _)| path.as_str().to_string()).into()),
+                ("replacement_on", self.replacement.map(|(_, on)| on.to_string()).into()),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<LossReport, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        let channel = c.text("channel")?;
+        let proof = match c.opt_text("proof")? {
+            None => None,
+            Some(text) => {
+                let value = parse_json("loss_reports.proof", &text)?;
+                let field = |name: &str| {
+                    value
+                        .get(name)
+                        .and_then(Json::as_str)
+                        .map(str::to_string)
+                        .ok_or_else(|| failure("loss_reports.proof", &value))
+                };
+                let day = |name: &str| field(name)?.parse::<Date>().map_err(|e| failure("loss_reports.proof", e));
+                Some(ProofLetter {
+                    employer: field("employer")?,
+                    letter_no: field("letter_no")?,
+                    issued_on: day("issued_on")?,
+                    sealed_on: day("sealed_on")?,
+                    sealed_by: field("sealed_by")?,
+                })
+            }
+        };
+        let path = c.opt_text("replacement_path")?;
+        let on: Option<Date> = c.opt_parse("replacement_on")?;
+        let replacement = match (path, on) {
+            (Some(path), Some(on)) => Some((
+                ReplacementPath::parse(&path).ok_or_else(|| failure("loss_reports.replacement_path", &path))?,
+                on,
+            )),
+            _ => None,
+        };
+        Ok(LossReport {
+            card_no: c.parse("card_no")?,
+            psn_no: c.parse("psn_no")?,
+            notice_no: c.text("notice_no")?,
+            reported_at: c.parse("reported_at")?,
+            channel: LossChannel::parse(&channel).ok_or_else(|| failure("loss_reports.channel", &channel))?,
+            bank: c.parse("bank")?,
+            reason: c.text("reason")?,
+            proof,
+            replacement,
         })
     }
 }
@@ -2345,7 +2445,7 @@ impl Record for ElsewhereRegistration {
         ],
         key: &["serial"],
         ordered: false,
-        indexes: &[&["psn_no"]],
+        indexes: &[&["psn_no"], &["end_on"]],
     };
     const LOAD_BY: &'static str = "serial";
 

@@ -272,14 +272,30 @@ impl CardApplication {
         self.received_on.map(|received| received.plus_days(7))
     }
 
-    /// Steps that are late on `today`.
-    pub fn overdue(&self, today: Date) -> Vec<&'static str> {
+    /// A replacement's new card is due by its path's deadline, counted from the day the
+    /// replacement was applied for (seed 000: 45 working days; seed 003: 7 days).
+    pub fn card_due(&self, path: ReplacementPath) -> Option<Date> {
+        self.replaces.as_ref().map(|_| path.card_due(self.created_at.date()))
+    }
+
+    /// Steps that are late on `today`. A new employee's application has the photo and forms
+    /// deadlines (seed 002); a replacement (on `path`) has its new card's.
+    pub fn overdue(&self, today: Date, path: Option<ReplacementPath>) -> Vec<&'static str> {
         let mut late = Vec::new();
-        if self.photo_paid_on.map_or(today > self.photo_due(), |paid| paid > self.photo_due()) {
-            late.push("photo");
-        }
-        if self.forms_paid_on.map_or(today > self.forms_due(), |paid| paid > self.forms_due()) {
-            late.push("forms");
+        if self.replaces.is_some() {
+            let due = self.card_due(path.unwrap_or(ReplacementPath::LossNotice));
+            if let Some(due) = due
+                && self.produced_on.map_or(today > due, |produced| produced > due)
+            {
+                late.push("card");
+            }
+        } else {
+            if self.photo_paid_on.map_or(today > self.photo_due(), |paid| paid > self.photo_due()) {
+                late.push("photo");
+            }
+            if self.forms_paid_on.map_or(today > self.forms_due(), |paid| paid > self.forms_due()) {
+                late.push("forms");
+            }
         }
         if let Some(due) = self.issue_due()
             && self.issued_on.map_or(today > due, |issued| issued > due)
@@ -319,6 +335,118 @@ pub struct ClearingNotice {
     pub confirmed_at: Option<DateTime>,
     /// What moved to the new bank's custody on confirmation.
     pub moved: Option<Money>,
+}
+
+/// Where a card's loss was reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LossChannel {
+    /// At the card's service bank (seed 000), which gives the holder a loss notice (挂失通知书).
+    Bank,
+    /// At the agency's counter.
+    Agency,
+    /// By the holder in the portal.
+    Portal,
+}
+
+impl LossChannel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LossChannel::Bank => "bank",
+            LossChannel::Agency => "agency",
+            LossChannel::Portal => "portal",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<LossChannel> {
+        [LossChannel::Bank, LossChannel::Agency, LossChannel::Portal].into_iter().find(|c| c.as_str() == text)
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            LossChannel::Bank => "服务银行",
+            LossChannel::Agency => "经办机构",
+            LossChannel::Portal => "网上服务",
+        }
+    }
+}
+
+/// How a lost card is replaced: each path its own steps and deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplacementPath {
+    /// Seed 000: the loss is reported at the bank, whose loss notice (挂失通知书) and the ID
+    /// card are taken to the service centre; the new card comes within 45 working days.
+    LossNotice,
+    /// Seed 003: the employer issues a proof letter, the agency confirms its seal, the loss is
+    /// registered at the bank and the replacement applied for; the new card comes 7 days after.
+    ProofLetter,
+}
+
+/// Working days to a replacement card on the loss-notice path (seed 000).
+pub const LOSS_NOTICE_WORKING_DAYS: u32 = 45;
+/// Days to a replacement card on the proof-letter path (seed 003).
+pub const PROOF_LETTER_DAYS: i64 = 7;
+
+impl ReplacementPath {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplacementPath::LossNotice => "loss-notice",
+            ReplacementPath::ProofLetter => "proof-letter",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ReplacementPath> {
+        [ReplacementPath::LossNotice, ReplacementPath::ProofLetter].into_iter().find(|p| p.as_str() == text)
+    }
+
+    /// When the new card is due for a replacement applied for on `applied_on`.
+    pub fn card_due(self, applied_on: Date) -> Date {
+        match self {
+            ReplacementPath::LossNotice => applied_on.plus_working_days(LOSS_NOTICE_WORKING_DAYS),
+            ReplacementPath::ProofLetter => applied_on.plus_days(PROOF_LETTER_DAYS),
+        }
+    }
+}
+
+/// The employer's proof letter for a lost card (seed 003), its seal confirmed by the agency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofLetter {
+    pub employer: String,
+    /// The letter's own number, as the employer wrote it.
+    pub letter_no: String,
+    pub issued_on: Date,
+    /// When the agency confirmed the seal, and who.
+    pub sealed_on: Date,
+    pub sealed_by: String,
+}
+
+/// A card's loss report and the loss notice (挂失通知书) it gives the holder; later the
+/// employer's proof letter and the replacement's path. One per card: a lost card never
+/// comes back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LossReport {
+    pub card_no: CardNo,
+    pub psn_no: PersonNo,
+    /// The loss notice's number: `GS` and the card number.
+    pub notice_no: String,
+    pub reported_at: DateTime,
+    pub channel: LossChannel,
+    /// The card's service bank.
+    pub bank: BankCode,
+    pub reason: String,
+    pub proof: Option<ProofLetter>,
+    /// The path of the replacement, once applied for, and the day it was.
+    pub replacement: Option<(ReplacementPath, Date)>,
+}
+
+impl LossReport {
+    pub fn notice_no(card_no: &CardNo) -> String {
+        format!("GS{card_no}")
+    }
+
+    /// When the replacement card is due, once applied for.
+    pub fn card_due(&self) -> Option<Date> {
+        self.replacement.map(|(path, applied_on)| path.card_due(applied_on))
+    }
 }
 
 /// A person's electronic medical insurance voucher (医保电子凭证).
@@ -1047,10 +1175,12 @@ pub enum NotificationKind {
     LowBalance,
     CardLost,
     CardReady,
+    /// A registration (special disease, treatment elsewhere) ends soon.
+    RegistrationExpiring,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 8] = [
+    pub const ALL: [NotificationKind; 9] = [
         NotificationKind::Settlement,
         NotificationKind::SettlementCancelled,
         NotificationKind::Credit,
@@ -1059,6 +1189,7 @@ impl NotificationKind {
         NotificationKind::LowBalance,
         NotificationKind::CardLost,
         NotificationKind::CardReady,
+        NotificationKind::RegistrationExpiring,
     ];
 
     pub fn code(self) -> &'static str {
@@ -1071,6 +1202,7 @@ impl NotificationKind {
             NotificationKind::LowBalance => "low-balance",
             NotificationKind::CardLost => "card-lost",
             NotificationKind::CardReady => "card-ready",
+            NotificationKind::RegistrationExpiring => "registration-expiring",
         }
     }
 

@@ -13,7 +13,7 @@ use crate::record::Record;
 use crate::records::{
     AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, ClearingParty, Credential,
     CredentialKind, DayTotals, DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, LifeEvent,
-    Message, Payout, Person, Region, Settlement, SignIn, StoredFile, Visit, VisitDiagnoses, WithheldCredit,
+    LossReport, Message, Payout, Person, Region, Settlement, SignIn, StoredFile, Visit, VisitDiagnoses, WithheldCredit,
 };
 use crate::records::{Dispute, ElsewhereRegistration, Notification, Reimbursement};
 use crate::row::{TableDef, Value};
@@ -263,6 +263,7 @@ tables! {
         card_applications: CardApplication,
         card_transactions: CardTransaction,
         clearing_notices: ClearingNotice,
+        loss_reports: LossReport,
         evouchers: EVoucher,
         grants: Grant,
         diagnoses: VisitDiagnoses,
@@ -639,6 +640,11 @@ impl<'a> WorkingSet<'a> {
 
     getter!(card_application, CardApplication);
     getter!(clearing_notice, ClearingNotice);
+    getter!(loss_report, LossReport);
+
+    pub fn put_loss_report(&mut self, row: LossReport) {
+        self.put(row);
+    }
     getter!(evoucher, EVoucher);
     getter!(grant, Grant);
     getter!(diagnoses, VisitDiagnoses);

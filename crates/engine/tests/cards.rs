@@ -7,10 +7,11 @@ mod world;
 use world::*;
 use yibao_domain::{CardNo, CertType, Date, Money};
 use yibao_engine::commands::{
-    ActivateEVoucher, ApplicationStep, ApplyForCard, ChangeCardStatus, ConfirmClearing, IssueQrCode, PrintStatement,
-    ProduceCard, RecordApplicationStep, RedeemGrant, ReplaceCard, SuspendEVoucher, grant_hash, transition_allowed,
+    ActivateEVoucher, ApplicationStep, ApplyForCard, ChangeCardStatus, ConfirmClearing, ConfirmProofLetter,
+    IssueQrCode, PrintStatement, ProduceCard, RecordApplicationStep, RedeemGrant, ReplaceCard, SuspendEVoucher,
+    grant_hash, transition_allowed,
 };
-use yibao_engine::records::{CardStatus, Certificate, GrantKind};
+use yibao_engine::records::{CardStatus, Certificate, GrantKind, LossChannel, LossReport, ReplacementPath};
 use yibao_engine::{ErrorKind, Outcome, Refusal};
 use yibao_ledger::AccountKey;
 
@@ -65,6 +66,7 @@ fn every_status_change_from_every_state_is_applied_or_refused() {
             let result = world.exec(ChangeCardStatus {
                 card_no: number.clone(),
                 to,
+                channel: None,
                 actor: "operator:clerk".into(),
                 reason: "测试".into(),
             });
@@ -124,6 +126,7 @@ fn cancel_card(world: &mut World, number: &str) {
         .exec(ChangeCardStatus {
             card_no: card_no(number),
             to: CardStatus::Cancelled,
+            channel: None,
             actor: "operator:clerk".into(),
             reason: "注销".into(),
         })
@@ -151,6 +154,7 @@ fn issue_14_one_live_card_per_person_a_new_one_only_as_a_replacement() {
     world
         .exec(ReplaceCard {
             old_card: card_no("A10000001"),
+            path: ReplacementPath::LossNotice,
             new_bank: None,
             actor: "operator:clerk".into(),
             reason: "补卡".into(),
@@ -190,8 +194,8 @@ fn an_application_goes_applied_produced_issued_active_with_its_deadlines() {
     let application = world.db.get::<CardApplication>(&id).unwrap();
     assert_eq!(application.photo_due(), day("2026-02-03"));
     assert_eq!(application.forms_due(), day("2026-02-19"));
-    assert_eq!(application.overdue(day("2026-02-01")), Vec::<&str>::new());
-    assert_eq!(application.overdue(day("2026-02-20")), vec!["photo", "forms"]);
+    assert_eq!(application.overdue(day("2026-02-01"), None), Vec::<&str>::new());
+    assert_eq!(application.overdue(day("2026-02-20"), None), vec!["photo", "forms"]);
 
     // Out of order: refused, nothing changes.
     assert_eq!(produce(&mut world, &id, "2026-02-01").unwrap_err().kind, ErrorKind::Refused);
@@ -203,6 +207,7 @@ fn an_application_goes_applied_produced_issued_active_with_its_deadlines() {
         world.exec(ChangeCardStatus {
             card_no: number.clone(),
             to: CardStatus::Active,
+            channel: None,
             actor: "x".into(),
             reason: "启用".into(),
         })
@@ -213,7 +218,7 @@ fn an_application_goes_applied_produced_issued_active_with_its_deadlines() {
     assert_eq!(step(&mut world, &id, ApplicationStep::Photo, "2026-02-02").unwrap_err().kind, ErrorKind::Conflict);
     step(&mut world, &id, ApplicationStep::Forms, "2026-02-25").unwrap();
     let application = world.db.get::<CardApplication>(&id).unwrap();
-    assert_eq!(application.overdue(day("2026-02-26")), vec!["forms"], "the forms came late");
+    assert_eq!(application.overdue(day("2026-02-26"), None), vec!["forms"], "the forms came late");
     step(&mut world, &id, ApplicationStep::Submit, "2026-02-26").unwrap();
     assert!(world.db.get::<CardApplication>(&id).unwrap().warnings().is_empty(), "handed over after the 19th");
     produce(&mut world, &id, "2026-03-01").unwrap();
@@ -222,10 +227,10 @@ fn an_application_goes_applied_produced_issued_active_with_its_deadlines() {
     step(&mut world, &id, ApplicationStep::Receive, "2026-03-02").unwrap();
     let application = world.db.get::<CardApplication>(&id).unwrap();
     assert_eq!(application.issue_due(), Some(day("2026-03-09")));
-    assert_eq!(application.overdue(day("2026-03-10")), vec!["forms", "issue"]);
+    assert_eq!(application.overdue(day("2026-03-10"), None), vec!["forms", "issue"]);
     step(&mut world, &id, ApplicationStep::Issue, "2026-03-05").unwrap();
     assert_eq!(world.db.get::<Card>(&number).unwrap().status, CardStatus::Issued);
-    assert_eq!(world.db.get::<CardApplication>(&id).unwrap().overdue(day("2026-03-10")), vec!["forms"]);
+    assert_eq!(world.db.get::<CardApplication>(&id).unwrap().overdue(day("2026-03-10"), None), vec!["forms"]);
     activate(&mut world).unwrap();
     assert_eq!(world.db.get::<Card>(&number).unwrap().status, CardStatus::Active);
     assert_eq!(activate(&mut world).unwrap_err().kind, ErrorKind::Conflict);
@@ -251,6 +256,7 @@ fn lose(world: &mut World, number: &str) {
         .exec(ChangeCardStatus {
             card_no: card_no(number),
             to: CardStatus::Lost,
+            channel: None,
             actor: "person".into(),
             reason: "丢失".into(),
         })
@@ -278,6 +284,7 @@ fn replacement_at_the_same_bank_keeps_the_balance_and_repeats_change_nothing() {
     lose(&mut world, "A10000001");
     let replace = ReplaceCard {
         old_card: card_no("A10000001"),
+        path: ReplacementPath::LossNotice,
         new_bank: None,
         actor: "operator:clerk".into(),
         reason: "补卡".into(),
@@ -293,6 +300,7 @@ fn replacement_at_the_same_bank_keeps_the_balance_and_repeats_change_nothing() {
         .exec(ChangeCardStatus {
             card_no: application.card_no.clone(),
             to: CardStatus::Active,
+            channel: None,
             actor: "x".into(),
             reason: "启用".into(),
         })
@@ -324,6 +332,7 @@ fn replacement_at_another_bank_moves_money_only_after_confirmation_and_only_once
     lose(&mut world, "A10000002");
     let replace = ReplaceCard {
         old_card: card_no("A10000002"),
+        path: ReplacementPath::LossNotice,
         new_bank: Some("ICBC".parse().unwrap()),
         actor: "operator:clerk".into(),
         reason: "补卡（换银行）".into(),
@@ -339,6 +348,7 @@ fn replacement_at_another_bank_moves_money_only_after_confirmation_and_only_once
         .exec(ChangeCardStatus {
             card_no: application.card_no.clone(),
             to: CardStatus::Active,
+            channel: None,
             actor: "x".into(),
             reason: "启用".into(),
         })
@@ -478,6 +488,7 @@ fn issue_14_a_blocked_card_being_replaced_stays_blocked() {
         world.exec(ChangeCardStatus {
             card_no: card_no("A10000001"),
             to,
+            channel: None,
             actor: "operator:clerk".into(),
             reason: "单位申请".into(),
         })
@@ -486,6 +497,7 @@ fn issue_14_a_blocked_card_being_replaced_stays_blocked() {
     world
         .exec(ReplaceCard {
             old_card: card_no("A10000001"),
+            path: ReplacementPath::LossNotice,
             new_bank: None,
             actor: "operator:clerk".into(),
             reason: "补卡".into(),
@@ -496,4 +508,89 @@ fn issue_14_a_blocked_card_being_replaced_stays_blocked() {
         ErrorKind::Conflict,
         "two live cards otherwise"
     );
+}
+
+/// Issue 16: a lost card's replacement follows its seed's path. Seed 000: the loss reported at
+/// the bank gives a loss notice, and the new card comes within 45 working days of the
+/// application; seed 003: the employer's proof letter, its seal confirmed by the agency, then
+/// the new card 7 days after. The proof-letter path needs the letter first.
+#[test]
+fn issue_16_each_replacement_path_has_its_own_dated_steps() {
+    let mut world = World::demo();
+    world
+        .exec(ChangeCardStatus {
+            card_no: card_no("A10000001"),
+            to: CardStatus::Lost,
+            channel: Some(LossChannel::Bank),
+            actor: "operator:clerk".into(),
+            reason: "遗失".into(),
+        })
+        .unwrap();
+    let report = world.db.get::<LossReport>(&card_no("A10000001")).unwrap();
+    assert_eq!((report.notice_no.as_str(), report.channel), ("GSA10000001", LossChannel::Bank));
+    assert_eq!(report.reported_at.date(), day("2026-03-02"));
+    let by_letter = ReplaceCard {
+        old_card: card_no("A10000001"),
+        new_bank: None,
+        path: ReplacementPath::ProofLetter,
+        actor: "operator:clerk".into(),
+        reason: "补卡".into(),
+    };
+    assert_eq!(world.exec(by_letter).unwrap_err().kind, ErrorKind::Refused, "no proof letter yet");
+    let Outcome::Replacement { application, .. } = world
+        .exec(ReplaceCard {
+            old_card: card_no("A10000001"),
+            new_bank: None,
+            path: ReplacementPath::LossNotice,
+            actor: "operator:clerk".into(),
+            reason: "补卡".into(),
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    // 2026-03-02 is a Monday: 45 working days are nine weeks.
+    assert_eq!(application.card_due(ReplacementPath::LossNotice), Some(day("2026-05-04")));
+    let report = world.db.get::<LossReport>(&card_no("A10000001")).unwrap();
+    assert_eq!(report.replacement, Some((ReplacementPath::LossNotice, day("2026-03-02"))));
+    assert_eq!(report.card_due(), Some(day("2026-05-04")));
+    let path = Some(ReplacementPath::LossNotice);
+    assert!(application.overdue(day("2026-05-04"), path).is_empty(), "not a new employee's photo and forms");
+    assert_eq!(application.overdue(day("2026-05-05"), path), vec!["card"]);
+
+    let mut world = World::demo();
+    lose(&mut world, "A10000001");
+    let letter = |employer: &str, letter_no: &str| ConfirmProofLetter {
+        card_no: card_no("A10000001"),
+        employer: employer.into(),
+        letter_no: letter_no.into(),
+        issued_on: day("2026-03-01"),
+        actor: "operator:clerk".into(),
+    };
+    let wrong = world.exec(letter("E33020000001", "甬证1号")).unwrap_err();
+    assert_eq!(wrong.kind, ErrorKind::Refused, "not 张伟's employer: {wrong}");
+    let mut future = letter("E33010000001", "示例科技证字〔2026〕3号");
+    future.issued_on = day("2026-03-03");
+    assert_eq!(world.exec(future).unwrap_err().kind, ErrorKind::Invalid, "dated tomorrow");
+    world.exec(letter("E33010000001", "示例科技证字〔2026〕3号")).unwrap();
+    world.exec(letter("E33010000001", "示例科技证字〔2026〕3号")).expect("the same letter again changes nothing");
+    assert_eq!(world.exec(letter("E33010000001", "另一封")).unwrap_err().kind, ErrorKind::Conflict);
+    let report = world.db.get::<LossReport>(&card_no("A10000001")).unwrap();
+    let proof = report.proof.clone().unwrap();
+    assert_eq!((proof.issued_on, proof.sealed_on), (day("2026-03-01"), day("2026-03-02")));
+    assert_eq!(report.channel, LossChannel::Agency, "reported by an operator without a channel");
+    let Outcome::Replacement { application, .. } = world
+        .exec(ReplaceCard {
+            old_card: card_no("A10000001"),
+            new_bank: None,
+            path: ReplacementPath::ProofLetter,
+            actor: "operator:clerk".into(),
+            reason: "补卡".into(),
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(application.card_due(ReplacementPath::ProofLetter), Some(day("2026-03-09")));
+    assert_eq!(application.overdue(day("2026-03-10"), Some(ReplacementPath::ProofLetter)), vec!["card"]);
 }

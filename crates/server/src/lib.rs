@@ -13,6 +13,7 @@ mod kit;
 pub mod nhsa;
 pub mod pages;
 pub mod peer;
+pub mod reminders;
 pub mod rest;
 pub mod state;
 

@@ -29,7 +29,7 @@ use yibao_engine::{
 };
 use yibao_policy::PolicySet;
 
-pub use queries::{Page, PersonLookup, Reader, SettlementFilter, Statement, StatementEntry, Totals};
+pub use queries::{Page, PersonLookup, Reader, RegistrationTable, SettlementFilter, Statement, StatementEntry, Totals};
 pub use schema::Dialect;
 pub use shared::{Clock, Metrics, MetricsSnapshot, system_clock};
 pub use sqlite::Synchronous;

@@ -1,11 +1,11 @@
 //! Read-side queries for the server: lookups by secondary keys, lists with paging, period
 //! totals for reconciliation, the journal. Each runs inside the caller's read snapshot.
 
-use yibao_domain::{CardNo, DateTime, InstitutionCode, MdtrtId, Money, MsgId, PersonNo, SetlId};
+use yibao_domain::{CardNo, Date, DateTime, InstitutionCode, MdtrtId, Money, MsgId, PersonNo, SetlId};
 use yibao_engine::records::{
     AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, Credential, CredentialKind,
-    DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, LifeEvent, Message, Payout, Person, Region,
-    Settlement, StoredFile, Visit, VisitDiagnoses,
+    DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, LifeEvent, LossReport, Message, Payout,
+    Person, Region, Settlement, StoredFile, Visit, VisitDiagnoses,
 };
 use yibao_engine::records::{Dispute, ElsewhereRegistration, Notification, Reimbursement};
 use yibao_engine::{Loader, StoreFailure};
@@ -114,6 +114,13 @@ pub struct SettlementFilter {
     pub insured_admdvs: Option<String>,
     /// Treated at institutions of this region.
     pub treated_admdvs: Option<String>,
+}
+
+/// The registrations that expire: special diseases or treatment elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationTable {
+    Disease,
+    Elsewhere,
 }
 
 /// Sums over settlements, for reconciliation (3201) and clearing.
@@ -696,6 +703,43 @@ impl<'c> Reader<'c> {
         self.db.get::<Payout>(&[id.to_string()]).map(one)
     }
 
+    /// Registrations in force ending from `from` to `to` (both included), by serial after
+    /// `after`, at most `limit`: `(psn_no, serial)`. `table` is `disease_registrations` or
+    /// `elsewhere_registrations`.
+    pub fn registrations_ending(
+        &mut self,
+        table: RegistrationTable,
+        from: Date,
+        to: Date,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<(PersonNo, String)>, StoreFailure> {
+        let name = match table {
+            RegistrationTable::Disease => "disease_registrations",
+            RegistrationTable::Elsewhere => "elsewhere_registrations",
+        };
+        let rows = self.db.conn.query(
+            &format!(
+                "SELECT psn_no, serial FROM {name} WHERE revoked = 0 AND end_on >= $1 AND end_on <= $2 AND serial > $3 \
+                 ORDER BY serial LIMIT $4"
+            ),
+            &[
+                text(from),
+                text(to),
+                Value::Text(after.unwrap_or_default().to_string()),
+                Value::Int(i64::try_from(limit).unwrap_or(i64::MAX)),
+            ],
+        )?;
+        rows.into_iter()
+            .map(|row| match row.as_slice() {
+                [Value::Text(psn_no), Value::Text(serial)] => {
+                    Ok((psn_no.parse().map_err(|e| StoreFailure(format!("{name}.psn_no: {e}")))?, serial.clone()))
+                }
+                other => Err(StoreFailure(format!("{name}: unexpected {other:?}"))),
+            })
+            .collect()
+    }
+
     /// A person's registrations for treatment in another region, by serial.
     pub fn elsewhere_of(&mut self, psn_no: &PersonNo) -> Result<Vec<ElsewhereRegistration>, StoreFailure> {
         let mut rows: Vec<ElsewhereRegistration> =
@@ -801,6 +845,16 @@ impl<'c> Reader<'c> {
 
     pub fn card_transactions(&mut self, card_no: &CardNo) -> Result<Vec<CardTransaction>, StoreFailure> {
         yibao_engine::card_transactions(&mut self.db, card_no)
+    }
+
+    pub fn loss_report(&mut self, card_no: &CardNo) -> Result<Option<LossReport>, StoreFailure> {
+        self.db.get::<LossReport>(std::slice::from_ref(card_no)).map(one)
+    }
+
+    /// The loss reports of the cards these applications replace.
+    pub fn loss_reports_of(&mut self, applications: &[CardApplication]) -> Result<Vec<LossReport>, StoreFailure> {
+        let cards: Vec<CardNo> = applications.iter().filter_map(|a| a.replaces.clone()).collect();
+        self.db.get::<LossReport>(&cards)
     }
 
     pub fn clearing_notice(&mut self, id: &str) -> Result<Option<ClearingNotice>, StoreFailure> {

@@ -12,7 +12,7 @@ use super::{Command, Context, Outcome};
 use crate::error::EngineError;
 use crate::records::{
     AuditEntry, Card, CardApplication, CardStatus, CardTransaction, ClearingNotice, Credential, CredentialKind,
-    Notification, NotificationKind,
+    LossChannel, LossReport, Notification, NotificationKind, ProofLetter, ReplacementPath,
 };
 use crate::working_set::{Keys, WorkingSet};
 
@@ -381,6 +381,9 @@ impl Command for ProduceCard {
 pub struct ChangeCardStatus {
     pub card_no: CardNo,
     pub to: CardStatus,
+    /// Where a loss was reported; `None`: the holder in the portal for a `person:` actor, the
+    /// agency otherwise.
+    pub channel: Option<LossChannel>,
     pub actor: String,
     pub reason: String,
 }
@@ -427,13 +430,38 @@ impl Command for ChangeCardStatus {
         ws.put_card(card.clone());
         audit(ws, ctx, &self.actor, &format!("card-{}", self.to.as_str()), card.card_no.as_str(), &self.reason);
         if self.to == CardStatus::Lost && was != CardStatus::Lost {
+            let channel = self.channel.unwrap_or(match self.actor.starts_with("person:") {
+                true => LossChannel::Portal,
+                false => LossChannel::Agency,
+            });
+            let report = LossReport {
+                card_no: card.card_no.clone(),
+                psn_no: card.psn_no.clone(),
+                notice_no: LossReport::notice_no(&card.card_no),
+                reported_at: ctx.now,
+                channel,
+                bank: card.bank.clone(),
+                reason: self.reason.clone(),
+                proof: None,
+                replacement: None,
+            };
+            ws.put_loss_report(report.clone());
             ws.notify(Notification::new(
                 format!("card-lost/{}/{}", card.card_no, ctx.now.compact()),
                 card.psn_no.clone(),
                 NotificationKind::CardLost,
                 ctx.now,
-                format!("您的社保卡{}已于{}挂失，电子凭证二维码已失效；补卡请到经办机构或银行办理。", card.card_no, ctx.now),
-                format!("Your card {} was reported lost at {}; its QR codes no longer work. Apply for a new one at the agency or the bank.", card.card_no, ctx.now),
+                format!(
+                    "您的社保卡{}已于{}在{}挂失（挂失通知书{}），电子凭证二维码已失效；补卡请持挂失通知书和身份证到经办机构办理（45个工作日内发新卡），或由单位出具证明信经医保经办机构盖章确认后办理（受理后7日发新卡）。",
+                    card.card_no,
+                    ctx.now,
+                    channel.name_zh(),
+                    report.notice_no
+                ),
+                format!(
+                    "Your card {} was reported lost at {} (loss notice {}); its QR codes no longer work. For a new card take the loss notice and your ID card to the agency (card within 45 working days), or your employer's proof letter with the agency's seal (card 7 days after).",
+                    card.card_no, ctx.now, report.notice_no
+                ),
             ));
         }
         Ok(Outcome::Card(Box::new(card)))
@@ -443,11 +471,17 @@ impl Command for ChangeCardStatus {
 /// Replaces a lost card. At the same bank the replacement takes over once it is activated;
 /// at another bank the agency issues a clearing notice and the account is frozen until the
 /// original bank confirms the old card's cancellation.
+///
+/// A lost card's replacement follows one of two paths (seeds 000 and 003), each with its
+/// deadline: the bank's loss notice (new card within 45 working days) or the employer's proof
+/// letter, its seal confirmed by the agency first (new card 7 days after). A blocked
+/// (damaged) card is replaced on the first path.
 #[derive(Debug, Clone)]
 pub struct ReplaceCard {
     pub old_card: CardNo,
     /// The bank of the new card; `None`: the same bank.
     pub new_bank: Option<BankCode>,
+    pub path: ReplacementPath,
     pub actor: String,
     pub reason: String,
 }
@@ -463,6 +497,16 @@ impl Command for ReplaceCard {
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
         let old = load_card(ws, &self.old_card)?;
+        let report = ws.loss_report(&old.card_no)?;
+        if self.path == ReplacementPath::ProofLetter && report.as_ref().is_none_or(|r| r.proof.is_none()) {
+            return Err(EngineError::refused(
+                format!("卡{}尚无经医保经办机构盖章确认的单位证明信，不能按证明信办理补卡", old.card_no),
+                format!(
+                    "card {} has no employer's proof letter with the agency's seal: record it first, or replace it with the loss notice",
+                    old.card_no
+                ),
+            ));
+        }
         let bank = self.new_bank.clone().unwrap_or_else(|| old.bank.clone());
         let (application, _) = apply(
             ws,
@@ -477,6 +521,10 @@ impl Command for ReplaceCard {
                 reason: self.reason.clone(),
             },
         )?;
+        if let Some(mut report) = report {
+            report.replacement = Some((self.path, ctx.now.date()));
+            ws.put_loss_report(report);
+        }
         let notice = match bank != old.bank {
             false => None,
             true => {
@@ -500,6 +548,76 @@ impl Command for ReplaceCard {
             }
         };
         Ok(Outcome::Replacement { application: Box::new(application), notice: notice.map(Box::new) })
+    }
+}
+
+/// The agency confirms the seal on the employer's proof letter for a lost card (seed 003), the
+/// first step of the proof-letter path. Recording the same letter again changes nothing.
+#[derive(Debug, Clone)]
+pub struct ConfirmProofLetter {
+    pub card_no: CardNo,
+    pub employer: String,
+    pub letter_no: String,
+    pub issued_on: Date,
+    pub actor: String,
+}
+
+impl Command for ConfirmProofLetter {
+    fn name(&self) -> &'static str {
+        "confirm-proof-letter"
+    }
+
+    fn keys(&self) -> Keys {
+        Keys::default()
+    }
+
+    fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
+        let card = load_card(ws, &self.card_no)?;
+        let Some(mut report) = ws.loss_report(&card.card_no)? else {
+            return Err(EngineError::refused(
+                format!("卡{}未挂失：证明信用于挂失补卡", card.card_no),
+                format!("card {} was not reported lost: a proof letter is for a lost card", card.card_no),
+            ));
+        };
+        let person = ws.person(&card.psn_no)?.ok_or_else(|| EngineError::internal("card holder vanished"))?;
+        if ws.employer(&self.employer)?.is_none() {
+            return Err(EngineError::not_found(
+                format!("参保单位{}不存在", self.employer),
+                format!("no employer {}", self.employer),
+            ));
+        }
+        if person.employer.as_deref() != Some(self.employer.as_str()) {
+            return Err(EngineError::refused(
+                format!("证明信须由持卡人的参保单位出具，{}不是其参保单位", self.employer),
+                format!("the proof letter must come from the holder's employer; {} is not", self.employer),
+            ));
+        }
+        let today = ctx.now.date();
+        if self.issued_on > today || self.issued_on < report.reported_at.date().plus_days(-30) {
+            return Err(EngineError::invalid(
+                format!("证明信日期{}须在挂失前30日内至今天之间", self.issued_on),
+                format!("the letter's date {} must be between 30 days before the loss and today", self.issued_on),
+            ));
+        }
+        if let Some(proof) = &report.proof {
+            return match proof.employer == self.employer && proof.letter_no == self.letter_no {
+                true => Ok(Outcome::LossReport(Box::new(report))),
+                false => Err(EngineError::conflict(
+                    format!("卡{}已有盖章确认的证明信{}", card.card_no, proof.letter_no),
+                    format!("card {} already has a sealed proof letter {}", card.card_no, proof.letter_no),
+                )),
+            };
+        }
+        report.proof = Some(ProofLetter {
+            employer: self.employer.clone(),
+            letter_no: self.letter_no.clone(),
+            issued_on: self.issued_on,
+            sealed_on: today,
+            sealed_by: self.actor.clone(),
+        });
+        ws.put_loss_report(report.clone());
+        audit(ws, ctx, &self.actor, "card-proof-letter", card.card_no.as_str(), &self.letter_no);
+        Ok(Outcome::LossReport(Box::new(report)))
     }
 }
 

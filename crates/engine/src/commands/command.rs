@@ -107,6 +107,10 @@ pub enum Outcome {
         notice: Option<Box<crate::records::ClearingNotice>>,
     },
     ClearingNotice(Box<crate::records::ClearingNotice>),
+    /// A card's loss report, with its proof letter once confirmed.
+    LossReport(Box<crate::records::LossReport>),
+    /// How many reminders a run wrote.
+    Reminded(u64),
     Statement {
         card: Box<crate::records::Card>,
         person: Box<Person>,
@@ -149,6 +153,8 @@ impl Outcome {
             | Outcome::CardApplication(_)
             | Outcome::Replacement { .. }
             | Outcome::ClearingNotice(_)
+            | Outcome::LossReport(_)
+            | Outcome::Reminded(_)
             | Outcome::Statement { .. }
             | Outcome::EVoucher(_)
             | Outcome::Grant(_)

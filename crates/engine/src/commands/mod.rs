@@ -24,6 +24,7 @@ mod payouts;
 mod peer;
 mod registry;
 mod reimbursements;
+mod reminders;
 mod settle;
 mod summary;
 mod visits;
@@ -34,7 +35,7 @@ pub use access::{
 };
 pub use accounts::{ALLOCATION_BATCH_MAX, AllocateMonth, CloseYear};
 pub use cards::{
-    ApplicationStep, ApplyForCard, ChangeCardStatus, ConfirmClearing, PrintStatement, ProduceCard,
+    ApplicationStep, ApplyForCard, ChangeCardStatus, ConfirmClearing, ConfirmProofLetter, PrintStatement, ProduceCard,
     RecordApplicationStep, ReplaceCard, transition_allowed,
 };
 pub use clearing::{
@@ -70,6 +71,7 @@ pub use reimbursements::{
     CLAIM_DAYS_MAX, ProviderRef, REIMBURSEMENT_LINES_MAX, ResubmitReimbursement, ReviewDecision, ReviewReimbursement,
     SubmitReimbursement, reimbursement_id,
 };
+pub use reminders::{REMINDER_BATCH_MAX, REMINDER_DAYS, RemindExpiring};
 pub use settle::{CancelSettlement, Purchase, PurchaseRequest, Settle, SettleRequest, Treated};
 pub use summary::{
     AllocationSummary, ClearingSummary, ContributionLine, ContributionSummary, SKIPPED_LISTED, SkipReason, Skipped,

@@ -431,8 +431,27 @@ async fn persons(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk, uri
 
 async fn card_applications(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk) -> Response {
     let Some((operator, _)) = desk.0 else { return Redirect::to("/agency/login").into_response() };
-    let Ok(applications) = state.store.read(|r| r.card_applications(None, ROWS)).await else {
+    let Ok((applications, losses)) = state
+        .store
+        .read(|r| {
+            let applications = r.card_applications(None, ROWS)?;
+            let losses = r.loss_reports_of(&applications)?;
+            Ok((applications, losses))
+        })
+        .await
+    else {
         return unavailable(lang, &operator);
+    };
+    // A replacement's path and its new card's deadline (seed 000: 45 working days after the
+    // loss notice; seed 003: 7 days after the proof letter).
+    let path_of = |a: &yibao_engine::records::CardApplication| {
+        a.replaces.as_ref().map(|old| {
+            losses
+                .iter()
+                .find(|report| &report.card_no == old)
+                .and_then(|report| report.replacement)
+                .map_or(yibao_engine::records::ReplacementPath::LossNotice, |(path, _)| path)
+        })
     };
     let today = state.store.now().date();
     let step = |on: Option<yibao_domain::Date>| on.map_or_else(|| "—".to_string(), |d| d.to_string());
@@ -452,13 +471,21 @@ async fn card_applications(State(state): State<Arc<AppState>>, lang: Lang, desk:
                 }
                 tbody {
                     @for a in &applications {
-                        @let overdue = a.overdue(today);
+                        @let path = path_of(a);
+                        @let overdue = a.overdue(today, path);
                         tr {
                             td { (a.id) }
                             td { (a.psn_no.as_str()) }
                             td { (a.card_no.as_str()) }
-                            td { (step(a.photo_paid_on)) " / " (a.photo_due()) }
-                            td { (step(a.forms_paid_on)) " / " (a.forms_due()) }
+                            @if let Some(path) = path {
+                                td colspan="2" {
+                                    (lang.t("补卡", "Replacement")) " (" (path.as_str()) "): "
+                                    (lang.t("新卡期限", "new card due")) " " (step(a.card_due(path)))
+                                }
+                            } @else {
+                                td { (step(a.photo_paid_on)) " / " (a.photo_due()) }
+                                td { (step(a.forms_paid_on)) " / " (a.forms_due()) }
+                            }
                             td { (step(a.issued_on)) }
                             td {
                                 @if overdue.is_empty() {

@@ -18,11 +18,11 @@ use serde_json::{Value, json};
 use yibao_domain::{BankCode, CardNo, Date, DateTime, IdNumber, PersonNo};
 use yibao_engine::Outcome;
 use yibao_engine::commands::{
-    ApplicationStep, ApplyForCard, ConfirmClearing, PrintStatement, ProduceCard, ReplaceCard,
+    ApplicationStep, ApplyForCard, ConfirmClearing, ConfirmProofLetter, PrintStatement, ProduceCard, ReplaceCard,
 };
 use yibao_engine::records::{
-    CARD_FEE, Card, CardApplication, CardStatus, CardTransaction, ClearingNotice, CredentialKind, PHOTO_FEE, Person,
-    UNPRINTED_MAX,
+    CARD_FEE, Card, CardApplication, CardStatus, CardTransaction, ClearingNotice, CredentialKind, LossChannel,
+    LossReport, PHOTO_FEE, Person, ReplacementPath, UNPRINTED_MAX,
 };
 
 use super::caller::Caller;
@@ -45,6 +45,8 @@ pub fn routes(router: axum::Router<Arc<AppState>>) -> axum::Router<Arc<AppState>
         .route("/api/v1/cards/{card_no}/status", post(change_status))
         .route("/api/v1/cards/{card_no}/loss", post(report_loss))
         .route("/api/v1/cards/{card_no}/replacement", post(replace))
+        .route("/api/v1/cards/{card_no}/loss-notice", get(loss_notice))
+        .route("/api/v1/cards/{card_no}/proof-letter", post(proof_letter))
         .route("/api/v1/cards/{card_no}/pin/verify", post(verify_pin))
         .route("/api/v1/cards/{card_no}/pin/change", post(change_pin))
         .route("/api/v1/cards/{card_no}/pin/reset", post(reset_pin))
@@ -60,7 +62,51 @@ fn date(day: Option<Date>) -> Value {
     day.map_or(Value::Null, |day| json!(day.to_string()))
 }
 
-fn application_json(application: &CardApplication, today: Date) -> Value {
+/// The path of the replacement an application is, from the replaced card's loss report.
+fn path_of(application: &CardApplication, loss: Option<&LossReport>) -> Option<ReplacementPath> {
+    application.replaces.as_ref()?;
+    Some(loss.and_then(|report| report.replacement).map_or(ReplacementPath::LossNotice, |(path, _)| path))
+}
+
+/// A replacement's steps on its path, each with its day (`null` while to come).
+fn replacement_steps(application: &CardApplication, loss: Option<&LossReport>, path: ReplacementPath) -> Value {
+    let step = |name: &str, zh: &str, on: Option<Date>| json!({"step": name, "step_zh": zh, "on": date(on)});
+    let applied = Some(application.created_at.date());
+    let reported = loss.map(|report| report.reported_at.date());
+    let mut steps = match path {
+        ReplacementPath::LossNotice => vec![
+            step("loss-reported", "挂失并取得挂失通知书", reported),
+            step("application-accepted", "服务中心凭挂失通知书和身份证受理申领", applied),
+        ],
+        ReplacementPath::ProofLetter => {
+            let proof = loss.and_then(|report| report.proof.as_ref());
+            vec![
+                step("proof-letter-issued", "单位出具证明信", proof.map(|p| p.issued_on)),
+                step("seal-confirmed", "医保经办机构盖章确认", proof.map(|p| p.sealed_on)),
+                step("loss-registered", "到银行登记挂失", reported),
+                step("application-received", "办理补卡手续", applied),
+            ]
+        }
+    };
+    steps.push(step("card-produced", "新卡制成", application.produced_on));
+    steps.push(step("card-issued", "新卡发放", application.issued_on));
+    Value::Array(steps)
+}
+
+fn application_json(application: &CardApplication, today: Date, loss: Option<&LossReport>) -> Value {
+    let path = path_of(application, loss);
+    let replacement = path.map(|path| {
+        json!({
+            "path": path.as_str(),
+            "loss_notice": loss.map(|report| report.notice_no.clone()),
+            "steps": replacement_steps(application, loss, path),
+            "card_due": date(application.card_due(path)),
+        })
+    });
+    let (photo_due, forms_due) = match path {
+        Some(_) => (Value::Null, Value::Null),
+        None => (json!(application.photo_due().to_string()), json!(application.forms_due().to_string())),
+    };
     json!({
         "id": application.id,
         "psn_no": application.psn_no.as_str(),
@@ -79,16 +125,43 @@ fn application_json(application: &CardApplication, today: Date) -> Value {
             "issue": date(application.issued_on),
         },
         "due": {
-            "photo": application.photo_due().to_string(),
-            "forms": application.forms_due().to_string(),
+            "photo": photo_due,
+            "forms": forms_due,
             "issue": date(application.issue_due()),
+            "card": date(path.and_then(|path| application.card_due(path))),
         },
-        "overdue": application.overdue(today),
+        "replacement": replacement,
+        "overdue": application.overdue(today, path),
         "warnings": application
             .warnings()
             .into_iter()
             .map(|(zh, en)| json!({"message": en, "message_zh": zh}))
             .collect::<Vec<_>>(),
+    })
+}
+
+fn loss_json(report: &LossReport) -> Value {
+    json!({
+        "notice_no": report.notice_no,
+        "card_no": report.card_no.as_str(),
+        "psn_no": report.psn_no.as_str(),
+        "reported_at": report.reported_at.to_string(),
+        "channel": report.channel.as_str(),
+        "bank": report.bank.as_str(),
+        "reason": report.reason,
+        "proof_letter": report.proof.as_ref().map(|proof| json!({
+            "employer": proof.employer, "letter_no": proof.letter_no, "issued_on": proof.issued_on.to_string(),
+            "sealed_on": proof.sealed_on.to_string(), "sealed_by": proof.sealed_by,
+        })),
+        "replacement": report.replacement.map(|(path, on)| json!({
+            "path": path.as_str(), "applied_on": on.to_string(), "card_due": path.card_due(on).to_string(),
+        })),
+        "paths": [
+            {"path": "loss-notice", "zh": "持挂失通知书和身份证到服务中心申领，45个工作日内发新卡",
+             "en": "take the loss notice and the ID card to the service centre: the new card within 45 working days"},
+            {"path": "proof-letter", "zh": "单位出具证明信，经医保经办机构盖章确认后办理补卡，受理后7日发新卡",
+             "en": "the employer's proof letter, its seal confirmed by the agency: the new card 7 days after"},
+        ],
     })
 }
 
@@ -177,6 +250,12 @@ async fn readable_card(state: &AppState, caller: &Caller, card_no: &str) -> Resu
     }
 }
 
+/// The loss report of the card an application replaces.
+async fn loss_of(state: &AppState, application: &CardApplication) -> Result<Option<LossReport>, ApiError> {
+    let Some(card_no) = application.replaces.clone() else { return Ok(None) };
+    Ok(state.store.read(move |r| r.loss_report(&card_no)).await?)
+}
+
 async fn load_application(state: &AppState, id: &str) -> Result<CardApplication, ApiError> {
     let lookup = wire::code("id", id)?;
     state
@@ -216,7 +295,7 @@ async fn apply(State(state): State<Arc<AppState>>, caller: Caller, bytes: Bytes)
         reason: "new employee".into(),
     };
     match state.store.execute(command).await? {
-        Outcome::CardApplication(application) => Ok(created(application_json(&application, today))),
+        Outcome::CardApplication(application) => Ok(created(application_json(&application, today, None))),
         _ => Err(unexpected()),
     }
 }
@@ -237,12 +316,20 @@ async fn applications(
     caller.operator()?;
     let limit = filter.limit.unwrap_or(100).clamp(1, PAGE_SIZE_MAX);
     let employer = filter.employer.clone();
-    let found = state.store.read(move |r| r.card_applications(employer.as_deref(), limit)).await?;
+    let (found, losses) = state
+        .store
+        .read(move |r| {
+            let found = r.card_applications(employer.as_deref(), limit)?;
+            let losses = r.loss_reports_of(&found)?;
+            Ok((found, losses))
+        })
+        .await?;
     let today = state.store.now().date();
+    let loss_of = |a: &CardApplication| losses.iter().find(|report| a.replaces.as_ref() == Some(&report.card_no));
     let rows: Vec<Value> = found
         .iter()
-        .filter(|a| filter.overdue.is_none_or(|wanted| a.overdue(today).is_empty() != wanted))
-        .map(|a| application_json(a, today))
+        .filter(|a| filter.overdue.is_none_or(|wanted| a.overdue(today, path_of(a, loss_of(a))).is_empty() != wanted))
+        .map(|a| application_json(a, today, loss_of(a)))
         .collect();
     Ok(ok(json!({"applications": rows})))
 }
@@ -254,7 +341,8 @@ async fn application(
 ) -> Result<Response, ApiError> {
     caller.operator()?;
     let found = load_application(&state, &id).await?;
-    Ok(ok(application_json(&found, state.store.now().date())))
+    let loss = loss_of(&state, &found).await?;
+    Ok(ok(application_json(&found, state.store.now().date(), loss.as_ref())))
 }
 
 #[derive(Debug, Deserialize)]
@@ -287,7 +375,10 @@ async fn step(
     let command =
         yibao_engine::commands::RecordApplicationStep { id: wire::code("id", &id)?, step, on, actor: caller.actor() };
     match state.store.execute(command).await? {
-        Outcome::CardApplication(application) => Ok(ok(application_json(&application, today))),
+        Outcome::CardApplication(application) => {
+            let loss = loss_of(&state, &application).await?;
+            Ok(ok(application_json(&application, today, loss.as_ref())))
+        }
         _ => Err(unexpected()),
     }
 }
@@ -317,7 +408,10 @@ async fn produce(
     let pin_hash = hash_secret(&state, initial).await?;
     let command = ProduceCard { id: wire::code("id", &id)?, on, pin_hash, actor: caller.actor() };
     match state.store.execute(command).await? {
-        Outcome::CardApplication(application) => Ok(ok(application_json(&application, today))),
+        Outcome::CardApplication(application) => {
+            let loss = loss_of(&state, &application).await?;
+            Ok(ok(application_json(&application, today, loss.as_ref())))
+        }
         _ => Err(unexpected()),
     }
 }
@@ -385,6 +479,9 @@ async fn change_status(
 #[serde(deny_unknown_fields)]
 struct LossRequest {
     reason: Option<String>,
+    /// Where the holder reported it: `bank` (the service bank's loss notice) or `agency`; an
+    /// operator's to say. The holder in the portal reports it there.
+    channel: Option<String>,
 }
 
 /// A loss report from the holder (portal) or an operator (agency); every outstanding e-voucher
@@ -396,8 +493,27 @@ async fn report_loss(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let request: LossRequest = if bytes.is_empty() { LossRequest::default() } else { body(&bytes)? };
-    let card = lose(&state, &caller, &card_no, request.reason.as_deref()).await?;
-    Ok(ok(card_json(&card)))
+    let channel = match request.channel.as_deref() {
+        None => None,
+        Some(text) => {
+            caller.operator().map_err(|_| ApiError::forbidden("only an operator says where a loss was reported"))?;
+            match LossChannel::parse(text) {
+                Some(channel @ (LossChannel::Bank | LossChannel::Agency)) => Some(channel),
+                _ => {
+                    return Err(ApiError::invalid(
+                        format!("channel {text:?} is neither bank nor agency"),
+                        "挂失渠道须为bank或agency",
+                    ));
+                }
+            }
+        }
+    };
+    let card = lose_at(&state, &caller, &card_no, request.reason.as_deref(), channel).await?;
+    let number = card.card_no.clone();
+    let report = state.store.read(move |r| r.loss_report(&number)).await?;
+    let mut value = card_json(&card);
+    value["loss_notice"] = report.as_ref().map_or(Value::Null, loss_json);
+    Ok(ok(value))
 }
 
 /// Reports the caller's card (or, for an operator, any card) lost. The REST API and the portal
@@ -408,12 +524,23 @@ pub(crate) async fn lose(
     card_no: &str,
     why: Option<&str>,
 ) -> Result<Card, ApiError> {
+    lose_at(state, caller, card_no, why, None).await
+}
+
+async fn lose_at(
+    state: &AppState,
+    caller: &Caller,
+    card_no: &str,
+    why: Option<&str>,
+    channel: Option<LossChannel>,
+) -> Result<Card, ApiError> {
     let card = readable_card(state, caller, card_no).await?;
     let why = match why {
         Some(text) => reason(Some(text))?,
         None => "挂失".to_string(),
     };
-    let command = yibao_app::cards::change_status(card.card_no, CardStatus::Lost, caller.actor(), why);
+    let mut command = yibao_app::cards::change_status(card.card_no, CardStatus::Lost, caller.actor(), why);
+    command.channel = channel;
     match state.store.execute(command).await? {
         Outcome::Card(card) => Ok(*card),
         _ => Err(unexpected()),
@@ -426,6 +553,8 @@ struct ReplaceRequest {
     /// The new card's bank (default: the lost card's bank).
     bank: Option<String>,
     reason: Option<String>,
+    /// `loss-notice` (default; seed 000) or `proof-letter` (seed 003, after the proof letter).
+    path: Option<String>,
 }
 
 async fn replace(
@@ -436,18 +565,135 @@ async fn replace(
 ) -> Result<Response, ApiError> {
     caller.operator()?;
     let request: ReplaceRequest = body(&bytes)?;
+    let path = match request.path.as_deref() {
+        None => ReplacementPath::LossNotice,
+        Some(text) => ReplacementPath::parse(text).ok_or_else(|| {
+            ApiError::invalid(
+                format!("path {text:?} is neither loss-notice nor proof-letter"),
+                "补卡途径须为loss-notice或proof-letter",
+            )
+        })?,
+    };
     let command = ReplaceCard {
         old_card: parse("card_no", &card_no)?,
         new_bank: request.bank.as_deref().map(|bank| parse::<BankCode>("bank", bank)).transpose()?,
+        path,
         actor: caller.actor(),
         reason: reason(request.reason.as_deref().or(Some("补卡")))?,
     };
     let today = state.store.now().date();
     match state.store.execute(command).await? {
         Outcome::Replacement { application, notice } => Ok(created(json!({
-            "application": application_json(&application, today),
+            "application": application_json(&application, today, loss_of(&state, &application).await?.as_ref()),
             "clearing_notice": notice.as_deref().map(notice_json),
         }))),
+        _ => Err(unexpected()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoticeQuery {
+    format: Option<String>,
+}
+
+/// The loss notice (挂失通知书) of a lost card: what the holder carries to the service centre
+/// to apply for the new card (seed 000), as JSON or a PDF to print. The holder or an operator.
+async fn loss_notice(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(card_no): Path<String>,
+    Query(query): Query<NoticeQuery>,
+) -> Result<Response, ApiError> {
+    let pdf = match query.format.as_deref().unwrap_or("json") {
+        "json" => false,
+        "pdf" => true,
+        other => {
+            return Err(ApiError::invalid(format!("format {other:?} is neither json nor pdf"), "格式须为json或pdf"));
+        }
+    };
+    let card = readable_card(&state, &caller, &card_no).await?;
+    let (number, holder) = (card.card_no.clone(), card.psn_no.clone());
+    let (report, person) = state.store.read(move |r| Ok((r.loss_report(&number)?, r.person(&holder)?))).await?;
+    let report = report.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "refused",
+            format!("card {card_no} was not reported lost"),
+            "该卡未挂失",
+        )
+    })?;
+    if !pdf {
+        return Ok(ok(loss_json(&report)));
+    }
+    let name = person.map(|person| person.name).unwrap_or_default();
+    let line = |y: u32, text: String| Text::new(60, y, 11, text);
+    let mut page = vec![
+        Text::new(200, 780, 18, "医疗保险卡挂失通知书".to_string()),
+        line(740, format!("通知书编号：{}", report.notice_no)),
+        line(716, format!("持卡人：{name}    人员编号：{}", report.psn_no)),
+        line(692, format!("卡号：{}    服务银行：{}", report.card_no, report.bank)),
+        line(668, format!("挂失时间：{}    挂失渠道：{}", report.reported_at, report.channel.name_zh())),
+        line(644, "此卡已停止使用。请持本通知书和本人有效证件到服务中心申领新卡，45个工作日内发卡；".to_string()),
+        line(626, "或由参保单位出具证明信，经医保经办机构盖章确认后办理补卡，受理后7日发卡。".to_string()),
+    ];
+    if let Some((path, on)) = report.replacement {
+        page.push(line(
+            596,
+            format!(
+                "已于{on}按{}办理补卡，新卡应于{}前发放。",
+                match path {
+                    ReplacementPath::LossNotice => "挂失通知书",
+                    ReplacementPath::ProofLetter => "单位证明信",
+                },
+                path.card_due(on)
+            ),
+        ));
+    }
+    page.push(line(560, format!("打印时间：{}", state.store.now())));
+    let file = pdf::render(&[page], &format!("挂失通知书 {}", report.notice_no));
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (header::CONTENT_DISPOSITION, format!("inline; filename=\"loss-notice-{}.pdf\"", report.card_no)),
+        ],
+        file,
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProofLetterRequest {
+    employer: String,
+    letter_no: String,
+    issued_on: String,
+}
+
+/// The agency confirms the seal on the employer's proof letter for a lost card (seed 003):
+/// the first step of the proof-letter path (operator).
+async fn proof_letter(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(card_no): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let request: ProofLetterRequest = body(&bytes)?;
+    let letter_no = request.letter_no.trim();
+    if letter_no.is_empty() || letter_no.chars().count() > 40 || letter_no.chars().any(char::is_control) {
+        return Err(ApiError::invalid("letter_no must be 1 to 40 characters", "证明信编号须为1至40个字符"));
+    }
+    let command = ConfirmProofLetter {
+        card_no: parse("card_no", &card_no)?,
+        employer: wire::code("employer", &request.employer)?,
+        letter_no: letter_no.to_string(),
+        issued_on: parse("issued_on", &request.issued_on)?,
+        actor: caller.actor(),
+    };
+    match state.store.execute(command).await? {
+        Outcome::LossReport(report) => Ok(ok(loss_json(&report))),
         _ => Err(unexpected()),
     }
 }

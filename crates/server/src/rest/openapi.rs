@@ -221,7 +221,7 @@ fn back_office_paths(doc: &mut Value) {
         "transfer": {"type": "string", "description": "the statement entry's transfer, e.g. setl/3301000000000001"}, "reason": {"type": "string", "minLength": 1, "maxLength": 200}}}}}});
     let resolve_body = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["decision", "reason"], "additionalProperties": false, "properties": {
         "decision": {"type": "string", "enum": ["reverse", "reject"]}, "reason": {"type": "string", "minLength": 1, "maxLength": 200}}}}}});
-    let notification = json!({"type": "object", "properties": {"id": text(), "kind": {"type": "string", "enum": ["settlement", "settlement-cancelled", "credit", "payout", "reimbursement", "low-balance", "card-lost", "card-ready"]},
+    let notification = json!({"type": "object", "properties": {"id": text(), "kind": {"type": "string", "enum": ["settlement", "settlement-cancelled", "credit", "payout", "reimbursement", "low-balance", "card-lost", "card-ready", "registration-expiring"]},
         "at": text(), "text": text(), "text_en": text(), "read_at": nullable_text()}});
     let read_body = json!({"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {
         "ids": {"type": "array", "maxItems": 500, "items": {"type": "string", "minLength": 1, "maxLength": 120}, "description": "the notifications read; all (the newest 500) when absent"}}}}}});
@@ -256,6 +256,9 @@ fn back_office_paths(doc: &mut Value) {
             "post": operation("Register a person at the agency (operator, audited with the reason): a special outpatient disease at a chosen designated institution, or treatment in another region (异地就医备案) with the treating region and validity. An overlapping registration is 409.", "201",
                 json!({"oneOf": [disease.clone(), elsewhere.clone()]}), &["400", "401", "403", "404", "409", "422", "503"],
                 json!({"security": secured.clone(), "parameters": [path_param("psn_no", "the person number")], "requestBody": registration_body}))},
+        "/api/v1/reminders": {"post": operation("Run the daily reminders now (operator; serve runs them after each midnight, `yibao remind` from the command line): every registration in force (special disease, treatment elsewhere) ending within 30 days of `on` (default today; at most a year away) gets a notification to its person, once per registration and end date. Answers how many were written: 0 when run again.", "200",
+            json!({"type": "object", "properties": {"on": text(), "until": text(), "sent": {"type": "integer"}}}), &["400", "401", "403", "503"],
+            json!({"security": secured.clone(), "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"on": {"type": "string", "format": "date"}}}}}}}))},
         "/api/v1/persons/{psn_no}/registrations/{serial}/revoke": {"post": operation("Revoke a registration (operator; the agency revokes any, whoever made it). Revoking again answers the revoked registration or 409.", "200",
             json!({"oneOf": [disease, elsewhere]}), &["400", "401", "403", "404", "409", "503"],
             json!({"security": secured.clone(), "parameters": [path_param("psn_no", "the person number"), path_param("serial", "the registration's serial")], "requestBody": revoke_body}))},
@@ -564,8 +567,16 @@ fn card_paths(doc: &mut Value) {
         "/api/v1/cards/{card_no}": {"get": operation("A card (operator, or its holder).", "200", schema("Card"), &["401", "403", "404", "503"], json!({"security": secured, "parameters": [card.clone()]}))},
         "/api/v1/cards/{card_no}/status": {"post": operation("Change a card's state: active, lost, blocked, cancelled (operator; the reason is audited). Illegal transitions: 409.", "200", schema("Card"), &["400", "401", "403", "404", "409", "503"],
             json!({"security": secured, "parameters": [card.clone()], "requestBody": body("CardStatusChange")}))},
-        "/api/v1/cards/{card_no}/loss": {"post": operation("Report a card lost (its holder in the portal, or an operator): it no longer pays. The e-voucher is a credential of its own and keeps working (suspend it with /api/v1/evoucher/suspension).", "200", schema("Card"), &["400", "401", "403", "404", "409", "503"],
-            json!({"security": secured, "parameters": [card.clone()]}))},
+        "/api/v1/cards/{card_no}/loss": {"post": operation("Report a card lost (its holder in the portal, or an operator): it no longer pays. The answer carries the loss notice (挂失通知书) the holder takes to the service centre. Where it was reported (`channel`: bank or agency) is an operator's to say (a person: 403). The e-voucher is a credential of its own and keeps working (suspend it with /api/v1/evoucher/suspension).", "200",
+            json!({"allOf": [schema("Card"), {"type": "object", "properties": {"loss_notice": schema("LossNotice")}}]}), &["400", "401", "403", "404", "409", "503"],
+            json!({"security": secured, "parameters": [card.clone()], "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {
+                "reason": {"type": "string", "minLength": 1, "maxLength": 200}, "channel": {"type": "string", "enum": ["bank", "agency"]}}}}}}}))},
+        "/api/v1/cards/{card_no}/loss-notice": {"get": also(operation("The loss notice of a lost card: its number, when and where the loss was reported, the proof letter once sealed, the replacement's path and the new card's deadline. JSON, or a PDF to print and carry to the service centre (seed 000). The holder or an operator; 422 when the card was not reported lost.", "200", schema("LossNotice"),
+            &["400", "401", "403", "404", "422", "503"],
+            json!({"security": secured, "parameters": [card.clone(), query_param("format", "string", "json (default) or pdf")]})), &["application/pdf"])},
+        "/api/v1/cards/{card_no}/proof-letter": {"post": operation("The agency confirms the seal on the employer's proof letter for a lost card (seed 003), the first step of the proof-letter path (operator). The letter must come from the holder's employer (422), dated from 30 days before the loss to today (400); the same letter again changes nothing, another one is 409.", "200", schema("LossNotice"),
+            &["400", "401", "403", "404", "409", "422", "503"],
+            json!({"security": secured, "parameters": [card.clone()], "requestBody": body("ProofLetter")}))},
         "/api/v1/cards/{card_no}/replacement": {"post": operation("Replace a lost card (operator). At another bank: a clearing notice, and the account stays frozen until the old bank confirms.", "201",
             json!({"type": "object", "properties": {"application": schema("CardApplication"), "clearing_notice": {"nullable": true, "allOf": [schema("ClearingNotice")], "description": "null when the old card held no balance to move"}}}), &["400", "401", "403", "404", "409", "503"],
             json!({"security": secured, "parameters": [card.clone()], "requestBody": body("Replacement")}))},
@@ -607,7 +618,8 @@ fn card_paths(doc: &mut Value) {
     let schemas = json!({
         "CardApplication": {"type": "object", "properties": {"id": text(), "psn_no": text(), "employer": nullable_text(), "registered_on": text(), "bank": text(), "card_no": text(),
             "replaces": nullable_text(), "fees": {"type": "object", "properties": {"photo": amount(), "card": amount()}}, "steps": {"type": "object"}, "due": {"type": "object"},
-            "overdue": {"type": "array", "items": {"type": "string", "enum": ["photo", "forms", "issue"]}},
+            "replacement": {"type": "object", "nullable": true, "description": "a replacement's path, its dated steps and the new card's deadline"},
+            "overdue": {"type": "array", "items": {"type": "string", "enum": ["photo", "forms", "issue", "card"]}},
             "warnings": {"type": "array", "items": {"type": "object", "properties": {"message": text(), "message_zh": text()}}}}},
         "Suspension": {"type": "object", "additionalProperties": false, "properties": {"reason": text()}},
         "NewCardApplication": {"type": "object", "required": ["psn_no"], "additionalProperties": false, "properties": {"psn_no": text(), "employer": text(), "registered_on": {"type": "string", "format": "date"}, "bank": text()}},
@@ -616,7 +628,12 @@ fn card_paths(doc: &mut Value) {
         "Card": {"type": "object", "properties": {"card_no": text(), "card_sn": text(), "psn_no": text(), "status": {"type": "string", "enum": ["applied", "produced", "issued", "active", "lost", "blocked", "replaced", "cancelled"]},
             "bank": text(), "issued_on": nullable_text(), "unprinted": {"type": "integer"}, "unprinted_max": {"type": "integer"}, "must_print": {"type": "boolean"}, "replaces": nullable_text()}},
         "CardStatusChange": {"type": "object", "required": ["status", "reason"], "additionalProperties": false, "properties": {"status": {"type": "string", "enum": ["active", "lost", "blocked", "cancelled"]}, "reason": text()}},
-        "Replacement": {"type": "object", "additionalProperties": false, "properties": {"bank": text(), "reason": text()}},
+        "Replacement": {"type": "object", "additionalProperties": false, "properties": {"bank": text(), "reason": text(),
+            "path": {"type": "string", "enum": ["loss-notice", "proof-letter"], "description": "loss-notice (default, seed 000: the new card within 45 working days) or proof-letter (seed 003: after the sealed proof letter, the new card 7 days after)"}}},
+        "ProofLetter": {"type": "object", "required": ["employer", "letter_no", "issued_on"], "additionalProperties": false, "properties": {
+            "employer": text(), "letter_no": {"type": "string", "minLength": 1, "maxLength": 40}, "issued_on": {"type": "string", "format": "date"}}},
+        "LossNotice": {"type": "object", "properties": {"notice_no": text(), "card_no": text(), "psn_no": text(), "reported_at": text(), "channel": {"type": "string", "enum": ["bank", "agency", "portal"]},
+            "bank": text(), "reason": text(), "proof_letter": {"type": "object", "nullable": true}, "replacement": {"type": "object", "nullable": true}, "paths": {"type": "array", "items": {"type": "object"}}}},
         "ClearingNotice": {"type": "object", "properties": {"id": text(), "psn_no": text(), "old_card": text(), "old_bank": text(), "new_bank": text(), "issued_at": text(),
             "confirmed_at": nullable_text(), "moved": nullable_amount(), "account_frozen": {"type": "boolean"}}},
         "PinCheck": {"type": "object", "required": ["pin"], "additionalProperties": false, "properties": {"pin": text()}},

@@ -24,6 +24,33 @@ pub fn routes(router: axum::Router<Arc<AppState>>) -> axum::Router<Arc<AppState>
     router
         .route("/api/v1/persons/{psn_no}/registrations", get(list).post(register))
         .route("/api/v1/persons/{psn_no}/registrations/{serial}/revoke", post(revoke))
+        .route("/api/v1/reminders", post(remind))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RemindRequest {
+    /// The day to run for (default: today); at most a year from today either way.
+    on: Option<String>,
+}
+
+/// Runs the daily reminders now (operator): persons whose registrations end within 30 days of
+/// `on` are told once. Idempotent: running it again the same day writes nothing more.
+async fn remind(State(state): State<Arc<AppState>>, caller: Caller, bytes: Bytes) -> Result<Response, ApiError> {
+    caller.operator()?;
+    let request: RemindRequest = if bytes.is_empty() { RemindRequest::default() } else { body(&bytes)? };
+    let today = state.store.now().date();
+    let on: Date = match &request.on {
+        Some(text) => parse("on", text)?,
+        None => today,
+    };
+    if (on.days_since_epoch() - today.days_since_epoch()).abs() > 366 {
+        return Err(ApiError::invalid(format!("on {on} is more than a year from today"), "日期须在今天前后一年内"));
+    }
+    let sent = crate::reminders::remind_expiring(&state.store, on).await?;
+    Ok(ok(
+        json!({"on": on.to_string(), "until": on.plus_days(yibao_engine::commands::REMINDER_DAYS).to_string(), "sent": sent}),
+    ))
 }
 
 #[derive(Debug, Deserialize)]

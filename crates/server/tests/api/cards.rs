@@ -341,3 +341,110 @@ async fn replacement_over_rest_conserves_money_and_repeats_change_nothing() {
     assert_eq!(balance("李秀英").await, before);
     verify().await;
 }
+
+/// Issue 16: each replacement path over REST. Seed 000: the loss reported at the bank gives a
+/// loss notice (JSON, or a PDF to carry to the service centre), and the new card is due 45
+/// working days after the application; seed 003: the employer's proof letter, sealed by the
+/// agency, then 7 days. Only an operator says where a loss was reported or seals a letter; a
+/// person reads only their own notice.
+#[tokio::test]
+async fn each_replacement_path_has_its_dated_steps_and_the_loss_notice_prints() {
+    let app = spawn_app().await;
+    let token = admin(&app).await;
+    let today = app.store.now().date();
+    let zhang = app.person_login("张伟").await;
+    let forged =
+        app.rest("POST", "/api/v1/cards/A10000001/loss", Some(&zhang), &[], Some(json!({"channel": "bank"}))).await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    let bad =
+        app.rest("POST", "/api/v1/cards/A10000001/loss", Some(&token), &[], Some(json!({"channel": "phone"}))).await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let lost = app
+        .rest(
+            "POST",
+            "/api/v1/cards/A10000001/loss",
+            Some(&token),
+            &[],
+            Some(json!({"channel": "bank", "reason": "遗失"})),
+        )
+        .await;
+    assert_eq!(lost.status, 200, "{}", lost.body);
+    assert_eq!(lost.body["loss_notice"]["notice_no"], json!("GSA10000001"), "{}", lost.body);
+    assert_eq!(lost.body["loss_notice"]["channel"], json!("bank"));
+    let own = app.rest("GET", "/api/v1/cards/A10000001/loss-notice", Some(&zhang), &[], None).await;
+    assert_eq!((own.status, own.body["notice_no"].clone()), (200, json!("GSA10000001")), "{}", own.body);
+    let other = app.person_login("李秀英").await;
+    let foreign = app.rest("GET", "/api/v1/cards/A10000001/loss-notice", Some(&other), &[], None).await;
+    assert_eq!(foreign.status, 404, "another person's card is as good as absent");
+    let nobody = app.rest("GET", "/api/v1/cards/A10000001/loss-notice", None, &[], None).await;
+    assert_eq!(nobody.status, 401);
+    let not_lost = app.rest("GET", "/api/v1/cards/A10000002/loss-notice", Some(&token), &[], None).await;
+    assert_eq!(not_lost.status, 422);
+    let pdf = app.rest("GET", "/api/v1/cards/A10000001/loss-notice?format=pdf", Some(&zhang), &[], None).await;
+    assert_eq!(pdf.status, 200);
+    let bytes = pdf.body.as_str().unwrap().as_bytes().to_vec();
+    assert!(bytes.starts_with(b"%PDF-"));
+    match pdf_text(&bytes) {
+        Some(text) => assert!(text.contains("挂失通知书") && text.contains("GSA10000001"), "{text}"),
+        None if std::env::var_os("YIBAO_REQUIRE_PDFTOTEXT").is_some() => panic!("pdftotext is required here"),
+        None => eprintln!("\n*** pdftotext is not installed: the loss notice's text was NOT checked ***\n"),
+    }
+    let by_letter = app
+        .rest("POST", "/api/v1/cards/A10000001/replacement", Some(&token), &[], Some(json!({"path": "proof-letter"})))
+        .await;
+    assert_eq!(by_letter.status, 422, "no sealed letter yet: {}", by_letter.body);
+    let replaced = app
+        .rest("POST", "/api/v1/cards/A10000001/replacement", Some(&token), &[], Some(json!({"path": "loss-notice"})))
+        .await;
+    assert_eq!(replaced.status, 201, "{}", replaced.body);
+    let application = &replaced.body["application"];
+    assert_eq!(application["replacement"]["path"], json!("loss-notice"));
+    assert_eq!(application["due"]["card"], json!(today.plus_working_days(45).to_string()));
+    assert_eq!(application["due"]["photo"], json!(null), "not a new employee's deadlines");
+    let steps: Vec<(String, Value)> = application["replacement"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["step"].as_str().unwrap().to_string(), s["on"].clone()))
+        .collect();
+    assert_eq!(steps[0], ("loss-reported".to_string(), json!(today.to_string())));
+    assert_eq!(steps[1], ("application-accepted".to_string(), json!(today.to_string())));
+    assert_eq!(steps[2], ("card-produced".to_string(), json!(null)));
+
+    // Seed 003's path for 赵敏: her employer's letter, sealed by the agency, then 7 days.
+    let lost = app.rest("POST", "/api/v1/cards/A10000006/loss", Some(&token), &[], None).await;
+    assert_eq!(lost.body["loss_notice"]["channel"], json!("agency"), "{}", lost.body);
+    let letter = |employer: &str| json!({"employer": employer, "letter_no": "示例科技证字〔2026〕3号", "issued_on": today.to_string()});
+    let as_person =
+        app.rest("POST", "/api/v1/cards/A10000006/proof-letter", Some(&zhang), &[], Some(letter("E33010000001"))).await;
+    assert_eq!(as_person.status, 403);
+    let wrong =
+        app.rest("POST", "/api/v1/cards/A10000006/proof-letter", Some(&token), &[], Some(letter("E33020000001"))).await;
+    assert_eq!(wrong.status, 422, "not her employer: {}", wrong.body);
+    let sealed =
+        app.rest("POST", "/api/v1/cards/A10000006/proof-letter", Some(&token), &[], Some(letter("E33010000001"))).await;
+    assert_eq!(sealed.status, 200, "{}", sealed.body);
+    assert_eq!(sealed.body["proof_letter"]["sealed_on"], json!(today.to_string()));
+    let replaced = app
+        .rest("POST", "/api/v1/cards/A10000006/replacement", Some(&token), &[], Some(json!({"path": "proof-letter"})))
+        .await;
+    assert_eq!(replaced.status, 201, "{}", replaced.body);
+    let application = &replaced.body["application"];
+    assert_eq!(application["due"]["card"], json!(today.plus_days(7).to_string()));
+    let names: Vec<&str> =
+        application["replacement"]["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "proof-letter-issued",
+            "seal-confirmed",
+            "loss-registered",
+            "application-received",
+            "card-produced",
+            "card-issued"
+        ]
+    );
+    let id = application["id"].as_str().unwrap();
+    let read = app.rest("GET", &format!("/api/v1/card-applications/{id}"), Some(&token), &[], None).await;
+    assert_eq!(read.body["replacement"]["path"], json!("proof-letter"), "{}", read.body);
+}

@@ -1,7 +1,7 @@
 //! The agency records a person's life events over REST; the national interface shows them:
 //! 1101's status and type, 2001's reason, a refused visit naming the event.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -685,4 +685,72 @@ async fn the_back_office_routes_refuse_nobody_institutions_and_other_persons() {
     let admin = admin(&app).await;
     let events = app.rest("GET", &reads[0], Some(&admin), &[], None).await;
     assert_eq!(events.body["events"], json!([]));
+}
+
+/// Issue 16: registrations about to expire get a word to their person, once. The run finds a
+/// special disease and a treatment-elsewhere registration ending within 30 days, passes over
+/// one ending later and a revoked one, writes nothing again when repeated (a read reminder stays
+/// read), and is an operator's to run.
+#[tokio::test]
+async fn registrations_about_to_expire_are_reminded_once() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let today = app.store.now().date();
+    let path = format!("/api/v1/persons/{}/registrations", psn("张伟"));
+    let register = |body: Value| {
+        let app = &app;
+        let (path, admin) = (path.clone(), admin.clone());
+        async move {
+            let reply = app.rest("POST", &path, Some(&admin), &[], Some(body)).await;
+            assert_eq!(reply.status, 201, "{}", reply.body);
+            reply.body["serial"].as_str().unwrap().to_string()
+        }
+    };
+    let dialysis = register(json!({"kind": "special-disease", "code": "M07800", "institution": TERTIARY,
+        "begin": today.to_string(), "end": today.plus_days(20).to_string(), "reason": "肾透析诊断证明"}))
+    .await;
+    let shanghai =
+        register(json!({"kind": "elsewhere", "region": "310100", "type": "resettled", "begin": today.to_string(),
+        "end": today.plus_days(30).to_string(), "reason": "随子女异地安置"}))
+        .await;
+    register(json!({"kind": "elsewhere", "region": "320100", "type": "referral", "begin": today.to_string(),
+        "end": today.plus_days(31).to_string(), "reason": "转诊"}))
+    .await;
+    let revoked = register(json!({"kind": "special-disease", "code": "M00500", "institution": TERTIARY,
+        "begin": today.to_string(), "end": today.plus_days(10).to_string(), "reason": "放疗"}))
+    .await;
+    let revoke = app
+        .rest("POST", &format!("{path}/{revoked}/revoke"), Some(&admin), &[], Some(json!({"reason": "误登记"})))
+        .await;
+    assert_eq!(revoke.status, 200, "{}", revoke.body);
+
+    let person = app.person_login("张伟").await;
+    let refused = app.rest("POST", "/api/v1/reminders", Some(&person), &[], None).await;
+    assert_eq!(refused.status, 403);
+    let nobody = app.rest("POST", "/api/v1/reminders", None, &[], None).await;
+    assert_eq!(nobody.status, 401);
+    let far = app.rest("POST", "/api/v1/reminders", Some(&admin), &[], Some(json!({"on": "2000-01-01"}))).await;
+    assert_eq!(far.status, 400, "{}", far.body);
+    let run = app.rest("POST", "/api/v1/reminders", Some(&admin), &[], None).await;
+    assert_eq!((run.status, run.body["sent"].clone()), (200, json!(2)), "{}", run.body);
+    let inbox = format!("/api/v1/persons/{}/notifications", psn("张伟"));
+    let notes = app.rest("GET", &inbox, Some(&person), &[], None).await;
+    let reminders: Vec<Value> = notes.body["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == json!("registration-expiring"))
+        .cloned()
+        .collect();
+    let ids: Vec<&str> = reminders.iter().map(|n| n["id"].as_str().unwrap()).collect();
+    assert_eq!(reminders.len(), 2, "{}", notes.body);
+    assert!(ids.iter().any(|id| id.contains(&dialysis)) && ids.iter().any(|id| id.contains(&shanghai)), "{ids:?}");
+    let read = app.rest("POST", &format!("{inbox}/read"), Some(&person), &[], Some(json!({"ids": [ids[0]]}))).await;
+    assert!(read.status < 300, "{}", read.body);
+    let again = app.rest("POST", "/api/v1/reminders", Some(&admin), &[], None).await;
+    assert_eq!(again.body["sent"], json!(0), "{}", again.body);
+    let notes = app.rest("GET", &inbox, Some(&person), &[], None).await;
+    let first =
+        notes.body["notifications"].as_array().unwrap().iter().find(|n| n["id"] == json!(ids[0])).unwrap().clone();
+    assert!(!first["read_at"].is_null(), "a read reminder stays read: {first}");
 }
