@@ -27,6 +27,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Where notifications are delivered, from `[[webhooks]]`.
+    pub webhooks: Vec<yibao_server::webhooks::WebhookSettings>,
 }
 
 /// A peer deployment: the region it holds, its URL, the secret shared with it.
@@ -54,6 +56,21 @@ struct PeerFile {
     secret_env: Option<String>,
 }
 
+/// A webhook: `name`, `url` (https://), `secret` or `secret_env`, and optionally `kinds`,
+/// `from` ("newest", the default, or "start"), `ca_file`, `insecure`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookFile {
+    name: String,
+    url: String,
+    secret: Option<String>,
+    secret_env: Option<String>,
+    kinds: Option<Vec<String>>,
+    from: Option<String>,
+    ca_file: Option<PathBuf>,
+    insecure: Option<bool>,
+}
+
 /// What the command line says.
 #[derive(Debug, Default)]
 pub struct Overrides {
@@ -72,6 +89,7 @@ struct File {
     synchronous: Option<String>,
     secret_file: Option<PathBuf>,
     peers: Option<Vec<PeerFile>>,
+    webhooks: Option<Vec<WebhookFile>>,
     public_url: Option<String>,
     trusted_proxies: Option<Vec<String>>,
 }
@@ -136,7 +154,34 @@ impl Config {
             .iter()
             .map(|text| text.parse().map_err(|_| format!("trusted_proxies: {text:?} is not an IP address")))
             .collect::<Result<Vec<std::net::IpAddr>, String>>()?;
-        Ok(Config { db, listen, policies, synchronous, secret_file, peers, public_url, trusted_proxies })
+        let mut webhooks = Vec::new();
+        for hook in file.webhooks.unwrap_or_default() {
+            let secret = match (hook.secret, hook.secret_env) {
+                (Some(secret), None) => secret,
+                (None, Some(name)) => env(&name).ok_or_else(|| format!("webhook {}: {name} is not set", hook.name))?,
+                _ => return Err(format!("webhook {}: give exactly one of secret and secret_env", hook.name)),
+            };
+            let from_start = match hook.from.as_deref() {
+                None | Some("newest") => false,
+                Some("start") => true,
+                Some(other) => {
+                    return Err(format!("webhook {}: from {other:?} is not \"newest\" or \"start\"", hook.name));
+                }
+            };
+            let settings = yibao_server::webhooks::WebhookSettings {
+                name: hook.name,
+                url: hook.url,
+                secret: secret.into_bytes(),
+                kinds: hook.kinds.unwrap_or_default(),
+                from_start,
+                ca_file: hook.ca_file,
+                insecure: hook.insecure.unwrap_or(false),
+            };
+            // Checked now, so a bad hook stops the start-up with its reason.
+            yibao_server::webhooks::Webhook::new(settings.clone())?;
+            webhooks.push(settings);
+        }
+        Ok(Config { db, listen, policies, synchronous, secret_file, peers, public_url, trusted_proxies, webhooks })
     }
 }
 
@@ -182,4 +227,35 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
         options.mode(0o600);
     }
     options.open(path)?.write_all(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Config, Overrides};
+
+    fn load(text: &str) -> Result<Config, String> {
+        let dir = std::env::temp_dir().join(format!("yibao-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{}.toml", text.len()));
+        std::fs::write(&path, text).unwrap();
+        let loaded = Config::load(Some(&path), Overrides::default(), false);
+        let _ = std::fs::remove_file(&path);
+        loaded
+    }
+
+    #[test]
+    fn webhooks_are_read_and_checked_at_start_up() {
+        let good = "[[webhooks]]\nname = \"sms\"\nurl = \"https://sms.example.cn/in\"\nsecret = \"0123456789abcdef\"\nkinds = [\"settlement\"]\nfrom = \"start\"\n";
+        let config = load(good).unwrap();
+        assert_eq!(config.webhooks.len(), 1);
+        assert!(config.webhooks[0].from_start);
+        let plain = load(&good.replace("https://", "http://")).unwrap_err();
+        assert!(plain.contains("insecure = true"), "{plain}");
+        let from = load(&good.replace("\"start\"", "\"yesterday\"")).unwrap_err();
+        assert!(from.contains("yesterday"), "{from}");
+        let both = load(&format!("{good}secret_env = \"X\"\n")).unwrap_err();
+        assert!(both.contains("exactly one"), "{both}");
+        let kind = load(&good.replace("\"settlement\"", "\"sms\"")).unwrap_err();
+        assert!(kind.contains("not a notification kind"), "{kind}");
+    }
 }

@@ -367,6 +367,12 @@ async fn serve(config: Config, demo_mode: bool, region: Option<String>) -> Resul
     .with_trusted_proxies(config.trusted_proxies.clone());
     let address = application.local_addr().map_err(|error| error.to_string())?;
     let _reminders = yibao_server::reminders::spawn_daily(store.clone());
+    let hooks = config
+        .webhooks
+        .iter()
+        .map(|settings| yibao_server::webhooks::Webhook::new(settings.clone()))
+        .collect::<Result<Vec<_>, String>>()?;
+    let _webhooks = yibao_server::webhooks::spawn(store.clone(), hooks);
     print_banner(&address.to_string(), store.location(), demo_mode);
     application.run_until(shutdown_signal()).await.map_err(|error| format!("server failed: {error}"))?;
     tracing::info!("stopped");

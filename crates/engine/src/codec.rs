@@ -2296,7 +2296,8 @@ impl Record for Notification {
             opt("read_at", Text),
         ],
         key: &["id"],
-        ordered: false,
+        // In commit order (the one writer): webhooks deliver by it.
+        ordered: true,
         indexes: &[&["psn_no", "at"]],
     };
     const LOAD_BY: &'static str = "id";

@@ -16,6 +16,7 @@ pub mod peer;
 pub mod reminders;
 pub mod rest;
 pub mod state;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -763,6 +763,37 @@ impl<'c> Reader<'c> {
         self.select(Notification::TABLE, clause, &[text(psn_no), limit], Notification::decode)
     }
 
+    /// Notifications written after the one numbered `after`, in commit order, at most `limit`,
+    /// with their numbers (webhook delivery).
+    pub fn notifications_after(&mut self, after: i64, limit: u64) -> Result<Vec<(i64, Notification)>, StoreFailure> {
+        let order = self.db.conn.dialect().order_column();
+        let sql = format!(
+            "SELECT {order}, {} FROM notifications WHERE {order} > $1 ORDER BY {order} LIMIT $2",
+            Notification::TABLE.column_list()
+        );
+        let limit = Value::Int(i64::try_from(limit).unwrap_or(i64::MAX));
+        self.db
+            .conn
+            .query(&sql, &[Value::Int(after), limit])?
+            .into_iter()
+            .map(|row| match row.split_first() {
+                Some((Value::Int(seq), rest)) => Ok((*seq, Notification::decode(rest)?)),
+                _ => Err(StoreFailure("notifications: no order number".into())),
+            })
+            .collect()
+    }
+
+    /// The number of the newest notification (0 when there is none).
+    pub fn last_notification_seq(&mut self) -> Result<i64, StoreFailure> {
+        let order = self.db.conn.dialect().order_column();
+        let rows =
+            self.db.conn.query(&format!("SELECT CAST(COALESCE(MAX({order}), 0) AS BIGINT) FROM notifications"), &[])?;
+        match rows.first().and_then(|row| row.first()) {
+            Some(Value::Int(seq)) => Ok(*seq),
+            other => Err(StoreFailure(format!("notifications: unexpected {other:?}"))),
+        }
+    }
+
     /// How many of a person's notifications are unread.
     pub fn unread_count(&mut self, psn_no: &PersonNo) -> Result<u64, StoreFailure> {
         self.count("notifications", "WHERE psn_no = $1 AND read_at IS NULL", &[text(psn_no)])

@@ -191,7 +191,8 @@ async fn a_version_1_database_is_upgraded_on_postgres() {
     store.close().await;
     let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
-    client.batch_execute(VERSION_1).await.unwrap();
+    // Version 1 kept notifications unordered: no `seq` column on PostgreSQL.
+    client.batch_execute(&format!("{VERSION_1} ALTER TABLE notifications DROP COLUMN seq;")).await.unwrap();
     drop(client);
     check_upgraded(Store::open(&url, options()).await.expect("a version 1 database opens"), first).await;
 }
@@ -209,7 +210,10 @@ async fn settle_before_upgrade(store: &Store) -> yibao_engine::records::Settleme
 }
 
 async fn check_upgraded(store: Store, before: yibao_engine::records::Settlement) {
-    assert_eq!(store.read(|r| r.meta("schema_version")).await.unwrap().as_deref(), Some("2"));
+    assert_eq!(store.read(|r| r.meta("schema_version")).await.unwrap().as_deref(), Some("3"));
+    // The settlement's notification is numbered, and new ones come after it.
+    let numbered = store.read(|r| r.notifications_after(0, 10)).await.unwrap();
+    assert_eq!(numbered.len(), 1, "{numbered:?}");
     let id = before.setl_id.clone();
     let stored = store.read(move |r| r.settlement(&id)).await.unwrap().unwrap();
     assert_eq!(stored, before, "a settlement written by version 1 reads back the same");
@@ -230,6 +234,11 @@ async fn check_upgraded(store: Store, before: yibao_engine::records::Settlement)
     let visit = zhang_wei_visit(&store).await;
     store.execute(settle_command(&visit, "S2")).await.expect("settling goes on");
     assert_eq!(balance(&store, 0).await, Money::yuan(830));
+    let (first, _) = numbered[0];
+    let later = store.read(move |r| r.notifications_after(first, 10)).await.unwrap();
+    assert_eq!(later.len(), 2, "the cancellation's and the new settlement's: {later:?}");
+    assert!(later.iter().all(|(seq, _)| *seq > first));
+    assert_eq!(store.read(|r| r.last_notification_seq()).await.unwrap(), later[1].0);
 }
 
 async fn load_demo(store: &Store) {

@@ -19,3 +19,4 @@ mod portal;
 mod rest;
 mod samples;
 mod shenzhen;
+mod webhooks;
