@@ -16,8 +16,9 @@ use crate::records::{
     StoredFile, Visit, VisitDiagnoses, VisitKind, VisitStatus, WithheldCredit,
 };
 use crate::records::{
-    CareProvider, Dispute, DisputeState, ElsewhereKind, ElsewhereRegistration, LossChannel, LossReport, Notification,
-    NotificationKind, ProofLetter, ReceiptLine, Reimbursement, ReimbursementCause, ReimbursementState, ReplacementPath,
+    BankPayment, CareProvider, Dispute, DisputeState, ElsewhereKind, ElsewhereRegistration, LossChannel, LossReport,
+    Notification, NotificationKind, ProofLetter, ReceiptLine, Reimbursement, ReimbursementCause, ReimbursementState,
+    ReplacementPath,
 };
 use serde_json::{Value as Json, json};
 use yibao_domain::{
@@ -1783,6 +1784,65 @@ impl Record for LossReport {
             reason: c.text("reason")?,
             proof,
             replacement,
+        })
+    }
+}
+
+impl Record for BankPayment {
+    type Key = String;
+    const TABLE: &'static TableDef = &TableDef {
+        name: "bank_payments",
+        columns: &[
+            col("id", Text),
+            col("psn_no", Text),
+            col("bank", Text),
+            col("amount_fen", Int),
+            col("bank_ref", Text),
+            col("paid_on", Text),
+            col("confirmed_by", Text),
+            col("confirmed_at", Text),
+        ],
+        key: &["id"],
+        ordered: false,
+        indexes: &[&["psn_no"]],
+    };
+    const LOAD_BY: &'static str = "id";
+
+    fn key(&self) -> String {
+        self.id.clone()
+    }
+
+    fn load_key(key: &String) -> String {
+        key.clone()
+    }
+
+    fn encode(&self) -> Vec<Value> {
+        named(
+            Self::TABLE,
+            [
+                ("id", text(&self.id)),
+                ("psn_no", text(&self.psn_no)),
+                ("bank", text(&self.bank)),
+                ("amount_fen", money(&self.amount)),
+                ("bank_ref", text(&self.bank_ref)),
+                ("paid_on", text(&self.paid_on)),
+                ("confirmed_by", text(&self.confirmed_by)),
+                ("confirmed_at", time(&self.confirmed_at)),
+            ],
+        )
+    }
+
+    fn decode(row: &[Value]) -> Result<BankPayment, StoreFailure> {
+        let mut c = Columns::new(Self::TABLE, row);
+        Ok(BankPayment {
+            id: c.text("id")?,
+            psn_no: c.parse("psn_no")?,
+            bank: c.parse("bank")?,
+            amount: Money::from_fen(c.int("amount_fen")?),
+            bank_ref: c.text("bank_ref")?,
+            paid_on: c.parse("paid_on")?,
+            confirmed_by: c.text("confirmed_by")?,
+            confirmed_at: c.parse("confirmed_at")?,
         })
     }
 }

@@ -449,6 +449,22 @@ impl LossReport {
     }
 }
 
+/// A line of a bank's payment file the bank executed: a payout or a reimbursement paid to its
+/// payee, the custody bank's payable emptied by it. One per payout or reimbursement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankPayment {
+    /// The payout's (`PO…`) or reimbursement's (`RB…`) id.
+    pub id: String,
+    pub psn_no: PersonNo,
+    pub bank: BankCode,
+    pub amount: Money,
+    /// The bank's own reference for the payment.
+    pub bank_ref: String,
+    pub paid_on: Date,
+    pub confirmed_by: String,
+    pub confirmed_at: DateTime,
+}
+
 /// A person's electronic medical insurance voucher (医保电子凭证).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EVoucher {

@@ -11,9 +11,10 @@ use yibao_policy::Accumulators;
 use crate::error::{EngineError, StoreFailure};
 use crate::record::Record;
 use crate::records::{
-    AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, ClearingParty, Credential,
-    CredentialKind, DayTotals, DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, LifeEvent,
-    LossReport, Message, Payout, Person, Region, Settlement, SignIn, StoredFile, Visit, VisitDiagnoses, WithheldCredit,
+    AuditEntry, BankPayment, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, ClearingParty,
+    Credential, CredentialKind, DayTotals, DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution,
+    LifeEvent, LossReport, Message, Payout, Person, Region, Settlement, SignIn, StoredFile, Visit, VisitDiagnoses,
+    WithheldCredit,
 };
 use crate::records::{Dispute, ElsewhereRegistration, Notification, Reimbursement};
 use crate::row::{TableDef, Value};
@@ -264,6 +265,7 @@ tables! {
         card_transactions: CardTransaction,
         clearing_notices: ClearingNotice,
         loss_reports: LossReport,
+        bank_payments: BankPayment,
         evouchers: EVoucher,
         grants: Grant,
         diagnoses: VisitDiagnoses,
@@ -641,6 +643,11 @@ impl<'a> WorkingSet<'a> {
     getter!(card_application, CardApplication);
     getter!(clearing_notice, ClearingNotice);
     getter!(loss_report, LossReport);
+    getter!(bank_payment, BankPayment);
+
+    pub fn put_bank_payment(&mut self, row: BankPayment) {
+        self.put(row);
+    }
 
     pub fn put_loss_report(&mut self, row: LossReport) {
         self.put(row);

@@ -64,10 +64,12 @@ pub enum TransferCode {
     Reimbursement,
     /// A personal account's balance brought from another region (关系转入).
     TransferIn,
+    /// The bank executed a line of the payment file: the payable is emptied.
+    BankPayment,
 }
 
 impl TransferCode {
-    pub const ALL: [TransferCode; 13] = [
+    pub const ALL: [TransferCode; 14] = [
         TransferCode::Opening,
         TransferCode::Settlement,
         TransferCode::SettlementCancel,
@@ -81,6 +83,7 @@ impl TransferCode {
         TransferCode::Payout,
         TransferCode::Reimbursement,
         TransferCode::TransferIn,
+        TransferCode::BankPayment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -98,6 +101,7 @@ impl TransferCode {
             TransferCode::Payout => "payout",
             TransferCode::Reimbursement => "reimbursement",
             TransferCode::TransferIn => "transfer-in",
+            TransferCode::BankPayment => "bank-payment",
         }
     }
 
@@ -121,6 +125,7 @@ impl TransferCode {
             TransferCode::Payout => "个人账户支取",
             TransferCode::Reimbursement => "零星报销",
             TransferCode::TransferIn => "医保关系转入",
+            TransferCode::BankPayment => "银行代付",
         }
     }
 
@@ -140,6 +145,7 @@ impl TransferCode {
             TransferCode::Payout => "paid out of the account",
             TransferCode::Reimbursement => "bill reimbursed",
             TransferCode::TransferIn => "moved in from another region",
+            TransferCode::BankPayment => "paid by the bank",
         }
     }
 }

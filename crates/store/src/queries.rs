@@ -3,9 +3,9 @@
 
 use yibao_domain::{CardNo, Date, DateTime, InstitutionCode, MdtrtId, Money, MsgId, PersonNo, SetlId};
 use yibao_engine::records::{
-    AuditEntry, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, Credential, CredentialKind,
-    DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, LifeEvent, LossReport, Message, Payout,
-    Person, Region, Settlement, StoredFile, Visit, VisitDiagnoses,
+    AuditEntry, BankPayment, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, Credential,
+    CredentialKind, DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, LifeEvent, LossReport,
+    Message, Payout, Person, Region, Settlement, StoredFile, Visit, VisitDiagnoses,
 };
 use yibao_engine::records::{Dispute, ElsewhereRegistration, Notification, Reimbursement};
 use yibao_engine::{Loader, StoreFailure};
@@ -697,6 +697,11 @@ impl<'c> Reader<'c> {
 
     pub fn reimbursement(&mut self, id: &str) -> Result<Option<Reimbursement>, StoreFailure> {
         self.db.get::<Reimbursement>(&[id.to_string()]).map(one)
+    }
+
+    /// The bank payments of these payouts and reimbursements (those paid).
+    pub fn bank_payments(&mut self, ids: &[String]) -> Result<Vec<BankPayment>, StoreFailure> {
+        self.db.get::<BankPayment>(ids)
     }
 
     pub fn payout(&mut self, id: &str) -> Result<Option<Payout>, StoreFailure> {

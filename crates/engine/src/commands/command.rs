@@ -111,6 +111,8 @@ pub enum Outcome {
     LossReport(Box<crate::records::LossReport>),
     /// How many reminders a run wrote.
     Reminded(u64),
+    /// The lines of a bank's payment file recorded as paid.
+    BankPayments(Box<super::summary::BankPaymentSummary>),
     Statement {
         card: Box<crate::records::Card>,
         person: Box<Person>,
@@ -155,6 +157,7 @@ impl Outcome {
             | Outcome::ClearingNotice(_)
             | Outcome::LossReport(_)
             | Outcome::Reminded(_)
+            | Outcome::BankPayments(_)
             | Outcome::Statement { .. }
             | Outcome::EVoucher(_)
             | Outcome::Grant(_)

@@ -7,6 +7,7 @@
 
 mod access;
 mod accounts;
+mod bank_payments;
 mod cards;
 mod clearing;
 mod command;
@@ -34,6 +35,9 @@ pub use access::{
     PutCredential, RecordAttempt, RecordAudit, lock_end,
 };
 pub use accounts::{ALLOCATION_BATCH_MAX, AllocateMonth, CloseYear};
+pub use bank_payments::{
+    BANK_PAYMENT_DAYS_BACK, BANK_PAYMENT_LINES_MAX, ConfirmBankPayments, PaidLine, bank_payment_id,
+};
 pub use cards::{
     ApplicationStep, ApplyForCard, ChangeCardStatus, ConfirmClearing, ConfirmProofLetter, PrintStatement, ProduceCard,
     RecordApplicationStep, ReplaceCard, transition_allowed,
@@ -74,6 +78,7 @@ pub use reimbursements::{
 pub use reminders::{REMINDER_BATCH_MAX, REMINDER_DAYS, RemindExpiring};
 pub use settle::{CancelSettlement, Purchase, PurchaseRequest, Settle, SettleRequest, Treated};
 pub use summary::{
-    AllocationSummary, ClearingSummary, ContributionLine, ContributionSummary, SKIPPED_LISTED, SkipReason, Skipped,
+    AllocationSummary, BankPaymentSummary, ClearingSummary, ContributionLine, ContributionSummary, SKIPPED_LISTED,
+    SkipReason, Skipped,
 };
 pub use visits::{Admit, CancelVisit, Discharge, OpenVisit, UndoDischarge, UpdateVisit, VisitDetails};

@@ -1,6 +1,6 @@
 //! What the commands that work on many rows at once report: an allocation batch, a clearing, a
-//! contribution declaration. Values only; `Outcome` carries them, so they live apart from the
-//! commands that make them.
+//! contribution declaration, a bank's payment answer. Values only; `Outcome` carries them, so
+//! they live apart from the commands that make them.
 
 use yibao_domain::{Date, Money, Month, PersonNo};
 
@@ -130,4 +130,14 @@ pub struct ContributionSummary {
     pub arrears_credited: Vec<(PersonNo, Month, Money)>,
     /// The money paid now.
     pub total: Money,
+}
+
+/// What a confirmation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BankPaymentSummary {
+    /// Lines paid now.
+    pub paid: Vec<crate::records::BankPayment>,
+    /// Lines already recorded as paid (a repeated file).
+    pub already: Vec<String>,
+    pub amount: Money,
 }

@@ -8,6 +8,7 @@
 //! as is every read of a person's records by someone other than the person.
 
 mod access;
+mod bank_payments;
 mod caller;
 pub(crate) mod cards;
 mod clearing;
@@ -48,13 +49,14 @@ type Mount = fn(Router<Arc<AppState>>) -> Router<Arc<AppState>>;
 
 pub fn router() -> Router<Arc<AppState>> {
     // Each family of routes mounts its own.
-    let families: [Mount; 10] = [
+    let families: [Mount; 11] = [
         cards::routes,
         evoucher::routes,
         clearing::routes,
         contributions::routes,
         life::routes,
         payouts::routes,
+        bank_payments::routes,
         reimbursements::routes,
         registrations::routes,
         disputes::routes,

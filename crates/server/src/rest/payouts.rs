@@ -221,7 +221,7 @@ async fn list(
 }
 
 /// A CSV field, quoted where it must be, and never read as a formula by a spreadsheet.
-fn csv_field(text: &str) -> String {
+pub(super) fn csv_field(text: &str) -> String {
     let text = match text.starts_with(['=', '+', '-', '@']) {
         true => format!("'{text}"),
         false => text.to_string(),

@@ -754,3 +754,95 @@ async fn registrations_about_to_expire_are_reminded_once() {
         notes.body["notifications"].as_array().unwrap().iter().find(|n| n["id"] == json!(ids[0])).unwrap().clone();
     assert!(!first["read_at"].is_null(), "a read reminder stays read: {first}");
 }
+
+/// Issue 16: the bank's payment file and its answer. The death payout and the demo's pending
+/// reimbursement, once approved, are due at 张伟's and 李秀英's custody bank (BOC); the bank's
+/// answer empties the payable once, the file no longer lists them, a line that does not match
+/// refuses the whole answer, and the ledger verifies.
+#[tokio::test]
+async fn the_bank_pays_the_payment_file_once_and_the_payable_empties() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let reviewer = app.login(json!({"role": "operator", "username": "reviewer", "password": "Demo@2026"})).await;
+    let today = app.store.now().date().to_string();
+    let zhang = psn("张伟");
+    let death = json!({"kind": "death", "effective": today, "reason": "死亡证明"});
+    let died = app.rest("POST", &format!("/api/v1/persons/{zhang}/life-events"), Some(&admin), &[], Some(death)).await;
+    assert_eq!(died.status, 201, "{}", died.body);
+    let proposal = json!({"kind": "inheritance", "reason": "继承人申请",
+        "payee": {"name": "张小伟", "bank": "中国银行杭州分行", "account": "6217000010001234567"}});
+    let proposed =
+        app.rest("POST", &format!("/api/v1/persons/{zhang}/payouts"), Some(&admin), &[], Some(proposal)).await;
+    let payout = proposed.body["id"].as_str().unwrap().to_string();
+    let approve = json!({"decision": "approve", "reason": "材料齐全"});
+    let approved = app
+        .rest("POST", &format!("/api/v1/payouts/{payout}/review"), Some(&reviewer), &[], Some(approve.clone()))
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    let reimbursed =
+        app.rest("POST", "/api/v1/reimbursements/RB0000000001/review", Some(&reviewer), &[], Some(approve)).await;
+    assert_eq!(reimbursed.status, 200, "{}", reimbursed.body);
+
+    let due = app.rest("GET", "/api/v1/bank-payments/due?bank=BOC", Some(&admin), &[], None).await;
+    assert_eq!(due.status, 200, "{}", due.body);
+    let lines: Vec<(String, String)> = due.body["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["id"].as_str().unwrap().to_string(), l["amount"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(lines, [(payout.clone(), "1000.00".to_string()), ("RB0000000001".to_string(), "1395.00".to_string())]);
+    assert_eq!(due.body["total"], json!("2395.00"));
+    let other_bank = app.rest("GET", "/api/v1/bank-payments/due?bank=ICBC", Some(&admin), &[], None).await;
+    assert_eq!(other_bank.body["count"], json!(0));
+    let csv = app.rest("GET", "/api/v1/bank-payments/due?bank=BOC&format=csv", Some(&admin), &[], None).await;
+    assert!(csv.body.as_str().unwrap().contains(&format!("{payout},payout,{zhang},1000.00,张小伟")), "{}", csv.body);
+    let person = app.person_login("李秀英").await;
+    assert_eq!(app.rest("GET", "/api/v1/bank-payments/due?bank=BOC", Some(&person), &[], None).await.status, 403);
+
+    let payable = || async {
+        let accounts = app.store.read(|r| r.all_accounts()).await.unwrap();
+        accounts.iter().find(|a| a.key.to_string() == "payable/bank/BOC").map(|a| a.balance()).unwrap()
+    };
+    assert_eq!(payable().await, "2395".parse().unwrap());
+    let answer = |amount: &str| {
+        json!({"bank": "BOC", "paid_on": today, "lines": [
+            {"id": payout, "amount": "1000.00", "bank_ref": "BOC20261201001"},
+            {"id": "RB0000000001", "amount": amount, "bank_ref": "BOC20261201002"},
+        ]})
+    };
+    // A line that does not match refuses the whole answer; nothing is paid.
+    let wrong = app.rest("POST", "/api/v1/bank-payments", Some(&admin), &[], Some(answer("1395.01"))).await;
+    assert_eq!(wrong.status, 422, "{}", wrong.body);
+    assert_eq!(payable().await, "2395".parse().unwrap());
+    for (bad, status) in [
+        (json!({"bank": "BOC", "paid_on": today, "lines": []}), 400),
+        (
+            json!({"bank": "BOC", "paid_on": "2099-01-01", "lines": [{"id": payout, "amount": "1000.00", "bank_ref": "x"}]}),
+            400,
+        ),
+        (
+            json!({"bank": "ICBC", "paid_on": today, "lines": [{"id": payout, "amount": "1000.00", "bank_ref": "x"}]}),
+            422,
+        ),
+        (
+            json!({"bank": "BOC", "paid_on": today, "lines": [{"id": "PO9999999999", "amount": "1.00", "bank_ref": "x"}]}),
+            404,
+        ),
+    ] {
+        let reply = app.rest("POST", "/api/v1/bank-payments", Some(&admin), &[], Some(bad.clone())).await;
+        assert_eq!(reply.status, status, "{bad}: {}", reply.body);
+    }
+    let by_person = app.rest("POST", "/api/v1/bank-payments", Some(&person), &[], Some(answer("1395.00"))).await;
+    assert_eq!(by_person.status, 403);
+    let paid = app.rest("POST", "/api/v1/bank-payments", Some(&admin), &[], Some(answer("1395.00"))).await;
+    assert_eq!(paid.status, 200, "{}", paid.body);
+    assert_eq!((paid.body["amount"].clone(), paid.body["paid"].as_array().unwrap().len()), (json!("2395.00"), 2));
+    assert_eq!(payable().await, yibao_domain::Money::ZERO, "the payable is emptied");
+    let again = app.rest("POST", "/api/v1/bank-payments", Some(&admin), &[], Some(answer("1395.00"))).await;
+    assert_eq!((again.body["amount"].clone(), again.body["already"].as_array().unwrap().len()), (json!("0.00"), 2));
+    let due = app.rest("GET", "/api/v1/bank-payments/due?bank=BOC", Some(&admin), &[], None).await;
+    assert_eq!(due.body["count"], json!(0), "{}", due.body);
+    let ledger = app.rest("GET", "/api/v1/ledger/verify", Some(&admin), &[], None).await;
+    assert_eq!((ledger.body["balanced"].clone(), ledger.body["replay_matches"].clone()), (json!(true), json!(true)));
+}
