@@ -8,7 +8,7 @@
 use yibao_domain::{Money, PersonNo, PersonTypeGroup};
 use yibao_ledger::{AccountKey, Posting, Transfer, TransferCode};
 
-use super::credit::{ContributionPeriod, MonthCredit, contribution_id, credit_month};
+use super::credit::{ContributionPeriod, MonthCredit, contribution_id, contribution_reference, credit_month};
 use super::summary::{ContributionLine, ContributionSummary};
 use super::{Command, Context, Outcome};
 use crate::error::EngineError;
@@ -197,10 +197,7 @@ impl Command for PayContributions {
                 id,
                 code: TransferCode::Contribution,
                 at: ctx.now,
-                reference: match base {
-                    Some(base) => format!("{} {payer} base {base}", self.period),
-                    None => format!("{} {payer}", self.period),
-                },
+                reference: contribution_reference(self.period, &payer, base),
                 postings,
             })?;
             if let Some(month) = arrears {

@@ -35,6 +35,19 @@ pub fn contribution_id(psn_no: &PersonNo, period: ContributionPeriod) -> Transfe
     TransferId::new(format!("contribution/{psn_no}/{period}"))
 }
 
+/// A contribution transfer's reference: the period, who paid, and the declared base.
+pub(crate) fn contribution_reference(period: ContributionPeriod, payer: &str, base: Option<Money>) -> String {
+    match base {
+        Some(base) => format!("{period} {payer} base {base}"),
+        None => format!("{period} {payer}"),
+    }
+}
+
+/// The base a contribution was declared on, from its transfer's reference.
+pub(crate) fn declared_base(reference: &str) -> Option<Money> {
+    reference.rsplit_once(" base ").and_then(|(_, base)| base.parse().ok())
+}
+
 /// The transfer that credits a person's account for a month.
 pub fn allocation_id(psn_no: &PersonNo, month: Month) -> TransferId {
     TransferId::new(format!("allocation/{psn_no}/{month}"))
@@ -68,12 +81,19 @@ pub(crate) fn credit_month(
         return Ok(MonthCredit::Skipped(SkipReason::NotYetInsured));
     }
     // The person type is the one at the end of the month before (a retiree's credit starts the
-    // month after retirement); the base the one in force at the month's end (or, in the month
-    // of retirement, the last one).
+    // month after retirement); the base the one the month's contribution was declared on, or
+    // else the one in force at the month's end (or, in the month of retirement, the last one).
     let events = ws.life_events(&person.psn_no)?;
     let before = person_as_of(person, &events, month.first_day().plus_days(-1));
-    let base = person_as_of(person, &events, day).contribution_base.or(before.contribution_base);
     let person_type = before.person_type;
+    let retired = person_type.group() == PersonTypeGroup::Retired;
+    let contribution = contribution_id(&person.psn_no, ContributionPeriod::Month(month));
+    let paid = match retired {
+        true => None,
+        false => ws.transfer(&contribution)?,
+    };
+    let registered = person_as_of(person, &events, day).contribution_base.or(before.contribution_base);
+    let base = paid.as_ref().and_then(|transfer| declared_base(&transfer.reference)).or(registered);
     let credit = match ctx.policies.resolve(&person.admdvs, person.insurance, day) {
         Some(resolved) if resolved.scheme.personal_account => {
             resolved.scheme.account_credit.map_or(Money::ZERO, |rule| rule.monthly(person_type, base))
@@ -87,9 +107,7 @@ pub(crate) fn credit_month(
     if ws.transfer(&id)?.is_some() {
         return Ok(MonthCredit::Already);
     }
-    let retired = person_type.group() == PersonTypeGroup::Retired;
-    let contribution = contribution_id(&person.psn_no, ContributionPeriod::Month(month));
-    if !retired && ws.transfer(&contribution)?.is_none() {
+    if !retired && paid.is_none() {
         return Ok(MonthCredit::Skipped(SkipReason::ContributionUnpaid));
     }
     let source = match retired {
@@ -115,4 +133,20 @@ pub(crate) fn credit_month(
         format!("{credit} yuan credited to your account for {month}."),
     ));
     Ok(MonthCredit::Credited(credit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ContributionPeriod, contribution_reference, declared_base};
+    use yibao_domain::Money;
+
+    #[test]
+    fn the_declared_base_reads_back_from_the_reference() {
+        let month = ContributionPeriod::Month("2026-11".parse().unwrap());
+        let reference = contribution_reference(month, "E33010000001", Some(Money::yuan(9_000)));
+        assert_eq!(reference, "2026-11 E33010000001 base 9000.00");
+        assert_eq!(declared_base(&reference), Some(Money::yuan(9_000)));
+        assert_eq!(declared_base(&contribution_reference(month, "individual", None)), None);
+        assert_eq!(declared_base(&contribution_reference(ContributionPeriod::Year(2026), "individual", None)), None);
+    }
 }

@@ -488,13 +488,18 @@ async fn a_month_without_its_contribution_is_withheld_until_the_arrears_are_paid
         }
     };
     assert_eq!(balance("张伟").await, json!("1000.00"));
-    // The employer pays the arrears: the month is credited at once, and only once.
-    let arrears = json!({"employer": "E33010000001", "month": month, "persons": [{"psn_no": psn("张伟")}]});
+    // The employer pays the arrears: the month is credited at once, and only once, on the base
+    // declared for it (赵敏: 6,000 that month, 5,000 registered).
+    let arrears = json!({"employer": "E33010000001", "month": month,
+        "persons": [{"psn_no": psn("张伟")}, {"psn_no": psn("赵敏"), "base": "6000.00"}]});
     let paid = app.rest("POST", "/api/v1/contributions", Some(&token), &[], Some(arrears.clone())).await;
     assert_eq!(paid.status, 200, "{}", paid.body);
     assert_eq!(
         paid.body["arrears_credited"],
-        json!([{"psn_no": psn("张伟").to_string(), "month": month, "amount": "160.00"}])
+        json!([
+            {"psn_no": psn("张伟").to_string(), "month": month, "amount": "160.00"},
+            {"psn_no": psn("赵敏").to_string(), "month": month, "amount": "120.00"},
+        ])
     );
     assert_eq!(balance("张伟").await, json!("1160.00"));
     let again = app.rest("POST", "/api/v1/contributions", Some(&token), &[], Some(arrears)).await;
@@ -502,7 +507,7 @@ async fn a_month_without_its_contribution_is_withheld_until_the_arrears_are_paid
     let rerun = app.rest("POST", "/api/v1/allocations", Some(&token), &[], Some(json!({"month": month}))).await;
     assert_eq!(
         (rerun.body["credited"].clone(), rerun.body["already_credited"].clone()),
-        (json!(0), json!(2)),
+        (json!(0), json!(3)),
         "{}",
         rerun.body
     );
