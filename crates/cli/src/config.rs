@@ -179,6 +179,12 @@ impl Config {
             };
             // Checked now, so a bad hook stops the start-up with its reason.
             yibao_server::webhooks::Webhook::new(settings.clone())?;
+            if webhooks.iter().any(|other: &yibao_server::webhooks::WebhookSettings| other.name == settings.name) {
+                return Err(format!(
+                    "webhook {}: two hooks with one name would share one place in the outbox",
+                    settings.name
+                ));
+            }
             webhooks.push(settings);
         }
         Ok(Config { db, listen, policies, synchronous, secret_file, peers, public_url, trusted_proxies, webhooks })
@@ -257,5 +263,7 @@ mod tests {
         assert!(both.contains("exactly one"), "{both}");
         let kind = load(&good.replace("\"settlement\"", "\"sms\"")).unwrap_err();
         assert!(kind.contains("not a notification kind"), "{kind}");
+        let twice = load(&format!("{good}{good}")).unwrap_err();
+        assert!(twice.contains("one name"), "{twice}");
     }
 }

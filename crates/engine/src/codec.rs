@@ -2209,7 +2209,7 @@ impl Record for Reimbursement {
             "medfee": a.medfee.fen(), "deductible_standard": a.deductible_standard.fen(),
             "fully_selfpaid": a.fully_selfpaid.fen(), "over_limit": a.over_limit.fen(),
             "first_selfpay": a.first_selfpay.fen(), "in_scope": a.in_scope.fen(), "deductible": a.deductible.fen(),
-            "fund": a.fund.fen(), "account_current_year": a.account_current_year.fen(),
+            "fund": a.fund.fen(), "subsidy": a.subsidy.fen(), "account_current_year": a.account_current_year.fen(),
             "account_prior_years": a.account_prior_years.fen(), "cash": a.cash.fen(),
         });
         let payee = json!({"name": self.payee.name, "bank": self.payee.bank, "account": self.payee.account,

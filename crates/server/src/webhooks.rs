@@ -59,6 +59,8 @@ struct Target {
     host: String,
     port: u16,
     path: String,
+    /// The `Host` header: the URL's authority (`host`, `host:port`, `[v6]:port`).
+    authority: String,
 }
 
 impl Target {
@@ -93,10 +95,10 @@ impl Target {
             None if https => 443,
             None => 80,
         };
-        if host.is_empty() {
-            return Err(format!("{url}: no host"));
+        if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!("{url}: no host, or one with blanks"));
         }
-        Ok(Target { https, host: host.to_string(), port, path: path.to_string() })
+        Ok(Target { https, host: host.to_string(), port, path: path.to_string(), authority: authority.to_string() })
     }
 }
 
@@ -284,21 +286,34 @@ pub async fn round(store: &Store, hook: &Webhook) -> Result<usize, String> {
     };
     let rows = store.read(move |r| r.notifications_after(cursor, BATCH)).await.map_err(|e| e.to_string())?;
     let mut passed = 0;
-    for (seq, notification) in rows {
-        if hook.wants(&notification) {
-            deliver(hook, &payload(&hook.name, seq, &notification), &notification.id).await?;
+    // Notifications the hook does not want move the cursor with the next delivery (or at the
+    // end of the batch), not one write each.
+    let mut skipped_to = None;
+    let result = async {
+        for (seq, notification) in rows {
+            if hook.wants(&notification) {
+                deliver(hook, &payload(&hook.name, seq, &notification), &notification.id).await?;
+                store.set_meta(&key, &seq.to_string()).await.map_err(|e| e.to_string())?;
+                skipped_to = None;
+            } else {
+                skipped_to = Some(seq);
+            }
+            passed += 1;
         }
-        store.set_meta(&key, &seq.to_string()).await.map_err(|e| e.to_string())?;
-        passed += 1;
+        Ok::<(), String>(())
     }
-    Ok(passed)
+    .await;
+    if let Some(seq) = skipped_to {
+        store.set_meta(&key, &seq.to_string()).await.map_err(|e| e.to_string())?;
+    }
+    result.map(|()| passed)
 }
 
 /// Posts one delivery; `Ok` on a 2xx answer.
 async fn deliver(hook: &Webhook, body: &[u8], id: &str) -> Result<(), String> {
     let timestamp = crate::kit::clock::unix_now().to_string();
     let request = Request::post(&hook.target.path)
-        .header(header::HOST, &hook.target.host)
+        .header(header::HOST, &hook.target.authority)
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::USER_AGENT, "yibao-webhook/1")
         .header("x-yibao-webhook", &hook.name)
@@ -344,8 +359,9 @@ where
     tokio::spawn(connection);
     let response = sender.send_request(request).await.map_err(|error| format!("HTTP: {error}"))?;
     let status = response.status();
-    // The answer's body is read (at most what fits in a frame or two) and dropped.
-    let _ = response.into_body().collect().await;
+    // The answer's body is not needed: at most 64 KiB of it is read (so the connection ends
+    // cleanly) and dropped.
+    let _ = http_body_util::Limited::new(response.into_body(), 64 * 1024).collect().await;
     Ok(status)
 }
 

@@ -390,6 +390,9 @@ pub fn migrate(conn: &mut dyn Conn) -> Result<(), StoreFailure> {
                 conn.batch(&statement)?;
             }
         }
+        for statement in schema::order_indexes(dialect) {
+            conn.batch(&statement)?;
+        }
         conn.upsert(
             &schema::META,
             vec![named(

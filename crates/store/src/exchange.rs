@@ -51,9 +51,12 @@ fn value(item: &Json, what: &str, name: &str) -> Result<Value, StoreFailure> {
     }
 }
 
-/// The record's columns in table order: from an object by name (every column present, none
-/// unknown), or from a format-1 array of this deployment's own stored answers.
+/// The record's columns in table order: from an object by name (every column present but those
+/// added by a later schema version, which a record written before lacks and which read as 0;
+/// none unknown), or from a format-1 array of this deployment's own stored answers (with or
+/// without the added columns).
 fn from_json(table: &TableDef, json: &Json, what: &str) -> Result<Vec<Value>, StoreFailure> {
+    let added = |name: &str| crate::schema::is_added_column(table.name, name);
     match json {
         Json::Object(object) => {
             if let Some(unknown) = object.keys().find(|key| !table.columns.iter().any(|c| c.name == key.as_str())) {
@@ -64,12 +67,24 @@ fn from_json(table: &TableDef, json: &Json, what: &str) -> Result<Vec<Value>, St
                 .iter()
                 .map(|c| match object.get(c.name) {
                     Some(item) => value(item, what, c.name),
+                    None if added(c.name) => Ok(Value::Int(0)),
                     None => Err(StoreFailure(format!("{what}: field {} is missing", c.name))),
                 })
                 .collect()
         }
         Json::Array(items) if items.len() == table.columns.len() => {
             items.iter().zip(table.columns).map(|(item, c)| value(item, what, c.name)).collect()
+        }
+        Json::Array(items) if items.len() == table.columns.iter().filter(|c| !added(c.name)).count() => {
+            let mut items = items.iter();
+            table
+                .columns
+                .iter()
+                .map(|c| match added(c.name) {
+                    true => Ok(Value::Int(0)),
+                    false => value(items.next().unwrap_or(&Json::Null), what, c.name),
+                })
+                .collect()
         }
         _ => Err(StoreFailure(format!("{what}: expected an object of named fields"))),
     }

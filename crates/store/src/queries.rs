@@ -1,7 +1,7 @@
 //! Read-side queries for the server: lookups by secondary keys, lists with paging, period
 //! totals for reconciliation, the journal. Each runs inside the caller's read snapshot.
 
-use yibao_domain::{CardNo, Date, DateTime, InstitutionCode, MdtrtId, Money, MsgId, PersonNo, SetlId};
+use yibao_domain::{BankCode, CardNo, Date, DateTime, InstitutionCode, MdtrtId, Money, MsgId, PersonNo, SetlId};
 use yibao_engine::records::{
     AuditEntry, BankPayment, Card, CardApplication, CardTransaction, CatalogueEntry, ClearingNotice, Credential,
     CredentialKind, DiseaseRegistration, EVoucher, Employer, FeeLine, Grant, Institution, LifeEvent, LossReport,
@@ -697,6 +697,34 @@ impl<'c> Reader<'c> {
 
     pub fn reimbursement(&mut self, id: &str) -> Result<Option<Reimbursement>, StoreFailure> {
         self.db.get::<Reimbursement>(&[id.to_string()]).map(one)
+    }
+
+    /// Approved payouts and reimbursements whose payable is at `bank` and that the bank has not
+    /// paid, by id, at most `limit` of each.
+    pub fn bank_payments_due(
+        &mut self,
+        bank: &BankCode,
+        limit: u64,
+    ) -> Result<(Vec<Payout>, Vec<Reimbursement>), StoreFailure> {
+        let payable = Value::Text(AccountKey::BankPayable(bank.clone()).to_string());
+        let credit = Value::Text(Side::Credit.as_str().to_string());
+        let limit = Value::Int(i64::try_from(limit).unwrap_or(i64::MAX));
+        let clause = |table: &str, prefix: &str| {
+            format!(
+                "WHERE state = 'approved' AND NOT EXISTS (SELECT 1 FROM bank_payments b WHERE b.id = {table}.id) \
+                 AND EXISTS (SELECT 1 FROM postings t WHERE t.transfer_id = '{prefix}/' || {table}.id \
+                 AND t.account = $1 AND t.side = $2) ORDER BY id LIMIT $3"
+            )
+        };
+        let params = [payable, credit, limit];
+        let payouts = self.select(Payout::TABLE, &clause("payouts", "payout"), &params, Payout::decode)?;
+        let bills = self.select(
+            Reimbursement::TABLE,
+            &clause("reimbursements", "reimbursement"),
+            &params,
+            Reimbursement::decode,
+        )?;
+        Ok((payouts, bills))
     }
 
     /// The bank payments of these payouts and reimbursements (those paid).

@@ -93,9 +93,28 @@ pub fn migration_v1(dialect: Dialect) -> Vec<String> {
 /// column)`. Each is an integer defaulting to zero, which is what rows written before meant.
 const ADDED_COLUMNS: &[(i64, &str, &str)] = &[(2, "settlements", "subsidy_fen"), (2, "accumulators", "subsidy_fen")];
 
+/// Whether a later schema version added this column to this table (rows written before lack
+/// it, and read it as 0).
+pub fn is_added_column(table: &str, column: &str) -> bool {
+    ADDED_COLUMNS.iter().any(|(_, t, c)| *t == table && *c == column)
+}
+
 /// The tables later versions made ordered (insertion order kept): `(version, table)`. SQLite
 /// keeps every table's `rowid`; PostgreSQL gets the `seq` column, numbering the rows there.
 const ORDERED_SINCE: &[(i64, &str)] = &[(3, "notifications")];
+
+/// Indexes on the order column of the tables read by it (the webhooks' cursor over
+/// notifications): PostgreSQL's `seq`; SQLite's `rowid` is the table's own key. Run after
+/// [`upgrade`], which may have just added the column.
+pub fn order_indexes(dialect: Dialect) -> Vec<String> {
+    match dialect {
+        Dialect::Sqlite => Vec::new(),
+        Dialect::Postgres => ORDERED_SINCE
+            .iter()
+            .map(|(_, table)| format!("CREATE UNIQUE INDEX IF NOT EXISTS {table}_seq ON {table} (seq)"))
+            .collect(),
+    }
+}
 
 /// The statements that bring a database of schema `from` (at least 1) to [`SCHEMA_VERSION`].
 pub fn upgrade(dialect: Dialect, from: i64) -> Vec<String> {

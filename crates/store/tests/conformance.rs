@@ -217,6 +217,12 @@ async fn check_upgraded(store: Store, before: yibao_engine::records::Settlement)
     let id = before.setl_id.clone();
     let stored = store.read(move |r| r.settlement(&id)).await.unwrap().unwrap();
     assert_eq!(stored, before, "a settlement written by version 1 reads back the same");
+    // As a peer on version 1 sends it (no subsidy_fen, six accumulator changes), it reads the same.
+    let mut sent = yibao_store::exchange::settlement(&before);
+    sent.as_object_mut().unwrap().remove("subsidy_fen");
+    let change: Vec<serde_json::Value> = serde_json::from_str(sent["change"].as_str().unwrap()).unwrap();
+    sent["change"] = serde_json::Value::String(serde_json::to_string(&change[..6]).unwrap());
+    assert_eq!(yibao_store::exchange::decode_settlement(&sent).unwrap(), before);
     let psn = person(0);
     let years = store.read(move |r| r.accumulators(&psn)).await.unwrap();
     assert_eq!(years[0].1.medfee_total, Money::yuan(170));

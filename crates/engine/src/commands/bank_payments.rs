@@ -78,9 +78,12 @@ impl Command for ConfirmBankPayments {
                 ));
             }
             text_within("bank_ref", &line.bank_ref, 60)?;
+            if line.bank_ref.chars().any(char::is_control) {
+                return Err(EngineError::invalid("银行流水号含控制字符", "bank_ref holds control characters"));
+            }
             let bank_ref = line.bank_ref.clone();
             if let Some(paid) = ws.bank_payment(&line.id)? {
-                if paid.amount != line.amount || paid.bank != self.bank {
+                if paid.amount != line.amount || paid.bank != self.bank || paid.bank_ref != line.bank_ref {
                     return Err(EngineError::conflict(
                         format!("{}已于{}由{}付款{}元，与本行不符", line.id, paid.paid_on, paid.bank, paid.amount),
                         format!(
@@ -92,7 +95,18 @@ impl Command for ConfirmBankPayments {
                 summary.already.push(line.id.clone());
                 continue;
             }
-            let (psn_no, transfer_id) = approved(ws, &line.id)?;
+            let (psn_no, transfer_id, approved_at) = approved(ws, &line.id)?;
+            if self.paid_on < approved_at.date() {
+                return Err(EngineError::invalid(
+                    format!("{}于{}批准，付款日期{}早于批准", line.id, approved_at.date(), self.paid_on),
+                    format!(
+                        "{} was approved on {}: it cannot have been paid on {}",
+                        line.id,
+                        approved_at.date(),
+                        self.paid_on
+                    ),
+                ));
+            }
             let Some(approval) = ws.transfer(&transfer_id)? else {
                 return Err(EngineError::refused(
                     format!("{}没有待付款项", line.id),
@@ -177,7 +191,10 @@ impl Command for ConfirmBankPayments {
 }
 
 /// The person and the approving transfer of an approved payout or reimbursement.
-fn approved(ws: &mut WorkingSet<'_>, id: &str) -> Result<(yibao_domain::PersonNo, TransferId), EngineError> {
+fn approved(
+    ws: &mut WorkingSet<'_>,
+    id: &str,
+) -> Result<(yibao_domain::PersonNo, TransferId, yibao_domain::DateTime), EngineError> {
     let not_approved = |state: &str| {
         EngineError::refused(
             format!("{id}状态为{state}，未经批准不能付款"),
@@ -186,13 +203,13 @@ fn approved(ws: &mut WorkingSet<'_>, id: &str) -> Result<(yibao_domain::PersonNo
     };
     if let Some(payout) = ws.payout(&id.to_string())? {
         return match payout.state {
-            PayoutState::Approved { .. } => Ok((payout.psn_no, payout_id(id))),
+            PayoutState::Approved { at, .. } => Ok((payout.psn_no, payout_id(id), at)),
             other => Err(not_approved(other.code())),
         };
     }
     if let Some(bill) = ws.reimbursement(&id.to_string())? {
         return match bill.state {
-            ReimbursementState::Approved { .. } => Ok((bill.psn_no, reimbursement_id(id))),
+            ReimbursementState::Approved { at, .. } => Ok((bill.psn_no, reimbursement_id(id), at)),
             other => Err(not_approved(other.code())),
         };
     }

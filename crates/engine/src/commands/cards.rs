@@ -573,11 +573,30 @@ impl Command for ConfirmProofLetter {
 
     fn execute(&self, ws: &mut WorkingSet<'_>, ctx: &Context<'_>) -> Result<Outcome, EngineError> {
         let card = load_card(ws, &self.card_no)?;
-        let Some(mut report) = ws.loss_report(&card.card_no)? else {
+        if card.status != CardStatus::Lost {
             return Err(EngineError::refused(
-                format!("卡{}未挂失：证明信用于挂失补卡", card.card_no),
-                format!("card {} was not reported lost: a proof letter is for a lost card", card.card_no),
+                format!("卡{}状态为{}：证明信用于挂失待补的卡", card.card_no, status_zh(card.status)),
+                format!(
+                    "card {} is {}: a proof letter is for a lost card awaiting its replacement",
+                    card.card_no,
+                    card.status.as_str()
+                ),
             ));
+        }
+        // A card reported lost before loss reports were kept gets its report now.
+        let mut report = match ws.loss_report(&card.card_no)? {
+            Some(report) => report,
+            None => LossReport {
+                card_no: card.card_no.clone(),
+                psn_no: card.psn_no.clone(),
+                notice_no: LossReport::notice_no(&card.card_no),
+                reported_at: ctx.now,
+                channel: LossChannel::Agency,
+                bank: card.bank.clone(),
+                reason: "挂失".to_string(),
+                proof: None,
+                replacement: None,
+            },
         };
         let person = ws.person(&card.psn_no)?.ok_or_else(|| EngineError::internal("card holder vanished"))?;
         if ws.employer(&self.employer)?.is_none() {

@@ -197,7 +197,7 @@ impl Command for PayContributions {
                 id,
                 code: TransferCode::Contribution,
                 at: ctx.now,
-                reference: contribution_reference(self.period, &payer, base),
+                reference: contribution_reference(self.period, &payer, base, declared.is_some()),
                 postings,
             })?;
             if let Some(month) = arrears {

@@ -35,17 +35,26 @@ pub fn contribution_id(psn_no: &PersonNo, period: ContributionPeriod) -> Transfe
     TransferId::new(format!("contribution/{psn_no}/{period}"))
 }
 
-/// A contribution transfer's reference: the period, who paid, and the declared base.
-pub(crate) fn contribution_reference(period: ContributionPeriod, payer: &str, base: Option<Money>) -> String {
-    match base {
-        Some(base) => format!("{period} {payer} base {base}"),
-        None => format!("{period} {payer}"),
+/// A contribution transfer's reference: the period, who paid, and the base it was paid on —
+/// `declared base` when the payer declared it for the period, `base` when it was the registered
+/// one.
+pub(crate) fn contribution_reference(
+    period: ContributionPeriod,
+    payer: &str,
+    base: Option<Money>,
+    declared: bool,
+) -> String {
+    match (base, declared) {
+        (Some(base), true) => format!("{period} {payer} declared base {base}"),
+        (Some(base), false) => format!("{period} {payer} base {base}"),
+        (None, _) => format!("{period} {payer}"),
     }
 }
 
-/// The base a contribution was declared on, from its transfer's reference.
+/// The base the payer declared for the period, from its contribution transfer's reference
+/// (`None` where the registered base was used: a later change of it then counts).
 pub(crate) fn declared_base(reference: &str) -> Option<Money> {
-    reference.rsplit_once(" base ").and_then(|(_, base)| base.parse().ok())
+    reference.rsplit_once(" declared base ").and_then(|(_, base)| base.parse().ok())
 }
 
 /// The transfer that credits a person's account for a month.
@@ -143,10 +152,12 @@ mod tests {
     #[test]
     fn the_declared_base_reads_back_from_the_reference() {
         let month = ContributionPeriod::Month("2026-11".parse().unwrap());
-        let reference = contribution_reference(month, "E33010000001", Some(Money::yuan(9_000)));
-        assert_eq!(reference, "2026-11 E33010000001 base 9000.00");
+        let reference = contribution_reference(month, "E33010000001", Some(Money::yuan(9_000)), true);
+        assert_eq!(reference, "2026-11 E33010000001 declared base 9000.00");
         assert_eq!(declared_base(&reference), Some(Money::yuan(9_000)));
-        assert_eq!(declared_base(&contribution_reference(month, "individual", None)), None);
-        assert_eq!(declared_base(&contribution_reference(ContributionPeriod::Year(2026), "individual", None)), None);
+        let registered = contribution_reference(month, "E33010000001", Some(Money::yuan(8_000)), false);
+        assert_eq!((registered.as_str(), declared_base(&registered)), ("2026-11 E33010000001 base 8000.00", None));
+        assert_eq!(declared_base(&contribution_reference(month, "individual", None, false)), None);
+        assert_eq!(declared_base(&contribution_reference(ContributionPeriod::Year(2026), "individual", None, false)), None);
     }
 }

@@ -43,8 +43,19 @@ impl Command for RemindExpiring {
                 format!("at most {REMINDER_BATCH_MAX} registrations a batch"),
             ));
         }
+        let today = ctx.now.date();
+        if self.on > today {
+            return Err(EngineError::invalid(
+                format!("提醒日期{}晚于今天：提前提醒会使到期前的提醒不再发送", self.on),
+                format!(
+                    "{} is after today: an early reminder would take the place of the one due before the end",
+                    self.on
+                ),
+            ));
+        }
+        // A run for a missed day reminds of registrations still in force, none already ended.
         let until = self.on.plus_days(REMINDER_DAYS);
-        let due = |end: Date| self.on <= end && end <= until;
+        let due = |end: Date| self.on.max(today) <= end && end <= until;
         let mut sent = 0;
         for (psn_no, serial) in &self.diseases {
             let Some(registration) = ws.registrations(psn_no)?.into_iter().find(|r| &r.serial == serial) else {

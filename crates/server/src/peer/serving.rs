@@ -250,7 +250,15 @@ async fn still_in_force(app: &AppState, caller: &Peer, answer: (Vec<u8>, bool)) 
     let (body, replayed) = answer;
     if replayed {
         let stored: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        if let Ok(settlement) = exchange::decode_settlement(&stored["settlement"]) {
+        let record = &stored["settlement"];
+        let decoded = match record.is_null() {
+            // A stored refusal: nothing was settled.
+            true => None,
+            false => Some(exchange::decode_settlement(record).map_err(|_| {
+                refuse(StatusCode::SERVICE_UNAVAILABLE, "参保地无法核对原结算的状态，请稍后用同一报文ID重试")
+            })?),
+        };
+        if let Some(settlement) = decoded {
             let setl_id = settlement.setl_id.clone();
             let now = app
                 .store

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use yibao_domain::{BankCode, Date, Money, PersonNo};
 use yibao_engine::Outcome;
 use yibao_engine::commands::{BANK_PAYMENT_LINES_MAX, ConfirmBankPayments, PaidLine, payout_id, reimbursement_id};
-use yibao_engine::records::{BankPayment, Payee};
+use yibao_engine::records::Payee;
 use yibao_ledger::{AccountKey, Side};
 
 use super::caller::Caller;
@@ -67,62 +67,60 @@ async fn due(
     let lines = state
         .store
         .read(move |r| {
-            let payouts = r.payouts_in("approved", DUE_MAX)?;
-            let bills = r.reimbursements_in("approved", DUE_MAX)?;
-            let mut candidates: Vec<Due> = Vec::new();
-            let mut approvals = Vec::new();
+            let (payouts, bills) = r.bank_payments_due(&wanted, DUE_MAX)?;
+            let mut due: Vec<(Due, yibao_ledger::TransferId)> = Vec::new();
             for payout in payouts {
-                approvals.push(payout_id(&payout.id));
                 let at = match &payout.state {
                     yibao_engine::records::PayoutState::Approved { at, .. } => at.to_string(),
                     _ => String::new(),
                 };
-                candidates.push(Due {
+                let approval = payout_id(&payout.id);
+                let line = Due {
                     id: payout.id,
                     kind: "payout",
                     psn_no: payout.psn_no,
                     amount: Money::ZERO,
                     payee: payout.payee,
                     approved_at: at,
-                });
+                };
+                due.push((line, approval));
             }
             for bill in bills {
-                approvals.push(reimbursement_id(&bill.id));
                 let at = match &bill.state {
                     yibao_engine::records::ReimbursementState::Approved { at, .. } => at.to_string(),
                     _ => String::new(),
                 };
-                candidates.push(Due {
+                let approval = reimbursement_id(&bill.id);
+                let line = Due {
                     id: bill.id,
                     kind: "reimbursement",
                     psn_no: bill.psn_no,
                     amount: Money::ZERO,
                     payee: bill.payee,
                     approved_at: at,
-                });
+                };
+                due.push((line, approval));
             }
-            let ids: Vec<String> = candidates.iter().map(|due| due.id.clone()).collect();
-            let paid: Vec<BankPayment> = r.bank_payments(&ids)?;
-            let transfers = r.loader().transfers(&approvals)?;
-            let mut due = Vec::new();
-            for (mut line, approval) in candidates.into_iter().zip(approvals) {
-                if paid.iter().any(|p| p.id == line.id) {
-                    continue;
-                }
-                let Some(transfer) = transfers.iter().find(|t| t.id == approval) else { continue };
-                let payable = transfer.postings.iter().find_map(|posting| match (&posting.account, posting.side) {
-                    (AccountKey::BankPayable(bank), Side::Credit) => Some((bank.clone(), posting.amount)),
-                    _ => None,
-                });
-                if let Some((bank, amount)) = payable
-                    && bank == wanted
-                {
-                    line.amount = amount;
-                    due.push(line);
-                }
-            }
-            due.sort_by(|a, b| a.approved_at.cmp(&b.approved_at).then_with(|| a.id.cmp(&b.id)));
-            Ok(due)
+            // What each approval put in the bank's payable.
+            let ids: Vec<yibao_ledger::TransferId> = due.iter().map(|(_, approval)| approval.clone()).collect();
+            let transfers = r.loader().transfers(&ids)?;
+            let mut lines: Vec<Due> = due
+                .into_iter()
+                .map(|(mut line, approval)| {
+                    line.amount = transfers
+                        .iter()
+                        .filter(|t| t.id == approval)
+                        .flat_map(|t| t.postings.iter())
+                        .filter(|p| {
+                            p.side == Side::Credit && matches!(&p.account, AccountKey::BankPayable(b) if *b == wanted)
+                        })
+                        .map(|p| p.amount)
+                        .sum();
+                    line
+                })
+                .collect();
+            lines.sort_by(|a, b| a.approved_at.cmp(&b.approved_at).then_with(|| a.id.cmp(&b.id)));
+            Ok(lines)
         })
         .await?;
     audit_read(&state, &caller, "bank-payments-due", bank.as_str(), "").await?;
@@ -178,10 +176,14 @@ struct Confirmation {
     lines: Vec<LineWire>,
 }
 
-/// The lines the bank executed (operator): each recorded once, the payable emptied. Any line
-/// that does not match what is due refuses the whole file.
+/// The lines the bank executed (an operator with the reviewer role: it moves money): each
+/// recorded once, the payable emptied. Any line that does not match what is due refuses the
+/// whole file.
 async fn confirm(State(state): State<Arc<AppState>>, caller: Caller, bytes: Bytes) -> Result<Response, ApiError> {
-    caller.operator()?;
+    let (_, roles) = caller.operator()?;
+    if !roles.iter().any(|role| role == super::caller::REVIEWER) {
+        return Err(ApiError::forbidden("only an operator with the reviewer role records the bank's payments"));
+    }
     let request: Confirmation = body(&bytes)?;
     if request.lines.is_empty() || request.lines.len() > BANK_PAYMENT_LINES_MAX {
         return Err(ApiError::invalid(

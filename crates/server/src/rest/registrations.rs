@@ -30,7 +30,7 @@ pub fn routes(router: axum::Router<Arc<AppState>>) -> axum::Router<Arc<AppState>
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RemindRequest {
-    /// The day to run for (default: today); at most a year from today either way.
+    /// The day to run for (default: today): today, or a missed day of the last month.
     on: Option<String>,
 }
 
@@ -44,8 +44,11 @@ async fn remind(State(state): State<Arc<AppState>>, caller: Caller, bytes: Bytes
         Some(text) => parse("on", text)?,
         None => today,
     };
-    if (on.days_since_epoch() - today.days_since_epoch()).abs() > 366 {
-        return Err(ApiError::invalid(format!("on {on} is more than a year from today"), "日期须在今天前后一年内"));
+    if on > today || today.days_since_epoch() - on.days_since_epoch() > 31 {
+        return Err(ApiError::invalid(
+            format!("on {on} must be today or a missed day of the last month"),
+            "日期须为今天或过去一个月内漏跑的日子",
+        ));
     }
     let sent = crate::reminders::remind_expiring(&state.store, on).await?;
     Ok(ok(

@@ -812,7 +812,7 @@ async fn the_bank_pays_the_payment_file_once_and_the_payable_empties() {
         ]})
     };
     // A line that does not match refuses the whole answer; nothing is paid.
-    let wrong = app.rest("POST", "/api/v1/bank-payments", Some(&admin), &[], Some(answer("1395.01"))).await;
+    let wrong = app.rest("POST", "/api/v1/bank-payments", Some(&reviewer), &[], Some(answer("1395.01"))).await;
     assert_eq!(wrong.status, 422, "{}", wrong.body);
     assert_eq!(payable().await, "2395".parse().unwrap());
     for (bad, status) in [
@@ -830,17 +830,23 @@ async fn the_bank_pays_the_payment_file_once_and_the_payable_empties() {
             404,
         ),
     ] {
-        let reply = app.rest("POST", "/api/v1/bank-payments", Some(&admin), &[], Some(bad.clone())).await;
+        let reply = app.rest("POST", "/api/v1/bank-payments", Some(&reviewer), &[], Some(bad.clone())).await;
         assert_eq!(reply.status, status, "{bad}: {}", reply.body);
     }
     let by_person = app.rest("POST", "/api/v1/bank-payments", Some(&person), &[], Some(answer("1395.00"))).await;
     assert_eq!(by_person.status, 403);
-    let paid = app.rest("POST", "/api/v1/bank-payments", Some(&admin), &[], Some(answer("1395.00"))).await;
+    let by_clerk = app.rest("POST", "/api/v1/bank-payments", Some(&admin), &[], Some(answer("1395.00"))).await;
+    assert_eq!(by_clerk.status, 403, "moving money takes the reviewer role");
+    let paid = app.rest("POST", "/api/v1/bank-payments", Some(&reviewer), &[], Some(answer("1395.00"))).await;
     assert_eq!(paid.status, 200, "{}", paid.body);
     assert_eq!((paid.body["amount"].clone(), paid.body["paid"].as_array().unwrap().len()), (json!("2395.00"), 2));
     assert_eq!(payable().await, yibao_domain::Money::ZERO, "the payable is emptied");
-    let again = app.rest("POST", "/api/v1/bank-payments", Some(&admin), &[], Some(answer("1395.00"))).await;
+    let again = app.rest("POST", "/api/v1/bank-payments", Some(&reviewer), &[], Some(answer("1395.00"))).await;
     assert_eq!((again.body["amount"].clone(), again.body["already"].as_array().unwrap().len()), (json!("0.00"), 2));
+    let mut other_ref = answer("1395.00");
+    other_ref["lines"][0]["bank_ref"] = json!("BOC-OTHER");
+    let conflict = app.rest("POST", "/api/v1/bank-payments", Some(&reviewer), &[], Some(other_ref)).await;
+    assert_eq!(conflict.status, 409, "the same line with another reference: {}", conflict.body);
     let due = app.rest("GET", "/api/v1/bank-payments/due?bank=BOC", Some(&admin), &[], None).await;
     assert_eq!(due.body["count"], json!(0), "{}", due.body);
     let ledger = app.rest("GET", "/api/v1/ledger/verify", Some(&admin), &[], None).await;
