@@ -106,6 +106,14 @@ try {
   const context = await browser.newContext({ viewport: widths.phone, locale: "zh-CN" });
   const page = await context.newPage();
 
+  console.log("a newcomer starts at / and finds the desks");
+  await page.goto(`${base}/`);
+  await screenshots(page, "home");
+  for (const desk of ["/portal", "/counter", "/agency"]) {
+    check((await page.locator(`main a[href="${desk}"]`).count()) === 1, `the landing page links ${desk}`);
+  }
+  check((await page.getByText("330102198503121236").count()) > 0, "the demo's logins are on the landing page");
+
   console.log("an insured person logs in and shows the QR code");
   await page.goto(`${base}/portal/login`);
   await screenshots(page, "login");

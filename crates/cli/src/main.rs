@@ -219,7 +219,13 @@ enum BenchCommand {
 #[derive(Debug, Subcommand)]
 enum PolicyCommand {
     /// Checks policy files: each alone and all together (no overlapping scopes).
-    Check { files: Vec<std::path::PathBuf> },
+    Check {
+        files: Vec<std::path::PathBuf>,
+        /// Also refuse files that cannot be served together (overlapping region, insurance
+        /// type and dates).
+        #[arg(long)]
+        together: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -280,7 +286,7 @@ fn main() -> ExitCode {
             let options = load::LoadOptions { persons, seconds, concurrency: concurrency.clamp(1, 4096), mix };
             load_policies(&[]).and_then(|policies| run(bench::load(&db, options, bench::options(policies))))
         }
-        Command::Policy { command: PolicyCommand::Check { files } } => check_policies(&files),
+        Command::Policy { command: PolicyCommand::Check { files, together } } => check_policies(&files, together),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -316,19 +322,43 @@ fn load_policies(files: &[std::path::PathBuf]) -> Result<PolicySet, String> {
     Ok(set)
 }
 
-fn check_policies(files: &[std::path::PathBuf]) -> Result<(), String> {
+/// Checks each file on its own (every problem refuses it, with file, line and field); then
+/// says whether they can be served together (no two cover the same region, insurance type and
+/// day). With `together`, files that cannot are an error too.
+fn check_policies(files: &[std::path::PathBuf], together: bool) -> Result<(), String> {
     if files.is_empty() {
         return Err("name at least one policy file".into());
     }
-    let set = load_policies(files)?;
-    for policy in set.policies() {
-        println!(
-            "ok  {}  {}  ({} scopes, {} schemes)",
-            policy.label(),
-            policy.name_zh,
-            policy.scopes.len(),
-            policy.schemes.len()
-        );
+    let mut failed = Vec::new();
+    for file in files {
+        match load_policies(std::slice::from_ref(file)) {
+            Ok(set) => {
+                for policy in set.policies() {
+                    println!(
+                        "ok  {}  {}  {}  ({} scopes, {} schemes)",
+                        file.display(),
+                        policy.label(),
+                        policy.name_zh,
+                        policy.scopes.len(),
+                        policy.schemes.len()
+                    );
+                }
+            }
+            Err(error) => {
+                println!("error  {error}");
+                failed.push(file.display().to_string());
+            }
+        }
+    }
+    if !failed.is_empty() {
+        return Err(format!("{} of {} policy files refused: {}", failed.len(), files.len(), failed.join(", ")));
+    }
+    if files.len() > 1 {
+        match load_policies(files) {
+            Ok(_) => println!("ok  the {} files can be served together", files.len()),
+            Err(error) if together => return Err(format!("they cannot be served together: {error}")),
+            Err(error) => println!("note  each is fine, but they cannot be served together: {error}"),
+        }
     }
     Ok(())
 }
@@ -504,6 +534,10 @@ fn print_banner(address: &str, db: &str, demo_mode: bool) {
     println!("  national interface  {base}/fsi/api/rsfComIfsService/callService");
     println!("  REST API            {base}/api/v1/  (OpenAPI: {base}/api/v1/openapi.json)");
     println!("  health, metrics     {base}/healthz  {base}/metrics");
+    println!("  start here          {base}/");
+    println!(
+        "  desks               {base}/portal (insured persons)  {base}/counter (hospitals, pharmacies)  {base}/agency (operators)"
+    );
     if !demo_mode {
         return;
     }

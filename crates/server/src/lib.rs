@@ -45,6 +45,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/assets/app.js", get(|| asset("text/javascript; charset=utf-8", pages::html::SCRIPT)))
         .merge(nhsa::router())
         .merge(rest::router())
+        .merge(pages::home::router())
         .merge(pages::portal::router())
         .merge(pages::counter::router())
         .merge(pages::agency::router());

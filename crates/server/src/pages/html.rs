@@ -124,6 +124,7 @@ a{color:#0b5394}a:focus,button:focus,input:focus,select:focus{outline:3px solid 
 form.inline{display:inline}input.check{width:auto}svg.chart{width:100%;height:auto}
 ul.items{list-style:none;padding:0;margin:0}ul.items li{border-top:1px solid #d0d7de;padding:.5rem 0}
 .swatch-employee{color:#0b5394}.swatch-resident{color:#e69138}
+code{overflow-wrap:anywhere}td.nowrap{white-space:nowrap}
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem}
 ";
 

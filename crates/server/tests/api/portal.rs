@@ -226,3 +226,22 @@ async fn the_account_page_lists_credits_and_payments_with_the_balance_after_each
     assert!(!hers.html.contains("987.50") && hers.html.contains("期初余额"), "{}", hers.html);
     assert_eq!(browse(&app, "/portal/account", "", None).await.location, "/portal/login");
 }
+
+/// Issue 17: `/` is the landing page: what yibao is, the three desks, the interfaces, and on
+/// the demo its logins (no secret of anything but the demo).
+#[tokio::test]
+async fn the_landing_page_leads_to_the_desks_and_shows_the_demo_logins() {
+    let app = spawn_app().await;
+    let (status, page) = app.get("/").await;
+    assert_eq!(status, 200);
+    let page = String::from_utf8(page).unwrap();
+    for link in ["href=\"/portal\"", "href=\"/counter\"", "href=\"/agency\"", "href=\"/api/v1/openapi.json\""] {
+        assert!(page.contains(link), "{link} missing");
+    }
+    assert!(page.contains("/fsi/api/rsfComIfsService/callService"));
+    for demo in ["330102198503121236", "demo-H33010000001", "Demo@2026", "147258"] {
+        assert!(page.contains(demo), "the demo's {demo} is shown");
+    }
+    let (status, _) = app.get("/no-such-page").await;
+    assert_eq!(status, 404);
+}
