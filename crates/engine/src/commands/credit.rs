@@ -158,6 +158,9 @@ mod tests {
         let registered = contribution_reference(month, "E33010000001", Some(Money::yuan(8_000)), false);
         assert_eq!((registered.as_str(), declared_base(&registered)), ("2026-11 E33010000001 base 8000.00", None));
         assert_eq!(declared_base(&contribution_reference(month, "individual", None, false)), None);
-        assert_eq!(declared_base(&contribution_reference(ContributionPeriod::Year(2026), "individual", None, false)), None);
+        assert_eq!(
+            declared_base(&contribution_reference(ContributionPeriod::Year(2026), "individual", None, false)),
+            None
+        );
     }
 }

@@ -340,6 +340,7 @@ pub(super) fn settle(
         account: balances.filter(|_| request.use_account),
     })
     .map_err(|error| pricing_refusal(&error, &visit))?;
+    not_claimed_already(ws, ctx, &person.psn_no, &institution.code, pricing.medfee)?;
 
     let sequence = ws.next_sequence("setl_id")?;
     let id_region = if by_peer { &person.admdvs } else { &institution.admdvs };
@@ -937,6 +938,36 @@ impl Command for Purchase {
         };
         let settle_command = Settle::new(bill, self.msgid.clone(), Treated::Here);
         settle(&settle_command, ws, ctx).map(|outcome| Outcome::Settlement(Box::new(outcome)))
+    }
+}
+
+/// A bill the agency has been asked to reimburse (零星报销) is not also paid in real time:
+/// a claim at this institution, not rejected, of the same amount, whose dates cover today,
+/// refuses the settlement (the reimbursement refuses the other way round).
+fn not_claimed_already(
+    ws: &mut WorkingSet<'_>,
+    ctx: &Context<'_>,
+    psn_no: &yibao_domain::PersonNo,
+    institution: &yibao_domain::InstitutionCode,
+    medfee: Money,
+) -> Result<(), EngineError> {
+    let today = ctx.now.date();
+    let claims = ws.reimbursements_of(psn_no)?;
+    let claimed = claims.iter().find(|claim| {
+        !matches!(claim.state, crate::records::ReimbursementState::Rejected { .. })
+            && claim.provider.code.as_ref() == Some(institution)
+            && claim.amounts.medfee == medfee
+            && (claim.begin..=claim.end.plus_days(1)).contains(&today)
+    });
+    match claimed {
+        None => Ok(()),
+        Some(claim) => Err(EngineError::conflict(
+            format!("该费用（{medfee}元）已向经办机构申请零星报销（{}），不能再实时结算", claim.id),
+            format!(
+                "this bill ({medfee} yuan) is claimed for reimbursement at the agency ({}): not settled in real time too",
+                claim.id
+            ),
+        )),
     }
 }
 

@@ -269,6 +269,39 @@ async fn a_reimbursement_is_priced_as_the_real_time_settlement_paid_once_and_nev
     let duplicate =
         app.rest("POST", "/api/v1/reimbursements", Some(&admin), &[], Some(claim(json!({"code": TERTIARY})))).await;
     assert_eq!(duplicate.status, 409, "{}", duplicate.body);
+
+    // The other way round: a bill claimed at the agency is not settled in real time too.
+    let mut wang = claim(json!({"code": TERTIARY}));
+    wang["psn_no"] = json!(psn("王强"));
+    wang["payee"]["name"] = json!("王强");
+    let claimed = app.rest("POST", "/api/v1/reimbursements", Some(&admin), &[], Some(wang)).await;
+    assert_eq!(claimed.status, 201, "{}", claimed.body);
+    let visit = app
+        .rest("POST", "/api/v1/visits", None, &sign("v2"), Some(json!({"psn_no": psn("王强"), "kind": "outpatient", "insutype": "310",
+            "begin": format!("{today} 09:00:00"), "certificate": {"type": "02", "number": id_number("王强")}, "his_no": "MZ10", "med_type": "11"})))
+        .await;
+    let mdtrt_id = visit.body["mdtrt_id"].as_str().unwrap().to_string();
+    let mut lines_again = json!({"psn_no": psn("王强"), "lines": [
+        {"serial": "1", "code": "DEMO-A-001", "price": "50", "quantity": "1", "amount": "50.00"},
+        {"serial": "2", "code": "DEMO-B-001", "price": "100", "quantity": "1", "amount": "100.00"},
+        {"serial": "3", "code": "DEMO-C-001", "price": "20", "quantity": "1", "amount": "20.00"}]});
+    lines_again["psn_no"] = json!(psn("王强"));
+    app.rest("POST", &format!("/api/v1/visits/{mdtrt_id}/lines"), None, &sign("l2"), Some(lines_again)).await;
+    let refused = app
+        .rest(
+            "POST",
+            &format!("/api/v1/visits/{mdtrt_id}/settlement"),
+            None,
+            &sign("s2"),
+            Some(json!({"psn_no": psn("王强"), "use_account": true})),
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(
+        refused.body.to_string().contains(claimed.body["id"].as_str().unwrap()),
+        "names the claim: {}",
+        refused.body
+    );
     let ledger = app.rest("GET", "/api/v1/ledger/verify", Some(&admin), &[], None).await;
     assert_eq!((ledger.body["balanced"].clone(), ledger.body["replay_matches"].clone()), (json!(true), json!(true)));
 }
