@@ -643,7 +643,7 @@ async fn a_statement_lists_every_movement_with_a_running_balance_ending_at_the_s
         app.rest("POST", "/api/v1/allocations", Some(&token), &[], Some(json!({"month": last_month(&app)}))).await;
     assert_eq!(month.status, 200, "{}", month.body);
 
-    for name in ["张伟", "李秀英", "王强", "刘芳", "赵敏"] {
+    for name in ["张伟", "李秀英", "王强", "刘芳", "陈军", "赵敏", "孙丽", "周涛"] {
         let path = format!("/api/v1/persons/{}/account", psn(name));
         let stored = app.rest("GET", &path, Some(&token), &[], None).await.body["balance"].clone();
         let statement = app.rest("GET", &format!("{path}/statement"), Some(&token), &[], None).await;
