@@ -206,6 +206,11 @@ try {
   check((await desk.locator("tbody tr").count()) === 1 && (await desk.locator("tbody").textContent()).includes("张伟"), "the registry finds 张伟 by his card number");
   await screenshots(desk, "agency-search");
   check(!(await desk.content()).includes(ZHANG_WEI.id), "no whole ID number on the agency pages");
+  await desk.locator("tbody a", { hasText: ZHANG_WEI.psn }).click();
+  check(desk.url().endsWith(`/agency/persons/${ZHANG_WEI.psn}`), "the registry leads to 张伟's page");
+  check(await desk.getByRole("heading", { name: "账户明细（最近）" }).isVisible(), "his account statement is on his page");
+  check(!(await desk.content()).includes(ZHANG_WEI.id), "no whole ID number on the person page");
+  await screenshots(desk, "agency-person");
 
   console.log("English, the institution search");
   await page.getByRole("link", { name: "English" }).click();

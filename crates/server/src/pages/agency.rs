@@ -1,7 +1,8 @@
 //! The agency's pages (R7, R8): server-rendered under `/agency` for operators. A dashboard with
 //! charts (the pooled funds' outlay by day and insurance type, settlements by institution level,
-//! the distribution of personal account balances), the registry, card applications with their
-//! deadlines, clearing totals per institution, and the audit log. Charts are inline SVG with the
+//! the distribution of personal account balances), the registry and each person's page (their
+//! whole insured life, the read audited), card applications with their deadlines, clearing
+//! totals per institution, and the audit log. Charts are inline SVG with the
 //! same figures as a table beside them (for screen readers and for copying).
 
 use std::collections::BTreeMap;
@@ -35,6 +36,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/agency/login", get(login_page).post(login))
         .route("/agency/logout", post(logout))
         .route("/agency/persons", get(persons))
+        .route("/agency/persons/{psn_no}", get(person_page))
         .route("/agency/card-applications", get(card_applications))
         .route("/agency/clearing", get(clearing))
         .route("/agency/audit", get(audit))
@@ -409,7 +411,7 @@ async fn persons(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk, uri
                 tbody {
                     @for p in &found.rows {
                         tr {
-                            td { (p.psn_no.as_str()) }
+                            td { a href=(format!("/agency/persons/{}", p.psn_no)) { (p.psn_no.as_str()) } }
                             td { (p.name) }
                             td { (p.id_number.masked()) }
                             td { (p.admdvs.as_str()) }
@@ -615,4 +617,217 @@ async fn audit(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk) -> Re
         }
     };
     page(lang, lang.t("审计日志", "Audit log"), Some(&operator), body)
+}
+
+/// Movements of the account the person page lists (the newest).
+const STATEMENT_ROWS: usize = 30;
+
+/// A person's whole insured life on one page (issue 17): who they are, their account with a
+/// running balance, cards and loss reports, registrations, life events, payouts,
+/// reimbursements, disputes, the newest settlements and notifications. The read is audited as
+/// the REST API's operator reads are.
+async fn person_page(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    desk: Desk,
+    axum::extract::Path(psn_no): axum::extract::Path<String>,
+) -> Response {
+    let Some((operator, _)) = desk.0 else { return Redirect::to("/agency/login").into_response() };
+    let not_found = |lang: Lang, operator: &str| {
+        let body = html! { p.error role="alert" { (lang.t("没有这个人员编号", "No such person number")) } };
+        let mut response = page(lang, lang.t("参保人", "Insured person"), Some(operator), body);
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        response
+    };
+    let Ok(number) = psn_no.parse::<yibao_domain::PersonNo>() else { return not_found(lang, &operator) };
+    let lookup = number.clone();
+    // The statement of the last 13 months (its opening balance carries what came before).
+    let since = yibao_domain::DateTime::start_of(state.store.now().date().plus_days(-400));
+    let read = state
+        .store
+        .read(move |r| {
+            let Some(person) = r.person(&lookup)? else { return Ok(None) };
+            let filter = SettlementFilter { person: Some(lookup.clone()), ..SettlementFilter::default() };
+            let cards = r.cards_of(&lookup)?;
+            let mut losses = Vec::new();
+            for card in &cards {
+                losses.extend(r.loss_report(&card.card_no)?);
+            }
+            Ok(Some(PersonPage {
+                balances: r.balances(&lookup)?,
+                statement: r.statement(&lookup, Some(since), None, 5_000)?,
+                cards,
+                losses,
+                diseases: r.registrations(&lookup)?,
+                elsewhere: r.elsewhere_of(&lookup)?,
+                events: r.life_events(&lookup)?,
+                payouts: r.payouts_of(&lookup)?,
+                reimbursements: r.reimbursements_of(&lookup)?,
+                disputes: r.disputes_of(&lookup)?,
+                settlements: r.settlements(&filter, 0, 20)?.rows,
+                notifications: r.notifications_of(&lookup, false, 20)?,
+                person,
+            }))
+        })
+        .await;
+    let found = match read {
+        Ok(Some(found)) => found,
+        Ok(None) => return not_found(lang, &operator),
+        Err(_) => return unavailable(lang, &operator),
+    };
+    let entry = yibao_app::access::audit(
+        crate::rest::operator_actor(&operator),
+        "read-person",
+        number.to_string(),
+        "agency person page".to_string(),
+    );
+    if state.store.execute(entry).await.is_err() {
+        return unavailable(lang, &operator);
+    }
+    let title = format!("{} {}", found.person.name, found.person.psn_no);
+    page(lang, &title, Some(&operator), person_body(lang, &found))
+}
+
+/// What the person page shows, read in one snapshot.
+struct PersonPage {
+    person: yibao_engine::records::Person,
+    balances: (Money, Money),
+    statement: yibao_store::Statement,
+    cards: Vec<yibao_engine::records::Card>,
+    losses: Vec<yibao_engine::records::LossReport>,
+    diseases: Vec<yibao_engine::records::DiseaseRegistration>,
+    elsewhere: Vec<yibao_engine::records::ElsewhereRegistration>,
+    events: Vec<yibao_engine::records::LifeEvent>,
+    payouts: Vec<yibao_engine::records::Payout>,
+    reimbursements: Vec<yibao_engine::records::Reimbursement>,
+    disputes: Vec<yibao_engine::records::Dispute>,
+    settlements: Vec<yibao_engine::records::Settlement>,
+    notifications: Vec<yibao_engine::records::Notification>,
+}
+
+fn person_body(lang: Lang, p: &PersonPage) -> Markup {
+    let person = &p.person;
+    let (current, prior) = p.balances;
+    let none = || html! { p.muted { (lang.t("无", "None")) } };
+    let entries: Vec<&yibao_store::StatementEntry> = p.statement.entries.iter().rev().take(STATEMENT_ROWS).collect();
+    html! {
+        div.figures {
+            p.figure { (lang.t("账户余额", "Balance")) b { (yuan(current + prior)) } }
+            p.figure { (lang.t("当年账户", "Current year")) b { (yuan(current)) } }
+            p.figure { (lang.t("历年账户", "Prior years")) b { (yuan(prior)) } }
+            p.figure { (lang.t("状态", "Status")) b { (person_status(lang, person.status)) } }
+        }
+        div.scroll {
+            table {
+                tbody {
+                    tr { th scope="row" { (lang.t("身份证号", "ID number")) } td { (person.id_number.masked()) } }
+                    tr { th scope="row" { (lang.t("统筹区 / 险种", "Region / insurance")) } td { (person.admdvs.as_str()) " · " (person.insurance.name_zh()) } }
+                    tr { th scope="row" { (lang.t("人员类别", "Person type")) } td { (person.person_type.name_zh()) } }
+                    tr { th scope="row" { (lang.t("参保单位", "Employer")) } td { (person.employer.as_deref().unwrap_or("—")) } }
+                    tr { th scope="row" { (lang.t("缴费基数", "Contribution base")) } td { (person.contribution_base.map_or_else(|| "—".to_string(), yuan)) } }
+                    tr { th scope="row" { (lang.t("参保日期", "Insured since")) } td { (person.insured_since) } }
+                    tr { th scope="row" { (lang.t("托管银行", "Custody bank")) } td { (person.custody_bank.as_str()) @if person.account_frozen { " " strong.late { (lang.t("（账户冻结）", "(account frozen)")) } } } }
+                }
+            }
+        }
+        h2 { (lang.t("账户明细（最近）", "Account statement (newest)")) }
+        p.muted { (lang.t("最近13个月，最新的在前", "The last 13 months, newest first")) }
+        @if entries.is_empty() { (none()) } @else {
+            div.scroll {
+                table {
+                    thead { tr {
+                        th scope="col" { (lang.t("时间", "When")) }
+                        th scope="col" { (lang.t("摘要", "What")) }
+                        th.num scope="col" { (lang.t("金额", "Amount")) }
+                        th.num scope="col" { (lang.t("余额", "Balance")) }
+                    } }
+                    tbody {
+                        @for entry in &entries {
+                            tr {
+                                td { (entry.at) }
+                                td { (lang.t(entry.code.name_zh(), entry.code.name_en())) }
+                                td.num { (crate::pages::html::signed_yuan(entry.amount())) }
+                                td.num { (yuan(entry.balance)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { (lang.t("医保卡", "Cards")) }
+        @if p.cards.is_empty() { (none()) } @else {
+            ul.items {
+                @for card in &p.cards {
+                    li {
+                        code { (card.card_no.as_str()) } " · " (card.status.as_str()) " · " (card.bank.as_str())
+                        @if let Some(loss) = p.losses.iter().find(|loss| loss.card_no == card.card_no) {
+                            br;
+                            span.muted {
+                                (lang.t("挂失通知书", "Loss notice")) " " (loss.notice_no) " · " (loss.reported_at) " · " (loss.channel.name_zh())
+                                @if let Some(due) = loss.card_due() { " · " (lang.t("新卡期限", "new card due")) " " (due) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { (lang.t("备案", "Registrations")) }
+        @if p.diseases.is_empty() && p.elsewhere.is_empty() { (none()) } @else {
+            ul.items {
+                @for r in &p.diseases {
+                    li { (lang.t("门诊慢特病", "Special disease")) " " (r.name) " (" (r.code) ") " (r.begin) " – " (r.end) @if r.revoked { " " strong { (lang.t("已撤销", "revoked")) } } }
+                }
+                @for r in &p.elsewhere {
+                    li { (lang.t("异地就医", "Treatment elsewhere")) " " (r.region.as_str()) " " (r.kind.name_zh()) " " (r.begin) " – " (r.end) @if r.revoked { " " strong { (lang.t("已撤销", "revoked")) } } }
+                }
+            }
+        }
+        h2 { (lang.t("参保变更", "Life events")) }
+        @if p.events.is_empty() { (none()) } @else {
+            ul.items {
+                @for e in &p.events {
+                    li { (e.effective) " " (e.kind.name_zh()) " — " (e.reason) " " span.muted { "(" (e.actor) ")" } }
+                }
+            }
+        }
+        h2 { (lang.t("支取、报销与异议", "Payouts, reimbursements and disputes")) }
+        @if p.payouts.is_empty() && p.reimbursements.is_empty() && p.disputes.is_empty() { (none()) } @else {
+            ul.items {
+                @for x in &p.payouts { li { (x.id) " " (x.kind.name_zh()) " " (yuan(x.amount)) " · " (x.state.code()) } }
+                @for x in &p.reimbursements { li { (x.id) " " (x.provider.name) " " (yuan(x.amounts.medfee)) " · " (x.state.code()) } }
+                @for x in &p.disputes { li { (x.id) " " (x.transfer) " " (crate::pages::html::signed_yuan(x.amount)) " · " (x.state.code()) } }
+            }
+        }
+        h2 { (lang.t("最近结算", "Newest settlements")) }
+        @if p.settlements.is_empty() { (none()) } @else {
+            div.scroll {
+                table {
+                    thead { tr {
+                        th scope="col" { (lang.t("结算号", "Settlement")) }
+                        th scope="col" { (lang.t("机构", "Institution")) }
+                        th.num scope="col" { (lang.t("总费用", "Total")) }
+                        th.num scope="col" { (lang.t("基金", "Funds")) }
+                        th.num scope="col" { (lang.t("账户", "Account")) }
+                    } }
+                    tbody {
+                        @for s in &p.settlements {
+                            tr {
+                                td { (s.setl_id.as_str()) br; span.muted { (s.at) } }
+                                td { (s.institution.as_str()) }
+                                td.num { (yuan(s.amounts.medfee)) }
+                                td.num { (yuan(s.amounts.funds())) }
+                                td.num { (yuan(s.amounts.account())) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { (lang.t("消息", "Notifications")) }
+        @if p.notifications.is_empty() { (none()) } @else {
+            ul.items {
+                @for n in &p.notifications { li { span.muted { (n.at) } " " (lang.t(&n.text_zh, &n.text_en)) } }
+            }
+        }
+    }
 }

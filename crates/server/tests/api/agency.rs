@@ -81,3 +81,30 @@ async fn the_registry_finds_a_person_by_card_name_or_id_and_audits_the_search() 
         .await;
     assert!(audit.body.to_string().contains("search-persons"), "{}", audit.body);
 }
+
+/// Issue 17: the person page shows an operator a person's whole insured life, masked, and the
+/// read is audited; without a session it sends to the login; an unknown number is a 404.
+#[tokio::test]
+async fn the_person_page_shows_a_whole_insured_life_and_is_audited() {
+    let app = spawn_app().await;
+    let token = app.login(json!({"role": "operator", "username": "admin", "password": "Demo@2026"})).await;
+    let lost =
+        app.rest("POST", "/api/v1/cards/A10000001/loss", Some(&token), &[], Some(json!({"channel": "bank"}))).await;
+    assert_eq!(lost.status, 200, "{}", lost.body);
+    let path = format!("/agency/persons/{}", psn("张伟"));
+    assert_eq!(browse(&app, &path, "", None).await.location, "/agency/login");
+    let login = browse(&app, "/agency/login", "", Some(&[("username", "admin"), ("password", "Demo@2026")])).await;
+    let cookie = login.cookie.expect("a session");
+    let registry = browse(&app, "/agency/persons?q=330102198503121236", &cookie, None).await;
+    assert!(registry.html.contains(&format!("href=\"{path}\"")), "the registry links the person page");
+    let page = browse(&app, &path, &cookie, None).await;
+    assert_eq!(page.status, 200);
+    for shown in ["张伟", "1000.00", "A10000001", "GSA10000001", "E33010000001"] {
+        assert!(page.html.contains(shown), "{shown} is on the page");
+    }
+    assert!(!page.html.contains("330102198503121236"), "the ID number is masked");
+    assert_eq!(browse(&app, "/agency/persons/3301009999999999", &cookie, None).await.status, 404);
+    assert_eq!(browse(&app, "/agency/persons/not-a-number", &cookie, None).await.status, 404);
+    let audit = app.rest("GET", &format!("/api/v1/audit?subject={}", psn("张伟")), Some(&token), &[], None).await;
+    assert!(audit.body.to_string().contains("read-person"), "{}", audit.body);
+}
