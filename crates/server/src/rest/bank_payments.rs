@@ -55,13 +55,7 @@ async fn due(
     Query(query): Query<DueQuery>,
 ) -> Result<Response, ApiError> {
     caller.operator()?;
-    let as_csv = match query.format.as_deref().unwrap_or("json") {
-        "json" => false,
-        "csv" => true,
-        other => {
-            return Err(ApiError::invalid(format!("format {other:?} is neither json nor csv"), "格式须为json或csv"));
-        }
-    };
+    let as_csv = super::common::wants(query.format.as_deref(), "csv")?;
     let bank: BankCode = parse("bank", &query.bank)?;
     let wanted = bank.clone();
     let lines = state

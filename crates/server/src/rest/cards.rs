@@ -605,13 +605,7 @@ async fn loss_notice(
     Path(card_no): Path<String>,
     Query(query): Query<NoticeQuery>,
 ) -> Result<Response, ApiError> {
-    let pdf = match query.format.as_deref().unwrap_or("json") {
-        "json" => false,
-        "pdf" => true,
-        other => {
-            return Err(ApiError::invalid(format!("format {other:?} is neither json nor pdf"), "格式须为json或pdf"));
-        }
-    };
+    let pdf = super::common::wants(query.format.as_deref(), "pdf")?;
     let card = readable_card(&state, &caller, &card_no).await?;
     let (number, holder) = (card.card_no.clone(), card.psn_no.clone());
     let (report, person) = state.store.read(move |r| Ok((r.loss_report(&number)?, r.person(&holder)?))).await?;

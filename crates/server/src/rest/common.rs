@@ -123,3 +123,16 @@ pub(crate) async fn queue<T: Send + 'static>(
     audit_read(state, caller, action, &wanted, "").await?;
     Ok((wanted, rows))
 }
+
+/// Whether a `format=` query asks for the other form than JSON (`other`: `csv` or `pdf`), the
+/// default being JSON; anything else is a 400 naming both.
+pub(crate) fn wants(format: Option<&str>, other: &str) -> Result<bool, ApiError> {
+    match format.unwrap_or("json") {
+        "json" => Ok(false),
+        asked if asked == other => Ok(true),
+        asked => Err(ApiError::invalid(
+            format!("format {asked:?} is neither json nor {other}"),
+            format!("格式须为json或{other}"),
+        )),
+    }
+}

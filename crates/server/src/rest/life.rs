@@ -173,13 +173,7 @@ async fn certificate(
     Path(psn_no): Path<String>,
     Query(query): Query<CertificateQuery>,
 ) -> Result<Response, ApiError> {
-    let pdf = match query.format.as_deref().unwrap_or("json") {
-        "json" => false,
-        "pdf" => true,
-        other => {
-            return Err(ApiError::invalid(format!("format {other:?} is neither json nor pdf"), "格式须为json或pdf"));
-        }
-    };
+    let pdf = super::common::wants(query.format.as_deref(), "pdf")?;
     let person = own_records(&state, &caller, &psn_no, "read-transfer-certificate", "transfer certificate").await?;
     let number = person.psn_no.clone();
     let events = state.store.read(move |r| r.life_events(&number)).await?;

@@ -178,13 +178,7 @@ async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
     // The format is checked before anything is read or audited.
-    let as_csv = match query.format.as_deref().unwrap_or("json") {
-        "json" => false,
-        "csv" => true,
-        other => {
-            return Err(ApiError::invalid(format!("format {other:?} is neither json nor csv"), "格式须为json或csv"));
-        }
-    };
+    let as_csv = super::common::wants(query.format.as_deref(), "csv")?;
     let allowed = ["proposed", "approved", "rejected"];
     let read: QueueRead<Payout> = |r, state, limit| r.payouts_in(state, limit);
     let (wanted, payouts) = queue(&state, &caller, query.state, query.limit, &allowed, "list-payouts", read).await?;
