@@ -486,6 +486,9 @@ impl<'a> WorkingSet<'a> {
         if !persons.is_empty() {
             self.fetch::<Person>(persons.clone())?;
             self.load_accumulators(&persons)?;
+            // Settlements check them (a bill claimed at the agency is not settled too): one
+            // query for the batch rather than one a settlement.
+            self.prefetch_reimbursements(&persons)?;
         }
         let mut accounts: BTreeSet<AccountKey> = keys.accounts.clone();
         for person in &keys.persons {
@@ -745,6 +748,33 @@ impl<'a> WorkingSet<'a> {
         /// A person's payouts, in the order proposed.
         payouts_of, put_payout, Payout, payouts, payout_index
     );
+    /// Loads the reimbursements of these persons at once (those not loaded yet).
+    ///
+    /// # Errors
+    /// When the store fails.
+    fn prefetch_reimbursements(&mut self, persons: &[PersonNo]) -> Result<(), EngineError> {
+        let missing: Vec<PersonNo> =
+            persons.iter().filter(|psn_no| !self.tables.reimbursement_index.is_loaded(psn_no)).cloned().collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut rows: Vec<Reimbursement> =
+            load_by(self.loader, "psn_no", missing.iter().map(ToString::to_string).collect())?;
+        rows.sort_by_key(|row| row.key());
+        let mut index: std::collections::HashMap<PersonNo, Vec<String>> = std::collections::HashMap::new();
+        for row in rows {
+            index.entry(row.psn_no.clone()).or_default().push(row.key());
+            if !self.tables.reimbursements.is_loaded(&row.key()) {
+                self.tables.reimbursements.loaded(row.key(), Some(row));
+            }
+        }
+        for psn_no in missing {
+            let keys = index.remove(&psn_no).unwrap_or_default();
+            self.tables.reimbursement_index.loaded(psn_no, Some(keys));
+        }
+        Ok(())
+    }
+
     owned_by_person!(
         /// A person's reimbursements, in the order submitted.
         reimbursements_of, put_reimbursement, Reimbursement, reimbursements, reimbursement_index
