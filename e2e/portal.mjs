@@ -211,6 +211,9 @@ try {
   check(await desk.getByRole("heading", { name: "账户明细（最近）" }).isVisible(), "his account statement is on his page");
   check(!(await desk.content()).includes(ZHANG_WEI.id), "no whole ID number on the person page");
   await screenshots(desk, "agency-person");
+  await desk.goto(`${base}/agency/queue`);
+  check((await desk.getByText("RB0000000001").count()) > 0, "the review queue lists the demo's pending reimbursement");
+  await screenshots(desk, "agency-queue");
 
   console.log("English, the institution search");
   await page.getByRole("link", { name: "English" }).click();

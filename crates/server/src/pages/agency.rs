@@ -37,6 +37,8 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/agency/logout", post(logout))
         .route("/agency/persons", get(persons))
         .route("/agency/persons/{psn_no}", get(person_page))
+        .route("/agency/queue", get(review_queue))
+        .route("/agency/queue/{what}/{id}", post(decide))
         .route("/agency/card-applications", get(card_applications))
         .route("/agency/clearing", get(clearing))
         .route("/agency/audit", get(audit))
@@ -61,6 +63,7 @@ fn page(lang: Lang, title: &str, operator: Option<&str>, body: Markup) -> Respon
         @if let Some(operator) = operator {
             a href="/agency" { (lang.t("概览", "Dashboard")) }
             a href="/agency/persons" { (lang.t("参保登记", "Registry")) }
+            a href="/agency/queue" { (lang.t("复核队列", "Review queue")) }
             a href="/agency/card-applications" { (lang.t("制卡申请", "Card applications")) }
             a href="/agency/clearing" { (lang.t("清算", "Clearing")) }
             a href="/agency/audit" { (lang.t("审计日志", "Audit log")) }
@@ -829,5 +832,163 @@ fn person_body(lang: Lang, p: &PersonPage) -> Markup {
                 @for n in &p.notifications { li { span.muted { (n.at) } " " (lang.t(&n.text_zh, &n.text_en)) } }
             }
         }
+    }
+}
+
+/// The operator of an agency request with their roles (for the pages that need one).
+struct DeskRoles(Option<(String, Vec<String>)>);
+
+impl FromRequestParts<Arc<AppState>> for DeskRoles {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<DeskRoles, Self::Rejection> {
+        Ok(DeskRoles(match COOKIE.session(&parts.headers, state) {
+            Some((Session { subject: Subject::Operator { username, roles }, .. }, _)) => Some((username, roles)),
+            _ => None,
+        }))
+    }
+}
+
+/// The four-eyes queue (issue 17): payouts proposed and reimbursements submitted by one
+/// operator, for a reviewer to approve or reject with a reason; open disputes are listed. An
+/// operator without the reviewer role sees the queue but no forms.
+async fn review_queue(State(state): State<Arc<AppState>>, lang: Lang, desk: DeskRoles) -> Response {
+    let Some((operator, roles)) = desk.0 else { return Redirect::to("/agency/login").into_response() };
+    queue_page(&state, lang, &operator, &roles, None).await
+}
+
+async fn queue_page(
+    state: &AppState,
+    lang: Lang,
+    operator: &str,
+    roles: &[String],
+    error: Option<&ApiError>,
+) -> Response {
+    let read = state
+        .store
+        .read(|r| {
+            Ok((r.payouts_in("proposed", ROWS)?, r.reimbursements_in("submitted", ROWS)?, r.disputes_in("open", ROWS)?))
+        })
+        .await;
+    let Ok((payouts, bills, disputes)) = read else { return unavailable(lang, operator) };
+    let reviewer = roles.iter().any(|role| role == crate::rest::REVIEWER);
+    let decide = |action: String, id: &str, with_documents: bool| {
+        html! {
+            form method="post" action=(action) {
+                label for=(format!("reason-{id}")) { (lang.t("审核意见", "Reason")) }
+                input id=(format!("reason-{id}")) name="reason" required maxlength="200";
+                button type="submit" name="decision" value="approve" { (lang.t("批准", "Approve")) }
+                " "
+                button type="submit" name="decision" value="reject" { (lang.t("驳回", "Reject")) }
+                @if with_documents {
+                    " "
+                    button type="submit" name="decision" value="request-documents" { (lang.t("补充材料", "Ask for documents")) }
+                }
+            }
+        }
+    };
+    let body = html! {
+        @if let Some(error) = error { (error_box(lang, error)) }
+        @if !reviewer {
+            p.notice { (lang.t("审核须由具有复核角色的另一名经办人员办理。", "Another operator with the reviewer role decides these.")) }
+        }
+        h2 { (lang.t("待审核的个人账户支取", "Payouts awaiting review")) }
+        @if payouts.is_empty() { p.muted { (lang.t("无", "None")) } }
+        ul.items {
+            @for x in &payouts {
+                li {
+                    strong { (x.id) } " " (x.kind.name_zh()) " " (yuan(x.amount)) " · "
+                    a href=(format!("/agency/persons/{}", x.psn_no)) { (x.psn_no.as_str()) }
+                    " · " (x.payee.name) " · " (lang.t("申请人", "proposed by")) " " (x.proposed_by)
+                    br; span.muted { (x.reason) }
+                    @if reviewer { (decide(format!("/agency/queue/payouts/{}", x.id), &x.id, false)) }
+                }
+            }
+        }
+        h2 { (lang.t("待审核的零星报销", "Reimbursements awaiting review")) }
+        @if bills.is_empty() { p.muted { (lang.t("无", "None")) } }
+        ul.items {
+            @for x in &bills {
+                li {
+                    strong { (x.id) } " " (x.provider.name) " " (yuan(x.amounts.medfee)) " · "
+                    a href=(format!("/agency/persons/{}", x.psn_no)) { (x.psn_no.as_str()) }
+                    " · " (lang.t("报销", "reimbursed")) " " (yuan(x.amounts.insurer_part()))
+                    " · " (lang.t("经办", "submitted by")) " " (x.submitted_by)
+                    br; span.muted { (x.note) }
+                    @if reviewer { (decide(format!("/agency/queue/reimbursements/{}", x.id), &x.id, true)) }
+                }
+            }
+        }
+        h2 { (lang.t("待处理的异议", "Open disputes")) }
+        @if disputes.is_empty() { p.muted { (lang.t("无", "None")) } }
+        ul.items {
+            @for x in &disputes {
+                li {
+                    strong { (x.id) } " " (x.transfer) " " (crate::pages::html::signed_yuan(x.amount)) " · "
+                    a href=(format!("/agency/persons/{}", x.psn_no)) { (x.psn_no.as_str()) }
+                    br; span.muted { (x.reason) }
+                }
+            }
+        }
+    };
+    let mut response = page(lang, lang.t("复核队列", "Review queue"), Some(operator), body);
+    if let Some(error) = error {
+        *response.status_mut() = error.status;
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+struct DecisionForm {
+    decision: String,
+    reason: String,
+}
+
+/// A reviewer's decision on a payout or a reimbursement, from the queue's forms: the same
+/// commands as the REST API's reviews (four eyes: never on one's own proposal).
+async fn decide(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    desk: DeskRoles,
+    axum::extract::Path((what, id)): axum::extract::Path<(String, String)>,
+    Form(form): Form<DecisionForm>,
+) -> Response {
+    let Some((operator, roles)) = desk.0 else { return Redirect::to("/agency/login").into_response() };
+    let refused = |error: ApiError| {
+        let (state, operator, roles) = (state.clone(), operator.clone(), roles.clone());
+        async move { queue_page(&state, lang, &operator, &roles, Some(&error)).await }
+    };
+    if !roles.iter().any(|role| role == crate::rest::REVIEWER) {
+        return refused(ApiError::forbidden("only an operator with the reviewer role decides")).await;
+    }
+    if id.is_empty() || id.len() > 40 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return refused(ApiError::not_found(format!("no {what} {id}"))).await;
+    }
+    let actor = crate::rest::operator_actor(&operator);
+    let result = match (what.as_str(), form.decision.as_str()) {
+        ("payouts", "approve" | "reject") => {
+            let command = yibao_engine::commands::ReviewPayout {
+                id,
+                approve: form.decision == "approve",
+                reason: form.reason,
+                actor,
+            };
+            state.store.execute(command).await
+        }
+        ("reimbursements", decision @ ("approve" | "reject" | "request-documents")) => {
+            use yibao_engine::commands::ReviewDecision;
+            let decision = match decision {
+                "approve" => ReviewDecision::Approve,
+                "reject" => ReviewDecision::Reject,
+                _ => ReviewDecision::RequestDocuments,
+            };
+            let command = yibao_engine::commands::ReviewReimbursement { id, decision, reason: form.reason, actor };
+            state.store.execute(command).await
+        }
+        _ => return refused(ApiError::invalid("no such decision", "审核结论不正确")).await,
+    };
+    match result {
+        Ok(_) => Redirect::to("/agency/queue").into_response(),
+        Err(error) => refused(ApiError::from(error)).await,
     }
 }

@@ -108,3 +108,52 @@ async fn the_person_page_shows_a_whole_insured_life_and_is_audited() {
     let audit = app.rest("GET", &format!("/api/v1/audit?subject={}", psn("张伟")), Some(&token), &[], None).await;
     assert!(audit.body.to_string().contains("read-person"), "{}", audit.body);
 }
+
+/// Issue 17: the review queue. The demo's pending reimbursement is listed; its submitter sees no
+/// forms and is refused if they post one; the reviewer approves it with a reason, paid once
+/// however often the form is sent; rejecting it afterwards is refused.
+#[tokio::test]
+async fn a_reviewer_approves_from_the_queue_and_the_submitter_cannot() {
+    let app = spawn_app().await;
+    let admin = browse(&app, "/agency/login", "", Some(&[("username", "admin"), ("password", "Demo@2026")])).await;
+    let admin = admin.cookie.expect("a session");
+    let queue = browse(&app, "/agency/queue", &admin, None).await;
+    assert_eq!(queue.status, 200);
+    assert!(queue.html.contains("RB0000000001"), "the demo's pending reimbursement");
+    assert!(!queue.html.contains("/agency/queue/reimbursements/RB0000000001"), "no forms for the submitter");
+    let decision = [("decision", "approve"), ("reason", "票据齐全")];
+    let own = browse(&app, "/agency/queue/reimbursements/RB0000000001", &admin, Some(&decision)).await;
+    assert_eq!(own.status, 403);
+    assert_eq!(browse(&app, "/agency/queue", "", None).await.location, "/agency/login");
+
+    let reviewer =
+        browse(&app, "/agency/login", "", Some(&[("username", "reviewer"), ("password", "Demo@2026")])).await;
+    let reviewer = reviewer.cookie.expect("a session");
+    let queue = browse(&app, "/agency/queue", &reviewer, None).await;
+    assert!(queue.html.contains("action=\"/agency/queue/reimbursements/RB0000000001\""), "{}", queue.html);
+    let bad = browse(
+        &app,
+        "/agency/queue/reimbursements/RB0000000001",
+        &reviewer,
+        Some(&[("decision", "maybe"), ("reason", "x")]),
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    let approved = browse(&app, "/agency/queue/reimbursements/RB0000000001", &reviewer, Some(&decision)).await;
+    assert_eq!((approved.status, approved.location.as_str()), (303, "/agency/queue"), "{}", approved.html);
+    let token = app.login(json!({"role": "operator", "username": "admin", "password": "Demo@2026"})).await;
+    let bill = app.rest("GET", "/api/v1/reimbursements/RB0000000001", Some(&token), &[], None).await;
+    assert_eq!(bill.body["state"], json!("approved"), "{}", bill.body);
+    // A second approval (a double submit) changes nothing: paid once.
+    let twice = browse(&app, "/agency/queue/reimbursements/RB0000000001", &reviewer, Some(&decision)).await;
+    assert_eq!(twice.status, 303, "{}", twice.html);
+    let ledger = app.rest("GET", "/api/v1/ledger/verify", Some(&token), &[], None).await;
+    assert_eq!(ledger.body["balanced"], json!(true));
+    let due = app.rest("GET", "/api/v1/bank-payments/due?bank=BOC", Some(&token), &[], None).await;
+    assert_eq!(due.body["total"], json!("1395.00"), "paid once: {}", due.body);
+    let reject = [("decision", "reject"), ("reason", "改主意")];
+    let late = browse(&app, "/agency/queue/reimbursements/RB0000000001", &reviewer, Some(&reject)).await;
+    assert_eq!(late.status, 409, "an approved bill is not rejected: {}", late.html);
+    let queue = browse(&app, "/agency/queue", &reviewer, None).await;
+    assert!(!queue.html.contains("RB0000000001"), "decided: off the queue");
+}
