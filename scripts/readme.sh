@@ -8,6 +8,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 binary=${1:-$repo/target/release/yibao}
 if [ ! -x "$binary" ]; then
   (cd "$repo" && cargo build --release --locked -q)
+  binary=$repo/target/release/yibao
 fi
 binary=$(cd "$(dirname "$binary")" && pwd)/$(basename "$binary")
 scratch=$(mktemp -d)
@@ -29,13 +30,24 @@ serve_until_up() {
   yibao "$@" --listen "$listen" >"$scratch/serve.log" 2>&1 &
   server=$!
   for _ in $(seq 1 300); do
-    if curl -fsS "http://$listen/healthz" >/dev/null 2>&1; then return 0; fi
+    if curl -fsS --max-time 2 "http://$listen/healthz" >/dev/null 2>&1; then return 0; fi
     if ! kill -0 "$server" 2>/dev/null; then cat "$scratch/serve.log"; return 1; fi
     sleep 0.1
   done
   echo "yibao did not answer on $listen"; cat "$scratch/serve.log"; return 1
 }
-stop() { kill "$server"; wait "$server" 2>/dev/null || true; server=""; }
+stop() {
+  if ! kill "$server" 2>/dev/null; then
+    echo "yibao had stopped by itself:"; cat "$scratch/serve.log"; return 1
+  fi
+  wait "$server" 2>/dev/null || true
+  server=""
+}
+# A page saved, then searched (a pipe into grep -q could cut curl off mid-answer).
+fetch_has() {
+  curl -fsS --max-time 10 -o "$scratch/page" "$1"
+  grep -q "$2" "$scratch/page"
+}
 
 step "yibao policy check policies/*.toml"
 (cd "$repo" && yibao policy check policies/*.toml)
@@ -46,8 +58,8 @@ cp -r "$repo/policies" "$scratch/policies"
 step "yibao serve --demo (and its landing page)"
 listen="127.0.0.1:$(port)"
 serve_until_up "$listen" serve --demo
-curl -fsS "http://$listen/" | grep -q "服务台"
-curl -fsS "http://$listen/api/v1/openapi.json" | grep -q '"openapi"'
+fetch_has "http://$listen/" "服务台"
+fetch_has "http://$listen/api/v1/openapi.json" '"openapi"'
 stop
 
 last_month=$(date -u -d "$(date -u +%Y-%m-01) -1 day" +%Y-%m)

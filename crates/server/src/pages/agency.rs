@@ -667,7 +667,13 @@ async fn person_page(
                 payouts: r.payouts_of(&lookup)?,
                 reimbursements: r.reimbursements_of(&lookup)?,
                 disputes: r.disputes_of(&lookup)?,
-                settlements: r.settlements(&filter, 0, 20)?.rows,
+                settlements: {
+                    // The newest 20, newest first (the reader lists oldest first).
+                    let total = r.settlements(&filter, 0, 0)?.total;
+                    let mut rows = r.settlements(&filter, total.saturating_sub(20), 20)?.rows;
+                    rows.reverse();
+                    rows
+                },
                 notifications: r.notifications_of(&lookup, false, 20)?,
                 person,
             }))
@@ -871,19 +877,38 @@ async fn queue_page(
         })
         .await;
     let Ok((payouts, bills, disputes)) = read else { return unavailable(lang, operator) };
+    // The queue shows persons' payees and notes: audited as the REST queues are.
+    let entry = yibao_app::access::audit(
+        crate::rest::operator_actor(operator),
+        "read-review-queue",
+        String::new(),
+        String::new(),
+    );
+    if state.store.execute(entry).await.is_err() {
+        return unavailable(lang, operator);
+    }
     let reviewer = roles.iter().any(|role| role == crate::rest::REVIEWER);
+    // The decision is a choice made on purpose (no default: Enter in the reason box must not
+    // approve), then one submit.
     let decide = |action: String, id: &str, with_documents: bool| {
+        let choice = |value: &str, zh: &str, en: &str| {
+            let input_id = format!("{value}-{id}");
+            html! {
+                input.check type="radio" id=(input_id) name="decision" value=(value) required;
+                " " label.inline for=(input_id) { (lang.t(zh, en)) } " "
+            }
+        };
         html! {
             form method="post" action=(action) {
+                fieldset {
+                    legend { (lang.t("审核结论", "Decision")) }
+                    (choice("approve", "批准", "Approve"))
+                    (choice("reject", "驳回", "Reject"))
+                    @if with_documents { (choice("request-documents", "补充材料", "Ask for documents")) }
+                }
                 label for=(format!("reason-{id}")) { (lang.t("审核意见", "Reason")) }
                 input id=(format!("reason-{id}")) name="reason" required maxlength="200";
-                button type="submit" name="decision" value="approve" { (lang.t("批准", "Approve")) }
-                " "
-                button type="submit" name="decision" value="reject" { (lang.t("驳回", "Reject")) }
-                @if with_documents {
-                    " "
-                    button type="submit" name="decision" value="request-documents" { (lang.t("补充材料", "Ask for documents")) }
-                }
+                button type="submit" { (lang.t("提交审核", "Submit the decision")) }
             }
         }
     };
@@ -899,7 +924,9 @@ async fn queue_page(
                 li {
                     strong { (x.id) } " " (x.kind.name_zh()) " " (yuan(x.amount)) " · "
                     a href=(format!("/agency/persons/{}", x.psn_no)) { (x.psn_no.as_str()) }
-                    " · " (x.payee.name) " · " (lang.t("申请人", "proposed by")) " " (x.proposed_by)
+                    " · " (lang.t("收款", "to")) " " (x.payee.name) " " (x.payee.bank) " " code { (x.payee.account) }
+                    @if let Some(reference) = &x.payee.reference { " (" (reference) ")" }
+                    " · " (lang.t("申请人", "proposed by")) " " (x.proposed_by)
                     br; span.muted { (x.reason) }
                     @if reviewer { (decide(format!("/agency/queue/payouts/{}", x.id), &x.id, false)) }
                 }
@@ -913,6 +940,7 @@ async fn queue_page(
                     strong { (x.id) } " " (x.provider.name) " " (yuan(x.amounts.medfee)) " · "
                     a href=(format!("/agency/persons/{}", x.psn_no)) { (x.psn_no.as_str()) }
                     " · " (lang.t("报销", "reimbursed")) " " (yuan(x.amounts.insurer_part()))
+                    " · " (lang.t("收款", "to")) " " (x.payee.name) " " (x.payee.bank) " " code { (x.payee.account) }
                     " · " (lang.t("经办", "submitted by")) " " (x.submitted_by)
                     br; span.muted { (x.note) }
                     @if reviewer { (decide(format!("/agency/queue/reimbursements/{}", x.id), &x.id, true)) }
@@ -970,7 +998,7 @@ async fn decide(
             let command = yibao_engine::commands::ReviewPayout {
                 id,
                 approve: form.decision == "approve",
-                reason: form.reason,
+                reason: form.reason.trim().to_string(),
                 actor,
             };
             state.store.execute(command).await
@@ -982,7 +1010,12 @@ async fn decide(
                 "reject" => ReviewDecision::Reject,
                 _ => ReviewDecision::RequestDocuments,
             };
-            let command = yibao_engine::commands::ReviewReimbursement { id, decision, reason: form.reason, actor };
+            let command = yibao_engine::commands::ReviewReimbursement {
+                id,
+                decision,
+                reason: form.reason.trim().to_string(),
+                actor,
+            };
             state.store.execute(command).await
         }
         _ => return refused(ApiError::invalid("no such decision", "审核结论不正确")).await,

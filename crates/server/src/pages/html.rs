@@ -125,6 +125,7 @@ form.inline{display:inline}input.check{width:auto}svg.chart{width:100%;height:au
 ul.items{list-style:none;padding:0;margin:0}ul.items li{border-top:1px solid #d0d7de;padding:.5rem 0}
 .swatch-employee{color:#0b5394}.swatch-resident{color:#e69138}
 code{overflow-wrap:anywhere}td.nowrap{white-space:nowrap}
+fieldset{border:1px solid #d0d7de;border-radius:.35rem;margin:.5rem 0;padding:.25rem .75rem .5rem}label.inline{display:inline;font-weight:400}
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem}
 ";
 
