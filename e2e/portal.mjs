@@ -211,6 +211,14 @@ try {
   check(await desk.getByRole("heading", { name: "账户明细（最近）" }).isVisible(), "his account statement is on his page");
   check(!(await desk.content()).includes(ZHANG_WEI.id), "no whole ID number on the person page");
   await screenshots(desk, "agency-person");
+  console.log("the operator reports 张伟's card lost from his page, with a reason");
+  desk.once("dialog", (dialog) => dialog.accept());
+  await desk.getByLabel("挂失渠道").selectOption("bank");
+  await desk.getByLabel("原因").fill("钱包丢失");
+  await desk.getByRole("button", { name: "挂失" }).click();
+  await desk.waitForURL(`${base}/agency/persons/${ZHANG_WEI.psn}`);
+  check((await desk.content()).includes("GSA10000001"), "his page shows the loss notice");
+  await screenshots(desk, "agency-person-lost");
   await desk.goto(`${base}/agency/queue`);
   check((await desk.getByText("RB0000000001").count()) > 0, "the review queue lists the demo's pending reimbursement");
   await screenshots(desk, "agency-queue");

@@ -38,6 +38,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/agency/persons", get(persons))
         .route("/agency/persons/{psn_no}", get(person_page))
         .route("/agency/queue", get(review_queue))
+        .route("/agency/persons/{psn_no}/cards/{card_no}/loss", post(report_loss))
         .route("/agency/queue/{what}/{id}", post(decide))
         .route("/agency/card-applications", get(card_applications))
         .route("/agency/clearing", get(clearing))
@@ -776,6 +777,23 @@ fn person_body(lang: Lang, p: &PersonPage) -> Markup {
                                 @if let Some(due) = loss.card_due() { " · " (lang.t("新卡期限", "new card due")) " " (due) }
                             }
                         }
+                        @if matches!(card.status, yibao_engine::records::CardStatus::Active | yibao_engine::records::CardStatus::Blocked) {
+                            @let field = |name: &str| format!("{name}-{}", card.card_no);
+                            form method="post" action=(format!("/agency/persons/{}/cards/{}/loss", person.psn_no, card.card_no))
+                                data-confirm=(lang.t("确认挂失此卡？挂失后此卡不能再支付。", "Report this card lost? It will pay no more.")) {
+                                fieldset {
+                                    legend { (lang.t("挂失", "Report lost")) }
+                                    label for=(field("channel")) { (lang.t("挂失渠道", "Reported at")) }
+                                    select id=(field("channel")) name="channel" {
+                                        option value="agency" { (lang.t("经办机构", "the agency")) }
+                                        option value="bank" { (lang.t("服务银行", "the service bank")) }
+                                    }
+                                    label for=(field("reason")) { (lang.t("原因", "Reason")) }
+                                    input id=(field("reason")) name="reason" required maxlength="200";
+                                    button type="submit" { (lang.t("挂失", "Report lost")) }
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -1023,5 +1041,62 @@ async fn decide(
     match result {
         Ok(_) => Redirect::to("/agency/queue").into_response(),
         Err(error) => refused(ApiError::from(error)).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct LossForm {
+    channel: String,
+    reason: String,
+}
+
+/// An operator reports a person's card lost from the person page, with where it was reported
+/// and why (the same command as the REST API's loss report); back to the page, which then
+/// shows the loss notice.
+async fn report_loss(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    desk: Desk,
+    axum::extract::Path((psn_no, card_no)): axum::extract::Path<(String, String)>,
+    Form(form): Form<LossForm>,
+) -> Response {
+    let Some((operator, _)) = desk.0 else { return Redirect::to("/agency/login").into_response() };
+    let refused = |error: ApiError| {
+        let body = html! {
+            (error_box(lang, &error))
+            p { a href=(format!("/agency/persons/{}", query_value(&psn_no))) { (lang.t("返回", "Back")) } }
+        };
+        let mut response = page(lang, lang.t("挂失", "Report lost"), Some(&operator), body);
+        *response.status_mut() = error.status;
+        response
+    };
+    let Ok(card_no) = card_no.parse::<yibao_domain::CardNo>() else {
+        return refused(ApiError::not_found(format!("no card {card_no}")));
+    };
+    let lookup = card_no.clone();
+    let card = match state.store.read(move |r| r.card(&lookup)).await {
+        Ok(Some(card)) if card.psn_no.as_str() == psn_no => card,
+        Ok(_) => return refused(ApiError::not_found(format!("no card {card_no} of person {psn_no}"))),
+        Err(_) => return unavailable(lang, &operator),
+    };
+    let channel = match form.channel.as_str() {
+        "agency" => yibao_engine::records::LossChannel::Agency,
+        "bank" => yibao_engine::records::LossChannel::Bank,
+        _ => return refused(ApiError::invalid("the channel is agency or bank", "挂失渠道须为经办机构或服务银行")),
+    };
+    let reason = form.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 200 {
+        return refused(ApiError::invalid("a reason of 1 to 200 characters", "原因须为1至200个字符"));
+    }
+    let mut command = yibao_app::cards::change_status(
+        card.card_no,
+        yibao_engine::records::CardStatus::Lost,
+        crate::rest::operator_actor(&operator),
+        reason.to_string(),
+    );
+    command.channel = Some(channel);
+    match state.store.execute(command).await {
+        Ok(_) => Redirect::to(&format!("/agency/persons/{}", card.psn_no)).into_response(),
+        Err(error) => refused(ApiError::from(error)),
     }
 }

@@ -157,3 +157,39 @@ async fn a_reviewer_approves_from_the_queue_and_the_submitter_cannot() {
     let queue = browse(&app, "/agency/queue", &reviewer, None).await;
     assert!(!queue.html.contains("RB0000000001"), "decided: off the queue");
 }
+
+/// Issue 17's first walk: an operator finds 张伟 by ID number, opens his page and reports his
+/// card lost with a reason; the page then shows the loss notice. A card is reported only under
+/// its holder's page, only by an operator, only with a reason and a known channel.
+#[tokio::test]
+async fn an_operator_finds_zhang_wei_by_id_number_and_reports_his_card_lost() {
+    let app = spawn_app().await;
+    let login = browse(&app, "/agency/login", "", Some(&[("username", "admin"), ("password", "Demo@2026")])).await;
+    let cookie = login.cookie.expect("a session");
+    let found = browse(&app, "/agency/persons?q=330102198503121236", &cookie, None).await;
+    let page_path = format!("/agency/persons/{}", psn("张伟"));
+    assert!(found.html.contains(&format!("href=\"{page_path}\"")));
+    let page = browse(&app, &page_path, &cookie, None).await;
+    let action = format!("{page_path}/cards/A10000001/loss");
+    assert!(page.html.contains(&format!("action=\"{action}\"")), "the page offers the loss report");
+
+    let form = [("channel", "bank"), ("reason", "钱包丢失")];
+    assert_eq!(browse(&app, &action, "", Some(&form)).await.location, "/agency/login");
+    let foreign = format!("/agency/persons/{}/cards/A10000001/loss", psn("李秀英"));
+    assert_eq!(browse(&app, &foreign, &cookie, Some(&form)).await.status, 404, "not under another person's page");
+    assert_eq!(browse(&app, &action, &cookie, Some(&[("channel", "phone"), ("reason", "x")])).await.status, 400);
+    assert_eq!(browse(&app, &action, &cookie, Some(&[("channel", "bank"), ("reason", "  ")])).await.status, 400);
+    let token = app.login(json!({"role": "operator", "username": "admin", "password": "Demo@2026"})).await;
+    let card = app.rest("GET", "/api/v1/cards/A10000001", Some(&token), &[], None).await;
+    assert_eq!(card.body["status"], json!("active"), "nothing changed by the refused forms");
+
+    let reported = browse(&app, &action, &cookie, Some(&form)).await;
+    assert_eq!((reported.status, reported.location.as_str()), (303, page_path.as_str()), "{}", reported.html);
+    let page = browse(&app, &page_path, &cookie, None).await;
+    assert!(page.html.contains("GSA10000001") && page.html.contains("服务银行"), "the loss notice is shown");
+    assert!(!page.html.contains(&format!("action=\"{action}\"")), "a lost card is not reported again");
+    let card = app.rest("GET", "/api/v1/cards/A10000001", Some(&token), &[], None).await;
+    assert_eq!(card.body["status"], json!("lost"));
+    let audit = app.rest("GET", "/api/v1/audit?subject=A10000001", Some(&token), &[], None).await;
+    assert!(audit.body.to_string().contains("钱包丢失"), "the reason is audited: {}", audit.body);
+}
