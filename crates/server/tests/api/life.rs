@@ -885,3 +885,95 @@ async fn the_bank_pays_the_payment_file_once_and_the_payable_empties() {
     let ledger = app.rest("GET", "/api/v1/ledger/verify", Some(&admin), &[], None).await;
     assert_eq!((ledger.body["balanced"].clone(), ledger.body["replay_matches"].clone()), (json!(true), json!(true)));
 }
+
+/// This session's routes tried as each role: nobody (401), a designated institution on a
+/// freshly signed request (403), an insured person (403, or 404 for a card not theirs), a clerk
+/// without the reviewer role where money moves (403); and at once: eight identical bank answers
+/// pay once, eight reminder runs remind once, four loss reports of one card make one report.
+#[tokio::test]
+async fn new_routes_refuse_every_other_role_and_hold_under_concurrent_requests() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    let admin = admin(&app).await;
+    let reviewer = app.login(json!({"role": "operator", "username": "reviewer", "password": "Demo@2026"})).await;
+    let person = app.person_login("李秀英").await;
+    let today = app.store.now().date().to_string();
+    let routes: [(&str, &str, Value); 7] = [
+        ("GET", "/api/v1/cards/A10000001/loss-notice", Value::Null),
+        (
+            "POST",
+            "/api/v1/cards/A10000001/proof-letter",
+            json!({"employer": "E33010000001", "letter_no": "1", "issued_on": today}),
+        ),
+        ("POST", "/api/v1/cards/A10000001/replacement", json!({"path": "loss-notice"})),
+        ("POST", "/api/v1/reminders", json!({})),
+        ("GET", "/api/v1/bank-payments/due?bank=BOC", Value::Null),
+        (
+            "POST",
+            "/api/v1/bank-payments",
+            json!({"bank": "BOC", "paid_on": today, "lines": [{"id": "RB0000000001", "amount": "1395.00", "bank_ref": "x"}]}),
+        ),
+        ("POST", "/api/v1/cards/A10000001/loss", json!({"reason": "x"})),
+    ];
+    for (method, path, body) in &routes {
+        let body = (!body.is_null()).then(|| body.clone());
+        let nobody = app.rest(method, path, None, &[], body.clone()).await;
+        assert_eq!(nobody.status, 401, "nobody {method} {path}: {}", nobody.body);
+        let institution = app.rest(method, path, None, &signed_headers(TERTIARY), body.clone()).await;
+        assert_eq!(institution.status, 403, "institution {method} {path}: {}", institution.body);
+        let other = app.rest(method, path, Some(&person), &[], body.clone()).await;
+        assert!(matches!(other.status, 403 | 404), "another person {method} {path}: {} {}", other.status, other.body);
+    }
+    let card = app.rest("GET", "/api/v1/cards/A10000001", Some(&admin), &[], None).await;
+    assert_eq!(card.body["status"], json!("active"), "nothing of 张伟's card changed");
+
+    // Eight identical bank answers at once: paid once.
+    let approve = json!({"decision": "approve", "reason": "票据齐全"});
+    let approved =
+        app.rest("POST", "/api/v1/reimbursements/RB0000000001/review", Some(&reviewer), &[], Some(approve)).await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    let answer = json!({"bank": "BOC", "paid_on": today, "lines": [{"id": "RB0000000001", "amount": "1395.00", "bank_ref": "BOC1"}]});
+    let clerk = app.rest("POST", "/api/v1/bank-payments", Some(&admin), &[], Some(answer.clone())).await;
+    assert_eq!(clerk.status, 403, "a clerk without the reviewer role");
+    let replies = at_once(&app, 8, "/api/v1/bank-payments", &reviewer, Some(answer.clone())).await;
+    let paid: usize = replies.iter().map(|r| r.body["paid"].as_array().map_or(0, Vec::len)).sum();
+    assert!(replies.iter().all(|r| r.status == 200), "{:?}", replies.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert_eq!(paid, 1, "paid once");
+    let due = app.rest("GET", "/api/v1/bank-payments/due?bank=BOC", Some(&admin), &[], None).await;
+    assert_eq!(due.body["count"], json!(0));
+
+    // Eight reminder runs at once: one reminder.
+    let path = format!("/api/v1/persons/{}/registrations", psn("张伟"));
+    let elsewhere = json!({"kind": "elsewhere", "region": "310100", "type": "resettled", "begin": today,
+        "end": app.store.now().date().plus_days(10).to_string(), "reason": "异地安置"});
+    assert_eq!(app.rest("POST", &path, Some(&admin), &[], Some(elsewhere)).await.status, 201);
+    let runs = at_once(&app, 8, "/api/v1/reminders", &admin, None).await;
+    let sent: i64 = runs.iter().map(|r| r.body["sent"].as_i64().unwrap_or(0)).sum();
+    assert_eq!(sent, 1, "reminded once");
+
+    // Four loss reports of one card at once: one report, one notice.
+    let loss = json!({"reason": "遗失", "channel": "bank"});
+    let reports = at_once(&app, 4, "/api/v1/cards/A10000001/loss", &admin, Some(loss)).await;
+    assert_eq!(
+        reports.iter().filter(|r| r.status == 200).count(),
+        1,
+        "{:?}",
+        reports.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert!(reports.iter().all(|r| matches!(r.status, 200 | 409)));
+    let ledger = app.rest("GET", "/api/v1/ledger/verify", Some(&admin), &[], None).await;
+    assert_eq!((ledger.body["balanced"].clone(), ledger.body["replay_matches"].clone()), (json!(true), json!(true)));
+}
+
+/// The same request `n` times at once (spawned together, each on its own connection).
+async fn at_once(app: &std::sync::Arc<TestApp>, n: usize, path: &str, token: &str, body: Option<Value>) -> Vec<Rest> {
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (app, path, token, body) = (app.clone(), path.to_string(), token.to_string(), body.clone());
+        set.spawn(async move { app.rest("POST", &path, Some(&token), &[], body).await });
+    }
+    let mut replies = Vec::new();
+    while let Some(reply) = set.join_next().await {
+        replies.push(reply.expect("the request ran"));
+    }
+    replies
+}
