@@ -272,6 +272,13 @@ impl CardApplication {
         self.received_on.map(|received| received.plus_days(7))
     }
 
+    /// The path of a replacement (`None` for a new employee's application): the one chosen
+    /// when the replaced card's loss report recorded it, else the loss notice's.
+    pub fn replacement_path(&self, loss: Option<&LossReport>) -> Option<ReplacementPath> {
+        self.replaces.as_ref()?;
+        Some(loss.and_then(|report| report.replacement).map_or(ReplacementPath::LossNotice, |(path, _)| path))
+    }
+
     /// A replacement's new card is due by its path's deadline, counted from the day the
     /// replacement was applied for (seed 000: 45 working days; seed 003: 7 days).
     pub fn card_due(&self, path: ReplacementPath) -> Option<Date> {
@@ -439,8 +446,19 @@ pub struct LossReport {
 }
 
 impl LossReport {
-    pub fn notice_no(card_no: &CardNo) -> String {
-        format!("GS{card_no}")
+    /// The report of `card` lost at `at`, where and why; its notice is `GS` and the card number.
+    pub fn new(card: &Card, at: DateTime, channel: LossChannel, reason: String) -> LossReport {
+        LossReport {
+            card_no: card.card_no.clone(),
+            psn_no: card.psn_no.clone(),
+            notice_no: format!("GS{}", card.card_no),
+            reported_at: at,
+            channel,
+            bank: card.bank.clone(),
+            reason,
+            proof: None,
+            replacement: None,
+        }
     }
 
     /// When the replacement card is due, once applied for.

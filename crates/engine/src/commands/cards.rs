@@ -434,17 +434,7 @@ impl Command for ChangeCardStatus {
                 true => LossChannel::Portal,
                 false => LossChannel::Agency,
             });
-            let report = LossReport {
-                card_no: card.card_no.clone(),
-                psn_no: card.psn_no.clone(),
-                notice_no: LossReport::notice_no(&card.card_no),
-                reported_at: ctx.now,
-                channel,
-                bank: card.bank.clone(),
-                reason: self.reason.clone(),
-                proof: None,
-                replacement: None,
-            };
+            let report = LossReport::new(&card, ctx.now, channel, self.reason.clone());
             ws.put_loss_report(report.clone());
             ws.notify(Notification::new(
                 format!("card-lost/{}/{}", card.card_no, ctx.now.compact()),
@@ -586,17 +576,7 @@ impl Command for ConfirmProofLetter {
         // A card reported lost before loss reports were kept gets its report now.
         let mut report = match ws.loss_report(&card.card_no)? {
             Some(report) => report,
-            None => LossReport {
-                card_no: card.card_no.clone(),
-                psn_no: card.psn_no.clone(),
-                notice_no: LossReport::notice_no(&card.card_no),
-                reported_at: ctx.now,
-                channel: LossChannel::Agency,
-                bank: card.bank.clone(),
-                reason: "挂失".to_string(),
-                proof: None,
-                replacement: None,
-            },
+            None => LossReport::new(&card, ctx.now, LossChannel::Agency, "挂失".to_string()),
         };
         let person = ws.person(&card.psn_no)?.ok_or_else(|| EngineError::internal("card holder vanished"))?;
         if ws.employer(&self.employer)?.is_none() {

@@ -45,15 +45,23 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/agency/audit", get(audit))
 }
 
-/// The operator of an agency request.
-struct Desk(Option<(String, String)>);
+/// The operator of an agency request: who, their session's token and roles.
+struct Desk(Option<DeskOperator>);
+
+struct DeskOperator {
+    username: String,
+    token: String,
+    roles: Vec<String>,
+}
 
 impl FromRequestParts<Arc<AppState>> for Desk {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Desk, Self::Rejection> {
         Ok(Desk(match COOKIE.session(&parts.headers, state) {
-            Some((Session { subject: Subject::Operator { username, .. }, .. }, token)) => Some((username, token)),
+            Some((Session { subject: Subject::Operator { username, roles }, .. }, token)) => {
+                Some(DeskOperator { username, token, roles })
+            }
             _ => None,
         }))
     }
@@ -135,7 +143,7 @@ async fn login(
 }
 
 async fn logout(State(state): State<Arc<AppState>>, desk: Desk) -> Response {
-    COOKIE.logged_out(&state, desk.0.as_ref().map(|(_, token)| token.as_str()))
+    COOKIE.logged_out(&state, desk.0.as_ref().map(|desk| desk.token.as_str()))
 }
 
 /// A bar chart as SVG: `bars` of (label, stacked parts), each part (value, colour); values in
@@ -185,7 +193,9 @@ fn level_name(lang: Lang, level: Option<&str>) -> String {
 }
 
 async fn dashboard(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk) -> Response {
-    let Some((operator, _)) = desk.0 else { return Redirect::to("/agency/login").into_response() };
+    let Some(DeskOperator { username: operator, .. }) = desk.0 else {
+        return Redirect::to("/agency/login").into_response();
+    };
     let today = state.store.now().date();
     let first_day = today.plus_days(-(DAYS - 1));
     let from: yibao_domain::DateTime = format!("{first_day} 00:00:00").parse().expect("a valid time");
@@ -343,7 +353,9 @@ fn person_status(lang: Lang, status: yibao_engine::records::PersonStatus) -> &'s
 }
 
 async fn persons(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk, uri: axum::http::Uri) -> Response {
-    let Some((operator, _)) = desk.0 else { return Redirect::to("/agency/login").into_response() };
+    let Some(DeskOperator { username: operator, .. }) = desk.0 else {
+        return Redirect::to("/agency/login").into_response();
+    };
     let q: PageQuery = query(&uri);
     let number = q.page.unwrap_or(1).clamp(1, 1_000_000);
     let admdvs = q.admdvs.clone().filter(|a| a.len() == 6 && a.bytes().all(|b| b.is_ascii_digit()));
@@ -436,7 +448,9 @@ async fn persons(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk, uri
 }
 
 async fn card_applications(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk) -> Response {
-    let Some((operator, _)) = desk.0 else { return Redirect::to("/agency/login").into_response() };
+    let Some(DeskOperator { username: operator, .. }) = desk.0 else {
+        return Redirect::to("/agency/login").into_response();
+    };
     let Ok((applications, losses)) = state
         .store
         .read(|r| {
@@ -451,13 +465,7 @@ async fn card_applications(State(state): State<Arc<AppState>>, lang: Lang, desk:
     // A replacement's path and its new card's deadline (seed 000: 45 working days after the
     // loss notice; seed 003: 7 days after the proof letter).
     let path_of = |a: &yibao_engine::records::CardApplication| {
-        a.replaces.as_ref().map(|old| {
-            losses
-                .iter()
-                .find(|report| &report.card_no == old)
-                .and_then(|report| report.replacement)
-                .map_or(yibao_engine::records::ReplacementPath::LossNotice, |(path, _)| path)
-        })
+        a.replacement_path(losses.iter().find(|report| a.replaces.as_ref() == Some(&report.card_no)))
     };
     let today = state.store.now().date();
     let step = |on: Option<yibao_domain::Date>| on.map_or_else(|| "—".to_string(), |d| d.to_string());
@@ -516,7 +524,9 @@ struct Period {
 }
 
 async fn clearing(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk, uri: axum::http::Uri) -> Response {
-    let Some((operator, _)) = desk.0 else { return Redirect::to("/agency/login").into_response() };
+    let Some(DeskOperator { username: operator, .. }) = desk.0 else {
+        return Redirect::to("/agency/login").into_response();
+    };
     let q: Period = query(&uri);
     let today = state.store.now().date();
     let from = q.from.and_then(|d| d.parse::<yibao_domain::Date>().ok()).unwrap_or_else(|| today.plus_days(-30));
@@ -592,7 +602,9 @@ async fn clearing(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk, ur
 }
 
 async fn audit(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk) -> Response {
-    let Some((operator, _)) = desk.0 else { return Redirect::to("/agency/login").into_response() };
+    let Some(DeskOperator { username: operator, .. }) = desk.0 else {
+        return Redirect::to("/agency/login").into_response();
+    };
     let Ok(entries) = state.store.read(|r| r.audit_log(None, ROWS)).await else { return unavailable(lang, &operator) };
     let body = html! {
         div class="scroll" {
@@ -636,7 +648,9 @@ async fn person_page(
     desk: Desk,
     axum::extract::Path(psn_no): axum::extract::Path<String>,
 ) -> Response {
-    let Some((operator, _)) = desk.0 else { return Redirect::to("/agency/login").into_response() };
+    let Some(DeskOperator { username: operator, .. }) = desk.0 else {
+        return Redirect::to("/agency/login").into_response();
+    };
     let not_found = |lang: Lang, operator: &str| {
         let body = html! { p.error role="alert" { (lang.t("没有这个人员编号", "No such person number")) } };
         let mut response = page(lang, lang.t("参保人", "Insured person"), Some(operator), body);
@@ -859,25 +873,13 @@ fn person_body(lang: Lang, p: &PersonPage) -> Markup {
     }
 }
 
-/// The operator of an agency request with their roles (for the pages that need one).
-struct DeskRoles(Option<(String, Vec<String>)>);
-
-impl FromRequestParts<Arc<AppState>> for DeskRoles {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<DeskRoles, Self::Rejection> {
-        Ok(DeskRoles(match COOKIE.session(&parts.headers, state) {
-            Some((Session { subject: Subject::Operator { username, roles }, .. }, _)) => Some((username, roles)),
-            _ => None,
-        }))
-    }
-}
-
 /// The four-eyes queue (issue 17): payouts proposed and reimbursements submitted by one
 /// operator, for a reviewer to approve or reject with a reason; open disputes are listed. An
 /// operator without the reviewer role sees the queue but no forms.
-async fn review_queue(State(state): State<Arc<AppState>>, lang: Lang, desk: DeskRoles) -> Response {
-    let Some((operator, roles)) = desk.0 else { return Redirect::to("/agency/login").into_response() };
+async fn review_queue(State(state): State<Arc<AppState>>, lang: Lang, desk: Desk) -> Response {
+    let Some(DeskOperator { username: operator, roles, .. }) = desk.0 else {
+        return Redirect::to("/agency/login").into_response();
+    };
     queue_page(&state, lang, &operator, &roles, None).await
 }
 
@@ -995,11 +997,13 @@ struct DecisionForm {
 async fn decide(
     State(state): State<Arc<AppState>>,
     lang: Lang,
-    desk: DeskRoles,
+    desk: Desk,
     axum::extract::Path((what, id)): axum::extract::Path<(String, String)>,
     Form(form): Form<DecisionForm>,
 ) -> Response {
-    let Some((operator, roles)) = desk.0 else { return Redirect::to("/agency/login").into_response() };
+    let Some(DeskOperator { username: operator, roles, .. }) = desk.0 else {
+        return Redirect::to("/agency/login").into_response();
+    };
     let refused = |error: ApiError| {
         let (state, operator, roles) = (state.clone(), operator.clone(), roles.clone());
         async move { queue_page(&state, lang, &operator, &roles, Some(&error)).await }
@@ -1060,7 +1064,9 @@ async fn report_loss(
     axum::extract::Path((psn_no, card_no)): axum::extract::Path<(String, String)>,
     Form(form): Form<LossForm>,
 ) -> Response {
-    let Some((operator, _)) = desk.0 else { return Redirect::to("/agency/login").into_response() };
+    let Some(DeskOperator { username: operator, .. }) = desk.0 else {
+        return Redirect::to("/agency/login").into_response();
+    };
     let refused = |error: ApiError| {
         let body = html! {
             (error_box(lang, &error))

@@ -62,12 +62,6 @@ fn date(day: Option<Date>) -> Value {
     day.map_or(Value::Null, |day| json!(day.to_string()))
 }
 
-/// The path of the replacement an application is, from the replaced card's loss report.
-fn path_of(application: &CardApplication, loss: Option<&LossReport>) -> Option<ReplacementPath> {
-    application.replaces.as_ref()?;
-    Some(loss.and_then(|report| report.replacement).map_or(ReplacementPath::LossNotice, |(path, _)| path))
-}
-
 /// A replacement's steps on its path, each with its day (`null` while to come).
 fn replacement_steps(application: &CardApplication, loss: Option<&LossReport>, path: ReplacementPath) -> Value {
     let step = |name: &str, zh: &str, on: Option<Date>| json!({"step": name, "step_zh": zh, "on": date(on)});
@@ -94,7 +88,7 @@ fn replacement_steps(application: &CardApplication, loss: Option<&LossReport>, p
 }
 
 fn application_json(application: &CardApplication, today: Date, loss: Option<&LossReport>) -> Value {
-    let path = path_of(application, loss);
+    let path = application.replacement_path(loss);
     let replacement = path.map(|path| {
         json!({
             "path": path.as_str(),
@@ -328,7 +322,9 @@ async fn applications(
     let loss_of = |a: &CardApplication| losses.iter().find(|report| a.replaces.as_ref() == Some(&report.card_no));
     let rows: Vec<Value> = found
         .iter()
-        .filter(|a| filter.overdue.is_none_or(|wanted| a.overdue(today, path_of(a, loss_of(a))).is_empty() != wanted))
+        .filter(|a| {
+            filter.overdue.is_none_or(|wanted| a.overdue(today, a.replacement_path(loss_of(a))).is_empty() != wanted)
+        })
         .map(|a| application_json(a, today, loss_of(a)))
         .collect();
     Ok(ok(json!({"applications": rows})))
